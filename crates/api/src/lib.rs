@@ -1,0 +1,202 @@
+//! The metrics endpoint: the last stage of the pipeline (... -> calculators -> **API**).
+//!
+//! - `GET /deploy-frequency/{day,week,month,year}`: the book's endpoint, in the book's shape.
+//! - `GET /api/v1/deployments`, `GET /api/v1/failures`, `GET /api/v1/pipeline`: drill-down and
+//!   pipeline state.
+//! - `GET /healthz` (the process is up), `GET /readyz` (the database answers).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use dora_http::Problem;
+use dora_store::{
+    Bucket, DeploymentRecord, FailureRecord, FrequencyFilter, Store, StoreError, StoreStats,
+};
+use serde::Serialize;
+
+/// What the query routes need.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+}
+
+/// The query routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/deploy-frequency/{bucket}", get(deploy_frequency))
+        .route("/api/v1/deployments", get(list_deployments))
+        .route("/api/v1/failures", get(list_failures))
+        .route("/api/v1/pipeline", get(pipeline))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+fn store_problem(error: StoreError) -> Problem {
+    match error {
+        StoreError::Database(e) => {
+            tracing::error!(error = %e, "query failed");
+            Problem::unavailable("the database is unavailable", 5)
+        }
+        other => Problem::internal(&other),
+    }
+}
+
+/// Checks that only known query parameters were given; a typo is a `400`, not a silent default.
+fn only_params(params: &HashMap<String, String>, known: &[&str]) -> Result<(), Problem> {
+    match params.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(Problem::bad_request(
+            "unknown-parameter",
+            "Unknown query parameter",
+            unknown.clone(),
+            format!(
+                "unknown query parameter {unknown:?}; known: {}",
+                known.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn paging(params: &HashMap<String, String>) -> Result<(i64, i64), Problem> {
+    let number = |name: &str, default: i64, max: i64| -> Result<i64, Problem> {
+        match params.get(name) {
+            None => Ok(default),
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=max).contains(n))
+                .ok_or_else(|| {
+                    Problem::bad_request(
+                        "invalid-parameter",
+                        "Invalid query parameter",
+                        name,
+                        format!("{name} must be a whole number from 0 to {max}, got {text:?}"),
+                    )
+                }),
+        }
+    };
+    Ok((number("limit", 100, 1000)?, number("offset", 0, i64::MAX)?))
+}
+
+/// One row of the book's response.
+#[derive(Debug, Serialize)]
+pub struct FrequencyEntry {
+    #[serde(rename = "DeployName")]
+    pub deploy_name: String,
+    #[serde(rename = "Deployments")]
+    pub deployments: i64,
+    #[serde(rename = "Time")]
+    pub time: String,
+}
+
+async fn deploy_frequency(
+    State(state): State<ApiState>,
+    Path(bucket): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<FrequencyEntry>>, Problem> {
+    let bucket = Bucket::parse(&bucket).ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown-bucket",
+            "Unknown bucket",
+            format!("{bucket:?} is not a bucket; use day, week, month or year"),
+        )
+        .with_field("bucket")
+    })?;
+    only_params(&params, &["environment", "service"])?;
+    let filter = FrequencyFilter {
+        environment: params.get("environment").cloned(),
+        service: params.get("service").cloned(),
+    };
+    let rows = state
+        .store
+        .deploy_frequency(bucket, &filter)
+        .await
+        .map_err(store_problem)?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|row| FrequencyEntry {
+                deploy_name: row.service,
+                deployments: row.deployments,
+                time: dora_model::time::format_rfc3339(&row.bucket_start),
+            })
+            .collect(),
+    ))
+}
+
+/// A page of items with the paging that produced it.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+async fn list_deployments(
+    State(state): State<ApiState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Page<DeploymentRecord>>, Problem> {
+    only_params(&params, &["limit", "offset"])?;
+    let (limit, offset) = paging(&params)?;
+    let items = state
+        .store
+        .list_deployments(limit, offset)
+        .await
+        .map_err(store_problem)?;
+    Ok(Json(Page {
+        items,
+        limit,
+        offset,
+    }))
+}
+
+async fn list_failures(
+    State(state): State<ApiState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Page<FailureRecord>>, Problem> {
+    only_params(&params, &["limit", "offset"])?;
+    let (limit, offset) = paging(&params)?;
+    let items = state
+        .store
+        .list_failures(limit, offset)
+        .await
+        .map_err(store_problem)?;
+    Ok(Json(Page {
+        items,
+        limit,
+        offset,
+    }))
+}
+
+/// Pipeline state: counts and how far behind each stage is.
+#[derive(Debug, Serialize)]
+pub struct PipelineState {
+    #[serde(flatten)]
+    pub stats: StoreStats,
+    /// Raw events not yet routed.
+    pub router_lag: i64,
+    /// CDEvents not yet read by the deployments calculator.
+    pub deployments_lag: i64,
+}
+
+async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, Problem> {
+    let stats = state.store.stats().await.map_err(store_problem)?;
+    Ok(Json(PipelineState {
+        router_lag: stats.last_raw_seq - stats.router_cursor,
+        deployments_lag: stats.last_cdevent_seq - stats.deployments_cursor,
+        stats,
+    }))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<ApiState>) -> Result<Json<serde_json::Value>, Problem> {
+    state.store.ping().await.map_err(store_problem)?;
+    Ok(Json(serde_json::json!({"status": "ready"})))
+}

@@ -1,0 +1,116 @@
+//! What every dora-events HTTP endpoint shares: the one error type, [`Problem`], which answers
+//! RFC 9457 `application/problem+json`. Client errors name the offending field; server errors
+//! reveal nothing and leave the cause in the log.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An RFC 9457 problem detail.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// A URN naming the kind of problem, e.g. `urn:dora-events:problem:invalid-cloudevent`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The attribute, parameter or JSON pointer at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For batches: the position of the offending event (from 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// Seconds after which a retry may succeed (also sent as `Retry-After`).
+    #[serde(skip, default)]
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            problem_type: format!("urn:dora-events:problem:{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            field: None,
+            index: None,
+            retry_after: None,
+        }
+    }
+
+    /// A `400` about one field.
+    pub fn bad_request(
+        slug: &str,
+        title: &str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, slug, title, detail).with_field(field)
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn with_index(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    /// `503` with `Retry-After`: overload or an unavailable database; nothing was stored.
+    pub fn unavailable(detail: impl Into<String>, retry_after_seconds: u64) -> Self {
+        let mut problem = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        );
+        problem.retry_after = Some(retry_after_seconds);
+        problem
+    }
+
+    /// `500` for a server fault: the cause is logged here, the client sees no detail.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server failed; the cause is in its log",
+        )
+    }
+
+    /// `404` for an unknown route.
+    pub fn not_found(path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("no route for {path}"),
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// The fallback handler: unknown routes answer a `404` problem.
+pub async fn not_found(uri: axum::http::Uri) -> Problem {
+    Problem::not_found(uri.path())
+}

@@ -1,0 +1,461 @@
+//! CloudEvents 1.0: the typed event ingest produces and the router consumes.
+//!
+//! Parsing checks what the spec requires (`specversion` "1.0", non-empty `id`, `source`, `type`,
+//! RFC 3339 `time`, lowercase alphanumeric extension names) and names the attribute that broke it.
+//! The structured JSON form ([`CloudEvent::to_json`]) is what the raw store keeps for binary-mode
+//! events; structured-mode events are kept exactly as received.
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::time::{format_rfc3339, parse_rfc3339};
+
+/// The only CloudEvents version accepted.
+pub const SPEC_VERSION: &str = "1.0";
+
+/// The context attributes the spec defines; anything else is an extension.
+const KNOWN_ATTRIBUTES: [&str; 8] = [
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "datacontenttype",
+    "dataschema",
+];
+
+/// The payload of an event, typed by its `datacontenttype`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    /// JSON data (`application/json`, `*+json`, or no content type).
+    Json(Value),
+    /// Text that is not JSON (e.g. `text/plain`, `application/xml`).
+    Text(String),
+    /// Bytes (`data_base64` in structured mode, or a non-UTF-8 binary-mode body).
+    Binary(Vec<u8>),
+}
+
+/// One CloudEvent, parsed and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudEvent {
+    pub id: String,
+    pub source: String,
+    pub event_type: String,
+    pub time: Option<DateTime<Utc>>,
+    pub subject: Option<String>,
+    pub datacontenttype: Option<String>,
+    pub dataschema: Option<String>,
+    /// Extension attributes, by name (strings, numbers or booleans).
+    pub extensions: Map<String, Value>,
+    pub data: Option<Data>,
+}
+
+/// A CloudEvent that breaks the spec, with the attribute at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{attribute}: {message}")]
+pub struct AttributeError {
+    /// The attribute name (`id`, `time`, `data`, ...), or `body` when the JSON itself is broken.
+    pub attribute: String,
+    /// What is wrong with it, in words.
+    pub message: String,
+}
+
+impl AttributeError {
+    pub fn new(attribute: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            attribute: attribute.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// True for `application/json`, `text/json` and any `*/*+json` media type (parameters ignored).
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/json" || media == "text/json" || media.ends_with("+json")
+}
+
+fn is_text_media_type(content_type: &str) -> bool {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media.starts_with("text/") || media.ends_with("/xml") || media.ends_with("+xml")
+}
+
+/// Extension names must be lowercase ASCII letters or digits (CloudEvents 1.0, "Attribute Naming").
+fn check_attribute_name(name: &str) -> Result<(), AttributeError> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Err(AttributeError::new(
+            name,
+            "attribute names must be lowercase ASCII letters or digits",
+        ));
+    }
+    Ok(())
+}
+
+fn required_string(map: &mut Map<String, Value>, name: &str) -> Result<String, AttributeError> {
+    match map.remove(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(Value::String(_)) => Err(AttributeError::new(name, "must not be empty")),
+        Some(other) => Err(AttributeError::new(
+            name,
+            format!("must be a string, found {}", json_kind(&other)),
+        )),
+        None => Err(AttributeError::new(name, "is required")),
+    }
+}
+
+fn optional_string(
+    map: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<String>, AttributeError> {
+    match map.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(AttributeError::new(
+            name,
+            format!("must be a string, found {}", json_kind(&other)),
+        )),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, AttributeError> {
+    parse_rfc3339(text).ok_or_else(|| {
+        AttributeError::new(
+            "time",
+            format!("{text:?} is not an RFC 3339 timestamp (e.g. 2023-08-05T10:00:00Z)"),
+        )
+    })
+}
+
+impl CloudEvent {
+    /// Parses one event in structured JSON form (`application/cloudevents+json`).
+    pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, AttributeError> {
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| AttributeError::new("body", format!("not valid JSON: {e}")))?;
+        Self::from_json_value(value)
+    }
+
+    /// Parses one event from its structured JSON form, already read as a value.
+    pub fn from_json_value(value: Value) -> Result<Self, AttributeError> {
+        let Value::Object(mut map) = value else {
+            return Err(AttributeError::new(
+                "body",
+                format!(
+                    "a CloudEvent must be a JSON object, found {}",
+                    json_kind(&value)
+                ),
+            ));
+        };
+        let specversion = required_string(&mut map, "specversion")?;
+        if specversion != SPEC_VERSION {
+            return Err(AttributeError::new(
+                "specversion",
+                format!("{specversion:?} is not supported; only \"1.0\" is"),
+            ));
+        }
+        let id = required_string(&mut map, "id")?;
+        let source = required_string(&mut map, "source")?;
+        let event_type = required_string(&mut map, "type")?;
+        let time = optional_string(&mut map, "time")?
+            .map(|t| parse_time(&t))
+            .transpose()?;
+        let subject = optional_string(&mut map, "subject")?;
+        let datacontenttype = optional_string(&mut map, "datacontenttype")?;
+        let dataschema = optional_string(&mut map, "dataschema")?;
+        let data = match (map.remove("data"), map.remove("data_base64")) {
+            (Some(_), Some(_)) => {
+                return Err(AttributeError::new(
+                    "data_base64",
+                    "an event carries either data or data_base64, not both",
+                ))
+            }
+            (None, Some(Value::String(encoded))) => Some(Data::Binary(
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded.as_bytes())
+                    .map_err(|e| {
+                        AttributeError::new("data_base64", format!("not valid base64: {e}"))
+                    })?,
+            )),
+            (None, Some(other)) => {
+                return Err(AttributeError::new(
+                    "data_base64",
+                    format!("must be a base64 string, found {}", json_kind(&other)),
+                ))
+            }
+            (None | Some(Value::Null), None) => None,
+            (Some(Value::String(text)), None)
+                if datacontenttype
+                    .as_deref()
+                    .is_some_and(|ct| !is_json_media_type(ct)) =>
+            {
+                Some(Data::Text(text))
+            }
+            (Some(value), None) => Some(Data::Json(value)),
+        };
+        let mut extensions = Map::new();
+        for (name, value) in map {
+            check_attribute_name(&name)?;
+            match value {
+                Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                    extensions.insert(name, value);
+                }
+                Value::Null => {}
+                other => {
+                    return Err(AttributeError::new(
+                        name,
+                        format!(
+                            "extension values must be strings, numbers or booleans, found {}",
+                            json_kind(&other)
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(Self {
+            id,
+            source,
+            event_type,
+            time,
+            subject,
+            datacontenttype,
+            dataschema,
+            extensions,
+            data,
+        })
+    }
+
+    /// Builds an event from binary-mode parts: the `ce-` attributes (names without the prefix,
+    /// values already percent-decoded), the `Content-Type` and the body.
+    pub fn from_binary<'a>(
+        attributes: impl IntoIterator<Item = (&'a str, String)>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Self, AttributeError> {
+        let mut map = Map::new();
+        for (name, value) in attributes {
+            if name == "datacontenttype" || name == "data" || name == "data_base64" {
+                return Err(AttributeError::new(
+                    name,
+                    "not allowed as a ce- header in binary mode (use Content-Type and the body)",
+                ));
+            }
+            check_attribute_name(name)?;
+            map.insert(name.to_owned(), Value::String(value));
+        }
+        let data = if body.is_empty() {
+            None
+        } else {
+            Some(match content_type {
+                Some(ct) if is_json_media_type(ct) => {
+                    Data::Json(serde_json::from_slice(body).map_err(|e| {
+                        AttributeError::new(
+                            "data",
+                            format!("Content-Type is {ct} but the body is not valid JSON: {e}"),
+                        )
+                    })?)
+                }
+                Some(ct) if is_text_media_type(ct) => match std::str::from_utf8(body) {
+                    Ok(text) => Data::Text(text.to_owned()),
+                    Err(_) => Data::Binary(body.to_vec()),
+                },
+                _ => Data::Binary(body.to_vec()),
+            })
+        };
+        let mut event = Self::from_json_value(Value::Object(map))?;
+        event.datacontenttype = content_type.map(str::to_owned);
+        event.data = data;
+        Ok(event)
+    }
+
+    /// The structured JSON form of the event (CloudEvents JSON format).
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::with_capacity(KNOWN_ATTRIBUTES.len() + self.extensions.len() + 1);
+        map.insert("specversion".into(), Value::String(SPEC_VERSION.into()));
+        map.insert("id".into(), Value::String(self.id.clone()));
+        map.insert("source".into(), Value::String(self.source.clone()));
+        map.insert("type".into(), Value::String(self.event_type.clone()));
+        let optional = [
+            ("time", self.time.as_ref().map(format_rfc3339)),
+            ("subject", self.subject.clone()),
+            ("datacontenttype", self.datacontenttype.clone()),
+            ("dataschema", self.dataschema.clone()),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                map.insert(name.into(), Value::String(value));
+            }
+        }
+        for (name, value) in &self.extensions {
+            map.insert(name.clone(), value.clone());
+        }
+        match &self.data {
+            Some(Data::Json(value)) => {
+                map.insert("data".into(), value.clone());
+            }
+            Some(Data::Text(text)) => {
+                map.insert("data".into(), Value::String(text.clone()));
+            }
+            Some(Data::Binary(bytes)) => {
+                map.insert(
+                    "data_base64".into(),
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                );
+            }
+            None => {}
+        }
+        Value::Object(map)
+    }
+
+    /// The data as JSON, when the event carries JSON data.
+    pub fn data_json(&self) -> Option<&Value> {
+        match &self.data {
+            Some(Data::Json(value)) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// An extension attribute as a string, when it is one.
+    pub fn extension_str(&self, name: &str) -> Option<&str> {
+        self.extensions.get(name).and_then(Value::as_str)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn minimal() -> Value {
+        json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "t"})
+    }
+
+    fn error_for(value: Value) -> AttributeError {
+        CloudEvent::from_json_value(value).unwrap_err()
+    }
+
+    #[test]
+    fn structured_event_keeps_data_and_extensions() {
+        let mut v = minimal();
+        v["time"] = json!("2018-04-05T03:56:24Z");
+        v["comexampleextension1"] = json!("value");
+        v["data"] = json!({"message": "Hello World!"});
+        let event = CloudEvent::from_json_value(v).unwrap();
+        assert_eq!(event.data_json(), Some(&json!({"message": "Hello World!"})));
+        assert_eq!(event.extension_str("comexampleextension1"), Some("value"));
+        assert_eq!(format_rfc3339(&event.time.unwrap()), "2018-04-05T03:56:24Z");
+    }
+
+    #[test]
+    fn each_required_attribute_is_named_when_missing_or_empty() {
+        for name in ["specversion", "id", "source", "type"] {
+            let mut v = minimal();
+            v.as_object_mut().unwrap().remove(name);
+            assert_eq!(error_for(v).attribute, name);
+            let mut v = minimal();
+            v[name] = json!("");
+            assert_eq!(error_for(v).attribute, name);
+        }
+    }
+
+    #[test]
+    fn wrong_specversion_time_and_types_are_named() {
+        let mut v = minimal();
+        v["specversion"] = json!("0.3");
+        assert_eq!(error_for(v).attribute, "specversion");
+        let mut v = minimal();
+        v["time"] = json!("05/08/2023");
+        assert_eq!(error_for(v).attribute, "time");
+        let mut v = minimal();
+        v["id"] = json!(7);
+        assert_eq!(error_for(v).attribute, "id");
+        let mut v = minimal();
+        v["Bad-Name"] = json!("x");
+        assert_eq!(error_for(v).attribute, "Bad-Name");
+        let mut v = minimal();
+        v["ext"] = json!({"nested": true});
+        assert_eq!(error_for(v).attribute, "ext");
+        assert_eq!(error_for(json!([1])).attribute, "body");
+    }
+
+    #[test]
+    fn data_base64_is_decoded_and_round_trips() {
+        let mut v = minimal();
+        v["datacontenttype"] = json!("application/octet-stream");
+        v["data_base64"] = json!("AAEC");
+        let event = CloudEvent::from_json_value(v).unwrap();
+        assert_eq!(event.data, Some(Data::Binary(vec![0, 1, 2])));
+        let again = CloudEvent::from_json_value(event.to_json()).unwrap();
+        assert_eq!(again, event);
+        let mut both = minimal();
+        both["data"] = json!(1);
+        both["data_base64"] = json!("AA==");
+        assert_eq!(error_for(both).attribute, "data_base64");
+    }
+
+    #[test]
+    fn text_data_stays_text() {
+        let mut v = minimal();
+        v["datacontenttype"] = json!("text/plain; charset=utf-8");
+        v["data"] = json!("Hello, 🌎!");
+        let event = CloudEvent::from_json_value(v).unwrap();
+        assert_eq!(event.data, Some(Data::Text("Hello, 🌎!".into())));
+        assert_eq!(CloudEvent::from_json_value(event.to_json()).unwrap(), event);
+    }
+
+    #[test]
+    fn binary_mode_parses_json_body_and_rejects_broken_json() {
+        let attrs = [
+            ("specversion", "1.0".to_string()),
+            ("id", "1234-1234-1234".to_string()),
+            ("source", "/mycontext/subcontext".to_string()),
+            ("type", "com.example.someevent".to_string()),
+        ];
+        let event = CloudEvent::from_binary(
+            attrs.clone(),
+            Some("application/json; charset=utf-8"),
+            br#"{"message": "Hello World!"}"#,
+        )
+        .unwrap();
+        assert_eq!(event.data_json(), Some(&json!({"message": "Hello World!"})));
+        assert_eq!(
+            event.datacontenttype.as_deref(),
+            Some("application/json; charset=utf-8")
+        );
+        let err = CloudEvent::from_binary(attrs, Some("application/json"), b"{nope").unwrap_err();
+        assert_eq!(err.attribute, "data");
+    }
+
+    #[test]
+    fn media_types() {
+        assert!(is_json_media_type("application/json; charset=utf-8"));
+        assert!(is_json_media_type("application/cloudevents+json"));
+        assert!(!is_json_media_type("text/plain"));
+    }
+}

@@ -1,0 +1,147 @@
+//! The router stage: reads raw CloudEvents after its cursor, sends each to the transformers its
+//! routes name, validates what they emit, and stores CDEvents, failures and the new cursor in
+//! one transaction. A failing transformer is recorded and never holds back other events.
+
+use std::sync::Arc;
+
+use dora_model::cdevent::CdEvent;
+use dora_model::cloudevent::CloudEvent;
+use dora_store::{NewCdEvent, NewFailure, RouterOutput, Store, StoreError, ROUTER_CURSOR};
+use serde_json::Value;
+
+use crate::routing::RoutingTable;
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Raw events read (the cursor moved past all of them).
+    pub events: usize,
+    /// CDEvents emitted (before de-duplication by the store).
+    pub cdevents: usize,
+    /// Transformations that failed.
+    pub failures: usize,
+}
+
+/// The router over one store.
+#[derive(Debug, Clone)]
+pub struct Router {
+    store: Store,
+    table: Arc<RoutingTable>,
+    batch_size: i64,
+}
+
+/// Checks an emitted (or posted) CDEvent against its schema and reads the columns the store keeps.
+pub fn validated_cdevent(document: &Value, transformer: &str) -> Result<NewCdEvent, String> {
+    dora_spec::validate(document)
+        .map_err(|e| format!("CDEvent is invalid at {}: {e}", e.field()))?;
+    let event = CdEvent::from_value(document).map_err(|e| format!("CDEvent is invalid: {e}"))?;
+    Ok(NewCdEvent {
+        id: event.id,
+        source: event.source,
+        event_type: event.event_type,
+        subject_id: event.subject_id,
+        subject_source: event.subject_source,
+        timestamp: event.timestamp,
+        content: document.to_string(),
+        transformer: transformer.to_owned(),
+    })
+}
+
+impl Router {
+    pub fn new(store: Store, table: Arc<RoutingTable>, batch_size: i64) -> Self {
+        Self {
+            store,
+            table,
+            batch_size: batch_size.max(1),
+        }
+    }
+
+    /// Routes the next batch of raw events after the cursor. `events == 0` means caught up.
+    pub async fn run_pass(&self) -> Result<PassReport, StoreError> {
+        let from = self.store.cursor(ROUTER_CURSOR).await?;
+        let batch = self.store.raw_after(from, self.batch_size).await?;
+        let Some(last) = batch.last() else {
+            return Ok(PassReport::default());
+        };
+        let to = last.seq;
+        let mut output = RouterOutput::default();
+        for record in &batch {
+            self.route_one(record.seq, &record.content, &mut output);
+        }
+        let report = PassReport {
+            events: batch.len(),
+            cdevents: output.cdevents.len(),
+            failures: output.failures.len(),
+        };
+        self.store.commit_router_pass(from, to, &output).await?;
+        if report.failures > 0 {
+            tracing::warn!(
+                failures = report.failures,
+                "some events could not be transformed; see GET /api/v1/failures"
+            );
+        }
+        tracing::debug!(
+            events = report.events,
+            cdevents = report.cdevents,
+            cursor = to,
+            "router pass"
+        );
+        Ok(report)
+    }
+
+    fn route_one(&self, seq: i64, content: &str, output: &mut RouterOutput) {
+        let event = match CloudEvent::from_json_bytes(content.as_bytes()) {
+            Ok(event) => event,
+            Err(e) => {
+                output.failures.push(NewFailure {
+                    raw_seq: seq,
+                    transformer: "router".into(),
+                    reason: format!("stored event is not a valid CloudEvent: {e}"),
+                });
+                return;
+            }
+        };
+        for transformer in self.table.transformers_for(&event) {
+            let name = transformer.name();
+            let documents = match transformer.transform(&event) {
+                Ok(documents) => documents,
+                Err(e) => {
+                    output.failures.push(NewFailure {
+                        raw_seq: seq,
+                        transformer: name.to_owned(),
+                        reason: e.reason,
+                    });
+                    continue;
+                }
+            };
+            let mut rejected = Vec::new();
+            for document in &documents {
+                match validated_cdevent(document, name) {
+                    Ok(cdevent) => output.cdevents.push((seq, cdevent)),
+                    Err(reason) => rejected.push(reason),
+                }
+            }
+            if !rejected.is_empty() {
+                output.failures.push(NewFailure {
+                    raw_seq: seq,
+                    transformer: name.to_owned(),
+                    reason: rejected.join("; "),
+                });
+            }
+        }
+    }
+
+    /// Runs passes until caught up; returns the summed report.
+    pub async fn run_until_idle(&self) -> Result<PassReport, StoreError> {
+        let mut total = PassReport::default();
+        loop {
+            let report = self.run_pass().await?;
+            if report.events == 0 {
+                return Ok(total);
+            }
+            total.events += report.events;
+            total.cdevents += report.cdevents;
+            total.failures += report.failures;
+        }
+    }
+}

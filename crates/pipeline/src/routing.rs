@@ -1,0 +1,309 @@
+//! The routing table: which transformers see which CloudEvents.
+//!
+//! A route matches on the event `type` (exact, or by prefix), optionally its `source`, and values
+//! inside `data` addressed by dotted paths (`involvedObject.kind = "Deployment"`; a list means any
+//! of its values). An event goes to every transformer of every route it matches, each once.
+
+use std::collections::BTreeMap;
+
+use dora_model::cloudevent::CloudEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::transformers::{Transformer, TransformerKind};
+
+/// One `[[routes]]` entry of the configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Shown in logs and failures.
+    pub name: String,
+    /// Exact event type.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// Event type prefix, e.g. `dev.knative.apiserver.`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_prefix: Option<String>,
+    /// Exact event source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Dotted path inside `data` -> expected value (or list of accepted values).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, Value>,
+    /// Transformers the matching events go to.
+    pub transformers: Vec<TransformerKind>,
+}
+
+/// A configuration mistake in the routes, naming the route.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("route {route:?}: {message}")]
+pub struct RouteError {
+    pub route: String,
+    pub message: String,
+}
+
+struct CompiledRoute {
+    config: RouteConfig,
+    data_paths: Vec<(Vec<String>, Value)>,
+    transformer_indexes: Vec<usize>,
+}
+
+/// The compiled routing table with one instance of each transformer it uses.
+pub struct RoutingTable {
+    routes: Vec<CompiledRoute>,
+    transformers: Vec<Box<dyn Transformer>>,
+}
+
+impl std::fmt::Debug for RoutingTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoutingTable")
+            .field(
+                "routes",
+                &self
+                    .routes
+                    .iter()
+                    .map(|r| &r.config.name)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl RoutingTable {
+    /// Checks and compiles the routes.
+    pub fn new(routes: &[RouteConfig]) -> Result<Self, RouteError> {
+        let mut kinds: Vec<TransformerKind> = Vec::new();
+        let mut compiled = Vec::with_capacity(routes.len());
+        for route in routes {
+            let fail = |message: String| RouteError {
+                route: route.name.clone(),
+                message,
+            };
+            if route.name.trim().is_empty() {
+                return Err(fail("name must not be empty".into()));
+            }
+            if route.transformers.is_empty() {
+                return Err(fail("names no transformer".into()));
+            }
+            if route.event_type.is_some() && route.type_prefix.is_some() {
+                return Err(fail("set either type or type_prefix, not both".into()));
+            }
+            let mut data_paths = Vec::with_capacity(route.data.len());
+            for (path, expected) in &route.data {
+                let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
+                if segments.iter().any(String::is_empty) {
+                    return Err(fail(format!("data path {path:?} has an empty segment")));
+                }
+                let scalar =
+                    |v: &Value| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_));
+                let ok = match expected {
+                    Value::Array(options) => !options.is_empty() && options.iter().all(scalar),
+                    other => scalar(other),
+                };
+                if !ok {
+                    return Err(fail(format!(
+                        "data path {path:?} must map to a string, number, boolean or a non-empty list of them"
+                    )));
+                }
+                data_paths.push((segments, expected.clone()));
+            }
+            let mut transformer_indexes = Vec::new();
+            for kind in &route.transformers {
+                let index = match kinds.iter().position(|k| k == kind) {
+                    Some(index) => index,
+                    None => {
+                        kinds.push(*kind);
+                        kinds.len() - 1
+                    }
+                };
+                if !transformer_indexes.contains(&index) {
+                    transformer_indexes.push(index);
+                }
+            }
+            compiled.push(CompiledRoute {
+                config: route.clone(),
+                data_paths,
+                transformer_indexes,
+            });
+        }
+        Ok(Self {
+            routes: compiled,
+            transformers: kinds.into_iter().map(TransformerKind::build).collect(),
+        })
+    }
+
+    /// The transformers an event goes to, each once, in route order.
+    pub fn transformers_for(&self, event: &CloudEvent) -> Vec<&dyn Transformer> {
+        let mut indexes: Vec<usize> = Vec::new();
+        for route in &self.routes {
+            if route.matches(event) {
+                for index in &route.transformer_indexes {
+                    if !indexes.contains(index) {
+                        indexes.push(*index);
+                    }
+                }
+            }
+        }
+        indexes
+            .into_iter()
+            .filter_map(|i| self.transformers.get(i).map(|t| t.as_ref()))
+            .collect()
+    }
+
+    /// The route names, in order.
+    pub fn route_names(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().map(|r| r.config.name.as_str())
+    }
+}
+
+impl CompiledRoute {
+    fn matches(&self, event: &CloudEvent) -> bool {
+        let config = &self.config;
+        if config
+            .event_type
+            .as_deref()
+            .is_some_and(|t| t != event.event_type)
+            || config
+                .type_prefix
+                .as_deref()
+                .is_some_and(|p| !event.event_type.starts_with(p))
+            || config.source.as_deref().is_some_and(|s| s != event.source)
+        {
+            return false;
+        }
+        if self.data_paths.is_empty() {
+            return true;
+        }
+        let Some(data) = event.data_json() else {
+            return false;
+        };
+        self.data_paths.iter().all(|(path, expected)| {
+            let found = path.iter().try_fold(data, |node, segment| match node {
+                Value::Object(map) => map.get(segment),
+                Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            });
+            match (found, expected) {
+                (Some(value), Value::Array(options)) => options.contains(value),
+                (Some(value), expected) => value == expected,
+                (None, _) => false,
+            }
+        })
+    }
+}
+
+/// The routes the default configuration ships: the book's Kubernetes events and CDEvents
+/// pass-through.
+pub fn default_routes() -> Vec<RouteConfig> {
+    vec![
+        RouteConfig {
+            name: "kubernetes-deployment-events".into(),
+            event_type: None,
+            type_prefix: Some("dev.knative.apiserver.".into()),
+            source: None,
+            data: BTreeMap::from([
+                ("kind".into(), Value::String("Event".into())),
+                (
+                    "involvedObject.kind".into(),
+                    Value::String("Deployment".into()),
+                ),
+            ]),
+            transformers: vec![TransformerKind::Kubernetes],
+        },
+        RouteConfig {
+            name: "kubernetes-deployments".into(),
+            event_type: None,
+            type_prefix: Some("dev.knative.apiserver.".into()),
+            source: None,
+            data: BTreeMap::from([("kind".into(), Value::String("Deployment".into()))]),
+            transformers: vec![TransformerKind::Kubernetes],
+        },
+        RouteConfig {
+            name: "cdevents".into(),
+            event_type: None,
+            type_prefix: Some("dev.cdevents.".into()),
+            source: None,
+            data: BTreeMap::new(),
+            transformers: vec![TransformerKind::Cdevents],
+        },
+    ]
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(event_type: &str, data: Value) -> CloudEvent {
+        CloudEvent::from_json_value(
+            json!({"specversion": "1.0", "id": "1", "source": "https://10.96.0.1:443",
+            "type": event_type, "data": data}),
+        )
+        .unwrap()
+    }
+
+    fn names(table: &RoutingTable, event: &CloudEvent) -> Vec<String> {
+        table
+            .transformers_for(event)
+            .iter()
+            .map(|t| t.name().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn default_routes_send_deployment_events_to_kubernetes_only() {
+        let table = RoutingTable::new(&default_routes()).unwrap();
+        let deployment_event = event(
+            "dev.knative.apiserver.resource.update",
+            json!({"kind": "Event", "involvedObject": {"kind": "Deployment"}}),
+        );
+        assert_eq!(names(&table, &deployment_event), ["kubernetes"]);
+        let pod_event = event(
+            "dev.knative.apiserver.resource.update",
+            json!({"kind": "Event", "involvedObject": {"kind": "Pod"}}),
+        );
+        assert!(names(&table, &pod_event).is_empty());
+        let deployment = event(
+            "dev.knative.apiserver.resource.add",
+            json!({"kind": "Deployment"}),
+        );
+        assert_eq!(names(&table, &deployment), ["kubernetes"]);
+        let cdevent = event("dev.cdevents.service.deployed.0.3.0", json!({}));
+        assert_eq!(names(&table, &cdevent), ["cdevents"]);
+        assert!(names(&table, &event("com.example.other", json!({}))).is_empty());
+    }
+
+    #[test]
+    fn exact_type_source_and_lists_of_values() {
+        let routes: Vec<RouteConfig> = vec![RouteConfig {
+            name: "r".into(),
+            event_type: Some("t".into()),
+            type_prefix: None,
+            source: Some("https://10.96.0.1:443".into()),
+            data: BTreeMap::from([("a.0.b".into(), json!(["x", 2]))]),
+            transformers: vec![TransformerKind::Cdevents, TransformerKind::Cdevents],
+        }];
+        let table = RoutingTable::new(&routes).unwrap();
+        assert_eq!(
+            names(&table, &event("t", json!({"a": [{"b": 2}]}))),
+            ["cdevents"]
+        );
+        assert!(names(&table, &event("t", json!({"a": [{"b": 3}]}))).is_empty());
+        assert!(names(&table, &event("tt", json!({"a": [{"b": "x"}]}))).is_empty());
+    }
+
+    #[test]
+    fn bad_routes_are_named() {
+        let mut route = default_routes().remove(0);
+        route.transformers.clear();
+        let err = RoutingTable::new(&[route]).unwrap_err();
+        assert_eq!(err.route, "kubernetes-deployment-events");
+        let mut route = default_routes().remove(0);
+        route.data.insert("x..y".into(), json!(1));
+        assert!(RoutingTable::new(&[route])
+            .unwrap_err()
+            .message
+            .contains("x..y"));
+    }
+}

@@ -1,0 +1,357 @@
+//! Storage for every stage of the dora-events pipeline.
+//!
+//! Stages talk through the store, not through memory: ingest appends to `cloudevents_raw`, the
+//! router reads it after its cursor and appends to `cdevents_raw`, calculators read that after
+//! their own cursors and maintain fact tables, the API reads the facts. Each consumer moves its
+//! cursor in the same transaction as its output, so a crash never skips or repeats work, and
+//! unique keys on (source, id) make redelivered input harmless.
+//!
+//! [`Store`] is a closed enum over the backends (SQLite now; PostgreSQL is added beside it), so
+//! every backend writes its own SQL instead of a lowest-common-denominator dialect.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), dora_store::StoreError> {
+//! let store = dora_store::Store::connect("sqlite://dora-events.db").await?;
+//! let stats = store.stats().await?;
+//! println!("{} raw events", stats.raw_events);
+//! # Ok(()) }
+//! ```
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+mod sqlite;
+pub mod writer;
+
+pub use sqlite::SqliteStore;
+
+/// Cursor of the router over `cloudevents_raw`.
+pub const ROUTER_CURSOR: &str = "router";
+/// Cursor of the deployments calculator over `cdevents_raw`.
+pub const DEPLOYMENTS_CURSOR: &str = "calculator:deployments";
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is not one this build understands.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH (or postgres:// once supported)")]
+    BadUrl(String),
+    /// The database could not be reached or refused the operation.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Another worker moved the cursor first; the batch was rolled back and can be retried.
+    #[error("cursor {name} moved concurrently (expected position {expected})")]
+    CursorMoved { name: String, expected: i64 },
+    /// Stored content could not be decoded (corruption or a bug, never client input).
+    #[error("stored row {seq} is unreadable: {reason}")]
+    Corrupt { seq: i64, reason: String },
+}
+
+/// A CloudEvent to append to `cloudevents_raw`, optionally with the CDEvent it already is
+/// (events posted to `POST /cdevents` are stored in both tables in one transaction).
+#[derive(Debug, Clone)]
+pub struct NewRawEvent {
+    pub id: String,
+    pub source: String,
+    pub event_type: String,
+    pub time: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+    /// The whole event in structured JSON form.
+    pub content: String,
+    pub cdevent: Option<NewCdEvent>,
+}
+
+/// A validated CDEvent to append to `cdevents_raw`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCdEvent {
+    pub id: String,
+    pub source: String,
+    pub event_type: String,
+    pub subject_id: String,
+    pub subject_source: Option<String>,
+    pub timestamp: DateTime<Utc>,
+    /// The CDEvent document as JSON text.
+    pub content: String,
+    /// Which transformer produced it (`cdevents` for pass-through and `POST /cdevents`).
+    pub transformer: String,
+}
+
+/// A stored raw CloudEvent, as the router reads it.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    pub seq: i64,
+    pub content: String,
+}
+
+/// A stored CDEvent, as the calculators read it.
+#[derive(Debug, Clone)]
+pub struct CdEventRecord {
+    pub seq: i64,
+    pub event_type: String,
+    pub content: String,
+}
+
+/// A transformation that failed, to be recorded with its reason.
+#[derive(Debug, Clone)]
+pub struct NewFailure {
+    pub raw_seq: i64,
+    pub transformer: String,
+    pub reason: String,
+}
+
+/// What one router pass writes, atomically with its cursor move.
+#[derive(Debug, Clone, Default)]
+pub struct RouterOutput {
+    /// CDEvents with the raw event they came from.
+    pub cdevents: Vec<(i64, NewCdEvent)>,
+    pub failures: Vec<NewFailure>,
+}
+
+/// Which kind of CDEvent a deployment row comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeploymentKind {
+    Deployed,
+    Upgraded,
+    Rolledback,
+}
+
+impl DeploymentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deployed => "deployed",
+            Self::Upgraded => "upgraded",
+            Self::Rolledback => "rolledback",
+        }
+    }
+}
+
+/// One rollout of a service into an environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDeployment {
+    pub cdevent_seq: i64,
+    pub cdevent_id: String,
+    pub kind: DeploymentKind,
+    pub service: String,
+    pub environment: String,
+    pub artifact_id: Option<String>,
+    pub deployed_at: DateTime<Utc>,
+}
+
+/// Calendar buckets, in UTC: day at midnight, ISO week from Monday, month from the 1st, year from 1 January.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl Bucket {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "day" => Some(Self::Day),
+            "week" => Some(Self::Week),
+            "month" => Some(Self::Month),
+            "year" => Some(Self::Year),
+            _ => None,
+        }
+    }
+}
+
+/// Filters of the deployment frequency query.
+#[derive(Debug, Clone, Default)]
+pub struct FrequencyFilter {
+    pub environment: Option<String>,
+    pub service: Option<String>,
+}
+
+/// Deployments of one service in one bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrequencyRow {
+    pub service: String,
+    pub deployments: i64,
+    pub bucket_start: DateTime<Utc>,
+}
+
+/// A recorded transformation failure with the event it concerns.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureRecord {
+    pub id: i64,
+    pub raw_seq: i64,
+    pub event_id: String,
+    pub event_source: String,
+    pub event_type: String,
+    pub transformer: String,
+    pub reason: String,
+    pub failed_at: DateTime<Utc>,
+}
+
+/// A stored deployment, for listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentRecord {
+    pub id: i64,
+    pub cdevent_id: String,
+    pub kind: DeploymentKind,
+    pub service: String,
+    pub environment: String,
+    pub artifact_id: Option<String>,
+    pub deployed_at: DateTime<Utc>,
+}
+
+/// Row counts and cursor positions, for health and lag.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoreStats {
+    pub raw_events: i64,
+    pub cdevents: i64,
+    pub deployments: i64,
+    pub failures: i64,
+    pub last_raw_seq: i64,
+    pub last_cdevent_seq: i64,
+    pub router_cursor: i64,
+    pub deployments_cursor: i64,
+}
+
+/// The store, over one of the supported backends.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and runs the migrations.
+    ///
+    /// `sqlite://PATH`, `sqlite:PATH` and a bare file path open SQLite.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err(StoreError::BadUrl(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() || path.contains("://") {
+            return Err(StoreError::BadUrl(url.to_owned()));
+        }
+        Ok(Self::Sqlite(SqliteStore::open(path).await?))
+    }
+
+    /// Appends raw events (and the CDEvents some of them carry) in one transaction.
+    /// Returns, per event, whether it was new (`false`: a duplicate of a stored (source, id)).
+    pub async fn append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.append_raw(events).await,
+        }
+    }
+
+    /// The position a cursor stands at (0 before the first pass).
+    pub async fn cursor(&self, name: &str) -> Result<i64, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.cursor(name).await,
+        }
+    }
+
+    /// Raw events with `seq > after`, oldest first, at most `limit`.
+    pub async fn raw_after(&self, after: i64, limit: i64) -> Result<Vec<RawRecord>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.raw_after(after, limit).await,
+        }
+    }
+
+    /// Stores a router pass's output and moves the router cursor from `from` to `to`, atomically.
+    pub async fn commit_router_pass(
+        &self,
+        from: i64,
+        to: i64,
+        output: &RouterOutput,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.commit_router_pass(from, to, output).await,
+        }
+    }
+
+    /// CDEvents with `seq > after`, oldest first, at most `limit`.
+    pub async fn cdevents_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<CdEventRecord>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.cdevents_after(after, limit).await,
+        }
+    }
+
+    /// Stores deployments and moves the deployments cursor from `from` to `to`, atomically.
+    pub async fn commit_deployments(
+        &self,
+        from: i64,
+        to: i64,
+        deployments: &[NewDeployment],
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.commit_deployments(from, to, deployments).await,
+        }
+    }
+
+    /// Deployments per service and bucket, sorted by bucket then service (the book's endpoint).
+    pub async fn deploy_frequency(
+        &self,
+        bucket: Bucket,
+        filter: &FrequencyFilter,
+    ) -> Result<Vec<FrequencyRow>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.deploy_frequency(bucket, filter).await,
+        }
+    }
+
+    /// The latest deployments, newest first.
+    pub async fn list_deployments(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.list_deployments(limit, offset).await,
+        }
+    }
+
+    /// Recorded transformation failures, newest first.
+    pub async fn list_failures(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<FailureRecord>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.list_failures(limit, offset).await,
+        }
+    }
+
+    /// Row counts and cursor positions.
+    pub async fn stats(&self) -> Result<StoreStats, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.stats().await,
+        }
+    }
+
+    /// Deletes everything derived from `cloudevents_raw` (CDEvents, failures, facts, cursors),
+    /// so the pipeline can rebuild it (`dora-events recompute`).
+    pub async fn reset_derived(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.reset_derived().await,
+        }
+    }
+
+    /// A cheap round trip, for readiness.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(s) => s.ping().await,
+        }
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(s) => s.close().await,
+        }
+    }
+}

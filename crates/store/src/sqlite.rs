@@ -1,0 +1,445 @@
+//! The SQLite backend: the embedded default. WAL journal, `synchronous = FULL` so a commit
+//! survives power loss (ingest acknowledges only committed events), and every time stored as
+//! integer microseconds (UTC).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::Utc;
+use dora_model::time::{from_micros, parse_rfc3339, to_micros};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use crate::{
+    Bucket, CdEventRecord, DeploymentKind, DeploymentRecord, FailureRecord, FrequencyFilter,
+    FrequencyRow, NewCdEvent, NewDeployment, NewRawEvent, RawRecord, RouterOutput, StoreError,
+    StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+};
+
+/// Embedded migrations, applied in order and recorded in `schema_migrations`.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub(crate) async fn open(path: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        // BEGIN IMMEDIATE takes the write lock before the applied versions are read, so two
+        // processes starting at once apply each migration once.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        match Self::apply_migrations(&mut conn).await {
+            Ok(()) => {
+                sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+                Ok(())
+            }
+            Err(e) => {
+                // The connection is discarded with its failed transaction if ROLLBACK fails too.
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn apply_migrations(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&mut *conn)
+        .await?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *conn)
+            .await?;
+        for (version, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            sqlx::raw_sql(sql).execute(&mut *conn).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                .bind(version)
+                .bind(to_micros(&Utc::now()))
+                .execute(&mut *conn)
+                .await?;
+            tracing::info!(version, "applied SQLite migration");
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = Vec::with_capacity(events.len());
+        for event in events {
+            let seq: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, content)
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (event_source, event_id) DO NOTHING
+                 RETURNING seq",
+            )
+            .bind(&event.id)
+            .bind(&event.source)
+            .bind(&event.event_type)
+            .bind(event.time.as_ref().map(to_micros))
+            .bind(to_micros(&event.received_at))
+            .bind(&event.content)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let (Some(seq), Some(cdevent)) = (seq, &event.cdevent) {
+                insert_cdevent(&mut tx, seq, cdevent).await?;
+            }
+            inserted.push(seq.is_some());
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub(crate) async fn cursor(&self, name: &str) -> Result<i64, StoreError> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM cursors WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(position.unwrap_or(0))
+    }
+
+    pub(crate) async fn raw_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<RawRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, content FROM cloudevents_raw WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(RawRecord {
+                    seq: row.try_get("seq")?,
+                    content: row.try_get("content")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn commit_router_pass(
+        &self,
+        from: i64,
+        to: i64,
+        output: &RouterOutput,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (raw_seq, cdevent) in &output.cdevents {
+            insert_cdevent(&mut tx, *raw_seq, cdevent).await?;
+        }
+        let now = to_micros(&Utc::now());
+        for failure in &output.failures {
+            sqlx::query(
+                "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
+            )
+            .bind(failure.raw_seq)
+            .bind(&failure.transformer)
+            .bind(&failure.reason)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        move_cursor(&mut tx, ROUTER_CURSOR, from, to).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn cdevents_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<CdEventRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, cd_type, content FROM cdevents_raw WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(CdEventRecord {
+                    seq: row.try_get("seq")?,
+                    event_type: row.try_get("cd_type")?,
+                    content: row.try_get("content")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn commit_deployments(
+        &self,
+        from: i64,
+        to: i64,
+        deployments: &[NewDeployment],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for deployment in deployments {
+            sqlx::query(
+                "INSERT INTO deployments (cdevent_seq, cdevent_id, kind, service, environment, artifact_id, deployed_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (cdevent_seq) DO NOTHING",
+            )
+            .bind(deployment.cdevent_seq)
+            .bind(&deployment.cdevent_id)
+            .bind(deployment.kind.as_str())
+            .bind(&deployment.service)
+            .bind(&deployment.environment)
+            .bind(&deployment.artifact_id)
+            .bind(to_micros(&deployment.deployed_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn deploy_frequency(
+        &self,
+        bucket: Bucket,
+        filter: &FrequencyFilter,
+    ) -> Result<Vec<FrequencyRow>, StoreError> {
+        // `deployed_at / 1000000` is whole seconds; 'weekday 0' moves to the next Sunday (or stays
+        // on one), and six days back from it is that ISO week's Monday.
+        let bucket_sql = match bucket {
+            Bucket::Day => "strftime('%Y-%m-%dT00:00:00Z', deployed_at / 1000000, 'unixepoch')",
+            Bucket::Week => {
+                "strftime('%Y-%m-%dT00:00:00Z', deployed_at / 1000000, 'unixepoch', 'weekday 0', '-6 days')"
+            }
+            Bucket::Month => "strftime('%Y-%m-01T00:00:00Z', deployed_at / 1000000, 'unixepoch')",
+            Bucket::Year => "strftime('%Y-01-01T00:00:00Z', deployed_at / 1000000, 'unixepoch')",
+        };
+        let sql = format!(
+            "SELECT service, {bucket_sql} AS bucket, COUNT(*) AS deployments FROM deployments
+             WHERE (?1 IS NULL OR environment = ?1) AND (?2 IS NULL OR service = ?2)
+             GROUP BY service, bucket ORDER BY bucket, service"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&filter.environment)
+            .bind(&filter.service)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let bucket: String = row.try_get("bucket")?;
+                let bucket_start = parse_rfc3339(&bucket).ok_or_else(|| StoreError::Corrupt {
+                    seq: 0,
+                    reason: format!("bucket {bucket:?} is not a timestamp"),
+                })?;
+                Ok(FrequencyRow {
+                    service: row.try_get("service")?,
+                    deployments: row.try_get("deployments")?,
+                    bucket_start,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn list_deployments(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, cdevent_id, kind, service, environment, artifact_id, deployed_at FROM deployments
+             ORDER BY deployed_at DESC, id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                let id: i64 = row.try_get("id")?;
+                Ok(DeploymentRecord {
+                    id,
+                    cdevent_id: row.try_get("cdevent_id")?,
+                    kind: parse_kind(&kind).ok_or_else(|| StoreError::Corrupt {
+                        seq: id,
+                        reason: format!("unknown deployment kind {kind:?}"),
+                    })?,
+                    service: row.try_get("service")?,
+                    environment: row.try_get("environment")?,
+                    artifact_id: row.try_get("artifact_id")?,
+                    deployed_at: from_micros(row.try_get("deployed_at")?),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn list_failures(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<FailureRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT f.id, f.raw_seq, r.event_id, r.event_source, r.event_type, f.transformer, f.reason, f.failed_at
+             FROM transform_failures f JOIN cloudevents_raw r ON r.seq = f.raw_seq
+             ORDER BY f.id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(FailureRecord {
+                    id: row.try_get("id")?,
+                    raw_seq: row.try_get("raw_seq")?,
+                    event_id: row.try_get("event_id")?,
+                    event_source: row.try_get("event_source")?,
+                    event_type: row.try_get("event_type")?,
+                    transformer: row.try_get("transformer")?,
+                    reason: row.try_get("reason")?,
+                    failed_at: from_micros(row.try_get("failed_at")?),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let row = sqlx::query(
+            "SELECT
+               (SELECT COUNT(*) FROM cloudevents_raw) AS raw_events,
+               (SELECT COUNT(*) FROM cdevents_raw) AS cdevents,
+               (SELECT COUNT(*) FROM deployments) AS deployments,
+               (SELECT COUNT(*) FROM transform_failures) AS failures,
+               (SELECT COALESCE(MAX(seq), 0) FROM cloudevents_raw) AS last_raw_seq,
+               (SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw) AS last_cdevent_seq,
+               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = ?1) AS router_cursor,
+               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = ?2) AS deployments_cursor",
+        )
+        .bind(ROUTER_CURSOR)
+        .bind(DEPLOYMENTS_CURSOR)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreStats {
+            raw_events: row.try_get("raw_events")?,
+            cdevents: row.try_get("cdevents")?,
+            deployments: row.try_get("deployments")?,
+            failures: row.try_get("failures")?,
+            last_raw_seq: row.try_get("last_raw_seq")?,
+            last_cdevent_seq: row.try_get("last_cdevent_seq")?,
+            router_cursor: row.try_get("router_cursor")?,
+            deployments_cursor: row.try_get("deployments_cursor")?,
+        })
+    }
+
+    pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for table in [
+            "deployments",
+            "transform_failures",
+            "cdevents_raw",
+            "cursors",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn parse_kind(text: &str) -> Option<DeploymentKind> {
+    match text {
+        "deployed" => Some(DeploymentKind::Deployed),
+        "upgraded" => Some(DeploymentKind::Upgraded),
+        "rolledback" => Some(DeploymentKind::Rolledback),
+        _ => None,
+    }
+}
+
+async fn insert_cdevent(
+    tx: &mut Transaction<'_, Sqlite>,
+    raw_seq: i64,
+    cdevent: &NewCdEvent,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO cdevents_raw (cd_id, cd_source, cd_type, cd_subject_id, cd_subject_source, cd_timestamp,
+                                   content, raw_seq, transformer, stored_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (cd_source, cd_id) DO NOTHING",
+    )
+    .bind(&cdevent.id)
+    .bind(&cdevent.source)
+    .bind(&cdevent.event_type)
+    .bind(&cdevent.subject_id)
+    .bind(&cdevent.subject_source)
+    .bind(to_micros(&cdevent.timestamp))
+    .bind(&cdevent.content)
+    .bind(raw_seq)
+    .bind(&cdevent.transformer)
+    .bind(to_micros(&Utc::now()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves a cursor from `from` to `to`, failing if another worker moved it first.
+async fn move_cursor(
+    tx: &mut Transaction<'_, Sqlite>,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> Result<(), StoreError> {
+    let now = to_micros(&Utc::now());
+    sqlx::query("INSERT INTO cursors (name, position, updated_at) VALUES (?, 0, ?) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    let moved = sqlx::query(
+        "UPDATE cursors SET position = ?, updated_at = ? WHERE name = ? AND position = ?",
+    )
+    .bind(to)
+    .bind(now)
+    .bind(name)
+    .bind(from)
+    .execute(&mut **tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        return Err(StoreError::CursorMoved {
+            name: name.to_owned(),
+            expected: from,
+        });
+    }
+    Ok(())
+}

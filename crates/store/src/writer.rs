@@ -1,0 +1,109 @@
+//! Group commit for ingest: concurrent requests are queued (bounded) and written by one task,
+//! many requests per transaction, so acknowledging only committed events stays fast.
+//!
+//! A request waits for the transaction holding its events to commit; a full queue is refused at
+//! once ([`WriteError::Overloaded`], which ingest answers with `503` and `Retry-After`), never
+//! buffered without bound.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::{NewRawEvent, Store};
+
+/// Why events could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The queue is full: the client should retry later.
+    #[error("ingest queue is full")]
+    Overloaded,
+    /// The writer has stopped (shutdown).
+    #[error("ingest writer has stopped")]
+    Stopped,
+    /// The transaction failed; nothing of this request was stored.
+    #[error("storing events failed: {0}")]
+    Failed(String),
+}
+
+struct WriteRequest {
+    events: Vec<NewRawEvent>,
+    reply: oneshot::Sender<Result<Vec<bool>, String>>,
+}
+
+/// Handle to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct RawWriter {
+    queue: mpsc::Sender<WriteRequest>,
+}
+
+impl RawWriter {
+    /// Starts the writer task. `queue_capacity` bounds waiting requests; `max_batch_events` bounds
+    /// one transaction. `committed` is notified after every commit that stored something new.
+    pub fn spawn(
+        store: Store,
+        queue_capacity: usize,
+        max_batch_events: usize,
+        committed: Arc<Notify>,
+    ) -> Self {
+        let (queue, receiver) = mpsc::channel(queue_capacity.max(1));
+        tokio::spawn(run(store, receiver, max_batch_events.max(1), committed));
+        Self { queue }
+    }
+
+    /// Stores the events (all or none) and returns, per event, whether it was new.
+    pub async fn write(&self, events: Vec<NewRawEvent>) -> Result<Vec<bool>, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .try_send(WriteRequest { events, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => WriteError::Stopped,
+            })?;
+        match answer.await {
+            Ok(Ok(inserted)) => Ok(inserted),
+            Ok(Err(reason)) => Err(WriteError::Failed(reason)),
+            Err(_) => Err(WriteError::Stopped),
+        }
+    }
+}
+
+async fn run(
+    store: Store,
+    mut receiver: mpsc::Receiver<WriteRequest>,
+    max_batch_events: usize,
+    committed: Arc<Notify>,
+) {
+    let mut events: Vec<NewRawEvent> = Vec::new();
+    let mut waiting: Vec<(usize, oneshot::Sender<Result<Vec<bool>, String>>)> = Vec::new();
+    while let Some(first) = receiver.recv().await {
+        let mut next = Some(first);
+        while let Some(mut request) = next.take() {
+            waiting.push((request.events.len(), request.reply));
+            events.append(&mut request.events);
+            if events.len() < max_batch_events {
+                next = receiver.try_recv().ok();
+            }
+        }
+        match store.append_raw(&events).await {
+            Ok(inserted) => {
+                if inserted.iter().any(|new| *new) {
+                    committed.notify_one();
+                }
+                let mut rest = inserted.as_slice();
+                for (count, reply) in waiting.drain(..) {
+                    let (mine, tail) = rest.split_at(count.min(rest.len()));
+                    rest = tail;
+                    let _ = reply.send(Ok(mine.to_vec()));
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = %error, events = events.len(), "failed to store a group of raw events");
+                let reason = error.to_string();
+                for (_, reply) in waiting.drain(..) {
+                    let _ = reply.send(Err(reason.clone()));
+                }
+            }
+        }
+        events.clear();
+    }
+}

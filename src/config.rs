@@ -1,0 +1,197 @@
+//! Configuration: built-in defaults, then the TOML file (`--config`, `DORA_CONFIG`), then
+//! `DORA_*` environment variables (`DORA_ROUTER__INTERVAL=5s` sets `[router] interval`), then flags.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use dora_pipeline::routing::{default_routes, RouteConfig, RoutingTable};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Top-level keys that `DORA_*` variables may set (others, like `DORA_CONFIG`, are not settings).
+const SECTIONS: [&str; 5] = ["listen", "database_url", "ingest", "router", "metrics"];
+
+/// Everything `serve` and the other commands read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address the HTTP server binds.
+    pub listen: String,
+    /// `sqlite://PATH` (the embedded default).
+    pub database_url: String,
+    pub ingest: IngestSettings,
+    pub router: StageSettings,
+    pub metrics: StageSettings,
+    /// The routing table; when the file has `[[routes]]`, they replace the defaults.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Ingest limits and queueing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSettings {
+    /// Largest body for one event (binary or structured mode), in bytes.
+    pub max_event_bytes: usize,
+    /// Largest body for a batch request, in bytes.
+    pub max_batch_bytes: usize,
+    /// Requests waiting for the writer before ingest answers 503.
+    pub queue_capacity: usize,
+    /// Most events grouped into one transaction.
+    pub max_events_per_commit: usize,
+}
+
+/// A background stage (router or calculators).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StageSettings {
+    /// How often the stage runs when nothing wakes it (it is also woken by the stage before it).
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Events read per pass (one transaction each).
+    pub batch_size: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8080".into(),
+            database_url: "sqlite://dora-events.db".into(),
+            ingest: IngestSettings::default(),
+            router: StageSettings::default(),
+            metrics: StageSettings::default(),
+            routes: default_routes(),
+        }
+    }
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            max_event_bytes: 1024 * 1024,
+            max_batch_bytes: 10 * 1024 * 1024,
+            queue_capacity: 1024,
+            max_events_per_commit: 5000,
+        }
+    }
+}
+
+impl Default for StageSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            batch_size: 1000,
+        }
+    }
+}
+
+/// Values given on the command line; unset ones leave the layers below alone.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    /// Loads the layers and checks the result (routes compile, limits make sense).
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
+            figment = figment.merge(Toml::file(path));
+        }
+        let settings: Settings = figment
+            .merge(
+                Env::prefixed("DORA_")
+                    .filter(|key| {
+                        let key = key.as_str().to_ascii_lowercase();
+                        SECTIONS.iter().any(|section| {
+                            key == *section || key.starts_with(&format!("{section}__"))
+                        })
+                    })
+                    .split("__"),
+            )
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .context("invalid configuration")?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: the routing table and the limits.
+    pub fn check(&self) -> anyhow::Result<()> {
+        RoutingTable::new(&self.routes).context("invalid routes")?;
+        anyhow::ensure!(
+            self.ingest.max_event_bytes > 0,
+            "ingest.max_event_bytes must be positive"
+        );
+        anyhow::ensure!(
+            self.ingest.max_batch_bytes >= self.ingest.max_event_bytes,
+            "ingest.max_batch_bytes must be at least ingest.max_event_bytes"
+        );
+        anyhow::ensure!(
+            self.router.batch_size > 0,
+            "router.batch_size must be positive"
+        );
+        anyhow::ensure!(
+            self.metrics.batch_size > 0,
+            "metrics.batch_size must be positive"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_routes_replace_defaults_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dora.toml");
+        std::fs::write(
+            &path,
+            r#"
+listen = "127.0.0.1:9000"
+[router]
+interval = "5s"
+[[routes]]
+name = "only-cdevents"
+type_prefix = "dev.cdevents."
+transformers = ["cdevents"]
+"#,
+        )
+        .unwrap();
+        let overrides = Overrides {
+            database_url: Some("sqlite://x.db".into()),
+            ..Overrides::default()
+        };
+        let settings = Settings::load(Some(&path), &overrides).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:9000");
+        assert_eq!(settings.database_url, "sqlite://x.db");
+        assert_eq!(settings.router.interval, Duration::from_secs(5));
+        assert_eq!(settings.routes.len(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_routes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dora.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        assert!(Settings::load(Some(&path), &Overrides::default()).is_err());
+        std::fs::write(&path, "[[routes]]\nname = \"r\"\ntransformers = []\n").unwrap();
+        let error = format!(
+            "{:#}",
+            Settings::load(Some(&path), &Overrides::default()).unwrap_err()
+        );
+        assert!(error.contains("names no transformer"), "{error}");
+    }
+}

@@ -1,0 +1,110 @@
+//! The `dora-events` command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dora_events::app::{recompute, Application};
+use dora_events::config::{Overrides, Settings};
+use tracing_subscriber::EnvFilter;
+
+/// DORA metrics from CloudEvents and CDEvents.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "DORA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database: sqlite://PATH (default sqlite://dora-events.db). Also DORA_DATABASE_URL.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every stage (ingest, router, calculators, API) in one process.
+    ///
+    /// Example: dora-events serve --listen 127.0.0.1:8080 --database-url sqlite://dora.db
+    Serve {
+        /// Address to listen on (default 0.0.0.0:8080). Also DORA_LISTEN.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Rebuild CDEvents and deployments from the raw CloudEvents (on a stopped store).
+    ///
+    /// Example: dora-events recompute --database-url sqlite://dora.db
+    Recompute,
+    /// Create or upgrade the database schema, then exit.
+    ///
+    /// Example: dora-events migrate --database-url sqlite://dora.db
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let mut overrides = Overrides {
+        database_url: cli.database_url.clone(),
+        ..Overrides::default()
+    };
+    match cli.command {
+        Command::Serve { listen } => {
+            overrides.listen = listen;
+            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            let app = Application::build(settings).await?;
+            let handle = app.shutdown_handle();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("shutting down");
+                handle.shutdown();
+            });
+            app.run_until_stopped().await
+        }
+        Command::Recompute => {
+            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            let report = recompute(&settings).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).context("Failed to print the report")?
+            );
+            Ok(())
+        }
+        Command::Migrate => {
+            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            let store = dora_store::Store::connect(&settings.database_url).await?;
+            store.close().await;
+            println!("database {} is up to date", settings.database_url);
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
