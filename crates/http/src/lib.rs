@@ -6,9 +6,14 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-/// An RFC 9457 problem detail.
+/// An RFC 9457 problem detail, boxed so that `Result<T, Problem>` stays small.
 #[derive(Debug, Clone, Serialize)]
-pub struct Problem {
+#[serde(transparent)]
+pub struct Problem(Box<ProblemDetails>);
+
+/// The members of a problem detail.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemDetails {
     /// A URN naming the kind of problem, e.g. `urn:dora-events:problem:invalid-cloudevent`.
     #[serde(rename = "type")]
     pub problem_type: String,
@@ -28,7 +33,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(ProblemDetails {
             problem_type: format!("urn:dora-events:problem:{slug}"),
             title: title.to_owned(),
             status: status.as_u16(),
@@ -36,7 +41,7 @@ impl Problem {
             field: None,
             index: None,
             retry_after: None,
-        }
+        }))
     }
 
     /// A `400` about one field.
@@ -90,6 +95,19 @@ impl Problem {
             "Not found",
             format!("no route for {path}"),
         )
+    }
+}
+
+impl std::ops::Deref for Problem {
+    type Target = ProblemDetails;
+    fn deref(&self) -> &ProblemDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut ProblemDetails {
+        &mut self.0
     }
 }
 

@@ -25,9 +25,12 @@ pub enum WriteError {
     Failed(String),
 }
 
+/// Where a request learns, per event, whether it was new (or why the transaction failed).
+type Reply = oneshot::Sender<Result<Vec<bool>, String>>;
+
 struct WriteRequest {
     events: Vec<NewRawEvent>,
-    reply: oneshot::Sender<Result<Vec<bool>, String>>,
+    reply: Reply,
 }
 
 /// Handle to the writer task; cheap to clone.
@@ -74,7 +77,7 @@ async fn run(
     committed: Arc<Notify>,
 ) {
     let mut events: Vec<NewRawEvent> = Vec::new();
-    let mut waiting: Vec<(usize, oneshot::Sender<Result<Vec<bool>, String>>)> = Vec::new();
+    let mut waiting: Vec<(usize, Reply)> = Vec::new();
     while let Some(first) = receiver.recv().await {
         let mut next = Some(first);
         while let Some(mut request) = next.take() {

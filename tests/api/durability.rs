@@ -1,0 +1,232 @@
+//! Nothing acknowledged is lost, nothing is counted twice: across restarts, a killed process,
+//! and `recompute`.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::deploy_frequency::{all_buckets, post_scenario};
+use crate::helpers::{deployment_event, poll_until, spawn_app, spawn_with, test_settings};
+
+#[tokio::test]
+async fn a_restarted_server_continues_where_it_stopped() {
+    let app = spawn_app().await;
+    post_scenario(&app).await;
+    let before = app.wait_until_processed().await;
+    let buckets_before = all_buckets(&app).await;
+    let dir = app.stop().await;
+
+    let app = spawn_with(test_settings(dir.path()), dir.clone()).await;
+    let state = app.pipeline().await;
+    assert_eq!(state["raw_events"], before["raw_events"]);
+    assert_eq!(
+        state["router_cursor"], before["router_cursor"],
+        "the cursor survived the restart"
+    );
+    // Redelivery of everything plus one new rollout: only the new one counts.
+    post_scenario(&app).await;
+    let new = deployment_event(
+        "after-restart",
+        "api",
+        "production",
+        3,
+        "ghcr.io/acme/api:v3",
+        "2024-01-03T08:00:00Z",
+    );
+    assert_eq!(app.post_structured("/events", &new).await.status(), 202);
+    let after = app.wait_until_processed().await;
+    assert_eq!(
+        after["raw_events"],
+        before["raw_events"].as_i64().unwrap() + 1
+    );
+    assert_eq!(
+        after["deployments"],
+        before["deployments"].as_i64().unwrap() + 1
+    );
+    assert_ne!(all_buckets(&app).await, buckets_before);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn recompute_rebuilds_the_same_numbers_as_the_incremental_path() {
+    let app = spawn_app().await;
+    post_scenario(&app).await;
+    // A failure, to check failures are rebuilt too.
+    app.post_structured(
+        "/events",
+        &json!({"specversion": "1.0", "id": "bad-cd", "source": "/ci", "type": "dev.cdevents.service.deployed.0.3.0", "data": {"context": {}}}),
+    )
+    .await;
+    let incremental = app.wait_until_processed().await;
+    let buckets = all_buckets(&app).await;
+    let dir = app.stop().await;
+
+    let settings = test_settings(dir.path());
+    let report = dora_events::app::recompute(&settings).await.unwrap();
+    assert_eq!(
+        report.raw_events as i64,
+        incremental["raw_events"].as_i64().unwrap()
+    );
+
+    let app = spawn_with(settings, dir.clone()).await;
+    let rebuilt = app.wait_until_processed().await;
+    for key in ["raw_events", "cdevents", "deployments", "failures"] {
+        assert_eq!(rebuilt[key], incremental[key], "{key}");
+    }
+    assert_eq!(all_buckets(&app).await, buckets);
+    app.stop().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_server(database_url: &str, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_dora-events"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            database_url,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) {
+    poll_until(Duration::from_secs(20), || async {
+        match client.get(format!("{base}/readyz")).send().await {
+            Ok(r) if r.status().is_success() => Some(()),
+            _ => None,
+        }
+    })
+    .await;
+}
+
+/// Kills the server process (SIGKILL) while clients are posting, restarts it, redelivers
+/// everything: every acknowledged event was stored, and each rollout is counted exactly once.
+#[tokio::test]
+async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let database_url = format!("sqlite://{}", dir.path().join("killed.db").display());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut server = start_server(&database_url, port);
+    wait_ready(&client, &base).await;
+
+    let total = 400;
+    let events: Vec<Value> = (0..total)
+        .map(|i| {
+            deployment_event(
+                &format!("kill-{i}"),
+                &format!("svc-{}", i % 7),
+                "default",
+                i + 1,
+                "nginx:1.14.2",
+                "2023-08-05T10:00:00Z",
+            )
+        })
+        .collect();
+    let sender = {
+        let client = client.clone();
+        let base = base.clone();
+        let events = events.clone();
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for event in events {
+                let response = client
+                    .post(format!("{base}/events"))
+                    .header("content-type", "application/cloudevents+json")
+                    .body(event.to_string())
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status() == 202 => {
+                        acknowledged.push(event["id"].as_str().unwrap().to_owned())
+                    }
+                    _ => break,
+                }
+            }
+            acknowledged
+        })
+    };
+    // Kill once some, not all, events were acknowledged.
+    poll_until(Duration::from_secs(20), || async {
+        let store = dora_store::Store::connect(&database_url).await.ok()?;
+        let stats = store.stats().await.ok();
+        store.close().await;
+        stats.filter(|s| s.raw_events >= 50).map(|_| ())
+    })
+    .await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let acknowledged = sender.await.unwrap();
+    assert!(
+        !acknowledged.is_empty() && acknowledged.len() < total as usize,
+        "killed mid-stream: {}",
+        acknowledged.len()
+    );
+
+    let store = dora_store::Store::connect(&database_url).await.unwrap();
+    let stored: Vec<String> = store
+        .raw_after(0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(&r.content).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    store.close().await;
+    for id in &acknowledged {
+        assert!(stored.contains(id), "acknowledged event {id} was lost");
+    }
+
+    let mut server = start_server(&database_url, port);
+    wait_ready(&client, &base).await;
+    let response = client
+        .post(format!("{base}/events"))
+        .header("content-type", "application/cloudevents-batch+json")
+        .body(json!(events).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["accepted"].as_u64().unwrap() + body["duplicates"].as_u64().unwrap(),
+        total as u64
+    );
+    assert!(body["duplicates"].as_u64().unwrap() >= acknowledged.len() as u64);
+    let state: Value = poll_until(Duration::from_secs(20), || async {
+        let state: Value = client
+            .get(format!("{base}/api/v1/pipeline"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (state["router_lag"] == 0 && state["deployments_lag"] == 0 && state["deployments"] == total)
+            .then_some(state)
+    })
+    .await;
+    assert_eq!(state["raw_events"], total);
+    assert_eq!(state["cdevents"], total);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -1,0 +1,203 @@
+//! The test harness: a real server on port 0 over a fresh SQLite file per test.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use dora_events::app::{Application, ShutdownHandle};
+use dora_events::config::Settings;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    /// Keeps the database directory alive for the test's duration.
+    pub dir: std::sync::Arc<tempfile::TempDir>,
+    shutdown: ShutdownHandle,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Settings for a test server on `dir`: port 0, a long interval (so the wake-ups are what is tested).
+pub fn test_settings(dir: &std::path::Path) -> Settings {
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}", dir.join("dora-events.db").display()),
+        ..Settings::default()
+    };
+    settings.router.interval = Duration::from_secs(3600);
+    settings.metrics.interval = Duration::from_secs(3600);
+    settings
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+    let settings = test_settings(dir.path());
+    spawn_with(settings, dir).await
+}
+
+pub async fn spawn_with(settings: Settings, dir: std::sync::Arc<tempfile::TempDir>) -> TestApp {
+    let database_url = settings.database_url.clone();
+    let app = Application::build(settings)
+        .await
+        .expect("application builds");
+    let address = format!("http://{}", app.local_addr().expect("bound"));
+    let shutdown = app.shutdown_handle();
+    let task = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        database_url,
+        dir,
+        shutdown,
+        task,
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(self) -> std::sync::Arc<tempfile::TempDir> {
+        self.shutdown.shutdown();
+        self.task
+            .await
+            .expect("server task")
+            .expect("server ran cleanly");
+        self.dir
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_structured(&self, path: &str, event: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/cloudevents+json")
+            .body(event.to_string())
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_batch(&self, path: &str, events: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/cloudevents-batch+json")
+            .body(events.to_string())
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("JSON body")
+    }
+
+    pub async fn pipeline(&self) -> Value {
+        self.get_json("/api/v1/pipeline").await
+    }
+
+    /// Waits until the router and the calculator have caught up with everything stored.
+    pub async fn wait_until_processed(&self) -> Value {
+        poll_until(Duration::from_secs(10), || async {
+            let state = self.pipeline().await;
+            (state["router_lag"] == 0 && state["deployments_lag"] == 0).then_some(state)
+        })
+        .await
+    }
+}
+
+/// Polls `probe` until it returns `Some`, failing the test after `deadline`.
+pub async fn poll_until<T, F, Fut>(deadline: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "condition not met within {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A file under `tests/fixtures`.
+pub fn fixture_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(relative)
+}
+
+pub fn fixture_json(relative: &str) -> Value {
+    let text = std::fs::read_to_string(fixture_path(relative))
+        .unwrap_or_else(|e| panic!("{relative}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// A minimal valid CloudEvent.
+pub fn cloudevent(id: &str) -> Value {
+    serde_json::json!({
+        "specversion": "1.0",
+        "id": id,
+        "source": "/tests",
+        "type": "com.example.test",
+        "time": "2023-08-05T10:00:00Z",
+        "data": {"n": 1}
+    })
+}
+
+/// An ApiServerSource event for a Deployment object in Resource mode.
+pub fn deployment_event(
+    id: &str,
+    name: &str,
+    namespace: &str,
+    revision: u32,
+    image: &str,
+    time: &str,
+) -> Value {
+    serde_json::json!({
+        "specversion": "1.0",
+        "type": "dev.knative.apiserver.resource.update",
+        "source": "https://10.96.0.1:443",
+        "subject": format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}"),
+        "id": id,
+        "time": time,
+        "datacontenttype": "application/json",
+        "kind": "Deployment",
+        "name": name,
+        "namespace": namespace,
+        "data": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": format!("uid-{namespace}-{name}"),
+                "generation": revision,
+                "creationTimestamp": "2023-08-01T00:00:00Z",
+                "annotations": {"deployment.kubernetes.io/revision": revision.to_string()}
+            },
+            "spec": {
+                "replicas": 1,
+                "template": {"spec": {"containers": [{"name": "main", "image": image}]}}
+            }
+        }
+    })
+}
