@@ -195,3 +195,21 @@ transformers = ["cdevents"]
         assert!(error.contains("names no transformer"), "{error}");
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod example_file {
+    use super::*;
+
+    /// The documented example must load and say exactly what the defaults are.
+    #[test]
+    fn the_example_configuration_is_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dora-events.example.toml");
+        let loaded = Settings::load(Some(&path), &Overrides::default()).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(
+            serde_json::to_value(&loaded).unwrap(),
+            serde_json::to_value(&defaults).unwrap()
+        );
+    }
+}
