@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{fixture_json, fixture_path, spawn_app, TestApp};
+use crate::helpers::{fixture_json, fixture_path, spawn_app, Backend, TestApp};
 
 fn official_examples() -> Vec<(String, Value)> {
     let mut examples = Vec::new();
@@ -39,9 +39,8 @@ async fn stored_cdevents(app: &TestApp) -> Vec<dora_store::CdEventRecord> {
     rows
 }
 
-#[tokio::test]
-async fn every_official_example_is_accepted_as_bare_cdevent_json() {
-    let app = spawn_app().await;
+async fn every_official_example_is_accepted_as_bare_cdevent_json(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let examples = official_examples();
     assert!(
         examples.len() >= 39 + 45 + 45 + 2,
@@ -74,9 +73,8 @@ async fn every_official_example_is_accepted_as_bare_cdevent_json() {
         .any(|r| r.event_type == "dev.cdevents.service.deployed.0.3.0"));
 }
 
-#[tokio::test]
-async fn cdevents_are_accepted_as_cloudevents_in_every_mode() {
-    let app = spawn_app().await;
+async fn cdevents_are_accepted_as_cloudevents_in_every_mode(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let deployed = fixture_json("cdevents-spec/v0.5.1/conformance/service_deployed.json");
     let wrap = |id: &str| {
         json!({"specversion": "1.0", "id": id, "source": "/event/source/123",
@@ -116,9 +114,8 @@ async fn cdevents_are_accepted_as_cloudevents_in_every_mode() {
     assert_eq!(stored_cdevents(&app).await.len(), 2);
 }
 
-#[tokio::test]
-async fn an_invalid_cdevent_gets_a_400_with_the_schema_path() {
-    let app = spawn_app().await;
+async fn an_invalid_cdevent_gets_a_400_with_the_schema_path(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let mut event = fixture_json("cdevents-spec/v0.5.1/conformance/service_deployed.json");
     event["subject"]["content"]
         .as_object_mut()
@@ -163,9 +160,8 @@ async fn an_invalid_cdevent_gets_a_400_with_the_schema_path() {
     assert!(stored_cdevents(&app).await.is_empty());
 }
 
-#[tokio::test]
-async fn a_cdevent_posted_to_events_passes_through_the_router() {
-    let app = spawn_app().await;
+async fn a_cdevent_posted_to_events_passes_through_the_router(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let deployed = fixture_json("cdevents-spec/v0.5.1/conformance/service_deployed.json");
     let response = app
         .post_structured(
@@ -204,3 +200,10 @@ async fn a_cdevent_posted_to_events_passes_through_the_router() {
         "{failure}"
     );
 }
+
+backend_tests!(
+    every_official_example_is_accepted_as_bare_cdevent_json,
+    cdevents_are_accepted_as_cloudevents_in_every_mode,
+    an_invalid_cdevent_gets_a_400_with_the_schema_path,
+    a_cdevent_posted_to_events_passes_through_the_router,
+);

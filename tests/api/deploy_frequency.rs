@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    deployment_event, fixture_json, fixture_path, poll_until, spawn_app, TestApp,
+    deployment_event, fixture_json, fixture_path, poll_until, spawn_app, Backend, TestApp,
 };
 
 /// Rollouts (and one scale-only update) at hand-picked times. 2023-07-31 and 2024-01-01 are
@@ -103,9 +103,8 @@ pub async fn all_buckets(app: &TestApp) -> Vec<Value> {
     out
 }
 
-#[tokio::test]
-async fn buckets_count_rollouts_in_utc_calendar_units_sorted_by_time_then_name() {
-    let app = spawn_app().await;
+async fn buckets_count_rollouts_in_utc_calendar_units_sorted_by_time_then_name(backend: Backend) {
+    let app = spawn_app(&backend).await;
     post_scenario(&app).await;
     let state = app.wait_until_processed().await;
     assert_eq!(
@@ -162,9 +161,8 @@ async fn buckets_count_rollouts_in_utc_calendar_units_sorted_by_time_then_name()
     );
 }
 
-#[tokio::test]
-async fn an_event_shows_in_deploy_frequency_within_two_seconds() {
-    let app = spawn_app().await;
+async fn an_event_shows_in_deploy_frequency_within_two_seconds(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let started = Instant::now();
     let event = deployment_event(
         "fast-1",
@@ -186,9 +184,8 @@ async fn an_event_shows_in_deploy_frequency_within_two_seconds() {
 /// The book's tutorial events (Deployments and the `ScalingReplicaSet` Events the tutorial
 /// watches), posted in order: the deployments counted are exactly the distinct CDEvents the
 /// golden files say the transformer emits.
-#[tokio::test]
-async fn the_books_kubernetes_events_become_the_golden_rollouts() {
-    let app = spawn_app().await;
+async fn the_books_kubernetes_events_become_the_golden_rollouts(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let mut cases: Vec<_> = std::fs::read_dir(fixture_path("kubernetes"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -229,9 +226,8 @@ async fn the_books_kubernetes_events_become_the_golden_rollouts() {
     assert_eq!(total as usize, expected_ids.len());
 }
 
-#[tokio::test]
-async fn unknown_buckets_and_parameters_are_refused() {
-    let app = spawn_app().await;
+async fn unknown_buckets_and_parameters_are_refused(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let response = app
         .client
         .get(app.url("/deploy-frequency/fortnight"))
@@ -253,3 +249,10 @@ async fn unknown_buckets_and_parameters_are_refused() {
     );
     assert_eq!(frequency(&app, "day").await, json!([]));
 }
+
+backend_tests!(
+    buckets_count_rollouts_in_utc_calendar_units_sorted_by_time_then_name,
+    an_event_shows_in_deploy_frequency_within_two_seconds,
+    the_books_kubernetes_events_become_the_golden_rollouts,
+    unknown_buckets_and_parameters_are_refused,
+);

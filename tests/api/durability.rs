@@ -2,23 +2,21 @@
 //! and `recompute`.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::deploy_frequency::{all_buckets, post_scenario};
-use crate::helpers::{deployment_event, poll_until, spawn_app, spawn_with, test_settings};
+use crate::helpers::{deployment_event, poll_until, spawn_app, spawn_with, test_settings, Backend};
 
-#[tokio::test]
-async fn a_restarted_server_continues_where_it_stopped() {
-    let app = spawn_app().await;
+async fn a_restarted_server_continues_where_it_stopped(backend: Backend) {
+    let app = spawn_app(&backend).await;
     post_scenario(&app).await;
     let before = app.wait_until_processed().await;
     let buckets_before = all_buckets(&app).await;
-    let dir = app.stop().await;
+    let db = app.stop().await;
 
-    let app = spawn_with(test_settings(dir.path()), dir.clone()).await;
+    let app = spawn_with(test_settings(&db), db.clone()).await;
     let state = app.pipeline().await;
     assert_eq!(state["raw_events"], before["raw_events"]);
     assert_eq!(
@@ -49,9 +47,8 @@ async fn a_restarted_server_continues_where_it_stopped() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn recompute_rebuilds_the_same_numbers_as_the_incremental_path() {
-    let app = spawn_app().await;
+async fn recompute_rebuilds_the_same_numbers_as_the_incremental_path(backend: Backend) {
+    let app = spawn_app(&backend).await;
     post_scenario(&app).await;
     // A failure, to check failures are rebuilt too.
     app.post_structured(
@@ -61,16 +58,16 @@ async fn recompute_rebuilds_the_same_numbers_as_the_incremental_path() {
     .await;
     let incremental = app.wait_until_processed().await;
     let buckets = all_buckets(&app).await;
-    let dir = app.stop().await;
+    let db = app.stop().await;
 
-    let settings = test_settings(dir.path());
+    let settings = test_settings(&db);
     let report = dora_events::app::recompute(&settings).await.unwrap();
     assert_eq!(
         report.raw_events as i64,
         incremental["raw_events"].as_i64().unwrap()
     );
 
-    let app = spawn_with(settings, dir.clone()).await;
+    let app = spawn_with(settings, db.clone()).await;
     let rebuilt = app.wait_until_processed().await;
     for key in ["raw_events", "cdevents", "deployments", "failures"] {
         assert_eq!(rebuilt[key], incremental[key], "{key}");
@@ -115,10 +112,9 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
 
 /// Kills the server process (SIGKILL) while clients are posting, restarts it, redelivers
 /// everything: every acknowledged event was stored, and each rollout is counted exactly once.
-#[tokio::test]
-async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let database_url = format!("sqlite://{}", dir.path().join("killed.db").display());
+async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice(backend: Backend) {
+    let db = backend.fresh_database().await;
+    let database_url = db.url.clone();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
@@ -230,3 +226,9 @@ async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice()
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+backend_tests!(
+    a_restarted_server_continues_where_it_stopped,
+    recompute_rebuilds_the_same_numbers_as_the_incremental_path,
+    a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice,
+);

@@ -9,21 +9,78 @@ use dora_events::config::Settings;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+/// Which store a test runs on. Every end-to-end test runs on both (see `backend_tests!`).
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    /// The admin URL (`DATABASE_URL`); each test creates its own database through it.
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL from `DATABASE_URL`. Without it the PostgreSQL variants are skipped, except in
+    /// CI (`CI` set), where that is a failure.
+    pub fn postgres() -> Option<Self> {
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres") => Some(Self::Postgres(url)),
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("CI must run the PostgreSQL tests: set DATABASE_URL=postgres://...")
+            }
+            _ => {
+                eprintln!("DATABASE_URL is not set: skipping the PostgreSQL variant");
+                None
+            }
+        }
+    }
+
+    /// A new, empty database for one test.
+    pub async fn fresh_database(&self) -> TestDb {
+        let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+        let url = match self {
+            Self::Sqlite => format!("sqlite://{}", dir.path().join("dora-events.db").display()),
+            Self::Postgres(admin_url) => {
+                use sqlx::Connection;
+                let name = format!("dora_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .expect("PostgreSQL at DATABASE_URL is reachable");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("test database created");
+                let base = admin_url.split('?').next().unwrap_or(admin_url);
+                let (server, _) = base
+                    .rsplit_once('/')
+                    .expect("DATABASE_URL names a database");
+                format!("{server}/{name}")
+            }
+        };
+        TestDb { url, _dir: dir }
+    }
+}
+
+/// One test's database (and a temporary directory that lives as long as it).
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    pub url: String,
+    /// Removed (with a SQLite file in it) when the last clone is dropped.
+    _dir: std::sync::Arc<tempfile::TempDir>,
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub database_url: String,
-    /// Keeps the database directory alive for the test's duration.
-    pub dir: std::sync::Arc<tempfile::TempDir>,
+    pub db: TestDb,
     shutdown: ShutdownHandle,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
-/// Settings for a test server on `dir`: port 0, a long interval (so the wake-ups are what is tested).
-pub fn test_settings(dir: &std::path::Path) -> Settings {
+/// Settings for a test server on `db`: port 0, a long interval (so the wake-ups are what is tested).
+pub fn test_settings(db: &TestDb) -> Settings {
     let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
-        database_url: format!("sqlite://{}", dir.join("dora-events.db").display()),
+        database_url: db.url.clone(),
         ..Settings::default()
     };
     settings.router.interval = Duration::from_secs(3600);
@@ -31,13 +88,12 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     settings
 }
 
-pub async fn spawn_app() -> TestApp {
-    let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
-    let settings = test_settings(dir.path());
-    spawn_with(settings, dir).await
+pub async fn spawn_app(backend: &Backend) -> TestApp {
+    let db = backend.fresh_database().await;
+    spawn_with(test_settings(&db), db).await
 }
 
-pub async fn spawn_with(settings: Settings, dir: std::sync::Arc<tempfile::TempDir>) -> TestApp {
+pub async fn spawn_with(settings: Settings, db: TestDb) -> TestApp {
     let database_url = settings.database_url.clone();
     let app = Application::build(settings)
         .await
@@ -49,7 +105,7 @@ pub async fn spawn_with(settings: Settings, dir: std::sync::Arc<tempfile::TempDi
         address,
         client: reqwest::Client::new(),
         database_url,
-        dir,
+        db,
         shutdown,
         task,
     }
@@ -57,13 +113,13 @@ pub async fn spawn_with(settings: Settings, dir: std::sync::Arc<tempfile::TempDi
 
 impl TestApp {
     /// Stops the server gracefully and waits for it.
-    pub async fn stop(self) -> std::sync::Arc<tempfile::TempDir> {
+    pub async fn stop(self) -> TestDb {
         self.shutdown.shutdown();
         self.task
             .await
             .expect("server task")
             .expect("server ran cleanly");
-        self.dir
+        self.db
     }
 
     pub fn url(&self, path: &str) -> String {

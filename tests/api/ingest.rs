@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{cloudevent, fixture_path, spawn_app, TestApp};
+use crate::helpers::{cloudevent, fixture_path, spawn_app, Backend, TestApp};
 
 /// The raw events the store kept, parsed, oldest first.
 async fn stored_events(app: &TestApp) -> Vec<Value> {
@@ -63,9 +63,8 @@ fn feature_requests() -> Vec<(RawRequest, Value)> {
     cases
 }
 
-#[tokio::test]
-async fn conformance_feature_requests_are_stored_with_their_attributes_and_data() {
-    let app = spawn_app().await;
+async fn conformance_feature_requests_are_stored_with_their_attributes_and_data(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let cases = feature_requests();
     assert_eq!(cases.len(), 4, "two binary and two structured examples");
     for (i, (request, _)) in cases.iter().enumerate() {
@@ -105,9 +104,8 @@ async fn conformance_feature_requests_are_stored_with_their_attributes_and_data(
 }
 
 /// The YAML conformance cases, each sent in the mode it names (binary when it names none).
-#[tokio::test]
-async fn conformance_yaml_cases_round_trip_in_their_content_modes() {
-    let app = spawn_app().await;
+async fn conformance_yaml_cases_round_trip_in_their_content_modes(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let mut expected = Vec::new();
     for file in ["v1.yaml", "v1_minimum.yaml"] {
         let text =
@@ -200,9 +198,8 @@ async fn conformance_yaml_cases_round_trip_in_their_content_modes() {
     }
 }
 
-#[tokio::test]
-async fn a_redelivered_event_is_acknowledged_and_stored_once() {
-    let app = spawn_app().await;
+async fn a_redelivered_event_is_acknowledged_and_stored_once(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let first = app.post_structured("/events", &cloudevent("dup-1")).await;
     assert_eq!(
         first.json::<Value>().await.unwrap(),
@@ -240,9 +237,8 @@ async fn a_redelivered_event_is_acknowledged_and_stored_once() {
     assert_eq!(stored_events(&app).await.len(), 3);
 }
 
-#[tokio::test]
-async fn batches_store_all_events_and_an_empty_batch_is_valid() {
-    let app = spawn_app().await;
+async fn batches_store_all_events_and_an_empty_batch_is_valid(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let events: Vec<Value> = (0..50).map(|i| cloudevent(&format!("b-{i}"))).collect();
     let response = app.post_batch("/events", &json!(events)).await;
     assert_eq!(response.status(), 202);
@@ -261,9 +257,8 @@ async fn batches_store_all_events_and_an_empty_batch_is_valid() {
     assert_eq!(stored[49]["id"], "b-49");
 }
 
-#[tokio::test]
-async fn the_root_path_is_an_alias_for_knative_sinks() {
-    let app = spawn_app().await;
+async fn the_root_path_is_an_alias_for_knative_sinks(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let response = app.post_structured("/", &cloudevent("root-1")).await;
     assert_eq!(response.status(), 202);
     assert_eq!(stored_events(&app).await.len(), 1);
@@ -279,9 +274,8 @@ async fn problem(response: reqwest::Response, status: u16) -> Value {
     response.json().await.unwrap()
 }
 
-#[tokio::test]
-async fn each_missing_or_bad_attribute_is_named_in_a_400() {
-    let app = spawn_app().await;
+async fn each_missing_or_bad_attribute_is_named_in_a_400(backend: Backend) {
+    let app = spawn_app(&backend).await;
     type Breakage = Box<dyn Fn(&mut Value)>;
     let cases: Vec<(&str, Breakage)> = vec![
         ("id", Box::new(|e| e["id"] = json!(""))),
@@ -347,9 +341,8 @@ async fn each_missing_or_bad_attribute_is_named_in_a_400() {
     );
 }
 
-#[tokio::test]
-async fn a_batch_with_one_bad_event_names_its_index_and_stores_nothing() {
-    let app = spawn_app().await;
+async fn a_batch_with_one_bad_event_names_its_index_and_stores_nothing(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let mut bad = cloudevent("b-2");
     bad["time"] = json!("2023-13-45T99:00:00Z");
     let batch = json!([cloudevent("b-0"), cloudevent("b-1"), bad, cloudevent("b-3")]);
@@ -361,9 +354,8 @@ async fn a_batch_with_one_bad_event_names_its_index_and_stores_nothing() {
     assert!(stored_events(&app).await.is_empty());
 }
 
-#[tokio::test]
-async fn unreadable_content_types_get_415() {
-    let app = spawn_app().await;
+async fn unreadable_content_types_get_415(backend: Backend) {
+    let app = spawn_app(&backend).await;
     for content_type in ["text/plain", "application/xml"] {
         let response = app
             .client
@@ -385,9 +377,8 @@ async fn unreadable_content_types_get_415() {
     problem(no_type, 415).await;
 }
 
-#[tokio::test]
-async fn oversize_bodies_get_413_per_mode() {
-    let app = spawn_app().await;
+async fn oversize_bodies_get_413_per_mode(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let mut big = cloudevent("big");
     big["data"] = json!("x".repeat(1024 * 1024 + 1));
     problem(app.post_structured("/events", &big).await, 413).await;
@@ -432,9 +423,21 @@ fn futures_stream(
     Chunks(chunks.into_iter())
 }
 
-#[tokio::test]
-async fn unknown_routes_answer_problem_json() {
-    let app = spawn_app().await;
+async fn unknown_routes_answer_problem_json(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let response = app.client.get(app.url("/nope")).send().await.unwrap();
     problem(response, 404).await;
 }
+
+backend_tests!(
+    conformance_feature_requests_are_stored_with_their_attributes_and_data,
+    conformance_yaml_cases_round_trip_in_their_content_modes,
+    a_redelivered_event_is_acknowledged_and_stored_once,
+    batches_store_all_events_and_an_empty_batch_is_valid,
+    the_root_path_is_an_alias_for_knative_sinks,
+    each_missing_or_bad_attribute_is_named_in_a_400,
+    a_batch_with_one_bad_event_names_its_index_and_stores_nothing,
+    unreadable_content_types_get_415,
+    oversize_bodies_get_413_per_mode,
+    unknown_routes_answer_problem_json,
+);

@@ -1,6 +1,27 @@
 //! End-to-end tests: a real server on port 0, real HTTP, a real SQLite file per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// Runs each named `async fn(Backend)` twice, as `<name>::sqlite` and `<name>::postgres`.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(crate::helpers::Backend::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(backend) = crate::helpers::Backend::postgres() {
+                        super::$name(backend).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
 mod cdevents;
 mod deploy_frequency;
 mod durability;

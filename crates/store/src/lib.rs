@@ -20,9 +20,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+mod postgres;
 mod sqlite;
 pub mod writer;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Cursor of the router over `cloudevents_raw`.
@@ -34,7 +36,7 @@ pub const DEPLOYMENTS_CURSOR: &str = "calculator:deployments";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database URL is not one this build understands.
-    #[error("unsupported database URL {0:?}: use sqlite://PATH (or postgres:// once supported)")]
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST/DB")]
     BadUrl(String),
     /// The database could not be reached or refused the operation.
     #[error("database error: {0}")]
@@ -114,6 +116,19 @@ pub enum DeploymentKind {
     Deployed,
     Upgraded,
     Rolledback,
+}
+
+/// Reads a stored `deployments.kind`.
+pub(crate) fn parse_kind(text: &str, id: i64) -> Result<DeploymentKind, StoreError> {
+    match text {
+        "deployed" => Ok(DeploymentKind::Deployed),
+        "upgraded" => Ok(DeploymentKind::Upgraded),
+        "rolledback" => Ok(DeploymentKind::Rolledback),
+        other => Err(StoreError::Corrupt {
+            seq: id,
+            reason: format!("unknown deployment kind {other:?}"),
+        }),
+    }
 }
 
 impl DeploymentKind {
@@ -216,15 +231,34 @@ pub struct StoreStats {
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PostgresStore),
 }
+
+/// Calls the same method on whichever backend the store is.
+macro_rules! dispatch {
+    ($store:expr, $backend:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($backend) => $call,
+            Store::Postgres($backend) => $call,
+        }
+    };
+}
+
+/// The default connection pool size for PostgreSQL.
+pub const DEFAULT_POOL_SIZE: u32 = 10;
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and runs the migrations.
     ///
-    /// `sqlite://PATH`, `sqlite:PATH` and a bare file path open SQLite.
+    /// `sqlite://PATH`, `sqlite:PATH` and a bare file path open SQLite; `postgres://...` PostgreSQL.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, DEFAULT_POOL_SIZE).await
+    }
+
+    /// Like [`Store::connect`], with the size of the PostgreSQL connection pool.
+    pub async fn connect_with(url: &str, pool_size: u32) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(StoreError::BadUrl(url.to_owned()));
+            return Ok(Self::Postgres(PostgresStore::open(url, pool_size).await?));
         }
         let path = url
             .strip_prefix("sqlite://")
@@ -239,23 +273,17 @@ impl Store {
     /// Appends raw events (and the CDEvents some of them carry) in one transaction.
     /// Returns, per event, whether it was new (`false`: a duplicate of a stored (source, id)).
     pub async fn append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.append_raw(events).await,
-        }
+        dispatch!(self, s => s.append_raw(events).await)
     }
 
     /// The position a cursor stands at (0 before the first pass).
     pub async fn cursor(&self, name: &str) -> Result<i64, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.cursor(name).await,
-        }
+        dispatch!(self, s => s.cursor(name).await)
     }
 
     /// Raw events with `seq > after`, oldest first, at most `limit`.
     pub async fn raw_after(&self, after: i64, limit: i64) -> Result<Vec<RawRecord>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.raw_after(after, limit).await,
-        }
+        dispatch!(self, s => s.raw_after(after, limit).await)
     }
 
     /// Stores a router pass's output and moves the router cursor from `from` to `to`, atomically.
@@ -265,9 +293,7 @@ impl Store {
         to: i64,
         output: &RouterOutput,
     ) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(s) => s.commit_router_pass(from, to, output).await,
-        }
+        dispatch!(self, s => s.commit_router_pass(from, to, output).await)
     }
 
     /// CDEvents with `seq > after`, oldest first, at most `limit`.
@@ -276,9 +302,7 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<CdEventRecord>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.cdevents_after(after, limit).await,
-        }
+        dispatch!(self, s => s.cdevents_after(after, limit).await)
     }
 
     /// Stores deployments and moves the deployments cursor from `from` to `to`, atomically.
@@ -288,9 +312,7 @@ impl Store {
         to: i64,
         deployments: &[NewDeployment],
     ) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(s) => s.commit_deployments(from, to, deployments).await,
-        }
+        dispatch!(self, s => s.commit_deployments(from, to, deployments).await)
     }
 
     /// Deployments per service and bucket, sorted by bucket then service (the book's endpoint).
@@ -299,9 +321,7 @@ impl Store {
         bucket: Bucket,
         filter: &FrequencyFilter,
     ) -> Result<Vec<FrequencyRow>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.deploy_frequency(bucket, filter).await,
-        }
+        dispatch!(self, s => s.deploy_frequency(bucket, filter).await)
     }
 
     /// The latest deployments, newest first.
@@ -310,9 +330,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.list_deployments(limit, offset).await,
-        }
+        dispatch!(self, s => s.list_deployments(limit, offset).await)
     }
 
     /// Recorded transformation failures, newest first.
@@ -321,37 +339,27 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<FailureRecord>, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.list_failures(limit, offset).await,
-        }
+        dispatch!(self, s => s.list_failures(limit, offset).await)
     }
 
     /// Row counts and cursor positions.
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
-        match self {
-            Self::Sqlite(s) => s.stats().await,
-        }
+        dispatch!(self, s => s.stats().await)
     }
 
     /// Deletes everything derived from `cloudevents_raw` (CDEvents, failures, facts, cursors),
     /// so the pipeline can rebuild it (`dora-events recompute`).
     pub async fn reset_derived(&self) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(s) => s.reset_derived().await,
-        }
+        dispatch!(self, s => s.reset_derived().await)
     }
 
     /// A cheap round trip, for readiness.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(s) => s.ping().await,
-        }
+        dispatch!(self, s => s.ping().await)
     }
 
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
-        match self {
-            Self::Sqlite(s) => s.close().await,
-        }
+        dispatch!(self, s => s.close().await)
     }
 }

@@ -11,9 +11,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::{
-    Bucket, CdEventRecord, DeploymentKind, DeploymentRecord, FailureRecord, FrequencyFilter,
-    FrequencyRow, NewCdEvent, NewDeployment, NewRawEvent, RawRecord, RouterOutput, StoreError,
-    StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    Bucket, CdEventRecord, DeploymentRecord, FailureRecord, FrequencyFilter, FrequencyRow,
+    NewCdEvent, NewDeployment, NewRawEvent, RawRecord, RouterOutput, StoreError, StoreStats,
+    DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 /// Embedded migrations, applied in order and recorded in `schema_migrations`.
@@ -281,10 +281,7 @@ impl SqliteStore {
                 Ok(DeploymentRecord {
                     id,
                     cdevent_id: row.try_get("cdevent_id")?,
-                    kind: parse_kind(&kind).ok_or_else(|| StoreError::Corrupt {
-                        seq: id,
-                        reason: format!("unknown deployment kind {kind:?}"),
-                    })?,
+                    kind: crate::parse_kind(&kind, id)?,
                     service: row.try_get("service")?,
                     environment: row.try_get("environment")?,
                     artifact_id: row.try_get("artifact_id")?,
@@ -375,15 +372,6 @@ impl SqliteStore {
 
     pub(crate) async fn close(&self) {
         self.pool.close().await;
-    }
-}
-
-fn parse_kind(text: &str) -> Option<DeploymentKind> {
-    match text {
-        "deployed" => Some(DeploymentKind::Deployed),
-        "upgraded" => Some(DeploymentKind::Upgraded),
-        "rolledback" => Some(DeploymentKind::Rolledback),
-        _ => None,
     }
 }
 

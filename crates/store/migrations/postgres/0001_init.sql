@@ -1,0 +1,58 @@
+-- The book's tables (cloudevents_raw, cdevents_raw, deployments), plus what makes the pipeline
+-- incremental and exactly-once in effect: sequence numbers, unique keys and cursors.
+
+CREATE TABLE cloudevents_raw (
+    seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id     TEXT        NOT NULL,
+    event_source TEXT        NOT NULL,
+    event_type   TEXT        NOT NULL,
+    event_time   TIMESTAMPTZ,
+    received_at  TIMESTAMPTZ NOT NULL,
+    content      JSONB       NOT NULL,
+    UNIQUE (event_source, event_id)
+);
+
+CREATE TABLE cdevents_raw (
+    seq               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    cd_id             TEXT        NOT NULL,
+    cd_source         TEXT        NOT NULL,
+    cd_type           TEXT        NOT NULL,
+    cd_subject_id     TEXT        NOT NULL,
+    cd_subject_source TEXT,
+    cd_timestamp      TIMESTAMPTZ NOT NULL,
+    content           JSONB       NOT NULL,
+    raw_seq           BIGINT REFERENCES cloudevents_raw (seq),
+    transformer       TEXT        NOT NULL,
+    stored_at         TIMESTAMPTZ NOT NULL,
+    UNIQUE (cd_source, cd_id)
+);
+CREATE INDEX cdevents_raw_by_raw_seq ON cdevents_raw (raw_seq);
+CREATE INDEX cdevents_raw_by_type ON cdevents_raw (cd_type, cd_timestamp);
+
+CREATE TABLE cursors (
+    name       TEXT        PRIMARY KEY,
+    position   BIGINT      NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE transform_failures (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    raw_seq     BIGINT      NOT NULL REFERENCES cloudevents_raw (seq),
+    transformer TEXT        NOT NULL,
+    reason      TEXT        NOT NULL,
+    failed_at   TIMESTAMPTZ NOT NULL,
+    UNIQUE (raw_seq, transformer)
+);
+
+CREATE TABLE deployments (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    cdevent_seq  BIGINT      NOT NULL UNIQUE REFERENCES cdevents_raw (seq),
+    cdevent_id   TEXT        NOT NULL,
+    kind         TEXT        NOT NULL,
+    service      TEXT        NOT NULL,
+    environment  TEXT        NOT NULL,
+    artifact_id  TEXT,
+    deployed_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX deployments_by_time ON deployments (deployed_at, service);
+CREATE INDEX deployments_by_service ON deployments (service, environment, deployed_at);

@@ -1,0 +1,460 @@
+//! The PostgreSQL backend: for several processes and replicas on one database.
+//!
+//! Event content is `JSONB`, times are `TIMESTAMPTZ`, and writes are multi-row `INSERT ... SELECT
+//! FROM UNNEST(...)` statements, one per table and transaction.
+//!
+//! Cursors need sequence numbers to become visible in order, which PostgreSQL sequences do not
+//! promise when transactions commit concurrently (a reader could see 10 before 9 commits, move
+//! its cursor to 10, and skip 9 forever). Every transaction that appends to `cloudevents_raw`
+//! (or `cdevents_raw`) therefore first takes a transaction-scoped advisory lock for that table:
+//! appends are serialised, each one holds many events (ingest groups requests), and a row's `seq`
+//! is only drawn after the previous append committed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use crate::{
+    Bucket, CdEventRecord, DeploymentRecord, FailureRecord, FrequencyFilter, FrequencyRow,
+    NewCdEvent, NewDeployment, NewRawEvent, RawRecord, RouterOutput, StoreError, StoreStats,
+    DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+};
+
+/// Embedded migrations, applied in order and recorded in `schema_migrations`.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+/// Advisory lock keys (arbitrary constants, unique to dora-events).
+const MIGRATION_LOCK: i64 = 0x646f_7261_0001;
+const RAW_APPEND_LOCK: i64 = 0x646f_7261_0002;
+const CDEVENT_APPEND_LOCK: i64 = 0x646f_7261_0003;
+
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub(crate) async fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(2))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies missing migrations under a session advisory lock, so that instances starting at
+    /// once apply each migration once.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await?;
+        let outcome = Self::apply_migrations(&mut conn).await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await;
+        outcome?;
+        unlocked?;
+        Ok(())
+    }
+
+    async fn apply_migrations(conn: &mut PgConnection) -> Result<(), StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)",
+        )
+        .execute(&mut *conn)
+        .await?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *conn)
+            .await?;
+        for (version, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, "applied PostgreSQL migration");
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        lock(&mut tx, RAW_APPEND_LOCK).await?;
+        let rows = sqlx::query(
+            "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, content)
+             SELECT id, source, type, time, received, content::jsonb
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])
+                  AS e(id, source, type, time, received, content)
+             ON CONFLICT (event_source, event_id) DO NOTHING
+             RETURNING seq, event_source, event_id",
+        )
+        .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.time).collect::<Vec<Option<DateTime<Utc>>>>())
+        .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.content.as_str()).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut new_seqs: HashMap<(String, String), i64> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            new_seqs.insert(
+                (row.try_get("event_source")?, row.try_get("event_id")?),
+                row.try_get("seq")?,
+            );
+        }
+        // The first occurrence of a (source, id) in the batch is the one stored.
+        let mut inserted = Vec::with_capacity(events.len());
+        let mut cdevents = Vec::new();
+        for event in events {
+            match new_seqs.remove(&(event.source.clone(), event.id.clone())) {
+                Some(seq) => {
+                    if let Some(cdevent) = &event.cdevent {
+                        cdevents.push((seq, cdevent));
+                    }
+                    inserted.push(true);
+                }
+                None => inserted.push(false),
+            }
+        }
+        if !cdevents.is_empty() {
+            lock(&mut tx, CDEVENT_APPEND_LOCK).await?;
+            insert_cdevents(&mut tx, &cdevents).await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub(crate) async fn cursor(&self, name: &str) -> Result<i64, StoreError> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM cursors WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(position.unwrap_or(0))
+    }
+
+    pub(crate) async fn raw_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<RawRecord>, StoreError> {
+        let rows = sqlx::query("SELECT seq, content::text AS content FROM cloudevents_raw WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(RawRecord {
+                    seq: row.try_get("seq")?,
+                    content: row.try_get("content")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn commit_router_pass(
+        &self,
+        from: i64,
+        to: i64,
+        output: &RouterOutput,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Claim the cursor first: a concurrent router with the same batch waits here and then
+        // finds the cursor moved, before it has written anything.
+        move_cursor(&mut tx, ROUTER_CURSOR, from, to).await?;
+        if !output.cdevents.is_empty() {
+            lock(&mut tx, CDEVENT_APPEND_LOCK).await?;
+            let cdevents: Vec<(i64, &NewCdEvent)> =
+                output.cdevents.iter().map(|(seq, c)| (*seq, c)).collect();
+            insert_cdevents(&mut tx, &cdevents).await?;
+        }
+        if !output.failures.is_empty() {
+            sqlx::query(
+                "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at)
+                 SELECT raw_seq, transformer, reason, now()
+                 FROM UNNEST($1::bigint[], $2::text[], $3::text[]) AS f(raw_seq, transformer, reason)
+                 ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
+            )
+            .bind(output.failures.iter().map(|f| f.raw_seq).collect::<Vec<_>>())
+            .bind(output.failures.iter().map(|f| f.transformer.as_str()).collect::<Vec<_>>())
+            .bind(output.failures.iter().map(|f| f.reason.as_str()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn cdevents_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<CdEventRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, cd_type, content::text AS content FROM cdevents_raw WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(CdEventRecord {
+                    seq: row.try_get("seq")?,
+                    event_type: row.try_get("cd_type")?,
+                    content: row.try_get("content")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn commit_deployments(
+        &self,
+        from: i64,
+        to: i64,
+        deployments: &[NewDeployment],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
+        if !deployments.is_empty() {
+            sqlx::query(
+                "INSERT INTO deployments (cdevent_seq, cdevent_id, kind, service, environment, artifact_id, deployed_at)
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+                 ON CONFLICT (cdevent_seq) DO NOTHING",
+            )
+            .bind(deployments.iter().map(|d| d.cdevent_seq).collect::<Vec<_>>())
+            .bind(deployments.iter().map(|d| d.cdevent_id.as_str()).collect::<Vec<_>>())
+            .bind(deployments.iter().map(|d| d.kind.as_str()).collect::<Vec<_>>())
+            .bind(deployments.iter().map(|d| d.service.as_str()).collect::<Vec<_>>())
+            .bind(deployments.iter().map(|d| d.environment.as_str()).collect::<Vec<_>>())
+            .bind(deployments.iter().map(|d| d.artifact_id.as_deref()).collect::<Vec<_>>())
+            .bind(deployments.iter().map(|d| d.deployed_at).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn deploy_frequency(
+        &self,
+        bucket: Bucket,
+        filter: &FrequencyFilter,
+    ) -> Result<Vec<FrequencyRow>, StoreError> {
+        // date_trunc in UTC: 'week' starts on Monday (ISO 8601).
+        let unit = match bucket {
+            Bucket::Day => "day",
+            Bucket::Week => "week",
+            Bucket::Month => "month",
+            Bucket::Year => "year",
+        };
+        let rows = sqlx::query(
+            "SELECT service, date_trunc($1, deployed_at, 'UTC') AS bucket, COUNT(*) AS deployments
+             FROM deployments
+             WHERE ($2::text IS NULL OR environment = $2) AND ($3::text IS NULL OR service = $3)
+             GROUP BY service, bucket ORDER BY bucket, service",
+        )
+        .bind(unit)
+        .bind(&filter.environment)
+        .bind(&filter.service)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(FrequencyRow {
+                    service: row.try_get("service")?,
+                    deployments: row.try_get("deployments")?,
+                    bucket_start: row.try_get("bucket")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn list_deployments(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, cdevent_id, kind, service, environment, artifact_id, deployed_at FROM deployments
+             ORDER BY deployed_at DESC, id DESC LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let id: i64 = row.try_get("id")?;
+                let kind: String = row.try_get("kind")?;
+                Ok(DeploymentRecord {
+                    id,
+                    cdevent_id: row.try_get("cdevent_id")?,
+                    kind: crate::parse_kind(&kind, id)?,
+                    service: row.try_get("service")?,
+                    environment: row.try_get("environment")?,
+                    artifact_id: row.try_get("artifact_id")?,
+                    deployed_at: row.try_get("deployed_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn list_failures(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<FailureRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT f.id, f.raw_seq, r.event_id, r.event_source, r.event_type, f.transformer, f.reason, f.failed_at
+             FROM transform_failures f JOIN cloudevents_raw r ON r.seq = f.raw_seq
+             ORDER BY f.id DESC LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(FailureRecord {
+                    id: row.try_get("id")?,
+                    raw_seq: row.try_get("raw_seq")?,
+                    event_id: row.try_get("event_id")?,
+                    event_source: row.try_get("event_source")?,
+                    event_type: row.try_get("event_type")?,
+                    transformer: row.try_get("transformer")?,
+                    reason: row.try_get("reason")?,
+                    failed_at: row.try_get("failed_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let row = sqlx::query(
+            "SELECT
+               (SELECT COUNT(*) FROM cloudevents_raw) AS raw_events,
+               (SELECT COUNT(*) FROM cdevents_raw) AS cdevents,
+               (SELECT COUNT(*) FROM deployments) AS deployments,
+               (SELECT COUNT(*) FROM transform_failures) AS failures,
+               (SELECT COALESCE(MAX(seq), 0) FROM cloudevents_raw) AS last_raw_seq,
+               (SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw) AS last_cdevent_seq,
+               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $1) AS router_cursor,
+               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $2) AS deployments_cursor",
+        )
+        .bind(ROUTER_CURSOR)
+        .bind(DEPLOYMENTS_CURSOR)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreStats {
+            raw_events: row.try_get("raw_events")?,
+            cdevents: row.try_get("cdevents")?,
+            deployments: row.try_get("deployments")?,
+            failures: row.try_get("failures")?,
+            last_raw_seq: row.try_get("last_raw_seq")?,
+            last_cdevent_seq: row.try_get("last_cdevent_seq")?,
+            router_cursor: row.try_get("router_cursor")?,
+            deployments_cursor: row.try_get("deployments_cursor")?,
+        })
+    }
+
+    pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
+        sqlx::query("TRUNCATE deployments, transform_failures, cdevents_raw, cursors")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn lock(tx: &mut Transaction<'_, Postgres>, key: i64) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Appends CDEvents (with the raw event each came from); the caller holds the append lock.
+async fn insert_cdevents(
+    tx: &mut Transaction<'_, Postgres>,
+    cdevents: &[(i64, &NewCdEvent)],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO cdevents_raw (cd_id, cd_source, cd_type, cd_subject_id, cd_subject_source, cd_timestamp,
+                                   content, raw_seq, transformer, stored_at)
+         SELECT id, source, type, subject_id, subject_source, ts, content::jsonb, raw_seq, transformer, now()
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
+                     $8::bigint[], $9::text[])
+              AS c(id, source, type, subject_id, subject_source, ts, content, raw_seq, transformer)
+         ON CONFLICT (cd_source, cd_id) DO NOTHING",
+    )
+    .bind(cdevents.iter().map(|(_, c)| c.id.as_str()).collect::<Vec<_>>())
+    .bind(cdevents.iter().map(|(_, c)| c.source.as_str()).collect::<Vec<_>>())
+    .bind(cdevents.iter().map(|(_, c)| c.event_type.as_str()).collect::<Vec<_>>())
+    .bind(cdevents.iter().map(|(_, c)| c.subject_id.as_str()).collect::<Vec<_>>())
+    .bind(cdevents.iter().map(|(_, c)| c.subject_source.as_deref()).collect::<Vec<_>>())
+    .bind(cdevents.iter().map(|(_, c)| c.timestamp).collect::<Vec<_>>())
+    .bind(cdevents.iter().map(|(_, c)| c.content.as_str()).collect::<Vec<_>>())
+    .bind(cdevents.iter().map(|(seq, _)| *seq).collect::<Vec<_>>())
+    .bind(cdevents.iter().map(|(_, c)| c.transformer.as_str()).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves a cursor from `from` to `to`, failing if another worker moved it first. The row lock
+/// taken here is held to commit, so concurrent passes over the same cursor serialise.
+async fn move_cursor(
+    tx: &mut Transaction<'_, Postgres>,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO cursors (name, position, updated_at) VALUES ($1, 0, now()) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    let moved = sqlx::query(
+        "UPDATE cursors SET position = $1, updated_at = now() WHERE name = $2 AND position = $3",
+    )
+    .bind(to)
+    .bind(name)
+    .bind(from)
+    .execute(&mut **tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        return Err(StoreError::CursorMoved {
+            name: name.to_owned(),
+            expected: from,
+        });
+    }
+    Ok(())
+}
