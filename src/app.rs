@@ -17,9 +17,33 @@ use tokio::sync::{watch, Notify};
 use crate::config::Settings;
 use crate::stages::run_stage;
 
+/// Which stages a process runs (`serve --role`). Several processes with different roles (and
+/// replicas of each) can share one PostgreSQL database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Every stage in one process.
+    All,
+    /// `POST /events`, `POST /`, `POST /cdevents`.
+    Ingest,
+    /// The router and the transformers.
+    Router,
+    /// The calculators.
+    Metrics,
+    /// The query routes.
+    Api,
+}
+
+impl Role {
+    fn runs(self, stage: Role) -> bool {
+        self == Role::All || self == stage
+    }
+}
+
 /// A bound, not yet running, dora-events server.
 pub struct Application {
     listener: TcpListener,
+    role: Role,
     settings: Settings,
     store: Store,
     table: Arc<RoutingTable>,
@@ -39,16 +63,20 @@ impl ShutdownHandle {
 impl Application {
     /// Opens the store (running migrations), compiles the routes and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_role(settings, Role::All).await
+    }
+
+    /// Like [`Application::build`], for a process that runs only some stages.
+    pub async fn build_with_role(settings: Settings, role: Role) -> anyhow::Result<Self> {
         let table = Arc::new(RoutingTable::new(&settings.routes).context("invalid routes")?);
-        let store = Store::connect(&settings.database_url)
-            .await
-            .with_context(|| format!("Failed to open the database {}", settings.database_url))?;
+        let store = open_store(&settings).await?;
         let listener = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("Failed to listen on {}", settings.listen))?;
         let (shutdown, _) = watch::channel(false);
         Ok(Self {
             listener,
+            role,
             settings,
             store,
             table,
@@ -65,10 +93,11 @@ impl Application {
         ShutdownHandle(self.shutdown.clone())
     }
 
-    /// Serves HTTP and runs the router and the calculators until shut down.
+    /// Serves HTTP and runs the stages of its role until shut down.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
             listener,
+            role,
             settings,
             store,
             table,
@@ -76,21 +105,17 @@ impl Application {
         } = self;
         let raw_committed = Arc::new(Notify::new());
         let cdevents_committed = Arc::new(Notify::new());
+        let mut stage_tasks = Vec::new();
 
-        let writer = RawWriter::spawn(
-            store.clone(),
-            settings.ingest.queue_capacity,
-            settings.ingest.max_events_per_commit,
-            raw_committed.clone(),
-        );
-        let router = EventRouter::new(store.clone(), table, settings.router.batch_size);
-        let router_task = tokio::spawn(run_stage(
-            "router",
-            raw_committed,
-            settings.router.interval,
-            shutdown.subscribe(),
-            {
-                let cdevents_committed = cdevents_committed.clone();
+        if role.runs(Role::Router) {
+            store.forward_notifications(dora_store::RAW_CHANNEL, raw_committed.clone());
+            let router = EventRouter::new(store.clone(), table, settings.router.batch_size);
+            let cdevents_committed = cdevents_committed.clone();
+            stage_tasks.push(tokio::spawn(run_stage(
+                "router",
+                raw_committed.clone(),
+                settings.router.interval,
+                shutdown.subscribe(),
                 move || {
                     let router = router.clone();
                     let cdevents_committed = cdevents_committed.clone();
@@ -101,37 +126,55 @@ impl Application {
                         }
                         Ok(report.events)
                     }
-                }
-            },
-        ));
-        let calculator = DeploymentsCalculator::new(store.clone(), settings.metrics.batch_size);
-        let calculator_task = tokio::spawn(run_stage(
-            "calculator:deployments",
-            cdevents_committed,
-            settings.metrics.interval,
-            shutdown.subscribe(),
-            move || {
-                let calculator = calculator.clone();
-                async move { calculator.run_pass().await }
-            },
-        ));
-
-        let app: Router = Router::new()
-            .merge(dora_ingest::router(dora_ingest::IngestState {
-                writer,
-                limits: dora_ingest::Limits {
-                    max_event_bytes: settings.ingest.max_event_bytes,
-                    max_batch_bytes: settings.ingest.max_batch_bytes,
                 },
-            }))
-            .merge(dora_api::router(dora_api::ApiState {
-                store: store.clone(),
-            }))
+            )));
+        }
+        if role.runs(Role::Metrics) {
+            store.forward_notifications(dora_store::CDEVENTS_CHANNEL, cdevents_committed.clone());
+            let calculator = DeploymentsCalculator::new(store.clone(), settings.metrics.batch_size);
+            stage_tasks.push(tokio::spawn(run_stage(
+                "calculator:deployments",
+                cdevents_committed,
+                settings.metrics.interval,
+                shutdown.subscribe(),
+                move || {
+                    let calculator = calculator.clone();
+                    async move { calculator.run_pass().await }
+                },
+            )));
+        }
+
+        let api_state = dora_api::ApiState {
+            store: store.clone(),
+        };
+        let mut app: Router = dora_api::health_router(api_state.clone());
+        if role.runs(Role::Ingest) {
+            let writer = RawWriter::spawn(
+                store.clone(),
+                settings.ingest.queue_capacity,
+                settings.ingest.max_events_per_commit,
+                raw_committed,
+            );
+            let limits = dora_ingest::Limits {
+                max_event_bytes: settings.ingest.max_event_bytes,
+                max_batch_bytes: settings.ingest.max_batch_bytes,
+            };
+            app = app.merge(dora_ingest::router(dora_ingest::IngestState::new(
+                writer,
+                limits,
+                settings.ingest.max_in_flight_bytes,
+            )));
+        }
+        if role.runs(Role::Api) {
+            app = app.merge(dora_api::router(api_state));
+        }
+        let app = app
             .fallback(dora_http::not_found)
+            .method_not_allowed_fallback(dora_http::method_not_allowed)
             .layer(axum::extract::DefaultBodyLimit::disable());
 
         let mut stop = shutdown.subscribe();
-        tracing::info!(address = %listener.local_addr()?, database = %settings.database_url, "dora-events is serving");
+        tracing::info!(address = %listener.local_addr()?, role = ?role, database = %redact(&settings.database_url), "dora-events is serving");
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
@@ -139,12 +182,77 @@ impl Application {
             .await
             .context("HTTP server failed")?;
         let _ = shutdown.send(true);
-        let _ = router_task.await;
-        let _ = calculator_task.await;
+        for task in stage_tasks {
+            let _ = task.await;
+        }
         store.close().await;
         tracing::info!("dora-events stopped");
         Ok(())
     }
+}
+
+/// The database URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    Store::connect_with(&settings.database_url, settings.database_pool_size)
+        .await
+        .with_context(|| {
+            format!(
+                "Failed to open the database {}",
+                redact(&settings.database_url)
+            )
+        })
+}
+
+/// One pass of the stages of `role` until they are caught up, then return (`serve --once`, for
+/// a Kubernetes CronJob as in the book).
+pub async fn run_once(settings: &Settings, role: Role) -> anyhow::Result<OnceReport> {
+    anyhow::ensure!(
+        matches!(role, Role::All | Role::Router | Role::Metrics),
+        "--once runs the router or the calculators; the {role:?} role serves HTTP"
+    );
+    let store = open_store(settings).await?;
+    let mut report = OnceReport::default();
+    if role.runs(Role::Router) {
+        let table = Arc::new(RoutingTable::new(&settings.routes).context("invalid routes")?);
+        let routed = EventRouter::new(store.clone(), table, settings.router.batch_size)
+            .run_until_idle()
+            .await
+            .context("Failed to route raw events")?;
+        report.raw_events_routed = routed.events;
+        report.cdevents_emitted = routed.cdevents;
+        report.failures = routed.failures;
+    }
+    if role.runs(Role::Metrics) {
+        report.cdevents_read =
+            DeploymentsCalculator::new(store.clone(), settings.metrics.batch_size)
+                .run_until_idle()
+                .await
+                .context("Failed to compute deployments")?;
+    }
+    store.close().await;
+    Ok(report)
+}
+
+/// What `serve --once` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct OnceReport {
+    pub raw_events_routed: usize,
+    pub cdevents_emitted: usize,
+    pub failures: usize,
+    pub cdevents_read: usize,
 }
 
 /// Rebuilds every CDEvent and fact from `cloudevents_raw` (the store should not be served meanwhile).

@@ -11,7 +11,14 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// Top-level keys that `DORA_*` variables may set (others, like `DORA_CONFIG`, are not settings).
-const SECTIONS: [&str; 5] = ["listen", "database_url", "ingest", "router", "metrics"];
+const SECTIONS: [&str; 6] = [
+    "listen",
+    "database_url",
+    "database_pool_size",
+    "ingest",
+    "router",
+    "metrics",
+];
 
 /// Everything `serve` and the other commands read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -19,8 +26,10 @@ const SECTIONS: [&str; 5] = ["listen", "database_url", "ingest", "router", "metr
 pub struct Settings {
     /// Address the HTTP server binds.
     pub listen: String,
-    /// `sqlite://PATH` (the embedded default).
+    /// `sqlite://PATH` (the embedded default) or `postgres://USER@HOST/DB`.
     pub database_url: String,
+    /// Connections in the PostgreSQL pool.
+    pub database_pool_size: u32,
     pub ingest: IngestSettings,
     pub router: StageSettings,
     pub metrics: StageSettings,
@@ -40,6 +49,8 @@ pub struct IngestSettings {
     pub queue_capacity: usize,
     /// Most events grouped into one transaction.
     pub max_events_per_commit: usize,
+    /// Request bodies held in memory at once (being read and parsed), in bytes; past it, 503.
+    pub max_in_flight_bytes: usize,
 }
 
 /// A background stage (router or calculators).
@@ -58,6 +69,7 @@ impl Default for Settings {
         Self {
             listen: "0.0.0.0:8080".into(),
             database_url: "sqlite://dora-events.db".into(),
+            database_pool_size: dora_store::DEFAULT_POOL_SIZE,
             ingest: IngestSettings::default(),
             router: StageSettings::default(),
             metrics: StageSettings::default(),
@@ -68,11 +80,13 @@ impl Default for Settings {
 
 impl Default for IngestSettings {
     fn default() -> Self {
+        let limits = dora_ingest::Limits::default();
         Self {
-            max_event_bytes: 1024 * 1024,
-            max_batch_bytes: 10 * 1024 * 1024,
+            max_event_bytes: limits.max_event_bytes,
+            max_batch_bytes: limits.max_batch_bytes,
             queue_capacity: 1024,
             max_events_per_commit: 5000,
+            max_in_flight_bytes: 64 * 1024 * 1024,
         }
     }
 }

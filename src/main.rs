@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use dora_events::app::{recompute, Application};
+use dora_events::app::{recompute, run_once, Application, Role};
 use dora_events::config::{Overrides, Settings};
 use tracing_subscriber::EnvFilter;
 
@@ -24,13 +24,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every stage (ingest, router, calculators, API) in one process.
+    /// Run the stages of the pipeline: all in one process (default), or one role per process.
     ///
     /// Example: dora-events serve --listen 127.0.0.1:8080 --database-url sqlite://dora.db
+    /// Example: dora-events serve --role router --database-url postgres://postgres@db/dora
     Serve {
         /// Address to listen on (default 0.0.0.0:8080). Also DORA_LISTEN.
         #[arg(long)]
         listen: Option<String>,
+        /// Which stages this process runs. Also DORA_ROLE.
+        #[arg(long, value_enum, default_value = "all", env = "DORA_ROLE")]
+        role: Role,
+        /// Run the router and/or calculators of the role until caught up, then exit (for a CronJob).
+        #[arg(long)]
+        once: bool,
     },
     /// Rebuild CDEvents and deployments from the raw CloudEvents (on a stopped store).
     ///
@@ -55,10 +62,18 @@ async fn main() -> anyhow::Result<()> {
         ..Overrides::default()
     };
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, role, once } => {
             overrides.listen = listen;
             let settings = Settings::load(cli.config.as_deref(), &overrides)?;
-            let app = Application::build(settings).await?;
+            if once {
+                let report = run_once(&settings, role).await?;
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).context("Failed to print the report")?
+                );
+                return Ok(());
+            }
+            let app = Application::build_with_role(settings, role).await?;
             let handle = app.shutdown_handle();
             tokio::spawn(async move {
                 wait_for_signal().await;
@@ -80,7 +95,10 @@ async fn main() -> anyhow::Result<()> {
             let settings = Settings::load(cli.config.as_deref(), &overrides)?;
             let store = dora_store::Store::connect(&settings.database_url).await?;
             store.close().await;
-            println!("database {} is up to date", settings.database_url);
+            println!(
+                "database {} is up to date",
+                dora_events::app::redact(&settings.database_url)
+            );
             Ok(())
         }
     }

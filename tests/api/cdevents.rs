@@ -66,6 +66,7 @@ async fn every_official_example_is_accepted_as_bare_cdevent_json(backend: Backen
         accepted += body["accepted"].as_u64().unwrap();
     }
     assert_eq!(accepted as usize, examples.len());
+    app.wait_until_processed().await;
     let stored = stored_cdevents(&app).await;
     assert_eq!(stored.len(), examples.len());
     assert!(stored
@@ -111,7 +112,10 @@ async fn cdevents_are_accepted_as_cloudevents_in_every_mode(backend: Backend) {
         202
     );
     // Three CloudEvents, two distinct CDEvents (the first two carry the same CDEvent).
+    let state = app.wait_until_processed().await;
+    assert_eq!(state["raw_events"], 3);
     assert_eq!(stored_cdevents(&app).await.len(), 2);
+    assert_eq!(state["deployments"], 2);
 }
 
 async fn an_invalid_cdevent_gets_a_400_with_the_schema_path(backend: Backend) {
@@ -157,6 +161,8 @@ async fn an_invalid_cdevent_gets_a_400_with_the_schema_path(backend: Backend) {
         .await;
     assert_eq!(in_batch.status(), 400);
     assert_eq!(in_batch.json::<Value>().await.unwrap()["index"], 0);
+    let state = app.wait_until_processed().await;
+    assert_eq!(state["raw_events"], 0, "nothing invalid was stored");
     assert!(stored_cdevents(&app).await.is_empty());
 }
 

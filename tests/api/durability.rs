@@ -56,7 +56,24 @@ async fn recompute_rebuilds_the_same_numbers_as_the_incremental_path(backend: Ba
         &json!({"specversion": "1.0", "id": "bad-cd", "source": "/ci", "type": "dev.cdevents.service.deployed.0.3.0", "data": {"context": {}}}),
     )
     .await;
+    // CDEvents posted to /cdevents (bare, standard and custom) are rebuilt too.
+    let deployed =
+        crate::helpers::fixture_json("cdevents-spec/v0.5.1/conformance/service_deployed.json");
+    let mut custom = crate::helpers::fixture_json("cdevents-spec/v0.5.1/custom/conformance.json");
+    // The official examples share one (source, id); a CDEvent is identified by them.
+    custom["context"]["id"] = json!("custom-1");
+    let response = app
+        .client
+        .post(app.url("/cdevents"))
+        .header("content-type", "application/json")
+        .body(json!([deployed, custom]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
     let incremental = app.wait_until_processed().await;
+    assert_eq!(incremental["failures"], 1);
+    assert_eq!(incremental["cdevents"], 7 + 2);
     let buckets = all_buckets(&app).await;
     let db = app.stop().await;
 
@@ -134,6 +151,7 @@ async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice(b
             )
         })
         .collect();
+    let (first_acks, mut enough_acknowledged) = tokio::sync::watch::channel(false);
     let sender = {
         let client = client.clone();
         let base = base.clone();
@@ -141,6 +159,9 @@ async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice(b
         tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             for event in events {
+                if acknowledged.len() == 50 {
+                    let _ = first_acks.send(true);
+                }
                 let response = client
                     .post(format!("{base}/events"))
                     .header("content-type", "application/cloudevents+json")
@@ -157,14 +178,14 @@ async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice(b
             acknowledged
         })
     };
-    // Kill once some, not all, events were acknowledged.
-    poll_until(Duration::from_secs(20), || async {
-        let store = dora_store::Store::connect(&database_url).await.ok()?;
-        let stats = store.stats().await.ok();
-        store.close().await;
-        stats.filter(|s| s.raw_events >= 50).map(|_| ())
-    })
-    .await;
+    // Kill once some, not all, events were acknowledged (the sender keeps going meanwhile).
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        enough_acknowledged.wait_for(|enough| *enough),
+    )
+    .await
+    .expect("50 events acknowledged in time")
+    .unwrap();
     server.kill().unwrap();
     server.wait().unwrap();
     let acknowledged = sender.await.unwrap();

@@ -23,12 +23,18 @@ pub struct ApiState {
     pub store: Store,
 }
 
-/// The query routes.
+/// The query routes (the `api` role).
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/deploy-frequency/{bucket}", get(deploy_frequency))
         .route("/api/v1/deployments", get(list_deployments))
         .route("/api/v1/failures", get(list_failures))
+        .with_state(state)
+}
+
+/// Health and pipeline state, served by every role.
+pub fn health_router(state: ApiState) -> Router {
+    Router::new()
         .route("/api/v1/pipeline", get(pipeline))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -36,12 +42,11 @@ pub fn router(state: ApiState) -> Router {
 }
 
 fn store_problem(error: StoreError) -> Problem {
-    match error {
-        StoreError::Database(e) => {
-            tracing::error!(error = %e, "query failed");
-            Problem::unavailable("the database is unavailable", 5)
-        }
-        other => Problem::internal(&other),
+    if error.is_unavailable() {
+        tracing::warn!(error = %error, "query failed: database unavailable");
+        Problem::unavailable("the database is unavailable", 5)
+    } else {
+        Problem::internal(&error)
     }
 }
 

@@ -87,6 +87,24 @@ impl Problem {
         )
     }
 
+    /// `413`: the body is larger than `limit` bytes.
+    pub fn payload_too_large(limit: usize, what: &str) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("{what} may be at most {limit} bytes"),
+        )
+    }
+
+    /// Adds the batch index when there is one.
+    pub fn at_index(self, index: Option<usize>) -> Self {
+        match index {
+            Some(i) => self.with_index(i),
+            None => self,
+        }
+    }
+
     /// `404` for an unknown route.
     pub fn not_found(path: &str) -> Self {
         Self::new(
@@ -131,4 +149,14 @@ impl IntoResponse for Problem {
 /// The fallback handler: unknown routes answer a `404` problem.
 pub async fn not_found(uri: axum::http::Uri) -> Problem {
     Problem::not_found(uri.path())
+}
+
+/// The handler for a known route with the wrong method: a `405` problem.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }

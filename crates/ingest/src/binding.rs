@@ -27,17 +27,12 @@ pub struct ReceivedEvent {
     pub content: String,
 }
 
-fn media_type(headers: &HeaderMap) -> Option<String> {
+/// The request's media type (lowercase, without parameters).
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
+        .map(dora_model::cloudevent::media_type)
 }
 
 /// Decides the content mode, or answers `415`.
@@ -70,16 +65,13 @@ fn attribute_problem(error: AttributeError, index: Option<usize>) -> Problem {
         ),
         None => format!("{} {}", error.attribute, error.message),
     };
-    let problem = Problem::bad_request(
+    Problem::bad_request(
         "invalid-cloudevent",
         "Invalid CloudEvent",
         error.attribute,
         detail,
-    );
-    match index {
-        Some(i) => problem.with_index(i),
-        None => problem,
-    }
+    )
+    .at_index(index)
 }
 
 /// Reads the events of a request body in the given mode. A batch with one bad event is refused whole.

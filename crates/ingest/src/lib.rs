@@ -2,10 +2,13 @@
 //! (**ingest** -> raw store -> router -> ...).
 //!
 //! `POST /events` (and `POST /`, so a Knative `sink.ref` works unchanged) takes CloudEvents in
-//! any content mode; `POST /cdevents` takes CDEvents as CloudEvents or as bare CDEvent JSON and
-//! validates them against their spec's schema. Both answer `202` only after the transaction
-//! holding the events committed, and report how many were new and how many were duplicates of
-//! an already stored (source, id).
+//! any content mode; `POST /cdevents` takes CDEvents as CloudEvents or as bare CDEvent JSON,
+//! validates them against their spec's schema, and stores them marked as CDEvents (the router
+//! passes them through, whatever its routes). Both answer `202` only after the transaction
+//! holding the events committed, and report how many CloudEvents were new and how many were
+//! duplicates of an already stored (source, id). Request bodies held in memory at once are
+//! bounded by a byte budget; past it, and when the commit queue is full, ingest answers `503`
+//! with `Retry-After`.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::State;
@@ -14,15 +17,19 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
 use dora_http::Problem;
+use std::sync::Arc;
+
+use dora_model::cdevent::CdEvent;
 use dora_model::cloudevent::{CloudEvent, Data};
 use dora_store::writer::{RawWriter, WriteError};
-use dora_store::{NewCdEvent, NewRawEvent};
+use dora_store::{NewRawEvent, Origin};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub mod binding;
 
-use binding::{content_mode, parse_events, ContentMode, ReceivedEvent};
+use binding::{content_mode, media_type, parse_events, ContentMode, ReceivedEvent};
 
 /// Body size limits, in bytes.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +54,22 @@ impl Default for Limits {
 pub struct IngestState {
     pub writer: RawWriter,
     pub limits: Limits,
+    /// Bytes of request bodies being read and parsed at once, in KiB permits.
+    pub in_flight: Arc<Semaphore>,
+}
+
+impl IngestState {
+    /// `max_in_flight_bytes` bounds the request bodies held in memory at once.
+    pub fn new(writer: RawWriter, limits: Limits, max_in_flight_bytes: usize) -> Self {
+        let kib = max_in_flight_bytes
+            .div_ceil(1024)
+            .max(limits.max_batch_bytes.div_ceil(1024));
+        Self {
+            writer,
+            limits,
+            in_flight: Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS))),
+        }
+    }
 }
 
 /// The answer to an accepted request.
@@ -72,26 +95,18 @@ async fn read_body(
     body: Body,
     limit: usize,
 ) -> Result<axum::body::Bytes, Problem> {
-    let too_large = || {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
-            format!("the body is larger than the {limit} bytes allowed for this content mode"),
-        )
-    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
-        return Err(too_large());
+        return Err(Problem::payload_too_large(limit, "this request's body"));
     }
     to_bytes(body, limit).await.map_err(|e| {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(error) = source {
             if error.is::<http_body_util::LengthLimitError>() {
-                return too_large();
+                return Problem::payload_too_large(limit, "this request's body");
             }
             source = error.source();
         }
@@ -109,6 +124,26 @@ fn limit_for(mode: ContentMode, limits: Limits) -> usize {
         ContentMode::Batch => limits.max_batch_bytes,
         ContentMode::Binary | ContentMode::Structured => limits.max_event_bytes,
     }
+}
+
+/// Reserves `bytes` of the in-flight budget (in KiB permits) for the request's lifetime, or
+/// answers `503`: request bodies are buffered and parsed, so their total is what bounds memory.
+fn reserve(state: &IngestState, bytes: usize) -> Result<OwnedSemaphorePermit, Problem> {
+    let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+    state
+        .in_flight
+        .clone()
+        .try_acquire_many_owned(kib)
+        .map_err(|_| Problem::unavailable("too much is being ingested right now; retry shortly", 1))
+}
+
+/// The budget a request needs: its declared length, or the mode's limit when it declares none.
+fn budget_for(headers: &HeaderMap, limit: usize) -> usize {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(limit, |length| length.min(limit))
 }
 
 async fn store(
@@ -144,7 +179,7 @@ async fn store(
     ))
 }
 
-fn raw_event(received: ReceivedEvent, cdevent: Option<NewCdEvent>) -> NewRawEvent {
+fn raw_event(received: ReceivedEvent, origin: Origin) -> NewRawEvent {
     let ReceivedEvent { event, content } = received;
     NewRawEvent {
         id: event.id,
@@ -153,7 +188,7 @@ fn raw_event(received: ReceivedEvent, cdevent: Option<NewCdEvent>) -> NewRawEven
         time: event.time,
         received_at: Utc::now(),
         content,
-        cdevent,
+        origin,
     }
 }
 
@@ -163,57 +198,56 @@ async fn post_events(
     body: Body,
 ) -> Result<(StatusCode, Json<Accepted>), Problem> {
     let mode = content_mode(&headers)?;
-    let bytes = read_body(&headers, body, limit_for(mode, state.limits)).await?;
+    let limit = limit_for(mode, state.limits);
+    let _budget = reserve(&state, budget_for(&headers, limit))?;
+    let bytes = read_body(&headers, body, limit).await?;
     let received = parse_events(mode, &headers, &bytes)?;
-    let events = received.into_iter().map(|r| raw_event(r, None)).collect();
+    drop(bytes);
+    let events = received
+        .into_iter()
+        .map(|r| raw_event(r, Origin::Events))
+        .collect();
     store(&state, events).await
 }
 
-fn cdevent_problem(
-    document: &Value,
-    pointer_prefix: &str,
-    index: Option<usize>,
-) -> Result<NewCdEvent, Problem> {
-    match dora_spec::validate(document) {
-        Ok(_) => dora_pipeline::router::validated_cdevent(document, "cdevents").map_err(|reason| {
-            Problem::bad_request("invalid-cdevent", "Invalid CDEvent", pointer_prefix, reason)
-        }),
-        Err(error) => {
-            let field = format!("{pointer_prefix}{}", error.field());
-            let detail = match index {
-                Some(i) => format!("event {i}: {error} (at {field})"),
-                None => format!("{error} (at {field})"),
-            };
-            Err(Problem::bad_request(
-                "invalid-cdevent",
-                "Invalid CDEvent",
-                field,
-                detail,
-            ))
-        }
-    }
-    .map_err(|p| match index {
-        Some(i) => p.with_index(i),
-        None => p,
-    })
+/// Checks a CDEvent against the schema of its release; `prefix` is where it sits in the request.
+fn check_cdevent(document: &Value, prefix: &str, index: Option<usize>) -> Result<CdEvent, Problem> {
+    let invalid = |field: String, message: String| {
+        let detail = match index {
+            Some(i) => format!("event {i}: {message} (at {field})"),
+            None => format!("{message} (at {field})"),
+        };
+        Problem::bad_request("invalid-cdevent", "Invalid CDEvent", field, detail).at_index(index)
+    };
+    dora_spec::validate(document)
+        .map_err(|e| invalid(format!("{prefix}{}", e.field()), e.to_string()))?;
+    CdEvent::from_value(document).map_err(|e| invalid(format!("{prefix}{}", e.field), e.message))
 }
 
-/// A bare CDEvent, wrapped into the CloudEvent the raw store keeps for it.
+/// A bare CDEvent, wrapped into the CloudEvent the raw store keeps for it. Its id and source
+/// are the CDEvent's, as in the CDEvents CloudEvents binding, so a redelivery is a duplicate.
 fn wrap_bare_cdevent(document: Value, index: Option<usize>) -> Result<NewRawEvent, Problem> {
-    let cdevent = cdevent_problem(&document, "", index)?;
+    let cdevent = check_cdevent(&document, "", index)?;
     let event = CloudEvent {
-        id: cdevent.id.clone(),
-        source: cdevent.source.clone(),
-        event_type: cdevent.event_type.clone(),
+        id: cdevent.id,
+        source: cdevent.source,
+        event_type: cdevent.event_type,
         time: Some(cdevent.timestamp),
-        subject: Some(cdevent.subject_id.clone()),
+        time_text: document
+            .pointer("/context/timestamp")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        subject: Some(cdevent.subject_id),
         datacontenttype: Some("application/json".into()),
         dataschema: None,
         extensions: serde_json::Map::new(),
         data: Some(Data::Json(document)),
     };
     let content = event.to_json().to_string();
-    Ok(raw_event(ReceivedEvent { event, content }, Some(cdevent)))
+    Ok(raw_event(
+        ReceivedEvent { event, content },
+        Origin::Cdevents,
+    ))
 }
 
 async fn post_cdevents(
@@ -224,16 +258,12 @@ async fn post_cdevents(
     let mode = content_mode(&headers)?;
     let is_cloudevent = mode == ContentMode::Batch
         || headers.contains_key("ce-specversion")
-        || headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                ct.to_ascii_lowercase()
-                    .starts_with("application/cloudevents+json")
-            });
+        || media_type(&headers).as_deref() == Some("application/cloudevents+json");
     if !is_cloudevent {
-        // Bare CDEvent JSON: one object, or an array of them.
-        let bytes = read_body(&headers, body, state.limits.max_batch_bytes).await?;
+        // Bare CDEvent JSON: one object (the event limit), or an array of them (the batch limit).
+        let limit = state.limits.max_batch_bytes;
+        let _budget = reserve(&state, budget_for(&headers, limit))?;
+        let bytes = read_body(&headers, body, limit).await?;
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
             Problem::bad_request(
                 "invalid-cdevent",
@@ -248,54 +278,44 @@ async fn post_cdevents(
                 .enumerate()
                 .map(|(i, item)| wrap_bare_cdevent(item, Some(i)))
                 .collect::<Result<Vec<_>, _>>()?,
-            document => {
-                if bytes.len() > state.limits.max_event_bytes {
-                    return Err(Problem::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload-too-large",
-                        "Payload too large",
-                        format!(
-                            "one CDEvent may be at most {} bytes",
-                            state.limits.max_event_bytes
-                        ),
-                    ));
-                }
-                vec![wrap_bare_cdevent(document, None)?]
+            _ if bytes.len() > state.limits.max_event_bytes => {
+                return Err(Problem::payload_too_large(
+                    state.limits.max_event_bytes,
+                    "one CDEvent",
+                ))
             }
+            document => vec![wrap_bare_cdevent(document, None)?],
         };
         return store(&state, events).await;
     }
-    let bytes = read_body(&headers, body, limit_for(mode, state.limits)).await?;
+    let limit = limit_for(mode, state.limits);
+    let _budget = reserve(&state, budget_for(&headers, limit))?;
+    let bytes = read_body(&headers, body, limit).await?;
     let received = parse_events(mode, &headers, &bytes)?;
+    drop(bytes);
     let batch = mode == ContentMode::Batch;
     let mut events = Vec::with_capacity(received.len());
     for (i, item) in received.into_iter().enumerate() {
         let index = batch.then_some(i);
+        let parsed_text;
         let document = match &item.event.data {
-            Some(Data::Json(document)) => document.clone(),
-            Some(Data::Text(text)) => serde_json::from_str(text).map_err(|_| {
-                Problem::bad_request(
-                    "invalid-cdevent",
-                    "Invalid CDEvent",
-                    "data",
-                    "data is not a CDEvent JSON object",
-                )
-            })?,
+            Some(Data::Json(document)) => document,
+            Some(Data::Text(text)) if serde_json::from_str::<Value>(text).is_ok() => {
+                parsed_text = serde_json::from_str::<Value>(text).unwrap_or_default();
+                &parsed_text
+            }
             _ => {
-                let problem = Problem::bad_request(
+                return Err(Problem::bad_request(
                     "invalid-cdevent",
                     "Invalid CDEvent",
                     "data",
                     "the CloudEvent must carry a CDEvent as JSON data",
-                );
-                return Err(match index {
-                    Some(i) => problem.with_index(i),
-                    None => problem,
-                });
+                )
+                .at_index(index))
             }
         };
-        let cdevent = cdevent_problem(&document, "/data", index)?;
-        events.push(raw_event(item, Some(cdevent)));
+        check_cdevent(document, "/data", index)?;
+        events.push(raw_event(item, Origin::Cdevents));
     }
     store(&state, events).await
 }

@@ -44,6 +44,8 @@ pub struct CloudEvent {
     pub source: String,
     pub event_type: String,
     pub time: Option<DateTime<Utc>>,
+    /// `time` exactly as the sender wrote it (offset and precision kept), for the raw store.
+    pub time_text: Option<String>,
     pub subject: Option<String>,
     pub datacontenttype: Option<String>,
     pub dataschema: Option<String>,
@@ -71,24 +73,24 @@ impl AttributeError {
     }
 }
 
-/// True for `application/json`, `text/json` and any `*/*+json` media type (parameters ignored).
-pub fn is_json_media_type(content_type: &str) -> bool {
-    let media = content_type
+/// The media type of a `Content-Type` value, lowercased, without parameters.
+pub fn media_type(content_type: &str) -> String {
+    content_type
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// True for `application/json`, `text/json` and any `*/*+json` media type (parameters ignored).
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let media = media_type(content_type);
     media == "application/json" || media == "text/json" || media.ends_with("+json")
 }
 
 fn is_text_media_type(content_type: &str) -> bool {
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let media = media_type(content_type);
     media.starts_with("text/") || media.ends_with("/xml") || media.ends_with("+xml")
 }
 
@@ -182,13 +184,16 @@ impl CloudEvent {
         let id = required_string(&mut map, "id")?;
         let source = required_string(&mut map, "source")?;
         let event_type = required_string(&mut map, "type")?;
-        let time = optional_string(&mut map, "time")?
-            .map(|t| parse_time(&t))
-            .transpose()?;
+        let time_text = optional_string(&mut map, "time")?;
+        let time = time_text.as_deref().map(parse_time).transpose()?;
         let subject = optional_string(&mut map, "subject")?;
         let datacontenttype = optional_string(&mut map, "datacontenttype")?;
         let dataschema = optional_string(&mut map, "dataschema")?;
-        let data = match (map.remove("data"), map.remove("data_base64")) {
+        let present = |value: Option<Value>| value.filter(|v| !v.is_null());
+        let data = match (
+            present(map.remove("data")),
+            present(map.remove("data_base64")),
+        ) {
             (Some(_), Some(_)) => {
                 return Err(AttributeError::new(
                     "data_base64",
@@ -208,7 +213,7 @@ impl CloudEvent {
                     format!("must be a base64 string, found {}", json_kind(&other)),
                 ))
             }
-            (None | Some(Value::Null), None) => None,
+            (None, None) => None,
             (Some(Value::String(text)), None)
                 if datacontenttype
                     .as_deref()
@@ -222,8 +227,17 @@ impl CloudEvent {
         for (name, value) in map {
             check_attribute_name(&name)?;
             match value {
-                Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                Value::String(_) | Value::Bool(_) => {
                     extensions.insert(name, value);
+                }
+                Value::Number(ref n) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) => {
+                    extensions.insert(name, value);
+                }
+                Value::Number(n) => {
+                    return Err(AttributeError::new(
+                        name,
+                        format!("{n} is not a CloudEvents Integer (a 32-bit signed whole number)"),
+                    ))
                 }
                 Value::Null => {}
                 other => {
@@ -242,6 +256,7 @@ impl CloudEvent {
             source,
             event_type,
             time,
+            time_text,
             subject,
             datacontenttype,
             dataschema,
@@ -301,7 +316,12 @@ impl CloudEvent {
         map.insert("source".into(), Value::String(self.source.clone()));
         map.insert("type".into(), Value::String(self.event_type.clone()));
         let optional = [
-            ("time", self.time.as_ref().map(format_rfc3339)),
+            (
+                "time",
+                self.time_text
+                    .clone()
+                    .or_else(|| self.time.as_ref().map(format_rfc3339)),
+            ),
             ("subject", self.subject.clone()),
             ("datacontenttype", self.datacontenttype.clone()),
             ("dataschema", self.dataschema.clone()),
@@ -401,6 +421,12 @@ mod tests {
         let mut v = minimal();
         v["ext"] = json!({"nested": true});
         assert_eq!(error_for(v).attribute, "ext");
+        let mut v = minimal();
+        v["big"] = json!(3_000_000_000_i64);
+        assert_eq!(error_for(v).attribute, "big");
+        let mut v = minimal();
+        v["float"] = json!(1.5);
+        assert_eq!(error_for(v).attribute, "float");
         assert_eq!(error_for(json!([1])).attribute, "body");
     }
 
@@ -417,6 +443,21 @@ mod tests {
         both["data"] = json!(1);
         both["data_base64"] = json!("AA==");
         assert_eq!(error_for(both).attribute, "data_base64");
+    }
+
+    #[test]
+    fn null_data_is_absent_and_time_keeps_its_offset() {
+        let mut v = minimal();
+        v["data"] = Value::Null;
+        v["data_base64"] = Value::Null;
+        v["time"] = json!("2023-08-05T12:00:00.5+02:00");
+        let event = CloudEvent::from_json_value(v).unwrap();
+        assert_eq!(event.data, None);
+        assert_eq!(event.to_json()["time"], "2023-08-05T12:00:00.5+02:00");
+        assert_eq!(
+            format_rfc3339(&event.time.unwrap()),
+            "2023-08-05T10:00:00.500Z"
+        );
     }
 
     #[test]

@@ -2,11 +2,14 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// Parses an RFC 3339 timestamp into UTC.
+/// Parses an RFC 3339 timestamp into UTC. Times whose UTC year falls outside 1..=9999 (possible
+/// with offsets at the edges, e.g. `9999-12-31T23:30:00-01:00`) are refused: every store and
+/// format downstream assumes four-digit years.
 pub fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))
+        .filter(|t| (1..=9999).contains(&chrono::Datelike::year(t)))
 }
 
 /// Formats a UTC time as RFC 3339 with a `Z` suffix and only the fractional digits it needs.
@@ -38,6 +41,13 @@ mod tests {
     fn micros_round_trip() {
         let t = parse_rfc3339("2020-07-28T19:14:54.719501Z").unwrap_or_default();
         assert_eq!(from_micros(to_micros(&t)), t);
+    }
+
+    #[test]
+    fn years_outside_four_digits_in_utc_are_refused() {
+        assert!(parse_rfc3339("9999-12-31T23:30:00-01:00").is_none());
+        assert!(parse_rfc3339("0000-01-01T00:30:00+01:00").is_none());
+        assert!(parse_rfc3339("9999-12-31T22:30:00-01:00").is_some());
     }
 
     #[test]

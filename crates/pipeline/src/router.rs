@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use dora_model::cdevent::CdEvent;
 use dora_model::cloudevent::CloudEvent;
-use dora_store::{NewCdEvent, NewFailure, RouterOutput, Store, StoreError, ROUTER_CURSOR};
+use dora_store::{
+    NewCdEvent, NewFailure, Origin, RawRecord, RouterOutput, Store, StoreError, ROUTER_CURSOR,
+};
 use serde_json::Value;
 
 use crate::routing::RoutingTable;
@@ -66,7 +68,7 @@ impl Router {
         let to = last.seq;
         let mut output = RouterOutput::default();
         for record in &batch {
-            self.route_one(record.seq, &record.content, &mut output);
+            self.route_one(record, &mut output);
         }
         let report = PassReport {
             events: batch.len(),
@@ -89,8 +91,9 @@ impl Router {
         Ok(report)
     }
 
-    fn route_one(&self, seq: i64, content: &str, output: &mut RouterOutput) {
-        let event = match CloudEvent::from_json_bytes(content.as_bytes()) {
+    fn route_one(&self, record: &RawRecord, output: &mut RouterOutput) {
+        let seq = record.seq;
+        let event = match CloudEvent::from_json_bytes(record.content.as_bytes()) {
             Ok(event) => event,
             Err(e) => {
                 output.failures.push(NewFailure {
@@ -101,7 +104,8 @@ impl Router {
                 return;
             }
         };
-        for transformer in self.table.transformers_for(&event) {
+        let posted_as_cdevent = record.origin == Origin::Cdevents;
+        for transformer in self.table.transformers_for(&event, posted_as_cdevent) {
             let name = transformer.name();
             let documents = match transformer.transform(&event) {
                 Ok(documents) => documents,

@@ -52,6 +52,9 @@ struct CompiledRoute {
 pub struct RoutingTable {
     routes: Vec<CompiledRoute>,
     transformers: Vec<Box<dyn Transformer>>,
+    /// Index of the `cdevents` pass-through in `transformers`: events posted to
+    /// `POST /cdevents` always go to it, whatever the routes say.
+    pass_through: usize,
 }
 
 impl std::fmt::Debug for RoutingTable {
@@ -126,15 +129,31 @@ impl RoutingTable {
                 transformer_indexes,
             });
         }
+        let pass_through = match kinds.iter().position(|k| *k == TransformerKind::Cdevents) {
+            Some(index) => index,
+            None => {
+                kinds.push(TransformerKind::Cdevents);
+                kinds.len() - 1
+            }
+        };
         Ok(Self {
             routes: compiled,
             transformers: kinds.into_iter().map(TransformerKind::build).collect(),
+            pass_through,
         })
     }
 
-    /// The transformers an event goes to, each once, in route order.
-    pub fn transformers_for(&self, event: &CloudEvent) -> Vec<&dyn Transformer> {
+    /// The transformers an event goes to, each once, in route order. An event posted to
+    /// `POST /cdevents` (`posted_as_cdevent`) goes to the pass-through too.
+    pub fn transformers_for(
+        &self,
+        event: &CloudEvent,
+        posted_as_cdevent: bool,
+    ) -> Vec<&dyn Transformer> {
         let mut indexes: Vec<usize> = Vec::new();
+        if posted_as_cdevent {
+            indexes.push(self.pass_through);
+        }
         for route in &self.routes {
             if route.matches(event) {
                 for index in &route.transformer_indexes {
@@ -226,6 +245,14 @@ pub fn default_routes() -> Vec<RouteConfig> {
             data: BTreeMap::new(),
             transformers: vec![TransformerKind::Cdevents],
         },
+        RouteConfig {
+            name: "cdevents-custom".into(),
+            event_type: None,
+            type_prefix: Some("dev.cdeventsx.".into()),
+            source: None,
+            data: BTreeMap::new(),
+            transformers: vec![TransformerKind::Cdevents],
+        },
     ]
 }
 
@@ -245,7 +272,7 @@ mod tests {
 
     fn names(table: &RoutingTable, event: &CloudEvent) -> Vec<String> {
         table
-            .transformers_for(event)
+            .transformers_for(event, false)
             .iter()
             .map(|t| t.name().to_owned())
             .collect()
@@ -272,6 +299,22 @@ mod tests {
         let cdevent = event("dev.cdevents.service.deployed.0.3.0", json!({}));
         assert_eq!(names(&table, &cdevent), ["cdevents"]);
         assert!(names(&table, &event("com.example.other", json!({}))).is_empty());
+        let custom = event("dev.cdeventsx.mytool-resource.created.0.1.0", json!({}));
+        assert_eq!(names(&table, &custom), ["cdevents"]);
+    }
+
+    #[test]
+    fn events_posted_as_cdevents_always_pass_through() {
+        let only_kubernetes = vec![default_routes().remove(1)];
+        let table = RoutingTable::new(&only_kubernetes).unwrap();
+        let envelope = event("com.example.envelope", json!({}));
+        assert!(names(&table, &envelope).is_empty());
+        let posted: Vec<&str> = table
+            .transformers_for(&envelope, true)
+            .iter()
+            .map(|t| t.name())
+            .collect();
+        assert_eq!(posted, ["cdevents"]);
     }
 
     #[test]

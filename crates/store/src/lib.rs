@@ -27,6 +27,11 @@ pub mod writer;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+/// Notification channel: raw events were committed (PostgreSQL `NOTIFY`).
+pub const RAW_CHANNEL: &str = "dora_events_raw";
+/// Notification channel: CDEvents were committed.
+pub const CDEVENTS_CHANNEL: &str = "dora_events_cdevents";
+
 /// Cursor of the router over `cloudevents_raw`.
 pub const ROUTER_CURSOR: &str = "router";
 /// Cursor of the deployments calculator over `cdevents_raw`.
@@ -49,8 +54,60 @@ pub enum StoreError {
     Corrupt { seq: i64, reason: String },
 }
 
-/// A CloudEvent to append to `cloudevents_raw`, optionally with the CDEvent it already is
-/// (events posted to `POST /cdevents` are stored in both tables in one transaction).
+/// Which endpoint a raw event came in through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `POST /events` (or `/`): routed by the routing table.
+    Events,
+    /// `POST /cdevents`: validated as a CDEvent at the door, always passed through as one.
+    Cdevents,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Events => "events",
+            Self::Cdevents => "cdevents",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Self {
+        if text == "cdevents" {
+            Self::Cdevents
+        } else {
+            Self::Events
+        }
+    }
+}
+
+impl StoreError {
+    /// True when the database is away or busy (worth a `503` and a retry), false for faults that
+    /// a retry will not cure (undecodable rows, bad SQL, configuration).
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // SQLite: 5 busy, 6 locked (and their extended codes); PostgreSQL classes 08
+                // (connection), 53 (resources), 57 (operator intervention), 40 (rollback).
+                let code = code.as_ref();
+                matches!(code, "5" | "6" | "261" | "517" | "262")
+                    || ["08", "53", "57", "40"]
+                        .iter()
+                        .any(|class| code.starts_with(class))
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// A CloudEvent to append to `cloudevents_raw`.
 #[derive(Debug, Clone)]
 pub struct NewRawEvent {
     pub id: String,
@@ -60,7 +117,7 @@ pub struct NewRawEvent {
     pub received_at: DateTime<Utc>,
     /// The whole event in structured JSON form.
     pub content: String,
-    pub cdevent: Option<NewCdEvent>,
+    pub origin: Origin,
 }
 
 /// A validated CDEvent to append to `cdevents_raw`.
@@ -82,6 +139,7 @@ pub struct NewCdEvent {
 #[derive(Debug, Clone)]
 pub struct RawRecord {
     pub seq: i64,
+    pub origin: Origin,
     pub content: String,
 }
 
@@ -270,7 +328,7 @@ impl Store {
         Ok(Self::Sqlite(SqliteStore::open(path).await?))
     }
 
-    /// Appends raw events (and the CDEvents some of them carry) in one transaction.
+    /// Appends raw events in one transaction.
     /// Returns, per event, whether it was new (`false`: a duplicate of a stored (source, id)).
     pub async fn append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
         dispatch!(self, s => s.append_raw(events).await)
@@ -351,6 +409,20 @@ impl Store {
     /// so the pipeline can rebuild it (`dora-events recompute`).
     pub async fn reset_derived(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.reset_derived().await)
+    }
+
+    /// Wakes `wake` whenever another process commits on `channel` ([`RAW_CHANNEL`],
+    /// [`CDEVENTS_CHANNEL`]). PostgreSQL only (`LISTEN`/`NOTIFY`); SQLite processes share no
+    /// channel and rely on in-process wake-ups and the stage interval.
+    pub fn forward_notifications(
+        &self,
+        channel: &'static str,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) {
+        match self {
+            Self::Sqlite(_) => {}
+            Self::Postgres(s) => s.forward_notifications(channel, wake),
+        }
     }
 
     /// A cheap round trip, for readiness.

@@ -10,7 +10,7 @@
 //! appends are serialised, each one holds many events (ingest groups requests), and a row's `seq`
 //! is only drawn after the previous append committed.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,8 +19,8 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::{
     Bucket, CdEventRecord, DeploymentRecord, FailureRecord, FrequencyFilter, FrequencyRow,
-    NewCdEvent, NewDeployment, NewRawEvent, RawRecord, RouterOutput, StoreError, StoreStats,
-    DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    NewCdEvent, NewDeployment, NewRawEvent, Origin, RawRecord, RouterOutput, StoreError,
+    StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 /// Embedded migrations, applied in order and recorded in `schema_migrations`.
@@ -98,45 +98,33 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await?;
         lock(&mut tx, RAW_APPEND_LOCK).await?;
         let rows = sqlx::query(
-            "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, content)
-             SELECT id, source, type, time, received, content::jsonb
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])
-                  AS e(id, source, type, time, received, content)
+            "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
+             SELECT id, source, type, time, received, origin, content::jsonb
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
+                  AS e(id, source, type, time, received, origin, content)
              ON CONFLICT (event_source, event_id) DO NOTHING
-             RETURNING seq, event_source, event_id",
+             RETURNING event_source, event_id",
         )
         .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.time).collect::<Vec<Option<DateTime<Utc>>>>())
         .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.content.as_str()).collect::<Vec<_>>())
         .fetch_all(&mut *tx)
         .await?;
-        let mut new_seqs: HashMap<(String, String), i64> = HashMap::with_capacity(rows.len());
+        let mut new_keys: HashSet<(String, String)> = HashSet::with_capacity(rows.len());
         for row in rows {
-            new_seqs.insert(
-                (row.try_get("event_source")?, row.try_get("event_id")?),
-                row.try_get("seq")?,
-            );
+            new_keys.insert((row.try_get("event_source")?, row.try_get("event_id")?));
         }
         // The first occurrence of a (source, id) in the batch is the one stored.
-        let mut inserted = Vec::with_capacity(events.len());
-        let mut cdevents = Vec::new();
-        for event in events {
-            match new_seqs.remove(&(event.source.clone(), event.id.clone())) {
-                Some(seq) => {
-                    if let Some(cdevent) = &event.cdevent {
-                        cdevents.push((seq, cdevent));
-                    }
-                    inserted.push(true);
-                }
-                None => inserted.push(false),
-            }
-        }
-        if !cdevents.is_empty() {
-            lock(&mut tx, CDEVENT_APPEND_LOCK).await?;
-            insert_cdevents(&mut tx, &cdevents).await?;
+        let inserted: Vec<bool> = events
+            .iter()
+            .map(|e| new_keys.remove(&(e.source.clone(), e.id.clone())))
+            .collect();
+        if inserted.iter().any(|new| *new) {
+            notify(&mut tx, crate::RAW_CHANNEL).await?;
         }
         tx.commit().await?;
         Ok(inserted)
@@ -156,7 +144,9 @@ impl PostgresStore {
         after: i64,
         limit: i64,
     ) -> Result<Vec<RawRecord>, StoreError> {
-        let rows = sqlx::query("SELECT seq, content::text AS content FROM cloudevents_raw WHERE seq > $1 ORDER BY seq LIMIT $2")
+        let rows = sqlx::query(
+            "SELECT seq, origin, content::text AS content FROM cloudevents_raw WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
             .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)
@@ -165,6 +155,7 @@ impl PostgresStore {
             .map(|row| {
                 Ok(RawRecord {
                     seq: row.try_get("seq")?,
+                    origin: Origin::parse(row.try_get("origin")?),
                     content: row.try_get("content")?,
                 })
             })
@@ -389,9 +380,58 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// Forwards notifications on `channel` (from any process) to `wake`, reconnecting after errors.
+    pub(crate) fn forward_notifications(
+        &self,
+        channel: &'static str,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            loop {
+                let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        tracing::warn!(channel, error = %error, "cannot listen for commits; retrying");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        continue;
+                    }
+                };
+                if let Err(error) = listener.listen(channel).await {
+                    tracing::warn!(channel, error = %error, "cannot listen for commits; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+                // A reconnect may have missed notifications: wake once to catch up.
+                wake.notify_one();
+                loop {
+                    match listener.recv().await {
+                        Ok(_) => wake.notify_one(),
+                        Err(error) => {
+                            tracing::warn!(channel, error = %error, "lost the commit listener; reconnecting");
+                            break;
+                        }
+                    }
+                }
+                if pool.is_closed() {
+                    return;
+                }
+            }
+        });
+    }
+
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Queues a notification, delivered to listeners when (and only if) the transaction commits.
+async fn notify(tx: &mut Transaction<'_, Postgres>, channel: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(channel)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn lock(tx: &mut Transaction<'_, Postgres>, key: i64) -> Result<(), StoreError> {

@@ -12,8 +12,8 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::{
     Bucket, CdEventRecord, DeploymentRecord, FailureRecord, FrequencyFilter, FrequencyRow,
-    NewCdEvent, NewDeployment, NewRawEvent, RawRecord, RouterOutput, StoreError, StoreStats,
-    DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    NewCdEvent, NewDeployment, NewRawEvent, Origin, RawRecord, RouterOutput, StoreError,
+    StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 /// Embedded migrations, applied in order and recorded in `schema_migrations`.
@@ -88,8 +88,8 @@ impl SqliteStore {
         let mut inserted = Vec::with_capacity(events.len());
         for event in events {
             let seq: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, content)
-                 VALUES (?, ?, ?, ?, ?, ?)
+                "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (event_source, event_id) DO NOTHING
                  RETURNING seq",
             )
@@ -98,12 +98,10 @@ impl SqliteStore {
             .bind(&event.event_type)
             .bind(event.time.as_ref().map(to_micros))
             .bind(to_micros(&event.received_at))
+            .bind(event.origin.as_str())
             .bind(&event.content)
             .fetch_optional(&mut *tx)
             .await?;
-            if let (Some(seq), Some(cdevent)) = (seq, &event.cdevent) {
-                insert_cdevent(&mut tx, seq, cdevent).await?;
-            }
             inserted.push(seq.is_some());
         }
         tx.commit().await?;
@@ -125,7 +123,7 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<Vec<RawRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, content FROM cloudevents_raw WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, origin, content FROM cloudevents_raw WHERE seq > ? ORDER BY seq LIMIT ?",
         )
         .bind(after)
         .bind(limit)
@@ -135,6 +133,7 @@ impl SqliteStore {
             .map(|row| {
                 Ok(RawRecord {
                     seq: row.try_get("seq")?,
+                    origin: Origin::parse(row.try_get("origin")?),
                     content: row.try_get("content")?,
                 })
             })

@@ -8,6 +8,8 @@ CREATE TABLE cloudevents_raw (
     event_type   TEXT        NOT NULL,
     event_time   TIMESTAMPTZ,
     received_at  TIMESTAMPTZ NOT NULL,
+    -- 'events' (POST /events, /) or 'cdevents' (POST /cdevents: always passed through as a CDEvent)
+    origin       TEXT        NOT NULL DEFAULT 'events',
     content      JSONB       NOT NULL,
     UNIQUE (event_source, event_id)
 );

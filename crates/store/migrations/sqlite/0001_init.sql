@@ -9,6 +9,8 @@ CREATE TABLE cloudevents_raw (
     event_type   TEXT    NOT NULL,
     event_time   INTEGER,
     received_at  INTEGER NOT NULL,
+    -- 'events' (POST /events, /) or 'cdevents' (POST /cdevents: always passed through as a CDEvent)
+    origin       TEXT    NOT NULL DEFAULT 'events',
     content      TEXT    NOT NULL,
     UNIQUE (event_source, event_id)
 );
