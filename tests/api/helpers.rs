@@ -9,63 +9,7 @@ use dora_events::config::Settings;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-/// Which store a test runs on. Every end-to-end test runs on both (see `backend_tests!`).
-#[derive(Debug, Clone)]
-pub enum Backend {
-    Sqlite,
-    /// The admin URL (`DATABASE_URL`); each test creates its own database through it.
-    Postgres(String),
-}
-
-impl Backend {
-    /// PostgreSQL from `DATABASE_URL`. Without it the PostgreSQL variants are skipped, except in
-    /// CI (`CI` set), where that is a failure.
-    pub fn postgres() -> Option<Self> {
-        match std::env::var("DATABASE_URL") {
-            Ok(url) if url.starts_with("postgres") => Some(Self::Postgres(url)),
-            _ if std::env::var_os("CI").is_some() => {
-                panic!("CI must run the PostgreSQL tests: set DATABASE_URL=postgres://...")
-            }
-            _ => {
-                eprintln!("DATABASE_URL is not set: skipping the PostgreSQL variant");
-                None
-            }
-        }
-    }
-
-    /// A new, empty database for one test.
-    pub async fn fresh_database(&self) -> TestDb {
-        let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
-        let url = match self {
-            Self::Sqlite => format!("sqlite://{}", dir.path().join("dora-events.db").display()),
-            Self::Postgres(admin_url) => {
-                use sqlx::Connection;
-                let name = format!("dora_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = sqlx::PgConnection::connect(admin_url)
-                    .await
-                    .expect("PostgreSQL at DATABASE_URL is reachable");
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .expect("test database created");
-                let base = admin_url.split('?').next().unwrap_or(admin_url);
-                let (server, _) = base
-                    .rsplit_once('/')
-                    .expect("DATABASE_URL names a database");
-                format!("{server}/{name}")
-            }
-        };
-        TestDb { url, _dir: dir }
-    }
-}
-
-/// One test's database (and a temporary directory that lives as long as it).
-#[derive(Debug, Clone)]
-pub struct TestDb {
-    pub url: String,
-    /// Removed (with a SQLite file in it) when the last clone is dropped.
-    _dir: std::sync::Arc<tempfile::TempDir>,
-}
+pub use dora_testkit::{Backend, TestDb};
 
 pub struct TestApp {
     pub address: String,

@@ -8,12 +8,12 @@ macro_rules! backend_tests {
             mod $name {
                 #[tokio::test]
                 async fn sqlite() {
-                    super::$name(crate::helpers::Backend::Sqlite).await;
+                    super::$name(dora_testkit::Backend::Sqlite).await;
                 }
 
                 #[tokio::test]
                 async fn postgres() {
-                    if let Some(backend) = crate::helpers::Backend::postgres() {
+                    if let Some(backend) = dora_testkit::Backend::postgres() {
                         super::$name(backend).await;
                     }
                 }
