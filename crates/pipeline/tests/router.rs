@@ -38,7 +38,7 @@ async fn passes_follow_the_cursor_one_batch_at_a_time() {
     for backend in Backend::all() {
         let db = backend.fresh_database().await;
         let store = Store::connect(&db.url).await.unwrap();
-        let events = vec![
+        let events = [
             deployment("a", 1),
             json!({"specversion": "1.0", "id": "unrouted", "source": "/x", "type": "com.example.other"}),
             deployment("b", 1), // same rollout as "a": same CDEvent id
