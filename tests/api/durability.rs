@@ -1,13 +1,14 @@
 //! Nothing acknowledged is lost, nothing is counted twice: across restarts, a killed process,
 //! and `recompute`.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::deploy_frequency::{all_buckets, post_scenario};
-use crate::helpers::{deployment_event, poll_until, spawn_app, spawn_with, test_settings, Backend};
+use crate::helpers::{
+    deployment_event, poll_until, spawn_app, spawn_with, test_settings, Backend, ServerProcess,
+};
 
 async fn a_restarted_server_continues_where_it_stopped(backend: Backend) {
     let app = spawn_app(&backend).await;
@@ -93,50 +94,15 @@ async fn recompute_rebuilds_the_same_numbers_as_the_incremental_path(backend: Ba
     app.stop().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_server(database_url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_dora-events"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            database_url,
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    poll_until(Duration::from_secs(20), || async {
-        match client.get(format!("{base}/readyz")).send().await {
-            Ok(r) if r.status().is_success() => Some(()),
-            _ => None,
-        }
-    })
-    .await;
-}
-
 /// Kills the server process (SIGKILL) while clients are posting, restarts it, redelivers
 /// everything: every acknowledged event was stored, and each rollout is counted exactly once.
 async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice(backend: Backend) {
     let db = backend.fresh_database().await;
     let database_url = db.url.clone();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut server = start_server(&database_url, port);
-    wait_ready(&client, &base).await;
+    let mut server = ServerProcess::start(&database_url, "all", &[]);
+    server.wait_ready(&client).await;
+    let base = server.base.clone();
 
     let total = 400;
     let events: Vec<Value> = (0..total)
@@ -186,8 +152,7 @@ async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice(b
     .await
     .expect("50 events acknowledged in time")
     .unwrap();
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     let acknowledged = sender.await.unwrap();
     assert!(
         !acknowledged.is_empty() && acknowledged.len() < total as usize,
@@ -213,8 +178,9 @@ async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice(b
         assert!(stored.contains(id), "acknowledged event {id} was lost");
     }
 
-    let mut server = start_server(&database_url, port);
-    wait_ready(&client, &base).await;
+    let server = ServerProcess::start(&database_url, "all", &[]);
+    server.wait_ready(&client).await;
+    let base = server.base.clone();
     let response = client
         .post(format!("{base}/events"))
         .header("content-type", "application/cloudevents-batch+json")
@@ -244,8 +210,6 @@ async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice(b
     .await;
     assert_eq!(state["raw_events"], total);
     assert_eq!(state["cdevents"], total);
-    server.kill().unwrap();
-    server.wait().unwrap();
 }
 
 backend_tests!(
@@ -253,3 +217,100 @@ backend_tests!(
     recompute_rebuilds_the_same_numbers_as_the_incremental_path,
     a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice,
 );
+
+/// PostgreSQL goes away under a running server: ingest answers 503 with Retry-After (never 202
+/// for an event it did not store), and every stage recovers by itself when it comes back.
+#[tokio::test]
+async fn a_database_outage_is_a_503_and_the_pipeline_recovers_by_itself() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let Backend::Postgres(admin_url) = &backend else {
+        return;
+    };
+    let app = spawn_app(&backend).await;
+    let name = app.database_url.rsplit('/').next().unwrap().to_owned();
+    let admin = sqlx::PgPool::connect(admin_url).await.unwrap();
+    let first = deployment_event(
+        "outage-0",
+        "web",
+        "prod",
+        1,
+        "web:1",
+        "2023-08-05T10:00:00Z",
+    );
+    assert_eq!(app.post_structured("/events", &first).await.status(), 202);
+    app.wait_until_processed().await;
+
+    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&name)
+        .execute(&admin)
+        .await
+        .unwrap();
+    let mut acknowledged = vec!["outage-0".to_owned()];
+    for i in 1..=5 {
+        let event = deployment_event(
+            &format!("outage-{i}"),
+            "web",
+            "prod",
+            i + 1,
+            "web:1",
+            "2023-08-05T10:00:00Z",
+        );
+        let response = app.post_structured("/events", &event).await;
+        match response.status().as_u16() {
+            202 => acknowledged.push(format!("outage-{i}")),
+            503 => assert!(
+                response.headers().contains_key("retry-after"),
+                "503 carries Retry-After"
+            ),
+            other => panic!("unexpected status {other} during the outage"),
+        }
+    }
+    assert!(
+        acknowledged.len() < 6,
+        "the outage was seen: {acknowledged:?}"
+    );
+
+    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let late = deployment_event(
+        "outage-late",
+        "web",
+        "prod",
+        10,
+        "web:2",
+        "2023-08-05T11:00:00Z",
+    );
+    poll_until(Duration::from_secs(30), || async {
+        (app.post_structured("/events", &late).await.status() == 202).then_some(())
+    })
+    .await;
+    acknowledged.push("outage-late".into());
+    let state = poll_until(Duration::from_secs(60), || async {
+        let response = app
+            .client
+            .get(app.url("/api/v1/pipeline"))
+            .send()
+            .await
+            .ok()?;
+        let state: Value = response.json().await.ok()?;
+        (state["router_lag"] == 0
+            && state["deployments_lag"] == 0
+            && state["raw_events"] == acknowledged.len())
+        .then_some(state)
+    })
+    .await;
+    assert_eq!(
+        state["deployments"],
+        acknowledged.len(),
+        "every acknowledged rollout counted once"
+    );
+    app.stop().await;
+}

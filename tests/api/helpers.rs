@@ -201,3 +201,60 @@ pub fn deployment_event(
         }
     })
 }
+
+/// A `dora-events serve` child process on a free port; killed (SIGKILL) when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    pub fn start(database_url: &str, role: &str, env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dora-events"));
+        command
+            .args([
+                "serve",
+                "--role",
+                role,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["--database-url", database_url])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Self {
+            child: command.spawn().expect("dora-events starts"),
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    pub async fn wait_ready(&self, client: &reqwest::Client) {
+        poll_until(Duration::from_secs(30), || async {
+            match client.get(format!("{}/readyz", self.base)).send().await {
+                Ok(r) if r.status().is_success() => Some(()),
+                _ => None,
+            }
+        })
+        .await;
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

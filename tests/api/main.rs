@@ -27,3 +27,4 @@ mod deploy_frequency;
 mod durability;
 mod helpers;
 mod ingest;
+mod scaling;
