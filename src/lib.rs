@@ -5,5 +5,6 @@
 //! `dora-metrics` (calculators) -> `dora-api` (queries). This crate wires them into one binary.
 
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod stages;

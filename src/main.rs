@@ -43,6 +43,26 @@ enum Command {
     ///
     /// Example: dora-events recompute --database-url sqlite://dora.db
     Recompute,
+    /// Load-test ingest: post unique CloudEvents from concurrent clients, report events/s and latency.
+    ///
+    /// Without --url it starts a server of its own on --database-url and also reports its CPU and
+    /// peak memory. Example: dora-events bench --database-url sqlite:///tmp/bench.db --mode batch
+    Bench {
+        /// A running server to load instead of starting one.
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, value_enum, default_value = "structured")]
+        mode: dora_events::bench::BenchMode,
+        /// Concurrent keep-alive clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Events to send in all.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Events per request in batch mode.
+        #[arg(long, default_value_t = 100)]
+        batch_size: u64,
+    },
     /// Create or upgrade the database schema, then exit.
     ///
     /// Example: dora-events migrate --database-url sqlite://dora.db
@@ -85,6 +105,29 @@ async fn main() -> anyhow::Result<()> {
         Command::Recompute => {
             let settings = Settings::load(cli.config.as_deref(), &overrides)?;
             let report = recompute(&settings).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).context("Failed to print the report")?
+            );
+            Ok(())
+        }
+        Command::Bench {
+            url,
+            mode,
+            clients,
+            events,
+            batch_size,
+        } => {
+            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            let report = dora_events::bench::run(dora_events::bench::BenchOptions {
+                url,
+                database_url: settings.database_url,
+                mode,
+                clients,
+                events,
+                batch_size,
+            })
+            .await?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&report).context("Failed to print the report")?

@@ -10,6 +10,10 @@ use std::time::Duration;
 use dora_store::StoreError;
 use tokio::sync::{watch, Notify};
 
+/// How long a woken stage waits before its pass: long enough to gather the commits of a burst
+/// into one pass, short against the latency users see.
+const SETTLE_AFTER_WAKE: Duration = Duration::from_millis(10);
+
 /// Runs `pass` until shutdown. `pass` returns how much it processed (0: caught up).
 pub async fn run_stage<F, Fut>(
     name: &'static str,
@@ -41,7 +45,10 @@ pub async fn run_stage<F, Fut>(
             }
         };
         tokio::select! {
-            _ = wake.notified() => {}
+            _ = wake.notified() => {
+                // Let the commits that follow this one land, so one pass takes many of them.
+                tokio::time::sleep(SETTLE_AFTER_WAKE).await;
+            }
             _ = tokio::time::sleep(pause) => {}
             _ = shutdown.changed() => return,
         }

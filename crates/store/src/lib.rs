@@ -54,6 +54,18 @@ pub enum StoreError {
     Corrupt { seq: i64, reason: String },
 }
 
+/// Per event, whether it was stored, given the (source, id) keys the INSERT returned: the first
+/// occurrence of a key in the batch is the one stored, later ones are duplicates.
+pub(crate) fn first_occurrences_inserted(
+    events: &[NewRawEvent],
+    mut new_keys: std::collections::HashSet<(String, String)>,
+) -> Vec<bool> {
+    events
+        .iter()
+        .map(|e| new_keys.remove(&(e.source.clone(), e.id.clone())))
+        .collect()
+}
+
 /// Which endpoint a raw event came in through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {

@@ -11,6 +11,7 @@
 //! is only drawn after the previous append committed.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,6 +30,16 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/00
 /// Advisory lock keys (arbitrary constants, unique to dora-events).
 const MIGRATION_LOCK: i64 = 0x646f_7261_0001;
 const RAW_APPEND_LOCK: i64 = 0x646f_7261_0002;
+
+/// Starts an append to `cloudevents_raw` in one round trip: begin, take the append lock, and
+/// queue the commit notification (delivered only if the transaction commits; a spurious one,
+/// when everything was a duplicate, costs a listener one empty pass).
+static BEGIN_RAW_APPEND: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "BEGIN; SELECT pg_advisory_xact_lock({RAW_APPEND_LOCK}); SELECT pg_notify('{}', '')",
+        crate::RAW_CHANNEL
+    )
+});
 const CDEVENT_APPEND_LOCK: i64 = 0x646f_7261_0003;
 
 #[derive(Debug, Clone)]
@@ -95,8 +106,7 @@ impl PostgresStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin().await?;
-        lock(&mut tx, RAW_APPEND_LOCK).await?;
+        let mut tx = self.pool.begin_with(BEGIN_RAW_APPEND.as_str()).await?;
         let rows = sqlx::query(
             "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
              SELECT id, source, type, time, received, origin, content::jsonb
@@ -118,14 +128,7 @@ impl PostgresStore {
         for row in rows {
             new_keys.insert((row.try_get("event_source")?, row.try_get("event_id")?));
         }
-        // The first occurrence of a (source, id) in the batch is the one stored.
-        let inserted: Vec<bool> = events
-            .iter()
-            .map(|e| new_keys.remove(&(e.source.clone(), e.id.clone())))
-            .collect();
-        if inserted.iter().any(|new| *new) {
-            notify(&mut tx, crate::RAW_CHANNEL).await?;
-        }
+        let inserted = crate::first_occurrences_inserted(events, new_keys);
         tx.commit().await?;
         Ok(inserted)
     }
@@ -177,6 +180,7 @@ impl PostgresStore {
             let cdevents: Vec<(i64, &NewCdEvent)> =
                 output.cdevents.iter().map(|(seq, c)| (*seq, c)).collect();
             insert_cdevents(&mut tx, &cdevents).await?;
+            notify(&mut tx, crate::CDEVENTS_CHANNEL).await?;
         }
         if !output.failures.is_empty() {
             sqlx::query(
@@ -497,4 +501,17 @@ async fn move_cursor(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_append_statement_takes_the_append_lock_and_notifies_the_raw_channel() {
+        assert_eq!(
+            BEGIN_RAW_APPEND.as_str(),
+            "BEGIN; SELECT pg_advisory_xact_lock(110429823107074); SELECT pg_notify('dora_events_raw', '')"
+        );
+    }
 }

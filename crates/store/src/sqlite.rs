@@ -2,19 +2,23 @@
 //! survives power loss (ingest acknowledges only committed events), and every time stored as
 //! integer microseconds (UTC).
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::Utc;
 use dora_model::time::{from_micros, parse_rfc3339, to_micros};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::{
     Bucket, CdEventRecord, DeploymentRecord, FailureRecord, FrequencyFilter, FrequencyRow,
     NewCdEvent, NewDeployment, NewRawEvent, Origin, RawRecord, RouterOutput, StoreError,
     StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
+
+/// Rows per multi-row INSERT (7 parameters each, under SQLite's 32766-parameter limit).
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// Embedded migrations, applied in order and recorded in `schema_migrations`.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
@@ -84,28 +88,32 @@ impl SqliteStore {
     }
 
     pub(crate) async fn append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
+        // Multi-row statements: sqlx runs SQLite on a worker thread, and each statement is a
+        // round trip to it, so rows per statement is what makes group commit pay off.
         let mut tx = self.pool.begin().await?;
-        let mut inserted = Vec::with_capacity(events.len());
-        for event in events {
-            let seq: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (event_source, event_id) DO NOTHING
-                 RETURNING seq",
-            )
-            .bind(&event.id)
-            .bind(&event.source)
-            .bind(&event.event_type)
-            .bind(event.time.as_ref().map(to_micros))
-            .bind(to_micros(&event.received_at))
-            .bind(event.origin.as_str())
-            .bind(&event.content)
-            .fetch_optional(&mut *tx)
-            .await?;
-            inserted.push(seq.is_some());
+        let mut new_keys = HashSet::with_capacity(events.len());
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content) ",
+            );
+            insert.push_values(chunk, |mut row, event| {
+                row.push_bind(&event.id)
+                    .push_bind(&event.source)
+                    .push_bind(&event.event_type)
+                    .push_bind(event.time.as_ref().map(to_micros))
+                    .push_bind(to_micros(&event.received_at))
+                    .push_bind(event.origin.as_str())
+                    .push_bind(&event.content);
+            });
+            insert.push(
+                " ON CONFLICT (event_source, event_id) DO NOTHING RETURNING event_source, event_id",
+            );
+            for row in insert.build().fetch_all(&mut *tx).await? {
+                new_keys.insert((row.try_get("event_source")?, row.try_get("event_id")?));
+            }
         }
         tx.commit().await?;
-        Ok(inserted)
+        Ok(crate::first_occurrences_inserted(events, new_keys))
     }
 
     pub(crate) async fn cursor(&self, name: &str) -> Result<i64, StoreError> {

@@ -108,3 +108,24 @@ async fn raw_events_are_read_in_order_after_a_position() {
         store.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_instances_migrating_at_once_all_start() {
+    for backend in Backend::all() {
+        let db = backend.fresh_database().await;
+        let opening: Vec<_> = (0..4)
+            .map(|_| {
+                let url = db.url.clone();
+                tokio::spawn(async move { Store::connect(&url).await })
+            })
+            .collect();
+        for task in opening {
+            let store = task
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+            store.ping().await.unwrap();
+            store.close().await;
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! `dora-events bench`: a load generator for the ingest path, for BENCHMARKS.md.
+//!
+//! It starts a server of its own (the binary itself, on a free port and the given database) or
+//! targets `--url`, posts unique CloudEvents from concurrent keep-alive clients in structured or
+//! batch mode, and reports events stored per second, request latency (p50, p99), and, for a
+//! server it started, the server's CPU time and peak RSS (from `/proc`). It checks at the end
+//! that the server stored every event it acknowledged.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+
+/// How events are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchMode {
+    /// One event per request (`application/cloudevents+json`).
+    Structured,
+    /// `--batch-size` events per request (`application/cloudevents-batch+json`).
+    Batch,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub url: Option<String>,
+    pub database_url: String,
+    pub mode: BenchMode,
+    pub clients: usize,
+    pub events: u64,
+    pub batch_size: u64,
+}
+
+/// What was measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub mode: BenchMode,
+    pub database: String,
+    pub clients: usize,
+    pub events: u64,
+    pub requests: u64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    pub latency_max_ms: f64,
+    /// Server CPU seconds (user + system) during the load, as a share of one core.
+    pub server_cpu_cores: Option<f64>,
+    pub server_peak_rss_mib: Option<f64>,
+    pub stored_events: i64,
+}
+
+struct SpawnedServer {
+    child: Child,
+    base: String,
+}
+
+impl Drop for SpawnedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_server(database_url: &str) -> anyhow::Result<SpawnedServer> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child =
+        Command::new(std::env::current_exe().context("Failed to find the dora-events binary")?)
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                database_url,
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("Failed to start the server")?;
+    Ok(SpawnedServer {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+/// CPU ticks (user + system) and peak RSS (KiB) of a process, from `/proc`.
+fn process_usage(pid: u32) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let peak_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some((ticks, peak_kib))
+}
+
+fn event_json(run: &str, n: u64) -> String {
+    format!(
+        r#"{{"specversion":"1.0","id":"{run}-{n}","source":"/bench/{run}","type":"com.example.bench","time":"2023-08-05T10:00:00Z","datacontenttype":"application/json","data":{{"n":{n},"service":"bench","status":"ok"}}}}"#
+    )
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+async fn stored_events(client: &reqwest::Client, base: &str) -> anyhow::Result<i64> {
+    let state: serde_json::Value = client
+        .get(format!("{base}/api/v1/pipeline"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    state["raw_events"]
+        .as_i64()
+        .context("pipeline state has no raw_events")
+}
+
+/// Runs the load and returns what was measured.
+pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
+    let spawned = match &options.url {
+        Some(_) => None,
+        None => Some(spawn_server(&options.database_url)?),
+    };
+    let base = match (&options.url, &spawned) {
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (None, Some(server)) => server.base.clone(),
+        (None, None) => bail!("no server to send to"),
+    };
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.clients)
+        .build()?;
+    let ready = Instant::now();
+    while client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .ok()
+        != Some(true)
+    {
+        if ready.elapsed() > Duration::from_secs(30) {
+            bail!("the server at {base} did not become ready");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored_before = stored_events(&client, &base).await?;
+    let per_request = match options.mode {
+        BenchMode::Structured => 1,
+        BenchMode::Batch => options.batch_size.max(1),
+    };
+    let requests = options.events.div_ceil(per_request);
+    let run_id = format!("{:x}", chrono::Utc::now().timestamp_micros());
+    let next_request = Arc::new(AtomicU64::new(0));
+    let usage_before = spawned.as_ref().and_then(|s| process_usage(s.child.id()));
+    let started = Instant::now();
+    let mut workers = Vec::with_capacity(options.clients);
+    for _ in 0..options.clients.max(1) {
+        let client = client.clone();
+        let url = format!("{base}/events");
+        let next_request = next_request.clone();
+        let run_id = run_id.clone();
+        let mode = options.mode;
+        let total_events = options.events;
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let request = next_request.fetch_add(1, Ordering::Relaxed);
+                if request >= requests {
+                    return Ok::<_, anyhow::Error>(latencies);
+                }
+                let first = request * per_request;
+                let last = (first + per_request).min(total_events);
+                let (content_type, body) = match mode {
+                    BenchMode::Structured => {
+                        ("application/cloudevents+json", event_json(&run_id, first))
+                    }
+                    BenchMode::Batch => {
+                        let items: Vec<String> =
+                            (first..last).map(|n| event_json(&run_id, n)).collect();
+                        (
+                            "application/cloudevents-batch+json",
+                            format!("[{}]", items.join(",")),
+                        )
+                    }
+                };
+                let sent = Instant::now();
+                loop {
+                    let response = client
+                        .post(&url)
+                        .header("content-type", content_type)
+                        .body(body.clone())
+                        .send()
+                        .await?;
+                    match response.status().as_u16() {
+                        202 => break,
+                        503 => tokio::time::sleep(Duration::from_millis(10)).await,
+                        status => bail!("the server answered {status}: {}", response.text().await?),
+                    }
+                }
+                latencies.push(sent.elapsed().as_micros() as u64);
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(requests as usize);
+    for worker in workers {
+        latencies.extend(worker.await.context("a client task failed")??);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let usage_after = spawned.as_ref().and_then(|s| process_usage(s.child.id()));
+    latencies.sort_unstable();
+    let stored = stored_events(&client, &base).await? - stored_before;
+    if stored != options.events as i64 {
+        bail!(
+            "the server acknowledged {} events but stored {stored}",
+            options.events
+        );
+    }
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let (server_cpu_cores, server_peak_rss_mib) = match (usage_before, usage_after) {
+        (Some((before, _)), Some((after, peak_kib))) => (
+            Some((after - before) as f64 / ticks_per_second / seconds),
+            Some(peak_kib as f64 / 1024.0),
+        ),
+        _ => (None, None),
+    };
+    Ok(BenchReport {
+        mode: options.mode,
+        database: crate::app::redact(&options.database_url),
+        clients: options.clients,
+        events: options.events,
+        requests,
+        seconds,
+        events_per_second: options.events as f64 / seconds,
+        latency_p50_ms: percentile(&latencies, 50.0),
+        latency_p99_ms: percentile(&latencies, 99.0),
+        latency_max_ms: percentile(&latencies, 100.0),
+        server_cpu_cores,
+        server_peak_rss_mib,
+        stored_events: stored,
+    })
+}
