@@ -48,42 +48,28 @@ impl SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         // BEGIN IMMEDIATE takes the write lock before the applied versions are read, so two
         // processes starting at once apply each migration once.
-        let mut conn = self.pool.acquire().await?;
-        sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        match Self::apply_migrations(&mut conn).await {
-            Ok(()) => {
-                sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
-                Ok(())
-            }
-            Err(e) => {
-                // The connection is discarded with its failed transaction if ROLLBACK fails too.
-                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
-                Err(e)
-            }
-        }
-    }
-
-    async fn apply_migrations(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         )
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await?;
         let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
-            .fetch_all(&mut *conn)
+            .fetch_all(&mut *tx)
             .await?;
         for (version, sql) in MIGRATIONS {
             if applied.contains(version) {
                 continue;
             }
-            sqlx::raw_sql(sql).execute(&mut *conn).await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
                 .bind(version)
                 .bind(to_micros(&Utc::now()))
-                .execute(&mut *conn)
+                .execute(&mut *tx)
                 .await?;
             tracing::info!(version, "applied SQLite migration");
         }
+        tx.commit().await?;
         Ok(())
     }
 
