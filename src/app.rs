@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
 use crate::config::Settings;
-use crate::stages::run_stage;
+use crate::stages::{run_stage, Progress};
 
 /// Which stages a process runs (`serve --role`). Several processes with different roles (and
 /// replicas of each) can share one PostgreSQL database.
@@ -124,7 +124,10 @@ impl Application {
                         if report.cdevents > 0 {
                             cdevents_committed.notify_one();
                         }
-                        Ok(report.events)
+                        Ok(Progress {
+                            processed: report.events,
+                            pending: report.pending,
+                        })
                     }
                 },
             )));
@@ -139,7 +142,13 @@ impl Application {
                 shutdown.subscribe(),
                 move || {
                     let calculator = calculator.clone();
-                    async move { calculator.run_pass().await }
+                    async move {
+                        let processed = calculator.run_pass().await?;
+                        Ok(Progress {
+                            processed,
+                            pending: false,
+                        })
+                    }
                 },
             )));
         }
@@ -149,10 +158,16 @@ impl Application {
         };
         let mut app: Router = dora_api::health_router(api_state.clone());
         if role.runs(Role::Ingest) {
+            // A process with its own router wakes it in memory; only an ingest-only process
+            // needs to tell routers elsewhere.
+            let writer_store = store
+                .clone()
+                .notify_other_processes(!role.runs(Role::Router));
             let writer = RawWriter::spawn(
-                store.clone(),
+                writer_store,
                 settings.ingest.queue_capacity,
                 settings.ingest.max_events_per_commit,
+                settings.ingest.concurrent_commits,
                 raw_committed,
             );
             let limits = dora_ingest::Limits {

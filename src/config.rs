@@ -49,6 +49,8 @@ pub struct IngestSettings {
     pub queue_capacity: usize,
     /// Most events grouped into one transaction.
     pub max_events_per_commit: usize,
+    /// Transactions of ingested events in flight at once (PostgreSQL; SQLite has one writer).
+    pub concurrent_commits: usize,
     /// Request bodies held in memory at once (being read and parsed), in bytes; past it, 503.
     pub max_in_flight_bytes: usize,
 }
@@ -86,6 +88,7 @@ impl Default for IngestSettings {
             max_batch_bytes: limits.max_batch_bytes,
             queue_capacity: 1024,
             max_events_per_commit: 5000,
+            concurrent_commits: 1,
             max_in_flight_bytes: 64 * 1024 * 1024,
         }
     }
@@ -142,6 +145,14 @@ impl Settings {
     /// Checks what serde cannot: the routing table and the limits.
     pub fn check(&self) -> anyhow::Result<()> {
         RoutingTable::new(&self.routes).context("invalid routes")?;
+        anyhow::ensure!(
+            self.database_pool_size > 0,
+            "database_pool_size must be positive"
+        );
+        anyhow::ensure!(
+            self.ingest.concurrent_commits > 0,
+            "ingest.concurrent_commits must be positive"
+        );
         anyhow::ensure!(
             self.ingest.max_event_bytes > 0,
             "ingest.max_event_bytes must be positive"

@@ -14,7 +14,19 @@ use tokio::sync::{watch, Notify};
 /// into one pass, short against the latency users see.
 const SETTLE_AFTER_WAKE: Duration = Duration::from_millis(10);
 
-/// Runs `pass` until shutdown. `pass` returns how much it processed (0: caught up).
+/// What one pass of a stage did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    /// Rows processed (0: caught up, or waiting for `pending` rows).
+    pub processed: usize,
+    /// Rows exist that could not be read yet; pass again shortly rather than sleep.
+    pub pending: bool,
+}
+
+/// How soon a stage passes again when rows are pending behind a running transaction.
+const PENDING_RETRY: Duration = Duration::from_millis(20);
+
+/// Runs `pass` until shutdown.
 pub async fn run_stage<F, Fut>(
     name: &'static str,
     wake: Arc<Notify>,
@@ -23,7 +35,7 @@ pub async fn run_stage<F, Fut>(
     mut pass: F,
 ) where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<usize, StoreError>>,
+    Fut: Future<Output = Result<Progress, StoreError>>,
 {
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -31,11 +43,15 @@ pub async fn run_stage<F, Fut>(
             return;
         }
         let pause = match pass().await {
-            Ok(0) => {
+            Ok(progress) if progress.processed > 0 => continue,
+            Ok(progress) => {
                 backoff = Duration::from_millis(100);
-                interval
+                if progress.pending {
+                    PENDING_RETRY
+                } else {
+                    interval
+                }
             }
-            Ok(_) => continue,
             Err(StoreError::CursorMoved { .. }) => continue,
             Err(error) => {
                 tracing::error!(stage = name, error = %error, retry_in = ?backoff, "stage pass failed");

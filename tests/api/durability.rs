@@ -160,20 +160,11 @@ async fn a_killed_process_loses_no_acknowledged_event_and_counts_nothing_twice(b
         acknowledged.len()
     );
 
-    let store = dora_store::Store::connect(&database_url).await.unwrap();
-    let stored: Vec<String> = store
-        .raw_after(0, 100_000)
+    let stored: Vec<String> = crate::helpers::stored_raw_events(&database_url)
         .await
-        .unwrap()
         .iter()
-        .map(|r| {
-            serde_json::from_str::<Value>(&r.content).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|event| event["id"].as_str().unwrap().to_owned())
         .collect();
-    store.close().await;
     for id in &acknowledged {
         assert!(stored.contains(id), "acknowledged event {id} was lost");
     }

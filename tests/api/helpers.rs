@@ -258,3 +258,24 @@ impl Drop for ServerProcess {
         self.kill();
     }
 }
+
+/// Every raw event stored at `database_url`, oldest first, waiting out rows pending behind a
+/// running transaction (on PostgreSQL the horizon is cluster-wide: other tests count).
+pub async fn stored_raw_events(database_url: &str) -> Vec<Value> {
+    let store = dora_store::Store::connect(database_url)
+        .await
+        .expect("store opens");
+    let records = poll_until(Duration::from_secs(10), || async {
+        let batch = store
+            .raw_after(dora_store::Position::START, 1_000_000)
+            .await
+            .expect("raw events readable");
+        (!batch.more_pending).then_some(batch.records)
+    })
+    .await;
+    store.close().await;
+    records
+        .iter()
+        .map(|r| serde_json::from_str(&r.content).expect("stored content is JSON"))
+        .collect()
+}

@@ -2,16 +2,11 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{cloudevent, fixture_path, spawn_app, Backend, TestApp};
+use crate::helpers::{cloudevent, fixture_path, spawn_app, stored_raw_events, Backend, TestApp};
 
 /// The raw events the store kept, parsed, oldest first.
 async fn stored_events(app: &TestApp) -> Vec<Value> {
-    let store = dora_store::Store::connect(&app.database_url).await.unwrap();
-    let rows = store.raw_after(0, 10_000).await.unwrap();
-    store.close().await;
-    rows.iter()
-        .map(|r| serde_json::from_str(&r.content).unwrap())
-        .collect()
+    stored_raw_events(&app.database_url).await
 }
 
 /// One HTTP request of the conformance feature file, with its placeholders filled in.

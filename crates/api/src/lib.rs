@@ -182,8 +182,6 @@ async fn list_failures(
 pub struct PipelineState {
     #[serde(flatten)]
     pub stats: StoreStats,
-    /// Raw events not yet routed.
-    pub router_lag: i64,
     /// CDEvents not yet read by the deployments calculator.
     pub deployments_lag: i64,
 }
@@ -191,7 +189,6 @@ pub struct PipelineState {
 async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, Problem> {
     let stats = state.store.stats().await.map_err(store_problem)?;
     Ok(Json(PipelineState {
-        router_lag: stats.last_raw_seq - stats.router_cursor,
         deployments_lag: stats.last_cdevent_seq - stats.deployments_cursor,
         stats,
     }))

@@ -65,7 +65,7 @@ impl DeploymentsCalculator {
 
     /// Processes the next batch of CDEvents; returns how many were read (0: caught up).
     pub async fn run_pass(&self) -> Result<usize, StoreError> {
-        let from = self.store.cursor(DEPLOYMENTS_CURSOR).await?;
+        let from = self.store.cursor(DEPLOYMENTS_CURSOR).await?.seq;
         let batch = self.store.cdevents_after(from, self.batch_size).await?;
         let Some(last) = batch.last() else {
             return Ok(0);

@@ -22,6 +22,9 @@ pub struct PassReport {
     pub cdevents: usize,
     /// Transformations that failed.
     pub failures: usize,
+    /// Newer raw events exist that cannot be read in order yet (a transaction older than theirs
+    /// is still running, PostgreSQL only): pass again shortly.
+    pub pending: bool,
 }
 
 /// The router over one store.
@@ -62,10 +65,15 @@ impl Router {
     pub async fn run_pass(&self) -> Result<PassReport, StoreError> {
         let from = self.store.cursor(ROUTER_CURSOR).await?;
         let batch = self.store.raw_after(from, self.batch_size).await?;
+        let pending = batch.more_pending;
+        let batch = batch.records;
         let Some(last) = batch.last() else {
-            return Ok(PassReport::default());
+            return Ok(PassReport {
+                pending,
+                ..PassReport::default()
+            });
         };
-        let to = last.seq;
+        let to = last.position;
         let mut output = RouterOutput::default();
         for record in &batch {
             self.route_one(record, &mut output);
@@ -74,6 +82,7 @@ impl Router {
             events: batch.len(),
             cdevents: output.cdevents.len(),
             failures: output.failures.len(),
+            pending,
         };
         self.store.commit_router_pass(from, to, &output).await?;
         if report.failures > 0 {
@@ -85,14 +94,14 @@ impl Router {
         tracing::debug!(
             events = report.events,
             cdevents = report.cdevents,
-            cursor = to,
+            cursor = ?to,
             "router pass"
         );
         Ok(report)
     }
 
     fn route_one(&self, record: &RawRecord, output: &mut RouterOutput) {
-        let seq = record.seq;
+        let seq = record.seq();
         let event = match CloudEvent::from_json_bytes(record.content.as_bytes()) {
             Ok(event) => event,
             Err(e) => {
@@ -135,11 +144,16 @@ impl Router {
         }
     }
 
-    /// Runs passes until caught up; returns the summed report.
+    /// Runs passes until caught up (waiting out pending rows); returns the summed report.
     pub async fn run_until_idle(&self) -> Result<PassReport, StoreError> {
         let mut total = PassReport::default();
         loop {
             let report = self.run_pass().await?;
+            if report.events == 0 && report.pending {
+                // Rows behind a still-running transaction: they are next once it ends.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
             if report.events == 0 {
                 return Ok(total);
             }

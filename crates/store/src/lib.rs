@@ -147,12 +147,42 @@ pub struct NewCdEvent {
     pub transformer: String,
 }
 
+/// Where a consumer stands in `cloudevents_raw`. Rows are read in (`tx`, `seq`) order; `tx` is
+/// the id of the transaction that appended the row on PostgreSQL (where appends run
+/// concurrently), and 0 on SQLite (where they are serialised and `seq` alone orders them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Position {
+    pub tx: i64,
+    pub seq: i64,
+}
+
+impl Position {
+    /// Before the first row.
+    pub const START: Position = Position { tx: 0, seq: 0 };
+}
+
 /// A stored raw CloudEvent, as the router reads it.
 #[derive(Debug, Clone)]
 pub struct RawRecord {
-    pub seq: i64,
+    pub position: Position,
     pub origin: Origin,
     pub content: String,
+}
+
+impl RawRecord {
+    /// The row's sequence number (what CDEvents and failures refer to).
+    pub fn seq(&self) -> i64 {
+        self.position.seq
+    }
+}
+
+/// The next raw events after a position.
+#[derive(Debug, Clone, Default)]
+pub struct RawBatch {
+    pub records: Vec<RawRecord>,
+    /// Rows exist after the batch that cannot be read yet, because a transaction older than
+    /// theirs is still running (PostgreSQL): read again shortly.
+    pub more_pending: bool,
 }
 
 /// A stored CDEvent, as the calculators read it.
@@ -295,6 +325,8 @@ pub struct StoreStats {
     pub last_cdevent_seq: i64,
     pub router_cursor: i64,
     pub deployments_cursor: i64,
+    /// Raw events the router has not read yet.
+    pub router_lag: i64,
 }
 
 /// The store, over one of the supported backends.
@@ -346,21 +378,21 @@ impl Store {
         dispatch!(self, s => s.append_raw(events).await)
     }
 
-    /// The position a cursor stands at (0 before the first pass).
-    pub async fn cursor(&self, name: &str) -> Result<i64, StoreError> {
+    /// The position a cursor stands at ([`Position::START`] before the first pass).
+    pub async fn cursor(&self, name: &str) -> Result<Position, StoreError> {
         dispatch!(self, s => s.cursor(name).await)
     }
 
-    /// Raw events with `seq > after`, oldest first, at most `limit`.
-    pub async fn raw_after(&self, after: i64, limit: i64) -> Result<Vec<RawRecord>, StoreError> {
+    /// The next raw events after `after`, in reading order, at most `limit`.
+    pub async fn raw_after(&self, after: Position, limit: i64) -> Result<RawBatch, StoreError> {
         dispatch!(self, s => s.raw_after(after, limit).await)
     }
 
     /// Stores a router pass's output and moves the router cursor from `from` to `to`, atomically.
     pub async fn commit_router_pass(
         &self,
-        from: i64,
-        to: i64,
+        from: Position,
+        to: Position,
         output: &RouterOutput,
     ) -> Result<(), StoreError> {
         dispatch!(self, s => s.commit_router_pass(from, to, output).await)
@@ -435,6 +467,16 @@ impl Store {
             Self::Sqlite(_) => {}
             Self::Postgres(s) => s.forward_notifications(channel, wake),
         }
+    }
+
+    /// Whether ingest commits notify routers in other processes ([`RAW_CHANNEL`]). A process that
+    /// runs a router itself wakes it in memory and can turn this off, saving a notification per
+    /// commit; every router stage still also runs on its interval. No effect on SQLite.
+    pub fn notify_other_processes(mut self, notify: bool) -> Self {
+        if let Self::Postgres(s) = &mut self {
+            s.set_notify_raw_commits(notify);
+        }
+        self
     }
 
     /// A cheap round trip, for readiness.

@@ -11,7 +11,6 @@
 //! is only drawn after the previous append committed.
 
 use std::collections::HashSet;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,8 +19,8 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::{
     Bucket, CdEventRecord, DeploymentRecord, FailureRecord, FrequencyFilter, FrequencyRow,
-    NewCdEvent, NewDeployment, NewRawEvent, Origin, RawRecord, RouterOutput, StoreError,
-    StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    NewCdEvent, NewDeployment, NewRawEvent, Origin, Position, RawBatch, RawRecord, RouterOutput,
+    StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 /// Embedded migrations, applied in order and recorded in `schema_migrations`.
@@ -29,22 +28,37 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/00
 
 /// Advisory lock keys (arbitrary constants, unique to dora-events).
 const MIGRATION_LOCK: i64 = 0x646f_7261_0001;
-const RAW_APPEND_LOCK: i64 = 0x646f_7261_0002;
 
-/// Starts an append to `cloudevents_raw` in one round trip: begin, take the append lock, and
-/// queue the commit notification (delivered only if the transaction commits; a spurious one,
-/// when everything was a duplicate, costs a listener one empty pass).
-static BEGIN_RAW_APPEND: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "BEGIN; SELECT pg_advisory_xact_lock({RAW_APPEND_LOCK}); SELECT pg_notify('{}', '')",
-        crate::RAW_CHANNEL
-    )
-});
+/// One group of ingested events: a single autocommit statement (atomic on its own, one round
+/// trip). Appends take no lock: they run concurrently, and readers order rows by the appending
+/// transaction (see [`PostgresStore::raw_after`]).
+const APPEND_RAW: &str = "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
+     SELECT id, source, type, time, received, origin, content::jsonb
+     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
+          AS e(id, source, type, time, received, origin, content)
+     ON CONFLICT (event_source, event_id) DO NOTHING
+     RETURNING event_source, event_id";
+
+/// The same, also notifying `dora_events_raw` listeners (other processes' routers) when it
+/// stored anything. PostgreSQL folds the per-row notifications of one transaction into one,
+/// delivered at commit.
+const APPEND_RAW_AND_NOTIFY: &str = "WITH inserted AS (
+     INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
+     SELECT id, source, type, time, received, origin, content::jsonb
+     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
+          AS e(id, source, type, time, received, origin, content)
+     ON CONFLICT (event_source, event_id) DO NOTHING
+     RETURNING event_source, event_id)
+     SELECT event_source, event_id, pg_notify('dora_events_raw', '') FROM inserted";
+
 const CDEVENT_APPEND_LOCK: i64 = 0x646f_7261_0003;
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Whether appends to `cloudevents_raw` notify other processes (see
+    /// [`crate::Store::notify_other_processes`]).
+    notify_raw_commits: bool,
 }
 
 impl PostgresStore {
@@ -54,7 +68,10 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            notify_raw_commits: true,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -106,69 +123,100 @@ impl PostgresStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin_with(BEGIN_RAW_APPEND.as_str()).await?;
-        let rows = sqlx::query(
-            "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
-             SELECT id, source, type, time, received, origin, content::jsonb
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
-                  AS e(id, source, type, time, received, origin, content)
-             ON CONFLICT (event_source, event_id) DO NOTHING
-             RETURNING event_source, event_id",
-        )
-        .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.time).collect::<Vec<Option<DateTime<Utc>>>>())
-        .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.content.as_str()).collect::<Vec<_>>())
-        .fetch_all(&mut *tx)
-        .await?;
+        let statement = if self.notify_raw_commits {
+            APPEND_RAW_AND_NOTIFY
+        } else {
+            APPEND_RAW
+        };
+        let rows = sqlx::query(statement)
+            .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.event_type.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.time)
+                    .collect::<Vec<Option<DateTime<Utc>>>>(),
+            )
+            .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>())
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.content.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .fetch_all(&self.pool)
+            .await?;
         let mut new_keys: HashSet<(String, String)> = HashSet::with_capacity(rows.len());
         for row in rows {
             new_keys.insert((row.try_get("event_source")?, row.try_get("event_id")?));
         }
-        let inserted = crate::first_occurrences_inserted(events, new_keys);
-        tx.commit().await?;
-        Ok(inserted)
+        Ok(crate::first_occurrences_inserted(events, new_keys))
     }
 
-    pub(crate) async fn cursor(&self, name: &str) -> Result<i64, StoreError> {
-        let position: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM cursors WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(position.unwrap_or(0))
+    pub(crate) async fn cursor(&self, name: &str) -> Result<Position, StoreError> {
+        let row = sqlx::query("SELECT position_tx, position FROM cursors WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Position {
+                tx: row.try_get("position_tx")?,
+                seq: row.try_get("position")?,
+            }),
+            None => Ok(Position::START),
+        }
     }
 
+    /// Raw events after `after` in (`tx`, `seq`) order. Appends commit concurrently, so a row of
+    /// a transaction that is still running could later appear *before* rows already visible;
+    /// only rows of transactions older than every running one (`tx` below the snapshot's xmin)
+    /// are final in that order and handed out. Younger visible rows are reported as pending.
     pub(crate) async fn raw_after(
         &self,
-        after: i64,
+        after: Position,
         limit: i64,
-    ) -> Result<Vec<RawRecord>, StoreError> {
+    ) -> Result<RawBatch, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, origin, content::text AS content FROM cloudevents_raw WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+             SELECT tx, seq, origin, content::text AS content, tx >= horizon.xmin AS pending
+             FROM cloudevents_raw, horizon
+             WHERE (tx, seq) > ($1, $2)
+             ORDER BY tx, seq LIMIT $3",
         )
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(RawRecord {
+        .bind(after.tx)
+        .bind(after.seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut batch = RawBatch::default();
+        for row in rows {
+            if row.try_get::<bool, _>("pending")? {
+                batch.more_pending = true;
+                break;
+            }
+            batch.records.push(RawRecord {
+                position: Position {
+                    tx: row.try_get("tx")?,
                     seq: row.try_get("seq")?,
-                    origin: Origin::parse(row.try_get("origin")?),
-                    content: row.try_get("content")?,
-                })
-            })
-            .collect()
+                },
+                origin: Origin::parse(row.try_get("origin")?),
+                content: row.try_get("content")?,
+            });
+        }
+        Ok(batch)
     }
 
     pub(crate) async fn commit_router_pass(
         &self,
-        from: i64,
-        to: i64,
+        from: Position,
+        to: Position,
         output: &RouterOutput,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -229,6 +277,7 @@ impl PostgresStore {
         deployments: &[NewDeployment],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let (from, to) = (Position { tx: 0, seq: from }, Position { tx: 0, seq: to });
         move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
         if !deployments.is_empty() {
             sqlx::query(
@@ -354,7 +403,11 @@ impl PostgresStore {
                (SELECT COALESCE(MAX(seq), 0) FROM cloudevents_raw) AS last_raw_seq,
                (SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw) AS last_cdevent_seq,
                (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $1) AS router_cursor,
-               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $2) AS deployments_cursor",
+               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $2) AS deployments_cursor,
+               (SELECT COUNT(*) FROM cloudevents_raw r
+                 WHERE (r.tx, r.seq) > ((SELECT COALESCE(MAX(position_tx), 0) FROM cursors WHERE name = $1),
+                                         (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $1))
+               ) AS router_lag",
         )
         .bind(ROUTER_CURSOR)
         .bind(DEPLOYMENTS_CURSOR)
@@ -369,6 +422,7 @@ impl PostgresStore {
             last_cdevent_seq: row.try_get("last_cdevent_seq")?,
             router_cursor: row.try_get("router_cursor")?,
             deployments_cursor: row.try_get("deployments_cursor")?,
+            router_lag: row.try_get("router_lag")?,
         })
     }
 
@@ -422,6 +476,10 @@ impl PostgresStore {
                 }
             }
         });
+    }
+
+    pub(crate) fn set_notify_raw_commits(&mut self, notify: bool) {
+        self.notify_raw_commits = notify;
     }
 
     pub(crate) async fn close(&self) {
@@ -479,39 +537,32 @@ async fn insert_cdevents(
 async fn move_cursor(
     tx: &mut Transaction<'_, Postgres>,
     name: &str,
-    from: i64,
-    to: i64,
+    from: Position,
+    to: Position,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO cursors (name, position, updated_at) VALUES ($1, 0, now()) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .execute(&mut **tx)
-        .await?;
-    let moved = sqlx::query(
-        "UPDATE cursors SET position = $1, updated_at = now() WHERE name = $2 AND position = $3",
+    sqlx::query(
+        "INSERT INTO cursors (name, position_tx, position, updated_at) VALUES ($1, 0, 0, now())
+         ON CONFLICT (name) DO NOTHING",
     )
-    .bind(to)
     .bind(name)
-    .bind(from)
+    .execute(&mut **tx)
+    .await?;
+    let moved = sqlx::query(
+        "UPDATE cursors SET position_tx = $1, position = $2, updated_at = now()
+         WHERE name = $3 AND position_tx = $4 AND position = $5",
+    )
+    .bind(to.tx)
+    .bind(to.seq)
+    .bind(name)
+    .bind(from.tx)
+    .bind(from.seq)
     .execute(&mut **tx)
     .await?;
     if moved.rows_affected() != 1 {
         return Err(StoreError::CursorMoved {
             name: name.to_owned(),
-            expected: from,
+            expected: from.seq,
         });
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_append_statement_takes_the_append_lock_and_notifies_the_raw_channel() {
-        assert_eq!(
-            BEGIN_RAW_APPEND.as_str(),
-            "BEGIN; SELECT pg_advisory_xact_lock(110429823107074); SELECT pg_notify('dora_events_raw', '')"
-        );
-    }
 }

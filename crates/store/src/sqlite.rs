@@ -13,8 +13,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::{
     Bucket, CdEventRecord, DeploymentRecord, FailureRecord, FrequencyFilter, FrequencyRow,
-    NewCdEvent, NewDeployment, NewRawEvent, Origin, RawRecord, RouterOutput, StoreError,
-    StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    NewCdEvent, NewDeployment, NewRawEvent, Origin, Position, RawBatch, RawRecord, RouterOutput,
+    StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 /// Rows per multi-row INSERT (7 parameters each, under SQLite's 32766-parameter limit).
@@ -102,42 +102,54 @@ impl SqliteStore {
         Ok(crate::first_occurrences_inserted(events, new_keys))
     }
 
-    pub(crate) async fn cursor(&self, name: &str) -> Result<i64, StoreError> {
+    pub(crate) async fn cursor(&self, name: &str) -> Result<Position, StoreError> {
         let position: Option<i64> =
             sqlx::query_scalar("SELECT position FROM cursors WHERE name = ?")
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(position.unwrap_or(0))
+        Ok(Position {
+            tx: 0,
+            seq: position.unwrap_or(0),
+        })
     }
 
     pub(crate) async fn raw_after(
         &self,
-        after: i64,
+        after: Position,
         limit: i64,
-    ) -> Result<Vec<RawRecord>, StoreError> {
+    ) -> Result<RawBatch, StoreError> {
+        // Writers are serialised, so rows become visible in `seq` order: nothing is ever pending.
         let rows = sqlx::query(
             "SELECT seq, origin, content FROM cloudevents_raw WHERE seq > ? ORDER BY seq LIMIT ?",
         )
-        .bind(after)
+        .bind(after.seq)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
+        let records = rows
+            .into_iter()
             .map(|row| {
                 Ok(RawRecord {
-                    seq: row.try_get("seq")?,
+                    position: Position {
+                        tx: 0,
+                        seq: row.try_get("seq")?,
+                    },
                     origin: Origin::parse(row.try_get("origin")?),
                     content: row.try_get("content")?,
                 })
             })
-            .collect()
+            .collect::<Result<_, StoreError>>()?;
+        Ok(RawBatch {
+            records,
+            more_pending: false,
+        })
     }
 
     pub(crate) async fn commit_router_pass(
         &self,
-        from: i64,
-        to: i64,
+        from: Position,
+        to: Position,
         output: &RouterOutput,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -157,7 +169,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        move_cursor(&mut tx, ROUTER_CURSOR, from, to).await?;
+        move_cursor(&mut tx, ROUTER_CURSOR, from.seq, to.seq).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -339,6 +351,8 @@ impl SqliteStore {
             last_cdevent_seq: row.try_get("last_cdevent_seq")?,
             router_cursor: row.try_get("router_cursor")?,
             deployments_cursor: row.try_get("deployments_cursor")?,
+            router_lag: row.try_get::<i64, _>("last_raw_seq")?
+                - row.try_get::<i64, _>("router_cursor")?,
         })
     }
 

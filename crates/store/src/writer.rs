@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 
 use crate::{NewRawEvent, Store};
 
@@ -40,16 +40,31 @@ pub struct RawWriter {
 }
 
 impl RawWriter {
-    /// Starts the writer task. `queue_capacity` bounds waiting requests; `max_batch_events` bounds
-    /// one transaction. `committed` is notified after every commit that stored something new.
+    /// Starts the writer tasks. `queue_capacity` bounds waiting requests; `max_batch_events`
+    /// bounds one transaction; `concurrent_commits` transactions may be in flight at once (on
+    /// SQLite, which has one writer, always 1). `committed` is notified after every commit that
+    /// stored something new.
     pub fn spawn(
         store: Store,
         queue_capacity: usize,
         max_batch_events: usize,
+        concurrent_commits: usize,
         committed: Arc<Notify>,
     ) -> Self {
         let (queue, receiver) = mpsc::channel(queue_capacity.max(1));
-        tokio::spawn(run(store, receiver, max_batch_events.max(1), committed));
+        let receiver = Arc::new(Mutex::new(receiver));
+        let writers = match store {
+            Store::Sqlite(_) => 1,
+            Store::Postgres(_) => concurrent_commits.max(1),
+        };
+        for _ in 0..writers {
+            tokio::spawn(run(
+                store.clone(),
+                receiver.clone(),
+                max_batch_events.max(1),
+                committed.clone(),
+            ));
+        }
         Self { queue }
     }
 
@@ -70,21 +85,30 @@ impl RawWriter {
     }
 }
 
+/// One writer: takes everything waiting (up to `max_batch_events`) from the shared queue,
+/// commits it as one transaction, answers each request, and goes back for more. While one
+/// writer commits, another can gather the next group.
 async fn run(
     store: Store,
-    mut receiver: mpsc::Receiver<WriteRequest>,
+    receiver: Arc<Mutex<mpsc::Receiver<WriteRequest>>>,
     max_batch_events: usize,
     committed: Arc<Notify>,
 ) {
     let mut events: Vec<NewRawEvent> = Vec::new();
     let mut waiting: Vec<(usize, Reply)> = Vec::new();
-    while let Some(first) = receiver.recv().await {
-        let mut next = Some(first);
-        while let Some(mut request) = next.take() {
-            waiting.push((request.events.len(), request.reply));
-            events.append(&mut request.events);
-            if events.len() < max_batch_events {
-                next = receiver.try_recv().ok();
+    loop {
+        {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            let mut next = Some(first);
+            while let Some(mut request) = next.take() {
+                waiting.push((request.events.len(), request.reply));
+                events.append(&mut request.events);
+                if events.len() < max_batch_events {
+                    next = receiver.try_recv().ok();
+                }
             }
         }
         match store.append_raw(&events).await {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use dora_store::writer::RawWriter;
-use dora_store::{NewRawEvent, Origin, RouterOutput, Store, StoreError};
+use dora_store::{NewRawEvent, Origin, Position, RouterOutput, Store, StoreError};
 use dora_testkit::Backend;
 use tokio::sync::Notify;
 
@@ -25,13 +25,27 @@ fn raw(source: &str, id: &str) -> NewRawEvent {
     }
 }
 
+/// Every stored raw event, waiting out rows that are pending behind a running transaction (on
+/// PostgreSQL the horizon is cluster-wide, so other tests' transactions can hold rows back).
+async fn read_all(store: &Store) -> Vec<dora_store::RawRecord> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let batch = store.raw_after(Position::START, 100_000).await.unwrap();
+        if !batch.more_pending {
+            return batch.records;
+        }
+        assert!(std::time::Instant::now() < deadline, "rows stayed pending");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_store_each_event_once_and_report_per_request() {
     for backend in Backend::all() {
         let db = backend.fresh_database().await;
         let store = Store::connect(&db.url).await.unwrap();
         let committed = Arc::new(Notify::new());
-        let writer = RawWriter::spawn(store.clone(), 64, 50, committed);
+        let writer = RawWriter::spawn(store.clone(), 64, 50, 4, committed);
         // 20 requests of 10 events; request r holds ids r*5 .. r*5+10, so neighbours overlap
         // by half and most ids arrive twice, in different requests and commits.
         let mut tasks = Vec::new();
@@ -77,15 +91,33 @@ async fn a_cursor_moves_only_from_where_it_stands() {
             .await
             .unwrap();
         let empty = RouterOutput::default();
-        store.commit_router_pass(0, 1, &empty).await.unwrap();
-        let stale = store.commit_router_pass(0, 2, &empty).await;
+        let (first, second) = {
+            let rows = read_all(&store).await;
+            (rows[0].position, rows[1].position)
+        };
+        store
+            .commit_router_pass(Position::START, first, &empty)
+            .await
+            .unwrap();
+        let stale = store
+            .commit_router_pass(Position::START, second, &empty)
+            .await;
         assert!(
             matches!(stale, Err(StoreError::CursorMoved { .. })),
             "{backend:?}: {stale:?}"
         );
-        assert_eq!(store.cursor(dora_store::ROUTER_CURSOR).await.unwrap(), 1);
-        store.commit_router_pass(1, 2, &empty).await.unwrap();
-        assert_eq!(store.cursor(dora_store::ROUTER_CURSOR).await.unwrap(), 2);
+        assert_eq!(
+            store.cursor(dora_store::ROUTER_CURSOR).await.unwrap(),
+            first
+        );
+        store
+            .commit_router_pass(first, second, &empty)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.cursor(dora_store::ROUTER_CURSOR).await.unwrap(),
+            second
+        );
         store.close().await;
     }
 }
@@ -97,13 +129,13 @@ async fn raw_events_are_read_in_order_after_a_position() {
         let store = Store::connect(&db.url).await.unwrap();
         let events: Vec<NewRawEvent> = (0..10).map(|i| raw("/s", &i.to_string())).collect();
         assert_eq!(store.append_raw(&events).await.unwrap(), vec![true; 10]);
-        let all = store.raw_after(0, 100).await.unwrap();
+        let all = read_all(&store).await;
         assert_eq!(all.len(), 10);
-        assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
-        let tail = store.raw_after(all[6].seq, 2).await.unwrap();
+        assert!(all.windows(2).all(|w| w[0].position < w[1].position));
+        let tail = store.raw_after(all[6].position, 2).await.unwrap().records;
         assert_eq!(
-            tail.iter().map(|r| r.seq).collect::<Vec<_>>(),
-            vec![all[7].seq, all[8].seq]
+            tail.iter().map(|r| r.position).collect::<Vec<_>>(),
+            vec![all[7].position, all[8].position]
         );
         store.close().await;
     }

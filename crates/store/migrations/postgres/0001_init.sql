@@ -11,8 +11,12 @@ CREATE TABLE cloudevents_raw (
     -- 'events' (POST /events, /) or 'cdevents' (POST /cdevents: always passed through as a CDEvent)
     origin       TEXT        NOT NULL DEFAULT 'events',
     content      JSONB       NOT NULL,
+    -- The appending transaction's id: appends run concurrently, so the router reads in
+    -- (tx, seq) order, and only rows of transactions older than every running one.
+    tx           BIGINT      NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
     UNIQUE (event_source, event_id)
 );
+CREATE INDEX cloudevents_raw_by_tx ON cloudevents_raw (tx, seq);
 
 CREATE TABLE cdevents_raw (
     seq               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -32,8 +36,9 @@ CREATE INDEX cdevents_raw_by_raw_seq ON cdevents_raw (raw_seq);
 CREATE INDEX cdevents_raw_by_type ON cdevents_raw (cd_type, cd_timestamp);
 
 CREATE TABLE cursors (
-    name       TEXT        PRIMARY KEY,
-    position   BIGINT      NOT NULL,
+    name        TEXT        PRIMARY KEY,
+    position_tx BIGINT      NOT NULL DEFAULT 0,
+    position    BIGINT      NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
 );
 
