@@ -31,11 +31,14 @@ const MIGRATION_LOCK: i64 = 0x646f_7261_0001;
 
 /// One group of ingested events: a single autocommit statement (atomic on its own, one round
 /// trip). Appends take no lock: they run concurrently, and readers order rows by the appending
-/// transaction (see [`PostgresStore::raw_after`]).
+/// transaction (see [`PostgresStore::raw_after`]). Rows go in in (source, id) order, so
+/// concurrent appends of overlapping events wait on each other's keys in one order and never
+/// deadlock.
 const APPEND_RAW: &str = "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
      SELECT id, source, type, time, received, origin, content::jsonb
      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
           AS e(id, source, type, time, received, origin, content)
+     ORDER BY source, id
      ON CONFLICT (event_source, event_id) DO NOTHING
      RETURNING event_source, event_id";
 
@@ -47,6 +50,7 @@ const APPEND_RAW_AND_NOTIFY: &str = "WITH inserted AS (
      SELECT id, source, type, time, received, origin, content::jsonb
      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
           AS e(id, source, type, time, received, origin, content)
+     ORDER BY source, id
      ON CONFLICT (event_source, event_id) DO NOTHING
      RETURNING event_source, event_id)
      SELECT event_source, event_id, pg_notify('dora_events_raw', '') FROM inserted";

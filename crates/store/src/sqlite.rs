@@ -30,18 +30,36 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub(crate) async fn open(path: &str) -> Result<Self, StoreError> {
+        // Several processes opening a new file at once race to switch it to WAL, which SQLite
+        // answers with "database is locked" without waiting on the busy timeout: retry that.
+        let mut attempt = 0;
+        loop {
+            match Self::try_open(path).await {
+                Err(error) if error.is_unavailable() && attempt < 50 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn try_open(path: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
             .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(30))
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
         let store = Self { pool };
-        store.migrate().await?;
+        if let Err(error) = store.migrate().await {
+            store.pool.close().await;
+            return Err(error);
+        }
         Ok(store)
     }
 
