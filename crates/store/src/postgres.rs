@@ -38,7 +38,6 @@ const APPEND_RAW: &str = "INSERT INTO cloudevents_raw (event_id, event_source, e
      SELECT id, source, type, time, received, origin, content::jsonb
      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
           AS e(id, source, type, time, received, origin, content)
-     ORDER BY source, id
      ON CONFLICT (event_source, event_id) DO NOTHING
      RETURNING event_source, event_id";
 
@@ -50,7 +49,6 @@ const APPEND_RAW_AND_NOTIFY: &str = "WITH inserted AS (
      SELECT id, source, type, time, received, origin, content::jsonb
      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
           AS e(id, source, type, time, received, origin, content)
-     ORDER BY source, id
      ON CONFLICT (event_source, event_id) DO NOTHING
      RETURNING event_source, event_id)
      SELECT event_source, event_id, pg_notify('dora_events_raw', '') FROM inserted";
@@ -124,6 +122,24 @@ impl PostgresStore {
     }
 
     pub(crate) async fn append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.try_append_raw(events).await {
+                Err(StoreError::Database(sqlx::Error::Database(db)))
+                    if db.code().as_deref() == Some("40P01") && attempt < 3 =>
+                {
+                    attempt += 1;
+                    tracing::debug!(
+                        attempt,
+                        "append deadlocked with a concurrent append; retrying"
+                    );
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn try_append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
