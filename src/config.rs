@@ -88,7 +88,7 @@ impl Default for IngestSettings {
             max_batch_bytes: limits.max_batch_bytes,
             queue_capacity: 1024,
             max_events_per_commit: 5000,
-            concurrent_commits: 1,
+            concurrent_commits: 2,
             max_in_flight_bytes: 64 * 1024 * 1024,
         }
     }
