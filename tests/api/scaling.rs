@@ -1,11 +1,51 @@
 //! Several processes per role against one database: every event is stored once, transformed
-//! once and counted once, while clients post (and redeliver) to both ingest processes at once.
+//! once and counted once, while clients post (and redeliver) to both ingest processes at once
+//! and a router and a metrics process are killed and replaced mid-stream.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::helpers::{deployment_event, poll_until, Backend, ServerProcess};
+
+/// Posts every event to both ingest processes at once: to the first in batches of 20, to the
+/// second one by one (20 concurrent senders each).
+async fn post_to_both(client: &reqwest::Client, ingest: &[String; 2], events: &[Value]) {
+    let mut senders = Vec::new();
+    for (n, base) in ingest.iter().enumerate() {
+        for chunk in events.chunks(20) {
+            let client = client.clone();
+            let url = format!("{base}/events");
+            let chunk = chunk.to_vec();
+            senders.push(tokio::spawn(async move {
+                if n == 0 {
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "application/cloudevents-batch+json")
+                        .body(json!(chunk).to_string())
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 202);
+                } else {
+                    for event in &chunk {
+                        let response = client
+                            .post(&url)
+                            .header("content-type", "application/cloudevents+json")
+                            .body(event.to_string())
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(response.status(), 202);
+                    }
+                }
+            }));
+        }
+    }
+    for sender in senders {
+        sender.await.unwrap();
+    }
+}
 
 async fn two_of_each_role_process_every_event_exactly_once(backend: Backend) {
     let db = backend.fresh_database().await;
@@ -20,7 +60,7 @@ async fn two_of_each_role_process_every_event_exactly_once(backend: Backend) {
         ("DORA_ROUTER__INTERVAL", "100ms"),
         ("DORA_METRICS__INTERVAL", "100ms"),
     ];
-    let processes: Vec<ServerProcess> =
+    let mut processes: Vec<ServerProcess> =
         ["ingest", "ingest", "router", "router", "metrics", "metrics"]
             .iter()
             .map(|role| ServerProcess::start(&db.url, role, &env))
@@ -44,43 +84,18 @@ async fn two_of_each_role_process_every_event_exactly_once(backend: Backend) {
             )
         })
         .collect();
-    // Every event goes to both ingest processes, concurrently, in batches of 20 and singly.
-    let mut senders = Vec::new();
-    for (n, base) in ingest.iter().enumerate() {
-        for chunk in events.chunks(20) {
-            let client = client.clone();
-            let url = format!("{base}/events");
-            let chunk = chunk.to_vec();
-            senders.push(tokio::spawn(async move {
-                let response = if n == 0 {
-                    client
-                        .post(&url)
-                        .header("content-type", "application/cloudevents-batch+json")
-                        .body(json!(chunk).to_string())
-                        .send()
-                        .await
-                        .unwrap()
-                } else {
-                    let mut last = None;
-                    for event in &chunk {
-                        last = Some(
-                            client
-                                .post(&url)
-                                .header("content-type", "application/cloudevents+json")
-                                .body(event.to_string())
-                                .send()
-                                .await
-                                .unwrap(),
-                        );
-                    }
-                    last.unwrap()
-                };
-                assert_eq!(response.status(), 202);
-            }));
-        }
-    }
-    for sender in senders {
-        sender.await.unwrap();
+    // Every event goes to both ingest processes, concurrently, in batches of 20 and singly, in
+    // two waves; between them one router and one metrics process are killed (SIGKILL) while
+    // they work through the first wave, and replaced.
+    let (first_wave, second_wave) = events.split_at(events.len() / 2);
+    post_to_both(&client, &ingest, first_wave).await;
+    processes[2].kill();
+    processes[4].kill();
+    processes[2] = ServerProcess::start(&db.url, "router", &env);
+    processes[4] = ServerProcess::start(&db.url, "metrics", &env);
+    post_to_both(&client, &ingest, second_wave).await;
+    for process in &processes {
+        process.wait_ready(&client).await;
     }
 
     let probe = format!("{}/api/v1/pipeline", processes[4].base);
