@@ -135,7 +135,8 @@ fn optional_string(
     }
 }
 
-fn json_kind(value: &Value) -> &'static str {
+/// "a string", "an object", ...: the kind of a JSON value, for error messages.
+pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -15,3 +15,5 @@ pub mod cdevent;
 pub mod cloudevent;
 pub mod ids;
 pub mod time;
+
+pub use cloudevent::json_kind;
