@@ -68,7 +68,9 @@ impl Application {
 
     /// Like [`Application::build`], for a process that runs only some stages.
     pub async fn build_with_role(settings: Settings, role: Role) -> anyhow::Result<Self> {
-        let table = Arc::new(RoutingTable::new(&settings.routes).context("invalid routes")?);
+        let table = Arc::new(
+            RoutingTable::new(&settings.routes, &settings.sources).context("invalid routes")?,
+        );
         let store = open_store(&settings).await?;
         let listener = TcpListener::bind(&settings.listen)
             .await
@@ -174,10 +176,17 @@ impl Application {
                 max_event_bytes: settings.ingest.max_event_bytes,
                 max_batch_bytes: settings.ingest.max_batch_bytes,
             };
+            for tool in settings.webhooks.unsigned() {
+                tracing::warn!(
+                    webhook = tool,
+                    "POST /webhooks/{tool} accepts unsigned requests: set its secret in [webhooks.{tool}]"
+                );
+            }
             app = app.merge(dora_ingest::router(dora_ingest::IngestState::new(
                 writer,
                 limits,
                 settings.ingest.max_in_flight_bytes,
+                settings.webhooks.clone(),
             )));
         }
         if role.runs(Role::Api) {
@@ -241,7 +250,9 @@ pub async fn run_once(settings: &Settings, role: Role) -> anyhow::Result<OnceRep
     let store = open_store(settings).await?;
     let mut report = OnceReport::default();
     if role.runs(Role::Router) {
-        let table = Arc::new(RoutingTable::new(&settings.routes).context("invalid routes")?);
+        let table = Arc::new(
+            RoutingTable::new(&settings.routes, &settings.sources).context("invalid routes")?,
+        );
         let routed = EventRouter::new(store.clone(), table, settings.router.batch_size)
             .run_until_idle()
             .await
@@ -272,7 +283,8 @@ pub struct OnceReport {
 
 /// Rebuilds every CDEvent and fact from `cloudevents_raw` (the store should not be served meanwhile).
 pub async fn recompute(settings: &Settings) -> anyhow::Result<RecomputeReport> {
-    let table = Arc::new(RoutingTable::new(&settings.routes).context("invalid routes")?);
+    let table =
+        Arc::new(RoutingTable::new(&settings.routes, &settings.sources).context("invalid routes")?);
     let store = Store::connect(&settings.database_url)
         .await
         .with_context(|| format!("Failed to open the database {}", settings.database_url))?;

@@ -5,19 +5,23 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use dora_ingest::webhooks::WebhookSettings;
 use dora_pipeline::routing::{default_routes, RouteConfig, RoutingTable};
+use dora_pipeline::transformers::SourcesConfig;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// Top-level keys that `DORA_*` variables may set (others, like `DORA_CONFIG`, are not settings).
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 8] = [
     "listen",
     "database_url",
     "database_pool_size",
     "ingest",
     "router",
     "metrics",
+    "sources",
+    "webhooks",
 ];
 
 /// Everything `serve` and the other commands read.
@@ -35,6 +39,10 @@ pub struct Settings {
     pub metrics: StageSettings,
     /// The routing table; when the file has `[[routes]]`, they replace the defaults.
     pub routes: Vec<RouteConfig>,
+    /// `[sources.*]`: options of the built-in transformers.
+    pub sources: SourcesConfig,
+    /// `[webhooks.*]`: secrets and tokens of `POST /webhooks/{tool}`.
+    pub webhooks: WebhookSettings,
 }
 
 /// Ingest limits and queueing.
@@ -76,6 +84,8 @@ impl Default for Settings {
             router: StageSettings::default(),
             metrics: StageSettings::default(),
             routes: default_routes(),
+            sources: SourcesConfig::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -144,7 +154,7 @@ impl Settings {
 
     /// Checks what serde cannot: the routing table and the limits.
     pub fn check(&self) -> anyhow::Result<()> {
-        RoutingTable::new(&self.routes).context("invalid routes")?;
+        RoutingTable::new(&self.routes, &self.sources).context("invalid routes")?;
         anyhow::ensure!(
             self.database_pool_size > 0,
             "database_pool_size must be positive"

@@ -11,7 +11,7 @@
 //! with `Retry-After`.
 
 use axum::body::{to_bytes, Body};
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -28,6 +28,7 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub mod binding;
+pub mod webhooks;
 
 use binding::{content_mode, media_type, parse_events, ContentMode, ReceivedEvent};
 
@@ -56,11 +57,17 @@ pub struct IngestState {
     pub limits: Limits,
     /// Bytes of request bodies being read and parsed at once, in KiB permits.
     pub in_flight: Arc<Semaphore>,
+    pub webhooks: Arc<webhooks::WebhookSettings>,
 }
 
 impl IngestState {
     /// `max_in_flight_bytes` bounds the request bodies held in memory at once.
-    pub fn new(writer: RawWriter, limits: Limits, max_in_flight_bytes: usize) -> Self {
+    pub fn new(
+        writer: RawWriter,
+        limits: Limits,
+        max_in_flight_bytes: usize,
+        webhooks: webhooks::WebhookSettings,
+    ) -> Self {
         let kib = max_in_flight_bytes
             .div_ceil(1024)
             .max(limits.max_batch_bytes.div_ceil(1024));
@@ -68,6 +75,7 @@ impl IngestState {
             writer,
             limits,
             in_flight: Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS))),
+            webhooks: Arc::new(webhooks),
         }
     }
 }
@@ -87,6 +95,7 @@ pub fn router(state: IngestState) -> Router {
         .route("/events", post(post_events))
         .route("/", post(post_events))
         .route("/cdevents", post(post_cdevents))
+        .route("/webhooks/{tool}", post(post_webhook))
         .with_state(state)
 }
 
@@ -317,5 +326,37 @@ async fn post_cdevents(
         check_cdevent(document, "/data", index)?;
         events.push(raw_event(item, Origin::Cdevents));
     }
+    store(&state, events).await
+}
+
+/// `POST /webhooks/{tool}`: the tool's adapter checks the request and wraps its payload into
+/// CloudEvents, stored like any other (so nothing a tool sends is lost, mapped or not).
+async fn post_webhook(
+    State(state): State<IngestState>,
+    Path(tool): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Accepted>), Problem> {
+    let adapter = webhooks::adapter_for(&tool).ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown-webhook",
+            "Unknown webhook",
+            format!("no webhook for {tool:?}; known: github, alertmanager, pagerduty"),
+        )
+        .with_field("tool")
+    })?;
+    let limit = state.limits.max_batch_bytes;
+    let _budget = reserve(&state, budget_for(&headers, limit))?;
+    let bytes = read_body(&headers, body, limit).await?;
+    let events = adapter(&headers, &bytes, &state.webhooks)?;
+    drop(bytes);
+    let events = events
+        .into_iter()
+        .map(|event| {
+            let content = event.to_json().to_string();
+            raw_event(ReceivedEvent { event, content }, Origin::Events)
+        })
+        .collect();
     store(&state, events).await
 }

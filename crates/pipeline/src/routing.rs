@@ -10,7 +10,7 @@ use dora_model::cloudevent::CloudEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::transformers::{Transformer, TransformerKind};
+use crate::transformers::{SourcesConfig, Transformer, TransformerKind};
 
 /// One `[[routes]]` entry of the configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -73,8 +73,8 @@ impl std::fmt::Debug for RoutingTable {
 }
 
 impl RoutingTable {
-    /// Checks and compiles the routes.
-    pub fn new(routes: &[RouteConfig]) -> Result<Self, RouteError> {
+    /// Checks and compiles the routes, building each transformer they name once.
+    pub fn new(routes: &[RouteConfig], sources: &SourcesConfig) -> Result<Self, RouteError> {
         let mut kinds: Vec<TransformerKind> = Vec::new();
         let mut compiled = Vec::with_capacity(routes.len());
         for route in routes {
@@ -138,7 +138,7 @@ impl RoutingTable {
         };
         Ok(Self {
             routes: compiled,
-            transformers: kinds.into_iter().map(TransformerKind::build).collect(),
+            transformers: kinds.into_iter().map(|kind| kind.build(sources)).collect(),
             pass_through,
         })
     }
@@ -246,6 +246,30 @@ pub fn default_routes() -> Vec<RouteConfig> {
             transformers: vec![TransformerKind::Cdevents],
         },
         RouteConfig {
+            name: "github".into(),
+            event_type: None,
+            type_prefix: Some("dev.knative.source.github.".into()),
+            source: None,
+            data: BTreeMap::new(),
+            transformers: vec![TransformerKind::Github],
+        },
+        RouteConfig {
+            name: "alertmanager".into(),
+            event_type: None,
+            type_prefix: Some("io.prometheus.alertmanager.".into()),
+            source: None,
+            data: BTreeMap::new(),
+            transformers: vec![TransformerKind::Alertmanager],
+        },
+        RouteConfig {
+            name: "pagerduty".into(),
+            event_type: None,
+            type_prefix: Some("com.pagerduty.".into()),
+            source: None,
+            data: BTreeMap::new(),
+            transformers: vec![TransformerKind::Pagerduty],
+        },
+        RouteConfig {
             name: "cdevents-custom".into(),
             event_type: None,
             type_prefix: Some("dev.cdeventsx.".into()),
@@ -280,7 +304,7 @@ mod tests {
 
     #[test]
     fn default_routes_send_deployment_events_to_kubernetes_only() {
-        let table = RoutingTable::new(&default_routes()).unwrap();
+        let table = RoutingTable::new(&default_routes(), &SourcesConfig::default()).unwrap();
         let deployment_event = event(
             "dev.knative.apiserver.resource.update",
             json!({"kind": "Event", "involvedObject": {"kind": "Deployment"}}),
@@ -306,7 +330,7 @@ mod tests {
     #[test]
     fn events_posted_as_cdevents_always_pass_through() {
         let only_kubernetes = vec![default_routes().remove(1)];
-        let table = RoutingTable::new(&only_kubernetes).unwrap();
+        let table = RoutingTable::new(&only_kubernetes, &SourcesConfig::default()).unwrap();
         let envelope = event("com.example.envelope", json!({}));
         assert!(names(&table, &envelope).is_empty());
         let posted: Vec<&str> = table
@@ -327,7 +351,7 @@ mod tests {
             data: BTreeMap::from([("a.0.b".into(), json!(["x", 2]))]),
             transformers: vec![TransformerKind::Cdevents, TransformerKind::Cdevents],
         }];
-        let table = RoutingTable::new(&routes).unwrap();
+        let table = RoutingTable::new(&routes, &SourcesConfig::default()).unwrap();
         assert_eq!(
             names(&table, &event("t", json!({"a": [{"b": 2}]}))),
             ["cdevents"]
@@ -340,11 +364,11 @@ mod tests {
     fn bad_routes_are_named() {
         let mut route = default_routes().remove(0);
         route.transformers.clear();
-        let err = RoutingTable::new(&[route]).unwrap_err();
+        let err = RoutingTable::new(&[route], &SourcesConfig::default()).unwrap_err();
         assert_eq!(err.route, "kubernetes-deployment-events");
         let mut route = default_routes().remove(0);
         route.data.insert("x..y".into(), json!(1));
-        assert!(RoutingTable::new(&[route])
+        assert!(RoutingTable::new(&[route], &SourcesConfig::default())
             .unwrap_err()
             .message
             .contains("x..y"));

@@ -5,11 +5,14 @@
 //! Output is validated against the CDEvents schema by the router before it is stored.
 
 use dora_model::cloudevent::CloudEvent;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+pub mod alertmanager;
 pub mod cdevents;
+pub mod github;
 pub mod kubernetes;
+pub mod pagerduty;
 
 /// The CDEvents release transformers emit (context `specversion`).
 pub const EMIT_SPEC_VERSION: &str = "0.5.1";
@@ -45,21 +48,43 @@ pub trait Transformer: Send + Sync {
     fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError>;
 }
 
+/// `[sources.*]`: options of the built-in transformers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourcesConfig {
+    pub github: github::GithubSettings,
+    pub alertmanager: alertmanager::AlertmanagerSettings,
+    pub pagerduty: pagerduty::PagerdutySettings,
+}
+
 /// The built-in transformers, as the configuration names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransformerKind {
     /// Knative ApiServerSource events about Deployments -> `service.deployed`.
     Kubernetes,
     /// CloudEvents whose type is `dev.cdevents.*`: the data is the CDEvent.
     Cdevents,
+    /// GitHub (Knative GitHubSource or `POST /webhooks/github`).
+    Github,
+    /// Prometheus Alertmanager (`POST /webhooks/alertmanager`).
+    Alertmanager,
+    /// PagerDuty v3 webhooks (`POST /webhooks/pagerduty`).
+    Pagerduty,
 }
 
 impl TransformerKind {
-    pub fn build(self) -> Box<dyn Transformer> {
+    pub fn build(self, sources: &SourcesConfig) -> Box<dyn Transformer> {
         match self {
             Self::Kubernetes => Box::new(kubernetes::KubernetesTransformer),
             Self::Cdevents => Box::new(cdevents::PassThrough),
+            Self::Github => Box::new(github::GithubTransformer::new(sources.github.clone())),
+            Self::Alertmanager => Box::new(alertmanager::AlertmanagerTransformer::new(
+                sources.alertmanager.clone(),
+            )),
+            Self::Pagerduty => Box::new(pagerduty::PagerdutyTransformer::new(
+                sources.pagerduty.clone(),
+            )),
         }
     }
 
@@ -67,6 +92,9 @@ impl TransformerKind {
         match self {
             Self::Kubernetes => "kubernetes",
             Self::Cdevents => "cdevents",
+            Self::Github => "github",
+            Self::Alertmanager => "alertmanager",
+            Self::Pagerduty => "pagerduty",
         }
     }
 }

@@ -1,0 +1,147 @@
+//! Webhooks of tools that do not speak CloudEvents: `POST /webhooks/{tool}`.
+//!
+//! An adapter checks the request's signature or token, then wraps the tool's payload into one
+//! or more CloudEvents, which are stored raw like any other event and routed to the tool's
+//! transformer. The CloudEvent types match what the tool's Knative source would send, so one
+//! transformer serves both ways in. A payload the tool could send but that dora-events does not
+//! map is still stored (and answered `202`); a bad signature is `401` and stores nothing.
+
+use axum::http::{HeaderMap, StatusCode};
+use dora_http::Problem;
+use dora_model::cloudevent::CloudEvent;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+pub mod alertmanager;
+pub mod github;
+pub mod pagerduty;
+
+/// A shared HMAC secret (`[webhooks.github] secret = "..."`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretSetting {
+    pub secret: Option<String>,
+}
+
+/// A shared token sent as a header (`[webhooks.gitlab] token = "..."`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSetting {
+    pub token: Option<String>,
+}
+
+/// `[webhooks.*]`: how each webhook is authenticated. Without a secret or token a webhook is
+/// accepted unsigned (the server warns once at start).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    pub github: SecretSetting,
+    pub gitlab: TokenSetting,
+    pub alertmanager: TokenSetting,
+    pub pagerduty: SecretSetting,
+}
+
+impl WebhookSettings {
+    /// The webhooks that accept unsigned requests, for the warning at start.
+    pub fn unsigned(&self) -> Vec<&'static str> {
+        let mut unsigned = Vec::new();
+        if self.github.secret.is_none() {
+            unsigned.push("github");
+        }
+        if self.alertmanager.token.is_none() {
+            unsigned.push("alertmanager");
+        }
+        if self.pagerduty.secret.is_none() {
+            unsigned.push("pagerduty");
+        }
+        unsigned
+    }
+}
+
+/// Turns one webhook request into CloudEvents, after checking its signature.
+pub type Adapter = fn(&HeaderMap, &[u8], &WebhookSettings) -> Result<Vec<CloudEvent>, Problem>;
+
+/// The adapter of a tool, by its path segment.
+pub fn adapter_for(tool: &str) -> Option<Adapter> {
+    match tool {
+        "github" => Some(github::adapt),
+        "alertmanager" => Some(alertmanager::adapt),
+        "pagerduty" => Some(pagerduty::adapt),
+        _ => None,
+    }
+}
+
+/// `401` for a request whose signature or token does not check out.
+pub fn unauthorized(detail: impl Into<String>, header: &str) -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "bad-signature",
+        "Signature check failed",
+        detail,
+    )
+    .with_field(header)
+}
+
+/// Checks `signature_hex` (lowercase or uppercase hex) as the HMAC-SHA256 of `body` under
+/// `secret`, in constant time.
+pub fn hmac_sha256_matches(secret: &[u8], body: &[u8], signature_hex: &str) -> bool {
+    let Ok(expected) = hex::decode(signature_hex.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// A header as text, if present and readable.
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_the_rfc_4231_test_vector_and_nothing_else() {
+        // RFC 4231, test case 2.
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        assert!(hmac_sha256_matches(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            expected
+        ));
+        assert!(hmac_sha256_matches(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            &expected.to_uppercase()
+        ));
+        assert!(!hmac_sha256_matches(
+            b"Jefe",
+            b"what do ya want for nothing!",
+            expected
+        ));
+        assert!(!hmac_sha256_matches(
+            b"jefe",
+            b"what do ya want for nothing?",
+            expected
+        ));
+        assert!(!hmac_sha256_matches(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            "zz"
+        ));
+    }
+
+    #[test]
+    fn every_tool_has_an_adapter_and_unknown_ones_none() {
+        for tool in ["github", "alertmanager", "pagerduty"] {
+            assert!(adapter_for(tool).is_some(), "{tool}");
+        }
+        assert!(adapter_for("jenkins").is_none());
+    }
+}
