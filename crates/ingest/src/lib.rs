@@ -173,10 +173,14 @@ async fn store(
             Problem::unavailable("the ingest queue is full; retry shortly", 1)
         }
         WriteError::Stopped => Problem::unavailable("the server is shutting down", 5),
-        WriteError::Failed(reason) => {
-            tracing::error!(reason, "events were not stored");
-            Problem::unavailable("the database is unavailable; nothing was stored", 5)
+        WriteError::Unavailable(reason) => {
+            tracing::warn!(reason, "events were not stored: database unavailable");
+            Problem::unavailable(
+                "the database is unavailable; retry (events that were stored after all count as duplicates)",
+                5,
+            )
         }
+        WriteError::Failed(reason) => Problem::internal(&format!("events were not stored: {reason}")),
     })?;
     let accepted = inserted.iter().filter(|new| **new).count();
     Ok((
@@ -252,6 +256,10 @@ fn wrap_bare_cdevent(document: Value, index: Option<usize>) -> Result<NewRawEven
         extensions: serde_json::Map::new(),
         data: Some(Data::Json(document)),
     };
+    event.check_storable().map_err(|e| {
+        Problem::bad_request("invalid-cdevent", "Invalid CDEvent", e.attribute, e.message)
+            .at_index(index)
+    })?;
     let content = event.to_json().to_string();
     Ok(raw_event(
         ReceivedEvent { event, content },

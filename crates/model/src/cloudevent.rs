@@ -14,6 +14,16 @@ use crate::time::{format_rfc3339, parse_rfc3339};
 /// The only CloudEvents version accepted.
 pub const SPEC_VERSION: &str = "1.0";
 
+/// True when a string (or key) anywhere in the value holds U+0000.
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
+}
+
 /// The context attributes the spec defines; anything else is an extension.
 const KNOWN_ATTRIBUTES: [&str; 8] = [
     "specversion",
@@ -166,6 +176,48 @@ impl CloudEvent {
 
     /// Parses one event from its structured JSON form, already read as a value.
     pub fn from_json_value(value: Value) -> Result<Self, AttributeError> {
+        let event = Self::from_json_value_unchecked(value)?;
+        event.check_storable()?;
+        Ok(event)
+    }
+
+    /// Refuses U+0000 anywhere in the event: neither PostgreSQL text nor JSONB can store it, and
+    /// the same event must be valid on every store.
+    pub fn check_storable(&self) -> Result<(), AttributeError> {
+        let nul = |attribute: &str| {
+            AttributeError::new(attribute, "contains U+0000 (NUL), which cannot be stored")
+        };
+        for (name, value) in [
+            ("id", &self.id),
+            ("source", &self.source),
+            ("type", &self.event_type),
+        ] {
+            if value.contains('\0') {
+                return Err(nul(name));
+            }
+        }
+        for (name, value) in [
+            ("subject", &self.subject),
+            ("datacontenttype", &self.datacontenttype),
+            ("dataschema", &self.dataschema),
+        ] {
+            if value.as_deref().is_some_and(|v| v.contains('\0')) {
+                return Err(nul(name));
+            }
+        }
+        for (name, value) in &self.extensions {
+            if contains_nul(value) {
+                return Err(nul(name));
+            }
+        }
+        match &self.data {
+            Some(Data::Json(value)) if contains_nul(value) => Err(nul("data")),
+            Some(Data::Text(text)) if text.contains('\0') => Err(nul("data")),
+            _ => Ok(()),
+        }
+    }
+
+    fn from_json_value_unchecked(value: Value) -> Result<Self, AttributeError> {
         let Value::Object(mut map) = value else {
             return Err(AttributeError::new(
                 "body",
@@ -303,9 +355,10 @@ impl CloudEvent {
                 _ => Data::Binary(body.to_vec()),
             })
         };
-        let mut event = Self::from_json_value(Value::Object(map))?;
+        let mut event = Self::from_json_value_unchecked(Value::Object(map))?;
         event.datacontenttype = content_type.map(str::to_owned);
         event.data = data;
+        event.check_storable()?;
         Ok(event)
     }
 
@@ -459,6 +512,23 @@ mod tests {
             format_rfc3339(&event.time.unwrap()),
             "2023-08-05T10:00:00.500Z"
         );
+    }
+
+    #[test]
+    fn nul_characters_are_refused_where_they_stand() {
+        let mut v = minimal();
+        v["id"] = json!("a\u{0}b");
+        assert_eq!(error_for(v).attribute, "id");
+        let mut v = minimal();
+        v["data"] = json!({"nested": ["ok", "bad\u{0}"]});
+        assert_eq!(error_for(v).attribute, "data");
+        let mut v = minimal();
+        v["ext"] = json!("x\u{0}");
+        assert_eq!(error_for(v).attribute, "ext");
+        // A backslash followed by "u0000" is ordinary text.
+        let mut v = minimal();
+        v["data"] = json!("\\u0000");
+        assert!(CloudEvent::from_json_value(v).is_ok());
     }
 
     #[test]

@@ -13,6 +13,9 @@ use serde_json::Value;
 
 use crate::routing::RoutingTable;
 
+/// How long `run_until_idle` waits for rows held back by a running transaction.
+const PENDING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PassReport {
@@ -147,13 +150,26 @@ impl Router {
     /// Runs passes until caught up (waiting out pending rows); returns the summed report.
     pub async fn run_until_idle(&self) -> Result<PassReport, StoreError> {
         let mut total = PassReport::default();
+        let mut pending_since: Option<std::time::Instant> = None;
         loop {
             let report = self.run_pass().await?;
             if report.events == 0 && report.pending {
-                // Rows behind a still-running transaction: they are next once it ends.
+                // Rows behind a still-running transaction: they are next once it ends. A
+                // transaction that stays open holds them back; do not wait for it forever.
+                let waiting = *pending_since.get_or_insert_with(std::time::Instant::now);
+                if waiting.elapsed() > PENDING_PATIENCE {
+                    return Err(StoreError::Corrupt {
+                        seq: 0,
+                        reason: format!(
+                            "raw events stayed behind a running database transaction for {PENDING_PATIENCE:?}; \
+                             a long-running transaction on the PostgreSQL cluster holds routing back (docs/scaling.md)"
+                        ),
+                    });
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 continue;
             }
+            pending_since = None;
             if report.events == 0 {
                 return Ok(total);
             }

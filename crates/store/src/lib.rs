@@ -6,7 +6,7 @@
 //! cursor in the same transaction as its output, so a crash never skips or repeats work, and
 //! unique keys on (source, id) make redelivered input harmless.
 //!
-//! [`Store`] is a closed enum over the backends (SQLite now; PostgreSQL is added beside it), so
+//! [`Store`] is a closed enum over the backends (SQLite and PostgreSQL), so
 //! every backend writes its own SQL instead of a lowest-common-denominator dialect.
 //!
 //! ```no_run
@@ -106,13 +106,25 @@ impl StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => true,
             sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-                // SQLite: 5 busy, 6 locked (and their extended codes); PostgreSQL classes 08
-                // (connection), 53 (resources), 57 (operator intervention), 40 (rollback).
+                // SQLite: busy and locked with their extended codes. PostgreSQL: classes 08
+                // (connection), 53 (resources), 57 (operator intervention), serialization failure
+                // and deadlock, read-only transaction (a demoted primary after failover), and 55000,
+                // which is how a database that does not accept connections refuses one.
                 let code = code.as_ref();
-                matches!(code, "5" | "6" | "261" | "517" | "262")
-                    || ["08", "53", "57", "40"]
-                        .iter()
-                        .any(|class| code.starts_with(class))
+                matches!(
+                    code,
+                    "5" | "6"
+                        | "261"
+                        | "262"
+                        | "517"
+                        | "773"
+                        | "40001"
+                        | "40P01"
+                        | "25006"
+                        | "55000"
+                ) || ["08", "53", "57"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
             }),
             _ => false,
         }

@@ -1,20 +1,24 @@
 //! The PostgreSQL backend: for several processes and replicas on one database.
 //!
 //! Event content is `JSONB`, times are `TIMESTAMPTZ`, and writes are multi-row `INSERT ... SELECT
-//! FROM UNNEST(...)` statements, one per table and transaction.
+//! FROM UNNEST(...)` statements, one per table and transaction. Sessions run with
+//! `synchronous_commit = on`, whatever the server's default, since a 2xx means durable.
 //!
-//! Cursors need sequence numbers to become visible in order, which PostgreSQL sequences do not
-//! promise when transactions commit concurrently (a reader could see 10 before 9 commits, move
-//! its cursor to 10, and skip 9 forever). Every transaction that appends to `cloudevents_raw`
-//! (or `cdevents_raw`) therefore first takes a transaction-scoped advisory lock for that table:
-//! appends are serialised, each one holds many events (ingest groups requests), and a row's `seq`
-//! is only drawn after the previous append committed.
+//! Cursors need rows to become visible in the order they are read, which PostgreSQL sequences
+//! do not promise when transactions commit concurrently (a reader could see `seq` 10 before 9
+//! commits, move its cursor to 10, and skip 9 forever). Ingest appends to `cloudevents_raw`
+//! concurrently and without a lock, so each row records the id of its transaction (`tx`) and
+//! the router reads in (`tx`, `seq`) order only below the snapshot horizon (see
+//! [`PostgresStore::raw_after`]). `cdevents_raw` has one producer at a time (the router holding
+//! its cursor) and appends under a transaction-scoped advisory lock, so its `seq` order is
+//! commit order. Requires PostgreSQL 13 or later (`pg_current_xact_id`).
 
 use std::collections::HashSet;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::{
@@ -58,6 +62,7 @@ const CDEVENT_APPEND_LOCK: i64 = 0x646f_7261_0003;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    connect_options: PgConnectOptions,
     /// Whether appends to `cloudevents_raw` notify other processes (see
     /// [`crate::Store::notify_other_processes`]).
     notify_raw_commits: bool,
@@ -65,13 +70,17 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub(crate) async fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        // A 2xx means durable: never let a server-side default relax commit durability.
+        let connect_options =
+            PgConnectOptions::from_str(url)?.options([("synchronous_commit", "on")]);
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(2))
             .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect_with(connect_options.clone())
             .await?;
         let store = Self {
             pool,
+            connect_options,
             notify_raw_commits: true,
         };
         store.migrate().await?;
@@ -196,32 +205,45 @@ impl PostgresStore {
 
     /// Raw events after `after` in (`tx`, `seq`) order. Appends commit concurrently, so a row of
     /// a transaction that is still running could later appear *before* rows already visible;
-    /// only rows of transactions older than every running one (`tx` below the snapshot's xmin)
-    /// are final in that order and handed out. Younger visible rows are reported as pending.
+    /// only rows of transactions older than every running one (`tx` below the snapshot's xmin,
+    /// the horizon) are final in that order and handed out. When rows exist after the batch
+    /// (pending behind the horizon, or beyond the limit), `more_pending` says so.
     pub(crate) async fn raw_after(
         &self,
         after: Position,
         limit: i64,
     ) -> Result<RawBatch, StoreError> {
+        let horizon: i64 =
+            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                .fetch_one(&self.pool)
+                .await?;
+        if after.tx >= horizon {
+            // The horizon only grows, and the cursor only ever passes rows below it: a cursor at or
+            // past it means the transaction ids went back (database restored or moved to another
+            // cluster). Reading on would skip every new row; stop and say so.
+            return Err(StoreError::Corrupt {
+                seq: after.seq,
+                reason: format!(
+                    "the router cursor stands at transaction {} but the database's oldest running transaction is {horizon}: \
+                     were transaction ids reset (restore or migration to another cluster)? See docs/scaling.md",
+                    after.tx
+                ),
+            });
+        }
         let rows = sqlx::query(
-            "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
-             SELECT tx, seq, origin, content::text AS content, tx >= horizon.xmin AS pending
-             FROM cloudevents_raw, horizon
-             WHERE (tx, seq) > ($1, $2)
-             ORDER BY tx, seq LIMIT $3",
+            "SELECT tx, seq, origin, content::text AS content FROM cloudevents_raw
+             WHERE (tx, seq) > ($1, $2) AND tx < $3
+             ORDER BY tx, seq LIMIT $4",
         )
         .bind(after.tx)
         .bind(after.seq)
+        .bind(horizon)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut batch = RawBatch::default();
+        let mut records = Vec::with_capacity(rows.len());
         for row in rows {
-            if row.try_get::<bool, _>("pending")? {
-                batch.more_pending = true;
-                break;
-            }
-            batch.records.push(RawRecord {
+            records.push(RawRecord {
                 position: Position {
                     tx: row.try_get("tx")?,
                     seq: row.try_get("seq")?,
@@ -230,7 +252,18 @@ impl PostgresStore {
                 content: row.try_get("content")?,
             });
         }
-        Ok(batch)
+        let last = records.last().map_or(after, |r| r.position);
+        let more_pending: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM cloudevents_raw WHERE (tx, seq) > ($1, $2))",
+        )
+        .bind(last.tx)
+        .bind(last.seq)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(RawBatch {
+            records,
+            more_pending,
+        })
     }
 
     pub(crate) async fn commit_router_pass(
@@ -464,10 +497,24 @@ impl PostgresStore {
         channel: &'static str,
         wake: std::sync::Arc<tokio::sync::Notify>,
     ) {
+        // A connection of its own, not one of the pool's: a listener holds its connection for
+        // good and would starve a small pool.
+        let options = self.connect_options.clone();
         let pool = self.pool.clone();
         tokio::spawn(async move {
-            loop {
-                let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            while !pool.is_closed() {
+                let connected = async {
+                    let mut listener = sqlx::postgres::PgListener::connect_with(
+                        &PgPoolOptions::new()
+                            .max_connections(1)
+                            .connect_lazy_with(options.clone()),
+                    )
+                    .await?;
+                    listener.listen(channel).await?;
+                    Ok::<_, sqlx::Error>(listener)
+                }
+                .await;
+                let mut listener = match connected {
                     Ok(listener) => listener,
                     Err(error) => {
                         tracing::warn!(channel, error = %error, "cannot listen for commits; retrying");
@@ -475,24 +522,22 @@ impl PostgresStore {
                         continue;
                     }
                 };
-                if let Err(error) = listener.listen(channel).await {
-                    tracing::warn!(channel, error = %error, "cannot listen for commits; retrying");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    continue;
-                }
-                // A reconnect may have missed notifications: wake once to catch up.
+                // Notifications sent while not listening are lost: wake once to catch up.
                 wake.notify_one();
                 loop {
-                    match listener.recv().await {
-                        Ok(_) => wake.notify_one(),
+                    match listener.try_recv().await {
+                        Ok(Some(_)) => wake.notify_one(),
+                        // The connection was lost (and is re-established by the next call).
+                        Ok(None) => wake.notify_one(),
                         Err(error) => {
                             tracing::warn!(channel, error = %error, "lost the commit listener; reconnecting");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
                             break;
                         }
                     }
-                }
-                if pool.is_closed() {
-                    return;
+                    if pool.is_closed() {
+                        return;
+                    }
                 }
             }
         });

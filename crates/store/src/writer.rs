@@ -1,5 +1,6 @@
-//! Group commit for ingest: concurrent requests are queued (bounded) and written by one task,
-//! many requests per transaction, so acknowledging only committed events stays fast.
+//! Group commit for ingest: concurrent requests are queued (bounded) and written by a few
+//! writer tasks (one on SQLite), many requests per commit, so acknowledging only committed
+//! events stays fast.
 //!
 //! A request waits for the transaction holding its events to commit; a full queue is refused at
 //! once ([`WriteError::Overloaded`], which ingest answers with `503` and `Retry-After`), never
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 
-use crate::{NewRawEvent, Store};
+use crate::{NewRawEvent, Store, StoreError};
 
 /// Why events could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -20,13 +21,17 @@ pub enum WriteError {
     /// The writer has stopped (shutdown).
     #[error("ingest writer has stopped")]
     Stopped,
-    /// The transaction failed; nothing of this request was stored.
+    /// The database is away or busy; nothing of this request was stored (unless the connection
+    /// was lost after the commit: a retry then reports duplicates).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Storing this request failed for a reason a retry will not cure.
     #[error("storing events failed: {0}")]
     Failed(String),
 }
 
-/// Where a request learns, per event, whether it was new (or why the transaction failed).
-type Reply = oneshot::Sender<Result<Vec<bool>, String>>;
+/// Where a request learns, per event, whether it was new (or why its events were not stored).
+type Reply = oneshot::Sender<Result<Vec<bool>, WriteError>>;
 
 struct WriteRequest {
     events: Vec<NewRawEvent>,
@@ -77,11 +82,7 @@ impl RawWriter {
                 mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
                 mpsc::error::TrySendError::Closed(_) => WriteError::Stopped,
             })?;
-        match answer.await {
-            Ok(Ok(inserted)) => Ok(inserted),
-            Ok(Err(reason)) => Err(WriteError::Failed(reason)),
-            Err(_) => Err(WriteError::Stopped),
-        }
+        answer.await.unwrap_or(Err(WriteError::Stopped))
     }
 }
 
@@ -123,14 +124,41 @@ async fn run(
                     let _ = reply.send(Ok(mine.to_vec()));
                 }
             }
-            Err(error) => {
-                tracing::error!(error = %error, events = events.len(), "failed to store a group of raw events");
-                let reason = error.to_string();
+            Err(error) if error.is_unavailable() || waiting.len() == 1 => {
+                tracing::warn!(error = %error, events = events.len(), "a group of raw events was not stored");
                 for (_, reply) in waiting.drain(..) {
-                    let _ = reply.send(Err(reason.clone()));
+                    let _ = reply.send(Err(write_error(&error)));
+                }
+            }
+            Err(error) => {
+                // Not the database's fault: one request is likely to blame. Store each request on
+                // its own, so the others do not fail with it.
+                tracing::warn!(error = %error, requests = waiting.len(), "group failed; storing its requests one by one");
+                let mut offset = 0;
+                for (count, reply) in waiting.drain(..) {
+                    let mine = &events[offset..offset + count];
+                    offset += count;
+                    let outcome = match store.append_raw(mine).await {
+                        Ok(inserted) => {
+                            if inserted.iter().any(|new| *new) {
+                                committed.notify_one();
+                            }
+                            Ok(inserted)
+                        }
+                        Err(e) => Err(write_error(&e)),
+                    };
+                    let _ = reply.send(outcome);
                 }
             }
         }
         events.clear();
+    }
+}
+
+fn write_error(error: &StoreError) -> WriteError {
+    if error.is_unavailable() {
+        WriteError::Unavailable(error.to_string())
+    } else {
+        WriteError::Failed(error.to_string())
     }
 }

@@ -33,7 +33,6 @@ CREATE TABLE cdevents_raw (
     UNIQUE (cd_source, cd_id)
 );
 CREATE INDEX cdevents_raw_by_raw_seq ON cdevents_raw (raw_seq);
-CREATE INDEX cdevents_raw_by_type ON cdevents_raw (cd_type, cd_timestamp);
 
 CREATE TABLE cursors (
     name        TEXT        PRIMARY KEY,
