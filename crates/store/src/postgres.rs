@@ -62,7 +62,7 @@ const CDEVENT_APPEND_LOCK: i64 = 0x646f_7261_0003;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    connect_options: PgConnectOptions,
+    connect_options: std::sync::Arc<PgConnectOptions>,
     /// Whether appends to `cloudevents_raw` notify other processes (see
     /// [`crate::Store::notify_other_processes`]).
     notify_raw_commits: bool,
@@ -80,7 +80,7 @@ impl PostgresStore {
             .await?;
         let store = Self {
             pool,
-            connect_options,
+            connect_options: std::sync::Arc::new(connect_options),
             notify_raw_commits: true,
         };
         store.migrate().await?;
@@ -507,7 +507,7 @@ impl PostgresStore {
                     let mut listener = sqlx::postgres::PgListener::connect_with(
                         &PgPoolOptions::new()
                             .max_connections(1)
-                            .connect_lazy_with(options.clone()),
+                            .connect_lazy_with((*options).clone()),
                     )
                     .await?;
                     listener.listen(channel).await?;
