@@ -4,3 +4,4 @@
 //! `recompute` (replaying from the start) rebuilds the same rows.
 
 pub mod deployments;
+pub mod dora;

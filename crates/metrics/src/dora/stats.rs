@@ -1,0 +1,79 @@
+//! Order statistics of the pure DORA computation (`crate::dora`) used by the API.
+//!
+//! - Median: the middle value of the sorted samples; for an even count, the mean of the two
+//!   middle values.
+//! - Percentile p (p90 for lead time): nearest rank, the value at 1-based rank `ceil(p/100 * n)`
+//!   of the sorted samples (always one of the samples, never interpolated).
+
+/// Median of ascending `sorted` samples; `None` when empty.
+pub fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    if n % 2 == 1 {
+        sorted.get(n / 2).copied()
+    } else {
+        let low = sorted.get(n / 2 - 1)?;
+        let high = sorted.get(n / 2)?;
+        Some((low + high) / 2.0)
+    }
+}
+
+/// Nearest-rank percentile (`percent` in 1..=100) of ascending `sorted` samples; `None` when
+/// empty. Rank = ceil(percent * n / 100), computed in integers.
+pub fn nearest_rank(sorted: &[f64], percent: u32) -> Option<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    let percent = usize::try_from(percent.clamp(1, 100)).ok()?;
+    let rank = (percent * n).div_ceil(100);
+    sorted.get(rank.max(1) - 1).copied()
+}
+
+/// Sorts samples ascending (total order; the computation never produces NaN).
+pub fn sorted(mut samples: Vec<f64>) -> Vec<f64> {
+    samples.sort_by(f64::total_cmp);
+    samples
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_odd_and_even() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[7.0]), Some(7.0));
+        assert_eq!(median(&[1.0, 2.0, 10.0]), Some(2.0));
+        // Even count: mean of the two middle values, not the lower or the upper one.
+        assert_eq!(median(&[1.0, 2.0, 4.0, 10.0]), Some(3.0));
+        assert_eq!(median(&[1.0, 2.0]), Some(1.5));
+    }
+
+    #[test]
+    fn p90_nearest_rank() {
+        assert_eq!(nearest_rank(&[], 90), None);
+        assert_eq!(nearest_rank(&[5.0], 90), Some(5.0));
+        // n = 2: rank ceil(1.8) = 2.
+        assert_eq!(nearest_rank(&[1.0, 2.0], 90), Some(2.0));
+        // n = 10: rank 9 (not 10, not interpolated).
+        let ten: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(nearest_rank(&ten, 90), Some(9.0));
+        // n = 11: rank ceil(9.9) = 10.
+        let eleven: Vec<f64> = (1..=11).map(f64::from).collect();
+        assert_eq!(nearest_rank(&eleven, 90), Some(10.0));
+        // n = 20: rank 18.
+        let twenty: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(nearest_rank(&twenty, 90), Some(18.0));
+        assert_eq!(nearest_rank(&twenty, 100), Some(20.0));
+        assert_eq!(nearest_rank(&twenty, 50), Some(10.0));
+    }
+
+    #[test]
+    fn sorting() {
+        assert_eq!(sorted(vec![3.0, -1.0, 2.0]), vec![-1.0, 2.0, 3.0]);
+    }
+}
