@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use dora_metrics::deployments::DeploymentsCalculator;
+use dora_metrics::calculator::FactsCalculator;
 use dora_pipeline::router::Router as EventRouter;
 use dora_pipeline::routing::RoutingTable;
 use dora_store::writer::RawWriter;
@@ -136,7 +136,7 @@ impl Application {
         }
         if role.runs(Role::Metrics) {
             store.forward_notifications(dora_store::CDEVENTS_CHANNEL, cdevents_committed.clone());
-            let calculator = DeploymentsCalculator::new(store.clone(), settings.metrics.batch_size);
+            let calculator = FactsCalculator::new(store.clone(), settings.metrics.batch_size);
             stage_tasks.push(tokio::spawn(run_stage(
                 "calculator:deployments",
                 cdevents_committed,
@@ -157,6 +157,7 @@ impl Application {
 
         let api_state = dora_api::ApiState {
             store: store.clone(),
+            dora: Arc::new(settings.dora.clone()),
         };
         let mut app: Router = dora_api::health_router(api_state.clone());
         if role.runs(Role::Ingest) {
@@ -262,11 +263,10 @@ pub async fn run_once(settings: &Settings, role: Role) -> anyhow::Result<OnceRep
         report.failures = routed.failures;
     }
     if role.runs(Role::Metrics) {
-        report.cdevents_read =
-            DeploymentsCalculator::new(store.clone(), settings.metrics.batch_size)
-                .run_until_idle()
-                .await
-                .context("Failed to compute deployments")?;
+        report.cdevents_read = FactsCalculator::new(store.clone(), settings.metrics.batch_size)
+            .run_until_idle()
+            .await
+            .context("Failed to compute deployments")?;
     }
     store.close().await;
     Ok(report)
@@ -296,7 +296,7 @@ pub async fn recompute(settings: &Settings) -> anyhow::Result<RecomputeReport> {
         .run_until_idle()
         .await
         .context("Failed to route raw events")?;
-    let cdevents = DeploymentsCalculator::new(store.clone(), settings.metrics.batch_size)
+    let cdevents = FactsCalculator::new(store.clone(), settings.metrics.batch_size)
         .run_until_idle()
         .await
         .context("Failed to compute deployments")?;

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use dora_api::dora::DoraSettings;
 use dora_ingest::webhooks::WebhookSettings;
 use dora_pipeline::routing::{default_routes, RouteConfig, RoutingTable};
 use dora_pipeline::transformers::SourcesConfig;
@@ -13,7 +14,8 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// Top-level keys that `DORA_*` variables may set (others, like `DORA_CONFIG`, are not settings).
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
+    "dora",
     "listen",
     "database_url",
     "database_pool_size",
@@ -43,6 +45,8 @@ pub struct Settings {
     pub sources: SourcesConfig,
     /// `[webhooks.*]`: secrets and tokens of `POST /webhooks/{tool}`.
     pub webhooks: WebhookSettings,
+    /// `[dora]`: production environments, teams, attribution horizon.
+    pub dora: DoraSettings,
 }
 
 /// Ingest limits and queueing.
@@ -86,6 +90,7 @@ impl Default for Settings {
             routes: default_routes(),
             sources: SourcesConfig::default(),
             webhooks: WebhookSettings::default(),
+            dora: DoraSettings::default(),
         }
     }
 }

@@ -17,10 +17,13 @@ use dora_store::{
 };
 use serde::Serialize;
 
+pub mod dora;
+
 /// What the query routes need.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
+    pub dora: std::sync::Arc<dora::DoraSettings>,
 }
 
 /// The query routes (the `api` role).
@@ -29,6 +32,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/deploy-frequency/{bucket}", get(deploy_frequency))
         .route("/api/v1/deployments", get(list_deployments))
         .route("/api/v1/failures", get(list_failures))
+        .route("/api/v1/dora", get(dora::dora_keys))
+        .route("/api/v1/metrics/{key}", get(dora::key_series))
         .with_state(state)
 }
 
@@ -41,7 +46,7 @@ pub fn health_router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-fn store_problem(error: StoreError) -> Problem {
+pub(crate) fn store_problem(error: StoreError) -> Problem {
     if error.is_unavailable() {
         tracing::warn!(error = %error, "query failed: database unavailable");
         Problem::unavailable("the database is unavailable", 5)

@@ -3,5 +3,6 @@
 //! table in the same transaction as the cursor move, so it is incremental, crash-safe, and
 //! `recompute` (replaying from the start) rebuilds the same rows.
 
-pub mod deployments;
+pub mod calculator;
 pub mod dora;
+pub mod facts;

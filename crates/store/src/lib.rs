@@ -263,6 +263,62 @@ pub struct NewDeployment {
     pub environment: String,
     pub artifact_id: Option<String>,
     pub deployed_at: DateTime<Utc>,
+    pub team: Option<String>,
+    /// The rollout itself failed (`customData.dora.outcome = "failure"`).
+    pub failed: bool,
+    /// The commit SHA deployed, when the source says.
+    pub revision: Option<String>,
+}
+
+/// What one CDEvent says about a change, an artifact or an incident: folded into facts when the
+/// DORA keys are computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewObservation {
+    pub cdevent_seq: i64,
+    /// Position among the observations of the same CDEvent.
+    pub ordinal: i32,
+    /// `change` or `incident`.
+    pub fact: &'static str,
+    pub fact_id: String,
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    pub observed_at: DateTime<Utc>,
+    /// The observation's fields as a JSON object.
+    pub body: String,
+}
+
+/// A stored observation.
+#[derive(Debug, Clone)]
+pub struct ObservationRecord {
+    pub fact: String,
+    pub fact_id: String,
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    pub observed_at: DateTime<Utc>,
+    pub body: String,
+}
+
+/// What a calculator pass writes, atomically with its cursor move.
+#[derive(Debug, Clone, Default)]
+pub struct FactsOutput {
+    pub deployments: Vec<NewDeployment>,
+    pub observations: Vec<NewObservation>,
+}
+
+/// Which facts to load for the DORA keys: `None` = all; a list = any of.
+#[derive(Debug, Clone, Default)]
+pub struct FactFilter {
+    pub services: Option<Vec<String>>,
+    pub environments: Option<Vec<String>>,
+    pub teams: Option<Vec<String>>,
+}
+
+/// Deployments and observations in the scope of a filter. Observations that name no service
+/// (or no environment) are included under any filter: they may concern any.
+#[derive(Debug, Clone, Default)]
+pub struct FactRows {
+    pub deployments: Vec<DeploymentRecord>,
+    pub observations: Vec<ObservationRecord>,
 }
 
 /// Calendar buckets, in UTC: day at midnight, ISO week from Monday, month from the 1st, year from 1 January.
@@ -324,6 +380,9 @@ pub struct DeploymentRecord {
     pub environment: String,
     pub artifact_id: Option<String>,
     pub deployed_at: DateTime<Utc>,
+    pub team: Option<String>,
+    pub failed: bool,
+    pub revision: Option<String>,
 }
 
 /// Row counts and cursor positions, for health and lag.
@@ -419,14 +478,20 @@ impl Store {
         dispatch!(self, s => s.cdevents_after(after, limit).await)
     }
 
-    /// Stores deployments and moves the deployments cursor from `from` to `to`, atomically.
-    pub async fn commit_deployments(
+    /// Stores deployments and observations and moves the facts cursor from `from` to `to`,
+    /// atomically.
+    pub async fn commit_facts(
         &self,
         from: i64,
         to: i64,
-        deployments: &[NewDeployment],
+        output: &FactsOutput,
     ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.commit_deployments(from, to, deployments).await)
+        dispatch!(self, s => s.commit_facts(from, to, output).await)
+    }
+
+    /// The deployments and observations in the scope of a filter (all times), for the DORA keys.
+    pub async fn load_facts(&self, filter: &FactFilter) -> Result<FactRows, StoreError> {
+        dispatch!(self, s => s.load_facts(filter).await)
     }
 
     /// Deployments per service and bucket, sorted by bucket then service (the book's endpoint).

@@ -22,13 +22,16 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::{
-    Bucket, CdEventRecord, DeploymentRecord, FailureRecord, FrequencyFilter, FrequencyRow,
-    NewCdEvent, NewDeployment, NewRawEvent, Origin, Position, RawBatch, RawRecord, RouterOutput,
-    StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    Bucket, CdEventRecord, DeploymentRecord, FactFilter, FactRows, FactsOutput, FailureRecord,
+    FrequencyFilter, FrequencyRow, NewCdEvent, NewRawEvent, ObservationRecord, Origin, Position,
+    RawBatch, RawRecord, RouterOutput, StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 /// Embedded migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_facts.sql")),
+];
 
 /// Advisory lock keys (arbitrary constants, unique to dora-events).
 const MIGRATION_LOCK: i64 = 0x646f_7261_0001;
@@ -323,19 +326,22 @@ impl PostgresStore {
             .collect()
     }
 
-    pub(crate) async fn commit_deployments(
+    pub(crate) async fn commit_facts(
         &self,
         from: i64,
         to: i64,
-        deployments: &[NewDeployment],
+        output: &FactsOutput,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let (from, to) = (Position { tx: 0, seq: from }, Position { tx: 0, seq: to });
         move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
+        let deployments = &output.deployments;
         if !deployments.is_empty() {
             sqlx::query(
-                "INSERT INTO deployments (cdevent_seq, cdevent_id, kind, service, environment, artifact_id, deployed_at)
-                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+                "INSERT INTO deployments (cdevent_seq, cdevent_id, kind, service, environment, artifact_id, deployed_at,
+                                          team, failed, revision)
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                      $7::timestamptz[], $8::text[], $9::boolean[], $10::text[])
                  ON CONFLICT (cdevent_seq) DO NOTHING",
             )
             .bind(deployments.iter().map(|d| d.cdevent_seq).collect::<Vec<_>>())
@@ -345,11 +351,93 @@ impl PostgresStore {
             .bind(deployments.iter().map(|d| d.environment.as_str()).collect::<Vec<_>>())
             .bind(deployments.iter().map(|d| d.artifact_id.as_deref()).collect::<Vec<_>>())
             .bind(deployments.iter().map(|d| d.deployed_at).collect::<Vec<_>>())
+            .bind(deployments.iter().map(|d| d.team.as_deref()).collect::<Vec<_>>())
+            .bind(deployments.iter().map(|d| d.failed).collect::<Vec<_>>())
+            .bind(deployments.iter().map(|d| d.revision.as_deref()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let observations = &output.observations;
+        if !observations.is_empty() {
+            sqlx::query(
+                "INSERT INTO observations (cdevent_seq, ordinal, fact, fact_id, service, environment, observed_at, body)
+                 SELECT seq, ordinal, fact, fact_id, service, environment, observed_at, body::jsonb
+                 FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
+                             $7::timestamptz[], $8::text[])
+                      AS o(seq, ordinal, fact, fact_id, service, environment, observed_at, body)
+                 ON CONFLICT (cdevent_seq, ordinal) DO NOTHING",
+            )
+            .bind(observations.iter().map(|o| o.cdevent_seq).collect::<Vec<_>>())
+            .bind(observations.iter().map(|o| o.ordinal).collect::<Vec<_>>())
+            .bind(observations.iter().map(|o| o.fact).collect::<Vec<_>>())
+            .bind(observations.iter().map(|o| o.fact_id.as_str()).collect::<Vec<_>>())
+            .bind(observations.iter().map(|o| o.service.as_deref()).collect::<Vec<_>>())
+            .bind(observations.iter().map(|o| o.environment.as_deref()).collect::<Vec<_>>())
+            .bind(observations.iter().map(|o| o.observed_at).collect::<Vec<_>>())
+            .bind(observations.iter().map(|o| o.body.as_str()).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(crate) async fn load_facts(&self, filter: &FactFilter) -> Result<FactRows, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+             WHERE ($1::text[] IS NULL OR service = ANY($1))
+               AND ($2::text[] IS NULL OR environment = ANY($2))
+               AND ($3::text[] IS NULL OR team = ANY($3))
+             ORDER BY deployed_at, id"
+        ))
+        .bind(&filter.services)
+        .bind(&filter.environments)
+        .bind(&filter.teams)
+        .fetch_all(&self.pool)
+        .await?;
+        let deployments = rows
+            .iter()
+            .map(deployment_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Observations follow the services of the scope: the filter's, or (by team) the
+        // services of the team's deployments.
+        let services = match (&filter.services, &filter.teams) {
+            (Some(services), _) => Some(services.clone()),
+            (None, Some(_)) => Some(
+                deployments
+                    .iter()
+                    .map(|d| d.service.clone())
+                    .collect::<Vec<_>>(),
+            ),
+            (None, None) => None,
+        };
+        let rows = sqlx::query(
+            "SELECT fact, fact_id, service, environment, observed_at, body::text AS body FROM observations
+             WHERE ($1::text[] IS NULL OR service IS NULL OR service = ANY($1))
+               AND ($2::text[] IS NULL OR environment IS NULL OR environment = ANY($2))
+             ORDER BY id",
+        )
+        .bind(&services)
+        .bind(&filter.environments)
+        .fetch_all(&self.pool)
+        .await?;
+        let observations = rows
+            .into_iter()
+            .map(|row| {
+                Ok(ObservationRecord {
+                    fact: row.try_get("fact")?,
+                    fact_id: row.try_get("fact_id")?,
+                    service: row.try_get("service")?,
+                    environment: row.try_get("environment")?,
+                    observed_at: row.try_get("observed_at")?,
+                    body: row.try_get("body")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(FactRows {
+            deployments,
+            observations,
+        })
     }
 
     pub(crate) async fn deploy_frequency(
@@ -391,29 +479,14 @@ impl PostgresStore {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, cdevent_id, kind, service, environment, artifact_id, deployed_at FROM deployments
-             ORDER BY deployed_at DESC, id DESC LIMIT $1 OFFSET $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments ORDER BY deployed_at DESC, id DESC LIMIT $1 OFFSET $2"
+        ))
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|row| {
-                let id: i64 = row.try_get("id")?;
-                let kind: String = row.try_get("kind")?;
-                Ok(DeploymentRecord {
-                    id,
-                    cdevent_id: row.try_get("cdevent_id")?,
-                    kind: crate::parse_kind(&kind, id)?,
-                    service: row.try_get("service")?,
-                    environment: row.try_get("environment")?,
-                    artifact_id: row.try_get("artifact_id")?,
-                    deployed_at: row.try_get("deployed_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(deployment_record).collect()
     }
 
     pub(crate) async fn list_failures(
@@ -480,9 +553,11 @@ impl PostgresStore {
     }
 
     pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
-        sqlx::query("TRUNCATE deployments, transform_failures, cdevents_raw, cursors")
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "TRUNCATE observations, deployments, transform_failures, cdevents_raw, cursors",
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -630,4 +705,24 @@ async fn move_cursor(
         });
     }
     Ok(())
+}
+
+const DEPLOYMENT_COLUMNS: &str =
+    "id, cdevent_id, kind, service, environment, artifact_id, deployed_at, team, failed, revision";
+
+fn deployment_record(row: &sqlx::postgres::PgRow) -> Result<DeploymentRecord, StoreError> {
+    let id: i64 = row.try_get("id")?;
+    let kind: String = row.try_get("kind")?;
+    Ok(DeploymentRecord {
+        id,
+        cdevent_id: row.try_get("cdevent_id")?,
+        kind: crate::parse_kind(&kind, id)?,
+        service: row.try_get("service")?,
+        environment: row.try_get("environment")?,
+        artifact_id: row.try_get("artifact_id")?,
+        deployed_at: row.try_get("deployed_at")?,
+        team: row.try_get("team")?,
+        failed: row.try_get("failed")?,
+        revision: row.try_get("revision")?,
+    })
 }

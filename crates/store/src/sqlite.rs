@@ -12,16 +12,19 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::{
-    Bucket, CdEventRecord, DeploymentRecord, FailureRecord, FrequencyFilter, FrequencyRow,
-    NewCdEvent, NewDeployment, NewRawEvent, Origin, Position, RawBatch, RawRecord, RouterOutput,
-    StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    Bucket, CdEventRecord, DeploymentRecord, FactFilter, FactRows, FactsOutput, FailureRecord,
+    FrequencyFilter, FrequencyRow, NewCdEvent, NewRawEvent, ObservationRecord, Origin, Position,
+    RawBatch, RawRecord, RouterOutput, StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 /// Rows per multi-row INSERT (7 parameters each, under SQLite's 32766-parameter limit).
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Embedded migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_facts.sql")),
+];
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -215,17 +218,18 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(crate) async fn commit_deployments(
+    pub(crate) async fn commit_facts(
         &self,
         from: i64,
         to: i64,
-        deployments: &[NewDeployment],
+        output: &FactsOutput,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for deployment in deployments {
+        for deployment in &output.deployments {
             sqlx::query(
-                "INSERT INTO deployments (cdevent_seq, cdevent_id, kind, service, environment, artifact_id, deployed_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                "INSERT INTO deployments (cdevent_seq, cdevent_id, kind, service, environment, artifact_id, deployed_at,
+                                          team, failed, revision)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (cdevent_seq) DO NOTHING",
             )
             .bind(deployment.cdevent_seq)
@@ -235,12 +239,89 @@ impl SqliteStore {
             .bind(&deployment.environment)
             .bind(&deployment.artifact_id)
             .bind(to_micros(&deployment.deployed_at))
+            .bind(&deployment.team)
+            .bind(deployment.failed)
+            .bind(&deployment.revision)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for observation in &output.observations {
+            sqlx::query(
+                "INSERT INTO observations (cdevent_seq, ordinal, fact, fact_id, service, environment, observed_at, body)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (cdevent_seq, ordinal) DO NOTHING",
+            )
+            .bind(observation.cdevent_seq)
+            .bind(observation.ordinal)
+            .bind(observation.fact)
+            .bind(&observation.fact_id)
+            .bind(&observation.service)
+            .bind(&observation.environment)
+            .bind(to_micros(&observation.observed_at))
+            .bind(&observation.body)
             .execute(&mut *tx)
             .await?;
         }
         move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(crate) async fn load_facts(&self, filter: &FactFilter) -> Result<FactRows, StoreError> {
+        // Filters are few values: they travel as JSON arrays, read with json_each.
+        let list = |values: &Option<Vec<String>>| {
+            values.as_ref().map(|v| serde_json::json!(v).to_string())
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+             WHERE (?1 IS NULL OR service IN (SELECT value FROM json_each(?1)))
+               AND (?2 IS NULL OR environment IN (SELECT value FROM json_each(?2)))
+               AND (?3 IS NULL OR team IN (SELECT value FROM json_each(?3)))
+             ORDER BY deployed_at, id"
+        ))
+        .bind(list(&filter.services))
+        .bind(list(&filter.environments))
+        .bind(list(&filter.teams))
+        .fetch_all(&self.pool)
+        .await?;
+        let deployments = rows
+            .iter()
+            .map(deployment_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Observations follow the services of the scope: the filter's, or (by team) the
+        // services of the team's deployments.
+        let services = match (&filter.services, &filter.teams) {
+            (Some(services), _) => Some(services.clone()),
+            (None, Some(_)) => Some(deployments.iter().map(|d| d.service.clone()).collect()),
+            (None, None) => None,
+        };
+        let rows = sqlx::query(
+            "SELECT fact, fact_id, service, environment, observed_at, body FROM observations
+             WHERE (?1 IS NULL OR service IS NULL OR service IN (SELECT value FROM json_each(?1)))
+               AND (?2 IS NULL OR environment IS NULL OR environment IN (SELECT value FROM json_each(?2)))
+             ORDER BY id",
+        )
+        .bind(list(&services))
+        .bind(list(&filter.environments))
+        .fetch_all(&self.pool)
+        .await?;
+        let observations = rows
+            .into_iter()
+            .map(|row| {
+                Ok(ObservationRecord {
+                    fact: row.try_get("fact")?,
+                    fact_id: row.try_get("fact_id")?,
+                    service: row.try_get("service")?,
+                    environment: row.try_get("environment")?,
+                    observed_at: from_micros(row.try_get("observed_at")?),
+                    body: row.try_get("body")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(FactRows {
+            deployments,
+            observations,
+        })
     }
 
     pub(crate) async fn deploy_frequency(
@@ -289,29 +370,14 @@ impl SqliteStore {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, cdevent_id, kind, service, environment, artifact_id, deployed_at FROM deployments
-             ORDER BY deployed_at DESC, id DESC LIMIT ? OFFSET ?",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments ORDER BY deployed_at DESC, id DESC LIMIT ? OFFSET ?"
+        ))
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|row| {
-                let kind: String = row.try_get("kind")?;
-                let id: i64 = row.try_get("id")?;
-                Ok(DeploymentRecord {
-                    id,
-                    cdevent_id: row.try_get("cdevent_id")?,
-                    kind: crate::parse_kind(&kind, id)?,
-                    service: row.try_get("service")?,
-                    environment: row.try_get("environment")?,
-                    artifact_id: row.try_get("artifact_id")?,
-                    deployed_at: from_micros(row.try_get("deployed_at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(deployment_record).collect()
     }
 
     pub(crate) async fn list_failures(
@@ -377,6 +443,7 @@ impl SqliteStore {
     pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for table in [
+            "observations",
             "deployments",
             "transform_failures",
             "cdevents_raw",
@@ -455,4 +522,24 @@ async fn move_cursor(
         });
     }
     Ok(())
+}
+
+const DEPLOYMENT_COLUMNS: &str =
+    "id, cdevent_id, kind, service, environment, artifact_id, deployed_at, team, failed, revision";
+
+fn deployment_record(row: &sqlx::sqlite::SqliteRow) -> Result<DeploymentRecord, StoreError> {
+    let id: i64 = row.try_get("id")?;
+    let kind: String = row.try_get("kind")?;
+    Ok(DeploymentRecord {
+        id,
+        cdevent_id: row.try_get("cdevent_id")?,
+        kind: crate::parse_kind(&kind, id)?,
+        service: row.try_get("service")?,
+        environment: row.try_get("environment")?,
+        artifact_id: row.try_get("artifact_id")?,
+        deployed_at: from_micros(row.try_get("deployed_at")?),
+        team: row.try_get("team")?,
+        failed: row.try_get("failed")?,
+        revision: row.try_get("revision")?,
+    })
 }

@@ -1,0 +1,214 @@
+//! The facts calculator: reads new CDEvents after its cursor and records, in the same
+//! transaction as the cursor move, what the DORA keys need:
+//!
+//! - a deployment row per `service.deployed|upgraded|rolledback` CDEvent (one rollout of a
+//!   service, `subject.id`, into an environment, `subject.content.environment.id`, at
+//!   `context.timestamp`), with its team, outcome and revision from `customData.dora`;
+//! - an observation per thing a CDEvent says about a change (`change.*`, and `artifact.*` that
+//!   reference a change) or an incident (`incident.*`), folded into facts when keys are computed
+//!   ([`crate::facts`]).
+//!
+//! Rollout identity is settled upstream: a transformer gives the same CDEvent id to every event
+//! about the same rollout and the CDEvents store keeps one. The `customData.dora` keys read here
+//! are the contract in METRICS.md; both camelCase and snake_case spellings are accepted.
+
+use dora_model::cdevent::CdEvent;
+use dora_store::{
+    CdEventRecord, DeploymentKind, FactsOutput, NewDeployment, NewObservation, Store, StoreError,
+    DEPLOYMENTS_CURSOR,
+};
+use serde_json::{json, Value};
+
+/// The facts calculator over one store.
+#[derive(Debug, Clone)]
+pub struct FactsCalculator {
+    store: Store,
+    batch_size: i64,
+}
+
+/// A `customData.dora` key, in camelCase or snake_case.
+fn dora_field<'a>(event: &'a CdEvent, camel: &str, snake: &str) -> Option<&'a Value> {
+    let dora = event.custom_data.as_ref()?.get("dora")?;
+    dora.get(camel).or_else(|| dora.get(snake))
+}
+
+fn dora_str<'a>(event: &'a CdEvent, camel: &str, snake: &str) -> Option<&'a str> {
+    dora_field(event, camel, snake).and_then(Value::as_str)
+}
+
+/// The team of an event: `customData.dora.team`, else the Kubernetes `app.kubernetes.io/part-of`
+/// label the Kubernetes transformer passes on.
+fn team_of(event: &CdEvent) -> Option<String> {
+    dora_str(event, "team", "team")
+        .or_else(|| {
+            event
+                .custom_data
+                .as_ref()?
+                .pointer("/kubernetes/labels/app.kubernetes.io~1part-of")?
+                .as_str()
+        })
+        .map(str::to_owned)
+}
+
+/// What one stored CDEvent contributes to the facts.
+pub fn facts_from(record: &CdEventRecord, output: &mut FactsOutput) {
+    let Some(parsed) = dora_spec::parse_type(&record.event_type) else {
+        return;
+    };
+    if parsed.custom {
+        return;
+    }
+    let document: Value = match serde_json::from_str(&record.content) {
+        Ok(document) => document,
+        Err(e) => {
+            tracing::error!(seq = record.seq, error = %e, "stored CDEvent is not JSON; skipped");
+            return;
+        }
+    };
+    let event = match CdEvent::from_value(&document) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::error!(seq = record.seq, error = %e, "stored CDEvent is unreadable; skipped");
+            return;
+        }
+    };
+    let first = output.observations.len();
+    let mut observe = |fact: &'static str,
+                       fact_id: String,
+                       service: Option<String>,
+                       environment: Option<String>,
+                       body: Value| {
+        let ordinal = i32::try_from(output.observations.len() - first).unwrap_or(i32::MAX);
+        output.observations.push(NewObservation {
+            cdevent_seq: record.seq,
+            ordinal,
+            fact,
+            fact_id,
+            service,
+            environment,
+            observed_at: event.timestamp,
+            body: body.to_string(),
+        });
+    };
+    match (parsed.subject.as_str(), parsed.predicate.as_str()) {
+        ("service", predicate @ ("deployed" | "upgraded" | "rolledback")) => {
+            let kind = match predicate {
+                "deployed" => DeploymentKind::Deployed,
+                "upgraded" => DeploymentKind::Upgraded,
+                _ => DeploymentKind::Rolledback,
+            };
+            let Some(environment) = event.content_str("/environment/id") else {
+                return;
+            };
+            output.deployments.push(NewDeployment {
+                cdevent_seq: record.seq,
+                cdevent_id: event.id.clone(),
+                kind,
+                service: event.subject_id.clone(),
+                environment: environment.to_owned(),
+                artifact_id: event
+                    .content_str("/artifactId")
+                    .or_else(|| dora_str(&event, "artifact", "artifact"))
+                    .map(str::to_owned),
+                deployed_at: event.timestamp,
+                team: team_of(&event),
+                failed: dora_str(&event, "outcome", "outcome") == Some("failure"),
+                revision: dora_str(&event, "revision", "revision").map(str::to_owned),
+            });
+        }
+        ("change", predicate) => {
+            let body = json!({
+                "predicate": predicate,
+                "repository": event.content_str("/repository/id"),
+                "created_at": dora_str(&event, "createdAt", "created_at"),
+                "merged_at": dora_str(&event, "mergedAt", "merged_at"),
+                "merge_sha": dora_str(&event, "mergeSha", "merge_sha"),
+                "revision": dora_str(&event, "revision", "revision"),
+                "commits": dora_field(&event, "commits", "commits").cloned(),
+            });
+            let service = dora_str(&event, "service", "service").map(str::to_owned);
+            observe("change", event.subject_id.clone(), service, None, body);
+        }
+        ("artifact", "packaged" | "published") => {
+            let mut changes: Vec<String> = event
+                .content_str("/change/id")
+                .map(str::to_owned)
+                .into_iter()
+                .collect();
+            if let Some(Value::Array(ids)) = dora_field(&event, "changes", "changes") {
+                changes.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            for change in changes {
+                observe(
+                    "change",
+                    change,
+                    None,
+                    None,
+                    json!({"predicate": "artifact", "artifact_id": event.subject_id}),
+                );
+            }
+        }
+        ("incident", predicate @ ("detected" | "reported" | "resolved")) => {
+            let service = event
+                .content_str("/service/id")
+                .or_else(|| dora_str(&event, "service", "service"))
+                .map(str::to_owned);
+            let environment = event.content_str("/environment/id").map(str::to_owned);
+            let body = json!({
+                "predicate": predicate,
+                "artifact_id": event.content_str("/artifactId"),
+                "deployment": dora_str(&event, "deployment", "deployment"),
+            });
+            observe(
+                "incident",
+                event.subject_id.clone(),
+                service,
+                environment,
+                body,
+            );
+        }
+        _ => {}
+    }
+}
+
+impl FactsCalculator {
+    pub fn new(store: Store, batch_size: i64) -> Self {
+        Self {
+            store,
+            batch_size: batch_size.max(1),
+        }
+    }
+
+    /// Processes the next batch of CDEvents; returns how many were read (0: caught up).
+    pub async fn run_pass(&self) -> Result<usize, StoreError> {
+        let from = self.store.cursor(DEPLOYMENTS_CURSOR).await?.seq;
+        let batch = self.store.cdevents_after(from, self.batch_size).await?;
+        let Some(last) = batch.last() else {
+            return Ok(0);
+        };
+        let mut output = FactsOutput::default();
+        for record in &batch {
+            facts_from(record, &mut output);
+        }
+        self.store.commit_facts(from, last.seq, &output).await?;
+        tracing::debug!(
+            cdevents = batch.len(),
+            deployments = output.deployments.len(),
+            observations = output.observations.len(),
+            cursor = last.seq,
+            "facts pass"
+        );
+        Ok(batch.len())
+    }
+
+    /// Runs passes until caught up; returns the number of CDEvents read.
+    pub async fn run_until_idle(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            match self.run_pass().await? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The five keys through the HTTP API, on a hand-computed scenario posted as CDEvents.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_with, test_settings, Backend, TestApp};
+
+fn cdevent(kind: &str, id: &str, subject: &str, at: &str, content: Value, dora: Value) -> Value {
+    let version = match kind {
+        "service.deployed" | "incident.detected" | "incident.resolved" => "0.3.0",
+        "change.merged" => "0.3.0",
+        _ => "0.3.0",
+    };
+    json!({
+        "context": {"specversion": "0.5.1", "id": id, "source": "/scenario",
+                    "type": format!("dev.cdevents.{kind}.{version}"), "timestamp": at},
+        "subject": {"id": subject, "source": "/scenario", "content": content},
+        "customData": {"dora": dora}
+    })
+}
+
+fn deployed(id: &str, env: &str, at: &str, revision: &str) -> Value {
+    cdevent(
+        "service.deployed",
+        id,
+        "web",
+        at,
+        json!({"environment": {"id": env}, "artifactId": format!("pkg:oci/web@{revision}")}),
+        json!({"revision": revision}),
+    )
+}
+
+fn merged(id: &str, created: &str, merged_at: &str, sha: &str) -> Value {
+    cdevent(
+        "change.merged",
+        id,
+        id,
+        merged_at,
+        json!({"repository": {"id": "acme/web"}}),
+        json!({"mergeSha": sha, "createdAt": created, "mergedAt": merged_at}),
+    )
+}
+
+/// Window 2024-01-01 (a Monday) to 2024-01-15: two complete ISO weeks.
+///
+/// - C1 created 01-01 08:00, merged as aaa; D1 deploys aaa to production 01-01 12:00: lead 4 h.
+/// - C2 created 01-02 00:00, merged as bbb; D2 deploys bbb 01-02 12:00: lead 12 h.
+/// - I1 (web, production) detected 01-02 13:00, resolved 15:00: blamed on D2 (latest before it);
+///   recovery 2 h.
+/// - D3 production 01-03 12:00 (incident already resolved: not rework); D4 to staging, not counted.
+///
+/// Expected: 3 deployments; deploy days per week = median(3, 0) = 1.5 (high); lead time median
+/// (14400 + 43200) / 2 = 28800 s (elite), p90 = 43200; change failure rate 1/3 (low); recovery
+/// 7200 s (high); rework 0/3.
+fn scenario() -> Vec<Value> {
+    vec![
+        merged(
+            "acme/web#1",
+            "2024-01-01T08:00:00Z",
+            "2024-01-01T10:00:00Z",
+            "aaa",
+        ),
+        deployed("d1", "production", "2024-01-01T12:00:00Z", "aaa"),
+        merged(
+            "acme/web#2",
+            "2024-01-02T00:00:00Z",
+            "2024-01-02T06:00:00Z",
+            "bbb",
+        ),
+        deployed("d2", "production", "2024-01-02T12:00:00Z", "bbb"),
+        cdevent(
+            "incident.detected",
+            "i1-detected",
+            "inc-1",
+            "2024-01-02T13:00:00Z",
+            json!({"environment": {"id": "production"}, "service": {"id": "web"}}),
+            json!({}),
+        ),
+        cdevent(
+            "incident.resolved",
+            "i1-resolved",
+            "inc-1",
+            "2024-01-02T15:00:00Z",
+            json!({"environment": {"id": "production"}, "service": {"id": "web"}}),
+            json!({}),
+        ),
+        deployed("d3", "production", "2024-01-03T12:00:00Z", "ccc"),
+        deployed("d4", "staging", "2024-01-03T09:00:00Z", "ccc"),
+    ]
+}
+
+async fn spawn_production_only(backend: &Backend) -> TestApp {
+    let db = backend.fresh_database().await;
+    let mut settings = test_settings(&db);
+    settings.dora.production_environments = vec!["production".into()];
+    spawn_with(settings, db).await
+}
+
+async fn the_five_keys_match_the_hand_computed_scenario(backend: Backend) {
+    let app = spawn_production_only(&backend).await;
+    // Posted in reverse: arrival order must not matter.
+    let mut events = scenario();
+    events.reverse();
+    let response = app
+        .client
+        .post(app.url("/cdevents"))
+        .header("content-type", "application/json")
+        .body(json!(events).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    app.wait_until_processed().await;
+    let report = app
+        .get_json("/api/v1/dora?from=2024-01-01&to=2024-01-14")
+        .await;
+    let keys = &report["keys"];
+    assert_eq!(
+        report["window"],
+        json!({"from": "2024-01-01T00:00:00Z", "to": "2024-01-15T00:00:00Z"})
+    );
+    assert_eq!(
+        report["filters"]["production_environments"],
+        json!(["production"])
+    );
+    assert_eq!(keys["deployment_frequency"]["value"], 3);
+    assert_eq!(keys["deployment_frequency"]["deploy_days_per_week"], 1.5);
+    assert_eq!(keys["deployment_frequency"]["level"], "high");
+    assert_eq!(keys["lead_time"]["value"], 28800.0);
+    assert_eq!(keys["lead_time"]["sample_size"], 2);
+    assert_eq!(keys["lead_time"]["level"], "elite");
+    assert_eq!(keys["change_failure_rate"]["sample_size"], 3);
+    assert!((keys["change_failure_rate"]["value"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    assert_eq!(keys["change_failure_rate"]["level"], "low");
+    assert_eq!(keys["recovery_time"]["value"], 7200.0);
+    assert_eq!(keys["recovery_time"]["level"], "high");
+    assert_eq!(keys["rework_rate"]["value"], 0.0);
+
+    // A filter that matches nothing gives no samples, not errors.
+    let none = app
+        .get_json("/api/v1/dora?from=2024-01-01&to=2024-01-14&service=api")
+        .await;
+    assert_eq!(none["keys"]["deployment_frequency"]["value"], 0);
+    assert_eq!(none["keys"]["lead_time"]["value"], Value::Null);
+    assert_eq!(none["filters"]["service"], json!(["api"]));
+
+    // Weekly series of the failure rate: 1/3 in the first week, no sample in the second.
+    let series = app
+        .get_json("/api/v1/metrics/change-failure-rate?bucket=week&from=2024-01-01&to=2024-01-14")
+        .await;
+    let points = series["series"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    assert_eq!(points[0]["value"]["sample_size"], 3);
+    assert_eq!(points[1]["value"]["sample_size"], 0);
+}
+
+async fn bad_dora_parameters_are_named(backend: Backend) {
+    let app = spawn_production_only(&backend).await;
+    for (query, field) in [
+        ("from=yesterday", "from"),
+        ("teem=a", "teem"),
+        ("from=2024-02-01&to=2024-01-01", "from"),
+    ] {
+        let response = app
+            .client
+            .get(app.url(&format!("/api/v1/dora?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["field"],
+            field,
+            "{query}"
+        );
+    }
+    let response = app
+        .client
+        .get(app.url("/api/v1/metrics/happiness"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let response = app
+        .client
+        .get(app.url("/api/v1/metrics/lead-time?bucket=hour"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+backend_tests!(
+    the_five_keys_match_the_hand_computed_scenario,
+    bad_dora_parameters_are_named,
+);
