@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 RUNS="${RUNS:-3}"
 cargo build --release --quiet --bin dora-events
-bin=./target/release/dora-events
+bin="${CARGO_TARGET_DIR:-target}/release/dora-events"
 run() {
   local store=$1 mode=$2 events=$3 url
   for i in $(seq 1 "$RUNS"); do

@@ -13,7 +13,7 @@ base="http://${listen}"
 
 cargo build --quiet --bin dora-events
 rm -f "$db" "$db-wal" "$db-shm"
-./target/debug/dora-events serve --listen "$listen" --database-url "sqlite://$db" &
+"${CARGO_TARGET_DIR:-target}/debug/dora-events" serve --listen "$listen" --database-url "sqlite://$db" &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 
