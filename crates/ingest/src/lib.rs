@@ -350,7 +350,9 @@ async fn post_webhook(
             StatusCode::NOT_FOUND,
             "unknown-webhook",
             "Unknown webhook",
-            format!("no webhook for {tool:?}; known: github, alertmanager, pagerduty"),
+            format!(
+                "no webhook for {tool:?}; known: github, gitlab, argocd, alertmanager, pagerduty"
+            ),
         )
         .with_field("tool")
     })?;

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 pub mod alertmanager;
+pub mod argocd;
 pub mod github;
+pub mod gitlab;
 pub mod pagerduty;
 
 /// A shared HMAC secret (`[webhooks.github] secret = "..."`).
@@ -40,6 +42,7 @@ pub struct WebhookSettings {
     pub gitlab: TokenSetting,
     pub alertmanager: TokenSetting,
     pub pagerduty: SecretSetting,
+    pub argocd: TokenSetting,
 }
 
 impl WebhookSettings {
@@ -48,6 +51,12 @@ impl WebhookSettings {
         let mut unsigned = Vec::new();
         if self.github.secret.is_none() {
             unsigned.push("github");
+        }
+        if self.gitlab.token.is_none() {
+            unsigned.push("gitlab");
+        }
+        if self.argocd.token.is_none() {
+            unsigned.push("argocd");
         }
         if self.alertmanager.token.is_none() {
             unsigned.push("alertmanager");
@@ -66,6 +75,8 @@ pub type Adapter = fn(&HeaderMap, &[u8], &WebhookSettings) -> Result<Vec<CloudEv
 pub fn adapter_for(tool: &str) -> Option<Adapter> {
     match tool {
         "github" => Some(github::adapt),
+        "gitlab" => Some(gitlab::adapt),
+        "argocd" => Some(argocd::adapt),
         "alertmanager" => Some(alertmanager::adapt),
         "pagerduty" => Some(pagerduty::adapt),
         _ => None,
@@ -139,7 +150,7 @@ mod tests {
 
     #[test]
     fn every_tool_has_an_adapter_and_unknown_ones_none() {
-        for tool in ["github", "alertmanager", "pagerduty"] {
+        for tool in ["github", "gitlab", "argocd", "alertmanager", "pagerduty"] {
             assert!(adapter_for(tool).is_some(), "{tool}");
         }
         assert!(adapter_for("jenkins").is_none());

@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 pub mod alertmanager;
+pub mod argocd;
 pub mod cdevents;
 pub mod github;
+pub mod gitlab;
 pub mod kubernetes;
 pub mod pagerduty;
+pub mod tekton;
 
 /// The CDEvents release transformers emit (context `specversion`).
 pub const EMIT_SPEC_VERSION: &str = "0.5.1";
@@ -53,6 +56,9 @@ pub trait Transformer: Send + Sync {
 #[serde(deny_unknown_fields, default)]
 pub struct SourcesConfig {
     pub github: github::GithubSettings,
+    pub gitlab: gitlab::GitlabSettings,
+    pub tekton: tekton::TektonSettings,
+    pub argocd: argocd::ArgocdSettings,
     pub alertmanager: alertmanager::AlertmanagerSettings,
     pub pagerduty: pagerduty::PagerdutySettings,
 }
@@ -71,6 +77,12 @@ pub enum TransformerKind {
     Alertmanager,
     /// PagerDuty v3 webhooks (`POST /webhooks/pagerduty`).
     Pagerduty,
+    /// GitLab (Knative GitLabSource or `POST /webhooks/gitlab`).
+    Gitlab,
+    /// Tekton's CloudEvents (`dev.tekton.event.*`).
+    Tekton,
+    /// Argo CD notifications (`POST /webhooks/argocd`).
+    Argocd,
 }
 
 impl TransformerKind {
@@ -85,6 +97,9 @@ impl TransformerKind {
             Self::Pagerduty => Box::new(pagerduty::PagerdutyTransformer::new(
                 sources.pagerduty.clone(),
             )),
+            Self::Gitlab => Box::new(gitlab::GitlabTransformer::new(sources.gitlab.clone())),
+            Self::Tekton => Box::new(tekton::TektonTransformer::new(sources.tekton.clone())),
+            Self::Argocd => Box::new(argocd::ArgocdTransformer::new(sources.argocd.clone())),
         }
     }
 
@@ -95,6 +110,9 @@ impl TransformerKind {
             Self::Github => "github",
             Self::Alertmanager => "alertmanager",
             Self::Pagerduty => "pagerduty",
+            Self::Gitlab => "gitlab",
+            Self::Tekton => "tekton",
+            Self::Argocd => "argocd",
         }
     }
 }
