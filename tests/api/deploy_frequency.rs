@@ -211,7 +211,9 @@ async fn the_books_kubernetes_events_become_the_golden_rollouts(backend: Backend
     let state = app.wait_until_processed().await;
     assert_eq!(state["failures"], 0);
     assert_eq!(state["deployments"], json!(expected_ids.len()));
-    let deployments = app.get_json("/api/v1/deployments?limit=1000").await;
+    let deployments = app
+        .get_json("/api/v1/deployments?from=2000-01-01&limit=1000")
+        .await;
     let ids: BTreeSet<String> = deployments["items"]
         .as_array()
         .unwrap()

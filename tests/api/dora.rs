@@ -135,6 +135,57 @@ async fn the_five_keys_match_the_hand_computed_scenario(backend: Backend) {
     assert_eq!(keys["recovery_time"]["level"], "high");
     assert_eq!(keys["rework_rate"]["value"], 0.0);
 
+    // Drill-down: what each number is made of.
+    let deployments = app
+        .get_json("/api/v1/deployments?from=2024-01-01&to=2024-01-14")
+        .await;
+    assert_eq!(
+        deployments["total"], 4,
+        "staging deployments are listed, flagged"
+    );
+    let items = deployments["items"].as_array().unwrap();
+    let order: Vec<&str> = items
+        .iter()
+        .map(|d| d["cdevent_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["d3", "d4", "d2", "d1"], "newest first");
+    assert_eq!(items[1]["production"], false);
+    let d2 = &items[2];
+    assert_eq!(d2["cdevent_id"], "d2");
+    assert_eq!(d2["changes"], json!(["acme/web#2"]));
+    assert_eq!(d2["incidents"], json!(["inc-1"]));
+    let changes = app
+        .get_json("/api/v1/changes?from=2024-01-01&to=2024-01-14")
+        .await;
+    let lead_times: Vec<(String, i64)> = changes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["lead_time_seconds"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lead_times,
+        [
+            ("acme/web#2".to_owned(), 43200),
+            ("acme/web#1".to_owned(), 14400)
+        ]
+    );
+    let incidents = app
+        .get_json("/api/v1/incidents?from=2024-01-01&to=2024-01-14")
+        .await;
+    assert_eq!(incidents["items"][0]["id"], "inc-1");
+    assert_eq!(incidents["items"][0]["deployment"], d2["id"]);
+    let page = app
+        .get_json("/api/v1/deployments?from=2024-01-01&to=2024-01-14&limit=1&offset=2")
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["cdevent_id"], "d2");
+
     // A filter that matches nothing gives no samples, not errors.
     let none = app
         .get_json("/api/v1/dora?from=2024-01-01&to=2024-01-14&service=api")

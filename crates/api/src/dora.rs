@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use dora_http::Problem;
+use dora_metrics::dora::levels::Thresholds;
 use dora_metrics::dora::{self, window::Bucket, window::Window, DoraConfig, Key};
 use dora_store::FactFilter;
 use percent_encoding::percent_decode_str;
@@ -32,6 +33,8 @@ pub struct DoraSettings {
     pub attribution_horizon: Duration,
     /// Service -> team; wins over team metadata in events.
     pub teams: BTreeMap<String, String>,
+    /// Level thresholds (defaults: the DORA 2023 clusters; METRICS.md).
+    pub thresholds: Thresholds,
 }
 
 impl Default for DoraSettings {
@@ -40,6 +43,7 @@ impl Default for DoraSettings {
             production_environments: Vec::new(),
             attribution_horizon: Duration::from_secs(7 * 24 * 3600),
             teams: BTreeMap::new(),
+            thresholds: Thresholds::default(),
         }
     }
 }
@@ -50,7 +54,7 @@ impl DoraSettings {
             production_environments: self.production_environments.clone(),
             attribution_horizon: chrono::Duration::from_std(self.attribution_horizon)
                 .unwrap_or_else(|_| chrono::Duration::days(7)),
-            ..DoraConfig::default()
+            thresholds: self.thresholds,
         }
     }
 }
@@ -59,7 +63,8 @@ impl DoraSettings {
 struct DoraQuery {
     window: Window,
     filter: FactFilter,
-    bucket: Option<Bucket>,
+    /// Endpoint-specific parameters (`bucket`, `limit`, `offset`), by name.
+    extra: BTreeMap<String, String>,
 }
 
 fn bad(field: &str, detail: String) -> Problem {
@@ -89,9 +94,10 @@ fn parse_time(field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>
     Ok(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
 }
 
-fn parse_query(raw: Option<&str>, allow_bucket: bool) -> Result<DoraQuery, Problem> {
-    let (mut from, mut to, mut bucket) = (None, None, None);
+fn parse_query(raw: Option<&str>, extra_names: &[&str]) -> Result<DoraQuery, Problem> {
+    let (mut from, mut to) = (None, None);
     let mut filter = FactFilter::default();
+    let mut extra = BTreeMap::new();
     for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let decode = |s: &str| {
@@ -108,25 +114,20 @@ fn parse_query(raw: Option<&str>, allow_bucket: bool) -> Result<DoraQuery, Probl
             "service" => push(&mut filter.services),
             "environment" => push(&mut filter.environments),
             "team" => push(&mut filter.teams),
-            "bucket" if allow_bucket => {
-                bucket = Some(Bucket::parse(&value).ok_or_else(|| {
-                    bad(
-                        "bucket",
-                        format!("bucket must be day, week, month or year, got {value:?}"),
-                    )
-                })?)
+            name if extra_names.contains(&name) => {
+                extra.insert(key.clone(), value);
             }
             other => {
-                let known = if allow_bucket {
-                    "from, to, service, environment, team, bucket"
-                } else {
-                    "from, to, service, environment, team"
-                };
+                let mut known = vec!["from", "to", "service", "environment", "team"];
+                known.extend_from_slice(extra_names);
                 return Err(Problem::bad_request(
                     "unknown-parameter",
                     "Unknown query parameter",
                     other,
-                    format!("unknown query parameter {other:?}; known: {known}"),
+                    format!(
+                        "unknown query parameter {other:?}; known: {}",
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -138,8 +139,31 @@ fn parse_query(raw: Option<&str>, allow_bucket: bool) -> Result<DoraQuery, Probl
     Ok(DoraQuery {
         window,
         filter,
-        bucket,
+        extra,
     })
+}
+
+/// `limit` (default 100, at most 1000) and `offset` from the extra parameters.
+fn paging(extra: &BTreeMap<String, String>) -> Result<(usize, usize), Problem> {
+    let number = |name: &str, default: usize, max: usize| -> Result<usize, Problem> {
+        match extra.get(name) {
+            None => Ok(default),
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| {
+                    bad(
+                        name,
+                        format!("{name} must be a whole number from 0 to {max}, got {text:?}"),
+                    )
+                }),
+        }
+    };
+    Ok((
+        number("limit", 100, 1000)?,
+        number("offset", 0, usize::MAX)?,
+    ))
 }
 
 fn filters_json(filter: &FactFilter, settings: &DoraSettings) -> Value {
@@ -156,7 +180,7 @@ pub async fn dora_keys(
     State(state): State<ApiState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
-    let query = parse_query(raw.as_deref(), false)?;
+    let query = parse_query(raw.as_deref(), &[])?;
     let rows = state
         .store
         .load_facts(&query.filter)
@@ -188,8 +212,16 @@ pub async fn key_series(
         )
         .with_field("key")
     })?;
-    let query = parse_query(raw.as_deref(), true)?;
-    let bucket = query.bucket.unwrap_or(Bucket::Week);
+    let query = parse_query(raw.as_deref(), &["bucket"])?;
+    let bucket = match query.extra.get("bucket") {
+        None => Bucket::Week,
+        Some(text) => Bucket::parse(text).ok_or_else(|| {
+            bad(
+                "bucket",
+                format!("bucket must be day, week, month or year, got {text:?}"),
+            )
+        })?,
+    };
     let rows = state
         .store
         .load_facts(&query.filter)
@@ -210,4 +242,103 @@ pub async fn key_series(
         "filters": filters_json(&query.filter, &state.dora),
         "series": series,
     })))
+}
+
+/// Which drill-down list.
+#[derive(Clone, Copy)]
+enum Listing {
+    Deployments,
+    Changes,
+    Incidents,
+}
+
+async fn drill_down(
+    state: ApiState,
+    raw: Option<String>,
+    listing: Listing,
+) -> Result<Json<Value>, Problem> {
+    let query = parse_query(raw.as_deref(), &["limit", "offset"])?;
+    let (limit, offset) = paging(&query.extra)?;
+    let rows = state
+        .store
+        .load_facts(&query.filter)
+        .await
+        .map_err(store_problem)?;
+    let cdevent_ids: BTreeMap<i64, String> = rows
+        .deployments
+        .iter()
+        .map(|d| (d.id, d.cdevent_id.clone()))
+        .collect();
+    let facts = dora_metrics::facts::fold(rows, &state.dora.teams);
+    let config = state.dora.config();
+    let linked = dora::linking::Linked::new(&facts, &config);
+    let page = |mut items: Vec<Value>| {
+        let total = items.len();
+        items.reverse(); // newest first
+        let items: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+        (total, items)
+    };
+    let (total, items) = match listing {
+        Listing::Deployments => page(
+            linked
+                .deployments_in(&query.window)
+                .into_iter()
+                .map(|links| {
+                    let mut item = serde_json::to_value(&links).unwrap_or_default();
+                    if let Some(object) = item.as_object_mut() {
+                        object.insert("cdevent_id".into(), json!(cdevent_ids.get(&links.id)));
+                    }
+                    item
+                })
+                .collect(),
+        ),
+        Listing::Changes => page(
+            linked
+                .changes_in(&query.window)
+                .into_iter()
+                .map(|links| serde_json::to_value(&links).unwrap_or_default())
+                .collect(),
+        ),
+        Listing::Incidents => page(
+            linked
+                .incidents_in(&query.window)
+                .into_iter()
+                .map(|links| serde_json::to_value(&links).unwrap_or_default())
+                .collect(),
+        ),
+    };
+    Ok(Json(json!({
+        "window": query.window,
+        "filters": filters_json(&query.filter, &state.dora),
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "items": items,
+    })))
+}
+
+/// `GET /api/v1/deployments`: deployments in the window, newest first, with what they shipped,
+/// the incidents blamed on them, why they needed intervention and what recovered them.
+pub async fn deployments(
+    State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Problem> {
+    drill_down(state, raw, Listing::Deployments).await
+}
+
+/// `GET /api/v1/changes`: changes deployed to production in the window, with their lead time.
+pub async fn changes(
+    State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Problem> {
+    drill_down(state, raw, Listing::Changes).await
+}
+
+/// `GET /api/v1/incidents`: incidents detected in the window, with the deployment they are
+/// attributed to.
+pub async fn incidents(
+    State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, Problem> {
+    drill_down(state, raw, Listing::Incidents).await
 }

@@ -12,9 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use dora_http::Problem;
-use dora_store::{
-    Bucket, DeploymentRecord, FailureRecord, FrequencyFilter, Store, StoreError, StoreStats,
-};
+use dora_store::{Bucket, FailureRecord, FrequencyFilter, Store, StoreError, StoreStats};
 use serde::Serialize;
 
 pub mod dora;
@@ -30,7 +28,9 @@ pub struct ApiState {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/deploy-frequency/{bucket}", get(deploy_frequency))
-        .route("/api/v1/deployments", get(list_deployments))
+        .route("/api/v1/deployments", get(dora::deployments))
+        .route("/api/v1/changes", get(dora::changes))
+        .route("/api/v1/incidents", get(dora::incidents))
         .route("/api/v1/failures", get(list_failures))
         .route("/api/v1/dora", get(dora::dora_keys))
         .route("/api/v1/metrics/{key}", get(dora::key_series))
@@ -144,24 +144,6 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub limit: i64,
     pub offset: i64,
-}
-
-async fn list_deployments(
-    State(state): State<ApiState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Page<DeploymentRecord>>, Problem> {
-    only_params(&params, &["limit", "offset"])?;
-    let (limit, offset) = paging(&params)?;
-    let items = state
-        .store
-        .list_deployments(limit, offset)
-        .await
-        .map_err(store_problem)?;
-    Ok(Json(Page {
-        items,
-        limit,
-        offset,
-    }))
 }
 
 async fn list_failures(

@@ -503,15 +503,6 @@ impl Store {
         dispatch!(self, s => s.deploy_frequency(bucket, filter).await)
     }
 
-    /// The latest deployments, newest first.
-    pub async fn list_deployments(
-        &self,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        dispatch!(self, s => s.list_deployments(limit, offset).await)
-    }
-
     /// Recorded transformation failures, newest first.
     pub async fn list_failures(
         &self,

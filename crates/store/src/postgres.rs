@@ -474,21 +474,6 @@ impl PostgresStore {
             .collect()
     }
 
-    pub(crate) async fn list_deployments(
-        &self,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments ORDER BY deployed_at DESC, id DESC LIMIT $1 OFFSET $2"
-        ))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(deployment_record).collect()
-    }
-
     pub(crate) async fn list_failures(
         &self,
         limit: i64,

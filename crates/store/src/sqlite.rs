@@ -365,21 +365,6 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(crate) async fn list_deployments(
-        &self,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments ORDER BY deployed_at DESC, id DESC LIMIT ? OFFSET ?"
-        ))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(deployment_record).collect()
-    }
-
     pub(crate) async fn list_failures(
         &self,
         limit: i64,
