@@ -13,6 +13,12 @@ use crate::dora::facts::{Change, Commit, Deployment, DeploymentKind, DoraFacts, 
 
 /// Folds stored rows into facts. `teams` maps a service to its team and wins over event metadata.
 pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
+    // Incidents may name the deployment they blame by its CDEvent id.
+    let by_cdevent_id: BTreeMap<String, i64> = rows
+        .deployments
+        .iter()
+        .map(|d| (d.cdevent_id.clone(), d.id))
+        .collect();
     let deployments: Vec<Deployment> = rows
         .deployments
         .into_iter()
@@ -89,6 +95,9 @@ pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
                 draft.service = draft.service.take().or(observation.service.clone());
                 draft.environment = draft.environment.take().or(observation.environment.clone());
                 draft.artifact_id = draft.artifact_id.take().or(text("artifact_id"));
+                draft.deployment_ref = draft
+                    .deployment_ref
+                    .or_else(|| text("deployment").and_then(|id| by_cdevent_id.get(&id).copied()));
                 match predicate.as_str() {
                     "resolved" => {
                         draft.resolved_at = latest(draft.resolved_at, Some(observation.observed_at))
@@ -111,7 +120,7 @@ pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
                 service: draft.service,
                 environment: draft.environment,
                 artifact_id: draft.artifact_id,
-                deployment_ref: None,
+                deployment_ref: draft.deployment_ref,
                 detected_at: draft.detected_at?,
                 resolved_at: draft.resolved_at,
             })
@@ -129,6 +138,7 @@ struct IncidentDraft {
     service: Option<String>,
     environment: Option<String>,
     artifact_id: Option<String>,
+    deployment_ref: Option<i64>,
     detected_at: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
 }
@@ -186,4 +196,106 @@ fn commits(body: &Value) -> Vec<Commit> {
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use dora_store::{DeploymentRecord, ObservationRecord};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        parse_rfc3339(text).unwrap()
+    }
+
+    fn observation(fact: &str, id: &str, when: &str, body: serde_json::Value) -> ObservationRecord {
+        ObservationRecord {
+            fact: fact.into(),
+            fact_id: id.into(),
+            service: Some("web".into()),
+            environment: Some("production".into()),
+            observed_at: at(when),
+            body: body.to_string(),
+        }
+    }
+
+    #[test]
+    fn observations_fold_into_facts_whatever_their_order() {
+        let deployment = DeploymentRecord {
+            id: 7,
+            cdevent_id: "deploy-7".into(),
+            kind: StoredKind::Deployed,
+            service: "web".into(),
+            environment: "production".into(),
+            artifact_id: None,
+            deployed_at: at("2024-01-02T12:00:00Z"),
+            team: Some("from-event".into()),
+            failed: false,
+            revision: Some("abc".into()),
+        };
+        let observations = vec![
+            observation(
+                "incident",
+                "inc",
+                "2024-01-02T15:00:00Z",
+                serde_json::json!({"predicate": "resolved"}),
+            ),
+            observation(
+                "change",
+                "pr-1",
+                "2024-01-02T06:00:00Z",
+                serde_json::json!({"predicate": "merged", "merge_sha": "abc", "created_at": "2024-01-01T00:00:00Z",
+                                   "commits": [{"sha": "c1", "timestamp": "2023-12-31T10:00:00Z"}, "c2"]}),
+            ),
+            observation(
+                "incident",
+                "inc",
+                "2024-01-02T13:00:00Z",
+                serde_json::json!({"predicate": "detected", "deployment": "deploy-7"}),
+            ),
+            observation(
+                "change",
+                "pr-1",
+                "2024-01-02T07:00:00Z",
+                serde_json::json!({"predicate": "artifact", "artifact_id": "pkg:oci/web@1"}),
+            ),
+            observation(
+                "incident",
+                "orphan",
+                "2024-01-03T00:00:00Z",
+                serde_json::json!({"predicate": "resolved"}),
+            ),
+        ];
+        let teams = BTreeMap::from([("web".to_owned(), "payments".to_owned())]);
+        let rows = || FactRows {
+            deployments: vec![deployment.clone()],
+            observations: observations.clone(),
+        };
+        let facts = fold(rows(), &teams);
+        assert_eq!(
+            facts.deployments[0].team.as_deref(),
+            Some("payments"),
+            "configuration wins"
+        );
+        let change = &facts.changes[0];
+        assert_eq!(change.created_at, Some(at("2024-01-01T00:00:00Z")));
+        assert_eq!(change.merged_at, Some(at("2024-01-02T06:00:00Z")));
+        assert_eq!(change.merge_sha.as_deref(), Some("abc"));
+        assert_eq!(change.commits.len(), 2);
+        assert_eq!(change.commits[0].at, Some(at("2023-12-31T10:00:00Z")));
+        assert_eq!(change.artifact_ids, ["pkg:oci/web@1"]);
+        assert_eq!(
+            facts.incidents.len(),
+            1,
+            "a resolution without a detection is no incident"
+        );
+        let incident = &facts.incidents[0];
+        assert_eq!(incident.detected_at, at("2024-01-02T13:00:00Z"));
+        assert_eq!(incident.resolved_at, Some(at("2024-01-02T15:00:00Z")));
+        assert_eq!(incident.deployment_ref, Some(7), "named by its CDEvent id");
+
+        let mut reversed = rows();
+        reversed.observations.reverse();
+        assert_eq!(fold(reversed, &teams), facts);
+    }
 }
