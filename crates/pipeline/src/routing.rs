@@ -234,7 +234,13 @@ pub fn default_routes() -> Vec<RouteConfig> {
             event_type: None,
             type_prefix: Some("dev.knative.apiserver.".into()),
             source: None,
-            data: BTreeMap::from([("kind".into(), Value::String("Deployment".into()))]),
+            data: BTreeMap::from([(
+                "kind".into(),
+                Value::Array(vec![
+                    Value::String("Deployment".into()),
+                    Value::String("ReplicaSet".into()),
+                ]),
+            )]),
             transformers: vec![TransformerKind::Kubernetes],
         },
         RouteConfig {

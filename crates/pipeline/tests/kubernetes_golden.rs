@@ -1,7 +1,11 @@
 //! Golden tests of the `kubernetes` transformer: every directory under
-//! `tests/fixtures/kubernetes/` (repository root) holds `input.json` (a CloudEvent in structured
-//! JSON) and `expected.json` (the JSON array of CDEvents it must give). With
-//! `DORA_UPDATE_GOLDEN=1` the expected files are rewritten from the current output instead.
+//! `tests/fixtures/kubernetes/` (repository root) and under its `removals/` holds `input.json` (a
+//! CloudEvent in structured JSON) and `expected.json` (the JSON array of CDEvents it must give).
+//! With `DORA_UPDATE_GOLDEN=1` the expected files are rewritten from the current output instead.
+//!
+//! The cases whose output is a `service.removed` live in `removals/`: the end-to-end test
+//! `tests/api/deploy_frequency.rs` posts every top-level case and counts every id of their
+//! expected files as a deployment, so a top-level case must never give a removal (asserted here).
 //!
 //! Every emitted CDEvent must validate against the official CDEvents schemas (`dora_spec`), and
 //! the rules of the transformer (what a rollout is, which inputs share an id) are asserted on
@@ -14,17 +18,19 @@ use std::path::{Path, PathBuf};
 
 use dora_model::cloudevent::CloudEvent;
 use dora_pipeline::transformers::kubernetes::{self, KubernetesTransformer};
-use dora_pipeline::transformers::{Transformer, SERVICE_DEPLOYED};
+use dora_pipeline::transformers::{
+    Transformer, SERVICE_DEPLOYED, SERVICE_REMOVED, SERVICE_ROLLEDBACK,
+};
 use serde_json::{json, Value};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kubernetes")
 }
 
-/// The case directories, sorted by name.
-fn cases() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(fixtures())
-        .expect("tests/fixtures/kubernetes is readable")
+/// The case directories directly under `dir`, sorted by name.
+fn cases_in(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{} is readable: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.join("input.json").is_file())
         .collect();
@@ -32,8 +38,19 @@ fn cases() -> Vec<PathBuf> {
     dirs
 }
 
+/// Every case directory: the top-level ones (what the end-to-end test posts), then `removals/`.
+fn cases() -> Vec<PathBuf> {
+    let mut dirs = cases_in(&fixtures());
+    dirs.extend(cases_in(&fixtures().join("removals")));
+    dirs
+}
+
+/// The case's path under `tests/fixtures/kubernetes`, e.g. `removals/book-05-deployment-delete`.
 fn case_name(dir: &Path) -> String {
-    dir.file_name().unwrap().to_string_lossy().into_owned()
+    dir.strip_prefix(fixtures())
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn read_json(path: &Path) -> Value {
@@ -87,7 +104,7 @@ fn golden_cases() {
     let update = std::env::var("DORA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     let cases = cases();
     assert!(
-        cases.len() >= 16,
+        cases.len() >= 28,
         "fixtures missing: found {} cases",
         cases.len()
     );
@@ -165,14 +182,200 @@ fn image_change_is_a_new_rollout() {
 }
 
 #[test]
-fn deletes_and_reference_mode_give_nothing() {
+fn top_level_cases_give_no_removal_and_removals_only_removals() {
+    // The end-to-end test counts every id of the top-level expected files as a deployment.
+    for dir in cases_in(&fixtures()) {
+        for document in transform(&parse(read_json(&dir.join("input.json")))) {
+            assert_ne!(
+                document["context"]["type"],
+                SERVICE_REMOVED,
+                "{} gives a removal: move it to removals/",
+                case_name(&dir)
+            );
+        }
+    }
+    let removals = cases_in(&fixtures().join("removals"));
+    assert!(removals.len() >= 3);
+    for dir in removals {
+        let out = transform(&parse(read_json(&dir.join("input.json"))));
+        assert_eq!(out.len(), 1, "{}", case_name(&dir));
+        assert_eq!(out[0]["context"]["type"], SERVICE_REMOVED);
+    }
+}
+
+#[test]
+fn deployment_deletion_is_one_removal_with_a_stable_id() {
+    let removed = one("removals/book-05-deployment-delete");
+    assert_eq!(removed["context"]["type"], SERVICE_REMOVED);
+    assert_eq!(removed["subject"]["id"], "nginx-deployment");
+    assert_eq!(
+        removed["subject"]["content"],
+        json!({"environment": {"id": "default", "source": "https://10.96.0.1:443"}})
+    );
+    assert_eq!(removed["customData"]["kubernetes"]["revision"], "3");
+    assert_eq!(
+        removed["context"]["timestamp"],
+        "2023-08-05T11:00:00.050113Z"
+    );
+    // Redelivered as another CloudEvent, or seen in another state: the same removal.
+    let mut again = input("removals/book-05-deployment-delete");
+    again["id"] = json!("6a1d2c3e-0099-4b6f-9e2a-5d7c8b9a0f99");
+    again["time"] = json!("2023-08-05T11:00:02Z");
+    again["data"]["metadata"]["resourceVersion"] = json!("1703");
+    again["data"]["metadata"]["deletionTimestamp"] = json!("2023-08-05T11:00:00Z");
+    let again = transform(&parse(again));
+    assert_eq!(again.len(), 1);
+    assert_eq!(id(&again[0]), id(&removed));
+    // Not the id of any rollout of the Deployment.
     for case in [
-        "book-05-deployment-delete",
-        "kubewatch-deployment-delete",
+        "book-01-deployment-add",
+        "book-04-deployment-image-changed",
+        "book-17-deployment-rolled-back-revision-3",
+    ] {
+        assert_ne!(id(&one(case)), id(&removed), "{case}");
+    }
+    // Another Deployment (kubewatch's real object): another removal.
+    let other = one("removals/kubewatch-deployment-delete");
+    assert_eq!(other["context"]["type"], SERVICE_REMOVED);
+    assert_ne!(id(&other), id(&removed));
+    // A deleted ReplicaSet is no removal of the service.
+    assert!(run("book-22-replicaset-delete").is_empty());
+}
+
+#[test]
+fn reference_mode_gives_only_removals() {
+    for case in [
         "book-12-ref-mode-deployment-update",
+        "book-21-ref-mode-deployment-add",
     ] {
         assert!(run(case).is_empty(), "{case}");
     }
+    let removed = one("removals/book-23-ref-mode-deployment-delete");
+    assert_eq!(removed["context"]["type"], SERVICE_REMOVED);
+    assert_eq!(removed["subject"]["id"], "nginx-deployment");
+    assert_eq!(
+        removed["subject"]["content"]["environment"]["id"],
+        "default"
+    );
+    // One removal per deletion event: the same CloudEvent gives the same id, another one another.
+    let mut redelivered = input("removals/book-23-ref-mode-deployment-delete");
+    redelivered["time"] = json!("2023-08-05T11:00:03Z");
+    assert_eq!(id(&transform(&parse(redelivered))[0]), id(&removed));
+    let mut deleted_again = input("removals/book-23-ref-mode-deployment-delete");
+    deleted_again["id"] = json!("6a1d2c3e-0098-4b6f-9e2a-5d7c8b9a0f98");
+    assert_ne!(id(&transform(&parse(deleted_again))[0]), id(&removed));
+}
+
+#[test]
+fn rollback_on_the_replica_set_is_service_rolledback_with_the_deployment_revision_id() {
+    let renumbered = one("book-16-replicaset-rolled-back-to-revision-1");
+    assert_eq!(renumbered["context"]["type"], SERVICE_ROLLEDBACK);
+    assert_eq!(renumbered["subject"]["id"], "nginx-deployment");
+    assert_eq!(
+        renumbered["subject"]["content"]["artifactId"],
+        "pkg:oci/nginx?repository_url=docker.io/library/nginx&tag=1.14.2"
+    );
+    let details = &renumbered["customData"]["kubernetes"];
+    assert_eq!(details["revision"], "3");
+    assert_eq!(details["revisionHistory"], json!(["1"]));
+    assert_eq!(details["replicaSet"], "nginx-deployment-7c5ddbdf54");
+    assert_eq!(details["uid"], "b4e0a1f2-6c3d-4e5f-8a9b-0c1d2e3f4a5b");
+    assert_eq!(
+        renumbered["context"]["timestamp"],
+        "2023-08-05T10:20:00.212874Z"
+    );
+
+    // The Deployment's revision 3 and the scale-up are the same rollout; the store keeps the
+    // first, the ReplicaSet's rollback.
+    let deployment = one("book-17-deployment-rolled-back-revision-3");
+    assert_eq!(deployment["context"]["type"], SERVICE_DEPLOYED);
+    assert_eq!(id(&deployment), id(&renumbered));
+    let scaled_up = one("book-18-replicaset-rolled-back-scaled-up");
+    assert_eq!(scaled_up["context"]["type"], SERVICE_ROLLEDBACK);
+    assert_eq!(id(&scaled_up), id(&renumbered));
+    assert!(
+        renumbered["context"]["timestamp"].as_str() < deployment["context"]["timestamp"].as_str()
+    );
+
+    // The rollback is a new rollout, not revision 1 again.
+    assert_ne!(id(&renumbered), id(&one("book-01-deployment-add")));
+    assert_ne!(
+        id(&renumbered),
+        id(&one("book-04-deployment-image-changed"))
+    );
+}
+
+#[test]
+fn template_hash_is_the_same_for_the_same_pod_template() {
+    let hash = |case: &str| {
+        one(case)["customData"]["kubernetes"]["templateHash"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let revision_1 = hash("book-01-deployment-add");
+    for case in [
+        "book-02-deployment-update-revision-1",
+        "book-03-deployment-scaled",
+        "book-16-replicaset-rolled-back-to-revision-1",
+        "book-17-deployment-rolled-back-revision-3",
+        "book-18-replicaset-rolled-back-scaled-up",
+    ] {
+        assert_eq!(hash(case), revision_1, "{case}");
+    }
+    let revision_2 = hash("book-04-deployment-image-changed");
+    assert_ne!(revision_2, revision_1);
+    assert_eq!(hash("book-13-replicaset-created-revision-2"), revision_2);
+}
+
+#[test]
+fn replica_set_rollouts_share_the_deployment_ids() {
+    let created = one("book-13-replicaset-created-revision-2");
+    assert_eq!(created["context"]["type"], SERVICE_DEPLOYED);
+    assert_eq!(id(&created), id(&one("book-04-deployment-image-changed")));
+    assert_eq!(created["subject"]["id"], "nginx-deployment");
+    assert_eq!(
+        created["customData"]["kubernetes"]["replicaSet"],
+        "nginx-deployment-66b6c48dd5"
+    );
+    // Not running (scaled down, listed at 0 replicas): nothing.
+    for case in [
+        "book-14-replicaset-old-scaled-to-0",
+        "book-15-replicaset-listed-with-0-replicas",
+    ] {
+        assert!(run(case).is_empty(), "{case}");
+    }
+}
+
+#[test]
+fn events_see_a_rollback_as_a_deployment() {
+    let scaled_up = one("book-19-event-rollback-scaled-up-from-0");
+    assert_eq!(scaled_up["context"]["type"], SERVICE_DEPLOYED);
+    assert_eq!(
+        scaled_up["customData"]["kubernetes"]["replicaSet"],
+        "nginx-deployment-7c5ddbdf54"
+    );
+    assert_ne!(id(&scaled_up), id(&one("book-06-event-scaled-up-from-0")));
+    // The deprecated rollbackTo path's Event: nothing (its scale-up is the rollout).
+    assert!(run("book-20-event-deployment-rollback").is_empty());
+}
+
+#[test]
+fn every_namespace_is_an_environment() {
+    let checkout = one("multi-namespace-deployment-add");
+    assert_eq!(checkout["subject"]["id"], "checkout");
+    assert_eq!(
+        checkout["subject"]["content"]["environment"],
+        json!({"id": "payments", "source": "https://10.96.0.1:443"})
+    );
+    assert_eq!(
+        checkout["subject"]["content"]["artifactId"],
+        "pkg:oci/checkout?repository_url=ghcr.io/example/checkout&tag=2.3.0"
+    );
+    assert_eq!(
+        checkout["customData"]["kubernetes"]["labels"]["app.kubernetes.io/part-of"],
+        "payments"
+    );
 }
 
 #[test]
@@ -274,13 +477,25 @@ fn the_registry_declares_exactly_the_types_handled() {
     handled.sort_unstable();
     assert_eq!(declared, handled);
 
-    // The same Deployment object is a rollout only under resource.add and resource.update.
+    // The same Deployment object is a rollout under resource.add and resource.update, a removal
+    // under resource.delete; its reference is a removal under ref.delete only.
     for event_type in declared {
-        let mut event = input("book-02-deployment-update-revision-1");
+        let reference = event_type.starts_with("dev.knative.apiserver.ref.");
+        let mut event = if reference {
+            input("book-12-ref-mode-deployment-update")
+        } else {
+            input("book-02-deployment-update-revision-1")
+        };
         event["type"] = json!(event_type);
-        let expected = usize::from(
-            event_type == kubernetes::RESOURCE_ADD || event_type == kubernetes::RESOURCE_UPDATE,
-        );
-        assert_eq!(transform(&parse(event)).len(), expected, "{event_type}");
+        let types: Vec<Value> = transform(&parse(event))
+            .iter()
+            .map(|document| document["context"]["type"].clone())
+            .collect();
+        let expected: Vec<Value> = match event_type {
+            kubernetes::RESOURCE_ADD | kubernetes::RESOURCE_UPDATE => vec![json!(SERVICE_DEPLOYED)],
+            kubernetes::RESOURCE_DELETE | kubernetes::REF_DELETE => vec![json!(SERVICE_REMOVED)],
+            _ => Vec::new(),
+        };
+        assert_eq!(types, expected, "{event_type}");
     }
 }
