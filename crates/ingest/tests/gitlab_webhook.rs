@@ -1,0 +1,471 @@
+//! `POST /webhooks/gitlab`: the adapter's checks (token, headers, body), the CloudEvent it makes
+//! (compared with every webhook-shaped fixture of `tests/fixtures/gitlab/`, so the golden inputs
+//! of the transformer are what the adapter really produces), and the endpoint on a real server
+//! over a fresh SQLite store (a wrong token stores nothing; a redelivery is a duplicate).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use dora_ingest::webhooks::gitlab::{self, adapt};
+use dora_ingest::webhooks::{TokenSetting, WebhookSettings};
+use dora_ingest::{IngestState, Limits};
+use dora_model::cloudevent::{CloudEvent, Data};
+use dora_store::writer::RawWriter;
+use dora_store::{Position, Store};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "glwt-0123456789abcdef";
+const EVENT_UUID: &str = "5c0c2b14-4c1b-4d7d-8f51-33f1a1c2b0de";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gitlab")
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
+fn with_token(token: &str) -> WebhookSettings {
+    WebhookSettings {
+        gitlab: TokenSetting {
+            token: Some(token.to_owned()),
+        },
+        ..WebhookSettings::default()
+    }
+}
+
+/// The body of a `Merge Request Hook` delivery (GitLab's documented example).
+fn merge_request_body() -> Vec<u8> {
+    let input = read_json(&fixtures().join("gitlab-docs-merge-request-hook-open/input.json"));
+    serde_json::to_vec(&input["data"]).unwrap()
+}
+
+fn delivery_headers(extra: &[(&str, &str)]) -> HeaderMap {
+    let mut pairs = vec![
+        ("X-Gitlab-Event", "Merge Request Hook"),
+        ("X-Gitlab-Event-UUID", EVENT_UUID),
+        ("Content-Type", "application/json"),
+    ];
+    pairs.extend_from_slice(extra);
+    headers(&pairs)
+}
+
+#[test]
+fn delivery_without_a_token_configured_is_wrapped_like_gitlab_source() {
+    let body = merge_request_body();
+    let events = adapt(&delivery_headers(&[]), &body, &WebhookSettings::default()).unwrap();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event.id, EVENT_UUID);
+    assert_eq!(event.event_type, "dev.knative.sources.gitlab.merge_request");
+    assert_eq!(event.source, "http://example.com/gitlabhq/gitlab-test");
+    assert_eq!(event.subject, None);
+    assert_eq!(event.datacontenttype.as_deref(), Some("application/json"));
+    assert_eq!(event.time, None, "the request carries no time");
+    assert_eq!(
+        event.extension_str("comgitlabevent"),
+        Some("Merge Request Hook")
+    );
+    assert_eq!(event.extensions.len(), 1);
+    let payload: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(event.data, Some(Data::Json(payload)));
+    // Without a configured token, a token, even a wrong one, is not checked.
+    let tokened = delivery_headers(&[("X-Gitlab-Token", "anything")]);
+    assert!(adapt(&tokened, &body, &WebhookSettings::default()).is_ok());
+}
+
+#[test]
+fn the_configured_token_is_accepted() {
+    let body = merge_request_body();
+    let events = adapt(
+        &delivery_headers(&[("X-Gitlab-Token", TOKEN)]),
+        &body,
+        &with_token(TOKEN),
+    )
+    .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].id, EVENT_UUID);
+}
+
+#[test]
+fn wrong_or_missing_token_is_401_naming_the_header() {
+    let body = merge_request_body();
+    let upper = TOKEN.to_uppercase();
+    let longer = format!("{TOKEN}0");
+    let cases: Vec<(&str, HeaderMap)> = vec![
+        ("missing", delivery_headers(&[])),
+        (
+            "other token",
+            delivery_headers(&[("X-Gitlab-Token", "other")]),
+        ),
+        (
+            "other case",
+            delivery_headers(&[("X-Gitlab-Token", &upper)]),
+        ),
+        (
+            "prefix",
+            delivery_headers(&[("X-Gitlab-Token", &TOKEN[..10])]),
+        ),
+        ("longer", delivery_headers(&[("X-Gitlab-Token", &longer)])),
+        ("empty", delivery_headers(&[("X-Gitlab-Token", "")])),
+        (
+            "as a bearer token",
+            delivery_headers(&[("Authorization", &format!("Bearer {TOKEN}"))]),
+        ),
+    ];
+    for (what, headers) in cases {
+        let problem = adapt(&headers, &body, &with_token(TOKEN)).unwrap_err();
+        assert_eq!(problem.status, 401, "{what}");
+        assert_eq!(problem.field.as_deref(), Some("X-Gitlab-Token"), "{what}");
+    }
+}
+
+#[test]
+fn the_token_is_checked_before_anything_else() {
+    // Unauthenticated callers learn nothing about what else is wrong with their request.
+    let problem = adapt(&HeaderMap::new(), b"not json", &with_token(TOKEN)).unwrap_err();
+    assert_eq!(problem.status, 401);
+}
+
+#[test]
+fn missing_or_odd_event_headers_and_bad_bodies_are_400_naming_the_field() {
+    let body = merge_request_body();
+    let settings = WebhookSettings::default();
+    for event in [
+        None,
+        Some(" "),
+        Some("merge_request"),
+        Some("Merge_Request Hook"),
+    ] {
+        let mut pairs = vec![("X-Gitlab-Event-UUID", EVENT_UUID)];
+        if let Some(event) = event {
+            pairs.push(("X-Gitlab-Event", event));
+        }
+        let problem = adapt(&headers(&pairs), &body, &settings).unwrap_err();
+        assert_eq!(problem.status, 400, "{event:?}");
+        assert_eq!(
+            problem.field.as_deref(),
+            Some("X-Gitlab-Event"),
+            "{event:?}"
+        );
+    }
+    for bad in [b"payload=%7B%7D".as_slice(), b"", b"[1, 2]", b"\"text\""] {
+        let problem = adapt(&delivery_headers(&[]), bad, &settings).unwrap_err();
+        assert_eq!(problem.status, 400, "{}", String::from_utf8_lossy(bad));
+        assert_eq!(problem.field.as_deref(), Some("body"));
+    }
+    // GitLab's documentation shows the Job Hook with comments and a trailing comma: not JSON.
+    let documented = fs::read(fixtures().join("gitlab-docs-job-hook.as-documented.jsonc")).unwrap();
+    let problem = adapt(
+        &headers(&[("X-Gitlab-Event", "Job Hook")]),
+        &documented,
+        &settings,
+    )
+    .unwrap_err();
+    assert_eq!(problem.status, 400);
+    assert_eq!(problem.field.as_deref(), Some("body"));
+}
+
+#[test]
+fn without_an_event_uuid_the_id_is_a_hash_of_the_body() {
+    let body = merge_request_body();
+    let no_uuid = headers(&[("X-Gitlab-Event", "Merge Request Hook")]);
+    let first = adapt(&no_uuid, &body, &WebhookSettings::default()).unwrap();
+    let again = adapt(&no_uuid, &body, &WebhookSettings::default()).unwrap();
+    assert_eq!(first[0].id, again[0].id);
+    assert_eq!(first[0].id, gitlab::body_id("merge_request", &body));
+    assert_eq!(first[0].id.len(), 36);
+    let other_body = [body.as_slice(), b" "].concat();
+    let other = adapt(&no_uuid, &other_body, &WebhookSettings::default()).unwrap();
+    assert_ne!(other[0].id, first[0].id);
+    // A blank UUID header counts as none.
+    let blank = headers(&[
+        ("X-Gitlab-Event", "Merge Request Hook"),
+        ("X-Gitlab-Event-UUID", " "),
+    ]);
+    assert_eq!(
+        adapt(&blank, &body, &WebhookSettings::default()).unwrap()[0].id,
+        first[0].id
+    );
+}
+
+#[test]
+fn header_names_are_case_insensitive() {
+    let body = merge_request_body();
+    let lower = headers(&[
+        ("x-gitlab-event", "Merge Request Hook"),
+        ("x-gitlab-event-uuid", EVENT_UUID),
+        ("x-gitlab-token", TOKEN),
+    ]);
+    let events = adapt(&lower, &body, &with_token(TOKEN)).unwrap();
+    assert_eq!(events[0].id, EVENT_UUID);
+}
+
+#[test]
+fn a_job_hook_without_project_takes_its_source_from_the_repository_or_the_instance() {
+    let input = read_json(&fixtures().join("go-gitlab-build-no-uuid/input.json"));
+    let body = serde_json::to_vec(&input["data"]).unwrap();
+    let events = adapt(
+        &headers(&[("X-Gitlab-Event", "Job Hook")]),
+        &body,
+        &WebhookSettings::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        events[0].source,
+        "http://192.168.64.1:3005/gitlab-org/gitlab-test"
+    );
+    assert_eq!(events[0].event_type, "dev.knative.sources.gitlab.job");
+    let system = adapt(
+        &headers(&[
+            ("X-Gitlab-Event", "System Hook"),
+            ("X-Gitlab-Instance", "https://gitlab.example.com"),
+        ]),
+        br#"{"event_name": "user_create"}"#,
+        &WebhookSettings::default(),
+    )
+    .unwrap();
+    assert_eq!(system[0].source, "https://gitlab.example.com");
+    assert_eq!(system[0].event_type, "dev.knative.sources.gitlab.system");
+}
+
+/// Every webhook-shaped fixture (not `knative-*`, which GitLabSource made) is exactly what the
+/// adapter makes of its payload with the headers of its `headers.json`.
+#[test]
+fn the_transformer_fixtures_are_what_the_adapter_makes() {
+    let mut checked = 0;
+    let mut without_uuid = 0;
+    for entry in fs::read_dir(fixtures()).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if !dir.join("input.json").is_file() || name.starts_with("knative-") {
+            continue;
+        }
+        let input = read_json(&dir.join("input.json"));
+        let expected = CloudEvent::from_json_value(input.clone()).unwrap();
+        let mut request = HeaderMap::new();
+        let captured = read_json(&dir.join("headers.json"));
+        for (key, value) in captured.as_object().unwrap() {
+            request.insert(
+                HeaderName::from_bytes(key.as_bytes()).unwrap(),
+                HeaderValue::from_str(value.as_str().unwrap()).unwrap(),
+            );
+        }
+        if !request.contains_key("X-Gitlab-Event-UUID") {
+            without_uuid += 1;
+        }
+        let body = serde_json::to_vec(&input["data"]).unwrap();
+        let made = adapt(&request, &body, &WebhookSettings::default())
+            .unwrap_or_else(|e| panic!("{name}: {}", e.detail));
+        assert_eq!(made, vec![expected], "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} fixtures checked");
+    assert!(without_uuid >= 1, "no fixture without X-Gitlab-Event-UUID");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the HTTP endpoint
+
+/// A fresh SQLite store in its own directory (removed on drop).
+struct TempStore {
+    dir: PathBuf,
+    store: Store,
+}
+
+impl TempStore {
+    async fn new(test: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "dora-gitlab-webhook-{test}-{}-{nanos}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("dora-events.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        Self { dir, store }
+    }
+}
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Serves the ingest routes on 127.0.0.1:0; returns the address.
+async fn serve(store: &Store, settings: WebhookSettings) -> std::net::SocketAddr {
+    let writer = RawWriter::spawn(
+        store.clone(),
+        64,
+        100,
+        1,
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let state = IngestState::new(writer, Limits::default(), 16 * 1024 * 1024, settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, dora_ingest::router(state))
+            .await
+            .unwrap();
+    });
+    address
+}
+
+/// One HTTP/1.1 POST; returns the status and the body.
+async fn post(
+    address: std::net::SocketAddr,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        let mut request = format!(
+            "POST /webhooks/gitlab HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.write_all(&body).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let text = String::from_utf8(response).unwrap();
+        let status: u16 = text
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .expect("a status line");
+        let (_, body) = text.split_once("\r\n\r\n").expect("headers end");
+        // The body may be chunked: keep the JSON object.
+        let json = body
+            .find('{')
+            .zip(body.rfind('}'))
+            .map_or(Value::Null, |(start, end)| {
+                serde_json::from_str(&body[start..=end]).unwrap()
+            });
+        (StatusCode::from_u16(status).unwrap(), json)
+    })
+    .await
+    .unwrap()
+}
+
+fn delivery(event: &str, uuid: Option<&str>, token: Option<&str>) -> Vec<(String, String)> {
+    let mut headers = vec![
+        ("Content-Type".to_owned(), "application/json".to_owned()),
+        ("X-Gitlab-Event".to_owned(), event.to_owned()),
+    ];
+    if let Some(uuid) = uuid {
+        headers.push(("X-Gitlab-Event-UUID".to_owned(), uuid.to_owned()));
+    }
+    if let Some(token) = token {
+        headers.push(("X-Gitlab-Token".to_owned(), token.to_owned()));
+    }
+    headers
+}
+
+#[tokio::test]
+async fn tokened_deliveries_are_stored_once_and_wrong_tokens_not_at_all() {
+    let temp = TempStore::new("token").await;
+    let address = serve(&temp.store, with_token(TOKEN)).await;
+    let body = merge_request_body();
+
+    let (status, problem) = post(
+        address,
+        delivery("Merge Request Hook", Some(EVENT_UUID), Some("wrong token")),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(problem["field"], "X-Gitlab-Token");
+    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
+    assert!(stored.records.is_empty(), "a rejected delivery is stored");
+
+    let (status, answer) = post(
+        address,
+        delivery("Merge Request Hook", Some(EVENT_UUID), Some(TOKEN)),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(answer, json!({"accepted": 1, "duplicates": 0}));
+
+    // The same delivery again: a duplicate, not a second event.
+    let (status, answer) = post(
+        address,
+        delivery("Merge Request Hook", Some(EVENT_UUID), Some(TOKEN)),
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(answer, json!({"accepted": 0, "duplicates": 1}));
+
+    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
+    assert_eq!(stored.records.len(), 1);
+    let event = CloudEvent::from_json_bytes(stored.records[0].content.as_bytes()).unwrap();
+    assert_eq!(event.id, EVENT_UUID);
+    assert_eq!(event.event_type, "dev.knative.sources.gitlab.merge_request");
+    assert_eq!(event.source, "http://example.com/gitlabhq/gitlab-test");
+    assert_eq!(
+        event.extension_str("comgitlabevent"),
+        Some("Merge Request Hook")
+    );
+}
+
+#[tokio::test]
+async fn unmapped_events_are_stored_and_a_missing_event_header_is_400() {
+    let temp = TempStore::new("unmapped").await;
+    let address = serve(&temp.store, WebhookSettings::default()).await;
+    let release = read_json(&fixtures().join("go-gitlab-release/input.json"));
+    let body = serde_json::to_vec(&release["data"]).unwrap();
+
+    let mut headers = delivery("Release Hook", None, None);
+    headers.retain(|(name, _)| name != "X-Gitlab-Event");
+    let (status, problem) = post(address, headers, body.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(problem["field"], "X-Gitlab-Event");
+
+    // Events the transformer ignores are stored all the same, and answered 202; without
+    // X-Gitlab-Event-UUID the same body sent twice is stored once.
+    for expected in [
+        json!({"accepted": 1, "duplicates": 0}),
+        json!({"accepted": 0, "duplicates": 1}),
+    ] {
+        let (status, answer) =
+            post(address, delivery("Release Hook", None, None), body.clone()).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(answer, expected);
+    }
+    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
+    assert_eq!(stored.records.len(), 1);
+    let event = CloudEvent::from_json_bytes(stored.records[0].content.as_bytes()).unwrap();
+    assert_eq!(event.event_type, "dev.knative.sources.gitlab.release");
+    assert_eq!(
+        event.source,
+        "http://example.com/exm-namespace/example-project"
+    );
+    assert_eq!(event.id, gitlab::body_id("release", &body));
+}
