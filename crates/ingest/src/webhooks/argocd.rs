@@ -1,21 +1,132 @@
-//! `POST /webhooks/argocd` (being written: answers 501 until then).
+//! `POST /webhooks/argocd`: Argo CD notifications (the webhook service of Argo CD's
+//! notifications controller), one CloudEvent per notification.
+//!
+//! # Authentication
+//!
+//! When `[webhooks.argocd] token` is set, the request must carry `Authorization: Bearer <token>`
+//! (a header of the `service.webhook.dora-events` entry in `argocd-notifications-cm`, the token
+//! taken from `argocd-notifications-secret`); the token is compared in constant time. A missing
+//! or wrong token is `401` naming `Authorization`, and nothing is stored.
+//!
+//! # The CloudEvent
+//!
+//! The body is what the template documented in `docs/integrations/argocd.md` renders, checked
+//! by `dora_pipeline::transformers::argocd::parse`:
+//!
+//! * `type`: `io.argoproj.argocd.<trigger>` (e.g. `io.argoproj.argocd.on-sync-succeeded`);
+//! * `source`: the payload's `argocdUrl` (without a trailing `/`), or `argocd`;
+//! * `id`: `<app namespace>/<app name>/<revision>/<operation startedAt>/<trigger>/<health
+//!   lastTransitionTime>` (`Notification::event_id`): the same notification sent again is a
+//!   duplicate;
+//! * `time`: the latest of the operation's `startedAt` and `finishedAt` and the health's
+//!   `lastTransitionTime`, when any is set;
+//! * `subject`: the application name; `data`: the payload as sent.
+//!
+//! A malformed payload (not JSON, not an object, no `trigger` or `app.name`, a member of the
+//! wrong type, a timestamp that is not RFC 3339) is `400` naming the field as a JSON pointer
+//! (e.g. `/operation/startedAt`); nothing is stored. Triggers the transformer does not map are
+//! stored all the same.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use dora_http::Problem;
-use dora_model::cloudevent::CloudEvent;
+use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::time::format_rfc3339;
+use dora_pipeline::transformers::argocd::{parse, TYPE_PREFIX};
+use hmac::digest::CtOutput;
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
+use sha2::Sha256;
 
-use super::WebhookSettings;
+use super::{header, unauthorized, WebhookSettings};
+
+/// The header carrying the token.
+const AUTHORIZATION: &str = "Authorization";
 
 /// Checks the request and wraps its payload into CloudEvents.
 pub fn adapt(
-    _headers: &HeaderMap,
-    _body: &[u8],
-    _settings: &WebhookSettings,
+    headers: &HeaderMap,
+    body: &[u8],
+    settings: &WebhookSettings,
 ) -> Result<Vec<CloudEvent>, Problem> {
-    Err(Problem::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not-implemented",
-        "Not implemented",
-        "the argocd webhook is not available yet",
-    ))
+    if let Some(token) = settings.argocd.token.as_deref() {
+        check_bearer(headers, token)?;
+    }
+    let payload: Value = serde_json::from_slice(body)
+        .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
+    let notification = parse(&payload).map_err(|e| {
+        let field = if e.pointer.is_empty() {
+            "body".to_owned()
+        } else {
+            e.pointer.clone()
+        };
+        invalid(field, e.message)
+    })?;
+    let time = notification.time();
+    let mut event = CloudEvent {
+        id: notification.event_id(),
+        source: notification.source(),
+        event_type: format!("{TYPE_PREFIX}{}", notification.trigger),
+        time,
+        time_text: time.as_ref().map(format_rfc3339),
+        subject: Some(notification.app_name.to_owned()),
+        datacontenttype: Some("application/json".to_owned()),
+        dataschema: None,
+        extensions: Map::new(),
+        data: None,
+    };
+    event.data = Some(Data::Json(payload));
+    Ok(vec![event])
+}
+
+/// `Authorization: Bearer <token>`, with the token compared in constant time.
+fn check_bearer(headers: &HeaderMap, token: &str) -> Result<(), Problem> {
+    let Some(value) = header(headers, "authorization") else {
+        return Err(unauthorized(
+            "the request has no Authorization header; send Authorization: Bearer <token> \
+             (headers of the Argo CD webhook service)",
+            AUTHORIZATION,
+        ));
+    };
+    let presented = value
+        .trim()
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, presented)| presented.trim());
+    match presented {
+        Some(presented) if tokens_match(presented.as_bytes(), token.as_bytes()) => Ok(()),
+        Some(_) => Err(unauthorized(
+            "the bearer token does not match [webhooks.argocd] token",
+            AUTHORIZATION,
+        )),
+        None => Err(unauthorized(
+            "the Authorization header is not of the form Bearer <token>",
+            AUTHORIZATION,
+        )),
+    }
+}
+
+/// Equality of two secrets in constant time: both are reduced to HMAC tags of the same length,
+/// compared by `CtOutput` (no early exit, and the lengths of the secrets do not show).
+fn tokens_match(presented: &[u8], expected: &[u8]) -> bool {
+    let tag = |secret: &[u8]| -> Option<CtOutput<Hmac<Sha256>>> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"dora-events webhook token").ok()?;
+        mac.update(secret);
+        Some(mac.finalize())
+    };
+    match (tag(presented), tag(expected)) {
+        (Some(presented), Some(expected)) => presented == expected,
+        _ => false,
+    }
+}
+
+/// `400` about one field of the payload.
+fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
+    let field = field.into();
+    let detail = format!("{field}: {}", detail.into());
+    Problem::bad_request(
+        "invalid-webhook-payload",
+        "Invalid Argo CD notification",
+        field,
+        detail,
+    )
 }
