@@ -38,15 +38,10 @@ use dora_model::time::parse_rfc3339;
 use dora_pipeline::transformers::alertmanager::{
     event_id, is_set, label_fingerprint, ALERT_FIRING, ALERT_RESOLVED,
 };
-use hmac::digest::CtOutput;
-use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
-use sha2::Sha256;
 
-use super::{header, unauthorized, WebhookSettings};
+use super::{check_bearer, WebhookSettings};
 
-/// The header carrying the token.
-const AUTHORIZATION: &str = "Authorization";
 /// The source of notifications without `externalURL`.
 pub const DEFAULT_SOURCE: &str = "alertmanager";
 /// The members of the notification copied into each alert's data.
@@ -59,7 +54,12 @@ pub fn adapt(
     settings: &WebhookSettings,
 ) -> Result<Vec<CloudEvent>, Problem> {
     if let Some(token) = settings.alertmanager.token.as_deref() {
-        check_bearer(headers, token)?;
+        check_bearer(
+            headers,
+            token,
+            "alertmanager",
+            "http_config.authorization in the Alertmanager receiver",
+        )?;
     }
     let payload: Value = serde_json::from_slice(body)
         .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
@@ -205,47 +205,6 @@ fn time<'a>(
             Err(invalid(pointer, "is required (an RFC 3339 timestamp)"))
         }
         Some(_) => Err(invalid(pointer, "must be a string")),
-    }
-}
-
-/// `Authorization: Bearer <token>`, with the token compared in constant time.
-fn check_bearer(headers: &HeaderMap, token: &str) -> Result<(), Problem> {
-    let Some(value) = header(headers, "authorization") else {
-        return Err(unauthorized(
-            "the request has no Authorization header; send Authorization: Bearer <token> \
-             (http_config.authorization in the Alertmanager receiver)",
-            AUTHORIZATION,
-        ));
-    };
-    let presented = value
-        .trim()
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, presented)| presented.trim());
-    match presented {
-        Some(presented) if tokens_match(presented.as_bytes(), token.as_bytes()) => Ok(()),
-        Some(_) => Err(unauthorized(
-            "the bearer token does not match [webhooks.alertmanager] token",
-            AUTHORIZATION,
-        )),
-        None => Err(unauthorized(
-            "the Authorization header is not of the form Bearer <token>",
-            AUTHORIZATION,
-        )),
-    }
-}
-
-/// Equality of two secrets in constant time: both are reduced to HMAC tags of the same length,
-/// compared by `CtOutput` (no early exit, and the lengths of the secrets do not show).
-fn tokens_match(presented: &[u8], expected: &[u8]) -> bool {
-    let tag = |secret: &[u8]| -> Option<CtOutput<Hmac<Sha256>>> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"dora-events webhook token").ok()?;
-        mac.update(secret);
-        Some(mac.finalize())
-    };
-    match (tag(presented), tag(expected)) {
-        (Some(presented), Some(expected)) => presented == expected,
-        _ => false,
     }
 }
 

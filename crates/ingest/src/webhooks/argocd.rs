@@ -32,15 +32,9 @@ use dora_http::Problem;
 use dora_model::cloudevent::{CloudEvent, Data};
 use dora_model::time::format_rfc3339;
 use dora_pipeline::transformers::argocd::{parse, TYPE_PREFIX};
-use hmac::digest::CtOutput;
-use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
-use sha2::Sha256;
 
-use super::{header, unauthorized, WebhookSettings};
-
-/// The header carrying the token.
-const AUTHORIZATION: &str = "Authorization";
+use super::{check_bearer, WebhookSettings};
 
 /// Checks the request and wraps its payload into CloudEvents.
 pub fn adapt(
@@ -49,7 +43,12 @@ pub fn adapt(
     settings: &WebhookSettings,
 ) -> Result<Vec<CloudEvent>, Problem> {
     if let Some(token) = settings.argocd.token.as_deref() {
-        check_bearer(headers, token)?;
+        check_bearer(
+            headers,
+            token,
+            "argocd",
+            "headers of the Argo CD webhook service",
+        )?;
     }
     let payload: Value = serde_json::from_slice(body)
         .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
@@ -76,47 +75,6 @@ pub fn adapt(
     };
     event.data = Some(Data::Json(payload));
     Ok(vec![event])
-}
-
-/// `Authorization: Bearer <token>`, with the token compared in constant time.
-fn check_bearer(headers: &HeaderMap, token: &str) -> Result<(), Problem> {
-    let Some(value) = header(headers, "authorization") else {
-        return Err(unauthorized(
-            "the request has no Authorization header; send Authorization: Bearer <token> \
-             (headers of the Argo CD webhook service)",
-            AUTHORIZATION,
-        ));
-    };
-    let presented = value
-        .trim()
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, presented)| presented.trim());
-    match presented {
-        Some(presented) if tokens_match(presented.as_bytes(), token.as_bytes()) => Ok(()),
-        Some(_) => Err(unauthorized(
-            "the bearer token does not match [webhooks.argocd] token",
-            AUTHORIZATION,
-        )),
-        None => Err(unauthorized(
-            "the Authorization header is not of the form Bearer <token>",
-            AUTHORIZATION,
-        )),
-    }
-}
-
-/// Equality of two secrets in constant time: both are reduced to HMAC tags of the same length,
-/// compared by `CtOutput` (no early exit, and the lengths of the secrets do not show).
-fn tokens_match(presented: &[u8], expected: &[u8]) -> bool {
-    let tag = |secret: &[u8]| -> Option<CtOutput<Hmac<Sha256>>> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"dora-events webhook token").ok()?;
-        mac.update(secret);
-        Some(mac.finalize())
-    };
-    match (tag(presented), tag(expected)) {
-        (Some(presented), Some(expected)) => presented == expected,
-        _ => false,
-    }
 }
 
 /// `400` about one field of the payload.

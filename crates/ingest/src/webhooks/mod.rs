@@ -9,6 +9,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use dora_http::Problem;
 use dora_model::cloudevent::CloudEvent;
+use hmac::digest::CtOutput;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -110,6 +111,57 @@ pub fn hmac_sha256_matches(secret: &[u8], body: &[u8], signature_hex: &str) -> b
 /// A header as text, if present and readable.
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `Authorization: Bearer <token>`, with the token compared in constant time. `tool` names the
+/// `[webhooks.<tool>]` section in the mismatch message; `hint` says where the sender sets the
+/// header (shown when it is missing).
+pub fn check_bearer(
+    headers: &HeaderMap,
+    token: &str,
+    tool: &str,
+    hint: &str,
+) -> Result<(), Problem> {
+    const AUTHORIZATION: &str = "Authorization";
+    let Some(value) = header(headers, "authorization") else {
+        return Err(unauthorized(
+            format!(
+                "the request has no Authorization header; send Authorization: Bearer <token> \
+                 ({hint})"
+            ),
+            AUTHORIZATION,
+        ));
+    };
+    let presented = value
+        .trim()
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, presented)| presented.trim());
+    match presented {
+        Some(presented) if tokens_match(presented.as_bytes(), token.as_bytes()) => Ok(()),
+        Some(_) => Err(unauthorized(
+            format!("the bearer token does not match [webhooks.{tool}] token"),
+            AUTHORIZATION,
+        )),
+        None => Err(unauthorized(
+            "the Authorization header is not of the form Bearer <token>",
+            AUTHORIZATION,
+        )),
+    }
+}
+
+/// Equality of two secrets in constant time: both are reduced to HMAC tags of the same length,
+/// compared by `CtOutput` (no early exit, and the lengths of the secrets do not show).
+fn tokens_match(presented: &[u8], expected: &[u8]) -> bool {
+    let tag = |secret: &[u8]| -> Option<CtOutput<Hmac<Sha256>>> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"dora-events webhook token").ok()?;
+        mac.update(secret);
+        Some(mac.finalize())
+    };
+    match (tag(presented), tag(expected)) {
+        (Some(presented), Some(expected)) => presented == expected,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

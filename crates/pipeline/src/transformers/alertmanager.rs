@@ -59,21 +59,18 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Utc};
 use dora_model::cloudevent::CloudEvent;
-use dora_model::ids::derived_id;
 use dora_model::time::{format_rfc3339, parse_rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{CdEventDraft, TransformError, Transformer};
+use super::common::{data_object, incident_content, incident_document};
+use super::{TransformError, Transformer};
+pub use super::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 
 /// CloudEvent type of a firing alert.
 pub const ALERT_FIRING: &str = "io.prometheus.alertmanager.alert.firing";
 /// CloudEvent type of a resolved alert.
 pub const ALERT_RESOLVED: &str = "io.prometheus.alertmanager.alert.resolved";
-/// `incident.detected` as v0.5.1 names it.
-pub const INCIDENT_DETECTED: &str = "dev.cdevents.incident.detected.0.3.0";
-/// `incident.resolved` as v0.5.1 names it.
-pub const INCIDENT_RESOLVED: &str = "dev.cdevents.incident.resolved.0.3.0";
 
 /// The environment of alerts without an environment label, when the setting is empty.
 pub const UNKNOWN_ENVIRONMENT: &str = "unknown";
@@ -171,11 +168,7 @@ impl Transformer for AlertmanagerTransformer {
             ALERT_RESOLVED => true,
             _ => return Ok(Vec::new()),
         };
-        let data = match event.data_json() {
-            Some(Value::Object(data)) => data,
-            Some(_) => return Err(TransformError::new("data is not a JSON object")),
-            None => return Err(TransformError::new("data is missing or not JSON")),
-        };
+        let data = data_object(event)?;
         let empty = Map::new();
         let labels = match data.get("labels") {
             None | Some(Value::Null) => &empty,
@@ -248,14 +241,7 @@ impl Transformer for AlertmanagerTransformer {
             description = label(&["alertname".to_owned()])?;
         }
 
-        let mut content = Map::new();
-        if let Some(description) = description {
-            content.insert("description".into(), json!(description));
-        }
-        content.insert("environment".into(), json!({ "id": environment }));
-        if let Some(service) = service {
-            content.insert("service".into(), json!({ "id": service }));
-        }
+        let content = incident_content(description, environment, service);
 
         let status = if resolved { "resolved" } else { "firing" };
         let mut details = Map::new();
@@ -272,21 +258,19 @@ impl Transformer for AlertmanagerTransformer {
         }
         details.insert("labels".into(), Value::Object(labels.clone()));
 
-        let document = CdEventDraft {
-            event_type: if resolved {
+        let document = incident_document(
+            "alertmanager",
+            event,
+            if resolved {
                 INCIDENT_RESOLVED
             } else {
                 INCIDENT_DETECTED
             },
-            id: derived_id(&["alertmanager", &event.source, &event.id]),
-            source: event.source.clone(),
-            timestamp: ends_at.unwrap_or(starts_at),
-            subject_id: incident_key(&fingerprint, &starts_at),
-            subject_source: Some(event.source.clone()),
+            ends_at.unwrap_or(starts_at),
+            incident_key(&fingerprint, &starts_at),
             content,
-            custom_data: Some(json!({ "dora": Value::Object(details) })),
-        }
-        .into_json();
+            details,
+        );
         Ok(vec![document])
     }
 }

@@ -110,10 +110,12 @@ use dora_model::time::{format_rfc3339, parse_rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::alertmanager::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 use super::kubernetes::oci_purl;
 use super::tekton::generic_purl;
-use super::{CdEventDraft, TransformError, Transformer, SERVICE_DEPLOYED};
+use super::{
+    CdEventDraft, TransformError, Transformer, INCIDENT_DETECTED, INCIDENT_RESOLVED,
+    SERVICE_DEPLOYED,
+};
 
 /// The prefix of every Argo CD CloudEvent type; the trigger name follows.
 pub const TYPE_PREFIX: &str = "io.argoproj.argocd.";

@@ -87,33 +87,24 @@
 //! `number`, an unparsable timestamp, ...) are a [`TransformError`] naming the field.
 
 use chrono::{DateTime, Utc};
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use dora_model::time::{format_rfc3339, parse_rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::common::{
+    self, display_path, field, is_http_url, number_value, optional_bool, optional_str, payload,
+    percent_encode, required_number, required_str,
+};
 use super::{CdEventDraft, TransformError, Transformer, SERVICE_DEPLOYED};
+pub use super::{
+    ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
+    INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
+};
 
 /// The CloudEvent type prefix of GitHub events (GitHubSource and `POST /webhooks/github`).
 pub const TYPE_PREFIX: &str = "dev.knative.source.github.";
-
-/// `change.created` as v0.5.1 names it.
-pub const CHANGE_CREATED: &str = "dev.cdevents.change.created.0.4.0";
-/// `change.updated` as v0.5.1 names it.
-pub const CHANGE_UPDATED: &str = "dev.cdevents.change.updated.0.3.0";
-/// `change.merged` as v0.5.1 names it.
-pub const CHANGE_MERGED: &str = "dev.cdevents.change.merged.0.3.0";
-/// `change.abandoned` as v0.5.1 names it.
-pub const CHANGE_ABANDONED: &str = "dev.cdevents.change.abandoned.0.3.0";
-/// `pipelinerun.finished` as v0.5.1 names it.
-pub const PIPELINERUN_FINISHED: &str = "dev.cdevents.pipelinerun.finished.0.3.0";
-/// `incident.detected` as v0.5.1 names it.
-pub const INCIDENT_DETECTED: &str = "dev.cdevents.incident.detected.0.3.0";
-/// `incident.resolved` as v0.5.1 names it.
-pub const INCIDENT_RESOLVED: &str = "dev.cdevents.incident.resolved.0.3.0";
-/// `artifact.published` as v0.5.1 names it.
-pub const ARTIFACT_PUBLISHED: &str = "dev.cdevents.artifact.published.0.3.0";
 
 /// The environment of incidents without an `env:` label, by default.
 pub const DEFAULT_ENVIRONMENT: &str = "production";
@@ -168,16 +159,6 @@ impl Transformer for GithubTransformer {
             // `ping`, `deployment` (its statuses say how it went), and everything else.
             _ => Ok(Vec::new()),
         }
-    }
-}
-
-/// The webhook payload: the CloudEvent data, a JSON object.
-fn payload(event: &CloudEvent) -> Result<&Value, TransformError> {
-    match &event.data {
-        Some(Data::Json(value @ Value::Object(_))) => Ok(value),
-        Some(Data::Json(_)) => Err(TransformError::new("data is not a JSON object")),
-        Some(_) => Err(TransformError::new("data is not JSON")),
-        None => Err(TransformError::new("data is missing")),
     }
 }
 
@@ -267,14 +248,6 @@ fn repository(data: &Value) -> Result<Repo<'_>, TransformError> {
         url,
         server,
     })
-}
-
-/// `http(s)://` followed by something, without whitespace.
-fn is_http_url(text: &str) -> bool {
-    let rest = text
-        .strip_prefix("https://")
-        .or_else(|| text.strip_prefix("http://"));
-    rest.is_some_and(|rest| !rest.is_empty() && !text.chars().any(char::is_whitespace))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -546,23 +519,10 @@ fn deployment_status(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Tra
 pub fn github_purl(owner: &str, name: &str, version: &str) -> String {
     format!(
         "pkg:github/{}/{}@{}",
-        percent_encode(&owner.to_lowercase()),
-        percent_encode(&name.to_lowercase()),
-        percent_encode(version)
+        percent_encode(&owner.to_lowercase(), b""),
+        percent_encode(&name.to_lowercase(), b""),
+        percent_encode(version, b"")
     )
-}
-
-/// Percent-encodes everything but ASCII letters, digits and `-._~`.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -840,64 +800,6 @@ fn release(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformErro
 // ---------------------------------------------------------------------------------------------
 // Reading the payload
 
-/// The value at `path` under `root`; `None` when absent or `null`.
-fn field<'a>(root: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter()
-        .try_fold(root, |value, key| value.get(key))
-        .filter(|value| !value.is_null())
-}
-
-/// The string at `path`; `None` when absent, `null` or empty; an error when not a string.
-fn optional_str<'a>(root: &'a Value, path: &[&str]) -> Result<Option<&'a str>, TransformError> {
-    match field(root, path) {
-        None => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.as_str()).filter(|text| !text.is_empty())),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a string",
-            display_path(path)
-        ))),
-    }
-}
-
-/// The string at `path`; an error naming the field when it is absent, empty or not a string.
-fn required_str<'a>(root: &'a Value, path: &[&str]) -> Result<&'a str, TransformError> {
-    optional_str(root, path)?
-        .ok_or_else(|| TransformError::new(format!("{} is missing", display_path(path))))
-}
-
-/// The boolean at `path`, if present.
-fn optional_bool(root: &Value, path: &[&str]) -> Result<Option<bool>, TransformError> {
-    match field(root, path) {
-        None => Ok(None),
-        Some(Value::Bool(flag)) => Ok(Some(*flag)),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a boolean",
-            display_path(path)
-        ))),
-    }
-}
-
-/// A non-negative whole number at `path` (GitHub ids and numbers), as decimal text.
-fn required_number(root: &Value, path: &[&str]) -> Result<String, TransformError> {
-    match field(root, path) {
-        Some(Value::Number(number)) if number.is_u64() => Ok(number.to_string()),
-        None => Err(TransformError::new(format!(
-            "{} is missing",
-            display_path(path)
-        ))),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a whole number",
-            display_path(path)
-        ))),
-    }
-}
-
-/// Decimal text from [`required_number`] back as a JSON number.
-fn number_value(text: &str) -> Value {
-    text.parse::<u64>()
-        .map_or_else(|_| json!(text), |n| json!(n))
-}
-
 /// The time at `path`: an RFC 3339 string or Unix seconds (as `push` payloads give
 /// `repository.pushed_at`).
 fn optional_time(root: &Value, path: &[&str]) -> Result<Option<DateTime<Utc>>, TransformError> {
@@ -928,42 +830,19 @@ fn optional_time(root: &Value, path: &[&str]) -> Result<Option<DateTime<Utc>>, T
     }
 }
 
-/// The time at `path`; an error naming the field when it is absent.
+/// The time at `path` ([`optional_time`]); an error naming the field when it is absent.
 fn required_time(root: &Value, path: &[&str]) -> Result<DateTime<Utc>, TransformError> {
-    optional_time(root, path)?
-        .ok_or_else(|| TransformError::new(format!("{} is missing", display_path(path))))
+    common::required_time(optional_time, root, path)
 }
 
-/// The first of `paths` present in the payload, else the CloudEvent `time`, else an error.
+/// The first of `paths` present in the payload ([`optional_time`]), else the CloudEvent `time`,
+/// else an error.
 fn first_time(
     event: &CloudEvent,
     data: &Value,
     paths: &[&[&str]],
 ) -> Result<DateTime<Utc>, TransformError> {
-    for path in paths {
-        if let Some(time) = optional_time(data, path)? {
-            return Ok(time);
-        }
-    }
-    if let Some(time) = event.time {
-        return Ok(time);
-    }
-    let names: Vec<String> = paths.iter().map(|path| display_path(path)).collect();
-    Err(TransformError::new(format!(
-        "no timestamp: {} {} missing and the CloudEvent has no time",
-        names.join(", "),
-        if names.len() == 1 { "is" } else { "are" }
-    )))
-}
-
-/// `data.pull_request.number`.
-fn display_path(path: &[&str]) -> String {
-    let mut text = String::from("data");
-    for key in path {
-        text.push('.');
-        text.push_str(key);
-    }
-    text
+    common::first_time(optional_time, event, data, paths)
 }
 
 #[cfg(test)]

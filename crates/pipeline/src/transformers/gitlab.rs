@@ -111,17 +111,20 @@
 //! without `iid`, an unparsable timestamp, ...) are a [`TransformError`] naming the field.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use dora_model::time::{format_rfc3339, parse_rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::github::{
-    CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED, INCIDENT_DETECTED,
-    INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
+use super::common::{
+    self, display_path, field, is_http_url, number_value, optional_bool, optional_str, payload,
+    percent_encode, required_number, required_str,
 };
-use super::{CdEventDraft, TransformError, Transformer, SERVICE_DEPLOYED};
+use super::{
+    CdEventDraft, TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED,
+    CHANGE_UPDATED, INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED, SERVICE_DEPLOYED,
+};
 
 /// The CloudEvent type prefix of GitLab events (GitLabSource and `POST /webhooks/gitlab`).
 pub const TYPE_PREFIX: &str = "dev.knative.sources.gitlab.";
@@ -192,16 +195,6 @@ impl Transformer for GitlabTransformer {
             // `tag_push`, `job` (`build`), `note`, `release`, `wiki_page`, `feature_flag`, ...
             _ => Ok(Vec::new()),
         }
-    }
-}
-
-/// The webhook payload: the CloudEvent data, a JSON object.
-fn payload(event: &CloudEvent) -> Result<&Value, TransformError> {
-    match &event.data {
-        Some(Data::Json(value @ Value::Object(_))) => Ok(value),
-        Some(Data::Json(_)) => Err(TransformError::new("data is not a JSON object")),
-        Some(_) => Err(TransformError::new("data is not JSON")),
-        None => Err(TransformError::new("data is missing")),
     }
 }
 
@@ -330,14 +323,6 @@ fn project(data: &Value) -> Result<Project<'_>, TransformError> {
     })
 }
 
-/// `http(s)://` followed by something, without whitespace.
-fn is_http_url(text: &str) -> bool {
-    let rest = text
-        .strip_prefix("https://")
-        .or_else(|| text.strip_prefix("http://"));
-    rest.is_some_and(|rest| !rest.is_empty() && !text.chars().any(char::is_whitespace))
-}
-
 /// `scheme://host[:port]` of an http(s) URL.
 fn origin(url: &str) -> String {
     match url.split_once("://") {
@@ -368,19 +353,6 @@ pub fn gitlab_purl(path_with_namespace: &str, version: Option<&str>, project_url
     purl.push_str("?vcs_url=git%2B");
     purl.push_str(&percent_encode(project_url, b":/"));
     purl
-}
-
-/// Percent-encodes everything but ASCII letters, digits, `-._~` and `keep`.
-fn percent_encode(text: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || keep.contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// A git SHA of 40 (SHA-1) or 64 (SHA-256) hex digits.
@@ -966,64 +938,6 @@ fn issue_labels(data: &Value) -> Result<Vec<&str>, TransformError> {
 // ---------------------------------------------------------------------------------------------
 // Reading the payload
 
-/// The value at `path` under `root`; `None` when absent or `null`.
-fn field<'a>(root: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter()
-        .try_fold(root, |value, key| value.get(key))
-        .filter(|value| !value.is_null())
-}
-
-/// The string at `path`; `None` when absent, `null` or empty; an error when not a string.
-fn optional_str<'a>(root: &'a Value, path: &[&str]) -> Result<Option<&'a str>, TransformError> {
-    match field(root, path) {
-        None => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.as_str()).filter(|text| !text.is_empty())),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a string",
-            display_path(path)
-        ))),
-    }
-}
-
-/// The string at `path`; an error naming the field when it is absent, empty or not a string.
-fn required_str<'a>(root: &'a Value, path: &[&str]) -> Result<&'a str, TransformError> {
-    optional_str(root, path)?
-        .ok_or_else(|| TransformError::new(format!("{} is missing", display_path(path))))
-}
-
-/// The boolean at `path`, if present.
-fn optional_bool(root: &Value, path: &[&str]) -> Result<Option<bool>, TransformError> {
-    match field(root, path) {
-        None => Ok(None),
-        Some(Value::Bool(flag)) => Ok(Some(*flag)),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a boolean",
-            display_path(path)
-        ))),
-    }
-}
-
-/// A non-negative whole number at `path` (GitLab ids and iids), as decimal text.
-fn required_number(root: &Value, path: &[&str]) -> Result<String, TransformError> {
-    match field(root, path) {
-        Some(Value::Number(number)) if number.is_u64() => Ok(number.to_string()),
-        None => Err(TransformError::new(format!(
-            "{} is missing",
-            display_path(path)
-        ))),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a whole number",
-            display_path(path)
-        ))),
-    }
-}
-
-/// Decimal text from [`required_number`] back as a JSON number.
-fn number_value(text: &str) -> Value {
-    text.parse::<u64>()
-        .map_or_else(|_| json!(text), |n| json!(n))
-}
-
 /// The time at `path`, in any of GitLab's formats ([`parse_gitlab_time`]).
 fn optional_time(root: &Value, path: &[&str]) -> Result<Option<DateTime<Utc>>, TransformError> {
     match field(root, path) {
@@ -1042,42 +956,19 @@ fn optional_time(root: &Value, path: &[&str]) -> Result<Option<DateTime<Utc>>, T
     }
 }
 
-/// The time at `path`; an error naming the field when it is absent.
+/// The time at `path` ([`optional_time`]); an error naming the field when it is absent.
 fn required_time(root: &Value, path: &[&str]) -> Result<DateTime<Utc>, TransformError> {
-    optional_time(root, path)?
-        .ok_or_else(|| TransformError::new(format!("{} is missing", display_path(path))))
+    common::required_time(optional_time, root, path)
 }
 
-/// The first of `paths` present in the payload, else the CloudEvent `time`, else an error.
+/// The first of `paths` present in the payload ([`optional_time`]), else the CloudEvent `time`,
+/// else an error.
 fn first_time(
     event: &CloudEvent,
     data: &Value,
     paths: &[&[&str]],
 ) -> Result<DateTime<Utc>, TransformError> {
-    for path in paths {
-        if let Some(time) = optional_time(data, path)? {
-            return Ok(time);
-        }
-    }
-    if let Some(time) = event.time {
-        return Ok(time);
-    }
-    let names: Vec<String> = paths.iter().map(|path| display_path(path)).collect();
-    Err(TransformError::new(format!(
-        "no timestamp: {} {} missing and the CloudEvent has no time",
-        names.join(", "),
-        if names.len() == 1 { "is" } else { "are" }
-    )))
-}
-
-/// `data.object_attributes.iid`.
-fn display_path(path: &[&str]) -> String {
-    let mut text = String::from("data");
-    for key in path {
-        text.push('.');
-        text.push_str(key);
-    }
-    text
+    common::first_time(optional_time, event, data, paths)
 }
 
 #[cfg(test)]

@@ -185,11 +185,12 @@
 //!   (`regarding`, `note`) give nothing.
 
 use chrono::{DateTime, Utc};
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use dora_model::time::parse_rfc3339;
 use serde_json::{json, Map, Value};
 
+use super::common::{field, payload, percent_encode};
 use super::{
     CdEventDraft, TransformError, Transformer, SERVICE_DEPLOYED, SERVICE_REMOVED,
     SERVICE_ROLLEDBACK,
@@ -238,12 +239,7 @@ impl Transformer for KubernetesTransformer {
             // ApiServerSource event.
             _ => return Ok(Vec::new()),
         }
-        let data = match &event.data {
-            Some(Data::Json(value @ Value::Object(_))) => value,
-            Some(Data::Json(_)) => return Err(TransformError::new("data is not a JSON object")),
-            Some(_) => return Err(TransformError::new("data is not JSON")),
-            None => return Err(TransformError::new("data is missing")),
-        };
+        let data = payload(event)?;
         let kind = required_str(data, &["kind"])?;
         let api_version = optional_str(data, &["apiVersion"])?;
         let apps = in_groups(api_version, &DEPLOYMENT_GROUPS);
@@ -814,13 +810,6 @@ fn in_groups(api_version: Option<&str>, groups: &[&str]) -> bool {
     })
 }
 
-/// The value at `path` under `root`; `None` when absent or `null`.
-fn field<'a>(root: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter()
-        .try_fold(root, |value, key| value.get(key))
-        .filter(|value| !value.is_null())
-}
-
 /// The string at `path`; `None` when absent, `null` or empty; an error when not a string.
 fn optional_str<'a>(root: &'a Value, path: &[&str]) -> Result<Option<&'a str>, TransformError> {
     match field(root, path) {
@@ -852,19 +841,6 @@ fn display_path(path: &[&str]) -> String {
         }
     }
     text
-}
-
-/// Percent-encodes everything but ASCII letters, digits, `-._~` and the bytes in `keep`.
-fn percent_encode(text: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || keep.contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// The purl (type `oci`, <https://github.com/package-url/purl-spec>) of a container image
@@ -960,6 +936,7 @@ pub fn deployment_purl(namespace: &str, name: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use dora_model::cloudevent::Data;
 
     const CLUSTER: &str = "https://10.96.0.1:443";
 

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 pub mod alertmanager;
 pub mod argocd;
 pub mod cdevents;
+mod common;
 pub mod github;
 pub mod gitlab;
 pub mod kubernetes;
@@ -27,6 +28,22 @@ pub const SERVICE_UPGRADED: &str = "dev.cdevents.service.upgraded.0.3.0";
 pub const SERVICE_ROLLEDBACK: &str = "dev.cdevents.service.rolledback.0.3.0";
 /// `service.removed` as v0.5.1 names it.
 pub const SERVICE_REMOVED: &str = "dev.cdevents.service.removed.0.3.0";
+/// `change.created` as v0.5.1 names it.
+pub const CHANGE_CREATED: &str = "dev.cdevents.change.created.0.4.0";
+/// `change.updated` as v0.5.1 names it.
+pub const CHANGE_UPDATED: &str = "dev.cdevents.change.updated.0.3.0";
+/// `change.merged` as v0.5.1 names it.
+pub const CHANGE_MERGED: &str = "dev.cdevents.change.merged.0.3.0";
+/// `change.abandoned` as v0.5.1 names it.
+pub const CHANGE_ABANDONED: &str = "dev.cdevents.change.abandoned.0.3.0";
+/// `pipelinerun.finished` as v0.5.1 names it.
+pub const PIPELINERUN_FINISHED: &str = "dev.cdevents.pipelinerun.finished.0.3.0";
+/// `incident.detected` as v0.5.1 names it.
+pub const INCIDENT_DETECTED: &str = "dev.cdevents.incident.detected.0.3.0";
+/// `incident.resolved` as v0.5.1 names it.
+pub const INCIDENT_RESOLVED: &str = "dev.cdevents.incident.resolved.0.3.0";
+/// `artifact.published` as v0.5.1 names it.
+pub const ARTIFACT_PUBLISHED: &str = "dev.cdevents.artifact.published.0.3.0";
 
 /// Why a transformer could not handle an event (recorded as a failure, never fatal).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

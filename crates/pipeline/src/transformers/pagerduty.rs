@@ -41,13 +41,12 @@
 use std::collections::BTreeMap;
 
 use dora_model::cloudevent::CloudEvent;
-use dora_model::ids::derived_id;
 use dora_model::time::parse_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::alertmanager::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
-use super::{CdEventDraft, TransformError, Transformer};
+use super::common::{data_object, incident_content, incident_document};
+use super::{TransformError, Transformer, INCIDENT_DETECTED, INCIDENT_RESOLVED};
 
 /// The prefix of every PagerDuty CloudEvent type.
 pub const TYPE_PREFIX: &str = "com.pagerduty.";
@@ -99,11 +98,7 @@ impl Transformer for PagerdutyTransformer {
             INCIDENT_RESOLVED_EVENT => INCIDENT_RESOLVED,
             _ => return Ok(Vec::new()),
         };
-        let data = match event.data_json() {
-            Some(Value::Object(data)) => data,
-            Some(_) => return Err(TransformError::new("data is not a JSON object")),
-            None => return Err(TransformError::new("data is missing or not JSON")),
-        };
+        let data = data_object(event)?;
         let incident = match data.get("data") {
             Some(Value::Object(incident)) => incident,
             None | Some(Value::Null) => return Err(TransformError::new("data.data is missing")),
@@ -148,14 +143,11 @@ impl Transformer for PagerdutyTransformer {
             self.settings.environment.as_str()
         };
 
-        let mut content = Map::new();
-        if let Some(title) = optional_str(incident, "data.data.title")? {
-            content.insert("description".into(), json!(title));
-        }
-        content.insert("environment".into(), json!({ "id": environment }));
-        if let Some(service) = mapped.or(service_name) {
-            content.insert("service".into(), json!({ "id": service }));
-        }
+        let content = incident_content(
+            optional_str(incident, "data.data.title")?,
+            environment,
+            mapped.or(service_name),
+        );
 
         let mut details = Map::new();
         if let Some(kind) = optional_str(data, "data.event_type")? {
@@ -185,17 +177,15 @@ impl Transformer for PagerdutyTransformer {
             details.insert("serviceName".into(), json!(name));
         }
 
-        let document = CdEventDraft {
+        let document = incident_document(
+            "pagerduty",
+            event,
             event_type,
-            id: derived_id(&["pagerduty", &event.source, &event.id]),
-            source: event.source.clone(),
             timestamp,
-            subject_id: incident_id.to_owned(),
-            subject_source: Some(event.source.clone()),
+            incident_id.to_owned(),
             content,
-            custom_data: Some(json!({ "dora": Value::Object(details) })),
-        }
-        .into_json();
+            details,
+        );
         Ok(vec![document])
     }
 }

@@ -89,21 +89,21 @@
 //! that is not RFC 3339, ...) is a [`TransformError`] naming the field.
 
 use chrono::{DateTime, Utc};
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use dora_model::time::{format_rfc3339, parse_rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::common::{payload, percent_encode};
 use super::kubernetes::oci_purl;
+pub use super::PIPELINERUN_FINISHED;
 use super::{CdEventDraft, TransformError, Transformer, SERVICE_DEPLOYED};
 
 /// The prefix of every Tekton CloudEvent type.
 pub const TYPE_PREFIX: &str = "dev.tekton.event.";
 /// `pipelinerun.started` as v0.5.1 names it.
 pub const PIPELINERUN_STARTED: &str = "dev.cdevents.pipelinerun.started.0.3.0";
-/// `pipelinerun.finished` as v0.5.1 names it.
-pub const PIPELINERUN_FINISHED: &str = "dev.cdevents.pipelinerun.finished.0.3.0";
 /// `taskrun.started` as v0.5.1 names it.
 pub const TASKRUN_STARTED: &str = "dev.cdevents.taskrun.started.0.3.0";
 /// `taskrun.finished` as v0.5.1 names it.
@@ -257,12 +257,7 @@ impl Transformer for TektonTransformer {
         else {
             return Ok(Vec::new());
         };
-        let data = match &event.data {
-            Some(Data::Json(value @ Value::Object(_))) => value,
-            Some(Data::Json(_)) => return Err(TransformError::new("data is not a JSON object")),
-            Some(_) => return Err(TransformError::new("data is not JSON")),
-            None => return Err(TransformError::new("data is missing")),
-        };
+        let data = payload(event)?;
         let run = Run::new(kind, data)?;
         match state {
             State::Started => Ok(vec![self.started(event, &run)?]),
@@ -749,25 +744,12 @@ fn first_time(
 
 /// `pkg:generic/<name>@<version>` (`@<version>` only with a version), percent-encoded.
 pub fn generic_purl(name: &str, version: Option<&str>) -> String {
-    let mut purl = format!("pkg:generic/{}", percent_encode(name));
+    let mut purl = format!("pkg:generic/{}", percent_encode(name, b""));
     if let Some(version) = version {
         purl.push('@');
-        purl.push_str(&percent_encode(version));
+        purl.push_str(&percent_encode(version, b""));
     }
     purl
-}
-
-/// Percent-encodes everything but ASCII letters, digits and `-._~`.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// Whether a pipeline name matches a pattern of `deploy_pipelines`: a pattern with `*` (any run
