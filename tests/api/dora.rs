@@ -5,14 +5,10 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_with, test_settings, Backend, TestApp};
 
 fn cdevent(kind: &str, id: &str, subject: &str, at: &str, content: Value, dora: Value) -> Value {
-    let version = match kind {
-        "service.deployed" | "incident.detected" | "incident.resolved" => "0.3.0",
-        "change.merged" => "0.3.0",
-        _ => "0.3.0",
-    };
+    // service.deployed, change.merged and incident.* are all at 0.3.0 in CDEvents v0.5.1.
     json!({
         "context": {"specversion": "0.5.1", "id": id, "source": "/scenario",
-                    "type": format!("dev.cdevents.{kind}.{version}"), "timestamp": at},
+                    "type": format!("dev.cdevents.{kind}.0.3.0"), "timestamp": at},
         "subject": {"id": subject, "source": "/scenario", "content": content},
         "customData": {"dora": dora}
     })
@@ -92,6 +88,11 @@ async fn spawn_production_only(backend: &Backend) -> TestApp {
     let db = backend.fresh_database().await;
     let mut settings = test_settings(&db);
     settings.dora.production_environments = vec!["production".into()];
+    // Events say nothing of teams: only the configuration puts web in "storefront".
+    settings
+        .dora
+        .teams
+        .insert("web".into(), "storefront".into());
     spawn_with(settings, db).await
 }
 
@@ -126,6 +127,7 @@ async fn the_five_keys_match_the_hand_computed_scenario(backend: Backend) {
     assert_eq!(keys["deployment_frequency"]["deploy_days_per_week"], 1.5);
     assert_eq!(keys["deployment_frequency"]["level"], "high");
     assert_eq!(keys["lead_time"]["value"], 28800.0);
+    assert_eq!(keys["lead_time"]["p90"], 43200.0);
     assert_eq!(keys["lead_time"]["sample_size"], 2);
     assert_eq!(keys["lead_time"]["level"], "elite");
     assert_eq!(keys["change_failure_rate"]["sample_size"], 3);
@@ -186,6 +188,24 @@ async fn the_five_keys_match_the_hand_computed_scenario(backend: Backend) {
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["items"][0]["cdevent_id"], "d2");
 
+    // Filters that match: the configured team, and the service and environment (the incident and
+    // both changes stay whole and in scope).
+    for query in ["team=storefront", "service=web&environment=production"] {
+        let scoped = app
+            .get_json(&format!(
+                "/api/v1/dora?from=2024-01-01&to=2024-01-14&{query}"
+            ))
+            .await;
+        assert_eq!(scoped["keys"], report["keys"], "{query}");
+    }
+    let staging = app
+        .get_json("/api/v1/dora?from=2024-01-01&to=2024-01-14&environment=staging")
+        .await;
+    assert_eq!(
+        staging["keys"]["deployment_frequency"]["value"], 0,
+        "staging is not production"
+    );
+
     // A filter that matches nothing gives no samples, not errors.
     let none = app
         .get_json("/api/v1/dora?from=2024-01-01&to=2024-01-14&service=api")
@@ -210,6 +230,9 @@ async fn bad_dora_parameters_are_named(backend: Backend) {
         ("from=yesterday", "from"),
         ("teem=a", "teem"),
         ("from=2024-02-01&to=2024-01-01", "from"),
+        ("from=2024-01-01&from=2024-02-01", "from"),
+        ("service=", "service"),
+        ("to=9999-12-31", "to"),
     ] {
         let response = app
             .client
@@ -231,6 +254,16 @@ async fn bad_dora_parameters_are_named(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "urn:dora-events:problem:unknown-metric");
+    assert_eq!(body["field"], "key");
+    let response = app
+        .client
+        .get(app.url("/api/v1/metrics/lead-time?bucket=day&from=2000-01-01&to=2024-01-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400, "too many buckets");
     let response = app
         .client
         .get(app.url("/api/v1/metrics/lead-time?bucket=hour"))
@@ -238,6 +271,7 @@ async fn bad_dora_parameters_are_named(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+    assert_eq!(response.json::<Value>().await.unwrap()["field"], "bucket");
 }
 
 backend_tests!(

@@ -15,6 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dora_http::Problem;
 use dora_metrics::dora::levels::Thresholds;
 use dora_metrics::dora::{self, window::Bucket, window::Window, DoraConfig, Key};
+use dora_metrics::facts::{narrow, Scope};
 use dora_store::FactFilter;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
@@ -62,7 +63,7 @@ impl DoraSettings {
 /// The parsed query of a DORA request.
 struct DoraQuery {
     window: Window,
-    filter: FactFilter,
+    scope: Scope,
     /// Endpoint-specific parameters (`bucket`, `limit`, `offset`), by name.
     extra: BTreeMap<String, String>,
 }
@@ -91,12 +92,36 @@ fn parse_time(field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>
     } else {
         date
     };
-    Ok(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+    let time = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    if !(1..=9999).contains(&chrono::Datelike::year(&time)) {
+        return Err(bad(
+            field,
+            format!("{field} must fall in the years 1 to 9999, got {text:?}"),
+        ));
+    }
+    Ok(time)
+}
+
+/// Series longer than this are refused: each bucket is a full computation.
+const MAX_BUCKETS: i64 = 1000;
+
+/// Every stored fact folded, then narrowed to the scope: a change or an incident is judged on all
+/// its observations, and teams follow the configuration's precedence.
+async fn load_facts(state: &ApiState, scope: &Scope) -> Result<dora::facts::DoraFacts, Problem> {
+    let rows = state
+        .store
+        .load_facts(&FactFilter::default())
+        .await
+        .map_err(store_problem)?;
+    Ok(narrow(
+        dora_metrics::facts::fold(rows, &state.dora.teams),
+        scope,
+    ))
 }
 
 fn parse_query(raw: Option<&str>, extra_names: &[&str]) -> Result<DoraQuery, Problem> {
     let (mut from, mut to) = (None, None);
-    let mut filter = FactFilter::default();
+    let mut scope = Scope::default();
     let mut extra = BTreeMap::new();
     for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -106,15 +131,32 @@ fn parse_query(raw: Option<&str>, extra_names: &[&str]) -> Result<DoraQuery, Pro
                 .into_owned()
         };
         let (key, value) = (decode(key), decode(value));
+        if value.is_empty() {
+            return Err(bad(&key, format!("{key} must not be empty")));
+        }
+        let once = |seen: bool| {
+            if seen {
+                Err(bad(&key, format!("{key} may be given once")))
+            } else {
+                Ok(())
+            }
+        };
         let push =
             |list: &mut Option<Vec<String>>| list.get_or_insert_with(Vec::new).push(value.clone());
         match key.as_str() {
-            "from" => from = Some(parse_time("from", &value, false)?),
-            "to" => to = Some(parse_time("to", &value, true)?),
-            "service" => push(&mut filter.services),
-            "environment" => push(&mut filter.environments),
-            "team" => push(&mut filter.teams),
+            "from" => {
+                once(from.is_some())?;
+                from = Some(parse_time("from", &value, false)?);
+            }
+            "to" => {
+                once(to.is_some())?;
+                to = Some(parse_time("to", &value, true)?);
+            }
+            "service" => push(&mut scope.services),
+            "environment" => push(&mut scope.environments),
+            "team" => push(&mut scope.teams),
             name if extra_names.contains(&name) => {
+                once(extra.contains_key(name))?;
                 extra.insert(key.clone(), value);
             }
             other => {
@@ -138,7 +180,7 @@ fn parse_query(raw: Option<&str>, extra_names: &[&str]) -> Result<DoraQuery, Pro
         .ok_or_else(|| bad("from", format!("from ({from}) must be before to ({to})")))?;
     Ok(DoraQuery {
         window,
-        filter,
+        scope,
         extra,
     })
 }
@@ -166,11 +208,11 @@ fn paging(extra: &BTreeMap<String, String>) -> Result<(usize, usize), Problem> {
     ))
 }
 
-fn filters_json(filter: &FactFilter, settings: &DoraSettings) -> Value {
+fn filters_json(scope: &Scope, settings: &DoraSettings) -> Value {
     json!({
-        "service": filter.services,
-        "environment": filter.environments,
-        "team": filter.teams,
+        "service": scope.services,
+        "environment": scope.environments,
+        "team": scope.teams,
         "production_environments": settings.production_environments,
     })
 }
@@ -181,16 +223,11 @@ pub async fn dora_keys(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
     let query = parse_query(raw.as_deref(), &[])?;
-    let rows = state
-        .store
-        .load_facts(&query.filter)
-        .await
-        .map_err(store_problem)?;
-    let facts = dora_metrics::facts::fold(rows, &state.dora.teams);
+    let facts = load_facts(&state, &query.scope).await?;
     let report = dora::compute(&facts, &query.window, &state.dora.config());
     let mut body = serde_json::to_value(&report).map_err(|e| Problem::internal(&e))?;
     if let Some(object) = body.as_object_mut() {
-        object.insert("filters".into(), filters_json(&query.filter, &state.dora));
+        object.insert("filters".into(), filters_json(&query.scope, &state.dora));
     }
     Ok(Json(body))
 }
@@ -222,12 +259,23 @@ pub async fn key_series(
             )
         })?,
     };
-    let rows = state
-        .store
-        .load_facts(&query.filter)
-        .await
-        .map_err(store_problem)?;
-    let facts = dora_metrics::facts::fold(rows, &state.dora.teams);
+    let days = (query.window.to - query.window.from).num_days();
+    let buckets = match bucket {
+        Bucket::Day => days,
+        Bucket::Week => days / 7,
+        Bucket::Month => days / 28,
+        Bucket::Year => days / 365,
+    };
+    if buckets > MAX_BUCKETS {
+        return Err(bad(
+            "bucket",
+            format!(
+                "the window holds about {buckets} buckets of a {}; at most {MAX_BUCKETS}",
+                bucket.as_str()
+            ),
+        ));
+    }
+    let facts = load_facts(&state, &query.scope).await?;
     let series = dora::key_series(
         &facts,
         &query.window,
@@ -239,7 +287,7 @@ pub async fn key_series(
         "key": key,
         "bucket": bucket.as_str(),
         "window": query.window,
-        "filters": filters_json(&query.filter, &state.dora),
+        "filters": filters_json(&query.scope, &state.dora),
         "series": series,
     })))
 }
@@ -261,7 +309,7 @@ async fn drill_down(
     let (limit, offset) = paging(&query.extra)?;
     let rows = state
         .store
-        .load_facts(&query.filter)
+        .load_facts(&FactFilter::default())
         .await
         .map_err(store_problem)?;
     let cdevent_ids: BTreeMap<i64, String> = rows
@@ -269,7 +317,10 @@ async fn drill_down(
         .iter()
         .map(|d| (d.id, d.cdevent_id.clone()))
         .collect();
-    let facts = dora_metrics::facts::fold(rows, &state.dora.teams);
+    let facts = narrow(
+        dora_metrics::facts::fold(rows, &state.dora.teams),
+        &query.scope,
+    );
     let config = state.dora.config();
     let linked = dora::linking::Linked::new(&facts, &config);
     let page = |mut items: Vec<Value>| {
@@ -309,7 +360,7 @@ async fn drill_down(
     };
     Ok(Json(json!({
         "window": query.window,
-        "filters": filters_json(&query.filter, &state.dora),
+        "filters": filters_json(&query.scope, &state.dora),
         "total": total,
         "limit": limit,
         "offset": offset,

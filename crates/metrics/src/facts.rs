@@ -133,6 +133,79 @@ pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
     }
 }
 
+/// Which facts a request is about: `None` = all; a list = any of.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub services: Option<Vec<String>>,
+    pub environments: Option<Vec<String>>,
+    pub teams: Option<Vec<String>>,
+}
+
+/// Narrows folded facts to a scope. Facts are folded from everything stored first, so a change or
+/// an incident is judged on all its observations, and the team is the one after the
+/// configuration's precedence ([`fold`]).
+///
+/// - deployments: service, environment and team must match;
+/// - changes: those naming no service, or one of the services in scope (by service filter, or the
+///   services of the team's deployments);
+/// - incidents: environment (when named) must match; service must be in scope, or, for an
+///   incident naming no service, it must name a deployment or an artifact of a deployment in scope.
+pub fn narrow(facts: DoraFacts, scope: &Scope) -> DoraFacts {
+    let wanted = |list: &Option<Vec<String>>, value: Option<&str>| match (list, value) {
+        (None, _) => true,
+        (Some(list), Some(value)) => list.iter().any(|v| v == value),
+        (Some(_), None) => false,
+    };
+    let deployments: Vec<Deployment> = facts
+        .deployments
+        .into_iter()
+        .filter(|d| {
+            wanted(&scope.services, Some(&d.service))
+                && wanted(&scope.environments, Some(&d.environment))
+                && wanted(&scope.teams, d.team.as_deref())
+        })
+        .collect();
+    let services: Option<Vec<String>> = match (&scope.services, &scope.teams) {
+        (None, None) => None,
+        _ => Some(deployments.iter().map(|d| d.service.clone()).collect()),
+    };
+    let in_services = |service: Option<&str>| match (&services, service) {
+        (None, _) => true,
+        (Some(list), Some(s)) => list.iter().any(|v| v == s),
+        (Some(_), None) => false,
+    };
+    let changes = facts
+        .changes
+        .into_iter()
+        .filter(|c| c.service.is_none() || in_services(c.service.as_deref()))
+        .collect();
+    let incidents = facts
+        .incidents
+        .into_iter()
+        .filter(|i| {
+            i.environment.is_none() || wanted(&scope.environments, i.environment.as_deref())
+        })
+        .filter(|i| match i.service.as_deref() {
+            Some(service) => in_services(Some(service)),
+            None => {
+                services.is_none()
+                    || i.deployment_ref
+                        .is_some_and(|id| deployments.iter().any(|d| d.id == id))
+                    || i.artifact_id.as_deref().is_some_and(|artifact| {
+                        deployments
+                            .iter()
+                            .any(|d| d.artifact_id.as_deref() == Some(artifact))
+                    })
+            }
+        })
+        .collect();
+    DoraFacts {
+        deployments,
+        changes,
+        incidents,
+    }
+}
+
 #[derive(Default)]
 struct IncidentDraft {
     service: Option<String>,
@@ -297,5 +370,117 @@ mod tests {
         let mut reversed = rows();
         reversed.observations.reverse();
         assert_eq!(fold(reversed, &teams), facts);
+    }
+
+    fn deployment(
+        id: i64,
+        service: &str,
+        environment: &str,
+        team: Option<&str>,
+    ) -> DeploymentRecord {
+        DeploymentRecord {
+            id,
+            cdevent_id: format!("deploy-{id}"),
+            kind: StoredKind::Deployed,
+            service: service.into(),
+            environment: environment.into(),
+            artifact_id: Some(format!("pkg:oci/{service}@{id}")),
+            deployed_at: at("2024-01-02T12:00:00Z"),
+            team: team.map(str::to_owned),
+            failed: false,
+            revision: None,
+        }
+    }
+
+    #[test]
+    fn narrowing_uses_configured_teams_and_keeps_facts_whole() {
+        let rows = FactRows {
+            deployments: vec![
+                deployment(1, "web", "production", None),
+                deployment(2, "api", "production", Some("payments")),
+                deployment(3, "web", "staging", None),
+            ],
+            observations: vec![
+                // A change of web whose artifact observation names no service: still web's.
+                observation(
+                    "change",
+                    "pr-web",
+                    "2024-01-01T00:00:00Z",
+                    serde_json::json!({"predicate": "merged", "merge_sha": "w1"}),
+                ),
+                ObservationRecord {
+                    service: None,
+                    ..observation(
+                        "change",
+                        "pr-web",
+                        "2024-01-01T01:00:00Z",
+                        serde_json::json!({"predicate": "artifact", "artifact_id": "pkg:oci/web@1"}),
+                    )
+                },
+                // An incident detected without a service, resolved naming web.
+                ObservationRecord {
+                    service: None,
+                    ..observation(
+                        "incident",
+                        "inc",
+                        "2024-01-02T13:00:00Z",
+                        serde_json::json!({"predicate": "detected"}),
+                    )
+                },
+                observation(
+                    "incident",
+                    "inc",
+                    "2024-01-02T14:00:00Z",
+                    serde_json::json!({"predicate": "resolved"}),
+                ),
+            ],
+        };
+        // Configuration puts web in team "storefront"; events say nothing of it.
+        let teams = BTreeMap::from([("web".to_owned(), "storefront".to_owned())]);
+        let facts = fold(rows, &teams);
+        let by_team = narrow(
+            facts.clone(),
+            &Scope {
+                teams: Some(vec!["storefront".into()]),
+                ..Scope::default()
+            },
+        );
+        assert_eq!(
+            by_team.deployments.iter().map(|d| d.id).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        assert_eq!(by_team.changes.len(), 1, "the change of web, whole");
+        assert_eq!(by_team.changes[0].artifact_ids, ["pkg:oci/web@1"]);
+        assert_eq!(by_team.incidents.len(), 1);
+        assert_eq!(
+            by_team.incidents[0].service.as_deref(),
+            Some("web"),
+            "judged on all its observations"
+        );
+        let api = narrow(
+            facts.clone(),
+            &Scope {
+                services: Some(vec!["api".into()]),
+                ..Scope::default()
+            },
+        );
+        assert_eq!(api.deployments.len(), 1);
+        assert!(api.changes.is_empty(), "web's change is not api's");
+        assert!(api.incidents.is_empty(), "web's incident is not api's");
+        let staging = narrow(
+            facts,
+            &Scope {
+                environments: Some(vec!["staging".into()]),
+                ..Scope::default()
+            },
+        );
+        assert_eq!(
+            staging.deployments.iter().map(|d| d.id).collect::<Vec<_>>(),
+            [3]
+        );
+        assert!(
+            staging.incidents.is_empty(),
+            "the incident is in production"
+        );
     }
 }
