@@ -8,3 +8,4 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod stages;
+pub mod validate;

@@ -63,10 +63,35 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         batch_size: u64,
     },
+    /// Check CloudEvent and CDEvent files against the specs (exit code 1 if any is invalid).
+    ///
+    /// A file holds one event, a JSON array of events, or JSON Lines; CDEvents are checked against
+    /// the official schema of their release. Example: dora-events validate events/*.json
+    Validate {
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Check configuration without starting anything (exit code 1 if it is invalid).
+    ///
+    /// Example: dora-events config check dora-events.toml
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Create or upgrade the database schema, then exit.
     ///
     /// Example: dora-events migrate --database-url sqlite://dora.db
     Migrate,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Load the configuration (defaults, FILE or --config, DORA_* variables) and check it.
+    Check {
+        /// The TOML file (else --config / DORA_CONFIG, else the defaults).
+        file: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -133,6 +158,48 @@ async fn main() -> anyhow::Result<()> {
                 serde_json::to_string_pretty(&report).context("Failed to print the report")?
             );
             Ok(())
+        }
+        Command::Validate { files } => {
+            let mut invalid = 0;
+            for file in &files {
+                for verdict in dora_events::validate::validate_file(file) {
+                    match verdict.problem {
+                        None => println!("{}: ok ({})", verdict.location, verdict.kind),
+                        Some((field, message)) => {
+                            invalid += 1;
+                            println!(
+                                "{}: invalid {} at {field}: {message}",
+                                verdict.location, verdict.kind
+                            );
+                        }
+                    }
+                }
+            }
+            if invalid > 0 {
+                eprintln!("{invalid} invalid");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Config {
+            action: ConfigAction::Check { file },
+        } => {
+            let file = file.or(cli.config);
+            match Settings::load(file.as_deref(), &overrides) {
+                Ok(settings) => {
+                    println!(
+                        "configuration is valid: {} routes, listen {}, database {}",
+                        settings.routes.len(),
+                        settings.listen,
+                        dora_events::app::redact(&settings.database_url)
+                    );
+                    Ok(())
+                }
+                Err(error) => {
+                    eprintln!("configuration is invalid: {error:#}");
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Migrate => {
             let settings = Settings::load(cli.config.as_deref(), &overrides)?;

@@ -23,6 +23,7 @@ macro_rules! backend_tests {
 }
 
 mod cdevents;
+mod cli;
 mod deploy_frequency;
 mod dora;
 mod durability;
