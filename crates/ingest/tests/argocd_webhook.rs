@@ -8,57 +8,45 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
+use common::{bearer, compare_input, serve, update_golden, TempStore};
 use dora_http::Problem;
 use dora_ingest::webhooks::argocd::adapt;
 use dora_ingest::webhooks::{TokenSetting, WebhookSettings};
-use dora_ingest::{IngestState, Limits};
 use dora_model::cloudevent::{CloudEvent, Data};
-use dora_store::writer::RawWriter;
-use dora_store::{Position, Store};
+use dora_store::Position;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "s3cr3t-argocd-t0ken";
 
+const TOOL: &str = "argocd";
+
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/argocd")
+    common::fixtures(TOOL)
 }
 
 fn payload_bytes(name: &str) -> Vec<u8> {
-    let path = fixtures().join("payloads").join(format!("{name}.json"));
-    fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    common::payload_bytes(TOOL, name)
 }
 
 fn payload(name: &str) -> Value {
-    serde_json::from_slice(&payload_bytes(name)).unwrap()
+    common::payload(TOOL, name)
 }
 
 /// The payload names (file stems under `payloads/`), sorted.
 fn payload_names() -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(fixtures().join("payloads"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+    common::payload_names(TOOL)
 }
 
 /// The golden case directories (those holding an `input.json`).
 fn case_names() -> BTreeSet<String> {
-    fs::read_dir(fixtures())
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("input.json").is_file())
-        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
-        .collect()
+    common::case_names(TOOL)
 }
 
 fn unsigned() -> WebhookSettings {
@@ -72,12 +60,6 @@ fn with_token(token: &str) -> WebhookSettings {
         },
         ..WebhookSettings::default()
     }
-}
-
-fn bearer(value: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert("authorization", HeaderValue::from_str(value).unwrap());
-    headers
 }
 
 fn accepted(headers: &HeaderMap, body: &[u8], settings: &WebhookSettings) -> CloudEvent {
@@ -99,7 +81,7 @@ fn assert_unauthorized(result: Result<Vec<CloudEvent>, Problem>) {
 
 #[test]
 fn payloads_give_the_golden_inputs() {
-    let update = std::env::var("DORA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    let update = update_golden();
     let mut produced = BTreeSet::new();
     let mut failures = Vec::new();
     for name in payload_names() {
@@ -113,25 +95,7 @@ fn payloads_give_the_golden_inputs() {
         );
         let case = format!("{name}-0");
         let path = fixtures().join(&case).join("input.json");
-        if update {
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            let mut text = serde_json::to_string_pretty(&stored).unwrap();
-            text.push('\n');
-            fs::write(&path, text).unwrap();
-        } else {
-            match fs::read_to_string(&path) {
-                Ok(text) => {
-                    let expected: Value = serde_json::from_str(&text).unwrap();
-                    if expected != stored {
-                        failures.push(format!(
-                            "{case}: the adapter's CloudEvent differs from input.json\n\
-                             --- got:\n{stored:#}\n--- expected:\n{expected:#}"
-                        ));
-                    }
-                }
-                Err(e) => failures.push(format!("{}: {e}", path.display())),
-            }
-        }
+        compare_input(&case, &path, &stored, update, &mut failures);
         produced.insert(case);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -298,99 +262,22 @@ fn malformed_payloads_are_400_naming_the_field() {
 // ---------------------------------------------------------------------------------------------
 // Through the HTTP endpoint
 
-/// A fresh SQLite store in its own directory (removed on drop).
-struct TempStore {
-    dir: PathBuf,
-    store: Store,
-}
-
-impl TempStore {
-    async fn new(test: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "dora-argocd-webhook-{test}-{}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}", dir.join("dora-events.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        Self { dir, store }
-    }
-}
-
-impl Drop for TempStore {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Serves the ingest routes on 127.0.0.1:0; returns the address.
-async fn serve(store: &Store, settings: WebhookSettings) -> std::net::SocketAddr {
-    let writer = RawWriter::spawn(
-        store.clone(),
-        64,
-        100,
-        1,
-        Arc::new(tokio::sync::Notify::new()),
-    );
-    let state = IngestState::new(writer, Limits::default(), 16 * 1024 * 1024, settings);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, dora_ingest::router(state))
-            .await
-            .unwrap();
-    });
-    address
-}
-
 /// One HTTP/1.1 POST to `/webhooks/argocd`; returns the status and the JSON body.
 async fn post(
     address: std::net::SocketAddr,
     authorization: Option<String>,
     body: Vec<u8>,
 ) -> (StatusCode, Value) {
-    tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(address).unwrap();
-        let mut request = format!(
-            "POST /webhooks/argocd HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        if let Some(authorization) = authorization {
-            request.push_str(&format!("Authorization: {authorization}\r\n"));
-        }
-        request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
-        stream.write_all(&body).unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).unwrap();
-        let text = String::from_utf8(response).unwrap();
-        let status: u16 = text
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .expect("a status line");
-        let (_, body) = text.split_once("\r\n\r\n").expect("headers end");
-        // The body may be chunked: keep the JSON object.
-        let json = body
-            .find('{')
-            .zip(body.rfind('}'))
-            .map_or(Value::Null, |(start, end)| {
-                serde_json::from_str(&body[start..=end]).unwrap()
-            });
-        (StatusCode::from_u16(status).unwrap(), json)
-    })
-    .await
-    .unwrap()
+    let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+    if let Some(authorization) = authorization {
+        headers.push(("Authorization".to_owned(), authorization));
+    }
+    common::post(address, "/webhooks/argocd", headers, body).await
 }
 
 #[tokio::test]
 async fn notifications_are_stored_once_and_bad_tokens_not_at_all() {
-    let temp = TempStore::new("token").await;
+    let temp = TempStore::new("argocd", "token").await;
     let address = serve(&temp.store, with_token(TOKEN)).await;
     let body = payload_bytes("cdviz-010-on-health-degraded");
 

@@ -6,18 +6,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fs;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use common::{headers, post, read_json, serve, TempStore};
 use dora_ingest::webhooks::github::{self, adapt};
 use dora_ingest::webhooks::{SecretSetting, WebhookSettings};
-use dora_ingest::{IngestState, Limits};
 use dora_model::cloudevent::{CloudEvent, Data};
-use dora_store::writer::RawWriter;
-use dora_store::{Position, Store};
+use dora_store::Position;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -25,12 +24,7 @@ use sha2::Sha256;
 const SECRET: &str = "It's a Secret to Everybody";
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/github")
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    common::fixtures("github")
 }
 
 /// `sha256=<hex>` as GitHub computes it.
@@ -38,17 +32,6 @@ fn signature(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        map.insert(
-            HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
-    }
-    map
 }
 
 fn with_secret(secret: &str) -> WebhookSettings {
@@ -267,97 +250,6 @@ fn the_transformer_fixtures_are_what_the_adapter_makes() {
 // ---------------------------------------------------------------------------------------------
 // Through the HTTP endpoint
 
-/// A fresh SQLite store in its own directory (removed on drop).
-struct TempStore {
-    dir: PathBuf,
-    store: Store,
-}
-
-impl TempStore {
-    async fn new(test: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "dora-github-webhook-{test}-{}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}", dir.join("dora-events.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        Self { dir, store }
-    }
-}
-
-impl Drop for TempStore {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Serves the ingest routes on 127.0.0.1:0; returns the address.
-async fn serve(store: &Store, settings: WebhookSettings) -> std::net::SocketAddr {
-    let writer = RawWriter::spawn(
-        store.clone(),
-        64,
-        100,
-        1,
-        Arc::new(tokio::sync::Notify::new()),
-    );
-    let state = IngestState::new(writer, Limits::default(), 16 * 1024 * 1024, settings);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, dora_ingest::router(state))
-            .await
-            .unwrap();
-    });
-    address
-}
-
-/// One HTTP/1.1 POST; returns the status and the body.
-async fn post(
-    address: std::net::SocketAddr,
-    path: &str,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) -> (StatusCode, Value) {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(address).unwrap();
-        let mut request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
-        stream.write_all(&body).unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).unwrap();
-        let text = String::from_utf8(response).unwrap();
-        let status: u16 = text
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .expect("a status line");
-        let (_, body) = text.split_once("\r\n\r\n").expect("headers end");
-        // The body may be chunked: keep the JSON object.
-        let json = body
-            .find('{')
-            .zip(body.rfind('}'))
-            .map_or(Value::Null, |(start, end)| {
-                serde_json::from_str(&body[start..=end]).unwrap()
-            });
-        (StatusCode::from_u16(status).unwrap(), json)
-    })
-    .await
-    .unwrap()
-}
-
 fn delivery(event: &str, id: &str, signature: Option<String>) -> Vec<(String, String)> {
     let mut headers = vec![
         ("Content-Type".to_owned(), "application/json".to_owned()),
@@ -372,7 +264,7 @@ fn delivery(event: &str, id: &str, signature: Option<String>) -> Vec<(String, St
 
 #[tokio::test]
 async fn signed_deliveries_are_stored_once_and_bad_signatures_not_at_all() {
-    let temp = TempStore::new("signed").await;
+    let temp = TempStore::new("github", "signed").await;
     let address = serve(&temp.store, with_secret(SECRET)).await;
     let body = pull_request_body();
 
@@ -424,7 +316,7 @@ async fn signed_deliveries_are_stored_once_and_bad_signatures_not_at_all() {
 
 #[tokio::test]
 async fn unsigned_ping_is_stored_and_a_missing_event_header_is_400() {
-    let temp = TempStore::new("unsigned").await;
+    let temp = TempStore::new("github", "unsigned").await;
     let address = serve(&temp.store, WebhookSettings::default()).await;
     let ping = read_json(&fixtures().join("cdviz-ping/input.json"));
     let body = serde_json::to_vec(&ping["data"]).unwrap();

@@ -5,41 +5,33 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fs;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use common::{headers, read_json, serve, TempStore};
 use dora_ingest::webhooks::gitlab::{self, adapt};
 use dora_ingest::webhooks::{TokenSetting, WebhookSettings};
-use dora_ingest::{IngestState, Limits};
 use dora_model::cloudevent::{CloudEvent, Data};
-use dora_store::writer::RawWriter;
-use dora_store::{Position, Store};
+use dora_store::Position;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "glwt-0123456789abcdef";
 const EVENT_UUID: &str = "5c0c2b14-4c1b-4d7d-8f51-33f1a1c2b0de";
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gitlab")
+    common::fixtures("gitlab")
 }
 
-fn read_json(path: &Path) -> Value {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        map.insert(
-            HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
-    }
-    map
+/// One HTTP/1.1 POST to `/webhooks/gitlab`; returns the status and the body.
+async fn post(
+    address: std::net::SocketAddr,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    common::post(address, "/webhooks/gitlab", headers, body).await
 }
 
 fn with_token(token: &str) -> WebhookSettings {
@@ -284,95 +276,6 @@ fn the_transformer_fixtures_are_what_the_adapter_makes() {
 // ---------------------------------------------------------------------------------------------
 // Through the HTTP endpoint
 
-/// A fresh SQLite store in its own directory (removed on drop).
-struct TempStore {
-    dir: PathBuf,
-    store: Store,
-}
-
-impl TempStore {
-    async fn new(test: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "dora-gitlab-webhook-{test}-{}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}", dir.join("dora-events.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        Self { dir, store }
-    }
-}
-
-impl Drop for TempStore {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Serves the ingest routes on 127.0.0.1:0; returns the address.
-async fn serve(store: &Store, settings: WebhookSettings) -> std::net::SocketAddr {
-    let writer = RawWriter::spawn(
-        store.clone(),
-        64,
-        100,
-        1,
-        Arc::new(tokio::sync::Notify::new()),
-    );
-    let state = IngestState::new(writer, Limits::default(), 16 * 1024 * 1024, settings);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, dora_ingest::router(state))
-            .await
-            .unwrap();
-    });
-    address
-}
-
-/// One HTTP/1.1 POST; returns the status and the body.
-async fn post(
-    address: std::net::SocketAddr,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) -> (StatusCode, Value) {
-    tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(address).unwrap();
-        let mut request = format!(
-            "POST /webhooks/gitlab HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
-        stream.write_all(&body).unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).unwrap();
-        let text = String::from_utf8(response).unwrap();
-        let status: u16 = text
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .expect("a status line");
-        let (_, body) = text.split_once("\r\n\r\n").expect("headers end");
-        // The body may be chunked: keep the JSON object.
-        let json = body
-            .find('{')
-            .zip(body.rfind('}'))
-            .map_or(Value::Null, |(start, end)| {
-                serde_json::from_str(&body[start..=end]).unwrap()
-            });
-        (StatusCode::from_u16(status).unwrap(), json)
-    })
-    .await
-    .unwrap()
-}
-
 fn delivery(event: &str, uuid: Option<&str>, token: Option<&str>) -> Vec<(String, String)> {
     let mut headers = vec![
         ("Content-Type".to_owned(), "application/json".to_owned()),
@@ -389,7 +292,7 @@ fn delivery(event: &str, uuid: Option<&str>, token: Option<&str>) -> Vec<(String
 
 #[tokio::test]
 async fn tokened_deliveries_are_stored_once_and_wrong_tokens_not_at_all() {
-    let temp = TempStore::new("token").await;
+    let temp = TempStore::new("gitlab", "token").await;
     let address = serve(&temp.store, with_token(TOKEN)).await;
     let body = merge_request_body();
 
@@ -437,7 +340,7 @@ async fn tokened_deliveries_are_stored_once_and_wrong_tokens_not_at_all() {
 
 #[tokio::test]
 async fn unmapped_events_are_stored_and_a_missing_event_header_is_400() {
-    let temp = TempStore::new("unmapped").await;
+    let temp = TempStore::new("gitlab", "unmapped").await;
     let address = serve(&temp.store, WebhookSettings::default()).await;
     let release = read_json(&fixtures().join("go-gitlab-release/input.json"));
     let body = serde_json::to_vec(&release["data"]).unwrap();

@@ -11,11 +11,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::fs;
-use std::path::{Path, PathBuf};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use common::{
+    bearer, case_names, compare_input, fixtures, payload, payload_bytes, payload_names,
+    update_golden,
+};
 use dora_http::Problem;
 use dora_ingest::webhooks::{self, SecretSetting, TokenSetting, WebhookSettings};
 use dora_model::cloudevent::CloudEvent;
@@ -25,43 +29,6 @@ use dora_pipeline::transformers::Transformer;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-
-fn fixtures(tool: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(tool)
-}
-
-fn payload_bytes(tool: &str, name: &str) -> Vec<u8> {
-    let path = fixtures(tool).join("payloads").join(format!("{name}.json"));
-    fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn payload(tool: &str, name: &str) -> Value {
-    serde_json::from_slice(&payload_bytes(tool, name)).unwrap()
-}
-
-/// The payload names of a tool (file stems under `payloads/`), sorted.
-fn payload_names(tool: &str) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(fixtures(tool).join("payloads"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// The golden case directories of a tool (those holding an `input.json`).
-fn case_names(tool: &str) -> BTreeSet<String> {
-    fs::read_dir(fixtures(tool))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("input.json").is_file())
-        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
-        .collect()
-}
 
 /// A change that breaks a payload.
 type Breakage = Box<dyn Fn(&mut Value)>;
@@ -90,7 +57,7 @@ fn adapt(tool: &str, body: &[u8]) -> Vec<CloudEvent> {
 
 /// Checks (or, with `DORA_UPDATE_GOLDEN=1`, writes) the golden inputs of one tool.
 fn check_golden_inputs(tool: &str, minimum_cases: usize) {
-    let update = std::env::var("DORA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    let update = update_golden();
     let mut produced = BTreeSet::new();
     let mut failures = Vec::new();
     for name in payload_names(tool) {
@@ -106,25 +73,13 @@ fn check_golden_inputs(tool: &str, minimum_cases: usize) {
                 "{tool}/{case}"
             );
             let path = fixtures(tool).join(&case).join("input.json");
-            if update {
-                fs::create_dir_all(path.parent().unwrap()).unwrap();
-                let mut text = serde_json::to_string_pretty(&stored).unwrap();
-                text.push('\n');
-                fs::write(&path, text).unwrap();
-            } else {
-                match fs::read_to_string(&path) {
-                    Ok(text) => {
-                        let expected: Value = serde_json::from_str(&text).unwrap();
-                        if expected != stored {
-                            failures.push(format!(
-                                "{tool}/{case}: the adapter's CloudEvent differs from input.json\n\
-                                 --- got:\n{stored:#}\n--- expected:\n{expected:#}"
-                            ));
-                        }
-                    }
-                    Err(e) => failures.push(format!("{}: {e}", path.display())),
-                }
-            }
+            compare_input(
+                &format!("{tool}/{case}"),
+                &path,
+                &stored,
+                update,
+                &mut failures,
+            );
             produced.insert(case);
         }
     }
@@ -156,12 +111,6 @@ fn pagerduty_payloads_give_the_golden_inputs() {
 
 // ---------------------------------------------------------------------------------------------
 // Alertmanager
-
-fn bearer(value: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert("authorization", HeaderValue::from_str(value).unwrap());
-    headers
-}
 
 fn with_token(token: &str) -> WebhookSettings {
     WebhookSettings {

@@ -15,9 +15,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fs;
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::{
+    assert_minimum, case_name, cases, checked, compare_golden, event_type, fixtures, id, input,
+    input_event, parse, settings,
+};
 use dora_model::cloudevent::CloudEvent;
 use dora_pipeline::transformers::alertmanager::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 use dora_pipeline::transformers::argocd::{ArgocdSettings, ArgocdTransformer};
@@ -26,62 +31,7 @@ use dora_pipeline::transformers::tekton::{
     TASKRUN_STARTED,
 };
 use dora_pipeline::transformers::{Transformer, SERVICE_DEPLOYED};
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-
-fn fixtures(tool: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(tool)
-}
-
-/// The case directories of a tool, sorted by name.
-fn cases(tool: &str) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(fixtures(tool))
-        .unwrap_or_else(|e| panic!("tests/fixtures/{tool}: {e}"))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("input.json").is_file())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-fn case_name(dir: &Path) -> String {
-    dir.file_name().unwrap().to_string_lossy().into_owned()
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The settings of a case: its `settings.json`, else the defaults.
-fn settings<T: DeserializeOwned + Default>(dir: &Path) -> T {
-    let path = dir.join("settings.json");
-    if path.is_file() {
-        serde_json::from_value(read_json(&path))
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    } else {
-        T::default()
-    }
-}
-
-fn parse(value: Value) -> CloudEvent {
-    CloudEvent::from_json_value(value).expect("the input is a valid CloudEvent")
-}
-
-/// Runs a transformer and checks every CDEvent against the schemas.
-fn checked(transformer: &dyn Transformer, event: &CloudEvent) -> Vec<Value> {
-    let out = transformer
-        .transform(event)
-        .unwrap_or_else(|e| panic!("event {} failed: {e}", event.id));
-    for document in &out {
-        let validated = dora_spec::validate(document)
-            .unwrap_or_else(|e| panic!("event {}: invalid CDEvent: {e}\n{document:#}", event.id));
-        assert_eq!(validated.release, dora_spec::EMIT_RELEASE);
-    }
-    out
-}
 
 fn tekton_with(settings: TektonSettings, event: &CloudEvent) -> Vec<Value> {
     checked(&TektonTransformer::new(settings), event)
@@ -93,7 +43,7 @@ fn argocd_with(settings: ArgocdSettings, event: &CloudEvent) -> Vec<Value> {
 
 /// The output of a case of `tool`, with the case's settings.
 fn run_dir(tool: &str, dir: &Path) -> Vec<Value> {
-    let event = parse(read_json(&dir.join("input.json")));
+    let event = input_event(dir);
     match tool {
         "tekton" => tekton_with(settings(dir), &event),
         "argocd" => argocd_with(settings(dir), &event),
@@ -109,18 +59,6 @@ fn argocd(case: &str) -> Vec<Value> {
     run_dir("argocd", &fixtures("argocd").join(case))
 }
 
-fn input(tool: &str, case: &str) -> Value {
-    read_json(&fixtures(tool).join(case).join("input.json"))
-}
-
-fn id(document: &Value) -> &str {
-    document["context"]["id"].as_str().unwrap()
-}
-
-fn event_type(document: &Value) -> &str {
-    document["context"]["type"].as_str().unwrap()
-}
-
 fn types(out: &[Value]) -> Vec<&str> {
     out.iter().map(event_type).collect()
 }
@@ -133,37 +71,17 @@ fn only<'a>(out: &'a [Value], wanted: &str) -> &'a Value {
 }
 
 fn golden(tool: &str, minimum: usize) {
-    let update = std::env::var("DORA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     let cases = cases(tool);
-    assert!(
-        cases.len() >= minimum,
-        "{tool}: fixtures missing: found {} cases",
-        cases.len()
-    );
+    let label = format!("{tool}/");
+    assert_minimum(&format!("{tool}: "), &cases, minimum);
     let mut failures = Vec::new();
-    for dir in &cases {
-        let name = case_name(dir);
-        let out = Value::Array(run_dir(tool, dir));
-        let expected_path = dir.join("expected.json");
-        if update {
-            let mut text = serde_json::to_string_pretty(&out).unwrap();
-            text.push('\n');
-            fs::write(&expected_path, text).unwrap();
-            continue;
-        }
-        if !expected_path.is_file() {
-            failures.push(format!(
-                "{tool}/{name}: no expected.json (run with DORA_UPDATE_GOLDEN=1)"
-            ));
-            continue;
-        }
-        let expected = read_json(&expected_path);
-        if out != expected {
-            failures.push(format!(
-                "{tool}/{name}: output differs from expected.json\n--- got:\n{out:#}\n--- expected:\n{expected:#}"
-            ));
-        }
-    }
+    compare_golden(
+        &label,
+        &cases,
+        case_name,
+        |dir| run_dir(tool, dir),
+        &mut failures,
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

@@ -11,71 +11,46 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fs;
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::{
+    assert_minimum, case_name, compare_golden, event_type, id, input_event, parse, read_json,
+    single,
+};
 use dora_model::cloudevent::CloudEvent;
 use dora_pipeline::transformers::github::{
     self, GithubSettings, GithubTransformer, ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED,
     CHANGE_MERGED, CHANGE_UPDATED, INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
 };
-use dora_pipeline::transformers::{Transformer, SERVICE_DEPLOYED};
+use dora_pipeline::transformers::SERVICE_DEPLOYED;
 use serde_json::{json, Value};
 
+const TOOL: &str = "github";
+
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/github")
+    common::fixtures(TOOL)
 }
 
 /// The case directories, sorted by name.
 fn cases() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(fixtures())
-        .expect("tests/fixtures/github is readable")
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("input.json").is_file())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-fn case_name(dir: &Path) -> String {
-    dir.file_name().unwrap().to_string_lossy().into_owned()
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    common::cases(TOOL)
 }
 
 /// The settings of a case: its `settings.json`, else the defaults.
 fn settings(dir: &Path) -> GithubSettings {
-    let path = dir.join("settings.json");
-    if path.is_file() {
-        serde_json::from_value(read_json(&path)).expect("settings.json is [sources.github]")
-    } else {
-        GithubSettings::default()
-    }
+    common::settings(dir)
 }
 
 /// The input CloudEvent of a case (by directory name).
 fn input(case: &str) -> Value {
-    read_json(&fixtures().join(case).join("input.json"))
-}
-
-fn parse(value: Value) -> CloudEvent {
-    CloudEvent::from_json_value(value).expect("the input is a valid CloudEvent")
+    common::input(TOOL, case)
 }
 
 /// Runs the transformer with `settings` and checks every CDEvent against the schemas.
 fn transform_with(settings: GithubSettings, event: &CloudEvent) -> Vec<Value> {
-    let out = GithubTransformer::new(settings)
-        .transform(event)
-        .unwrap_or_else(|e| panic!("event {} failed: {e}", event.id));
-    for document in &out {
-        let validated = dora_spec::validate(document)
-            .unwrap_or_else(|e| panic!("event {}: invalid CDEvent: {e}\n{document:#}", event.id));
-        assert_eq!(validated.release, dora_spec::EMIT_RELEASE);
-    }
-    out
+    common::checked(&GithubTransformer::new(settings), event)
 }
 
 /// The output of a case, with its own settings.
@@ -86,57 +61,21 @@ fn run(case: &str) -> Vec<Value> {
 
 /// The one CDEvent a case gives.
 fn one(case: &str) -> Value {
-    let mut out = run(case);
-    assert_eq!(
-        out.len(),
-        1,
-        "{case} should give exactly one CDEvent: {out:#?}"
-    );
-    out.remove(0)
-}
-
-fn id(document: &Value) -> &str {
-    document["context"]["id"].as_str().unwrap()
-}
-
-fn event_type(document: &Value) -> &str {
-    document["context"]["type"].as_str().unwrap()
+    single(run(case), case)
 }
 
 #[test]
 fn golden_cases() {
-    let update = std::env::var("DORA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     let cases = cases();
-    assert!(
-        cases.len() >= 39,
-        "fixtures missing: found {} cases",
-        cases.len()
-    );
+    assert_minimum("", &cases, 39);
     let mut failures = Vec::new();
-    for dir in &cases {
-        let name = case_name(dir);
-        let event = parse(read_json(&dir.join("input.json")));
-        let out = Value::Array(transform_with(settings(dir), &event));
-        let expected_path = dir.join("expected.json");
-        if update {
-            let mut text = serde_json::to_string_pretty(&out).unwrap();
-            text.push('\n');
-            fs::write(&expected_path, text).unwrap();
-            continue;
-        }
-        if !expected_path.is_file() {
-            failures.push(format!(
-                "{name}: no expected.json (run with DORA_UPDATE_GOLDEN=1)"
-            ));
-            continue;
-        }
-        let expected = read_json(&expected_path);
-        if out != expected {
-            failures.push(format!(
-                "{name}: output differs from expected.json\n--- got:\n{out:#}\n--- expected:\n{expected:#}"
-            ));
-        }
-    }
+    compare_golden(
+        "",
+        &cases,
+        case_name,
+        |dir| transform_with(settings(dir), &input_event(dir)),
+        &mut failures,
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

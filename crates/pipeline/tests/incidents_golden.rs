@@ -13,10 +13,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::collections::BTreeMap;
+
+use common::{
+    assert_minimum, case_name, cases, compare_golden, input, input_event, parse, read_json,
+};
 use dora_model::cloudevent::CloudEvent;
 use dora_pipeline::transformers::alertmanager::{
     AlertmanagerSettings, AlertmanagerTransformer, INCIDENT_DETECTED, INCIDENT_RESOLVED,
@@ -27,12 +30,6 @@ use dora_spec::SpecRelease;
 use serde_json::{json, Value};
 
 const TOOLS: [&str; 2] = ["alertmanager", "pagerduty"];
-
-fn fixtures(tool: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(tool)
-}
 
 fn pagerduty_settings() -> PagerdutySettings {
     PagerdutySettings {
@@ -49,45 +46,9 @@ fn transformer(tool: &str) -> Box<dyn Transformer> {
     }
 }
 
-/// The case directories of a tool, sorted by name.
-fn cases(tool: &str) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(fixtures(tool))
-        .unwrap_or_else(|e| panic!("tests/fixtures/{tool}: {e}"))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("input.json").is_file())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-fn case_name(dir: &Path) -> String {
-    dir.file_name().unwrap().to_string_lossy().into_owned()
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn input(tool: &str, case: &str) -> Value {
-    read_json(&fixtures(tool).join(case).join("input.json"))
-}
-
-fn parse(value: Value) -> CloudEvent {
-    CloudEvent::from_json_value(value).expect("the input is a valid CloudEvent")
-}
-
 /// Runs the tool's transformer and checks every CDEvent against the schemas.
 fn transform_with(transformer: &dyn Transformer, event: &CloudEvent) -> Vec<Value> {
-    let out = transformer
-        .transform(event)
-        .unwrap_or_else(|e| panic!("event {} failed: {e}", event.id));
-    for document in &out {
-        let validated = dora_spec::validate(document)
-            .unwrap_or_else(|e| panic!("event {}: invalid CDEvent: {e}\n{document:#}", event.id));
-        assert_eq!(validated.release, dora_spec::EMIT_RELEASE);
-    }
-    out
+    common::checked(transformer, event)
 }
 
 fn transform(tool: &str, event: &CloudEvent) -> Vec<Value> {
@@ -107,39 +68,17 @@ fn one(tool: &str, case: &str) -> Value {
 
 #[test]
 fn golden_cases() {
-    let update = std::env::var("DORA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     let mut failures = Vec::new();
     for (tool, minimum) in TOOLS.into_iter().zip([8, 6]) {
         let cases = cases(tool);
-        assert!(
-            cases.len() >= minimum,
-            "{tool}: fixtures missing: found {} cases",
-            cases.len()
+        assert_minimum(&format!("{tool}: "), &cases, minimum);
+        compare_golden(
+            &format!("{tool}/"),
+            &cases,
+            case_name,
+            |dir| transform(tool, &input_event(dir)),
+            &mut failures,
         );
-        for dir in &cases {
-            let name = case_name(dir);
-            let event = parse(read_json(&dir.join("input.json")));
-            let out = Value::Array(transform(tool, &event));
-            let expected_path = dir.join("expected.json");
-            if update {
-                let mut text = serde_json::to_string_pretty(&out).unwrap();
-                text.push('\n');
-                fs::write(&expected_path, text).unwrap();
-                continue;
-            }
-            if !expected_path.is_file() {
-                failures.push(format!(
-                    "{tool}/{name}: no expected.json (run with DORA_UPDATE_GOLDEN=1)"
-                ));
-                continue;
-            }
-            let expected = read_json(&expected_path);
-            if out != expected {
-                failures.push(format!(
-                    "{tool}/{name}: output differs from expected.json\n--- got:\n{out:#}\n--- expected:\n{expected:#}"
-                ));
-            }
-        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

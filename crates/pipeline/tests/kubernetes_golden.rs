@@ -13,29 +13,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fs;
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::{assert_minimum, cases_in, compare_golden, input_event, parse, read_json, single};
 use dora_model::cloudevent::CloudEvent;
 use dora_pipeline::transformers::kubernetes::{self, KubernetesTransformer};
-use dora_pipeline::transformers::{
-    Transformer, SERVICE_DEPLOYED, SERVICE_REMOVED, SERVICE_ROLLEDBACK,
-};
+use dora_pipeline::transformers::{SERVICE_DEPLOYED, SERVICE_REMOVED, SERVICE_ROLLEDBACK};
 use serde_json::{json, Value};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kubernetes")
-}
+const TOOL: &str = "kubernetes";
 
-/// The case directories directly under `dir`, sorted by name.
-fn cases_in(dir: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{} is readable: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("input.json").is_file())
-        .collect();
-    dirs.sort();
-    dirs
+fn fixtures() -> PathBuf {
+    common::fixtures(TOOL)
 }
 
 /// Every case directory: the top-level ones (what the end-to-end test posts), then `removals/`.
@@ -53,31 +44,14 @@ fn case_name(dir: &Path) -> String {
         .into_owned()
 }
 
-fn read_json(path: &Path) -> Value {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 /// The input CloudEvent of a case (by directory name).
 fn input(case: &str) -> Value {
-    read_json(&fixtures().join(case).join("input.json"))
-}
-
-fn parse(value: Value) -> CloudEvent {
-    CloudEvent::from_json_value(value).expect("the input is a valid CloudEvent")
+    common::input(TOOL, case)
 }
 
 /// Runs the transformer and checks every CDEvent against the schemas.
 fn transform(event: &CloudEvent) -> Vec<Value> {
-    let out = KubernetesTransformer
-        .transform(event)
-        .unwrap_or_else(|e| panic!("event {} failed: {e}", event.id));
-    for document in &out {
-        let validated = dora_spec::validate(document)
-            .unwrap_or_else(|e| panic!("event {}: invalid CDEvent: {e}\n{document:#}", event.id));
-        assert_eq!(validated.release, dora_spec::EMIT_RELEASE);
-    }
-    out
+    common::checked(&KubernetesTransformer, event)
 }
 
 fn run(case: &str) -> Vec<Value> {
@@ -86,13 +60,7 @@ fn run(case: &str) -> Vec<Value> {
 
 /// The one CDEvent a case gives.
 fn one(case: &str) -> Value {
-    let mut out = run(case);
-    assert_eq!(
-        out.len(),
-        1,
-        "{case} should give exactly one CDEvent: {out:#?}"
-    );
-    out.remove(0)
+    single(run(case), case)
 }
 
 fn id(document: &Value) -> String {
@@ -101,37 +69,16 @@ fn id(document: &Value) -> String {
 
 #[test]
 fn golden_cases() {
-    let update = std::env::var("DORA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     let cases = cases();
-    assert!(
-        cases.len() >= 28,
-        "fixtures missing: found {} cases",
-        cases.len()
-    );
+    assert_minimum("", &cases, 28);
     let mut failures = Vec::new();
-    for dir in &cases {
-        let name = case_name(dir);
-        let out = Value::Array(transform(&parse(read_json(&dir.join("input.json")))));
-        let expected_path = dir.join("expected.json");
-        if update {
-            let mut text = serde_json::to_string_pretty(&out).unwrap();
-            text.push('\n');
-            fs::write(&expected_path, text).unwrap();
-            continue;
-        }
-        if !expected_path.is_file() {
-            failures.push(format!(
-                "{name}: no expected.json (run with DORA_UPDATE_GOLDEN=1)"
-            ));
-            continue;
-        }
-        let expected = read_json(&expected_path);
-        if out != expected {
-            failures.push(format!(
-                "{name}: output differs from expected.json\n--- got:\n{out:#}\n--- expected:\n{expected:#}"
-            ));
-        }
-    }
+    compare_golden(
+        "",
+        &cases,
+        case_name,
+        |dir| transform(&input_event(dir)),
+        &mut failures,
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

@@ -1,0 +1,209 @@
+//! Helpers shared by the webhook tests: fixtures under `tests/fixtures/<tool>/` (repository
+//! root), request builders, and the endpoint on a real server over a fresh SQLite store.
+//!
+//! Each test file compiles this module on its own, and not every file uses every item.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use dora_ingest::webhooks::WebhookSettings;
+use dora_ingest::{IngestState, Limits};
+use dora_store::writer::RawWriter;
+use dora_store::Store;
+use serde_json::Value;
+
+/// `tests/fixtures/<tool>` at the repository root.
+pub fn fixtures(tool: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(tool)
+}
+
+pub fn read_json(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The bytes of `payloads/<name>.json` of a tool.
+pub fn payload_bytes(tool: &str, name: &str) -> Vec<u8> {
+    let path = fixtures(tool).join("payloads").join(format!("{name}.json"));
+    fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn payload(tool: &str, name: &str) -> Value {
+    serde_json::from_slice(&payload_bytes(tool, name)).unwrap()
+}
+
+/// The payload names of a tool (file stems under `payloads/`), sorted.
+pub fn payload_names(tool: &str) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(fixtures(tool).join("payloads"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The golden case directories of a tool (those holding an `input.json`).
+pub fn case_names(tool: &str) -> BTreeSet<String> {
+    fs::read_dir(fixtures(tool))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("input.json").is_file())
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A header map of `(name, value)` pairs.
+pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
+/// An `Authorization` header with `value`.
+pub fn bearer(value: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("authorization", HeaderValue::from_str(value).unwrap());
+    headers
+}
+
+/// A fresh SQLite store in its own directory (removed on drop).
+pub struct TempStore {
+    dir: PathBuf,
+    pub store: Store,
+}
+
+impl TempStore {
+    /// `tool` and `test` name the directory, `dora-<tool>-webhook-<test>-…`.
+    pub async fn new(tool: &str, test: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "dora-{tool}-webhook-{test}-{}-{nanos}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("dora-events.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        Self { dir, store }
+    }
+}
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Serves the ingest routes on 127.0.0.1:0; returns the address.
+pub async fn serve(store: &Store, settings: WebhookSettings) -> std::net::SocketAddr {
+    let writer = RawWriter::spawn(
+        store.clone(),
+        64,
+        100,
+        1,
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let state = IngestState::new(writer, Limits::default(), 16 * 1024 * 1024, settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, dora_ingest::router(state))
+            .await
+            .unwrap();
+    });
+    address
+}
+
+/// One HTTP/1.1 POST to `path` with `headers`; returns the status and the JSON body.
+pub async fn post(
+    address: std::net::SocketAddr,
+    path: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.write_all(&body).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let text = String::from_utf8(response).unwrap();
+        let status: u16 = text
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .expect("a status line");
+        let (_, body) = text.split_once("\r\n\r\n").expect("headers end");
+        // The body may be chunked: keep the JSON object.
+        let json = body
+            .find('{')
+            .zip(body.rfind('}'))
+            .map_or(Value::Null, |(start, end)| {
+                serde_json::from_str(&body[start..=end]).unwrap()
+            });
+        (StatusCode::from_u16(status).unwrap(), json)
+    })
+    .await
+    .unwrap()
+}
+
+/// Whether the golden files are to be rewritten (`DORA_UPDATE_GOLDEN=1`).
+pub fn update_golden() -> bool {
+    std::env::var("DORA_UPDATE_GOLDEN").is_ok_and(|v| v == "1")
+}
+
+/// Compares the JSON of an adapted CloudEvent with the golden `input.json` at `path` (or, when
+/// `update`, writes it there); a difference adds a message naming `case` to `failures`.
+pub fn compare_input(
+    case: &str,
+    path: &Path,
+    stored: &Value,
+    update: bool,
+    failures: &mut Vec<String>,
+) {
+    if update {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut text = serde_json::to_string_pretty(stored).unwrap();
+        text.push('\n');
+        fs::write(path, text).unwrap();
+    } else {
+        match fs::read_to_string(path) {
+            Ok(text) => {
+                let expected: Value = serde_json::from_str(&text).unwrap();
+                if &expected != stored {
+                    failures.push(format!(
+                        "{case}: the adapter's CloudEvent differs from input.json\n\
+                         --- got:\n{stored:#}\n--- expected:\n{expected:#}"
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("{}: {e}", path.display())),
+        }
+    }
+}
