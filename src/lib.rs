@@ -7,5 +7,6 @@
 pub mod app;
 pub mod bench;
 pub mod config;
+pub mod send;
 pub mod stages;
 pub mod validate;

@@ -63,6 +63,18 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         batch_size: u64,
     },
+    /// Post CloudEvent or CDEvent files (JSON, arrays or JSON Lines; - for stdin) to a server.
+    ///
+    /// Reports what was accepted, duplicate or rejected and why; exit code 1 if anything was rejected.
+    /// Example: dora-events send --url http://localhost:8080 examples/tutorial/*.json
+    Send {
+        /// The server to post to.
+        #[arg(long, default_value = "http://localhost:8080", env = "DORA_URL")]
+        url: String,
+        /// Files to send (- for standard input).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Check CloudEvent and CDEvent files against the specs (exit code 1 if any is invalid).
     ///
     /// A file holds one event, a JSON array of events, or JSON Lines; CDEvents are checked against
@@ -157,6 +169,22 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 serde_json::to_string_pretty(&report).context("Failed to print the report")?
             );
+            Ok(())
+        }
+        Command::Send { url, files } => {
+            let report = dora_events::send::send(&url, &files).await?;
+            println!(
+                "accepted {}, duplicates {}, rejected requests {}",
+                report.accepted,
+                report.duplicates,
+                report.rejected.len()
+            );
+            for reason in &report.rejected {
+                println!("rejected: {reason}");
+            }
+            if !report.rejected.is_empty() {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Validate { files } => {

@@ -62,3 +62,73 @@ fn config_check_accepts_the_example_and_names_a_mistake() {
     assert_eq!(code, 1);
     assert!(err.contains("jenkins"), "{err}");
 }
+
+async fn send_posts_files_in_the_right_mode_and_reports_rejections(
+    backend: crate::helpers::Backend,
+) {
+    let app = crate::helpers::spawn_app(&backend).await;
+    let tutorial = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tutorial");
+    let mut files: Vec<String> = std::fs::read_dir(&tutorial)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    // A bare CDEvent goes to /cdevents.
+    files.push(
+        fixture_path("cdevents-spec/v0.5.1/conformance/service_deployed.json")
+            .display()
+            .to_string(),
+    );
+    let address = app.address.clone();
+    let run = move |files: Vec<String>| {
+        let mut args = vec!["send".to_owned(), "--url".to_owned(), address.clone()];
+        args.extend(files);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        dora_events(&args)
+    };
+    let first = files.clone();
+    let (code, out, _) = tokio::task::spawn_blocking(move || run(first))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("accepted 5, duplicates 0, rejected requests 0"),
+        "{out}"
+    );
+    let state = app.wait_until_processed().await;
+    assert_eq!(state["raw_events"], 5);
+    assert_eq!(
+        state["deployments"],
+        3 + 1,
+        "the tutorial's three rollouts and the CDEvent"
+    );
+
+    // Sending again: duplicates; a bad event: rejected with the reason, exit code 1.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"specversion\":\"1.0\",\"id\":\"x\",\"source\":\"/s\",\"type\":\"t\",\"time\":\"never\"}\n").unwrap();
+    let mut again = files;
+    again.push(bad.display().to_string());
+    let address = app.address.clone();
+    let (code, out, _) = tokio::task::spawn_blocking(move || {
+        let mut args = vec!["send".to_owned(), "--url".to_owned(), address];
+        args.extend(again);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        dora_events(&args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("accepted 0, duplicates 5, rejected requests 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("time"),
+        "the reason names the attribute: {out}"
+    );
+}
+
+backend_tests!(send_posts_files_in_the_right_mode_and_reports_rejections,);
