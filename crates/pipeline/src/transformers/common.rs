@@ -205,3 +205,43 @@ pub(crate) fn incident_document(
     }
     .into_json()
 }
+
+/// A deterministic CDEvent id for a fact about a repository of a code host (`tool` is `github`
+/// or `gitlab`, `url` the repository's URL).
+pub(crate) fn repository_fact_id(tool: &str, url: &str, parts: &[&str]) -> String {
+    let mut all = vec![tool, url];
+    all.extend_from_slice(parts);
+    derived_id(&all)
+}
+
+/// A CDEvent about a repository of a code host: context and subject source are its URL, and
+/// `customData` holds `dora` and, when not empty, the tool's own fields under its name.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn repository_cdevent(
+    tool: &str,
+    url: &str,
+    event_type: &'static str,
+    id: String,
+    timestamp: DateTime<Utc>,
+    subject_id: String,
+    content: Map<String, Value>,
+    dora: Map<String, Value>,
+    own: Map<String, Value>,
+) -> Value {
+    let mut custom = Map::new();
+    custom.insert("dora".into(), Value::Object(dora));
+    if !own.is_empty() {
+        custom.insert(tool.into(), Value::Object(own));
+    }
+    CdEventDraft {
+        event_type,
+        id,
+        source: url.to_owned(),
+        timestamp,
+        subject_id,
+        subject_source: Some(url.to_owned()),
+        content,
+        custom_data: Some(Value::Object(custom)),
+    }
+    .into_json()
+}

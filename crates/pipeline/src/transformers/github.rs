@@ -88,7 +88,6 @@
 
 use chrono::{DateTime, Utc};
 use dora_model::cloudevent::CloudEvent;
-use dora_model::ids::derived_id;
 use dora_model::time::{format_rfc3339, parse_rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -97,7 +96,7 @@ use super::common::{
     self, display_path, field, is_http_url, number_value, optional_bool, optional_str, payload,
     percent_encode, required_number, required_str,
 };
-use super::{CdEventDraft, TransformError, Transformer, SERVICE_DEPLOYED};
+use super::{TransformError, Transformer, SERVICE_DEPLOYED};
 pub use super::{
     ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
     INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
@@ -177,9 +176,7 @@ struct Repo<'a> {
 impl Repo<'_> {
     /// A deterministic CDEvent id for a fact about this repository.
     fn id(&self, parts: &[&str]) -> String {
-        let mut all = vec!["github", self.url.as_str()];
-        all.extend_from_slice(parts);
-        derived_id(&all)
+        common::repository_fact_id("github", &self.url, parts)
     }
 
     /// `{"id": "<owner>/<repo>", "source": <server>}`: a CDEvents repository reference.
@@ -199,22 +196,9 @@ impl Repo<'_> {
         dora: Map<String, Value>,
         github: Map<String, Value>,
     ) -> Value {
-        let mut custom = Map::new();
-        custom.insert("dora".into(), Value::Object(dora));
-        if !github.is_empty() {
-            custom.insert("github".into(), Value::Object(github));
-        }
-        CdEventDraft {
-            event_type,
-            id,
-            source: self.url.clone(),
-            timestamp,
-            subject_id,
-            subject_source: Some(self.url.clone()),
-            content,
-            custom_data: Some(Value::Object(custom)),
-        }
-        .into_json()
+        common::repository_cdevent(
+            "github", &self.url, event_type, id, timestamp, subject_id, content, dora, github,
+        )
     }
 }
 

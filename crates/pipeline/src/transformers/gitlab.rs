@@ -112,7 +112,6 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use dora_model::cloudevent::CloudEvent;
-use dora_model::ids::derived_id;
 use dora_model::time::{format_rfc3339, parse_rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -122,8 +121,8 @@ use super::common::{
     percent_encode, required_number, required_str,
 };
 use super::{
-    CdEventDraft, TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED,
-    CHANGE_UPDATED, INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED, SERVICE_DEPLOYED,
+    TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
+    INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED, SERVICE_DEPLOYED,
 };
 
 /// The CloudEvent type prefix of GitLab events (GitLabSource and `POST /webhooks/gitlab`).
@@ -240,9 +239,7 @@ struct Project<'a> {
 impl Project<'_> {
     /// A deterministic CDEvent id for a fact about this project.
     fn id(&self, parts: &[&str]) -> String {
-        let mut all = vec!["gitlab", self.url.as_str()];
-        all.extend_from_slice(parts);
-        derived_id(&all)
+        common::repository_fact_id("gitlab", &self.url, parts)
     }
 
     /// `{"id": "<path_with_namespace>", "source": <server>}`: a CDEvents repository reference.
@@ -262,22 +259,9 @@ impl Project<'_> {
         dora: Map<String, Value>,
         gitlab: Map<String, Value>,
     ) -> Value {
-        let mut custom = Map::new();
-        custom.insert("dora".into(), Value::Object(dora));
-        if !gitlab.is_empty() {
-            custom.insert("gitlab".into(), Value::Object(gitlab));
-        }
-        CdEventDraft {
-            event_type,
-            id,
-            source: self.url.clone(),
-            timestamp,
-            subject_id,
-            subject_source: Some(self.url.clone()),
-            content,
-            custom_data: Some(Value::Object(custom)),
-        }
-        .into_json()
+        common::repository_cdevent(
+            "gitlab", &self.url, event_type, id, timestamp, subject_id, content, dora, gitlab,
+        )
     }
 
     /// `customData.dora` with `repository` set.
