@@ -91,6 +91,14 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Ask a running server whether it is ready (exit code 0) or not (1): a container healthcheck.
+    ///
+    /// Example: dora-events probe --url http://127.0.0.1:8080/readyz
+    Probe {
+        /// The URL to GET; any 2xx answer means healthy.
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
     /// Create or upgrade the database schema, then exit.
     ///
     /// Example: dora-events migrate --database-url sqlite://dora.db
@@ -225,6 +233,23 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Err(error) => {
                     eprintln!("configuration is invalid: {error:#}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Probe { url } => {
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(3))
+                .build()
+                .context("Failed to build the HTTP client")?;
+            match client.get(&url).send().await {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => {
+                    eprintln!("{url}: {}", response.status());
+                    std::process::exit(1);
+                }
+                Err(error) => {
+                    eprintln!("{url}: {error}");
                     std::process::exit(1);
                 }
             }

@@ -1,4 +1,4 @@
-//! The command line: `validate` and `config check` exit codes and messages.
+//! The command line: `validate`, `config check`, `send` and `probe` exit codes and messages.
 
 use std::process::Command;
 
@@ -132,3 +132,30 @@ async fn send_posts_files_in_the_right_mode_and_reports_rejections(
 }
 
 backend_tests!(send_posts_files_in_the_right_mode_and_reports_rejections,);
+
+async fn probe_is_healthy_against_a_ready_server_and_not_against_a_closed_port(
+    backend: crate::helpers::Backend,
+) {
+    let app = crate::helpers::spawn_app(&backend).await;
+    let ready = format!("{}/readyz", app.address);
+    let (code, _, err) =
+        tokio::task::spawn_blocking(move || dora_events(&["probe", "--url", &ready]))
+            .await
+            .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let missing = format!("{}/no-such-page", app.address);
+    let (code, _, err) =
+        tokio::task::spawn_blocking(move || dora_events(&["probe", "--url", &missing]))
+            .await
+            .unwrap();
+    assert_eq!(code, 1);
+    assert!(err.contains("404"), "{err}");
+    let (code, _, _) = tokio::task::spawn_blocking(|| {
+        dora_events(&["probe", "--url", "http://127.0.0.1:1/readyz"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1);
+}
+
+backend_tests!(probe_is_healthy_against_a_ready_server_and_not_against_a_closed_port,);
