@@ -15,6 +15,7 @@ use dora_http::Problem;
 use dora_store::{Bucket, FailureRecord, FrequencyFilter, Store, StoreError, StoreStats};
 use serde::Serialize;
 
+pub mod dashboard;
 pub mod dora;
 
 /// What the query routes need.
@@ -35,6 +36,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/dora", get(dora::dora_keys))
         .route("/api/v1/metrics/{key}", get(dora::key_series))
         .with_state(state)
+        .merge(dashboard::router())
 }
 
 /// Health and pipeline state, served by every role.
