@@ -4,9 +4,10 @@
 use dora_http::telemetry::Telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use anyhow::Context;
-use axum::Router;
 use dora_metrics::calculator::FactsCalculator;
 use dora_pipeline::router::Router as EventRouter;
 use dora_pipeline::routing::RoutingTable;
@@ -166,7 +167,8 @@ impl Application {
                 queries: role.runs(Role::Api),
             },
         );
-        let mut app: Router = dora_api::health_router(api_state.clone());
+        let mut app = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+            .merge(dora_api::health_router(api_state.clone()));
         if role.runs(Role::Ingest) {
             // A process with its own router wakes it in memory; only an ingest-only process
             // needs to tell routers elsewhere.
@@ -199,6 +201,17 @@ impl Application {
         }
         if role.runs(Role::Api) {
             app = app.merge(dora_api::router(api_state));
+        }
+        // The routes and their description come from the same code: the description is
+        // complete by construction, for this process's role.
+        let (mut app, description) = app.split_for_parts();
+        let description = Arc::new(description);
+        app = app.route(
+            crate::openapi::PATH,
+            axum::routing::get(move || crate::openapi::serve(Arc::clone(&description))),
+        );
+        if role.runs(Role::Api) {
+            app = app.merge(dora_api::dashboard::router());
         }
         let app = app
             .fallback(dora_http::not_found)

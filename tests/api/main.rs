@@ -32,4 +32,5 @@ mod grafana;
 mod helpers;
 mod ingest;
 mod observability;
+mod openapi;
 mod scaling;

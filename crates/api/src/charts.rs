@@ -18,7 +18,27 @@ const HEIGHT: u32 = 240;
 const BAR_COLOUR: RGBColor = RGBColor(59, 110, 165);
 const LINE_COLOUR: RGBColor = RGBColor(196, 92, 38);
 
-/// `GET /api/v1/charts/{key}.svg`
+/// One DORA key per bucket of the window, drawn as an SVG chart.
+#[utoipa::path(
+    get,
+    path = "/api/v1/charts/{file}",
+    tag = "metrics",
+    params(
+        ("file" = String, Path, description = "{key}.svg, key as in /api/v1/metrics/{key}"),
+        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
+        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
+        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
+        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
+        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)"),
+        ("bucket" = Option<String>, Query, description = "day, week (default), month or year")
+    ),
+    responses(
+        (status = 200, description = "The series as an SVG chart", content_type = "image/svg+xml"),
+        (status = 404, description = "Unknown chart or key", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 pub async fn chart(
     State(state): State<ApiState>,
     Path(file): Path<String>,

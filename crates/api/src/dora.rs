@@ -220,7 +220,24 @@ fn filters_json(scope: &Scope, settings: &DoraSettings) -> Value {
     })
 }
 
-/// `GET /api/v1/dora`.
+/// The five DORA keys for a window and filters, with levels, thresholds and sample sizes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dora",
+    tag = "metrics",
+    params(
+        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
+        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
+        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
+        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
+        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)")
+    ),
+    responses(
+        (status = 200, description = "The five keys with value, unit, level, thresholds and sample size, for the window and filters", body = Object, content_type = "application/json"),
+        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 pub async fn dora_keys(
     State(state): State<ApiState>,
     RawQuery(raw): RawQuery,
@@ -243,7 +260,27 @@ pub(crate) struct SeriesAnswer {
     pub series: Vec<dora::KeySeriesPoint>,
 }
 
-/// `GET /api/v1/metrics/{key}?bucket=week`.
+/// One DORA key per day, week, month or year of the window.
+#[utoipa::path(
+    get,
+    path = "/api/v1/metrics/{key}",
+    tag = "metrics",
+    params(
+        ("key" = String, Path, description = "deployment-frequency, lead-time, change-failure-rate, recovery-time or rework-rate"),
+        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
+        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
+        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
+        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
+        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)"),
+        ("bucket" = Option<String>, Query, description = "day, week (default), month or year; at most 1000 buckets")
+    ),
+    responses(
+        (status = 200, description = "The key per bucket: `{key, bucket, window, filters, series}`", body = Object, content_type = "application/json"),
+        (status = 404, description = "Unknown key", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 pub async fn key_series(
     State(state): State<ApiState>,
     Path(key): Path<String>,
@@ -394,8 +431,29 @@ async fn drill_down(
     })))
 }
 
-/// `GET /api/v1/deployments`: deployments in the window, newest first, with what they shipped,
-/// the incidents blamed on them, why they needed intervention and what recovered them.
+/// Deployments in the window, newest first.
+///
+/// With what each shipped, the incidents blamed on it, why it needed intervention and what
+/// recovered it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments",
+    tag = "drill-down",
+    params(
+        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
+        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
+        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
+        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
+        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)"),
+        ("limit" = Option<i64>, Query, description = "Items per page (default 100, at most 1000)"),
+        ("offset" = Option<i64>, Query, description = "Items to skip")
+    ),
+    responses(
+        (status = 200, description = "Deployments in the window with what they shipped, their incidents, rollbacks and recovery: `{window, filters, total, limit, offset, items}`", body = Object, content_type = "application/json"),
+        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 pub async fn deployments(
     State(state): State<ApiState>,
     RawQuery(raw): RawQuery,
@@ -403,7 +461,26 @@ pub async fn deployments(
     drill_down(state, raw, Listing::Deployments).await
 }
 
-/// `GET /api/v1/changes`: changes deployed to production in the window, with their lead time.
+/// Changes first deployed to production in the window, with their lead time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/changes",
+    tag = "drill-down",
+    params(
+        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
+        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
+        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
+        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
+        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)"),
+        ("limit" = Option<i64>, Query, description = "Items per page (default 100, at most 1000)"),
+        ("offset" = Option<i64>, Query, description = "Items to skip")
+    ),
+    responses(
+        (status = 200, description = "Changes first deployed to production in the window, with their lead time: `{window, filters, total, limit, offset, items}`", body = Object, content_type = "application/json"),
+        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 pub async fn changes(
     State(state): State<ApiState>,
     RawQuery(raw): RawQuery,
@@ -411,8 +488,26 @@ pub async fn changes(
     drill_down(state, raw, Listing::Changes).await
 }
 
-/// `GET /api/v1/incidents`: incidents detected in the window, with the deployment they are
-/// attributed to.
+/// Incidents detected in the window, with the deployment each is attributed to.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "drill-down",
+    params(
+        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
+        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
+        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
+        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
+        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)"),
+        ("limit" = Option<i64>, Query, description = "Items per page (default 100, at most 1000)"),
+        ("offset" = Option<i64>, Query, description = "Items to skip")
+    ),
+    responses(
+        (status = 200, description = "Incidents detected in the window and the deployment each is attributed to: `{window, filters, total, limit, offset, items}`", body = Object, content_type = "application/json"),
+        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 pub async fn incidents(
     State(state): State<ApiState>,
     RawQuery(raw): RawQuery,

@@ -139,7 +139,24 @@ pub struct EventPage {
     next_before: Option<i64>,
 }
 
-/// `GET /api/v1/events?kind=&limit=&before=&type=&source=`
+/// Stored CloudEvents or CDEvents, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    params(
+        ("kind" = Option<String>, Query, description = "cloudevents or cdevents"),
+        ("type" = Option<String>, Query, description = "Only types starting with this"),
+        ("source" = Option<String>, Query, description = "Only sources starting with this"),
+        ("limit" = Option<i64>, Query, description = "Items per page (default 50, at most 500)"),
+        ("before" = Option<i64>, Query, description = "Only events with a smaller sequence number (the previous page's next_before)")
+    ),
+    responses(
+        (status = 200, description = "Stored events, newest first: `{items, next_before}`", body = Object, content_type = "application/json"),
+        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 pub async fn list_events(
     State(state): State<ApiState>,
     Query(params): Query<HashMap<String, String>>,
@@ -283,8 +300,25 @@ impl FeedFilter {
     }
 }
 
-/// `GET /api/v1/events/stream?kind=&type=&source=`: server-sent events named `cloudevent` and
-/// `cdevent` (data: the history's item), and `lagged` (data: how many were skipped).
+/// Events as they are stored, as server-sent events.
+///
+/// Named `cloudevent` and `cdevent` (data: an item of the history), and `lagged` (data: how
+/// many this viewer skipped because it fell behind).
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/stream",
+    tag = "events",
+    params(
+        ("kind" = Option<String>, Query, description = "cloudevents or cdevents"),
+        ("type" = Option<String>, Query, description = "Only types starting with this"),
+        ("source" = Option<String>, Query, description = "Only sources starting with this")
+    ),
+    responses(
+        (status = 200, description = "Server-sent events `cloudevent` and `cdevent` (data: an item of the history) and `lagged` (data: events skipped)", content_type = "text/event-stream"),
+        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 pub async fn stream_events(
     State(state): State<ApiState>,
     Query(params): Query<HashMap<String, String>>,

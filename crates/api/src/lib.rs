@@ -9,14 +9,15 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use dora_http::telemetry::{IngestTotals, Telemetry};
 use dora_http::Problem;
 use dora_store::{
     Bucket, Dimensions, FailureRecord, FrequencyFilter, Store, StoreError, StoreStats,
 };
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub mod charts;
 pub mod dashboard;
@@ -66,31 +67,31 @@ impl ApiState {
     }
 }
 
-/// The query routes (the `api` role).
-pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/deploy-frequency/{bucket}", get(deploy_frequency))
-        .route("/api/v1/deployments", get(dora::deployments))
-        .route("/api/v1/changes", get(dora::changes))
-        .route("/api/v1/incidents", get(dora::incidents))
-        .route("/api/v1/failures", get(list_failures))
-        .route("/api/v1/dora", get(dora::dora_keys))
-        .route("/api/v1/metrics/{key}", get(dora::key_series))
-        .route("/api/v1/dimensions", get(dimensions))
-        .route("/api/v1/charts/{file}", get(charts::chart))
-        .route("/api/v1/events", get(events::list_events))
-        .route("/api/v1/events/stream", get(events::stream_events))
+/// The query routes (the `api` role), with their OpenAPI description. The dashboard's files
+/// are served by [`dashboard::router`].
+pub fn router(state: ApiState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(deploy_frequency))
+        .routes(routes!(dora::deployments))
+        .routes(routes!(dora::changes))
+        .routes(routes!(dora::incidents))
+        .routes(routes!(list_failures))
+        .routes(routes!(dora::dora_keys))
+        .routes(routes!(dora::key_series))
+        .routes(routes!(dimensions))
+        .routes(routes!(charts::chart))
+        .routes(routes!(events::list_events))
+        .routes(routes!(events::stream_events))
         .with_state(state)
-        .merge(dashboard::router())
 }
 
-/// Health and pipeline state, served by every role.
-pub fn health_router(state: ApiState) -> Router {
-    Router::new()
-        .route("/api/v1/pipeline", get(pipeline))
-        .route("/metrics", get(prometheus::metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+/// Health, pipeline state and Prometheus metrics, served by every role.
+pub fn health_router(state: ApiState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(pipeline))
+        .routes(routes!(prometheus::metrics))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
         .with_state(state)
 }
 
@@ -141,7 +142,7 @@ fn paging(params: &HashMap<String, String>) -> Result<(i64, i64), Problem> {
 }
 
 /// One row of the book's response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FrequencyEntry {
     #[serde(rename = "DeployName")]
     pub deploy_name: String,
@@ -151,6 +152,23 @@ pub struct FrequencyEntry {
     pub time: String,
 }
 
+/// The book's endpoint: production and other rollouts per service and UTC bucket.
+#[utoipa::path(
+    get,
+    path = "/deploy-frequency/{bucket}",
+    tag = "metrics",
+    params(
+        ("bucket" = String, Path, description = "day, week, month or year"),
+        ("environment" = Option<String>, Query, description = "Only this environment"),
+        ("service" = Option<String>, Query, description = "Only this service")
+    ),
+    responses(
+        (status = 200, description = "Deployments per service and bucket, in the book's shape", body = Vec<FrequencyEntry>),
+        (status = 404, description = "Unknown bucket", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 async fn deploy_frequency(
     State(state): State<ApiState>,
     Path(bucket): Path<String>,
@@ -194,6 +212,21 @@ pub struct Page<T> {
     pub offset: i64,
 }
 
+/// Transformations that failed, newest first, with the event and the reason.
+#[utoipa::path(
+    get,
+    path = "/api/v1/failures",
+    tag = "pipeline",
+    params(
+        ("limit" = Option<i64>, Query, description = "Items per page (default 100, at most 1000)"),
+        ("offset" = Option<i64>, Query, description = "Items to skip")
+    ),
+    responses(
+        (status = 200, description = "Failed transformations, newest first: `{items, limit, offset}`", body = Object, content_type = "application/json"),
+        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 async fn list_failures(
     State(state): State<ApiState>,
     Query(params): Query<HashMap<String, String>>,
@@ -225,6 +258,16 @@ pub struct PipelineState {
     pub ingest: Option<IngestTotals>,
 }
 
+/// Pipeline state: row counts, cursors, the lag of each stage and this process's ingest totals.
+#[utoipa::path(
+    get,
+    path = "/api/v1/pipeline",
+    tag = "pipeline",
+    responses(
+        (status = 200, description = "Row counts, cursors, lags and (ingest processes) ingest totals", body = Object, content_type = "application/json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, Problem> {
     let stats = state.store.stats().await.map_err(store_problem)?;
     Ok(Json(PipelineState {
@@ -234,8 +277,18 @@ async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, 
     }))
 }
 
-/// `GET /api/v1/dimensions`: what the filters can choose from. Teams include the configured
-/// ones (`[dora.teams]`) as well as those the events name.
+/// The services, environments and teams the filters can choose from.
+///
+/// Teams include the configured ones (`[dora.teams]`) as well as those the events name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dimensions",
+    tag = "metrics",
+    responses(
+        (status = 200, description = "`{services, environments, teams}`, sorted", body = Object, content_type = "application/json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 async fn dimensions(State(state): State<ApiState>) -> Result<Json<Dimensions>, Problem> {
     let mut dimensions = state.store.dimensions().await.map_err(store_problem)?;
     dimensions.teams.extend(state.dora.teams.values().cloned());
@@ -244,10 +297,29 @@ async fn dimensions(State(state): State<ApiState>) -> Result<Json<Dimensions>, P
     Ok(Json(dimensions))
 }
 
+/// Liveness: the process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses(
+        (status = 200, description = "The process is up: `{\"status\": \"ok\"}`", body = Object, content_type = "application/json")
+    )
+)]
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
+/// Readiness: the database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "The database answers: `{\"status\": \"ready\"}`", body = Object, content_type = "application/json"),
+        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 async fn readyz(State(state): State<ApiState>) -> Result<Json<serde_json::Value>, Problem> {
     state.store.ping().await.map_err(store_problem)?;
     Ok(Json(serde_json::json!({"status": "ready"})))

@@ -34,7 +34,15 @@ pub struct GaugeCache {
     computed: Mutex<Option<(Instant, Arc<String>)>>,
 }
 
-/// `GET /metrics`
+/// Prometheus metrics: requests, ingest, pipeline state and the DORA keys per service.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses(
+        (status = 200, description = "Prometheus text format: request, ingest and pipeline metrics, and the DORA gauges (query processes)", content_type = "text/plain")
+    )
+)]
 pub async fn metrics(State(state): State<ApiState>) -> Response {
     let mut out = String::with_capacity(16 * 1024);
     state.telemetry.write_prometheus(&mut out);

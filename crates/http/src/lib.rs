@@ -14,7 +14,7 @@ use serde::Serialize;
 pub struct Problem(Box<ProblemDetails>);
 
 /// The members of a problem detail.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProblemDetails {
     /// A URN naming the kind of problem, e.g. `urn:dora-events:problem:invalid-cloudevent`.
     #[serde(rename = "type")]
@@ -30,6 +30,7 @@ pub struct ProblemDetails {
     pub index: Option<usize>,
     /// Seconds after which a retry may succeed (also sent as `Retry-After`).
     #[serde(skip, default)]
+    #[schema(ignore)]
     pub retry_after: Option<u64>,
 }
 

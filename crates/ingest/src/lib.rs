@@ -14,12 +14,13 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::Utc;
 use dora_http::telemetry::IngestOutcome;
 use dora_http::Problem;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use dora_model::cdevent::CdEvent;
 use dora_model::cloudevent::{CloudEvent, Data};
@@ -83,7 +84,7 @@ impl IngestState {
 }
 
 /// The answer to an accepted request.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     /// Events stored by this request.
     pub accepted: usize,
@@ -103,13 +104,13 @@ impl IntoResponse for Accepted {
     }
 }
 
-/// The ingest routes.
-pub fn router(state: IngestState) -> Router {
-    Router::new()
-        .route("/events", post(post_events))
-        .route("/", post(post_events))
-        .route("/cdevents", post(post_cdevents))
-        .route("/webhooks/{tool}", post(post_webhook))
+/// The ingest routes, with their OpenAPI description.
+pub fn router(state: IngestState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(post_events))
+        .routes(routes!(post_root))
+        .routes(routes!(post_cdevents))
+        .routes(routes!(post_webhook))
         .with_state(state)
 }
 
@@ -210,6 +211,20 @@ fn raw_event(received: ReceivedEvent, origin: Origin) -> NewRawEvent {
     }
 }
 
+/// Ingest CloudEvents (binary, structured or batch mode); `202` once they are stored durably.
+#[utoipa::path(
+    request_body(description = "A CloudEvent in binary, structured or batch mode", content((Object = "application/cloudevents+json"), (Object = "application/cloudevents-batch+json"), (Object = "application/json"))),
+    post,
+    path = "/events",
+    tag = "ingest",
+    responses(
+        (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),
+        (status = 400, description = "An event is invalid (the attribute in `field`, the batch position in `index`); nothing of the request is stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Unsupported content type", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded or the database is unavailable; retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 async fn post_events(
     State(state): State<IngestState>,
     headers: HeaderMap,
@@ -272,6 +287,42 @@ fn wrap_bare_cdevent(document: Value, index: Option<usize>) -> Result<NewRawEven
     ))
 }
 
+/// Ingest CloudEvents at the root, for Knative sinks (the same as `POST /events`).
+#[utoipa::path(
+    request_body(description = "A CloudEvent in binary, structured or batch mode", content((Object = "application/cloudevents+json"), (Object = "application/cloudevents-batch+json"), (Object = "application/json"))),
+    post,
+    path = "/",
+    tag = "ingest",
+    responses(
+        (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),
+        (status = 400, description = "An event is invalid (the attribute in `field`, the batch position in `index`); nothing of the request is stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Unsupported content type", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded or the database is unavailable; retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
+async fn post_root(
+    state: State<IngestState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Accepted, Problem> {
+    post_events(state, headers, body).await
+}
+
+/// Ingest CDEvents, as CloudEvents or bare CDEvent JSON, validated against their release's schema.
+#[utoipa::path(
+    request_body(description = "CDEvents as CloudEvents (any mode) or bare CDEvent JSON (an object or an array), validated against their release's schema", content((Object = "application/json"), (Object = "application/cloudevents+json"), (Object = "application/cloudevents-batch+json"))),
+    post,
+    path = "/cdevents",
+    tag = "ingest",
+    responses(
+        (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),
+        (status = 400, description = "An event is invalid (the attribute in `field`, the batch position in `index`); nothing of the request is stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Unsupported content type", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded or the database is unavailable; retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 async fn post_cdevents(
     State(state): State<IngestState>,
     headers: HeaderMap,
@@ -342,8 +393,28 @@ async fn post_cdevents(
     store(&state, events).await
 }
 
-/// `POST /webhooks/{tool}`: the tool's adapter checks the request and wraps its payload into
-/// CloudEvents, stored like any other (so nothing a tool sends is lost, mapped or not).
+/// Ingest a tool's own webhook (GitHub, GitLab, Argo CD, Alertmanager, PagerDuty).
+///
+/// The tool's adapter checks the signature or token and wraps the payload into CloudEvents,
+/// stored like any other (so nothing a tool sends is lost, mapped or not).
+#[utoipa::path(
+    request_body(content = Object, description = "The tool's own webhook payload", content_type = "application/json"),
+    post,
+    path = "/webhooks/{tool}",
+    tag = "ingest",
+    params(
+        ("tool" = String, Path, description = "github, gitlab, argocd, alertmanager or pagerduty")
+    ),
+    responses(
+        (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),
+        (status = 401, description = "Signature or token missing or wrong; nothing stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown tool", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "An event is invalid (the attribute in `field`, the batch position in `index`); nothing of the request is stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Unsupported content type", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded or the database is unavailable; retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+    )
+)]
 async fn post_webhook(
     State(state): State<IngestState>,
     Path(tool): Path<String>,

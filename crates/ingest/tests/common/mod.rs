@@ -124,7 +124,7 @@ pub async fn serve(store: &Store, settings: WebhookSettings) -> std::net::Socket
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, dora_ingest::router(state))
+        axum::serve(listener, axum::Router::from(dora_ingest::router(state)))
             .await
             .unwrap();
     });
