@@ -155,10 +155,7 @@ impl Application {
             )));
         }
 
-        let api_state = dora_api::ApiState {
-            store: store.clone(),
-            dora: Arc::new(settings.dora.clone()),
-        };
+        let api_state = dora_api::ApiState::new(store.clone(), settings.dora.clone());
         let mut app: Router = dora_api::health_router(api_state.clone());
         if role.runs(Role::Ingest) {
             // A process with its own router wakes it in memory; only an ingest-only process

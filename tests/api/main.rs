@@ -27,6 +27,7 @@ mod cli;
 mod deploy_frequency;
 mod dora;
 mod durability;
+mod events;
 mod helpers;
 mod ingest;
 mod scaling;

@@ -12,17 +12,32 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use dora_http::Problem;
-use dora_store::{Bucket, FailureRecord, FrequencyFilter, Store, StoreError, StoreStats};
+use dora_store::{
+    Bucket, Dimensions, FailureRecord, FrequencyFilter, Store, StoreError, StoreStats,
+};
 use serde::Serialize;
 
 pub mod dashboard;
 pub mod dora;
+pub mod events;
 
 /// What the query routes need.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
     pub dora: std::sync::Arc<dora::DoraSettings>,
+    /// The live feed of stored events, shared by this process's viewers.
+    pub feed: std::sync::Arc<events::EventFeed>,
+}
+
+impl ApiState {
+    pub fn new(store: Store, dora: dora::DoraSettings) -> Self {
+        Self {
+            feed: events::EventFeed::new(store.clone()),
+            store,
+            dora: std::sync::Arc::new(dora),
+        }
+    }
 }
 
 /// The query routes (the `api` role).
@@ -35,6 +50,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/failures", get(list_failures))
         .route("/api/v1/dora", get(dora::dora_keys))
         .route("/api/v1/metrics/{key}", get(dora::key_series))
+        .route("/api/v1/dimensions", get(dimensions))
+        .route("/api/v1/events", get(events::list_events))
+        .route("/api/v1/events/stream", get(events::stream_events))
         .with_state(state)
         .merge(dashboard::router())
 }
@@ -181,6 +199,16 @@ async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, 
         deployments_lag: stats.last_cdevent_seq - stats.deployments_cursor,
         stats,
     }))
+}
+
+/// `GET /api/v1/dimensions`: what the filters can choose from. Teams include the configured
+/// ones (`[dora.teams]`) as well as those the events name.
+async fn dimensions(State(state): State<ApiState>) -> Result<Json<Dimensions>, Problem> {
+    let mut dimensions = state.store.dimensions().await.map_err(store_problem)?;
+    dimensions.teams.extend(state.dora.teams.values().cloned());
+    dimensions.teams.sort();
+    dimensions.teams.dedup();
+    Ok(Json(dimensions))
 }
 
 async fn healthz() -> Json<serde_json::Value> {

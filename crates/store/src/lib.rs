@@ -370,6 +370,78 @@ pub struct FailureRecord {
     pub failed_at: DateTime<Utc>,
 }
 
+/// Which log the event browser reads: the raw CloudEvents as received, or the CDEvents the
+/// router made of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventLog {
+    #[default]
+    CloudEvents,
+    CdEvents,
+}
+
+impl EventLog {
+    /// The column the type filter compares.
+    pub(crate) fn type_column(self) -> &'static str {
+        match self {
+            Self::CloudEvents => "event_type",
+            Self::CdEvents => "cd_type",
+        }
+    }
+
+    /// The column the source filter compares.
+    pub(crate) fn source_column(self) -> &'static str {
+        match self {
+            Self::CloudEvents => "event_source",
+            Self::CdEvents => "cd_source",
+        }
+    }
+}
+
+/// A page of the event browser: newest first, optionally before a sequence number and only
+/// types and sources starting with the given prefixes.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub log: EventLog,
+    pub before: Option<i64>,
+    pub type_prefix: Option<String>,
+    pub source_prefix: Option<String>,
+    pub limit: i64,
+}
+
+/// A stored event as the event browser shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    pub seq: i64,
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The event's own time (`time` of a CloudEvent, `context.timestamp` of a CDEvent).
+    pub time: Option<DateTime<Utc>>,
+    /// When it was stored (received by ingest, or made by the router).
+    pub stored_at: DateTime<Utc>,
+    /// `events`/`cdevents` (how a CloudEvent arrived) or the transformer that made a CDEvent.
+    pub origin: String,
+    /// The event as JSON text.
+    pub content: String,
+}
+
+/// The services, environments and teams the stored facts name, sorted (for filter menus).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Dimensions {
+    pub services: Vec<String>,
+    pub environments: Vec<String>,
+    pub teams: Vec<String>,
+}
+
+/// The queries behind [`Dimensions`]; plain SQL that both backends run as is.
+pub(crate) const DIMENSION_QUERIES: [&str; 3] = [
+    "SELECT service FROM deployments UNION SELECT service FROM observations WHERE service IS NOT NULL ORDER BY 1",
+    "SELECT environment FROM deployments UNION SELECT environment FROM observations WHERE environment IS NOT NULL ORDER BY 1",
+    "SELECT DISTINCT team FROM deployments WHERE team IS NOT NULL ORDER BY 1",
+];
+
 /// A stored deployment, for listing.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeploymentRecord {
@@ -510,6 +582,45 @@ impl Store {
         offset: i64,
     ) -> Result<Vec<FailureRecord>, StoreError> {
         dispatch!(self, s => s.list_failures(limit, offset).await)
+    }
+
+    /// A page of stored events for the event browser, newest first.
+    pub async fn list_events(&self, query: &EventQuery) -> Result<Vec<EventRow>, StoreError> {
+        dispatch!(self, s => s.list_events(query).await)
+    }
+
+    /// Where a live tail of `log` starts: after every event visible now.
+    pub async fn tail_start(&self, log: EventLog) -> Result<Position, StoreError> {
+        dispatch!(self, s => s.tail_start(log).await)
+    }
+
+    /// Events of `log` after `after`, in the order they became visible (oldest first), at most
+    /// `limit`, each with its position for the next call. Like the router, a tail never skips an
+    /// event committed late by a slower transaction.
+    pub async fn tail_events(
+        &self,
+        log: EventLog,
+        after: Position,
+        limit: i64,
+    ) -> Result<Vec<(Position, EventRow)>, StoreError> {
+        dispatch!(self, s => s.tail_events(log, after, limit).await)
+    }
+
+    /// The services, environments and teams named by stored facts.
+    pub async fn dimensions(&self) -> Result<Dimensions, StoreError> {
+        let mut lists = Vec::with_capacity(DIMENSION_QUERIES.len());
+        for sql in DIMENSION_QUERIES {
+            lists.push(match self {
+                Store::Sqlite(s) => sqlx::query_scalar(sql).fetch_all(s.pool()).await?,
+                Store::Postgres(s) => sqlx::query_scalar(sql).fetch_all(s.pool()).await?,
+            });
+        }
+        let mut lists = lists.into_iter();
+        Ok(Dimensions {
+            services: lists.next().unwrap_or_default(),
+            environments: lists.next().unwrap_or_default(),
+            teams: lists.next().unwrap_or_default(),
+        })
     }
 
     /// Row counts and cursor positions.

@@ -22,9 +22,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::{
-    Bucket, CdEventRecord, DeploymentRecord, FactFilter, FactRows, FactsOutput, FailureRecord,
-    FrequencyFilter, FrequencyRow, NewCdEvent, NewRawEvent, ObservationRecord, Origin, Position,
-    RawBatch, RawRecord, RouterOutput, StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    Bucket, CdEventRecord, DeploymentRecord, EventLog, EventQuery, EventRow, FactFilter, FactRows,
+    FactsOutput, FailureRecord, FrequencyFilter, FrequencyRow, NewCdEvent, NewRawEvent,
+    ObservationRecord, Origin, Position, RawBatch, RawRecord, RouterOutput, StoreError, StoreStats,
+    DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 /// Embedded migrations, applied in order and recorded in `schema_migrations`.
@@ -72,6 +73,10 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub(crate) async fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
         // A 2xx means durable: never let a server-side default relax commit durability.
         let connect_options =
@@ -216,10 +221,7 @@ impl PostgresStore {
         after: Position,
         limit: i64,
     ) -> Result<RawBatch, StoreError> {
-        let horizon: i64 =
-            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-                .fetch_one(&self.pool)
-                .await?;
+        let horizon = self.snapshot_horizon().await?;
         if after.tx >= horizon {
             // The horizon only grows, and the cursor only ever passes rows below it: a cursor at or
             // past it means the transaction ids went back (database restored or moved to another
@@ -504,6 +506,113 @@ impl PostgresStore {
             .collect()
     }
 
+    pub(crate) async fn list_events(
+        &self,
+        query: &EventQuery,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let sql = format!(
+            "{} WHERE ($1::bigint IS NULL OR seq < $1) \
+             AND ($2::text IS NULL OR starts_with({}, $2)) \
+             AND ($3::text IS NULL OR starts_with({}, $3)) \
+             ORDER BY seq DESC LIMIT $4",
+            event_select(query.log),
+            query.log.type_column(),
+            query.log.source_column()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(query.before)
+            .bind(query.type_prefix.as_deref())
+            .bind(query.source_prefix.as_deref())
+            .bind(query.limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(event_row).collect()
+    }
+
+    pub(crate) async fn tail_start(&self, log: EventLog) -> Result<Position, StoreError> {
+        match log {
+            EventLog::CloudEvents => {
+                // The last row below the snapshot horizon: every row after it in (tx, seq) order
+                // belongs to a transaction still running or not yet begun.
+                let horizon = self.snapshot_horizon().await?;
+                let row = sqlx::query(
+                    "SELECT tx, seq FROM cloudevents_raw WHERE tx < $1 ORDER BY tx DESC, seq DESC LIMIT 1",
+                )
+                .bind(horizon)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(row) => Ok(Position {
+                        tx: row.try_get("tx")?,
+                        seq: row.try_get("seq")?,
+                    }),
+                    None => Ok(Position::START),
+                }
+            }
+            EventLog::CdEvents => {
+                let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(Position { tx: 0, seq })
+            }
+        }
+    }
+
+    pub(crate) async fn tail_events(
+        &self,
+        log: EventLog,
+        after: Position,
+        limit: i64,
+    ) -> Result<Vec<(Position, EventRow)>, StoreError> {
+        let rows = match log {
+            EventLog::CloudEvents => {
+                let horizon = self.snapshot_horizon().await?;
+                let sql = format!(
+                    "{}, tx FROM cloudevents_raw WHERE (tx, seq) > ($1, $2) AND tx < $3 ORDER BY tx, seq LIMIT $4",
+                    EVENT_COLUMNS_RAW
+                );
+                sqlx::query(&sql)
+                    .bind(after.tx)
+                    .bind(after.seq)
+                    .bind(horizon)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            // CDEvents are appended under a lock, so they become visible in `seq` order.
+            EventLog::CdEvents => {
+                let sql = format!(
+                    "{}, 0::bigint AS tx FROM cdevents_raw WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    EVENT_COLUMNS_CD
+                );
+                sqlx::query(&sql)
+                    .bind(after.seq)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                let event = event_row(row)?;
+                let position = Position {
+                    tx: row.try_get("tx")?,
+                    seq: event.seq,
+                };
+                Ok((position, event))
+            })
+            .collect()
+    }
+
+    /// The oldest transaction still running: rows of older transactions are all visible.
+    async fn snapshot_horizon(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     pub(crate) async fn stats(&self) -> Result<StoreStats, StoreError> {
         let row = sqlx::query(
             "SELECT
@@ -709,5 +818,35 @@ fn deployment_record(row: &sqlx::postgres::PgRow) -> Result<DeploymentRecord, St
         team: row.try_get("team")?,
         failed: row.try_get("failed")?,
         revision: row.try_get("revision")?,
+    })
+}
+
+/// The browser's columns of `cloudevents_raw` (`content` is JSONB here, read as text).
+const EVENT_COLUMNS_RAW: &str =
+    "SELECT seq, event_id AS id, event_source AS source, event_type AS type, \
+     event_time AS time, received_at AS at, origin, content::text AS content";
+/// The browser's columns of `cdevents_raw`.
+const EVENT_COLUMNS_CD: &str = "SELECT seq, cd_id AS id, cd_source AS source, cd_type AS type, \
+     cd_timestamp AS time, stored_at AS at, transformer AS origin, content::text AS content";
+
+/// [`EventLog::select`] for PostgreSQL, where `content` is JSONB.
+fn event_select(log: EventLog) -> String {
+    match log {
+        EventLog::CloudEvents => format!("{EVENT_COLUMNS_RAW} FROM cloudevents_raw"),
+        EventLog::CdEvents => format!("{EVENT_COLUMNS_CD} FROM cdevents_raw"),
+    }
+}
+
+/// Maps a row selected with [`event_select`].
+fn event_row(row: &sqlx::postgres::PgRow) -> Result<EventRow, StoreError> {
+    Ok(EventRow {
+        seq: row.try_get("seq")?,
+        id: row.try_get("id")?,
+        source: row.try_get("source")?,
+        event_type: row.try_get("type")?,
+        time: row.try_get("time")?,
+        stored_at: row.try_get("at")?,
+        origin: row.try_get("origin")?,
+        content: row.try_get("content")?,
     })
 }

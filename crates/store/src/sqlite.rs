@@ -12,9 +12,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::{
-    Bucket, CdEventRecord, DeploymentRecord, FactFilter, FactRows, FactsOutput, FailureRecord,
-    FrequencyFilter, FrequencyRow, NewCdEvent, NewRawEvent, ObservationRecord, Origin, Position,
-    RawBatch, RawRecord, RouterOutput, StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    Bucket, CdEventRecord, DeploymentRecord, EventLog, EventQuery, EventRow, FactFilter, FactRows,
+    FactsOutput, FailureRecord, FrequencyFilter, FrequencyRow, NewCdEvent, NewRawEvent,
+    ObservationRecord, Origin, Position, RawBatch, RawRecord, RouterOutput, StoreError, StoreStats,
+    DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 /// Rows per multi-row INSERT (7 parameters each, under SQLite's 32766-parameter limit).
@@ -32,6 +33,10 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     pub(crate) async fn open(path: &str) -> Result<Self, StoreError> {
         // Several processes opening a new file at once race to switch it to WAL, which SQLite
         // answers with "database is locked" without waiting on the busy timeout: retry that.
@@ -395,6 +400,65 @@ impl SqliteStore {
             .collect()
     }
 
+    pub(crate) async fn list_events(
+        &self,
+        query: &EventQuery,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let sql = format!(
+            "{} WHERE (?1 IS NULL OR seq < ?1) \
+             AND (?2 IS NULL OR substr({}, 1, length(?2)) = ?2) \
+             AND (?3 IS NULL OR substr({}, 1, length(?3)) = ?3) \
+             ORDER BY seq DESC LIMIT ?4",
+            event_select(query.log),
+            query.log.type_column(),
+            query.log.source_column()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(query.before)
+            .bind(query.type_prefix.as_deref())
+            .bind(query.source_prefix.as_deref())
+            .bind(query.limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(event_row).collect()
+    }
+
+    pub(crate) async fn tail_start(&self, log: EventLog) -> Result<Position, StoreError> {
+        let table = match log {
+            EventLog::CloudEvents => "SELECT COALESCE(MAX(seq), 0) FROM cloudevents_raw",
+            EventLog::CdEvents => "SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw",
+        };
+        let seq: i64 = sqlx::query_scalar(table).fetch_one(&self.pool).await?;
+        Ok(Position { tx: 0, seq })
+    }
+
+    pub(crate) async fn tail_events(
+        &self,
+        log: EventLog,
+        after: Position,
+        limit: i64,
+    ) -> Result<Vec<(Position, EventRow)>, StoreError> {
+        // One writer at a time: rows become visible in `seq` order.
+        let sql = format!("{} WHERE seq > ? ORDER BY seq LIMIT ?", event_select(log));
+        let rows = sqlx::query(&sql)
+            .bind(after.seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let event = event_row(row)?;
+                Ok((
+                    Position {
+                        tx: 0,
+                        seq: event.seq,
+                    },
+                    event,
+                ))
+            })
+            .collect()
+    }
+
     pub(crate) async fn stats(&self) -> Result<StoreStats, StoreError> {
         let row = sqlx::query(
             "SELECT
@@ -526,5 +590,33 @@ fn deployment_record(row: &sqlx::sqlite::SqliteRow) -> Result<DeploymentRecord, 
         team: row.try_get("team")?,
         failed: row.try_get("failed")?,
         revision: row.try_get("revision")?,
+    })
+}
+
+/// The event browser's view of a log: its columns under the names [`event_row`] reads.
+fn event_select(log: EventLog) -> &'static str {
+    match log {
+        EventLog::CloudEvents => {
+            "SELECT seq, event_id AS id, event_source AS source, event_type AS type, \
+             event_time AS time, received_at AS at, origin, content FROM cloudevents_raw"
+        }
+        EventLog::CdEvents => {
+            "SELECT seq, cd_id AS id, cd_source AS source, cd_type AS type, \
+             cd_timestamp AS time, stored_at AS at, transformer AS origin, content FROM cdevents_raw"
+        }
+    }
+}
+
+/// Maps a row selected with [`event_select`].
+fn event_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRow, StoreError> {
+    Ok(EventRow {
+        seq: row.try_get("seq")?,
+        id: row.try_get("id")?,
+        source: row.try_get("source")?,
+        event_type: row.try_get("type")?,
+        time: row.try_get::<Option<i64>, _>("time")?.map(from_micros),
+        stored_at: from_micros(row.try_get("at")?),
+        origin: row.try_get("origin")?,
+        content: row.try_get("content")?,
     })
 }

@@ -1,0 +1,317 @@
+//! The event browser: stored CloudEvents and CDEvents, as a history (`GET /api/v1/events`) and
+//! as a live feed (`GET /api/v1/events/stream`, server-sent events).
+//!
+//! The live feed tails the store, so it shows what every ingest process stored and what every
+//! router made of it, whichever process the browser talks to. One tailer per process polls
+//! while somebody watches and stops when the last viewer leaves; viewers share it through a
+//! bounded broadcast channel, and one that falls behind is told how many events it missed.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Json;
+use dora_http::Problem;
+use dora_store::{EventLog, EventQuery, EventRow, Position, Store};
+use futures_util::Stream;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::{broadcast, Mutex};
+
+use crate::{only_params, store_problem, ApiState};
+
+/// How often the tailer looks for new events while somebody watches.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Events read per log and poll.
+const TAIL_BATCH: i64 = 500;
+/// Events buffered for viewers; a viewer further behind skips ahead and is told.
+const FEED_CAPACITY: usize = 1024;
+/// Largest page of the history.
+const MAX_PAGE: i64 = 500;
+
+/// One event as the browser shows it, in the history and in the live feed.
+#[derive(Serialize)]
+struct Item<'a> {
+    kind: &'static str,
+    seq: i64,
+    id: &'a str,
+    source: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    received_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transformer: Option<&'a str>,
+    event: &'a RawValue,
+}
+
+fn kind_name(log: EventLog) -> &'static str {
+    match log {
+        EventLog::CloudEvents => "cloudevent",
+        EventLog::CdEvents => "cdevent",
+    }
+}
+
+/// The JSON of a stored event. The stored content is JSON written by the pipeline; should a row
+/// ever hold something else, it is shown as a string rather than breaking the page.
+fn item_json(log: EventLog, row: &EventRow) -> String {
+    let fallback;
+    let event = match serde_json::from_str::<&RawValue>(&row.content) {
+        Ok(raw) => raw,
+        Err(_) => {
+            fallback = RawValue::from_string(
+                serde_json::to_string(&row.content).unwrap_or_else(|_| "null".into()),
+            )
+            .ok();
+            match &fallback {
+                Some(raw) => raw.as_ref(),
+                None => return "{}".into(),
+            }
+        }
+    };
+    let format = dora_model::time::format_rfc3339;
+    let item = Item {
+        kind: kind_name(log),
+        seq: row.seq,
+        id: &row.id,
+        source: &row.source,
+        event_type: &row.event_type,
+        time: row.time.as_ref().map(format),
+        received_at: (log == EventLog::CloudEvents).then(|| format(&row.stored_at)),
+        origin: (log == EventLog::CloudEvents).then_some(row.origin.as_str()),
+        transformer: (log == EventLog::CdEvents).then_some(row.origin.as_str()),
+        event,
+    };
+    serde_json::to_string(&item).unwrap_or_else(|_| "{}".into())
+}
+
+fn parse_log(params: &HashMap<String, String>) -> Result<Option<EventLog>, Problem> {
+    match params.get("kind").map(String::as_str) {
+        None => Ok(None),
+        Some("cloudevents") => Ok(Some(EventLog::CloudEvents)),
+        Some("cdevents") => Ok(Some(EventLog::CdEvents)),
+        Some(other) => Err(Problem::bad_request(
+            "invalid-parameter",
+            "Invalid query parameter",
+            "kind",
+            format!("kind must be cloudevents or cdevents, got {other:?}"),
+        )),
+    }
+}
+
+fn parse_number(
+    params: &HashMap<String, String>,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<Option<i64>, Problem> {
+    params
+        .get(name)
+        .map(|text| {
+            text.parse::<i64>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    Problem::bad_request(
+                        "invalid-parameter",
+                        "Invalid query parameter",
+                        name,
+                        format!(
+                            "{name} must be a whole number from {} to {}, got {text:?}",
+                            range.start(),
+                            range.end()
+                        ),
+                    )
+                })
+        })
+        .transpose()
+}
+
+/// A page of the history: `{"items": [...newest first], "next_before": seq | null}`.
+#[derive(Serialize)]
+pub struct EventPage {
+    items: Vec<Box<RawValue>>,
+    next_before: Option<i64>,
+}
+
+/// `GET /api/v1/events?kind=&limit=&before=&type=&source=`
+pub async fn list_events(
+    State(state): State<ApiState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<EventPage>, Problem> {
+    only_params(&params, &["kind", "limit", "before", "type", "source"])?;
+    let log = parse_log(&params)?.unwrap_or_default();
+    let limit = parse_number(&params, "limit", 1..=MAX_PAGE)?.unwrap_or(50);
+    let query = EventQuery {
+        log,
+        before: parse_number(&params, "before", 0..=i64::MAX)?,
+        type_prefix: params.get("type").filter(|t| !t.is_empty()).cloned(),
+        source_prefix: params.get("source").filter(|s| !s.is_empty()).cloned(),
+        limit,
+    };
+    let rows = state
+        .store
+        .list_events(&query)
+        .await
+        .map_err(store_problem)?;
+    let next_before = match rows.last() {
+        Some(last) if rows.len() as i64 == limit => Some(last.seq),
+        _ => None,
+    };
+    let items = rows
+        .iter()
+        .filter_map(|row| RawValue::from_string(item_json(log, row)).ok())
+        .collect();
+    Ok(Json(EventPage { items, next_before }))
+}
+
+/// An event on its way to the viewers, serialised once for all of them.
+#[derive(Debug)]
+pub struct FeedItem {
+    log: EventLog,
+    seq: i64,
+    event_type: String,
+    source: String,
+    json: String,
+}
+
+/// The process's live feed of stored events.
+pub struct EventFeed {
+    store: Store,
+    sender: broadcast::Sender<Arc<FeedItem>>,
+    /// Whether a tailer task runs; taken together with subscribing, so that a viewer never
+    /// joins a tailer that has just decided to stop.
+    running: Mutex<bool>,
+}
+
+impl EventFeed {
+    pub fn new(store: Store) -> Arc<Self> {
+        let (sender, _) = broadcast::channel(FEED_CAPACITY);
+        Arc::new(Self {
+            store,
+            sender,
+            running: Mutex::new(false),
+        })
+    }
+
+    /// Joins the feed: every event stored from now on reaches the receiver.
+    async fn subscribe(self: &Arc<Self>) -> Result<broadcast::Receiver<Arc<FeedItem>>, Problem> {
+        let mut running = self.running.lock().await;
+        let receiver = self.sender.subscribe();
+        if !*running {
+            let start = [
+                self.store
+                    .tail_start(EventLog::CloudEvents)
+                    .await
+                    .map_err(store_problem)?,
+                self.store
+                    .tail_start(EventLog::CdEvents)
+                    .await
+                    .map_err(store_problem)?,
+            ];
+            *running = true;
+            tokio::spawn(Arc::clone(self).tail(start));
+        }
+        Ok(receiver)
+    }
+
+    /// Polls both logs and broadcasts what is new, until nobody watches.
+    async fn tail(self: Arc<Self>, mut positions: [Position; 2]) {
+        let logs = [EventLog::CloudEvents, EventLog::CdEvents];
+        loop {
+            {
+                let mut running = self.running.lock().await;
+                if self.sender.receiver_count() == 0 {
+                    *running = false;
+                    return;
+                }
+            }
+            let mut full = false;
+            for (log, position) in logs.into_iter().zip(positions.iter_mut()) {
+                match self.store.tail_events(log, *position, TAIL_BATCH).await {
+                    Ok(rows) => {
+                        full |= rows.len() as i64 == TAIL_BATCH;
+                        for (next, row) in rows {
+                            *position = next;
+                            let item = FeedItem {
+                                log,
+                                seq: row.seq,
+                                json: item_json(log, &row),
+                                event_type: row.event_type,
+                                source: row.source,
+                            };
+                            // No receiver left is fine: the loop notices and stops.
+                            let _ = self.sender.send(Arc::new(item));
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "live event feed: reading the store failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            if !full {
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+    }
+}
+
+/// What one viewer asked to see.
+struct FeedFilter {
+    log: Option<EventLog>,
+    type_prefix: Option<String>,
+    source_prefix: Option<String>,
+}
+
+impl FeedFilter {
+    fn admits(&self, item: &FeedItem) -> bool {
+        self.log.is_none_or(|log| log == item.log)
+            && self
+                .type_prefix
+                .as_deref()
+                .is_none_or(|prefix| item.event_type.starts_with(prefix))
+            && self
+                .source_prefix
+                .as_deref()
+                .is_none_or(|prefix| item.source.starts_with(prefix))
+    }
+}
+
+/// `GET /api/v1/events/stream?kind=&type=&source=`: server-sent events named `cloudevent` and
+/// `cdevent` (data: the history's item), and `lagged` (data: how many were skipped).
+pub async fn stream_events(
+    State(state): State<ApiState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
+    only_params(&params, &["kind", "type", "source"])?;
+    let filter = FeedFilter {
+        log: parse_log(&params)?,
+        type_prefix: params.get("type").filter(|t| !t.is_empty()).cloned(),
+        source_prefix: params.get("source").filter(|s| !s.is_empty()).cloned(),
+    };
+    let receiver = state.feed.subscribe().await?;
+    let stream =
+        futures_util::stream::unfold((receiver, filter), |(mut receiver, filter)| async move {
+            loop {
+                let event = match receiver.recv().await {
+                    Ok(item) if filter.admits(&item) => Event::default()
+                        .event(kind_name(item.log))
+                        .id(item.seq.to_string())
+                        .data(item.json.as_str()),
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                        Event::default().event("lagged").data(skipped.to_string())
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                };
+                return Some((Ok(event), (receiver, filter)));
+            }
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
