@@ -125,8 +125,10 @@ function showFilters() {
   }
   const custom = Boolean(filters.from || filters.to);
   $("filter-window").value = custom ? "custom" : filters.days;
-  $("filter-from").value = filters.from;
-  $("filter-to").value = filters.to;
+  // A preset shows its dates too; editing one of them makes the window custom.
+  const query = scopeQuery();
+  $("filter-from").value = custom ? filters.from : query.get("from");
+  $("filter-to").value = custom ? filters.to : query.get("to");
 }
 
 /** Fills the service, environment and team options from GET /api/v1/dimensions. */
@@ -158,8 +160,10 @@ function onFilterChange(event) {
       filters.from = filters.to = "";
     }
   }
-  if (target.id === "filter-from") filters.from = target.value;
-  if (target.id === "filter-to") filters.to = target.value;
+  if (target.id === "filter-from" || target.id === "filter-to") {
+    filters.from = $("filter-from").value;
+    filters.to = $("filter-to").value;
+  }
   writeURL();
   showFilters();
   drill.offset = 0;
@@ -383,9 +387,11 @@ function eventRow(item, first) {
   return el("tr", { "data-testid": "event-row", "data-id": item.id, "data-kind": item.kind },
     el("td", {}, first),
     el("td", {}, item.kind === "cdevent" ? "CDEvent" : "CloudEvent"),
+    el("td", {}, when(item.time), item.received_at ? el("small", {}, ` stored ${when(item.received_at)}`) : null),
     el("td", {}, item.type),
     el("td", {}, item.source),
-    el("td", {}, item.id, item.transformer ? el("small", {}, ` via ${item.transformer}`) : null),
+    el("td", {}, item.id, item.transformer ? el("small", {}, ` by ${item.transformer}`) : null,
+      item.origin ? el("small", {}, ` from ${item.origin}`) : null),
     el("td", {}, el("details", {}, el("summary", {}, "JSON"), el("pre", {}, JSON.stringify(item.event, null, 2)))));
 }
 
@@ -400,7 +406,7 @@ function eventFilters() {
 
 function showLive(item) {
   const list = $("live-list");
-  list.prepend(eventRow(item, when(item.received_at || item.time)));
+  list.prepend(eventRow(item, new Date().toISOString().slice(11, 19)));
   while (list.rows.length > live.max) list.lastChild.remove();
 }
 
@@ -487,14 +493,18 @@ async function loadPipeline() {
     const state = await getJSON("/api/v1/pipeline");
     stats("pipeline-stages", Object.entries(state).filter(([, v]) => typeof v !== "object"));
     const ingest = state.ingest;
+    $("pipeline-rejected").hidden = !ingest;
     if (ingest) {
+      say("pipeline-ingest-status", "");
       stats("pipeline-ingest", [["received", ingest.received], ["duplicates", ingest.duplicates],
         ["rejected", Object.values(ingest.rejected || {}).reduce((a, b) => a + b, 0)]]);
       const reasons = Object.entries(ingest.rejected || {});
       $("pipeline-rejected").tBodies[0].replaceChildren(...(reasons.length ? reasons : [["none", 0]]).map(([reason, n]) =>
         el("tr", {}, el("th", { scope: "row" }, reason), el("td", {}, String(n)))));
     } else {
-      $("pipeline-ingest").replaceChildren(el("div", {}, el("dt", {}, "Ingest counters"), el("dd", {}, "not reported by this server")));
+      $("pipeline-ingest").replaceChildren();
+      $("pipeline-rejected").tBodies[0].replaceChildren();
+      say("pipeline-ingest-status", "This server does not report ingest counters.");
     }
     $("pipeline-updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
     say("pipeline-status", "");
