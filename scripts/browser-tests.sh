@@ -50,7 +50,7 @@ done
 "$bin" probe --url "$base/readyz" >/dev/null
 
 echo "== posting the data set"
-"$bin" send --url "$base" tests/browser/fixtures/dataset.json examples/tutorial/*.json
+"$bin" send --url "$base" tests/browser/fixtures/dataset.json tests/browser/fixtures/broken-kubernetes.json examples/tutorial/*.json
 
 echo "== node --test tests/browser"
 cd tests/browser

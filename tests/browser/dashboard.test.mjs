@@ -277,11 +277,26 @@ pageTest("an event posted to /events appears in the live view within 2 seconds",
 });
 
 pageTest("pipeline health shows ingest counters, lags and failed transformations", "pipeline", async (page) => {
+  // One event the server refuses (CloudEvents 0.3), to be counted among the rejections.
+  const refused = await fetch(`${base}/events`, {
+    method: "POST", headers: { "content-type": "application/cloudevents+json" },
+    body: JSON.stringify({ specversion: "0.3", id: "refused-1", source: "/browser-tests", type: "dev.browser-tests.old" }),
+  });
+  assert.equal(refused.status, 400);
   await page.goto(`${base}/#pipeline`);
   const stat = (name) => page.locator(`[data-testid=stat-${name}] dd`);
-  await eventually(async () => Number(await stat("raw_events").textContent()) >= 16, { timeout: 10000, what: "the raw event count" });
+  // 12 CDEvents of the data set, the broken Kubernetes event and the tutorial's 4 (plus the live test's).
+  await eventually(async () => Number(await stat("raw_events").textContent()) >= 17, { timeout: 10000, what: "the raw event count" });
   assert.equal(await stat("router_lag").textContent(), "0");
-  await eventually(async () => Number(await stat("received").textContent()) >= 16, { timeout: 10000, what: "the ingest counters" });
+  assert.equal(await stat("deployments_lag").textContent(), "0");
+  await eventually(async () => Number(await stat("received").textContent()) >= 17, { timeout: 10000, what: "the ingest counters" });
+  assert.ok(Number(await stat("rejected").textContent()) >= 1, "the refused event is counted");
+  const byReason = await page.locator("#pipeline-rejected tbody tr").evaluateAll((trs) => trs.map((tr) => Number(tr.cells[1]?.textContent)));
+  assert.ok(byReason.some((n) => n >= 1), "rejections by reason");
+  // The Kubernetes event without a name failed its transformation, with the reason.
+  const failure = page.locator("[data-testid=failure-row]", { hasText: "browser-tests-broken-1" });
+  await eventually(() => failure.count(), { timeout: 5000, what: "the failed transformation" });
+  assert.match(await failure.textContent(), /kubernetes.*data\.metadata\.name is missing/);
 });
 
 pageTest("an endpoint answering an error gives a clear message, not a broken page", "degraded", async (page) => {

@@ -499,8 +499,9 @@ async function loadPipeline() {
       stats("pipeline-ingest", [["received", ingest.received], ["duplicates", ingest.duplicates],
         ["rejected", Object.values(ingest.rejected || {}).reduce((a, b) => a + b, 0)]]);
       const reasons = Object.entries(ingest.rejected || {});
-      $("pipeline-rejected").tBodies[0].replaceChildren(...(reasons.length ? reasons : [["none", 0]]).map(([reason, n]) =>
-        el("tr", {}, el("th", { scope: "row" }, reason), el("td", {}, String(n)))));
+      $("pipeline-rejected").tBodies[0].replaceChildren(...(reasons.length
+        ? reasons.map(([reason, n]) => el("tr", {}, el("th", { scope: "row" }, reason), el("td", {}, String(n))))
+        : [el("tr", {}, el("td", { colspan: 2 }, "No event was rejected."))]));
     } else {
       $("pipeline-ingest").replaceChildren();
       $("pipeline-rejected").tBodies[0].replaceChildren();
