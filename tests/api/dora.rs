@@ -278,3 +278,58 @@ backend_tests!(
     the_five_keys_match_the_hand_computed_scenario,
     bad_dora_parameters_are_named,
 );
+
+async fn charts_draw_the_series_of_the_hand_computed_scenario(backend: Backend) {
+    let app = spawn_production_only(&backend).await;
+    let response = app
+        .client
+        .post(app.url("/cdevents"))
+        .header("content-type", "application/json")
+        .body(json!(scenario()).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    app.wait_until_processed().await;
+    let svg = |path: String| {
+        let app = &app;
+        async move {
+            let response = app.client.get(app.url(&path)).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            assert_eq!(response.headers()["content-type"], "image/svg+xml");
+            response.text().await.unwrap()
+        }
+    };
+    let window = "from=2024-01-01&to=2024-01-14&bucket=day";
+    // Production deployments on 01-01, 01-02 and 01-03: three bars, nothing on the other days.
+    let frequency = svg(format!("/api/v1/charts/deployment-frequency.svg?{window}")).await;
+    assert!(frequency.starts_with("<svg"), "{frequency}");
+    assert_eq!(
+        frequency.matches("fill=\"#3B6EA5\"").count(),
+        3,
+        "{frequency}"
+    );
+    assert!(frequency.contains("2024-01-01"), "{frequency}");
+    // Lead times on the days of D1 (4 h) and D2 (12 h): two points, in hours.
+    let lead = svg(format!("/api/v1/charts/lead-time.svg?{window}")).await;
+    assert_eq!(lead.matches("<circle").count(), 2, "{lead}");
+    assert!(lead.contains("\nhours\n"), "{lead}");
+    // The service filter applies: no deployments of "api".
+    let other = svg(format!(
+        "/api/v1/charts/deployment-frequency.svg?{window}&service=api"
+    ))
+    .await;
+    assert_eq!(other.matches("fill=\"#3B6EA5\"").count(), 0, "{other}");
+
+    for (path, status) in [
+        ("/api/v1/charts/lead-time.png", 404),
+        ("/api/v1/charts/happiness.svg", 404),
+        ("/api/v1/charts/lead-time.svg?bucket=hour", 400),
+        ("/api/v1/charts/lead-time.svg?colour=red", 400),
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+    }
+}
+
+backend_tests!(charts_draw_the_series_of_the_hand_computed_scenario,);

@@ -61,9 +61,9 @@ impl DoraSettings {
 }
 
 /// The parsed query of a DORA request.
-struct DoraQuery {
-    window: Window,
-    scope: Scope,
+pub(crate) struct DoraQuery {
+    pub window: Window,
+    pub scope: Scope,
     /// Endpoint-specific parameters (`bucket`, `limit`, `offset`), by name.
     extra: BTreeMap<String, String>,
 }
@@ -232,13 +232,37 @@ pub async fn dora_keys(
     Ok(Json(body))
 }
 
+/// One key per bucket, as `GET /api/v1/metrics/{key}` and the charts compute it.
+pub(crate) struct SeriesAnswer {
+    pub key: Key,
+    pub bucket: Bucket,
+    pub query: DoraQuery,
+    pub series: Vec<dora::KeySeriesPoint>,
+}
+
 /// `GET /api/v1/metrics/{key}?bucket=week`.
 pub async fn key_series(
     State(state): State<ApiState>,
     Path(key): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
-    let parsed_key = Key::from_path(&key).ok_or_else(|| {
+    let answer = compute_series(&state, &key, raw.as_deref()).await?;
+    Ok(Json(json!({
+        "key": key,
+        "bucket": answer.bucket.as_str(),
+        "window": answer.query.window,
+        "filters": filters_json(&answer.query.scope, &state.dora),
+        "series": answer.series,
+    })))
+}
+
+/// Parses a series request (`key` as in the URL, the raw query) and computes it.
+pub(crate) async fn compute_series(
+    state: &ApiState,
+    key: &str,
+    raw: Option<&str>,
+) -> Result<SeriesAnswer, Problem> {
+    let parsed_key = Key::from_path(key).ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_FOUND,
             "unknown-metric",
@@ -249,7 +273,7 @@ pub async fn key_series(
         )
         .with_field("key")
     })?;
-    let query = parse_query(raw.as_deref(), &["bucket"])?;
+    let query = parse_query(raw, &["bucket"])?;
     let bucket = match query.extra.get("bucket") {
         None => Bucket::Week,
         Some(text) => Bucket::parse(text).ok_or_else(|| {
@@ -275,7 +299,7 @@ pub async fn key_series(
             ),
         ));
     }
-    let facts = load_facts(&state, &query.scope).await?;
+    let facts = load_facts(state, &query.scope).await?;
     let series = dora::key_series(
         &facts,
         &query.window,
@@ -283,13 +307,12 @@ pub async fn key_series(
         parsed_key,
         bucket,
     );
-    Ok(Json(json!({
-        "key": key,
-        "bucket": bucket.as_str(),
-        "window": query.window,
-        "filters": filters_json(&query.scope, &state.dora),
-        "series": series,
-    })))
+    Ok(SeriesAnswer {
+        key: parsed_key,
+        bucket,
+        query,
+        series,
+    })
 }
 
 /// Which drill-down list.

@@ -17,6 +17,7 @@ use dora_store::{
 };
 use serde::Serialize;
 
+pub mod charts;
 pub mod dashboard;
 pub mod dora;
 pub mod events;
@@ -51,6 +52,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/dora", get(dora::dora_keys))
         .route("/api/v1/metrics/{key}", get(dora::key_series))
         .route("/api/v1/dimensions", get(dimensions))
+        .route("/api/v1/charts/{file}", get(charts::chart))
         .route("/api/v1/events", get(events::list_events))
         .route("/api/v1/events/stream", get(events::stream_events))
         .with_state(state)

@@ -96,6 +96,30 @@ pub enum KeyReport {
     ReworkRate(ReworkRate),
 }
 
+impl KeyReport {
+    /// The headline number: deployments, seconds, or a ratio; `None` without a sample.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            Self::DeploymentFrequency(key) => Some(key.value as f64),
+            Self::LeadTime(key) => key.value,
+            Self::ChangeFailureRate(key) => key.value,
+            Self::RecoveryTime(key) => key.value,
+            Self::ReworkRate(key) => key.value,
+        }
+    }
+
+    /// How many facts the number stands on.
+    pub fn sample_size(&self) -> u64 {
+        match self {
+            Self::DeploymentFrequency(key) => key.sample_size,
+            Self::LeadTime(key) => key.sample_size,
+            Self::ChangeFailureRate(key) => key.sample_size,
+            Self::RecoveryTime(key) => key.sample_size,
+            Self::ReworkRate(key) => key.sample_size,
+        }
+    }
+}
+
 impl Linked<'_> {
     /// The five keys over `window`.
     pub fn report(&self, window: &Window) -> DoraReport {

@@ -1,0 +1,168 @@
+//! Trend charts for the dashboard, drawn on the server as SVG with `plotters`:
+//! `GET /api/v1/charts/{key}.svg` takes the parameters of `GET /api/v1/metrics/{key}` and draws
+//! the same series (bars for deployment counts, a line for the others, gaps where a bucket has
+//! no sample).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dora_http::Problem;
+use dora_metrics::dora::{Key, KeySeriesPoint};
+use plotters::prelude::*;
+
+use crate::dora::{compute_series, SeriesAnswer};
+use crate::ApiState;
+
+const WIDTH: u32 = 640;
+const HEIGHT: u32 = 240;
+const BAR_COLOUR: RGBColor = RGBColor(59, 110, 165);
+const LINE_COLOUR: RGBColor = RGBColor(196, 92, 38);
+
+/// `GET /api/v1/charts/{key}.svg`
+pub async fn chart(
+    State(state): State<ApiState>,
+    Path(file): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let key = file.strip_suffix(".svg").ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown-chart",
+            "Unknown chart",
+            format!("{file:?} is not a chart; charts are named {{key}}.svg"),
+        )
+        .with_field("key")
+    })?;
+    let answer = compute_series(&state, key, raw.as_deref()).await?;
+    let svg = draw(&answer).map_err(|error| Problem::internal(&error))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+/// How a key's values are shown: the unit on the axis and the factor from the stored unit.
+fn scale(key: Key, series: &[KeySeriesPoint]) -> (&'static str, f64) {
+    match key {
+        Key::DeploymentFrequency => ("deployments", 1.0),
+        Key::ChangeFailureRate | Key::ReworkRate => ("percent", 100.0),
+        Key::LeadTime | Key::RecoveryTime => {
+            let longest = series
+                .iter()
+                .filter_map(|point| point.value.value())
+                .fold(0.0, f64::max);
+            if longest >= 2.0 * 86_400.0 {
+                ("days", 1.0 / 86_400.0)
+            } else {
+                ("hours", 1.0 / 3_600.0)
+            }
+        }
+    }
+}
+
+fn title(key: Key) -> &'static str {
+    match key {
+        Key::DeploymentFrequency => "Deployments",
+        Key::LeadTime => "Change lead time (median)",
+        Key::ChangeFailureRate => "Change failure rate",
+        Key::RecoveryTime => "Failed deployment recovery time (median)",
+        Key::ReworkRate => "Rework rate",
+    }
+}
+
+/// Draws the series; the error is plotters' own, as text.
+fn draw(answer: &SeriesAnswer) -> Result<String, String> {
+    let (unit, factor) = scale(answer.key, &answer.series);
+    let values: Vec<Option<f64>> = answer
+        .series
+        .iter()
+        .map(|point| point.value.value().map(|v| v * factor))
+        .collect();
+    let labels: Vec<String> = answer
+        .series
+        .iter()
+        .map(|point| point.bucket_start.format("%Y-%m-%d").to_string())
+        .collect();
+    let top = values.iter().flatten().fold(0.0_f64, |a, b| a.max(*b));
+    let top = if top > 0.0 { top * 1.15 } else { 1.0 };
+    let count = values.len().max(1);
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("{} per {}", title(answer.key), answer.bucket.as_str()),
+                ("sans-serif", 15),
+            )
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(48)
+            .build_cartesian_2d(-0.5..(count as f64 - 0.5), 0.0..top)
+            .map_err(|e| e.to_string())?;
+        let label_at = |x: &f64| {
+            let index = x.round();
+            if (x - index).abs() < 1e-6 && index >= 0.0 {
+                labels.get(index as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(count.min(8))
+            .x_label_formatter(&label_at)
+            .y_desc(unit)
+            .label_style(("sans-serif", 12))
+            .y_labels(5)
+            .draw()
+            .map_err(|e| e.to_string())?;
+
+        if answer.key == Key::DeploymentFrequency {
+            chart
+                .draw_series(values.iter().enumerate().filter_map(|(i, value)| {
+                    let x = i as f64;
+                    value.filter(|v| *v > 0.0).map(|v| {
+                        Rectangle::new([(x - 0.35, 0.0), (x + 0.35, v)], BAR_COLOUR.filled())
+                    })
+                }))
+                .map_err(|e| e.to_string())?;
+        } else {
+            // One line per run of buckets with a sample; a bucket without one leaves a gap.
+            let mut run: Vec<(f64, f64)> = Vec::new();
+            let mut runs = Vec::new();
+            for (i, value) in values.iter().enumerate() {
+                match value {
+                    Some(v) => run.push((i as f64, *v)),
+                    None if !run.is_empty() => runs.push(std::mem::take(&mut run)),
+                    None => {}
+                }
+            }
+            if !run.is_empty() {
+                runs.push(run);
+            }
+            for run in &runs {
+                chart
+                    .draw_series(LineSeries::new(
+                        run.iter().copied(),
+                        LINE_COLOUR.stroke_width(2),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                chart
+                    .draw_series(
+                        run.iter()
+                            .map(|point| Circle::new(*point, 3, LINE_COLOUR.filled())),
+                    )
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
