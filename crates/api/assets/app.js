@@ -40,6 +40,14 @@ async function getJSON(path) {
   return response.json();
 }
 
+const generations = {};
+/** Starts a load of `name`; the returned function tells whether it is still the latest one
+ * (a slow answer to an older filter must not overwrite the newer one). */
+function latest(name) {
+  const mine = (generations[name] = (generations[name] || 0) + 1);
+  return () => generations[name] === mine;
+}
+
 /** Shows a message in a status element; kind "error" marks it as an alert. */
 function say(id, text, kind) {
   const node = $(id);
@@ -274,14 +282,17 @@ function keyCard(spec, key, scope, query) {
 
 async function loadKeys() {
   const query = scopeQuery();
+  const current = latest("keys");
   say("keys-status", "Loading…");
   try {
     const report = await getJSON(`/api/v1/dora?${query}`);
+    if (!current()) return;
     const scope = scopeText(report.window, report.filters);
     $("keys-scope").textContent = scope;
     $("keys").replaceChildren(...KEYS.map((spec) => keyCard(spec, report.keys[spec.name] || {}, scope, query)));
     say("keys-status", "");
   } catch (error) {
+    if (!current()) return;
     $("keys").replaceChildren();
     say("keys-status", `Could not load the keys: ${error.message}`, "error");
   }
@@ -358,9 +369,11 @@ async function loadDrill() {
   const query = scopeQuery();
   query.set("limit", drill.limit);
   query.set("offset", drill.offset);
+  const current = latest("drill");
   say("drill-status", "Loading…");
   try {
     const page = await getJSON(`/api/v1/${drill.list}?${query}`);
+    if (!current()) return;
     $("drill-caption").textContent = `${drill.list[0].toUpperCase()}${drill.list.slice(1)}, newest first · ${scopeText(page.window, page.filters)}`;
     $("drill-table").tHead.replaceChildren(el("tr", {}, columns.map(([title]) => el("th", { scope: "col" }, title))));
     $("drill-table").tBodies[0].replaceChildren(...page.items.map((item) =>
@@ -372,6 +385,7 @@ async function loadDrill() {
     $("drill-next").disabled = last >= page.total;
     say("drill-status", "");
   } catch (error) {
+    if (!current()) return;
     $("drill-table").tBodies[0].replaceChildren();
     $("drill-range").textContent = "";
     say("drill-status", `Could not load the ${drill.list}: ${error.message}`, "error");
@@ -458,15 +472,18 @@ async function loadHistory(more) {
   query.set("kind", $("history-kind").value);
   query.set("limit", "50");
   if (more && historyPage.before !== null) query.set("before", historyPage.before);
-  if (!more) $("history-list").replaceChildren();
+  const current = latest("history");
   say("history-status", "Loading…");
   try {
     const page = await getJSON(`/api/v1/events?${query}`);
+    if (!current()) return;
+    if (!more) $("history-list").replaceChildren();
     $("history-list").append(...page.items.map((item) => eventRow(item, item.seq)));
     historyPage.before = page.next_before ?? null;
     $("history-more").hidden = historyPage.before === null;
     say("history-status", $("history-list").rows.length ? "" : "No stored events match.");
   } catch (error) {
+    if (!current()) return;
     $("history-more").hidden = true;
     say("history-status", `Could not load the history: ${error.message}`, "error");
   }
@@ -554,6 +571,9 @@ function route() {
   if (view === "live") {
     if (!live.source) connectLive();
     if (!$("history-list").rows.length) loadHistory(false);
+  } else if (live.source) {
+    live.source.close(); // the server tails the store only while someone watches
+    live.source = null;
   }
   if (view === "pipeline") pipelineTimer = setInterval(loadPipeline, 5000);
   refresh();
