@@ -192,6 +192,7 @@ pageTest("drill-down lists the deployments, changes and incidents behind the num
   assert.match(await page.locator("#drill-range").textContent(), /1–7 of 7/);
   assert.ok(await page.locator("#drill-next").isDisabled());
   assert.match(await page.locator("#drill-caption").textContent(), /2024-01-01 – 2024-01-14/);
+  await page.screenshot({ path: join(artifacts, "drill-down-deployments.png"), fullPage: true });
 
   const row = (id) => page.locator(`[data-testid=drill-row][data-id="${id}"]`);
   const webD2 = await row("web-d2").textContent();
