@@ -1,6 +1,7 @@
 //! Wiring: one [`Application`] that binds the HTTP listener, opens the store and starts every
 //! stage of the pipeline in one process. `main` and the tests both build it.
 
+use dora_http::telemetry::Telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -155,7 +156,16 @@ impl Application {
             )));
         }
 
-        let api_state = dora_api::ApiState::new(store.clone(), settings.dora.clone());
+        let telemetry = Telemetry::new();
+        let api_state = dora_api::ApiState::new(
+            store.clone(),
+            settings.dora.clone(),
+            Arc::clone(&telemetry),
+            dora_api::Serves {
+                ingest: role.runs(Role::Ingest),
+                queries: role.runs(Role::Api),
+            },
+        );
         let mut app: Router = dora_api::health_router(api_state.clone());
         if role.runs(Role::Ingest) {
             // A process with its own router wakes it in memory; only an ingest-only process
@@ -193,6 +203,10 @@ impl Application {
         let app = app
             .fallback(dora_http::not_found)
             .method_not_allowed_fallback(dora_http::method_not_allowed)
+            .layer(axum::middleware::from_fn_with_state(
+                telemetry,
+                dora_http::telemetry::record,
+            ))
             .layer(axum::extract::DefaultBodyLimit::disable());
 
         let mut stop = shutdown.subscribe();

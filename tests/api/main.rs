@@ -30,4 +30,5 @@ mod durability;
 mod events;
 mod helpers;
 mod ingest;
+mod observability;
 mod scaling;

@@ -50,7 +50,7 @@ impl Default for DoraSettings {
 }
 
 impl DoraSettings {
-    fn config(&self) -> DoraConfig {
+    pub(crate) fn config(&self) -> DoraConfig {
         DoraConfig {
             production_environments: self.production_environments.clone(),
             attribution_horizon: chrono::Duration::from_std(self.attribution_horizon)
@@ -107,7 +107,10 @@ const MAX_BUCKETS: i64 = 1000;
 
 /// Every stored fact folded, then narrowed to the scope: a change or an incident is judged on all
 /// its observations, and teams follow the configuration's precedence.
-async fn load_facts(state: &ApiState, scope: &Scope) -> Result<dora::facts::DoraFacts, Problem> {
+pub(crate) async fn load_facts(
+    state: &ApiState,
+    scope: &Scope,
+) -> Result<dora::facts::DoraFacts, Problem> {
     let rows = state
         .store
         .load_facts(&FactFilter::default())

@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use dora_http::telemetry::{IngestTotals, Telemetry};
 use dora_http::Problem;
 use dora_store::{
     Bucket, Dimensions, FailureRecord, FrequencyFilter, Store, StoreError, StoreStats,
@@ -21,6 +22,7 @@ pub mod charts;
 pub mod dashboard;
 pub mod dora;
 pub mod events;
+pub mod prometheus;
 
 /// What the query routes need.
 #[derive(Clone)]
@@ -29,14 +31,37 @@ pub struct ApiState {
     pub dora: std::sync::Arc<dora::DoraSettings>,
     /// The live feed of stored events, shared by this process's viewers.
     pub feed: std::sync::Arc<events::EventFeed>,
+    /// This process's request and ingest counters.
+    pub telemetry: std::sync::Arc<Telemetry>,
+    /// Whether this process serves the query routes (and so the DORA gauges of `/metrics`).
+    pub serves_queries: bool,
+    /// Whether this process ingests (and so reports ingest totals in `/api/v1/pipeline`).
+    pub serves_ingest: bool,
+    pub gauges: std::sync::Arc<prometheus::GaugeCache>,
+}
+
+/// Which routes a process serves besides health and pipeline state.
+#[derive(Debug, Clone, Copy)]
+pub struct Serves {
+    pub ingest: bool,
+    pub queries: bool,
 }
 
 impl ApiState {
-    pub fn new(store: Store, dora: dora::DoraSettings) -> Self {
+    pub fn new(
+        store: Store,
+        dora: dora::DoraSettings,
+        telemetry: std::sync::Arc<Telemetry>,
+        serves: Serves,
+    ) -> Self {
         Self {
             feed: events::EventFeed::new(store.clone()),
             store,
             dora: std::sync::Arc::new(dora),
+            telemetry,
+            serves_queries: serves.queries,
+            serves_ingest: serves.ingest,
+            gauges: std::sync::Arc::default(),
         }
     }
 }
@@ -63,6 +88,7 @@ pub fn router(state: ApiState) -> Router {
 pub fn health_router(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/pipeline", get(pipeline))
+        .route("/metrics", get(prometheus::metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state)
@@ -193,6 +219,10 @@ pub struct PipelineState {
     pub stats: StoreStats,
     /// CDEvents not yet read by the deployments calculator.
     pub deployments_lag: i64,
+    /// What this process's ingest routes stored and refused since it started (absent in a
+    /// process without the ingest role).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingest: Option<IngestTotals>,
 }
 
 async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, Problem> {
@@ -200,6 +230,7 @@ async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, 
     Ok(Json(PipelineState {
         deployments_lag: stats.last_cdevent_seq - stats.deployments_cursor,
         stats,
+        ingest: state.serves_ingest.then(|| state.telemetry.ingest_totals()),
     }))
 }
 

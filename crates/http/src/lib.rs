@@ -2,6 +2,8 @@
 //! RFC 9457 `application/problem+json`. Client errors name the offending field; server errors
 //! reveal nothing and leave the cause in the log.
 
+pub mod telemetry;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -142,6 +144,10 @@ impl IntoResponse for Problem {
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        let kind = self.problem_type.rsplit(':').next().unwrap_or_default();
+        response
+            .extensions_mut()
+            .insert(telemetry::ProblemKind(kind.to_owned()));
         response
     }
 }

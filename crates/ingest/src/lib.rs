@@ -13,9 +13,11 @@
 use axum::body::{to_bytes, Body};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
+use dora_http::telemetry::IngestOutcome;
 use dora_http::Problem;
 use std::sync::Arc;
 
@@ -89,6 +91,18 @@ pub struct Accepted {
     pub duplicates: usize,
 }
 
+impl IntoResponse for Accepted {
+    /// `202` with the counts, which the telemetry middleware also reads.
+    fn into_response(self) -> Response {
+        let mut response = (StatusCode::ACCEPTED, Json(&self)).into_response();
+        response.extensions_mut().insert(IngestOutcome {
+            accepted: self.accepted,
+            duplicates: self.duplicates,
+        });
+        response
+    }
+}
+
 /// The ingest routes.
 pub fn router(state: IngestState) -> Router {
     Router::new()
@@ -155,18 +169,12 @@ fn budget_for(headers: &HeaderMap, limit: usize) -> usize {
         .map_or(limit, |length| length.min(limit))
 }
 
-async fn store(
-    state: &IngestState,
-    events: Vec<NewRawEvent>,
-) -> Result<(StatusCode, Json<Accepted>), Problem> {
+async fn store(state: &IngestState, events: Vec<NewRawEvent>) -> Result<Accepted, Problem> {
     if events.is_empty() {
-        return Ok((
-            StatusCode::ACCEPTED,
-            Json(Accepted {
-                accepted: 0,
-                duplicates: 0,
-            }),
-        ));
+        return Ok(Accepted {
+            accepted: 0,
+            duplicates: 0,
+        });
     }
     let inserted = state.writer.write(events).await.map_err(|e| match e {
         WriteError::Overloaded => {
@@ -183,13 +191,10 @@ async fn store(
         WriteError::Failed(reason) => Problem::internal(&format!("events were not stored: {reason}")),
     })?;
     let accepted = inserted.iter().filter(|new| **new).count();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Accepted {
-            accepted,
-            duplicates: inserted.len() - accepted,
-        }),
-    ))
+    Ok(Accepted {
+        accepted,
+        duplicates: inserted.len() - accepted,
+    })
 }
 
 fn raw_event(received: ReceivedEvent, origin: Origin) -> NewRawEvent {
@@ -209,7 +214,7 @@ async fn post_events(
     State(state): State<IngestState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<Accepted>), Problem> {
+) -> Result<Accepted, Problem> {
     let mode = content_mode(&headers)?;
     let limit = limit_for(mode, state.limits);
     let _budget = reserve(&state, budget_for(&headers, limit))?;
@@ -271,7 +276,7 @@ async fn post_cdevents(
     State(state): State<IngestState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<Accepted>), Problem> {
+) -> Result<Accepted, Problem> {
     let mode = content_mode(&headers)?;
     let is_cloudevent = mode == ContentMode::Batch
         || headers.contains_key("ce-specversion")
@@ -344,7 +349,7 @@ async fn post_webhook(
     Path(tool): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<Accepted>), Problem> {
+) -> Result<Accepted, Problem> {
     let adapter = webhooks::adapter_for(&tool).ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_FOUND,

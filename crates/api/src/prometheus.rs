@@ -1,0 +1,276 @@
+//! `GET /metrics` in the Prometheus text format: this process's request and ingest counters,
+//! the pipeline's state read from the store (so every role reports it), and, from processes
+//! that serve queries, the five DORA keys per service and production environment over the
+//! last 30 days.
+//!
+//! The DORA gauges are computed from every stored fact, like `GET /api/v1/dora`; they are kept
+//! for [`DORA_GAUGES_TTL`] so that frequent scrapes cost one computation.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use dora_http::telemetry::{family, sample};
+use dora_metrics::dora::levels::Level;
+use dora_metrics::dora::{self, DoraReport, Window};
+use dora_metrics::facts::{narrow, Scope};
+use tokio::sync::Mutex;
+
+use crate::dora::load_facts;
+use crate::ApiState;
+
+/// The window of the DORA gauges, ending at the scrape.
+pub const DORA_GAUGES_WINDOW_DAYS: i64 = 30;
+/// How long computed DORA gauges are reused.
+pub const DORA_GAUGES_TTL: Duration = Duration::from_secs(60);
+
+/// The DORA gauges last computed, and when.
+#[derive(Default)]
+pub struct GaugeCache {
+    computed: Mutex<Option<(Instant, Arc<String>)>>,
+}
+
+/// `GET /metrics`
+pub async fn metrics(State(state): State<ApiState>) -> Response {
+    let mut out = String::with_capacity(16 * 1024);
+    state.telemetry.write_prometheus(&mut out);
+    write_pipeline(&state, &mut out).await;
+    if state.serves_queries {
+        match dora_gauges(&state).await {
+            Ok(gauges) => out.push_str(&gauges),
+            Err(problem) => {
+                tracing::warn!(detail = %problem.detail, "the DORA gauges could not be computed");
+            }
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
+/// Row counts and lags of the pipeline, from the store; `dora_store_up` says whether it answered.
+async fn write_pipeline(state: &ApiState, out: &mut String) {
+    let stats = state.store.stats().await;
+    family(
+        out,
+        "dora_store_up",
+        "gauge",
+        "Whether the database answered this scrape (1) or not (0).",
+    );
+    sample(
+        out,
+        "dora_store_up",
+        &[],
+        if stats.is_ok() { 1.0 } else { 0.0 },
+    );
+    let Ok(stats) = stats else { return };
+    let gauges = [
+        (
+            "dora_stored_rows",
+            "Rows stored, by table.",
+            vec![
+                ("cloudevents_raw", stats.raw_events),
+                ("cdevents_raw", stats.cdevents),
+                ("deployments", stats.deployments),
+                ("transform_failures", stats.failures),
+            ],
+        ),
+        (
+            "dora_stage_lag_events",
+            "Events stored but not yet processed, by stage.",
+            vec![
+                ("router", stats.router_lag),
+                (
+                    "calculator",
+                    stats.last_cdevent_seq - stats.deployments_cursor,
+                ),
+            ],
+        ),
+    ];
+    for (name, help, values) in gauges {
+        family(out, name, "gauge", help);
+        let label = if name == "dora_stored_rows" {
+            "table"
+        } else {
+            "stage"
+        };
+        for (value_label, value) in values {
+            sample(out, name, &[(label, value_label)], value as f64);
+        }
+    }
+    family(
+        out,
+        "dora_transform_failures",
+        "gauge",
+        "Raw events a transformer could not transform (GET /api/v1/failures lists them).",
+    );
+    sample(out, "dora_transform_failures", &[], stats.failures as f64);
+}
+
+/// The DORA gauges, from the cache when fresh.
+async fn dora_gauges(state: &ApiState) -> Result<Arc<String>, dora_http::Problem> {
+    let mut cached = state.gauges.computed.lock().await;
+    if let Some((at, text)) = cached.as_ref() {
+        if at.elapsed() < DORA_GAUGES_TTL {
+            return Ok(Arc::clone(text));
+        }
+    }
+    let facts = load_facts(state, &Scope::default()).await?;
+    let to = Utc::now();
+    let window = Window {
+        from: to - chrono::Duration::days(DORA_GAUGES_WINDOW_DAYS),
+        to,
+    };
+    let config = state.dora.config();
+    // Every (service, environment, team) with a production deployment in the window.
+    let series: BTreeSet<(String, String, String)> = facts
+        .deployments
+        .iter()
+        .filter(|d| d.at >= window.from && d.at < window.to)
+        .filter(|d| {
+            config.production_environments.is_empty()
+                || config.production_environments.contains(&d.environment)
+        })
+        .map(|d| {
+            (
+                d.service.clone(),
+                d.environment.clone(),
+                d.team.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut reports = Vec::with_capacity(series.len());
+    for (service, environment, team) in series {
+        let scope = Scope {
+            services: Some(vec![service.clone()]),
+            environments: Some(vec![environment.clone()]),
+            teams: None,
+        };
+        let narrowed = narrow(facts.clone(), &scope);
+        reports.push((
+            [service, environment, team],
+            dora::compute(&narrowed, &window, &config),
+        ));
+    }
+    let text = Arc::new(write_dora(&reports));
+    *cached = Some((Instant::now(), Arc::clone(&text)));
+    Ok(text)
+}
+
+/// The number Grafana can colour a level by: elite 4, high 3, medium 2, low 1.
+fn level_number(level: Level) -> f64 {
+    match level {
+        Level::Elite => 4.0,
+        Level::High => 3.0,
+        Level::Medium => 2.0,
+        Level::Low => 1.0,
+    }
+}
+
+fn write_dora(reports: &[([String; 3], DoraReport)]) -> String {
+    let mut out = String::new();
+    let window = format!("{DORA_GAUGES_WINDOW_DAYS}d");
+    type Value = fn(&DoraReport) -> Option<f64>;
+    let gauges: [(&str, &str, Value); 7] = [
+        (
+            "dora_deployments",
+            "Production deployments in the window.",
+            |r| Some(r.keys.deployment_frequency.value as f64),
+        ),
+        (
+            "dora_deploy_days_per_week",
+            "Median over complete ISO weeks of days with a production deployment.",
+            |r| r.keys.deployment_frequency.deploy_days_per_week,
+        ),
+        (
+            "dora_lead_time_seconds",
+            "Median change lead time (commit to production).",
+            |r| r.keys.lead_time.value,
+        ),
+        (
+            "dora_lead_time_p90_seconds",
+            "90th percentile change lead time.",
+            |r| r.keys.lead_time.p90,
+        ),
+        (
+            "dora_change_failure_rate",
+            "Share of production deployments that needed intervention (0 to 1).",
+            |r| r.keys.change_failure_rate.value,
+        ),
+        (
+            "dora_recovery_time_seconds",
+            "Median failed deployment recovery time.",
+            |r| r.keys.recovery_time.value,
+        ),
+        (
+            "dora_rework_rate",
+            "Share of production deployments that were unplanned fixes or rollbacks (0 to 1).",
+            |r| r.keys.rework_rate.value,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        family(
+            &mut out,
+            name,
+            "gauge",
+            &format!("{help} Over the last {window}; per service, environment and team."),
+        );
+        for ([service, environment, team], report) in reports {
+            if let Some(value) = value(report) {
+                sample(
+                    &mut out,
+                    name,
+                    &[
+                        ("service", service),
+                        ("environment", environment),
+                        ("team", team),
+                        ("window", &window),
+                    ],
+                    value,
+                );
+            }
+        }
+    }
+    family(
+        &mut out,
+        "dora_level",
+        "gauge",
+        "DORA performance level per key: elite 4, high 3, medium 2, low 1 (absent: no sample).",
+    );
+    for ([service, environment, team], report) in reports {
+        let keys = &report.keys;
+        let levels = [
+            ("deployment_frequency", keys.deployment_frequency.level),
+            ("lead_time", keys.lead_time.level),
+            ("change_failure_rate", keys.change_failure_rate.level),
+            ("recovery_time", keys.recovery_time.level),
+            ("rework_rate", keys.rework_rate.level),
+        ];
+        for (key, level) in levels {
+            if let Some(level) = level {
+                sample(
+                    &mut out,
+                    "dora_level",
+                    &[
+                        ("service", service),
+                        ("environment", environment),
+                        ("team", team),
+                        ("window", &window),
+                        ("key", key),
+                    ],
+                    level_number(level),
+                );
+            }
+        }
+    }
+    out
+}
