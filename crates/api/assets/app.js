@@ -496,7 +496,7 @@ const LABELS = {
   failures: "Failed transformations", last_raw_seq: "Last raw sequence", last_cdevent_seq: "Last CDEvent sequence",
   router_cursor: "Router cursor", deployments_cursor: "Calculator cursor",
   router_lag: "Router lag (raw events not routed)", deployments_lag: "Calculator lag (CDEvents not processed)",
-  received: "Events received", duplicates: "Duplicates",
+  received: "Events received and stored", duplicates: "Duplicates (already stored)", rejected: "Requests rejected",
 };
 
 function stats(id, entries) {
