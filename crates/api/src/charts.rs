@@ -13,8 +13,9 @@ use plotters::prelude::*;
 use crate::dora::{compute_series, SeriesAnswer};
 use crate::ApiState;
 
-const WIDTH: u32 = 640;
-const HEIGHT: u32 = 240;
+// Drawn at about the size the dashboard shows them, so the text stays readable.
+const WIDTH: u32 = 420;
+const HEIGHT: u32 = 220;
 const BAR_COLOUR: RGBColor = RGBColor(59, 110, 165);
 const LINE_COLOUR: RGBColor = RGBColor(196, 92, 38);
 
@@ -118,7 +119,7 @@ fn draw(answer: &SeriesAnswer) -> Result<String, String> {
         let mut chart = ChartBuilder::on(&root)
             .caption(
                 format!("{} per {}", title(answer.key), answer.bucket.as_str()),
-                ("sans-serif", 15),
+                ("sans-serif", 16),
             )
             .margin(8)
             .x_label_area_size(28)
@@ -136,10 +137,10 @@ fn draw(answer: &SeriesAnswer) -> Result<String, String> {
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(count.min(8))
+            .x_labels(count.min(5))
             .x_label_formatter(&label_at)
             .y_desc(unit)
-            .label_style(("sans-serif", 12))
+            .label_style(("sans-serif", 13))
             .y_labels(5)
             .draw()
             .map_err(|e| e.to_string())?;
