@@ -3,11 +3,14 @@
 //! incident CDEvents.
 //!
 //! Only logic that is the same for every caller lives here; each transformer keeps its own
-//! rules (which fields, which timestamp formats, which ids).
+//! rules (which fields, which ids). Times that tools write in their own formats are read with
+//! [`optional_time`] (the formats of `dora_model::time::parse_timestamp`, and numbers of Unix
+//! seconds or milliseconds).
 
 use chrono::{DateTime, Utc};
 use dora_model::cloudevent::{CloudEvent, Data};
 use dora_model::ids::derived_id;
+use dora_model::time::{from_unix, from_unix_int, parse_timestamp};
 use serde_json::{json, Map, Value};
 
 use super::{CdEventDraft, TransformError};
@@ -95,23 +98,53 @@ pub(crate) fn number_value(text: &str) -> Value {
         .map_or_else(|_| json!(text), |n| json!(n))
 }
 
-/// Reads an optional time at a path; each source has its own formats.
-pub(crate) type TimeReader = fn(&Value, &[&str]) -> Result<Option<DateTime<Utc>>, TransformError>;
+/// A time as a JSON value: a string in any format of [`parse_timestamp`] (RFC 3339,
+/// `2016-08-12 15:23:28 UTC`, `+0200` offsets, decimal Unix seconds or milliseconds) or a number
+/// of Unix seconds or milliseconds (told apart by magnitude). `None` for anything else.
+pub(crate) fn time_value(value: &Value) -> Option<DateTime<Utc>> {
+    match value {
+        Value::String(text) => parse_timestamp(text),
+        Value::Number(number) => match number.as_i64() {
+            Some(whole) => from_unix_int(whole),
+            None => number.as_f64().and_then(from_unix),
+        },
+        _ => None,
+    }
+}
 
-/// The time `optional_time` reads at `path`; an error naming the field when it is absent.
-pub(crate) fn required_time(
-    optional_time: TimeReader,
+/// The time at `path` ([`time_value`]); `None` when absent, `null` or an empty string; an error
+/// naming the field when it is not a time.
+pub(crate) fn optional_time(
     root: &Value,
     path: &[&str],
-) -> Result<DateTime<Utc>, TransformError> {
+) -> Result<Option<DateTime<Utc>>, TransformError> {
+    named_time(field(root, path), || display_path(path))
+}
+
+/// `value` read as a time ([`time_value`]); `None` when absent, `null` or an empty string; an
+/// error naming the field (`name()`) when it is not a time.
+pub(crate) fn named_time(
+    value: Option<&Value>,
+    name: impl FnOnce() -> String,
+) -> Result<Option<DateTime<Utc>>, TransformError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.is_empty() => Ok(None),
+        Some(value) => time_value(value)
+            .map(Some)
+            .ok_or_else(|| TransformError::new(format!("{} {value} is not a timestamp", name()))),
+    }
+}
+
+/// The time at `path` ([`optional_time`]); an error naming the field when it is absent.
+pub(crate) fn required_time(root: &Value, path: &[&str]) -> Result<DateTime<Utc>, TransformError> {
     optional_time(root, path)?
         .ok_or_else(|| TransformError::new(format!("{} is missing", display_path(path))))
 }
 
-/// The first of `paths` present in the payload (read with `optional_time`), else the
+/// The first of `paths` present in the payload (read with [`optional_time`]), else the
 /// CloudEvent `time`, else an error.
 pub(crate) fn first_time(
-    optional_time: TimeReader,
     event: &CloudEvent,
     data: &Value,
     paths: &[&[&str]],
@@ -244,4 +277,55 @@ pub(crate) fn repository_cdevent(
         custom_data: Some(Value::Object(custom)),
     }
     .into_json()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use dora_model::time::format_rfc3339;
+
+    fn read(value: Value) -> Result<Option<String>, String> {
+        optional_time(&json!({ "t": value }), &["t"])
+            .map(|time| time.map(|t| format_rfc3339(&t)))
+            .map_err(|e| e.reason)
+    }
+
+    #[test]
+    fn times_are_read_from_strings_and_numbers_of_every_tool_format() {
+        let same = Ok(Some("2016-08-12T15:23:28Z".to_owned()));
+        assert_eq!(read(json!("2016-08-12T17:23:28+02:00")), same);
+        assert_eq!(read(json!("2016-08-12 15:23:28 UTC")), same);
+        assert_eq!(read(json!("2016-08-12 17:23:28 +0200")), same);
+        assert_eq!(read(json!(1_471_015_408)), same);
+        assert_eq!(read(json!(1_471_015_408_000_u64)), same);
+        assert_eq!(read(json!("1471015408")), same);
+        assert_eq!(
+            read(json!(1_471_015_408.5)),
+            Ok(Some("2016-08-12T15:23:28.500Z".to_owned()))
+        );
+    }
+
+    #[test]
+    fn absent_null_and_empty_are_none_and_garbage_names_the_field() {
+        assert_eq!(read(Value::Null), Ok(None));
+        assert_eq!(read(json!("")), Ok(None));
+        assert_eq!(optional_time(&json!({}), &["t"]).unwrap(), None);
+        assert_eq!(
+            read(json!("soon")),
+            Err("data.t \"soon\" is not a timestamp".to_owned())
+        );
+        assert_eq!(
+            read(json!(true)),
+            Err("data.t true is not a timestamp".to_owned())
+        );
+        assert_eq!(
+            read(json!(1e300)),
+            Err("data.t 1e+300 is not a timestamp".to_owned())
+        );
+        assert_eq!(
+            required_time(&json!({}), &["a", "b"]).unwrap_err().reason,
+            "data.a.b is missing"
+        );
+    }
 }

@@ -41,8 +41,8 @@
 //! GitLab writes times in three formats, sometimes within one payload: RFC 3339
 //! (`2013-12-03T17:15:43Z`, commit timestamps `2012-01-03T23:36:29+02:00`),
 //! `2016-08-12 15:23:28 UTC` (pipelines, older merge requests) and `2021-04-28 21:50:00 +0200`
-//! (deployments). [`parse_gitlab_time`] reads all three; every time dora-events writes is
-//! RFC 3339 in UTC. A value in none of them is a [`TransformError`] naming the field.
+//! (deployments). The shared parser (`dora_model::time::parse_timestamp`) reads all three;
+//! every time dora-events writes is RFC 3339 in UTC. A value in none of them is a [`TransformError`] naming the field.
 //!
 //! Which time a CDEvent carries (never the clock; the CloudEvent `time` only when the payload has
 //! none, and an error without it):
@@ -110,15 +110,16 @@
 //! Malformed payloads of the events above (no `project.path_with_namespace`, a merge request
 //! without `iid`, an unparsable timestamp, ...) are a [`TransformError`] naming the field.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use dora_model::cloudevent::CloudEvent;
-use dora_model::time::{format_rfc3339, parse_rfc3339};
+use dora_model::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::common::{
-    self, display_path, field, is_http_url, number_value, optional_bool, optional_str, payload,
-    percent_encode, required_number, required_str,
+    self, display_path, field, first_time, is_http_url, named_time, number_value, optional_bool,
+    optional_str, optional_time, payload, percent_encode, required_number, required_str,
+    required_time,
 };
 use super::{
     TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
@@ -195,30 +196,6 @@ impl Transformer for GitlabTransformer {
             _ => Ok(Vec::new()),
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Timestamps
-
-/// Parses a GitLab time into UTC: RFC 3339 (`2013-12-03T17:15:43Z`,
-/// `2012-01-03T23:36:29+02:00`), `2016-08-12 15:23:28 UTC`, or `2021-04-28 21:50:00 +0200`
-/// (also `+02:00`); fractional seconds are allowed in each. `None` for anything else, and for
-/// times whose UTC year is outside 1..=9999.
-pub fn parse_gitlab_time(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Some(time) = parse_rfc3339(text) {
-        return Some(time);
-    }
-    let time = if let Some(naive) = text.strip_suffix(" UTC") {
-        NaiveDateTime::parse_from_str(naive.trim_end(), "%Y-%m-%d %H:%M:%S%.f")
-            .ok()
-            .map(|time| time.and_utc())
-    } else {
-        DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f %z")
-            .ok()
-            .map(|time| time.with_timezone(&Utc))
-    };
-    time.filter(|time| (1..=9999).contains(&chrono::Datelike::year(time)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,27 +361,12 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> 
         };
         let mut entry = Map::new();
         entry.insert("sha".into(), json!(sha));
-        match commit.get("timestamp") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(text)) => {
-                let time = parse_gitlab_time(text).ok_or_else(|| {
-                    TransformError::new(format!(
-                        "{} {text:?} is not a GitLab timestamp",
-                        at("timestamp")
-                    ))
-                })?;
-                entry.insert("timestamp".into(), json!(format_rfc3339(&time)));
-                if sha.as_str() == after {
-                    head_time = Some(time);
-                }
-                latest_time = Some(latest_time.map_or(time, |latest| latest.max(time)));
+        if let Some(time) = named_time(commit.get("timestamp"), || at("timestamp"))? {
+            entry.insert("timestamp".into(), json!(format_rfc3339(&time)));
+            if sha.as_str() == after {
+                head_time = Some(time);
             }
-            Some(_) => {
-                return Err(TransformError::new(format!(
-                    "{} is not a string",
-                    at("timestamp")
-                )))
-            }
+            latest_time = Some(latest_time.map_or(time, |latest| latest.max(time)));
         }
         if let Some(Value::String(message)) = commit.get("message") {
             if let Some(first) = message.lines().next().filter(|line| !line.is_empty()) {
@@ -919,46 +881,11 @@ fn issue_labels(data: &Value) -> Result<Vec<&str>, TransformError> {
     Ok(titles)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Reading the payload
-
-/// The time at `path`, in any of GitLab's formats ([`parse_gitlab_time`]).
-fn optional_time(root: &Value, path: &[&str]) -> Result<Option<DateTime<Utc>>, TransformError> {
-    match field(root, path) {
-        None => Ok(None),
-        Some(Value::String(text)) if text.is_empty() => Ok(None),
-        Some(Value::String(text)) => parse_gitlab_time(text).map(Some).ok_or_else(|| {
-            TransformError::new(format!(
-                "{} {text:?} is not a GitLab timestamp",
-                display_path(path)
-            ))
-        }),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a timestamp",
-            display_path(path)
-        ))),
-    }
-}
-
-/// The time at `path` ([`optional_time`]); an error naming the field when it is absent.
-fn required_time(root: &Value, path: &[&str]) -> Result<DateTime<Utc>, TransformError> {
-    common::required_time(optional_time, root, path)
-}
-
-/// The first of `paths` present in the payload ([`optional_time`]), else the CloudEvent `time`,
-/// else an error.
-fn first_time(
-    event: &CloudEvent,
-    data: &Value,
-    paths: &[&[&str]],
-) -> Result<DateTime<Utc>, TransformError> {
-    common::first_time(optional_time, event, data, paths)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use dora_model::time::parse_rfc3339;
     use dora_spec::SpecRelease;
 
     fn cloud_event(gitlab_event: &str, data: Value) -> CloudEvent {
@@ -1032,34 +959,16 @@ mod tests {
 
     #[test]
     fn the_three_gitlab_time_formats_parse_to_the_same_instant() {
-        for text in [
-            "2016-08-12T15:23:28Z",
-            "2016-08-12T17:23:28+02:00",
-            "2016-08-12 15:23:28 UTC",
-            "2016-08-12 17:23:28 +0200",
-            "2016-08-12 17:23:28 +02:00",
-            "2016-08-12 10:23:28 -0500",
-            " 2016-08-12 15:23:28 UTC ",
-        ] {
-            let time = parse_gitlab_time(text).unwrap_or_else(|| panic!("{text:?}"));
-            assert_eq!(format_rfc3339(&time), "2016-08-12T15:23:28Z", "{text:?}");
+        let data = json!({"rfc": "2016-08-12T17:23:28+02:00", "utc": "2016-08-12 15:23:28 UTC",
+                          "offset": "2016-08-12 17:23:28 +0200", "bad": "2016-08-12 15:23:28 CEST"});
+        for key in ["rfc", "utc", "offset"] {
+            let time = required_time(&data, &[key]).unwrap();
+            assert_eq!(format_rfc3339(&time), "2016-08-12T15:23:28Z", "{key}");
         }
-        let fractional = parse_gitlab_time("2016-08-12 15:23:28.250 UTC").unwrap();
-        assert_eq!(format_rfc3339(&fractional), "2016-08-12T15:23:28.250Z");
-        let fractional = parse_gitlab_time("2016-08-12 15:23:28.5 +0000").unwrap();
-        assert_eq!(format_rfc3339(&fractional), "2016-08-12T15:23:28.500Z");
-        for bad in [
-            "",
-            "yesterday",
-            "2016-08-12",
-            "2016-08-12 15:23:28",
-            "2016-08-12 15:23:28 CEST",
-            "2016-08-12 15:23:28 +2",
-            "2016-13-12 15:23:28 UTC",
-            "1471015408",
-        ] {
-            assert_eq!(parse_gitlab_time(bad), None, "{bad:?}");
-        }
+        assert_eq!(
+            optional_time(&data, &["bad"]).unwrap_err().reason,
+            "data.bad \"2016-08-12 15:23:28 CEST\" is not a timestamp"
+        );
     }
 
     #[test]
@@ -1221,7 +1130,7 @@ mod tests {
         data["status_changed_at"] = json!("28/04/2021");
         assert_eq!(
             error("deployment", data),
-            "data.status_changed_at \"28/04/2021\" is not a GitLab timestamp"
+            "data.status_changed_at \"28/04/2021\" is not a timestamp"
         );
         let mut data = deployment_json("success");
         data.as_object_mut().unwrap().remove("status_changed_at");
@@ -1252,7 +1161,7 @@ mod tests {
             "project": project_json(), "commits": [{"id": "b", "timestamp": "soon"}]});
         assert_eq!(
             error("push", push),
-            "data.commits[0].timestamp \"soon\" is not a GitLab timestamp"
+            "data.commits[0].timestamp \"soon\" is not a timestamp"
         );
         let push = json!({"ref": "refs/heads/main", "before": "a", "after": "b",
             "project": project_json(), "commits": [{"id": "b"}]});
