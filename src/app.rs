@@ -70,9 +70,7 @@ impl Application {
 
     /// Like [`Application::build`], for a process that runs only some stages.
     pub async fn build_with_role(settings: Settings, role: Role) -> anyhow::Result<Self> {
-        let table = Arc::new(
-            RoutingTable::new(&settings.routes, &settings.sources).context("invalid routes")?,
-        );
+        let table = Arc::new(settings.routing_table()?);
         let store = open_store(&settings).await?;
         let listener = TcpListener::bind(&settings.listen)
             .await
@@ -275,9 +273,7 @@ pub async fn run_once(settings: &Settings, role: Role) -> anyhow::Result<OnceRep
     let store = open_store(settings).await?;
     let mut report = OnceReport::default();
     if role.runs(Role::Router) {
-        let table = Arc::new(
-            RoutingTable::new(&settings.routes, &settings.sources).context("invalid routes")?,
-        );
+        let table = Arc::new(settings.routing_table()?);
         let routed = EventRouter::new(store.clone(), table, settings.router.batch_size)
             .run_until_idle()
             .await
@@ -307,8 +303,7 @@ pub struct OnceReport {
 
 /// Rebuilds every CDEvent and fact from `cloudevents_raw` (the store should not be served meanwhile).
 pub async fn recompute(settings: &Settings) -> anyhow::Result<RecomputeReport> {
-    let table =
-        Arc::new(RoutingTable::new(&settings.routes, &settings.sources).context("invalid routes")?);
+    let table = Arc::new(settings.routing_table()?);
     let store = Store::connect(&settings.database_url)
         .await
         .with_context(|| format!("Failed to open the database {}", settings.database_url))?;

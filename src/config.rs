@@ -8,6 +8,7 @@ use anyhow::Context;
 use dora_api::dora::DoraSettings;
 use dora_ingest::webhooks::WebhookSettings;
 use dora_pipeline::routing::{default_routes, RouteConfig, RoutingTable};
+use dora_pipeline::transformers::rules::RuleConfig;
 use dora_pipeline::transformers::SourcesConfig;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -41,6 +42,8 @@ pub struct Settings {
     pub metrics: StageSettings,
     /// The routing table; when the file has `[[routes]]`, they replace the defaults.
     pub routes: Vec<RouteConfig>,
+    /// `[[rules]]`: user-defined transformers in jq syntax (docs/integrations/rules.md).
+    pub rules: Vec<RuleConfig>,
     /// `[sources.*]`: options of the built-in transformers.
     pub sources: SourcesConfig,
     /// `[webhooks.*]`: secrets and tokens of `POST /webhooks/{tool}`.
@@ -88,6 +91,7 @@ impl Default for Settings {
             router: StageSettings::default(),
             metrics: StageSettings::default(),
             routes: default_routes(),
+            rules: Vec::new(),
             sources: SourcesConfig::default(),
             webhooks: WebhookSettings::default(),
             dora: DoraSettings::default(),
@@ -128,6 +132,12 @@ pub struct Overrides {
 }
 
 impl Settings {
+    /// Compiles the routes and the rules.
+    pub fn routing_table(&self) -> anyhow::Result<RoutingTable> {
+        RoutingTable::new(&self.routes, &self.sources, &self.rules)
+            .context("invalid routes or rules")
+    }
+
     /// Loads the layers and checks the result (routes compile, limits make sense).
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
@@ -157,9 +167,9 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Checks what serde cannot: the routing table and the limits.
+    /// Checks what serde cannot: the routing table (and the rules compile) and the limits.
     pub fn check(&self) -> anyhow::Result<()> {
-        RoutingTable::new(&self.routes, &self.sources).context("invalid routes")?;
+        self.routing_table()?;
         anyhow::ensure!(
             self.database_pool_size > 0,
             "database_pool_size must be positive"
@@ -251,5 +261,27 @@ mod example_file {
             serde_json::to_value(&loaded).unwrap(),
             serde_json::to_value(&defaults).unwrap()
         );
+    }
+
+    /// The rule the example shows, commented out, compiles once uncommented.
+    #[test]
+    fn the_example_rule_compiles() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dora-events.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text.find("# [[rules]]").expect("the example shows a rule");
+        let rule: String = text[start..]
+            .lines()
+            .map(|line| {
+                line.strip_prefix("# ")
+                    .unwrap_or(line.trim_start_matches('#'))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let uncommented = dir.path().join("dora.toml");
+        std::fs::write(&uncommented, format!("{text}\n{rule}")).unwrap();
+        let loaded = Settings::load(Some(&uncommented), &Overrides::default()).unwrap();
+        assert_eq!(loaded.rules.len(), 1);
+        assert_eq!(loaded.rules[0].name, "jenkins-deploy");
     }
 }

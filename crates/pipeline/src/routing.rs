@@ -3,6 +3,9 @@
 //! A route matches on the event `type` (exact, or by prefix), optionally its `source`, and values
 //! inside `data` addressed by dotted paths (`involvedObject.kind = "Deployment"`; a list means any
 //! of its values). An event goes to every transformer of every route it matches, each once.
+//!
+//! Routes name built-in transformers, every user-defined rule (`rules`) or one (`rule:<name>`);
+//! the table compiles the rules ([`crate::transformers::rules`]) when it is built.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +13,8 @@ use dora_model::cloudevent::CloudEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::transformers::{SourcesConfig, Transformer, TransformerKind};
+use crate::transformers::rules::{Rule, RuleConfig, RuleError};
+use crate::transformers::{SourcesConfig, Transformer, TransformerKind, TransformerRef};
 
 /// One `[[routes]]` entry of the configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -31,7 +35,7 @@ pub struct RouteConfig {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub data: BTreeMap<String, Value>,
     /// Transformers the matching events go to.
-    pub transformers: Vec<TransformerKind>,
+    pub transformers: Vec<TransformerRef>,
 }
 
 /// A configuration mistake in the routes, naming the route.
@@ -40,6 +44,17 @@ pub struct RouteConfig {
 pub struct RouteError {
     pub route: String,
     pub message: String,
+}
+
+/// A mistake in the routes or the rules, naming the route or the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoutingError {
+    /// A route is wrong.
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// A rule does not compile, is named twice, or no route names it.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
 }
 
 struct CompiledRoute {
@@ -73,8 +88,27 @@ impl std::fmt::Debug for RoutingTable {
 }
 
 impl RoutingTable {
-    /// Checks and compiles the routes, building each transformer they name once.
-    pub fn new(routes: &[RouteConfig], sources: &SourcesConfig) -> Result<Self, RouteError> {
+    /// Checks and compiles the routes and the rules, building each transformer they name once.
+    pub fn new(
+        routes: &[RouteConfig],
+        sources: &SourcesConfig,
+        rules: &[RuleConfig],
+    ) -> Result<Self, RoutingError> {
+        // The rules come first in `transformers`: rule `i` is transformer `i`.
+        let mut transformers: Vec<Box<dyn Transformer>> = Vec::with_capacity(rules.len());
+        let mut rule_names: Vec<&str> = Vec::with_capacity(rules.len());
+        for rule in rules {
+            if rule_names.contains(&rule.name.as_str()) {
+                return Err(RuleError {
+                    rule: rule.name.clone(),
+                    message: "another rule has the same name".into(),
+                }
+                .into());
+            }
+            transformers.push(Box::new(Rule::compile(rule)?));
+            rule_names.push(&rule.name);
+        }
+        let mut rule_used = vec![false; rules.len()];
         let mut kinds: Vec<TransformerKind> = Vec::new();
         let mut compiled = Vec::with_capacity(routes.len());
         for route in routes {
@@ -83,19 +117,19 @@ impl RoutingTable {
                 message,
             };
             if route.name.trim().is_empty() {
-                return Err(fail("name must not be empty".into()));
+                return Err(fail("name must not be empty".into()).into());
             }
             if route.transformers.is_empty() {
-                return Err(fail("names no transformer".into()));
+                return Err(fail("names no transformer".into()).into());
             }
             if route.event_type.is_some() && route.type_prefix.is_some() {
-                return Err(fail("set either type or type_prefix, not both".into()));
+                return Err(fail("set either type or type_prefix, not both".into()).into());
             }
             let mut data_paths = Vec::with_capacity(route.data.len());
             for (path, expected) in &route.data {
                 let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
                 if segments.iter().any(String::is_empty) {
-                    return Err(fail(format!("data path {path:?} has an empty segment")));
+                    return Err(fail(format!("data path {path:?} has an empty segment")).into());
                 }
                 let scalar =
                     |v: &Value| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_));
@@ -106,21 +140,50 @@ impl RoutingTable {
                 if !ok {
                     return Err(fail(format!(
                         "data path {path:?} must map to a string, number, boolean or a non-empty list of them"
-                    )));
+                    ))
+                    .into());
                 }
                 data_paths.push((segments, expected.clone()));
             }
             let mut transformer_indexes = Vec::new();
-            for kind in &route.transformers {
-                let index = match kinds.iter().position(|k| k == kind) {
-                    Some(index) => index,
-                    None => {
-                        kinds.push(*kind);
-                        kinds.len() - 1
-                    }
-                };
+            let mut add = |index: usize| {
                 if !transformer_indexes.contains(&index) {
                     transformer_indexes.push(index);
+                }
+            };
+            for reference in &route.transformers {
+                match reference {
+                    TransformerRef::Builtin(kind) => {
+                        let position = match kinds.iter().position(|k| k == kind) {
+                            Some(position) => position,
+                            None => {
+                                kinds.push(*kind);
+                                kinds.len() - 1
+                            }
+                        };
+                        add(rules.len() + position);
+                    }
+                    TransformerRef::Rules => {
+                        for (index, used) in rule_used.iter_mut().enumerate() {
+                            *used = true;
+                            add(index);
+                        }
+                    }
+                    TransformerRef::Rule(name) => {
+                        let index =
+                            rule_names
+                                .iter()
+                                .position(|rule| rule == name)
+                                .ok_or_else(|| {
+                                    fail(format!(
+                                    "names rule:{name}, but no [[rules]] entry is named {name:?}"
+                                ))
+                                })?;
+                        if let Some(used) = rule_used.get_mut(index) {
+                            *used = true;
+                        }
+                        add(index);
+                    }
                 }
             }
             compiled.push(CompiledRoute {
@@ -129,16 +192,27 @@ impl RoutingTable {
                 transformer_indexes,
             });
         }
+        if let Some(unused) = rule_used.iter().position(|used| !used) {
+            let name = rule_names.get(unused).copied().unwrap_or_default();
+            return Err(RuleError {
+                rule: name.to_owned(),
+                message: format!(
+                    "no route names it: add \"rules\" or \"rule:{name}\" to a route's transformers"
+                ),
+            }
+            .into());
+        }
         let pass_through = match kinds.iter().position(|k| *k == TransformerKind::Cdevents) {
-            Some(index) => index,
+            Some(position) => position,
             None => {
                 kinds.push(TransformerKind::Cdevents);
                 kinds.len() - 1
             }
-        };
+        } + rules.len();
+        transformers.extend(kinds.into_iter().map(|kind| kind.build(sources)));
         Ok(Self {
             routes: compiled,
-            transformers: kinds.into_iter().map(|kind| kind.build(sources)).collect(),
+            transformers,
             pass_through,
         })
     }
@@ -211,8 +285,9 @@ impl CompiledRoute {
     }
 }
 
-/// The routes the default configuration ships: the book's Kubernetes events and CDEvents
-/// pass-through.
+/// The routes the default configuration ships: the book's Kubernetes events, CDEvents
+/// pass-through, the built-in integrations, and every event to the user-defined rules (none by
+/// default; each rule's `match` picks its events).
 pub fn default_routes() -> Vec<RouteConfig> {
     vec![
         RouteConfig {
@@ -227,7 +302,7 @@ pub fn default_routes() -> Vec<RouteConfig> {
                     Value::String("Deployment".into()),
                 ),
             ]),
-            transformers: vec![TransformerKind::Kubernetes],
+            transformers: vec![TransformerKind::Kubernetes.into()],
         },
         RouteConfig {
             name: "kubernetes-deployments".into(),
@@ -241,7 +316,7 @@ pub fn default_routes() -> Vec<RouteConfig> {
                     Value::String("ReplicaSet".into()),
                 ]),
             )]),
-            transformers: vec![TransformerKind::Kubernetes],
+            transformers: vec![TransformerKind::Kubernetes.into()],
         },
         RouteConfig {
             name: "cdevents".into(),
@@ -249,7 +324,7 @@ pub fn default_routes() -> Vec<RouteConfig> {
             type_prefix: Some("dev.cdevents.".into()),
             source: None,
             data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Cdevents],
+            transformers: vec![TransformerKind::Cdevents.into()],
         },
         RouteConfig {
             name: "github".into(),
@@ -257,7 +332,7 @@ pub fn default_routes() -> Vec<RouteConfig> {
             type_prefix: Some("dev.knative.source.github.".into()),
             source: None,
             data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Github],
+            transformers: vec![TransformerKind::Github.into()],
         },
         RouteConfig {
             name: "alertmanager".into(),
@@ -265,7 +340,7 @@ pub fn default_routes() -> Vec<RouteConfig> {
             type_prefix: Some("io.prometheus.alertmanager.".into()),
             source: None,
             data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Alertmanager],
+            transformers: vec![TransformerKind::Alertmanager.into()],
         },
         RouteConfig {
             name: "pagerduty".into(),
@@ -273,7 +348,7 @@ pub fn default_routes() -> Vec<RouteConfig> {
             type_prefix: Some("com.pagerduty.".into()),
             source: None,
             data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Pagerduty],
+            transformers: vec![TransformerKind::Pagerduty.into()],
         },
         RouteConfig {
             name: "gitlab".into(),
@@ -281,7 +356,7 @@ pub fn default_routes() -> Vec<RouteConfig> {
             type_prefix: Some("dev.knative.sources.gitlab.".into()),
             source: None,
             data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Gitlab],
+            transformers: vec![TransformerKind::Gitlab.into()],
         },
         RouteConfig {
             name: "tekton".into(),
@@ -289,7 +364,7 @@ pub fn default_routes() -> Vec<RouteConfig> {
             type_prefix: Some("dev.tekton.event.".into()),
             source: None,
             data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Tekton],
+            transformers: vec![TransformerKind::Tekton.into()],
         },
         RouteConfig {
             name: "argocd".into(),
@@ -297,7 +372,7 @@ pub fn default_routes() -> Vec<RouteConfig> {
             type_prefix: Some("io.argoproj.argocd.".into()),
             source: None,
             data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Argocd],
+            transformers: vec![TransformerKind::Argocd.into()],
         },
         RouteConfig {
             name: "cdevents-custom".into(),
@@ -305,7 +380,15 @@ pub fn default_routes() -> Vec<RouteConfig> {
             type_prefix: Some("dev.cdeventsx.".into()),
             source: None,
             data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Cdevents],
+            transformers: vec![TransformerKind::Cdevents.into()],
+        },
+        RouteConfig {
+            name: "rules".into(),
+            event_type: None,
+            type_prefix: None,
+            source: None,
+            data: BTreeMap::new(),
+            transformers: vec![TransformerRef::Rules],
         },
     ]
 }
@@ -334,7 +417,7 @@ mod tests {
 
     #[test]
     fn default_routes_send_deployment_events_to_kubernetes_only() {
-        let table = RoutingTable::new(&default_routes(), &SourcesConfig::default()).unwrap();
+        let table = RoutingTable::new(&default_routes(), &SourcesConfig::default(), &[]).unwrap();
         let deployment_event = event(
             "dev.knative.apiserver.resource.update",
             json!({"kind": "Event", "involvedObject": {"kind": "Deployment"}}),
@@ -360,7 +443,7 @@ mod tests {
     #[test]
     fn events_posted_as_cdevents_always_pass_through() {
         let only_kubernetes = vec![default_routes().remove(1)];
-        let table = RoutingTable::new(&only_kubernetes, &SourcesConfig::default()).unwrap();
+        let table = RoutingTable::new(&only_kubernetes, &SourcesConfig::default(), &[]).unwrap();
         let envelope = event("com.example.envelope", json!({}));
         assert!(names(&table, &envelope).is_empty());
         let posted: Vec<&str> = table
@@ -379,9 +462,12 @@ mod tests {
             type_prefix: None,
             source: Some("https://10.96.0.1:443".into()),
             data: BTreeMap::from([("a.0.b".into(), json!(["x", 2]))]),
-            transformers: vec![TransformerKind::Cdevents, TransformerKind::Cdevents],
+            transformers: vec![
+                TransformerKind::Cdevents.into(),
+                TransformerKind::Cdevents.into(),
+            ],
         }];
-        let table = RoutingTable::new(&routes, &SourcesConfig::default()).unwrap();
+        let table = RoutingTable::new(&routes, &SourcesConfig::default(), &[]).unwrap();
         assert_eq!(
             names(&table, &event("t", json!({"a": [{"b": 2}]}))),
             ["cdevents"]
@@ -390,17 +476,106 @@ mod tests {
         assert!(names(&table, &event("tt", json!({"a": [{"b": "x"}]}))).is_empty());
     }
 
+    fn rule(name: &str, matches: &str) -> RuleConfig {
+        RuleConfig {
+            name: name.into(),
+            matches: Some(matches.into()),
+            emit: "{context: {type: \"dev.cdevents.service.deployed.0.3.0\"}}".into(),
+        }
+    }
+
+    fn route(name: &str, transformers: &[&str]) -> RouteConfig {
+        RouteConfig {
+            name: name.into(),
+            event_type: None,
+            type_prefix: None,
+            source: None,
+            data: BTreeMap::new(),
+            transformers: transformers
+                .iter()
+                .map(|t| TransformerRef::try_from((*t).to_owned()).unwrap())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn rules_is_every_rule_and_rule_name_is_one() {
+        let rules = [rule("a", "true"), rule("b", "true")];
+        let table =
+            RoutingTable::new(&default_routes(), &SourcesConfig::default(), &rules).unwrap();
+        assert_eq!(
+            names(&table, &event("com.example.other", json!({}))),
+            ["rule:a", "rule:b"]
+        );
+        let cdevent = event("dev.cdevents.service.deployed.0.3.0", json!({}));
+        assert_eq!(names(&table, &cdevent), ["cdevents", "rule:a", "rule:b"]);
+
+        let mut routes = vec![route("only-b", &["rule:b", "github"])];
+        routes[0].type_prefix = Some("com.example.".into());
+        routes.push(route("all", &["rules"]));
+        let table = RoutingTable::new(&routes, &SourcesConfig::default(), &rules).unwrap();
+        assert_eq!(
+            names(&table, &event("com.example.other", json!({}))),
+            ["rule:b", "github", "rule:a"]
+        );
+    }
+
+    #[test]
+    fn rule_mistakes_are_named() {
+        let error = |routes: &[RouteConfig], rules: &[RuleConfig]| {
+            RoutingTable::new(routes, &SourcesConfig::default(), rules)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error(&[route("r", &["rule:nope"])], &[]),
+            "route \"r\": names rule:nope, but no [[rules]] entry is named \"nope\""
+        );
+        assert_eq!(
+            error(
+                &[route("r", &["rule:a"])],
+                &[rule("a", "true"), rule("b", "true")]
+            ),
+            "rule \"b\": no route names it: add \"rules\" or \"rule:b\" to a route's transformers"
+        );
+        assert_eq!(
+            error(
+                &[route("r", &["rules"])],
+                &[rule("a", "true"), rule("a", "false")]
+            ),
+            "rule \"a\": another rule has the same name"
+        );
+        assert!(error(&[route("r", &["rules"])], &[rule("a", ".type ==")])
+            .starts_with("rule \"a\": match: expected term"));
+    }
+
+    #[test]
+    fn transformer_names_parse_and_print_back() {
+        for name in ["github", "cdevents", "rules", "rule:jenkins-deploy"] {
+            let parsed = TransformerRef::try_from(name.to_owned()).unwrap();
+            assert_eq!(parsed.to_string(), name);
+        }
+        let error = TransformerRef::try_from("jenkins".to_owned()).unwrap_err();
+        assert!(error.contains("unknown transformer \"jenkins\""), "{error}");
+        assert!(error.contains("\"rule:<name>\""), "{error}");
+        assert!(TransformerRef::try_from("rule:".to_owned()).is_err());
+        assert!(TransformerRef::try_from("rule:a b".to_owned()).is_err());
+    }
+
     #[test]
     fn bad_routes_are_named() {
         let mut route = default_routes().remove(0);
         route.transformers.clear();
-        let err = RoutingTable::new(&[route], &SourcesConfig::default()).unwrap_err();
-        assert_eq!(err.route, "kubernetes-deployment-events");
+        let err = RoutingTable::new(&[route], &SourcesConfig::default(), &[]).unwrap_err();
+        assert!(
+            matches!(&err, RoutingError::Route(e) if e.route == "kubernetes-deployment-events"),
+            "{err}"
+        );
         let mut route = default_routes().remove(0);
         route.data.insert("x..y".into(), json!(1));
-        assert!(RoutingTable::new(&[route], &SourcesConfig::default())
+        assert!(RoutingTable::new(&[route], &SourcesConfig::default(), &[])
             .unwrap_err()
-            .message
+            .to_string()
             .contains("x..y"));
     }
 }

@@ -50,7 +50,8 @@ async fn passes_follow_the_cursor_one_batch_at_a_time() {
             .append_raw(&events.iter().map(raw).collect::<Vec<_>>())
             .await
             .unwrap();
-        let table = Arc::new(RoutingTable::new(&default_routes(), &Default::default()).unwrap());
+        let table =
+            Arc::new(RoutingTable::new(&default_routes(), &Default::default(), &[]).unwrap());
         let router = Router::new(store.clone(), table.clone(), 1);
 
         let mut reports = Vec::new();

@@ -16,6 +16,7 @@ pub mod github;
 pub mod gitlab;
 pub mod kubernetes;
 pub mod pagerduty;
+pub mod rules;
 pub mod tekton;
 
 /// The CDEvents release transformers emit (context `specversion`).
@@ -103,6 +104,23 @@ pub enum TransformerKind {
 }
 
 impl TransformerKind {
+    /// Every built-in transformer.
+    pub const ALL: [Self; 8] = [
+        Self::Kubernetes,
+        Self::Cdevents,
+        Self::Github,
+        Self::Gitlab,
+        Self::Tekton,
+        Self::Argocd,
+        Self::Alertmanager,
+        Self::Pagerduty,
+    ];
+
+    /// The built-in transformer of that name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
     pub fn build(self, sources: &SourcesConfig) -> Box<dyn Transformer> {
         match self {
             Self::Kubernetes => Box::new(kubernetes::KubernetesTransformer),
@@ -130,6 +148,67 @@ impl TransformerKind {
             Self::Gitlab => "gitlab",
             Self::Tekton => "tekton",
             Self::Argocd => "argocd",
+        }
+    }
+}
+
+/// What a route's `transformers` list names: a built-in transformer (`"github"`), every rule of
+/// the configuration (`"rules"`), or one rule (`"rule:<name>"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum TransformerRef {
+    /// A built-in transformer.
+    Builtin(TransformerKind),
+    /// Every `[[rules]]` entry, in the order of the file.
+    Rules,
+    /// The `[[rules]]` entry of that name.
+    Rule(String),
+}
+
+impl From<TransformerKind> for TransformerRef {
+    fn from(kind: TransformerKind) -> Self {
+        Self::Builtin(kind)
+    }
+}
+
+impl TryFrom<String> for TransformerRef {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        if let Some(kind) = TransformerKind::from_name(&name) {
+            return Ok(Self::Builtin(kind));
+        }
+        if name == "rules" {
+            return Ok(Self::Rules);
+        }
+        if let Some(rule) = name.strip_prefix("rule:") {
+            if rules::is_valid_name(rule) {
+                return Ok(Self::Rule(rule.to_owned()));
+            }
+            return Err(format!(
+                "transformer {name:?}: a rule name is letters, digits, '-', '_' or '.'"
+            ));
+        }
+        let builtins: Vec<&str> = TransformerKind::ALL.iter().map(|k| k.as_str()).collect();
+        Err(format!(
+            "unknown transformer {name:?}: expected one of {}, \"rules\" or \"rule:<name>\"",
+            builtins.join(", ")
+        ))
+    }
+}
+
+impl From<TransformerRef> for String {
+    fn from(reference: TransformerRef) -> Self {
+        reference.to_string()
+    }
+}
+
+impl std::fmt::Display for TransformerRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Builtin(kind) => f.write_str(kind.as_str()),
+            Self::Rules => f.write_str("rules"),
+            Self::Rule(name) => write!(f, "rule:{name}"),
         }
     }
 }
