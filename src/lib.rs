@@ -10,4 +10,5 @@ pub mod config;
 pub mod openapi;
 pub mod send;
 pub mod stages;
+pub mod transform;
 pub mod validate;

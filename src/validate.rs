@@ -78,6 +78,41 @@ fn event_verdict(location: String, value: Value) -> Verdict {
     }
 }
 
+/// One JSON document of an events file: its location (`file`, or `file[i]` for the i-th event
+/// of an array or of JSON Lines) and the document, or why the text is not JSON.
+pub type Document = (String, Result<Value, String>);
+
+/// The events of a file's text: one JSON value, a JSON array of them, or JSON Lines. `Err` when
+/// the whole text is not JSON (a single broken document).
+pub fn documents(name: &str, text: &str) -> Result<Vec<Document>, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(items)) => Ok(items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| (format!("{name}[{i}]"), Ok(item)))
+            .collect()),
+        Ok(value) => Ok(vec![(name.to_owned(), Ok(value))]),
+        Err(whole) => {
+            // JSON Lines, or broken JSON.
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            if lines.len() < 2 {
+                return Err(format!("not valid JSON: {whole}"));
+            }
+            Ok(lines
+                .into_iter()
+                .enumerate()
+                .map(|(i, line)| {
+                    (
+                        format!("{name}[{i}]"),
+                        serde_json::from_str::<Value>(line)
+                            .map_err(|e| format!("not valid JSON: {e}")),
+                    )
+                })
+                .collect())
+        }
+    }
+}
+
 /// Checks every event of a file.
 pub fn validate_file(path: &Path) -> Vec<Verdict> {
     let name = path.display().to_string();
@@ -91,36 +126,23 @@ pub fn validate_file(path: &Path) -> Vec<Verdict> {
             }]
         }
     };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Array(items)) => items
+    match documents(&name, &text) {
+        Err(problem) => vec![Verdict {
+            location: name,
+            kind: "file".into(),
+            problem: Some(("body".into(), problem)),
+        }],
+        Ok(documents) => documents
             .into_iter()
-            .enumerate()
-            .map(|(i, item)| event_verdict(format!("{name}[{i}]"), item))
+            .map(|(location, document)| match document {
+                Ok(value) => event_verdict(location, value),
+                Err(problem) => Verdict {
+                    location,
+                    kind: "line".into(),
+                    problem: Some(("body".into(), problem)),
+                },
+            })
             .collect(),
-        Ok(value) => vec![event_verdict(name, value)],
-        Err(whole) => {
-            // JSON Lines, or broken JSON.
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            if lines.len() < 2 {
-                return vec![Verdict {
-                    location: name,
-                    kind: "file".into(),
-                    problem: Some(("body".into(), format!("not valid JSON: {whole}"))),
-                }];
-            }
-            lines
-                .into_iter()
-                .enumerate()
-                .map(|(i, line)| match serde_json::from_str::<Value>(line) {
-                    Ok(value) => event_verdict(format!("{name}[{i}]"), value),
-                    Err(e) => Verdict {
-                        location: format!("{name}[{i}]"),
-                        kind: "line".into(),
-                        problem: Some(("body".into(), format!("not valid JSON: {e}"))),
-                    },
-                })
-                .collect()
-        }
     }
 }
 

@@ -33,4 +33,5 @@ mod helpers;
 mod ingest;
 mod observability;
 mod openapi;
+mod rules;
 mod scaling;

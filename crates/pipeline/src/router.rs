@@ -55,6 +55,46 @@ pub fn validated_cdevent(document: &Value, transformer: &str) -> Result<NewCdEve
     })
 }
 
+/// What the routes make of one CloudEvent.
+#[derive(Debug, Clone, Default)]
+pub struct Routed {
+    /// The transformers the event went to, in order.
+    pub transformers: Vec<String>,
+    /// The CDEvents they emitted that passed validation.
+    pub cdevents: Vec<NewCdEvent>,
+    /// `(transformer, reason)` for each transformer that failed or emitted an invalid CDEvent.
+    pub failures: Vec<(String, String)>,
+}
+
+/// Sends one CloudEvent to the transformers its routes name and validates what they emit: the
+/// router's work on one event, without the store (`dora-events transform` runs it offline). An
+/// event posted to `POST /cdevents` (`posted_as_cdevent`) also goes to the pass-through.
+pub fn route_event(table: &RoutingTable, event: &CloudEvent, posted_as_cdevent: bool) -> Routed {
+    let mut routed = Routed::default();
+    for transformer in table.transformers_for(event, posted_as_cdevent) {
+        let name = transformer.name();
+        routed.transformers.push(name.to_owned());
+        let documents = match transformer.transform(event) {
+            Ok(documents) => documents,
+            Err(e) => {
+                routed.failures.push((name.to_owned(), e.reason));
+                continue;
+            }
+        };
+        let mut rejected = Vec::new();
+        for document in &documents {
+            match validated_cdevent(document, name) {
+                Ok(cdevent) => routed.cdevents.push(cdevent),
+                Err(reason) => rejected.push(reason),
+            }
+        }
+        if !rejected.is_empty() {
+            routed.failures.push((name.to_owned(), rejected.join("; ")));
+        }
+    }
+    routed
+}
+
 impl Router {
     pub fn new(store: Store, table: Arc<RoutingTable>, batch_size: i64) -> Self {
         Self {
@@ -116,35 +156,22 @@ impl Router {
                 return;
             }
         };
-        let posted_as_cdevent = record.origin == Origin::Cdevents;
-        for transformer in self.table.transformers_for(&event, posted_as_cdevent) {
-            let name = transformer.name();
-            let documents = match transformer.transform(&event) {
-                Ok(documents) => documents,
-                Err(e) => {
-                    output.failures.push(NewFailure {
+        let routed = route_event(&self.table, &event, record.origin == Origin::Cdevents);
+        output
+            .cdevents
+            .extend(routed.cdevents.into_iter().map(|cdevent| (seq, cdevent)));
+        output
+            .failures
+            .extend(
+                routed
+                    .failures
+                    .into_iter()
+                    .map(|(transformer, reason)| NewFailure {
                         raw_seq: seq,
-                        transformer: name.to_owned(),
-                        reason: e.reason,
-                    });
-                    continue;
-                }
-            };
-            let mut rejected = Vec::new();
-            for document in &documents {
-                match validated_cdevent(document, name) {
-                    Ok(cdevent) => output.cdevents.push((seq, cdevent)),
-                    Err(reason) => rejected.push(reason),
-                }
-            }
-            if !rejected.is_empty() {
-                output.failures.push(NewFailure {
-                    raw_seq: seq,
-                    transformer: name.to_owned(),
-                    reason: rejected.join("; "),
-                });
-            }
-        }
+                        transformer,
+                        reason,
+                    }),
+            );
     }
 
     /// Runs passes until caught up (waiting out pending rows); returns the summed report.
