@@ -330,6 +330,45 @@ mod tests {
         assert!(!report.is_clean());
     }
 
+    /// The rules the docs show load, and the kubewatch ones do what the docs say on kubewatch's
+    /// event.
+    #[test]
+    fn the_rules_in_the_docs_work() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        let mut checked = 0;
+        for doc in ["docs/integrations/rules.md", "docs/configuration.md"] {
+            let text = std::fs::read_to_string(root.join(doc)).unwrap();
+            for (i, block) in text.split("```toml\n").skip(1).enumerate() {
+                let block = block.split("```").next().unwrap();
+                if !block.starts_with("[[rules]]") {
+                    continue;
+                }
+                let config = dir.path().join(format!("{i}.toml"));
+                std::fs::write(&config, block).unwrap();
+                let settings = Settings::load(Some(&config), &Overrides::default())
+                    .unwrap_or_else(|e| panic!("{doc} block {i}: {e:#}"));
+                checked += 1;
+                if settings.rules[0].name != "kubewatch-deployments" {
+                    continue;
+                }
+                let report = transform_file(
+                    &fixtures().join("kubewatch/deployment-update/input.json"),
+                    &settings,
+                )
+                .unwrap();
+                assert!(report.is_clean(), "{doc} block {i}: {report:#?}");
+                assert_eq!(report.cdevents, 1, "{doc} block {i}");
+                let cdevent = &report.events[0].cdevents[0].cdevent;
+                assert_eq!(
+                    cdevent["subject"]["content"]["artifactId"],
+                    "pkg:oci/aaaaaaaaa?repository_url=docker.io/robustadev/aaaaaaaaa&tag=v2.9.0"
+                );
+            }
+        }
+        assert_eq!(checked, 3, "the kubewatch rule twice, the CI rule once");
+    }
+
     #[test]
     fn a_rule_that_does_not_compile_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
