@@ -169,6 +169,9 @@ spec:
       serviceAccountName: {{ include "dora-events.serviceAccountName" $ctx }}
       automountServiceAccountToken: false
       enableServiceLinks: false
+      # The pod-level fields Knative accepts without its kubernetes.podspec-securitycontext flag.
+      securityContext:
+        {{- toYaml (pick $ctx.Values.podSecurityContext "runAsNonRoot" "runAsUser" "runAsGroup" "seccompProfile") | nindent 8 }}
       {{- with $ctx.Values.imagePullSecrets }}
       imagePullSecrets:
         {{- toYaml . | nindent 8 }}
