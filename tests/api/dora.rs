@@ -333,3 +333,52 @@ async fn charts_draw_the_series_of_the_hand_computed_scenario(backend: Backend) 
 }
 
 backend_tests!(charts_draw_the_series_of_the_hand_computed_scenario,);
+
+/// The folded facts are kept between requests: a later event must still change the numbers
+/// (and a filtered request must not see another scope's cached facts).
+async fn numbers_follow_new_facts_between_requests(backend: Backend) {
+    let app = spawn_production_only(&backend).await;
+    let post = |events: Vec<Value>| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .post(app.url("/cdevents"))
+                .header("content-type", "application/json")
+                .body(json!(events).to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 202);
+            app.wait_until_processed().await;
+        }
+    };
+    post(scenario()).await;
+    let window = "/api/v1/dora?from=2024-01-01&to=2024-01-14";
+    let before = app.get_json(window).await;
+    assert_eq!(before["keys"]["deployment_frequency"]["value"], 3);
+    let web = app.get_json(&format!("{window}&service=web")).await;
+    assert_eq!(web["keys"]["deployment_frequency"]["value"], 3);
+    let api = app.get_json(&format!("{window}&service=api")).await;
+    assert_eq!(api["keys"]["deployment_frequency"]["value"], 0);
+
+    post(vec![deployed(
+        "d5",
+        "production",
+        "2024-01-04T12:00:00Z",
+        "ddd",
+    )])
+    .await;
+    let after = app.get_json(window).await;
+    assert_eq!(after["keys"]["deployment_frequency"]["value"], 4);
+    let listed = app
+        .get_json("/api/v1/deployments?from=2024-01-01&to=2024-01-14")
+        .await;
+    assert_eq!(
+        listed["total"], 5,
+        "four production deployments and one to staging"
+    );
+    assert_eq!(listed["items"][0]["cdevent_id"], "d5");
+}
+
+backend_tests!(numbers_follow_new_facts_between_requests,);

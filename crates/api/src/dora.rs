@@ -6,6 +6,7 @@
 //! any of), and `bucket=day|week|month|year` for series. Anything else is a `400`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
@@ -16,7 +17,6 @@ use dora_http::Problem;
 use dora_metrics::dora::levels::Thresholds;
 use dora_metrics::dora::{self, window::Bucket, window::Window, DoraConfig, Key};
 use dora_metrics::facts::{narrow, Scope};
-use dora_store::FactFilter;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -110,16 +110,17 @@ const MAX_BUCKETS: i64 = 1000;
 pub(crate) async fn load_facts(
     state: &ApiState,
     scope: &Scope,
-) -> Result<dora::facts::DoraFacts, Problem> {
-    let rows = state
-        .store
-        .load_facts(&FactFilter::default())
+) -> Result<Arc<dora::facts::DoraFacts>, Problem> {
+    let cached = state
+        .facts
+        .get(&state.store, &state.dora.teams)
         .await
         .map_err(store_problem)?;
-    Ok(narrow(
-        dora_metrics::facts::fold(rows, &state.dora.teams),
-        scope,
-    ))
+    Ok(if scope == &Scope::default() {
+        Arc::clone(&cached.facts)
+    } else {
+        Arc::new(narrow(&cached.facts, scope))
+    })
 }
 
 fn parse_query(raw: Option<&str>, extra_names: &[&str]) -> Result<DoraQuery, Problem> {
@@ -370,20 +371,13 @@ async fn drill_down(
 ) -> Result<Json<Value>, Problem> {
     let query = parse_query(raw.as_deref(), &["limit", "offset"])?;
     let (limit, offset) = paging(&query.extra)?;
-    let rows = state
-        .store
-        .load_facts(&FactFilter::default())
+    let cached = state
+        .facts
+        .get(&state.store, &state.dora.teams)
         .await
         .map_err(store_problem)?;
-    let cdevent_ids: BTreeMap<i64, String> = rows
-        .deployments
-        .iter()
-        .map(|d| (d.id, d.cdevent_id.clone()))
-        .collect();
-    let facts = narrow(
-        dora_metrics::facts::fold(rows, &state.dora.teams),
-        &query.scope,
-    );
+    let cdevent_ids = &cached.cdevent_ids;
+    let facts = narrow(&cached.facts, &query.scope);
     let config = state.dora.config();
     let linked = dora::linking::Linked::new(&facts, &config);
     let page = |mut items: Vec<Value>| {

@@ -23,6 +23,7 @@ pub mod charts;
 pub mod dashboard;
 pub mod dora;
 pub mod events;
+pub mod facts_cache;
 pub mod prometheus;
 
 /// What the query routes need.
@@ -39,6 +40,8 @@ pub struct ApiState {
     /// Whether this process ingests (and so reports ingest totals in `/api/v1/pipeline`).
     pub serves_ingest: bool,
     pub gauges: std::sync::Arc<prometheus::GaugeCache>,
+    /// All facts folded, as of the calculator's position.
+    pub facts: std::sync::Arc<facts_cache::FactsCache>,
 }
 
 /// Which routes a process serves besides health and pipeline state.
@@ -63,6 +66,7 @@ impl ApiState {
             serves_queries: serves.queries,
             serves_ingest: serves.ingest,
             gauges: std::sync::Arc::default(),
+            facts: std::sync::Arc::default(),
         }
     }
 }

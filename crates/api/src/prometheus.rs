@@ -163,7 +163,7 @@ async fn dora_gauges(state: &ApiState) -> Result<Arc<String>, dora_http::Problem
             environments: Some(vec![environment.clone()]),
             teams: None,
         };
-        let narrowed = narrow(facts.clone(), &scope);
+        let narrowed = narrow(&facts, &scope);
         reports.push((
             [service, environment, team],
             dora::compute(&narrowed, &window, &config),

@@ -2,7 +2,7 @@
 //! (team from configuration first), observations folded per change and per incident. Folding
 //! is order-independent, so events that arrived late or out of order give the same facts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use dora_model::time::parse_rfc3339;
@@ -150,7 +150,10 @@ pub struct Scope {
 ///   services of the team's deployments);
 /// - incidents: environment (when named) must match; service must be in scope, or, for an
 ///   incident naming no service, it must name a deployment or an artifact of a deployment in scope.
-pub fn narrow(facts: DoraFacts, scope: &Scope) -> DoraFacts {
+pub fn narrow(facts: &DoraFacts, scope: &Scope) -> DoraFacts {
+    if scope == &Scope::default() {
+        return facts.clone();
+    }
     let wanted = |list: &Option<Vec<String>>, value: Option<&str>| match (list, value) {
         (None, _) => true,
         (Some(list), Some(value)) => list.iter().any(|v| v == value),
@@ -158,30 +161,38 @@ pub fn narrow(facts: DoraFacts, scope: &Scope) -> DoraFacts {
     };
     let deployments: Vec<Deployment> = facts
         .deployments
-        .into_iter()
+        .iter()
         .filter(|d| {
             wanted(&scope.services, Some(&d.service))
                 && wanted(&scope.environments, Some(&d.environment))
                 && wanted(&scope.teams, d.team.as_deref())
         })
+        .cloned()
         .collect();
-    let services: Option<Vec<String>> = match (&scope.services, &scope.teams) {
+    // Sets, not lists: a team's scope can hold thousands of deployments.
+    let services: Option<HashSet<&str>> = match (&scope.services, &scope.teams) {
         (None, None) => None,
-        _ => Some(deployments.iter().map(|d| d.service.clone()).collect()),
+        _ => Some(deployments.iter().map(|d| d.service.as_str()).collect()),
     };
+    let deployment_ids: HashSet<i64> = deployments.iter().map(|d| d.id).collect();
+    let artifacts: HashSet<&str> = deployments
+        .iter()
+        .filter_map(|d| d.artifact_id.as_deref())
+        .collect();
     let in_services = |service: Option<&str>| match (&services, service) {
         (None, _) => true,
-        (Some(list), Some(s)) => list.iter().any(|v| v == s),
+        (Some(set), Some(s)) => set.contains(s),
         (Some(_), None) => false,
     };
     let changes = facts
         .changes
-        .into_iter()
+        .iter()
         .filter(|c| c.service.is_none() || in_services(c.service.as_deref()))
+        .cloned()
         .collect();
     let incidents = facts
         .incidents
-        .into_iter()
+        .iter()
         .filter(|i| {
             i.environment.is_none() || wanted(&scope.environments, i.environment.as_deref())
         })
@@ -190,14 +201,13 @@ pub fn narrow(facts: DoraFacts, scope: &Scope) -> DoraFacts {
             None => {
                 services.is_none()
                     || i.deployment_ref
-                        .is_some_and(|id| deployments.iter().any(|d| d.id == id))
-                    || i.artifact_id.as_deref().is_some_and(|artifact| {
-                        deployments
-                            .iter()
-                            .any(|d| d.artifact_id.as_deref() == Some(artifact))
-                    })
+                        .is_some_and(|id| deployment_ids.contains(&id))
+                    || i.artifact_id
+                        .as_deref()
+                        .is_some_and(|artifact| artifacts.contains(artifact))
             }
         })
+        .cloned()
         .collect();
     DoraFacts {
         deployments,
@@ -439,7 +449,7 @@ mod tests {
         let teams = BTreeMap::from([("web".to_owned(), "storefront".to_owned())]);
         let facts = fold(rows, &teams);
         let by_team = narrow(
-            facts.clone(),
+            &facts,
             &Scope {
                 teams: Some(vec!["storefront".into()]),
                 ..Scope::default()
@@ -458,7 +468,7 @@ mod tests {
             "judged on all its observations"
         );
         let api = narrow(
-            facts.clone(),
+            &facts,
             &Scope {
                 services: Some(vec!["api".into()]),
                 ..Scope::default()
@@ -468,7 +478,7 @@ mod tests {
         assert!(api.changes.is_empty(), "web's change is not api's");
         assert!(api.incidents.is_empty(), "web's incident is not api's");
         let staging = narrow(
-            facts,
+            &facts,
             &Scope {
                 environments: Some(vec!["staging".into()]),
                 ..Scope::default()
