@@ -247,7 +247,7 @@ transformers = ["cdevents"]
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod example_file {
     use super::*;
 
