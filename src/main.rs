@@ -84,6 +84,16 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run the configured routes and rules offline on CloudEvent files; print the CDEvents as JSON.
+    ///
+    /// Reports, per event, the transformers its routes send it to, the CDEvents that pass
+    /// validation and the failures with their reasons; exit code 1 if anything failed.
+    /// Example: dora-events transform --config dora-events.toml --input event.json
+    Transform {
+        /// CloudEvents: one JSON event, an array of events, or JSON Lines (- for stdin).
+        #[arg(long)]
+        input: PathBuf,
+    },
     /// Check configuration without starting anything (exit code 1 if it is invalid).
     ///
     /// Example: dora-events config check dora-events.toml
@@ -213,6 +223,18 @@ async fn main() -> anyhow::Result<()> {
             }
             if invalid > 0 {
                 eprintln!("{invalid} invalid");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Transform { input } => {
+            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            let report = dora_events::transform::transform_file(&input, &settings)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).context("Failed to print the report")?
+            );
+            if !report.is_clean() {
                 std::process::exit(1);
             }
             Ok(())
