@@ -103,6 +103,34 @@ enum Command {
     ///
     /// Example: dora-events migrate --database-url sqlite://dora.db
     Migrate,
+    /// Print the five DORA keys as a table (or JSON), from a server or straight from a database.
+    ///
+    /// With --url it asks a server (GET /api/v1/dora); otherwise it opens the database
+    /// (--database-url, DORA_DATABASE_URL or the configuration) and computes the keys the way the
+    /// server does. Example: dora-events metrics --url http://localhost:8080 --service checkout --from 2024-01-01
+    Metrics {
+        /// A running server to ask instead of opening the database. Also DORA_URL.
+        #[arg(long, env = "DORA_URL")]
+        url: Option<String>,
+        /// Only these services (repeatable: any of).
+        #[arg(long = "service", value_name = "SERVICE")]
+        services: Vec<String>,
+        /// Only these environments (repeatable: any of).
+        #[arg(long = "environment", value_name = "ENVIRONMENT")]
+        environments: Vec<String>,
+        /// Only these teams (repeatable: any of).
+        #[arg(long = "team", value_name = "TEAM")]
+        teams: Vec<String>,
+        /// Window start: RFC 3339 or a date (default: 90 days before --to).
+        #[arg(long)]
+        from: Option<String>,
+        /// Window end: RFC 3339, or a date (through that day); default now.
+        #[arg(long)]
+        to: Option<String>,
+        /// Print the API's JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -264,7 +292,68 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Metrics {
+            url,
+            services,
+            environments,
+            teams,
+            from,
+            to,
+            json,
+        } => {
+            let query = dora_events::metrics::KeysQuery {
+                services,
+                environments,
+                teams,
+                from,
+                to,
+            };
+            let body = match url {
+                Some(url) => dora_events::metrics::from_server(&url, &query).await?,
+                None => {
+                    let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+                    let store = open_existing(&settings.database_url).await?;
+                    let body =
+                        dora_events::metrics::from_store(store.clone(), &settings.dora, &query)
+                            .await;
+                    store.close().await;
+                    body?
+                }
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&body).context("Failed to print the report")?
+                );
+            } else {
+                print!("{}", dora_events::metrics::render(&body)?);
+            }
+            Ok(())
+        }
     }
+}
+
+/// Opens a database that must exist already: reading keys from a SQLite file that is not there
+/// is a mistake (a wrong path), not a reason to create an empty one.
+async fn open_existing(database_url: &str) -> anyhow::Result<dora_store::Store> {
+    if !database_url.starts_with("postgres") {
+        let path = database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| database_url.strip_prefix("sqlite:"))
+            .unwrap_or(database_url);
+        anyhow::ensure!(
+            std::path::Path::new(path).exists(),
+            "no database at {path}: give --database-url (or --url to ask a running server)"
+        );
+    }
+    dora_store::Store::connect(database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "Failed to open the database {}",
+                dora_events::app::redact(database_url)
+            )
+        })
 }
 
 async fn wait_for_signal() {

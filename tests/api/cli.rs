@@ -1,4 +1,4 @@
-//! The command line: `validate`, `config check`, `send` and `probe` exit codes and messages.
+//! The command line: exit codes, messages and output of every command but `import` (import.rs).
 
 use std::process::Command;
 
@@ -159,3 +159,11 @@ async fn probe_is_healthy_against_a_ready_server_and_not_against_a_closed_port(
 }
 
 backend_tests!(probe_is_healthy_against_a_ready_server_and_not_against_a_closed_port,);
+
+#[test]
+fn metrics_refuses_a_database_file_that_does_not_exist() {
+    let (code, _, err) =
+        dora_events(&["metrics", "--database-url", "sqlite:///nonexistent/dora.db"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no database at /nonexistent/dora.db"), "{err}");
+}
