@@ -103,6 +103,26 @@ enum Command {
     ///
     /// Example: dora-events migrate --database-url sqlite://dora.db
     Migrate,
+    /// Serve the product on a fresh database filled with 90 days of generated, realistic history.
+    ///
+    /// Four teams' services (one elite, one struggling) send GitHub, Argo CD, Tekton, Alertmanager,
+    /// PagerDuty and CDEvents traffic through the real HTTP endpoints; then it prints the five
+    /// keys and where to look, and serves until Ctrl-C. The database is a temporary file unless
+    /// --database-url is given. Example: dora-events demo --seed 7 --listen 127.0.0.1:8080
+    Demo {
+        /// Seed of the generated history: the same seed gives the same events.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Days of history, ending at the start of today (UTC).
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(7..=3650))]
+        days: u32,
+        /// Exit after printing the summary instead of serving (for scripts and CI).
+        #[arg(long)]
+        exit: bool,
+    },
     /// Print the five DORA keys as a table (or JSON), from a server or straight from a database.
     ///
     /// With --url it asks a server (GET /api/v1/dora); otherwise it opens the database
@@ -144,12 +164,17 @@ enum ConfigAction {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The demo talks to a person: its own server's logs would bury the summary.
+    let default_filter = match cli.command {
+        Command::Demo { .. } => "error",
+        _ => "info,sqlx=warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .init();
-    let cli = Cli::parse();
     let mut overrides = Overrides {
         database_url: cli.database_url.clone(),
         ..Overrides::default()
@@ -292,6 +317,15 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Demo {
+            seed,
+            listen,
+            days,
+            exit,
+        } => {
+            let options = dora_events::demo::DemoOptions { seed, days, exit };
+            demo(cli.config, cli.database_url, listen, options).await
+        }
         Command::Metrics {
             url,
             services,
@@ -354,6 +388,42 @@ async fn open_existing(database_url: &str) -> anyhow::Result<dora_store::Store> 
                 dora_events::app::redact(database_url)
             )
         })
+}
+
+/// `dora-events demo`: the settings, a temporary database unless one was given, and the run.
+async fn demo(
+    cli_config: Option<PathBuf>,
+    database_url: Option<String>,
+    listen: String,
+    options: dora_events::demo::DemoOptions,
+) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        listen: Some(listen),
+        database_url: database_url.clone(),
+    };
+    let mut settings =
+        dora_events::demo::demo_settings(Settings::load(cli_config.as_deref(), &overrides)?);
+    // Only an explicit --database-url puts the demo's history into a real database.
+    let temporary = match database_url {
+        Some(_) => None,
+        None => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            let dir = std::env::temp_dir()
+                .join(format!("dora-events-demo-{}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("Failed to create {}", dir.display()))?;
+            settings.database_url = format!("sqlite://{}", dir.join("demo.db").display());
+            Some(dir)
+        }
+    };
+    let outcome = dora_events::demo::run(settings, options, wait_for_signal()).await;
+    if let Some(dir) = temporary {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    outcome
 }
 
 async fn wait_for_signal() {

@@ -24,6 +24,7 @@ macro_rules! backend_tests {
 
 mod cdevents;
 mod cli;
+mod demo;
 mod deploy_frequency;
 mod dora;
 mod durability;
