@@ -8,6 +8,7 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod import;
 pub mod metrics;
 pub mod send;
 pub mod stages;

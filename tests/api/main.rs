@@ -29,5 +29,6 @@ mod deploy_frequency;
 mod dora;
 mod durability;
 mod helpers;
+mod import;
 mod ingest;
 mod scaling;
