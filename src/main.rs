@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use dora_events::app::{recompute, run_once, Application, Role};
 use dora_events::config::{Overrides, Settings};
 use dora_store::Store;
@@ -175,11 +175,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script.
+    ///
+    /// Example: dora-events completions bash > /etc/bash_completion.d/dora-events
+    /// Example: dora-events completions zsh > "${fpath[1]}/_dora-events"
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
 enum ConfigAction {
     /// Load the configuration (defaults, FILE or --config, DORA_* variables) and check it.
+    ///
+    /// Example: dora-events config check dora-events.example.toml
     Check {
         /// The TOML file (else --config / DORA_CONFIG, else the defaults).
         file: Option<PathBuf>,
@@ -432,6 +442,15 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 print!("{}", dora_events::metrics::render(&body)?);
             }
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "dora-events",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
     }

@@ -160,6 +160,59 @@ async fn probe_is_healthy_against_a_ready_server_and_not_against_a_closed_port(
 
 backend_tests!(probe_is_healthy_against_a_ready_server_and_not_against_a_closed_port,);
 
+#[test]
+fn every_command_says_what_it_does_with_an_example() {
+    let (code, out, _) = dora_events(&["--help"]);
+    assert_eq!(code, 0);
+    let commands: Vec<String> = out
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .filter(|name| name != "help")
+        .collect();
+    for expected in [
+        "serve",
+        "send",
+        "import",
+        "metrics",
+        "demo",
+        "completions",
+        "validate",
+    ] {
+        assert!(commands.iter().any(|c| c == expected), "{out}");
+    }
+    for command in commands {
+        let mut args = vec![command.as_str()];
+        if command == "config" {
+            args.push("check");
+        }
+        args.push("--help");
+        let (code, out, _) = dora_events(&args);
+        assert_eq!(code, 0, "{command} --help");
+        assert!(
+            out.contains("Example: dora-events "),
+            "`{command} --help` shows an example:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn completions_are_printed_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let (code, out, err) = dora_events(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        assert!(
+            out.contains("dora-events") && out.contains("import") && out.contains("metrics"),
+            "{shell}:\n{out}"
+        );
+    }
+    let (code, _, err) = dora_events(&["completions", "tcsh"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("possible values"), "{err}");
+}
+
 /// The demo's settings (production is `production`) as a file, for commands that open the
 /// database themselves.
 fn demo_config(dir: &std::path::Path) -> String {
