@@ -31,4 +31,5 @@ mod durability;
 mod helpers;
 mod import;
 mod ingest;
+mod readme;
 mod scaling;
