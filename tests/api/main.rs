@@ -24,14 +24,17 @@ macro_rules! backend_tests {
 
 mod cdevents;
 mod cli;
+mod demo;
 mod deploy_frequency;
 mod dora;
 mod durability;
 mod events;
 mod grafana;
 mod helpers;
+mod import;
 mod ingest;
 mod observability;
 mod openapi;
+mod readme;
 mod rules;
 mod scaling;
