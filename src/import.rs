@@ -35,7 +35,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use dora_model::cdevent::CdEvent;
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_store::{NewRawEvent, Origin, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -191,22 +191,9 @@ fn attributes_only(text: &str) -> Option<Result<CloudEvent, String>> {
 /// would store for it (the CDEvent's id and source, so re-importing it is a duplicate).
 fn wrap_cdevent(document: Value) -> Result<NewRawEvent, String> {
     dora_spec::validate(&document).map_err(|e| format!("{}: {e}", e.field()))?;
-    let cdevent = CdEvent::from_value(&document).map_err(|e| e.to_string())?;
-    let event = CloudEvent {
-        id: cdevent.id,
-        source: cdevent.source,
-        event_type: cdevent.event_type,
-        time: Some(cdevent.timestamp),
-        time_text: document
-            .pointer("/context/timestamp")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        subject: Some(cdevent.subject_id),
-        datacontenttype: Some("application/json".into()),
-        dataschema: None,
-        extensions: serde_json::Map::new(),
-        data: Some(Data::Json(document)),
-    };
+    let event = CdEvent::from_value(&document)
+        .map_err(|e| e.to_string())?
+        .into_cloudevent(document);
     event
         .check_storable()
         .map_err(|e| format!("{}: {}", e.attribute, e.message))?;

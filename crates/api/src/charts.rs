@@ -10,7 +10,7 @@ use dora_http::Problem;
 use dora_metrics::dora::{Key, KeySeriesPoint};
 use plotters::prelude::*;
 
-use crate::dora::{compute_series, SeriesAnswer};
+use crate::dora::{compute_series, DoraParams, SeriesAnswer};
 use crate::ApiState;
 
 // Drawn at about the size the dashboard shows them, so the text stays readable.
@@ -26,11 +26,7 @@ const LINE_COLOUR: RGBColor = RGBColor(196, 92, 38);
     tag = "metrics",
     params(
         ("file" = String, Path, description = "{key}.svg, key as in /api/v1/metrics/{key}"),
-        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
-        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
-        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
-        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
-        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)"),
+        DoraParams,
         ("bucket" = Option<String>, Query, description = "day, week (default), month or year")
     ),
     responses(

@@ -60,6 +60,35 @@ impl DoraSettings {
     }
 }
 
+/// The window and filters of every DORA route, for the OpenAPI description (the query itself
+/// is read by `parse_query`, which also refuses unknown and repeated parameters).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct DoraParams {
+    /// Window start: RFC 3339 or a date (default: 90 days before `to`).
+    from: Option<String>,
+    /// Window end: RFC 3339, or a date to include that whole day (default: now).
+    to: Option<String>,
+    /// Only these services (repeatable).
+    service: Option<Vec<String>>,
+    /// Only these environments (repeatable).
+    environment: Option<Vec<String>>,
+    /// Only these teams (repeatable).
+    team: Option<Vec<String>>,
+}
+
+/// The paging of the drill-down routes, for the OpenAPI description.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct PagingParams {
+    /// Items per page (default 100, at most 1000).
+    limit: Option<i64>,
+    /// Items to skip.
+    offset: Option<i64>,
+}
+
 /// The parsed query of a DORA request.
 pub(crate) struct DoraQuery {
     pub window: Window,
@@ -227,11 +256,7 @@ fn filters_json(scope: &Scope, settings: &DoraSettings) -> Value {
     path = "/api/v1/dora",
     tag = "metrics",
     params(
-        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
-        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
-        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
-        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
-        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)")
+        DoraParams
     ),
     responses(
         (status = 200, description = "The five keys with value, unit, level, thresholds and sample size, for the window and filters", body = Object, content_type = "application/json"),
@@ -268,11 +293,7 @@ pub(crate) struct SeriesAnswer {
     tag = "metrics",
     params(
         ("key" = String, Path, description = "deployment-frequency, lead-time, change-failure-rate, recovery-time or rework-rate"),
-        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
-        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
-        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
-        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
-        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)"),
+        DoraParams,
         ("bucket" = Option<String>, Query, description = "day, week (default), month or year; at most 1000 buckets")
     ),
     responses(
@@ -434,13 +455,8 @@ async fn drill_down(
     path = "/api/v1/deployments",
     tag = "drill-down",
     params(
-        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
-        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
-        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
-        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
-        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)"),
-        ("limit" = Option<i64>, Query, description = "Items per page (default 100, at most 1000)"),
-        ("offset" = Option<i64>, Query, description = "Items to skip")
+        DoraParams,
+        PagingParams
     ),
     responses(
         (status = 200, description = "Deployments in the window with what they shipped, their incidents, rollbacks and recovery: `{window, filters, total, limit, offset, items}`", body = Object, content_type = "application/json"),
@@ -461,13 +477,8 @@ pub async fn deployments(
     path = "/api/v1/changes",
     tag = "drill-down",
     params(
-        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
-        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
-        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
-        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
-        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)"),
-        ("limit" = Option<i64>, Query, description = "Items per page (default 100, at most 1000)"),
-        ("offset" = Option<i64>, Query, description = "Items to skip")
+        DoraParams,
+        PagingParams
     ),
     responses(
         (status = 200, description = "Changes first deployed to production in the window, with their lead time: `{window, filters, total, limit, offset, items}`", body = Object, content_type = "application/json"),
@@ -488,13 +499,8 @@ pub async fn changes(
     path = "/api/v1/incidents",
     tag = "drill-down",
     params(
-        ("from" = Option<String>, Query, description = "Window start: RFC 3339 or a date (default: 90 days before `to`)"),
-        ("to" = Option<String>, Query, description = "Window end: RFC 3339, or a date to include that whole day (default: now)"),
-        ("service" = Option<Vec<String>>, Query, description = "Only these services (repeatable)"),
-        ("environment" = Option<Vec<String>>, Query, description = "Only these environments (repeatable)"),
-        ("team" = Option<Vec<String>>, Query, description = "Only these teams (repeatable)"),
-        ("limit" = Option<i64>, Query, description = "Items per page (default 100, at most 1000)"),
-        ("offset" = Option<i64>, Query, description = "Items to skip")
+        DoraParams,
+        PagingParams
     ),
     responses(
         (status = 200, description = "Incidents detected in the window and the deployment each is attributed to: `{window, filters, total, limit, offset, items}`", body = Object, content_type = "application/json"),

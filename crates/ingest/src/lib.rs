@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use dora_model::cdevent::CdEvent;
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::Data;
 use dora_store::writer::{RawWriter, WriteError};
 use dora_store::{NewRawEvent, Origin};
 use serde::Serialize;
@@ -260,22 +260,7 @@ fn check_cdevent(document: &Value, prefix: &str, index: Option<usize>) -> Result
 /// A bare CDEvent, wrapped into the CloudEvent the raw store keeps for it. Its id and source
 /// are the CDEvent's, as in the CDEvents CloudEvents binding, so a redelivery is a duplicate.
 fn wrap_bare_cdevent(document: Value, index: Option<usize>) -> Result<NewRawEvent, Problem> {
-    let cdevent = check_cdevent(&document, "", index)?;
-    let event = CloudEvent {
-        id: cdevent.id,
-        source: cdevent.source,
-        event_type: cdevent.event_type,
-        time: Some(cdevent.timestamp),
-        time_text: document
-            .pointer("/context/timestamp")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        subject: Some(cdevent.subject_id),
-        datacontenttype: Some("application/json".into()),
-        dataschema: None,
-        extensions: serde_json::Map::new(),
-        data: Some(Data::Json(document)),
-    };
+    let event = check_cdevent(&document, "", index)?.into_cloudevent(document);
     event.check_storable().map_err(|e| {
         Problem::bad_request("invalid-cdevent", "Invalid CDEvent", e.attribute, e.message)
             .at_index(index)
