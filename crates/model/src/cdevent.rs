@@ -77,6 +77,29 @@ impl CdEvent {
     }
 }
 
+impl CdEvent {
+    /// The CloudEvent that carries a bare CDEvent `document` (this view of it), as the CDEvents
+    /// CloudEvents binding has it: the CDEvent's id, source, type and timestamp, its subject id,
+    /// and the document as JSON data. Redelivering the same CDEvent is then a duplicate.
+    pub fn into_cloudevent(self, document: Value) -> crate::cloudevent::CloudEvent {
+        crate::cloudevent::CloudEvent {
+            time_text: document
+                .pointer("/context/timestamp")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            id: self.id,
+            source: self.source,
+            event_type: self.event_type,
+            time: Some(self.timestamp),
+            subject: Some(self.subject_id),
+            datacontenttype: Some("application/json".into()),
+            dataschema: None,
+            extensions: serde_json::Map::new(),
+            data: Some(crate::cloudevent::Data::Json(document)),
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -105,28 +128,5 @@ mod tests {
             CdEvent::from_value(&broken).unwrap_err().field,
             "/subject/id"
         );
-    }
-}
-
-impl CdEvent {
-    /// The CloudEvent that carries a bare CDEvent `document` (this view of it), as the CDEvents
-    /// CloudEvents binding has it: the CDEvent's id, source, type and timestamp, its subject id,
-    /// and the document as JSON data. Redelivering the same CDEvent is then a duplicate.
-    pub fn into_cloudevent(self, document: Value) -> crate::cloudevent::CloudEvent {
-        crate::cloudevent::CloudEvent {
-            time_text: document
-                .pointer("/context/timestamp")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            id: self.id,
-            source: self.source,
-            event_type: self.event_type,
-            time: Some(self.timestamp),
-            subject: Some(self.subject_id),
-            datacontenttype: Some("application/json".into()),
-            dataschema: None,
-            extensions: serde_json::Map::new(),
-            data: Some(crate::cloudevent::Data::Json(document)),
-        }
     }
 }
