@@ -28,6 +28,7 @@ mod deploy_frequency;
 mod dora;
 mod durability;
 mod events;
+mod functions;
 mod grafana;
 mod helpers;
 mod ingest;
