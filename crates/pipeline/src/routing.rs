@@ -595,8 +595,35 @@ mod tests {
     }
 
     #[test]
+    fn routes_name_configured_functions_and_the_router_gets_them_apart() {
+        let routes = [route(
+            "releases",
+            &["http:releases", "cdevents", "http:releases"],
+        )];
+        let error = RoutingTable::new(&routes, &SourcesConfig::default(), &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "route \"releases\": names http:releases, but no [functions.releases] entry is configured"
+        );
+        let table =
+            RoutingTable::with_functions(&routes, &SourcesConfig::default(), &[], &["releases"])
+                .unwrap();
+        let release = event("com.example.release", json!({}));
+        assert_eq!(table.functions_for(&release), ["releases"]);
+        assert_eq!(names(&table, &release), ["cdevents"]);
+    }
+
+    #[test]
     fn transformer_names_parse_and_print_back() {
-        for name in ["github", "cdevents", "rules", "rule:jenkins-deploy"] {
+        for name in [
+            "github",
+            "cdevents",
+            "rules",
+            "rule:jenkins-deploy",
+            "http:releases",
+        ] {
             let parsed = TransformerRef::try_from(name.to_owned()).unwrap();
             assert_eq!(parsed.to_string(), name);
         }
