@@ -1,7 +1,8 @@
 //! External functions end to end: a fake function (an axum server on port 0 in the test) turns a
 //! custom CloudEvent into a `service.deployed` the API counts; while it answers 503 other routes
 //! go on and its job waits with the reason, then is processed once it is back; a 400 is a
-//! failure with its reason; a call made twice (the first one timed out) stores one CDEvent.
+//! failure with its reason; a call made twice (the first one timed out) stores one CDEvent; a
+//! function not listening yet gets its events once it is.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -126,6 +127,11 @@ async fn function(State(fake): State<Fake>, headers: HeaderMap, body: Bytes) -> 
 
 /// Starts the fake function; returns it and its URL.
 async fn spawn_function() -> (Fake, String) {
+    spawn_function_on(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+}
+
+/// Starts the fake function on `listener`.
+fn spawn_function_on(listener: tokio::net::TcpListener) -> (Fake, String) {
     let fake = Fake {
         mode: Arc::new(Mutex::new(Mode::Deploy)),
         calls: Arc::new(Mutex::new(Calls::default())),
@@ -133,7 +139,6 @@ async fn spawn_function() -> (Fake, String) {
     let app = axum::Router::new()
         .route("/", axum::routing::post(function))
         .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (fake, url)
@@ -296,4 +301,36 @@ async fn a_function_turns_events_into_cdevents_and_waits_out_its_outages(backend
     app.stop().await;
 }
 
-backend_tests!(a_function_turns_events_into_cdevents_and_waits_out_its_outages);
+async fn a_function_not_yet_listening_gets_its_events_once_it_is_up(backend: Backend) {
+    // A port nothing listens on (yet).
+    let address = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let app = spawn_app_with_function(&backend, &format!("http://{address}/")).await;
+    let r1 = release("r1", "web", "1.0.0", "2023-08-05T10:00:00Z");
+    assert_eq!(app.post_structured("/events", &r1).await.status(), 202);
+    let pending = poll_until(DEADLINE, || async {
+        let job = app.pipeline().await["function_jobs"][0].clone();
+        job["last_error"].is_string().then_some(job)
+    })
+    .await;
+    let error = pending["last_error"].as_str().unwrap();
+    assert!(error.starts_with("cannot reach http://"), "{error}");
+    assert_eq!(deployments(&app).await, 0);
+
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+    let (fake, _) = spawn_function_on(listener);
+    poll_until(DEADLINE, || async {
+        (deployments(&app).await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(fake.calls_for("r1"), 1);
+    assert_eq!(app.pipeline().await["function_jobs"], json!([]));
+    app.stop().await;
+}
+
+backend_tests!(
+    a_function_turns_events_into_cdevents_and_waits_out_its_outages,
+    a_function_not_yet_listening_gets_its_events_once_it_is_up
+);
