@@ -7,6 +7,9 @@
 pub mod app;
 pub mod bench;
 pub mod config;
+pub mod demo;
+pub mod import;
+pub mod metrics;
 pub mod openapi;
 pub mod send;
 pub mod stages;

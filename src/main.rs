@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use dora_events::app::{recompute, run_once, Application, Role};
 use dora_events::config::{Overrides, Settings};
+use dora_store::Store;
 use tracing_subscriber::EnvFilter;
 
 /// DORA metrics from CloudEvents and CDEvents.
@@ -113,11 +114,92 @@ enum Command {
     ///
     /// Example: dora-events migrate --database-url sqlite://dora.db
     Migrate,
+    /// Serve the product on a fresh database filled with 90 days of generated, realistic history.
+    ///
+    /// Four teams' services (one elite, one struggling) send GitHub, Argo CD, Tekton, Alertmanager,
+    /// PagerDuty and CDEvents traffic through the real HTTP endpoints; then it prints the five
+    /// keys and where to look, and serves until Ctrl-C. The database is a temporary file unless
+    /// --database-url is given. Example: dora-events demo --seed 7 --listen 127.0.0.1:8080
+    Demo {
+        /// Seed of the generated history: the same seed gives the same events.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Days of history, ending at the start of today (UTC).
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(7..=3650))]
+        days: u32,
+        /// Exit after printing the summary instead of serving (for scripts and CI).
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Bulk-load CloudEvents from a file (JSON Lines or a JSON array; - for stdin) into the database.
+    ///
+    /// Events are checked as POST /events checks them and stored thousands per transaction, with
+    /// a progress bar and a summary: read, imported, duplicates, rejected (with line and reason;
+    /// exit code 1 if any). Running it again resumes after the last committed batch. The router
+    /// of a running server picks the events up, or run `dora-events serve --once`.
+    /// Example: dora-events import --database-url sqlite://dora.db history.jsonl
+    Import {
+        /// The file to import (- for standard input).
+        file: PathBuf,
+        /// Events per transaction.
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        batch_size: u64,
+        /// Read the file from its start, ignoring the checkpoint of an earlier run.
+        #[arg(long)]
+        from_start: bool,
+        /// Instead of importing, write COUNT synthetic CloudEvents to FILE (for benchmarks).
+        #[arg(long, value_name = "COUNT")]
+        generate: Option<u64>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the five DORA keys as a table (or JSON), from a server or straight from a database.
+    ///
+    /// With --url it asks a server (GET /api/v1/dora); otherwise it opens the database
+    /// (--database-url, DORA_DATABASE_URL or the configuration) and computes the keys the way the
+    /// server does. Example: dora-events metrics --url http://localhost:8080 --service checkout --from 2024-01-01
+    Metrics {
+        /// A running server to ask instead of opening the database. Also DORA_URL.
+        #[arg(long, env = "DORA_URL")]
+        url: Option<String>,
+        /// Only these services (repeatable: any of).
+        #[arg(long = "service", value_name = "SERVICE")]
+        services: Vec<String>,
+        /// Only these environments (repeatable: any of).
+        #[arg(long = "environment", value_name = "ENVIRONMENT")]
+        environments: Vec<String>,
+        /// Only these teams (repeatable: any of).
+        #[arg(long = "team", value_name = "TEAM")]
+        teams: Vec<String>,
+        /// Window start: RFC 3339 or a date (default: 90 days before --to).
+        #[arg(long)]
+        from: Option<String>,
+        /// Window end: RFC 3339, or a date (through that day); default now.
+        #[arg(long)]
+        to: Option<String>,
+        /// Print the API's JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script.
+    ///
+    /// Example: dora-events completions bash > /etc/bash_completion.d/dora-events
+    /// Example: dora-events completions zsh > "${fpath[1]}/_dora-events"
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
 enum ConfigAction {
     /// Load the configuration (defaults, FILE or --config, DORA_* variables) and check it.
+    ///
+    /// Example: dora-events config check dora-events.example.toml
     Check {
         /// The TOML file (else --config / DORA_CONFIG, else the defaults).
         file: Option<PathBuf>,
@@ -126,12 +208,19 @@ enum ConfigAction {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The demo talks to a person: its own server's logs would bury the summary.
+    let default_filter = match cli.command {
+        Command::Demo { .. } => "error",
+        // Big batches are slow statements by design.
+        Command::Import { .. } => "warn,sqlx=error",
+        _ => "info,sqlx=warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .init();
-    let cli = Cli::parse();
     let mut overrides = Overrides {
         database_url: cli.database_url.clone(),
         ..Overrides::default()
@@ -278,7 +367,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let settings = Settings::load(cli.config.as_deref(), &overrides)?;
-            let store = dora_store::Store::connect(&settings.database_url).await?;
+            let store = Store::connect(&settings.database_url).await?;
             store.close().await;
             println!(
                 "database {} is up to date",
@@ -286,7 +375,196 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Import {
+            file,
+            batch_size,
+            from_start,
+            generate,
+            json,
+        } => {
+            if let Some(count) = generate {
+                dora_events::import::write_sample(&file, count)?;
+                println!("wrote {count} CloudEvents to {}", file.display());
+                return Ok(());
+            }
+            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            let store = Store::connect(&settings.database_url)
+                .await
+                .with_context(|| {
+                    format!(
+                        "Failed to open the database {}",
+                        dora_events::app::redact(&settings.database_url)
+                    )
+                })?;
+            let options = dora_events::import::ImportOptions {
+                path: file.clone(),
+                batch_size: usize::try_from(batch_size).unwrap_or(5000),
+                from_start,
+                max_event_bytes: settings.ingest.max_event_bytes,
+                progress: !json,
+            };
+            let report = dora_events::import::import(&store, &options).await;
+            store.close().await;
+            let report = report?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).context("Failed to print the report")?
+                );
+            } else {
+                print_import(&file, &report);
+            }
+            if report.rejected > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Demo {
+            seed,
+            listen,
+            days,
+            exit,
+        } => {
+            let options = dora_events::demo::DemoOptions { seed, days, exit };
+            demo(cli.config, cli.database_url, listen, options).await
+        }
+        Command::Metrics {
+            url,
+            services,
+            environments,
+            teams,
+            from,
+            to,
+            json,
+        } => {
+            let query = dora_events::metrics::KeysQuery {
+                services,
+                environments,
+                teams,
+                from,
+                to,
+            };
+            let body = match url {
+                Some(url) => dora_events::metrics::from_server(&url, &query).await?,
+                None => {
+                    let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+                    let store = open_existing(&settings.database_url).await?;
+                    let body =
+                        dora_events::metrics::from_store(store.clone(), &settings.dora, &query)
+                            .await;
+                    store.close().await;
+                    body?
+                }
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&body).context("Failed to print the report")?
+                );
+            } else {
+                print!("{}", dora_events::metrics::render(&body)?);
+            }
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "dora-events",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     }
+}
+
+fn print_import(file: &std::path::Path, report: &dora_events::import::ImportReport) {
+    if let Some(position) = &report.resumed_at {
+        println!(
+            "resumed at {position}: an earlier run imported what comes before (--from-start to read it all again)"
+        );
+    }
+    println!(
+        "{}: read {}, imported {}, duplicates {}, rejected {} in {:.2} s ({:.0} events/s)",
+        file.display(),
+        report.read,
+        report.imported,
+        report.duplicates,
+        report.rejected,
+        report.seconds,
+        report.events_per_second()
+    );
+    for rejection in &report.rejections {
+        println!("rejected {}: {}", rejection.location, rejection.reason);
+    }
+    let unlisted = report.rejected - report.rejections.len() as u64;
+    if unlisted > 0 {
+        println!("... and {unlisted} more rejected");
+    }
+    if report.imported > 0 {
+        println!(
+            "The router of a running server picks them up (within router.interval), or run: dora-events serve --once"
+        );
+    }
+}
+
+/// Opens a database that must exist already: reading keys from a SQLite file that is not there
+/// is a mistake (a wrong path), not a reason to create an empty one.
+async fn open_existing(database_url: &str) -> anyhow::Result<dora_store::Store> {
+    if !database_url.starts_with("postgres") {
+        let path = database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| database_url.strip_prefix("sqlite:"))
+            .unwrap_or(database_url);
+        anyhow::ensure!(
+            std::path::Path::new(path).exists(),
+            "no database at {path}: give --database-url (or --url to ask a running server)"
+        );
+    }
+    dora_store::Store::connect(database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "Failed to open the database {}",
+                dora_events::app::redact(database_url)
+            )
+        })
+}
+
+/// `dora-events demo`: the settings, a temporary database unless one was given, and the run.
+async fn demo(
+    cli_config: Option<PathBuf>,
+    database_url: Option<String>,
+    listen: String,
+    options: dora_events::demo::DemoOptions,
+) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        listen: Some(listen),
+        database_url: database_url.clone(),
+    };
+    let mut settings =
+        dora_events::demo::demo_settings(Settings::load(cli_config.as_deref(), &overrides)?);
+    // Only an explicit --database-url puts the demo's history into a real database.
+    let temporary = match database_url {
+        Some(_) => None,
+        None => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            let dir = std::env::temp_dir()
+                .join(format!("dora-events-demo-{}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("Failed to create {}", dir.display()))?;
+            settings.database_url = format!("sqlite://{}", dir.join("demo.db").display());
+            Some(dir)
+        }
+    };
+    let outcome = dora_events::demo::run(settings, options, wait_for_signal()).await;
+    if let Some(dir) = temporary {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    outcome
 }
 
 async fn wait_for_signal() {

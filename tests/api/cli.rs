@@ -1,5 +1,4 @@
-//! The command line: `validate`, `config check`, `send`, `probe` and `transform` exit codes and
-//! messages.
+//! The command line: exit codes, messages and output of every command but `import` (import.rs).
 
 use std::process::Command;
 
@@ -191,3 +190,195 @@ fn transform_prints_what_the_rules_emit_and_fails_on_a_failing_event() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("data.obj is missing"), "{out}");
 }
+
+#[test]
+fn every_command_says_what_it_does_with_an_example() {
+    let (code, out, _) = dora_events(&["--help"]);
+    assert_eq!(code, 0);
+    let commands: Vec<String> = out
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .filter(|name| name != "help")
+        .collect();
+    for expected in [
+        "serve",
+        "send",
+        "import",
+        "metrics",
+        "demo",
+        "completions",
+        "validate",
+    ] {
+        assert!(commands.iter().any(|c| c == expected), "{out}");
+    }
+    for command in commands {
+        let mut args = vec![command.as_str()];
+        if command == "config" {
+            args.push("check");
+        }
+        args.push("--help");
+        let (code, out, _) = dora_events(&args);
+        assert_eq!(code, 0, "{command} --help");
+        assert!(
+            out.contains("Example: dora-events "),
+            "`{command} --help` shows an example:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn completions_are_printed_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let (code, out, err) = dora_events(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        assert!(
+            out.contains("dora-events") && out.contains("import") && out.contains("metrics"),
+            "{shell}:\n{out}"
+        );
+    }
+    let (code, _, err) = dora_events(&["completions", "tcsh"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("possible values"), "{err}");
+}
+
+/// The demo's settings (production is `production`) as a file, for commands that open the
+/// database themselves.
+fn demo_config(dir: &std::path::Path) -> String {
+    let path = dir.join("demo.toml");
+    std::fs::write(
+        &path,
+        "[dora]\nproduction_environments = [\"production\"]\n",
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+async fn metrics_gives_the_same_keys_from_a_server_and_from_its_database(
+    backend: crate::helpers::Backend,
+) {
+    let db = backend.fresh_database().await;
+    let settings = dora_events::demo::demo_settings(crate::helpers::test_settings(&db));
+    let app = crate::helpers::spawn_with(settings, db).await;
+    let end = "2024-06-03T00:00:00Z".parse().unwrap();
+    dora_events::demo::load(&app.address, &dora_events::demo::generate(5, 21, end))
+        .await
+        .unwrap();
+    dora_events::demo::wait_until_processed(&app.address, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let window = ["--from", "2024-05-13", "--to", "2024-06-02"];
+    let (address, url) = (app.address.clone(), app.database_url.clone());
+
+    let (from_server, from_database, table, refused) = tokio::task::spawn_blocking(move || {
+        let mut server = vec![
+            "metrics",
+            "--url",
+            &address,
+            "--json",
+            "--service",
+            "checkout",
+        ];
+        server.extend(window);
+        let mut database = vec![
+            "metrics",
+            "--database-url",
+            &url,
+            "--config",
+            &config,
+            "--json",
+            "--service",
+            "checkout",
+        ];
+        database.extend(window);
+        let mut table = vec!["metrics", "--url", &address, "--team", "storefront"];
+        table.extend(window);
+        (
+            dora_events(&server),
+            dora_events(&database),
+            dora_events(&table),
+            dora_events(&["metrics", "--url", &address, "--from", "last tuesday"]),
+        )
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(from_server.0, 0, "{}", from_server.2);
+    assert_eq!(from_database.0, 0, "{}", from_database.2);
+    let server: serde_json::Value = serde_json::from_str(&from_server.1).unwrap();
+    let database: serde_json::Value = serde_json::from_str(&from_database.1).unwrap();
+    assert_eq!(server, database, "the same numbers both ways");
+    assert_eq!(server["filters"]["service"][0], "checkout");
+    assert!(server["keys"]["deployment_frequency"]["value"].as_u64() > Some(0));
+
+    let (code, out, err) = table;
+    assert_eq!(code, 0, "{err}");
+    for expected in [
+        "DORA keys from 2024-05-13 00:00 to 2024-06-03 00:00 (UTC)",
+        "filters: team storefront; production = production",
+        "deployment frequency",
+        "change lead time",
+        "change failure rate",
+        "failed deployment recovery",
+        "deployment rework rate",
+        "elite <= 5.0 %",
+    ] {
+        assert!(out.contains(expected), "{expected:?} in:\n{out}");
+    }
+    let (code, _, err) = refused;
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("from must be an RFC 3339 time or a date"),
+        "{err}"
+    );
+    app.stop().await;
+}
+
+backend_tests!(metrics_gives_the_same_keys_from_a_server_and_from_its_database,);
+
+#[test]
+fn metrics_refuses_a_database_file_that_does_not_exist() {
+    let (code, _, err) =
+        dora_events(&["metrics", "--database-url", "sqlite:///nonexistent/dora.db"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no database at /nonexistent/dora.db"), "{err}");
+}
+
+async fn demo_serves_a_generated_history_and_prints_where_to_look(
+    backend: crate::helpers::Backend,
+) {
+    // On SQLite the demo makes its own temporary database; on PostgreSQL it is given one.
+    let url = match backend {
+        crate::helpers::Backend::Sqlite => None,
+        _ => Some(backend.fresh_database().await),
+    };
+    let database_url = url.as_ref().map(|db| db.url.clone());
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        let mut args = vec!["demo", "--exit", "--listen", "127.0.0.1:0", "--days", "14"];
+        if let Some(url) = &database_url {
+            args.extend(["--database-url", url]);
+        }
+        dora_events(&args)
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(code, 0, "{out}\n{err}");
+    for expected in [
+        "0 transformation failures",
+        "deployment frequency",
+        "Per service",
+        "checkout         storefront",
+        "Where to look:",
+        "/api/v1/dora",
+        "/deploy-frequency/week",
+    ] {
+        assert!(out.contains(expected), "{expected:?} in:\n{out}");
+    }
+}
+
+backend_tests!(demo_serves_a_generated_history_and_prints_where_to_look,);

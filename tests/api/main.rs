@@ -24,6 +24,7 @@ macro_rules! backend_tests {
 
 mod cdevents;
 mod cli;
+mod demo;
 mod deploy_frequency;
 mod dora;
 mod durability;
@@ -31,8 +32,10 @@ mod events;
 mod functions;
 mod grafana;
 mod helpers;
+mod import;
 mod ingest;
 mod observability;
 mod openapi;
+mod readme;
 mod rules;
 mod scaling;

@@ -557,6 +557,18 @@ impl Store {
         dispatch!(self, s => s.append_raw(events).await)
     }
 
+    /// Bulk loading (`dora-events import`): appends raw events as [`Store::append_raw`] does but
+    /// returns only how many were new, and records how far the loader got (`checkpoint`: a cursor
+    /// name of its own, never a stage's, and a position) in the same transaction, so a resumed
+    /// load starts right after the last committed batch. [`Store::cursor`] reads it back.
+    pub async fn import_raw(
+        &self,
+        events: &[NewRawEvent],
+        checkpoint: Option<(&str, i64)>,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.import_raw(events, checkpoint).await)
+    }
+
     /// The position a cursor stands at ([`Position::START`] before the first pass).
     pub async fn cursor(&self, name: &str) -> Result<Position, StoreError> {
         dispatch!(self, s => s.cursor(name).await)

@@ -201,6 +201,68 @@ impl PostgresStore {
         Ok(crate::first_occurrences_inserted(events, new_keys))
     }
 
+    pub(crate) async fn import_raw(
+        &self,
+        events: &[NewRawEvent],
+        checkpoint: Option<(&str, i64)>,
+    ) -> Result<u64, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.try_import_raw(events, checkpoint).await {
+                Err(StoreError::Database(sqlx::Error::Database(db)))
+                    if db.code().as_deref() == Some("40P01") && attempt < 3 =>
+                {
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn try_import_raw(
+        &self,
+        events: &[NewRawEvent],
+        checkpoint: Option<(&str, i64)>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
+             SELECT id, source, type, time, received, origin, content::jsonb
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
+                  AS e(id, source, type, time, received, origin, content)
+             ON CONFLICT (event_source, event_id) DO NOTHING",
+        )
+        .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.time).collect::<Vec<Option<DateTime<Utc>>>>())
+        .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.content.as_str()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if let Some((name, position)) = checkpoint {
+            sqlx::query(
+                "INSERT INTO cursors (name, position_tx, position, updated_at) VALUES ($1, 0, $2, now())
+                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+            )
+            .bind(name)
+            .bind(position)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if inserted > 0 && self.notify_raw_commits {
+            // Delivered at commit: routers in other processes wake up.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(crate::RAW_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
     pub(crate) async fn cursor(&self, name: &str) -> Result<Position, StoreError> {
         let row = sqlx::query("SELECT position_tx, position FROM cursors WHERE name = $1")
             .bind(name)

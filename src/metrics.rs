@@ -1,0 +1,361 @@
+//! `dora-events metrics`: the five DORA keys as a terminal table, or the API's JSON.
+//!
+//! Two ways to the same numbers: ask a server (`GET /api/v1/dora`), or open the database and run
+//! the very handler the server runs for that route (`dora_api::dora::dora_keys`) in-process, so
+//! the query parsing, the facts loaded and the computation cannot drift apart.
+//!
+//! ```text
+//! dora-events metrics --url http://localhost:8080 --service checkout --from 2024-01-01
+//! dora-events metrics --database-url sqlite://dora-events.db --team payments --json
+//! ```
+
+use std::fmt::Write as _;
+
+use anyhow::{bail, Context};
+use axum::extract::{RawQuery, State};
+use dora_api::dora::DoraSettings;
+use dora_metrics::dora::{DoraReport, Level};
+use serde_json::Value;
+
+/// What to compute the keys over: the API's query parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeysQuery {
+    pub services: Vec<String>,
+    pub environments: Vec<String>,
+    pub teams: Vec<String>,
+    /// RFC 3339 or a date (`to` as a date runs through that day); default the last 90 days.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl KeysQuery {
+    /// The URL query string (`service=a&service=b&from=...`), percent-encoded.
+    pub fn to_query_string(&self) -> String {
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        pairs.extend(self.services.iter().map(|s| ("service", s.as_str())));
+        pairs.extend(
+            self.environments
+                .iter()
+                .map(|s| ("environment", s.as_str())),
+        );
+        pairs.extend(self.teams.iter().map(|s| ("team", s.as_str())));
+        pairs.extend(self.from.iter().map(|s| ("from", s.as_str())));
+        pairs.extend(self.to.iter().map(|s| ("to", s.as_str())));
+        pairs
+            .iter()
+            .map(|(key, value)| format!("{key}={}", encode(value)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// The `GET /api/v1/dora` answer of the server at `base` (e.g. `http://localhost:8080`).
+pub async fn from_server(base: &str, query: &KeysQuery) -> anyhow::Result<Value> {
+    let url = format!(
+        "{}/api/v1/dora?{}",
+        base.trim_end_matches('/'),
+        query.to_query_string()
+    );
+    let response = reqwest::Client::new()
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("Failed to reach {base}"))?;
+    let status = response.status();
+    let body: Value = response
+        .json()
+        .await
+        .with_context(|| format!("{url} did not answer JSON ({status})"))?;
+    if !status.is_success() {
+        bail!(
+            "the server refused the query ({status}): {}",
+            body["detail"].as_str().unwrap_or("no detail")
+        );
+    }
+    Ok(body)
+}
+
+/// The same answer computed in-process on `store`, by the API's own handler.
+pub async fn from_store(
+    store: dora_store::Store,
+    dora: &DoraSettings,
+    query: &KeysQuery,
+) -> anyhow::Result<Value> {
+    let state = dora_api::ApiState::new(
+        store,
+        dora.clone(),
+        dora_http::telemetry::Telemetry::new(),
+        dora_api::Serves {
+            ingest: false,
+            queries: true,
+        },
+    );
+    match dora_api::dora::dora_keys(State(state), RawQuery(Some(query.to_query_string()))).await {
+        Ok(axum::Json(body)) => Ok(body),
+        Err(problem) => bail!("{}", problem.detail),
+    }
+}
+
+/// The report as a terminal table: one line per key with value, level, sample and thresholds,
+/// under the window and filters.
+pub fn render(body: &Value) -> anyhow::Result<String> {
+    let report: DoraReport = serde_json::from_value(body.clone())
+        .context("the answer is not a DORA report (is the server a dora-events?)")?;
+    let keys = &report.keys;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "DORA keys from {} to {} (UTC)",
+        report.window.from.format("%Y-%m-%d %H:%M"),
+        report.window.to.format("%Y-%m-%d %H:%M")
+    );
+    let _ = writeln!(out, "{}", describe_filters(&body["filters"]));
+    let _ = writeln!(out);
+
+    let frequency = &keys.deployment_frequency;
+    let per_week = match frequency.deploy_days_per_week {
+        Some(days) => format!(", {days:.1} deploy days/week"),
+        None => String::new(),
+    };
+    let lead = &keys.lead_time;
+    let failure = &keys.change_failure_rate;
+    let recovery = &keys.recovery_time;
+    let rework = &keys.rework_rate;
+    let rows = [
+        [
+            "deployment frequency".to_owned(),
+            format!("{}{per_week}", plural(frequency.value, "deployment")),
+            level_text(frequency.level),
+            format!("{} weeks", frequency.complete_weeks),
+            format!(
+                "elite >= {}, high >= {}, medium >= {:.2} deploy days/week",
+                frequency.thresholds.elite_at_least,
+                frequency.thresholds.high_at_least,
+                frequency.thresholds.medium_at_least
+            ),
+        ],
+        [
+            "change lead time".to_owned(),
+            match (lead.value, lead.p90) {
+                (Some(median), Some(p90)) => {
+                    format!("{} (p90 {})", duration(median), duration(p90))
+                }
+                (Some(median), None) => duration(median),
+                _ => "-".to_owned(),
+            },
+            level_text(lead.level),
+            plural(lead.sample_size, "change"),
+            duration_thresholds(&lead.thresholds),
+        ],
+        [
+            "change failure rate".to_owned(),
+            match failure.value {
+                Some(rate) => format!(
+                    "{} ({} of {})",
+                    percent(rate),
+                    failure.failed_deployments,
+                    failure.sample_size
+                ),
+                None => "-".to_owned(),
+            },
+            level_text(failure.level),
+            plural(failure.sample_size, "deployment"),
+            rate_thresholds(Some(&failure.thresholds)),
+        ],
+        [
+            "failed deployment recovery".to_owned(),
+            match recovery.value {
+                Some(median) if recovery.open > 0 => {
+                    format!("{} ({} still open)", duration(median), recovery.open)
+                }
+                Some(median) => duration(median),
+                None if recovery.open > 0 => format!("- ({} still open)", recovery.open),
+                None => "-".to_owned(),
+            },
+            level_text(recovery.level),
+            plural(recovery.sample_size, "recovery"),
+            duration_thresholds(&recovery.thresholds),
+        ],
+        [
+            "deployment rework rate".to_owned(),
+            match rework.value {
+                Some(rate) => format!(
+                    "{} ({} of {})",
+                    percent(rate),
+                    rework.rework_deployments,
+                    rework.sample_size
+                ),
+                None => "-".to_owned(),
+            },
+            level_text(rework.level),
+            plural(rework.sample_size, "deployment"),
+            rate_thresholds(rework.thresholds.as_ref()),
+        ],
+    ];
+    let header = ["key", "value", "level", "sample", "thresholds"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut text = String::new();
+        for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<width$}  ");
+            }
+        }
+        text.trim_end().to_owned()
+    };
+    let _ = writeln!(out, "{}", line(&header.map(str::to_owned)));
+    for row in &rows {
+        let _ = writeln!(out, "{}", line(row));
+    }
+    if failure.unattributed_incidents > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} incident(s) in the window could not be attributed to a deployment.",
+            failure.unattributed_incidents
+        );
+    }
+    Ok(out)
+}
+
+fn describe_filters(filters: &Value) -> String {
+    let list = |name: &str| -> Vec<String> {
+        filters[name]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut parts = Vec::new();
+    for name in ["service", "environment", "team"] {
+        let values = list(name);
+        if !values.is_empty() {
+            parts.push(format!("{name} {}", values.join(" or ")));
+        }
+    }
+    let scope = if parts.is_empty() {
+        "all services, environments and teams".to_owned()
+    } else {
+        parts.join(", ")
+    };
+    let production = list("production_environments");
+    let production = if production.is_empty() {
+        "every environment counts as production".to_owned()
+    } else {
+        format!("production = {}", production.join(", "))
+    };
+    format!("filters: {scope}; {production}")
+}
+
+fn level_text(level: Option<Level>) -> String {
+    match level {
+        Some(Level::Elite) => "elite",
+        Some(Level::High) => "high",
+        Some(Level::Medium) => "medium",
+        Some(Level::Low) => "low",
+        None => "-",
+    }
+    .to_owned()
+}
+
+fn plural(count: u64, noun: &str) -> String {
+    match (count, noun) {
+        (1, _) => format!("1 {noun}"),
+        (_, "recovery") => format!("{count} recoveries"),
+        _ => format!("{count} {noun}s"),
+    }
+}
+
+fn percent(ratio: f64) -> String {
+    format!("{:.1} %", ratio * 100.0)
+}
+
+/// Seconds as a short human duration: `42s`, `38m`, `5h 12m`, `3d 4h`.
+pub fn duration(seconds: f64) -> String {
+    let total = seconds.round().max(0.0) as u64;
+    let (days, hours, minutes) = (total / 86_400, total % 86_400 / 3600, total % 3600 / 60);
+    match total {
+        0..60 => format!("{total}s"),
+        60..3600 => format!("{minutes}m"),
+        3600..86_400 if minutes == 0 => format!("{hours}h"),
+        3600..86_400 => format!("{hours}h {minutes:02}m"),
+        _ if hours == 0 => format!("{days}d"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
+
+fn duration_thresholds(thresholds: &dora_metrics::dora::levels::DurationThresholds) -> String {
+    format!(
+        "elite < {}, high < {}, medium < {}",
+        duration(thresholds.elite_below_seconds),
+        duration(thresholds.high_below_seconds),
+        duration(thresholds.medium_below_seconds)
+    )
+}
+
+fn rate_thresholds(thresholds: Option<&dora_metrics::dora::levels::RateThresholds>) -> String {
+    match thresholds {
+        Some(t) => format!(
+            "elite <= {}, high <= {}, medium <= {}",
+            percent(t.elite_at_most),
+            percent(t.high_at_most),
+            percent(t.medium_at_most)
+        ),
+        None => "none configured (DORA publishes no levels)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_repeat_filters_and_encode_values() {
+        let query = KeysQuery {
+            services: vec!["web".into(), "a b&c".into()],
+            environments: vec!["production".into()],
+            teams: vec![],
+            from: Some("2024-01-01T00:00:00+01:00".into()),
+            to: None,
+        };
+        assert_eq!(
+            query.to_query_string(),
+            "service=web&service=a%20b%26c&environment=production&from=2024-01-01T00%3A00%3A00%2B01%3A00"
+        );
+    }
+
+    #[test]
+    fn durations_read_like_a_person_would_say_them() {
+        assert_eq!(duration(42.0), "42s");
+        assert_eq!(duration(38.0 * 60.0 + 10.0), "38m");
+        assert_eq!(duration(5.0 * 3600.0 + 12.0 * 60.0), "5h 12m");
+        assert_eq!(duration(3.0 * 86_400.0 + 4.0 * 3600.0), "3d 4h");
+        assert_eq!(duration(86_400.0), "1d");
+        assert_eq!(duration(3600.0), "1h");
+    }
+}

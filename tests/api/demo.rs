@@ -1,0 +1,123 @@
+//! `dora-events demo`: the generated history, posted through the real ingest path, gives every key
+//! a value and the demo's services the levels they are meant to have.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use dora_events::demo;
+use serde_json::Value;
+
+use crate::helpers::{spawn_with, test_settings, Backend};
+
+fn end() -> DateTime<Utc> {
+    "2024-06-03T00:00:00Z".parse().unwrap()
+}
+
+/// The 90 days before `end()`.
+const WINDOW: &str = "from=2024-03-05&to=2024-06-02";
+
+#[test]
+fn the_same_seed_gives_the_same_history_and_another_seed_another() {
+    let first = demo::generate(42, 90, end());
+    let again = demo::generate(42, 90, end());
+    assert!(first.len() > 1000, "a realistic history: {}", first.len());
+    assert_eq!(first, again);
+    let other = demo::generate(43, 90, end());
+    assert_ne!(first, other);
+    assert!(
+        first.windows(2).all(|pair| pair[0].at <= pair[1].at),
+        "sent in time order"
+    );
+    assert!(first.iter().all(|d| d.at < end()));
+    for path in [
+        "/webhooks/github",
+        "/webhooks/argocd",
+        "/webhooks/alertmanager",
+        "/webhooks/pagerduty",
+        "/events",
+        "/cdevents",
+    ] {
+        assert!(
+            first.iter().any(|d| d.path == path),
+            "the history uses {path}"
+        );
+    }
+}
+
+async fn the_demo_history_gives_every_key_a_value_and_its_services_different_levels(
+    backend: Backend,
+) {
+    let db = backend.fresh_database().await;
+    let app = spawn_with(demo::demo_settings(test_settings(&db)), db).await;
+    let deliveries = demo::generate(42, 90, end());
+
+    let loaded = demo::load(&app.address, &deliveries).await.unwrap();
+    let state = demo::wait_until_processed(&app.address, Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    assert_eq!(loaded.requests, deliveries.len());
+    assert_eq!(loaded.duplicates, 0);
+    let failures = app.get_json("/api/v1/failures?limit=5").await;
+    assert_eq!(
+        state["failures"], 0,
+        "every demo event transforms: {failures}"
+    );
+    let all = app.get_json(&format!("/api/v1/dora?{WINDOW}")).await;
+    for key in [
+        "deployment_frequency",
+        "lead_time",
+        "change_failure_rate",
+        "recovery_time",
+        "rework_rate",
+    ] {
+        assert!(
+            !all["keys"][key]["value"].is_null(),
+            "{key} has a value: {}",
+            all["keys"][key]
+        );
+    }
+    assert!(all["keys"]["change_failure_rate"]["unattributed_incidents"].as_u64() > Some(0));
+
+    let levels = |body: &Value| -> Vec<String> {
+        [
+            "deployment_frequency",
+            "lead_time",
+            "change_failure_rate",
+            "recovery_time",
+        ]
+        .iter()
+        .map(|key| {
+            body["keys"][key]["level"]
+                .as_str()
+                .unwrap_or("none")
+                .to_owned()
+        })
+        .collect()
+    };
+    let mut by_service = Vec::new();
+    for service in demo::services() {
+        let body = app
+            .get_json(&format!("/api/v1/dora?{WINDOW}&service={service}"))
+            .await;
+        by_service.push((service, levels(&body)));
+    }
+    let elite = &by_service[0];
+    let struggling = by_service.last().unwrap();
+    assert_eq!(
+        elite.1,
+        ["elite", "elite", "elite", "elite"],
+        "{by_service:?}"
+    );
+    assert!(
+        struggling.1.iter().filter(|level| *level == "low").count() >= 3,
+        "{by_service:?}"
+    );
+    let teams = app
+        .get_json(&format!("/api/v1/dora?{WINDOW}&team=storefront"))
+        .await;
+    assert!(teams["keys"]["deployment_frequency"]["value"].as_u64() > Some(0));
+    app.stop().await;
+}
+
+backend_tests!(the_demo_history_gives_every_key_a_value_and_its_services_different_levels,);
