@@ -17,7 +17,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
 use crate::config::Settings;
-use crate::stages::{run_stage, Progress};
+use crate::stages::{run_function_stage, run_stage, Progress};
+use dora_pipeline::functions::FunctionWorker;
 
 /// Which stages a process runs (`serve --role`). Several processes with different roles (and
 /// replicas of each) can share one PostgreSQL database.
@@ -113,6 +114,21 @@ impl Application {
             store.forward_notifications(dora_store::RAW_CHANNEL, raw_committed.clone());
             let router = EventRouter::new(store.clone(), table, settings.router.batch_size);
             let cdevents_committed = cdevents_committed.clone();
+            // One worker per external function, so that one being away delays no other.
+            let mut function_wakes = Vec::new();
+            for (name, config) in &settings.functions {
+                let worker = FunctionWorker::new(store.clone(), name, config.clone())?;
+                let wake = Arc::new(Notify::new());
+                function_wakes.push(wake.clone());
+                stage_tasks.push(tokio::spawn(run_function_stage(
+                    worker,
+                    wake,
+                    cdevents_committed.clone(),
+                    settings.router.interval,
+                    shutdown.subscribe(),
+                )));
+            }
+            let function_wakes = Arc::new(function_wakes);
             stage_tasks.push(tokio::spawn(run_stage(
                 "router",
                 raw_committed.clone(),
@@ -121,10 +137,16 @@ impl Application {
                 move || {
                     let router = router.clone();
                     let cdevents_committed = cdevents_committed.clone();
+                    let function_wakes = function_wakes.clone();
                     async move {
                         let report = router.run_pass().await?;
                         if report.cdevents > 0 {
                             cdevents_committed.notify_one();
+                        }
+                        if report.function_jobs > 0 {
+                            for wake in function_wakes.iter() {
+                                wake.notify_one();
+                            }
                         }
                         Ok(Progress {
                             processed: report.events,

@@ -1,12 +1,14 @@
 //! Configuration: built-in defaults, then the TOML file (`--config`, `DORA_CONFIG`), then
 //! `DORA_*` environment variables (`DORA_ROUTER__INTERVAL=5s` sets `[router] interval`), then flags.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 use dora_api::dora::DoraSettings;
 use dora_ingest::webhooks::WebhookSettings;
+use dora_pipeline::functions::{check_functions, FunctionConfig};
 use dora_pipeline::routing::{default_routes, RouteConfig, RoutingTable};
 use dora_pipeline::transformers::rules::RuleConfig;
 use dora_pipeline::transformers::SourcesConfig;
@@ -15,7 +17,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// Top-level keys that `DORA_*` variables may set (others, like `DORA_CONFIG`, are not settings).
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "dora",
     "listen",
     "database_url",
@@ -25,6 +27,7 @@ const SECTIONS: [&str; 9] = [
     "metrics",
     "sources",
     "webhooks",
+    "functions",
 ];
 
 /// Everything `serve` and the other commands read.
@@ -46,6 +49,9 @@ pub struct Settings {
     pub rules: Vec<RuleConfig>,
     /// `[sources.*]`: options of the built-in transformers.
     pub sources: SourcesConfig,
+    /// `[functions.<name>]`: external functions, named `http:<name>` by routes
+    /// (docs/integrations/functions.md).
+    pub functions: BTreeMap<String, FunctionConfig>,
     /// `[webhooks.*]`: secrets and tokens of `POST /webhooks/{tool}`.
     pub webhooks: WebhookSettings,
     /// `[dora]`: production environments, teams, attribution horizon.
@@ -93,6 +99,7 @@ impl Default for Settings {
             routes: default_routes(),
             rules: Vec::new(),
             sources: SourcesConfig::default(),
+            functions: BTreeMap::new(),
             webhooks: WebhookSettings::default(),
             dora: DoraSettings::default(),
         }
@@ -132,9 +139,10 @@ pub struct Overrides {
 }
 
 impl Settings {
-    /// Compiles the routes and the rules.
+    /// Compiles the routes and the rules (routes may name the configured functions).
     pub fn routing_table(&self) -> anyhow::Result<RoutingTable> {
-        RoutingTable::new(&self.routes, &self.sources, &self.rules)
+        let functions: Vec<&str> = self.functions.keys().map(String::as_str).collect();
+        RoutingTable::with_functions(&self.routes, &self.sources, &self.rules, &functions)
             .context("invalid routes or rules")
     }
 
@@ -170,6 +178,7 @@ impl Settings {
     /// Checks what serde cannot: the routing table (and the rules compile) and the limits.
     pub fn check(&self) -> anyhow::Result<()> {
         self.routing_table()?;
+        check_functions(&self.functions).context("invalid [functions]")?;
         anyhow::ensure!(
             self.database_pool_size > 0,
             "database_pool_size must be positive"
@@ -243,6 +252,34 @@ transformers = ["cdevents"]
             Settings::load(Some(&path), &Overrides::default()).unwrap_err()
         );
         assert!(error.contains("names no transformer"), "{error}");
+    }
+
+    #[test]
+    fn functions_load_and_routes_must_name_configured_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dora.toml");
+        let route = "[[routes]]\nname = \"jenkins\"\ntype_prefix = \"io.jenkins.\"\ntransformers = [\"http:jenkins\"]\n";
+        std::fs::write(&path, route).unwrap();
+        let error = format!(
+            "{:#}",
+            Settings::load(Some(&path), &Overrides::default()).unwrap_err()
+        );
+        assert!(
+            error.contains("route \"jenkins\": names http:jenkins, but no [functions.jenkins]"),
+            "{error}"
+        );
+        std::fs::write(
+            &path,
+            format!(
+                "{route}[functions.jenkins]\nurl = \"http://fn.default.svc\"\ntimeout = \"2s\"\n"
+            ),
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&path), &Overrides::default()).unwrap();
+        let jenkins = &settings.functions["jenkins"];
+        assert_eq!(jenkins.timeout, Duration::from_secs(2));
+        assert_eq!(jenkins.retry_initial, Duration::from_secs(1));
+        assert_eq!(jenkins.retry_max, Duration::from_secs(300));
     }
 }
 

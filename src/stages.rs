@@ -70,3 +70,71 @@ pub async fn run_stage<F, Fut>(
         }
     }
 }
+
+/// Runs the worker of one external function until shutdown: passes while it finishes jobs, then
+/// sleeps until its next job is due, the router enqueues one (`wake`), or `interval` elapses.
+/// After a failed call the function is left alone until the retry is due, whatever wakes it.
+pub async fn run_function_stage(
+    worker: dora_pipeline::functions::FunctionWorker,
+    wake: Arc<Notify>,
+    cdevents_committed: Arc<Notify>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let mut paused_until = None;
+        let pause = match worker.run_pass().await {
+            Ok(pass) => {
+                backoff = Duration::from_millis(100);
+                if pass.cdevents > 0 {
+                    cdevents_committed.notify_one();
+                }
+                if pass.finished > 0 && pass.paused_until.is_none() {
+                    continue;
+                }
+                paused_until = pass.paused_until;
+                let next_due = match pass.paused_until {
+                    Some(at) => Ok(Some(at)),
+                    None => worker.next_due().await,
+                };
+                match next_due {
+                    Ok(Some(at)) => (at - chrono::Utc::now())
+                        .to_std()
+                        .unwrap_or(Duration::ZERO)
+                        .clamp(Duration::from_millis(10), interval),
+                    Ok(None) => interval,
+                    Err(error) => {
+                        tracing::error!(function = worker.name(), error = %error, "function stage failed");
+                        backoff
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(function = worker.name(), error = %error, retry_in = ?backoff, "function stage pass failed");
+                let pause = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                pause
+            }
+        };
+        let sleep = tokio::time::sleep(pause);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = wake.notified() => {
+                    // New jobs wait for the retry of a function that is away.
+                    if paused_until.is_some_and(|at| at > chrono::Utc::now()) {
+                        continue;
+                    }
+                    tokio::time::sleep(SETTLE_AFTER_WAKE).await;
+                }
+                _ = &mut sleep => {}
+                _ = shutdown.changed() => return,
+            }
+            break;
+        }
+    }
+}

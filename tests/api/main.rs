@@ -29,6 +29,7 @@ mod deploy_frequency;
 mod dora;
 mod durability;
 mod events;
+mod functions;
 mod grafana;
 mod helpers;
 mod import;

@@ -13,7 +13,8 @@ use axum::Json;
 use dora_http::telemetry::{IngestTotals, Telemetry};
 use dora_http::Problem;
 use dora_store::{
-    Bucket, Dimensions, FailureRecord, FrequencyFilter, Store, StoreError, StoreStats,
+    Bucket, Dimensions, FailureRecord, FrequencyFilter, FunctionJobStats, Store, StoreError,
+    StoreStats,
 };
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -256,6 +257,9 @@ pub struct PipelineState {
     pub stats: StoreStats,
     /// CDEvents not yet read by the deployments calculator.
     pub deployments_lag: i64,
+    /// Calls of external functions not yet made (or to be retried), per function with pending
+    /// jobs: the count, the oldest, the last error.
+    pub function_jobs: Vec<FunctionJobStats>,
     /// What this process's ingest routes stored and refused since it started (absent in a
     /// process without the ingest role).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -268,14 +272,20 @@ pub struct PipelineState {
     path = "/api/v1/pipeline",
     tag = "pipeline",
     responses(
-        (status = 200, description = "Row counts, cursors, lags and (ingest processes) ingest totals", body = Object, content_type = "application/json"),
+        (status = 200, description = "Row counts, cursors, lags, pending calls of external functions and (ingest processes) ingest totals", body = Object, content_type = "application/json"),
         (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
     )
 )]
 async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, Problem> {
     let stats = state.store.stats().await.map_err(store_problem)?;
+    let function_jobs = state
+        .store
+        .function_job_stats()
+        .await
+        .map_err(store_problem)?;
     Ok(Json(PipelineState {
         deployments_lag: stats.last_cdevent_seq - stats.deployments_cursor,
+        function_jobs,
         stats,
         ingest: state.serves_ingest.then(|| state.telemetry.ingest_totals()),
     }))

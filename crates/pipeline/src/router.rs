@@ -1,6 +1,8 @@
 //! The router stage: reads raw CloudEvents after its cursor, sends each to the transformers its
 //! routes name, validates what they emit, and stores CDEvents, failures and the new cursor in
 //! one transaction. A failing transformer is recorded and never holds back other events.
+//! External functions are never called here: a job per (event, function) is enqueued in the
+//! same transaction, for the function worker ([`crate::functions`]).
 
 use std::sync::Arc;
 
@@ -25,6 +27,8 @@ pub struct PassReport {
     pub cdevents: usize,
     /// Transformations that failed.
     pub failures: usize,
+    /// Calls of external functions enqueued (before de-duplication by the store).
+    pub function_jobs: usize,
     /// Newer raw events exist that cannot be read in order yet (a transaction older than theirs
     /// is still running, PostgreSQL only): pass again shortly.
     pub pending: bool,
@@ -125,6 +129,7 @@ impl Router {
             events: batch.len(),
             cdevents: output.cdevents.len(),
             failures: output.failures.len(),
+            function_jobs: output.function_jobs.len(),
             pending,
         };
         self.store.commit_router_pass(from, to, &output).await?;
@@ -156,6 +161,12 @@ impl Router {
                 return;
             }
         };
+        output.function_jobs.extend(
+            self.table
+                .functions_for(&event)
+                .into_iter()
+                .map(|name| (seq, name.to_owned())),
+        );
         let routed = route_event(&self.table, &event, record.origin == Origin::Cdevents);
         output
             .cdevents
@@ -203,6 +214,7 @@ impl Router {
             total.events += report.events;
             total.cdevents += report.cdevents;
             total.failures += report.failures;
+            total.function_jobs += report.function_jobs;
         }
     }
 }

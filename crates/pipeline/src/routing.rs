@@ -4,8 +4,10 @@
 //! inside `data` addressed by dotted paths (`involvedObject.kind = "Deployment"`; a list means any
 //! of its values). An event goes to every transformer of every route it matches, each once.
 //!
-//! Routes name built-in transformers, every user-defined rule (`rules`) or one (`rule:<name>`);
-//! the table compiles the rules ([`crate::transformers::rules`]) when it is built.
+//! Routes name built-in transformers, every user-defined rule (`rules`) or one (`rule:<name>`),
+//! and external functions (`http:<name>`); the table compiles the rules
+//! ([`crate::transformers::rules`]) when it is built. Functions are not called by the router:
+//! it enqueues a job for the function worker ([`crate::functions`]).
 
 use std::collections::BTreeMap;
 
@@ -61,6 +63,8 @@ struct CompiledRoute {
     config: RouteConfig,
     data_paths: Vec<(Vec<String>, Value)>,
     transformer_indexes: Vec<usize>,
+    /// Names of the external functions the route names.
+    functions: Vec<String>,
 }
 
 /// The compiled routing table with one instance of each transformer it uses.
@@ -89,10 +93,22 @@ impl std::fmt::Debug for RoutingTable {
 
 impl RoutingTable {
     /// Checks and compiles the routes and the rules, building each transformer they name once.
+    /// Routes may not name external functions (see [`RoutingTable::with_functions`]).
     pub fn new(
         routes: &[RouteConfig],
         sources: &SourcesConfig,
         rules: &[RuleConfig],
+    ) -> Result<Self, RoutingError> {
+        Self::with_functions(routes, sources, rules, &[])
+    }
+
+    /// Like [`RoutingTable::new`], where routes may name the external functions `functions`
+    /// (`http:<name>`); naming any other function is an error naming the route.
+    pub fn with_functions(
+        routes: &[RouteConfig],
+        sources: &SourcesConfig,
+        rules: &[RuleConfig],
+        functions: &[&str],
     ) -> Result<Self, RoutingError> {
         // The rules come first in `transformers`: rule `i` is transformer `i`.
         let mut transformers: Vec<Box<dyn Transformer>> = Vec::with_capacity(rules.len());
@@ -146,6 +162,7 @@ impl RoutingTable {
                 data_paths.push((segments, expected.clone()));
             }
             let mut transformer_indexes = Vec::new();
+            let mut route_functions: Vec<String> = Vec::new();
             let mut add = |index: usize| {
                 if !transformer_indexes.contains(&index) {
                     transformer_indexes.push(index);
@@ -184,12 +201,24 @@ impl RoutingTable {
                         }
                         add(index);
                     }
+                    TransformerRef::Function(name) => {
+                        if !functions.contains(&name.as_str()) {
+                            return Err(fail(format!(
+                                "names http:{name}, but no [functions.{name}] entry is configured"
+                            ))
+                            .into());
+                        }
+                        if !route_functions.contains(name) {
+                            route_functions.push(name.clone());
+                        }
+                    }
                 }
             }
             compiled.push(CompiledRoute {
                 config: route.clone(),
                 data_paths,
                 transformer_indexes,
+                functions: route_functions,
             });
         }
         if let Some(unused) = rule_used.iter().position(|used| !used) {
@@ -241,6 +270,22 @@ impl RoutingTable {
             .into_iter()
             .filter_map(|i| self.transformers.get(i).map(|t| t.as_ref()))
             .collect()
+    }
+
+    /// The external functions an event goes to (`[functions.<name>]` names), each once, in
+    /// route order. Events posted to `POST /cdevents` are routed too.
+    pub fn functions_for(&self, event: &CloudEvent) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for route in &self.routes {
+            if route.matches(event) {
+                for name in &route.functions {
+                    if !names.contains(&name.as_str()) {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        names
     }
 
     /// The route names, in order.
@@ -550,8 +595,35 @@ mod tests {
     }
 
     #[test]
+    fn routes_name_configured_functions_and_the_router_gets_them_apart() {
+        let routes = [route(
+            "releases",
+            &["http:releases", "cdevents", "http:releases"],
+        )];
+        let error = RoutingTable::new(&routes, &SourcesConfig::default(), &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "route \"releases\": names http:releases, but no [functions.releases] entry is configured"
+        );
+        let table =
+            RoutingTable::with_functions(&routes, &SourcesConfig::default(), &[], &["releases"])
+                .unwrap();
+        let release = event("com.example.release", json!({}));
+        assert_eq!(table.functions_for(&release), ["releases"]);
+        assert_eq!(names(&table, &release), ["cdevents"]);
+    }
+
+    #[test]
     fn transformer_names_parse_and_print_back() {
-        for name in ["github", "cdevents", "rules", "rule:jenkins-deploy"] {
+        for name in [
+            "github",
+            "cdevents",
+            "rules",
+            "rule:jenkins-deploy",
+            "http:releases",
+        ] {
             let parsed = TransformerRef::try_from(name.to_owned()).unwrap();
             assert_eq!(parsed.to_string(), name);
         }

@@ -219,6 +219,42 @@ pub struct RouterOutput {
     /// CDEvents with the raw event they came from.
     pub cdevents: Vec<(i64, NewCdEvent)>,
     pub failures: Vec<NewFailure>,
+    /// Calls of external functions to make: `(raw_seq, function name)`.
+    pub function_jobs: Vec<(i64, String)>,
+}
+
+/// A call of an external function waiting to be made (or made again).
+#[derive(Debug, Clone)]
+pub struct FunctionJob {
+    pub raw_seq: i64,
+    pub function: String,
+    /// Failed deliveries so far.
+    pub attempts: i32,
+    /// The raw CloudEvent, in structured JSON.
+    pub content: String,
+}
+
+/// How a function job ended: what is stored, atomically with the job's deletion.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    /// The function answered: its CDEvents (possibly none).
+    Done(Vec<NewCdEvent>),
+    /// A failure that a retry will not cure (4xx, an invalid answer): recorded in
+    /// `transform_failures` under `transformer`.
+    Failed { transformer: String, reason: String },
+}
+
+/// The pending jobs of one function.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FunctionJobStats {
+    pub function: String,
+    pub pending: i64,
+    /// The oldest pending raw event (lowest `raw_seq`) and when its job was enqueued.
+    pub oldest_raw_seq: i64,
+    pub oldest_enqueued_at: DateTime<Utc>,
+    /// The most recent delivery error among its jobs, if any failed.
+    pub last_error: Option<String>,
+    pub max_attempts: i32,
 }
 
 /// Which kind of CDEvent a deployment row comes from.
@@ -553,6 +589,52 @@ impl Store {
         dispatch!(self, s => s.commit_router_pass(from, to, output).await)
     }
 
+    /// The due jobs of `function` (`next_attempt_at <= now`), oldest raw event first, at most
+    /// `limit`.
+    pub async fn due_function_jobs(
+        &self,
+        function: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<FunctionJob>, StoreError> {
+        dispatch!(self, s => s.due_function_jobs(function, now, limit).await)
+    }
+
+    /// When the next job of `function` is due, if it has any.
+    pub async fn next_function_job_due(
+        &self,
+        function: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        dispatch!(self, s => s.next_function_job_due(function).await)
+    }
+
+    /// Stores what a job produced and deletes the job, in one transaction. Returns `false` (and
+    /// stores nothing) when the job is gone: another worker finished it, or `recompute` reset it.
+    pub async fn finish_function_job(
+        &self,
+        raw_seq: i64,
+        function: &str,
+        outcome: &JobOutcome,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.finish_function_job(raw_seq, function, outcome).await)
+    }
+
+    /// Keeps a job for another attempt at `next_attempt_at`, recording why this one failed.
+    pub async fn retry_function_job(
+        &self,
+        raw_seq: i64,
+        function: &str,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.retry_function_job(raw_seq, function, next_attempt_at, error).await)
+    }
+
+    /// Pending jobs per function, by function name.
+    pub async fn function_job_stats(&self) -> Result<Vec<FunctionJobStats>, StoreError> {
+        dispatch!(self, s => s.function_job_stats().await)
+    }
+
     /// CDEvents with `seq > after`, oldest first, at most `limit`.
     pub async fn cdevents_after(
         &self,
@@ -640,7 +722,8 @@ impl Store {
         dispatch!(self, s => s.stats().await)
     }
 
-    /// Deletes everything derived from `cloudevents_raw` (CDEvents, failures, facts, cursors),
+    /// Deletes everything derived from `cloudevents_raw` (CDEvents, failures, facts, cursors,
+    /// function jobs),
     /// so the pipeline can rebuild it (`dora-events recompute`).
     pub async fn reset_derived(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.reset_derived().await)

@@ -23,15 +23,19 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::{
     Bucket, CdEventRecord, DeploymentRecord, EventLog, EventQuery, EventRow, FactFilter, FactRows,
-    FactsOutput, FailureRecord, FrequencyFilter, FrequencyRow, NewCdEvent, NewRawEvent,
-    ObservationRecord, Origin, Position, RawBatch, RawRecord, RouterOutput, StoreError, StoreStats,
-    DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    FactsOutput, FailureRecord, FrequencyFilter, FrequencyRow, FunctionJob, FunctionJobStats,
+    JobOutcome, NewCdEvent, NewRawEvent, ObservationRecord, Origin, Position, RawBatch, RawRecord,
+    RouterOutput, StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 /// Embedded migrations, applied in order and recorded in `schema_migrations`.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_facts.sql")),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_function_jobs.sql"),
+    ),
 ];
 
 /// Advisory lock keys (arbitrary constants, unique to dora-events).
@@ -363,8 +367,167 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
+        if !output.function_jobs.is_empty() {
+            sqlx::query(
+                "INSERT INTO function_jobs (raw_seq, function, created_at, next_attempt_at)
+                 SELECT raw_seq, function, now(), now()
+                 FROM UNNEST($1::bigint[], $2::text[]) AS j(raw_seq, function)
+                 ON CONFLICT (raw_seq, function) DO NOTHING",
+            )
+            .bind(
+                output
+                    .function_jobs
+                    .iter()
+                    .map(|(seq, _)| *seq)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                output
+                    .function_jobs
+                    .iter()
+                    .map(|(_, f)| f.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(crate) async fn due_function_jobs(
+        &self,
+        function: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<FunctionJob>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT j.raw_seq, j.function, j.attempts, r.content::text AS content
+             FROM function_jobs j JOIN cloudevents_raw r ON r.seq = j.raw_seq
+             WHERE j.function = $1 AND j.next_attempt_at <= $2
+             ORDER BY j.raw_seq LIMIT $3",
+        )
+        .bind(function)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(FunctionJob {
+                    raw_seq: row.try_get("raw_seq")?,
+                    function: row.try_get("function")?,
+                    attempts: row.try_get("attempts")?,
+                    content: row.try_get("content")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn next_function_job_due(
+        &self,
+        function: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT MIN(next_attempt_at) FROM function_jobs WHERE function = $1",
+            )
+            .bind(function)
+            .fetch_one(&self.pool)
+            .await?,
+        )
+    }
+
+    pub(crate) async fn finish_function_job(
+        &self,
+        raw_seq: i64,
+        function: &str,
+        outcome: &JobOutcome,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The deletion locks the job's row: a second worker with the same job waits here, then
+        // finds it gone and stores nothing.
+        let deleted = sqlx::query("DELETE FROM function_jobs WHERE raw_seq = $1 AND function = $2")
+            .bind(raw_seq)
+            .bind(function)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        match outcome {
+            JobOutcome::Done(cdevents) if !cdevents.is_empty() => {
+                // CDEvents become visible in `seq` order only if appended under the lock.
+                lock(&mut tx, CDEVENT_APPEND_LOCK).await?;
+                let cdevents: Vec<(i64, &NewCdEvent)> =
+                    cdevents.iter().map(|c| (raw_seq, c)).collect();
+                insert_cdevents(&mut tx, &cdevents).await?;
+                notify(&mut tx, crate::CDEVENTS_CHANNEL).await?;
+            }
+            JobOutcome::Done(_) => {}
+            JobOutcome::Failed {
+                transformer,
+                reason,
+            } => {
+                sqlx::query(
+                    "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at) VALUES ($1, $2, $3, now())
+                     ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
+                )
+                .bind(raw_seq)
+                .bind(transformer)
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn retry_function_job(
+        &self,
+        raw_seq: i64,
+        function: &str,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE function_jobs SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2
+             WHERE raw_seq = $3 AND function = $4",
+        )
+        .bind(next_attempt_at)
+        .bind(error)
+        .bind(raw_seq)
+        .bind(function)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn function_job_stats(&self) -> Result<Vec<FunctionJobStats>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT j.function, COUNT(*) AS pending, MIN(j.raw_seq) AS oldest_raw_seq,
+                    MIN(j.created_at) AS oldest_enqueued_at, MAX(j.attempts) AS max_attempts,
+                    (SELECT last_error FROM function_jobs e
+                     WHERE e.function = j.function AND e.last_error IS NOT NULL
+                     ORDER BY e.next_attempt_at DESC LIMIT 1) AS last_error
+             FROM function_jobs j GROUP BY j.function ORDER BY j.function",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(FunctionJobStats {
+                    function: row.try_get("function")?,
+                    pending: row.try_get("pending")?,
+                    oldest_raw_seq: row.try_get("oldest_raw_seq")?,
+                    oldest_enqueued_at: row.try_get("oldest_enqueued_at")?,
+                    last_error: row.try_get("last_error")?,
+                    max_attempts: row.try_get("max_attempts")?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn cdevents_after(
@@ -710,7 +873,7 @@ impl PostgresStore {
 
     pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
         sqlx::query(
-            "TRUNCATE observations, deployments, transform_failures, cdevents_raw, cursors",
+            "TRUNCATE function_jobs, observations, deployments, transform_failures, cdevents_raw, cursors",
         )
         .execute(&self.pool)
         .await?;

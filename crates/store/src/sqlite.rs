@@ -13,9 +13,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::{
     Bucket, CdEventRecord, DeploymentRecord, EventLog, EventQuery, EventRow, FactFilter, FactRows,
-    FactsOutput, FailureRecord, FrequencyFilter, FrequencyRow, NewCdEvent, NewRawEvent,
-    ObservationRecord, Origin, Position, RawBatch, RawRecord, RouterOutput, StoreError, StoreStats,
-    DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    FactsOutput, FailureRecord, FrequencyFilter, FrequencyRow, FunctionJob, FunctionJobStats,
+    JobOutcome, NewCdEvent, NewRawEvent, ObservationRecord, Origin, Position, RawBatch, RawRecord,
+    RouterOutput, StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 /// Rows per multi-row INSERT (7 parameters each, under SQLite's 32766-parameter limit).
@@ -25,6 +25,10 @@ const ROWS_PER_STATEMENT: usize = 500;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_facts.sql")),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_function_jobs.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone)]
@@ -236,9 +240,151 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        for (raw_seq, function) in &output.function_jobs {
+            sqlx::query(
+                "INSERT INTO function_jobs (raw_seq, function, created_at, next_attempt_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (raw_seq, function) DO NOTHING",
+            )
+            .bind(raw_seq)
+            .bind(function)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         move_cursor(&mut tx, ROUTER_CURSOR, from.seq, to.seq).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(crate) async fn due_function_jobs(
+        &self,
+        function: &str,
+        now: chrono::DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<FunctionJob>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT j.raw_seq, j.function, j.attempts, r.content
+             FROM function_jobs j JOIN cloudevents_raw r ON r.seq = j.raw_seq
+             WHERE j.function = ? AND j.next_attempt_at <= ?
+             ORDER BY j.raw_seq LIMIT ?",
+        )
+        .bind(function)
+        .bind(to_micros(&now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(FunctionJob {
+                    raw_seq: row.try_get("raw_seq")?,
+                    function: row.try_get("function")?,
+                    attempts: row.try_get("attempts")?,
+                    content: row.try_get("content")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn next_function_job_due(
+        &self,
+        function: &str,
+    ) -> Result<Option<chrono::DateTime<Utc>>, StoreError> {
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM function_jobs WHERE function = ?")
+                .bind(function)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(next.map(from_micros))
+    }
+
+    pub(crate) async fn finish_function_job(
+        &self,
+        raw_seq: i64,
+        function: &str,
+        outcome: &JobOutcome,
+    ) -> Result<bool, StoreError> {
+        // BEGIN IMMEDIATE: the job is deleted under the write lock, so two workers cannot both
+        // find it there.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let deleted = sqlx::query("DELETE FROM function_jobs WHERE raw_seq = ? AND function = ?")
+            .bind(raw_seq)
+            .bind(function)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        match outcome {
+            JobOutcome::Done(cdevents) => {
+                for cdevent in cdevents {
+                    insert_cdevent(&mut tx, raw_seq, cdevent).await?;
+                }
+            }
+            JobOutcome::Failed {
+                transformer,
+                reason,
+            } => {
+                sqlx::query(
+                    "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
+                )
+                .bind(raw_seq)
+                .bind(transformer)
+                .bind(reason)
+                .bind(to_micros(&Utc::now()))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn retry_function_job(
+        &self,
+        raw_seq: i64,
+        function: &str,
+        next_attempt_at: chrono::DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE function_jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
+             WHERE raw_seq = ? AND function = ?",
+        )
+        .bind(to_micros(&next_attempt_at))
+        .bind(error)
+        .bind(raw_seq)
+        .bind(function)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn function_job_stats(&self) -> Result<Vec<FunctionJobStats>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT j.function, COUNT(*) AS pending, MIN(j.raw_seq) AS oldest_raw_seq,
+                    MIN(j.created_at) AS oldest_enqueued_at, MAX(j.attempts) AS max_attempts,
+                    (SELECT last_error FROM function_jobs e
+                     WHERE e.function = j.function AND e.last_error IS NOT NULL
+                     ORDER BY e.next_attempt_at DESC LIMIT 1) AS last_error
+             FROM function_jobs j GROUP BY j.function ORDER BY j.function",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(FunctionJobStats {
+                    function: row.try_get("function")?,
+                    pending: row.try_get("pending")?,
+                    oldest_raw_seq: row.try_get("oldest_raw_seq")?,
+                    oldest_enqueued_at: from_micros(row.try_get("oldest_enqueued_at")?),
+                    last_error: row.try_get("last_error")?,
+                    max_attempts: row.try_get("max_attempts")?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn cdevents_after(
@@ -533,6 +679,7 @@ impl SqliteStore {
     pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for table in [
+            "function_jobs",
             "observations",
             "deployments",
             "transform_failures",

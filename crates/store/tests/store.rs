@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use dora_store::writer::RawWriter;
-use dora_store::{NewRawEvent, Origin, Position, RouterOutput, Store, StoreError};
+use dora_store::{JobOutcome, NewRawEvent, Origin, Position, RouterOutput, Store, StoreError};
 use dora_testkit::Backend;
 use tokio::sync::Notify;
 
@@ -157,5 +157,67 @@ async fn several_instances_migrating_at_once_all_start() {
             store.ping().await.unwrap();
             store.close().await;
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_job_is_enqueued_once_finished_once_and_reset_with_the_derived_tables() {
+    for backend in Backend::all() {
+        let db = backend.fresh_database().await;
+        let store = Store::connect(&db.url).await.unwrap();
+        store.append_raw(&[raw("/s", "1")]).await.unwrap();
+        let row = read_all(&store).await[0].clone();
+        let output = RouterOutput {
+            function_jobs: vec![(row.seq(), "f".into()), (row.seq(), "f".into())],
+            ..RouterOutput::default()
+        };
+        store
+            .commit_router_pass(Position::START, row.position, &output)
+            .await
+            .unwrap();
+        let due = store.due_function_jobs("f", Utc::now(), 10).await.unwrap();
+        assert_eq!(due.len(), 1, "{backend:?}");
+        assert!(due[0].content.contains("\"id\""), "{backend:?}");
+
+        let later = Utc::now() + chrono::Duration::seconds(60);
+        store
+            .retry_function_job(row.seq(), "f", later, "answered 503")
+            .await
+            .unwrap();
+        assert!(store
+            .due_function_jobs("f", Utc::now(), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let stats = store.function_job_stats().await.unwrap();
+        assert_eq!(stats.len(), 1);
+        assert_eq!(stats[0].pending, 1);
+        assert_eq!(stats[0].max_attempts, 1);
+        assert_eq!(stats[0].last_error.as_deref(), Some("answered 503"));
+
+        let done = JobOutcome::Done(Vec::new());
+        assert!(store
+            .finish_function_job(row.seq(), "f", &done)
+            .await
+            .unwrap());
+        assert!(
+            !store
+                .finish_function_job(row.seq(), "f", &done)
+                .await
+                .unwrap(),
+            "{backend:?}: a job is finished once"
+        );
+        assert!(store.function_job_stats().await.unwrap().is_empty());
+
+        // recompute: the job is derived from cloudevents_raw and goes with the other tables.
+        store.reset_derived().await.unwrap();
+        store
+            .commit_router_pass(Position::START, row.position, &output)
+            .await
+            .unwrap();
+        assert_eq!(store.function_job_stats().await.unwrap()[0].pending, 1);
+        store.reset_derived().await.unwrap();
+        assert!(store.function_job_stats().await.unwrap().is_empty());
+        store.close().await;
     }
 }

@@ -153,7 +153,8 @@ impl TransformerKind {
 }
 
 /// What a route's `transformers` list names: a built-in transformer (`"github"`), every rule of
-/// the configuration (`"rules"`), or one rule (`"rule:<name>"`).
+/// the configuration (`"rules"`), one rule (`"rule:<name>"`), or an external function
+/// (`"http:<name>"`, a `[functions.<name>]` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum TransformerRef {
@@ -163,6 +164,8 @@ pub enum TransformerRef {
     Rules,
     /// The `[[rules]]` entry of that name.
     Rule(String),
+    /// The `[functions.<name>]` entry of that name, called by the function worker.
+    Function(String),
 }
 
 impl From<TransformerKind> for TransformerRef {
@@ -189,9 +192,17 @@ impl TryFrom<String> for TransformerRef {
                 "transformer {name:?}: a rule name is letters, digits, '-', '_' or '.'"
             ));
         }
+        if let Some(function) = name.strip_prefix("http:") {
+            if rules::is_valid_name(function) {
+                return Ok(Self::Function(function.to_owned()));
+            }
+            return Err(format!(
+                "transformer {name:?}: a function name is letters, digits, '-', '_' or '.'"
+            ));
+        }
         let builtins: Vec<&str> = TransformerKind::ALL.iter().map(|k| k.as_str()).collect();
         Err(format!(
-            "unknown transformer {name:?}: expected one of {}, \"rules\" or \"rule:<name>\"",
+            "unknown transformer {name:?}: expected one of {}, \"rules\", \"rule:<name>\" or \"http:<name>\"",
             builtins.join(", ")
         ))
     }
@@ -209,6 +220,7 @@ impl std::fmt::Display for TransformerRef {
             Self::Builtin(kind) => f.write_str(kind.as_str()),
             Self::Rules => f.write_str("rules"),
             Self::Rule(name) => write!(f, "rule:{name}"),
+            Self::Function(name) => write!(f, "http:{name}"),
         }
     }
 }
