@@ -15,12 +15,13 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use dora_http::Problem;
 use dora_metrics::dora::levels::Thresholds;
-use dora_metrics::dora::{self, window::Bucket, window::Window, DoraConfig, Key};
+use dora_metrics::dora::{self, window::Bucket, window::Window, DoraConfig, Key, KeyColumns};
 use dora_metrics::facts::{narrow, Scope};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::facts_cache::CachedFacts;
 use crate::{store_problem, ApiState};
 
 /// `[dora]` in the configuration.
@@ -140,16 +141,33 @@ pub(crate) async fn load_facts(
     state: &ApiState,
     scope: &Scope,
 ) -> Result<Arc<dora::facts::DoraFacts>, Problem> {
-    let cached = state
-        .facts
-        .get(&state.store, &state.dora.teams)
-        .await
-        .map_err(store_problem)?;
+    let cached = cached_facts(state).await?;
     Ok(if scope == &Scope::default() {
         Arc::clone(&cached.facts)
     } else {
         Arc::new(narrow(&cached.facts, scope))
     })
+}
+
+async fn cached_facts(state: &ApiState) -> Result<Arc<CachedFacts>, Problem> {
+    state
+        .facts
+        .get(&state.store, &state.dora.teams)
+        .await
+        .map_err(store_problem)
+}
+
+/// The facts of `scope`, linked and reduced to what the keys read for any window (cached per
+/// scope until the facts calculator moves).
+pub(crate) async fn key_columns(
+    state: &ApiState,
+    scope: &Scope,
+) -> Result<Arc<KeyColumns>, Problem> {
+    cached_facts(state)
+        .await?
+        .columns(scope, &state.dora.config())
+        .await
+        .map_err(|e| Problem::internal(&e))
 }
 
 fn parse_query(raw: Option<&str>, extra_names: &[&str]) -> Result<DoraQuery, Problem> {
@@ -269,8 +287,9 @@ pub async fn dora_keys(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
     let query = parse_query(raw.as_deref(), &[])?;
-    let facts = load_facts(&state, &query.scope).await?;
-    let report = dora::compute(&facts, &query.window, &state.dora.config());
+    let report = key_columns(&state, &query.scope)
+        .await?
+        .report(&query.window);
     let mut body = serde_json::to_value(&report).map_err(|e| Problem::internal(&e))?;
     if let Some(object) = body.as_object_mut() {
         object.insert("filters".into(), filters_json(&query.scope, &state.dora));
@@ -361,14 +380,10 @@ pub(crate) async fn compute_series(
             ),
         ));
     }
-    let facts = load_facts(state, &query.scope).await?;
-    let series = dora::key_series(
-        &facts,
-        &query.window,
-        &state.dora.config(),
-        parsed_key,
-        bucket,
-    );
+    let series =
+        key_columns(state, &query.scope)
+            .await?
+            .key_series(&query.window, parsed_key, bucket);
     Ok(SeriesAnswer {
         key: parsed_key,
         bucket,
@@ -392,11 +407,7 @@ async fn drill_down(
 ) -> Result<Json<Value>, Problem> {
     let query = parse_query(raw.as_deref(), &["limit", "offset"])?;
     let (limit, offset) = paging(&query.extra)?;
-    let cached = state
-        .facts
-        .get(&state.store, &state.dora.teams)
-        .await
-        .map_err(store_problem)?;
+    let cached = cached_facts(&state).await?;
     let cdevent_ids = &cached.cdevent_ids;
     let facts = narrow(&cached.facts, &query.scope);
     let config = state.dora.config();

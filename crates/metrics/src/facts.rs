@@ -134,7 +134,7 @@ pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
 }
 
 /// Which facts a request is about: `None` = all; a list = any of.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Scope {
     pub services: Option<Vec<String>>,
     pub environments: Option<Vec<String>>,

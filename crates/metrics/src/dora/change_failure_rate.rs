@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::columns::KeyColumns;
 use super::levels::{Level, RateThresholds};
-use super::linking::{Attribution, InterventionReason, Linked};
 use super::window::Window;
 
 /// How many failed deployments had each reason (one deployment may have several).
@@ -41,38 +41,33 @@ pub struct ChangeFailureRate {
 }
 
 /// Computes change failure rate for `window`.
-pub fn compute(linked: &Linked<'_>, window: &Window) -> ChangeFailureRate {
-    let in_window = linked.production_in(window);
+pub fn compute(columns: &KeyColumns, window: &Window) -> ChangeFailureRate {
+    let in_window = columns.production_in(window);
     let mut failed = 0;
     let mut reasons = InterventionCounts::default();
     let mut late = 0;
-    for &i in in_window {
-        let state = &linked.deployments[i];
-        if !state.needed_intervention() {
+    for row in in_window {
+        if !row.needed_intervention() {
             continue;
         }
         failed += 1;
-        for reason in &state.reasons {
-            match reason {
-                InterventionReason::Incident => reasons.incident += 1,
-                InterventionReason::RolledBack => reasons.rolled_back += 1,
-                InterventionReason::FailedRollout => reasons.failed_rollout += 1,
-            }
-        }
-        late += state
-            .incidents
+        reasons.incident += u64::from(row.incident);
+        reasons.rolled_back += u64::from(row.rolled_back);
+        reasons.failed_rollout += u64::from(row.failed_rollout);
+        late += columns
+            .detections(row)
             .iter()
-            .filter(|&&ii| linked.facts.incidents[ii].detected_at >= window.to)
+            .filter(|&&detected_at| detected_at >= window.to)
             .count() as u64;
     }
-    let unattributed = linked
+    let unattributed = columns
         .incidents_detected_in(window)
         .iter()
-        .filter(|&&ii| linked.incidents[ii].attribution == Attribution::Unattributed)
+        .filter(|row| row.unattributed)
         .count() as u64;
     let sample_size = in_window.len() as u64;
     let value = (sample_size > 0).then(|| failed as f64 / sample_size as f64);
-    let thresholds = linked.config.thresholds.change_failure_rate;
+    let thresholds = columns.config.thresholds.change_failure_rate;
     ChangeFailureRate {
         value,
         unit: "ratio".to_string(),
@@ -91,6 +86,7 @@ pub fn compute(linked: &Linked<'_>, window: &Window) -> ChangeFailureRate {
 mod tests {
     use super::*;
     use crate::dora::facts::{DoraConfig, DoraFacts};
+    use crate::dora::linking::Linked;
     use crate::dora::testkit::{dep, incident, window};
 
     fn run(facts: &DoraFacts, w: &Window) -> ChangeFailureRate {
@@ -98,7 +94,7 @@ mod tests {
             production_environments: vec!["prod".into()],
             ..DoraConfig::default()
         };
-        compute(&Linked::new(facts, &config), w)
+        compute(&Linked::new(facts, &config).columns(), w)
     }
 
     #[test]

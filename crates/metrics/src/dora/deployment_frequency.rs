@@ -2,14 +2,11 @@
 //! by the API: production deployments in the window, deploy days per week for the level, and
 //! deployments per calendar bucket for the time series.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::facts::DeploymentKind;
+use super::columns::KeyColumns;
 use super::levels::{FrequencyThresholds, Level};
-use super::linking::Linked;
 use super::stats;
 use super::window::{buckets, Bucket, Window};
 
@@ -42,28 +39,36 @@ pub struct DeploymentFrequency {
 }
 
 /// Computes deployment frequency for `window`.
-pub fn compute(linked: &Linked<'_>, window: &Window) -> DeploymentFrequency {
-    let deps = &linked.facts.deployments;
-    let in_window = linked.production_in(window);
-    let days: BTreeSet<NaiveDate> = in_window.iter().map(|&i| deps[i].at.date_naive()).collect();
+pub fn compute(columns: &KeyColumns, window: &Window) -> DeploymentFrequency {
+    let in_window = columns.production_in(window);
+    // Rows are in time order, so their UTC days come in order too: distinct days by comparing
+    // each with the previous one.
+    let mut days: Vec<NaiveDate> = Vec::new();
+    let (mut failed_rollouts, mut rollbacks) = (0, 0);
+    for row in in_window {
+        let day = row.at.date_naive();
+        if days.last() != Some(&day) {
+            days.push(day);
+        }
+        failed_rollouts += u64::from(row.failed_rollout);
+        rollbacks += u64::from(row.rollback);
+    }
     let weeks = window.complete_weeks();
-    let per_week: Vec<f64> = weeks
+    let mut per_week: Vec<f64> = weeks
         .iter()
         .map(|week| {
-            let first = week.from.date_naive();
-            let last = week.to.date_naive();
-            let count = days.range(first..last).count();
-            f64::from(u32::try_from(count).unwrap_or(u32::MAX))
+            let first = days.partition_point(|d| *d < week.from.date_naive());
+            let last = days.partition_point(|d| *d < week.to.date_naive());
+            f64::from(u32::try_from(last.saturating_sub(first)).unwrap_or(u32::MAX))
         })
         .collect();
     let total_days: f64 = per_week.iter().sum();
-    let median = stats::median(&stats::sorted(per_week));
+    let (median, _) = stats::median_and_percentile(&mut per_week, 50);
     let mean = (!weeks.is_empty()).then(|| total_days / weeks.len() as f64);
-    let thresholds = linked.config.thresholds.deployment_frequency;
+    let thresholds = columns.config.thresholds.deployment_frequency;
     let level = median
         .zip(mean)
         .map(|(median, mean)| thresholds.level(median, mean));
-    let count = |f: &dyn Fn(usize) -> bool| in_window.iter().filter(|&&i| f(i)).count() as u64;
     let value = in_window.len() as u64;
     DeploymentFrequency {
         value,
@@ -75,8 +80,8 @@ pub fn compute(linked: &Linked<'_>, window: &Window) -> DeploymentFrequency {
         mean_deploy_days_per_week: mean,
         complete_weeks: weeks.len() as u64,
         deploy_days: days.len() as u64,
-        failed_rollouts: count(&|i| deps[i].failed),
-        rollbacks: count(&|i| deps[i].kind == DeploymentKind::Rolledback),
+        failed_rollouts,
+        rollbacks,
     }
 }
 
@@ -92,13 +97,13 @@ pub struct BucketCount {
 
 /// Production deployments per bucket over `window`, every bucket listed (zeros included); the
 /// first and last buckets are clipped to the window.
-pub fn per_bucket(linked: &Linked<'_>, window: &Window, bucket: Bucket) -> Vec<BucketCount> {
+pub fn per_bucket(columns: &KeyColumns, window: &Window, bucket: Bucket) -> Vec<BucketCount> {
     buckets(window, bucket)
         .into_iter()
         .map(|(bucket_start, window)| BucketCount {
             bucket_start,
             window,
-            deployments: linked.production_in(&window).len() as u64,
+            deployments: columns.production_in(&window).len() as u64,
         })
         .collect()
 }
@@ -108,10 +113,11 @@ pub fn per_bucket(linked: &Linked<'_>, window: &Window, bucket: Bucket) -> Vec<B
 mod tests {
     use super::*;
     use crate::dora::facts::{DoraConfig, DoraFacts};
+    use crate::dora::linking::Linked;
     use crate::dora::testkit::{dep, t, window};
 
     fn run(facts: &DoraFacts, config: &DoraConfig, w: &Window) -> DeploymentFrequency {
-        compute(&Linked::new(facts, config), w)
+        compute(&Linked::new(facts, config).columns(), w)
     }
 
     #[test]
@@ -253,7 +259,7 @@ mod tests {
             ..DoraFacts::default()
         };
         let config = DoraConfig::default();
-        let linked = Linked::new(&facts, &config);
+        let linked = Linked::new(&facts, &config).columns();
         let w = window("2024-01-01T00:00:00Z", "2024-01-22T00:00:00Z");
         let counts: Vec<u64> = per_bucket(&linked, &w, Bucket::Week)
             .iter()

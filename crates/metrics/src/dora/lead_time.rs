@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::columns::{KeyColumns, LeadCell};
 use super::levels::{DurationThresholds, Level};
-use super::linking::{ChangeStart, Linked};
 use super::stats;
 use super::window::Window;
 
@@ -34,46 +34,29 @@ pub struct LeadTime {
 }
 
 /// Computes change lead time for `window`.
-pub fn compute(linked: &Linked<'_>, window: &Window) -> LeadTime {
-    let deps = &linked.facts.deployments;
-    let mut samples = Vec::new();
+pub fn compute(columns: &KeyColumns, window: &Window) -> LeadTime {
+    let shipped = columns.shipped_in(window);
+    let mut samples = Vec::with_capacity(shipped.len());
     let mut excluded_clock_skew = 0;
     let mut excluded_no_timestamp = 0;
     let mut skewed_commits = 0;
-    for &ci in linked.shipped_in(window) {
-        let state = &linked.changes[ci];
-        let Some(first) = state.first_production else {
-            continue;
-        };
-        match state.start {
-            Some(ChangeStart::Start {
-                at,
-                skewed_commits: skewed,
-                ..
-            }) => {
-                skewed_commits += skewed as u64;
-                samples.push((deps[first].at - at).num_seconds() as f64);
-            }
-            Some(ChangeStart::ClockSkew {
-                skewed_commits: skewed,
-            }) => {
-                skewed_commits += skewed as u64;
-                excluded_clock_skew += 1;
-            }
-            Some(ChangeStart::NoTimestamp) => excluded_no_timestamp += 1,
-            None => {}
+    for row in shipped {
+        skewed_commits += u64::from(row.skewed_commits);
+        match row.lead {
+            LeadCell::Seconds(seconds) => samples.push(seconds as f64),
+            LeadCell::ClockSkew => excluded_clock_skew += 1,
+            LeadCell::NoTimestamp => excluded_no_timestamp += 1,
         }
     }
-    let samples = stats::sorted(samples);
-    let value = stats::median(&samples);
-    let thresholds = linked.config.thresholds.lead_time;
+    let (value, p90) = stats::median_and_percentile(&mut samples, 90);
+    let thresholds = columns.config.thresholds.lead_time;
     LeadTime {
         value,
         unit: "seconds".to_string(),
         level: value.map(|v| thresholds.level(v)),
         thresholds,
         sample_size: samples.len() as u64,
-        p90: stats::nearest_rank(&samples, 90),
+        p90,
         excluded_clock_skew,
         excluded_no_timestamp,
         skewed_commits,
@@ -85,10 +68,11 @@ pub fn compute(linked: &Linked<'_>, window: &Window) -> LeadTime {
 mod tests {
     use super::*;
     use crate::dora::facts::{DoraConfig, DoraFacts};
+    use crate::dora::linking::Linked;
     use crate::dora::testkit::{change, dep, window};
 
     fn run(facts: &DoraFacts, config: &DoraConfig, w: &Window) -> LeadTime {
-        compute(&Linked::new(facts, config), w)
+        compute(&Linked::new(facts, config).columns(), w)
     }
 
     #[test]

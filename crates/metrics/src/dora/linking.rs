@@ -456,12 +456,6 @@ pub(crate) struct DeploymentState {
     pub rework: Option<ReworkReason>,
 }
 
-impl DeploymentState {
-    pub fn needed_intervention(&self) -> bool {
-        !self.reasons.is_empty()
-    }
-}
-
 /// What the linking found about one change.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ChangeState {
@@ -841,11 +835,6 @@ impl<'a> Linked<'a> {
     /// The facts the links were made from.
     pub fn facts(&self) -> &DoraFacts {
         self.facts
-    }
-
-    /// Production deployment indices whose time is in `window`, in deployment order.
-    pub(crate) fn production_in(&self, window: &Window) -> &[usize] {
-        in_window(&self.production, window, |&i| self.facts.deployments[i].at)
     }
 
     /// Change indices whose first production deployment is in `window`.

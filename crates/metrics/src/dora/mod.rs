@@ -12,6 +12,7 @@
 //! thresholds, [`window`] the calendar, [`stats`] the median and percentile.
 
 pub mod change_failure_rate;
+pub mod columns;
 pub mod deployment_frequency;
 pub mod drilldown;
 pub mod facts;
@@ -32,6 +33,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use change_failure_rate::ChangeFailureRate;
+pub use columns::KeyColumns;
 pub use deployment_frequency::{BucketCount, DeploymentFrequency};
 pub use drilldown::{ChangeLinks, DeploymentLinks, IncidentLinks};
 pub use facts::{Change, Commit, Deployment, DeploymentKind, DoraConfig, DoraFacts, Incident};
@@ -120,37 +122,6 @@ impl KeyReport {
     }
 }
 
-impl Linked<'_> {
-    /// The five keys over `window`.
-    pub fn report(&self, window: &Window) -> DoraReport {
-        DoraReport {
-            window: *window,
-            keys: DoraKeys {
-                deployment_frequency: deployment_frequency::compute(self, window),
-                lead_time: lead_time::compute(self, window),
-                change_failure_rate: change_failure_rate::compute(self, window),
-                recovery_time: recovery_time::compute(self, window),
-                rework_rate: rework_rate::compute(self, window),
-            },
-        }
-    }
-
-    /// One key over `window`.
-    pub fn key(&self, key: Key, window: &Window) -> KeyReport {
-        match key {
-            Key::DeploymentFrequency => {
-                KeyReport::DeploymentFrequency(deployment_frequency::compute(self, window))
-            }
-            Key::LeadTime => KeyReport::LeadTime(lead_time::compute(self, window)),
-            Key::ChangeFailureRate => {
-                KeyReport::ChangeFailureRate(change_failure_rate::compute(self, window))
-            }
-            Key::RecoveryTime => KeyReport::RecoveryTime(recovery_time::compute(self, window)),
-            Key::ReworkRate => KeyReport::ReworkRate(rework_rate::compute(self, window)),
-        }
-    }
-}
-
 /// The five DORA keys of `facts` over `window` under `config`.
 pub fn compute(facts: &DoraFacts, window: &Window, config: &DoraConfig) -> DoraReport {
     Linked::new(facts, config).report(window)
@@ -181,14 +152,7 @@ pub fn series(
     config: &DoraConfig,
     bucket: Bucket,
 ) -> Vec<SeriesPoint> {
-    let linked = Linked::new(facts, config);
-    window::buckets(window, bucket)
-        .into_iter()
-        .map(|(bucket_start, w)| SeriesPoint {
-            bucket_start,
-            report: linked.report(&w),
-        })
-        .collect()
+    Linked::new(facts, config).columns().series(window, bucket)
 }
 
 /// One key per bucket of `window`, as [`series`].
@@ -199,15 +163,9 @@ pub fn key_series(
     key: Key,
     bucket: Bucket,
 ) -> Vec<KeySeriesPoint> {
-    let linked = Linked::new(facts, config);
-    window::buckets(window, bucket)
-        .into_iter()
-        .map(|(bucket_start, w)| KeySeriesPoint {
-            bucket_start,
-            window: w,
-            value: linked.key(key, &w),
-        })
-        .collect()
+    Linked::new(facts, config)
+        .columns()
+        .key_series(window, key, bucket)
 }
 
 /// Production deployments per bucket of `window` (every bucket, zeros included).
@@ -217,5 +175,30 @@ pub fn deployment_counts(
     config: &DoraConfig,
     bucket: Bucket,
 ) -> Vec<BucketCount> {
-    deployment_frequency::per_bucket(&Linked::new(facts, config), window, bucket)
+    deployment_frequency::per_bucket(&Linked::new(facts, config).columns(), window, bucket)
+}
+
+impl KeyColumns {
+    /// The five keys per bucket of `window`, as [`series`].
+    pub fn series(&self, window: &Window, bucket: Bucket) -> Vec<SeriesPoint> {
+        window::buckets(window, bucket)
+            .into_iter()
+            .map(|(bucket_start, w)| SeriesPoint {
+                bucket_start,
+                report: self.report(&w),
+            })
+            .collect()
+    }
+
+    /// One key per bucket of `window`, as [`key_series`].
+    pub fn key_series(&self, window: &Window, key: Key, bucket: Bucket) -> Vec<KeySeriesPoint> {
+        window::buckets(window, bucket)
+            .into_iter()
+            .map(|(bucket_start, w)| KeySeriesPoint {
+                bucket_start,
+                window: w,
+                value: self.key(key, &w),
+            })
+            .collect()
+    }
 }

@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::columns::{KeyColumns, RecoveryCell};
 use super::levels::{DurationThresholds, Level};
-use super::linking::{Linked, Recovery};
 use super::stats;
 use super::window::Window;
 
@@ -31,25 +31,22 @@ pub struct RecoveryTime {
 }
 
 /// Computes recovery time for `window`.
-pub fn compute(linked: &Linked<'_>, window: &Window) -> RecoveryTime {
+pub fn compute(columns: &KeyColumns, window: &Window) -> RecoveryTime {
     let mut samples = Vec::new();
     let mut failed = 0;
     let mut open = 0;
     let mut invalid = 0;
-    for &i in linked.production_in(window) {
-        let Some(recovery) = &linked.deployments[i].recovery else {
-            continue;
-        };
-        failed += 1;
-        match recovery {
-            Recovery::Recovered { seconds, .. } => samples.push(*seconds as f64),
-            Recovery::Open { .. } => open += 1,
-            Recovery::InvalidTimes { .. } => invalid += 1,
+    for row in columns.production_in(window) {
+        match row.recovery {
+            RecoveryCell::NotFailed => continue,
+            RecoveryCell::Recovered { seconds } => samples.push(seconds as f64),
+            RecoveryCell::Open => open += 1,
+            RecoveryCell::InvalidTimes => invalid += 1,
         }
+        failed += 1;
     }
-    let samples = stats::sorted(samples);
-    let value = stats::median(&samples);
-    let thresholds = linked.config.thresholds.recovery_time;
+    let (value, _) = stats::median_and_percentile(&mut samples, 50);
+    let thresholds = columns.config.thresholds.recovery_time;
     RecoveryTime {
         value,
         unit: "seconds".to_string(),
@@ -67,6 +64,7 @@ pub fn compute(linked: &Linked<'_>, window: &Window) -> RecoveryTime {
 mod tests {
     use super::*;
     use crate::dora::facts::{DoraConfig, DoraFacts};
+    use crate::dora::linking::Linked;
     use crate::dora::testkit::{dep, incident, window};
 
     #[test]
@@ -103,7 +101,7 @@ mod tests {
         };
         let config = DoraConfig::default();
         let r = compute(
-            &Linked::new(&facts, &config),
+            &Linked::new(&facts, &config).columns(),
             &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
         );
         assert_eq!(r.failed_deployments, 6);
@@ -133,7 +131,7 @@ mod tests {
         };
         let config = DoraConfig::default();
         let r = compute(
-            &Linked::new(&facts, &config),
+            &Linked::new(&facts, &config).columns(),
             &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
         );
         assert_eq!(r.sample_size, 1);

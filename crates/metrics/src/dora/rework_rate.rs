@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::columns::{KeyColumns, ReworkCell};
 use super::levels::{Level, RateThresholds};
-use super::linking::{Linked, ReworkReason};
 use super::window::Window;
 
 /// Deployment rework rate over a window.
@@ -33,21 +33,21 @@ pub struct ReworkRate {
 }
 
 /// Computes rework rate for `window`.
-pub fn compute(linked: &Linked<'_>, window: &Window) -> ReworkRate {
-    let in_window = linked.production_in(window);
+pub fn compute(columns: &KeyColumns, window: &Window) -> ReworkRate {
+    let in_window = columns.production_in(window);
     let mut rollbacks = 0;
     let mut during_incident = 0;
-    for &i in in_window {
-        match linked.deployments[i].rework {
-            Some(ReworkReason::Rollback) => rollbacks += 1,
-            Some(ReworkReason::DuringIncident { .. }) => during_incident += 1,
-            None => {}
+    for row in in_window {
+        match row.rework {
+            ReworkCell::Rollback => rollbacks += 1,
+            ReworkCell::DuringIncident => during_incident += 1,
+            ReworkCell::No => {}
         }
     }
     let rework = rollbacks + during_incident;
     let sample_size = in_window.len() as u64;
     let value = (sample_size > 0).then(|| rework as f64 / sample_size as f64);
-    let thresholds = linked.config.thresholds.rework_rate;
+    let thresholds = columns.config.thresholds.rework_rate;
     ReworkRate {
         value,
         unit: "ratio".to_string(),
@@ -65,6 +65,7 @@ pub fn compute(linked: &Linked<'_>, window: &Window) -> ReworkRate {
 mod tests {
     use super::*;
     use crate::dora::facts::{DoraConfig, DoraFacts};
+    use crate::dora::linking::Linked;
     use crate::dora::testkit::{dep, incident, window};
 
     fn facts() -> DoraFacts {
@@ -101,7 +102,7 @@ mod tests {
         let facts = facts();
         let config = DoraConfig::default();
         let r = compute(
-            &Linked::new(&facts, &config),
+            &Linked::new(&facts, &config).columns(),
             &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
         );
         assert_eq!(r.sample_size, 7);
@@ -128,7 +129,7 @@ mod tests {
             ..DoraConfig::default()
         };
         let r = compute(
-            &Linked::new(&facts, &config),
+            &Linked::new(&facts, &config).columns(),
             &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
         );
         // 3/7 = 0.43 <= 0.5 -> medium.

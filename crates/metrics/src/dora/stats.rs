@@ -4,6 +4,9 @@
 //!   middle values.
 //! - Percentile p (p90 for lead time): nearest rank, the value at 1-based rank `ceil(p/100 * n)`
 //!   of the sorted samples (always one of the samples, never interpolated).
+//!
+//! The keys take them from unsorted samples with [`median_and_percentile`], which selects the
+//! ranks it needs in linear time instead of sorting (millions of lead times per window).
 
 /// Median of ascending `sorted` samples; `None` when empty.
 pub fn median(sorted: &[f64]) -> Option<f64> {
@@ -38,6 +41,36 @@ pub fn sorted(mut samples: Vec<f64>) -> Vec<f64> {
     samples
 }
 
+/// [`median`] and [`nearest_rank`] of unsorted `samples` (reordered in place), in linear time.
+pub fn median_and_percentile(samples: &mut [f64], percent: u32) -> (Option<f64>, Option<f64>) {
+    let n = samples.len();
+    if n == 0 {
+        return (None, None);
+    }
+    let middle = n / 2;
+    let (below, &mut upper_middle, above) = samples.select_nth_unstable_by(middle, f64::total_cmp);
+    let median = if n % 2 == 1 {
+        upper_middle
+    } else {
+        // The lower middle value is the largest of the values selected below the upper one.
+        let lower_middle = below
+            .iter()
+            .copied()
+            .max_by(f64::total_cmp)
+            .unwrap_or(upper_middle);
+        (lower_middle + upper_middle) / 2.0
+    };
+    let percent = usize::try_from(percent.clamp(1, 100)).unwrap_or(100);
+    let index = (percent * n).div_ceil(100).max(1) - 1;
+    let percentile = match index.checked_sub(middle + 1) {
+        // At or below the middle: below + middle are not sorted, select among them.
+        None if index == middle => upper_middle,
+        None => *below.select_nth_unstable_by(index, f64::total_cmp).1,
+        Some(rank_above) => *above.select_nth_unstable_by(rank_above, f64::total_cmp).1,
+    };
+    (Some(median), Some(percentile))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -70,6 +103,33 @@ mod tests {
         assert_eq!(nearest_rank(&twenty, 90), Some(18.0));
         assert_eq!(nearest_rank(&twenty, 100), Some(20.0));
         assert_eq!(nearest_rank(&twenty, 50), Some(10.0));
+    }
+
+    #[test]
+    fn selection_agrees_with_sorting() {
+        // Pseudo-random samples with duplicates, every length up to 60, several percents.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for n in 0..60 {
+            let samples: Vec<f64> = (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state % 25) as f64
+                })
+                .collect();
+            let sorted_samples = sorted(samples.clone());
+            for percent in [1, 10, 50, 90, 99, 100] {
+                let mut scratch = samples.clone();
+                let (m, p) = median_and_percentile(&mut scratch, percent);
+                assert_eq!(m, median(&sorted_samples), "median of {n}");
+                assert_eq!(
+                    p,
+                    nearest_rank(&sorted_samples, percent),
+                    "p{percent} of {n}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,129 @@
+//! Benchmark of the five keys' computation at the scale issue 4 sets (BENCHMARKS.md): one year of
+//! 1,000,000 production deployments of 50 services and 5,000,000 changes, with rollbacks, failed
+//! rollouts and incidents. Run with `cargo bench -p dora-metrics --bench keys` (optionally
+//! `-- DEPLOYMENTS CHANGES_PER_DEPLOYMENT`). Prints how long linking, building the columns and
+//! answering windows take; it asserts nothing about time.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use dora_metrics::dora::facts::{Change, Commit, Deployment, DeploymentKind, Incident};
+use dora_metrics::dora::linking::Linked;
+use dora_metrics::dora::{DoraConfig, DoraFacts, Key, Window};
+
+const SERVICES: i64 = 50;
+
+fn generate(deployments: i64, changes_per_deployment: i64) -> DoraFacts {
+    let start = Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap();
+    let step = Duration::seconds(365 * 86_400) / i32::try_from(deployments).unwrap();
+    let mut facts = DoraFacts::default();
+    for d in 0..deployments {
+        let at = start + step * i32::try_from(d).unwrap();
+        let service = format!("svc-{}", d % SERVICES);
+        let sha = format!("{d:040x}");
+        facts.deployments.push(Deployment {
+            id: d + 1,
+            service: service.clone(),
+            environment: "production".into(),
+            team: Some(format!("team-{}", d % 7)),
+            at,
+            kind: if d % 97 == 0 {
+                DeploymentKind::Rolledback
+            } else {
+                DeploymentKind::Deployed
+            },
+            failed: d % 89 == 0,
+            artifact_id: Some(format!("pkg:oci/{service}@sha256:{d:x}")),
+            revision: Some(sha.clone()),
+        });
+        for c in 0..changes_per_deployment {
+            let commit_at: DateTime<Utc> = at - Duration::minutes(30 + 97 * c + (d % 600));
+            facts.changes.push(Change {
+                id: format!("{service}#{d}-{c}"),
+                service: Some(service.clone()),
+                repository: Some(service.clone()),
+                created_at: Some(commit_at),
+                merged_at: Some(at - Duration::minutes(10)),
+                commits: vec![Commit {
+                    sha: format!("{d:032x}{c:08x}"),
+                    at: Some(commit_at),
+                }],
+                merge_sha: Some(sha.clone()),
+                artifact_ids: Vec::new(),
+            });
+        }
+        if d % 53 == 0 {
+            facts.incidents.push(Incident {
+                id: format!("incident-{d}"),
+                service: Some(service.clone()),
+                environment: Some("production".into()),
+                artifact_id: None,
+                deployment_ref: None,
+                detected_at: at + Duration::minutes(5),
+                resolved_at: (d % 5 != 0).then(|| at + Duration::minutes(95)),
+            });
+        }
+    }
+    facts
+}
+
+fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let value = f();
+    println!("{what}: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    value
+}
+
+fn main() {
+    let args: Vec<i64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let deployments = args.first().copied().unwrap_or(1_000_000);
+    let per_deployment = args.get(1).copied().unwrap_or(5);
+    let facts = timed("generate", || generate(deployments, per_deployment));
+    println!(
+        "{} deployments, {} changes, {} incidents",
+        facts.deployments.len(),
+        facts.changes.len(),
+        facts.incidents.len()
+    );
+    let config = DoraConfig {
+        production_environments: vec!["production".into()],
+        ..DoraConfig::default()
+    };
+    let linked = timed("link", || Linked::new(&facts, &config));
+    let columns = timed("columns", || linked.columns());
+    let year = Window::new(
+        Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
+    )
+    .unwrap();
+    let quarter = Window::new(
+        Utc.with_ymd_and_hms(2023, 4, 1, 0, 0, 0).unwrap(),
+        Utc.with_ymd_and_hms(2023, 7, 1, 0, 0, 0).unwrap(),
+    )
+    .unwrap();
+    for run in 1..=5 {
+        let report = timed(&format!("five keys, one year (run {run})"), || {
+            columns.report(&year)
+        });
+        if run == 1 {
+            println!(
+                "  deployments {} lead time {:?} s (n {}) failure rate {:?} recovery {:?} s rework {:?}",
+                report.keys.deployment_frequency.value,
+                report.keys.lead_time.value,
+                report.keys.lead_time.sample_size,
+                report.keys.change_failure_rate.value,
+                report.keys.recovery_time.value,
+                report.keys.rework_rate.value,
+            );
+        }
+    }
+    timed("five keys, one quarter", || columns.report(&quarter));
+    timed("lead time by week, one year", || {
+        columns.key_series(&year, Key::LeadTime, dora_metrics::dora::Bucket::Week)
+    });
+}
