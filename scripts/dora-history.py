@@ -1,30 +1,63 @@
-# Generates a DORA history as bare CDEvents for the facts benchmark (BENCHMARKS.md):
+# Generates a DORA history as bare CDEvents for the five-keys benchmark (BENCHMARKS.md):
 #   python3 scripts/dora-history.py DEPLOYMENTS CHANGES_PER_DEPLOYMENT OUT.jsonl
 # One JSON array of up to 1000 CDEvents per line, to POST to /cdevents.
-import json, sys, random
-random.seed(7)
+#
+# One year (2023) of production deployments of 50 services, evenly spaced. Each deployment ships
+# CHANGES_PER_DEPLOYMENT merged changes (their merge SHA is the deployed revision; each has one
+# commit with a timestamp 30 minutes to 10 hours earlier). Every 97th deployment is a rollback,
+# every 89th a failed rollout, and every 53rd is followed five minutes later by an incident on its
+# service, resolved 90 minutes after that (every fifth of them is never resolved).
+import datetime
+import json
+import sys
+
 deployments, changes_per_deploy = int(sys.argv[1]), int(sys.argv[2])
-out = open(sys.argv[3], 'w')
+out = open(sys.argv[3], "w")
 batch = []
-def emit(e):
-    batch.append(e)
+
+
+def emit(event):
+    batch.append(event)
     if len(batch) == 1000:
-        out.write(json.dumps(batch) + "\n"); batch.clear()
-start = 1672531200  # 2023-01-01
+        out.write(json.dumps(batch, separators=(",", ":")) + "\n")
+        batch.clear()
+
+
+start = 1672531200  # 2023-01-01T00:00:00Z
 services = [f"svc-{i}" for i in range(50)]
-def ts(t): 
-    import datetime
-    return datetime.datetime.utcfromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ts(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def context(event_id, kind, t):
+    return {"specversion": "0.5.1", "id": event_id, "source": "/bench", "type": kind, "timestamp": ts(t)}
+
+
 for d in range(deployments):
-    t = start + d * (365 * 86400 // deployments)
+    t = start + d * (365 * 86400) // deployments
     svc = services[d % len(services)]
     sha = f"{d:040x}"
     for c in range(changes_per_deploy):
-        cid = f"{svc}#{d}-{c}"
-        emit({"context": {"specversion": "0.5.1", "id": f"c-{d}-{c}", "source": "/bench", "type": "dev.cdevents.change.merged.0.3.0", "timestamp": ts(t - 3600)},
-              "subject": {"id": cid, "source": "/bench", "content": {"repository": {"id": svc}}},
-              "customData": {"dora": {"mergeSha": sha if c == 0 else f"{d:032x}{c:08x}", "createdAt": ts(t - 7200 - c * 60), "commits": [{"sha": f"{d:032x}{c:08x}", "timestamp": ts(t - 7200 - c * 60)}]}}})
-    emit({"context": {"specversion": "0.5.1", "id": f"d-{d}", "source": "/bench", "type": "dev.cdevents.service.deployed.0.3.0", "timestamp": ts(t)},
-          "subject": {"id": svc, "source": "/bench", "content": {"environment": {"id": "production"}, "artifactId": f"pkg:oci/{svc}@{d}"}},
-          "customData": {"dora": {"revision": sha}}})
-if batch: out.write(json.dumps(batch) + "\n")
+        committed = t - 1800 - (97 * c + d % 600) * 60
+        emit({"context": context(f"c-{d}-{c}", "dev.cdevents.change.merged.0.3.0", t - 600),
+              "subject": {"id": f"{svc}#{d}-{c}", "source": "/bench", "content": {"repository": {"id": svc}}},
+              "customData": {"dora": {"mergeSha": sha, "createdAt": ts(committed),
+                                      "commits": [{"sha": f"{d:032x}{c:08x}", "timestamp": ts(committed)}]}}})
+    kind = "rolledback" if d % 97 == 0 else "deployed"
+    deployment = {"context": context(f"d-{d}", f"dev.cdevents.service.{kind}.0.3.0", t),
+                  "subject": {"id": svc, "source": "/bench",
+                              "content": {"environment": {"id": "production"}, "artifactId": f"pkg:oci/{svc}@{d}"}},
+                  "customData": {"dora": {"revision": sha}}}
+    if d % 89 == 0:
+        deployment["customData"]["dora"]["outcome"] = "failure"
+    emit(deployment)
+    if d % 53 == 0:
+        subject = {"id": f"incident-{d}", "source": "/bench",
+                   "content": {"environment": {"id": "production"}, "service": {"id": svc}}}
+        emit({"context": context(f"i-{d}", "dev.cdevents.incident.detected.0.3.0", t + 300), "subject": subject})
+        if d % 5 != 0:
+            emit({"context": context(f"r-{d}", "dev.cdevents.incident.resolved.0.3.0", t + 5700), "subject": subject})
+if batch:
+    out.write(json.dumps(batch, separators=(",", ":")) + "\n")

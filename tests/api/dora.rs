@@ -2,7 +2,9 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_with, test_settings, Backend, TestApp};
+use std::time::Duration;
+
+use crate::helpers::{poll_until, spawn_with, test_settings, Backend, TestApp};
 
 fn cdevent(kind: &str, id: &str, subject: &str, at: &str, content: Value, dora: Value) -> Value {
     // service.deployed, change.merged and incident.* are all at 0.3.0 in CDEvents v0.5.1.
@@ -84,6 +86,20 @@ fn scenario() -> Vec<Value> {
     ]
 }
 
+/// Posts bare CDEvents to `/cdevents` and waits until the pipeline has processed them.
+async fn post_and_process(app: &TestApp, events: &[Value]) {
+    let response = app
+        .client
+        .post(app.url("/cdevents"))
+        .header("content-type", "application/json")
+        .body(json!(events).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    app.wait_until_processed().await;
+}
+
 async fn spawn_production_only(backend: &Backend) -> TestApp {
     let db = backend.fresh_database().await;
     let mut settings = test_settings(&db);
@@ -101,16 +117,7 @@ async fn the_five_keys_match_the_hand_computed_scenario(backend: Backend) {
     // Posted in reverse: arrival order must not matter.
     let mut events = scenario();
     events.reverse();
-    let response = app
-        .client
-        .post(app.url("/cdevents"))
-        .header("content-type", "application/json")
-        .body(json!(events).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
-    app.wait_until_processed().await;
+    post_and_process(&app, &events).await;
     let report = app
         .get_json("/api/v1/dora?from=2024-01-01&to=2024-01-14")
         .await;
@@ -281,16 +288,7 @@ backend_tests!(
 
 async fn charts_draw_the_series_of_the_hand_computed_scenario(backend: Backend) {
     let app = spawn_production_only(&backend).await;
-    let response = app
-        .client
-        .post(app.url("/cdevents"))
-        .header("content-type", "application/json")
-        .body(json!(scenario()).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    app.wait_until_processed().await;
+    post_and_process(&app, &scenario()).await;
     let svg = |path: String| {
         let app = &app;
         async move {
@@ -340,18 +338,7 @@ async fn numbers_follow_new_facts_between_requests(backend: Backend) {
     let app = spawn_production_only(&backend).await;
     let post = |events: Vec<Value>| {
         let app = &app;
-        async move {
-            let response = app
-                .client
-                .post(app.url("/cdevents"))
-                .header("content-type", "application/json")
-                .body(json!(events).to_string())
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 202);
-            app.wait_until_processed().await;
-        }
+        async move { post_and_process(app, &events).await }
     };
     post(scenario()).await;
     let window = "/api/v1/dora?from=2024-01-01&to=2024-01-14";
@@ -382,3 +369,52 @@ async fn numbers_follow_new_facts_between_requests(backend: Backend) {
 }
 
 backend_tests!(numbers_follow_new_facts_between_requests,);
+
+/// With no time to wait for a rebuild (`freshness_wait = 0`), an answer after new facts comes
+/// from the previous ones and says so, or from the new ones and says that; it never mixes them,
+/// and the new numbers arrive by themselves without another event.
+async fn stale_answers_say_so_and_catch_up(backend: Backend) {
+    let db = backend.fresh_database().await;
+    let mut settings = test_settings(&db);
+    settings.dora.production_environments = vec!["production".into()];
+    settings.dora.freshness_wait = std::time::Duration::ZERO;
+    let app = spawn_with(settings, db).await;
+    let post = |events: Vec<Value>| {
+        let app = &app;
+        async move { post_and_process(app, &events).await }
+    };
+    let window = "/api/v1/dora?from=2024-01-01&to=2024-01-14";
+    post(scenario()).await;
+    // No facts at hand yet: the first answer waits for them whatever the setting.
+    let first = app.get_json(window).await;
+    assert_eq!(first["stale"], false);
+    assert_eq!(first["keys"]["deployment_frequency"]["value"], 3);
+
+    post(vec![deployed(
+        "d5",
+        "production",
+        "2024-01-04T12:00:00Z",
+        "ddd",
+    )])
+    .await;
+    let next = app.get_json(window).await;
+    let expected = if next["stale"] == true { 3 } else { 4 };
+    assert_eq!(
+        next["keys"]["deployment_frequency"]["value"], expected,
+        "{next}"
+    );
+    poll_until(Duration::from_secs(10), || async {
+        let answer = app.get_json(window).await;
+        (answer["stale"] == false).then_some(())
+    })
+    .await;
+    let caught_up = app.get_json(window).await;
+    assert_eq!(caught_up["stale"], false);
+    assert_eq!(caught_up["keys"]["deployment_frequency"]["value"], 4);
+    let series = app
+        .get_json("/api/v1/metrics/deployment-frequency?from=2024-01-01&to=2024-01-14")
+        .await;
+    assert_eq!(series["stale"], false);
+}
+
+backend_tests!(stale_answers_say_so_and_catch_up,);

@@ -21,7 +21,7 @@ use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::facts_cache::CachedFacts;
+use crate::facts_cache::{Facts, FactsConfig};
 use crate::{store_problem, ApiState};
 
 /// `[dora]` in the configuration.
@@ -35,6 +35,10 @@ pub struct DoraSettings {
     pub attribution_horizon: Duration,
     /// Service -> team; wins over team metadata in events.
     pub teams: BTreeMap<String, String>,
+    /// How long a query waits for the facts to catch up with the calculator before it answers
+    /// from the previous ones (marked `stale`); see `facts_cache`.
+    #[serde(with = "humantime_serde")]
+    pub freshness_wait: Duration,
     /// Level thresholds (defaults: the DORA 2023 clusters; METRICS.md).
     pub thresholds: Thresholds,
 }
@@ -45,6 +49,7 @@ impl Default for DoraSettings {
             production_environments: Vec::new(),
             attribution_horizon: Duration::from_secs(7 * 24 * 3600),
             teams: BTreeMap::new(),
+            freshness_wait: crate::facts_cache::DEFAULT_FRESHNESS_WAIT,
             thresholds: Thresholds::default(),
         }
     }
@@ -141,7 +146,7 @@ pub(crate) async fn load_facts(
     state: &ApiState,
     scope: &Scope,
 ) -> Result<Arc<dora::facts::DoraFacts>, Problem> {
-    let cached = cached_facts(state).await?;
+    let cached = cached_facts(state).await?.cached;
     Ok(if scope == &Scope::default() {
         Arc::clone(&cached.facts)
     } else {
@@ -149,25 +154,32 @@ pub(crate) async fn load_facts(
     })
 }
 
-async fn cached_facts(state: &ApiState) -> Result<Arc<CachedFacts>, Problem> {
+/// The cached facts (maybe `stale`: see [`crate::facts_cache`]).
+pub(crate) async fn cached_facts(state: &ApiState) -> Result<Facts, Problem> {
+    let config = FactsConfig {
+        teams: state.dora.teams.clone(),
+        dora: state.dora.config(),
+    };
     state
         .facts
-        .get(&state.store, &state.dora.teams)
+        .get(&state.store, &config)
         .await
         .map_err(store_problem)
 }
 
 /// The facts of `scope`, linked and reduced to what the keys read for any window (cached per
-/// scope until the facts calculator moves).
+/// scope until the facts calculator moves), and whether they are stale.
 pub(crate) async fn key_columns(
     state: &ApiState,
     scope: &Scope,
-) -> Result<Arc<KeyColumns>, Problem> {
-    cached_facts(state)
-        .await?
+) -> Result<(Arc<KeyColumns>, bool), Problem> {
+    let facts = cached_facts(state).await?;
+    let columns = facts
+        .cached
         .columns(scope, &state.dora.config())
         .await
-        .map_err(|e| Problem::internal(&e))
+        .map_err(|e| Problem::internal(&e))?;
+    Ok((columns, facts.stale))
 }
 
 fn parse_query(raw: Option<&str>, extra_names: &[&str]) -> Result<DoraQuery, Problem> {
@@ -287,12 +299,12 @@ pub async fn dora_keys(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
     let query = parse_query(raw.as_deref(), &[])?;
-    let report = key_columns(&state, &query.scope)
-        .await?
-        .report(&query.window);
+    let (columns, stale) = key_columns(&state, &query.scope).await?;
+    let report = columns.report(&query.window);
     let mut body = serde_json::to_value(&report).map_err(|e| Problem::internal(&e))?;
     if let Some(object) = body.as_object_mut() {
         object.insert("filters".into(), filters_json(&query.scope, &state.dora));
+        object.insert("stale".into(), json!(stale));
     }
     Ok(Json(body))
 }
@@ -303,6 +315,8 @@ pub(crate) struct SeriesAnswer {
     pub bucket: Bucket,
     pub query: DoraQuery,
     pub series: Vec<dora::KeySeriesPoint>,
+    /// Computed from the previous facts while a rebuild runs.
+    pub stale: bool,
 }
 
 /// One DORA key per day, week, month or year of the window.
@@ -334,6 +348,7 @@ pub async fn key_series(
         "window": answer.query.window,
         "filters": filters_json(&answer.query.scope, &state.dora),
         "series": answer.series,
+        "stale": answer.stale,
     })))
 }
 
@@ -380,15 +395,14 @@ pub(crate) async fn compute_series(
             ),
         ));
     }
-    let series =
-        key_columns(state, &query.scope)
-            .await?
-            .key_series(&query.window, parsed_key, bucket);
+    let (columns, stale) = key_columns(state, &query.scope).await?;
+    let series = columns.key_series(&query.window, parsed_key, bucket);
     Ok(SeriesAnswer {
         key: parsed_key,
         bucket,
         query,
         series,
+        stale,
     })
 }
 
@@ -407,7 +421,7 @@ async fn drill_down(
 ) -> Result<Json<Value>, Problem> {
     let query = parse_query(raw.as_deref(), &["limit", "offset"])?;
     let (limit, offset) = paging(&query.extra)?;
-    let cached = cached_facts(&state).await?;
+    let cached = cached_facts(&state).await?.cached;
     let cdevent_ids = &cached.cdevent_ids;
     let facts = narrow(&cached.facts, &query.scope);
     let config = state.dora.config();

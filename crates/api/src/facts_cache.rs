@@ -1,24 +1,33 @@
-//! The folded facts, kept between requests while the calculator has not moved.
+//! The folded and linked facts, kept between requests while the calculator has not moved: what
+//! the metrics endpoint reads (... -> facts calculator -> **facts cache** -> keys, drill-down).
 //!
 //! Every key, series, drill-down and gauge starts from all stored facts folded together (a change
-//! or an incident is judged on all its observations). Loading and folding them is most of a
-//! request's cost, and it only changes when the facts calculator commits: the cache is keyed by
-//! the calculator's cursor, read on every request (one indexed row), so answers are never staler
-//! than without it. One reload runs at a time; requests arriving meanwhile wait for it.
+//! or an incident is judged on all its observations), linked once per scope ([`KeyColumns`]), so
+//! a request only scans the rows of its window (BENCHMARKS.md). The cache is keyed by the facts
+//! calculator's cursor, read on every request (one indexed row).
 //!
-//! Per version, the linked facts of each scope asked for are kept as [`KeyColumns`], so a request
-//! for the five keys or a series only scans the rows of its window (BENCHMARKS.md). Linking runs
-//! on a blocking thread, once per scope and version.
+//! When the cursor has moved, one rebuild (load, fold, link the unfiltered scope) runs in the
+//! background and requests wait for it, but at most `[dora] freshness_wait` (default
+//! [`DEFAULT_FRESHNESS_WAIT`]) when an older version is at hand: past that they answer from the older version and say so (`stale`). On a history of
+//! millions of facts under constant ingest, answers stay fast and lag by one rebuild; on small
+//! ones the rebuild takes milliseconds and every answer is current. Rebuilds run one at a time,
+//! and a new one starts no sooner than the previous one took after it ended (at most half of a
+//! core goes to rebuilding, however often the cursor moves).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use dora_metrics::dora::facts::DoraFacts;
 use dora_metrics::dora::linking::Linked;
 use dora_metrics::dora::{DoraConfig, KeyColumns};
 use dora_metrics::facts::{narrow, Scope};
 use dora_store::{FactFilter, Position, Store, StoreError, DEPLOYMENTS_CURSOR};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
+
+/// How long a request waits for a rebuild when it could answer from an older version, unless
+/// configured otherwise.
+pub const DEFAULT_FRESHNESS_WAIT: Duration = Duration::from_secs(2);
 
 /// Facts folded at one position of the calculator.
 #[derive(Debug)]
@@ -65,39 +74,180 @@ impl CachedFacts {
     }
 }
 
-/// The process's cache of folded facts.
+/// The facts a request reads, and whether they lag behind the calculator.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub cached: Arc<CachedFacts>,
+    /// A rebuild to the calculator's current position was still running after the freshness
+    /// wait: these are the facts of the previous one.
+    pub stale: bool,
+}
+
+/// The outcome of one rebuild, as its waiters see it.
+type Rebuilt = Option<Result<Arc<CachedFacts>, Arc<StoreError>>>;
+
 #[derive(Debug, Default)]
+struct CacheState {
+    current: Option<Arc<CachedFacts>>,
+    /// The rebuild running now.
+    rebuilding: Option<watch::Receiver<Rebuilt>>,
+    /// No rebuild starts before this (the last one's duration after its end).
+    next_rebuild: Option<Instant>,
+}
+
+/// The process's cache of folded facts.
+#[derive(Debug)]
 pub struct FactsCache {
-    current: Mutex<Option<Arc<CachedFacts>>>,
+    state: std::sync::Mutex<CacheState>,
+    freshness_wait: Duration,
+}
+
+impl Default for FactsCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_FRESHNESS_WAIT)
+    }
+}
+
+/// What a rebuild needs besides the store: the configuration's teams and DORA settings.
+#[derive(Debug, Clone)]
+pub struct FactsConfig {
+    pub teams: BTreeMap<String, String>,
+    pub dora: DoraConfig,
 }
 
 impl FactsCache {
-    /// The facts as of the calculator's current position, reloaded when it has moved.
-    pub async fn get(
-        &self,
-        store: &Store,
-        teams: &BTreeMap<String, String>,
-    ) -> Result<Arc<CachedFacts>, StoreError> {
-        // Read before loading: rows committed meanwhile may be included under the older
-        // version, which only causes one more reload later; none can be missing.
-        let version = store.cursor(DEPLOYMENTS_CURSOR).await?;
-        let mut current = self.current.lock().await;
-        if let Some(cached) = current.as_ref().filter(|c| c.version == version) {
-            return Ok(Arc::clone(cached));
+    /// An empty cache whose requests wait at most `freshness_wait` for a rebuild.
+    pub fn new(freshness_wait: Duration) -> Self {
+        Self {
+            state: std::sync::Mutex::default(),
+            freshness_wait,
         }
-        let rows = store.load_facts(&FactFilter::default()).await?;
+    }
+
+    /// The facts as of the calculator's current position (or, when a rebuild to it takes longer
+    /// than the freshness wait, of the previous rebuild, marked `stale`).
+    pub async fn get(
+        self: &Arc<Self>,
+        store: &Store,
+        config: &FactsConfig,
+    ) -> Result<Facts, Arc<StoreError>> {
+        let wanted = store.cursor(DEPLOYMENTS_CURSOR).await?;
+        let deadline = Instant::now() + self.freshness_wait;
+        loop {
+            let (current, mut rebuilt) = {
+                let mut state = self.lock();
+                let current = state.current.clone();
+                if let Some(cached) = current.as_ref().filter(|c| c.version >= wanted) {
+                    return Ok(Facts {
+                        cached: Arc::clone(cached),
+                        stale: false,
+                    });
+                }
+                let rebuilding = match &state.rebuilding {
+                    Some(rebuilding) => rebuilding.clone(),
+                    None => {
+                        let resting = state.next_rebuild.is_some_and(|at| Instant::now() < at);
+                        if let (true, Some(cached)) = (resting, &current) {
+                            return Ok(Facts {
+                                cached: Arc::clone(cached),
+                                stale: true,
+                            });
+                        }
+                        let receiver = self.start_rebuild(store.clone(), config.clone());
+                        state.rebuilding = Some(receiver.clone());
+                        receiver
+                    }
+                };
+                (current, rebuilding)
+            };
+            let finished = rebuilt.wait_for(Option::is_some);
+            let outcome = match &current {
+                None => finished.await.map(|r| r.clone()),
+                Some(cached) => match tokio::time::timeout_at(deadline.into(), finished).await {
+                    Ok(outcome) => outcome.map(|r| r.clone()),
+                    Err(_) => {
+                        return Ok(Facts {
+                            cached: Arc::clone(cached),
+                            stale: true,
+                        })
+                    }
+                },
+            };
+            match outcome {
+                Ok(Some(Err(error))) => return Err(error),
+                // Rebuilt (maybe from before `wanted`: look again) or the rebuild was dropped.
+                Ok(_) | Err(_) => continue,
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts a rebuild in the background; its outcome is published on the returned channel.
+    fn start_rebuild(
+        self: &Arc<Self>,
+        store: Store,
+        config: FactsConfig,
+    ) -> watch::Receiver<Rebuilt> {
+        let (sender, receiver) = watch::channel(None);
+        let cache = Arc::clone(self);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let outcome = rebuild(&store, &config).await.map_err(Arc::new);
+            let mut state = cache.lock();
+            if let Ok(fresh) = &outcome {
+                if state
+                    .current
+                    .as_ref()
+                    .is_none_or(|c| c.version <= fresh.version)
+                {
+                    state.current = Some(Arc::clone(fresh));
+                }
+            }
+            state.rebuilding = None;
+            state.next_rebuild = Some(Instant::now() + started.elapsed());
+            sender.send_replace(Some(outcome));
+        });
+        receiver
+    }
+}
+
+/// Loads and folds every fact as of the calculator's position now, and links the unfiltered scope.
+async fn rebuild(store: &Store, config: &FactsConfig) -> Result<Arc<CachedFacts>, StoreError> {
+    // Read before loading: rows committed meanwhile may be included under the older version,
+    // which only causes one more rebuild later; none can be missing.
+    let version = store.cursor(DEPLOYMENTS_CURSOR).await?;
+    let rows = store.load_facts(&FactFilter::default()).await?;
+    let teams = config.teams.clone();
+    let folded = tokio::task::spawn_blocking(move || {
         let cdevent_ids = rows
             .deployments
             .iter()
             .map(|d| (d.id, d.cdevent_id.clone()))
             .collect();
-        let fresh = Arc::new(CachedFacts {
-            version,
-            facts: Arc::new(dora_metrics::facts::fold(rows, teams)),
+        (
+            Arc::new(dora_metrics::facts::fold(rows, &teams)),
             cdevent_ids,
-            columns: Mutex::default(),
+        )
+    })
+    .await;
+    let Ok((facts, cdevent_ids)) = folded else {
+        return Err(StoreError::Corrupt {
+            seq: 0,
+            reason: "folding the facts failed".into(),
         });
-        *current = Some(Arc::clone(&fresh));
-        Ok(fresh)
-    }
+    };
+    let fresh = Arc::new(CachedFacts {
+        version,
+        facts,
+        cdevent_ids,
+        columns: Mutex::default(),
+    });
+    // The unfiltered scope is what most requests read: link it now, off the request path.
+    let _ = fresh.columns(&Scope::default(), &config.dora).await;
+    Ok(fresh)
 }

@@ -59,6 +59,7 @@ impl ApiState {
         telemetry: std::sync::Arc<Telemetry>,
         serves: Serves,
     ) -> Self {
+        let facts = facts_cache::FactsCache::new(dora.freshness_wait);
         Self {
             feed: events::EventFeed::new(store.clone()),
             store,
@@ -67,7 +68,7 @@ impl ApiState {
             serves_queries: serves.queries,
             serves_ingest: serves.ingest,
             gauges: std::sync::Arc::default(),
-            facts: std::sync::Arc::default(),
+            facts: std::sync::Arc::new(facts),
         }
     }
 }
@@ -100,7 +101,8 @@ pub fn health_router(state: ApiState) -> OpenApiRouter {
         .with_state(state)
 }
 
-pub(crate) fn store_problem(error: StoreError) -> Problem {
+pub(crate) fn store_problem(error: impl std::borrow::Borrow<StoreError>) -> Problem {
+    let error = error.borrow();
     if error.is_unavailable() {
         tracing::warn!(error = %error, "query failed: database unavailable");
         Problem::unavailable("the database is unavailable", 5)
