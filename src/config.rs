@@ -138,6 +138,15 @@ pub struct Overrides {
     pub database_url: Option<String>,
 }
 
+/// `webhooks.<tool>.<secret|token>` for an environment variable `DORA_WEBHOOKS__<TOOL>__<SECRET|TOKEN>`.
+fn credential_path(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("DORA_")?.to_ascii_lowercase();
+    let mut parts = rest.split("__");
+    let (section, tool, key) = (parts.next()?, parts.next()?, parts.next()?);
+    let credential = section == "webhooks" && (key == "secret" || key == "token");
+    (credential && parts.next().is_none()).then(|| format!("webhooks.{tool}.{key}"))
+}
+
 impl Settings {
     /// Compiles the routes and the rules (routes may name the configured functions).
     pub fn routing_table(&self) -> anyhow::Result<RoutingTable> {
@@ -157,17 +166,24 @@ impl Settings {
             );
             figment = figment.merge(Toml::file(path));
         }
+        figment = figment.merge(
+            Env::prefixed("DORA_")
+                .filter(|key| {
+                    let key = key.as_str().to_ascii_lowercase();
+                    SECTIONS
+                        .iter()
+                        .any(|section| key == *section || key.starts_with(&format!("{section}__")))
+                })
+                .split("__"),
+        );
+        // Secrets and tokens are text whatever they look like: the typed reading above would
+        // make `12345` a number (refused) and `007` the number 7. Read them again verbatim.
+        for (name, value) in std::env::vars() {
+            if let Some(path) = credential_path(&name) {
+                figment = figment.merge((path, value));
+            }
+        }
         let settings: Settings = figment
-            .merge(
-                Env::prefixed("DORA_")
-                    .filter(|key| {
-                        let key = key.as_str().to_ascii_lowercase();
-                        SECTIONS.iter().any(|section| {
-                            key == *section || key.starts_with(&format!("{section}__"))
-                        })
-                    })
-                    .split("__"),
-            )
             .merge(Serialized::defaults(overrides))
             .extract()
             .context("invalid configuration")?;
@@ -301,6 +317,23 @@ mod example_file {
     }
 
     /// The rule the example shows, commented out, compiles once uncommented.
+    #[test]
+    fn credentials_come_from_their_variables_only() {
+        assert_eq!(
+            credential_path("DORA_WEBHOOKS__GITHUB__SECRET").as_deref(),
+            Some("webhooks.github.secret")
+        );
+        assert_eq!(
+            credential_path("DORA_WEBHOOKS__GITLAB__TOKEN").as_deref(),
+            Some("webhooks.gitlab.token")
+        );
+        assert_eq!(credential_path("DORA_WEBHOOKS__GITHUB"), None);
+        assert_eq!(credential_path("DORA_LISTEN"), None);
+        assert_eq!(credential_path("DORA_SOURCES__GITHUB__SECRET"), None);
+        assert_eq!(credential_path("DORA_WEBHOOKS__GITHUB__SECRET__X"), None);
+        assert_eq!(credential_path("WEBHOOKS__GITHUB__SECRET"), None);
+    }
+
     #[test]
     fn the_example_rule_compiles() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dora-events.example.toml");

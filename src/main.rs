@@ -281,7 +281,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Send { url, files } => {
             let report = dora_events::send::send(&url, &files).await?;
             println!(
-                "accepted {}, duplicates {}, rejected requests {}",
+                "accepted {}, duplicates {}, rejected {}",
                 report.accepted,
                 report.duplicates,
                 report.rejected.len()
@@ -340,6 +340,13 @@ async fn main() -> anyhow::Result<()> {
                         settings.listen,
                         dora_events::app::redact(&settings.database_url)
                     );
+                    let unsigned = settings.webhooks.unsigned();
+                    if !unsigned.is_empty() {
+                        println!(
+                            "webhooks accepted unsigned (no secret or token): {}",
+                            unsigned.join(", ")
+                        );
+                    }
                     Ok(())
                 }
                 Err(error) => {

@@ -3,7 +3,8 @@
 //!
 //! A file holds one event, a JSON array of events, or JSON Lines. CloudEvents (objects with
 //! `specversion`) go to `POST /events` in batches (`application/cloudevents-batch+json`); bare
-//! CDEvents (objects with `context`) go to `POST /cdevents` as a JSON array.
+//! CDEvents (objects with `context`) go to `POST /cdevents` as a JSON array. A batch refused for
+//! a bad event is sent again event by event, so one bad event costs only itself.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ const BATCH: usize = 500;
 pub struct SendReport {
     pub accepted: u64,
     pub duplicates: u64,
-    /// Events refused, with the server's reason (the problem detail).
+    /// Events refused: the file, the event's position in it (from 1) and the server's reason.
     pub rejected: Vec<String>,
 }
 
@@ -50,36 +51,86 @@ pub fn read_events(path: &PathBuf) -> anyhow::Result<Vec<Value>> {
     }
 }
 
-async fn post(
+/// One request's outcome: counts on success, else the status and the problem's detail.
+async fn post_one(
     client: &reqwest::Client,
     url: &str,
     content_type: &str,
     events: &[Value],
+) -> anyhow::Result<Result<(u64, u64), (reqwest::StatusCode, Value)>> {
+    let response = client
+        .post(url)
+        .header("content-type", content_type)
+        .body(Value::Array(events.to_vec()).to_string())
+        .send()
+        .await
+        .with_context(|| format!("Failed to reach {url}"))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    Ok(if status.is_success() {
+        Ok((
+            body["accepted"].as_u64().unwrap_or(0),
+            body["duplicates"].as_u64().unwrap_or(0),
+        ))
+    } else {
+        Err((status, body))
+    })
+}
+
+/// The problem's field and detail, for a rejection line.
+fn reason(status: reqwest::StatusCode, problem: &Value) -> String {
+    let field = problem["field"]
+        .as_str()
+        .map(|f| format!(" ({f})"))
+        .unwrap_or_default();
+    let detail = problem["detail"].as_str().unwrap_or("no detail");
+    format!("{status}{field}: {detail}")
+}
+
+/// Posts `events` (the events of `file` at positions `first..`, counted from 1) in batches. A
+/// batch the server refuses as a client error stores nothing, so its events are sent again one
+/// by one: the good ones are stored and each bad one is reported with its position and reason.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    content_type: &str,
+    events: &[(usize, Value)],
+    file: &str,
     report: &mut SendReport,
 ) -> anyhow::Result<()> {
     for chunk in events.chunks(BATCH) {
-        let response = client
-            .post(url)
-            .header("content-type", content_type)
-            .body(Value::Array(chunk.to_vec()).to_string())
-            .send()
-            .await
-            .with_context(|| format!("Failed to reach {url}"))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if status.is_success() {
-            report.accepted += body["accepted"].as_u64().unwrap_or(0);
-            report.duplicates += body["duplicates"].as_u64().unwrap_or(0);
-        } else {
-            let index = body["index"]
-                .as_u64()
-                .map(|i| format!(" (event {i} of the request)"))
-                .unwrap_or_default();
-            report.rejected.push(format!(
-                "{} events refused with {status}{index}: {}",
-                chunk.len(),
-                body["detail"].as_str().unwrap_or("no detail")
-            ));
+        let values: Vec<Value> = chunk.iter().map(|(_, e)| e.clone()).collect();
+        match post_one(client, url, content_type, &values).await? {
+            Ok((accepted, duplicates)) => {
+                report.accepted += accepted;
+                report.duplicates += duplicates;
+            }
+            Err((status, _)) if status.is_client_error() && chunk.len() > 1 => {
+                for (position, event) in chunk {
+                    match post_one(client, url, content_type, std::slice::from_ref(event)).await? {
+                        Ok((accepted, duplicates)) => {
+                            report.accepted += accepted;
+                            report.duplicates += duplicates;
+                        }
+                        Err((status, problem)) => report.rejected.push(format!(
+                            "{file} event {position}: {}",
+                            reason(status, &problem)
+                        )),
+                    }
+                }
+            }
+            Err((status, problem)) => {
+                let positions = match (chunk.first(), chunk.last()) {
+                    (Some((first, _)), Some((last, _))) if first != last => {
+                        format!("events {first} to {last}")
+                    }
+                    (Some((first, _)), _) => format!("event {first}"),
+                    _ => "no events".to_owned(),
+                };
+                report
+                    .rejected
+                    .push(format!("{file} {positions}: {}", reason(status, &problem)));
+            }
         }
     }
     Ok(())
@@ -92,14 +143,18 @@ pub async fn send(base: &str, files: &[PathBuf]) -> anyhow::Result<SendReport> {
     let mut report = SendReport::default();
     for file in files {
         let events = read_events(file)?;
-        let (cloudevents, cdevents): (Vec<Value>, Vec<Value>) = events
+        let (cloudevents, cdevents): (Vec<(usize, Value)>, Vec<(usize, Value)>) = events
             .into_iter()
-            .partition(|e| e.get("specversion").is_some() || e.get("context").is_none());
+            .enumerate()
+            .map(|(i, e)| (i + 1, e))
+            .partition(|(_, e)| e.get("specversion").is_some() || e.get("context").is_none());
+        let name = file.display().to_string();
         post(
             &client,
             &format!("{base}/events"),
             "application/cloudevents-batch+json",
             &cloudevents,
+            &name,
             &mut report,
         )
         .await?;
@@ -108,6 +163,7 @@ pub async fn send(base: &str, files: &[PathBuf]) -> anyhow::Result<SendReport> {
             &format!("{base}/cdevents"),
             "application/json",
             &cdevents,
+            &name,
             &mut report,
         )
         .await?;

@@ -63,6 +63,43 @@ fn config_check_accepts_the_example_and_names_a_mistake() {
     assert!(err.contains("jenkins"), "{err}");
 }
 
+/// Layers: defaults, then the file, then `DORA_*` variables, then flags; a secret made of digits
+/// stays a secret (text), not a number.
+#[test]
+fn configuration_layers_apply_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("layers.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:1111\"\ndatabase_url = \"sqlite://from-file.db\"\n[webhooks.gitlab]\ntoken = \"from-file\"\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_dora-events"))
+        .args(["config", "check", file.to_str().unwrap()])
+        .args(["--database-url", "sqlite://from-flag.db"])
+        .env("DORA_LISTEN", "127.0.0.1:2222")
+        .env("DORA_DATABASE_URL", "sqlite://from-env.db")
+        .env("DORA_WEBHOOKS__GITHUB__SECRET", "0012345")
+        .env("DORA_WEBHOOKS__PAGERDUTY__SECRET", "true")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{out}{err}");
+    assert!(
+        out.contains("listen 127.0.0.1:2222"),
+        "env beats the file: {out}"
+    );
+    assert!(
+        out.contains("database sqlite://from-flag.db"),
+        "the flag beats env: {out}"
+    );
+    assert!(
+        out.contains("webhooks accepted unsigned (no secret or token): argocd, alertmanager\n"),
+        "github and pagerduty from env, gitlab from the file: {out}"
+    );
+}
+
 async fn send_posts_files_in_the_right_mode_and_reports_rejections(
     backend: crate::helpers::Backend,
 ) {
@@ -94,7 +131,7 @@ async fn send_posts_files_in_the_right_mode_and_reports_rejections(
         .unwrap();
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("accepted 5, duplicates 0, rejected requests 0"),
+        out.contains("accepted 5, duplicates 0, rejected 0"),
         "{out}"
     );
     let state = app.wait_until_processed().await;
@@ -105,10 +142,15 @@ async fn send_posts_files_in_the_right_mode_and_reports_rejections(
         "the tutorial's three rollouts and the CDEvent"
     );
 
-    // Sending again: duplicates; a bad event: rejected with the reason, exit code 1.
+    // Sending again: duplicates; a file with a bad event between two good ones: the good ones
+    // are stored, the bad one is rejected with its position and reason, exit code 1.
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.jsonl");
-    std::fs::write(&bad, "{\"specversion\":\"1.0\",\"id\":\"x\",\"source\":\"/s\",\"type\":\"t\",\"time\":\"never\"}\n").unwrap();
+    let good = |id: &str| {
+        format!("{{\"specversion\":\"1.0\",\"id\":\"{id}\",\"source\":\"/s\",\"type\":\"t\"}}\n")
+    };
+    let bad_line = "{\"specversion\":\"1.0\",\"id\":\"x\",\"source\":\"/s\",\"type\":\"t\",\"time\":\"never\"}\n";
+    std::fs::write(&bad, format!("{}{bad_line}{}", good("g1"), good("g2"))).unwrap();
     let mut again = files;
     again.push(bad.display().to_string());
     let address = app.address.clone();
@@ -122,13 +164,14 @@ async fn send_posts_files_in_the_right_mode_and_reports_rejections(
     .unwrap();
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("accepted 0, duplicates 5, rejected requests 1"),
+        out.contains("accepted 2, duplicates 5, rejected 1"),
         "{out}"
     );
     assert!(
-        out.contains("time"),
-        "the reason names the attribute: {out}"
+        out.contains("bad.jsonl event 2: 400 Bad Request (time)"),
+        "the position and the attribute: {out}"
     );
+    assert_eq!(app.wait_until_processed().await["raw_events"], 7);
 }
 
 backend_tests!(send_posts_files_in_the_right_mode_and_reports_rejections,);
