@@ -55,6 +55,10 @@ pub struct EventReport {
     pub cdevents: Vec<Emitted>,
     /// Why a transformer failed, or why the event is not a CloudEvent.
     pub failures: Vec<Failure>,
+    /// External functions its routes name (`http:<name>`): the server would call them; this
+    /// offline run does not, so what they would emit is not shown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub functions_not_called: Vec<String>,
 }
 
 /// A CDEvent and the transformer that emitted it.
@@ -120,6 +124,7 @@ fn transform_document(
             transformer: "router".into(),
             reason,
         }],
+        functions_not_called: Vec::new(),
     };
     let value = match document {
         Ok(value) => value,
@@ -136,6 +141,11 @@ fn transform_document(
         Ok(event) => event,
         Err(e) => return unreadable(location, format!("not a valid CloudEvent: {e}")),
     };
+    let functions_not_called = table
+        .functions_for(&event)
+        .into_iter()
+        .map(|name| format!("http:{name}"))
+        .collect();
     let routed = route_event(table, &event, false);
     let mut cdevents = Vec::with_capacity(routed.cdevents.len());
     let mut failures: Vec<Failure> = routed
@@ -165,6 +175,7 @@ fn transform_document(
         transformers: routed.transformers,
         cdevents,
         failures,
+        functions_not_called,
     }
 }
 
@@ -286,6 +297,37 @@ mod tests {
             failure.reason,
             "emit: data.obj is missing: kubewatch sent no Deployment"
         );
+    }
+
+    #[test]
+    fn functions_a_route_names_are_listed_as_not_called() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("functions.toml");
+        std::fs::write(
+            &config,
+            r#"
+[functions.releases]
+url = "http://127.0.0.1:9/"
+
+[[routes]]
+name = "releases"
+type = "com.example.release"
+transformers = ["http:releases"]
+"#,
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&config), &Overrides::default()).unwrap();
+        let event = serde_json::json!({"specversion": "1.0", "id": "1", "source": "/ci",
+            "type": "com.example.release"});
+        let report = transform_documents(
+            &settings.routing_table().unwrap(),
+            documents("release.json", &event.to_string()).unwrap(),
+        );
+        assert_eq!(report.events[0].functions_not_called, ["http:releases"]);
+        assert!(report.events[0].cdevents.is_empty());
+        assert!(report.events[0].failures.is_empty());
+        let printed = serde_json::to_value(&report.events[0]).unwrap();
+        assert_eq!(printed["functions_not_called"][0], "http:releases");
     }
 
     #[test]
