@@ -2,7 +2,7 @@
 //! (team from configuration first), observations folded per change and per incident. Folding
 //! is order-independent, so events that arrived late or out of order give the same facts.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use dora_model::time::parse_rfc3339;
@@ -126,10 +126,73 @@ pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
             })
         })
         .collect();
+    absorb_landing_pushes(&mut changes);
     DoraFacts {
         deployments,
         changes: changes.into_values().collect(),
         incidents,
+    }
+}
+
+/// A push that landed a pull/merge request is that request arriving on the branch, not another
+/// change: GitHub and GitLab send both, and counting both would put the same work twice into
+/// lead time. A change without a merge SHA (a push) whose commits include the merge SHA of a
+/// change that has one (a merged request) is folded into that request and disappears.
+///
+/// The request gains the push's commits (so deployments of any of them contain it), but only the
+/// timestamps of commits made before the request was opened: those are earlier work on it, while
+/// a squash or merge commit is dated at the merge and would make the change look younger than it
+/// is. The request's start is then its earliest such commit, else its creation as before
+/// (METRICS.md, "One change per merged request").
+fn absorb_landing_pushes(changes: &mut BTreeMap<String, Change>) {
+    let requests: HashMap<String, String> = changes
+        .values()
+        .filter_map(|c| Some((c.merge_sha.as_deref()?.to_ascii_lowercase(), c.id.clone())))
+        .collect();
+    if requests.is_empty() {
+        return;
+    }
+    let landings: Vec<(String, Vec<String>)> = changes
+        .values()
+        .filter(|c| c.merge_sha.is_none())
+        .filter_map(|push| {
+            let landed: BTreeSet<String> = push
+                .commits
+                .iter()
+                .filter_map(|commit| requests.get(&commit.sha.to_ascii_lowercase()))
+                .cloned()
+                .collect();
+            (!landed.is_empty()).then(|| (push.id.clone(), landed.into_iter().collect()))
+        })
+        .collect();
+    for (push_id, landed) in landings {
+        let Some(push) = changes.remove(&push_id) else {
+            continue;
+        };
+        for request_id in landed {
+            let Some(request) = changes.get_mut(&request_id) else {
+                continue;
+            };
+            let opened = request.created_at;
+            for commit in &push.commits {
+                let at = commit
+                    .at
+                    .filter(|at| opened.is_some_and(|opened| *at <= opened));
+                match request
+                    .commits
+                    .iter_mut()
+                    .find(|c| c.sha.eq_ignore_ascii_case(&commit.sha))
+                {
+                    Some(known) => known.at = earliest(known.at, at),
+                    None => request.commits.push(Commit {
+                        sha: commit.sha.clone(),
+                        at,
+                    }),
+                }
+            }
+            request.service = request.service.take().or(push.service.clone());
+            request.repository = request.repository.take().or(push.repository.clone());
+        }
     }
 }
 
@@ -380,6 +443,71 @@ mod tests {
         let mut reversed = rows();
         reversed.observations.reverse();
         assert_eq!(fold(reversed, &teams), facts);
+    }
+
+    #[test]
+    fn a_push_that_landed_a_pull_request_is_that_pull_request() {
+        // pr-1 opened Jan 1 10:00, merged as m1. The push to main lands it: its branch commit
+        // (Jan 1 08:00, before the opening) and the merge commit m1 (Jan 2, at the merge). pr-2
+        // (merged as m2, never pushed) and a direct push (no request) stay as they are.
+        let observations = vec![
+            observation(
+                "change",
+                "acme/web#1",
+                "2024-01-02T06:00:00Z",
+                serde_json::json!({"predicate": "merged", "merge_sha": "M1",
+                                   "created_at": "2024-01-01T10:00:00Z"}),
+            ),
+            observation(
+                "change",
+                "acme/web@m1",
+                "2024-01-02T06:00:05Z",
+                serde_json::json!({"predicate": "updated", "commits": [
+                    {"sha": "b1", "timestamp": "2024-01-01T08:00:00Z"},
+                    {"sha": "m1", "timestamp": "2024-01-02T06:00:00Z"}]}),
+            ),
+            observation(
+                "change",
+                "acme/web#2",
+                "2024-01-03T06:00:00Z",
+                serde_json::json!({"predicate": "merged", "merge_sha": "m2",
+                                   "created_at": "2024-01-03T00:00:00Z"}),
+            ),
+            observation(
+                "change",
+                "acme/web@d1",
+                "2024-01-04T06:00:00Z",
+                serde_json::json!({"predicate": "updated", "commits": [
+                    {"sha": "d1", "timestamp": "2024-01-04T05:00:00Z"}]}),
+            ),
+        ];
+        let rows = || FactRows {
+            deployments: Vec::new(),
+            observations: observations.clone(),
+        };
+        let facts = fold(rows(), &BTreeMap::new());
+        let ids: Vec<&str> = facts.changes.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["acme/web#1", "acme/web#2", "acme/web@d1"]);
+        let landed = &facts.changes[0];
+        assert_eq!(
+            landed.commits,
+            [
+                Commit {
+                    sha: "b1".into(),
+                    at: Some(at("2024-01-01T08:00:00Z"))
+                },
+                Commit {
+                    sha: "m1".into(),
+                    at: None
+                },
+            ],
+            "the branch commit keeps its time; the merge commit, dated at the merge, does not"
+        );
+        assert_eq!(facts.changes[1].commits, []);
+        assert_eq!(facts.changes[2].commits.len(), 1);
+        let mut reversed = rows();
+        reversed.observations.reverse();
+        assert_eq!(fold(reversed, &BTreeMap::new()), facts);
     }
 
     fn deployment(
