@@ -12,6 +12,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::Value;
 
+/// Events with their position in their file (from 1).
+type Numbered = Vec<(usize, Value)>;
+
 /// Events per request.
 const BATCH: usize = 500;
 
@@ -143,7 +146,7 @@ pub async fn send(base: &str, files: &[PathBuf]) -> anyhow::Result<SendReport> {
     let mut report = SendReport::default();
     for file in files {
         let events = read_events(file)?;
-        let (cloudevents, cdevents): (Vec<(usize, Value)>, Vec<(usize, Value)>) = events
+        let (cloudevents, cdevents): (Numbered, Numbered) = events
             .into_iter()
             .enumerate()
             .map(|(i, e)| (i + 1, e))
