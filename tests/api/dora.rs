@@ -418,3 +418,46 @@ async fn stale_answers_say_so_and_catch_up(backend: Backend) {
 }
 
 backend_tests!(stale_answers_say_so_and_catch_up,);
+
+/// A deployment that lists what it ships (`customData.dora.changes` and `commits`): the named
+/// change counts from its opening, the listed commits as a change of their own from the earliest
+/// commit, both first deployed by it.
+async fn deployments_that_list_their_changes_and_commits(backend: Backend) {
+    let app = spawn_production_only(&backend).await;
+    let mut deployment = deployed("d9", "production", "2024-02-02T00:00:00Z", "r9");
+    deployment["customData"]["dora"]["changes"] = json!(["acme/web#9"]);
+    deployment["customData"]["dora"]["commits"] = json!([
+        {"sha": "c1", "timestamp": "2024-02-01T12:00:00Z"},
+        {"sha": "c2", "timestamp": "2024-02-01T18:00:00Z"}
+    ]);
+    let events = [
+        deployment,
+        merged(
+            "acme/web#9",
+            "2024-02-01T00:00:00Z",
+            "2024-02-01T10:00:00Z",
+            "m9",
+        ),
+    ];
+    post_and_process(&app, &events).await;
+    let report = app
+        .get_json("/api/v1/dora?from=2024-02-01&to=2024-02-10")
+        .await;
+    let lead_time = &report["keys"]["lead_time"];
+    // acme/web#9: opened Feb 1 00:00 -> 86400 s; web@d9 (the commits): Feb 1 12:00 -> 43200 s.
+    assert_eq!(lead_time["sample_size"], 2, "{lead_time}");
+    assert_eq!(lead_time["value"], (86_400.0 + 43_200.0) / 2.0);
+    let changes = app
+        .get_json("/api/v1/changes?from=2024-02-01&to=2024-02-10")
+        .await;
+    let mut ids: Vec<&str> = changes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["acme/web#9", "web@d9"]);
+}
+
+backend_tests!(deployments_that_list_their_changes_and_commits,);

@@ -52,6 +52,7 @@ fn generate(deployments: i64, changes_per_deployment: i64) -> DoraFacts {
                 }],
                 merge_sha: Some(sha.clone()),
                 artifact_ids: Vec::new(),
+                deployment_refs: Vec::new(),
             });
         }
         if d % 53 == 0 {

@@ -100,6 +100,22 @@ pub fn facts_from(record: &CdEventRecord, output: &mut FactsOutput) {
             let Some(environment) = event.content_str("/environment/id") else {
                 return;
             };
+            // What the deployment says it ships: changes by id, and commits (with their
+            // timestamps), which become a change of their own unless they land a known request.
+            if let Some(Value::Array(ids)) = dora_field(&event, "changes", "changes") {
+                for id in ids.iter().filter_map(Value::as_str) {
+                    let body = json!({"predicate": "deployed", "deployment": event.id});
+                    observe("change", id.to_owned(), None, None, body);
+                }
+            }
+            if let Some(commits @ Value::Array(list)) = dora_field(&event, "commits", "commits") {
+                if !list.is_empty() {
+                    let body = json!({"predicate": "deployed", "deployment": event.id,
+                                      "commits": commits});
+                    let id = format!("{}@{}", event.subject_id, event.id);
+                    observe("change", id, Some(event.subject_id.clone()), None, body);
+                }
+            }
             output.deployments.push(NewDeployment {
                 cdevent_seq: record.seq,
                 cdevent_id: event.id.clone(),

@@ -64,6 +64,7 @@ pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
                         commits: Vec::new(),
                         merge_sha: None,
                         artifact_ids: Vec::new(),
+                        deployment_refs: Vec::new(),
                     });
                 change.service = change.service.take().or(observation.service.clone());
                 change.repository = change.repository.take().or(text("repository"));
@@ -77,6 +78,12 @@ pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
                 if let Some(artifact) = text("artifact_id") {
                     if !change.artifact_ids.contains(&artifact) {
                         change.artifact_ids.push(artifact);
+                    }
+                }
+                if let Some(&id) = text("deployment").and_then(|id| by_cdevent_id.get(&id)) {
+                    if !change.deployment_refs.contains(&id) {
+                        change.deployment_refs.push(id);
+                        change.deployment_refs.sort_unstable();
                     }
                 }
                 for commit in commits(&body) {
@@ -190,6 +197,12 @@ fn absorb_landing_pushes(changes: &mut BTreeMap<String, Change>) {
                     }),
                 }
             }
+            for &id in &push.deployment_refs {
+                if !request.deployment_refs.contains(&id) {
+                    request.deployment_refs.push(id);
+                }
+            }
+            request.deployment_refs.sort_unstable();
             request.service = request.service.take().or(push.service.clone());
             request.repository = request.repository.take().or(push.repository.clone());
         }

@@ -79,6 +79,10 @@ pub struct Change {
     /// Artifacts built from the change (`artifact.packaged` referencing it).
     #[serde(default)]
     pub artifact_ids: Vec<String>,
+    /// Deployments (ids) that say they ship the change (`customData.dora.changes` or
+    /// `commits` on a deployment CDEvent).
+    #[serde(default)]
+    pub deployment_refs: Vec<i64>,
 }
 
 /// One incident, detected and maybe resolved.

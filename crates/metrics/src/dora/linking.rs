@@ -35,7 +35,8 @@ fn same_sha(a: &str, b: &str) -> bool {
 
 /// Containment: `change` is contained in `deployment` when the change names no service or the
 /// deployment's service, and the deployment's artifact is one built from the change, or the
-/// deployment's revision is the change's merge SHA or one of its commit SHAs.
+/// deployment's revision is the change's merge SHA or one of its commit SHAs, or the deployment
+/// says it ships the change (`deployment_refs`).
 ///
 /// There is no git graph: a deployment of a later commit does not contain earlier changes
 /// unless they are linked to it by artifact or by their own SHAs.
@@ -53,7 +54,7 @@ pub fn contains(deployment: &Deployment, change: &Change) -> bool {
         change.merge_sha.as_deref().is_some_and(|m| same_sha(m, r))
             || change.commits.iter().any(|c| same_sha(&c.sha, r))
     });
-    by_artifact || by_revision
+    by_artifact || by_revision || change.deployment_refs.contains(&deployment.id)
 }
 
 /// The first production deployment (by time, ties by id) among `candidates` that contains
@@ -591,6 +592,12 @@ impl<'a> Linked<'a> {
                     candidates.extend(list);
                 }
             }
+            candidates.extend(
+                change
+                    .deployment_refs
+                    .iter()
+                    .filter_map(|id| deployment_by_id.get(id)),
+            );
             candidates.sort_by_key(|&i| deps[i].order_key());
             candidates.dedup();
             candidates.retain(|&i| contains(&deps[i], change));

@@ -63,6 +63,7 @@ pub fn change(id: &str) -> Change {
         commits: Vec::new(),
         merge_sha: None,
         artifact_ids: Vec::new(),
+        deployment_refs: Vec::new(),
     }
 }
 
