@@ -220,7 +220,9 @@ impl Application {
             )));
         }
         if role.runs(Role::Api) {
-            app = app.merge(dora_api::router(api_state));
+            app = app
+                .merge(dora_api::router(api_state))
+                .merge(dora_api::dashboard::router());
         }
         // The routes and their description come from the same code: the description is
         // complete by construction, for this process's role.
@@ -230,9 +232,6 @@ impl Application {
             crate::openapi::PATH,
             axum::routing::get(move || crate::openapi::serve(Arc::clone(&description))),
         );
-        if role.runs(Role::Api) {
-            app = app.merge(dora_api::dashboard::router());
-        }
         let app = app
             .fallback(dora_http::not_found)
             .method_not_allowed_fallback(dora_http::method_not_allowed)

@@ -23,10 +23,22 @@ pub const PATH: &str = "/openapi.json";
         (name = "drill-down", description = "The facts behind the numbers"),
         (name = "events", description = "Stored events: history and live feed"),
         (name = "pipeline", description = "Pipeline state and failed transformations"),
-        (name = "health", description = "Liveness, readiness and Prometheus metrics")
-    )
+        (name = "health", description = "Liveness, readiness and Prometheus metrics"),
+        (name = "dashboard", description = "The web dashboard's files")
+    ),
+    paths(description)
 )]
 pub struct ApiDoc;
+
+/// This description (OpenAPI 3.1, JSON) of the routes this process serves.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "health",
+    responses((status = 200, description = "The OpenAPI description of this process's routes", body = Object, content_type = "application/json"))
+)]
+#[allow(dead_code)] // only its description is used; `serve` answers the route
+fn description() {}
 
 /// Serves the description (serialised on each call: it is small and rarely fetched).
 pub async fn serve(description: Arc<utoipa::openapi::OpenApi>) -> Response {

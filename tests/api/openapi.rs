@@ -49,6 +49,10 @@ async fn the_description_matches_the_live_routes(backend: Backend) {
         ("get", "/metrics"),
         ("get", "/healthz"),
         ("get", "/readyz"),
+        ("get", "/openapi.json"),
+        ("get", "/"),
+        ("get", "/ui/app.js"),
+        ("get", "/ui/style.css"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
