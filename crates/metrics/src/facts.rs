@@ -223,7 +223,8 @@ pub struct Scope {
 ///
 /// - deployments: service, environment and team must match;
 /// - changes: those naming no service, or one of the services in scope (by service filter, or the
-///   services of the team's deployments);
+///   services of the team's deployments), that a deployment in scope could contain (by artifact,
+///   revision or reference; the others could not count, so leaving them out changes no number);
 /// - incidents: environment (when named) must match; service must be in scope, or, for an
 ///   incident naming no service, it must name a deployment or an artifact of a deployment in scope.
 pub fn narrow(facts: &DoraFacts, scope: &Scope) -> DoraFacts {
@@ -260,10 +261,30 @@ pub fn narrow(facts: &DoraFacts, scope: &Scope) -> DoraFacts {
         (Some(set), Some(s)) => set.contains(s),
         (Some(_), None) => false,
     };
+    // A change can only count in the scope if one of its deployments can contain it (by
+    // artifact, revision or reference): leave the others out before linking, however many.
+    let revisions: HashSet<String> = deployments
+        .iter()
+        .filter_map(|d| d.revision.as_deref())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let containable = |c: &Change| {
+        c.artifact_ids
+            .iter()
+            .any(|a| artifacts.contains(a.as_str()))
+            || c.deployment_refs
+                .iter()
+                .any(|id| deployment_ids.contains(id))
+            || c.merge_sha
+                .iter()
+                .chain(c.commits.iter().map(|commit| &commit.sha))
+                .any(|sha| revisions.contains(&sha.to_ascii_lowercase()))
+    };
     let changes = facts
         .changes
         .iter()
         .filter(|c| c.service.is_none() || in_services(c.service.as_deref()))
+        .filter(|c| containable(c))
         .cloned()
         .collect();
     let incidents = facts
@@ -541,6 +562,68 @@ mod tests {
             failed: false,
             revision: None,
         }
+    }
+
+    #[test]
+    fn narrowing_leaves_out_changes_no_deployment_in_scope_can_contain() {
+        use crate::dora::linking::Linked;
+        use crate::dora::{DoraConfig, Window};
+        let mut web = deployment(1, "web", "production", None);
+        web.revision = Some("AAA".into());
+        let api = deployment(2, "api", "production", None);
+        let change = |id: &str, merge_sha: &str| {
+            observation(
+                "change",
+                id,
+                "2024-01-02T06:00:00Z",
+                serde_json::json!({"predicate": "merged", "merge_sha": merge_sha,
+                                   "created_at": "2024-01-02T00:00:00Z"}),
+            )
+        };
+        let facts = fold(
+            FactRows {
+                deployments: vec![web, api],
+                observations: vec![
+                    ObservationRecord {
+                        service: None,
+                        ..change("shipped-by-web", "aaa")
+                    },
+                    ObservationRecord {
+                        service: None,
+                        ..change("shipped-by-nothing", "bbb")
+                    },
+                ],
+            },
+            &BTreeMap::new(),
+        );
+        let scope = Scope {
+            services: Some(vec!["web".into()]),
+            ..Scope::default()
+        };
+        let narrowed = narrow(&facts, &scope);
+        let ids: Vec<&str> = narrowed.changes.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["shipped-by-web"],
+            "matched case-insensitively by revision"
+        );
+        // The same numbers as with every change of the scope's services kept.
+        let mut everything = narrowed.clone();
+        everything.changes = facts.changes.clone();
+        let config = DoraConfig::default();
+        let window = Window::new(at("2024-01-01T00:00:00Z"), at("2024-02-01T00:00:00Z")).unwrap();
+        assert_eq!(
+            Linked::new(&narrowed, &config).report(&window),
+            Linked::new(&everything, &config).report(&window)
+        );
+        assert_eq!(
+            Linked::new(&narrowed, &config)
+                .report(&window)
+                .keys
+                .lead_time
+                .sample_size,
+            1
+        );
     }
 
     #[test]

@@ -43,28 +43,27 @@ pub struct ChangeFailureRate {
 /// Computes change failure rate for `window`.
 pub fn compute(columns: &KeyColumns, window: &Window) -> ChangeFailureRate {
     let in_window = columns.production_in(window);
-    let mut failed = 0;
-    let mut reasons = InterventionCounts::default();
-    let mut late = 0;
-    for row in in_window {
-        if !row.needed_intervention() {
-            continue;
-        }
-        failed += 1;
-        reasons.incident += u64::from(row.incident);
-        reasons.rolled_back += u64::from(row.rolled_back);
-        reasons.failed_rollout += u64::from(row.failed_rollout);
-        late += columns
-            .detections(row)
-            .iter()
-            .filter(|&&detected_at| detected_at >= window.to)
-            .count() as u64;
-    }
-    let unattributed = columns
-        .incidents_detected_in(window)
+    let deployments = &columns.deployments;
+    let failed = deployments.needed_intervention.count(&in_window);
+    let reasons = InterventionCounts {
+        incident: deployments.incident.count(&in_window),
+        rolled_back: deployments.rolled_back.count(&in_window),
+        failed_rollout: deployments.failed_rollouts.count(&in_window),
+    };
+    let late = columns
+        .failed_in(window)
         .iter()
-        .filter(|row| row.unattributed)
-        .count() as u64;
+        .map(|row| {
+            columns
+                .detections(row)
+                .iter()
+                .filter(|&&detected_at| detected_at >= window.to)
+                .count() as u64
+        })
+        .sum();
+    let unattributed = columns
+        .unattributed
+        .count(&columns.incidents_detected_in(window));
     let sample_size = in_window.len() as u64;
     let value = (sample_size > 0).then(|| failed as f64 / sample_size as f64);
     let thresholds = columns.config.thresholds.change_failure_rate;

@@ -2,7 +2,7 @@
 //! by the API: production deployments in the window, deploy days per week for the level, and
 //! deployments per calendar bucket for the time series.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::columns::KeyColumns;
@@ -41,26 +41,12 @@ pub struct DeploymentFrequency {
 /// Computes deployment frequency for `window`.
 pub fn compute(columns: &KeyColumns, window: &Window) -> DeploymentFrequency {
     let in_window = columns.production_in(window);
-    // Rows are in time order, so their UTC days come in order too: distinct days by comparing
-    // each with the previous one.
-    let mut days: Vec<NaiveDate> = Vec::new();
-    let (mut failed_rollouts, mut rollbacks) = (0, 0);
-    for row in in_window {
-        let day = row.at.date_naive();
-        if days.last() != Some(&day) {
-            days.push(day);
-        }
-        failed_rollouts += u64::from(row.failed_rollout);
-        rollbacks += u64::from(row.rollback);
-    }
     let weeks = window.complete_weeks();
+    // Complete weeks run from Monday 00:00 to Monday 00:00 (UTC): the deployments in a week are
+    // those of its seven dates.
     let mut per_week: Vec<f64> = weeks
         .iter()
-        .map(|week| {
-            let first = days.partition_point(|d| *d < week.from.date_naive());
-            let last = days.partition_point(|d| *d < week.to.date_naive());
-            f64::from(u32::try_from(last.saturating_sub(first)).unwrap_or(u32::MAX))
-        })
+        .map(|week| columns.deploy_days(&columns.production_in(week)) as f64)
         .collect();
     let total_days: f64 = per_week.iter().sum();
     let (median, _) = stats::median_and_percentile(&mut per_week, 50);
@@ -70,6 +56,7 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> DeploymentFrequency {
         .zip(mean)
         .map(|(median, mean)| thresholds.level(median, mean));
     let value = in_window.len() as u64;
+    let deployments = &columns.deployments;
     DeploymentFrequency {
         value,
         unit: "deployments".to_string(),
@@ -79,9 +66,9 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> DeploymentFrequency {
         deploy_days_per_week: median,
         mean_deploy_days_per_week: mean,
         complete_weeks: weeks.len() as u64,
-        deploy_days: days.len() as u64,
-        failed_rollouts,
-        rollbacks,
+        deploy_days: columns.deploy_days(&in_window),
+        failed_rollouts: deployments.failed_rollouts.count(&in_window),
+        rollbacks: deployments.rollbacks.count(&in_window),
     }
 }
 

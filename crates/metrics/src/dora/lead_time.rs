@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::columns::{KeyColumns, LeadCell};
+use super::columns::KeyColumns;
 use super::levels::{DurationThresholds, Level};
 use super::stats;
 use super::window::Window;
@@ -36,30 +36,21 @@ pub struct LeadTime {
 /// Computes change lead time for `window`.
 pub fn compute(columns: &KeyColumns, window: &Window) -> LeadTime {
     let shipped = columns.shipped_in(window);
-    let mut samples = Vec::with_capacity(shipped.len());
-    let mut excluded_clock_skew = 0;
-    let mut excluded_no_timestamp = 0;
-    let mut skewed_commits = 0;
-    for row in shipped {
-        skewed_commits += u64::from(row.skewed_commits);
-        match row.lead {
-            LeadCell::Seconds(seconds) => samples.push(seconds as f64),
-            LeadCell::ClockSkew => excluded_clock_skew += 1,
-            LeadCell::NoTimestamp => excluded_no_timestamp += 1,
-        }
-    }
-    let (value, p90) = stats::median_and_percentile(&mut samples, 90);
+    let (value, p90, sample_size) = columns.with_lead_times(&shipped, |samples| {
+        let (median, p90) = stats::median_and_percentile_of_seconds(samples, 90);
+        (median, p90, samples.len() as u64)
+    });
     let thresholds = columns.config.thresholds.lead_time;
     LeadTime {
         value,
         unit: "seconds".to_string(),
         level: value.map(|v| thresholds.level(v)),
         thresholds,
-        sample_size: samples.len() as u64,
+        sample_size,
         p90,
-        excluded_clock_skew,
-        excluded_no_timestamp,
-        skewed_commits,
+        excluded_clock_skew: columns.shipped.clock_skew.count(&shipped),
+        excluded_no_timestamp: columns.shipped.no_timestamp.count(&shipped),
+        skewed_commits: columns.shipped.skewed_commits.count(&shipped),
     }
 }
 

@@ -32,18 +32,16 @@ pub struct RecoveryTime {
 
 /// Computes recovery time for `window`.
 pub fn compute(columns: &KeyColumns, window: &Window) -> RecoveryTime {
+    let failed = columns.failed_in(window);
     let mut samples = Vec::new();
-    let mut failed = 0;
     let mut open = 0;
     let mut invalid = 0;
-    for row in columns.production_in(window) {
+    for row in failed {
         match row.recovery {
-            RecoveryCell::NotFailed => continue,
             RecoveryCell::Recovered { seconds } => samples.push(seconds as f64),
             RecoveryCell::Open => open += 1,
             RecoveryCell::InvalidTimes => invalid += 1,
         }
-        failed += 1;
     }
     let (value, _) = stats::median_and_percentile(&mut samples, 50);
     let thresholds = columns.config.thresholds.recovery_time;
@@ -53,7 +51,7 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> RecoveryTime {
         level: value.map(|v| thresholds.level(v)),
         thresholds,
         sample_size: samples.len() as u64,
-        failed_deployments: failed,
+        failed_deployments: failed.len() as u64,
         open,
         excluded_invalid_times: invalid,
     }

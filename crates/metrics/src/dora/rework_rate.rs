@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::columns::{KeyColumns, ReworkCell};
+use super::columns::KeyColumns;
 use super::levels::{Level, RateThresholds};
 use super::window::Window;
 
@@ -35,15 +35,8 @@ pub struct ReworkRate {
 /// Computes rework rate for `window`.
 pub fn compute(columns: &KeyColumns, window: &Window) -> ReworkRate {
     let in_window = columns.production_in(window);
-    let mut rollbacks = 0;
-    let mut during_incident = 0;
-    for row in in_window {
-        match row.rework {
-            ReworkCell::Rollback => rollbacks += 1,
-            ReworkCell::DuringIncident => during_incident += 1,
-            ReworkCell::No => {}
-        }
-    }
+    let rollbacks = columns.deployments.rework_rollback.count(&in_window);
+    let during_incident = columns.deployments.rework_during_incident.count(&in_window);
     let rework = rollbacks + during_incident;
     let sample_size = in_window.len() as u64;
     let value = (sample_size > 0).then(|| rework as f64 / sample_size as f64);

@@ -43,32 +43,49 @@ pub fn sorted(mut samples: Vec<f64>) -> Vec<f64> {
 
 /// [`median`] and [`nearest_rank`] of unsorted `samples` (reordered in place), in linear time.
 pub fn median_and_percentile(samples: &mut [f64], percent: u32) -> (Option<f64>, Option<f64>) {
+    median_and_percentile_by(samples, percent, f64::total_cmp, |v| v)
+}
+
+/// [`median_and_percentile`] of whole seconds.
+pub fn median_and_percentile_of_seconds(
+    samples: &mut [i32],
+    percent: u32,
+) -> (Option<f64>, Option<f64>) {
+    median_and_percentile_by(samples, percent, i32::cmp, f64::from)
+}
+
+fn median_and_percentile_by<T: Copy>(
+    samples: &mut [T],
+    percent: u32,
+    compare: fn(&T, &T) -> std::cmp::Ordering,
+    value: fn(T) -> f64,
+) -> (Option<f64>, Option<f64>) {
     let n = samples.len();
     if n == 0 {
         return (None, None);
     }
     let middle = n / 2;
-    let (below, &mut upper_middle, above) = samples.select_nth_unstable_by(middle, f64::total_cmp);
+    let (below, &mut upper_middle, above) = samples.select_nth_unstable_by(middle, compare);
     let median = if n % 2 == 1 {
-        upper_middle
+        value(upper_middle)
     } else {
         // The lower middle value is the largest of the values selected below the upper one.
         let lower_middle = below
             .iter()
             .copied()
-            .max_by(f64::total_cmp)
+            .max_by(compare)
             .unwrap_or(upper_middle);
-        (lower_middle + upper_middle) / 2.0
+        (value(lower_middle) + value(upper_middle)) / 2.0
     };
     let percent = usize::try_from(percent.clamp(1, 100)).unwrap_or(100);
     let index = (percent * n).div_ceil(100).max(1) - 1;
     let percentile = match index.checked_sub(middle + 1) {
-        // At or below the middle: below + middle are not sorted, select among them.
+        // At or below the middle: below and the middle are not sorted, select among them.
         None if index == middle => upper_middle,
-        None => *below.select_nth_unstable_by(index, f64::total_cmp).1,
-        Some(rank_above) => *above.select_nth_unstable_by(rank_above, f64::total_cmp).1,
+        None => *below.select_nth_unstable_by(index, compare).1,
+        Some(rank_above) => *above.select_nth_unstable_by(rank_above, compare).1,
     };
-    (Some(median), Some(percentile))
+    (Some(median), Some(value(percentile)))
 }
 
 #[cfg(test)]
