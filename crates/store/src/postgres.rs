@@ -18,6 +18,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -638,7 +639,7 @@ impl PostgresStore {
             ),
             (None, None) => None,
         };
-        let rows = sqlx::query(
+        let mut rows = sqlx::query(
             "SELECT fact, fact_id, service, environment, observed_at, body::text AS body FROM observations
              WHERE ($1::text[] IS NULL OR service IS NULL OR service = ANY($1))
                AND ($2::text[] IS NULL OR environment IS NULL OR environment = ANY($2))
@@ -646,21 +647,19 @@ impl PostgresStore {
         )
         .bind(&services)
         .bind(&filter.environments)
-        .fetch_all(&self.pool)
-        .await?;
-        let observations = rows
-            .into_iter()
-            .map(|row| {
-                Ok(ObservationRecord {
-                    fact: row.try_get("fact")?,
-                    fact_id: row.try_get("fact_id")?,
-                    service: row.try_get("service")?,
-                    environment: row.try_get("environment")?,
-                    observed_at: row.try_get("observed_at")?,
-                    body: row.try_get("body")?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Streamed: a history of millions of observations is never held twice (rows and records).
+        .fetch(&self.pool);
+        let mut observations = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            observations.push(ObservationRecord {
+                fact: row.try_get("fact")?,
+                fact_id: row.try_get("fact_id")?,
+                service: row.try_get("service")?,
+                environment: row.try_get("environment")?,
+                observed_at: row.try_get("observed_at")?,
+                body: row.try_get("body")?,
+            });
+        }
         Ok(FactRows {
             deployments,
             observations,

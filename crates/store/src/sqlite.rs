@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use dora_model::time::{from_micros, parse_rfc3339, to_micros};
+use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
@@ -487,7 +488,7 @@ impl SqliteStore {
             (None, Some(_)) => Some(deployments.iter().map(|d| d.service.clone()).collect()),
             (None, None) => None,
         };
-        let rows = sqlx::query(
+        let mut rows = sqlx::query(
             "SELECT fact, fact_id, service, environment, observed_at, body FROM observations
              WHERE (?1 IS NULL OR service IS NULL OR service IN (SELECT value FROM json_each(?1)))
                AND (?2 IS NULL OR environment IS NULL OR environment IN (SELECT value FROM json_each(?2)))
@@ -495,21 +496,19 @@ impl SqliteStore {
         )
         .bind(list(&services))
         .bind(list(&filter.environments))
-        .fetch_all(&self.pool)
-        .await?;
-        let observations = rows
-            .into_iter()
-            .map(|row| {
-                Ok(ObservationRecord {
-                    fact: row.try_get("fact")?,
-                    fact_id: row.try_get("fact_id")?,
-                    service: row.try_get("service")?,
-                    environment: row.try_get("environment")?,
-                    observed_at: from_micros(row.try_get("observed_at")?),
-                    body: row.try_get("body")?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Streamed: a history of millions of observations is never held twice (rows and records).
+        .fetch(&self.pool);
+        let mut observations = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            observations.push(ObservationRecord {
+                fact: row.try_get("fact")?,
+                fact_id: row.try_get("fact_id")?,
+                service: row.try_get("service")?,
+                environment: row.try_get("environment")?,
+                observed_at: from_micros(row.try_get("observed_at")?),
+                body: row.try_get("body")?,
+            });
+        }
         Ok(FactRows {
             deployments,
             observations,
