@@ -41,7 +41,7 @@ pub struct CachedFacts {
 }
 
 /// Scopes whose columns are kept per version; past it the oldest are dropped all at once.
-const MAX_CACHED_SCOPES: usize = 64;
+const MAX_CACHED_SCOPES: usize = 256;
 
 impl CachedFacts {
     /// The facts of `scope` linked under `config` (the process's one configuration), reduced to

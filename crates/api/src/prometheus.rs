@@ -16,11 +16,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use dora_http::telemetry::{family, sample};
 use dora_metrics::dora::levels::Level;
-use dora_metrics::dora::{self, DoraReport, Window};
-use dora_metrics::facts::{narrow, Scope};
+use dora_metrics::dora::{DoraReport, Window};
+use dora_metrics::facts::Scope;
 use tokio::sync::Mutex;
 
-use crate::dora::load_facts;
+use crate::dora::{key_columns, load_facts};
 use crate::ApiState;
 
 /// The window of the DORA gauges, ending at the scrape.
@@ -163,11 +163,9 @@ async fn dora_gauges(state: &ApiState) -> Result<Arc<String>, dora_http::Problem
             environments: Some(vec![environment.clone()]),
             teams: None,
         };
-        let narrowed = narrow(&facts, &scope);
-        reports.push((
-            [service, environment, team],
-            dora::compute(&narrowed, &window, &config),
-        ));
+        // Each scope's columns are cached with the facts, like any filtered request's.
+        let (columns, _) = key_columns(state, &scope).await?;
+        reports.push(([service, environment, team], columns.report(&window)));
     }
     let text = Arc::new(write_dora(&reports));
     *cached = Some((Instant::now(), Arc::clone(&text)));

@@ -278,7 +278,14 @@ pub fn narrow(facts: &DoraFacts, scope: &Scope) -> DoraFacts {
             || c.merge_sha
                 .iter()
                 .chain(c.commits.iter().map(|commit| &commit.sha))
-                .any(|sha| revisions.contains(&sha.to_ascii_lowercase()))
+                .any(|sha| {
+                    // Most SHAs are lowercase already: no copy for them.
+                    if sha.bytes().any(|b| b.is_ascii_uppercase()) {
+                        revisions.contains(&sha.to_ascii_lowercase())
+                    } else {
+                        revisions.contains(sha.as_str())
+                    }
+                })
     };
     let changes = facts
         .changes
