@@ -417,43 +417,45 @@ impl SqliteStore {
         to: i64,
         output: &FactsOutput,
     ) -> Result<(), StoreError> {
+        // Multi-row statements, as for raw appends: one round trip to SQLite's worker thread per
+        // chunk instead of per row.
         let mut tx = self.pool.begin().await?;
-        for deployment in &output.deployments {
-            sqlx::query(
+        for chunk in output.deployments.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO deployments (cdevent_seq, cdevent_id, kind, service, environment, artifact_id, deployed_at,
-                                          team, failed, revision)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (cdevent_seq) DO NOTHING",
-            )
-            .bind(deployment.cdevent_seq)
-            .bind(&deployment.cdevent_id)
-            .bind(deployment.kind.as_str())
-            .bind(&deployment.service)
-            .bind(&deployment.environment)
-            .bind(&deployment.artifact_id)
-            .bind(to_micros(&deployment.deployed_at))
-            .bind(&deployment.team)
-            .bind(deployment.failed)
-            .bind(&deployment.revision)
-            .execute(&mut *tx)
-            .await?;
+                                          team, failed, revision) ",
+            );
+            insert.push_values(chunk, |mut row, deployment| {
+                row.push_bind(deployment.cdevent_seq)
+                    .push_bind(&deployment.cdevent_id)
+                    .push_bind(deployment.kind.as_str())
+                    .push_bind(&deployment.service)
+                    .push_bind(&deployment.environment)
+                    .push_bind(&deployment.artifact_id)
+                    .push_bind(to_micros(&deployment.deployed_at))
+                    .push_bind(&deployment.team)
+                    .push_bind(deployment.failed)
+                    .push_bind(&deployment.revision);
+            });
+            insert.push(" ON CONFLICT (cdevent_seq) DO NOTHING");
+            insert.build().execute(&mut *tx).await?;
         }
-        for observation in &output.observations {
-            sqlx::query(
-                "INSERT INTO observations (cdevent_seq, ordinal, fact, fact_id, service, environment, observed_at, body)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (cdevent_seq, ordinal) DO NOTHING",
-            )
-            .bind(observation.cdevent_seq)
-            .bind(observation.ordinal)
-            .bind(observation.fact)
-            .bind(&observation.fact_id)
-            .bind(&observation.service)
-            .bind(&observation.environment)
-            .bind(to_micros(&observation.observed_at))
-            .bind(&observation.body)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in output.observations.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO observations (cdevent_seq, ordinal, fact, fact_id, service, environment, observed_at, body) ",
+            );
+            insert.push_values(chunk, |mut row, observation| {
+                row.push_bind(observation.cdevent_seq)
+                    .push_bind(observation.ordinal)
+                    .push_bind(observation.fact)
+                    .push_bind(&observation.fact_id)
+                    .push_bind(&observation.service)
+                    .push_bind(&observation.environment)
+                    .push_bind(to_micros(&observation.observed_at))
+                    .push_bind(&observation.body);
+            });
+            insert.push(" ON CONFLICT (cdevent_seq, ordinal) DO NOTHING");
+            insert.build().execute(&mut *tx).await?;
         }
         move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
         tx.commit().await?;
