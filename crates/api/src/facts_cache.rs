@@ -8,11 +8,12 @@
 //!
 //! When the cursor has moved, one rebuild (load, fold, link the unfiltered scope) runs in the
 //! background and requests wait for it, but at most `[dora] freshness_wait` (default
-//! [`DEFAULT_FRESHNESS_WAIT`]) when an older version is at hand: past that they answer from the older version and say so (`stale`). On a history of
-//! millions of facts under constant ingest, answers stay fast and lag by one rebuild; on small
-//! ones the rebuild takes milliseconds and every answer is current. Rebuilds run one at a time,
-//! and a new one starts no sooner than the previous one took after it ended (at most half of a
-//! core goes to rebuilding, however often the cursor moves).
+//! [`DEFAULT_FRESHNESS_WAIT`]) when an older version is at hand: past that they answer from the
+//! older version and say so (`stale`). On a history of millions of facts under constant ingest,
+//! answers stay fast and lag by one rebuild; on small ones the rebuild takes milliseconds and
+//! every answer is current. Rebuilds run one at a time, and a new one starts no sooner than the
+//! previous one took after it ended (at most half of a core goes to rebuilding, however often the
+//! cursor moves); a request that may still wait sleeps until then.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -40,7 +41,7 @@ pub struct CachedFacts {
     columns: Mutex<HashMap<Scope, Arc<KeyColumns>>>,
 }
 
-/// Scopes whose columns are kept per version; past it the oldest are dropped all at once.
+/// Scopes whose columns are kept per version; past it they are all dropped and built again.
 const MAX_CACHED_SCOPES: usize = 256;
 
 impl CachedFacts {
@@ -85,6 +86,14 @@ pub struct Facts {
 
 /// The outcome of one rebuild, as its waiters see it.
 type Rebuilt = Option<Result<Arc<CachedFacts>, Arc<StoreError>>>;
+
+/// What a request does next when the cached facts are older than it needs.
+enum Next {
+    /// Wait for this rebuild (with these older facts to fall back on, if any).
+    Wait(Option<Arc<CachedFacts>>, watch::Receiver<Rebuilt>),
+    /// Sleep until rebuilding may start again.
+    Rest(Instant),
+}
 
 #[derive(Debug, Default)]
 struct CacheState {
@@ -134,7 +143,7 @@ impl FactsCache {
         let wanted = store.cursor(DEPLOYMENTS_CURSOR).await?;
         let deadline = Instant::now() + self.freshness_wait;
         loop {
-            let (current, mut rebuilt) = {
+            let next = {
                 let mut state = self.lock();
                 let current = state.current.clone();
                 if let Some(cached) = current.as_ref().filter(|c| c.version >= wanted) {
@@ -143,22 +152,33 @@ impl FactsCache {
                         stale: false,
                     });
                 }
-                let rebuilding = match &state.rebuilding {
-                    Some(rebuilding) => rebuilding.clone(),
-                    None => {
-                        let resting = state.next_rebuild.is_some_and(|at| Instant::now() < at);
-                        if let (true, Some(cached)) = (resting, &current) {
+                match (&state.rebuilding, state.next_rebuild, &current) {
+                    (Some(rebuilding), _, _) => Next::Wait(current.clone(), rebuilding.clone()),
+                    // Resting after the last rebuild, with older facts at hand: wait for the
+                    // rest to end if the freshness wait allows, else answer from them.
+                    (None, Some(rest_until), Some(cached)) if Instant::now() < rest_until => {
+                        if rest_until < deadline {
+                            Next::Rest(rest_until)
+                        } else {
                             return Ok(Facts {
                                 cached: Arc::clone(cached),
                                 stale: true,
                             });
                         }
+                    }
+                    (None, _, _) => {
                         let receiver = self.start_rebuild(store.clone(), config.clone());
                         state.rebuilding = Some(receiver.clone());
-                        receiver
+                        Next::Wait(current.clone(), receiver)
                     }
-                };
-                (current, rebuilding)
+                }
+            };
+            let (current, mut rebuilt) = match next {
+                Next::Rest(until) => {
+                    tokio::time::sleep_until(until.into()).await;
+                    continue;
+                }
+                Next::Wait(current, rebuilt) => (current, rebuilt),
             };
             let finished = rebuilt.wait_for(Option::is_some);
             let outcome = match &current {
