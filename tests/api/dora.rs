@@ -420,8 +420,9 @@ async fn stale_answers_say_so_and_catch_up(backend: Backend) {
 backend_tests!(stale_answers_say_so_and_catch_up,);
 
 /// A deployment that lists what it ships (`customData.dora.changes` and `commits`): the named
-/// change counts from its opening, the listed commits as a change of their own from the earliest
-/// commit, both first deployed by it.
+/// change counts from its opening, each listed commit no change has as a change of its own from
+/// its timestamp, all first deployed by it; a staging deployment listing the same commit earlier
+/// does not make it count twice.
 async fn deployments_that_list_their_changes_and_commits(backend: Backend) {
     let app = spawn_production_only(&backend).await;
     let mut deployment = deployed("d9", "production", "2024-02-02T00:00:00Z", "r9");
@@ -430,8 +431,11 @@ async fn deployments_that_list_their_changes_and_commits(backend: Backend) {
         {"sha": "c1", "timestamp": "2024-02-01T12:00:00Z"},
         {"sha": "c2", "timestamp": "2024-02-01T18:00:00Z"}
     ]);
+    let mut staging = deployed("s9", "staging", "2024-02-01T20:00:00Z", "r9");
+    staging["customData"]["dora"]["commits"] = json!(["c1"]);
     let events = [
         deployment,
+        staging,
         merged(
             "acme/web#9",
             "2024-02-01T00:00:00Z",
@@ -444,9 +448,11 @@ async fn deployments_that_list_their_changes_and_commits(backend: Backend) {
         .get_json("/api/v1/dora?from=2024-02-01&to=2024-02-10")
         .await;
     let lead_time = &report["keys"]["lead_time"];
-    // acme/web#9: opened Feb 1 00:00 -> 86400 s; web@d9 (the commits): Feb 1 12:00 -> 43200 s.
-    assert_eq!(lead_time["sample_size"], 2, "{lead_time}");
-    assert_eq!(lead_time["value"], (86_400.0 + 43_200.0) / 2.0);
+    // acme/web#9: opened Feb 1 00:00 -> 86400 s; web@c1: Feb 1 12:00 -> 43200 s; web@c2:
+    // Feb 1 18:00 -> 21600 s. Median 43200, p90 (rank 3 of 3) 86400.
+    assert_eq!(lead_time["sample_size"], 3, "{lead_time}");
+    assert_eq!(lead_time["value"], 43_200.0);
+    assert_eq!(lead_time["p90"], 86_400.0);
     let changes = app
         .get_json("/api/v1/changes?from=2024-02-01&to=2024-02-10")
         .await;
@@ -457,7 +463,7 @@ async fn deployments_that_list_their_changes_and_commits(backend: Backend) {
         .map(|c| c["id"].as_str().unwrap())
         .collect();
     ids.sort_unstable();
-    assert_eq!(ids, ["acme/web#9", "web@d9"]);
+    assert_eq!(ids, ["acme/web#9", "web@c1", "web@c2"]);
 }
 
 backend_tests!(deployments_that_list_their_changes_and_commits,);

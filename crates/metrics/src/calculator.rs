@@ -101,18 +101,26 @@ pub fn facts_from(record: &CdEventRecord, output: &mut FactsOutput) {
                 return;
             };
             // What the deployment says it ships: changes by id, and commits (with their
-            // timestamps), which become a change of their own unless they land a known request.
+            // timestamps), each of which is part of the change that has it, or else a change of
+            // its own, `<service>@<sha>` (crate::facts).
             if let Some(Value::Array(ids)) = dora_field(&event, "changes", "changes") {
                 for id in ids.iter().filter_map(Value::as_str) {
                     let body = json!({"predicate": "deployed", "deployment": event.id});
                     observe("change", id.to_owned(), None, None, body);
                 }
             }
-            if let Some(commits @ Value::Array(list)) = dora_field(&event, "commits", "commits") {
-                if !list.is_empty() {
-                    let body = json!({"predicate": "deployed", "deployment": event.id,
-                                      "commits": commits});
-                    let id = format!("{}@{}", event.subject_id, event.id);
+            if let Some(Value::Array(list)) = dora_field(&event, "commits", "commits") {
+                for commit in list {
+                    let sha = commit
+                        .as_str()
+                        .or_else(|| commit.get("sha").and_then(Value::as_str))
+                        .or_else(|| commit.get("id").and_then(Value::as_str));
+                    let Some(sha) = sha.filter(|sha| !sha.is_empty()) else {
+                        continue;
+                    };
+                    let body = json!({"predicate": "listed", "deployment": event.id,
+                                      "commits": [commit]});
+                    let id = format!("{}@{}", event.subject_id, sha.to_ascii_lowercase());
                     observe("change", id, Some(event.subject_id.clone()), None, body);
                 }
             }

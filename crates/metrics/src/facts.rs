@@ -39,6 +39,8 @@ pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
         })
         .collect();
     let mut changes: BTreeMap<String, Change> = BTreeMap::new();
+    // Changes only known from deployments' commit lists, and changes some event reported.
+    let (mut listed, mut reported) = (BTreeSet::new(), BTreeSet::new());
     let mut incidents: BTreeMap<String, IncidentDraft> = BTreeMap::new();
     for observation in rows.observations {
         let Ok(body) = serde_json::from_str::<Value>(&observation.body) else {
@@ -53,6 +55,11 @@ pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
         let predicate = text("predicate").unwrap_or_default();
         match observation.fact.as_str() {
             "change" => {
+                if predicate == "listed" {
+                    listed.insert(observation.fact_id.clone());
+                } else {
+                    reported.insert(observation.fact_id.clone());
+                }
                 let change = changes
                     .entry(observation.fact_id.clone())
                     .or_insert_with(|| Change {
@@ -133,11 +140,58 @@ pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
             })
         })
         .collect();
+    listed.retain(|id| !reported.contains(id));
+    absorb_listed_commits(&mut changes, &listed);
     absorb_landing_pushes(&mut changes);
     DoraFacts {
         deployments,
         changes: changes.into_values().collect(),
         incidents,
+    }
+}
+
+/// A commit a deployment lists (`customData.dora.commits`) is part of the change that has it, as
+/// a commit or as its merge SHA: that change gains the deployment, and the commit is no change of
+/// its own. Commits no change has stay changes `<service>@<sha>`, one per commit, shared by every
+/// deployment that lists it (so staging and production listing the same commit count it once).
+fn absorb_listed_commits(changes: &mut BTreeMap<String, Change>, listed: &BTreeSet<String>) {
+    if listed.is_empty() {
+        return;
+    }
+    // The first change by id that has a SHA owns it (deterministic).
+    let mut owners: HashMap<String, String> = HashMap::new();
+    for change in changes.values().filter(|c| !listed.contains(&c.id)) {
+        let shas = change
+            .merge_sha
+            .iter()
+            .chain(change.commits.iter().map(|c| &c.sha));
+        for sha in shas {
+            owners
+                .entry(sha.to_ascii_lowercase())
+                .or_insert_with(|| change.id.clone());
+        }
+    }
+    for id in listed {
+        let owner = changes.get(id).and_then(|listed_change| {
+            listed_change
+                .commits
+                .iter()
+                .find_map(|c| owners.get(&c.sha.to_ascii_lowercase()))
+        });
+        let Some(owner) = owner.cloned() else {
+            continue;
+        };
+        let Some(listed_change) = changes.remove(id) else {
+            continue;
+        };
+        if let Some(owner) = changes.get_mut(&owner) {
+            for reference in listed_change.deployment_refs {
+                if !owner.deployment_refs.contains(&reference) {
+                    owner.deployment_refs.push(reference);
+                }
+            }
+            owner.deployment_refs.sort_unstable();
+        }
     }
 }
 
@@ -149,8 +203,9 @@ pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
 /// The request gains the push's commits (so deployments of any of them contain it), but only the
 /// timestamps of commits made before the request was opened: those are earlier work on it, while
 /// a squash or merge commit is dated at the merge and would make the change look younger than it
-/// is. The request's start is then its earliest such commit, else its creation as before
-/// (METRICS.md, "One change per merged request").
+/// is; a push that lands several requests gives them its commits without timestamps. The
+/// request's start is then its earliest such commit, else its creation as before (METRICS.md,
+/// "One change per merged request").
 fn absorb_landing_pushes(changes: &mut BTreeMap<String, Change>) {
     let requests: HashMap<String, String> = changes
         .values()
@@ -176,6 +231,9 @@ fn absorb_landing_pushes(changes: &mut BTreeMap<String, Change>) {
         let Some(push) = changes.remove(&push_id) else {
             continue;
         };
+        // Several requests landed at once: whose commit is whose is unknown, so none of them
+        // takes the push's timestamps.
+        let single = landed.len() == 1;
         for request_id in landed {
             let Some(request) = changes.get_mut(&request_id) else {
                 continue;
@@ -184,7 +242,7 @@ fn absorb_landing_pushes(changes: &mut BTreeMap<String, Change>) {
             for commit in &push.commits {
                 let at = commit
                     .at
-                    .filter(|at| opened.is_some_and(|opened| *at <= opened));
+                    .filter(|at| single && opened.is_some_and(|opened| *at <= opened));
                 match request
                     .commits
                     .iter_mut()
@@ -484,6 +542,82 @@ mod tests {
         let mut reversed = rows();
         reversed.observations.reverse();
         assert_eq!(fold(reversed, &teams), facts);
+    }
+
+    #[test]
+    fn listed_commits_belong_to_the_change_that_has_them() {
+        let mut staging = deployment(1, "web", "staging", None);
+        staging.cdevent_id = "s1".into();
+        let mut production = deployment(2, "web", "production", None);
+        production.cdevent_id = "p1".into();
+        let listed = |id: &str, deployment: &str, sha: &str, when: &str| {
+            observation(
+                "change",
+                id,
+                "2024-01-02T12:00:00Z",
+                serde_json::json!({"predicate": "listed", "deployment": deployment,
+                                   "commits": [{"sha": sha, "timestamp": when}]}),
+            )
+        };
+        let observations = vec![
+            // c1 listed by both deployments; nothing else has it.
+            listed("web@c1", "s1", "c1", "2024-01-01T09:00:00Z"),
+            listed("web@c1", "p1", "c1", "2024-01-01T09:00:00Z"),
+            // p2 is a push that has c2: the listed c2 is part of it.
+            observation(
+                "change",
+                "acme/web@c2",
+                "2024-01-01T11:00:00Z",
+                serde_json::json!({"predicate": "updated", "commits": [
+                    {"sha": "C2", "timestamp": "2024-01-01T10:00:00Z"}]}),
+            ),
+            listed("web@c2", "p1", "c2", "2024-01-01T10:00:00Z"),
+            // A push landing two requests at once: neither takes its timestamps.
+            observation(
+                "change",
+                "acme/web#3",
+                "2024-01-02T00:00:00Z",
+                serde_json::json!({"predicate": "merged", "merge_sha": "m3",
+                                   "created_at": "2024-01-01T12:00:00Z"}),
+            ),
+            observation(
+                "change",
+                "acme/web#4",
+                "2024-01-02T00:00:00Z",
+                serde_json::json!({"predicate": "merged", "merge_sha": "m4",
+                                   "created_at": "2024-01-01T12:00:00Z"}),
+            ),
+            observation(
+                "change",
+                "acme/web@m4",
+                "2024-01-02T00:00:05Z",
+                serde_json::json!({"predicate": "updated", "commits": [
+                    {"sha": "b3", "timestamp": "2024-01-01T08:00:00Z"},
+                    {"sha": "m3", "timestamp": "2024-01-02T00:00:00Z"},
+                    {"sha": "m4", "timestamp": "2024-01-02T00:00:01Z"}]}),
+            ),
+        ];
+        let rows = || FactRows {
+            deployments: vec![staging.clone(), production.clone()],
+            observations: observations.clone(),
+        };
+        let facts = fold(rows(), &BTreeMap::new());
+        let ids: Vec<&str> = facts.changes.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["acme/web#3", "acme/web#4", "acme/web@c2", "web@c1"]);
+        let change = |id: &str| facts.changes.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(change("web@c1").deployment_refs, [1, 2]);
+        assert_eq!(
+            change("acme/web@c2").deployment_refs,
+            [2],
+            "the push gains it"
+        );
+        for request in ["acme/web#3", "acme/web#4"] {
+            assert_eq!(change(request).commits.len(), 3);
+            assert!(change(request).commits.iter().all(|c| c.at.is_none()));
+        }
+        let mut reversed = rows();
+        reversed.observations.reverse();
+        assert_eq!(fold(reversed, &BTreeMap::new()), facts);
     }
 
     #[test]
