@@ -140,7 +140,9 @@ pub struct Overrides {
 
 /// `webhooks.<tool>.<secret|token>` for an environment variable `DORA_WEBHOOKS__<TOOL>__<SECRET|TOKEN>`.
 fn credential_path(name: &str) -> Option<String> {
-    let rest = name.strip_prefix("DORA_")?.to_ascii_lowercase();
+    // Any case, as figment matches the prefix.
+    let name = name.to_ascii_lowercase();
+    let rest = name.strip_prefix("dora_")?;
     let mut parts = rest.split("__");
     let (section, tool, key) = (parts.next()?, parts.next()?, parts.next()?);
     let credential = section == "webhooks" && (key == "secret" || key == "token");
@@ -178,9 +180,12 @@ impl Settings {
         );
         // Secrets and tokens are text whatever they look like: the typed reading above would
         // make `12345` a number (refused) and `007` the number 7. Read them again verbatim.
-        for (name, value) in std::env::vars() {
-            if let Some(path) = credential_path(&name) {
-                figment = figment.merge((path, value));
+        for (name, value) in std::env::vars_os() {
+            let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+                continue;
+            };
+            if let Some(path) = credential_path(name) {
+                figment = figment.merge((path, value.to_owned()));
             }
         }
         let settings: Settings = figment
@@ -332,6 +337,10 @@ mod example_file {
         assert_eq!(credential_path("DORA_SOURCES__GITHUB__SECRET"), None);
         assert_eq!(credential_path("DORA_WEBHOOKS__GITHUB__SECRET__X"), None);
         assert_eq!(credential_path("WEBHOOKS__GITHUB__SECRET"), None);
+        assert_eq!(
+            credential_path("dora_webhooks__github__secret").as_deref(),
+            Some("webhooks.github.secret")
+        );
     }
 
     #[test]

@@ -140,20 +140,6 @@ fn parse_time(field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>
 /// Series longer than this are refused: each bucket is a full computation.
 const MAX_BUCKETS: i64 = 1000;
 
-/// Every stored fact folded, then narrowed to the scope: a change or an incident is judged on all
-/// its observations, and teams follow the configuration's precedence.
-pub(crate) async fn load_facts(
-    state: &ApiState,
-    scope: &Scope,
-) -> Result<Arc<dora::facts::DoraFacts>, Problem> {
-    let cached = cached_facts(state).await?.cached;
-    Ok(if scope == &Scope::default() {
-        Arc::clone(&cached.facts)
-    } else {
-        Arc::new(narrow(&cached.facts, scope))
-    })
-}
-
 /// The cached facts (maybe `stale`: see [`crate::facts_cache`]).
 pub(crate) async fn cached_facts(state: &ApiState) -> Result<Facts, Problem> {
     let config = FactsConfig {

@@ -13,7 +13,9 @@
 //! answers stay fast and lag by one rebuild; on small ones the rebuild takes milliseconds and
 //! every answer is current. Rebuilds run one at a time, and a new one starts no sooner than the
 //! previous one took after it ended (at most half of a core goes to rebuilding, however often the
-//! cursor moves); a request that may still wait sleeps until then.
+//! cursor moves); a request that may still wait sleeps until then. A filtered scope is linked by
+//! the first request for it in a version, which waits for that (the wait is not bounded by the
+//! freshness wait; requests for other scopes are not held up).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use dora_metrics::dora::linking::Linked;
 use dora_metrics::dora::{DoraConfig, KeyColumns};
 use dora_metrics::facts::{narrow, Scope};
 use dora_store::{FactFilter, Position, Store, StoreError, DEPLOYMENTS_CURSOR};
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{watch, OnceCell};
 
 /// How long a request waits for a rebuild when it could answer from an older version, unless
 /// configured otherwise.
@@ -37,11 +39,16 @@ pub struct CachedFacts {
     pub facts: Arc<DoraFacts>,
     /// Deployment id -> the id of the CDEvent it came from (for drill-down).
     pub cdevent_ids: BTreeMap<i64, String>,
-    /// Linked facts per scope, reduced to the keys' columns.
-    columns: Mutex<HashMap<Scope, Arc<KeyColumns>>>,
+    /// Linked facts per scope, reduced to the keys' columns; each scope is built once, and
+    /// building one does not hold up requests for the others.
+    columns: std::sync::Mutex<HashMap<Scope, ScopeColumns>>,
 }
 
-/// Scopes whose columns are kept per version; past it they are all dropped and built again.
+/// The columns of one scope, built by the first request that needs them.
+type ScopeColumns = Arc<OnceCell<Arc<KeyColumns>>>;
+
+/// Filtered scopes whose columns are kept per version; past it they are dropped (the unfiltered
+/// scope stays) and built again when asked for.
 const MAX_CACHED_SCOPES: usize = 256;
 
 impl CachedFacts {
@@ -52,26 +59,31 @@ impl CachedFacts {
         scope: &Scope,
         config: &DoraConfig,
     ) -> Result<Arc<KeyColumns>, tokio::task::JoinError> {
-        let mut cached = self.columns.lock().await;
-        if let Some(columns) = cached.get(scope) {
-            return Ok(Arc::clone(columns));
-        }
-        let facts = Arc::clone(&self.facts);
-        let (wanted, config) = (scope.clone(), config.clone());
-        let built = tokio::task::spawn_blocking(move || {
-            let linked_columns = |facts: &DoraFacts| Linked::new(facts, &config).columns();
-            Arc::new(if wanted == Scope::default() {
-                linked_columns(&facts)
-            } else {
-                linked_columns(&narrow(&facts, &wanted))
+        let cell = {
+            let mut cached = self
+                .columns
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !cached.contains_key(scope) && cached.len() > MAX_CACHED_SCOPES {
+                cached.retain(|kept, _| kept == &Scope::default());
+            }
+            Arc::clone(cached.entry(scope.clone()).or_default())
+        };
+        let columns = cell
+            .get_or_try_init(|| {
+                let facts = Arc::clone(&self.facts);
+                let (wanted, config) = (scope.clone(), config.clone());
+                tokio::task::spawn_blocking(move || {
+                    let linked_columns = |facts: &DoraFacts| Linked::new(facts, &config).columns();
+                    Arc::new(if wanted == Scope::default() {
+                        linked_columns(&facts)
+                    } else {
+                        linked_columns(&narrow(&facts, &wanted))
+                    })
+                })
             })
-        })
-        .await?;
-        if cached.len() >= MAX_CACHED_SCOPES {
-            cached.clear();
-        }
-        cached.insert(scope.clone(), Arc::clone(&built));
-        Ok(built)
+            .await?;
+        Ok(Arc::clone(columns))
     }
 }
 
@@ -195,8 +207,20 @@ impl FactsCache {
             };
             match outcome {
                 Ok(Some(Err(error))) => return Err(error),
-                // Rebuilt (maybe from before `wanted`: look again) or the rebuild was dropped.
-                Ok(_) | Err(_) => continue,
+                // Rebuilt (maybe from before `wanted`: look again).
+                Ok(_) => continue,
+                // The rebuild ended without a word (its task was dropped): forget it, so that
+                // the next look starts another one.
+                Err(_) => {
+                    let mut state = self.lock();
+                    if state
+                        .rebuilding
+                        .as_ref()
+                        .is_some_and(|r| r.same_channel(&rebuilt))
+                    {
+                        state.rebuilding = None;
+                    }
+                }
             }
         }
     }
@@ -265,7 +289,7 @@ async fn rebuild(store: &Store, config: &FactsConfig) -> Result<Arc<CachedFacts>
         version,
         facts,
         cdevent_ids,
-        columns: Mutex::default(),
+        columns: std::sync::Mutex::default(),
     });
     // The unfiltered scope is what most requests read: link it now, off the request path.
     let _ = fresh.columns(&Scope::default(), &config.dora).await;

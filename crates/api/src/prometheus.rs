@@ -20,7 +20,7 @@ use dora_metrics::dora::{DoraReport, Window};
 use dora_metrics::facts::Scope;
 use tokio::sync::Mutex;
 
-use crate::dora::{key_columns, load_facts};
+use crate::dora::cached_facts;
 use crate::ApiState;
 
 /// The window of the DORA gauges, ending at the scrape.
@@ -132,7 +132,9 @@ async fn dora_gauges(state: &ApiState) -> Result<Arc<String>, dora_http::Problem
             return Ok(Arc::clone(text));
         }
     }
-    let facts = load_facts(state, &Scope::default()).await?;
+    // One version of the facts for every series of the scrape.
+    let snapshot = cached_facts(state).await?.cached;
+    let facts = &snapshot.facts;
     let to = Utc::now();
     let window = Window {
         from: to - chrono::Duration::days(DORA_GAUGES_WINDOW_DAYS),
@@ -164,7 +166,10 @@ async fn dora_gauges(state: &ApiState) -> Result<Arc<String>, dora_http::Problem
             teams: None,
         };
         // Each scope's columns are cached with the facts, like any filtered request's.
-        let (columns, _) = key_columns(state, &scope).await?;
+        let columns = snapshot
+            .columns(&scope, &config)
+            .await
+            .map_err(|e| dora_http::Problem::internal(&e))?;
         reports.push(([service, environment, team], columns.report(&window)));
     }
     let text = Arc::new(write_dora(&reports));
