@@ -7,6 +7,7 @@
 # calculator have caught up, then times GET /api/v1/dora and a series several times: the first
 # request after new facts waits for the rebuild (load, fold, link), the next ones reuse it.
 # DORA_BENCH_DB=PATH keeps the database (and reuses it when it exists: no loading).
+# DORA_BENCH_DATABASE_URL=postgres://... runs on PostgreSQL instead (an empty database: it loads).
 set -euo pipefail
 HISTORY=${1:?usage: bench-dora.sh HISTORY.jsonl}
 BIN=${DORA_BIN:-${CARGO_TARGET_DIR:-target}/release/dora-events}
@@ -14,9 +15,11 @@ PORT=${DORA_BENCH_PORT:-18777}
 DB=${DORA_BENCH_DB:-$(mktemp -d)/bench-dora.db}
 LOAD=1
 [ -e "$DB" ] && LOAD=0
+URL=${DORA_BENCH_DATABASE_URL:-sqlite://$DB}
+[ -n "${DORA_BENCH_DATABASE_URL:-}" ] && LOAD=1
 # A long freshness wait: the timings below are of answers from current facts.
 export DORA_DORA__FRESHNESS_WAIT=${DORA_DORA__FRESHNESS_WAIT:-10min}
-RUST_LOG=error "$BIN" serve --listen "127.0.0.1:$PORT" --database-url "sqlite://$DB" &
+RUST_LOG=error "$BIN" serve --listen "127.0.0.1:$PORT" --database-url "$URL" &
 PID=$!
 trap 'kill $PID' EXIT
 BASE="http://127.0.0.1:$PORT"
