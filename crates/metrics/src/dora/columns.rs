@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 
 use super::facts::{DeploymentKind, DoraConfig};
 use super::linking::{
-    Attribution, ChangeStart, InterventionReason, Linked, Recovery, ReworkReason,
+    in_window, range_in, Attribution, ChangeStart, InterventionReason, Linked, Recovery,
+    ReworkReason,
 };
 use super::window::Window;
 use super::{
@@ -126,13 +127,6 @@ pub struct KeyColumns {
 /// memory anyway; saturate rather than wrap).
 fn offset(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
-}
-
-/// The index range of the sorted `times` that fall in `window`.
-pub(crate) fn range_in(times: &[DateTime<Utc>], window: &Window) -> Range<usize> {
-    let start = times.partition_point(|at| *at < window.from);
-    let end = times.partition_point(|at| *at < window.to).max(start);
-    start..end
 }
 
 impl Linked<'_> {
@@ -260,7 +254,7 @@ impl KeyColumns {
 
     /// Production deployments in `window` (indices of [`DeploymentColumns`]).
     pub(crate) fn production_in(&self, window: &Window) -> Range<usize> {
-        range_in(&self.deployments.at, window)
+        range_in(&self.deployments.at, window, |at| *at)
     }
 
     /// Distinct UTC dates among the production deployments in `range`.
@@ -278,12 +272,7 @@ impl KeyColumns {
 
     /// Production deployments in `window` that needed intervention.
     pub(crate) fn failed_in(&self, window: &Window) -> &[FailedRow] {
-        let start = self.failed.partition_point(|row| row.at < window.from);
-        let end = self
-            .failed
-            .partition_point(|row| row.at < window.to)
-            .max(start);
-        self.failed.get(start..end).unwrap_or(&[])
+        in_window(&self.failed, window, |row| row.at)
     }
 
     /// Detection times of the incidents attributed to `row`.
@@ -297,7 +286,7 @@ impl KeyColumns {
     /// Changes whose first production deployment is in `window` (indices of
     /// [`ShippedColumns`]).
     pub(crate) fn shipped_in(&self, window: &Window) -> Range<usize> {
-        range_in(&self.shipped.at, window)
+        range_in(&self.shipped.at, window, |at| *at)
     }
 
     /// Runs `f` on the lead times (seconds) of the changes in `range` that have one, in a buffer
@@ -318,7 +307,7 @@ impl KeyColumns {
 
     /// Incidents detected in `window` (indices of the detection-ordered incidents).
     pub(crate) fn incidents_detected_in(&self, window: &Window) -> Range<usize> {
-        range_in(&self.incidents_at, window)
+        range_in(&self.incidents_at, window, |at| *at)
     }
 
     /// The five keys over `window`.

@@ -495,15 +495,24 @@ pub struct Linked<'a> {
     pub(crate) incident_by_id: HashMap<&'a str, usize>,
 }
 
-/// The index range of `sorted` (by a time key) whose times fall in `window`.
+/// The index range of `sorted` (by a time key) whose times fall in `window` (half-open).
+pub(crate) fn range_in<T>(
+    sorted: &[T],
+    window: &Window,
+    at: impl Fn(&T) -> DateTime<Utc>,
+) -> std::ops::Range<usize> {
+    let start = sorted.partition_point(|x| at(x) < window.from);
+    let end = sorted.partition_point(|x| at(x) < window.to).max(start);
+    start..end
+}
+
+/// The items of `sorted` (by a time key) whose times fall in `window`.
 pub(crate) fn in_window<'s, T>(
     sorted: &'s [T],
     window: &Window,
     at: impl Fn(&T) -> DateTime<Utc>,
 ) -> &'s [T] {
-    let start = sorted.partition_point(|x| at(x) < window.from);
-    let end = sorted.partition_point(|x| at(x) < window.to).max(start);
-    sorted.get(start..end).unwrap_or(&[])
+    sorted.get(range_in(sorted, window, at)).unwrap_or(&[])
 }
 
 impl<'a> Linked<'a> {

@@ -35,12 +35,6 @@ pub fn nearest_rank(sorted: &[f64], percent: u32) -> Option<f64> {
     sorted.get(rank.max(1) - 1).copied()
 }
 
-/// Sorts samples ascending (total order; the computation never produces NaN).
-pub fn sorted(mut samples: Vec<f64>) -> Vec<f64> {
-    samples.sort_by(f64::total_cmp);
-    samples
-}
-
 /// [`median`] and [`nearest_rank`] of unsorted `samples` (reordered in place), in linear time.
 pub fn median_and_percentile(samples: &mut [f64], percent: u32) -> (Option<f64>, Option<f64>) {
     median_and_percentile_by(samples, percent, f64::total_cmp, |v| v)
@@ -92,6 +86,12 @@ fn median_and_percentile_by<T: Copy>(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    /// Sorts samples ascending (total order; the computation never produces NaN).
+    fn sorted(mut samples: Vec<f64>) -> Vec<f64> {
+        samples.sort_by(f64::total_cmp);
+        samples
+    }
 
     #[test]
     fn median_odd_and_even() {
