@@ -38,8 +38,10 @@ mkdir -p "$artifacts"
 port=$(node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
 base="http://127.0.0.1:$port"
 
+# With tokens, as a server reachable by others runs: the tests use them as a user would.
+export DORA_INGEST_TOKEN="browser-ingest-$RANDOM$RANDOM" DORA_READ_TOKEN="browser-read-$RANDOM$RANDOM"
 echo "== starting dora-events on $base"
-"$bin" --config tests/browser/fixtures/dora-events.toml --database-url "sqlite://$work/dora.db" \
+DORA_AUTH__INGEST_TOKENS="$DORA_INGEST_TOKEN" DORA_AUTH__READ_TOKENS="$DORA_READ_TOKEN" "$bin" --config tests/browser/fixtures/dora-events.toml --database-url "sqlite://$work/dora.db" \
   serve --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
@@ -50,7 +52,7 @@ done
 "$bin" probe --url "$base/readyz" >/dev/null
 
 echo "== posting the data set"
-"$bin" send --url "$base" tests/browser/fixtures/dataset.json tests/browser/fixtures/broken-kubernetes.json examples/tutorial/*.json
+"$bin" send --url "$base" --token "$DORA_INGEST_TOKEN" tests/browser/fixtures/dataset.json tests/browser/fixtures/broken-kubernetes.json examples/tutorial/*.json
 
 echo "== node --test tests/browser"
 cd tests/browser

@@ -1,6 +1,7 @@
 //! Wiring: one [`Application`] that binds the HTTP listener, opens the store and starts every
 //! stage of the pipeline in one process. `main` and the tests both build it.
 
+use dora_http::auth::{Authenticator, Scope};
 use dora_http::telemetry::Telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -177,6 +178,17 @@ impl Application {
             )));
         }
 
+        let auth = Authenticator::new(settings.auth.clone())
+            .context("Failed to read the [auth] tokens")?;
+        for warning in settings.auth.warnings() {
+            tracing::warn!("NO AUTHENTICATION: {warning}");
+        }
+        {
+            let mut stop = shutdown.subscribe();
+            tokio::spawn(auth.clone().watch_token_files(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            }));
+        }
         let telemetry = Telemetry::new();
         let api_state = dora_api::ApiState::new(
             store.clone(),
@@ -186,7 +198,8 @@ impl Application {
                 ingest: role.runs(Role::Ingest),
                 queries: role.runs(Role::Api),
             },
-        );
+        )
+        .with_auth(auth.clone());
         let mut app = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
             .merge(dora_api::health_router(api_state.clone()));
         if role.runs(Role::Ingest) {
@@ -212,12 +225,15 @@ impl Application {
                     "POST /webhooks/{tool} accepts unsigned requests: set its secret in [webhooks.{tool}]"
                 );
             }
-            app = app.merge(dora_ingest::router(dora_ingest::IngestState::new(
-                writer,
-                limits,
-                settings.ingest.max_in_flight_bytes,
-                settings.webhooks.clone(),
-            )));
+            app = app.merge(dora_ingest::router(
+                dora_ingest::IngestState::new(
+                    writer,
+                    limits,
+                    settings.ingest.max_in_flight_bytes,
+                    settings.webhooks.clone(),
+                )
+                .with_auth(auth.clone()),
+            ));
         }
         if role.runs(Role::Api) {
             app = app
@@ -226,7 +242,10 @@ impl Application {
         }
         // The routes and their description come from the same code: the description is
         // complete by construction, for this process's role.
-        let (mut app, description) = app.split_for_parts();
+        let (mut app, mut description) = app.split_for_parts();
+        if auth.protects(Scope::Ingest) || auth.protects(Scope::Read) {
+            dora_http::auth::describe_scheme(&mut description);
+        }
         let description = Arc::new(description);
         app = app.route(
             crate::openapi::PATH,
@@ -239,7 +258,8 @@ impl Application {
                 telemetry,
                 dora_http::telemetry::record,
             ))
-            .layer(axum::extract::DefaultBodyLimit::disable());
+            .layer(axum::extract::DefaultBodyLimit::disable())
+            .layer(axum::middleware::map_response(dora_http::security_headers));
 
         let mut stop = shutdown.subscribe();
         tracing::info!(address = %listener.local_addr()?, role = ?role, database = %redact(&settings.database_url), "dora-events is serving");

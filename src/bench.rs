@@ -33,6 +33,10 @@ pub struct BenchOptions {
     pub clients: usize,
     pub events: u64,
     pub batch_size: u64,
+    /// The ingest token for `--url` (also used to read the pipeline state unless `read_token`).
+    pub token: Option<String>,
+    /// The read token for the pipeline state, when it differs from `token`.
+    pub read_token: Option<String>,
 }
 
 /// What was measured.
@@ -144,9 +148,14 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         (None, Some(server)) => server.base.clone(),
         (None, None) => bail!("no server to send to"),
     };
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(options.clients)
-        .build()?;
+    let client = crate::client::client(
+        reqwest::Client::builder().pool_max_idle_per_host(options.clients),
+        options.token.as_deref(),
+    )?;
+    let reader = crate::client::client(
+        reqwest::Client::builder(),
+        options.read_token.as_deref().or(options.token.as_deref()),
+    )?;
     let ready = Instant::now();
     while client
         .get(format!("{base}/readyz"))
@@ -161,7 +170,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let stored_before = stored_events(&client, &base).await?;
+    let stored_before = stored_events(&reader, &base).await?;
     let per_request = match options.mode {
         BenchMode::Structured => 1,
         BenchMode::Batch => options.batch_size.max(1),
@@ -226,7 +235,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     let seconds = started.elapsed().as_secs_f64();
     let usage_after = spawned.as_ref().and_then(|s| process_usage(s.child.id()));
     latencies.sort_unstable();
-    let stored = stored_events(&client, &base).await? - stored_before;
+    let stored = stored_events(&reader, &base).await? - stored_before;
     if stored != options.events as i64 {
         bail!(
             "the server acknowledged {} events but stored {stored}",

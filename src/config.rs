@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use dora_api::dora::DoraSettings;
+use dora_http::auth::AuthSettings;
 use dora_ingest::webhooks::WebhookSettings;
 use dora_pipeline::functions::{check_functions, FunctionConfig};
 use dora_pipeline::routing::{default_routes, RouteConfig, RoutingTable};
@@ -17,7 +18,8 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// Top-level keys that `DORA_*` variables may set (others, like `DORA_CONFIG`, are not settings).
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
+    "auth",
     "dora",
     "listen",
     "database_url",
@@ -56,6 +58,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// `[dora]`: production environments, teams, attribution horizon.
     pub dora: DoraSettings,
+    /// `[auth]`: ingest and read tokens (docs/security.md).
+    pub auth: AuthSettings,
 }
 
 /// Ingest limits and queueing.
@@ -102,6 +106,7 @@ impl Default for Settings {
             functions: BTreeMap::new(),
             webhooks: WebhookSettings::default(),
             dora: DoraSettings::default(),
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -149,6 +154,27 @@ fn credential_path(name: &str) -> Option<String> {
     (credential && parts.next().is_none()).then(|| format!("webhooks.{tool}.{key}"))
 }
 
+/// `auth.<key>` for `DORA_AUTH__INGEST_TOKENS`, `__READ_TOKENS`, `__INGEST_TOKEN_FILES` or
+/// `__READ_TOKEN_FILES` (any case): lists given as text, separated by commas or whitespace.
+fn token_list_path(name: &str) -> Option<String> {
+    let name = name.to_ascii_lowercase();
+    let key = name.strip_prefix("dora_auth__")?;
+    matches!(
+        key,
+        "ingest_tokens" | "read_tokens" | "ingest_token_files" | "read_token_files"
+    )
+    .then(|| format!("auth.{key}"))
+}
+
+/// The items of a list variable: separated by commas or whitespace, empty items dropped.
+fn list_items(value: &str) -> Vec<String> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 impl Settings {
     /// Compiles the routes and the rules (routes may name the configured functions).
     pub fn routing_table(&self) -> anyhow::Result<RoutingTable> {
@@ -186,6 +212,8 @@ impl Settings {
             };
             if let Some(path) = credential_path(name) {
                 figment = figment.merge((path, value.to_owned()));
+            } else if let Some(path) = token_list_path(name) {
+                figment = figment.merge((path, list_items(value)));
             }
         }
         let settings: Settings = figment

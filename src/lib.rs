@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod import;

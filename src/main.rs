@@ -63,6 +63,12 @@ enum Command {
         /// Events per request in batch mode.
         #[arg(long, default_value_t = 100)]
         batch_size: u64,
+        /// Ingest token of the server at --url (sent as Authorization: Bearer).
+        #[arg(long, env = "DORA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Read token for its pipeline state, when --token is not also a read token.
+        #[arg(long, env = "DORA_READ_TOKEN", hide_env_values = true)]
+        read_token: Option<String>,
     },
     /// Post CloudEvent or CDEvent files (JSON, arrays or JSON Lines; - for stdin) to a server.
     ///
@@ -75,6 +81,9 @@ enum Command {
         /// Files to send (- for standard input).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Ingest token (sent as Authorization: Bearer).
+        #[arg(long, env = "DORA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Check CloudEvent and CDEvent files against the specs (exit code 1 if any is invalid).
     ///
@@ -166,6 +175,9 @@ enum Command {
         /// A running server to ask instead of opening the database. Also DORA_URL.
         #[arg(long, env = "DORA_URL")]
         url: Option<String>,
+        /// Read token of the server at --url (sent as Authorization: Bearer).
+        #[arg(long, env = "DORA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Only these services (repeatable: any of).
         #[arg(long = "service", value_name = "SERVICE")]
         services: Vec<String>,
@@ -261,6 +273,8 @@ async fn main() -> anyhow::Result<()> {
             clients,
             events,
             batch_size,
+            token,
+            read_token,
         } => {
             let settings = Settings::load(cli.config.as_deref(), &overrides)?;
             let report = dora_events::bench::run(dora_events::bench::BenchOptions {
@@ -270,6 +284,8 @@ async fn main() -> anyhow::Result<()> {
                 clients,
                 events,
                 batch_size,
+                token,
+                read_token,
             })
             .await?;
             println!(
@@ -278,8 +294,8 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Send { url, files } => {
-            let report = dora_events::send::send(&url, &files).await?;
+        Command::Send { url, files, token } => {
+            let report = dora_events::send::send(&url, token.as_deref(), &files).await?;
             println!(
                 "accepted {}, duplicates {}, rejected {}",
                 report.accepted,
@@ -340,6 +356,9 @@ async fn main() -> anyhow::Result<()> {
                         settings.listen,
                         dora_events::app::redact(&settings.database_url)
                     );
+                    for warning in settings.auth.warnings() {
+                        println!("no authentication: {warning}");
+                    }
                     let unsigned = settings.webhooks.unsigned();
                     if !unsigned.is_empty() {
                         println!(
@@ -437,6 +456,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Metrics {
             url,
+            token,
             services,
             environments,
             teams,
@@ -452,7 +472,9 @@ async fn main() -> anyhow::Result<()> {
                 to,
             };
             let body = match url {
-                Some(url) => dora_events::metrics::from_server(&url, &query).await?,
+                Some(url) => {
+                    dora_events::metrics::from_server(&url, token.as_deref(), &query).await?
+                }
                 None => {
                     let settings = Settings::load(cli.config.as_deref(), &overrides)?;
                     let store = open_existing(&settings.database_url).await?;

@@ -62,14 +62,19 @@ fn encode(text: &str) -> String {
     out
 }
 
-/// The `GET /api/v1/dora` answer of the server at `base` (e.g. `http://localhost:8080`).
-pub async fn from_server(base: &str, query: &KeysQuery) -> anyhow::Result<Value> {
+/// The `GET /api/v1/dora` answer of the server at `base` (e.g. `http://localhost:8080`), asked
+/// with the read `token` when one is given.
+pub async fn from_server(
+    base: &str,
+    token: Option<&str>,
+    query: &KeysQuery,
+) -> anyhow::Result<Value> {
     let url = format!(
         "{}/api/v1/dora?{}",
         base.trim_end_matches('/'),
         query.to_query_string()
     );
-    let response = reqwest::Client::new()
+    let response = crate::client::client(reqwest::Client::builder(), token)?
         .get(&url)
         .send()
         .await

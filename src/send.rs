@@ -139,10 +139,15 @@ async fn post(
     Ok(())
 }
 
-/// Sends every event of the files to the server at `base` (e.g. `http://localhost:8080`).
-pub async fn send(base: &str, files: &[PathBuf]) -> anyhow::Result<SendReport> {
+/// Sends every event of the files to the server at `base` (e.g. `http://localhost:8080`), with
+/// the ingest `token` when one is given.
+pub async fn send(
+    base: &str,
+    token: Option<&str>,
+    files: &[PathBuf],
+) -> anyhow::Result<SendReport> {
     let base = base.trim_end_matches('/');
-    let client = reqwest::Client::new();
+    let client = crate::client::client(reqwest::Client::builder(), token)?;
     let mut report = SendReport::default();
     for file in files {
         let events = read_events(file)?;

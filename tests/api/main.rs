@@ -22,6 +22,7 @@ macro_rules! backend_tests {
     };
 }
 
+mod auth;
 mod cdevents;
 mod cli;
 mod demo;

@@ -49,7 +49,14 @@ async function eventually(check, { timeout = 20000, interval = 100, what = "cond
   }
 }
 
-const api = async (path) => (await fetch(`${base}${path}`)).json();
+// The server runs with tokens (scripts/browser-tests.sh): the pages get the read token in their
+// session storage, as the dashboard keeps it once a user has entered it.
+const readToken = process.env.DORA_READ_TOKEN;
+const ingestToken = process.env.DORA_INGEST_TOKEN;
+assert.ok(readToken && ingestToken, "DORA_READ_TOKEN and DORA_INGEST_TOKEN must be set (see scripts/browser-tests.sh)");
+const readHeaders = { authorization: `Bearer ${readToken}` };
+const ingestHeaders = { authorization: `Bearer ${ingestToken}` };
+const api = async (path) => (await fetch(`${base}${path}`, { headers: readHeaders })).json();
 
 before(async () => {
   // The data set is posted before the tests; wait until the calculators have folded all of it.
@@ -72,9 +79,10 @@ after(async () => {
 });
 
 /** A test with a fresh page; the page's screenshot is saved as `<shot>.png`, or `failed-<shot>.png`. */
-function pageTest(name, shot, body) {
+function pageTest(name, shot, body, { withToken = true } = {}) {
   test(name, async () => {
     const page = await context.newPage();
+    if (withToken) await page.addInitScript((token) => sessionStorage.setItem("dora-events-read-token", token), readToken);
     const errors = [];
     page.on("pageerror", (error) => errors.push(error.message));
     try {
@@ -125,11 +133,29 @@ pageTest("the keys show the hand-checked numbers, levels, thresholds and trend c
   const charts = page.locator("img[data-testid=chart]");
   assert.equal(await charts.count(), 5, "five trend charts (a chart that fails to load is replaced by a message)");
   for (const chart of await charts.all()) {
-    assert.match(await chart.getAttribute("src"), /^\/api\/v1\/charts\/[a-z-]+\.svg\?from=2024-01-01&to=2024-01-14&bucket=week$/);
+    assert.match(await chart.getAttribute("data-src"), /^\/api\/v1\/charts\/[a-z-]+\.svg\?from=2024-01-01&to=2024-01-14&bucket=week$/);
     await chart.scrollIntoViewIfNeeded();
     await eventually(() => chart.evaluate((img) => img.complete && img.naturalWidth > 0), { timeout: 10000, what: "a chart to load" });
   }
 });
+
+pageTest("without a read token the dashboard asks for one once and then shows the keys", "token", async (page) => {
+  await page.goto(`${base}/?${WINDOW}`);
+  const form = page.getByTestId("token-form");
+  await eventually(() => form.isVisible(), { timeout: 10000, what: "the token form" });
+  assert.match(await page.getByTestId("token-status").textContent(), /needs a read token/);
+  await page.fill("#token-input", "not-the-token");
+  await page.locator("#token-form button[type=submit]").click();
+  await eventually(async () => /refused this token/.test(await page.getByTestId("token-status").textContent()), { timeout: 10000, what: "the refusal" });
+  await page.fill("#token-input", readToken);
+  await page.locator("#token-form button[type=submit]").click();
+  await expectValue(page, "deployment_frequency", "6");
+  assert.equal(await form.isVisible(), false, "the form is gone once the token works");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("dora-events-read-token")), readToken, "kept for the session");
+  const chart = page.locator("img[data-testid=chart]").first();
+  await chart.scrollIntoViewIfNeeded();
+  await eventually(() => chart.evaluate((img) => img.complete && img.naturalWidth > 0), { timeout: 10000, what: "a chart loaded with the token" });
+}, { withToken: false });
 
 pageTest("the service, team and environment filters change every number and stay in the URL", "filters", async (page) => {
   await page.goto(`${base}/?${WINDOW}`);
@@ -144,7 +170,7 @@ pageTest("the service, team and environment filters change every number and stay
   assert.match(await card(page, "lead_time").textContent(), /service web · all environments/);
   assert.match(page.url(), /[?&]service=web(&|$)/);
   for (const chart of await page.locator("img[data-testid=chart]").all()) {
-    assert.match(await chart.getAttribute("src"), /[?&]service=web&/);
+    assert.match(await chart.getAttribute("data-src"), /[?&]service=web&/);
   }
 
   // The URL is the view: opening it again gives the same numbers.
@@ -234,7 +260,7 @@ pageTest("an event posted to /events appears in the live view within 2 seconds",
   await eventually(async () => /Connected/.test(await page.getByTestId("live-status").textContent()), { timeout: 10000, what: "the stream to connect" });
   const post = (id) => fetch(`${base}/events`, {
     method: "POST",
-    headers: { "content-type": "application/cloudevents+json" },
+    headers: { "content-type": "application/cloudevents+json", ...ingestHeaders },
     body: JSON.stringify({ specversion: "1.0", id, source: "/browser-tests/live", type: "dev.browser-tests.ping", data: { hello: id } }),
   });
   const id = `live-${Date.now()}`;
@@ -264,7 +290,7 @@ pageTest("an event posted to /events appears in the live view within 2 seconds",
   await post(filtered);
   const cdevent = JSON.parse(readFileSync("../fixtures/cdevents-spec/v0.5.1/conformance/pipelinerun_started.json", "utf8"));
   cdevent.context.id = `${id}-cdevent`;
-  const response = await fetch(`${base}/cdevents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(cdevent) });
+  const response = await fetch(`${base}/cdevents`, { method: "POST", headers: { "content-type": "application/json", ...ingestHeaders }, body: JSON.stringify(cdevent) });
   assert.equal(response.status, 202, await response.text());
   await eventually(() => page.locator(`#live-list [data-id="${id}-cdevent"]`).count(), { timeout: 5000, what: "the CDEvent in the live view" });
   assert.equal(await page.locator(`#live-list [data-id="${filtered}"]`).count(), 0, "filtered out of the live view");
@@ -280,7 +306,7 @@ pageTest("an event posted to /events appears in the live view within 2 seconds",
 pageTest("pipeline health shows ingest counters, lags and failed transformations", "pipeline", async (page) => {
   // One event the server refuses (CloudEvents 0.3), to be counted among the rejections.
   const refused = await fetch(`${base}/events`, {
-    method: "POST", headers: { "content-type": "application/cloudevents+json" },
+    method: "POST", headers: { "content-type": "application/cloudevents+json", ...ingestHeaders },
     body: JSON.stringify({ specversion: "0.3", id: "refused-1", source: "/browser-tests", type: "dev.browser-tests.old" }),
   });
   assert.equal(refused.status, 400);

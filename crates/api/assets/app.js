@@ -21,14 +21,52 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-/** GET a JSON document; an error answer becomes an Error with the problem's detail. */
-async function getJSON(path) {
+// ---------------------------------------------------------------- access
+
+/** The read token, asked for once when the server wants one and kept for this browser session. */
+const TOKEN_KEY = "dora-events-read-token";
+const readToken = () => sessionStorage.getItem(TOKEN_KEY);
+
+/** Request headers with the read token, when there is one. */
+function withToken(headers) {
+  const token = readToken();
+  return token ? { ...headers, authorization: `Bearer ${token}` } : { ...headers };
+}
+
+/** Shows the token form (once) after the server refused a request for want of a read token. */
+function askForToken(detail) {
+  const form = $("token-form");
+  say("token-status", detail, "error");
+  if (!form.hidden) return;
+  form.hidden = false;
+  $("token-input").focus();
+}
+
+function useToken(event) {
+  event.preventDefault();
+  const token = $("token-input").value.trim();
+  if (!token) return;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  location.reload();
+}
+
+/** GET with the read token; a 401 or 403 asks for a token. Throws on network errors. */
+async function authorizedFetch(path, headers) {
   let response;
   try {
-    response = await fetch(path, { headers: { accept: "application/json" } });
+    response = await fetch(path, { headers: withToken(headers) });
   } catch (error) {
     throw new Error(`the server did not answer (${error.message})`);
   }
+  if (response.status === 401 || response.status === 403) {
+    askForToken(readToken() ? "The server refused this token: enter a read token." : "This server needs a read token.");
+  }
+  return response;
+}
+
+/** GET a JSON document; an error answer becomes an Error with the problem's detail. */
+async function getJSON(path) {
+  const response = await authorizedFetch(path, { accept: "application/json" });
   if (!response.ok) {
     let detail = response.statusText;
     try {
@@ -38,6 +76,99 @@ async function getJSON(path) {
     throw new Error(`${response.status} ${detail}`);
   }
   return response.json();
+}
+
+/** Loads an image through fetch (so the read token goes with it) into `img`. */
+async function loadImage(img, path, onFailure) {
+  try {
+    const response = await authorizedFetch(path, { accept: "image/svg+xml" });
+    if (!response.ok) throw new Error(String(response.status));
+    const url = URL.createObjectURL(await response.blob());
+    img.addEventListener("load", () => URL.revokeObjectURL(url), { once: true });
+    img.src = url;
+  } catch (_) {
+    onFailure();
+  }
+}
+
+/**
+ * A server-sent event stream read with fetch, so that it can carry the read token (EventSource
+ * cannot send headers). The same surface as EventSource: readyState, addEventListener, close;
+ * it reconnects after an error, as EventSource does.
+ */
+class TokenEventSource {
+  static CONNECTING = 0;
+  static OPEN = 1;
+  static CLOSED = 2;
+
+  constructor(url) {
+    this.url = url;
+    this.readyState = TokenEventSource.CONNECTING;
+    this.listeners = {};
+    this.controller = null;
+    this.connect();
+  }
+
+  addEventListener(name, listener) {
+    (this.listeners[name] = this.listeners[name] || []).push(listener);
+  }
+
+  emit(name, data) {
+    for (const listener of this.listeners[name] || []) listener({ type: name, data });
+  }
+
+  close() {
+    this.readyState = TokenEventSource.CLOSED;
+    if (this.controller) this.controller.abort();
+    clearTimeout(this.retry);
+  }
+
+  async connect() {
+    this.controller = new AbortController();
+    try {
+      const response = await fetch(this.url, { headers: withToken({ accept: "text/event-stream" }), signal: this.controller.signal });
+      if (response.status === 401 || response.status === 403) {
+        askForToken(readToken() ? "The server refused this token: enter a read token." : "This server needs a read token.");
+        this.readyState = TokenEventSource.CLOSED;
+        this.emit("error");
+        return;
+      }
+      if (!response.ok || !response.body) throw new Error(String(response.status));
+      this.readyState = TokenEventSource.OPEN;
+      this.emit("open");
+      await this.read(response.body.pipeThrough(new TextDecoderStream()).getReader());
+    } catch (_) { /* reconnect below */ }
+    if (this.readyState === TokenEventSource.CLOSED) return;
+    this.readyState = TokenEventSource.CONNECTING;
+    this.emit("error");
+    this.retry = setTimeout(() => this.connect(), 3000);
+  }
+
+  /** Splits the stream into events (blank-line separated; "event:" and "data:" fields). */
+  async read(reader) {
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value.replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":")) continue;
+          const colon = line.indexOf(":");
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+          if (field === "event") name = text;
+          else if (field === "data") data.push(text);
+        }
+        if (data.length) this.emit(name, data.join("\n"));
+      }
+    }
+  }
 }
 
 const generations = {};
@@ -261,11 +392,13 @@ function keyCard(spec, key, scope, query) {
   const d = describe(spec.name, key);
   const chartQuery = new URLSearchParams(query);
   chartQuery.set("bucket", "week");
+  const chartPath = `/api/v1/charts/${spec.path}.svg?${chartQuery}`;
   const chart = el("img", {
-    src: `/api/v1/charts/${spec.path}.svg?${chartQuery}`, alt: `${spec.title} per week`,
-    class: "chart", "data-testid": "chart", loading: "lazy",
+    "data-src": chartPath, alt: `${spec.title} per week`, class: "chart", "data-testid": "chart",
   });
-  chart.addEventListener("error", () => chart.replaceWith(el("p", { class: "error chart-missing" }, "Trend chart unavailable.")));
+  const missing = () => chart.replaceWith(el("p", { class: "error chart-missing" }, "Trend chart unavailable."));
+  chart.addEventListener("error", missing);
+  loadImage(chart, chartPath, missing);
   const level = key.level || "none";
   return el("article", { class: "card key", id: `key-${spec.name}`, "data-testid": `key-${spec.name}`, "aria-labelledby": `key-${spec.name}-title` },
     el("h3", { id: `key-${spec.name}-title` }, spec.title),
@@ -427,14 +560,14 @@ function showLive(item) {
 function liveStatus() {
   if (live.paused) say("live-status", `Paused: ${live.held.length} new events held.`);
   else if (!live.source) say("live-status", "Not connected.");
-  else if (live.source.readyState === EventSource.OPEN) say("live-status", "Connected: events appear as they arrive.", "ok");
-  else if (live.source.readyState === EventSource.CONNECTING) say("live-status", "Connecting…");
+  else if (live.source.readyState === TokenEventSource.OPEN) say("live-status", "Connected: events appear as they arrive.", "ok");
+  else if (live.source.readyState === TokenEventSource.CONNECTING) say("live-status", "Connecting…");
   else say("live-status", "The live stream is unavailable (the server refused GET /api/v1/events/stream).", "error");
 }
 
 function connectLive() {
   if (live.source) live.source.close();
-  const source = new EventSource(`/api/v1/events/stream?${eventFilters()}`);
+  const source = new TokenEventSource(`/api/v1/events/stream?${eventFilters()}`);
   live.source = source;
   const receive = (message) => {
     let item;
@@ -587,6 +720,7 @@ function refresh() {
 }
 
 function start() {
+  $("token-form").addEventListener("submit", useToken);
   readURL();
   showFilters();
   loadDimensions();

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use dora_http::auth::{self, Authenticator, Scope};
 use dora_http::telemetry::{IngestTotals, Telemetry};
 use dora_http::Problem;
 use dora_store::{
@@ -43,6 +44,8 @@ pub struct ApiState {
     pub gauges: std::sync::Arc<prometheus::GaugeCache>,
     /// All facts folded, as of the calculator's position.
     pub facts: std::sync::Arc<facts_cache::FactsCache>,
+    /// Who may read (read tokens; open unless configured).
+    pub auth: Authenticator,
 }
 
 /// Which routes a process serves besides health and pipeline state.
@@ -69,14 +72,21 @@ impl ApiState {
             serves_ingest: serves.ingest,
             gauges: std::sync::Arc::default(),
             facts: std::sync::Arc::new(facts),
+            auth: Authenticator::open(),
         }
+    }
+
+    /// Requires read tokens as `auth` says.
+    pub fn with_auth(mut self, auth: Authenticator) -> Self {
+        self.auth = auth;
+        self
     }
 }
 
 /// The query routes (the `api` role), with their OpenAPI description. The dashboard's files
 /// are served by [`dashboard::router`].
 pub fn router(state: ApiState) -> OpenApiRouter {
-    OpenApiRouter::new()
+    let routes = OpenApiRouter::new()
         .routes(routes!(deploy_frequency))
         .routes(routes!(dora::deployments))
         .routes(routes!(dora::changes))
@@ -87,15 +97,27 @@ pub fn router(state: ApiState) -> OpenApiRouter {
         .routes(routes!(dimensions))
         .routes(routes!(charts::chart))
         .routes(routes!(events::list_events))
-        .routes(routes!(events::stream_events))
-        .with_state(state)
+        .routes(routes!(events::stream_events));
+    auth::protect(routes, &state.auth, Scope::Read).with_state(state)
 }
 
-/// Health, pipeline state and Prometheus metrics, served by every role.
+/// Health, pipeline state and Prometheus metrics, served by every role. Pipeline state needs a
+/// read token when reading is protected, and so does `/metrics` unless `[auth] metrics_open`;
+/// `/healthz` and `/readyz` stay open for probes.
 pub fn health_router(state: ApiState) -> OpenApiRouter {
-    OpenApiRouter::new()
-        .routes(routes!(pipeline))
-        .routes(routes!(prometheus::metrics))
+    let pipeline = auth::protect(
+        OpenApiRouter::new().routes(routes!(pipeline)),
+        &state.auth,
+        Scope::Read,
+    );
+    let metrics = OpenApiRouter::new().routes(routes!(prometheus::metrics));
+    let metrics = if state.auth.settings().metrics_open {
+        metrics
+    } else {
+        auth::protect(metrics, &state.auth, Scope::Read)
+    };
+    pipeline
+        .merge(metrics)
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .with_state(state)
@@ -326,17 +348,49 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// Readiness: the database answers.
+/// How each scope is guarded, as `/readyz` reports it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccessState {
+    /// `tokens` or `open` for `POST /events`, `/` and `/cdevents`.
+    pub ingest: &'static str,
+    /// `tokens` or `open` for the query API, events and pipeline state.
+    pub read: &'static str,
+    /// `tokens` or `open` for `/metrics`.
+    pub metrics: &'static str,
+    /// What is open to anyone who reaches the server.
+    pub warnings: Vec<String>,
+}
+
+/// The answer of `/readyz`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// Always `ready` (an unavailable database answers `503`).
+    pub status: &'static str,
+    pub auth: AccessState,
+}
+
+/// Readiness: the database answers. Also says which scopes are open to anyone.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
     responses(
-        (status = 200, description = "The database answers: `{\"status\": \"ready\"}`", body = Object, content_type = "application/json"),
+        (status = 200, description = "The database answers; `auth` says which scopes need tokens", body = Readiness),
         (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
     )
 )]
-async fn readyz(State(state): State<ApiState>) -> Result<Json<serde_json::Value>, Problem> {
+async fn readyz(State(state): State<ApiState>) -> Result<Json<Readiness>, Problem> {
     state.store.ping().await.map_err(store_problem)?;
-    Ok(Json(serde_json::json!({"status": "ready"})))
+    let settings = state.auth.settings();
+    let guard = |protected: bool| if protected { "tokens" } else { "open" };
+    let read = guard(state.auth.protects(Scope::Read));
+    Ok(Json(Readiness {
+        status: "ready",
+        auth: AccessState {
+            ingest: guard(state.auth.protects(Scope::Ingest)),
+            read,
+            metrics: if settings.metrics_open { "open" } else { read },
+            warnings: settings.warnings(),
+        },
+    }))
 }

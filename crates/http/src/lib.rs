@@ -2,6 +2,7 @@
 //! RFC 9457 `application/problem+json`. Client errors name the offending field; server errors
 //! reveal nothing and leave the cause in the log.
 
+pub mod auth;
 pub mod telemetry;
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -151,6 +152,31 @@ impl IntoResponse for Problem {
             .insert(telemetry::ProblemKind(kind.to_owned()));
         response
     }
+}
+
+/// The policy of every answer: only this server's own files and API, never in a frame.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; \
+     base-uri 'none'; form-action 'none'";
+
+/// Middleware (`axum::middleware::map_response`): security headers on every answer, so the
+/// dashboard cannot be framed or fed foreign scripts and no answer is sniffed as another type.
+pub async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    response
 }
 
 /// The fallback handler: unknown routes answer a `404` problem.

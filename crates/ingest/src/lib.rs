@@ -16,9 +16,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
+use dora_http::auth::{self, Authenticator, Scope};
 use dora_http::telemetry::IngestOutcome;
 use dora_http::Problem;
 use std::sync::Arc;
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -61,6 +63,8 @@ pub struct IngestState {
     /// Bytes of request bodies being read and parsed at once, in KiB permits.
     pub in_flight: Arc<Semaphore>,
     pub webhooks: Arc<webhooks::WebhookSettings>,
+    /// Who may send events (ingest tokens; open unless configured).
+    pub auth: Authenticator,
 }
 
 impl IngestState {
@@ -79,7 +83,15 @@ impl IngestState {
             limits,
             in_flight: Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS))),
             webhooks: Arc::new(webhooks),
+            auth: Authenticator::open(),
         }
+    }
+
+    /// Requires ingest tokens as `auth` says (on the CloudEvents routes, and on the webhooks
+    /// that have no secret of their own).
+    pub fn with_auth(mut self, auth: Authenticator) -> Self {
+        self.auth = auth;
+        self
     }
 }
 
@@ -104,13 +116,28 @@ impl IntoResponse for Accepted {
     }
 }
 
-/// The ingest routes, with their OpenAPI description.
+/// The ingest routes, with their OpenAPI description. The CloudEvents routes need an ingest
+/// token when ingest is protected; the webhooks check their tool's signature, or an ingest
+/// token when their tool has no secret configured.
 pub fn router(state: IngestState) -> OpenApiRouter {
-    OpenApiRouter::new()
+    let cloudevents = OpenApiRouter::new()
         .routes(routes!(post_events))
         .routes(routes!(post_root))
-        .routes(routes!(post_cdevents))
-        .routes(routes!(post_webhook))
+        .routes(routes!(post_cdevents));
+    let mut webhook = OpenApiRouter::new().routes(routes!(post_webhook));
+    if state.auth.protects(Scope::Ingest) {
+        for item in webhook.get_openapi_mut().paths.paths.values_mut() {
+            if let Some(operation) = item.post.as_mut() {
+                // A tool with its own secret needs no token: the token is one of two ways in.
+                operation.security = Some(vec![
+                    SecurityRequirement::new(auth::SECURITY_SCHEME, [Scope::Ingest.as_str()]),
+                    SecurityRequirement::default(),
+                ]);
+            }
+        }
+    }
+    auth::protect(cloudevents, &state.auth, Scope::Ingest)
+        .merge(webhook)
         .with_state(state)
 }
 
@@ -392,11 +419,11 @@ async fn post_cdevents(
     ),
     responses(
         (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),
-        (status = 401, description = "Signature or token missing or wrong; nothing stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "Signature or token missing or wrong (the tool's own when `[webhooks.<tool>]` sets one, else an ingest bearer token when ingest is protected); nothing stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tool", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
         (status = 400, description = "An event is invalid (the attribute in `field`, the batch position in `index`); nothing of the request is stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 415, description = "Unsupported content type", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Overloaded or the database is unavailable; retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
     )
 )]
@@ -405,7 +432,7 @@ async fn post_webhook(
     Path(tool): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Accepted, Problem> {
+) -> Result<Response, Problem> {
     let adapter = webhooks::adapter_for(&tool).ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_FOUND,
@@ -417,6 +444,12 @@ async fn post_webhook(
         )
         .with_field("tool")
     })?;
+    if state.webhooks.unsigned().contains(&tool.as_str()) {
+        if let Err(refusal) = state.auth.check(&headers, Scope::Ingest) {
+            return Ok(auth::refusal_response(refusal, Scope::Ingest));
+        }
+    }
+    webhooks::require_json(&headers)?;
     let limit = state.limits.max_batch_bytes;
     let _budget = reserve(&state, budget_for(&headers, limit))?;
     let bytes = read_body(&headers, body, limit).await?;
@@ -429,5 +462,5 @@ async fn post_webhook(
             raw_event(ReceivedEvent { event, content }, Origin::Events)
         })
         .collect();
-    store(&state, events).await
+    Ok(store(&state, events).await?.into_response())
 }

@@ -84,6 +84,27 @@ pub fn adapter_for(tool: &str) -> Option<Adapter> {
     }
 }
 
+/// Refuses every body but JSON with `415`. Each tool sends `application/json`; a browser can
+/// send `text/plain`, form bodies or no type at all to another site without asking it first
+/// (no CORS preflight), so accepting them would let any web page forge events.
+pub fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
+    let media = crate::binding::media_type(headers);
+    match media.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(media) if media.starts_with("application/") && media.ends_with("+json") => Ok(()),
+        other => Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            format!(
+                "webhooks take Content-Type: application/json, not {}",
+                other.unwrap_or("a body without Content-Type")
+            ),
+        )
+        .with_field("Content-Type")),
+    }
+}
+
 /// `401` for a request whose signature or token does not check out.
 pub fn unauthorized(detail: impl Into<String>, header: &str) -> Problem {
     Problem::new(
