@@ -156,6 +156,20 @@ app.kubernetes.io/component: {{ $role }}
       optional: true
 {{- end }}
 {{- end }}
+{{- if include "dora-events.authSecretName" $ctx }}
+{{- if $ctx.Values.auth.ingest.enabled }}
+- name: DORA_AUTH__INGEST_TOKEN_FILES
+  value: {{ printf "%s/%s" (include "dora-events.authDir" $ctx) $ctx.Values.auth.ingest.key | quote }}
+{{- end }}
+{{- if $ctx.Values.auth.read.enabled }}
+- name: DORA_AUTH__READ_TOKEN_FILES
+  value: {{ printf "%s/%s" (include "dora-events.authDir" $ctx) $ctx.Values.auth.read.key | quote }}
+{{- end }}
+{{- end }}
+{{- if $ctx.Values.auth.metricsOpen }}
+- name: DORA_AUTH__METRICS_OPEN
+  value: "true"
+{{- end }}
 {{- range $name, $value := $ctx.Values.config.env }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
@@ -244,20 +258,43 @@ startupProbe:
 
 {{/* The configuration volume (only when config.toml is set) */}}
 {{- define "dora-events.configVolumeMount" -}}
-{{- if .Values.config.toml -}}
+{{- if .Values.config.toml }}
 - name: config
   mountPath: /etc/dora-events
   readOnly: true
-{{- end -}}
+{{- end }}
+{{- if include "dora-events.authSecretName" . }}
+- name: auth
+  mountPath: {{ include "dora-events.authDir" . }}
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "dora-events.configVolume" -}}
-{{- if .Values.config.toml -}}
+{{- if .Values.config.toml }}
 - name: config
   configMap:
     name: {{ include "dora-events.fullname" . }}-config
+{{- end }}
+{{- with (include "dora-events.authSecretName" .) }}
+- name: auth
+  # Not subPath: a mounted Secret is updated in place when it changes, and the server re-reads it.
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
+{{- end -}}
+
+{{/* The Secret holding the tokens ([auth]), or nothing when the chart sets none */}}
+{{- define "dora-events.authSecretName" -}}
+{{- if .Values.auth.existingSecret -}}
+{{ .Values.auth.existingSecret }}
+{{- else if and .Values.auth.create (or .Values.auth.ingest.enabled .Values.auth.read.enabled) -}}
+{{ include "dora-events.fullname" . }}-auth
 {{- end -}}
 {{- end -}}
+
+{{- define "dora-events.authDir" -}}/var/run/secrets/dora-events/auth{{- end -}}
 
 {{/* How a sink reaches the ingest stage: a `ref` that Knative resolves */}}
 {{- define "dora-events.ingestSinkRef" -}}
