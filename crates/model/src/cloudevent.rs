@@ -15,13 +15,22 @@ use crate::time::{format_rfc3339, parse_rfc3339};
 /// The only CloudEvents version accepted.
 pub const SPEC_VERSION: &str = "1.0";
 
-/// True when a string (or key) anywhere in the value holds U+0000.
-fn contains_nul(value: &Value) -> bool {
+/// The JSON pointer (from `value`) of the first string or key that holds U+0000, if any.
+fn nul_pointer(value: &Value) -> Option<String> {
+    let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
     match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(contains_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
-        _ => false,
+        Value::String(s) => s.contains('\0').then(String::new),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| Some(format!("/{i}{}", nul_pointer(item)?))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(format!("/{}", escape(&k.replace('\0', "\\u0000"))));
+            }
+            Some(format!("/{}{}", escape(k), nul_pointer(v)?))
+        }),
+        _ => None,
     }
 }
 
@@ -209,12 +218,16 @@ impl CloudEvent {
             }
         }
         for (name, value) in &self.extensions {
-            if contains_nul(value) {
+            if nul_pointer(value).is_some() {
                 return Err(nul(name));
             }
         }
+        // Inside JSON data, the field is named by its JSON pointer (`data/commits/0/message`).
         match &self.data {
-            Some(Data::Json(value)) if contains_nul(value) => Err(nul("data")),
+            Some(Data::Json(value)) => match nul_pointer(value) {
+                Some(pointer) => Err(nul(&format!("data{pointer}"))),
+                None => Ok(()),
+            },
             Some(Data::Text(text)) if text.contains('\0') => Err(nul("data")),
             _ => Ok(()),
         }
@@ -524,6 +537,12 @@ mod tests {
         assert_eq!(error_for(v).attribute, "id");
         let mut v = minimal();
         v["data"] = json!({"nested": ["ok", "bad\u{0}"]});
+        assert_eq!(error_for(v).attribute, "data/nested/1");
+        let mut v = minimal();
+        v["data"] = json!({"a/b": {"k\u{0}": 1}});
+        assert_eq!(error_for(v).attribute, "data/a~1b/k\\u0000");
+        let mut v = minimal();
+        v["data"] = json!("bad\u{0}");
         assert_eq!(error_for(v).attribute, "data");
         let mut v = minimal();
         v["ext"] = json!("x\u{0}");
