@@ -117,36 +117,33 @@ impl CdEvent {
     /// `service.*` events) and source, and the names the facts calculator indexes.
     pub fn from_value(value: &Value) -> Result<Self, CdEventError> {
         let event = Self::from_value_unchecked(value)?;
-        let subject_id_limit = if event.event_type.starts_with("dev.cdevents.service.") {
-            limits::MAX_NAME_BYTES
-        } else {
-            limits::MAX_ID_BYTES
-        };
-        for (field, text, limit) in [
-            ("/context/id", Some(&event.id), limits::MAX_ID_BYTES),
-            (
-                "/context/source",
-                Some(&event.source),
-                limits::MAX_SOURCE_BYTES,
-            ),
-            (
-                "/context/type",
-                Some(&event.event_type),
-                limits::MAX_TYPE_BYTES,
-            ),
-            ("/subject/id", Some(&event.subject_id), subject_id_limit),
-            (
-                "/subject/source",
-                event.subject_source.as_ref(),
-                limits::MAX_SOURCE_BYTES,
-            ),
+        Self::check_limits(value)?;
+        Ok(event)
+    }
+
+    /// Checks the texts of a CDEvent document the store indexes against [`crate::limits`],
+    /// wherever the document has them as strings, without requiring any: what ingest checks of
+    /// a CloudEvent of a CDEvent type sent to `POST /events`, which the router will read.
+    pub fn check_limits(value: &Value) -> Result<(), CdEventError> {
+        let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str);
+        let subject_id_limit =
+            if text("/context/type").is_some_and(|t| t.starts_with("dev.cdevents.service.")) {
+                limits::MAX_NAME_BYTES
+            } else {
+                limits::MAX_ID_BYTES
+            };
+        for (pointer, limit) in [
+            ("/context/id", limits::MAX_ID_BYTES),
+            ("/context/source", limits::MAX_SOURCE_BYTES),
+            ("/context/type", limits::MAX_TYPE_BYTES),
+            ("/subject/id", subject_id_limit),
+            ("/subject/source", limits::MAX_SOURCE_BYTES),
         ] {
-            if let Some(text) = text {
-                limits::check_text(text, limit).map_err(|e| too_long(field.to_owned(), e))?;
+            if let Some(text) = text(pointer) {
+                limits::check_text(text, limit).map_err(|e| too_long(pointer.to_owned(), e))?;
             }
         }
-        check_indexed_names(value)?;
-        Ok(event)
+        check_indexed_names(value)
     }
 
     fn from_value_unchecked(value: &Value) -> Result<Self, CdEventError> {
