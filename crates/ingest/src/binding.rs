@@ -95,7 +95,7 @@ fn check_cdevent_limits(event: &CloudEvent) -> Result<(), AttributeError> {
     match event.data_json() {
         Some(document) if event.event_type.starts_with("dev.cdevents.") => {
             dora_model::cdevent::CdEvent::check_limits(document)
-                .map_err(|e| AttributeError::new(format!("data{}", e.field), e.message))
+                .map_err(|e| AttributeError::new(format!("/data{}", e.field), e.message))
         }
         _ => Ok(()),
     }

@@ -222,10 +222,11 @@ impl CloudEvent {
                 return Err(nul(name));
             }
         }
-        // Inside JSON data, the field is named by its JSON pointer (`data/commits/0/message`).
+        // Inside JSON data, the field is named by its JSON pointer from the event
+        // (`/data/commits/0/message`), as `POST /cdevents` names CDEvent fields.
         match &self.data {
             Some(Data::Json(value)) => match nul_pointer(value) {
-                Some(pointer) => Err(nul(&format!("data{pointer}"))),
+                Some(pointer) => Err(nul(&format!("/data{pointer}"))),
                 None => Ok(()),
             },
             Some(Data::Text(text)) if text.contains('\0') => Err(nul("data")),
@@ -537,13 +538,13 @@ mod tests {
         assert_eq!(error_for(v).attribute, "id");
         let mut v = minimal();
         v["data"] = json!({"nested": ["ok", "bad\u{0}"]});
-        assert_eq!(error_for(v).attribute, "data/nested/1");
+        assert_eq!(error_for(v).attribute, "/data/nested/1");
         let mut v = minimal();
         v["data"] = json!({"a/b": {"k\u{0}": 1}});
-        assert_eq!(error_for(v).attribute, "data/a~1b/k\\u0000");
+        assert_eq!(error_for(v).attribute, "/data/a~1b/k\\u0000");
         let mut v = minimal();
         v["data"] = json!("bad\u{0}");
-        assert_eq!(error_for(v).attribute, "data");
+        assert_eq!(error_for(v).attribute, "/data");
         let mut v = minimal();
         v["ext"] = json!("x\u{0}");
         assert_eq!(error_for(v).attribute, "ext");
