@@ -37,6 +37,7 @@ mod import;
 mod ingest;
 mod observability;
 mod openapi;
+mod poison;
 mod readme;
 mod rules;
 mod scaling;

@@ -241,7 +241,8 @@ pub struct Page<T> {
     pub offset: i64,
 }
 
-/// Transformations that failed, newest first, with the event and the reason.
+/// Transformations that failed and CDEvents the calculator skipped (`transformer` is
+/// `calculator`, with `cdevent_seq`), newest first, with the event and the reason.
 #[utoipa::path(
     get,
     path = "/api/v1/failures",
@@ -251,7 +252,7 @@ pub struct Page<T> {
         ("offset" = Option<i64>, Query, description = "Items to skip")
     ),
     responses(
-        (status = 200, description = "Failed transformations, newest first: `{items, limit, offset}`", body = Object, content_type = "application/json"),
+        (status = 200, description = "Failed transformations and CDEvents the calculator skipped (`transformer` = `calculator`, with `cdevent_seq`), newest first: `{items, limit, offset}`", body = Object, content_type = "application/json"),
         (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
     )

@@ -119,7 +119,7 @@ async fn write_pipeline(state: &ApiState, out: &mut String) {
         out,
         "dora_transform_failures",
         "gauge",
-        "Raw events a transformer could not transform (GET /api/v1/failures lists them).",
+        "Raw events a transformer could not transform, and CDEvents the calculator skipped (GET /api/v1/failures lists them).",
     );
     sample(out, "dora_transform_failures", &[], stats.failures as f64);
 }

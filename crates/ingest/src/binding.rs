@@ -80,6 +80,32 @@ pub fn parse_events(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<ReceivedEvent>, Problem> {
+    let events = parse_events_unchecked(mode, headers, body)?;
+    for (i, received) in events.iter().enumerate() {
+        check_cdevent_limits(&received.event)
+            .map_err(|e| attribute_problem(e, (mode == ContentMode::Batch).then_some(i)))?;
+    }
+    Ok(events)
+}
+
+/// A CloudEvent of a CDEvent type carries a CDEvent the router will store: its indexed texts
+/// are held to the limits here, at the door, whatever the routes do with it (the schema is
+/// checked by `POST /cdevents` and by the router).
+fn check_cdevent_limits(event: &CloudEvent) -> Result<(), AttributeError> {
+    match event.data_json() {
+        Some(document) if event.event_type.starts_with("dev.cdevents.") => {
+            dora_model::cdevent::CdEvent::check_limits(document)
+                .map_err(|e| AttributeError::new(format!("/data{}", e.field), e.message))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn parse_events_unchecked(
+    mode: ContentMode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<ReceivedEvent>, Problem> {
     match mode {
         ContentMode::Structured => {
             let event =

@@ -216,6 +216,12 @@ async fn store(state: &IngestState, events: Vec<NewRawEvent>) -> Result<Accepted
                 5,
             )
         }
+        WriteError::Refused(reason) => Problem::bad_request(
+            "unstorable-event",
+            "Event refused by the database",
+            "body",
+            format!("the database refused to store this request's events (nothing was stored): {reason}"),
+        ),
         WriteError::Failed(reason) => Problem::internal(&format!("events were not stored: {reason}")),
     })?;
     let accepted = inserted.iter().filter(|new| **new).count();
@@ -455,6 +461,19 @@ async fn post_webhook(
     let bytes = read_body(&headers, body, limit).await?;
     let events = adapter(&headers, &bytes, &state.webhooks)?;
     drop(bytes);
+    // The adapters build CloudEvents from the tool's payload: held to the same limits as any.
+    for (i, event) in events.iter().enumerate() {
+        event.check_storable().map_err(|e| {
+            let index = (events.len() > 1).then_some(i);
+            Problem::bad_request(
+                "invalid-webhook",
+                "Invalid webhook payload",
+                e.attribute,
+                e.message,
+            )
+            .at_index(index)
+        })?;
+    }
     let events = events
         .into_iter()
         .map(|event| {

@@ -11,11 +11,15 @@
 //! Rollout identity is settled upstream: a transformer gives the same CDEvent id to every event
 //! about the same rollout and the CDEvents store keeps one. The `customData.dora` keys read here
 //! are the contract in METRICS.md; both camelCase and snake_case spellings are accepted.
+//!
+//! No CDEvent holds the calculator back: one it cannot count (over a limit, unreadable) or whose
+//! facts the database refuses ([`Blame::Event`]) is recorded in `fact_failures` and skipped;
+//! only a failure of the database itself stops a pass, to be retried.
 
 use dora_model::cdevent::CdEvent;
 use dora_store::{
-    CdEventRecord, DeploymentKind, FactsOutput, NewDeployment, NewObservation, Store, StoreError,
-    DEPLOYMENTS_CURSOR,
+    Blame, CdEventRecord, DeploymentKind, FactsOutput, NewDeployment, NewFactFailure,
+    NewObservation, Store, StoreError, DEPLOYMENTS_CURSOR,
 };
 use serde_json::{json, Value};
 
@@ -50,7 +54,8 @@ fn team_of(event: &CdEvent) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// What one stored CDEvent contributes to the facts.
+/// What one stored CDEvent contributes to the facts. A CDEvent that cannot contribute (stored
+/// before the limits of [`dora_model::limits`], or unreadable) is a failure in `output`.
 pub fn facts_from(record: &CdEventRecord, output: &mut FactsOutput) {
     let Some(parsed) = dora_spec::parse_type(&record.event_type) else {
         return;
@@ -58,19 +63,20 @@ pub fn facts_from(record: &CdEventRecord, output: &mut FactsOutput) {
     if parsed.custom {
         return;
     }
+    let mut fail = |reason: String| {
+        tracing::warn!(seq = record.seq, reason = %reason, "CDEvent skipped; see GET /api/v1/failures");
+        output.failures.push(NewFactFailure {
+            cdevent_seq: record.seq,
+            reason,
+        });
+    };
     let document: Value = match serde_json::from_str(&record.content) {
         Ok(document) => document,
-        Err(e) => {
-            tracing::error!(seq = record.seq, error = %e, "stored CDEvent is not JSON; skipped");
-            return;
-        }
+        Err(e) => return fail(format!("the stored CDEvent is not JSON: {e}")),
     };
     let event = match CdEvent::from_value(&document) {
         Ok(event) => event,
-        Err(e) => {
-            tracing::error!(seq = record.seq, error = %e, "stored CDEvent is unreadable; skipped");
-            return;
-        }
+        Err(e) => return fail(format!("the stored CDEvent cannot be counted: {e}")),
     };
     let first = output.observations.len();
     let mut observe = |fact: &'static str,
@@ -214,7 +220,15 @@ impl FactsCalculator {
         for record in &batch {
             facts_from(record, &mut output);
         }
-        self.store.commit_facts(from, last.seq, &output).await?;
+        match self.store.commit_facts(from, last.seq, &output).await {
+            Ok(()) => {}
+            Err(error) if error.blame() == Blame::Event => {
+                tracing::warn!(error = %error, cdevents = batch.len(),
+                    "the database refused a facts pass; storing its CDEvents one by one");
+                self.commit_one_by_one(from, &batch).await?;
+            }
+            Err(error) => return Err(error),
+        }
         tracing::debug!(
             cdevents = batch.len(),
             deployments = output.deployments.len(),
@@ -223,6 +237,56 @@ impl FactsCalculator {
             "facts pass"
         );
         Ok(batch.len())
+    }
+
+    /// Commits a batch the database refused as a whole, one CDEvent per transaction, so that
+    /// only the CDEvent at fault is set aside: its facts are replaced by a failure naming the
+    /// database's reason (or, should even that be refused, by nothing) and the cursor moves
+    /// past it. A database error stops here, with the cursor after the CDEvents committed.
+    async fn commit_one_by_one(
+        &self,
+        from: i64,
+        batch: &[CdEventRecord],
+    ) -> Result<(), StoreError> {
+        let mut position = from;
+        for record in batch {
+            let mut own = FactsOutput::default();
+            facts_from(record, &mut own);
+            let error = match self.store.commit_facts(position, record.seq, &own).await {
+                Ok(()) => {
+                    position = record.seq;
+                    continue;
+                }
+                Err(error) if error.blame() == Blame::Event => error,
+                Err(error) => return Err(error),
+            };
+            tracing::error!(seq = record.seq, error = %error,
+                "the database refused the facts of a CDEvent; recorded in fact_failures and skipped");
+            let recorded = FactsOutput {
+                failures: vec![NewFactFailure {
+                    cdevent_seq: record.seq,
+                    reason: format!("the database refused this CDEvent's facts: {error}"),
+                }],
+                ..FactsOutput::default()
+            };
+            match self
+                .store
+                .commit_facts(position, record.seq, &recorded)
+                .await
+            {
+                Ok(()) => {}
+                Err(error) if error.blame() == Blame::Event => {
+                    tracing::error!(seq = record.seq, error = %error,
+                        "the database refused even the failure record of a CDEvent; skipped");
+                    self.store
+                        .commit_facts(position, record.seq, &FactsOutput::default())
+                        .await?;
+                }
+                Err(error) => return Err(error),
+            }
+            position = record.seq;
+        }
+        Ok(())
     }
 
     /// Runs passes until caught up; returns the number of CDEvents read.

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::limits;
 use crate::time::parse_rfc3339;
 
 /// The parts of a CDEvent the pipeline uses.
@@ -42,9 +43,110 @@ fn field_str<'a>(value: &'a Value, pointer: &str) -> Result<&'a str, CdEventErro
         })
 }
 
+/// Where a CDEvent carries text the facts calculator stores in indexed columns, besides its
+/// context and subject ids, with the limit of each: environment, service and team names, the
+/// changes it names and the commits it lists (a change id is `<service>@<sha>`).
+const INDEXED_NAMES: [(&str, usize); 6] = [
+    ("/subject/content/environment/id", limits::MAX_NAME_BYTES),
+    ("/subject/content/service/id", limits::MAX_NAME_BYTES),
+    ("/subject/content/change/id", limits::MAX_ID_BYTES),
+    ("/customData/dora/service", limits::MAX_NAME_BYTES),
+    ("/customData/dora/team", limits::MAX_NAME_BYTES),
+    (
+        "/customData/kubernetes/labels/app.kubernetes.io~1part-of",
+        limits::MAX_NAME_BYTES,
+    ),
+];
+
+fn too_long(field: String, error: limits::Unstorable) -> CdEventError {
+    CdEventError {
+        field,
+        message: error.to_string(),
+    }
+}
+
+/// Checks the texts a CDEvent's facts are indexed by (see [`INDEXED_NAMES`]), wherever the
+/// document has them as strings.
+fn check_indexed_names(value: &Value) -> Result<(), CdEventError> {
+    for (pointer, limit) in INDEXED_NAMES {
+        if let Some(text) = value.pointer(pointer).and_then(Value::as_str) {
+            limits::check_text(text, limit).map_err(|e| too_long(pointer.to_owned(), e))?;
+        }
+    }
+    let dora = value.pointer("/customData/dora");
+    for key in ["changes", "commits"] {
+        let Some(Value::Array(items)) = dora.and_then(|dora| dora.get(key)) else {
+            continue;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let (text, pointer, limit) = match item {
+                Value::String(id) if key == "changes" => (
+                    id,
+                    format!("/customData/dora/changes/{i}"),
+                    limits::MAX_ID_BYTES,
+                ),
+                Value::String(sha) => (
+                    sha,
+                    format!("/customData/dora/commits/{i}"),
+                    limits::MAX_NAME_BYTES,
+                ),
+                Value::Object(commit) => {
+                    let Some((name, Value::String(sha))) = ["sha", "id"]
+                        .iter()
+                        .find_map(|name| commit.get(*name).map(|v| (*name, v)))
+                    else {
+                        continue;
+                    };
+                    (
+                        sha,
+                        format!("/customData/dora/{key}/{i}/{name}"),
+                        limits::MAX_NAME_BYTES,
+                    )
+                }
+                _ => continue,
+            };
+            limits::check_text(text, limit).map_err(|e| too_long(pointer, e))?;
+        }
+    }
+    Ok(())
+}
+
 impl CdEvent {
-    /// Reads the typed view out of a CDEvent document.
+    /// Reads the typed view out of a CDEvent document, refusing text the store cannot index
+    /// ([`crate::limits`]): context id, source and type, subject id (a service name for
+    /// `service.*` events) and source, and the names the facts calculator indexes.
     pub fn from_value(value: &Value) -> Result<Self, CdEventError> {
+        let event = Self::from_value_unchecked(value)?;
+        Self::check_limits(value)?;
+        Ok(event)
+    }
+
+    /// Checks the texts of a CDEvent document the store indexes against [`crate::limits`],
+    /// wherever the document has them as strings, without requiring any: what ingest checks of
+    /// a CloudEvent of a CDEvent type sent to `POST /events`, which the router will read.
+    pub fn check_limits(value: &Value) -> Result<(), CdEventError> {
+        let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str);
+        let subject_id_limit =
+            if text("/context/type").is_some_and(|t| t.starts_with("dev.cdevents.service.")) {
+                limits::MAX_NAME_BYTES
+            } else {
+                limits::MAX_ID_BYTES
+            };
+        for (pointer, limit) in [
+            ("/context/id", limits::MAX_ID_BYTES),
+            ("/context/source", limits::MAX_SOURCE_BYTES),
+            ("/context/type", limits::MAX_TYPE_BYTES),
+            ("/subject/id", subject_id_limit),
+            ("/subject/source", limits::MAX_SOURCE_BYTES),
+        ] {
+            if let Some(text) = text(pointer) {
+                limits::check_text(text, limit).map_err(|e| too_long(pointer.to_owned(), e))?;
+            }
+        }
+        check_indexed_names(value)
+    }
+
+    fn from_value_unchecked(value: &Value) -> Result<Self, CdEventError> {
         let timestamp_text = field_str(value, "/context/timestamp")?;
         let timestamp = parse_rfc3339(timestamp_text).ok_or_else(|| CdEventError {
             field: "/context/timestamp".into(),
@@ -118,6 +220,73 @@ mod tests {
         v05["context"].as_object_mut().unwrap().remove("version");
         v05["context"]["specversion"] = json!("0.5.1");
         assert_eq!(CdEvent::from_value(&v05).unwrap().spec_version, "0.5.1");
+    }
+
+    fn deployed(service: &str) -> Value {
+        json!({"context": {"specversion": "0.5.1", "id": "a", "source": "/s",
+            "type": "dev.cdevents.service.deployed.0.3.0", "timestamp": "2023-03-20T14:27:05Z"},
+            "subject": {"id": service, "content": {"environment": {"id": "prod"}, "artifactId": "pkg:oci/x"}}})
+    }
+
+    #[test]
+    fn indexed_texts_over_their_limits_are_named() {
+        assert!(CdEvent::from_value(&deployed(&"s".repeat(255))).is_ok());
+        let long_service = CdEvent::from_value(&deployed(&"s".repeat(256))).unwrap_err();
+        assert_eq!(long_service.field, "/subject/id");
+        assert!(long_service.message.contains("255"), "{long_service}");
+        // A subject that is not a service may be as long as an id.
+        let mut incident = deployed(&"s".repeat(1024));
+        incident["context"]["type"] = json!("dev.cdevents.incident.detected.0.2.0");
+        assert!(CdEvent::from_value(&incident).is_ok());
+        let cases: [(&str, Value, &str); 7] = [
+            ("/context/id", json!("i".repeat(1025)), "/context/id"),
+            (
+                "/context/source",
+                json!("s".repeat(1025)),
+                "/context/source",
+            ),
+            (
+                "/subject/source",
+                json!("s".repeat(1025)),
+                "/subject/source",
+            ),
+            (
+                "/subject/content/environment/id",
+                json!("e".repeat(256)),
+                "/subject/content/environment/id",
+            ),
+            (
+                "/customData",
+                json!({"dora": {"team": "t".repeat(256)}}),
+                "/customData/dora/team",
+            ),
+            (
+                "/customData",
+                json!({"dora": {"changes": ["ok", "c".repeat(1025)]}}),
+                "/customData/dora/changes/1",
+            ),
+            (
+                "/customData",
+                json!({"dora": {"commits": [{"sha": "f".repeat(256)}]}}),
+                "/customData/dora/commits/0/sha",
+            ),
+        ];
+        for (pointer, value, field) in cases {
+            let mut document = deployed("svc");
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            document.pointer_mut(parent).unwrap()[key] = value;
+            assert_eq!(
+                CdEvent::from_value(&document).unwrap_err().field,
+                field,
+                "{pointer}"
+            );
+        }
+        let mut document = deployed("svc");
+        document["subject"]["content"]["environment"]["id"] = json!("pr\u{0}od");
+        assert_eq!(
+            CdEvent::from_value(&document).unwrap_err().field,
+            "/subject/content/environment/id"
+        );
     }
 
     #[test]

@@ -9,18 +9,28 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::limits;
 use crate::time::{format_rfc3339, parse_rfc3339};
 
 /// The only CloudEvents version accepted.
 pub const SPEC_VERSION: &str = "1.0";
 
-/// True when a string (or key) anywhere in the value holds U+0000.
-fn contains_nul(value: &Value) -> bool {
+/// The JSON pointer (from `value`) of the first string or key that holds U+0000, if any.
+fn nul_pointer(value: &Value) -> Option<String> {
+    let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
     match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(contains_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
-        _ => false,
+        Value::String(s) => s.contains('\0').then(String::new),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| Some(format!("/{i}{}", nul_pointer(item)?))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(format!("/{}", escape(&k.replace('\0', "\\u0000"))));
+            }
+            Some(format!("/{}{}", escape(k), nul_pointer(v)?))
+        }),
+        _ => None,
     }
 }
 
@@ -181,23 +191,25 @@ impl CloudEvent {
         Ok(event)
     }
 
-    /// Refuses U+0000 anywhere in the event: neither PostgreSQL text nor JSONB can store it, and
-    /// the same event must be valid on every store.
+    /// Refuses what the store cannot keep: U+0000 anywhere in the event (neither PostgreSQL text
+    /// nor JSONB can store it), and an `id`, `source`, `type` or `subject` over its limit
+    /// ([`crate::limits`]: they are indexed). The same event must be valid on every store.
     pub fn check_storable(&self) -> Result<(), AttributeError> {
         let nul = |attribute: &str| {
             AttributeError::new(attribute, "contains U+0000 (NUL), which cannot be stored")
         };
-        for (name, value) in [
-            ("id", &self.id),
-            ("source", &self.source),
-            ("type", &self.event_type),
+        for (name, value, limit) in [
+            ("id", Some(&self.id), limits::MAX_ID_BYTES),
+            ("source", Some(&self.source), limits::MAX_SOURCE_BYTES),
+            ("type", Some(&self.event_type), limits::MAX_TYPE_BYTES),
+            ("subject", self.subject.as_ref(), limits::MAX_SUBJECT_BYTES),
         ] {
-            if value.contains('\0') {
-                return Err(nul(name));
+            if let Some(value) = value {
+                limits::check_text(value, limit)
+                    .map_err(|e| AttributeError::new(name, e.to_string()))?;
             }
         }
         for (name, value) in [
-            ("subject", &self.subject),
             ("datacontenttype", &self.datacontenttype),
             ("dataschema", &self.dataschema),
         ] {
@@ -206,12 +218,17 @@ impl CloudEvent {
             }
         }
         for (name, value) in &self.extensions {
-            if contains_nul(value) {
+            if nul_pointer(value).is_some() {
                 return Err(nul(name));
             }
         }
+        // Inside JSON data, the field is named by its JSON pointer from the event
+        // (`/data/commits/0/message`), as `POST /cdevents` names CDEvent fields.
         match &self.data {
-            Some(Data::Json(value)) if contains_nul(value) => Err(nul("data")),
+            Some(Data::Json(value)) => match nul_pointer(value) {
+                Some(pointer) => Err(nul(&format!("/data{pointer}"))),
+                None => Ok(()),
+            },
             Some(Data::Text(text)) if text.contains('\0') => Err(nul("data")),
             _ => Ok(()),
         }
@@ -521,7 +538,13 @@ mod tests {
         assert_eq!(error_for(v).attribute, "id");
         let mut v = minimal();
         v["data"] = json!({"nested": ["ok", "bad\u{0}"]});
-        assert_eq!(error_for(v).attribute, "data");
+        assert_eq!(error_for(v).attribute, "/data/nested/1");
+        let mut v = minimal();
+        v["data"] = json!({"a/b": {"k\u{0}": 1}});
+        assert_eq!(error_for(v).attribute, "/data/a~1b/k\\u0000");
+        let mut v = minimal();
+        v["data"] = json!("bad\u{0}");
+        assert_eq!(error_for(v).attribute, "/data");
         let mut v = minimal();
         v["ext"] = json!("x\u{0}");
         assert_eq!(error_for(v).attribute, "ext");
@@ -529,6 +552,53 @@ mod tests {
         let mut v = minimal();
         v["data"] = json!("\\u0000");
         assert!(CloudEvent::from_json_value(v).is_ok());
+    }
+
+    #[test]
+    fn indexed_attributes_over_their_limits_are_named() {
+        for (name, limit) in [
+            ("id", limits::MAX_ID_BYTES),
+            ("source", limits::MAX_SOURCE_BYTES),
+            ("type", limits::MAX_TYPE_BYTES),
+            ("subject", limits::MAX_SUBJECT_BYTES),
+        ] {
+            let mut v = minimal();
+            v[name] = json!("x".repeat(limit));
+            assert!(
+                CloudEvent::from_json_value(v).is_ok(),
+                "{name} at its limit"
+            );
+            let mut v = minimal();
+            v[name] = json!("x".repeat(limit + 1));
+            let error = error_for(v);
+            assert_eq!(error.attribute, name);
+            assert!(error.message.contains(&limit.to_string()), "{error}");
+        }
+        let attrs = [
+            ("specversion", "1.0".to_string()),
+            ("id", "x".repeat(3000)),
+            ("source", "/s".to_string()),
+            ("type", "t".to_string()),
+        ];
+        let error = CloudEvent::from_binary(attrs, None, b"").unwrap_err();
+        assert_eq!(error.attribute, "id");
+    }
+
+    #[test]
+    fn lone_surrogates_are_not_json() {
+        // PostgreSQL's JSONB refuses them too; serde_json refuses them when reading the body.
+        for escape in [r#""\ud800""#, r#""\udc00""#, r#""\ud800x""#] {
+            let body = format!(
+                r#"{{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{escape}}}"#
+            );
+            assert_eq!(
+                CloudEvent::from_json_bytes(body.as_bytes())
+                    .unwrap_err()
+                    .attribute,
+                "body",
+                "{escape}"
+            );
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 pub mod cdevent;
 pub mod cloudevent;
 pub mod ids;
+pub mod limits;
 pub mod time;
 
 pub use cloudevent::json_kind;

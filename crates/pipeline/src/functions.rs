@@ -8,7 +8,8 @@
 //! of the answer and deletes the job in one transaction. A function that cannot be reached,
 //! times out, or answers 5xx, 408 or 429 keeps its job, retried with exponential backoff for as
 //! long as it takes; any other 4xx or an answer that is not CDEvents is a failure recorded in
-//! `transform_failures`. Each function has its own worker, so one being down delays no other.
+//! `transform_failures`, and so is an answer the database refuses to store ([`Blame::Event`]).
+//! Each function has its own worker, so one being down delays no other.
 //!
 //! ```toml
 //! [functions.jenkins]
@@ -27,7 +28,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use dora_model::cloudevent::{media_type, CloudEvent, Data};
 use dora_model::ids::derived_id;
-use dora_store::{FunctionJob, JobOutcome, NewCdEvent, Store, StoreError};
+use dora_store::{Blame, FunctionJob, JobOutcome, NewCdEvent, Store, StoreError};
 use percent_encoding::{AsciiSet, CONTROLS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -233,11 +234,7 @@ impl FunctionWorker {
                         JobOutcome::Done(cdevents) => cdevents.len(),
                         JobOutcome::Failed { .. } => 0,
                     };
-                    if self
-                        .store
-                        .finish_function_job(job.raw_seq, &self.name, &outcome)
-                        .await?
-                    {
+                    if self.finish(&job, &outcome).await? {
                         pass.finished += 1;
                         pass.cdevents += stored;
                     }
@@ -259,6 +256,43 @@ impl FunctionWorker {
             }
         }
         Ok(pass)
+    }
+
+    /// Stores a job's outcome. When the database refuses what the function answered
+    /// ([`Blame::Event`]), the job ends as a failure naming the database's reason instead (and,
+    /// should even that be refused, as a failure without it), so one answer never holds back
+    /// the function's other jobs.
+    async fn finish(&self, job: &FunctionJob, outcome: &JobOutcome) -> Result<bool, StoreError> {
+        let error = match self
+            .store
+            .finish_function_job(job.raw_seq, &self.name, outcome)
+            .await
+        {
+            Err(error) if error.blame() == Blame::Event => error,
+            settled => return settled,
+        };
+        tracing::error!(function = %self.name, raw_seq = job.raw_seq, error = %error,
+            "the database refused a function's answer; recorded in transform_failures");
+        let refused = JobOutcome::Failed {
+            transformer: self.transformer.clone(),
+            reason: format!("the database refused the function's answer: {error}"),
+        };
+        match self
+            .store
+            .finish_function_job(job.raw_seq, &self.name, &refused)
+            .await
+        {
+            Err(error) if error.blame() == Blame::Event => {
+                let bare = JobOutcome::Failed {
+                    transformer: self.transformer.clone(),
+                    reason: "the database refused the function's answer".into(),
+                };
+                self.store
+                    .finish_function_job(job.raw_seq, &self.name, &bare)
+                    .await
+            }
+            settled => settled,
+        }
     }
 
     /// When the next job is due (none: no job).

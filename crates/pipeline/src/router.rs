@@ -1,6 +1,8 @@
 //! The router stage: reads raw CloudEvents after its cursor, sends each to the transformers its
 //! routes name, validates what they emit, and stores CDEvents, failures and the new cursor in
-//! one transaction. A failing transformer is recorded and never holds back other events.
+//! one transaction. A failing transformer is recorded and never holds back other events; nor
+//! does an event whose CDEvents the database refuses ([`Blame::Event`]): the batch is then
+//! committed event by event and the refused one recorded in `transform_failures`.
 //! External functions are never called here: a job per (event, function) is enqueued in the
 //! same transaction, for the function worker ([`crate::functions`]).
 
@@ -9,11 +11,21 @@ use std::sync::Arc;
 use dora_model::cdevent::CdEvent;
 use dora_model::cloudevent::CloudEvent;
 use dora_store::{
-    NewCdEvent, NewFailure, Origin, RawRecord, RouterOutput, Store, StoreError, ROUTER_CURSOR,
+    Blame, NewCdEvent, NewFailure, Origin, Position, RawRecord, RouterOutput, Store, StoreError,
+    ROUTER_CURSOR,
 };
 use serde_json::Value;
 
 use crate::routing::RoutingTable;
+
+/// Moves the items matching `wanted` out of `items`, keeping their order.
+fn take_where<T>(items: &mut Vec<T>, wanted: impl Fn(&T) -> bool) -> Vec<T> {
+    let (taken, kept) = std::mem::take(items)
+        .into_iter()
+        .partition(|item| wanted(item));
+    *items = kept;
+    taken
+}
 
 /// How long `run_until_idle` waits for rows held back by a running transaction.
 const PENDING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -125,14 +137,22 @@ impl Router {
         for record in &batch {
             self.route_one(record, &mut output);
         }
-        let report = PassReport {
+        let mut report = PassReport {
             events: batch.len(),
             cdevents: output.cdevents.len(),
             failures: output.failures.len(),
             function_jobs: output.function_jobs.len(),
             pending,
         };
-        self.store.commit_router_pass(from, to, &output).await?;
+        match self.store.commit_router_pass(from, to, &output).await {
+            Ok(()) => {}
+            Err(error) if error.blame() == Blame::Event => {
+                tracing::warn!(error = %error, events = batch.len(),
+                    "the database refused a router pass; storing its events one by one");
+                report.failures += self.commit_one_by_one(from, &batch, output).await?;
+            }
+            Err(error) => return Err(error),
+        }
         if report.failures > 0 {
             tracing::warn!(
                 failures = report.failures,
@@ -146,6 +166,71 @@ impl Router {
             "router pass"
         );
         Ok(report)
+    }
+
+    /// Commits a batch the database refused as a whole, one raw event per transaction, so that
+    /// only the event at fault is set aside: what it became is replaced by a failure naming the
+    /// database's reason (or, should even that be refused, by nothing) and the cursor moves past
+    /// it. A database error stops here, with the cursor after the events already committed.
+    /// Returns how many events were set aside.
+    async fn commit_one_by_one(
+        &self,
+        from: Position,
+        batch: &[RawRecord],
+        mut output: RouterOutput,
+    ) -> Result<usize, StoreError> {
+        let mut refused = 0;
+        let mut position = from;
+        for record in batch {
+            let seq = record.seq();
+            let own = RouterOutput {
+                cdevents: take_where(&mut output.cdevents, |(raw, _)| *raw == seq),
+                failures: take_where(&mut output.failures, |f| f.raw_seq == seq),
+                function_jobs: take_where(&mut output.function_jobs, |(raw, _)| *raw == seq),
+            };
+            let error = match self
+                .store
+                .commit_router_pass(position, record.position, &own)
+                .await
+            {
+                Ok(()) => {
+                    position = record.position;
+                    continue;
+                }
+                Err(error) if error.blame() == Blame::Event => error,
+                Err(error) => return Err(error),
+            };
+            refused += 1;
+            tracing::error!(raw_seq = seq, error = %error,
+                "the database refused what a raw event became; recorded in transform_failures and skipped");
+            let mut failures = own.failures;
+            failures.push(NewFailure {
+                raw_seq: seq,
+                transformer: "router".into(),
+                reason: format!("the database refused what this event became: {error}"),
+            });
+            let recorded = RouterOutput {
+                failures,
+                ..RouterOutput::default()
+            };
+            match self
+                .store
+                .commit_router_pass(position, record.position, &recorded)
+                .await
+            {
+                Ok(()) => {}
+                Err(error) if error.blame() == Blame::Event => {
+                    tracing::error!(raw_seq = seq, error = %error,
+                        "the database refused even the failure record of a raw event; skipped");
+                    self.store
+                        .commit_router_pass(position, record.position, &RouterOutput::default())
+                        .await?;
+                }
+                Err(error) => return Err(error),
+            }
+            position = record.position;
+        }
+        Ok(refused)
     }
 
     fn route_one(&self, record: &RawRecord, output: &mut RouterOutput) {

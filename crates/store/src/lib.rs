@@ -131,6 +131,103 @@ impl StoreError {
     }
 }
 
+/// Whose fault a failed write is, which decides what a stage does about it.
+///
+/// A stage that cannot store what one event became must neither stop (retrying the same write
+/// for ever holds back every later event) nor skip events because the database was away. The
+/// database's own error code says which: see [`postgres_blame`] and [`sqlite_blame`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The values written: something in one event the database refuses (a text too long for an
+    /// index, a number out of range, a character it cannot store, a constraint). The same
+    /// write fails the same way every time: the stage records the event as failed and moves on.
+    Event,
+    /// The database itself (connection lost, shutting down, busy or locked, a serialization
+    /// failure or deadlock, out of memory, disk or connections), or a cause not known to be the
+    /// event's: the stage retries the same work later and skips nothing.
+    Database,
+}
+
+/// [`Blame`] by PostgreSQL SQLSTATE. The event's: class 22 (data exception: a value out of
+/// range, a character the encoding cannot hold, an invalid JSON text), 23 (integrity constraint
+/// violation) and 54 (program limit exceeded: an index row over the B-tree limit, a statement
+/// too complex). Everything else is the database's: 08 (connection), 40 (transaction rollback:
+/// serialization failure, deadlock), 53 (insufficient resources), 55 (object not in a
+/// prerequisite state), 57 (operator intervention: shutdown, cancel), 58 (system error), XX
+/// (internal) and codes not listed, which are retried rather than skipped.
+pub fn postgres_blame(sqlstate: &str) -> Blame {
+    match sqlstate.get(..2) {
+        Some("22" | "23" | "54") => Blame::Event,
+        _ => Blame::Database,
+    }
+}
+
+/// SQLite primary result codes that are the event's fault ([`sqlite_blame`]).
+const SQLITE_TOOBIG: i32 = 18;
+const SQLITE_CONSTRAINT: i32 = 19;
+const SQLITE_MISMATCH: i32 = 20;
+
+/// [`Blame`] by SQLite result code (primary or extended: the low byte is the primary code).
+/// The event's: `SQLITE_TOOBIG` (a value over the length limit), `SQLITE_CONSTRAINT` (any
+/// constraint, including a trigger's `RAISE(ABORT)`) and `SQLITE_MISMATCH`. Everything else is
+/// the database's: `SQLITE_BUSY`, `SQLITE_LOCKED`, `SQLITE_NOMEM`, `SQLITE_READONLY`,
+/// `SQLITE_IOERR`, `SQLITE_FULL`, `SQLITE_CANTOPEN`, `SQLITE_CORRUPT`, ...
+pub fn sqlite_blame(result_code: i32) -> Blame {
+    match result_code & 0xff {
+        SQLITE_TOOBIG | SQLITE_CONSTRAINT | SQLITE_MISMATCH => Blame::Event,
+        _ => Blame::Database,
+    }
+}
+
+impl StoreError {
+    /// Whose fault this error is ([`Blame`]), by the backend's own error code.
+    pub fn blame(&self) -> Blame {
+        let Self::Database(error) = self else {
+            // A moved cursor is retried; an unreadable row is not a write's fault.
+            return Blame::Database;
+        };
+        match error {
+            // A value the driver could not send (e.g. over the protocol's size limit).
+            sqlx::Error::Encode(_) => Blame::Event,
+            sqlx::Error::Database(db) => {
+                if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    postgres_blame(pg.code())
+                } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    db.code()
+                        .and_then(|code| code.parse::<i32>().ok())
+                        .map_or(Blame::Database, sqlite_blame)
+                } else {
+                    Blame::Database
+                }
+            }
+            _ => Blame::Database,
+        }
+    }
+}
+
+/// Longest failure reason stored, in characters.
+const MAX_REASON_CHARS: usize = 2000;
+
+/// A failure reason as stored: without NUL (PostgreSQL text cannot hold it; an error message
+/// may quote the input) and at most [`MAX_REASON_CHARS`] characters.
+pub(crate) fn storable_reason(reason: &str) -> String {
+    let mut text: String = reason
+        .chars()
+        .take(MAX_REASON_CHARS)
+        .map(|c| {
+            if c == '\0' {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect();
+    if reason.chars().nth(MAX_REASON_CHARS).is_some() {
+        text.push('…');
+    }
+    text
+}
+
 /// A CloudEvent to append to `cloudevents_raw`.
 #[derive(Debug, Clone)]
 pub struct NewRawEvent {
@@ -339,6 +436,18 @@ pub struct ObservationRecord {
 pub struct FactsOutput {
     pub deployments: Vec<NewDeployment>,
     pub observations: Vec<NewObservation>,
+    /// CDEvents whose facts could not be recorded, kept in `fact_failures`.
+    pub failures: Vec<NewFactFailure>,
+}
+
+/// The name `fact_failures` (and `GET /api/v1/failures`) gives the facts calculator.
+pub const FACTS_CALCULATOR: &str = "calculator";
+
+/// A CDEvent the facts calculator skipped, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFactFailure {
+    pub cdevent_seq: i64,
+    pub reason: String,
 }
 
 /// Which facts to load for the DORA keys: `None` = all; a list = any of.
@@ -393,10 +502,13 @@ pub struct FrequencyRow {
     pub bucket_start: DateTime<Utc>,
 }
 
-/// A recorded transformation failure with the event it concerns.
+/// A recorded failure with the event it concerns: a transformation that failed (the raw
+/// CloudEvent's id, source and type), or a CDEvent the facts calculator skipped (`transformer`
+/// is [`FACTS_CALCULATOR`], `cdevent_seq` is set, and id, source and type are the CDEvent's).
 #[derive(Debug, Clone, Serialize)]
 pub struct FailureRecord {
     pub id: i64,
+    /// The raw event concerned (0 for a CDEvent that came from none).
     pub raw_seq: i64,
     pub event_id: String,
     pub event_source: String,
@@ -404,6 +516,8 @@ pub struct FailureRecord {
     pub transformer: String,
     pub reason: String,
     pub failed_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cdevent_seq: Option<i64>,
 }
 
 /// Which log the event browser reads: the raw CloudEvents as received, or the CDEvents the
@@ -669,7 +783,7 @@ impl Store {
         dispatch!(self, s => s.deploy_frequency(bucket, filter).await)
     }
 
-    /// Recorded transformation failures, newest first.
+    /// Recorded failures (transformations, and CDEvents the calculator skipped), newest first.
     pub async fn list_failures(
         &self,
         limit: i64,
@@ -761,5 +875,85 @@ impl Store {
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         dispatch!(self, s => s.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_data_constraint_and_limit_errors_are_the_events() {
+        for sqlstate in [
+            "22001", // string data right truncation
+            "22003", // numeric value out of range ("value overflows numeric format")
+            "22021", // character not in repertoire (NUL)
+            "22P02", // invalid text representation
+            "22P05", // untranslatable character (\u0000 in JSONB)
+            "23505", // unique violation
+            "23514", // check violation
+            "54000", // program limit exceeded (index row size exceeds B-tree maximum)
+            "54001", // statement too complex
+        ] {
+            assert_eq!(postgres_blame(sqlstate), Blame::Event, "{sqlstate}");
+        }
+    }
+
+    #[test]
+    fn postgres_connection_rollback_resource_and_shutdown_errors_are_the_databases() {
+        for sqlstate in [
+            "08000", "08006", // connection exception, connection failure
+            "40001", "40P01", // serialization failure, deadlock
+            "53100", "53200", "53300", // disk full, out of memory, too many connections
+            "55P03", // lock not available
+            "57014", "57P01", "57P03", // query canceled, admin shutdown, cannot connect now
+            "58030", // I/O error
+            "25006", // read-only transaction (a demoted primary)
+            "42P01", // undefined table: a bug or a missing migration, never skipped over
+            "XX000", "", "2",
+        ] {
+            assert_eq!(postgres_blame(sqlstate), Blame::Database, "{sqlstate:?}");
+        }
+    }
+
+    #[test]
+    fn sqlite_constraint_toobig_and_mismatch_are_the_events() {
+        // Primary codes and extended ones (unique 2067, check 275, trigger 1811, not null 1299).
+        for code in [18, 19, 20, 2067, 275, 1811, 1299] {
+            assert_eq!(sqlite_blame(code), Blame::Event, "{code}");
+        }
+    }
+
+    #[test]
+    fn sqlite_busy_locked_io_and_full_are_the_databases() {
+        // BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, CORRUPT, FULL, CANTOPEN, ERROR,
+        // BUSY_SNAPSHOT (517), LOCKED_SHAREDCACHE (262), IOERR_WRITE (778).
+        for code in [5, 6, 7, 8, 9, 10, 11, 13, 14, 1, 517, 262, 778] {
+            assert_eq!(sqlite_blame(code), Blame::Database, "{code}");
+        }
+    }
+
+    #[test]
+    fn errors_without_a_database_code_are_retried() {
+        assert_eq!(
+            StoreError::Database(sqlx::Error::PoolTimedOut).blame(),
+            Blame::Database
+        );
+        assert_eq!(
+            StoreError::CursorMoved {
+                name: "router".into(),
+                expected: 1
+            }
+            .blame(),
+            Blame::Database
+        );
+    }
+
+    #[test]
+    fn stored_reasons_lose_nul_and_length() {
+        assert_eq!(storable_reason("a\0b"), "a\u{fffd}b");
+        let long = "x".repeat(MAX_REASON_CHARS + 10);
+        assert_eq!(storable_reason(&long).chars().count(), MAX_REASON_CHARS + 1);
+        assert_eq!(storable_reason("short"), "short");
     }
 }

@@ -37,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_function_jobs.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_fact_failures.sql"),
+    ),
 ];
 
 /// Advisory lock keys (arbitrary constants, unique to dora-events).
@@ -364,7 +368,7 @@ impl PostgresStore {
             )
             .bind(output.failures.iter().map(|f| f.raw_seq).collect::<Vec<_>>())
             .bind(output.failures.iter().map(|f| f.transformer.as_str()).collect::<Vec<_>>())
-            .bind(output.failures.iter().map(|f| f.reason.as_str()).collect::<Vec<_>>())
+            .bind(output.failures.iter().map(|f| crate::storable_reason(&f.reason)).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?;
         }
@@ -477,7 +481,7 @@ impl PostgresStore {
                 )
                 .bind(raw_seq)
                 .bind(transformer)
-                .bind(reason)
+                .bind(crate::storable_reason(reason))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -606,6 +610,19 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
+        let failures = &output.failures;
+        if !failures.is_empty() {
+            sqlx::query(
+                "INSERT INTO fact_failures (cdevent_seq, calculator, reason, failed_at)
+                 SELECT seq, $3, reason, now() FROM UNNEST($1::bigint[], $2::text[]) AS f(seq, reason)
+                 ON CONFLICT (cdevent_seq, calculator) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
+            )
+            .bind(failures.iter().map(|f| f.cdevent_seq).collect::<Vec<_>>())
+            .bind(failures.iter().map(|f| crate::storable_reason(&f.reason)).collect::<Vec<_>>())
+            .bind(crate::FACTS_CALCULATOR)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -706,9 +723,16 @@ impl PostgresStore {
         offset: i64,
     ) -> Result<Vec<FailureRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT f.id, f.raw_seq, r.event_id, r.event_source, r.event_type, f.transformer, f.reason, f.failed_at
-             FROM transform_failures f JOIN cloudevents_raw r ON r.seq = f.raw_seq
-             ORDER BY f.id DESC LIMIT $1 OFFSET $2",
+            "SELECT * FROM (
+               SELECT f.id, f.raw_seq, r.event_id, r.event_source, r.event_type, f.transformer, f.reason,
+                      f.failed_at, NULL::bigint AS cdevent_seq
+               FROM transform_failures f JOIN cloudevents_raw r ON r.seq = f.raw_seq
+               UNION ALL
+               SELECT f.id, COALESCE(c.raw_seq, 0), c.cd_id, c.cd_source, c.cd_type, f.calculator, f.reason,
+                      f.failed_at, f.cdevent_seq
+               FROM fact_failures f JOIN cdevents_raw c ON c.seq = f.cdevent_seq
+             ) failures
+             ORDER BY failed_at DESC, id DESC LIMIT $1 OFFSET $2",
         )
         .bind(limit)
         .bind(offset)
@@ -725,6 +749,7 @@ impl PostgresStore {
                     transformer: row.try_get("transformer")?,
                     reason: row.try_get("reason")?,
                     failed_at: row.try_get("failed_at")?,
+                    cdevent_seq: row.try_get("cdevent_seq")?,
                 })
             })
             .collect()
@@ -843,7 +868,7 @@ impl PostgresStore {
                (SELECT COUNT(*) FROM cloudevents_raw) AS raw_events,
                (SELECT COUNT(*) FROM cdevents_raw) AS cdevents,
                (SELECT COUNT(*) FROM deployments) AS deployments,
-               (SELECT COUNT(*) FROM transform_failures) AS failures,
+               (SELECT COUNT(*) FROM transform_failures) + (SELECT COUNT(*) FROM fact_failures) AS failures,
                (SELECT COALESCE(MAX(seq), 0) FROM cloudevents_raw) AS last_raw_seq,
                (SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw) AS last_cdevent_seq,
                (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $1) AS router_cursor,
@@ -872,7 +897,7 @@ impl PostgresStore {
 
     pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
         sqlx::query(
-            "TRUNCATE function_jobs, observations, deployments, transform_failures, cdevents_raw, cursors",
+            "TRUNCATE function_jobs, observations, deployments, fact_failures, transform_failures, cdevents_raw, cursors",
         )
         .execute(&self.pool)
         .await?;

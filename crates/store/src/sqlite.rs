@@ -30,6 +30,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_function_jobs.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_fact_failures.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone)]
@@ -236,7 +240,7 @@ impl SqliteStore {
             )
             .bind(failure.raw_seq)
             .bind(&failure.transformer)
-            .bind(&failure.reason)
+            .bind(crate::storable_reason(&failure.reason))
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -333,7 +337,7 @@ impl SqliteStore {
                 )
                 .bind(raw_seq)
                 .bind(transformer)
-                .bind(reason)
+                .bind(crate::storable_reason(reason))
                 .bind(to_micros(&Utc::now()))
                 .execute(&mut *tx)
                 .await?;
@@ -457,6 +461,19 @@ impl SqliteStore {
             insert.push(" ON CONFLICT (cdevent_seq, ordinal) DO NOTHING");
             insert.build().execute(&mut *tx).await?;
         }
+        let now = to_micros(&Utc::now());
+        for failure in &output.failures {
+            sqlx::query(
+                "INSERT INTO fact_failures (cdevent_seq, calculator, reason, failed_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (cdevent_seq, calculator) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
+            )
+            .bind(failure.cdevent_seq)
+            .bind(crate::FACTS_CALCULATOR)
+            .bind(crate::storable_reason(&failure.reason))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
         tx.commit().await?;
         Ok(())
@@ -564,9 +581,16 @@ impl SqliteStore {
         offset: i64,
     ) -> Result<Vec<FailureRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT f.id, f.raw_seq, r.event_id, r.event_source, r.event_type, f.transformer, f.reason, f.failed_at
-             FROM transform_failures f JOIN cloudevents_raw r ON r.seq = f.raw_seq
-             ORDER BY f.id DESC LIMIT ? OFFSET ?",
+            "SELECT * FROM (
+               SELECT f.id, f.raw_seq, r.event_id, r.event_source, r.event_type, f.transformer, f.reason,
+                      f.failed_at, NULL AS cdevent_seq
+               FROM transform_failures f JOIN cloudevents_raw r ON r.seq = f.raw_seq
+               UNION ALL
+               SELECT f.id, COALESCE(c.raw_seq, 0), c.cd_id, c.cd_source, c.cd_type, f.calculator, f.reason,
+                      f.failed_at, f.cdevent_seq
+               FROM fact_failures f JOIN cdevents_raw c ON c.seq = f.cdevent_seq
+             )
+             ORDER BY failed_at DESC, id DESC LIMIT ? OFFSET ?",
         )
         .bind(limit)
         .bind(offset)
@@ -583,6 +607,7 @@ impl SqliteStore {
                     transformer: row.try_get("transformer")?,
                     reason: row.try_get("reason")?,
                     failed_at: from_micros(row.try_get("failed_at")?),
+                    cdevent_seq: row.try_get("cdevent_seq")?,
                 })
             })
             .collect()
@@ -653,7 +678,7 @@ impl SqliteStore {
                (SELECT COUNT(*) FROM cloudevents_raw) AS raw_events,
                (SELECT COUNT(*) FROM cdevents_raw) AS cdevents,
                (SELECT COUNT(*) FROM deployments) AS deployments,
-               (SELECT COUNT(*) FROM transform_failures) AS failures,
+               (SELECT COUNT(*) FROM transform_failures) + (SELECT COUNT(*) FROM fact_failures) AS failures,
                (SELECT COALESCE(MAX(seq), 0) FROM cloudevents_raw) AS last_raw_seq,
                (SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw) AS last_cdevent_seq,
                (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = ?1) AS router_cursor,
@@ -683,6 +708,7 @@ impl SqliteStore {
             "function_jobs",
             "observations",
             "deployments",
+            "fact_failures",
             "transform_failures",
             "cdevents_raw",
             "cursors",

@@ -25,6 +25,10 @@ pub enum WriteError {
     /// was lost after the commit: a retry then reports duplicates).
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database refused a value of this request's events (a [`crate::Blame::Event`] error,
+    /// such as a number PostgreSQL cannot hold): the request is at fault, nothing was stored.
+    #[error("the database refused the events: {0}")]
+    Refused(String),
     /// Storing this request failed for a reason a retry will not cure.
     #[error("storing events failed: {0}")]
     Failed(String),
@@ -158,6 +162,8 @@ async fn run(
 fn write_error(error: &StoreError) -> WriteError {
     if error.is_unavailable() {
         WriteError::Unavailable(error.to_string())
+    } else if error.blame() == crate::Blame::Event {
+        WriteError::Refused(error.to_string())
     } else {
         WriteError::Failed(error.to_string())
     }
