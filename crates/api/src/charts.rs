@@ -25,9 +25,9 @@ const LINE_COLOUR: RGBColor = RGBColor(196, 92, 38);
     path = "/api/v1/charts/{file}",
     tag = "metrics",
     params(
-        ("file" = String, Path, description = "{key}.svg, key as in /api/v1/metrics/{key}"),
+        ("file" = inline(crate::params::ChartFile), Path, description = "{key}.svg, key as in /api/v1/metrics/{key}"),
         DoraParams,
-        ("bucket" = Option<String>, Query, description = "day, week (default), month or year")
+        ("bucket" = inline(Option<crate::params::BucketName>), Query, description = "day, week (default), month or year; at most 1000 buckets in the window")
     ),
     responses(
         (status = 200, description = "The series as an SVG chart", content_type = "image/svg+xml"),

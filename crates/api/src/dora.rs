@@ -72,15 +72,20 @@ impl DoraSettings {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub(crate) struct DoraParams {
-    /// Window start: RFC 3339 or a date (default: 90 days before `to`).
+    /// Window start: RFC 3339 or a date (default: 90 days before `to`); before `to`.
+    #[param(schema_with = crate::params::time_or_date)]
     from: Option<String>,
     /// Window end: RFC 3339, or a date to include that whole day (default: now).
+    #[param(schema_with = crate::params::time_or_date)]
     to: Option<String>,
     /// Only these services (repeatable).
+    #[param(schema_with = crate::params::names)]
     service: Option<Vec<String>>,
     /// Only these environments (repeatable).
+    #[param(schema_with = crate::params::names)]
     environment: Option<Vec<String>>,
     /// Only these teams (repeatable).
+    #[param(schema_with = crate::params::names)]
     team: Option<Vec<String>>,
 }
 
@@ -90,9 +95,19 @@ pub(crate) struct DoraParams {
 #[allow(dead_code)]
 pub(crate) struct PagingParams {
     /// Items per page (default 100, at most 1000).
+    #[param(schema_with = page_limit)]
     limit: Option<i64>,
     /// Items to skip.
+    #[param(schema_with = page_offset)]
     offset: Option<i64>,
+}
+
+fn page_limit() -> utoipa::openapi::schema::ObjectBuilder {
+    crate::params::whole(0, 1000)
+}
+
+fn page_offset() -> utoipa::openapi::schema::ObjectBuilder {
+    crate::params::whole(0, i64::MAX)
 }
 
 /// The parsed query of a DORA request.
@@ -311,9 +326,9 @@ pub(crate) struct SeriesAnswer {
     path = "/api/v1/metrics/{key}",
     tag = "metrics",
     params(
-        ("key" = String, Path, description = "deployment-frequency, lead-time, change-failure-rate, recovery-time or rework-rate"),
+        ("key" = inline(crate::params::KeyName), Path, description = "deployment-frequency, lead-time, change-failure-rate, recovery-time or rework-rate"),
         DoraParams,
-        ("bucket" = Option<String>, Query, description = "day, week (default), month or year; at most 1000 buckets")
+        ("bucket" = inline(Option<crate::params::BucketName>), Query, description = "day, week (default), month or year; at most 1000 buckets in the window")
     ),
     responses(
         (status = 200, description = "The key per bucket: `{key, bucket, window, filters, series}`", body = Object, content_type = "application/json"),

@@ -145,11 +145,11 @@ pub struct EventPage {
     path = "/api/v1/events",
     tag = "events",
     params(
-        ("kind" = Option<String>, Query, description = "cloudevents or cdevents"),
+        ("kind" = inline(Option<crate::params::EventKind>), Query, description = "cloudevents or cdevents"),
         ("type" = Option<String>, Query, description = "Only types starting with this"),
         ("source" = Option<String>, Query, description = "Only sources starting with this"),
-        ("limit" = Option<i64>, Query, description = "Items per page (default 50, at most 500)"),
-        ("before" = Option<i64>, Query, description = "Only events with a smaller sequence number (the previous page's next_before)")
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Items per page (default 50, at most 500)"),
+        ("before" = Option<i64>, Query, minimum = 0, description = "Only events with a smaller sequence number (the previous page's next_before)")
     ),
     responses(
         (status = 200, description = "Stored events, newest first: `{items, next_before}`", body = Object, content_type = "application/json"),
@@ -309,7 +309,7 @@ impl FeedFilter {
     path = "/api/v1/events/stream",
     tag = "events",
     params(
-        ("kind" = Option<String>, Query, description = "cloudevents or cdevents"),
+        ("kind" = inline(Option<crate::params::EventKind>), Query, description = "cloudevents or cdevents"),
         ("type" = Option<String>, Query, description = "Only types starting with this"),
         ("source" = Option<String>, Query, description = "Only sources starting with this")
     ),

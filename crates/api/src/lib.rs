@@ -26,6 +26,7 @@ pub mod dashboard;
 pub mod dora;
 pub mod events;
 pub mod facts_cache;
+pub mod params;
 pub mod prometheus;
 
 /// What the query routes need.
@@ -187,7 +188,7 @@ pub struct FrequencyEntry {
     path = "/deploy-frequency/{bucket}",
     tag = "metrics",
     params(
-        ("bucket" = String, Path, description = "day, week, month or year"),
+        ("bucket" = inline(crate::params::BucketName), Path, description = "day, week, month or year"),
         ("environment" = Option<String>, Query, description = "Only this environment"),
         ("service" = Option<String>, Query, description = "Only this service")
     ),
@@ -248,8 +249,8 @@ pub struct Page<T> {
     path = "/api/v1/failures",
     tag = "pipeline",
     params(
-        ("limit" = Option<i64>, Query, description = "Items per page (default 100, at most 1000)"),
-        ("offset" = Option<i64>, Query, description = "Items to skip")
+        ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "Items per page (default 100, at most 1000)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Items to skip")
     ),
     responses(
         (status = 200, description = "Failed transformations and CDEvents the calculator skipped (`transformer` = `calculator`, with `cdevent_seq`), newest first: `{items, limit, offset}`", body = Object, content_type = "application/json"),

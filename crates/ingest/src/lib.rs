@@ -33,6 +33,7 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub mod binding;
+pub mod schema;
 pub mod webhooks;
 
 use binding::{content_mode, media_type, parse_events, ContentMode, ReceivedEvent};
@@ -246,7 +247,7 @@ fn raw_event(received: ReceivedEvent, origin: Origin) -> NewRawEvent {
 
 /// Ingest CloudEvents (binary, structured or batch mode); `202` once they are stored durably.
 #[utoipa::path(
-    request_body(description = "A CloudEvent in binary, structured or batch mode", content((Object = "application/cloudevents+json"), (Object = "application/cloudevents-batch+json"), (Object = "application/json"))),
+    request_body(description = "A CloudEvent in structured mode (or binary mode: ce-* headers and the data as the body), or a batch of them", content((schema::CloudEvent = "application/cloudevents+json"), (Vec<schema::CloudEvent> = "application/cloudevents-batch+json"), (schema::CloudEvent = "application/json"))),
     post,
     path = "/events",
     tag = "ingest",
@@ -307,7 +308,7 @@ fn wrap_bare_cdevent(document: Value, index: Option<usize>) -> Result<NewRawEven
 
 /// Ingest CloudEvents at the root, for Knative sinks (the same as `POST /events`).
 #[utoipa::path(
-    request_body(description = "A CloudEvent in binary, structured or batch mode", content((Object = "application/cloudevents+json"), (Object = "application/cloudevents-batch+json"), (Object = "application/json"))),
+    request_body(description = "A CloudEvent in structured mode (or binary mode: ce-* headers and the data as the body), or a batch of them", content((schema::CloudEvent = "application/cloudevents+json"), (Vec<schema::CloudEvent> = "application/cloudevents-batch+json"), (schema::CloudEvent = "application/json"))),
     post,
     path = "/",
     tag = "ingest",

@@ -115,6 +115,13 @@ fn is_text_media_type(content_type: &str) -> bool {
 }
 
 /// Extension names must be lowercase ASCII letters or digits (CloudEvents 1.0, "Attribute Naming").
+/// Standard padded base64, reading encodings whose unused last bits are not zero (RFC 4648
+/// lets a decoder accept them; several producers write them).
+const LENIENT_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
+
 fn check_attribute_name(name: &str) -> Result<(), AttributeError> {
     if name.is_empty()
         || !name
@@ -271,11 +278,9 @@ impl CloudEvent {
                 ))
             }
             (None, Some(Value::String(encoded))) => Some(Data::Binary(
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded.as_bytes())
-                    .map_err(|e| {
-                        AttributeError::new("data_base64", format!("not valid base64: {e}"))
-                    })?,
+                LENIENT_BASE64.decode(encoded.as_bytes()).map_err(|e| {
+                    AttributeError::new("data_base64", format!("not valid base64: {e}"))
+                })?,
             )),
             (None, Some(other)) => {
                 return Err(AttributeError::new(
@@ -302,6 +307,16 @@ impl CloudEvent {
                 }
                 Value::Number(ref n) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) => {
                     extensions.insert(name, value);
+                }
+                // A whole number written with a fraction (`7.0`) is still an Integer, as JSON
+                // Schema reads it; it is kept as the integer.
+                Value::Number(ref n)
+                    if n.as_f64().is_some_and(|f| {
+                        f.fract() == 0.0 && f >= f64::from(i32::MIN) && f <= f64::from(i32::MAX)
+                    }) =>
+                {
+                    let whole = n.as_f64().map_or(0, |f| f as i32);
+                    extensions.insert(name, Value::from(whole));
                 }
                 Value::Number(n) => {
                     return Err(AttributeError::new(
@@ -499,6 +514,25 @@ mod tests {
         v["float"] = json!(1.5);
         assert_eq!(error_for(v).attribute, "float");
         assert_eq!(error_for(json!([1])).attribute, "body");
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_is_an_integer_extension() {
+        let mut v = minimal();
+        v["count"] = json!(7.0);
+        v["big"] = json!(3.0e9);
+        assert_eq!(error_for(v.clone()).attribute, "big");
+        v.as_object_mut().unwrap().remove("big");
+        let event = CloudEvent::from_json_value(v).unwrap();
+        assert_eq!(event.extensions["count"], json!(7));
+    }
+
+    #[test]
+    fn data_base64_with_nonzero_trailing_bits_is_read() {
+        let mut v = minimal();
+        v["data_base64"] = json!("Q7abJP==");
+        let event = CloudEvent::from_json_value(v).unwrap();
+        assert!(matches!(event.data, Some(Data::Binary(ref bytes)) if bytes.len() == 4));
     }
 
     #[test]
