@@ -183,7 +183,7 @@ impl Application {
         for warning in settings.auth.warnings() {
             tracing::warn!("NO AUTHENTICATION: {warning}");
         }
-        if let Some(oidc) = auth.oidc() {
+        if let Some(oidc) = auth.oidc().filter(|_| role.runs(Role::Ingest)) {
             // Says at start whether the issuer's keys can be fetched; tokens fetch them anyway.
             let oidc = Arc::clone(oidc);
             tokio::spawn(async move { oidc.warm_up().await });

@@ -362,9 +362,9 @@ pub fn subject_matches(pattern: &str, subject: &str) -> bool {
     }
 }
 
-/// An untrusted value, cut for the log.
+/// An untrusted value, cut for the log and without control characters (no forged log lines).
 fn shorten(text: &str) -> String {
-    text.chars().take(120).collect()
+    text.chars().filter(|c| !c.is_control()).take(120).collect()
 }
 
 /// One public key of the issuer.
@@ -963,6 +963,10 @@ mod tests {
             );
         }
         assert!(matches!(check(&without("sub")), Err(Rejection::Subject(_))));
+        assert_eq!(
+            check(&with("sub", json!("evil\nINFO forged line"))),
+            Err(Rejection::Subject("evilINFO forged line".into()))
+        );
         assert!(subject_matches("*", "anyone"));
         assert!(!subject_matches("a", "ab"));
     }
