@@ -183,6 +183,11 @@ impl Application {
         for warning in settings.auth.warnings() {
             tracing::warn!("NO AUTHENTICATION: {warning}");
         }
+        if let Some(oidc) = auth.oidc().filter(|_| role.runs(Role::Ingest)) {
+            // Says at start whether the issuer's keys can be fetched; tokens fetch them anyway.
+            let oidc = Arc::clone(oidc);
+            tokio::spawn(async move { oidc.warm_up().await });
+        }
         {
             let mut stop = shutdown.subscribe();
             tokio::spawn(auth.clone().watch_token_files(async move {
@@ -244,7 +249,7 @@ impl Application {
         // complete by construction, for this process's role.
         let (mut app, mut description) = app.split_for_parts();
         if auth.protects(Scope::Ingest) || auth.protects(Scope::Read) {
-            dora_http::auth::describe_scheme(&mut description);
+            dora_http::auth::describe_scheme(&mut description, &auth);
         }
         let description = Arc::new(description);
         app = app.route(

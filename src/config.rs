@@ -154,16 +154,29 @@ fn credential_path(name: &str) -> Option<String> {
     (credential && parts.next().is_none()).then(|| format!("webhooks.{tool}.{key}"))
 }
 
-/// `auth.<key>` for `DORA_AUTH__INGEST_TOKENS`, `__READ_TOKENS`, `__INGEST_TOKEN_FILES` or
-/// `__READ_TOKEN_FILES` (any case): lists given as text, separated by commas or whitespace.
+/// `auth.<key>` for `DORA_AUTH__INGEST_TOKENS`, `__READ_TOKENS`, `__INGEST_TOKEN_FILES`,
+/// `__READ_TOKEN_FILES`, `__OIDC__AUDIENCES` or `__OIDC__SUBJECTS` (any case): lists given as
+/// text, separated by commas or whitespace.
 fn token_list_path(name: &str) -> Option<String> {
     let name = name.to_ascii_lowercase();
     let key = name.strip_prefix("dora_auth__")?;
     matches!(
         key,
-        "ingest_tokens" | "read_tokens" | "ingest_token_files" | "read_token_files"
+        "ingest_tokens"
+            | "read_tokens"
+            | "ingest_token_files"
+            | "read_token_files"
+            | "oidc__audiences"
+            | "oidc__subjects"
     )
-    .then(|| format!("auth.{key}"))
+    .then(|| format!("auth.{}", key.replace("__", ".")))
+}
+
+/// `auth.oidc.<key>` for `DORA_AUTH__OIDC__ISSUER` and `__JWKS_URL`: text, read verbatim.
+fn oidc_text_path(name: &str) -> Option<String> {
+    let name = name.to_ascii_lowercase();
+    let key = name.strip_prefix("dora_auth__oidc__")?;
+    matches!(key, "issuer" | "jwks_url").then(|| format!("auth.oidc.{key}"))
 }
 
 /// The items of a list variable: separated by commas or whitespace, empty items dropped.
@@ -214,6 +227,8 @@ impl Settings {
                 figment = figment.merge((path, value.to_owned()));
             } else if let Some(path) = token_list_path(name) {
                 figment = figment.merge((path, list_items(value)));
+            } else if let Some(path) = oidc_text_path(name) {
+                figment = figment.merge((path, value.to_owned()));
             }
         }
         let settings: Settings = figment
@@ -227,6 +242,7 @@ impl Settings {
     /// Checks what serde cannot: the routing table (and the rules compile) and the limits.
     pub fn check(&self) -> anyhow::Result<()> {
         self.routing_table()?;
+        self.auth.validate()?;
         check_functions(&self.functions).context("invalid [functions]")?;
         anyhow::ensure!(
             self.database_pool_size > 0,
@@ -369,6 +385,81 @@ mod example_file {
             credential_path("dora_webhooks__github__secret").as_deref(),
             Some("webhooks.github.secret")
         );
+    }
+
+    #[test]
+    fn oidc_variables_are_read_as_text_and_lists() {
+        assert_eq!(
+            token_list_path("DORA_AUTH__OIDC__SUBJECTS").as_deref(),
+            Some("auth.oidc.subjects")
+        );
+        assert_eq!(
+            token_list_path("dora_auth__oidc__audiences").as_deref(),
+            Some("auth.oidc.audiences")
+        );
+        assert_eq!(token_list_path("DORA_AUTH__OIDC__ISSUER"), None);
+        assert_eq!(
+            oidc_text_path("DORA_AUTH__OIDC__ISSUER").as_deref(),
+            Some("auth.oidc.issuer")
+        );
+        assert_eq!(
+            oidc_text_path("DORA_AUTH__OIDC__JWKS_URL").as_deref(),
+            Some("auth.oidc.jwks_url")
+        );
+        assert_eq!(oidc_text_path("DORA_AUTH__OIDC__LEEWAY"), None);
+        assert_eq!(
+            list_items("system:serviceaccount:dora:*, system:serviceaccount:ci:deployer"),
+            [
+                "system:serviceaccount:dora:*",
+                "system:serviceaccount:ci:deployer"
+            ]
+        );
+    }
+
+    /// The `[auth.oidc]` table the example shows, commented out, loads once uncommented; without
+    /// subjects it is refused.
+    #[test]
+    fn the_example_oidc_table_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dora-events.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text
+            .find("# [auth.oidc]")
+            .expect("the example shows [auth.oidc]");
+        let table: String = text[start..]
+            .lines()
+            .take_while(|line| line.starts_with("# "))
+            .map(|line| format!("{}\n", &line[2..]))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dora.toml");
+        std::fs::write(&file, &table).unwrap();
+        let loaded = Settings::load(Some(&file), &Overrides::default()).unwrap();
+        let oidc = loaded.auth.oidc.clone().expect("[auth.oidc] loaded");
+        assert_eq!(oidc.issuer, "https://kubernetes.default.svc.cluster.local");
+        assert_eq!(oidc.subjects, ["system:serviceaccount:dora:*"]);
+        assert_eq!(oidc.jwks_min_interval, Duration::from_secs(10));
+        assert!(loaded
+            .auth
+            .warnings()
+            .iter()
+            .all(|w| !w.contains("send events")));
+        let without_subjects: String = table
+            .lines()
+            .filter(|line| !line.starts_with("subjects"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        std::fs::write(&file, without_subjects).unwrap();
+        assert!(Settings::load(Some(&file), &Overrides::default()).is_err());
+        std::fs::write(
+            &file,
+            table.replace("[\"system:serviceaccount:dora:*\"]", "[]"),
+        )
+        .unwrap();
+        let error = format!(
+            "{:#}",
+            Settings::load(Some(&file), &Overrides::default()).unwrap_err()
+        );
+        assert!(error.contains("subjects"), "{error}");
     }
 
     #[test]

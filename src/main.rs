@@ -359,6 +359,14 @@ async fn main() -> anyhow::Result<()> {
                     for warning in settings.auth.warnings() {
                         println!("no authentication: {warning}");
                     }
+                    if let Some(oidc) = &settings.auth.oidc {
+                        println!(
+                            "ingest accepts OpenID Connect tokens of {} for {} from {}",
+                            oidc.issuer,
+                            oidc.audiences.join(", "),
+                            oidc.subjects.join(", ")
+                        );
+                    }
                     let unsigned = settings.webhooks.unsigned();
                     if !unsigned.is_empty() {
                         println!(

@@ -36,6 +36,7 @@ mod helpers;
 mod import;
 mod ingest;
 mod observability;
+mod oidc;
 mod openapi;
 mod poison;
 mod readme;

@@ -353,7 +353,8 @@ async fn healthz() -> Json<serde_json::Value> {
 /// How each scope is guarded, as `/readyz` reports it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccessState {
-    /// `tokens` or `open` for `POST /events`, `/` and `/cdevents`.
+    /// `tokens` or `open` for `POST /events`, `/` and `/cdevents` (`tokens` also when only
+    /// OpenID Connect tokens are accepted).
     pub ingest: &'static str,
     /// `tokens` or `open` for the query API, events and pipeline state.
     pub read: &'static str,
@@ -361,6 +362,9 @@ pub struct AccessState {
     pub metrics: &'static str,
     /// What is open to anyone who reaches the server.
     pub warnings: Vec<String>,
+    /// With `[auth.oidc]`: whether the issuer's keys could be fetched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<dora_http::oidc::OidcStatus>,
 }
 
 /// The answer of `/readyz`.
@@ -393,6 +397,7 @@ async fn readyz(State(state): State<ApiState>) -> Result<Json<Readiness>, Proble
             read,
             metrics: if settings.metrics_open { "open" } else { read },
             warnings: settings.warnings(),
+            oidc: state.auth.oidc_status(),
         },
     }))
 }

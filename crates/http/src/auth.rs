@@ -12,6 +12,11 @@
 //! file is open: the server keeps working as before and says so at start and on `/readyz`.
 //! Missing or unknown token: `401` with `WWW-Authenticate: Bearer`; a valid token of the other
 //! scope: `403`. Tokens are never logged.
+//!
+//! With `[auth.oidc]`, ingest also accepts OpenID Connect tokens of one issuer (the
+//! service-account tokens Knative Eventing sources send, [`crate::oidc`]), tried after the
+//! static tokens; ingest then counts as protected even without an ingest token. Such tokens
+//! grant nothing else: on a read route they are unknown tokens.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -25,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::oidc::{OidcError, OidcSettings, OidcStatus, OidcVerifier};
 use crate::Problem;
 
 /// What a token lets its holder do.
@@ -62,6 +68,9 @@ pub struct AuthSettings {
     /// How often the token files are read again.
     #[serde(with = "humantime_serde")]
     pub token_files_poll: Duration,
+    /// `[auth.oidc]`: OpenID Connect tokens accepted for ingest (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcSettings>,
 }
 
 impl Default for AuthSettings {
@@ -73,6 +82,7 @@ impl Default for AuthSettings {
             read_token_files: Vec::new(),
             metrics_open: false,
             token_files_poll: Duration::from_secs(5),
+            oidc: None,
         }
     }
 }
@@ -87,17 +97,31 @@ impl std::fmt::Debug for AuthSettings {
             .field("read_token_files", &self.read_token_files)
             .field("metrics_open", &self.metrics_open)
             .field("token_files_poll", &self.token_files_poll)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
 
 impl AuthSettings {
-    /// Whether requests of `scope` must carry a token (some token or token file is configured).
+    /// Whether requests of `scope` must carry a token (some token or token file is configured,
+    /// or, for ingest, `[auth.oidc]`).
     pub fn protects(&self, scope: Scope) -> bool {
         match scope {
-            Scope::Ingest => !self.ingest_tokens.is_empty() || !self.ingest_token_files.is_empty(),
+            Scope::Ingest => {
+                !self.ingest_tokens.is_empty()
+                    || !self.ingest_token_files.is_empty()
+                    || self.oidc.is_some()
+            }
             Scope::Read => !self.read_tokens.is_empty() || !self.read_token_files.is_empty(),
         }
+    }
+
+    /// Checks what serde cannot (`[auth.oidc]`).
+    pub fn validate(&self) -> Result<(), AuthError> {
+        if let Some(oidc) = &self.oidc {
+            oidc.validate()?;
+        }
+        Ok(())
     }
 
     /// One line per open scope, for the start-up log, `/readyz` and `config check`.
@@ -106,7 +130,18 @@ impl AuthSettings {
         if !self.protects(Scope::Ingest) {
             warnings.push(
                 "anyone who reaches this server can send events: set [auth] ingest_tokens or \
-                 ingest_token_files"
+                 ingest_token_files, or [auth.oidc]"
+                    .to_owned(),
+            );
+        }
+        if self
+            .oidc
+            .as_ref()
+            .is_some_and(OidcSettings::allows_any_subject)
+        {
+            warnings.push(
+                "any workload with a token of the [auth.oidc] issuer and audience can send \
+                 events: [auth.oidc] subjects holds \"*\""
                     .to_owned(),
             );
         }
@@ -133,6 +168,9 @@ pub enum AuthError {
     /// A configured token is empty or holds whitespace.
     #[error("[auth] {scope} tokens: a token is empty or contains whitespace")]
     MalformedToken { scope: &'static str },
+    /// `[auth.oidc]` cannot be used.
+    #[error(transparent)]
+    Oidc(#[from] OidcError),
 }
 
 type TokenDigest = [u8; 32];
@@ -246,6 +284,7 @@ pub enum Refusal {
 pub struct Authenticator {
     settings: Arc<AuthSettings>,
     tokens: Arc<RwLock<Arc<Tokens>>>,
+    oidc: Option<Arc<OidcVerifier>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -257,12 +296,18 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// Reads the configured tokens and token files (an unreadable file is an error).
+    /// Reads the configured tokens and token files (an unreadable file is an error) and sets up
+    /// the OpenID Connect verifier (its keys are fetched when needed).
     pub fn new(settings: AuthSettings) -> Result<Self, AuthError> {
         let tokens = load(&settings)?;
+        let oidc = match &settings.oidc {
+            Some(oidc) => Some(Arc::new(OidcVerifier::new(oidc.clone())?)),
+            None => None,
+        };
         Ok(Self {
             settings: Arc::new(settings),
             tokens: Arc::new(RwLock::new(Arc::new(tokens))),
+            oidc,
         })
     }
 
@@ -271,6 +316,7 @@ impl Authenticator {
         Self {
             settings: Arc::new(AuthSettings::default()),
             tokens: Arc::default(),
+            oidc: None,
         }
     }
 
@@ -280,7 +326,17 @@ impl Authenticator {
 
     /// Whether `scope` requires a token.
     pub fn protects(&self, scope: Scope) -> bool {
-        self.current().scope(scope).protected
+        self.current().scope(scope).protected || (scope == Scope::Ingest && self.oidc.is_some())
+    }
+
+    /// The OpenID Connect verifier, when `[auth.oidc]` is set.
+    pub fn oidc(&self) -> Option<&Arc<OidcVerifier>> {
+        self.oidc.as_ref()
+    }
+
+    /// The state of the OpenID Connect keys, when `[auth.oidc]` is set.
+    pub fn oidc_status(&self) -> Option<OidcStatus> {
+        self.oidc.as_ref().map(|oidc| oidc.status())
     }
 
     fn current(&self) -> Arc<Tokens> {
@@ -290,25 +346,38 @@ impl Authenticator {
         }
     }
 
-    /// Checks the request's bearer token for `scope`.
-    pub fn check(&self, headers: &HeaderMap, scope: Scope) -> Result<(), Refusal> {
+    /// Checks the request's bearer token for `scope`: the static tokens first, then, for
+    /// ingest, the OpenID Connect verifier (which may fetch the issuer's keys).
+    pub async fn check(&self, headers: &HeaderMap, scope: Scope) -> Result<(), Refusal> {
         let tokens = self.current();
-        if !tokens.scope(scope).protected {
+        let oidc_protects = scope == Scope::Ingest && self.oidc.is_some();
+        if !tokens.scope(scope).protected && !oidc_protects {
             return Ok(());
         }
         let presented = bearer_token(headers).ok_or(Refusal::Missing)?;
-        let presented = digest(presented);
-        if tokens.scope(scope).accepts(&presented) {
+        let presented_digest = digest(presented);
+        if tokens.scope(scope).accepts(&presented_digest) {
             return Ok(());
         }
         let other = match scope {
             Scope::Ingest => Scope::Read,
             Scope::Read => Scope::Ingest,
         };
-        if tokens.scope(other).accepts(&presented) {
-            Err(Refusal::WrongScope)
-        } else {
-            Err(Refusal::Unknown)
+        if tokens.scope(other).accepts(&presented_digest) {
+            return Err(Refusal::WrongScope);
+        }
+        match (&self.oidc, scope) {
+            (Some(oidc), Scope::Ingest) => match oidc.verify(presented).await {
+                Ok(identity) => {
+                    tracing::debug!(subject = %identity.subject, "OpenID Connect token accepted");
+                    Ok(())
+                }
+                Err(rejection) => {
+                    tracing::debug!(%rejection, "bearer token refused for ingest");
+                    Err(Refusal::Unknown)
+                }
+            },
+            _ => Err(Refusal::Unknown),
         }
     }
 
@@ -431,7 +500,7 @@ pub async fn require(
     request: Request,
     next: Next,
 ) -> Response {
-    match authenticator.check(request.headers(), scope) {
+    match authenticator.check(request.headers(), scope).await {
         Ok(()) => next.run(request).await,
         Err(refusal) => refusal_response(refusal, scope),
     }
@@ -511,18 +580,28 @@ pub fn describe_protection(operation: &mut utoipa::openapi::path::Operation, sco
     );
 }
 
-/// Adds the bearer scheme to the description's components (once any scope is protected).
-pub fn describe_scheme(openapi: &mut utoipa::openapi::OpenApi) {
+/// Adds the bearer scheme to the description's components (once any scope is protected); it
+/// says when ingest also takes OpenID Connect tokens.
+pub fn describe_scheme(openapi: &mut utoipa::openapi::OpenApi, authenticator: &Authenticator) {
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    let mut description =
+        "A token of the ingest or read scope ([auth] in the configuration)".to_owned();
+    if let Some(oidc) = authenticator.oidc() {
+        description.push_str(&format!(
+            ". The ingest scope also accepts OpenID Connect tokens (JWT) of the issuer {}, for \
+             the audience {} ([auth.oidc]): the service-account tokens Knative Eventing sources \
+             send to an authenticated sink",
+            oidc.settings().issuer,
+            oidc.settings().audiences.join(" or "),
+        ));
+    }
     let components = openapi.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         SECURITY_SCHEME,
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some(
-                    "A token of the ingest or read scope ([auth] in the configuration)",
-                ))
+                .description(Some(description))
                 .build(),
         ),
     );
@@ -550,35 +629,41 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_scope_accepts_its_own_tokens_only() {
+    #[tokio::test]
+    async fn each_scope_accepts_its_own_tokens_only() {
         let auth = Authenticator::new(settings(&["in-1", "in-2"], &["read-1"])).unwrap();
-        assert_eq!(auth.check(&with_bearer("in-2"), Scope::Ingest), Ok(()));
-        assert_eq!(auth.check(&with_bearer("read-1"), Scope::Read), Ok(()));
         assert_eq!(
-            auth.check(&with_bearer("read-1"), Scope::Ingest),
+            auth.check(&with_bearer("in-2"), Scope::Ingest).await,
+            Ok(())
+        );
+        assert_eq!(
+            auth.check(&with_bearer("read-1"), Scope::Read).await,
+            Ok(())
+        );
+        assert_eq!(
+            auth.check(&with_bearer("read-1"), Scope::Ingest).await,
             Err(Refusal::WrongScope)
         );
         assert_eq!(
-            auth.check(&with_bearer("in-1"), Scope::Read),
+            auth.check(&with_bearer("in-1"), Scope::Read).await,
             Err(Refusal::WrongScope)
         );
         assert_eq!(
-            auth.check(&with_bearer("in-"), Scope::Ingest),
+            auth.check(&with_bearer("in-"), Scope::Ingest).await,
             Err(Refusal::Unknown)
         );
         assert_eq!(
-            auth.check(&HeaderMap::new(), Scope::Read),
+            auth.check(&HeaderMap::new(), Scope::Read).await,
             Err(Refusal::Missing)
         );
     }
 
-    #[test]
-    fn a_scope_without_tokens_is_open_and_warned_about() {
+    #[tokio::test]
+    async fn a_scope_without_tokens_is_open_and_warned_about() {
         let auth = Authenticator::new(settings(&["in-1"], &[])).unwrap();
-        assert_eq!(auth.check(&HeaderMap::new(), Scope::Read), Ok(()));
+        assert_eq!(auth.check(&HeaderMap::new(), Scope::Read).await, Ok(()));
         assert_eq!(
-            auth.check(&HeaderMap::new(), Scope::Ingest),
+            auth.check(&HeaderMap::new(), Scope::Ingest).await,
             Err(Refusal::Missing)
         );
         let warnings = auth.settings().warnings();
@@ -603,8 +688,8 @@ mod tests {
         assert_eq!(bearer_token(&headers), None);
     }
 
-    #[test]
-    fn token_files_are_read_and_reloaded_and_an_empty_file_keeps_the_scope_closed() {
+    #[tokio::test]
+    async fn token_files_are_read_and_reloaded_and_an_empty_file_keeps_the_scope_closed() {
         let dir = std::env::temp_dir().join(format!("dora-auth-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("ingest");
@@ -614,22 +699,28 @@ mod tests {
             ..AuthSettings::default()
         })
         .unwrap();
-        assert_eq!(auth.check(&with_bearer("second"), Scope::Ingest), Ok(()));
         assert_eq!(
-            auth.check(&with_bearer("# rotated"), Scope::Ingest),
+            auth.check(&with_bearer("second"), Scope::Ingest).await,
+            Ok(())
+        );
+        assert_eq!(
+            auth.check(&with_bearer("# rotated"), Scope::Ingest).await,
             Err(Refusal::Unknown)
         );
         std::fs::write(&file, "third\n").unwrap();
         auth.reload().unwrap();
         assert_eq!(
-            auth.check(&with_bearer("first"), Scope::Ingest),
+            auth.check(&with_bearer("first"), Scope::Ingest).await,
             Err(Refusal::Unknown)
         );
-        assert_eq!(auth.check(&with_bearer("third"), Scope::Ingest), Ok(()));
+        assert_eq!(
+            auth.check(&with_bearer("third"), Scope::Ingest).await,
+            Ok(())
+        );
         std::fs::write(&file, "").unwrap();
         auth.reload().unwrap();
         assert_eq!(
-            auth.check(&HeaderMap::new(), Scope::Ingest),
+            auth.check(&HeaderMap::new(), Scope::Ingest).await,
             Err(Refusal::Missing)
         );
         std::fs::remove_file(&file).unwrap();

@@ -3,6 +3,7 @@
 //! reveal nothing and leave the cause in the log.
 
 pub mod auth;
+pub mod oidc;
 pub mod telemetry;
 
 use axum::http::{header, HeaderValue, StatusCode};

@@ -452,7 +452,7 @@ async fn post_webhook(
         .with_field("tool")
     })?;
     if state.webhooks.unsigned().contains(&tool.as_str()) {
-        if let Err(refusal) = state.auth.check(&headers, Scope::Ingest) {
+        if let Err(refusal) = state.auth.check(&headers, Scope::Ingest).await {
             return Ok(auth::refusal_response(refusal, Scope::Ingest));
         }
     }

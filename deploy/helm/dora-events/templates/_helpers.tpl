@@ -122,6 +122,64 @@ app.kubernetes.io/component: {{ $role }}
 {{- if and .Values.knative.enabled (ne .Values.mode "components") -}}
 {{- fail "knative.enabled applies to mode components (all-in-one keeps its SQLite volume and runs as a Deployment)" -}}
 {{- end -}}
+{{- if .Values.auth.oidc.enabled -}}
+{{- if not .Values.auth.oidc.issuer -}}
+{{- fail "auth.oidc.enabled needs auth.oidc.issuer (kubectl get --raw /.well-known/openid-configuration)" -}}
+{{- end -}}
+{{- if and (not .Values.auth.oidc.subjects) (not .Values.apiServerSource.enabled) -}}
+{{- fail "auth.oidc.enabled needs auth.oidc.subjects when apiServerSource.enabled is false (no source of the chart's to allow)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The OIDC audience of the ingest sink */}}
+{{- define "dora-events.oidcAudience" -}}
+{{- default (printf "%s.%s" (include "dora-events.fullname" .) .Release.Namespace) .Values.auth.oidc.audience -}}
+{{- end -}}
+
+{{/* Allowed OIDC subjects, comma-separated: the values', or the ApiServerSource's OIDC service
+account as Knative Eventing names it (oidc-<group>-<kind>-<name> in older releases,
+<name>-oidc-<group>-<kind> in newer ones) */}}
+{{- define "dora-events.oidcSubjects" -}}
+{{- $subjects := .Values.auth.oidc.subjects -}}
+{{- if not $subjects -}}
+{{- $source := include "dora-events.fullname" . -}}
+{{- $prefix := printf "system:serviceaccount:%s:" .Release.Namespace -}}
+{{- $subjects = list (printf "%soidc-sources.knative.dev-apiserversource-%s" $prefix $source) (printf "%s%s-oidc-sources.knative.dev-apiserversource" $prefix $source) -}}
+{{- end -}}
+{{- join "," $subjects -}}
+{{- end -}}
+
+{{/* Where the ingest pods find the token and CA for fetching the OIDC keys */}}
+{{- define "dora-events.oidcDir" -}}/var/run/secrets/dora-events/oidc{{- end -}}
+
+{{/* The OIDC volume mount and volume of an ingest container: (list $ role) */}}
+{{- define "dora-events.oidcVolumeMount" -}}
+{{- $ctx := index . 0 -}}{{- $role := index . 1 -}}
+{{- if and $ctx.Values.auth.oidc.enabled $ctx.Values.auth.oidc.jwksToken (has $role (list "all" "ingest")) -}}
+- name: oidc
+  mountPath: {{ include "dora-events.oidcDir" $ctx }}
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
+{{- define "dora-events.oidcVolume" -}}
+{{- $ctx := index . 0 -}}{{- $role := index . 1 -}}
+{{- if and $ctx.Values.auth.oidc.enabled $ctx.Values.auth.oidc.jwksToken (has $role (list "all" "ingest")) -}}
+# A token for the API server only (its default audience), to read its keys; nothing else is
+# mounted (automountServiceAccountToken stays false).
+- name: oidc
+  projected:
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3600
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+{{- end -}}
 {{- end -}}
 
 {{/* Environment of every dora-events container: (list $ role) */}}
@@ -169,6 +227,27 @@ app.kubernetes.io/component: {{ $role }}
 {{- if $ctx.Values.auth.metricsOpen }}
 - name: DORA_AUTH__METRICS_OPEN
   value: "true"
+{{- end }}
+{{- $oidc := $ctx.Values.auth.oidc }}
+{{- if and $oidc.enabled (has $role (list "all" "ingest")) }}
+- name: DORA_AUTH__OIDC__ISSUER
+  value: {{ $oidc.issuer | quote }}
+{{- with $oidc.jwksUrl }}
+- name: DORA_AUTH__OIDC__JWKS_URL
+  value: {{ . | quote }}
+{{- end }}
+- name: DORA_AUTH__OIDC__AUDIENCES
+  value: {{ include "dora-events.oidcAudience" $ctx | quote }}
+- name: DORA_AUTH__OIDC__SUBJECTS
+  value: {{ include "dora-events.oidcSubjects" $ctx | quote }}
+- name: DORA_AUTH__OIDC__LEEWAY
+  value: {{ $oidc.leeway | quote }}
+{{- if $oidc.jwksToken }}
+- name: DORA_AUTH__OIDC__JWKS_TOKEN_FILE
+  value: {{ printf "%s/token" (include "dora-events.oidcDir" $ctx) | quote }}
+- name: DORA_AUTH__OIDC__CA_FILE
+  value: {{ printf "%s/ca.crt" (include "dora-events.oidcDir" $ctx) | quote }}
+{{- end }}
 {{- end }}
 {{- range $name, $value := $ctx.Values.config.env }}
 - name: {{ $name }}

@@ -72,6 +72,7 @@ spec:
               mountPath: /var/lib/dora-events
             {{- end }}
             {{- with (include "dora-events.configVolumeMount" $ctx) }}{{ . | nindent 12 }}{{ end }}
+            {{- with (include "dora-events.oidcVolumeMount" (list $ctx $role)) }}{{ . | nindent 12 }}{{ end }}
       volumes:
         - name: tmp
           emptyDir:
@@ -86,6 +87,7 @@ spec:
           {{- end }}
         {{- end }}
         {{- with (include "dora-events.configVolume" $ctx) }}{{ . | nindent 8 }}{{ end }}
+        {{- with (include "dora-events.oidcVolume" (list $ctx $role)) }}{{ . | nindent 8 }}{{ end }}
 {{- if has $role (list "all" "ingest" "api") }}
 ---
 apiVersion: v1
@@ -178,13 +180,15 @@ spec:
       {{- end }}
       containers:
         - {{ include "dora-events.container" (list $ctx $role false) | indent 10 | trim }}
-          {{- with (include "dora-events.configVolumeMount" $ctx) }}
+          {{- $mounts := list (include "dora-events.configVolumeMount" $ctx) (include "dora-events.oidcVolumeMount" (list $ctx $role)) | compact }}
+          {{- with $mounts }}
           volumeMounts:
-            {{- . | nindent 12 }}
+            {{- range . }}{{ . | nindent 12 }}{{ end }}
           {{- end }}
-      {{- with (include "dora-events.configVolume" $ctx) }}
+      {{- $volumes := list (include "dora-events.configVolume" $ctx) (include "dora-events.oidcVolume" (list $ctx $role)) | compact }}
+      {{- with $volumes }}
       volumes:
-        {{- . | nindent 8 }}
+        {{- range . }}{{ . | nindent 8 }}{{ end }}
       {{- end }}
 {{- end -}}
 
