@@ -422,7 +422,7 @@ async fn post_cdevents(
     path = "/webhooks/{tool}",
     tag = "ingest",
     params(
-        ("tool" = String, Path, description = "github, gitlab, argocd, alertmanager or pagerduty")
+        ("tool" = inline(schema::WebhookTool), Path, description = "github, gitlab, argocd, alertmanager or pagerduty")
     ),
     responses(
         (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),

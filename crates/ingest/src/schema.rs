@@ -167,3 +167,15 @@ impl utoipa::ToSchema for CloudEvent {
         ));
     }
 }
+
+/// The tools of `POST /webhooks/{tool}`.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // described only; the route reads the path text
+pub enum WebhookTool {
+    Github,
+    Gitlab,
+    Argocd,
+    Alertmanager,
+    Pagerduty,
+}
