@@ -2,6 +2,7 @@
 //! RFC 9457 `application/problem+json`. Client errors name the offending field; server errors
 //! reveal nothing and leave the cause in the log.
 
+pub mod connections;
 pub mod telemetry;
 
 use axum::http::{header, HeaderValue, StatusCode};
