@@ -39,3 +39,4 @@ mod openapi;
 mod readme;
 mod rules;
 mod scaling;
+mod slow_clients;
