@@ -176,7 +176,7 @@ async fn slow_uploads_hold_only_what_they_sent_while_others_get_202(backend: Bac
             .unwrap();
         assert_eq!(response.status(), 202, "{:?}", response.text().await);
     }
-    // A 2 MiB batch needs 6 MiB of budget: there is room, since the uploads hold only bytes.
+    // A 2 MiB batch needs 12 MiB of budget: there is room, since the uploads hold only bytes.
     let batch: Vec<_> = (0..2)
         .map(|i| {
             let mut event = cloudevent(&format!("large-{i}"));
