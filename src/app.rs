@@ -230,6 +230,10 @@ impl Application {
                     "POST /webhooks/{tool} accepts unsigned requests: set its secret in [webhooks.{tool}]"
                 );
             }
+            let body_timeouts = dora_ingest::body::BodyTimeouts {
+                stall: settings.http.body_stall_timeout,
+                min_bytes_per_second: settings.http.body_min_bytes_per_second,
+            };
             app = app.merge(dora_ingest::router(
                 dora_ingest::IngestState::new(
                     writer,
@@ -237,7 +241,8 @@ impl Application {
                     settings.ingest.max_in_flight_bytes,
                     settings.webhooks.clone(),
                 )
-                .with_auth(auth.clone()),
+                .with_auth(auth.clone())
+                .with_body_timeouts(body_timeouts),
             ));
         }
         if role.runs(Role::Api) {
@@ -260,20 +265,22 @@ impl Application {
             .fallback(dora_http::not_found)
             .method_not_allowed_fallback(dora_http::method_not_allowed)
             .layer(axum::middleware::from_fn_with_state(
-                telemetry,
+                Arc::clone(&telemetry),
                 dora_http::telemetry::record,
             ))
             .layer(axum::extract::DefaultBodyLimit::disable())
             .layer(axum::middleware::map_response(dora_http::security_headers));
 
-        let mut stop = shutdown.subscribe();
         tracing::info!(address = %listener.local_addr()?, role = ?role, database = %redact(&settings.database_url), "dora-events is serving");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            })
-            .await
-            .context("HTTP server failed")?;
+        crate::server::serve(
+            listener,
+            app,
+            crate::server::ServerLimits::from_settings(&settings.http),
+            telemetry,
+            shutdown.subscribe(),
+        )
+        .await
+        .context("HTTP server failed")?;
         let _ = shutdown.send(true);
         for task in stage_tasks {
             let _ = task.await;

@@ -18,10 +18,11 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// Top-level keys that `DORA_*` variables may set (others, like `DORA_CONFIG`, are not settings).
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "auth",
     "dora",
     "listen",
+    "http",
     "database_url",
     "database_pool_size",
     "ingest",
@@ -42,6 +43,8 @@ pub struct Settings {
     pub database_url: String,
     /// Connections in the PostgreSQL pool.
     pub database_pool_size: u32,
+    /// `[http]`: connection limits and timeouts of the HTTP server.
+    pub http: HttpSettings,
     pub ingest: IngestSettings,
     pub router: StageSettings,
     pub metrics: StageSettings,
@@ -80,6 +83,37 @@ pub struct IngestSettings {
     pub max_in_flight_bytes: usize,
 }
 
+/// How long and how many clients may hold the HTTP server (`[http]`): what keeps slow or idle
+/// clients from holding connections, file descriptors or the ingest byte budget.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Time for a client to send a request's headers, from its first byte (or from accepting a
+    /// new connection); past it the connection is closed. At most 30 s.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request before it is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// A request body that sends nothing for this long is answered `408` and its connection
+    /// closed. At most 30 s. Also the grace period before `body_min_bytes_per_second` applies.
+    #[serde(with = "humantime_serde")]
+    pub body_stall_timeout: Duration,
+    /// After `body_stall_timeout`, a body must have arrived at this average rate (bytes per
+    /// second, since its first byte was awaited), else `408`. 0 turns the check off.
+    pub body_min_bytes_per_second: u64,
+    /// Open connections at once; more wait in the listen backlog until one closes (a warning is
+    /// logged, at most once a minute, and `dora_http_connection_limit_reached_total` counts).
+    pub max_connections: usize,
+    /// Per connection: the largest read buffer, which bounds the request line and headers (at
+    /// least 8192).
+    pub max_header_bytes: usize,
+    /// On shutdown, how long requests in flight may take to finish before their connections are
+    /// dropped.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
 /// A background stage (router or calculators).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -97,6 +131,7 @@ impl Default for Settings {
             listen: "0.0.0.0:8080".into(),
             database_url: "sqlite://dora-events.db".into(),
             database_pool_size: dora_store::DEFAULT_POOL_SIZE,
+            http: HttpSettings::default(),
             ingest: IngestSettings::default(),
             router: StageSettings::default(),
             metrics: StageSettings::default(),
@@ -121,6 +156,20 @@ impl Default for IngestSettings {
             max_events_per_commit: 5000,
             concurrent_commits: 2,
             max_in_flight_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            body_stall_timeout: Duration::from_secs(10),
+            body_min_bytes_per_second: 1024,
+            max_connections: 512,
+            max_header_bytes: 64 * 1024,
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -260,6 +309,7 @@ impl Settings {
             self.ingest.max_batch_bytes >= self.ingest.max_event_bytes,
             "ingest.max_batch_bytes must be at least ingest.max_event_bytes"
         );
+        self.check_http()?;
         anyhow::ensure!(
             self.router.batch_size > 0,
             "router.batch_size must be positive"
@@ -267,6 +317,33 @@ impl Settings {
         anyhow::ensure!(
             self.metrics.batch_size > 0,
             "metrics.batch_size must be positive"
+        );
+        Ok(())
+    }
+
+    fn check_http(&self) -> anyhow::Result<()> {
+        let http = &self.http;
+        let most = Duration::from_secs(30);
+        for (name, value) in [
+            ("header_read_timeout", http.header_read_timeout),
+            ("body_stall_timeout", http.body_stall_timeout),
+        ] {
+            anyhow::ensure!(
+                !value.is_zero() && value <= most,
+                "http.{name} must be more than 0 and at most 30s (got {value:?})"
+            );
+        }
+        anyhow::ensure!(
+            !http.idle_timeout.is_zero(),
+            "http.idle_timeout must be more than 0"
+        );
+        anyhow::ensure!(
+            http.max_connections > 0,
+            "http.max_connections must be positive"
+        );
+        anyhow::ensure!(
+            http.max_header_bytes >= 8192,
+            "http.max_header_bytes must be at least 8192"
         );
         Ok(())
     }
@@ -317,6 +394,33 @@ transformers = ["cdevents"]
             Settings::load(Some(&path), &Overrides::default()).unwrap_err()
         );
         assert!(error.contains("names no transformer"), "{error}");
+    }
+
+    #[test]
+    fn http_settings_load_and_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dora.toml");
+        std::fs::write(
+            &path,
+            "[http]\nheader_read_timeout = \"2s\"\nmax_connections = 7\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&path), &Overrides::default()).unwrap();
+        assert_eq!(settings.http.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(settings.http.max_connections, 7);
+        assert_eq!(settings.http.body_stall_timeout, Duration::from_secs(10));
+        for bad in [
+            "[http]\nheader_read_timeout = \"31s\"\n",
+            "[http]\nbody_stall_timeout = \"0s\"\n",
+            "[http]\nmax_connections = 0\n",
+            "[http]\nmax_header_bytes = 100\n",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(
+                Settings::load(Some(&path), &Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod import;
 pub mod metrics;
 pub mod openapi;
 pub mod send;
+pub mod server;
 pub mod stages;
 pub mod transform;
 pub mod validate;

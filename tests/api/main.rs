@@ -42,3 +42,4 @@ mod poison;
 mod readme;
 mod rules;
 mod scaling;
+mod slow_clients;

@@ -3,6 +3,7 @@
 //! reveal nothing and leave the cause in the log.
 
 pub mod auth;
+pub mod connections;
 pub mod oidc;
 pub mod telemetry;
 
@@ -34,6 +35,12 @@ pub struct ProblemDetails {
     #[serde(skip, default)]
     #[schema(ignore)]
     pub retry_after: Option<u64>,
+    /// Answer with `Connection: close`: the request body was left unread, so the connection
+    /// cannot carry another request (the server discards the rest for a while, so that a client
+    /// still writing it reads this answer instead of a reset).
+    #[serde(skip, default)]
+    #[schema(ignore)]
+    pub close_connection: bool,
 }
 
 impl Problem {
@@ -46,6 +53,7 @@ impl Problem {
             field: None,
             index: None,
             retry_after: None,
+            close_connection: false,
         }))
     }
 
@@ -102,6 +110,12 @@ impl Problem {
         )
     }
 
+    /// Marks the answer as the last on its connection (`Connection: close`).
+    pub fn closing_connection(mut self) -> Self {
+        self.close_connection = true;
+        self
+    }
+
     /// Adds the batch index when there is one.
     pub fn at_index(self, index: Option<usize>) -> Self {
         match index {
@@ -146,6 +160,9 @@ impl IntoResponse for Problem {
         );
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.close_connection {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         let kind = self.problem_type.rsplit(':').next().unwrap_or_default();
         response

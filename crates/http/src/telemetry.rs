@@ -64,6 +64,8 @@ struct Counts {
 #[derive(Debug, Default)]
 pub struct Telemetry {
     counts: Mutex<Counts>,
+    /// The server's connections (written by its accept loop).
+    pub connections: crate::connections::ConnectionCounters,
 }
 
 /// Ingest totals since the process started, for `GET /api/v1/pipeline`.
@@ -139,6 +141,7 @@ impl Telemetry {
 
     /// Appends this process's counters in the Prometheus text format.
     pub fn write_prometheus(&self, out: &mut String) {
+        self.connections.write_prometheus(out);
         let counts = self.counts();
         family(
             out,

@@ -10,9 +10,9 @@
 //! bounded by a byte budget; past it, and when the commit queue is full, ingest answers `503`
 //! with `Retry-After`.
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
@@ -30,13 +30,15 @@ use dora_store::writer::{RawWriter, WriteError};
 use dora_store::{NewRawEvent, Origin};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 pub mod binding;
+pub mod body;
 pub mod schema;
 pub mod webhooks;
 
 use binding::{content_mode, media_type, parse_events, ContentMode, ReceivedEvent};
+use body::{read_body, BodyTimeouts, MEMORY_PER_BODY_BYTE};
 
 /// Body size limits, in bytes.
 #[derive(Debug, Clone, Copy)]
@@ -61,15 +63,19 @@ impl Default for Limits {
 pub struct IngestState {
     pub writer: RawWriter,
     pub limits: Limits,
-    /// Bytes of request bodies being read and parsed at once, in KiB permits.
+    /// Memory for request bodies being read and parsed, in KiB permits, charged as bytes
+    /// arrive ([`body::MEMORY_PER_BODY_BYTE`] per body byte).
     pub in_flight: Arc<Semaphore>,
     pub webhooks: Arc<webhooks::WebhookSettings>,
     /// Who may send events (ingest tokens; open unless configured).
     pub auth: Authenticator,
+    /// How long a body may take to arrive.
+    pub body_timeouts: BodyTimeouts,
 }
 
 impl IngestState {
-    /// `max_in_flight_bytes` bounds the request bodies held in memory at once.
+    /// `max_in_flight_bytes` bounds the memory of request bodies being read and parsed (never
+    /// less than one largest batch needs).
     pub fn new(
         writer: RawWriter,
         limits: Limits,
@@ -78,13 +84,14 @@ impl IngestState {
     ) -> Self {
         let kib = max_in_flight_bytes
             .div_ceil(1024)
-            .max(limits.max_batch_bytes.div_ceil(1024));
+            .max((limits.max_batch_bytes * MEMORY_PER_BODY_BYTE).div_ceil(1024));
         Self {
             writer,
             limits,
             in_flight: Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS))),
             webhooks: Arc::new(webhooks),
             auth: Authenticator::open(),
+            body_timeouts: BodyTimeouts::default(),
         }
     }
 
@@ -93,6 +100,22 @@ impl IngestState {
     pub fn with_auth(mut self, auth: Authenticator) -> Self {
         self.auth = auth;
         self
+    }
+
+    /// Sets how long a body may take to arrive (`[http]` settings).
+    pub fn with_body_timeouts(mut self, timeouts: BodyTimeouts) -> Self {
+        self.body_timeouts = timeouts;
+        self
+    }
+
+    /// Reads a request's body within `limit` and the budget (see [`body::read_body`]).
+    async fn read_body(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+    ) -> Result<(axum::body::Bytes, body::Charge), Problem> {
+        read_body(&self.in_flight, self.body_timeouts, headers, body, limit).await
     }
 }
 
@@ -142,60 +165,11 @@ pub fn router(state: IngestState) -> OpenApiRouter {
         .with_state(state)
 }
 
-async fn read_body(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<axum::body::Bytes, Problem> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(Problem::payload_too_large(limit, "this request's body"));
-    }
-    to_bytes(body, limit).await.map_err(|e| {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-        while let Some(error) = source {
-            if error.is::<http_body_util::LengthLimitError>() {
-                return Problem::payload_too_large(limit, "this request's body");
-            }
-            source = error.source();
-        }
-        Problem::bad_request(
-            "unreadable-body",
-            "Unreadable body",
-            "body",
-            format!("could not read the body: {e}"),
-        )
-    })
-}
-
 fn limit_for(mode: ContentMode, limits: Limits) -> usize {
     match mode {
         ContentMode::Batch => limits.max_batch_bytes,
         ContentMode::Binary | ContentMode::Structured => limits.max_event_bytes,
     }
-}
-
-/// Reserves `bytes` of the in-flight budget (in KiB permits) for the request's lifetime, or
-/// answers `503`: request bodies are buffered and parsed, so their total is what bounds memory.
-fn reserve(state: &IngestState, bytes: usize) -> Result<OwnedSemaphorePermit, Problem> {
-    let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
-    state
-        .in_flight
-        .clone()
-        .try_acquire_many_owned(kib)
-        .map_err(|_| Problem::unavailable("too much is being ingested right now; retry shortly", 1))
-}
-
-/// The budget a request needs: its declared length, or the mode's limit when it declares none.
-fn budget_for(headers: &HeaderMap, limit: usize) -> usize {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .map_or(limit, |length| length.min(limit))
 }
 
 async fn store(state: &IngestState, events: Vec<NewRawEvent>) -> Result<Accepted, Problem> {
@@ -266,8 +240,7 @@ async fn post_events(
 ) -> Result<Accepted, Problem> {
     let mode = content_mode(&headers)?;
     let limit = limit_for(mode, state.limits);
-    let _budget = reserve(&state, budget_for(&headers, limit))?;
-    let bytes = read_body(&headers, body, limit).await?;
+    let (bytes, _budget) = state.read_body(&headers, body, limit).await?;
     let received = parse_events(mode, &headers, &bytes)?;
     drop(bytes);
     let events = received
@@ -354,8 +327,7 @@ async fn post_cdevents(
     if !is_cloudevent {
         // Bare CDEvent JSON: one object (the event limit), or an array of them (the batch limit).
         let limit = state.limits.max_batch_bytes;
-        let _budget = reserve(&state, budget_for(&headers, limit))?;
-        let bytes = read_body(&headers, body, limit).await?;
+        let (bytes, _budget) = state.read_body(&headers, body, limit).await?;
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
             Problem::bad_request(
                 "invalid-cdevent",
@@ -381,8 +353,7 @@ async fn post_cdevents(
         return store(&state, events).await;
     }
     let limit = limit_for(mode, state.limits);
-    let _budget = reserve(&state, budget_for(&headers, limit))?;
-    let bytes = read_body(&headers, body, limit).await?;
+    let (bytes, _budget) = state.read_body(&headers, body, limit).await?;
     let received = parse_events(mode, &headers, &bytes)?;
     drop(bytes);
     let batch = mode == ContentMode::Batch;
@@ -458,8 +429,7 @@ async fn post_webhook(
     }
     webhooks::require_json(&headers)?;
     let limit = state.limits.max_batch_bytes;
-    let _budget = reserve(&state, budget_for(&headers, limit))?;
-    let bytes = read_body(&headers, body, limit).await?;
+    let (bytes, _budget) = state.read_body(&headers, body, limit).await?;
     let events = adapter(&headers, &bytes, &state.webhooks)?;
     drop(bytes);
     // The adapters build CloudEvents from the tool's payload: held to the same limits as any.
