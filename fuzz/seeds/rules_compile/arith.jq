@@ -1,0 +1,1 @@
+"\(1 + 2 * 3 / 4 % 5 - -6)\u00e9\n\t" | ascii | implode? // explode | tostring | utf8bytelength? // length | . as $n | [range($n)] | sort_by(-.) | group_by(. % 2) | unique | min_by(length) | max | add | indices(1)? | inside([1,2])? | contains([1])

@@ -1,0 +1,1 @@
+import "x" as y; include "z"; env.HOME, $ENV.PATH, now, halt, input, inputs, debug, stderr, input_filename

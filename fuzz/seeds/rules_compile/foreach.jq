@@ -1,0 +1,1 @@
+def f($x): if $x > 0 then f($x - 1) else "done" end; [foreach range(0; 3) as $i (0; . + $i; [$i, .])] | tojson | @base64 | @base64d | fromjson

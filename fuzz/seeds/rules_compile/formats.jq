@@ -1,0 +1,1 @@
+[paths(type == "string")] as $p | getpath($p[0]? // []) | ascii_downcase | split("-") | join("_") | ltrimstr("a") | rtrimstr("b") | @text "x\(.)y" | @json | @html | @uri | @csv? // @tsv? // @sh? // .

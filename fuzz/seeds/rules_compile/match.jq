@@ -1,0 +1,1 @@
+.type == "a" and (.data.n | tonumber? // 0) >= 3 or (.source | startswith("http")) | not

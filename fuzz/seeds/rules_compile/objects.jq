@@ -1,0 +1,1 @@
+{(.type): .source, "a": [.id, .time?, .subject?] | length, b: (.data | keys_unsorted? // []), c: ($__loc__), d: (.x as [$a, {b: $c}] ?// $a | $a), e: limit(2; repeat(1)), f: first(range(10)), g: (.data | .. |= (numbers? // .))}

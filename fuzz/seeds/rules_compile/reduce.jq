@@ -1,0 +1,1 @@
+reduce (.data.items[]? | select(.ok)) as $i (0; . + $i.n) | {context: {type: "dev.cdevents.service.deployed.0.3.0"}, subject: {id: "s\(.)", content: {environment: {id: "e"}, artifactId: "pkg:generic/x"}}}

@@ -1,0 +1,1 @@
+.data | to_entries | map(select(.key | test("^im(age)?"; "i"))) | from_entries | .image // empty | sub("(?<tag>:[^:]+)$"; "") | capture("(?<registry>[^/]+)/(?<name>.*)") | .name | oci_purl

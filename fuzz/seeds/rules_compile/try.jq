@@ -1,0 +1,1 @@
+try (.data.when | timestamp | fromdate | todate) catch ("bad: " + .) | label $out | .[]? | if . == "x" then break $out else . end
