@@ -41,6 +41,7 @@ import http.client
 import json
 import os
 import random
+import re
 import secrets
 import signal
 import socket
@@ -110,7 +111,8 @@ class Database:
     def outage_begin(self) -> None:
         name = self.created_pg
         self.psql(self.admin, f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
-        self.psql(self.admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        # With a timeout, pg_terminate_backend waits (up to 5 s) until each backend has exited.
+        self.psql(self.admin, "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
                   f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
 
     def outage_end(self) -> None:
@@ -216,10 +218,10 @@ class Ledger:
         self.latest_202: float = 0.0
         self.first_202_after: dict[float, float] = {}  # watch mark -> first 202 at or after it
 
-    def record(self, label: str, latency: float) -> None:
+    def record(self, phase: str, label: str, latency: float) -> None:
         with self.lock:
-            self.statuses[self.phase][label] += 1
-            self.max_latency[self.phase] = max(self.max_latency[self.phase], latency)
+            self.statuses[phase][label] += 1
+            self.max_latency[phase] = max(self.max_latency[phase], latency)
 
     def watch(self, mark: float) -> None:
         with self.lock:
@@ -364,14 +366,14 @@ class Client(threading.Thread):
             attempt = 0
             while True:
                 attempt += 1
-                sent_at = time.monotonic()
+                sent_at, phase = time.monotonic(), ledger.phase  # counted in the phase it was sent
                 label, status, parsed, retry_after = self.post(ctype, body)
                 with ledger.lock:
                     ledger.requests += 1
                     ledger.retries += attempt > 1
                     if status == 503:
                         ledger.retry_after_values[str(retry_after)] += 1
-                ledger.record(label, time.monotonic() - sent_at)
+                ledger.record(phase, label, time.monotonic() - sent_at)
                 if status is not None and 200 <= status < 300:
                     at = time.monotonic()
                     duplicates = int((parsed or {}).get("duplicates", 0))
@@ -484,6 +486,7 @@ def main() -> int:
         outages = []
         for outage_no in range(args.outages):
             time.sleep(5)
+            _, before = server.get("/api/v1/pipeline", server.read_token)
             down_at = time.monotonic()
             db.outage_begin()  # from here on, no connection to the database exists
             ledger.phase = f"outage-{outage_no + 1}"
@@ -505,6 +508,15 @@ def main() -> int:
                     ready_again = time.monotonic() - up_at
                     break
                 time.sleep(0.1)
+            # The stages resumed: both cursors moved past where they were when the database went.
+            resumed = None
+            while time.monotonic() < deadline:
+                status, state = server.get("/api/v1/pipeline", server.read_token, timeout=5)
+                if status == 200 and all(state[c] > before[c] for c in
+                                         ("router_cursor", "deployments_cursor")):
+                    resumed = time.monotonic() - up_at
+                    break
+                time.sleep(0.1)
             time.sleep(5)
             outages.append({
                 "seconds_down": round(up_at - down_at, 2),
@@ -514,6 +526,7 @@ def main() -> int:
                 "readyz_during": dict(readyz),
                 "first_202_after_db_back_s": round(first - up_at, 3) if first else None,
                 "readyz_200_after_db_back_s": round(ready_again, 3) if ready_again else None,
+                "pipeline_resumed_after_db_back_s": round(resumed, 3) if resumed else None,
                 "server_alive": server.proc.poll() is None,
             })
             print(f"outage {outage_no + 1}/{args.outages}: {outages[-1]}", file=sys.stderr)
@@ -557,9 +570,12 @@ def main() -> int:
         for name in sorted(os.listdir(workdir)):
             if name.endswith(".log"):
                 with open(os.path.join(workdir, name), errors="replace") as f:
-                    log_text += f.read()
+                    log_text += re.sub(r"\x1b\[[0-9;]*m", "", f.read())
         panics = log_text.count("panicked")
         log_errors = sum(" ERROR " in line for line in log_text.splitlines())
+        # The longest pause a stage announced after a failed pass ("retry_in=12.8s").
+        pauses = [float(v) / (1000 if unit == "ms" else 1)
+                  for v, unit in re.findall(r"retry_in=([0-9.]+)(ms|s)\b", log_text)]
 
         total = Counter()
         for counts in ledger.statuses.values():
@@ -600,6 +616,7 @@ def main() -> int:
             "findings": ledger.findings[:50],
             "server_log_panics": panics,
             "server_log_error_lines": log_errors,
+            "longest_stage_retry_pause_s": max(pauses, default=None),
             "final_sigterm_exit_code": exit_code,
         })
         failed = bool(lost or twice or unknown or deployment_mismatch or five_xx or hung_clients
