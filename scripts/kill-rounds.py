@@ -108,12 +108,16 @@ class Database:
                 return [tuple(str(v) for v in row) for row in conn.execute(sql)]
         return [tuple(line.split("\t")) for line in self.psql(self.url, sql).splitlines() if line]
 
-    def outage_begin(self) -> None:
-        name = self.created_pg
-        self.psql(self.admin, f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
-        # With a timeout, pg_terminate_backend waits (up to 5 s) until each backend has exited.
-        self.psql(self.admin, "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
-                  f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+    def outage_begin(self) -> int:
+        self.psql(self.admin, f"ALTER DATABASE {self.created_pg} ALLOW_CONNECTIONS false")
+        return self.terminate_backends()
+
+    def terminate_backends(self) -> int:
+        """Ends every session of the database; with a timeout, pg_terminate_backend waits (up
+        to 5 s) until each backend has exited. Returns how many there were."""
+        return int(self.psql(self.admin, "SELECT count(pg_terminate_backend(pid, 5000)) FROM "
+                             f"pg_stat_activity WHERE datname = '{self.created_pg}' "
+                             "AND pid <> pg_backend_pid()").strip() or 0)
 
     def outage_end(self) -> None:
         self.psql(self.admin, f"ALTER DATABASE {self.created_pg} ALLOW_CONNECTIONS true")
@@ -488,11 +492,13 @@ def main() -> int:
             time.sleep(5)
             _, before = server.get("/api/v1/pipeline", server.read_token)
             down_at = time.monotonic()
-            db.outage_begin()  # from here on, no connection to the database exists
+            terminated = db.outage_begin()  # from here on, no connection should exist
             ledger.phase = f"outage-{outage_no + 1}"
             readyz = Counter()
+            stragglers = 0  # sessions found (and ended) after the first termination
             while time.monotonic() - down_at < args.outage_seconds:
                 readyz[str(server.get("/readyz", None, timeout=5)[0])] += 1
+                stragglers += db.terminate_backends()
                 time.sleep(0.5)
             db.outage_end()
             up_at = time.monotonic()
@@ -520,6 +526,8 @@ def main() -> int:
             time.sleep(5)
             outages.append({
                 "seconds_down": round(up_at - down_at, 2),
+                "sessions_terminated": terminated,
+                "sessions_terminated_later": stragglers,
                 "clients_saw_during": dict(ledger.statuses[f"outage-{outage_no + 1}"]),
                 "clients_saw_after": dict(ledger.statuses[f"after-outage-{outage_no + 1}"]),
                 "slowest_answer_during_s": round(ledger.max_latency[f"outage-{outage_no + 1}"], 3),
