@@ -43,6 +43,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import signal
 import socket
 import sqlite3
@@ -445,7 +446,8 @@ def main() -> int:
     parser.add_argument("--k8s-share", type=float, default=0.25,
                         help="share of events that are Kubernetes Deployment updates")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
+    parser.add_argument("--keep", action="store_true", help="keep the database and the server "
+                        "logs (they are also kept when a check fails)")
     args = parser.parse_args()
     if args.outages and not args.postgres:
         parser.error("--outages needs --postgres")
@@ -638,8 +640,13 @@ def main() -> int:
         hard_stop.set()
         if server.proc is not None and server.proc.poll() is None:
             server.proc.kill()
-        if not args.keep:
+        # Kept for a look when a check failed, or with --keep.
+        if not args.keep and not failed and summary.get("ok"):
             db.drop()
+            shutil.rmtree(workdir, ignore_errors=True)
+            summary["workdir"] = None
+        else:
+            summary["database_url"] = db.url
     print(json.dumps(summary, indent=2))
     return 1 if failed else 0
 
