@@ -43,7 +43,13 @@ pub async fn run_stage<F, Fut>(
             return;
         }
         let pause = match pass().await {
-            Ok(progress) if progress.processed > 0 => continue,
+            Ok(progress) if progress.processed > 0 => {
+                // The database is back: the next failure starts the backoff afresh (a stage
+                // that never catches up under steady load would otherwise keep the 30 s pause
+                // of an earlier outage for the next one).
+                backoff = Duration::from_millis(100);
+                continue;
+            }
             Ok(progress) => {
                 backoff = Duration::from_millis(100);
                 if progress.pending {
@@ -136,5 +142,72 @@ pub async fn run_function_stage(
             }
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    fn unavailable() -> StoreError {
+        StoreError::Database(sqlx::Error::PoolTimedOut)
+    }
+
+    /// Three failed passes (pauses of 100, 200 and 400 ms), one that processed rows, then a
+    /// failure again: the pause after it is 100 ms again, not the 800 ms the backoff had reached.
+    #[tokio::test]
+    async fn a_pass_that_processed_rows_resets_the_backoff() {
+        let calls: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let (stop, shutdown) = watch::channel(false);
+        let stop = Arc::new(stop);
+        let pass = {
+            let calls = calls.clone();
+            let stop = stop.clone();
+            move || {
+                let calls = calls.clone();
+                let stop = stop.clone();
+                async move {
+                    let n = {
+                        let mut calls = calls.lock().unwrap_or_else(|e| e.into_inner());
+                        calls.push(Instant::now());
+                        calls.len()
+                    };
+                    match n {
+                        4 => Ok(Progress {
+                            processed: 1,
+                            pending: false,
+                        }),
+                        6 => {
+                            let _ = stop.send(true);
+                            Ok(Progress::default())
+                        }
+                        _ => Err(unavailable()),
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            run_stage(
+                "test",
+                Arc::new(Notify::new()),
+                Duration::from_secs(60),
+                shutdown,
+                pass,
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the stage did not stop"));
+        let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert_eq!(calls.len(), 6);
+        // Before the fix: 800 ms.
+        let pause = calls[5] - calls[4];
+        assert!(
+            pause < Duration::from_millis(500),
+            "paused {pause:?} after a recovered pass"
+        );
+        assert!(pause >= Duration::from_millis(100), "paused {pause:?}");
     }
 }
