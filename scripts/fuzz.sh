@@ -61,7 +61,7 @@ for target in "${targets[@]}"; do
     -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
     -dict="$dict" -print_final_stats=1 >"logs/$target.log" 2>&1; then
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|^Done ' "logs/$target.log" || true
-    grep -E '#[0-9]+ +DONE' "logs/$target.log" | tail -n 1 || true
+    grep -E "#[0-9]+[[:space:]]+DONE" "logs/$target.log" | tail -n 1 || true
   else
     echo "!! $target crashed: see fuzz/logs/$target.log and fuzz/artifacts/$target/"
     grep -E 'panicked at|ERROR: (libFuzzer|AddressSanitizer)|SUMMARY' "logs/$target.log" | head -n 5 || true

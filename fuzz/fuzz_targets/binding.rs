@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(problem.status, 415);
         let _ = serde_json::to_vec(&problem);
     }
-    for mode in [ContentMode::Binary, ContentMode::Structured, ContentMode::Batch] {
+    for mode in [
+        ContentMode::Binary,
+        ContentMode::Structured,
+        ContentMode::Batch,
+    ] {
         match parse_events(mode, &headers, body) {
             Ok(events) => {
                 for received in &events {
