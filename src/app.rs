@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use anyhow::Context;
 use dora_metrics::calculator::FactsCalculator;
+use dora_metrics::links::Linker;
 use dora_pipeline::router::Router as EventRouter;
 use dora_pipeline::routing::RoutingTable;
 use dora_store::writer::RawWriter;
@@ -160,15 +161,21 @@ impl Application {
         if role.runs(Role::Metrics) {
             store.forward_notifications(dora_store::CDEVENTS_CHANNEL, cdevents_committed.clone());
             let calculator = FactsCalculator::new(store.clone(), settings.metrics.batch_size);
+            let linker = Linker::new(
+                store.clone(),
+                settings.dora.config(),
+                settings.metrics.batch_size,
+            );
             stage_tasks.push(tokio::spawn(run_stage(
                 "calculator:deployments",
                 cdevents_committed,
                 settings.metrics.interval,
                 shutdown.subscribe(),
                 move || {
-                    let calculator = calculator.clone();
+                    let (calculator, linker) = (calculator.clone(), linker.clone());
                     async move {
-                        let processed = calculator.run_pass().await?;
+                        // Facts first, then the links of what they changed.
+                        let processed = calculator.run_pass().await? + linker.run_pass().await?;
                         Ok(Progress {
                             processed,
                             pending: false,
@@ -340,6 +347,14 @@ pub async fn run_once(settings: &Settings, role: Role) -> anyhow::Result<OnceRep
             .run_until_idle()
             .await
             .context("Failed to compute deployments")?;
+        Linker::new(
+            store.clone(),
+            settings.dora.config(),
+            settings.metrics.batch_size,
+        )
+        .run_until_idle()
+        .await
+        .context("Failed to link the facts")?;
     }
     store.close().await;
     Ok(report)
@@ -372,6 +387,14 @@ pub async fn recompute(settings: &Settings) -> anyhow::Result<RecomputeReport> {
         .run_until_idle()
         .await
         .context("Failed to compute deployments")?;
+    Linker::new(
+        store.clone(),
+        settings.dora.config(),
+        settings.metrics.batch_size,
+    )
+    .run_until_idle()
+    .await
+    .context("Failed to link the facts")?;
     let stats = store.stats().await?;
     store.close().await;
     Ok(RecomputeReport {

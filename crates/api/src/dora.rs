@@ -56,7 +56,8 @@ impl Default for DoraSettings {
 }
 
 impl DoraSettings {
-    pub(crate) fn config(&self) -> DoraConfig {
+    /// The computation's configuration (what links and keys depend on).
+    pub fn config(&self) -> DoraConfig {
         DoraConfig {
             production_environments: self.production_environments.clone(),
             attribution_horizon: chrono::Duration::from_std(self.attribution_horizon)

@@ -403,7 +403,7 @@ fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime
 }
 
 /// `commits` as strings or `{"sha", "timestamp"}` objects; a push's `revision` counts as a commit.
-fn commits(body: &Value) -> Vec<Commit> {
+pub(crate) fn commits(body: &Value) -> Vec<Commit> {
     let mut out = Vec::new();
     if let Some(Value::Array(items)) = body.get("commits") {
         for item in items {

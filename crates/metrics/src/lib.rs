@@ -6,3 +6,4 @@
 pub mod calculator;
 pub mod dora;
 pub mod facts;
+pub mod links;

@@ -639,6 +639,12 @@ macro_rules! dispatch {
     };
 }
 
+mod links;
+pub use links::{
+    AllLinks, ChangeLinkRow, ContainmentRow, DeploymentLinkRow, DeploymentMatch, IncidentLinkRow,
+    LinkWrites, Neighbour, NewFacts, OrderKey, LINKS_CURSOR,
+};
+
 /// The default connection pool size for PostgreSQL.
 pub const DEFAULT_POOL_SIZE: u32 = 10;
 

@@ -29,6 +29,8 @@ use crate::{
     RouterOutput, StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
+mod links;
+
 /// Embedded migrations, applied in order and recorded in `schema_migrations`.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -41,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_fact_failures.sql"),
     ),
+    (5, include_str!("../migrations/postgres/0005_links.sql")),
 ];
 
 /// Advisory lock keys (arbitrary constants, unique to dora-events).
@@ -897,7 +900,7 @@ impl PostgresStore {
 
     pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
         sqlx::query(
-            "TRUNCATE function_jobs, observations, deployments, fact_failures, transform_failures, cdevents_raw, cursors",
+            "TRUNCATE function_jobs, deployment_links, change_links, change_deployments, incident_links, link_keys, link_dirty_days, link_config, observations, deployments, fact_failures, transform_failures, cdevents_raw, cursors",
         )
         .execute(&self.pool)
         .await?;

@@ -19,6 +19,8 @@ use crate::{
     RouterOutput, StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
+mod links;
+
 /// Rows per multi-row INSERT (at most 10 parameters each: 5,000, under SQLite's 32,766 limit).
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -34,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/sqlite/0004_fact_failures.sql"),
     ),
+    (5, include_str!("../migrations/sqlite/0005_links.sql")),
 ];
 
 #[derive(Debug, Clone)]
@@ -706,6 +709,13 @@ impl SqliteStore {
         let mut tx = self.pool.begin().await?;
         for table in [
             "function_jobs",
+            "deployment_links",
+            "change_links",
+            "change_deployments",
+            "incident_links",
+            "link_keys",
+            "link_dirty_days",
+            "link_config",
             "observations",
             "deployments",
             "fact_failures",

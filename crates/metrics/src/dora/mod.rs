@@ -18,6 +18,7 @@ pub mod drilldown;
 pub mod facts;
 pub mod lead_time;
 pub mod levels;
+pub mod link_rows;
 pub mod linking;
 pub mod recovery_time;
 pub mod rework_rate;

@@ -1,0 +1,313 @@
+//! The link tables the calculator keeps beside the facts (facts calculator -> **links** ->
+//! keys, drill-down): what each change, incident and deployment is linked to, written by
+//! `dora_metrics::links` for what new facts change, atomically with the `calculator:links`
+//! cursor. The rows carry a few indexed columns (what the linker looks up and the keys read) and
+//! a `detail` JSON document (the rest, for drill-down); the store does not interpret `detail`.
+
+use chrono::{DateTime, Utc};
+
+use crate::{DeploymentRecord, ObservationRecord, Store, StoreError};
+
+/// Cursor of the linker over `cdevents_raw` (it follows the facts cursor).
+pub const LINKS_CURSOR: &str = "calculator:links";
+
+/// One change after folding, with its links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeLinkRow {
+    pub change_id: String,
+    /// The first production deployment containing it.
+    pub first_deployment: Option<i64>,
+    pub first_at: Option<DateTime<Utc>>,
+    /// Lead time in seconds, or a negative code (no usable start); `None` when not shipped.
+    pub lead: Option<i32>,
+    pub skewed: i32,
+    pub detail: String,
+}
+
+/// A deployment containing a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainmentRow {
+    pub change_id: String,
+    pub deployment_id: i64,
+    pub service: String,
+    pub environment: String,
+    /// The first deployment of its service and environment to contain the change.
+    pub shipped: bool,
+}
+
+/// One detected incident with its attribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentLinkRow {
+    pub incident_id: String,
+    pub detected_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    pub artifact_id: Option<String>,
+    /// The deployment it is attributed to, with that deployment's service and environment.
+    pub deployment_id: Option<i64>,
+    pub target_service: Option<String>,
+    pub target_environment: Option<String>,
+    pub unattributed: bool,
+    pub detail: String,
+}
+
+/// One deployment's links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentLinkRow {
+    pub deployment_id: i64,
+    /// What the keys count of it, as bits (`dora_metrics::links` defines them).
+    pub flags: i64,
+    pub recovery_seconds: Option<i64>,
+    pub detail: String,
+}
+
+/// What one links pass writes, atomically with the cursor move.
+#[derive(Debug, Clone, Default)]
+pub struct LinkWrites {
+    pub changes: Vec<ChangeLinkRow>,
+    /// Every containment of the changes written (and removed): they replace the stored ones.
+    pub containments: Vec<ContainmentRow>,
+    /// Changes that no longer exist on their own (folded into another).
+    pub removed_changes: Vec<String>,
+    pub incidents: Vec<IncidentLinkRow>,
+    /// Incidents that are no longer incidents (never happens today; kept for symmetry).
+    pub removed_incidents: Vec<String>,
+    pub deployments: Vec<DeploymentLinkRow>,
+    /// `(key, fact id)` pairs to add to `link_keys`.
+    pub keys: Vec<(String, String)>,
+    /// UTC days (since 1970-01-01) whose key rows changed.
+    pub dirty_days: Vec<i32>,
+}
+
+/// Deployments matching any of these (an empty list matches nothing).
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentMatch {
+    pub ids: Vec<i64>,
+    pub cdevent_ids: Vec<String>,
+    /// Lowercase SHAs, compared with the lowercase revision.
+    pub revisions: Vec<String>,
+    pub artifacts: Vec<String>,
+}
+
+impl DeploymentMatch {
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+            && self.cdevent_ids.is_empty()
+            && self.revisions.is_empty()
+            && self.artifacts.is_empty()
+    }
+}
+
+/// A deployment's place in the order of its service and environment: by time, ties by id.
+pub type OrderKey = (DateTime<Utc>, i64);
+
+/// Which neighbour of a position in a service and environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Neighbour {
+    /// The latest strictly before.
+    Before,
+    /// The earliest strictly after.
+    After,
+}
+
+/// The facts of a range of CDEvents.
+#[derive(Debug, Clone, Default)]
+pub struct NewFacts {
+    pub deployments: Vec<DeploymentRecord>,
+    pub observations: Vec<ObservationRecord>,
+}
+
+/// Every link row, for tests and checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllLinks {
+    pub changes: Vec<ChangeLinkRow>,
+    pub containments: Vec<ContainmentRow>,
+    pub incidents: Vec<IncidentLinkRow>,
+    pub deployments: Vec<DeploymentLinkRow>,
+}
+
+impl Store {
+    /// Deployments and observations of the CDEvents with `from < seq <= to`, in stored order.
+    pub async fn facts_between(&self, from: i64, to: i64) -> Result<NewFacts, StoreError> {
+        dispatch!(self, s => s.facts_between(from, to).await)
+    }
+
+    /// Every observation of the facts `ids` of kind `fact`, in stored order.
+    pub async fn observations_of(
+        &self,
+        fact: &str,
+        ids: &[String],
+    ) -> Result<Vec<ObservationRecord>, StoreError> {
+        dispatch!(self, s => s.observations_of(fact, ids).await)
+    }
+
+    /// Deployments matching any criterion of `wanted`.
+    pub async fn deployments_matching(
+        &self,
+        wanted: &DeploymentMatch,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.deployments_matching(wanted).await)
+    }
+
+    /// Deployments of `services` (in `environment`, or any) with `from <= deployed_at <= to`.
+    pub async fn deployments_of_services(
+        &self,
+        services: &[String],
+        environment: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        if services.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.deployments_of_services(services, environment, from, to).await)
+    }
+
+    /// A service and environment's deployments from `from` (inclusive) in order, up to `until`
+    /// (inclusive; `None`: to the end).
+    pub async fn target_deployments(
+        &self,
+        service: &str,
+        environment: &str,
+        from: OrderKey,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        dispatch!(self, s => s.target_deployments(service, environment, from, until).await)
+    }
+
+    /// The neighbour of `at` among a service and environment's deployments (only those whose
+    /// rollout did not fail, with `not_failed`).
+    pub async fn target_neighbour(
+        &self,
+        service: &str,
+        environment: &str,
+        at: OrderKey,
+        side: Neighbour,
+        not_failed: bool,
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        dispatch!(self, s => s.target_neighbour(service, environment, at, side, not_failed).await)
+    }
+
+    /// `(key, fact id)` pairs of `link_keys` with one of `keys`.
+    pub async fn facts_with_keys(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.facts_with_keys(keys).await)
+    }
+
+    /// `(key, fact id)` pairs of `link_keys` of the facts `ids`.
+    pub async fn keys_of_facts(&self, ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.keys_of_facts(ids).await)
+    }
+
+    /// The stored links of these changes.
+    pub async fn change_links(&self, ids: &[String]) -> Result<Vec<ChangeLinkRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.change_links(ids).await)
+    }
+
+    /// The stored links of these incidents.
+    pub async fn incident_links(&self, ids: &[String]) -> Result<Vec<IncidentLinkRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.incident_links(ids).await)
+    }
+
+    /// Incidents of one of `services` detected in `[from, to]`, or naming one of `artifacts`.
+    pub async fn incidents_near(
+        &self,
+        services: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        artifacts: &[String],
+    ) -> Result<Vec<IncidentLinkRow>, StoreError> {
+        if services.is_empty() && artifacts.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.incidents_near(services, from, to, artifacts).await)
+    }
+
+    /// Incidents attributed to a deployment of this service and environment, detected at or
+    /// before `until` (`None`: any time) and not resolved at or before `open_after`.
+    pub async fn incidents_of_target(
+        &self,
+        service: &str,
+        environment: &str,
+        until: Option<DateTime<Utc>>,
+        open_after: DateTime<Utc>,
+    ) -> Result<Vec<IncidentLinkRow>, StoreError> {
+        dispatch!(self, s => s.incidents_of_target(service, environment, until, open_after).await)
+    }
+
+    /// Incidents attributed to one of these deployments.
+    pub async fn incidents_attributed_to(
+        &self,
+        deployment_ids: &[i64],
+    ) -> Result<Vec<IncidentLinkRow>, StoreError> {
+        if deployment_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.incidents_attributed_to(deployment_ids).await)
+    }
+
+    /// The stored links of these deployments.
+    pub async fn deployment_links(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<DeploymentLinkRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.deployment_links(ids).await)
+    }
+
+    /// Writes a links pass and moves the links cursor from `from` to `to`, atomically.
+    pub async fn commit_links(
+        &self,
+        from: i64,
+        to: i64,
+        writes: &LinkWrites,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.commit_links(from, to, writes).await)
+    }
+
+    /// The configuration fingerprint the links were made under, if any.
+    pub async fn links_fingerprint(&self) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.links_fingerprint().await)
+    }
+
+    /// Forgets every link (and the links cursor) and records the fingerprint the next ones will
+    /// be made under: the linker then links every fact again, from the first CDEvent.
+    pub async fn reset_links(&self, fingerprint: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.reset_links(fingerprint).await)
+    }
+
+    /// Every link row, sorted by id (for tests and consistency checks).
+    pub async fn all_links(&self) -> Result<AllLinks, StoreError> {
+        // Sorted here: the databases' collations differ.
+        let mut links = dispatch!(self, s => s.all_links().await)?;
+        links.changes.sort_by(|a, b| a.change_id.cmp(&b.change_id));
+        links
+            .containments
+            .sort_by(|a, b| (&a.change_id, a.deployment_id).cmp(&(&b.change_id, b.deployment_id)));
+        links
+            .incidents
+            .sort_by(|a, b| a.incident_id.cmp(&b.incident_id));
+        links.deployments.sort_by_key(|d| d.deployment_id);
+        Ok(links)
+    }
+}

@@ -1,0 +1,602 @@
+//! The link tables on SQLite ([`crate::links`]): lists travel as JSON arrays read with
+//! `json_each`, times as integer microseconds.
+
+use chrono::{DateTime, Utc};
+use dora_model::time::{from_micros, to_micros};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{deployment_record, move_cursor, SqliteStore, DEPLOYMENT_COLUMNS, ROWS_PER_STATEMENT};
+use crate::links::{
+    AllLinks, ChangeLinkRow, ContainmentRow, DeploymentLinkRow, DeploymentMatch, IncidentLinkRow,
+    LinkWrites, Neighbour, NewFacts, OrderKey, LINKS_CURSOR,
+};
+use crate::{DeploymentRecord, ObservationRecord, StoreError};
+
+fn json_list<T: serde::Serialize>(values: &[T]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
+}
+
+const OBSERVATION_COLUMNS: &str = "fact, fact_id, service, environment, observed_at, body";
+
+fn observation_record(row: &SqliteRow) -> Result<ObservationRecord, StoreError> {
+    Ok(ObservationRecord {
+        fact: row.try_get("fact")?,
+        fact_id: row.try_get("fact_id")?,
+        service: row.try_get("service")?,
+        environment: row.try_get("environment")?,
+        observed_at: from_micros(row.try_get("observed_at")?),
+        body: row.try_get("body")?,
+    })
+}
+
+const CHANGE_LINK_COLUMNS: &str = "change_id, first_deployment, first_at, lead, skewed, detail";
+
+fn change_link(row: &SqliteRow) -> Result<ChangeLinkRow, StoreError> {
+    Ok(ChangeLinkRow {
+        change_id: row.try_get("change_id")?,
+        first_deployment: row.try_get("first_deployment")?,
+        first_at: row.try_get::<Option<i64>, _>("first_at")?.map(from_micros),
+        lead: row.try_get("lead")?,
+        skewed: row.try_get("skewed")?,
+        detail: row.try_get("detail")?,
+    })
+}
+
+const INCIDENT_LINK_COLUMNS: &str = "incident_id, detected_at, resolved_at, service, environment, \
+     artifact_id, deployment_id, target_service, target_environment, unattributed, detail";
+
+fn incident_link(row: &SqliteRow) -> Result<IncidentLinkRow, StoreError> {
+    Ok(IncidentLinkRow {
+        incident_id: row.try_get("incident_id")?,
+        detected_at: from_micros(row.try_get("detected_at")?),
+        resolved_at: row
+            .try_get::<Option<i64>, _>("resolved_at")?
+            .map(from_micros),
+        service: row.try_get("service")?,
+        environment: row.try_get("environment")?,
+        artifact_id: row.try_get("artifact_id")?,
+        deployment_id: row.try_get("deployment_id")?,
+        target_service: row.try_get("target_service")?,
+        target_environment: row.try_get("target_environment")?,
+        unattributed: row.try_get("unattributed")?,
+        detail: row.try_get("detail")?,
+    })
+}
+
+fn deployment_link(row: &SqliteRow) -> Result<DeploymentLinkRow, StoreError> {
+    Ok(DeploymentLinkRow {
+        deployment_id: row.try_get("deployment_id")?,
+        flags: row.try_get("flags")?,
+        recovery_seconds: row.try_get("recovery_seconds")?,
+        detail: row.try_get("detail")?,
+    })
+}
+
+fn containment(row: &SqliteRow) -> Result<ContainmentRow, StoreError> {
+    Ok(ContainmentRow {
+        change_id: row.try_get("change_id")?,
+        deployment_id: row.try_get("deployment_id")?,
+        service: row.try_get("service")?,
+        environment: row.try_get("environment")?,
+        shipped: row.try_get("shipped")?,
+    })
+}
+
+fn key_pair(row: &SqliteRow) -> Result<(String, String), StoreError> {
+    Ok((row.try_get("key")?, row.try_get("fact_id")?))
+}
+
+impl SqliteStore {
+    pub(crate) async fn facts_between(&self, from: i64, to: i64) -> Result<NewFacts, StoreError> {
+        let deployments = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE cdevent_seq > ? AND cdevent_seq <= ?
+             ORDER BY cdevent_seq"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(deployment_record)
+        .collect::<Result<_, _>>()?;
+        let observations = sqlx::query(&format!(
+            "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE cdevent_seq > ? AND cdevent_seq <= ?
+             ORDER BY id"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(observation_record)
+        .collect::<Result<_, _>>()?;
+        Ok(NewFacts {
+            deployments,
+            observations,
+        })
+    }
+
+    pub(crate) async fn observations_of(
+        &self,
+        fact: &str,
+        ids: &[String],
+    ) -> Result<Vec<ObservationRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {OBSERVATION_COLUMNS} FROM observations
+             WHERE fact = ? AND fact_id IN (SELECT value FROM json_each(?)) ORDER BY id"
+        ))
+        .bind(fact)
+        .bind(json_list(ids))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(observation_record)
+        .collect()
+    }
+
+    pub(crate) async fn deployments_matching(
+        &self,
+        wanted: &DeploymentMatch,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        // One indexed lookup per criterion, united.
+        sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id IN (SELECT value FROM json_each(?1))
+             UNION SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE cdevent_id IN (SELECT value FROM json_each(?2))
+             UNION SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE lower(revision) IN (SELECT value FROM json_each(?3))
+             UNION SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE artifact_id IN (SELECT value FROM json_each(?4))"
+        ))
+        .bind(json_list(&wanted.ids))
+        .bind(json_list(&wanted.cdevent_ids))
+        .bind(json_list(&wanted.revisions))
+        .bind(json_list(&wanted.artifacts))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(deployment_record)
+        .collect()
+    }
+
+    pub(crate) async fn deployments_of_services(
+        &self,
+        services: &[String],
+        environment: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+             WHERE service IN (SELECT value FROM json_each(?1)) AND (?2 IS NULL OR environment = ?2)
+               AND deployed_at >= ?3 AND deployed_at <= ?4
+             ORDER BY deployed_at, id"
+        ))
+        .bind(json_list(services))
+        .bind(environment)
+        .bind(to_micros(&from))
+        .bind(to_micros(&to))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(deployment_record)
+        .collect()
+    }
+
+    pub(crate) async fn target_deployments(
+        &self,
+        service: &str,
+        environment: &str,
+        from: OrderKey,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+             WHERE service = ?1 AND environment = ?2
+               AND (deployed_at > ?3 OR (deployed_at = ?3 AND id >= ?4))
+               AND (?5 IS NULL OR deployed_at <= ?5)
+             ORDER BY deployed_at, id"
+        ))
+        .bind(service)
+        .bind(environment)
+        .bind(to_micros(&from.0))
+        .bind(from.1)
+        .bind(until.as_ref().map(to_micros))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(deployment_record)
+        .collect()
+    }
+
+    pub(crate) async fn target_neighbour(
+        &self,
+        service: &str,
+        environment: &str,
+        at: OrderKey,
+        side: Neighbour,
+        not_failed: bool,
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        let (condition, order) = match side {
+            Neighbour::Before => (
+                "(deployed_at < ?3 OR (deployed_at = ?3 AND id < ?4))",
+                "deployed_at DESC, id DESC",
+            ),
+            Neighbour::After => (
+                "(deployed_at > ?3 OR (deployed_at = ?3 AND id > ?4))",
+                "deployed_at, id",
+            ),
+        };
+        let row = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+             WHERE service = ?1 AND environment = ?2 AND {condition} AND (?5 = 0 OR failed = 0)
+             ORDER BY {order} LIMIT 1"
+        ))
+        .bind(service)
+        .bind(environment)
+        .bind(to_micros(&at.0))
+        .bind(at.1)
+        .bind(not_failed)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(deployment_record).transpose()
+    }
+
+    pub(crate) async fn facts_with_keys(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query(
+            "SELECT key, fact_id FROM link_keys WHERE key IN (SELECT value FROM json_each(?))",
+        )
+        .bind(json_list(keys))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(key_pair)
+        .collect()
+    }
+
+    pub(crate) async fn keys_of_facts(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query(
+            "SELECT key, fact_id FROM link_keys WHERE fact_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(json_list(ids))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(key_pair)
+        .collect()
+    }
+
+    pub(crate) async fn change_links(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<ChangeLinkRow>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CHANGE_LINK_COLUMNS} FROM change_links
+             WHERE change_id IN (SELECT value FROM json_each(?))"
+        ))
+        .bind(json_list(ids))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(change_link)
+        .collect()
+    }
+
+    pub(crate) async fn incident_links(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<IncidentLinkRow>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links
+             WHERE incident_id IN (SELECT value FROM json_each(?))"
+        ))
+        .bind(json_list(ids))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(incident_link)
+        .collect()
+    }
+
+    pub(crate) async fn incidents_near(
+        &self,
+        services: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        artifacts: &[String],
+    ) -> Result<Vec<IncidentLinkRow>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links
+             WHERE service IN (SELECT value FROM json_each(?1)) AND detected_at >= ?2 AND detected_at <= ?3
+             UNION SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links
+             WHERE artifact_id IN (SELECT value FROM json_each(?4))"
+        ))
+        .bind(json_list(services))
+        .bind(to_micros(&from))
+        .bind(to_micros(&to))
+        .bind(json_list(artifacts))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(incident_link)
+        .collect()
+    }
+
+    pub(crate) async fn incidents_of_target(
+        &self,
+        service: &str,
+        environment: &str,
+        until: Option<DateTime<Utc>>,
+        open_after: DateTime<Utc>,
+    ) -> Result<Vec<IncidentLinkRow>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links
+             WHERE deployment_id IS NOT NULL AND target_service = ?1 AND target_environment = ?2
+               AND (?3 IS NULL OR detected_at <= ?3)
+               AND (resolved_at IS NULL OR resolved_at > ?4)"
+        ))
+        .bind(service)
+        .bind(environment)
+        .bind(until.as_ref().map(to_micros))
+        .bind(to_micros(&open_after))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(incident_link)
+        .collect()
+    }
+
+    pub(crate) async fn incidents_attributed_to(
+        &self,
+        deployment_ids: &[i64],
+    ) -> Result<Vec<IncidentLinkRow>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links
+             WHERE deployment_id IN (SELECT value FROM json_each(?))"
+        ))
+        .bind(json_list(deployment_ids))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(incident_link)
+        .collect()
+    }
+
+    pub(crate) async fn deployment_links(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<DeploymentLinkRow>, StoreError> {
+        sqlx::query(
+            "SELECT deployment_id, flags, recovery_seconds, detail FROM deployment_links
+             WHERE deployment_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(json_list(ids))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(deployment_link)
+        .collect()
+    }
+
+    pub(crate) async fn commit_links(
+        &self,
+        from: i64,
+        to: i64,
+        writes: &LinkWrites,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for ids in writes.removed_changes.chunks(ROWS_PER_STATEMENT) {
+            sqlx::query(
+                "DELETE FROM change_links WHERE change_id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(json_list(ids))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let rewritten: Vec<&str> = writes
+            .changes
+            .iter()
+            .map(|c| c.change_id.as_str())
+            .chain(writes.removed_changes.iter().map(String::as_str))
+            .collect();
+        for ids in rewritten.chunks(ROWS_PER_STATEMENT) {
+            sqlx::query(
+                "DELETE FROM change_deployments WHERE change_id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(json_list(ids))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for chunk in writes.containments.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO change_deployments (change_id, deployment_id, service, environment, shipped) ",
+            );
+            insert.push_values(chunk, |mut row, c| {
+                row.push_bind(&c.change_id)
+                    .push_bind(c.deployment_id)
+                    .push_bind(&c.service)
+                    .push_bind(&c.environment)
+                    .push_bind(c.shipped);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        for ids in writes.removed_incidents.chunks(ROWS_PER_STATEMENT) {
+            sqlx::query(
+                "DELETE FROM incident_links WHERE incident_id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(json_list(ids))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for chunk in writes.changes.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO change_links (change_id, first_deployment, first_at, lead, skewed, detail, version) ",
+            );
+            insert.push_values(chunk, |mut row, link| {
+                row.push_bind(&link.change_id)
+                    .push_bind(link.first_deployment)
+                    .push_bind(link.first_at.as_ref().map(to_micros))
+                    .push_bind(link.lead)
+                    .push_bind(link.skewed)
+                    .push_bind(&link.detail)
+                    .push_bind(to);
+            });
+            insert.push(
+                " ON CONFLICT (change_id) DO UPDATE SET first_deployment = excluded.first_deployment,
+                  first_at = excluded.first_at, lead = excluded.lead, skewed = excluded.skewed,
+                  detail = excluded.detail, version = excluded.version",
+            );
+            insert.build().execute(&mut *tx).await?;
+        }
+        for chunk in writes.incidents.chunks(ROWS_PER_STATEMENT / 2) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO incident_links (incident_id, detected_at, resolved_at, service, environment,
+                 artifact_id, deployment_id, target_service, target_environment, unattributed, detail, version) ",
+            );
+            insert.push_values(chunk, |mut row, link| {
+                row.push_bind(&link.incident_id)
+                    .push_bind(to_micros(&link.detected_at))
+                    .push_bind(link.resolved_at.as_ref().map(to_micros))
+                    .push_bind(&link.service)
+                    .push_bind(&link.environment)
+                    .push_bind(&link.artifact_id)
+                    .push_bind(link.deployment_id)
+                    .push_bind(&link.target_service)
+                    .push_bind(&link.target_environment)
+                    .push_bind(link.unattributed)
+                    .push_bind(&link.detail)
+                    .push_bind(to);
+            });
+            insert.push(
+                " ON CONFLICT (incident_id) DO UPDATE SET detected_at = excluded.detected_at,
+                  resolved_at = excluded.resolved_at, service = excluded.service,
+                  environment = excluded.environment, artifact_id = excluded.artifact_id,
+                  deployment_id = excluded.deployment_id, target_service = excluded.target_service,
+                  target_environment = excluded.target_environment,
+                  unattributed = excluded.unattributed, detail = excluded.detail,
+                  version = excluded.version",
+            );
+            insert.build().execute(&mut *tx).await?;
+        }
+        for chunk in writes.deployments.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO deployment_links (deployment_id, flags, recovery_seconds, detail, version) ",
+            );
+            insert.push_values(chunk, |mut row, link| {
+                row.push_bind(link.deployment_id)
+                    .push_bind(link.flags)
+                    .push_bind(link.recovery_seconds)
+                    .push_bind(&link.detail)
+                    .push_bind(to);
+            });
+            insert.push(
+                " ON CONFLICT (deployment_id) DO UPDATE SET flags = excluded.flags,
+                  recovery_seconds = excluded.recovery_seconds, detail = excluded.detail,
+                  version = excluded.version",
+            );
+            insert.build().execute(&mut *tx).await?;
+        }
+        for chunk in writes.keys.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO link_keys (key, fact_id) ");
+            insert.push_values(chunk, |mut row, (key, fact_id)| {
+                row.push_bind(key).push_bind(fact_id);
+            });
+            insert.push(" ON CONFLICT (key, fact_id) DO NOTHING");
+            insert.build().execute(&mut *tx).await?;
+        }
+        for chunk in writes.dirty_days.chunks(ROWS_PER_STATEMENT) {
+            let mut insert =
+                QueryBuilder::<Sqlite>::new("INSERT INTO link_dirty_days (version, day) ");
+            insert.push_values(chunk, |mut row, day| {
+                row.push_bind(to).push_bind(*day);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        move_cursor(&mut tx, LINKS_CURSOR, from, to).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn links_fingerprint(&self) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT fingerprint FROM link_config WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub(crate) async fn reset_links(&self, fingerprint: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for table in [
+            "deployment_links",
+            "change_links",
+            "change_deployments",
+            "incident_links",
+            "link_keys",
+            "link_dirty_days",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM cursors WHERE name = ?")
+            .bind(LINKS_CURSOR)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO link_config (id, fingerprint) VALUES (1, ?)
+             ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint",
+        )
+        .bind(fingerprint)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn all_links(&self) -> Result<AllLinks, StoreError> {
+        let changes = sqlx::query(&format!(
+            "SELECT {CHANGE_LINK_COLUMNS} FROM change_links ORDER BY change_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(change_link)
+        .collect::<Result<_, _>>()?;
+        let incidents = sqlx::query(&format!(
+            "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links ORDER BY incident_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(incident_link)
+        .collect::<Result<_, _>>()?;
+        let deployments = sqlx::query(
+            "SELECT deployment_id, flags, recovery_seconds, detail FROM deployment_links
+             ORDER BY deployment_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(deployment_link)
+        .collect::<Result<_, _>>()?;
+        let containments = sqlx::query(
+            "SELECT change_id, deployment_id, service, environment, shipped FROM change_deployments",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(containment)
+        .collect::<Result<_, _>>()?;
+        Ok(AllLinks {
+            changes,
+            containments,
+            incidents,
+            deployments,
+        })
+    }
+}
