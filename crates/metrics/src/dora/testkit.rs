@@ -226,3 +226,46 @@ pub fn generated(seed: u64) -> DoraFacts {
     }
     facts
 }
+
+/// Windows over the span of [`generated`] facts (late December 2023 to early February 2024), of
+/// every shape the key columns must answer: any instants (nanoseconds included), midnight to
+/// midnight, hour-aligned (the generated facts' own instants as edges), one second wide, empty
+/// (`from == to`, which [`Window::new`] refuses but the keys must still answer), and one
+/// spanning everything.
+pub fn windows(seed: u64) -> Vec<Window> {
+    let mut g = Lcg(seed);
+    let base = t("2023-12-25T00:00:00Z");
+    let mut out = vec![
+        Window {
+            from: t("1970-01-01T00:00:00Z"),
+            to: t("2100-01-01T00:00:00Z"),
+        },
+        window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
+    ];
+    let instant = |g: &mut Lcg, aligned: i64| {
+        let seconds = i64::try_from(g.next(45 * 86_400)).unwrap() / aligned * aligned;
+        let nanos = if aligned == 1 {
+            g.next(1_000_000_000)
+        } else {
+            0
+        };
+        base + Duration::seconds(seconds) + Duration::nanoseconds(i64::try_from(nanos).unwrap())
+    };
+    for _ in 0..12 {
+        for aligned in [1, 3_600, 86_400] {
+            let (a, b) = (instant(&mut g, aligned), instant(&mut g, aligned));
+            let (from, to) = (a.min(b), a.max(b));
+            out.push(Window { from, to });
+            out.push(Window { from, to: from });
+            out.push(Window {
+                from,
+                to: from + Duration::seconds(1),
+            });
+            out.push(Window {
+                from: from - Duration::nanoseconds(1),
+                to: from + Duration::nanoseconds(1),
+            });
+        }
+    }
+    out
+}
