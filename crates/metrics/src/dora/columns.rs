@@ -65,7 +65,8 @@ const DEPLOYMENT_COUNTS: usize = 7;
 const CLOCK_SKEW: usize = 0;
 const NO_TIMESTAMP: usize = 1;
 const SKEWED_COMMITS: usize = 2;
-const SHIPPED_COUNTS: usize = 3;
+const WITH_LEAD: usize = 3;
+const SHIPPED_COUNTS: usize = 4;
 
 const UNATTRIBUTED: usize = 0;
 const INCIDENT_COUNTS: usize = 1;
@@ -188,8 +189,10 @@ struct DayBlock {
     detections: Vec<DateTime<Utc>>,
     /// Changes first deployed to production that day, by (time, deployment id, change id).
     shipped: Section<SHIPPED_COUNTS>,
-    /// Their lead times in whole seconds, or [`LEAD_CLOCK_SKEW`], or [`LEAD_NO_TIMESTAMP`].
-    lead: Vec<i32>,
+    /// The lead times (whole seconds) of those that have one, in the same order: row `i`'s is
+    /// `leads[running[i][WITH_LEAD]]`. Kept apart so that a window copies whole days of samples
+    /// at once rather than filtering them.
+    leads: Vec<i32>,
     /// Incidents detected that day, by (detection, id).
     incidents: Section<INCIDENT_COUNTS>,
     totals: Totals,
@@ -240,6 +243,7 @@ impl DayBlock {
             amounts[CLOCK_SKEW] = u32::from(s.lead == LEAD_CLOCK_SKEW);
             amounts[NO_TIMESTAMP] = u32::from(s.lead == LEAD_NO_TIMESTAMP);
             amounts[SKEWED_COMMITS] = s.skewed_commits;
+            amounts[WITH_LEAD] = u32::from(s.lead >= 0);
             (s.at, amounts)
         }));
         let incident_section = Section::new(incidents.iter().map(|i| {
@@ -259,7 +263,11 @@ impl DayBlock {
             failed,
             detections,
             shipped: shipped_section,
-            lead: shipped.iter().map(|s| s.lead).collect(),
+            leads: shipped
+                .iter()
+                .map(|s| s.lead)
+                .filter(|&lead| lead >= 0)
+                .collect(),
             incidents: incident_section,
             totals,
         }
@@ -618,23 +626,27 @@ impl KeyColumns {
         f: impl FnOnce(&mut [i32]) -> T,
     ) -> T {
         let Span { start, end } = span.0;
+        // Row offsets to sample offsets: how many rows before them have a lead time.
+        let samples_before = |b: &DayBlock, row: usize| {
+            let before = b.shipped.running.get(row).map_or(0, |r| r[WITH_LEAD]);
+            before as usize
+        };
         LEAD_SAMPLES.with(|buffer| {
             let mut buffer = buffer.borrow_mut();
             buffer.clear();
             let blocks = self.blocks.get(start.block..).unwrap_or(&[]);
             for (block, b) in (start.block..=end.block).zip(blocks) {
                 let from = if block == start.block {
-                    start.offset
+                    samples_before(b, start.offset)
                 } else {
                     0
                 };
                 let to = if block == end.block {
-                    end.offset
+                    samples_before(b, end.offset)
                 } else {
-                    b.lead.len()
+                    b.leads.len()
                 };
-                let leads = b.lead.get(from..to).unwrap_or(&[]);
-                buffer.extend(leads.iter().copied().filter(|lead| *lead >= 0));
+                buffer.extend_from_slice(b.leads.get(from..to).unwrap_or(&[]));
             }
             f(&mut buffer)
         })
