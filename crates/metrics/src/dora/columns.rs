@@ -10,9 +10,9 @@
 //!
 //! The columns are cut into **day blocks**, one per UTC date holding any row ([`day_of`]). A block
 //! holds that day's production deployments by (time, id), those of them that needed intervention,
-//! the changes they first shipped by (time, deployment, change) and the incidents detected that
-//! day by (detection, id), each list with running counts (prefix sums) of everything the keys
-//! count. Beside the blocks, [`KeyColumns`] keeps running totals over whole blocks. A window (any
+//! the changes first deployed to production that day by (time, deployment, change) with their lead
+//! times, and the incidents detected that day by (detection, id), each list with running counts
+//! (prefix sums) of everything the keys count. Beside the blocks, [`KeyColumns`] keeps running totals over whole blocks. A window (any
 //! two instants, not only midnights) is then a binary search for the block of each edge and one
 //! inside it, block totals for the days in between, and a few subtractions. Only what needs the
 //! values themselves is scanned: the lead times of the window's changes (median and p90 by
@@ -22,8 +22,8 @@
 //! (a late incident fails an old deployment, a new deployment ships changes). Each block sits
 //! behind an [`Arc`], so [`KeyColumns::with_days_replaced`] builds the next version from the rows
 //! of the days that changed, shares every other block with the previous version and redoes only
-//! the running totals over blocks: the API keeps each scope's columns up to date without
-//! rebuilding its history.
+//! the running totals over blocks, so that the API can keep each scope's columns up to date
+//! without rebuilding its history.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
