@@ -1,17 +1,19 @@
 //! Benchmark of the five keys' computation at the scale issue 4 sets (BENCHMARKS.md): one year of
 //! 1,000,000 production deployments of 50 services and 5,000,000 changes, with rollbacks, failed
 //! rollouts and incidents. Run with `cargo bench -p dora-metrics --bench keys` (optionally
-//! `-- DEPLOYMENTS CHANGES_PER_DEPLOYMENT`). Prints how long linking, building the columns and
-//! answering windows take; it asserts nothing about time.
+//! `-- DEPLOYMENTS CHANGES_PER_DEPLOYMENT`). Prints how long linking, building the columns (key
+//! rows, then day blocks), replacing one day of them and answering windows take; it asserts
+//! nothing about time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use dora_metrics::dora::facts::{Change, Commit, Deployment, DeploymentKind, Incident};
 use dora_metrics::dora::linking::Linked;
-use dora_metrics::dora::{DoraConfig, DoraFacts, Key, Window};
+use dora_metrics::dora::{day_of, DoraConfig, DoraFacts, Key, KeyColumns, Window};
 
 const SERVICES: i64 = 50;
 
@@ -96,7 +98,46 @@ fn main() {
         ..DoraConfig::default()
     };
     let linked = timed("link", || Linked::new(&facts, &config));
-    let columns = timed("columns", || linked.columns());
+    let started = Instant::now();
+    let (deployments, shipped, incidents) = timed("key rows", || linked.key_rows());
+    // One day's rows, as the API would read them back after new facts touched that day.
+    let day = day_of(Utc.with_ymd_and_hms(2023, 6, 15, 12, 0, 0).unwrap());
+    let one_day = (
+        deployments
+            .iter()
+            .filter(|r| day_of(r.at) == day)
+            .cloned()
+            .collect::<Vec<_>>(),
+        shipped
+            .iter()
+            .filter(|r| day_of(r.at) == day)
+            .cloned()
+            .collect::<Vec<_>>(),
+        incidents
+            .iter()
+            .filter(|r| day_of(r.detected_at) == day)
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let columns = timed("day blocks from rows", || {
+        KeyColumns::from_rows(config.clone(), deployments, shipped, incidents)
+    });
+    println!(
+        "columns in all: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let replaced = timed(
+        &format!(
+            "replace one day ({} deployments, {} changes, {} incidents)",
+            one_day.0.len(),
+            one_day.1.len(),
+            one_day.2.len()
+        ),
+        || {
+            let (d, s, i) = one_day;
+            columns.with_days_replaced(&BTreeSet::from([day]), d, s, i)
+        },
+    );
     let year = Window::new(
         Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap(),
         Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
@@ -123,7 +164,20 @@ fn main() {
             );
         }
     }
+    for key in [
+        Key::DeploymentFrequency,
+        Key::LeadTime,
+        Key::ChangeFailureRate,
+        Key::RecoveryTime,
+        Key::ReworkRate,
+    ] {
+        timed(&format!("{key:?}, one year"), || columns.key(key, &year));
+    }
     timed("five keys, one quarter", || columns.report(&quarter));
+    let same = timed("five keys, one year, after replacing one day", || {
+        replaced.report(&year)
+    }) == columns.report(&year);
+    println!("  same answers after replacing the day with its own rows: {same}");
     timed("lead time by week, one year", || {
         columns.key_series(&year, Key::LeadTime, dora_metrics::dora::Bucket::Week)
     });

@@ -42,29 +42,24 @@ pub struct ChangeFailureRate {
 
 /// Computes change failure rate for `window`.
 pub fn compute(columns: &KeyColumns, window: &Window) -> ChangeFailureRate {
-    let in_window = columns.production_in(window);
-    let deployments = &columns.deployments;
-    let failed = deployments.needed_intervention.count(&in_window);
+    let in_window = columns.deployments_in(window);
+    let failed = in_window.needed_intervention;
     let reasons = InterventionCounts {
-        incident: deployments.incident.count(&in_window),
-        rolled_back: deployments.rolled_back.count(&in_window),
-        failed_rollout: deployments.failed_rollouts.count(&in_window),
+        incident: in_window.reason_incident,
+        rolled_back: in_window.reason_rolled_back,
+        failed_rollout: in_window.failed_rollouts,
     };
     let late = columns
         .failed_in(window)
-        .iter()
         .map(|row| {
-            columns
-                .detections(row)
+            row.detections
                 .iter()
                 .filter(|&&detected_at| detected_at >= window.to)
                 .count() as u64
         })
         .sum();
-    let unattributed = columns
-        .unattributed
-        .count(&columns.incidents_detected_in(window));
-    let sample_size = in_window.len() as u64;
+    let unattributed = columns.unattributed_in(window);
+    let sample_size = in_window.deployments;
     let value = (sample_size > 0).then(|| failed as f64 / sample_size as f64);
     let thresholds = columns.config.thresholds.change_failure_rate;
     ChangeFailureRate {

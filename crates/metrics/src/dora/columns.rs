@@ -1,243 +1,374 @@
 //! The linked facts reduced to what the five keys read, for any window: the last step of the
-//! pure DORA computation (`crate::dora`) before the numbers (facts -> [`Linked`] ->
+//! pure DORA computation (`crate::dora`) before the numbers (facts -> [`Linked`] -> key rows ->
 //! **[`KeyColumns`]** -> keys).
 //!
 //! Every link (what a deployment shipped, the incident blamed on it, its rollback, recovery and
 //! rework, each change's lead time) is resolved once by [`Linked::new`] and does not depend on the
-//! window. [`KeyColumns`] keeps, for production deployments, shipped changes and incidents, their
-//! times sorted, and beside them running counts (prefix sums) of everything the keys count, so a
-//! window is a few binary searches and subtractions. Only what needs the values themselves is
-//! scanned: the lead times of the window's changes (median and p90 by selection) and the
-//! deployments that needed intervention (a few percent). The API caches the columns per scope.
+//! window; [`Linked::key_rows`] reduces them to plain rows ([`DeploymentKeyRow`],
+//! [`ShippedKeyRow`], [`IncidentKeyRow`]), and [`KeyColumns::from_rows`] sorts those into
+//! columns.
+//!
+//! The columns are cut into **day blocks**, one per UTC date holding any row ([`day_of`]). A block
+//! holds that day's production deployments by (time, id), those of them that needed intervention,
+//! the changes first deployed to production that day by (time, deployment, change) with their lead
+//! times, and the incidents detected that day by (detection, id), each list with running counts
+//! (prefix sums) of everything the keys count. Beside the blocks, [`KeyColumns`] keeps running totals over whole blocks. A window (any
+//! two instants, not only midnights) is then a binary search for the block of each edge and one
+//! inside it, block totals for the days in between, and a few subtractions. Only what needs the
+//! values themselves is scanned: the lead times of the window's changes (median and p90 by
+//! selection) and the deployments that needed intervention (a few percent).
+//!
+//! Why days: links are stored as the facts arrive, and new facts change the rows of a few days
+//! (a late incident fails an old deployment, a new deployment ships changes). Each block sits
+//! behind an [`Arc`], so [`KeyColumns::with_days_replaced`] builds the next version from the rows
+//! of the days that changed, shares every other block with the previous version and redoes only
+//! the running totals over blocks, so that the API can keep each scope's columns up to date
+//! without rebuilding its history.
 
 use std::cell::RefCell;
-use std::ops::Range;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::facts::{DeploymentKind, DoraConfig};
-use super::linking::{
-    in_window, range_in, Attribution, ChangeStart, InterventionReason, Linked, Recovery,
-    ReworkReason,
+use super::facts::DoraConfig;
+use super::key_rows::{
+    DeploymentKeyRow, IncidentKeyRow, RecoveryCell, ReworkKind, ShippedKeyRow, LEAD_CLOCK_SKEW,
+    LEAD_NO_TIMESTAMP,
 };
+use super::linking::{in_window, Linked};
 use super::window::Window;
 use super::{
     change_failure_rate, deployment_frequency, lead_time, recovery_time, rework_rate, DoraKeys,
     DoraReport, Key, KeyReport,
 };
 
-/// Running counts of one property over a list: `count(range)` is how many items in `range`
-/// have it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Counts(Vec<u32>);
+const SECONDS_PER_DAY: i64 = 86_400;
 
-impl Counts {
-    fn from_flags(flags: impl Iterator<Item = bool>) -> Self {
-        Self::from_amounts(flags.map(u32::from))
-    }
+/// The UTC date of `at`, as days since 1970-01-01 (negative before): the key of its day block.
+pub fn day_of(at: DateTime<Utc>) -> i32 {
+    let days = at.timestamp().div_euclid(SECONDS_PER_DAY);
+    // Every date chrono represents fits (about 96 million days either side).
+    i32::try_from(days.clamp(i64::from(i32::MIN), i64::from(i32::MAX))).unwrap_or_default()
+}
 
-    fn from_amounts(amounts: impl Iterator<Item = u32>) -> Self {
-        let mut running = vec![0u32];
-        let mut total = 0u32;
-        for amount in amounts {
-            total = total.saturating_add(amount);
-            running.push(total);
+// What is counted of each kind of row: indices into its running counts.
+const FAILED_ROLLOUT: usize = 0;
+const ROLLBACK: usize = 1;
+const NEEDED_INTERVENTION: usize = 2;
+const REASON_INCIDENT: usize = 3;
+const REASON_ROLLED_BACK: usize = 4;
+const REWORK_ROLLBACK: usize = 5;
+const REWORK_DURING_INCIDENT: usize = 6;
+const DEPLOYMENT_COUNTS: usize = 7;
+
+const CLOCK_SKEW: usize = 0;
+const NO_TIMESTAMP: usize = 1;
+const SKEWED_COMMITS: usize = 2;
+const WITH_LEAD: usize = 3;
+const SHIPPED_COUNTS: usize = 4;
+
+const UNATTRIBUTED: usize = 0;
+const INCIDENT_COUNTS: usize = 1;
+
+/// How many rows, and the sum of each of `N` counted properties over them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tally<const N: usize> {
+    rows: u64,
+    of: [u64; N],
+}
+
+impl<const N: usize> Default for Tally<N> {
+    fn default() -> Self {
+        Tally {
+            rows: 0,
+            of: [0; N],
         }
-        Counts(running)
-    }
-
-    /// The total over `range` (indices of the list the counts were built from).
-    pub fn count(&self, range: &Range<usize>) -> u64 {
-        let at = |i: usize| u64::from(self.0.get(i).copied().unwrap_or_default());
-        at(range.end).saturating_sub(at(range.start))
     }
 }
 
-/// Recovery of a deployment that needed intervention, as the recovery key reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RecoveryCell {
-    Recovered { seconds: i64 },
-    Open,
-    InvalidTimes,
+impl<const N: usize> Tally<N> {
+    fn plus(mut self, other: Self) -> Self {
+        self.rows = self.rows.saturating_add(other.rows);
+        for (a, b) in self.of.iter_mut().zip(other.of) {
+            *a = a.saturating_add(b);
+        }
+        self
+    }
+
+    fn minus(mut self, other: Self) -> Self {
+        self.rows = self.rows.saturating_sub(other.rows);
+        for (a, b) in self.of.iter_mut().zip(other.of) {
+            *a = a.saturating_sub(b);
+        }
+        self
+    }
+}
+
+/// One kind of row of one day, by time, with running counts of `N` properties: `running[i]`
+/// sums the rows before `i` (one entry more than rows).
+#[derive(Debug, Clone)]
+struct Section<const N: usize> {
+    at: Vec<DateTime<Utc>>,
+    running: Vec<[u32; N]>,
+}
+
+impl<const N: usize> Section<N> {
+    /// From rows already in order, each with its amount of every property.
+    fn new(rows: impl ExactSizeIterator<Item = (DateTime<Utc>, [u32; N])>) -> Self {
+        let mut at = Vec::with_capacity(rows.len());
+        let mut running = Vec::with_capacity(rows.len() + 1);
+        let mut total = [0u32; N];
+        running.push(total);
+        for (time, amounts) in rows {
+            at.push(time);
+            // A day holds far fewer than 4 billion of anything; saturate rather than wrap.
+            for (sum, amount) in total.iter_mut().zip(amounts) {
+                *sum = sum.saturating_add(amount);
+            }
+            running.push(total);
+        }
+        Section { at, running }
+    }
+
+    fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// How many rows are before `at`.
+    fn position(&self, at: DateTime<Utc>) -> usize {
+        self.at.partition_point(|x| *x < at)
+    }
+
+    /// The tally of rows `start..end`.
+    fn tally(&self, start: usize, end: usize) -> Tally<N> {
+        let running = |i: usize| self.running.get(i).copied().unwrap_or([0; N]);
+        let (before, through) = (running(start), running(end));
+        let mut of = [0u64; N];
+        for ((sum, a), b) in of.iter_mut().zip(before).zip(through) {
+            *sum = u64::from(b).saturating_sub(u64::from(a));
+        }
+        Tally {
+            rows: u64::try_from(end.saturating_sub(start)).unwrap_or(u64::MAX),
+            of,
+        }
+    }
+
+    fn total(&self) -> Tally<N> {
+        self.tally(0, self.len())
+    }
 }
 
 /// A production deployment that needed intervention.
 #[derive(Debug, Clone)]
-pub(crate) struct FailedRow {
-    pub at: DateTime<Utc>,
+struct FailedRow {
+    at: DateTime<Utc>,
+    recovery: RecoveryCell,
+    /// Its attributed incidents' detection times: `DayBlock::detections[start..end]`.
+    detections: (u32, u32),
+}
+
+/// A production deployment in a window that needed intervention, as the keys read it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Failed<'a> {
     pub recovery: RecoveryCell,
-    /// Its attributed incidents' detection times: `incident_detections[start..end]`.
-    pub detections: (u32, u32),
+    /// Detection times of the incidents attributed to it.
+    pub detections: &'a [DateTime<Utc>],
 }
 
-/// A lead time that is not one: every timestamp of the change is after its deployment.
-pub(crate) const LEAD_CLOCK_SKEW: i32 = -1;
-/// A lead time that is not one: the change has no timestamp.
-pub(crate) const LEAD_NO_TIMESTAMP: i32 = -2;
-
-/// Production deployments by (time, id), with running counts.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct DeploymentColumns {
-    pub at: Vec<DateTime<Utc>>,
-    /// Deployments whose UTC date differs from the previous deployment's (the first of a day).
-    pub first_of_day: Counts,
-    pub failed_rollouts: Counts,
-    pub rollbacks: Counts,
-    pub needed_intervention: Counts,
-    /// Intervention reasons (one deployment may have several).
-    pub incident: Counts,
-    pub rolled_back: Counts,
-    pub rework_rollback: Counts,
-    pub rework_during_incident: Counts,
+/// Everything of one UTC day the keys read.
+#[derive(Debug)]
+struct DayBlock {
+    /// [`day_of`] every row of the block.
+    day: i32,
+    /// Production deployments by (time, id).
+    deployments: Section<DEPLOYMENT_COUNTS>,
+    /// Of those, the ones that needed intervention, in the same order.
+    failed: Vec<FailedRow>,
+    /// Detection times of the incidents attributed to each failed deployment.
+    detections: Vec<DateTime<Utc>>,
+    /// Changes first deployed to production that day, by (time, deployment id, change id).
+    shipped: Section<SHIPPED_COUNTS>,
+    /// The lead times (whole seconds) of those that have one, in the same order: row `i`'s is
+    /// `leads[running[i][WITH_LEAD]]`. Kept apart so that a window copies whole days of samples
+    /// at once rather than filtering them.
+    leads: Vec<i32>,
+    /// Incidents detected that day, by (detection, id).
+    incidents: Section<INCIDENT_COUNTS>,
+    totals: Totals,
 }
 
-/// Changes with a first production deployment, by that deployment's (time, id).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ShippedColumns {
-    /// When the first production deployment happened.
-    pub at: Vec<DateTime<Utc>>,
-    /// Lead time in whole seconds (saturated at `i32::MAX`, 68 years), or [`LEAD_CLOCK_SKEW`],
-    /// or [`LEAD_NO_TIMESTAMP`].
-    pub lead: Vec<i32>,
-    pub clock_skew: Counts,
-    pub no_timestamp: Counts,
-    /// Commit timestamps after the deployment, ignored for the start.
-    pub skewed_commits: Counts,
-}
-
-/// What the five keys need of one set of linked facts, for any window. Build with
-/// [`Linked::columns`]; owns its data, so it can be cached and shared between requests.
-#[derive(Debug, Clone)]
-pub struct KeyColumns {
-    pub(crate) config: DoraConfig,
-    pub(crate) deployments: DeploymentColumns,
-    /// Production deployments that needed intervention, in deployment order.
-    pub(crate) failed: Vec<FailedRow>,
-    /// Detection times of the incidents attributed to each failed deployment
-    /// ([`FailedRow::detections`]).
-    pub(crate) incident_detections: Vec<DateTime<Utc>>,
-    pub(crate) shipped: ShippedColumns,
-    /// Incident detections by (detection, id).
-    pub(crate) incidents_at: Vec<DateTime<Utc>>,
-    /// Production incidents no deployment could be blamed for.
-    pub(crate) unattributed: Counts,
-}
-
-/// Bounds of the [`FailedRow::detections`] range (more than 4 billion incidents do not fit in
-/// memory anyway; saturate rather than wrap).
+/// Bounds into [`DayBlock::detections`] (a day with more than 4 billion incidents does not fit
+/// in memory anyway; saturate rather than wrap).
 fn offset(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
-impl Linked<'_> {
-    /// The links reduced to the keys' columns.
-    pub fn columns(&self) -> KeyColumns {
-        let deps = &self.facts.deployments;
-        let incidents = &self.facts.incidents;
-        let production = || {
-            self.production
-                .iter()
-                .map(|&i| (&deps[i], &self.deployments[i]))
-        };
-        let has = |reason| {
-            move |(_, s): (_, &super::linking::DeploymentState)| s.reasons.contains(&reason)
-        };
-        let mut previous_day = None;
-        let deployments = DeploymentColumns {
-            at: production().map(|(d, _)| d.at).collect(),
-            first_of_day: Counts::from_flags(production().map(|(d, _)| {
-                let day = d.at.date_naive();
-                previous_day.replace(day) != Some(day)
-            })),
-            failed_rollouts: Counts::from_flags(production().map(|(d, _)| d.failed)),
-            rollbacks: Counts::from_flags(
-                production().map(|(d, _)| d.kind == DeploymentKind::Rolledback),
-            ),
-            needed_intervention: Counts::from_flags(
-                production().map(|(_, s)| !s.reasons.is_empty()),
-            ),
-            incident: Counts::from_flags(production().map(has(InterventionReason::Incident))),
-            rolled_back: Counts::from_flags(production().map(has(InterventionReason::RolledBack))),
-            rework_rollback: Counts::from_flags(
-                production().map(|(_, s)| matches!(s.rework, Some(ReworkReason::Rollback))),
-            ),
-            rework_during_incident: Counts::from_flags(
-                production()
-                    .map(|(_, s)| matches!(s.rework, Some(ReworkReason::DuringIncident { .. }))),
-            ),
-        };
-        let mut incident_detections = Vec::new();
-        let failed = production()
-            .filter_map(|(d, state)| {
-                let recovery = match state.recovery.as_ref()? {
-                    Recovery::Recovered { seconds, .. } => {
-                        RecoveryCell::Recovered { seconds: *seconds }
-                    }
-                    Recovery::Open { .. } => RecoveryCell::Open,
-                    Recovery::InvalidTimes { .. } => RecoveryCell::InvalidTimes,
-                };
-                let start = offset(incident_detections.len());
-                incident_detections
-                    .extend(state.incidents.iter().map(|&ii| incidents[ii].detected_at));
+impl DayBlock {
+    /// The block of `day` from its rows, each list already in block order.
+    fn new(
+        day: i32,
+        deployments: &[DeploymentKeyRow],
+        shipped: &[ShippedKeyRow],
+        incidents: &[IncidentKeyRow],
+    ) -> DayBlock {
+        let deployment_section = Section::new(deployments.iter().map(|d| {
+            let mut amounts = [0u32; DEPLOYMENT_COUNTS];
+            amounts[FAILED_ROLLOUT] = u32::from(d.failed_rollout);
+            amounts[ROLLBACK] = u32::from(d.rollback);
+            amounts[NEEDED_INTERVENTION] = u32::from(d.recovery.is_some());
+            amounts[REASON_INCIDENT] = u32::from(d.reason_incident);
+            amounts[REASON_ROLLED_BACK] = u32::from(d.reason_rolled_back);
+            amounts[REWORK_ROLLBACK] = u32::from(d.rework == Some(ReworkKind::Rollback));
+            amounts[REWORK_DURING_INCIDENT] =
+                u32::from(d.rework == Some(ReworkKind::DuringIncident));
+            (d.at, amounts)
+        }));
+        let mut detections = Vec::new();
+        let failed = deployments
+            .iter()
+            .filter_map(|d| {
+                let recovery = d.recovery?;
+                let start = offset(detections.len());
+                detections.extend_from_slice(&d.detections);
                 Some(FailedRow {
                     at: d.at,
                     recovery,
-                    detections: (start, offset(incident_detections.len())),
+                    detections: (start, offset(detections.len())),
                 })
             })
             .collect();
-        let shipped_rows: Vec<(DateTime<Utc>, i32, u32)> = self
-            .shipped_changes
-            .iter()
-            .filter_map(|&ci| {
-                let state = &self.changes[ci];
-                let at = deps[state.first_production?].at;
-                let (lead, skewed) = match state.start? {
-                    ChangeStart::Start {
-                        at: start,
-                        skewed_commits,
-                        ..
-                    } => {
-                        let seconds = (at - start).num_seconds().clamp(0, i64::from(i32::MAX));
-                        (i32::try_from(seconds).unwrap_or(i32::MAX), skewed_commits)
-                    }
-                    ChangeStart::ClockSkew { skewed_commits } => (LEAD_CLOCK_SKEW, skewed_commits),
-                    ChangeStart::NoTimestamp => (LEAD_NO_TIMESTAMP, 0),
-                };
-                Some((at, lead, offset(skewed)))
-            })
-            .collect();
-        let shipped = ShippedColumns {
-            at: shipped_rows.iter().map(|r| r.0).collect(),
-            lead: shipped_rows.iter().map(|r| r.1).collect(),
-            clock_skew: Counts::from_flags(shipped_rows.iter().map(|r| r.1 == LEAD_CLOCK_SKEW)),
-            no_timestamp: Counts::from_flags(shipped_rows.iter().map(|r| r.1 == LEAD_NO_TIMESTAMP)),
-            skewed_commits: Counts::from_amounts(shipped_rows.iter().map(|r| r.2)),
+        let shipped_section = Section::new(shipped.iter().map(|s| {
+            let mut amounts = [0u32; SHIPPED_COUNTS];
+            amounts[CLOCK_SKEW] = u32::from(s.lead == LEAD_CLOCK_SKEW);
+            amounts[NO_TIMESTAMP] = u32::from(s.lead == LEAD_NO_TIMESTAMP);
+            amounts[SKEWED_COMMITS] = s.skewed_commits;
+            amounts[WITH_LEAD] = u32::from(s.lead >= 0);
+            (s.at, amounts)
+        }));
+        let incident_section = Section::new(incidents.iter().map(|i| {
+            let mut amounts = [0u32; INCIDENT_COUNTS];
+            amounts[UNATTRIBUTED] = u32::from(i.unattributed);
+            (i.detected_at, amounts)
+        }));
+        let totals = Totals {
+            deployments: deployment_section.total(),
+            deploy_days: u64::from(!deployments.is_empty()),
+            shipped: shipped_section.total(),
+            incidents: incident_section.total(),
         };
-        let by_detection = || self.incidents_by_detection.iter().copied();
-        KeyColumns {
-            config: self.config.clone(),
-            deployments,
+        DayBlock {
+            day,
+            deployments: deployment_section,
             failed,
-            incident_detections,
-            shipped,
-            incidents_at: by_detection().map(|ii| incidents[ii].detected_at).collect(),
-            unattributed: Counts::from_flags(
-                by_detection()
-                    .map(|ii| self.incidents[ii].attribution == Attribution::Unattributed),
-            ),
+            detections,
+            shipped: shipped_section,
+            leads: shipped
+                .iter()
+                .map(|s| s.lead)
+                .filter(|&lead| lead >= 0)
+                .collect(),
+            incidents: incident_section,
+            totals,
         }
     }
 
-    /// The five keys over `window`.
-    pub fn report(&self, window: &Window) -> DoraReport {
-        self.columns().report(window)
+    fn deployment_rows(&self) -> &Section<DEPLOYMENT_COUNTS> {
+        &self.deployments
     }
 
-    /// One key over `window`.
-    pub fn key(&self, key: Key, window: &Window) -> KeyReport {
-        self.columns().key(key, window)
+    fn shipped_rows(&self) -> &Section<SHIPPED_COUNTS> {
+        &self.shipped
     }
+
+    fn incident_rows(&self) -> &Section<INCIDENT_COUNTS> {
+        &self.incidents
+    }
+
+    fn detections(&self, row: &FailedRow) -> &[DateTime<Utc>] {
+        let (start, end) = row.detections;
+        self.detections
+            .get(start as usize..end as usize)
+            .unwrap_or(&[])
+    }
+}
+
+/// What a block (or a run of blocks) adds up to.
+#[derive(Debug, Clone, Copy, Default)]
+struct Totals {
+    deployments: Tally<DEPLOYMENT_COUNTS>,
+    /// Blocks with a production deployment.
+    deploy_days: u64,
+    shipped: Tally<SHIPPED_COUNTS>,
+    incidents: Tally<INCIDENT_COUNTS>,
+}
+
+impl Totals {
+    fn plus(self, other: &Totals) -> Totals {
+        Totals {
+            deployments: self.deployments.plus(other.deployments),
+            deploy_days: self.deploy_days.saturating_add(other.deploy_days),
+            shipped: self.shipped.plus(other.shipped),
+            incidents: self.incidents.plus(other.incidents),
+        }
+    }
+}
+
+/// A place among the rows of one kind: before row `offset` of block `block` (`blocks.len()`
+/// for the end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Position {
+    block: usize,
+    offset: usize,
+}
+
+/// The rows of one kind in a window, `[start, end)`.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: Position,
+    end: Position,
+}
+
+/// The changes whose first production deployment is in a window ([`KeyColumns::shipped_in`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShippedSpan(Span);
+
+/// What the keys count of the production deployments in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DeploymentCounts {
+    pub deployments: u64,
+    /// Distinct UTC dates with a deployment.
+    pub deploy_days: u64,
+    pub failed_rollouts: u64,
+    pub rollbacks: u64,
+    pub needed_intervention: u64,
+    /// Intervention reasons (one deployment may have several).
+    pub reason_incident: u64,
+    pub reason_rolled_back: u64,
+    pub rework_rollback: u64,
+    pub rework_during_incident: u64,
+}
+
+/// What the keys count of the changes first deployed to production in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShippedCounts {
+    pub clock_skew: u64,
+    pub no_timestamp: u64,
+    /// Commit timestamps after the deployment, ignored for the start.
+    pub skewed_commits: u64,
+}
+
+/// What the five keys need of one set of linked facts, for any window, as day blocks (see the
+/// module docs). Build with [`KeyColumns::from_rows`] (or [`Linked::columns`]), update with
+/// [`KeyColumns::with_days_replaced`]; owns its data, so it can be cached and shared between
+/// requests, and versions share the blocks of the days they agree on.
+#[derive(Debug, Clone)]
+pub struct KeyColumns {
+    pub(crate) config: DoraConfig,
+    /// By day; no two of the same day, none empty.
+    blocks: Vec<Arc<DayBlock>>,
+    /// `before[i]`: the totals of `blocks[..i]` (one entry more than blocks).
+    before: Vec<Totals>,
 }
 
 thread_local! {
@@ -246,68 +377,286 @@ thread_local! {
     static LEAD_SAMPLES: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The blocks of `deployments`, `shipped` and `incidents` (any order), by day.
+fn blocks_of(
+    mut deployments: Vec<DeploymentKeyRow>,
+    mut shipped: Vec<ShippedKeyRow>,
+    mut incidents: Vec<IncidentKeyRow>,
+) -> Vec<Arc<DayBlock>> {
+    deployments.sort_unstable_by_key(|d| (d.at, d.id));
+    shipped.sort_unstable_by(|a, b| {
+        (a.at, a.deployment_id, &a.change_id).cmp(&(b.at, b.deployment_id, &b.change_id))
+    });
+    incidents.sort_unstable_by(|a, b| (a.detected_at, &a.id).cmp(&(b.detected_at, &b.id)));
+    let mut deployment_days = deployments.chunk_by(|a, b| day_of(a.at) == day_of(b.at));
+    let mut shipped_days = shipped.chunk_by(|a, b| day_of(a.at) == day_of(b.at));
+    let mut incident_days =
+        incidents.chunk_by(|a, b| day_of(a.detected_at) == day_of(b.detected_at));
+    let (mut d, mut s, mut i) = (
+        deployment_days.next(),
+        shipped_days.next(),
+        incident_days.next(),
+    );
+    let mut blocks = Vec::new();
+    loop {
+        let day_d = d.and_then(|rows| rows.first()).map(|r| day_of(r.at));
+        let day_s = s.and_then(|rows| rows.first()).map(|r| day_of(r.at));
+        let day_i = i
+            .and_then(|rows| rows.first())
+            .map(|r| day_of(r.detected_at));
+        let Some(day) = [day_d, day_s, day_i].into_iter().flatten().min() else {
+            break;
+        };
+        let of_day = |rows_day: Option<i32>| rows_day == Some(day);
+        blocks.push(Arc::new(DayBlock::new(
+            day,
+            if of_day(day_d) { d.unwrap_or(&[]) } else { &[] },
+            if of_day(day_s) { s.unwrap_or(&[]) } else { &[] },
+            if of_day(day_i) { i.unwrap_or(&[]) } else { &[] },
+        )));
+        if of_day(day_d) {
+            d = deployment_days.next();
+        }
+        if of_day(day_s) {
+            s = shipped_days.next();
+        }
+        if of_day(day_i) {
+            i = incident_days.next();
+        }
+    }
+    blocks
+}
+
 impl KeyColumns {
+    /// The columns of these rows (any order): production deployments, changes with a first
+    /// production deployment and incidents, as [`Linked::key_rows`] gives them.
+    pub fn from_rows(
+        config: DoraConfig,
+        deployments: Vec<DeploymentKeyRow>,
+        shipped: Vec<ShippedKeyRow>,
+        incidents: Vec<IncidentKeyRow>,
+    ) -> KeyColumns {
+        Self::of_blocks(config, blocks_of(deployments, shipped, incidents))
+    }
+
+    /// A new version in which every day of `days` (as [`day_of`]) holds exactly the given rows
+    /// of that day, and every other day what it holds in `self` (shared, not copied). The rows
+    /// must be of those days (rows of other days are ignored); a day left without rows has no
+    /// block any more. Costs the sorting of the given rows plus a pass over the blocks.
+    pub fn with_days_replaced(
+        &self,
+        days: &BTreeSet<i32>,
+        mut deployments: Vec<DeploymentKeyRow>,
+        mut shipped: Vec<ShippedKeyRow>,
+        mut incidents: Vec<IncidentKeyRow>,
+    ) -> KeyColumns {
+        let replaced = |at: DateTime<Utc>| days.contains(&day_of(at));
+        debug_assert!(deployments.iter().all(|d| replaced(d.at)));
+        debug_assert!(shipped.iter().all(|s| replaced(s.at)));
+        debug_assert!(incidents.iter().all(|i| replaced(i.detected_at)));
+        deployments.retain(|d| replaced(d.at));
+        shipped.retain(|s| replaced(s.at));
+        incidents.retain(|i| replaced(i.detected_at));
+        let mut fresh = blocks_of(deployments, shipped, incidents)
+            .into_iter()
+            .peekable();
+        let mut days = days.iter().copied().peekable();
+        let mut blocks = Vec::with_capacity(self.blocks.len() + fresh.len());
+        for block in &self.blocks {
+            while let Some(new) = fresh.next_if(|new| new.day < block.day) {
+                blocks.push(new);
+            }
+            while days.next_if(|&day| day < block.day).is_some() {}
+            if days.next_if_eq(&block.day).is_some() {
+                // Replaced: by its new rows, or by nothing when it has none left.
+                blocks.extend(fresh.next_if(|new| new.day == block.day));
+            } else {
+                blocks.push(Arc::clone(block));
+            }
+        }
+        blocks.extend(fresh);
+        Self::of_blocks(self.config.clone(), blocks)
+    }
+
+    fn of_blocks(config: DoraConfig, blocks: Vec<Arc<DayBlock>>) -> KeyColumns {
+        let mut before = Vec::with_capacity(blocks.len() + 1);
+        let mut running = Totals::default();
+        before.push(running);
+        for block in &blocks {
+            running = running.plus(&block.totals);
+            before.push(running);
+        }
+        KeyColumns {
+            config,
+            blocks,
+            before,
+        }
+    }
+
     /// The configuration the links were made with.
     pub fn config(&self) -> &DoraConfig {
         &self.config
     }
 
-    /// Production deployments in `window` (indices of [`DeploymentColumns`]).
-    pub(crate) fn production_in(&self, window: &Window) -> Range<usize> {
-        range_in(&self.deployments.at, window, |at| *at)
+    /// The block of the first row of `section` at or after `at`.
+    fn position<const N: usize>(
+        &self,
+        at: DateTime<Utc>,
+        section: impl Fn(&DayBlock) -> &Section<N>,
+    ) -> Position {
+        let day = day_of(at);
+        let block = self.blocks.partition_point(|b| b.day < day);
+        let offset = match self.blocks.get(block) {
+            Some(b) if b.day == day => section(b).position(at),
+            _ => 0,
+        };
+        Position { block, offset }
     }
 
-    /// Distinct UTC dates among the production deployments in `range`.
-    pub(crate) fn deploy_days(&self, range: &Range<usize>) -> u64 {
-        if range.is_empty() {
-            return 0;
+    fn span<const N: usize>(
+        &self,
+        window: &Window,
+        section: impl Fn(&DayBlock) -> &Section<N>,
+    ) -> Span {
+        let start = self.position(window.from, &section);
+        let end = self.position(window.to, &section).max(start);
+        Span { start, end }
+    }
+
+    /// The tally of the rows of `section` in `span`: the edge blocks' running counts, and the
+    /// totals over blocks in between.
+    fn tally<const N: usize>(
+        &self,
+        span: &Span,
+        section: impl Fn(&DayBlock) -> &Section<N>,
+        totals: impl Fn(&Totals) -> Tally<N>,
+    ) -> Tally<N> {
+        let (start, end) = (span.start, span.end);
+        let within = |block: usize, from: usize, to: Option<usize>| {
+            self.blocks
+                .get(block)
+                .map(|b| {
+                    let rows = section(b);
+                    rows.tally(from, to.unwrap_or(rows.len()))
+                })
+                .unwrap_or_default()
+        };
+        if start.block == end.block {
+            return within(start.block, start.offset, Some(end.offset));
         }
-        // The first deployment of the range starts a day whether or not it is the first of
-        // its day overall.
-        1 + self
-            .deployments
-            .first_of_day
-            .count(&(range.start + 1..range.end))
+        let whole = |i: usize| self.before.get(i).map(&totals).unwrap_or_default();
+        within(start.block, start.offset, None)
+            .plus(whole(end.block).minus(whole(start.block + 1)))
+            .plus(within(end.block, 0, Some(end.offset)))
     }
 
-    /// Production deployments in `window` that needed intervention.
-    pub(crate) fn failed_in(&self, window: &Window) -> &[FailedRow] {
-        in_window(&self.failed, window, |row| row.at)
+    /// What the keys count of the production deployments in `window`.
+    pub(crate) fn deployments_in(&self, window: &Window) -> DeploymentCounts {
+        let section = DayBlock::deployment_rows;
+        let span = self.span(window, section);
+        let tally = self.tally(&span, section, |t| t.deployments);
+        let (start, end) = (span.start, span.end);
+        // A block is one date: count the blocks the span takes at least one deployment of.
+        let deploy_days = if start.block == end.block {
+            u64::from(start.offset < end.offset)
+        } else {
+            let head = self
+                .blocks
+                .get(start.block)
+                .is_some_and(|b| start.offset < b.deployments.len());
+            let whole = |i: usize| self.before.get(i).map_or(0, |t| t.deploy_days);
+            u64::from(head)
+                + whole(end.block).saturating_sub(whole(start.block + 1))
+                + u64::from(end.offset > 0)
+        };
+        DeploymentCounts {
+            deployments: tally.rows,
+            deploy_days,
+            failed_rollouts: tally.of[FAILED_ROLLOUT],
+            rollbacks: tally.of[ROLLBACK],
+            needed_intervention: tally.of[NEEDED_INTERVENTION],
+            reason_incident: tally.of[REASON_INCIDENT],
+            reason_rolled_back: tally.of[REASON_ROLLED_BACK],
+            rework_rollback: tally.of[REWORK_ROLLBACK],
+            rework_during_incident: tally.of[REWORK_DURING_INCIDENT],
+        }
     }
 
-    /// Detection times of the incidents attributed to `row`.
-    pub(crate) fn detections(&self, row: &FailedRow) -> &[DateTime<Utc>] {
-        let (start, end) = row.detections;
-        self.incident_detections
-            .get(start as usize..end as usize)
+    /// Production deployments in `window` that needed intervention, in deployment order.
+    pub(crate) fn failed_in<'s>(
+        &'s self,
+        window: &'s Window,
+    ) -> impl Iterator<Item = Failed<'s>> + 's {
+        let first = self.blocks.partition_point(|b| b.day < day_of(window.from));
+        let last = self.blocks.partition_point(|b| b.day <= day_of(window.to));
+        self.blocks
+            .get(first..last)
             .unwrap_or(&[])
+            .iter()
+            .flat_map(move |block| {
+                in_window(&block.failed, window, |row| row.at)
+                    .iter()
+                    .map(move |row| Failed {
+                        recovery: row.recovery,
+                        detections: block.detections(row),
+                    })
+            })
     }
 
-    /// Changes whose first production deployment is in `window` (indices of
-    /// [`ShippedColumns`]).
-    pub(crate) fn shipped_in(&self, window: &Window) -> Range<usize> {
-        range_in(&self.shipped.at, window, |at| *at)
+    /// Changes whose first production deployment is in `window`.
+    pub(crate) fn shipped_in(&self, window: &Window) -> ShippedSpan {
+        ShippedSpan(self.span(window, DayBlock::shipped_rows))
     }
 
-    /// Runs `f` on the lead times (seconds) of the changes in `range` that have one, in a buffer
+    /// What the keys count of the changes in `span`.
+    pub(crate) fn shipped_counts(&self, span: &ShippedSpan) -> ShippedCounts {
+        let tally = self.tally(&span.0, DayBlock::shipped_rows, |t| t.shipped);
+        ShippedCounts {
+            clock_skew: tally.of[CLOCK_SKEW],
+            no_timestamp: tally.of[NO_TIMESTAMP],
+            skewed_commits: tally.of[SKEWED_COMMITS],
+        }
+    }
+
+    /// Runs `f` on the lead times (seconds) of the changes in `span` that have one, in a buffer
     /// it may reorder.
     pub(crate) fn with_lead_times<T>(
         &self,
-        range: &Range<usize>,
+        span: &ShippedSpan,
         f: impl FnOnce(&mut [i32]) -> T,
     ) -> T {
-        let leads = self.shipped.lead.get(range.clone()).unwrap_or(&[]);
+        let Span { start, end } = span.0;
+        // Row offsets to sample offsets: how many rows before them have a lead time.
+        let samples_before = |b: &DayBlock, row: usize| {
+            let before = b.shipped.running.get(row).map_or(0, |r| r[WITH_LEAD]);
+            before as usize
+        };
         LEAD_SAMPLES.with(|buffer| {
             let mut buffer = buffer.borrow_mut();
             buffer.clear();
-            buffer.extend(leads.iter().copied().filter(|lead| *lead >= 0));
+            let blocks = self.blocks.get(start.block..).unwrap_or(&[]);
+            for (block, b) in (start.block..=end.block).zip(blocks) {
+                let from = if block == start.block {
+                    samples_before(b, start.offset)
+                } else {
+                    0
+                };
+                let to = if block == end.block {
+                    samples_before(b, end.offset)
+                } else {
+                    b.leads.len()
+                };
+                buffer.extend_from_slice(b.leads.get(from..to).unwrap_or(&[]));
+            }
             f(&mut buffer)
         })
     }
 
-    /// Incidents detected in `window` (indices of the detection-ordered incidents).
-    pub(crate) fn incidents_detected_in(&self, window: &Window) -> Range<usize> {
-        range_in(&self.incidents_at, window, |at| *at)
+    /// Production incidents detected in `window` that no deployment could be blamed for.
+    pub(crate) fn unattributed_in(&self, window: &Window) -> u64 {
+        let section = DayBlock::incident_rows;
+        let span = self.span(window, section);
+        self.tally(&span, section, |t| t.incidents).of[UNATTRIBUTED]
     }
 
     /// The five keys over `window`.
@@ -337,5 +686,312 @@ impl KeyColumns {
             Key::RecoveryTime => KeyReport::RecoveryTime(recovery_time::compute(self, window)),
             Key::ReworkRate => KeyReport::ReworkRate(rework_rate::compute(self, window)),
         }
+    }
+}
+
+impl Linked<'_> {
+    /// The five keys over `window`.
+    pub fn report(&self, window: &Window) -> DoraReport {
+        self.columns().report(window)
+    }
+
+    /// One key over `window`.
+    pub fn key(&self, key: Key, window: &Window) -> KeyReport {
+        self.columns().key(key, window)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(crate) mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::dora::facts::DoraFacts;
+    use crate::dora::testkit::{generated, t, windows, Lcg};
+    use crate::dora::window::Bucket;
+
+    type Rows = (
+        Vec<DeploymentKeyRow>,
+        Vec<ShippedKeyRow>,
+        Vec<IncidentKeyRow>,
+    );
+
+    fn configs() -> [DoraConfig; 2] {
+        [
+            DoraConfig {
+                production_environments: vec!["prod".into(), "prod-eu".into()],
+                ..DoraConfig::default()
+            },
+            DoraConfig::default(),
+        ]
+    }
+
+    /// Every answer the columns give over `windows`, as JSON: the five keys and the deployments
+    /// per day (per year over windows of more than a year).
+    fn answers(columns: &KeyColumns, windows: &[Window]) -> Vec<String> {
+        windows
+            .iter()
+            .map(|w| {
+                let long = w.to - w.from > chrono::Duration::days(366);
+                let bucket = if long { Bucket::Year } else { Bucket::Day };
+                let buckets = deployment_frequency::per_bucket(columns, w, bucket);
+                let counts: Vec<u64> = buckets.iter().map(|b| b.deployments).collect();
+                format!(
+                    "{} {counts:?}",
+                    serde_json::to_string(&columns.report(w)).unwrap()
+                )
+            })
+            .collect()
+    }
+
+    /// The rows of `rows` whose day `keep` accepts.
+    fn of_days(rows: &Rows, keep: impl Fn(i32) -> bool) -> Rows {
+        (
+            rows.0
+                .iter()
+                .filter(|r| keep(day_of(r.at)))
+                .cloned()
+                .collect(),
+            rows.1
+                .iter()
+                .filter(|r| keep(day_of(r.at)))
+                .cloned()
+                .collect(),
+            rows.2
+                .iter()
+                .filter(|r| keep(day_of(r.detected_at)))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    fn days_of(rows: &Rows) -> BTreeSet<i32> {
+        let deployments = rows.0.iter().map(|r| day_of(r.at));
+        let shipped = rows.1.iter().map(|r| day_of(r.at));
+        let incidents = rows.2.iter().map(|r| day_of(r.detected_at));
+        deployments.chain(shipped).chain(incidents).collect()
+    }
+
+    fn block_days(columns: &KeyColumns) -> Vec<i32> {
+        columns.blocks.iter().map(|b| b.day).collect()
+    }
+
+    /// Starts from the columns of `old` (another history, or a part of this one) and replaces
+    /// random groups of days, one group per step, with their rows in `new`. After each step the
+    /// columns must answer every window exactly as columns built at once from the same rows, and
+    /// share every block they did not replace with the previous step; after the last, as the
+    /// columns of `new`.
+    pub(crate) fn check_day_replacement(config: &DoraConfig, old: &Rows, new: &Rows, seed: u64) {
+        let mut g = Lcg(seed);
+        let windows = windows(seed);
+        let all_days: Vec<i32> = days_of(old).union(&days_of(new)).copied().collect();
+        let steps = 1 + g.next(4);
+        let mut groups: Vec<BTreeSet<i32>> = vec![BTreeSet::new(); steps as usize];
+        for &day in &all_days {
+            groups[g.next(steps) as usize].insert(day);
+        }
+        let (d, s, i) = old.clone();
+        let mut columns = KeyColumns::from_rows(config.clone(), d, s, i);
+        let mut replaced: BTreeSet<i32> = BTreeSet::new();
+        for days in &groups {
+            let (d, s, i) = of_days(new, |day| days.contains(&day));
+            let next = columns.with_days_replaced(days, d, s, i);
+            // Shared, not rebuilt: the blocks of the other days are the previous ones.
+            let previous: BTreeMap<i32, &Arc<DayBlock>> =
+                columns.blocks.iter().map(|b| (b.day, b)).collect();
+            for block in &next.blocks {
+                if !days.contains(&block.day) {
+                    assert!(Arc::ptr_eq(block, previous[&block.day]), "seed {seed}");
+                }
+            }
+            replaced.extend(days);
+            let current = {
+                let from_old = of_days(old, |day| !replaced.contains(&day));
+                let from_new = of_days(new, |day| replaced.contains(&day));
+                (
+                    [from_old.0, from_new.0].concat(),
+                    [from_old.1, from_new.1].concat(),
+                    [from_old.2, from_new.2].concat(),
+                )
+            };
+            let expected_days: Vec<i32> = days_of(&current).into_iter().collect();
+            let (d, s, i) = current;
+            let at_once = KeyColumns::from_rows(config.clone(), d, s, i);
+            assert_eq!(block_days(&next), expected_days, "seed {seed}");
+            assert_eq!(block_days(&at_once), expected_days, "seed {seed}");
+            assert_eq!(
+                answers(&next, &windows),
+                answers(&at_once, &windows),
+                "seed {seed}"
+            );
+            columns = next;
+        }
+        let (d, s, i) = new.clone();
+        let whole = KeyColumns::from_rows(config.clone(), d, s, i);
+        assert_eq!(
+            answers(&columns, &windows),
+            answers(&whole, &windows),
+            "seed {seed}"
+        );
+    }
+
+    fn rows(facts: &DoraFacts, config: &DoraConfig) -> Rows {
+        Linked::new(facts, config).key_rows()
+    }
+
+    #[test]
+    fn replacing_days_of_another_history_answers_as_building_at_once() {
+        for seed in 1..=10 {
+            for config in configs() {
+                let new = rows(&generated(seed), &config);
+                // Most days change, some appear, some vanish.
+                let other = rows(&generated(seed + 1_000), &config);
+                check_day_replacement(&config, &other, &new, seed);
+                // From nothing, and back to nothing.
+                check_day_replacement(&config, &Rows::default(), &new, seed + 700);
+                check_day_replacement(&config, &new, &Rows::default(), seed + 900);
+            }
+        }
+    }
+
+    #[test]
+    fn replacing_days_of_a_part_answers_as_building_at_once() {
+        for seed in 1..=10 {
+            for config in configs() {
+                let new = rows(&generated(seed), &config);
+                // A part of the same history (as before a late incident or a new deployment
+                // arrived): a few rows of some days change.
+                let mut g = Lcg(seed);
+                let mut part = new.clone();
+                part.0.retain(|_| g.next(4) > 0);
+                part.1.retain(|_| g.next(4) > 0);
+                part.2.retain(|_| g.next(4) > 0);
+                if let Some(row) = part.0.first_mut() {
+                    row.recovery = Some(RecoveryCell::Open);
+                    row.detections.push(row.at);
+                }
+                check_day_replacement(&config, &part, &new, seed + 500);
+            }
+        }
+    }
+
+    #[test]
+    fn replacing_no_day_shares_everything() {
+        let config = DoraConfig::default();
+        let columns = Linked::new(&generated(3), &config).columns();
+        let same = columns.with_days_replaced(&BTreeSet::new(), Vec::new(), Vec::new(), Vec::new());
+        assert!(!columns.blocks.is_empty());
+        assert_eq!(same.blocks.len(), columns.blocks.len());
+        assert!(same
+            .blocks
+            .iter()
+            .zip(&columns.blocks)
+            .all(|(a, b)| Arc::ptr_eq(a, b)));
+        // A day with no rows given and no block yet stays without one.
+        let far = BTreeSet::from([day_of(t("2030-01-01T00:00:00Z"))]);
+        let still = columns.with_days_replaced(&far, Vec::new(), Vec::new(), Vec::new());
+        assert_eq!(block_days(&still), block_days(&columns));
+    }
+
+    /// What the keys read of `rows` over `window`, scanning every row: the reference for the
+    /// blocks' binary searches and running counts.
+    fn scanned(
+        rows: &Rows,
+        window: &Window,
+    ) -> (DeploymentCounts, Vec<String>, ShippedCounts, Vec<i32>, u64) {
+        let mut deployments: Vec<&DeploymentKeyRow> =
+            rows.0.iter().filter(|r| window.contains(r.at)).collect();
+        deployments.sort_by_key(|r| (r.at, r.id));
+        let count = |f: &dyn Fn(&DeploymentKeyRow) -> bool| {
+            deployments.iter().filter(|r| f(r)).count() as u64
+        };
+        let days: BTreeSet<i32> = deployments.iter().map(|r| day_of(r.at)).collect();
+        let counts = DeploymentCounts {
+            deployments: deployments.len() as u64,
+            deploy_days: days.len() as u64,
+            failed_rollouts: count(&|r| r.failed_rollout),
+            rollbacks: count(&|r| r.rollback),
+            needed_intervention: count(&|r| r.recovery.is_some()),
+            reason_incident: count(&|r| r.reason_incident),
+            reason_rolled_back: count(&|r| r.reason_rolled_back),
+            rework_rollback: count(&|r| r.rework == Some(ReworkKind::Rollback)),
+            rework_during_incident: count(&|r| r.rework == Some(ReworkKind::DuringIncident)),
+        };
+        let failed = deployments
+            .iter()
+            .filter_map(|r| Some(format!("{:?} {:?}", r.recovery?, r.detections)))
+            .collect();
+        let shipped: Vec<&ShippedKeyRow> =
+            rows.1.iter().filter(|r| window.contains(r.at)).collect();
+        let shipped_counts = ShippedCounts {
+            clock_skew: shipped.iter().filter(|r| r.lead == LEAD_CLOCK_SKEW).count() as u64,
+            no_timestamp: shipped
+                .iter()
+                .filter(|r| r.lead == LEAD_NO_TIMESTAMP)
+                .count() as u64,
+            skewed_commits: shipped.iter().map(|r| u64::from(r.skewed_commits)).sum(),
+        };
+        let mut leads: Vec<i32> = shipped.iter().map(|r| r.lead).filter(|l| *l >= 0).collect();
+        leads.sort_unstable();
+        let unattributed = rows
+            .2
+            .iter()
+            .filter(|r| r.unattributed && window.contains(r.detected_at))
+            .count() as u64;
+        (counts, failed, shipped_counts, leads, unattributed)
+    }
+
+    #[test]
+    fn windows_read_what_a_scan_of_the_rows_finds() {
+        for seed in 1..=30 {
+            for config in configs() {
+                let rows = rows(&generated(seed), &config);
+                let (d, s, i) = rows.clone();
+                let columns = KeyColumns::from_rows(config.clone(), d, s, i);
+                let mut windows = windows(seed);
+                // Reversed windows read nothing, as empty ones.
+                windows.push(Window {
+                    from: t("2024-01-10T00:00:00Z"),
+                    to: t("2024-01-05T00:00:00Z"),
+                });
+                for w in &windows {
+                    let shipped = columns.shipped_in(w);
+                    let mut leads = columns.with_lead_times(&shipped, |leads| leads.to_vec());
+                    leads.sort_unstable();
+                    let failed = columns
+                        .failed_in(w)
+                        .map(|f| format!("{:?} {:?}", f.recovery, f.detections))
+                        .collect();
+                    let got = (
+                        columns.deployments_in(w),
+                        failed,
+                        columns.shipped_counts(&shipped),
+                        leads,
+                        columns.unattributed_in(w),
+                    );
+                    assert_eq!(got, scanned(&rows, w), "seed {seed} window {w:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn days_are_utc_dates() {
+        assert_eq!(day_of(t("1970-01-01T00:00:00Z")), 0);
+        assert_eq!(day_of(t("1969-12-31T23:59:59.999999999Z")), -1);
+        assert_eq!(day_of(t("2024-01-01T23:59:59Z")), 19_723);
+        assert_eq!(day_of(t("2024-01-02T00:00:00Z")), 19_724);
+        // Offsets are only notation: the UTC date counts.
+        assert_eq!(day_of(t("2024-01-02T01:00:00+02:00")), 19_723);
+        let epoch = t("1970-01-01T00:00:00Z").date_naive();
+        let mut g = Lcg(7);
+        for _ in 0..1_000 {
+            let seconds = i64::try_from(g.next(1 << 40)).unwrap() - (1 << 39);
+            let at = DateTime::<Utc>::from_timestamp(seconds, 0).unwrap();
+            let days = (at.date_naive() - epoch).num_days();
+            assert_eq!(i64::from(day_of(at)), days, "{at}");
+        }
+        assert!(day_of(DateTime::<Utc>::MIN_UTC) < 0 && day_of(DateTime::<Utc>::MAX_UTC) > 0);
     }
 }

@@ -40,13 +40,13 @@ pub struct DeploymentFrequency {
 
 /// Computes deployment frequency for `window`.
 pub fn compute(columns: &KeyColumns, window: &Window) -> DeploymentFrequency {
-    let in_window = columns.production_in(window);
+    let in_window = columns.deployments_in(window);
     let weeks = window.complete_weeks();
     // Complete weeks run from Monday 00:00 to Monday 00:00 (UTC): the deployments in a week are
     // those of its seven dates.
     let mut per_week: Vec<f64> = weeks
         .iter()
-        .map(|week| columns.deploy_days(&columns.production_in(week)) as f64)
+        .map(|week| columns.deployments_in(week).deploy_days as f64)
         .collect();
     let total_days: f64 = per_week.iter().sum();
     let (median, _) = stats::median_and_percentile(&mut per_week, 50);
@@ -55,8 +55,7 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> DeploymentFrequency {
     let level = median
         .zip(mean)
         .map(|(median, mean)| thresholds.level(median, mean));
-    let value = in_window.len() as u64;
-    let deployments = &columns.deployments;
+    let value = in_window.deployments;
     DeploymentFrequency {
         value,
         unit: "deployments".to_string(),
@@ -66,9 +65,9 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> DeploymentFrequency {
         deploy_days_per_week: median,
         mean_deploy_days_per_week: mean,
         complete_weeks: weeks.len() as u64,
-        deploy_days: columns.deploy_days(&in_window),
-        failed_rollouts: deployments.failed_rollouts.count(&in_window),
-        rollbacks: deployments.rollbacks.count(&in_window),
+        deploy_days: in_window.deploy_days,
+        failed_rollouts: in_window.failed_rollouts,
+        rollbacks: in_window.rollbacks,
     }
 }
 
@@ -90,7 +89,7 @@ pub fn per_bucket(columns: &KeyColumns, window: &Window, bucket: Bucket) -> Vec<
         .map(|(bucket_start, window)| BucketCount {
             bucket_start,
             window,
-            deployments: columns.production_in(&window).len() as u64,
+            deployments: columns.deployments_in(&window).deployments,
         })
         .collect()
 }

@@ -40,6 +40,7 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> LeadTime {
         let (median, p90) = stats::median_and_percentile_of_seconds(samples, 90);
         (median, p90, samples.len() as u64)
     });
+    let counts = columns.shipped_counts(&shipped);
     let thresholds = columns.config.thresholds.lead_time;
     LeadTime {
         value,
@@ -48,9 +49,9 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> LeadTime {
         thresholds,
         sample_size,
         p90,
-        excluded_clock_skew: columns.shipped.clock_skew.count(&shipped),
-        excluded_no_timestamp: columns.shipped.no_timestamp.count(&shipped),
-        skewed_commits: columns.shipped.skewed_commits.count(&shipped),
+        excluded_clock_skew: counts.clock_skew,
+        excluded_no_timestamp: counts.no_timestamp,
+        skewed_commits: counts.skewed_commits,
     }
 }
 

@@ -875,7 +875,7 @@ impl<'a> Linked<'a> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::dora::testkit::{change, dep, incident, t};
+    use crate::dora::testkit::{change, dep, generated, incident, t};
     use chrono::Duration;
 
     fn prod_only() -> DoraConfig {
@@ -1256,97 +1256,6 @@ mod tests {
         let self_blamed = dep(1, "api", "prod", "2024-01-01T02:00:00Z");
         let pairs = [(&i, &self_blamed)];
         assert_eq!(rework_reason(&self_blamed, &pairs, &config), None);
-    }
-
-    /// A small deterministic generator (LCG), to compare the indexed linking with the naive
-    /// rule functions over all candidates.
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self, n: u64) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (self.0 >> 33) % n
-        }
-    }
-
-    fn generated(seed: u64) -> DoraFacts {
-        let mut g = Lcg(seed);
-        let base = t("2024-01-01T00:00:00Z");
-        let services = ["api", "web"];
-        let envs = ["prod", "prod-eu", "staging"];
-        let pick = |g: &mut Lcg, n: u64| -> Option<String> {
-            (g.next(3) > 0).then(|| format!("x{}", g.next(n)))
-        };
-        let mut facts = DoraFacts::default();
-        for id in 0..120 {
-            // Hour granularity over 20 days: many same-time ties.
-            let at = base + Duration::hours(i64::try_from(g.next(480)).unwrap());
-            let mut d = dep(
-                id,
-                services[g.next(2) as usize],
-                envs[g.next(3) as usize],
-                "2024-01-01T00:00:00Z",
-            );
-            d.at = at;
-            d.failed = g.next(8) == 0;
-            if g.next(6) == 0 {
-                d.kind = DeploymentKind::Rolledback;
-            }
-            d.artifact_id = pick(&mut g, 30);
-            d.revision = pick(&mut g, 30);
-            facts.deployments.push(d);
-        }
-        for id in 0..80 {
-            let mut c = change(&format!("c{id}"));
-            if g.next(2) == 0 {
-                c.service = Some(services[g.next(2) as usize].to_string());
-            }
-            for _ in 0..g.next(3) {
-                let sha = format!("x{}", g.next(30));
-                let at = (g.next(2) == 0)
-                    .then(|| base + Duration::hours(i64::try_from(g.next(480)).unwrap()));
-                c.commits.push(crate::dora::facts::Commit { sha, at });
-            }
-            c.merge_sha = pick(&mut g, 30);
-            if g.next(2) == 0 {
-                c.artifact_ids.push(format!("x{}", g.next(30)));
-            }
-            c.created_at = (g.next(2) == 0)
-                .then(|| base + Duration::hours(i64::try_from(g.next(480)).unwrap()));
-            facts.changes.push(c);
-        }
-        for id in 0..60 {
-            let detected = base + Duration::hours(i64::try_from(g.next(500)).unwrap());
-            let mut i = incident(
-                &format!("i{id}"),
-                services[g.next(2) as usize],
-                envs[g.next(3) as usize],
-                "2024-01-01T00:00:00Z",
-            );
-            i.detected_at = detected;
-            if g.next(4) == 0 {
-                i.environment = None;
-            }
-            if g.next(6) == 0 {
-                i.service = None;
-            }
-            if g.next(5) == 0 {
-                i.deployment_ref = Some(i64::try_from(g.next(130)).unwrap());
-            }
-            i.artifact_id = if g.next(3) == 0 {
-                pick(&mut g, 30)
-            } else {
-                None
-            };
-            if g.next(4) > 0 {
-                i.resolved_at =
-                    Some(detected + Duration::hours(i64::try_from(g.next(100)).unwrap()));
-            }
-            facts.incidents.push(i);
-        }
-        facts
     }
 
     #[test]

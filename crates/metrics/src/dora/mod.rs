@@ -8,14 +8,17 @@
 //! carries its unit, level, thresholds and sample size; the report carries its window (the
 //! caller adds the filters). Definitions, linking rules and edge cases: METRICS.md.
 //!
-//! One module per key; [`linking`] holds the rules that tie facts together, [`levels`] the
-//! thresholds, [`window`] the calendar, [`stats`] the median and percentile.
+//! One module per key; [`linking`] holds the rules that tie facts together, [`key_rows`] and
+//! [`columns`] what the keys read of the links (plain rows, then day blocks that can be replaced
+//! one UTC day at a time), [`levels`] the thresholds, [`window`] the calendar, [`stats`] the
+//! median and percentile.
 
 pub mod change_failure_rate;
 pub mod columns;
 pub mod deployment_frequency;
 pub mod drilldown;
 pub mod facts;
+pub mod key_rows;
 pub mod lead_time;
 pub mod levels;
 pub mod link_rows;
@@ -34,10 +37,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use change_failure_rate::ChangeFailureRate;
-pub use columns::KeyColumns;
+pub use columns::{day_of, KeyColumns};
 pub use deployment_frequency::{BucketCount, DeploymentFrequency};
 pub use drilldown::{ChangeLinks, DeploymentLinks, IncidentLinks};
 pub use facts::{Change, Commit, Deployment, DeploymentKind, DoraConfig, DoraFacts, Incident};
+pub use key_rows::{
+    DeploymentKeyRow, IncidentKeyRow, RecoveryCell, ReworkKind, ShippedKeyRow, LEAD_CLOCK_SKEW,
+    LEAD_NO_TIMESTAMP,
+};
 pub use lead_time::LeadTime;
 pub use levels::{Level, Thresholds};
 pub use linking::Linked;

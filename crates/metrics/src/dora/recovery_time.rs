@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::columns::{KeyColumns, RecoveryCell};
+use super::columns::KeyColumns;
+use super::key_rows::RecoveryCell;
 use super::levels::{DurationThresholds, Level};
 use super::stats;
 use super::window::Window;
@@ -32,11 +33,12 @@ pub struct RecoveryTime {
 
 /// Computes recovery time for `window`.
 pub fn compute(columns: &KeyColumns, window: &Window) -> RecoveryTime {
-    let failed = columns.failed_in(window);
     let mut samples = Vec::new();
+    let mut failed = 0;
     let mut open = 0;
     let mut invalid = 0;
-    for row in failed {
+    for row in columns.failed_in(window) {
+        failed += 1;
         match row.recovery {
             RecoveryCell::Recovered { seconds } => samples.push(seconds as f64),
             RecoveryCell::Open => open += 1,
@@ -51,7 +53,7 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> RecoveryTime {
         level: value.map(|v| thresholds.level(v)),
         thresholds,
         sample_size: samples.len() as u64,
-        failed_deployments: failed.len() as u64,
+        failed_deployments: failed,
         open,
         excluded_invalid_times: invalid,
     }

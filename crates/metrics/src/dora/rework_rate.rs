@@ -34,11 +34,11 @@ pub struct ReworkRate {
 
 /// Computes rework rate for `window`.
 pub fn compute(columns: &KeyColumns, window: &Window) -> ReworkRate {
-    let in_window = columns.production_in(window);
-    let rollbacks = columns.deployments.rework_rollback.count(&in_window);
-    let during_incident = columns.deployments.rework_during_incident.count(&in_window);
+    let in_window = columns.deployments_in(window);
+    let rollbacks = in_window.rework_rollback;
+    let during_incident = in_window.rework_during_incident;
     let rework = rollbacks + during_incident;
-    let sample_size = in_window.len() as u64;
+    let sample_size = in_window.deployments;
     let value = (sample_size > 0).then(|| rework as f64 / sample_size as f64);
     let thresholds = columns.config.thresholds.rework_rate;
     ReworkRate {

@@ -277,6 +277,21 @@ fn shuffled_facts_give_the_same_report() {
 }
 
 #[test]
+fn january_columns_updated_day_by_day_answer_as_built_at_once() {
+    // The pass before i-late arrived, then the next one: the columns of the first, with days
+    // replaced by the rows of the second, answer as the second's built at once.
+    let mut first = january();
+    first.incidents.retain(|i| i.id != "i-late");
+    for config in [prod(), DoraConfig::default()] {
+        let old = Linked::new(&first, &config).key_rows();
+        let new = Linked::new(&january(), &config).key_rows();
+        for seed in 1..=10 {
+            columns::tests::check_day_replacement(&config, &old, &new, seed);
+        }
+    }
+}
+
+#[test]
 fn late_incident_changes_the_old_failure_rate_on_the_next_pass() {
     // First pass, before i-late arrived: failures 4, 5, 7 -> 3/9; recovery samples
     // [1800, 1800] -> median 1800.
