@@ -16,12 +16,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dora_http::Problem;
 use dora_metrics::dora::levels::Thresholds;
 use dora_metrics::dora::{self, window::Bucket, window::Window, DoraConfig, Key, KeyColumns};
-use dora_metrics::facts::{narrow, Scope};
+use dora_metrics::facts::Scope;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::facts_cache::{Facts, FactsConfig};
+use crate::live_keys::{Freshness, KeysConfig};
 use crate::{store_problem, ApiState};
 
 /// `[dora]` in the configuration.
@@ -35,8 +35,8 @@ pub struct DoraSettings {
     pub attribution_horizon: Duration,
     /// Service -> team; wins over team metadata in events.
     pub teams: BTreeMap<String, String>,
-    /// How long a query waits for the facts to catch up with the calculator before it answers
-    /// from the previous ones (marked `stale`); see `facts_cache`.
+    /// How long a query waits for the keys to catch up with the links before it answers from
+    /// the previous ones (marked `stale`); see `live_keys`.
     #[serde(with = "humantime_serde")]
     pub freshness_wait: Duration,
     /// Level thresholds (defaults: the DORA 2023 clusters; METRICS.md).
@@ -49,7 +49,7 @@ impl Default for DoraSettings {
             production_environments: Vec::new(),
             attribution_horizon: Duration::from_secs(7 * 24 * 3600),
             teams: BTreeMap::new(),
-            freshness_wait: crate::facts_cache::DEFAULT_FRESHNESS_WAIT,
+            freshness_wait: crate::live_keys::DEFAULT_FRESHNESS_WAIT,
             thresholds: Thresholds::default(),
         }
     }
@@ -101,6 +101,17 @@ pub(crate) struct PagingParams {
     /// Items to skip.
     #[param(schema_with = page_offset)]
     offset: Option<i64>,
+    /// Start after this item: the `next` of the previous page (faster than `offset` deep
+    /// into a long list).
+    #[param(schema_with = page_after)]
+    after: Option<String>,
+}
+
+fn page_after() -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(4096))
 }
 
 fn page_limit() -> utoipa::openapi::schema::ObjectBuilder {
@@ -156,32 +167,34 @@ fn parse_time(field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>
 /// Series longer than this are refused: each bucket is a full computation.
 const MAX_BUCKETS: i64 = 1000;
 
-/// The cached facts (maybe `stale`: see [`crate::facts_cache`]).
-pub(crate) async fn cached_facts(state: &ApiState) -> Result<Facts, Problem> {
-    let config = FactsConfig {
+/// What the live keys need of the settings.
+pub(crate) fn keys_config(state: &ApiState) -> KeysConfig {
+    KeysConfig {
         teams: state.dora.teams.clone(),
         dora: state.dora.config(),
-    };
+    }
+}
+
+/// The keys' columns of `scope` (see [`crate::live_keys`]), and how fresh they are.
+pub(crate) async fn key_columns(
+    state: &ApiState,
+    scope: &Scope,
+) -> Result<(Arc<KeyColumns>, Freshness), Problem> {
     state
-        .facts
-        .get(&state.store, &config)
+        .keys
+        .columns(&state.store, &keys_config(state), scope)
         .await
         .map_err(store_problem)
 }
 
-/// The facts of `scope`, linked and reduced to what the keys read for any window (cached per
-/// scope until the facts calculator moves), and whether they are stale.
-pub(crate) async fn key_columns(
-    state: &ApiState,
-    scope: &Scope,
-) -> Result<(Arc<KeyColumns>, bool), Problem> {
-    let facts = cached_facts(state).await?;
-    let columns = facts
-        .cached
-        .columns(scope, &state.dora.config())
-        .await
-        .map_err(|e| Problem::internal(&e))?;
-    Ok((columns, facts.stale))
+/// `stale` and `freshness` for an answer.
+fn with_freshness(object: &mut serde_json::Map<String, Value>, freshness: &Freshness) {
+    object.insert("stale".into(), json!(freshness.stale));
+    object.insert(
+        "freshness".into(),
+        json!({"behind_cdevents": freshness.behind_cdevents,
+               "behind_seconds": freshness.behind_seconds}),
+    );
 }
 
 fn parse_query(raw: Option<&str>, extra_names: &[&str]) -> Result<DoraQuery, Problem> {
@@ -301,12 +314,12 @@ pub async fn dora_keys(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
     let query = parse_query(raw.as_deref(), &[])?;
-    let (columns, stale) = key_columns(&state, &query.scope).await?;
+    let (columns, freshness) = key_columns(&state, &query.scope).await?;
     let report = columns.report(&query.window);
     let mut body = serde_json::to_value(&report).map_err(|e| Problem::internal(&e))?;
     if let Some(object) = body.as_object_mut() {
         object.insert("filters".into(), filters_json(&query.scope, &state.dora));
-        object.insert("stale".into(), json!(stale));
+        with_freshness(object, &freshness);
     }
     Ok(Json(body))
 }
@@ -317,8 +330,7 @@ pub(crate) struct SeriesAnswer {
     pub bucket: Bucket,
     pub query: DoraQuery,
     pub series: Vec<dora::KeySeriesPoint>,
-    /// Computed from the previous facts while a rebuild runs.
-    pub stale: bool,
+    pub freshness: Freshness,
 }
 
 /// One DORA key per day, week, month or year of the window.
@@ -344,14 +356,17 @@ pub async fn key_series(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
     let answer = compute_series(&state, &key, raw.as_deref()).await?;
-    Ok(Json(json!({
+    let mut body = json!({
         "key": key,
         "bucket": answer.bucket.as_str(),
         "window": answer.query.window,
         "filters": filters_json(&answer.query.scope, &state.dora),
         "series": answer.series,
-        "stale": answer.stale,
-    })))
+    });
+    if let Some(object) = body.as_object_mut() {
+        with_freshness(object, &answer.freshness);
+    }
+    Ok(Json(body))
 }
 
 /// Parses a series request (`key` as in the URL, the raw query) and computes it.
@@ -397,20 +412,20 @@ pub(crate) async fn compute_series(
             ),
         ));
     }
-    let (columns, stale) = key_columns(state, &query.scope).await?;
+    let (columns, freshness) = key_columns(state, &query.scope).await?;
     let series = columns.key_series(&query.window, parsed_key, bucket);
     Ok(SeriesAnswer {
         key: parsed_key,
         bucket,
         query,
         series,
-        stale,
+        freshness,
     })
 }
 
 /// Which drill-down list.
-#[derive(Clone, Copy)]
-enum Listing {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
     Deployments,
     Changes,
     Incidents,
@@ -421,56 +436,31 @@ async fn drill_down(
     raw: Option<String>,
     listing: Listing,
 ) -> Result<Json<Value>, Problem> {
-    let query = parse_query(raw.as_deref(), &["limit", "offset"])?;
+    let query = parse_query(raw.as_deref(), &["limit", "offset", "after"])?;
     let (limit, offset) = paging(&query.extra)?;
-    let cached = cached_facts(&state).await?.cached;
-    let cdevent_ids = &cached.cdevent_ids;
-    let facts = narrow(&cached.facts, &query.scope);
-    let config = state.dora.config();
-    let linked = dora::linking::Linked::new(&facts, &config);
-    let page = |mut items: Vec<Value>| {
-        let total = items.len();
-        items.reverse(); // newest first
-        let items: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
-        (total, items)
+    let after = query
+        .extra
+        .get("after")
+        .map(|text| crate::drilldown::parse_after(listing, text))
+        .transpose()?;
+    let (total, items, next, freshness) = if query.scope == Scope::default() {
+        crate::drilldown::from_tables(&state, &query.window, listing, limit, offset, after).await?
+    } else {
+        crate::drilldown::from_scope(&state, &query, listing, limit, offset, after.as_ref()).await?
     };
-    let (total, items) = match listing {
-        Listing::Deployments => page(
-            linked
-                .deployments_in(&query.window)
-                .into_iter()
-                .map(|links| {
-                    let mut item = serde_json::to_value(&links).unwrap_or_default();
-                    if let Some(object) = item.as_object_mut() {
-                        object.insert("cdevent_id".into(), json!(cdevent_ids.get(&links.id)));
-                    }
-                    item
-                })
-                .collect(),
-        ),
-        Listing::Changes => page(
-            linked
-                .changes_in(&query.window)
-                .into_iter()
-                .map(|links| serde_json::to_value(&links).unwrap_or_default())
-                .collect(),
-        ),
-        Listing::Incidents => page(
-            linked
-                .incidents_in(&query.window)
-                .into_iter()
-                .map(|links| serde_json::to_value(&links).unwrap_or_default())
-                .collect(),
-        ),
-    };
-    Ok(Json(json!({
+    let mut body = json!({
         "window": query.window,
         "filters": filters_json(&query.scope, &state.dora),
         "total": total,
         "limit": limit,
         "offset": offset,
         "items": items,
-    })))
+        "next": next,
+    });
+    if let Some(object) = body.as_object_mut() {
+        with_freshness(object, &freshness);
+    }
+    Ok(Json(body))
 }
 
 /// Deployments in the window, newest first.

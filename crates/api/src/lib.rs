@@ -24,8 +24,9 @@ use utoipa_axum::routes;
 pub mod charts;
 pub mod dashboard;
 pub mod dora;
+pub(crate) mod drilldown;
 pub mod events;
-pub mod facts_cache;
+pub mod live_keys;
 pub mod params;
 pub mod prometheus;
 
@@ -43,8 +44,8 @@ pub struct ApiState {
     /// Whether this process ingests (and so reports ingest totals in `/api/v1/pipeline`).
     pub serves_ingest: bool,
     pub gauges: std::sync::Arc<prometheus::GaugeCache>,
-    /// All facts folded, as of the calculator's position.
-    pub facts: std::sync::Arc<facts_cache::FactsCache>,
+    /// The keys' columns, kept up to date from the link tables.
+    pub keys: std::sync::Arc<live_keys::LiveKeys>,
     /// Who may read (read tokens; open unless configured).
     pub auth: Authenticator,
 }
@@ -63,7 +64,7 @@ impl ApiState {
         telemetry: std::sync::Arc<Telemetry>,
         serves: Serves,
     ) -> Self {
-        let facts = facts_cache::FactsCache::new(dora.freshness_wait);
+        let keys = live_keys::LiveKeys::new(dora.freshness_wait);
         Self {
             feed: events::EventFeed::new(store.clone()),
             store,
@@ -72,7 +73,7 @@ impl ApiState {
             serves_queries: serves.queries,
             serves_ingest: serves.ingest,
             gauges: std::sync::Arc::default(),
-            facts: std::sync::Arc::new(facts),
+            keys: std::sync::Arc::new(keys),
             auth: Authenticator::open(),
         }
     }
@@ -281,8 +282,11 @@ async fn list_failures(
 pub struct PipelineState {
     #[serde(flatten)]
     pub stats: StoreStats,
-    /// CDEvents not yet read by the deployments calculator.
+    /// CDEvents not yet counted in the keys: not yet read by the facts calculator, or read
+    /// but not linked yet.
     pub deployments_lag: i64,
+    /// CDEvents whose facts are not linked yet.
+    pub links_lag: i64,
     /// Calls of external functions not yet made (or to be retried), per function with pending
     /// jobs: the count, the oldest, the last error.
     pub function_jobs: Vec<FunctionJobStats>,
@@ -310,7 +314,8 @@ async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, 
         .await
         .map_err(store_problem)?;
     Ok(Json(PipelineState {
-        deployments_lag: stats.last_cdevent_seq - stats.deployments_cursor,
+        deployments_lag: stats.last_cdevent_seq - stats.deployments_cursor.min(stats.links_cursor),
+        links_lag: stats.last_cdevent_seq - stats.links_cursor,
         function_jobs,
         stats,
         ingest: state.serves_ingest.then(|| state.telemetry.ingest_totals()),

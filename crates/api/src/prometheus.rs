@@ -20,7 +20,6 @@ use dora_metrics::dora::{DoraReport, Window};
 use dora_metrics::facts::Scope;
 use tokio::sync::Mutex;
 
-use crate::dora::cached_facts;
 use crate::ApiState;
 
 /// The window of the DORA gauges, ending at the scrape.
@@ -132,9 +131,6 @@ async fn dora_gauges(state: &ApiState) -> Result<Arc<String>, dora_http::Problem
             return Ok(Arc::clone(text));
         }
     }
-    // One version of the facts for every series of the scrape.
-    let snapshot = cached_facts(state).await?.cached;
-    let facts = &snapshot.facts;
     let to = Utc::now();
     let window = Window {
         from: to - chrono::Duration::days(DORA_GAUGES_WINDOW_DAYS),
@@ -142,22 +138,23 @@ async fn dora_gauges(state: &ApiState) -> Result<Arc<String>, dora_http::Problem
     };
     let config = state.dora.config();
     // Every (service, environment, team) with a production deployment in the window.
-    let series: BTreeSet<(String, String, String)> = facts
-        .deployments
-        .iter()
-        .filter(|d| d.at >= window.from && d.at < window.to)
+    let deployments = state
+        .store
+        .deployments_between(window.from, window.to)
+        .await
+        .map_err(crate::store_problem)?;
+    let series: BTreeSet<(String, String, String)> = deployments
+        .into_iter()
         .filter(|d| {
             config.production_environments.is_empty()
                 || config.production_environments.contains(&d.environment)
         })
         .map(|d| {
-            (
-                d.service.clone(),
-                d.environment.clone(),
-                d.team.clone().unwrap_or_default(),
-            )
+            let team = state.dora.teams.get(&d.service).cloned().or(d.team);
+            (d.service, d.environment, team.unwrap_or_default())
         })
         .collect();
+    let keys_config = crate::dora::keys_config(state);
     let mut reports = Vec::with_capacity(series.len());
     for (service, environment, team) in series {
         let scope = Scope {
@@ -165,11 +162,12 @@ async fn dora_gauges(state: &ApiState) -> Result<Arc<String>, dora_http::Problem
             environments: Some(vec![environment.clone()]),
             teams: None,
         };
-        // Each scope's columns are cached with the facts, like any filtered request's.
-        let columns = snapshot
-            .columns(&scope, &config)
+        // Each scope's columns are kept per links version, like any filtered request's.
+        let (columns, _) = state
+            .keys
+            .columns(&state.store, &keys_config, &scope)
             .await
-            .map_err(|e| dora_http::Problem::internal(&e))?;
+            .map_err(crate::store_problem)?;
         reports.push(([service, environment, team], columns.report(&window)));
     }
     let text = Arc::new(write_dora(&reports));

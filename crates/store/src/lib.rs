@@ -618,6 +618,8 @@ pub struct StoreStats {
     pub last_cdevent_seq: i64,
     pub router_cursor: i64,
     pub deployments_cursor: i64,
+    /// The linker's cursor (`calculator:links`).
+    pub links_cursor: i64,
     /// Raw events the router has not read yet.
     pub router_lag: i64,
 }
@@ -640,10 +642,7 @@ macro_rules! dispatch {
 }
 
 mod links;
-pub use links::{
-    AllLinks, ChangeLinkRow, ContainmentRow, DeploymentLinkRow, DeploymentMatch, IncidentLinkRow,
-    LinkWrites, Neighbour, NewFacts, OrderKey, LINKS_CURSOR,
-};
+pub use links::*;
 
 /// The default connection pool size for PostgreSQL.
 pub const DEFAULT_POOL_SIZE: u32 = 10;

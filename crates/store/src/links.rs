@@ -311,3 +311,173 @@ impl Store {
         Ok(links)
     }
 }
+
+/// What the keys read of one production deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentKeyRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub flags: i64,
+    pub recovery_seconds: Option<i64>,
+}
+
+/// What the keys read of one shipped change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippedKeyRecord {
+    pub change_id: String,
+    pub at: DateTime<Utc>,
+    pub deployment_id: i64,
+    pub lead: i32,
+    pub skewed: i32,
+}
+
+/// What the keys read of one incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentKeyRecord {
+    pub id: String,
+    pub detected_at: DateTime<Utc>,
+    pub unattributed: bool,
+}
+
+/// The key rows of a span of time: production deployments, shipped changes (by their first
+/// production deployment's time), incidents (by detection), and the detection times of the
+/// incidents blamed on those deployments.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRowsRecord {
+    pub deployments: Vec<DeploymentKeyRecord>,
+    /// `(deployment id, detection time)` of the incidents blamed on `deployments`.
+    pub detections: Vec<(i64, DateTime<Utc>)>,
+    pub shipped: Vec<ShippedKeyRecord>,
+    pub incidents: Vec<IncidentKeyRecord>,
+}
+
+/// How far the links are behind the CDEvents store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkLag {
+    /// The links cursor.
+    pub version: i64,
+    /// CDEvents stored but not linked yet.
+    pub cdevents_behind: i64,
+    /// When the oldest of them was stored.
+    pub oldest_unlinked_at: Option<DateTime<Utc>>,
+}
+
+/// One page of a drill-down list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Page<T> {
+    /// Items in the window (all pages).
+    pub total: i64,
+    pub items: Vec<T>,
+}
+
+/// A deployment with its links, for drill-down.
+#[derive(Debug, Clone)]
+pub struct DeploymentPageRow {
+    pub deployment: DeploymentRecord,
+    /// The `detail` of its links (absent while not linked yet).
+    pub detail: Option<String>,
+    /// Changes it shipped, sorted.
+    pub shipped: Vec<String>,
+    /// Incidents blamed on it, by detection then id.
+    pub incidents: Vec<String>,
+}
+
+/// Where a drill-down page starts: after this item of the previous page (newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageAfter {
+    /// A deployment's (time, id).
+    Deployment(DateTime<Utc>, i64),
+    /// A change's (first production deployment's time, its id, the change id).
+    Change(DateTime<Utc>, i64, String),
+    /// An incident's (detection, id).
+    Incident(DateTime<Utc>, String),
+}
+
+/// A page request: the window, and either an offset or a keyset start.
+#[derive(Debug, Clone)]
+pub struct PageQuery {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub limit: i64,
+    pub offset: i64,
+    pub after: Option<PageAfter>,
+}
+
+/// The folded facts a filtered scope may need, as stored by the linker.
+#[derive(Debug, Clone, Default)]
+pub struct ScopeRecords {
+    pub deployments: Vec<DeploymentRecord>,
+    /// `detail` of the changes contained in a deployment of the scope's services and
+    /// environments.
+    pub change_details: Vec<String>,
+    /// `detail` of the incidents of the scope's services, or naming no service.
+    pub incident_details: Vec<String>,
+}
+
+/// How many link positions of dirty days are kept: a reader further behind loads everything.
+pub const DIRTY_DAYS_KEPT: i64 = 1_000_000;
+
+impl Store {
+    /// The key rows with times in `[from, to)` (`None`: unbounded).
+    pub async fn key_rows(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<KeyRowsRecord, StoreError> {
+        dispatch!(self, s => s.key_rows(from, to).await)
+    }
+
+    /// The days whose key rows changed in link passes after `after` up to `upto`; `None` when
+    /// those records were pruned (the reader must load everything again).
+    pub async fn dirty_days_since(
+        &self,
+        after: i64,
+        upto: i64,
+    ) -> Result<Option<Vec<i32>>, StoreError> {
+        dispatch!(self, s => s.dirty_days_since(after, upto).await)
+    }
+
+    /// The links cursor and how far it is behind the CDEvents store.
+    pub async fn link_lag(&self) -> Result<LinkLag, StoreError> {
+        dispatch!(self, s => s.link_lag().await)
+    }
+
+    /// A page of the deployments (any environment) in the window, newest first.
+    pub async fn deployment_page(
+        &self,
+        query: &PageQuery,
+    ) -> Result<Page<DeploymentPageRow>, StoreError> {
+        dispatch!(self, s => s.deployment_page(query).await)
+    }
+
+    /// A page of the changes first deployed to production in the window, newest first.
+    pub async fn change_page(&self, query: &PageQuery) -> Result<Page<ChangeLinkRow>, StoreError> {
+        dispatch!(self, s => s.change_page(query).await)
+    }
+
+    /// A page of the incidents detected in the window, newest first.
+    pub async fn incident_page(
+        &self,
+        query: &PageQuery,
+    ) -> Result<Page<IncidentLinkRow>, StoreError> {
+        dispatch!(self, s => s.incident_page(query).await)
+    }
+
+    /// Deployments (any environment) with `from <= deployed_at < to`, by time.
+    pub async fn deployments_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        dispatch!(self, s => s.deployments_between(from, to).await)
+    }
+
+    /// What a scope of these services and environments (`None`: any) may need.
+    pub async fn scope_records(
+        &self,
+        services: Option<&[String]>,
+        environments: Option<&[String]>,
+    ) -> Result<ScopeRecords, StoreError> {
+        dispatch!(self, s => s.scope_records(services, environments).await)
+    }
+}

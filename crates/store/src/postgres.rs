@@ -876,6 +876,7 @@ impl PostgresStore {
                (SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw) AS last_cdevent_seq,
                (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $1) AS router_cursor,
                (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $2) AS deployments_cursor,
+               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $3) AS links_cursor,
                (SELECT COUNT(*) FROM cloudevents_raw r
                  WHERE (r.tx, r.seq) > ((SELECT COALESCE(MAX(position_tx), 0) FROM cursors WHERE name = $1),
                                          (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $1))
@@ -883,6 +884,7 @@ impl PostgresStore {
         )
         .bind(ROUTER_CURSOR)
         .bind(DEPLOYMENTS_CURSOR)
+        .bind(crate::LINKS_CURSOR)
         .fetch_one(&self.pool)
         .await?;
         Ok(StoreStats {
@@ -894,6 +896,7 @@ impl PostgresStore {
             last_cdevent_seq: row.try_get("last_cdevent_seq")?,
             router_cursor: row.try_get("router_cursor")?,
             deployments_cursor: row.try_get("deployments_cursor")?,
+            links_cursor: row.try_get("links_cursor")?,
             router_lag: row.try_get("router_lag")?,
         })
     }

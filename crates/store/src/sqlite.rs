@@ -685,10 +685,12 @@ impl SqliteStore {
                (SELECT COALESCE(MAX(seq), 0) FROM cloudevents_raw) AS last_raw_seq,
                (SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw) AS last_cdevent_seq,
                (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = ?1) AS router_cursor,
-               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = ?2) AS deployments_cursor",
+               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = ?2) AS deployments_cursor,
+               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = ?3) AS links_cursor",
         )
         .bind(ROUTER_CURSOR)
         .bind(DEPLOYMENTS_CURSOR)
+        .bind(crate::LINKS_CURSOR)
         .fetch_one(&self.pool)
         .await?;
         Ok(StoreStats {
@@ -700,6 +702,7 @@ impl SqliteStore {
             last_cdevent_seq: row.try_get("last_cdevent_seq")?,
             router_cursor: row.try_get("router_cursor")?,
             deployments_cursor: row.try_get("deployments_cursor")?,
+            links_cursor: row.try_get("links_cursor")?,
             router_lag: row.try_get::<i64, _>("last_raw_seq")?
                 - row.try_get::<i64, _>("router_cursor")?,
         })

@@ -6,7 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::facts::DeploymentKind;
+use super::facts::{Change, Deployment, DeploymentKind, Incident};
+use super::link_rows::DeploymentDetail;
 use super::linking::{
     Attribution, AttributionRule, ChangeStart, InterventionReason, Linked, Recovery, ReworkReason,
     StartSource,
@@ -93,11 +94,17 @@ pub enum IncidentStatus {
     NonProduction,
 }
 
-impl Linked<'_> {
-    fn deployment_links_at(&self, i: usize) -> DeploymentLinks {
-        let d = &self.facts.deployments[i];
-        let state = &self.deployments[i];
-        let id_of = |j: usize| self.facts.deployments[j].id;
+impl DeploymentLinks {
+    /// A deployment with links made elsewhere (the link tables): what it shipped (sorted), the
+    /// incidents blamed on it (by detection), and its rollback, intervention, recovery and
+    /// rework.
+    pub fn new(
+        d: &Deployment,
+        production: bool,
+        changes: Vec<String>,
+        incidents: Vec<String>,
+        detail: DeploymentDetail,
+    ) -> Self {
         DeploymentLinks {
             id: d.id,
             service: d.service.clone(),
@@ -108,30 +115,29 @@ impl Linked<'_> {
             failed: d.failed,
             artifact_id: d.artifact_id.clone(),
             revision: d.revision.clone(),
-            production: state.production,
-            changes: state
-                .shipped
-                .iter()
-                .map(|&c| self.facts.changes[c].id.clone())
-                .collect(),
-            incidents: state
-                .incidents
-                .iter()
-                .map(|&ii| self.facts.incidents[ii].id.clone())
-                .collect(),
-            rolled_back_by: state.rolled_back_by.map(id_of),
-            rolls_back: state.rolls_back.map(id_of),
-            intervention: state.reasons.clone(),
-            recovery: state.recovery.clone(),
-            rework: state.rework.clone(),
+            production,
+            changes,
+            incidents,
+            rolled_back_by: detail.rolled_back_by,
+            rolls_back: detail.rolls_back,
+            intervention: detail.reasons,
+            recovery: detail.recovery,
+            rework: detail.rework,
         }
     }
+}
 
-    fn change_links_at(&self, ci: usize) -> ChangeLinks {
-        let c = &self.facts.changes[ci];
-        let state = &self.changes[ci];
-        let deployed_at = state.first_production.map(|i| self.facts.deployments[i].at);
-        let (started_at, start_source, skewed_commits, excluded) = match state.start {
+impl ChangeLinks {
+    /// A change with its containing deployments (ids, in deployment order), its first
+    /// production deployment (id and time) and its start relative to it.
+    pub fn new(
+        c: &Change,
+        deployments: Vec<i64>,
+        first: Option<(i64, DateTime<Utc>)>,
+        start: Option<ChangeStart>,
+    ) -> Self {
+        let deployed_at = first.map(|(_, at)| at);
+        let (started_at, start_source, skewed_commits, excluded) = match start {
             Some(ChangeStart::Start {
                 at,
                 source,
@@ -150,14 +156,8 @@ impl Linked<'_> {
             id: c.id.clone(),
             service: c.service.clone(),
             repository: c.repository.clone(),
-            deployments: state
-                .contained_in
-                .iter()
-                .map(|&i| self.facts.deployments[i].id)
-                .collect(),
-            first_production_deployment: state
-                .first_production
-                .map(|i| self.facts.deployments[i].id),
+            deployments,
+            first_production_deployment: first.map(|(id, _)| id),
             deployed_at,
             started_at,
             start_source,
@@ -168,11 +168,12 @@ impl Linked<'_> {
             excluded,
         }
     }
+}
 
-    fn incident_links_at(&self, ii: usize) -> IncidentLinks {
-        let incident = &self.facts.incidents[ii];
-        let state = &self.incidents[ii];
-        let (deployment, rule, status) = match state.attribution {
+impl IncidentLinks {
+    /// An incident and its attribution.
+    pub fn new(incident: &Incident, attribution: Attribution) -> Self {
+        let (deployment, rule, status) = match attribution {
             Attribution::Deployment { id, rule } => {
                 (Some(id), Some(rule), IncidentStatus::Attributed)
             }
@@ -189,6 +190,49 @@ impl Linked<'_> {
             rule,
             status,
         }
+    }
+}
+
+impl Linked<'_> {
+    fn deployment_links_at(&self, i: usize) -> DeploymentLinks {
+        let state = &self.deployments[i];
+        let id_of = |j: usize| self.facts.deployments[j].id;
+        DeploymentLinks::new(
+            &self.facts.deployments[i],
+            state.production,
+            state
+                .shipped
+                .iter()
+                .map(|&c| self.facts.changes[c].id.clone())
+                .collect(),
+            state
+                .incidents
+                .iter()
+                .map(|&ii| self.facts.incidents[ii].id.clone())
+                .collect(),
+            DeploymentDetail {
+                rolls_back: state.rolls_back.map(id_of),
+                rolled_back_by: state.rolled_back_by.map(id_of),
+                reasons: state.reasons.clone(),
+                recovery: state.recovery.clone(),
+                rework: state.rework.clone(),
+            },
+        )
+    }
+
+    fn change_links_at(&self, ci: usize) -> ChangeLinks {
+        let state = &self.changes[ci];
+        let deps = &self.facts.deployments;
+        ChangeLinks::new(
+            &self.facts.changes[ci],
+            state.contained_in.iter().map(|&i| deps[i].id).collect(),
+            state.first_production.map(|i| (deps[i].id, deps[i].at)),
+            state.start,
+        )
+    }
+
+    fn incident_links_at(&self, ii: usize) -> IncidentLinks {
+        IncidentLinks::new(&self.facts.incidents[ii], self.incidents[ii].attribution)
     }
 
     /// Links of the deployment with this id.

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use dora_store::{ChangeLinkRow, ContainmentRow, DeploymentLinkRow, IncidentLinkRow};
 use serde::{Deserialize, Serialize};
 
-use super::columns::{LEAD_CLOCK_SKEW, LEAD_NO_TIMESTAMP};
 use super::facts::{Change, DeploymentKind, Incident};
+use super::key_rows::{LEAD_CLOCK_SKEW, LEAD_NO_TIMESTAMP};
 use super::linking::{
     Attribution, ChangeStart, InterventionReason, Linked, Recovery, ReworkReason,
 };

@@ -68,7 +68,9 @@ CREATE INDEX link_dirty_days_by_version ON link_dirty_days (version);
 -- The configuration the links were made under (production environments, horizon).
 CREATE TABLE link_config (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
-    fingerprint TEXT    NOT NULL
+    fingerprint TEXT    NOT NULL,
+    -- Dirty days are kept for link positions after this one (older ones are pruned).
+    dirty_days_from INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE INDEX observations_by_fact_id ON observations (fact, fact_id);

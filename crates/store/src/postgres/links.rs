@@ -6,10 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use super::{deployment_record, move_cursor, PostgresStore, DEPLOYMENT_COLUMNS};
-use crate::links::{
-    AllLinks, ChangeLinkRow, ContainmentRow, DeploymentLinkRow, DeploymentMatch, IncidentLinkRow,
-    LinkWrites, Neighbour, NewFacts, OrderKey, LINKS_CURSOR,
-};
+use crate::links::*;
 use crate::{DeploymentRecord, ObservationRecord, Position, StoreError};
 
 const OBSERVATION_COLUMNS: &str =
@@ -500,6 +497,19 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
+        let prune_below = to - DIRTY_DAYS_KEPT;
+        if prune_below > 0 {
+            let pruned = sqlx::query("DELETE FROM link_dirty_days WHERE version <= $1")
+                .bind(prune_below)
+                .execute(&mut *tx)
+                .await?;
+            if pruned.rows_affected() > 0 {
+                sqlx::query("UPDATE link_config SET dirty_days_from = $1 WHERE id = 1")
+                    .bind(prune_below)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -525,7 +535,7 @@ impl PostgresStore {
             .await?;
         sqlx::query(
             "INSERT INTO link_config (id, fingerprint) VALUES (1, $1)
-             ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint",
+             ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, dirty_days_from = 0",
         )
         .bind(fingerprint)
         .execute(&mut *tx)
@@ -570,6 +580,338 @@ impl PostgresStore {
             containments,
             incidents,
             deployments,
+        })
+    }
+
+    pub(crate) async fn key_rows(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<KeyRowsRecord, StoreError> {
+        let mut rows = KeyRowsRecord::default();
+        for row in sqlx::query(
+            "SELECT d.id, d.deployed_at, l.flags, l.recovery_seconds
+             FROM deployments d JOIN deployment_links l ON l.deployment_id = d.id
+             WHERE ($1::timestamptz IS NULL OR d.deployed_at >= $1)
+               AND ($2::timestamptz IS NULL OR d.deployed_at < $2) AND (l.flags & 1) = 1",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            rows.deployments.push(DeploymentKeyRecord {
+                id: row.try_get("id")?,
+                at: row.try_get("deployed_at")?,
+                flags: row.try_get("flags")?,
+                recovery_seconds: row.try_get("recovery_seconds")?,
+            });
+        }
+        for row in sqlx::query(
+            "SELECT i.deployment_id, i.detected_at FROM deployments d
+             JOIN incident_links i ON i.deployment_id = d.id
+             WHERE ($1::timestamptz IS NULL OR d.deployed_at >= $1)
+               AND ($2::timestamptz IS NULL OR d.deployed_at < $2)",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            rows.detections
+                .push((row.try_get("deployment_id")?, row.try_get("detected_at")?));
+        }
+        for row in sqlx::query(
+            "SELECT change_id, first_at, first_deployment, lead, skewed FROM change_links
+             WHERE first_at IS NOT NULL AND ($1::timestamptz IS NULL OR first_at >= $1)
+               AND ($2::timestamptz IS NULL OR first_at < $2)",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            rows.shipped.push(ShippedKeyRecord {
+                change_id: row.try_get("change_id")?,
+                at: row.try_get("first_at")?,
+                deployment_id: row.try_get("first_deployment")?,
+                lead: row.try_get("lead")?,
+                skewed: row.try_get("skewed")?,
+            });
+        }
+        for row in sqlx::query(
+            "SELECT incident_id, detected_at, unattributed FROM incident_links
+             WHERE ($1::timestamptz IS NULL OR detected_at >= $1)
+               AND ($2::timestamptz IS NULL OR detected_at < $2)",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            rows.incidents.push(IncidentKeyRecord {
+                id: row.try_get("incident_id")?,
+                detected_at: row.try_get("detected_at")?,
+                unattributed: row.try_get("unattributed")?,
+            });
+        }
+        Ok(rows)
+    }
+
+    pub(crate) async fn dirty_days_since(
+        &self,
+        after: i64,
+        upto: i64,
+    ) -> Result<Option<Vec<i32>>, StoreError> {
+        let kept_from: Option<i64> =
+            sqlx::query_scalar("SELECT dirty_days_from FROM link_config WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        if kept_from.unwrap_or(0) > after {
+            return Ok(None);
+        }
+        let days = sqlx::query_scalar(
+            "SELECT DISTINCT day FROM link_dirty_days WHERE version > $1 AND version <= $2 ORDER BY day",
+        )
+        .bind(after)
+        .bind(upto)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(days))
+    }
+
+    pub(crate) async fn link_lag(&self) -> Result<LinkLag, StoreError> {
+        let row = sqlx::query(
+            "WITH c AS (SELECT COALESCE((SELECT position FROM cursors WHERE name = $1), 0) AS position)
+             SELECT c.position,
+                    (SELECT COUNT(*) FROM cdevents_raw WHERE seq > c.position) AS behind,
+                    (SELECT stored_at FROM cdevents_raw WHERE seq > c.position ORDER BY seq LIMIT 1) AS oldest
+             FROM c",
+        )
+        .bind(LINKS_CURSOR)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(LinkLag {
+            version: row.try_get("position")?,
+            cdevents_behind: row.try_get("behind")?,
+            oldest_unlinked_at: row.try_get("oldest")?,
+        })
+    }
+
+    pub(crate) async fn deployment_page(
+        &self,
+        query: &PageQuery,
+    ) -> Result<Page<DeploymentPageRow>, StoreError> {
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deployments WHERE deployed_at >= $1 AND deployed_at < $2",
+        )
+        .bind(query.from)
+        .bind(query.to)
+        .fetch_one(&self.pool)
+        .await?;
+        let (after_at, after_id) = match &query.after {
+            Some(PageAfter::Deployment(at, id)) => (Some(*at), *id),
+            _ => (None, 0),
+        };
+        let columns = DEPLOYMENT_COLUMNS
+            .split(", ")
+            .map(|c| format!("d.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT {columns}, l.detail FROM deployments d
+             LEFT JOIN deployment_links l ON l.deployment_id = d.id
+             WHERE d.deployed_at >= $1 AND d.deployed_at < $2
+               AND ($3::timestamptz IS NULL OR (d.deployed_at, d.id) < ($3, $4))
+             ORDER BY d.deployed_at DESC, d.id DESC LIMIT $5 OFFSET $6"
+        ))
+        .bind(query.from)
+        .bind(query.to)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(query.limit)
+        .bind(if query.after.is_some() {
+            0
+        } else {
+            query.offset
+        })
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            items.push(DeploymentPageRow {
+                deployment: deployment_record(row)?,
+                detail: row.try_get("detail")?,
+                shipped: Vec::new(),
+                incidents: Vec::new(),
+            });
+        }
+        let ids: Vec<i64> = items.iter().map(|i| i.deployment.id).collect();
+        let position: std::collections::HashMap<i64, usize> =
+            ids.iter().enumerate().map(|(n, id)| (*id, n)).collect();
+        for row in sqlx::query(
+            "SELECT deployment_id, change_id FROM change_deployments
+             WHERE deployment_id = ANY($1) AND shipped ORDER BY change_id COLLATE \"C\"",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let id: i64 = row.try_get("deployment_id")?;
+            if let Some(&n) = position.get(&id) {
+                items[n].shipped.push(row.try_get("change_id")?);
+            }
+        }
+        for row in sqlx::query(
+            "SELECT deployment_id, incident_id FROM incident_links
+             WHERE deployment_id = ANY($1) ORDER BY detected_at, incident_id COLLATE \"C\"",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let id: i64 = row.try_get("deployment_id")?;
+            if let Some(&n) = position.get(&id) {
+                items[n].incidents.push(row.try_get("incident_id")?);
+            }
+        }
+        Ok(Page { total, items })
+    }
+
+    pub(crate) async fn change_page(
+        &self,
+        query: &PageQuery,
+    ) -> Result<Page<ChangeLinkRow>, StoreError> {
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM change_links WHERE first_at >= $1 AND first_at < $2",
+        )
+        .bind(query.from)
+        .bind(query.to)
+        .fetch_one(&self.pool)
+        .await?;
+        let (after_at, after_deployment, after_id) = match &query.after {
+            Some(PageAfter::Change(at, deployment, id)) => (Some(*at), *deployment, id.as_str()),
+            _ => (None, 0, ""),
+        };
+        let items = sqlx::query(&format!(
+            "SELECT {CHANGE_LINK_COLUMNS} FROM change_links
+             WHERE first_at >= $1 AND first_at < $2
+               AND ($3::timestamptz IS NULL
+                    OR (first_at, first_deployment, change_id COLLATE \"C\") < ($3, $4, $5::text COLLATE \"C\"))
+             ORDER BY first_at DESC, first_deployment DESC, change_id COLLATE \"C\" DESC LIMIT $6 OFFSET $7"
+        ))
+        .bind(query.from)
+        .bind(query.to)
+        .bind(after_at)
+        .bind(after_deployment)
+        .bind(after_id)
+        .bind(query.limit)
+        .bind(if query.after.is_some() { 0 } else { query.offset })
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(change_link)
+        .collect::<Result<_, _>>()?;
+        Ok(Page { total, items })
+    }
+
+    pub(crate) async fn incident_page(
+        &self,
+        query: &PageQuery,
+    ) -> Result<Page<IncidentLinkRow>, StoreError> {
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM incident_links WHERE detected_at >= $1 AND detected_at < $2",
+        )
+        .bind(query.from)
+        .bind(query.to)
+        .fetch_one(&self.pool)
+        .await?;
+        let (after_at, after_id) = match &query.after {
+            Some(PageAfter::Incident(at, id)) => (Some(*at), id.as_str()),
+            _ => (None, ""),
+        };
+        let items = sqlx::query(&format!(
+            "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links
+             WHERE detected_at >= $1 AND detected_at < $2
+               AND ($3::timestamptz IS NULL
+                    OR (detected_at, incident_id COLLATE \"C\") < ($3, $4::text COLLATE \"C\"))
+             ORDER BY detected_at DESC, incident_id COLLATE \"C\" DESC LIMIT $5 OFFSET $6"
+        ))
+        .bind(query.from)
+        .bind(query.to)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(query.limit)
+        .bind(if query.after.is_some() {
+            0
+        } else {
+            query.offset
+        })
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(incident_link)
+        .collect::<Result<_, _>>()?;
+        Ok(Page { total, items })
+    }
+
+    pub(crate) async fn deployments_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE deployed_at >= $1 AND deployed_at < $2
+             ORDER BY deployed_at, id"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(deployment_record)
+        .collect()
+    }
+
+    pub(crate) async fn scope_records(
+        &self,
+        services: Option<&[String]>,
+        environments: Option<&[String]>,
+    ) -> Result<ScopeRecords, StoreError> {
+        let deployments = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+             WHERE ($1::text[] IS NULL OR service = ANY($1))
+               AND ($2::text[] IS NULL OR environment = ANY($2))
+             ORDER BY deployed_at, id"
+        ))
+        .bind(services)
+        .bind(environments)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(deployment_record)
+        .collect::<Result<_, _>>()?;
+        let change_details = sqlx::query_scalar(
+            "SELECT detail FROM change_links WHERE change_id IN (
+                 SELECT change_id FROM change_deployments
+                 WHERE ($1::text[] IS NULL OR service = ANY($1))
+                   AND ($2::text[] IS NULL OR environment = ANY($2)))",
+        )
+        .bind(services)
+        .bind(environments)
+        .fetch_all(&self.pool)
+        .await?;
+        let incident_details = sqlx::query_scalar(
+            "SELECT detail FROM incident_links
+             WHERE $1::text[] IS NULL OR service IS NULL OR service = ANY($1)",
+        )
+        .bind(services)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ScopeRecords {
+            deployments,
+            change_details,
+            incident_details,
         })
     }
 }

@@ -7,10 +7,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{deployment_record, move_cursor, SqliteStore, DEPLOYMENT_COLUMNS, ROWS_PER_STATEMENT};
-use crate::links::{
-    AllLinks, ChangeLinkRow, ContainmentRow, DeploymentLinkRow, DeploymentMatch, IncidentLinkRow,
-    LinkWrites, Neighbour, NewFacts, OrderKey, LINKS_CURSOR,
-};
+use crate::links::*;
 use crate::{DeploymentRecord, ObservationRecord, StoreError};
 
 fn json_list<T: serde::Serialize>(values: &[T]) -> String {
@@ -516,6 +513,19 @@ impl SqliteStore {
             });
             insert.build().execute(&mut *tx).await?;
         }
+        let prune_below = to - DIRTY_DAYS_KEPT;
+        if prune_below > 0 {
+            let pruned = sqlx::query("DELETE FROM link_dirty_days WHERE version <= ?")
+                .bind(prune_below)
+                .execute(&mut *tx)
+                .await?;
+            if pruned.rows_affected() > 0 {
+                sqlx::query("UPDATE link_config SET dirty_days_from = ? WHERE id = 1")
+                    .bind(prune_below)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         move_cursor(&mut tx, LINKS_CURSOR, from, to).await?;
         tx.commit().await?;
         Ok(())
@@ -549,7 +559,7 @@ impl SqliteStore {
             .await?;
         sqlx::query(
             "INSERT INTO link_config (id, fingerprint) VALUES (1, ?)
-             ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint",
+             ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, dirty_days_from = 0",
         )
         .bind(fingerprint)
         .execute(&mut *tx)
@@ -597,6 +607,349 @@ impl SqliteStore {
             containments,
             incidents,
             deployments,
+        })
+    }
+
+    pub(crate) async fn key_rows(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<KeyRowsRecord, StoreError> {
+        let from = from.as_ref().map_or(i64::MIN, to_micros);
+        let to = to.as_ref().map_or(i64::MAX, to_micros);
+        let mut rows = KeyRowsRecord::default();
+        for row in sqlx::query(
+            "SELECT d.id, d.deployed_at, l.flags, l.recovery_seconds
+             FROM deployments d JOIN deployment_links l ON l.deployment_id = d.id
+             WHERE d.deployed_at >= ?1 AND d.deployed_at < ?2 AND (l.flags & 1) = 1",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            rows.deployments.push(DeploymentKeyRecord {
+                id: row.try_get("id")?,
+                at: from_micros(row.try_get("deployed_at")?),
+                flags: row.try_get("flags")?,
+                recovery_seconds: row.try_get("recovery_seconds")?,
+            });
+        }
+        for row in sqlx::query(
+            "SELECT i.deployment_id, i.detected_at FROM deployments d
+             JOIN incident_links i ON i.deployment_id = d.id
+             WHERE d.deployed_at >= ?1 AND d.deployed_at < ?2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            rows.detections.push((
+                row.try_get("deployment_id")?,
+                from_micros(row.try_get("detected_at")?),
+            ));
+        }
+        for row in sqlx::query(
+            "SELECT change_id, first_at, first_deployment, lead, skewed FROM change_links
+             WHERE first_at >= ?1 AND first_at < ?2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            rows.shipped.push(ShippedKeyRecord {
+                change_id: row.try_get("change_id")?,
+                at: from_micros(row.try_get("first_at")?),
+                deployment_id: row.try_get("first_deployment")?,
+                lead: row.try_get("lead")?,
+                skewed: row.try_get("skewed")?,
+            });
+        }
+        for row in sqlx::query(
+            "SELECT incident_id, detected_at, unattributed FROM incident_links
+             WHERE detected_at >= ?1 AND detected_at < ?2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            rows.incidents.push(IncidentKeyRecord {
+                id: row.try_get("incident_id")?,
+                detected_at: from_micros(row.try_get("detected_at")?),
+                unattributed: row.try_get("unattributed")?,
+            });
+        }
+        Ok(rows)
+    }
+
+    pub(crate) async fn dirty_days_since(
+        &self,
+        after: i64,
+        upto: i64,
+    ) -> Result<Option<Vec<i32>>, StoreError> {
+        let kept_from: Option<i64> =
+            sqlx::query_scalar("SELECT dirty_days_from FROM link_config WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        if kept_from.unwrap_or(0) > after {
+            return Ok(None);
+        }
+        let days = sqlx::query_scalar(
+            "SELECT DISTINCT day FROM link_dirty_days WHERE version > ? AND version <= ? ORDER BY day",
+        )
+        .bind(after)
+        .bind(upto)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(days))
+    }
+
+    pub(crate) async fn link_lag(&self) -> Result<LinkLag, StoreError> {
+        let row = sqlx::query(
+            "WITH c AS (SELECT COALESCE((SELECT position FROM cursors WHERE name = ?1), 0) AS position)
+             SELECT c.position,
+                    (SELECT COUNT(*) FROM cdevents_raw WHERE seq > c.position) AS behind,
+                    (SELECT stored_at FROM cdevents_raw WHERE seq > c.position ORDER BY seq LIMIT 1) AS oldest
+             FROM c",
+        )
+        .bind(LINKS_CURSOR)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(LinkLag {
+            version: row.try_get("position")?,
+            cdevents_behind: row.try_get("behind")?,
+            oldest_unlinked_at: row.try_get::<Option<i64>, _>("oldest")?.map(from_micros),
+        })
+    }
+
+    pub(crate) async fn deployment_page(
+        &self,
+        query: &PageQuery,
+    ) -> Result<Page<DeploymentPageRow>, StoreError> {
+        let (from, to) = (to_micros(&query.from), to_micros(&query.to));
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deployments WHERE deployed_at >= ? AND deployed_at < ?",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        let (after_at, after_id) = match &query.after {
+            Some(PageAfter::Deployment(at, id)) => (Some(to_micros(at)), *id),
+            _ => (None, 0),
+        };
+        let columns = DEPLOYMENT_COLUMNS
+            .split(", ")
+            .map(|c| format!("d.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT {columns}, l.detail FROM deployments d
+             LEFT JOIN deployment_links l ON l.deployment_id = d.id
+             WHERE d.deployed_at >= ?1 AND d.deployed_at < ?2
+               AND (?3 IS NULL OR d.deployed_at < ?3 OR (d.deployed_at = ?3 AND d.id < ?4))
+             ORDER BY d.deployed_at DESC, d.id DESC LIMIT ?5 OFFSET ?6"
+        ))
+        .bind(from)
+        .bind(to)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(query.limit)
+        .bind(if query.after.is_some() {
+            0
+        } else {
+            query.offset
+        })
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            items.push(DeploymentPageRow {
+                deployment: deployment_record(row)?,
+                detail: row.try_get("detail")?,
+                shipped: Vec::new(),
+                incidents: Vec::new(),
+            });
+        }
+        let ids: Vec<i64> = items.iter().map(|i| i.deployment.id).collect();
+        let position: std::collections::HashMap<i64, usize> =
+            ids.iter().enumerate().map(|(n, id)| (*id, n)).collect();
+        for row in sqlx::query(
+            "SELECT deployment_id, change_id FROM change_deployments
+             WHERE deployment_id IN (SELECT value FROM json_each(?)) AND shipped = 1
+             ORDER BY change_id",
+        )
+        .bind(json_list(&ids))
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let id: i64 = row.try_get("deployment_id")?;
+            if let Some(&n) = position.get(&id) {
+                items[n].shipped.push(row.try_get("change_id")?);
+            }
+        }
+        for row in sqlx::query(
+            "SELECT deployment_id, incident_id FROM incident_links
+             WHERE deployment_id IN (SELECT value FROM json_each(?))
+             ORDER BY detected_at, incident_id",
+        )
+        .bind(json_list(&ids))
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let id: i64 = row.try_get("deployment_id")?;
+            if let Some(&n) = position.get(&id) {
+                items[n].incidents.push(row.try_get("incident_id")?);
+            }
+        }
+        Ok(Page { total, items })
+    }
+
+    pub(crate) async fn change_page(
+        &self,
+        query: &PageQuery,
+    ) -> Result<Page<ChangeLinkRow>, StoreError> {
+        let (from, to) = (to_micros(&query.from), to_micros(&query.to));
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM change_links WHERE first_at >= ? AND first_at < ?",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        let (after_at, after_deployment, after_id) = match &query.after {
+            Some(PageAfter::Change(at, deployment, id)) => {
+                (Some(to_micros(at)), *deployment, id.as_str())
+            }
+            _ => (None, 0, ""),
+        };
+        let items = sqlx::query(&format!(
+            "SELECT {CHANGE_LINK_COLUMNS} FROM change_links
+             WHERE first_at >= ?1 AND first_at < ?2
+               AND (?3 IS NULL OR (first_at, first_deployment, change_id) < (?3, ?4, ?5))
+             ORDER BY first_at DESC, first_deployment DESC, change_id DESC LIMIT ?6 OFFSET ?7"
+        ))
+        .bind(from)
+        .bind(to)
+        .bind(after_at)
+        .bind(after_deployment)
+        .bind(after_id)
+        .bind(query.limit)
+        .bind(if query.after.is_some() {
+            0
+        } else {
+            query.offset
+        })
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(change_link)
+        .collect::<Result<_, _>>()?;
+        Ok(Page { total, items })
+    }
+
+    pub(crate) async fn incident_page(
+        &self,
+        query: &PageQuery,
+    ) -> Result<Page<IncidentLinkRow>, StoreError> {
+        let (from, to) = (to_micros(&query.from), to_micros(&query.to));
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM incident_links WHERE detected_at >= ? AND detected_at < ?",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        let (after_at, after_id) = match &query.after {
+            Some(PageAfter::Incident(at, id)) => (Some(to_micros(at)), id.as_str()),
+            _ => (None, ""),
+        };
+        let items = sqlx::query(&format!(
+            "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links
+             WHERE detected_at >= ?1 AND detected_at < ?2
+               AND (?3 IS NULL OR (detected_at, incident_id) < (?3, ?4))
+             ORDER BY detected_at DESC, incident_id DESC LIMIT ?5 OFFSET ?6"
+        ))
+        .bind(from)
+        .bind(to)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(query.limit)
+        .bind(if query.after.is_some() {
+            0
+        } else {
+            query.offset
+        })
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(incident_link)
+        .collect::<Result<_, _>>()?;
+        Ok(Page { total, items })
+    }
+
+    pub(crate) async fn deployments_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE deployed_at >= ? AND deployed_at < ?
+             ORDER BY deployed_at, id"
+        ))
+        .bind(to_micros(&from))
+        .bind(to_micros(&to))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(deployment_record)
+        .collect()
+    }
+
+    pub(crate) async fn scope_records(
+        &self,
+        services: Option<&[String]>,
+        environments: Option<&[String]>,
+    ) -> Result<ScopeRecords, StoreError> {
+        let services = services.map(json_list);
+        let environments = environments.map(json_list);
+        let deployments = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+             WHERE (?1 IS NULL OR service IN (SELECT value FROM json_each(?1)))
+               AND (?2 IS NULL OR environment IN (SELECT value FROM json_each(?2)))
+             ORDER BY deployed_at, id"
+        ))
+        .bind(&services)
+        .bind(&environments)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(deployment_record)
+        .collect::<Result<_, _>>()?;
+        let change_details = sqlx::query_scalar(
+            "SELECT detail FROM change_links WHERE change_id IN (
+                 SELECT change_id FROM change_deployments
+                 WHERE (?1 IS NULL OR service IN (SELECT value FROM json_each(?1)))
+                   AND (?2 IS NULL OR environment IN (SELECT value FROM json_each(?2))))",
+        )
+        .bind(&services)
+        .bind(&environments)
+        .fetch_all(&self.pool)
+        .await?;
+        let incident_details = sqlx::query_scalar(
+            "SELECT detail FROM incident_links
+             WHERE ?1 IS NULL OR service IS NULL OR service IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(&services)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ScopeRecords {
+            deployments,
+            change_details,
+            incident_details,
         })
     }
 }

@@ -1,0 +1,278 @@
+//! `GET /api/v1/deployments|changes|incidents`: the evidence behind the keys, newest first.
+//!
+//! Unfiltered lists page through the link tables the calculator keeps (indexed by time;
+//! `offset`, or `after` = the `next` of the previous page for a keyset start that costs the
+//! same however deep). Filtered lists link the scope's facts ([`crate::live_keys`]) and page
+//! in memory. Both give the same items (`dora_metrics::dora::drilldown`).
+
+use chrono::{DateTime, Utc};
+use dora_http::Problem;
+use dora_metrics::dora::drilldown::{ChangeLinks, DeploymentLinks, IncidentLinks};
+use dora_metrics::dora::link_rows::{ChangeDetail, DeploymentDetail, IncidentDetail};
+use dora_metrics::dora::linking::{is_production, Linked};
+use dora_metrics::dora::{Deployment, DeploymentKind, Window};
+use dora_model::time::{from_micros, to_micros};
+use dora_store::{DeploymentKind as StoredKind, PageAfter, PageQuery};
+use serde_json::{json, Value};
+
+use crate::dora::{keys_config, DoraQuery, Listing};
+use crate::live_keys::Freshness;
+use crate::{store_problem, ApiState};
+
+/// `total`, the page's items, the `next` cursor (when the page is full) and the freshness.
+pub(crate) type Listed = (i64, Vec<Value>, Option<String>, Freshness);
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<String> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// The cursor after `item` of `listing`.
+fn cursor(after: &PageAfter) -> String {
+    match after {
+        PageAfter::Deployment(at, id) => format!("d.{}.{id}", to_micros(at)),
+        PageAfter::Change(at, deployment, id) => {
+            format!("c.{}.{deployment}.{}", to_micros(at), hex(id))
+        }
+        PageAfter::Incident(at, id) => format!("i.{}.{}", to_micros(at), hex(id)),
+    }
+}
+
+/// Reads an `after` cursor of `listing`.
+pub(crate) fn parse_after(listing: Listing, text: &str) -> Result<PageAfter, Problem> {
+    let parse = || -> Option<PageAfter> {
+        let parts: Vec<&str> = text.split('.').collect();
+        let micros = |s: &str| s.parse::<i64>().ok().map(from_micros);
+        match (listing, parts.as_slice()) {
+            (Listing::Deployments, ["d", at, id]) => {
+                Some(PageAfter::Deployment(micros(at)?, id.parse().ok()?))
+            }
+            (Listing::Changes, ["c", at, deployment, id]) => Some(PageAfter::Change(
+                micros(at)?,
+                deployment.parse().ok()?,
+                unhex(id)?,
+            )),
+            (Listing::Incidents, ["i", at, id]) => {
+                Some(PageAfter::Incident(micros(at)?, unhex(id)?))
+            }
+            _ => None,
+        }
+    };
+    parse().ok_or_else(|| {
+        Problem::bad_request(
+            "invalid-parameter",
+            "Invalid query parameter",
+            "after",
+            "after must be the `next` of a previous page of the same list".to_owned(),
+        )
+    })
+}
+
+fn deployment_fact(record: &dora_store::DeploymentRecord, state: &ApiState) -> Deployment {
+    Deployment {
+        id: record.id,
+        service: record.service.clone(),
+        environment: record.environment.clone(),
+        team: state
+            .dora
+            .teams
+            .get(&record.service)
+            .cloned()
+            .or_else(|| record.team.clone()),
+        at: record.deployed_at,
+        kind: match record.kind {
+            StoredKind::Deployed => DeploymentKind::Deployed,
+            StoredKind::Upgraded => DeploymentKind::Upgraded,
+            StoredKind::Rolledback => DeploymentKind::Rolledback,
+        },
+        failed: record.failed,
+        artifact_id: record.artifact_id.clone(),
+        revision: record.revision.clone(),
+    }
+}
+
+fn corrupt(what: &str, error: serde_json::Error) -> Problem {
+    Problem::internal(&format!("a stored {what} link cannot be read: {error}"))
+}
+
+fn with_cdevent_id(links: &DeploymentLinks, cdevent_id: Option<&String>) -> Value {
+    let mut item = serde_json::to_value(links).unwrap_or_default();
+    if let Some(object) = item.as_object_mut() {
+        object.insert("cdevent_id".into(), json!(cdevent_id));
+    }
+    item
+}
+
+/// A page of an unfiltered list, from the link tables.
+pub(crate) async fn from_tables(
+    state: &ApiState,
+    window: &Window,
+    listing: Listing,
+    limit: usize,
+    offset: usize,
+    after: Option<PageAfter>,
+) -> Result<Listed, Problem> {
+    let lag = state.store.link_lag().await.map_err(store_problem)?;
+    let query = PageQuery {
+        from: window.from,
+        to: window.to,
+        limit: i64::try_from(limit).unwrap_or(i64::MAX),
+        offset: i64::try_from(offset).unwrap_or(i64::MAX),
+        after,
+    };
+    let config = state.dora.config();
+    let store = &state.store;
+    let (total, items, last) = match listing {
+        Listing::Deployments => {
+            let page = store.deployment_page(&query).await.map_err(store_problem)?;
+            let last = page
+                .items
+                .last()
+                .map(|row| PageAfter::Deployment(row.deployment.deployed_at, row.deployment.id));
+            let mut items = Vec::with_capacity(page.items.len());
+            for row in page.items {
+                let detail: DeploymentDetail = match &row.detail {
+                    Some(text) => {
+                        serde_json::from_str(text).map_err(|e| corrupt("deployment", e))?
+                    }
+                    None => DeploymentDetail::default(),
+                };
+                let d = deployment_fact(&row.deployment, state);
+                let production = is_production(&d.environment, &config);
+                let links =
+                    DeploymentLinks::new(&d, production, row.shipped, row.incidents, detail);
+                items.push(with_cdevent_id(&links, Some(&row.deployment.cdevent_id)));
+            }
+            (page.total, items, last)
+        }
+        Listing::Changes => {
+            let page = store.change_page(&query).await.map_err(store_problem)?;
+            let last = page.items.last().and_then(|row| {
+                Some(PageAfter::Change(
+                    row.first_at?,
+                    row.first_deployment?,
+                    row.change_id.clone(),
+                ))
+            });
+            let mut items = Vec::with_capacity(page.items.len());
+            for row in page.items {
+                let detail: ChangeDetail =
+                    serde_json::from_str(&row.detail).map_err(|e| corrupt("change", e))?;
+                let links = ChangeLinks::new(
+                    &detail.change,
+                    detail.contained_in,
+                    row.first_deployment.zip(row.first_at),
+                    detail.start,
+                );
+                items.push(serde_json::to_value(&links).unwrap_or_default());
+            }
+            (page.total, items, last)
+        }
+        Listing::Incidents => {
+            let page = store.incident_page(&query).await.map_err(store_problem)?;
+            let last = page
+                .items
+                .last()
+                .map(|row| PageAfter::Incident(row.detected_at, row.incident_id.clone()));
+            let mut items = Vec::with_capacity(page.items.len());
+            for row in page.items {
+                let detail: IncidentDetail =
+                    serde_json::from_str(&row.detail).map_err(|e| corrupt("incident", e))?;
+                let links = IncidentLinks::new(&detail.incident, detail.attribution);
+                items.push(serde_json::to_value(&links).unwrap_or_default());
+            }
+            (page.total, items, last)
+        }
+    };
+    let next = last.filter(|_| items.len() == limit).map(|a| cursor(&a));
+    Ok((total, items, next, Freshness::current(&lag)))
+}
+
+/// A page of a filtered list: the scope's facts linked in memory.
+pub(crate) async fn from_scope(
+    state: &ApiState,
+    query: &DoraQuery,
+    listing: Listing,
+    limit: usize,
+    offset: usize,
+    after: Option<&PageAfter>,
+) -> Result<Listed, Problem> {
+    let (links, freshness) = state
+        .keys
+        .scope(&state.store, &keys_config(state), &query.scope)
+        .await
+        .map_err(store_problem)?;
+    let config = state.dora.config();
+    let linked = Linked::new(&links.facts, &config);
+    let window = &query.window;
+    // Newest first, each with the cursor that starts after it.
+    let mut listed: Vec<(PageAfter, Value)> = match listing {
+        Listing::Deployments => linked
+            .deployments_in(window)
+            .into_iter()
+            .map(|d| {
+                let key = PageAfter::Deployment(d.at, d.id);
+                (key, with_cdevent_id(&d, links.cdevent_ids.get(&d.id)))
+            })
+            .collect(),
+        Listing::Changes => linked
+            .changes_in(window)
+            .into_iter()
+            .filter_map(|c| {
+                let key =
+                    PageAfter::Change(c.deployed_at?, c.first_production_deployment?, c.id.clone());
+                Some((key, serde_json::to_value(&c).unwrap_or_default()))
+            })
+            .collect(),
+        Listing::Incidents => linked
+            .incidents_in(window)
+            .into_iter()
+            .map(|i| {
+                let key = PageAfter::Incident(i.detected_at, i.id.clone());
+                (key, serde_json::to_value(&i).unwrap_or_default())
+            })
+            .collect(),
+    };
+    listed.reverse();
+    let total = i64::try_from(listed.len()).unwrap_or(i64::MAX);
+    let start = match after {
+        Some(after) => listed
+            .iter()
+            .position(|(key, _)| before(key, after))
+            .unwrap_or(listed.len()),
+        None => offset.min(listed.len()),
+    };
+    let page: Vec<(PageAfter, Value)> = listed.into_iter().skip(start).take(limit).collect();
+    let next = page
+        .last()
+        .filter(|_| page.len() == limit)
+        .map(|(key, _)| cursor(key));
+    Ok((
+        total,
+        page.into_iter().map(|(_, item)| item).collect(),
+        next,
+        freshness,
+    ))
+}
+
+/// Whether `key` comes after `after` in a newest-first list.
+fn before(key: &PageAfter, after: &PageAfter) -> bool {
+    fn order(key: &PageAfter) -> (DateTime<Utc>, i64, &str) {
+        match key {
+            PageAfter::Deployment(at, id) => (*at, *id, ""),
+            PageAfter::Change(at, deployment, id) => (*at, *deployment, id.as_str()),
+            PageAfter::Incident(at, id) => (*at, 0, id.as_str()),
+        }
+    }
+    order(key) < order(after)
+}
