@@ -34,6 +34,7 @@ mod functions;
 mod grafana;
 mod helpers;
 mod import;
+mod incremental;
 mod ingest;
 mod observability;
 mod oidc;

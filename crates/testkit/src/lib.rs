@@ -16,6 +16,8 @@
 
 use std::sync::Arc;
 
+pub mod history;
+
 /// Which store a test runs on.
 #[derive(Debug, Clone)]
 pub enum Backend {

@@ -1,0 +1,209 @@
+//! Random but reproducible histories of CDEvents for the differential tests of the linker and
+//! the API: what a platform team sends, with the awkward cases (ties, rollbacks, failed
+//! rollouts, pushes landing requests, commits listed by deployments, incidents naming
+//! deployments that may not exist).
+
+#![allow(clippy::cast_possible_wrap, clippy::indexing_slicing)]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{json, Value};
+
+/// A small deterministic generator (LCG).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// A number below `n`.
+    pub fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+
+    /// True one time in `one_in`.
+    pub fn chance(&mut self, one_in: u64) -> bool {
+        self.next(one_in) == 0
+    }
+
+    /// One of `items`.
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.next(items.len() as u64) as usize]
+    }
+}
+
+/// The start of every history: 2024-01-01 (a Monday), UTC.
+pub fn base() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn time(g: &mut Lcg, hours: u64) -> String {
+    (base() + Duration::hours(g.next(hours) as i64)).to_rfc3339()
+}
+
+fn cdevent(id: &str, kind: &str, timestamp: &str, subject: Value, custom: Value) -> Value {
+    let mut event = json!({
+        "context": {"specversion": "0.5.1", "id": id, "source": "/test", "timestamp": timestamp,
+                    "type": format!("dev.cdevents.{kind}.0.3.0")},
+        "subject": subject,
+    });
+    if !custom.is_null() {
+        event["customData"] = json!({"dora": custom});
+    }
+    event
+}
+
+/// A random history as CDEvents, in generation order: 50 deployments of two services in three
+/// environments over 20 days (rollbacks, failed rollouts, revisions, artifacts, listed commits
+/// and changes), 20 merged requests (some landed by a push, some packaged into an artifact),
+/// 16 incidents (some resolved, some naming a deployment).
+///
+/// Every event is a schema-valid CDEvent of v0.5.1, as `POST /cdevents` takes them.
+pub fn history(seed: u64) -> Vec<Value> {
+    generate(seed, false)
+}
+
+/// [`history`], except that one incident in four names no environment (schema-invalid, but a
+/// case the linking rules define): for tests that store CDEvents without the router.
+pub fn loose_history(seed: u64) -> Vec<Value> {
+    generate(seed, true)
+}
+
+fn generate(seed: u64, loose: bool) -> Vec<Value> {
+    let mut g = Lcg(seed);
+    let services = ["api", "web"];
+    let environments = ["prod", "prod-eu", "staging"];
+    let sha = |g: &mut Lcg| format!("S{}", g.next(24));
+    let mut events = Vec::new();
+    for n in 0..50 {
+        let kind = match g.next(8) {
+            0 => "service.rolledback",
+            1 => "service.upgraded",
+            _ => "service.deployed",
+        };
+        let mut custom = serde_json::Map::new();
+        if g.next(3) > 0 {
+            custom.insert("revision".into(), json!(sha(&mut g)));
+        }
+        if g.chance(7) {
+            custom.insert("outcome".into(), json!("failure"));
+        }
+        if g.chance(4) {
+            let commits: Vec<Value> = (0..=g.next(2))
+                .map(|_| {
+                    if g.chance(2) {
+                        json!(sha(&mut g))
+                    } else {
+                        json!({"sha": sha(&mut g), "timestamp": time(&mut g, 480)})
+                    }
+                })
+                .collect();
+            custom.insert("commits".into(), json!(commits));
+        }
+        if g.chance(5) {
+            custom.insert("changes".into(), json!([format!("pr-{}", g.next(20))]));
+        }
+        let mut content = json!({"environment": {"id": g.pick(&environments)}});
+        // Half share artifacts (and link by them); the others have one of their own.
+        content["artifactId"] = if g.chance(2) {
+            json!(format!("img:{}", g.next(12)))
+        } else {
+            json!(format!("own:{n}"))
+        };
+        events.push(cdevent(
+            &format!("deploy-{n}"),
+            kind,
+            &time(&mut g, 480),
+            json!({"id": g.pick(&services), "content": content}),
+            Value::Object(custom),
+        ));
+    }
+    for n in 0..20 {
+        // A request, merged, sometimes with its service, creation and commits.
+        let merge_sha = sha(&mut g);
+        let mut custom = json!({"mergeSha": merge_sha});
+        if g.chance(2) {
+            custom["service"] = json!(g.pick(&services));
+        }
+        if g.next(3) > 0 {
+            custom["createdAt"] = json!(time(&mut g, 400));
+        }
+        if g.chance(3) {
+            custom["commits"] = json!([{"sha": sha(&mut g), "timestamp": time(&mut g, 400)}]);
+        }
+        let id = format!("pr-{n}");
+        events.push(cdevent(
+            &format!("merged-{n}"),
+            "change.merged",
+            &time(&mut g, 480),
+            json!({"id": id, "content": {"repository": {"id": "acme"}}}),
+            custom,
+        ));
+        // The push that landed it (sometimes), with its merge commit and an earlier one.
+        if g.chance(2) {
+            events.push(cdevent(
+                &format!("push-{n}"),
+                "change.updated",
+                &time(&mut g, 480),
+                json!({"id": format!("acme@{merge_sha}"), "content": {}}),
+                json!({"commits": [
+                    {"sha": sha(&mut g), "timestamp": time(&mut g, 400)},
+                    {"sha": merge_sha, "timestamp": time(&mut g, 480)}]}),
+            ));
+        }
+        if g.chance(3) {
+            events.push(cdevent(
+                &format!("packaged-{n}"),
+                "artifact.packaged",
+                &time(&mut g, 480),
+                json!({"id": format!("img:{}", g.next(12)), "content": {"change": {"id": id}}}),
+                Value::Null,
+            ));
+        }
+    }
+    for n in 0..16 {
+        let detected = base() + Duration::hours(g.next(500) as i64);
+        let mut content = serde_json::Map::new();
+        if g.next(5) > 0 {
+            content.insert("service".into(), json!({"id": g.pick(&services)}));
+        }
+        // Drawn either way, so both kinds of history have the same facts otherwise.
+        let environment_given = g.next(4) > 0;
+        if !loose || environment_given {
+            content.insert("environment".into(), json!({"id": g.pick(&environments)}));
+        }
+        if g.chance(4) {
+            content.insert("artifactId".into(), json!(format!("img:{}", g.next(12))));
+        }
+        let custom = if g.chance(4) {
+            json!({"deployment": format!("deploy-{}", g.next(60))})
+        } else {
+            Value::Null
+        };
+        let id = format!("inc-{n}");
+        let resolved_content = match content.get("environment") {
+            Some(environment) => json!({"environment": environment}),
+            None => json!({}),
+        };
+        events.push(cdevent(
+            &format!("detected-{n}"),
+            "incident.detected",
+            &detected.to_rfc3339(),
+            json!({"id": id, "content": Value::Object(content)}),
+            custom,
+        ));
+        if g.next(4) > 0 {
+            let resolved = detected + Duration::hours(g.next(120) as i64);
+            events.push(cdevent(
+                &format!("resolved-{n}"),
+                "incident.resolved",
+                &resolved.to_rfc3339(),
+                json!({"id": id, "content": resolved_content}),
+                Value::Null,
+            ));
+        }
+    }
+    events
+}
