@@ -78,6 +78,26 @@ after(async () => {
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
+pageTest("numbers still being counted say so, and current ones say nothing", "freshness", async (page) => {
+  // The real answer, with the freshness of a server 250 events and 42 s behind.
+  const real = await api(`/api/v1/dora?${WINDOW}`);
+  assert.equal(typeof real.freshness.behind_cdevents, "number", "every answer says how far behind it is");
+  await page.route("**/api/v1/dora?*", (route) => route.fulfill({
+    status: 200, contentType: "application/json",
+    body: JSON.stringify({ ...real, stale: true, freshness: { behind_cdevents: 250, behind_seconds: 42 } }),
+  }));
+  await page.goto(`${base}/?${WINDOW}`);
+  await expectValue(page, "deployment_frequency", "6");
+  await eventually(async () => /leave out 250 events still being counted \(the oldest arrived 42 s ago\)/
+    .test(await page.locator("#keys-status").textContent()), { what: "the freshness note" });
+  assert.equal(await page.locator("#keys-status").getAttribute("class"), "note");
+  // Current numbers: no note.
+  await page.unroute("**/api/v1/dora?*");
+  await page.reload();
+  await expectValue(page, "deployment_frequency", "6");
+  await eventually(async () => (await page.locator("#keys-status").textContent()) === "", { what: "no note" });
+});
+
 /** A test with a fresh page; the page's screenshot is saved as `<shot>.png`, or `failed-<shot>.png`. */
 function pageTest(name, shot, body, { withToken = true } = {}) {
   test(name, async () => {

@@ -413,6 +413,24 @@ function keyCard(spec, key, scope, query) {
     el("p", {}, el("a", { href: `#drill/${spec.list}`, "data-testid": "drill-link" }, `Show the ${spec.list} behind it`)));
 }
 
+/**
+ * What an answer leaves out, when it matters: answered from older numbers (stale), or events
+ * received more than ten seconds ago and not counted yet. Empty otherwise.
+ */
+function freshnessText(answer) {
+  const behind = answer.freshness || {};
+  const waiting = behind.behind_cdevents || 0;
+  if (!answer.stale && !(waiting > 0 && (behind.behind_seconds || 0) >= 10)) return "";
+  const events = waiting === 1 ? "1 event" : `${waiting} events`;
+  const age = duration(behind.behind_seconds || 0);
+  if (answer.stale) {
+    return waiting > 0
+      ? `Not quite current: these numbers leave out ${events} still being counted (the oldest arrived ${age} ago).`
+      : "Not quite current: these numbers are being brought up to date.";
+  }
+  return `Still counting ${events} (the oldest arrived ${age} ago): the numbers will change.`;
+}
+
 async function loadKeys() {
   const query = scopeQuery();
   const current = latest("keys");
@@ -423,7 +441,8 @@ async function loadKeys() {
     const scope = scopeText(report.window, report.filters);
     $("keys-scope").textContent = scope;
     $("keys").replaceChildren(...KEYS.map((spec) => keyCard(spec, report.keys[spec.name] || {}, scope, query)));
-    say("keys-status", "");
+    const lag = freshnessText(report);
+    say("keys-status", lag, lag ? "note" : undefined);
   } catch (error) {
     if (!current()) return;
     $("keys").replaceChildren();
@@ -516,7 +535,8 @@ async function loadDrill() {
     $("drill-range").textContent = page.total ? `${page.offset + 1}–${last} of ${page.total}` : `No ${drill.list} in this window`;
     $("drill-prev").disabled = page.offset === 0;
     $("drill-next").disabled = last >= page.total;
-    say("drill-status", "");
+    const lag = freshnessText(page);
+    say("drill-status", lag, lag ? "note" : undefined);
   } catch (error) {
     if (!current()) return;
     $("drill-table").tBodies[0].replaceChildren();

@@ -536,10 +536,25 @@ impl Linker {
             if let Some(old) = old {
                 pass.dirty_days.insert(day_number(old.detected_at));
             }
-            let open_until = match old.map(|o| o.resolved_at) {
-                Some(None) => None,
-                Some(Some(old)) => row.resolved_at.map(|new| new.max(old)),
-                None => row.resolved_at,
+            // Rework of later deployments changes only if the incident's times or its service
+            // and environment changed: blamed on another deployment of the same one, it was
+            // open over the same deployments, each later than either (but for ties at the
+            // detection, which the range up to the detection covers).
+            let same_span = old.is_some_and(|o| {
+                o.deployment_id.is_some() == row.deployment_id.is_some()
+                    && o.target_service == row.target_service
+                    && o.target_environment == row.target_environment
+                    && o.detected_at == row.detected_at
+                    && o.resolved_at == row.resolved_at
+            });
+            let open_until = if same_span {
+                Some(row.detected_at)
+            } else {
+                match old.map(|o| o.resolved_at) {
+                    Some(None) => None,
+                    Some(Some(old)) => row.resolved_at.map(|new| new.max(old)),
+                    None => row.resolved_at,
+                }
             };
             for blamed in [old, Some(&row)].into_iter().flatten() {
                 self.blamed_range(blamed, open_until, &candidates, pass)
