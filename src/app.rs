@@ -212,6 +212,15 @@ impl Application {
             },
         )
         .with_auth(auth.clone());
+        if role.runs(Role::Api) {
+            // Load the keys' columns now rather than on the first request.
+            let state = api_state.clone();
+            tokio::spawn(async move {
+                if let Err(error) = dora_api::dora::warm_up(&state).await {
+                    tracing::warn!(error = %error, "could not load the keys at start; the first request will");
+                }
+            });
+        }
         let mut app = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
             .merge(dora_api::health_router(api_state.clone()));
         if role.runs(Role::Ingest) {

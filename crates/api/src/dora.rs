@@ -187,6 +187,15 @@ pub(crate) async fn key_columns(
         .map_err(store_problem)
 }
 
+/// Loads the unfiltered keys' columns (at start, so that the first request finds them).
+pub async fn warm_up(state: &ApiState) -> Result<(), Arc<dora_store::StoreError>> {
+    state
+        .keys
+        .unfiltered(&state.store, &keys_config(state))
+        .await
+        .map(|_| ())
+}
+
 /// `stale` and `freshness` for an answer.
 fn with_freshness(object: &mut serde_json::Map<String, Value>, freshness: &Freshness) {
     object.insert("stale".into(), json!(freshness.stale));

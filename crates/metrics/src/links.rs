@@ -263,15 +263,26 @@ impl Linker {
                 _ => false,
             };
         }
+        let started = std::time::Instant::now();
         self.facts_new_deployments_touch(new, &mut pass, &mut changes, &mut incidents)
             .await?;
+        let touched = started.elapsed();
         let changes = self.fold_groups(changes, &pass.writes.keys).await?;
+        let grouped = started.elapsed();
         self.link_changes_and_incidents(changes, incidents, &mut pass)
             .await?;
-        for d in &new.deployments {
-            self.range_around(d, &mut pass).await?;
-        }
+        let linked = started.elapsed();
+        self.ranges_around(&new.deployments, &mut pass).await?;
+        let ranged = started.elapsed();
         self.link_ranges(&mut pass).await?;
+        tracing::debug!(
+            ?touched,
+            ?grouped,
+            ?linked,
+            ?ranged,
+            total = ?started.elapsed(),
+            "links pass phases"
+        );
         let mut writes = pass.writes;
         writes.dirty_days = pass.dirty_days.into_iter().collect();
         Ok(writes)
@@ -612,29 +623,51 @@ impl Linker {
         Ok(())
     }
 
-    /// The deployments a new deployment can change: from the last one before it whose rollout
-    /// did not fail to the one after it.
-    async fn range_around(&self, d: &DeploymentRecord, pass: &mut Pass) -> Result<(), StoreError> {
-        let key = order_key(d);
-        let (service, environment) = (d.service.as_str(), d.environment.as_str());
-        let from = self
-            .store
-            .target_neighbour(service, environment, key, Neighbour::Before, true)
-            .await?
-            .map_or((far_past(), i64::MIN), |p| order_key(&p));
-        let next = self
-            .store
-            .target_neighbour(service, environment, key, Neighbour::After, false)
-            .await?;
-        let until = next.map_or(d.deployed_at, |n| n.deployed_at);
-        pass.range(
-            service,
-            environment,
-            Range {
-                from,
-                until: Some(until),
-            },
-        );
+    /// The deployments new deployments can change: from the last one before each whose rollout
+    /// did not fail to the one after it. Many new deployments of one service and environment (a
+    /// bulk load, a backfill) make one range, from before the first to after the last, rather
+    /// than two lookups each.
+    async fn ranges_around(
+        &self,
+        deployments: &[DeploymentRecord],
+        pass: &mut Pass,
+    ) -> Result<(), StoreError> {
+        /// Up to this many new deployments of a service and environment are ranged one by one.
+        const ONE_BY_ONE: usize = 8;
+        let mut by_target: BTreeMap<(&str, &str), Vec<OrderKey>> = BTreeMap::new();
+        for d in deployments {
+            by_target
+                .entry((d.service.as_str(), d.environment.as_str()))
+                .or_default()
+                .push(order_key(d));
+        }
+        for ((service, environment), mut keys) in by_target {
+            keys.sort_unstable();
+            let spans: Vec<(OrderKey, OrderKey)> = match (keys.first(), keys.last()) {
+                (Some(&first), Some(&last)) if keys.len() > ONE_BY_ONE => vec![(first, last)],
+                _ => keys.iter().map(|&key| (key, key)).collect(),
+            };
+            for (first, last) in spans {
+                let from = self
+                    .store
+                    .target_neighbour(service, environment, first, Neighbour::Before, true)
+                    .await?
+                    .map_or((far_past(), i64::MIN), |p| order_key(&p));
+                let next = self
+                    .store
+                    .target_neighbour(service, environment, last, Neighbour::After, false)
+                    .await?;
+                let until = next.map_or(last.0, |n| n.deployed_at);
+                pass.range(
+                    service,
+                    environment,
+                    Range {
+                        from,
+                        until: Some(until),
+                    },
+                );
+            }
+        }
         Ok(())
     }
 

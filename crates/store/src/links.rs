@@ -321,7 +321,8 @@ pub struct DeploymentKeyRecord {
     pub recovery_seconds: Option<i64>,
 }
 
-/// What the keys read of one shipped change.
+/// What the keys read of one shipped change (the id is left empty by [`Store::key_rows`]: the
+/// keys do not need it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShippedKeyRecord {
     pub change_id: String,
@@ -331,7 +332,7 @@ pub struct ShippedKeyRecord {
     pub skewed: i32,
 }
 
-/// What the keys read of one incident.
+/// What the keys read of one incident (the id is left empty by [`Store::key_rows`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentKeyRecord {
     pub id: String,

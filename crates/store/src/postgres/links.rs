@@ -74,6 +74,11 @@ fn containment(row: &PgRow) -> Result<ContainmentRow, StoreError> {
     })
 }
 
+/// The latest instant PostgreSQL stores (its timestamps end in the year 294276; chrono's before).
+fn pg_max() -> DateTime<Utc> {
+    DateTime::from_timestamp(8_000_000_000_000, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 fn key_pair(row: &PgRow) -> Result<(String, String), StoreError> {
     Ok((row.try_get("key")?, row.try_get("fact_id")?))
 }
@@ -133,7 +138,8 @@ impl PostgresStore {
         sqlx::query(&format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id = ANY($1)
              UNION SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE cdevent_id = ANY($2)
-             UNION SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE lower(revision) = ANY($3)
+             UNION SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+                   WHERE revision IS NOT NULL AND lower(revision) = ANY($3)
              UNION SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE artifact_id = ANY($4)"
         ))
         .bind(&wanted.ids)
@@ -181,14 +187,15 @@ impl PostgresStore {
         sqlx::query(&format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
              WHERE service = $1 AND environment = $2 AND (deployed_at, id) >= ($3, $4)
-               AND ($5::timestamptz IS NULL OR deployed_at <= $5)
+               AND deployed_at <= $5
              ORDER BY deployed_at, id"
         ))
         .bind(service)
         .bind(environment)
         .bind(from.0)
         .bind(from.1)
-        .bind(until)
+        // Ranges on the index, never `IS NULL OR`: a query costs its rows, not the history's.
+        .bind(until.unwrap_or(DateTime::<Utc>::MAX_UTC).min(pg_max()))
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -312,12 +319,12 @@ impl PostgresStore {
         sqlx::query(&format!(
             "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links
              WHERE deployment_id IS NOT NULL AND target_service = $1 AND target_environment = $2
-               AND ($3::timestamptz IS NULL OR detected_at <= $3)
+               AND detected_at <= $3
                AND (resolved_at IS NULL OR resolved_at > $4)"
         ))
         .bind(service)
         .bind(environment)
-        .bind(until)
+        .bind(until.unwrap_or(DateTime::<Utc>::MAX_UTC).min(pg_max()))
         .bind(open_after)
         .fetch_all(&self.pool)
         .await?
@@ -588,26 +595,40 @@ impl PostgresStore {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<KeyRowsRecord, StoreError> {
-        let mut rows = KeyRowsRecord::default();
-        for row in sqlx::query(
-            "SELECT d.id, d.deployed_at, l.flags, l.recovery_seconds
+        use futures_util::TryStreamExt;
+        let mut out = KeyRowsRecord::default();
+        // Streamed, and without ids the keys do not need: a history's worth of rows is never
+        // held twice.
+        // Many rows travel as arrays, one row per day: far fewer rows to hand over.
+        let mut rows = sqlx::query(
+            "SELECT array_agg(d.id) AS ids, array_agg(d.deployed_at) AS ats,
+                    array_agg(l.flags) AS flags, array_agg(l.recovery_seconds) AS recoveries
              FROM deployments d JOIN deployment_links l ON l.deployment_id = d.id
              WHERE ($1::timestamptz IS NULL OR d.deployed_at >= $1)
-               AND ($2::timestamptz IS NULL OR d.deployed_at < $2) AND (l.flags & 1) = 1",
+               AND ($2::timestamptz IS NULL OR d.deployed_at < $2) AND (l.flags & 1) = 1
+             GROUP BY date_trunc('day', d.deployed_at AT TIME ZONE 'UTC')",
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            rows.deployments.push(DeploymentKeyRecord {
-                id: row.try_get("id")?,
-                at: row.try_get("deployed_at")?,
-                flags: row.try_get("flags")?,
-                recovery_seconds: row.try_get("recovery_seconds")?,
-            });
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let ids: Vec<i64> = row.try_get("ids")?;
+            let ats: Vec<DateTime<Utc>> = row.try_get("ats")?;
+            let flags: Vec<i64> = row.try_get("flags")?;
+            let recoveries: Vec<Option<i64>> = row.try_get("recoveries")?;
+            for (((id, at), flags), recovery_seconds) in
+                ids.into_iter().zip(ats).zip(flags).zip(recoveries)
+            {
+                out.deployments.push(DeploymentKeyRecord {
+                    id,
+                    at,
+                    flags,
+                    recovery_seconds,
+                });
+            }
         }
-        for row in sqlx::query(
+        drop(rows);
+        let mut rows = sqlx::query(
             "SELECT i.deployment_id, i.detected_at FROM deployments d
              JOIN incident_links i ON i.deployment_id = d.id
              WHERE ($1::timestamptz IS NULL OR d.deployed_at >= $1)
@@ -615,47 +636,57 @@ impl PostgresStore {
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            rows.detections
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            out.detections
                 .push((row.try_get("deployment_id")?, row.try_get("detected_at")?));
         }
-        for row in sqlx::query(
-            "SELECT change_id, first_at, first_deployment, lead, skewed FROM change_links
+        drop(rows);
+        let mut rows = sqlx::query(
+            "SELECT array_agg(first_at) AS ats, array_agg(first_deployment) AS deployments,
+                    array_agg(lead) AS leads, array_agg(skewed) AS skewed
+             FROM change_links
              WHERE first_at IS NOT NULL AND ($1::timestamptz IS NULL OR first_at >= $1)
-               AND ($2::timestamptz IS NULL OR first_at < $2)",
+               AND ($2::timestamptz IS NULL OR first_at < $2)
+             GROUP BY date_trunc('day', first_at AT TIME ZONE 'UTC')",
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            rows.shipped.push(ShippedKeyRecord {
-                change_id: row.try_get("change_id")?,
-                at: row.try_get("first_at")?,
-                deployment_id: row.try_get("first_deployment")?,
-                lead: row.try_get("lead")?,
-                skewed: row.try_get("skewed")?,
-            });
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let ats: Vec<DateTime<Utc>> = row.try_get("ats")?;
+            let deployments: Vec<i64> = row.try_get("deployments")?;
+            let leads: Vec<i32> = row.try_get("leads")?;
+            let skewed: Vec<i32> = row.try_get("skewed")?;
+            for (((at, deployment_id), lead), skewed) in
+                ats.into_iter().zip(deployments).zip(leads).zip(skewed)
+            {
+                out.shipped.push(ShippedKeyRecord {
+                    change_id: String::new(),
+                    at,
+                    deployment_id,
+                    lead,
+                    skewed,
+                });
+            }
         }
-        for row in sqlx::query(
-            "SELECT incident_id, detected_at, unattributed FROM incident_links
+        drop(rows);
+        let mut rows = sqlx::query(
+            "SELECT detected_at, unattributed FROM incident_links
              WHERE ($1::timestamptz IS NULL OR detected_at >= $1)
                AND ($2::timestamptz IS NULL OR detected_at < $2)",
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            rows.incidents.push(IncidentKeyRecord {
-                id: row.try_get("incident_id")?,
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            out.incidents.push(IncidentKeyRecord {
+                id: String::new(),
                 detected_at: row.try_get("detected_at")?,
                 unattributed: row.try_get("unattributed")?,
             });
         }
-        Ok(rows)
+        Ok(out)
     }
 
     pub(crate) async fn dirty_days_since(

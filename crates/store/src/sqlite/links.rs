@@ -80,6 +80,27 @@ fn containment(row: &SqliteRow) -> Result<ContainmentRow, StoreError> {
     })
 }
 
+/// The rows of a `group_concat` of four comma-separated fields, `;` between rows.
+fn unpack(packed: &str) -> impl Iterator<Item = Result<[&str; 4], StoreError>> + '_ {
+    packed.split(';').map(|row| {
+        let mut fields = row.splitn(4, ',');
+        let mut next = || {
+            fields.next().ok_or_else(|| StoreError::Corrupt {
+                seq: 0,
+                reason: format!("a packed key row has fewer than four fields: {row:?}"),
+            })
+        };
+        Ok([next()?, next()?, next()?, next()?])
+    })
+}
+
+fn number<T: std::str::FromStr>(text: &str) -> Result<T, StoreError> {
+    text.parse().map_err(|_| StoreError::Corrupt {
+        seq: 0,
+        reason: format!("a packed key row holds {text:?} where a number belongs"),
+    })
+}
+
 fn key_pair(row: &SqliteRow) -> Result<(String, String), StoreError> {
     Ok((row.try_get("key")?, row.try_get("fact_id")?))
 }
@@ -140,7 +161,8 @@ impl SqliteStore {
         sqlx::query(&format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id IN (SELECT value FROM json_each(?1))
              UNION SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE cdevent_id IN (SELECT value FROM json_each(?2))
-             UNION SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE lower(revision) IN (SELECT value FROM json_each(?3))
+             UNION SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+                   WHERE revision IS NOT NULL AND lower(revision) IN (SELECT value FROM json_each(?3))
              UNION SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE artifact_id IN (SELECT value FROM json_each(?4))"
         ))
         .bind(json_list(&wanted.ids))
@@ -188,15 +210,15 @@ impl SqliteStore {
         sqlx::query(&format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
              WHERE service = ?1 AND environment = ?2
-               AND (deployed_at > ?3 OR (deployed_at = ?3 AND id >= ?4))
-               AND (?5 IS NULL OR deployed_at <= ?5)
+               AND deployed_at >= ?3 AND (deployed_at > ?3 OR id >= ?4) AND deployed_at <= ?5
              ORDER BY deployed_at, id"
         ))
         .bind(service)
         .bind(environment)
         .bind(to_micros(&from.0))
         .bind(from.1)
-        .bind(until.as_ref().map(to_micros))
+        // Ranges on the index, never `IS NULL OR`: a query costs its rows, not the history's.
+        .bind(until.as_ref().map_or(i64::MAX, to_micros))
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -214,11 +236,11 @@ impl SqliteStore {
     ) -> Result<Option<DeploymentRecord>, StoreError> {
         let (condition, order) = match side {
             Neighbour::Before => (
-                "(deployed_at < ?3 OR (deployed_at = ?3 AND id < ?4))",
+                "deployed_at <= ?3 AND (deployed_at < ?3 OR id < ?4)",
                 "deployed_at DESC, id DESC",
             ),
             Neighbour::After => (
-                "(deployed_at > ?3 OR (deployed_at = ?3 AND id > ?4))",
+                "deployed_at >= ?3 AND (deployed_at > ?3 OR id > ?4)",
                 "deployed_at, id",
             ),
         };
@@ -333,12 +355,12 @@ impl SqliteStore {
         sqlx::query(&format!(
             "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links
              WHERE deployment_id IS NOT NULL AND target_service = ?1 AND target_environment = ?2
-               AND (?3 IS NULL OR detected_at <= ?3)
+               AND detected_at <= ?3
                AND (resolved_at IS NULL OR resolved_at > ?4)"
         ))
         .bind(service)
         .bind(environment)
-        .bind(until.as_ref().map(to_micros))
+        .bind(until.as_ref().map_or(i64::MAX, to_micros))
         .bind(to_micros(&open_after))
         .fetch_all(&self.pool)
         .await?
@@ -615,74 +637,92 @@ impl SqliteStore {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<KeyRowsRecord, StoreError> {
+        use futures_util::TryStreamExt;
         let from = from.as_ref().map_or(i64::MIN, to_micros);
         let to = to.as_ref().map_or(i64::MAX, to_micros);
-        let mut rows = KeyRowsRecord::default();
-        for row in sqlx::query(
-            "SELECT d.id, d.deployed_at, l.flags, l.recovery_seconds
+        let mut out = KeyRowsRecord::default();
+        // Streamed, and without ids the keys do not need: a history's worth of rows is never
+        // held twice.
+        // Many rows travel as one text per day: sqlx hands rows over one by one from its
+        // SQLite thread, which costs more than the query itself at a history's size.
+        let mut rows = sqlx::query(
+            "SELECT group_concat(d.id || ',' || d.deployed_at || ',' || l.flags || ','
+                                 || ifnull(l.recovery_seconds, ''), ';') AS packed
              FROM deployments d JOIN deployment_links l ON l.deployment_id = d.id
-             WHERE d.deployed_at >= ?1 AND d.deployed_at < ?2 AND (l.flags & 1) = 1",
+             WHERE d.deployed_at >= ?1 AND d.deployed_at < ?2 AND (l.flags & 1) = 1
+             GROUP BY d.deployed_at / 86400000000",
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            rows.deployments.push(DeploymentKeyRecord {
-                id: row.try_get("id")?,
-                at: from_micros(row.try_get("deployed_at")?),
-                flags: row.try_get("flags")?,
-                recovery_seconds: row.try_get("recovery_seconds")?,
-            });
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let packed: String = row.try_get(0)?;
+            for fields in unpack(&packed) {
+                let [id, at, flags, recovery] = fields?;
+                out.deployments.push(DeploymentKeyRecord {
+                    id: number(id)?,
+                    at: from_micros(number(at)?),
+                    flags: number(flags)?,
+                    recovery_seconds: (!recovery.is_empty())
+                        .then(|| number(recovery))
+                        .transpose()?,
+                });
+            }
         }
-        for row in sqlx::query(
+        drop(rows);
+        let mut rows = sqlx::query(
             "SELECT i.deployment_id, i.detected_at FROM deployments d
              JOIN incident_links i ON i.deployment_id = d.id
              WHERE d.deployed_at >= ?1 AND d.deployed_at < ?2",
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            rows.detections.push((
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            out.detections.push((
                 row.try_get("deployment_id")?,
                 from_micros(row.try_get("detected_at")?),
             ));
         }
-        for row in sqlx::query(
-            "SELECT change_id, first_at, first_deployment, lead, skewed FROM change_links
-             WHERE first_at >= ?1 AND first_at < ?2",
+        drop(rows);
+        let mut rows = sqlx::query(
+            "SELECT group_concat(first_at || ',' || first_deployment || ',' || lead || ',' || skewed, ';')
+                    AS packed
+             FROM change_links WHERE first_at >= ?1 AND first_at < ?2
+             GROUP BY first_at / 86400000000",
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            rows.shipped.push(ShippedKeyRecord {
-                change_id: row.try_get("change_id")?,
-                at: from_micros(row.try_get("first_at")?),
-                deployment_id: row.try_get("first_deployment")?,
-                lead: row.try_get("lead")?,
-                skewed: row.try_get("skewed")?,
-            });
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let packed: String = row.try_get(0)?;
+            for fields in unpack(&packed) {
+                let [at, deployment, lead, skewed] = fields?;
+                out.shipped.push(ShippedKeyRecord {
+                    change_id: String::new(),
+                    at: from_micros(number(at)?),
+                    deployment_id: number(deployment)?,
+                    lead: number(lead)?,
+                    skewed: number(skewed)?,
+                });
+            }
         }
-        for row in sqlx::query(
-            "SELECT incident_id, detected_at, unattributed FROM incident_links
+        drop(rows);
+        let mut rows = sqlx::query(
+            "SELECT detected_at, unattributed FROM incident_links
              WHERE detected_at >= ?1 AND detected_at < ?2",
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            rows.incidents.push(IncidentKeyRecord {
-                id: row.try_get("incident_id")?,
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            out.incidents.push(IncidentKeyRecord {
+                id: String::new(),
                 detected_at: from_micros(row.try_get("detected_at")?),
                 unattributed: row.try_get("unattributed")?,
             });
         }
-        Ok(rows)
+        Ok(out)
     }
 
     pub(crate) async fn dirty_days_since(
