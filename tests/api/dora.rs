@@ -390,7 +390,10 @@ async fn stale_answers_say_so_and_catch_up(backend: Backend) {
     let first = poll_until(Duration::from_secs(10), || async {
         let answer = app.get_json(window).await;
         if answer["stale"] == true {
-            assert_eq!(answer["keys"]["deployment_frequency"]["value"], 0, "{answer}");
+            assert_eq!(
+                answer["keys"]["deployment_frequency"]["value"], 0,
+                "{answer}"
+            );
             return None;
         }
         Some(answer)

@@ -122,15 +122,30 @@ pub(crate) async fn from_tables(
     offset: usize,
     after: Option<PageAfter>,
 ) -> Result<Listed, Problem> {
-    let lag = state.store.link_lag().await.map_err(store_problem)?;
+    // Totals from the keys' columns (brought up to date first), not by counting rows; only the
+    // deployments of non-production environments, which the keys leave out, are counted.
+    let (columns, freshness) = state
+        .keys
+        .unfiltered(&state.store, &keys_config(state))
+        .await
+        .map_err(store_problem)?;
+    let (production, shipped, detected) = columns.counts_in(window);
+    let config = state.dora.config();
+    let known = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
+    let total_known = match listing {
+        Listing::Deployments if config.production_environments.is_empty() => known(production),
+        Listing::Deployments => None,
+        Listing::Changes => known(shipped),
+        Listing::Incidents => known(detected),
+    };
     let query = PageQuery {
         from: window.from,
         to: window.to,
         limit: i64::try_from(limit).unwrap_or(i64::MAX),
         offset: i64::try_from(offset).unwrap_or(i64::MAX),
         after,
+        count: total_known.is_none(),
     };
-    let config = state.dora.config();
     let store = &state.store;
     let (total, items, last) = match listing {
         Listing::Deployments => {
@@ -195,7 +210,8 @@ pub(crate) async fn from_tables(
         }
     };
     let next = last.filter(|_| items.len() == limit).map(|a| cursor(&a));
-    Ok((total, items, next, Freshness::current(&lag)))
+    let total = total.or(total_known).unwrap_or_default();
+    Ok((total, items, next, freshness))
 }
 
 /// A page of a filtered list: the scope's facts linked in memory.

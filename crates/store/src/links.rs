@@ -357,7 +357,8 @@ pub struct KeyRowsRecord {
 pub struct LinkLag {
     /// The links cursor.
     pub version: i64,
-    /// CDEvents stored but not linked yet.
+    /// CDEvents stored but not linked yet (from the highest sequence number: on PostgreSQL a
+    /// number left unused by a rolled back append counts too).
     pub cdevents_behind: i64,
     /// When the oldest of them was stored.
     pub oldest_unlinked_at: Option<DateTime<Utc>>,
@@ -366,8 +367,8 @@ pub struct LinkLag {
 /// One page of a drill-down list, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct Page<T> {
-    /// Items in the window (all pages).
-    pub total: i64,
+    /// Items in the window (all pages), when counted.
+    pub total: Option<i64>,
     pub items: Vec<T>,
 }
 
@@ -402,6 +403,8 @@ pub struct PageQuery {
     pub limit: i64,
     pub offset: i64,
     pub after: Option<PageAfter>,
+    /// Count the items of the window (`Page::total`); otherwise the caller knows it.
+    pub count: bool,
 }
 
 /// The folded facts a filtered scope may need, as stored by the linker.

@@ -652,6 +652,23 @@ impl KeyColumns {
         })
     }
 
+    /// How many production deployments, shipped changes (first production deployment in the
+    /// window) and incidents (detected in it) `window` holds: the totals of the drill-down
+    /// lists, without counting rows in the database.
+    pub fn counts_in(&self, window: &Window) -> (u64, u64, u64) {
+        let deployments = self.deployments_in(window).deployments;
+        let shipped = self
+            .tally(&self.shipped_in(window).0, DayBlock::shipped_rows, |t| {
+                t.shipped
+            })
+            .rows;
+        let section = DayBlock::incident_rows;
+        let incidents = self
+            .tally(&self.span(window, section), section, |t| t.incidents)
+            .rows;
+        (deployments, shipped, incidents)
+    }
+
     /// Production incidents detected in `window` that no deployment could be blamed for.
     pub(crate) fn unattributed_in(&self, window: &Window) -> u64 {
         let section = DayBlock::incident_rows;

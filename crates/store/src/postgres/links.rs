@@ -74,6 +74,11 @@ fn containment(row: &PgRow) -> Result<ContainmentRow, StoreError> {
     })
 }
 
+/// The earliest instant both databases store (the year 1).
+fn pg_min() -> DateTime<Utc> {
+    DateTime::from_timestamp(-62_135_596_800, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// The latest instant PostgreSQL stores (its timestamps end in the year 294276; chrono's before).
 fn pg_max() -> DateTime<Utc> {
     DateTime::from_timestamp(8_000_000_000_000, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
@@ -162,9 +167,14 @@ impl PostgresStore {
     ) -> Result<Vec<DeploymentRecord>, StoreError> {
         sqlx::query(&format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
-             WHERE service = ANY($1) AND ($2::text IS NULL OR environment = $2)
+             WHERE service = ANY($1) AND {environment_is}
                AND deployed_at >= $3 AND deployed_at <= $4
-             ORDER BY deployed_at, id"
+             ORDER BY deployed_at, id",
+            environment_is = if environment.is_some() {
+                "environment = $2"
+            } else {
+                "$2::text IS NULL"
+            }
         ))
         .bind(services)
         .bind(environment)
@@ -597,6 +607,8 @@ impl PostgresStore {
     ) -> Result<KeyRowsRecord, StoreError> {
         use futures_util::TryStreamExt;
         let mut out = KeyRowsRecord::default();
+        // Bounds, never `IS NULL OR`: a generic plan must still use the time indexes.
+        let (from, to) = (from.unwrap_or_else(pg_min), to.unwrap_or_else(pg_max));
         // Streamed, and without ids the keys do not need: a history's worth of rows is never
         // held twice.
         // Many rows travel as arrays, one row per day: far fewer rows to hand over.
@@ -604,8 +616,8 @@ impl PostgresStore {
             "SELECT array_agg(d.id) AS ids, array_agg(d.deployed_at) AS ats,
                     array_agg(l.flags) AS flags, array_agg(l.recovery_seconds) AS recoveries
              FROM deployments d JOIN deployment_links l ON l.deployment_id = d.id
-             WHERE ($1::timestamptz IS NULL OR d.deployed_at >= $1)
-               AND ($2::timestamptz IS NULL OR d.deployed_at < $2) AND (l.flags & 1) = 1
+             WHERE d.deployed_at >= $1
+               AND d.deployed_at < $2 AND (l.flags & 1) = 1
              GROUP BY date_trunc('day', d.deployed_at AT TIME ZONE 'UTC')",
         )
         .bind(from)
@@ -631,8 +643,8 @@ impl PostgresStore {
         let mut rows = sqlx::query(
             "SELECT i.deployment_id, i.detected_at FROM deployments d
              JOIN incident_links i ON i.deployment_id = d.id
-             WHERE ($1::timestamptz IS NULL OR d.deployed_at >= $1)
-               AND ($2::timestamptz IS NULL OR d.deployed_at < $2)",
+             WHERE d.deployed_at >= $1
+               AND d.deployed_at < $2",
         )
         .bind(from)
         .bind(to)
@@ -646,8 +658,8 @@ impl PostgresStore {
             "SELECT array_agg(first_at) AS ats, array_agg(first_deployment) AS deployments,
                     array_agg(lead) AS leads, array_agg(skewed) AS skewed
              FROM change_links
-             WHERE first_at IS NOT NULL AND ($1::timestamptz IS NULL OR first_at >= $1)
-               AND ($2::timestamptz IS NULL OR first_at < $2)
+             WHERE first_at IS NOT NULL AND first_at >= $1
+               AND first_at < $2
              GROUP BY date_trunc('day', first_at AT TIME ZONE 'UTC')",
         )
         .bind(from)
@@ -673,8 +685,8 @@ impl PostgresStore {
         drop(rows);
         let mut rows = sqlx::query(
             "SELECT detected_at, unattributed FROM incident_links
-             WHERE ($1::timestamptz IS NULL OR detected_at >= $1)
-               AND ($2::timestamptz IS NULL OR detected_at < $2)",
+             WHERE detected_at >= $1
+               AND detected_at < $2",
         )
         .bind(from)
         .bind(to)
@@ -713,11 +725,12 @@ impl PostgresStore {
 
     pub(crate) async fn link_lag(&self) -> Result<LinkLag, StoreError> {
         let row = sqlx::query(
-            "WITH c AS (SELECT COALESCE((SELECT position FROM cursors WHERE name = $1), 0) AS position)
-             SELECT c.position,
-                    (SELECT COUNT(*) FROM cdevents_raw WHERE seq > c.position) AS behind,
+            // `behind` from the highest seq (a gap left by a rolled back append counts too):
+            // counting rows after the cursor would scan the table once caught up.
+            "SELECT c.position,
+                    GREATEST((SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw) - c.position, 0) AS behind,
                     (SELECT stored_at FROM cdevents_raw WHERE seq > c.position ORDER BY seq LIMIT 1) AS oldest
-             FROM c",
+             FROM (SELECT COALESCE((SELECT position FROM cursors WHERE name = $1), 0) AS position) c",
         )
         .bind(LINKS_CURSOR)
         .fetch_one(&self.pool)
@@ -733,13 +746,18 @@ impl PostgresStore {
         &self,
         query: &PageQuery,
     ) -> Result<Page<DeploymentPageRow>, StoreError> {
-        let total: i64 = sqlx::query_scalar(
+        let total: Option<i64> =
+            if query.count {
+                Some(sqlx::query_scalar(
             "SELECT COUNT(*) FROM deployments WHERE deployed_at >= $1 AND deployed_at < $2",
         )
         .bind(query.from)
         .bind(query.to)
         .fetch_one(&self.pool)
-        .await?;
+        .await?)
+            } else {
+                None
+            };
         let (after_at, after_id) = match &query.after {
             Some(PageAfter::Deployment(at, id)) => (Some(*at), *id),
             _ => (None, 0),
@@ -752,9 +770,13 @@ impl PostgresStore {
         let rows = sqlx::query(&format!(
             "SELECT {columns}, l.detail FROM deployments d
              LEFT JOIN deployment_links l ON l.deployment_id = d.id
-             WHERE d.deployed_at >= $1 AND d.deployed_at < $2
-               AND ($3::timestamptz IS NULL OR (d.deployed_at, d.id) < ($3, $4))
-             ORDER BY d.deployed_at DESC, d.id DESC LIMIT $5 OFFSET $6"
+             WHERE d.deployed_at >= $1 AND d.deployed_at < $2 AND {after}
+             ORDER BY d.deployed_at DESC, d.id DESC LIMIT $5 OFFSET $6",
+            after = if after_at.is_some() {
+                "(d.deployed_at, d.id) < ($3, $4)"
+            } else {
+                "$3::timestamptz IS NULL AND $4::bigint IS NOT NULL"
+            }
         ))
         .bind(query.from)
         .bind(query.to)
@@ -813,13 +835,19 @@ impl PostgresStore {
         &self,
         query: &PageQuery,
     ) -> Result<Page<ChangeLinkRow>, StoreError> {
-        let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM change_links WHERE first_at >= $1 AND first_at < $2",
-        )
-        .bind(query.from)
-        .bind(query.to)
-        .fetch_one(&self.pool)
-        .await?;
+        let total: Option<i64> = if query.count {
+            Some(
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM change_links WHERE first_at >= $1 AND first_at < $2",
+                )
+                .bind(query.from)
+                .bind(query.to)
+                .fetch_one(&self.pool)
+                .await?,
+            )
+        } else {
+            None
+        };
         let (after_at, after_deployment, after_id) = match &query.after {
             Some(PageAfter::Change(at, deployment, id)) => (Some(*at), *deployment, id.as_str()),
             _ => (None, 0, ""),
@@ -827,9 +855,13 @@ impl PostgresStore {
         let items = sqlx::query(&format!(
             "SELECT {CHANGE_LINK_COLUMNS} FROM change_links
              WHERE first_at >= $1 AND first_at < $2
-               AND ($3::timestamptz IS NULL
-                    OR (first_at, first_deployment, change_id COLLATE \"C\") < ($3, $4, $5::text COLLATE \"C\"))
-             ORDER BY first_at DESC, first_deployment DESC, change_id COLLATE \"C\" DESC LIMIT $6 OFFSET $7"
+               AND {after}
+             ORDER BY first_at DESC, first_deployment DESC, change_id COLLATE \"C\" DESC LIMIT $6 OFFSET $7",
+            after = if after_at.is_some() {
+                "(first_at, first_deployment, change_id COLLATE \"C\") < ($3, $4, $5::text COLLATE \"C\")"
+            } else {
+                "$3::timestamptz IS NULL AND $4::bigint IS NOT NULL AND $5::text IS NOT NULL"
+            }
         ))
         .bind(query.from)
         .bind(query.to)
@@ -850,13 +882,17 @@ impl PostgresStore {
         &self,
         query: &PageQuery,
     ) -> Result<Page<IncidentLinkRow>, StoreError> {
-        let total: i64 = sqlx::query_scalar(
+        let total: Option<i64> = if query.count {
+            Some(sqlx::query_scalar(
             "SELECT COUNT(*) FROM incident_links WHERE detected_at >= $1 AND detected_at < $2",
         )
         .bind(query.from)
         .bind(query.to)
         .fetch_one(&self.pool)
-        .await?;
+        .await?)
+        } else {
+            None
+        };
         let (after_at, after_id) = match &query.after {
             Some(PageAfter::Incident(at, id)) => (Some(*at), id.as_str()),
             _ => (None, ""),
@@ -864,9 +900,13 @@ impl PostgresStore {
         let items = sqlx::query(&format!(
             "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links
              WHERE detected_at >= $1 AND detected_at < $2
-               AND ($3::timestamptz IS NULL
-                    OR (detected_at, incident_id COLLATE \"C\") < ($3, $4::text COLLATE \"C\"))
-             ORDER BY detected_at DESC, incident_id COLLATE \"C\" DESC LIMIT $5 OFFSET $6"
+               AND {after}
+             ORDER BY detected_at DESC, incident_id COLLATE \"C\" DESC LIMIT $5 OFFSET $6",
+            after = if after_at.is_some() {
+                "(detected_at, incident_id COLLATE \"C\") < ($3, $4::text COLLATE \"C\")"
+            } else {
+                "$3::timestamptz IS NULL AND $4::text IS NOT NULL"
+            }
         ))
         .bind(query.from)
         .bind(query.to)
@@ -909,11 +949,15 @@ impl PostgresStore {
         services: Option<&[String]>,
         environments: Option<&[String]>,
     ) -> Result<ScopeRecords, StoreError> {
+        // Conditions written only for the filters given, so each can use its index.
+        let filter = |column: &str, values: Option<&[String]>, n: u8| match values {
+            Some(_) => format!("{column} = ANY(${n})"),
+            None => format!("${n}::text[] IS NULL"),
+        };
         let deployments = sqlx::query(&format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
-             WHERE ($1::text[] IS NULL OR service = ANY($1))
-               AND ($2::text[] IS NULL OR environment = ANY($2))
-             ORDER BY deployed_at, id"
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE {} AND {} ORDER BY deployed_at, id",
+            filter("service", services, 1),
+            filter("environment", environments, 2),
         ))
         .bind(services)
         .bind(environments)
@@ -922,20 +966,23 @@ impl PostgresStore {
         .iter()
         .map(deployment_record)
         .collect::<Result<_, _>>()?;
-        let change_details = sqlx::query_scalar(
+        let change_details = sqlx::query_scalar(&format!(
             "SELECT detail FROM change_links WHERE change_id IN (
-                 SELECT change_id FROM change_deployments
-                 WHERE ($1::text[] IS NULL OR service = ANY($1))
-                   AND ($2::text[] IS NULL OR environment = ANY($2)))",
-        )
+                 SELECT change_id FROM change_deployments WHERE {} AND {})",
+            filter("service", services, 1),
+            filter("environment", environments, 2),
+        ))
         .bind(services)
         .bind(environments)
         .fetch_all(&self.pool)
         .await?;
-        let incident_details = sqlx::query_scalar(
-            "SELECT detail FROM incident_links
-             WHERE $1::text[] IS NULL OR service IS NULL OR service = ANY($1)",
-        )
+        let incidents_of = match services {
+            Some(_) => "service IS NULL OR service = ANY($1)",
+            None => "$1::text[] IS NULL",
+        };
+        let incident_details = sqlx::query_scalar(&format!(
+            "SELECT detail FROM incident_links WHERE {incidents_of}"
+        ))
         .bind(services)
         .fetch_all(&self.pool)
         .await?;

@@ -751,7 +751,7 @@ impl SqliteStore {
         let row = sqlx::query(
             "WITH c AS (SELECT COALESCE((SELECT position FROM cursors WHERE name = ?1), 0) AS position)
              SELECT c.position,
-                    (SELECT COUNT(*) FROM cdevents_raw WHERE seq > c.position) AS behind,
+                    MAX((SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw) - c.position, 0) AS behind,
                     (SELECT stored_at FROM cdevents_raw WHERE seq > c.position ORDER BY seq LIMIT 1) AS oldest
              FROM c",
         )
@@ -770,13 +770,18 @@ impl SqliteStore {
         query: &PageQuery,
     ) -> Result<Page<DeploymentPageRow>, StoreError> {
         let (from, to) = (to_micros(&query.from), to_micros(&query.to));
-        let total: i64 = sqlx::query_scalar(
+        let total: Option<i64> =
+            if query.count {
+                Some(sqlx::query_scalar(
             "SELECT COUNT(*) FROM deployments WHERE deployed_at >= ? AND deployed_at < ?",
         )
         .bind(from)
         .bind(to)
         .fetch_one(&self.pool)
-        .await?;
+        .await?)
+            } else {
+                None
+            };
         let (after_at, after_id) = match &query.after {
             Some(PageAfter::Deployment(at, id)) => (Some(to_micros(at)), *id),
             _ => (None, 0),
@@ -790,8 +795,13 @@ impl SqliteStore {
             "SELECT {columns}, l.detail FROM deployments d
              LEFT JOIN deployment_links l ON l.deployment_id = d.id
              WHERE d.deployed_at >= ?1 AND d.deployed_at < ?2
-               AND (?3 IS NULL OR d.deployed_at < ?3 OR (d.deployed_at = ?3 AND d.id < ?4))
-             ORDER BY d.deployed_at DESC, d.id DESC LIMIT ?5 OFFSET ?6"
+               AND {after}
+             ORDER BY d.deployed_at DESC, d.id DESC LIMIT ?5 OFFSET ?6",
+            after = if after_at.is_some() {
+                "d.deployed_at <= ?3 AND (d.deployed_at < ?3 OR d.id < ?4)"
+            } else {
+                "?3 IS NULL AND ?4 IS NOT NULL"
+            }
         ))
         .bind(from)
         .bind(to)
@@ -853,13 +863,19 @@ impl SqliteStore {
         query: &PageQuery,
     ) -> Result<Page<ChangeLinkRow>, StoreError> {
         let (from, to) = (to_micros(&query.from), to_micros(&query.to));
-        let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM change_links WHERE first_at >= ? AND first_at < ?",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_one(&self.pool)
-        .await?;
+        let total: Option<i64> = if query.count {
+            Some(
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM change_links WHERE first_at >= ? AND first_at < ?",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_one(&self.pool)
+                .await?,
+            )
+        } else {
+            None
+        };
         let (after_at, after_deployment, after_id) = match &query.after {
             Some(PageAfter::Change(at, deployment, id)) => {
                 (Some(to_micros(at)), *deployment, id.as_str())
@@ -869,8 +885,13 @@ impl SqliteStore {
         let items = sqlx::query(&format!(
             "SELECT {CHANGE_LINK_COLUMNS} FROM change_links
              WHERE first_at >= ?1 AND first_at < ?2
-               AND (?3 IS NULL OR (first_at, first_deployment, change_id) < (?3, ?4, ?5))
-             ORDER BY first_at DESC, first_deployment DESC, change_id DESC LIMIT ?6 OFFSET ?7"
+               AND {after}
+             ORDER BY first_at DESC, first_deployment DESC, change_id DESC LIMIT ?6 OFFSET ?7",
+            after = if after_at.is_some() {
+                "first_at <= ?3 AND (first_at, first_deployment, change_id) < (?3, ?4, ?5)"
+            } else {
+                "?3 IS NULL AND ?4 IS NOT NULL AND ?5 IS NOT NULL"
+            }
         ))
         .bind(from)
         .bind(to)
@@ -896,13 +917,17 @@ impl SqliteStore {
         query: &PageQuery,
     ) -> Result<Page<IncidentLinkRow>, StoreError> {
         let (from, to) = (to_micros(&query.from), to_micros(&query.to));
-        let total: i64 = sqlx::query_scalar(
+        let total: Option<i64> = if query.count {
+            Some(sqlx::query_scalar(
             "SELECT COUNT(*) FROM incident_links WHERE detected_at >= ? AND detected_at < ?",
         )
         .bind(from)
         .bind(to)
         .fetch_one(&self.pool)
-        .await?;
+        .await?)
+        } else {
+            None
+        };
         let (after_at, after_id) = match &query.after {
             Some(PageAfter::Incident(at, id)) => (Some(to_micros(at)), id.as_str()),
             _ => (None, ""),
@@ -910,8 +935,13 @@ impl SqliteStore {
         let items = sqlx::query(&format!(
             "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links
              WHERE detected_at >= ?1 AND detected_at < ?2
-               AND (?3 IS NULL OR (detected_at, incident_id) < (?3, ?4))
-             ORDER BY detected_at DESC, incident_id DESC LIMIT ?5 OFFSET ?6"
+               AND {after}
+             ORDER BY detected_at DESC, incident_id DESC LIMIT ?5 OFFSET ?6",
+            after = if after_at.is_some() {
+                "detected_at <= ?3 AND (detected_at, incident_id) < (?3, ?4)"
+            } else {
+                "?3 IS NULL AND ?4 IS NOT NULL"
+            }
         ))
         .bind(from)
         .bind(to)
@@ -954,36 +984,43 @@ impl SqliteStore {
         services: Option<&[String]>,
         environments: Option<&[String]>,
     ) -> Result<ScopeRecords, StoreError> {
-        let services = services.map(json_list);
-        let environments = environments.map(json_list);
+        // Conditions written only for the filters given, so each can use its index.
+        let filter = |column: &str, values: Option<&[String]>, n: u8| match values {
+            Some(_) => format!("{column} IN (SELECT value FROM json_each(?{n}))"),
+            None => format!("?{n} IS NULL"),
+        };
+        let (services_json, environments_json) =
+            (services.map(json_list), environments.map(json_list));
         let deployments = sqlx::query(&format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
-             WHERE (?1 IS NULL OR service IN (SELECT value FROM json_each(?1)))
-               AND (?2 IS NULL OR environment IN (SELECT value FROM json_each(?2)))
-             ORDER BY deployed_at, id"
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE {} AND {} ORDER BY deployed_at, id",
+            filter("service", services, 1),
+            filter("environment", environments, 2),
         ))
-        .bind(&services)
-        .bind(&environments)
+        .bind(&services_json)
+        .bind(&environments_json)
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(deployment_record)
         .collect::<Result<_, _>>()?;
-        let change_details = sqlx::query_scalar(
+        let change_details = sqlx::query_scalar(&format!(
             "SELECT detail FROM change_links WHERE change_id IN (
-                 SELECT change_id FROM change_deployments
-                 WHERE (?1 IS NULL OR service IN (SELECT value FROM json_each(?1)))
-                   AND (?2 IS NULL OR environment IN (SELECT value FROM json_each(?2))))",
-        )
-        .bind(&services)
-        .bind(&environments)
+                 SELECT change_id FROM change_deployments WHERE {} AND {})",
+            filter("service", services, 1),
+            filter("environment", environments, 2),
+        ))
+        .bind(&services_json)
+        .bind(&environments_json)
         .fetch_all(&self.pool)
         .await?;
-        let incident_details = sqlx::query_scalar(
-            "SELECT detail FROM incident_links
-             WHERE ?1 IS NULL OR service IS NULL OR service IN (SELECT value FROM json_each(?1))",
-        )
-        .bind(&services)
+        let incidents_of = match services {
+            Some(_) => "service IS NULL OR service IN (SELECT value FROM json_each(?1))",
+            None => "?1 IS NULL",
+        };
+        let incident_details = sqlx::query_scalar(&format!(
+            "SELECT detail FROM incident_links WHERE {incidents_of}"
+        ))
+        .bind(&services_json)
         .fetch_all(&self.pool)
         .await?;
         Ok(ScopeRecords {
