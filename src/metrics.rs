@@ -93,12 +93,18 @@ pub async fn from_server(
     Ok(body)
 }
 
-/// The same answer computed in-process on `store`, by the API's own handler.
+/// The same answer computed in-process on `store`, by the API's own handler, after linking
+/// whatever facts the calculator has not linked yet (all of them when the links were made under
+/// another configuration).
 pub async fn from_store(
     store: dora_store::Store,
     dora: &DoraSettings,
     query: &KeysQuery,
 ) -> anyhow::Result<Value> {
+    dora_metrics::links::Linker::new(store.clone(), dora.config(), 1000)
+        .run_until_idle()
+        .await
+        .context("Failed to link the facts")?;
     let state = dora_api::ApiState::new(
         store,
         dora.clone(),

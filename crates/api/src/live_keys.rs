@@ -50,11 +50,6 @@ pub struct Freshness {
 }
 
 impl Freshness {
-    /// Of an answer read from the link tables themselves (never stale).
-    pub fn current(lag: &LinkLag) -> Self {
-        Self::new(lag, lag.version, false)
-    }
-
     fn new(lag: &LinkLag, version: i64, stale: bool) -> Self {
         let behind_seconds = lag
             .oldest_unlinked_at

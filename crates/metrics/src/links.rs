@@ -39,7 +39,7 @@ use crate::dora::key_rows::{
     DeploymentKeyRow, IncidentKeyRow, RecoveryCell, ReworkKind, ShippedKeyRow,
 };
 use crate::dora::link_rows::day_number;
-use crate::dora::linking::Linked;
+use crate::dora::linking::{is_production, Linked};
 
 /// The linker over one store, under one configuration.
 #[derive(Debug, Clone)]
@@ -479,11 +479,21 @@ impl Linker {
                 .detected_at
                 .checked_sub_signed(horizon)
                 .unwrap_or_else(far_past);
-            for d in self
+            // The time rule picks the latest production deployment of the service (in the
+            // incident's environment) within the horizon: that one is the only candidate.
+            let environments = match &incident.environment {
+                Some(environment) if is_production(environment, &self.config) => {
+                    Some(vec![environment.clone()])
+                }
+                Some(_) => continue,
+                None if self.config.production_environments.is_empty() => None,
+                None => Some(self.config.production_environments.clone()),
+            };
+            if let Some(d) = self
                 .store
-                .deployments_of_services(
-                    std::slice::from_ref(service),
-                    incident.environment.as_deref(),
+                .latest_deployment(
+                    service,
+                    environments.as_deref(),
                     bounded(since),
                     bounded(incident.detected_at),
                 )

@@ -153,18 +153,16 @@ impl Store {
         dispatch!(self, s => s.deployments_matching(wanted).await)
     }
 
-    /// Deployments of `services` (in `environment`, or any) with `from <= deployed_at <= to`.
-    pub async fn deployments_of_services(
+    /// The latest (by time, then id) deployment of `service` in one of `environments` (`None`:
+    /// any) with `from <= deployed_at <= to`.
+    pub async fn latest_deployment(
         &self,
-        services: &[String],
-        environment: Option<&str>,
+        service: &str,
+        environments: Option<&[String]>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        if services.is_empty() {
-            return Ok(Vec::new());
-        }
-        dispatch!(self, s => s.deployments_of_services(services, environment, from, to).await)
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        dispatch!(self, s => s.latest_deployment(service, environments, from, to).await)
     }
 
     /// A service and environment's deployments from `from` (inclusive) in order, up to `until`

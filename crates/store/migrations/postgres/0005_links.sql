@@ -93,3 +93,5 @@ CREATE TABLE change_deployments (
 );
 CREATE INDEX change_deployments_by_deployment ON change_deployments (deployment_id);
 CREATE INDEX change_deployments_by_target ON change_deployments (service, environment);
+-- The latest deployment of a service before an incident, whatever its environment.
+CREATE INDEX deployments_by_service_time ON deployments (service, deployed_at, id);

@@ -158,33 +158,29 @@ impl PostgresStore {
         .collect()
     }
 
-    pub(crate) async fn deployments_of_services(
+    pub(crate) async fn latest_deployment(
         &self,
-        services: &[String],
-        environment: Option<&str>,
+        service: &str,
+        environments: Option<&[String]>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        sqlx::query(&format!(
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        let environment_is = match environments {
+            Some(_) => "environment = ANY($2)",
+            None => "$2::text[] IS NULL",
+        };
+        let row = sqlx::query(&format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
-             WHERE service = ANY($1) AND {environment_is}
-               AND deployed_at >= $3 AND deployed_at <= $4
-             ORDER BY deployed_at, id",
-            environment_is = if environment.is_some() {
-                "environment = $2"
-            } else {
-                "$2::text IS NULL"
-            }
+             WHERE service = $1 AND {environment_is} AND deployed_at >= $3 AND deployed_at <= $4
+             ORDER BY deployed_at DESC, id DESC LIMIT 1"
         ))
-        .bind(services)
-        .bind(environment)
+        .bind(service)
+        .bind(environments)
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(deployment_record)
-        .collect()
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(deployment_record).transpose()
     }
 
     pub(crate) async fn target_deployments(

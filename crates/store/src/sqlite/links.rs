@@ -176,28 +176,29 @@ impl SqliteStore {
         .collect()
     }
 
-    pub(crate) async fn deployments_of_services(
+    pub(crate) async fn latest_deployment(
         &self,
-        services: &[String],
-        environment: Option<&str>,
+        service: &str,
+        environments: Option<&[String]>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        sqlx::query(&format!(
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        let environment_is = match environments {
+            Some(_) => "environment IN (SELECT value FROM json_each(?2))",
+            None => "?2 IS NULL",
+        };
+        let row = sqlx::query(&format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
-             WHERE service IN (SELECT value FROM json_each(?1)) AND (?2 IS NULL OR environment = ?2)
-               AND deployed_at >= ?3 AND deployed_at <= ?4
-             ORDER BY deployed_at, id"
+             WHERE service = ?1 AND {environment_is} AND deployed_at >= ?3 AND deployed_at <= ?4
+             ORDER BY deployed_at DESC, id DESC LIMIT 1"
         ))
-        .bind(json_list(services))
-        .bind(environment)
+        .bind(service)
+        .bind(environments.map(json_list))
         .bind(to_micros(&from))
         .bind(to_micros(&to))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(deployment_record)
-        .collect()
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(deployment_record).transpose()
     }
 
     pub(crate) async fn target_deployments(
