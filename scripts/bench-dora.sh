@@ -3,9 +3,10 @@
 #   cargo build --release && python3 scripts/dora-history.py 1000000 5 /tmp/hist.jsonl
 #   bash scripts/bench-dora.sh /tmp/hist.jsonl
 # Loads the file into a fresh release server on SQLite (POST /cdevents, one line of 1,000 CDEvents
-# per request), logging the pipeline's progress every 10 s, waits until the router and the facts
-# calculator have caught up, then times GET /api/v1/dora and a series several times: the first
-# request after new facts waits for the rebuild (load, fold, link), the next ones reuse it.
+# per request), logging the pipeline's progress every 10 s, waits until the router and the
+# calculator (facts and links) have caught up, then times GET /api/v1/dora and a series several
+# times. scripts/bench-incremental.py measures the incremental engine (freshness, restarts,
+# memory, recompute).
 # DORA_BENCH_DB=PATH keeps the database (and reuses it when it exists: no loading).
 # DORA_BENCH_DATABASE_URL=postgres://... runs on PostgreSQL instead (an empty database: it loads).
 set -euo pipefail
@@ -42,7 +43,7 @@ if [ "$LOAD" = 1 ]; then
   echo "processed in $(python3 -c "import time; print(round(time.time() - $start, 1))") s: $(progress)"
 fi
 time_get() { curl -s -o /dev/null -w "$1: %{time_total}s\n" "$BASE$2"; }
-time_get "all services, first request (rebuild)" "/api/v1/dora?from=2023-01-01&to=2023-12-31"
+time_get "all services, first request" "/api/v1/dora?from=2023-01-01&to=2023-12-31"
 for _ in 1 2 3 4 5; do time_get "all services, one year" "/api/v1/dora?from=2023-01-01&to=2023-12-31"; done
 for _ in 1 2 3; do time_get "all services, one quarter" "/api/v1/dora?from=2023-04-01&to=2023-06-30"; done
 for _ in 1 2 3; do time_get "one service, one year" "/api/v1/dora?from=2023-01-01&to=2023-12-31&service=svc-1"; done

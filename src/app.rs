@@ -352,21 +352,28 @@ pub async fn run_once(settings: &Settings, role: Role) -> anyhow::Result<OnceRep
         report.failures = routed.failures;
     }
     if role.runs(Role::Metrics) {
-        report.cdevents_read = FactsCalculator::new(store.clone(), settings.metrics.batch_size)
-            .run_until_idle()
-            .await
-            .context("Failed to compute deployments")?;
-        Linker::new(
-            store.clone(),
-            settings.dora.config(),
-            settings.metrics.batch_size,
-        )
-        .run_until_idle()
-        .await
-        .context("Failed to link the facts")?;
+        report.cdevents_read = count_until_idle(&store, settings).await?;
     }
     store.close().await;
     Ok(report)
+}
+
+/// Runs the facts calculator, then the linker, until both are caught up; returns the CDEvents
+/// the calculator read.
+async fn count_until_idle(store: &Store, settings: &Settings) -> anyhow::Result<usize> {
+    let cdevents = FactsCalculator::new(store.clone(), settings.metrics.batch_size)
+        .run_until_idle()
+        .await
+        .context("Failed to compute deployments")?;
+    Linker::new(
+        store.clone(),
+        settings.dora.config(),
+        settings.metrics.batch_size,
+    )
+    .run_until_idle()
+    .await
+    .context("Failed to link the facts")?;
+    Ok(cdevents)
 }
 
 /// What `serve --once` did.
@@ -392,18 +399,7 @@ pub async fn recompute(settings: &Settings) -> anyhow::Result<RecomputeReport> {
         .run_until_idle()
         .await
         .context("Failed to route raw events")?;
-    let cdevents = FactsCalculator::new(store.clone(), settings.metrics.batch_size)
-        .run_until_idle()
-        .await
-        .context("Failed to compute deployments")?;
-    Linker::new(
-        store.clone(),
-        settings.dora.config(),
-        settings.metrics.batch_size,
-    )
-    .run_until_idle()
-    .await
-    .context("Failed to link the facts")?;
+    let cdevents = count_until_idle(&store, settings).await?;
     let stats = store.stats().await?;
     store.close().await;
     Ok(RecomputeReport {

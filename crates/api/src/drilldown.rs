@@ -10,9 +10,9 @@ use dora_http::Problem;
 use dora_metrics::dora::drilldown::{ChangeLinks, DeploymentLinks, IncidentLinks};
 use dora_metrics::dora::link_rows::{ChangeDetail, DeploymentDetail, IncidentDetail};
 use dora_metrics::dora::linking::{is_production, Linked};
-use dora_metrics::dora::{Deployment, DeploymentKind, Window};
+use dora_metrics::dora::{Deployment, Window};
 use dora_model::time::{from_micros, to_micros};
-use dora_store::{DeploymentKind as StoredKind, PageAfter, PageQuery};
+use dora_store::{PageAfter, PageQuery};
 use serde_json::{json, Value};
 
 use crate::dora::{keys_config, DoraQuery, Listing};
@@ -78,26 +78,16 @@ pub(crate) fn parse_after(listing: Listing, text: &str) -> Result<PageAfter, Pro
     })
 }
 
+/// A deployment as the drill-down shows it: its team is the configured one, else its events'.
 fn deployment_fact(record: &dora_store::DeploymentRecord, state: &ApiState) -> Deployment {
     Deployment {
-        id: record.id,
-        service: record.service.clone(),
-        environment: record.environment.clone(),
         team: state
             .dora
             .teams
             .get(&record.service)
             .cloned()
             .or_else(|| record.team.clone()),
-        at: record.deployed_at,
-        kind: match record.kind {
-            StoredKind::Deployed => DeploymentKind::Deployed,
-            StoredKind::Upgraded => DeploymentKind::Upgraded,
-            StoredKind::Rolledback => DeploymentKind::Rolledback,
-        },
-        failed: record.failed,
-        artifact_id: record.artifact_id.clone(),
-        revision: record.revision.clone(),
+        ..dora_metrics::links::deployment_fact(record)
     }
 }
 

@@ -100,6 +100,7 @@ async fn write_pipeline(state: &ApiState, out: &mut String) {
                     "calculator",
                     stats.last_cdevent_seq - stats.deployments_cursor,
                 ),
+                ("linker", stats.last_cdevent_seq - stats.links_cursor),
             ],
         ),
     ];

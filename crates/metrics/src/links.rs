@@ -61,8 +61,9 @@ pub fn fingerprint(config: &DoraConfig) -> String {
     )
 }
 
-/// A deployment row as the pure computation reads it (teams play no part in links).
-fn deployment_fact(record: &DeploymentRecord) -> Deployment {
+/// A deployment row as the pure computation reads it (teams play no part in links: the team is
+/// left empty).
+pub fn deployment_fact(record: &DeploymentRecord) -> Deployment {
     Deployment {
         id: record.id,
         service: record.service.clone(),

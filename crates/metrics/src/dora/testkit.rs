@@ -133,18 +133,9 @@ impl Incident {
     }
 }
 
-/// A small deterministic generator (LCG), for generated facts and windows.
-pub struct Lcg(pub u64);
-impl Lcg {
-    /// The next number in `0..n`.
-    pub fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
+/// The small deterministic generator (LCG) of the differential tests, for generated facts and
+/// windows.
+pub use dora_testkit::history::Lcg;
 
 /// Random facts over 20 days of 2024 (hour granularity, so many same-time ties): 120
 /// deployments of two services in `prod`, `prod-eu` and `staging`, 80 changes linked to them by
