@@ -422,10 +422,58 @@ async fn rows_the_database_refuses_are_recorded_and_skipped(backend: Backend) {
     app.stop().await;
 }
 
+/// A link row the database refuses (here a constraint on one change's id) does not stop the
+/// linker: the pass is linked again one CDEvent at a time, the CDEvent at fault is recorded as the
+/// linker's failure, and the other events are counted.
+async fn links_the_database_refuses_are_recorded_and_skipped(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let refusal = if matches!(backend, Backend::Postgres(_)) {
+        "ALTER TABLE change_links ADD CONSTRAINT refuse_poison CHECK (change_id <> 'refused-links')"
+    } else {
+        "CREATE TRIGGER refuse_poison_link BEFORE INSERT ON change_links \
+         WHEN NEW.change_id = 'refused-links' BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
+    };
+    execute(&app, &[refusal.to_owned()]).await;
+    let merged = json!({
+        "context": {"specversion": "0.5.1", "id": "merged-refused", "source": "/tests/poison",
+                    "type": "dev.cdevents.change.merged.0.3.0",
+                    "timestamp": chrono::Utc::now().to_rfc3339()},
+        "subject": {"id": "refused-links", "source": "/tests/poison",
+                    "content": {"repository": {"id": "acme/app"}}},
+        "customData": {"dora": {"mergeSha": "abc123"}}
+    });
+    let batch = json!([
+        deployed("before-links", "cart"),
+        merged,
+        deployed("after-links", "search")
+    ]);
+    let (status, _) = post_json(&app, "/cdevents", "application/json", batch.to_string()).await;
+    assert_eq!(status, 202);
+    wait_for_deployments(&app, 2).await;
+    let failures = failures(&app).await;
+    let linker = failures
+        .iter()
+        .find(|f| f["transformer"] == "linker")
+        .unwrap_or_else(|| panic!("the refused links are recorded: {failures:#?}"));
+    assert_eq!(linker["event_id"], "merged-refused", "{linker}");
+    assert!(
+        linker["reason"].as_str().unwrap().contains("refused"),
+        "{linker}"
+    );
+    let keys = app.get_json("/api/v1/dora").await;
+    assert_eq!(keys["keys"]["deployment_frequency"]["value"], 2, "{keys}");
+    assert_eq!(
+        keys["freshness"]["behind_cdevents"], 0,
+        "nothing held back: {keys}"
+    );
+    app.stop().await;
+}
+
 backend_tests!(
     poison_events_are_refused_at_the_door_naming_the_field,
     poison_rows_stored_before_the_limits_are_recorded_and_skipped,
     rows_the_database_refuses_are_recorded_and_skipped,
+    links_the_database_refuses_are_recorded_and_skipped,
 );
 
 /// A failure of the database itself (here a serialization failure, SQLSTATE 40001, raised by a

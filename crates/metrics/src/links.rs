@@ -28,9 +28,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use dora_store::{
-    AllLinks, ChangeLinkRow, DeploymentKind as StoredKind, DeploymentLinkRow, DeploymentMatch,
-    DeploymentRecord, FactRows, IncidentLinkRow, LinkWrites, Neighbour, NewFacts,
-    ObservationRecord, OrderKey, Store, StoreError, DEPLOYMENTS_CURSOR, LINKS_CURSOR,
+    AllLinks, Blame, ChangeLinkRow, DeploymentKind as StoredKind, DeploymentLinkRow,
+    DeploymentMatch, DeploymentRecord, FactRows, IncidentLinkRow, LinkWrites, Neighbour,
+    NewFactFailure, NewFacts, ObservationRecord, OrderKey, Store, StoreError, DEPLOYMENTS_CURSOR,
+    LINKS_CURSOR,
 };
 use serde_json::Value;
 
@@ -215,6 +216,12 @@ impl Linker {
 
     /// Links the facts of the next CDEvents the facts calculator has passed; returns how many
     /// CDEvent positions it covered (0: caught up).
+    ///
+    /// When the database refuses a pass's rows for something in them ([`Blame::Event`]), the
+    /// pass is made again one CDEvent at a time, and the one at fault is recorded in
+    /// `fact_failures` (as the linker's) and skipped, so that it holds nothing back; its links
+    /// are then missing until `recompute`. A failure of the database itself is returned, to be
+    /// retried.
     pub async fn run_pass(&self) -> Result<usize, StoreError> {
         if !self.prepared.load(std::sync::atomic::Ordering::Relaxed) {
             self.prepare().await?;
@@ -225,6 +232,21 @@ impl Linker {
             return Ok(0);
         }
         let to = facts_at.min(from.saturating_add(self.batch_size));
+        match self.link_and_commit(from, to).await {
+            Ok(()) => {}
+            Err(error) if error.blame() == Blame::Event => {
+                tracing::warn!(error = %error, from, to,
+                    "the database refused a links pass; linking its CDEvents one by one");
+                for seq in from + 1..=to {
+                    self.link_one(seq).await?;
+                }
+            }
+            Err(error) => return Err(error),
+        }
+        Ok(usize::try_from(to - from).unwrap_or(usize::MAX))
+    }
+
+    async fn link_and_commit(&self, from: i64, to: i64) -> Result<(), StoreError> {
         let new = self.store.facts_between(from, to).await?;
         let writes = self.relink(&new).await?;
         tracing::debug!(
@@ -235,8 +257,36 @@ impl Linker {
             deployments = writes.deployments.len(),
             "links pass"
         );
-        self.store.commit_links(from, to, &writes).await?;
-        Ok(usize::try_from(to - from).unwrap_or(usize::MAX))
+        self.store.commit_links(from, to, &writes).await
+    }
+
+    /// Links the facts of CDEvent `seq` alone; if the database refuses them, records the
+    /// refusal instead (and if even that is refused, moves on with a log line).
+    async fn link_one(&self, seq: i64) -> Result<(), StoreError> {
+        let error = match self.link_and_commit(seq - 1, seq).await {
+            Ok(()) => return Ok(()),
+            Err(error) if error.blame() == Blame::Event => error,
+            Err(error) => return Err(error),
+        };
+        tracing::error!(seq, error = %error,
+            "the database refused the links of a CDEvent; recorded in fact_failures and skipped");
+        let recorded = LinkWrites {
+            failures: vec![NewFactFailure {
+                cdevent_seq: seq,
+                reason: format!("the database refused this CDEvent's links: {error}"),
+            }],
+            ..LinkWrites::default()
+        };
+        match self.store.commit_links(seq - 1, seq, &recorded).await {
+            Err(error) if error.blame() == Blame::Event => {
+                tracing::error!(seq, error = %error,
+                    "the database refused even the failure record of a CDEvent's links; skipped");
+                self.store
+                    .commit_links(seq - 1, seq, &LinkWrites::default())
+                    .await
+            }
+            other => other,
+        }
     }
 
     /// Runs passes until caught up with the facts calculator.

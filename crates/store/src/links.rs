@@ -78,7 +78,12 @@ pub struct LinkWrites {
     pub keys: Vec<(String, String)>,
     /// UTC days (since 1970-01-01) whose key rows changed.
     pub dirty_days: Vec<i32>,
+    /// CDEvents whose links the database refused, recorded in `fact_failures` as the linker's.
+    pub failures: Vec<crate::NewFactFailure>,
 }
+
+/// The name `fact_failures` (and `GET /api/v1/failures`) gives the linker.
+pub const LINKER: &str = "linker";
 
 /// Deployments matching any of these (an empty list matches nothing).
 #[derive(Debug, Clone, Default)]

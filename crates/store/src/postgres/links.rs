@@ -510,6 +510,19 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
+        let failures = &writes.failures;
+        if !failures.is_empty() {
+            sqlx::query(
+                "INSERT INTO fact_failures (cdevent_seq, calculator, reason, failed_at)
+                 SELECT seq, $3, reason, now() FROM UNNEST($1::bigint[], $2::text[]) AS f(seq, reason)
+                 ON CONFLICT (cdevent_seq, calculator) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
+            )
+            .bind(failures.iter().map(|f| f.cdevent_seq).collect::<Vec<_>>())
+            .bind(failures.iter().map(|f| crate::storable_reason(&f.reason)).collect::<Vec<_>>())
+            .bind(LINKER)
+            .execute(&mut *tx)
+            .await?;
+        }
         let prune_below = to - DIRTY_DAYS_KEPT;
         if prune_below > 0 {
             let pruned = sqlx::query("DELETE FROM link_dirty_days WHERE version <= $1")

@@ -536,6 +536,19 @@ impl SqliteStore {
             });
             insert.build().execute(&mut *tx).await?;
         }
+        let now = to_micros(&chrono::Utc::now());
+        for failure in &writes.failures {
+            sqlx::query(
+                "INSERT INTO fact_failures (cdevent_seq, calculator, reason, failed_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (cdevent_seq, calculator) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
+            )
+            .bind(failure.cdevent_seq)
+            .bind(LINKER)
+            .bind(crate::storable_reason(&failure.reason))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         let prune_below = to - DIRTY_DAYS_KEPT;
         if prune_below > 0 {
             let pruned = sqlx::query("DELETE FROM link_dirty_days WHERE version <= ?")
