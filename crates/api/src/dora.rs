@@ -110,8 +110,7 @@ pub(crate) struct PagingParams {
 fn page_after() -> utoipa::openapi::schema::ObjectBuilder {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .min_length(Some(1))
-        .max_length(Some(4096))
+        .pattern(Some(crate::drilldown::CURSOR_PATTERN))
 }
 
 fn page_limit() -> utoipa::openapi::schema::ObjectBuilder {

@@ -26,6 +26,7 @@ fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Hex back to text (bytes that are not UTF-8 become U+FFFD: a cursor only orders).
 fn unhex(text: &str) -> Option<String> {
     if !text.len().is_multiple_of(2) {
         return None;
@@ -34,46 +35,45 @@ fn unhex(text: &str) -> Option<String> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok()
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// The cursor after `item` of `listing`.
+/// The cursor after an item: `<time in µs>.<number>.<hex of a text>`, the item's place in the
+/// newest-first order of its list (a deployment's time and id; a change's first production
+/// deployment's time and id, and its id; an incident's detection and id).
 fn cursor(after: &PageAfter) -> String {
-    match after {
-        PageAfter::Deployment(at, id) => format!("d.{}.{id}", to_micros(at)),
-        PageAfter::Change(at, deployment, id) => {
-            format!("c.{}.{deployment}.{}", to_micros(at), hex(id))
-        }
-        PageAfter::Incident(at, id) => format!("i.{}.{}", to_micros(at), hex(id)),
-    }
+    let (at, number, text) = match after {
+        PageAfter::Deployment(at, id) => (at, *id, String::new()),
+        PageAfter::Change(at, deployment, id) => (at, *deployment, hex(id)),
+        PageAfter::Incident(at, id) => (at, 0, hex(id)),
+    };
+    format!("{}.{number}.{text}", to_micros(at))
 }
 
-/// Reads an `after` cursor of `listing`.
+/// The cursor's pattern, as `/openapi.json` describes it (18 digits at most: always an i64).
+pub(crate) const CURSOR_PATTERN: &str = r"^-?[0-9]{1,18}\.-?[0-9]{1,18}\.([0-9a-f]{2}){0,1024}$";
+
+/// Reads an `after` cursor as a place in `listing` (any well-formed cursor is one).
 pub(crate) fn parse_after(listing: Listing, text: &str) -> Result<PageAfter, Problem> {
     let parse = || -> Option<PageAfter> {
-        let parts: Vec<&str> = text.split('.').collect();
-        let micros = |s: &str| s.parse::<i64>().ok().map(from_micros);
-        match (listing, parts.as_slice()) {
-            (Listing::Deployments, ["d", at, id]) => {
-                Some(PageAfter::Deployment(micros(at)?, id.parse().ok()?))
-            }
-            (Listing::Changes, ["c", at, deployment, id]) => Some(PageAfter::Change(
-                micros(at)?,
-                deployment.parse().ok()?,
-                unhex(id)?,
-            )),
-            (Listing::Incidents, ["i", at, id]) => {
-                Some(PageAfter::Incident(micros(at)?, unhex(id)?))
-            }
-            _ => None,
-        }
+        let mut parts = text.splitn(3, '.');
+        let micros: i64 = parts.next()?.parse().ok()?;
+        let number: i64 = parts.next()?.parse().ok()?;
+        let text = unhex(parts.next()?)?;
+        // Inside what both databases store.
+        let at = from_micros(micros.clamp(-62_135_596_800_000_000, 8_000_000_000_000_000_000));
+        Some(match listing {
+            Listing::Deployments => PageAfter::Deployment(at, number),
+            Listing::Changes => PageAfter::Change(at, number, text),
+            Listing::Incidents => PageAfter::Incident(at, text),
+        })
     };
     parse().ok_or_else(|| {
         Problem::bad_request(
             "invalid-parameter",
             "Invalid query parameter",
             "after",
-            "after must be the `next` of a previous page of the same list".to_owned(),
+            "after must be the `next` of a previous page".to_owned(),
         )
     })
 }
