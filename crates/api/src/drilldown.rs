@@ -26,7 +26,8 @@ fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Hex back to text (bytes that are not UTF-8 become U+FFFD: a cursor only orders).
+/// Hex back to text (bytes that are not UTF-8 become U+FFFD, and NULs, which no stored id holds
+/// and PostgreSQL refuses in text, are dropped: a cursor only orders).
 fn unhex(text: &str) -> Option<String> {
     if !text.len().is_multiple_of(2) {
         return None;
@@ -35,7 +36,7 @@ fn unhex(text: &str) -> Option<String> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect::<Option<Vec<u8>>>()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
+    Some(String::from_utf8_lossy(&bytes).replace('\0', ""))
 }
 
 /// The cursor after an item: `<time in µs>.<number>.<hex of a text>`, the item's place in the
