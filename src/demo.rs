@@ -29,7 +29,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Timelike, Utc, Weekday};
-use dora_pipeline::transformers::kubernetes::oci_purl;
+use dora_sources::kubernetes::oci_purl;
 use serde_json::{json, Value};
 
 use crate::app::Application;
@@ -813,9 +813,7 @@ impl ServiceHistory {
     fn artifact_id(&self, version: &str, revision: &str) -> String {
         let service = self.p.service;
         match self.p.deployer {
-            Deployer::Github => {
-                dora_pipeline::transformers::github::github_purl("acme", service, revision)
-            }
+            Deployer::Github => dora_sources::github::github_purl("acme", service, revision),
             Deployer::ArgoCd | Deployer::Tekton => {
                 let image = format!("ghcr.io/acme/{service}:{version}");
                 oci_purl(&image).unwrap_or_else(|| format!("pkg:oci/{service}@{version}"))

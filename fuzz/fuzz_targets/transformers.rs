@@ -14,7 +14,7 @@ use dora_model::cloudevent::CloudEvent;
 use dora_pipeline::router::{route_event, validated_cdevent};
 use dora_pipeline::routing::{default_routes, RoutingTable};
 use dora_pipeline::transformers::rules::{Rule, RuleConfig};
-use dora_pipeline::transformers::{SourcesConfig, Transformer, TransformerKind};
+use dora_sources::{SourcesConfig, Transformer, SOURCES};
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
 
@@ -66,8 +66,8 @@ fn harness() -> &'static Harness {
             serde_json::from_str(CONFIGURED).expect("the settings deserialize");
         let mut transformers: Vec<Box<dyn Transformer>> = Vec::new();
         for sources in [SourcesConfig::default(), configured] {
-            for kind in TransformerKind::ALL {
-                transformers.push(kind.build(&sources));
+            for source in SOURCES {
+                transformers.push(source.transformer(&sources));
             }
         }
         let mut rules = Vec::new();

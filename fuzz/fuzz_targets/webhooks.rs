@@ -18,12 +18,11 @@
 use std::sync::OnceLock;
 
 use dora_fuzz::{assert_stored_form_reads_back, split_line, split_request};
-use dora_ingest::webhooks::{
-    adapter_for, require_json, SecretSetting, TokenSetting, WebhookSettings,
-};
+use dora_ingest::webhook::{adapter_for, require_json};
+use dora_sources::{SecretSetting, TokenSetting, WebhookSettings};
 use dora_pipeline::router::route_event;
 use dora_pipeline::routing::{default_routes, RoutingTable};
-use dora_pipeline::transformers::SourcesConfig;
+use dora_sources::SourcesConfig;
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;

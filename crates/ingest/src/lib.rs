@@ -26,6 +26,7 @@ use utoipa_axum::routes;
 
 use dora_model::cdevent::CdEvent;
 use dora_model::cloudevent::Data;
+use dora_sources::WebhookSettings;
 use dora_store::writer::{RawWriter, WriteError};
 use dora_store::{NewRawEvent, Origin};
 use serde::Serialize;
@@ -35,7 +36,7 @@ use tokio::sync::Semaphore;
 pub mod binding;
 pub mod body;
 pub mod schema;
-pub mod webhooks;
+pub mod webhook;
 
 use binding::{content_mode, media_type, parse_events, ContentMode, ReceivedEvent};
 use body::{read_body, BodyTimeouts, MEMORY_PER_BODY_BYTE};
@@ -66,7 +67,7 @@ pub struct IngestState {
     /// Memory for request bodies being read and parsed, in KiB permits, charged as bytes
     /// arrive ([`body::MEMORY_PER_BODY_BYTE`] per body byte).
     pub in_flight: Arc<Semaphore>,
-    pub webhooks: Arc<webhooks::WebhookSettings>,
+    pub webhooks: Arc<WebhookSettings>,
     /// Who may send events (ingest tokens; open unless configured).
     pub auth: Authenticator,
     /// How long a body may take to arrive.
@@ -80,7 +81,7 @@ impl IngestState {
         writer: RawWriter,
         limits: Limits,
         max_in_flight_bytes: usize,
-        webhooks: webhooks::WebhookSettings,
+        webhooks: WebhookSettings,
     ) -> Self {
         let kib = max_in_flight_bytes
             .div_ceil(1024)
@@ -393,7 +394,7 @@ async fn post_cdevents(
     path = "/webhooks/{tool}",
     tag = "ingest",
     params(
-        ("tool" = inline(schema::WebhookTool), Path, description = "github, gitlab, argocd, alertmanager or pagerduty")
+        ("tool" = inline(schema::WebhookTool), Path, description = "The tool: a source with a webhook")
     ),
     responses(
         (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),
@@ -411,14 +412,13 @@ async fn post_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let adapter = webhooks::adapter_for(&tool).ok_or_else(|| {
+    let adapter = webhook::adapter_for(&tool).ok_or_else(|| {
+        let known: Vec<&str> = webhook::tools().collect();
         Problem::new(
             StatusCode::NOT_FOUND,
             "unknown-webhook",
             "Unknown webhook",
-            format!(
-                "no webhook for {tool:?}; known: github, gitlab, argocd, alertmanager, pagerduty"
-            ),
+            format!("no webhook for {tool:?}; known: {}", known.join(", ")),
         )
         .with_field("tool")
     })?;
@@ -427,7 +427,7 @@ async fn post_webhook(
             return Ok(auth::refusal_response(refusal, Scope::Ingest));
         }
     }
-    webhooks::require_json(&headers)?;
+    webhook::require_json(&headers)?;
     let limit = state.limits.max_batch_bytes;
     let (bytes, _budget) = state.read_body(&headers, body, limit).await?;
     let events = adapter(&headers, &bytes, &state.webhooks)?;

@@ -168,14 +168,20 @@ impl utoipa::ToSchema for CloudEvent {
     }
 }
 
-/// The tools of `POST /webhooks/{tool}`.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)] // described only; the route reads the path text
-pub enum WebhookTool {
-    Github,
-    Gitlab,
-    Argocd,
-    Alertmanager,
-    Pagerduty,
+/// The tools of `POST /webhooks/{tool}`: the sources that have a webhook.
+pub struct WebhookTool;
+
+impl utoipa::PartialSchema for WebhookTool {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(crate::webhook::tools()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for WebhookTool {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("WebhookTool")
+    }
 }

@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use axum::http::{HeaderMap, StatusCode};
 use common::{bearer, compare_input, serve, update_golden, TempStore};
 use dora_http::Problem;
-use dora_ingest::webhooks::argocd::adapt;
-use dora_ingest::webhooks::{TokenSetting, WebhookSettings};
 use dora_model::cloudevent::{CloudEvent, Data};
+use dora_sources::argocd::webhook::adapt;
+use dora_sources::webhook::{TokenSetting, WebhookSettings};
 use dora_store::Position;
 use serde_json::{json, Value};
 

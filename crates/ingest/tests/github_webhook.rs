@@ -13,9 +13,9 @@ use std::path::PathBuf;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use common::{headers, post, read_json, serve, TempStore};
-use dora_ingest::webhooks::github::{self, adapt};
-use dora_ingest::webhooks::{SecretSetting, WebhookSettings};
 use dora_model::cloudevent::{CloudEvent, Data};
+use dora_sources::github::{self, webhook::adapt};
+use dora_sources::webhook::{SecretSetting, WebhookSettings};
 use dora_store::Position;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use common::{headers, read_json, serve, TempStore};
-use dora_ingest::webhooks::gitlab::{self, adapt};
-use dora_ingest::webhooks::{TokenSetting, WebhookSettings};
 use dora_model::cloudevent::{CloudEvent, Data};
+use dora_sources::gitlab::{self, webhook::adapt};
+use dora_sources::webhook::{TokenSetting, WebhookSettings};
 use dora_store::Position;
 use serde_json::{json, Value};
 
@@ -182,7 +182,10 @@ fn without_an_event_uuid_the_id_is_a_hash_of_the_body() {
     let first = adapt(&no_uuid, &body, &WebhookSettings::default()).unwrap();
     let again = adapt(&no_uuid, &body, &WebhookSettings::default()).unwrap();
     assert_eq!(first[0].id, again[0].id);
-    assert_eq!(first[0].id, gitlab::body_id("merge_request", &body));
+    assert_eq!(
+        first[0].id,
+        gitlab::webhook::body_id("merge_request", &body)
+    );
     assert_eq!(first[0].id.len(), 36);
     let other_body = [body.as_slice(), b" "].concat();
     let other = adapt(&no_uuid, &other_body, &WebhookSettings::default()).unwrap();
@@ -370,5 +373,5 @@ async fn unmapped_events_are_stored_and_a_missing_event_header_is_400() {
         event.source,
         "http://example.com/exm-namespace/example-project"
     );
-    assert_eq!(event.id, gitlab::body_id("release", &body));
+    assert_eq!(event.id, gitlab::webhook::body_id("release", &body));
 }

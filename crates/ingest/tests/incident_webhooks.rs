@@ -21,11 +21,11 @@ use common::{
     update_golden,
 };
 use dora_http::Problem;
-use dora_ingest::webhooks::{self, SecretSetting, TokenSetting, WebhookSettings};
 use dora_model::cloudevent::CloudEvent;
-use dora_pipeline::transformers::alertmanager::{AlertmanagerSettings, AlertmanagerTransformer};
-use dora_pipeline::transformers::pagerduty::{PagerdutySettings, PagerdutyTransformer};
-use dora_pipeline::transformers::Transformer;
+use dora_sources::alertmanager::{AlertmanagerSettings, AlertmanagerTransformer};
+use dora_sources::pagerduty::{PagerdutySettings, PagerdutyTransformer};
+use dora_sources::Transformer;
+use dora_sources::{SecretSetting, TokenSetting, WebhookSettings};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -38,12 +38,12 @@ fn unsigned() -> WebhookSettings {
 }
 
 fn alertmanager(headers: &HeaderMap, body: &[u8], settings: &WebhookSettings) -> Vec<CloudEvent> {
-    webhooks::alertmanager::adapt(headers, body, settings)
+    dora_sources::alertmanager::webhook::adapt(headers, body, settings)
         .unwrap_or_else(|p| panic!("refused: {}", serde_json::to_string(&p).unwrap()))
 }
 
 fn pagerduty(headers: &HeaderMap, body: &[u8], settings: &WebhookSettings) -> Vec<CloudEvent> {
-    webhooks::pagerduty::adapt(headers, body, settings)
+    dora_sources::pagerduty::webhook::adapt(headers, body, settings)
         .unwrap_or_else(|p| panic!("refused: {}", serde_json::to_string(&p).unwrap()))
 }
 
@@ -148,17 +148,17 @@ fn alertmanager_token_is_required_when_configured() {
         "s3cr3t-t0ken",
     ] {
         assert_unauthorized(
-            webhooks::alertmanager::adapt(&bearer(wrong), &body, &settings),
+            dora_sources::alertmanager::webhook::adapt(&bearer(wrong), &body, &settings),
             "Authorization",
         );
     }
     assert_unauthorized(
-        webhooks::alertmanager::adapt(&HeaderMap::new(), &body, &settings),
+        dora_sources::alertmanager::webhook::adapt(&HeaderMap::new(), &body, &settings),
         "Authorization",
     );
     // The token is checked before the body: a refused request reveals nothing about it.
     assert_unauthorized(
-        webhooks::alertmanager::adapt(&HeaderMap::new(), b"{nope", &settings),
+        dora_sources::alertmanager::webhook::adapt(&HeaderMap::new(), b"{nope", &settings),
         "Authorization",
     );
     // Without a configured token, any request is accepted.
@@ -318,10 +318,18 @@ fn assert_bad_request(result: Result<Vec<CloudEvent>, Problem>, field: &str) {
 #[test]
 fn alertmanager_malformed_payloads_are_400_naming_the_field() {
     let adapt_value = |value: &Value| {
-        webhooks::alertmanager::adapt(&HeaderMap::new(), value.to_string().as_bytes(), &unsigned())
+        dora_sources::alertmanager::webhook::adapt(
+            &HeaderMap::new(),
+            value.to_string().as_bytes(),
+            &unsigned(),
+        )
     };
     assert_bad_request(
-        webhooks::alertmanager::adapt(&HeaderMap::new(), b"{\"alerts\": [", &unsigned()),
+        dora_sources::alertmanager::webhook::adapt(
+            &HeaderMap::new(),
+            b"{\"alerts\": [",
+            &unsigned(),
+        ),
         "body",
     );
     assert_bad_request(adapt_value(&json!([1])), "body");
@@ -457,12 +465,12 @@ fn pagerduty_signature_is_checked_when_configured() {
         ("".to_owned(), &body),
     ] {
         assert_unauthorized(
-            webhooks::pagerduty::adapt(&signature(&header), body, &settings),
+            dora_sources::pagerduty::webhook::adapt(&signature(&header), body, &settings),
             "X-PagerDuty-Signature",
         );
     }
     assert_unauthorized(
-        webhooks::pagerduty::adapt(&HeaderMap::new(), &body, &settings),
+        dora_sources::pagerduty::webhook::adapt(&HeaderMap::new(), &body, &settings),
         "X-PagerDuty-Signature",
     );
     // Without a configured secret, unsigned requests are accepted.
@@ -534,10 +542,14 @@ fn pagerduty_event_becomes_one_cloudevent_and_pairs_by_incident() {
 #[test]
 fn pagerduty_malformed_payloads_are_400_naming_the_field() {
     let adapt_value = |value: &Value| {
-        webhooks::pagerduty::adapt(&HeaderMap::new(), value.to_string().as_bytes(), &unsigned())
+        dora_sources::pagerduty::webhook::adapt(
+            &HeaderMap::new(),
+            value.to_string().as_bytes(),
+            &unsigned(),
+        )
     };
     assert_bad_request(
-        webhooks::pagerduty::adapt(&HeaderMap::new(), b"event=1", &unsigned()),
+        dora_sources::pagerduty::webhook::adapt(&HeaderMap::new(), b"event=1", &unsigned()),
         "body",
     );
     assert_bad_request(adapt_value(&json!("event")), "body");

@@ -17,6 +17,7 @@ use dora_store::{
 use serde_json::Value;
 
 use crate::routing::RoutingTable;
+use dora_sources::cdevents;
 
 /// Moves the items matching `wanted` out of `items`, keeping their order.
 fn take_where<T>(items: &mut Vec<T>, wanted: impl Fn(&T) -> bool) -> Vec<T> {
@@ -58,6 +59,12 @@ pub struct Router {
 pub fn validated_cdevent(document: &Value, transformer: &str) -> Result<NewCdEvent, String> {
     dora_spec::validate(document)
         .map_err(|e| format!("CDEvent is invalid at {}: {e}", e.field()))?;
+    stored_cdevent(document, transformer)
+}
+
+/// Reads the columns the store keeps of a CDEvent whose schema was checked already: one that
+/// `POST /cdevents` (or `dora-events import`) validated before storing it, passed through.
+fn stored_cdevent(document: &Value, transformer: &str) -> Result<NewCdEvent, String> {
     let event = CdEvent::from_value(document).map_err(|e| format!("CDEvent is invalid: {e}"))?;
     Ok(NewCdEvent {
         id: event.id,
@@ -97,9 +104,17 @@ pub fn route_event(table: &RoutingTable, event: &CloudEvent, posted_as_cdevent: 
                 continue;
             }
         };
+        // What `POST /cdevents` validated is not validated again: its pass-through emits the
+        // very document ingest checked against its schema. Every other output is checked.
+        let validated_at_ingest = posted_as_cdevent && name == cdevents::PASS_THROUGH;
         let mut rejected = Vec::new();
         for document in &documents {
-            match validated_cdevent(document, name) {
+            let checked = if validated_at_ingest {
+                stored_cdevent(document, name)
+            } else {
+                validated_cdevent(document, name)
+            };
+            match checked {
                 Ok(cdevent) => routed.cdevents.push(cdevent),
                 Err(reason) => rejected.push(reason),
             }

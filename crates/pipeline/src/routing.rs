@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::transformers::rules::{Rule, RuleConfig, RuleError};
-use crate::transformers::{SourcesConfig, Transformer, TransformerKind, TransformerRef};
+use crate::transformers::{SourcesConfig, Transformer, TransformerRef};
+use dora_sources::Source;
 
 /// One `[[routes]]` entry of the configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -125,7 +126,7 @@ impl RoutingTable {
             rule_names.push(&rule.name);
         }
         let mut rule_used = vec![false; rules.len()];
-        let mut kinds: Vec<TransformerKind> = Vec::new();
+        let mut sources_used: Vec<&'static dyn Source> = Vec::new();
         let mut compiled = Vec::with_capacity(routes.len());
         for route in routes {
             let fail = |message: String| RouteError {
@@ -170,15 +171,8 @@ impl RoutingTable {
             };
             for reference in &route.transformers {
                 match reference {
-                    TransformerRef::Builtin(kind) => {
-                        let position = match kinds.iter().position(|k| k == kind) {
-                            Some(position) => position,
-                            None => {
-                                kinds.push(*kind);
-                                kinds.len() - 1
-                            }
-                        };
-                        add(rules.len() + position);
+                    TransformerRef::Builtin(source) => {
+                        add(rules.len() + position_of(&mut sources_used, *source));
                     }
                     TransformerRef::Rules => {
                         for (index, used) in rule_used.iter_mut().enumerate() {
@@ -231,14 +225,9 @@ impl RoutingTable {
             }
             .into());
         }
-        let pass_through = match kinds.iter().position(|k| *k == TransformerKind::Cdevents) {
-            Some(position) => position,
-            None => {
-                kinds.push(TransformerKind::Cdevents);
-                kinds.len() - 1
-            }
-        } + rules.len();
-        transformers.extend(kinds.into_iter().map(|kind| kind.build(sources)));
+        let pass_through =
+            rules.len() + position_of(&mut sources_used, &dora_sources::cdevents::Cdevents);
+        transformers.extend(sources_used.into_iter().map(|s| s.transformer(sources)));
         Ok(Self {
             routes: compiled,
             transformers,
@@ -330,112 +319,59 @@ impl CompiledRoute {
     }
 }
 
-/// The routes the default configuration ships: the book's Kubernetes events, CDEvents
-/// pass-through, the built-in integrations, and every event to the user-defined rules (none by
+/// Where `source` is in `used`, adding it at the end when it is not there yet.
+fn position_of(used: &mut Vec<&'static dyn Source>, source: &'static dyn Source) -> usize {
+    match used.iter().position(|s| s.name() == source.name()) {
+        Some(position) => position,
+        None => {
+            used.push(source);
+            used.len() - 1
+        }
+    }
+}
+
+/// The routes the default configuration ships: each source's ([`Source::default_routes`]), in
+/// the order of `dora_sources::SOURCES`, then every event to the user-defined rules (none by
 /// default; each rule's `match` picks its events).
 pub fn default_routes() -> Vec<RouteConfig> {
-    vec![
-        RouteConfig {
-            name: "kubernetes-deployment-events".into(),
-            event_type: None,
-            type_prefix: Some("dev.knative.apiserver.".into()),
-            source: None,
-            data: BTreeMap::from([
-                ("kind".into(), Value::String("Event".into())),
-                (
-                    "involvedObject.kind".into(),
-                    Value::String("Deployment".into()),
-                ),
-            ]),
-            transformers: vec![TransformerKind::Kubernetes.into()],
-        },
-        RouteConfig {
-            name: "kubernetes-deployments".into(),
-            event_type: None,
-            type_prefix: Some("dev.knative.apiserver.".into()),
-            source: None,
-            data: BTreeMap::from([(
-                "kind".into(),
-                Value::Array(vec![
-                    Value::String("Deployment".into()),
-                    Value::String("ReplicaSet".into()),
-                ]),
-            )]),
-            transformers: vec![TransformerKind::Kubernetes.into()],
-        },
-        RouteConfig {
-            name: "cdevents".into(),
-            event_type: None,
-            type_prefix: Some("dev.cdevents.".into()),
-            source: None,
-            data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Cdevents.into()],
-        },
-        RouteConfig {
-            name: "github".into(),
-            event_type: None,
-            type_prefix: Some("dev.knative.source.github.".into()),
-            source: None,
-            data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Github.into()],
-        },
-        RouteConfig {
-            name: "alertmanager".into(),
-            event_type: None,
-            type_prefix: Some("io.prometheus.alertmanager.".into()),
-            source: None,
-            data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Alertmanager.into()],
-        },
-        RouteConfig {
-            name: "pagerduty".into(),
-            event_type: None,
-            type_prefix: Some("com.pagerduty.".into()),
-            source: None,
-            data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Pagerduty.into()],
-        },
-        RouteConfig {
-            name: "gitlab".into(),
-            event_type: None,
-            type_prefix: Some("dev.knative.sources.gitlab.".into()),
-            source: None,
-            data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Gitlab.into()],
-        },
-        RouteConfig {
-            name: "tekton".into(),
-            event_type: None,
-            type_prefix: Some("dev.tekton.event.".into()),
-            source: None,
-            data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Tekton.into()],
-        },
-        RouteConfig {
-            name: "argocd".into(),
-            event_type: None,
-            type_prefix: Some("io.argoproj.argocd.".into()),
-            source: None,
-            data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Argocd.into()],
-        },
-        RouteConfig {
-            name: "cdevents-custom".into(),
-            event_type: None,
-            type_prefix: Some("dev.cdeventsx.".into()),
-            source: None,
-            data: BTreeMap::new(),
-            transformers: vec![TransformerKind::Cdevents.into()],
-        },
-        RouteConfig {
-            name: "rules".into(),
-            event_type: None,
-            type_prefix: None,
-            source: None,
-            data: BTreeMap::new(),
-            transformers: vec![TransformerRef::Rules],
-        },
-    ]
+    let mut routes: Vec<RouteConfig> = dora_sources::SOURCES
+        .iter()
+        .flat_map(|source| {
+            source.default_routes().iter().map(|route| RouteConfig {
+                name: route.name.to_owned(),
+                event_type: None,
+                type_prefix: Some(route.type_prefix.to_owned()),
+                source: None,
+                data: route
+                    .data
+                    .iter()
+                    .map(|(path, values)| ((*path).to_owned(), expected_value(values)))
+                    .collect(),
+                transformers: vec![TransformerRef::Builtin(*source)],
+            })
+        })
+        .collect();
+    routes.push(RouteConfig {
+        name: "rules".into(),
+        event_type: None,
+        type_prefix: None,
+        source: None,
+        data: BTreeMap::new(),
+        transformers: vec![TransformerRef::Rules],
+    });
+    routes
+}
+
+/// One accepted value as a string, several as a list of them.
+fn expected_value(values: &[&str]) -> Value {
+    match values {
+        [one] => Value::String((*one).to_owned()),
+        many => Value::Array(
+            many.iter()
+                .map(|v| Value::String((*v).to_owned()))
+                .collect(),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -508,8 +444,8 @@ mod tests {
             source: Some("https://10.96.0.1:443".into()),
             data: BTreeMap::from([("a.0.b".into(), json!(["x", 2]))]),
             transformers: vec![
-                TransformerKind::Cdevents.into(),
-                TransformerKind::Cdevents.into(),
+                TransformerRef::Builtin(&dora_sources::cdevents::Cdevents),
+                TransformerRef::Builtin(&dora_sources::cdevents::Cdevents),
             ],
         }];
         let table = RoutingTable::new(&routes, &SourcesConfig::default(), &[]).unwrap();

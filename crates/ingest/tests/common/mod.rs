@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use dora_ingest::webhooks::WebhookSettings;
 use dora_ingest::{IngestState, Limits};
+use dora_sources::WebhookSettings;
 use dora_store::writer::RawWriter;
 use dora_store::Store;
 use serde_json::Value;

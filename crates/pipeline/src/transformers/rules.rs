@@ -51,9 +51,9 @@ use jaq_json::{Num, Val};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::common::time_value;
-use super::kubernetes::oci_purl;
-use super::{TransformError, Transformer, EMIT_SPEC_VERSION};
+use dora_sources::common::time_value;
+use dora_sources::kubernetes::oci_purl;
+use dora_sources::transform::{TransformError, Transformer, EMIT_SPEC_VERSION};
 
 /// The most CDEvents one rule may emit for one event: more is surely a mistake in the rule (a
 /// runaway `range` or `recurse`), and is a failure rather than a flood.

@@ -1,0 +1,91 @@
+//! `POST /webhooks/argocd`: Argo CD notifications (the webhook service of Argo CD's
+//! notifications controller), one CloudEvent per notification.
+//!
+//! # Authentication
+//!
+//! When `[webhooks.argocd] token` is set, the request must carry `Authorization: Bearer <token>`
+//! (a header of the `service.webhook.dora-events` entry in `argocd-notifications-cm`, the token
+//! taken from `argocd-notifications-secret`); the token is compared in constant time. A missing
+//! or wrong token is `401` naming `Authorization`, and nothing is stored.
+//!
+//! # The CloudEvent
+//!
+//! The body is what the template documented in `docs/integrations/argocd.md` renders, checked
+//! by `dora_sources::argocd::parse`:
+//!
+//! * `type`: `io.argoproj.argocd.<trigger>` (e.g. `io.argoproj.argocd.on-sync-succeeded`);
+//! * `source`: the payload's `argocdUrl` (without a trailing `/`), or `argocd`;
+//! * `id`: `<app namespace>/<app name>/<revision>/<operation startedAt>/<trigger>/<health
+//!   lastTransitionTime>` (`Notification::event_id`): the same notification sent again is a
+//!   duplicate;
+//! * `time`: the latest of the operation's `startedAt` and `finishedAt` and the health's
+//!   `lastTransitionTime`, when any is set;
+//! * `subject`: the application name; `data`: the payload as sent.
+//!
+//! A malformed payload (not JSON, not an object, no `trigger` or `app.name`, a member of the
+//! wrong type, a timestamp that is not RFC 3339) is `400` naming the field as a JSON pointer
+//! (e.g. `/operation/startedAt`); nothing is stored. Triggers the transformer does not map are
+//! stored all the same.
+
+use super::{parse, TYPE_PREFIX};
+use dora_http::Problem;
+use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::time::format_rfc3339;
+use http::HeaderMap;
+use serde_json::{Map, Value};
+
+use crate::webhook::check_bearer;
+use crate::WebhookSettings;
+
+/// Checks the request and wraps its payload into CloudEvents.
+pub fn adapt(
+    headers: &HeaderMap,
+    body: &[u8],
+    settings: &WebhookSettings,
+) -> Result<Vec<CloudEvent>, Problem> {
+    if let Some(token) = settings.argocd.token.as_deref() {
+        check_bearer(
+            headers,
+            token,
+            "argocd",
+            "headers of the Argo CD webhook service",
+        )?;
+    }
+    let payload: Value = serde_json::from_slice(body)
+        .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
+    let notification = parse(&payload).map_err(|e| {
+        let field = if e.pointer.is_empty() {
+            "body".to_owned()
+        } else {
+            e.pointer.clone()
+        };
+        invalid(field, e.message)
+    })?;
+    let time = notification.time();
+    let mut event = CloudEvent {
+        id: notification.event_id(),
+        source: notification.source(),
+        event_type: format!("{TYPE_PREFIX}{}", notification.trigger),
+        time,
+        time_text: time.as_ref().map(format_rfc3339),
+        subject: Some(notification.app_name.to_owned()),
+        datacontenttype: Some("application/json".to_owned()),
+        dataschema: None,
+        extensions: Map::new(),
+        data: None,
+    };
+    event.data = Some(Data::Json(payload));
+    Ok(vec![event])
+}
+
+/// `400` about one field of the payload.
+fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
+    let field = field.into();
+    let detail = format!("{field}: {}", detail.into());
+    Problem::bad_request(
+        "invalid-webhook-payload",
+        "Invalid Argo CD notification",
+        field,
+        detail,
+    )
+}

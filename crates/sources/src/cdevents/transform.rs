@@ -1,0 +1,35 @@
+//! Pass-through: a CloudEvent whose type is `dev.cdevents.*` (or `dev.cdeventsx.*`) carries a
+//! CDEvent as its data; it is stored as it is, after the router's schema validation (or ingest's, for what
+//! `POST /cdevents` took: the router does not check it twice).
+
+use dora_model::cloudevent::{CloudEvent, Data};
+use serde_json::Value;
+
+use crate::transform::{TransformError, Transformer};
+
+/// The `cdevents` transformer.
+pub struct PassThrough;
+
+/// The pass-through's name in routes.
+pub const PASS_THROUGH: &str = "cdevents";
+
+impl Transformer for PassThrough {
+    fn name(&self) -> &str {
+        PASS_THROUGH
+    }
+
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+        match &event.data {
+            Some(Data::Json(document @ Value::Object(_))) => Ok(vec![document.clone()]),
+            Some(Data::Text(text)) => serde_json::from_str::<Value>(text)
+                .ok()
+                .filter(Value::is_object)
+                .map(|document| vec![document])
+                .ok_or_else(|| TransformError::new("data is text, not a CDEvent JSON object")),
+            Some(_) => Err(TransformError::new("data is not a CDEvent JSON object")),
+            None => Err(TransformError::new(
+                "the event has no data; a CDEvent was expected",
+            )),
+        }
+    }
+}

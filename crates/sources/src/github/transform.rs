@@ -1,0 +1,1134 @@
+//! GitHub: Knative GitHubSource CloudEvents (`dev.knative.source.github.<event>`) and GitHub
+//! webhooks wrapped the same way by `POST /webhooks/github` -> changes, deployments, pipeline
+//! runs, incidents and releases.
+//!
+//! # Input
+//!
+//! CloudEvents whose `type` is [`TYPE_PREFIX`] followed by the GitHub event name (the
+//! `X-GitHub-Event` header) and whose `data` is the webhook payload. Knative's GitHubSource sends
+//! them, and so does the webhook adapter (`dora_sources::github::webhook`). The transformer reads
+//! only `type` and `data` (and `time` as a last resort for a timestamp), so both ways in give the
+//! same CDEvents.
+//!
+//! # Output (CDEvents v0.5.1)
+//!
+//! | GitHub event | condition | CDEvent |
+//! |---|---|---|
+//! | `push` | a branch (`refs/heads/*`), not deleted, with commits | `change.updated` ([`CHANGE_UPDATED`]) |
+//! | `pull_request` | `opened` | `change.created` ([`CHANGE_CREATED`]) |
+//! | `pull_request` | `closed`, `merged: true` | `change.merged` ([`CHANGE_MERGED`]) |
+//! | `pull_request` | `closed`, not merged | `change.abandoned` ([`CHANGE_ABANDONED`]) |
+//! | `deployment_status` | state `success` | `service.deployed`, `customData.dora.outcome = "success"` |
+//! | `deployment_status` | state `failure` or `error` | `service.deployed`, `customData.dora.outcome = "failure"` |
+//! | `workflow_run` | `completed` | `pipelinerun.finished` ([`PIPELINERUN_FINISHED`]) |
+//! | `issues` with the incident label | `opened`, `reopened`, `labeled` (with it) | `incident.detected` |
+//! | `issues` with the incident label | `closed` | `incident.detected` + `incident.resolved` |
+//! | `release` | `published` | `artifact.published` ([`ARTIFACT_PUBLISHED`]), `subject.id` = `pkg:github/<owner>/<repo>@<tag>` |
+//! | anything else (`ping`, other actions, other events) | | nothing |
+//!
+//! ## Why `push` is a `change.updated`
+//!
+//! CDEvents v0.5.1 has no "commits pushed" event. A push is not a `change.merged` (that is what
+//! the pull request reports, and a push to a feature branch merges nothing), and `branch.*` only
+//! covers creating and deleting branches. `change.updated` ("a change has been updated, e.g. new
+//! commits") fits: the change is the pushed range, `subject.id` = `<owner>/<repo>@<after>`. What
+//! lead time needs travels in `customData.dora`: the commits with their timestamps, the new
+//! revision (`after`), `before`, `ref`, `branch` and whether it is the default branch. Pushes
+//! that carry no commits (branch created at an existing commit, branch deleted, tags) give
+//! nothing: they say nothing about when code was written.
+//!
+//! ## Identity
+//!
+//! Every CDEvent id is `derived_id(["github", <repository URL>, <what>, <key>...])` with a key
+//! taken from the payload, not from the delivery: the same fact delivered twice (a redelivery,
+//! a repository hook and an organization hook, the webhook and a GitHubSource, or the `opened`
+//! and `labeled` deliveries GitHub sends for an issue created with a label) gets the same id, and
+//! the CDEvents store keeps the first. Keys:
+//!
+//! * push: `"push"`, ref, before, after;
+//! * pull request: `"pull_request"`, number, `"created"` | `"merged"` | `"abandoned"` + `closed_at`
+//!   (a pull request closed, reopened and closed again is abandoned twice);
+//! * deployment: `"deployment"`, `deployment.id`: one GitHub deployment is one rollout, and its
+//!   first terminal status (success, failure or error) decides how it went;
+//! * workflow run: `"workflow_run"`, run id, `run_attempt` (a re-run is another pipeline run);
+//! * incident: `"issue"`, number, `"detected"` | `"resolved"`: an issue is one incident, detected
+//!   when it was created and resolved when it was first closed;
+//! * release: `"release"`, release id.
+//!
+//! The context `source` and `subject.source` are the repository URL (`repository.html_url`, else
+//! `https://github.com/<full_name>`), also for GitHubSources that watch a whole organization.
+//!
+//! ## Fields
+//!
+//! * Timestamps come from the payload (never the clock): push: `repository.pushed_at` (Unix
+//!   seconds in webhooks, RFC 3339 from GitHubSource), else `head_commit.timestamp`; pull
+//!   request: `created_at`, `merged_at`, `closed_at`; deployment: `deployment_status.updated_at`,
+//!   else `created_at`; workflow run: `updated_at`, else `run_started_at`; incident: the issue's
+//!   `created_at` (detected: also when the label came later) and `closed_at` (resolved);
+//!   release: `published_at`. Missing: the CloudEvent `time`; without it an error.
+//! * Deployments: `subject.id` (the service) = `deployment.payload.service` when the deployment
+//!   payload is an object naming one, else the repository name; environment =
+//!   `deployment.environment`; `artifactId` = `pkg:github/<owner>/<repo>@<sha>` ([`github_purl`]);
+//!   `customData.dora.revision` = `deployment.sha`.
+//! * Incidents: an issue is an incident when one of its labels is
+//!   [`GithubSettings::incident_label`] (case-insensitive, as GitHub compares labels). Service =
+//!   a `service:<name>` label, else the repository name; environment = an `env:<name>` or
+//!   `environment:<name>` label, else [`GithubSettings::default_environment`] (`"production"`).
+//! * Workflow run outcome, from `conclusion` ([`run_outcome`]): `success`, `neutral` -> success;
+//!   `failure`, `timed_out` -> failure; `cancelled`, `skipped`, `stale`, `action_required` ->
+//!   cancel; `startup_failure` -> error. Another value is an error, so that a new conclusion
+//!   shows up as transform failures instead of a silently wrong outcome.
+//! * `customData.dora` carries what the calculators read (`repository` = `<owner>/<repo>`,
+//!   `revision`, `commits` = `[{"sha", "timestamp", "message"}]`, `merge_sha`, `created_at`,
+//!   `merged_at`, `outcome`, ...); `customData.github` carries GitHub details (numbers, URLs).
+//!   Times in `customData` are RFC 3339 in UTC.
+//!
+//! Malformed payloads of the events above (no `repository.full_name`, a pull request without
+//! `number`, an unparsable timestamp, ...) are a [`TransformError`] naming the field.
+
+use chrono::{DateTime, Utc};
+use dora_model::cloudevent::CloudEvent;
+use dora_model::time::format_rfc3339;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::common::{
+    self, display_path, field, first_time, is_http_url, named_time, number_value, optional_bool,
+    optional_str, optional_time, payload, percent_encode, required_number, required_str,
+    required_time,
+};
+use crate::transform::{TransformError, Transformer, SERVICE_DEPLOYED};
+pub use crate::transform::{
+    ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
+    INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
+};
+
+/// The CloudEvent type prefix of GitHub events (GitHubSource and `POST /webhooks/github`).
+pub const TYPE_PREFIX: &str = "dev.knative.source.github.";
+
+/// The environment of incidents without an `env:` label, by default.
+pub const DEFAULT_ENVIRONMENT: &str = "production";
+
+/// `[sources.github]` in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GithubSettings {
+    /// Issues with this label are incidents (opened: detected, closed: resolved).
+    pub incident_label: String,
+    /// The environment of an incident whose issue has no `env:<name>` or `environment:<name>`
+    /// label (default `"production"`; the incident schemas require an environment).
+    pub default_environment: String,
+}
+
+impl Default for GithubSettings {
+    fn default() -> Self {
+        Self {
+            incident_label: "incident".into(),
+            default_environment: DEFAULT_ENVIRONMENT.into(),
+        }
+    }
+}
+
+/// The `github` transformer.
+pub struct GithubTransformer {
+    settings: GithubSettings,
+}
+
+impl GithubTransformer {
+    pub fn new(settings: GithubSettings) -> Self {
+        Self { settings }
+    }
+}
+
+impl Transformer for GithubTransformer {
+    fn name(&self) -> &str {
+        "github"
+    }
+
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+        let Some(github_event) = event.event_type.strip_prefix(TYPE_PREFIX) else {
+            return Ok(Vec::new());
+        };
+        match github_event {
+            "push" => push(event, payload(event)?),
+            "pull_request" => pull_request(payload(event)?),
+            "deployment_status" => deployment_status(event, payload(event)?),
+            "workflow_run" => workflow_run(event, payload(event)?),
+            "issues" => issues(&self.settings, event, payload(event)?),
+            "release" => release(event, payload(event)?),
+            // `ping`, `deployment` (its statuses say how it went), and everything else.
+            _ => Ok(Vec::new()),
+        }
+    }
+}
+
+/// The repository an event is about.
+struct Repo<'a> {
+    /// `<owner>/<name>`.
+    full_name: &'a str,
+    owner: &'a str,
+    name: &'a str,
+    /// `repository.html_url`, else `https://github.com/<full_name>`.
+    url: String,
+    /// The server: `url` without `/<full_name>` (`https://github.com`).
+    server: String,
+}
+
+impl Repo<'_> {
+    /// A deterministic CDEvent id for a fact about this repository.
+    fn id(&self, parts: &[&str]) -> String {
+        common::repository_fact_id("github", &self.url, parts)
+    }
+
+    /// `{"id": "<owner>/<repo>", "source": <server>}`: a CDEvents repository reference.
+    fn reference(&self) -> Value {
+        json!({"id": self.full_name, "source": self.server})
+    }
+
+    /// A CDEvent about this repository: context and subject source are its URL.
+    #[allow(clippy::too_many_arguments)]
+    fn cdevent(
+        &self,
+        event_type: &'static str,
+        id: String,
+        timestamp: DateTime<Utc>,
+        subject_id: String,
+        content: Map<String, Value>,
+        dora: Map<String, Value>,
+        github: Map<String, Value>,
+    ) -> Value {
+        common::repository_cdevent(
+            "github", &self.url, event_type, id, timestamp, subject_id, content, dora, github,
+        )
+    }
+}
+
+/// `data.repository`: `full_name` is required (`<owner>/<name>`).
+fn repository(data: &Value) -> Result<Repo<'_>, TransformError> {
+    let path = ["repository", "full_name"];
+    let full_name = required_str(data, &path)?;
+    let (owner, name) = full_name
+        .split_once('/')
+        .filter(|(owner, name)| !owner.is_empty() && !name.is_empty() && !name.contains('/'))
+        .ok_or_else(|| {
+            TransformError::new(format!(
+                "{} {full_name:?} is not <owner>/<name>",
+                display_path(&path)
+            ))
+        })?;
+    let url = match optional_str(data, &["repository", "html_url"])? {
+        Some(url) if is_http_url(url) => url.trim_end_matches('/').to_owned(),
+        _ => format!("https://github.com/{full_name}"),
+    };
+    let server = url
+        .strip_suffix(full_name)
+        .and_then(|rest| rest.strip_suffix('/'))
+        .filter(|server| is_http_url(server))
+        .unwrap_or("https://github.com")
+        .to_owned();
+    Ok(Repo {
+        full_name,
+        owner,
+        name,
+        url,
+        server,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// push
+
+/// `push` to a branch with commits -> `change.updated` carrying the commits.
+fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+    let git_ref = required_str(data, &["ref"])?;
+    let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
+        // Tags (and any other ref) carry no new commits.
+        return Ok(Vec::new());
+    };
+    if optional_bool(data, &["deleted"])?.unwrap_or(false) {
+        return Ok(Vec::new());
+    }
+    let commits = match field(data, &["commits"]) {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(commits)) => commits,
+        Some(_) => return Err(TransformError::new("data.commits is not an array")),
+    };
+    if commits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let repo = repository(data)?;
+    let before = required_str(data, &["before"])?;
+    let after = required_str(data, &["after"])?;
+
+    let mut listed = Vec::with_capacity(commits.len());
+    for (index, commit) in commits.iter().enumerate() {
+        let at = |key: &str| format!("data.commits[{index}].{key}");
+        let sha = match commit.get("id") {
+            Some(Value::String(sha)) if !sha.is_empty() => sha,
+            Some(Value::String(_)) | Some(Value::Null) | None => {
+                return Err(TransformError::new(format!("{} is missing", at("id"))))
+            }
+            Some(_) => return Err(TransformError::new(format!("{} is not a string", at("id")))),
+        };
+        let mut entry = Map::new();
+        entry.insert("sha".into(), json!(sha));
+        if let Some(time) = named_time(commit.get("timestamp"), || at("timestamp"))? {
+            entry.insert("timestamp".into(), json!(format_rfc3339(&time)));
+        }
+        if let Some(Value::String(message)) = commit.get("message") {
+            if let Some(first) = message.lines().next().filter(|line| !line.is_empty()) {
+                entry.insert("message".into(), json!(first));
+            }
+        }
+        listed.push(Value::Object(entry));
+    }
+
+    let timestamp = first_time(
+        event,
+        data,
+        &[&["repository", "pushed_at"], &["head_commit", "timestamp"]],
+    )?;
+    let default_branch = match optional_str(data, &["repository", "default_branch"])? {
+        Some(default) => Some(default),
+        None => optional_str(data, &["repository", "master_branch"])?,
+    };
+
+    let mut dora = Map::new();
+    dora.insert("repository".into(), json!(repo.full_name));
+    dora.insert("revision".into(), json!(after));
+    dora.insert("before".into(), json!(before));
+    dora.insert("after".into(), json!(after));
+    dora.insert("ref".into(), json!(git_ref));
+    dora.insert("branch".into(), json!(branch));
+    if let Some(default) = default_branch {
+        dora.insert("default_branch".into(), json!(branch == default));
+    }
+    dora.insert("commits".into(), Value::Array(listed));
+    let mut github = Map::new();
+    for key in ["created", "forced"] {
+        if let Some(flag) = optional_bool(data, &[key])? {
+            github.insert(key.into(), json!(flag));
+        }
+    }
+    if let Some(compare) = optional_str(data, &["compare"])? {
+        github.insert("compare".into(), json!(compare));
+    }
+
+    let mut content = Map::new();
+    content.insert("repository".into(), repo.reference());
+    Ok(vec![repo.cdevent(
+        CHANGE_UPDATED,
+        repo.id(&["push", git_ref, before, after]),
+        timestamp,
+        format!("{}@{after}", repo.full_name),
+        content,
+        dora,
+        github,
+    )])
+}
+
+// ---------------------------------------------------------------------------------------------
+// pull_request
+
+/// `pull_request` opened -> `change.created`; closed -> `change.merged` or `change.abandoned`.
+fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
+    let action = required_str(data, &["action"])?;
+    if action != "opened" && action != "closed" {
+        return Ok(Vec::new());
+    }
+    let repo = repository(data)?;
+    let number = required_number(data, &["pull_request", "number"])?;
+    let created_at = required_time(data, &["pull_request", "created_at"])?;
+    let head_sha = required_str(data, &["pull_request", "head", "sha"])?;
+
+    let mut dora = Map::new();
+    dora.insert("repository".into(), json!(repo.full_name));
+    dora.insert("number".into(), json!(number_value(&number)));
+    dora.insert("head_sha".into(), json!(head_sha));
+    for (key, path) in [
+        ("head_ref", ["pull_request", "head", "ref"]),
+        ("base_ref", ["pull_request", "base", "ref"]),
+    ] {
+        if let Some(value) = optional_str(data, &path)? {
+            dora.insert(key.into(), json!(value));
+        }
+    }
+    dora.insert("created_at".into(), json!(format_rfc3339(&created_at)));
+    let mut github = Map::new();
+    if let Some(url) = optional_str(data, &["pull_request", "html_url"])? {
+        github.insert("url".into(), json!(url));
+    }
+    if let Some(count) = field(data, &["pull_request", "commits"]).filter(|v| v.is_u64()) {
+        github.insert("commit_count".into(), count.clone());
+    }
+
+    let mut content = Map::new();
+    content.insert("repository".into(), repo.reference());
+    let subject_id = format!("{}#{number}", repo.full_name);
+    let (event_type, id, timestamp) = if action == "opened" {
+        if let Some(title) = optional_str(data, &["pull_request", "title"])? {
+            content.insert("description".into(), json!(title));
+        }
+        (
+            CHANGE_CREATED,
+            repo.id(&["pull_request", &number, "created"]),
+            created_at,
+        )
+    } else if optional_bool(data, &["pull_request", "merged"])?.unwrap_or(false) {
+        let merged_at = match optional_time(data, &["pull_request", "merged_at"])? {
+            Some(time) => time,
+            None => {
+                return Err(TransformError::new(
+                    "data.pull_request.merged_at is missing",
+                ))
+            }
+        };
+        let merge_sha = required_str(data, &["pull_request", "merge_commit_sha"])?;
+        dora.insert("merge_sha".into(), json!(merge_sha));
+        dora.insert("merged_at".into(), json!(format_rfc3339(&merged_at)));
+        (
+            CHANGE_MERGED,
+            repo.id(&["pull_request", &number, "merged"]),
+            merged_at,
+        )
+    } else {
+        let closed_at = required_time(data, &["pull_request", "closed_at"])?;
+        let closed_text = format_rfc3339(&closed_at);
+        dora.insert("closed_at".into(), json!(closed_text));
+        (
+            CHANGE_ABANDONED,
+            repo.id(&["pull_request", &number, "abandoned", &closed_text]),
+            closed_at,
+        )
+    };
+    Ok(vec![repo.cdevent(
+        event_type, id, timestamp, subject_id, content, dora, github,
+    )])
+}
+
+// ---------------------------------------------------------------------------------------------
+// deployment_status
+
+/// `deployment_status` success / failure / error -> `service.deployed` with its outcome.
+fn deployment_status(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+    let state = required_str(data, &["deployment_status", "state"])?;
+    let outcome = match state {
+        "success" => "success",
+        "failure" | "error" => "failure",
+        // pending, queued, in_progress, inactive, ...: not (yet) a rollout that happened.
+        _ => return Ok(Vec::new()),
+    };
+    let repo = repository(data)?;
+    let deployment_id = required_number(data, &["deployment", "id"])?;
+    let sha = required_str(data, &["deployment", "sha"])?;
+    let environment = match optional_str(data, &["deployment", "environment"])? {
+        Some(environment) => environment,
+        None => optional_str(data, &["deployment_status", "environment"])?
+            .ok_or_else(|| TransformError::new("data.deployment.environment is missing"))?,
+    };
+    let service = match field(data, &["deployment", "payload", "service"]) {
+        None => repo.name,
+        Some(Value::String(service)) if !service.is_empty() => service.as_str(),
+        Some(_) => {
+            return Err(TransformError::new(
+                "data.deployment.payload.service is not a non-empty string",
+            ))
+        }
+    };
+    let timestamp = first_time(
+        event,
+        data,
+        &[
+            &["deployment_status", "updated_at"],
+            &["deployment_status", "created_at"],
+        ],
+    )?;
+
+    let mut content = Map::new();
+    content.insert(
+        "environment".into(),
+        json!({"id": environment, "source": repo.url}),
+    );
+    content.insert(
+        "artifactId".into(),
+        json!(github_purl(repo.owner, repo.name, sha)),
+    );
+    let mut dora = Map::new();
+    dora.insert("repository".into(), json!(repo.full_name));
+    dora.insert("revision".into(), json!(sha));
+    dora.insert("outcome".into(), json!(outcome));
+    if let Some(git_ref) = optional_str(data, &["deployment", "ref"])? {
+        dora.insert("ref".into(), json!(git_ref));
+    }
+    let mut github = Map::new();
+    github.insert("deployment_id".into(), json!(number_value(&deployment_id)));
+    github.insert("state".into(), json!(state));
+    for (key, path) in [
+        ("task", ["deployment", "task"]),
+        ("description", ["deployment_status", "description"]),
+        ("log_url", ["deployment_status", "log_url"]),
+        ("target_url", ["deployment_status", "target_url"]),
+    ] {
+        if let Some(value) = optional_str(data, &path)? {
+            github.insert(key.into(), json!(value));
+        }
+    }
+    Ok(vec![repo.cdevent(
+        SERVICE_DEPLOYED,
+        repo.id(&["deployment", &deployment_id]),
+        timestamp,
+        service.to_owned(),
+        content,
+        dora,
+        github,
+    )])
+}
+
+/// The purl of a commit of a GitHub repository: `pkg:github/<owner>/<repo>@<sha>` (the purl
+/// `github` type: owner and name are case-insensitive, so lowercased).
+pub fn github_purl(owner: &str, name: &str, version: &str) -> String {
+    format!(
+        "pkg:github/{}/{}@{}",
+        percent_encode(&owner.to_lowercase(), b""),
+        percent_encode(&name.to_lowercase(), b""),
+        percent_encode(version, b"")
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// workflow_run
+
+/// The `pipelinerun.finished` outcome of a workflow run's `conclusion`; `None` for a value GitHub
+/// did not document.
+pub fn run_outcome(conclusion: &str) -> Option<&'static str> {
+    Some(match conclusion {
+        "success" | "neutral" => "success",
+        "failure" | "timed_out" => "failure",
+        "cancelled" | "skipped" | "stale" | "action_required" => "cancel",
+        "startup_failure" => "error",
+        _ => return None,
+    })
+}
+
+/// `workflow_run` completed -> `pipelinerun.finished`.
+fn workflow_run(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+    if required_str(data, &["action"])? != "completed" {
+        return Ok(Vec::new());
+    }
+    let repo = repository(data)?;
+    let run_id = required_number(data, &["workflow_run", "id"])?;
+    let attempt = match field(data, &["workflow_run", "run_attempt"]) {
+        None => "1".to_owned(),
+        Some(_) => required_number(data, &["workflow_run", "run_attempt"])?,
+    };
+    let path = ["workflow_run", "conclusion"];
+    let conclusion = required_str(data, &path)?;
+    let outcome = run_outcome(conclusion).ok_or_else(|| {
+        TransformError::new(format!(
+            "{} {conclusion:?} is not a known workflow run conclusion",
+            display_path(&path)
+        ))
+    })?;
+    let timestamp = first_time(
+        event,
+        data,
+        &[
+            &["workflow_run", "updated_at"],
+            &["workflow_run", "run_started_at"],
+        ],
+    )?;
+    let mut name = optional_str(data, &["workflow_run", "name"])?;
+    if name.is_none() {
+        name = optional_str(data, &["workflow", "name"])?;
+    }
+    if name.is_none() {
+        name = optional_str(data, &["workflow_run", "path"])?;
+    }
+
+    let mut content = Map::new();
+    if let Some(name) = name {
+        content.insert("pipelineName".into(), json!(name));
+    }
+    if let Some(url) = optional_str(data, &["workflow_run", "html_url"])?.filter(|u| is_http_url(u))
+    {
+        content.insert("uri".into(), json!(url));
+    }
+    content.insert("outcome".into(), json!(outcome));
+    let mut dora = Map::new();
+    dora.insert("repository".into(), json!(repo.full_name));
+    if let Some(sha) = optional_str(data, &["workflow_run", "head_sha"])? {
+        dora.insert("revision".into(), json!(sha));
+    }
+    if let Some(branch) = optional_str(data, &["workflow_run", "head_branch"])? {
+        dora.insert("branch".into(), json!(branch));
+    }
+    dora.insert("outcome".into(), json!(outcome));
+    if let Some(started) = optional_time(data, &["workflow_run", "run_started_at"])? {
+        dora.insert("started_at".into(), json!(format_rfc3339(&started)));
+    }
+    let mut github = Map::new();
+    github.insert("run_id".into(), json!(number_value(&run_id)));
+    github.insert("run_attempt".into(), json!(number_value(&attempt)));
+    github.insert("conclusion".into(), json!(conclusion));
+    for (key, path) in [
+        ("event", ["workflow_run", "event"]),
+        ("workflow", ["workflow_run", "path"]),
+    ] {
+        if let Some(value) = optional_str(data, &path)? {
+            github.insert(key.into(), json!(value));
+        }
+    }
+    Ok(vec![repo.cdevent(
+        PIPELINERUN_FINISHED,
+        repo.id(&["workflow_run", &run_id, &attempt]),
+        timestamp,
+        run_id.clone(),
+        content,
+        dora,
+        github,
+    )])
+}
+
+// ---------------------------------------------------------------------------------------------
+// issues
+
+/// `issues` carrying the incident label -> `incident.detected` (and `incident.resolved` once
+/// closed).
+fn issues(
+    settings: &GithubSettings,
+    event: &CloudEvent,
+    data: &Value,
+) -> Result<Vec<Value>, TransformError> {
+    let action = required_str(data, &["action"])?;
+    let incident_label = settings.incident_label.trim();
+    let is_incident_label = |name: &str| name.trim().eq_ignore_ascii_case(incident_label);
+    let (detect, resolve) = match action {
+        "opened" | "reopened" => (true, false),
+        "closed" => (true, true),
+        "labeled" => {
+            let label = required_str(data, &["label", "name"])?;
+            if !is_incident_label(label) {
+                return Ok(Vec::new());
+            }
+            let closed = optional_str(data, &["issue", "state"])? == Some("closed");
+            (true, closed)
+        }
+        _ => return Ok(Vec::new()),
+    };
+    let labels = issue_labels(data)?;
+    if incident_label.is_empty() || !labels.iter().any(|label| is_incident_label(label)) {
+        return Ok(Vec::new());
+    }
+    let repo = repository(data)?;
+    let number = required_number(data, &["issue", "number"])?;
+    let created_at = required_time(data, &["issue", "created_at"])?;
+
+    let prefixed = |prefixes: &[&str]| {
+        labels.iter().find_map(|label| {
+            let (prefix, value) = label.split_once(':')?;
+            let value = value.trim();
+            (prefixes
+                .iter()
+                .any(|p| prefix.trim().eq_ignore_ascii_case(p))
+                && !value.is_empty())
+            .then_some(value)
+        })
+    };
+    let service = prefixed(&["service"]).unwrap_or(repo.name);
+    let default_environment = match settings.default_environment.trim() {
+        "" => DEFAULT_ENVIRONMENT,
+        environment => environment,
+    };
+    let environment = prefixed(&["env", "environment"]).unwrap_or(default_environment);
+
+    let mut content = Map::new();
+    if let Some(title) = optional_str(data, &["issue", "title"])? {
+        content.insert("description".into(), json!(title));
+    }
+    content.insert(
+        "environment".into(),
+        json!({"id": environment, "source": repo.url}),
+    );
+    content.insert("service".into(), json!({"id": service, "source": repo.url}));
+    let mut dora = Map::new();
+    dora.insert("repository".into(), json!(repo.full_name));
+    dora.insert("detected_at".into(), json!(format_rfc3339(&created_at)));
+    let mut github = Map::new();
+    github.insert("number".into(), json!(number_value(&number)));
+    if let Some(url) = optional_str(data, &["issue", "html_url"])? {
+        github.insert("url".into(), json!(url));
+    }
+    let subject_id = format!("{}#{number}", repo.full_name);
+
+    let mut out = Vec::with_capacity(2);
+    if detect {
+        out.push(repo.cdevent(
+            INCIDENT_DETECTED,
+            repo.id(&["issue", &number, "detected"]),
+            created_at,
+            subject_id.clone(),
+            content.clone(),
+            dora.clone(),
+            github.clone(),
+        ));
+    }
+    if resolve {
+        let closed_at = match optional_time(data, &["issue", "closed_at"])? {
+            Some(time) => time,
+            None => match event.time {
+                Some(time) => time,
+                None => return Err(TransformError::new("data.issue.closed_at is missing")),
+            },
+        };
+        dora.insert("resolved_at".into(), json!(format_rfc3339(&closed_at)));
+        out.push(repo.cdevent(
+            INCIDENT_RESOLVED,
+            repo.id(&["issue", &number, "resolved"]),
+            closed_at,
+            subject_id,
+            content,
+            dora,
+            github,
+        ));
+    }
+    Ok(out)
+}
+
+/// The names of `data.issue.labels`.
+fn issue_labels(data: &Value) -> Result<Vec<&str>, TransformError> {
+    let labels = match field(data, &["issue", "labels"]) {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(labels)) => labels,
+        Some(_) => return Err(TransformError::new("data.issue.labels is not an array")),
+    };
+    let mut names = Vec::with_capacity(labels.len());
+    for (index, label) in labels.iter().enumerate() {
+        match label.get("name") {
+            Some(Value::String(name)) => names.push(name.as_str()),
+            // GitHubSource's older payload types may render a label as its name.
+            None if label.is_string() => names.extend(label.as_str()),
+            _ => {
+                return Err(TransformError::new(format!(
+                    "data.issue.labels[{index}].name is missing or not a string"
+                )))
+            }
+        }
+    }
+    Ok(names)
+}
+
+// ---------------------------------------------------------------------------------------------
+// release
+
+/// `release` published -> `artifact.published` (`pkg:github/<owner>/<repo>@<tag>`).
+fn release(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+    if required_str(data, &["action"])? != "published" {
+        // `created`/`released`/`prereleased` come with or around `published`: counted once.
+        return Ok(Vec::new());
+    }
+    let repo = repository(data)?;
+    let release_id = required_number(data, &["release", "id"])?;
+    let tag = required_str(data, &["release", "tag_name"])?;
+    let timestamp = first_time(event, data, &[&["release", "published_at"]])?;
+
+    let mut content = Map::new();
+    if let Some(user) = optional_str(data, &["release", "author", "login"])? {
+        content.insert("user".into(), json!(user));
+    }
+    let mut dora = Map::new();
+    dora.insert("repository".into(), json!(repo.full_name));
+    dora.insert("tag".into(), json!(tag));
+    if let Some(target) = optional_str(data, &["release", "target_commitish"])? {
+        dora.insert("target_commitish".into(), json!(target));
+        // Usually a branch name; a full commit SHA is the released revision.
+        if target.len() == 40 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
+            dora.insert("revision".into(), json!(target));
+        }
+    }
+    let mut github = Map::new();
+    github.insert("release_id".into(), json!(number_value(&release_id)));
+    if let Some(name) = optional_str(data, &["release", "name"])? {
+        github.insert("name".into(), json!(name));
+    }
+    if let Some(prerelease) = optional_bool(data, &["release", "prerelease"])? {
+        github.insert("prerelease".into(), json!(prerelease));
+    }
+    if let Some(url) = optional_str(data, &["release", "html_url"])? {
+        github.insert("url".into(), json!(url));
+    }
+    Ok(vec![repo.cdevent(
+        ARTIFACT_PUBLISHED,
+        repo.id(&["release", &release_id]),
+        timestamp,
+        github_purl(repo.owner, repo.name, tag),
+        content,
+        dora,
+        github,
+    )])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use dora_model::time::parse_rfc3339;
+    use dora_spec::SpecRelease;
+
+    fn cloud_event(github_event: &str, data: Value) -> CloudEvent {
+        CloudEvent::from_json_value(json!({
+            "specversion": "1.0",
+            "id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+            "source": "https://github.com/octo-org/octo-repo",
+            "type": format!("{TYPE_PREFIX}{github_event}"),
+            "datacontenttype": "application/json",
+            "data": data,
+        }))
+        .unwrap()
+    }
+
+    fn run(github_event: &str, data: Value) -> Result<Vec<Value>, TransformError> {
+        let out = GithubTransformer::new(GithubSettings::default())
+            .transform(&cloud_event(github_event, data))?;
+        for document in &out {
+            dora_spec::validate(document)
+                .unwrap_or_else(|e| panic!("invalid CDEvent: {e}\n{document:#}"));
+        }
+        Ok(out)
+    }
+
+    fn error(github_event: &str, data: Value) -> String {
+        run(github_event, data).unwrap_err().reason
+    }
+
+    fn repository_json() -> Value {
+        json!({
+            "name": "Octo-Repo",
+            "full_name": "Octo-Org/Octo-Repo",
+            "html_url": "https://github.com/Octo-Org/Octo-Repo",
+            "default_branch": "main",
+            "pushed_at": 1_700_000_000
+        })
+    }
+
+    fn deployment_status_json(state: &str) -> Value {
+        json!({
+            "action": "created",
+            "deployment_status": {"id": 2, "state": state, "updated_at": "2024-01-02T03:04:05Z"},
+            "deployment": {"id": 1, "sha": "abc123", "environment": "staging", "ref": "main",
+                           "payload": {}},
+            "repository": repository_json()
+        })
+    }
+
+    #[test]
+    fn type_constants_are_the_v0_5_1_types() {
+        for (constant, subject, predicate) in [
+            (CHANGE_CREATED, "change", "created"),
+            (CHANGE_UPDATED, "change", "updated"),
+            (CHANGE_MERGED, "change", "merged"),
+            (CHANGE_ABANDONED, "change", "abandoned"),
+            (PIPELINERUN_FINISHED, "pipelinerun", "finished"),
+            (INCIDENT_DETECTED, "incident", "detected"),
+            (INCIDENT_RESOLVED, "incident", "resolved"),
+            (ARTIFACT_PUBLISHED, "artifact", "published"),
+            (SERVICE_DEPLOYED, "service", "deployed"),
+        ] {
+            assert_eq!(
+                dora_spec::type_for(SpecRelease::V0_5_1, subject, predicate),
+                Some(constant)
+            );
+        }
+    }
+
+    #[test]
+    fn settings_default_and_partial_configuration() {
+        let settings = GithubSettings::default();
+        assert_eq!(settings.incident_label, "incident");
+        assert_eq!(settings.default_environment, "production");
+        let partial: GithubSettings = serde_json::from_value(json!({"incident_label": "sev"}))
+            .expect("partial settings deserialize");
+        assert_eq!(partial.incident_label, "sev");
+        assert_eq!(partial.default_environment, "production");
+        assert!(serde_json::from_value::<GithubSettings>(json!({"incident": "x"})).is_err());
+    }
+
+    #[test]
+    fn purls_are_lowercased_and_encoded() {
+        assert_eq!(
+            github_purl("Octo-Org", "Octo.Repo", "v1.0+build"),
+            "pkg:github/octo-org/octo.repo@v1.0%2Bbuild"
+        );
+    }
+
+    #[test]
+    fn workflow_conclusions_map_to_outcomes() {
+        for (conclusion, outcome) in [
+            ("success", "success"),
+            ("neutral", "success"),
+            ("failure", "failure"),
+            ("timed_out", "failure"),
+            ("cancelled", "cancel"),
+            ("skipped", "cancel"),
+            ("stale", "cancel"),
+            ("action_required", "cancel"),
+            ("startup_failure", "error"),
+        ] {
+            assert_eq!(run_outcome(conclusion), Some(outcome), "{conclusion}");
+        }
+        assert_eq!(run_outcome("exploded"), None);
+    }
+
+    #[test]
+    fn pushed_at_is_rfc3339_or_unix_seconds() {
+        let data = json!({"a": "2019-05-15T15:20:30-05:00", "b": 1_557_933_657, "c": "soon",
+                          "d": true});
+        assert_eq!(
+            format_rfc3339(&optional_time(&data, &["a"]).unwrap().unwrap()),
+            "2019-05-15T20:20:30Z"
+        );
+        assert_eq!(
+            format_rfc3339(&optional_time(&data, &["b"]).unwrap().unwrap()),
+            "2019-05-15T15:20:57Z"
+        );
+        assert_eq!(
+            optional_time(&data, &["c"]).unwrap_err().reason,
+            "data.c \"soon\" is not a timestamp"
+        );
+        assert_eq!(
+            optional_time(&data, &["d"]).unwrap_err().reason,
+            "data.d true is not a timestamp"
+        );
+        assert_eq!(optional_time(&data, &["e"]).unwrap(), None);
+    }
+
+    #[test]
+    fn repository_url_and_server() {
+        let data =
+            json!({"repository": {"full_name": "o/r", "html_url": "https://ghe.example.com/o/r"}});
+        let repo = repository(&data).unwrap();
+        assert_eq!(repo.url, "https://ghe.example.com/o/r");
+        assert_eq!(repo.server, "https://ghe.example.com");
+        let data = json!({"repository": {"full_name": "o/r"}});
+        let repo = repository(&data).unwrap();
+        assert_eq!(repo.url, "https://github.com/o/r");
+        assert_eq!(repo.server, "https://github.com");
+        for bad in ["o", "/r", "o/", "o/r/x"] {
+            let data = json!({"repository": {"full_name": bad}});
+            assert!(repository(&data)
+                .err()
+                .unwrap()
+                .reason
+                .contains("is not <owner>/<name>"));
+        }
+    }
+
+    #[test]
+    fn deployment_states() {
+        let success = run("deployment_status", deployment_status_json("success")).unwrap();
+        assert_eq!(success.len(), 1);
+        let document = &success[0];
+        assert_eq!(document["context"]["type"], SERVICE_DEPLOYED);
+        assert_eq!(document["subject"]["id"], "Octo-Repo");
+        assert_eq!(
+            document["subject"]["content"]["artifactId"],
+            "pkg:github/octo-org/octo-repo@abc123"
+        );
+        assert_eq!(
+            document["subject"]["content"]["environment"]["id"],
+            "staging"
+        );
+        assert_eq!(document["customData"]["dora"]["revision"], "abc123");
+        assert_eq!(document["customData"]["dora"]["outcome"], "success");
+        assert_eq!(document["context"]["timestamp"], "2024-01-02T03:04:05Z");
+        for state in ["failure", "error"] {
+            let failed = run("deployment_status", deployment_status_json(state)).unwrap();
+            assert_eq!(failed[0]["customData"]["dora"]["outcome"], "failure");
+            assert_eq!(failed[0]["context"]["id"], document["context"]["id"]);
+        }
+        for state in ["pending", "queued", "in_progress", "inactive"] {
+            assert!(run("deployment_status", deployment_status_json(state))
+                .unwrap()
+                .is_empty());
+        }
+    }
+
+    #[test]
+    fn deployment_payload_may_name_the_service() {
+        let mut data = deployment_status_json("success");
+        data["deployment"]["payload"] = json!({"service": "billing"});
+        assert_eq!(
+            run("deployment_status", data.clone()).unwrap()[0]["subject"]["id"],
+            "billing"
+        );
+        data["deployment"]["payload"] = json!({"service": 3});
+        assert_eq!(
+            error("deployment_status", data),
+            "data.deployment.payload.service is not a non-empty string"
+        );
+    }
+
+    #[test]
+    fn malformed_payloads_name_the_field() {
+        let mut data = deployment_status_json("success");
+        data["deployment"].as_object_mut().unwrap().remove("sha");
+        assert_eq!(
+            error("deployment_status", data),
+            "data.deployment.sha is missing"
+        );
+        let mut data = deployment_status_json("success");
+        data["deployment"]
+            .as_object_mut()
+            .unwrap()
+            .remove("environment");
+        assert_eq!(
+            error("deployment_status", data),
+            "data.deployment.environment is missing"
+        );
+        let mut data = deployment_status_json("success");
+        data.as_object_mut().unwrap().remove("repository");
+        assert_eq!(
+            error("deployment_status", data),
+            "data.repository.full_name is missing"
+        );
+        let mut data = deployment_status_json("success");
+        data["deployment_status"]
+            .as_object_mut()
+            .unwrap()
+            .remove("updated_at");
+        assert_eq!(
+            error("deployment_status", data),
+            "no timestamp: data.deployment_status.updated_at, data.deployment_status.created_at \
+             are missing and the CloudEvent has no time"
+        );
+        let pull = json!({"action": "closed", "repository": repository_json(),
+                          "pull_request": {"number": "7"}});
+        assert_eq!(
+            error("pull_request", pull),
+            "data.pull_request.number is not a whole number"
+        );
+        let pull = json!({"action": "closed", "repository": repository_json(),
+            "pull_request": {"number": 7, "created_at": "2024-01-01T00:00:00Z",
+                             "head": {"sha": "h"}, "merged": true,
+                             "merged_at": "2024-01-02T00:00:00Z"}});
+        assert_eq!(
+            error("pull_request", pull),
+            "data.pull_request.merge_commit_sha is missing"
+        );
+        let push = json!({"ref": "refs/heads/main", "before": "a", "after": "b",
+            "repository": repository_json(), "commits": [{"id": "b", "timestamp": "yesterday"}]});
+        assert_eq!(
+            error("push", push),
+            "data.commits[0].timestamp \"yesterday\" is not a timestamp"
+        );
+        let run_data = json!({"action": "completed", "repository": repository_json(),
+            "workflow_run": {"id": 5, "conclusion": "exploded", "updated_at": "2024-01-01T00:00:00Z"}});
+        assert_eq!(
+            error("workflow_run", run_data),
+            "data.workflow_run.conclusion \"exploded\" is not a known workflow run conclusion"
+        );
+        assert_eq!(error("push", json!([1])), "data is not a JSON object");
+    }
+
+    #[test]
+    fn ping_unknown_events_and_foreign_types_give_nothing() {
+        assert!(run("ping", json!({"zen": "Keep it logically awesome."}))
+            .unwrap()
+            .is_empty());
+        assert!(run("star", json!(null)).unwrap().is_empty());
+        let foreign = CloudEvent::from_json_value(json!({
+            "specversion": "1.0", "id": "1", "source": "x", "type": "com.example.push",
+            "data": {"ref": 1}
+        }))
+        .unwrap();
+        let transformer = GithubTransformer::new(GithubSettings::default());
+        assert!(transformer.transform(&foreign).unwrap().is_empty());
+    }
+
+    #[test]
+    fn pushes_without_commits_tags_and_deletions_give_nothing() {
+        let base = json!({"ref": "refs/heads/main", "before": "a", "after": "b",
+            "repository": repository_json(), "commits": []});
+        assert!(run("push", base.clone()).unwrap().is_empty());
+        let mut tag = base.clone();
+        tag["ref"] = json!("refs/tags/v1");
+        tag["commits"] = json!([{"id": "b"}]);
+        assert!(run("push", tag).unwrap().is_empty());
+        let mut deleted = base;
+        deleted["deleted"] = json!(true);
+        deleted["commits"] = json!([{"id": "b"}]);
+        assert!(run("push", deleted).unwrap().is_empty());
+    }
+
+    #[test]
+    fn push_time_falls_back_to_the_head_commit_then_the_cloudevent() {
+        let mut data = json!({"ref": "refs/heads/dev", "before": "a", "after": "b",
+            "repository": {"full_name": "o/r"},
+            "commits": [{"id": "b", "message": "\nsecond line"}],
+            "head_commit": {"timestamp": "2024-05-01T10:00:00+02:00"}});
+        let document = run("push", data.clone()).unwrap().remove(0);
+        assert_eq!(document["context"]["timestamp"], "2024-05-01T08:00:00Z");
+        assert_eq!(
+            document["customData"]["dora"]["commits"],
+            json!([{"sha": "b"}])
+        );
+        assert!(document["customData"]["dora"]
+            .get("default_branch")
+            .is_none());
+        data.as_object_mut().unwrap().remove("head_commit");
+        let mut event = cloud_event("push", data);
+        event.time = parse_rfc3339("2024-06-01T00:00:00Z");
+        let out = GithubTransformer::new(GithubSettings::default())
+            .transform(&event)
+            .unwrap();
+        assert_eq!(out[0]["context"]["timestamp"], "2024-06-01T00:00:00Z");
+    }
+
+    #[test]
+    fn incident_labels_choose_service_and_environment() {
+        let data = |labels: Value| {
+            json!({"action": "opened", "repository": repository_json(),
+                "issue": {"number": 4, "title": "Down", "state": "open", "labels": labels,
+                          "created_at": "2024-01-01T00:00:00Z"}})
+        };
+        let out = run(
+            "issues",
+            data(json!([{"name": "Incident"}, {"name": "env: staging"},
+                        {"name": "Service:billing"}])),
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0]["subject"]["content"]["environment"]["id"], "staging");
+        assert_eq!(out[0]["subject"]["content"]["service"]["id"], "billing");
+        let out = run("issues", data(json!([{"name": "incident"}]))).unwrap();
+        assert_eq!(
+            out[0]["subject"]["content"]["environment"]["id"],
+            "production"
+        );
+        assert_eq!(out[0]["subject"]["content"]["service"]["id"], "Octo-Repo");
+        assert!(run("issues", data(json!([{"name": "bug"}])))
+            .unwrap()
+            .is_empty());
+
+        let settings = GithubSettings {
+            incident_label: "sev1".into(),
+            default_environment: "prod".into(),
+        };
+        let out = GithubTransformer::new(settings)
+            .transform(&cloud_event("issues", data(json!([{"name": "SEV1"}]))))
+            .unwrap();
+        assert_eq!(out[0]["subject"]["content"]["environment"]["id"], "prod");
+    }
+
+    #[test]
+    fn labeling_a_closed_issue_detects_and_resolves_it() {
+        let data = json!({"action": "labeled", "label": {"name": "incident"},
+            "repository": repository_json(),
+            "issue": {"number": 4, "state": "closed", "labels": [{"name": "incident"}],
+                      "created_at": "2024-01-01T00:00:00Z", "closed_at": "2024-01-01T02:00:00Z"}});
+        let out = run("issues", data).unwrap();
+        let types: Vec<&Value> = out.iter().map(|d| &d["context"]["type"]).collect();
+        assert_eq!(types, [INCIDENT_DETECTED, INCIDENT_RESOLVED]);
+        assert_eq!(out[1]["context"]["timestamp"], "2024-01-01T02:00:00Z");
+        assert_eq!(out[0]["subject"]["id"], out[1]["subject"]["id"]);
+    }
+}

@@ -1,0 +1,184 @@
+//! `POST /webhooks/pagerduty`: PagerDuty v3 webhook subscriptions, one CloudEvent per delivery.
+//!
+//! # Signature
+//!
+//! When `[webhooks.pagerduty] secret` is set, `X-PagerDuty-Signature` must hold at least one
+//! `v1=<hex>` entry (the header is a comma-separated list: PagerDuty signs with every secret of
+//! the subscription while one is being rotated) that is the HMAC-SHA256 of the raw body under
+//! the secret, compared in constant time. Entries of other versions are ignored. A missing or
+//! non-matching signature is `401` naming `X-PagerDuty-Signature`, and nothing is stored.
+//!
+//! # The CloudEvent
+//!
+//! The body is `{"event": {"id", "event_type", "resource_type", "occurred_at", "agent",
+//! "client", "data"}}`; it becomes one CloudEvent:
+//!
+//! * `type`: `com.pagerduty.<event_type>`, e.g. `com.pagerduty.incident.triggered`; every event
+//!   type is stored (the `pagerduty` transformer maps only `incident.triggered` and
+//!   `incident.resolved`), including the `pagey.ping` a new subscription sends;
+//! * `source`: scheme and host of `event.data.html_url` (the incident's page, e.g.
+//!   `https://acme.pagerduty.com`: the PagerDuty account), or `pagerduty` without one;
+//! * `id`: `event.id` (unique per event, the same on PagerDuty's retries, so a redelivery is a
+//!   duplicate);
+//! * `time`: `event.occurred_at`, as sent;
+//! * `data`: the `event` object.
+//!
+//! A malformed payload (not JSON, no `event` object, no `event.id`, `event.event_type` or
+//! parsable `event.occurred_at`) is `400` naming the field as a JSON pointer.
+
+use super::TYPE_PREFIX;
+use dora_http::Problem;
+use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::time::parse_rfc3339;
+use http::HeaderMap;
+use serde_json::{Map, Value};
+
+use crate::webhook::{header, hmac_sha256_matches, unauthorized};
+use crate::WebhookSettings;
+
+/// The header carrying the signatures.
+const SIGNATURE: &str = "X-PagerDuty-Signature";
+/// The source of events that name no PagerDuty account.
+pub const DEFAULT_SOURCE: &str = "pagerduty";
+
+/// Checks the request and wraps its payload into CloudEvents.
+pub fn adapt(
+    headers: &HeaderMap,
+    body: &[u8],
+    settings: &WebhookSettings,
+) -> Result<Vec<CloudEvent>, Problem> {
+    if let Some(secret) = settings.pagerduty.secret.as_deref() {
+        check_signature(headers, body, secret)?;
+    }
+    let payload: Value = serde_json::from_slice(body)
+        .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
+    let event = match payload.get("event") {
+        Some(Value::Object(event)) => event,
+        _ if !payload.is_object() => {
+            return Err(invalid(
+                "body",
+                "a PagerDuty webhook payload must be a JSON object",
+            ))
+        }
+        None | Some(Value::Null) => return Err(invalid("/event", "is required (an object)")),
+        Some(_) => return Err(invalid("/event", "must be an object")),
+    };
+    let id = required_str(event, "id")?;
+    let event_type = required_str(event, "event_type")?;
+    let occurred_at = required_str(event, "occurred_at")?;
+    let time = parse_rfc3339(occurred_at).ok_or_else(|| {
+        invalid(
+            "/event/occurred_at",
+            format!("{occurred_at:?} is not an RFC 3339 timestamp"),
+        )
+    })?;
+    let source = match event.get("data") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(data)) => match data.get("html_url") {
+            Some(Value::String(url)) => origin(url),
+            _ => None,
+        },
+        Some(_) => return Err(invalid("/event/data", "must be an object")),
+    }
+    .unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
+    Ok(vec![CloudEvent {
+        id: id.to_owned(),
+        source,
+        event_type: format!("{TYPE_PREFIX}{event_type}"),
+        time: Some(time),
+        time_text: Some(occurred_at.to_owned()),
+        subject: None,
+        datacontenttype: Some("application/json".to_owned()),
+        dataschema: None,
+        extensions: Map::new(),
+        data: Some(Data::Json(Value::Object(event.clone()))),
+    }])
+}
+
+/// Any `v1=<hex>` entry of `X-PagerDuty-Signature` that is the HMAC-SHA256 of the body.
+fn check_signature(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(), Problem> {
+    let Some(value) = header(headers, "x-pagerduty-signature") else {
+        return Err(unauthorized(
+            "the request has no X-PagerDuty-Signature header, but [webhooks.pagerduty] secret \
+             is set",
+            SIGNATURE,
+        ));
+    };
+    let matches = value
+        .split(',')
+        .filter_map(|entry| entry.trim().strip_prefix("v1="))
+        .any(|signature| hmac_sha256_matches(secret.as_bytes(), body, signature));
+    if matches {
+        Ok(())
+    } else {
+        Err(unauthorized(
+            "no v1 signature in X-PagerDuty-Signature matches the body under [webhooks.pagerduty] \
+             secret",
+            SIGNATURE,
+        ))
+    }
+}
+
+/// A required non-empty string member of `event`.
+fn required_str<'a>(event: &'a Map<String, Value>, name: &str) -> Result<&'a str, Problem> {
+    let pointer = format!("/event/{name}");
+    match event.get(name) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text),
+        None | Some(Value::Null) | Some(Value::String(_)) => {
+            Err(invalid(pointer, "is required (a non-empty string)"))
+        }
+        Some(_) => Err(invalid(pointer, "must be a string")),
+    }
+}
+
+/// `https://acme.pagerduty.com` for `https://acme.pagerduty.com/incidents/PFQZPSY`; `None` for
+/// anything that is not an absolute http(s) URL with a host.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
+/// `400` about one field of the payload.
+fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
+    let field = field.into();
+    let detail = format!("{field}: {}", detail.into());
+    Problem::bad_request(
+        "invalid-webhook-payload",
+        "Invalid PagerDuty payload",
+        field,
+        detail,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_keeps_scheme_and_host() {
+        assert_eq!(
+            origin("https://pig208.pagerduty.com/incidents/PFQZPSY").as_deref(),
+            Some("https://pig208.pagerduty.com")
+        );
+        assert_eq!(
+            origin("HTTPS://Acme.PagerDuty.com").as_deref(),
+            Some("https://acme.pagerduty.com")
+        );
+        assert_eq!(
+            origin("https://user@acme.pagerduty.com:8443?x").as_deref(),
+            Some("https://acme.pagerduty.com:8443")
+        );
+        assert_eq!(origin("/incidents/P1"), None);
+        assert_eq!(origin("ftp://acme/x"), None);
+        assert_eq!(origin("https:///x"), None);
+    }
+}

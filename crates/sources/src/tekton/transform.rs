@@ -1,0 +1,1034 @@
+//! Tekton: CloudEvents from Tekton's events controller (`dev.tekton.event.pipelinerun.*`,
+//! `dev.tekton.event.taskrun.*`) -> pipeline and task runs, and deployments for the pipeline
+//! runs that deploy.
+//!
+//! # Input
+//!
+//! What Tekton Pipelines sends to the sink configured as `default-cloud-events-sink` (ConfigMap
+//! `config-defaults`, or `config-events` in newer releases), one CloudEvent per change of a
+//! run's `Succeeded` condition:
+//!
+//! * `type`: `dev.tekton.event.<kind>.<state>.v1`, kind `pipelinerun` or `taskrun` (also
+//!   `customrun`, ignored), state `started` (first seen by the reconciler), `running`, `unknown`
+//!   (still running), `successful` (condition `True`) or `failed` (condition `False`, which
+//!   includes cancelled and timed-out runs);
+//! * `source`: the run's self link, e.g. `/apis/tekton.dev/v1beta1/namespaces/ci/pipelineruns/x`
+//!   (a URI reference; newer releases spell the kind `PipelineRun`);
+//! * `id`: a random UUID (so the raw store cannot de-duplicate a resend; the CDEvent ids below
+//!   can), `subject`: the run's name, `time`: when it was sent;
+//! * `data`: `{"pipelineRun": <the PipelineRun>}` or `{"taskRun": <the TaskRun>}`, serialised
+//!   as `tekton.dev/v1beta1` even when the cluster stores v1 (`spec.params[]` as
+//!   `{"name", "value"}`, `status.conditions[]`, `status.startTime`, `status.completionTime`,
+//!   `status.pipelineSpec` with the parameters' defaults).
+//!
+//! # Output
+//!
+//! | Tekton type | CDEvents (v0.5.1) |
+//! |---|---|
+//! | `pipelinerun.started.v1` | `pipelinerun.started` |
+//! | `pipelinerun.successful.v1` | `pipelinerun.finished` (outcome `success`); a deploying run also `service.deployed` (outcome `success`) |
+//! | `pipelinerun.failed.v1` | `pipelinerun.finished` (outcome `failure`, or `cancel`); a deploying run that was not cancelled also `service.deployed` with `customData.dora.outcome = "failure"` |
+//! | `taskrun.started.v1` | `taskrun.started` |
+//! | `taskrun.successful.v1`, `taskrun.failed.v1` | `taskrun.finished` (outcome as above) |
+//! | `*.cancelled.v1` (not sent by the releases we know; accepted) | `*.finished` (outcome `cancel`) |
+//! | `*.running.v1`, `*.unknown.v1`, `customrun.*`, other versions | nothing |
+//!
+//! A failed run whose `Succeeded` condition has a cancellation reason (`Cancelled`,
+//! `CancelledRunFinally`, `StoppedRunFinally`, `PipelineRunCancelled`, `TaskRunCancelled`) has
+//! outcome `cancel` and is not a deployment: someone stopped it, nothing says it rolled out.
+//! Timeouts and every other failure are `failure`.
+//!
+//! ## Which pipeline runs deploy
+//!
+//! A pipeline run deploys when the label (or annotation) [`TektonSettings::deploy_label`]
+//! (`dora-events.dev/deploy`) on the PipelineRun is `"true"` (Tekton copies a Pipeline's labels
+//! to its runs, so labelling the Pipeline is enough); `"false"` says it does not, whatever its
+//! name. Otherwise it deploys when its pipeline name (label `tekton.dev/pipeline`, else
+//! `spec.pipelineRef.name`, else the run's name) matches one of
+//! [`TektonSettings::deploy_pipelines`]: a pattern with `*` or `?` is a glob over the whole name
+//! ([`name_matches`]), any other pattern a prefix (`deploy` matches `deploy-prod`).
+//!
+//! ## Fields
+//!
+//! Parameters are read from `spec.params` (string values only), falling back to the default of
+//! the pipeline's parameter of that name (`status.pipelineSpec.params[].default`).
+//!
+//! * Deployment `subject.id` (the service): the first of [`TektonSettings::service_params`]
+//!   (`service`) set on the run, else the first of [`TektonSettings::service_labels`]
+//!   (`app.kubernetes.io/name`), else the pipeline name;
+//! * `environment.id`: the first of [`TektonSettings::environment_params`] (`environment`), else
+//!   of [`TektonSettings::environment_labels`] (`dora-events.dev/environment`), else
+//!   [`TektonSettings::default_environment`] (`"unknown"`);
+//! * `customData.dora.revision`: the first of [`TektonSettings::revision_params`] (`revision`,
+//!   `git-revision`), on the pipeline run events too;
+//! * `artifactId`: the OCI purl ([`oci_purl`]) of the first of [`TektonSettings::image_params`]
+//!   (`image`), else `pkg:generic/<service>@<revision>` ([`generic_purl`]; without `@` when there
+//!   is no revision);
+//! * `customData.dora.team`: the run's `app.kubernetes.io/part-of` label, when set;
+//! * `uri` (run events): `<dashboard_url>/#/namespaces/<ns>/pipelineruns/<name>` with
+//!   [`TektonSettings::dashboard_url`], else the run's API URL under
+//!   [`TektonSettings::api_server_url`] (`https://kubernetes.default.svc`);
+//! * `pipelineName` / `taskName`: label `tekton.dev/pipeline` / `tekton.dev/task`, else the
+//!   `pipelineRef` / `taskRef` name, else the run's name; a task run of a pipeline run names it
+//!   in `pipelineRun.id` (`<namespace>/<label tekton.dev/pipelineRun>`);
+//! * timestamps come from the run, never the clock: started = `status.startTime`, else the
+//!   CloudEvent `time`, else `metadata.creationTimestamp`; finished and deployed =
+//!   `status.completionTime`, else the `Succeeded` condition's `lastTransitionTime`, else the
+//!   CloudEvent `time`;
+//! * context `source` and `subject.source` = the CloudEvent source; run `subject.id` =
+//!   `<namespace>/<name>`.
+//!
+//! ## Ids
+//!
+//! `derived_id(["tekton", <kind>, <run uid (else namespace/name)>, <state>])` with state
+//! `started`, `finished` or `deployed`: Tekton's CloudEvent ids are random, but every resend of
+//! the same state of the same run gives the same CDEvent id, and the CDEvents store keeps the
+//! first. A re-run is a new PipelineRun, with a new uid.
+//!
+//! Malformed data of a handled type (no `pipelineRun` object, no `metadata.name`, a timestamp
+//! that is not RFC 3339, ...) is a [`TransformError`] naming the field.
+
+use chrono::{DateTime, Utc};
+use dora_model::cloudevent::CloudEvent;
+use dora_model::ids::derived_id;
+use dora_model::time::{format_rfc3339, parse_rfc3339};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::common::{payload, percent_encode};
+use crate::kubernetes::oci_purl;
+pub use crate::transform::PIPELINERUN_FINISHED;
+use crate::transform::{CdEventDraft, TransformError, Transformer, SERVICE_DEPLOYED};
+
+/// The prefix of every Tekton CloudEvent type.
+pub const TYPE_PREFIX: &str = "dev.tekton.event.";
+/// `pipelinerun.started` as v0.5.1 names it.
+pub const PIPELINERUN_STARTED: &str = "dev.cdevents.pipelinerun.started.0.3.0";
+/// `taskrun.started` as v0.5.1 names it.
+pub const TASKRUN_STARTED: &str = "dev.cdevents.taskrun.started.0.3.0";
+/// `taskrun.finished` as v0.5.1 names it.
+pub const TASKRUN_FINISHED: &str = "dev.cdevents.taskrun.finished.0.3.0";
+
+/// The label (or annotation) that marks a deploying pipeline run, by default.
+pub const DEFAULT_DEPLOY_LABEL: &str = "dora-events.dev/deploy";
+/// The API server the `uri` of runs points at without a dashboard (the in-cluster name).
+pub const DEFAULT_API_SERVER_URL: &str = "https://kubernetes.default.svc";
+/// The environment of deployments that name none, by default.
+pub const UNKNOWN_ENVIRONMENT: &str = "unknown";
+
+/// `Succeeded` condition reasons of a cancelled (or gracefully stopped) run.
+const CANCEL_REASONS: [&str; 5] = [
+    "Cancelled",
+    "CancelledRunFinally",
+    "StoppedRunFinally",
+    "PipelineRunCancelled",
+    "TaskRunCancelled",
+];
+
+/// `[sources.tekton]` in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TektonSettings {
+    /// Pipeline names whose runs deploy: globs (`*`, `?`) or prefixes. Default: none.
+    pub deploy_pipelines: Vec<String>,
+    /// A PipelineRun label (or annotation) saying whether the run deploys (`"true"`/`"false"`).
+    pub deploy_label: String,
+    /// Run parameters naming the service, first set wins.
+    pub service_params: Vec<String>,
+    /// Run labels naming the service, after the parameters.
+    pub service_labels: Vec<String>,
+    /// Run parameters naming the environment, first set wins.
+    pub environment_params: Vec<String>,
+    /// Run labels naming the environment, after the parameters.
+    pub environment_labels: Vec<String>,
+    /// The environment of deployments that name none (default `"unknown"`, also when empty).
+    pub default_environment: String,
+    /// Run parameters holding the commit deployed, first set wins.
+    pub revision_params: Vec<String>,
+    /// Run parameters holding the image deployed, first set wins.
+    pub image_params: Vec<String>,
+    /// The Tekton Dashboard (e.g. `https://tekton.example.com`), for the `uri` of runs.
+    pub dashboard_url: Option<String>,
+    /// The Kubernetes API server, for the `uri` of runs without a dashboard.
+    pub api_server_url: String,
+}
+
+impl Default for TektonSettings {
+    fn default() -> Self {
+        Self {
+            deploy_pipelines: Vec::new(),
+            deploy_label: DEFAULT_DEPLOY_LABEL.into(),
+            service_params: vec!["service".into()],
+            service_labels: vec!["app.kubernetes.io/name".into()],
+            environment_params: vec!["environment".into()],
+            environment_labels: vec!["dora-events.dev/environment".into()],
+            default_environment: UNKNOWN_ENVIRONMENT.into(),
+            revision_params: vec!["revision".into(), "git-revision".into()],
+            image_params: vec!["image".into()],
+            dashboard_url: None,
+            api_server_url: DEFAULT_API_SERVER_URL.into(),
+        }
+    }
+}
+
+/// The `tekton` transformer.
+pub struct TektonTransformer {
+    settings: TektonSettings,
+}
+
+impl TektonTransformer {
+    pub fn new(settings: TektonSettings) -> Self {
+        Self { settings }
+    }
+}
+
+/// The two kinds of runs handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    PipelineRun,
+    TaskRun,
+}
+
+impl Kind {
+    /// The key of the run object in the CloudEvent data.
+    fn data_key(self) -> &'static str {
+        match self {
+            Self::PipelineRun => "pipelineRun",
+            Self::TaskRun => "taskRun",
+        }
+    }
+
+    /// The lowercase kind, as in the Tekton types and in the ids.
+    fn name(self) -> &'static str {
+        match self {
+            Self::PipelineRun => "pipelinerun",
+            Self::TaskRun => "taskrun",
+        }
+    }
+
+    /// The Kubernetes resource (plural) and the Dashboard's path segment.
+    fn resource(self) -> &'static str {
+        match self {
+            Self::PipelineRun => "pipelineruns",
+            Self::TaskRun => "taskruns",
+        }
+    }
+}
+
+/// The lifecycle states that give CDEvents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Started,
+    Successful,
+    Failed,
+    /// Not sent by the Tekton releases we know (they report cancellations as `failed`), but
+    /// accepted should a release send it.
+    Cancelled,
+}
+
+/// Splits `<kind>.<state>.v1` (after [`TYPE_PREFIX`]); `None` for what gives nothing.
+fn parse_type(rest: &str) -> Option<(Kind, State)> {
+    let mut parts = rest.split('.');
+    let kind = match parts.next()? {
+        "pipelinerun" => Kind::PipelineRun,
+        "taskrun" => Kind::TaskRun,
+        _ => return None,
+    };
+    let state = match parts.next()? {
+        "started" => State::Started,
+        "successful" => State::Successful,
+        "failed" => State::Failed,
+        "cancelled" => State::Cancelled,
+        _ => return None,
+    };
+    (parts.next()? == "v1" && parts.next().is_none()).then_some((kind, state))
+}
+
+impl Transformer for TektonTransformer {
+    fn name(&self) -> &str {
+        "tekton"
+    }
+
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+        let Some((kind, state)) = event
+            .event_type
+            .strip_prefix(TYPE_PREFIX)
+            .and_then(parse_type)
+        else {
+            return Ok(Vec::new());
+        };
+        let data = payload(event)?;
+        let run = Run::new(kind, data)?;
+        match state {
+            State::Started => Ok(vec![self.started(event, &run)?]),
+            State::Successful | State::Failed | State::Cancelled => {
+                self.finished(event, &run, state)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+/// A PipelineRun or TaskRun, as the CloudEvent carries it.
+struct Run<'a> {
+    kind: Kind,
+    object: Json<'a>,
+    name: &'a str,
+    namespace: &'a str,
+    uid: Option<&'a str>,
+    labels: Option<Json<'a>>,
+    annotations: Option<Json<'a>>,
+}
+
+impl<'a> Run<'a> {
+    fn new(kind: Kind, data: &'a Value) -> Result<Self, TransformError> {
+        let object = Json::root(data)
+            .object(kind.data_key())?
+            .ok_or_else(|| TransformError::new(format!("data.{} is missing", kind.data_key())))?;
+        let metadata = object.required_object("metadata")?;
+        Ok(Self {
+            kind,
+            name: metadata.required_str("name")?,
+            namespace: metadata.required_str("namespace")?,
+            uid: metadata.str("uid")?,
+            labels: metadata.object("labels")?,
+            annotations: metadata.object("annotations")?,
+            object,
+        })
+    }
+
+    /// `<namespace>/<name>`.
+    fn reference(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The CDEvent id of a state of this run.
+    fn id(&self, state: &str) -> String {
+        let key = match self.uid {
+            Some(uid) => uid.to_owned(),
+            None => self.reference(),
+        };
+        derived_id(&["tekton", self.kind.name(), &key, state])
+    }
+
+    fn label(&self, name: &str) -> Result<Option<&'a str>, TransformError> {
+        match &self.labels {
+            Some(labels) => labels.str(name),
+            None => Ok(None),
+        }
+    }
+
+    fn annotation(&self, name: &str) -> Result<Option<&'a str>, TransformError> {
+        match &self.annotations {
+            Some(annotations) => annotations.str(name),
+            None => Ok(None),
+        }
+    }
+
+    /// The first of `names` that is a label of the run.
+    fn first_label(&self, names: &[String]) -> Result<Option<&'a str>, TransformError> {
+        for name in names {
+            if let Some(value) = self.label(name)? {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The string value of a parameter: from `spec.params`, else the default of the pipeline's
+    /// (or task's) parameter of that name. Array and object values are not strings: `None`.
+    fn param(&self, name: &str) -> Result<Option<&'a str>, TransformError> {
+        if let Some(params) = self.object.path_array(&["spec", "params"])? {
+            for (index, param) in params.items.iter().enumerate() {
+                let param = params.item_object(index, param)?;
+                if param.str("name")? == Some(name) {
+                    if let Some(Value::String(value)) = param.value.get("value") {
+                        return Ok(Some(value.as_str()).filter(|v| !v.is_empty()));
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+        let spec = match self.kind {
+            Kind::PipelineRun => "pipelineSpec",
+            Kind::TaskRun => "taskSpec",
+        };
+        if let Some(params) = self.object.path_array(&["status", spec, "params"])? {
+            for (index, param) in params.items.iter().enumerate() {
+                let param = params.item_object(index, param)?;
+                if param.str("name")? == Some(name) {
+                    if let Some(Value::String(value)) = param.value.get("default") {
+                        return Ok(Some(value.as_str()).filter(|v| !v.is_empty()));
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first of `names` that is a string parameter of the run.
+    fn first_param(&self, names: &[String]) -> Result<Option<&'a str>, TransformError> {
+        for name in names {
+            if let Some(value) = self.param(name)? {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The pipeline (or task) this is a run of.
+    fn definition_name(&self) -> Result<&'a str, TransformError> {
+        let (label, reference) = match self.kind {
+            Kind::PipelineRun => ("tekton.dev/pipeline", "pipelineRef"),
+            Kind::TaskRun => ("tekton.dev/task", "taskRef"),
+        };
+        if let Some(name) = self.label(label)? {
+            return Ok(name);
+        }
+        if let Some(name) = self.object.path_str(&["spec", reference, "name"])? {
+            return Ok(name);
+        }
+        Ok(self.name)
+    }
+
+    /// The `Succeeded` condition, when there is one.
+    fn succeeded_condition(&self) -> Result<Option<Json<'a>>, TransformError> {
+        let Some(conditions) = self.object.path_array(&["status", "conditions"])? else {
+            return Ok(None);
+        };
+        for (index, condition) in conditions.items.iter().enumerate() {
+            let condition = conditions.item_object(index, condition)?;
+            if condition.str("type")? == Some("Succeeded") {
+                return Ok(Some(condition));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A link to the run: the Tekton Dashboard's page, else its API URL.
+    fn uri(&self, settings: &TektonSettings) -> String {
+        let dashboard = settings
+            .dashboard_url
+            .as_deref()
+            .map(|url| url.trim().trim_end_matches('/'))
+            .filter(|url| !url.is_empty());
+        match dashboard {
+            Some(dashboard) => format!(
+                "{dashboard}/#/namespaces/{}/{}/{}",
+                self.namespace,
+                self.kind.resource(),
+                self.name
+            ),
+            None => {
+                let api = match settings.api_server_url.trim().trim_end_matches('/') {
+                    "" => DEFAULT_API_SERVER_URL,
+                    api => api,
+                };
+                format!(
+                    "{api}/apis/tekton.dev/v1/namespaces/{}/{}/{}",
+                    self.namespace,
+                    self.kind.resource(),
+                    self.name
+                )
+            }
+        }
+    }
+
+    /// Whether this pipeline run deploys (see the module documentation).
+    fn deploys(&self, settings: &TektonSettings) -> Result<bool, TransformError> {
+        if self.kind != Kind::PipelineRun {
+            return Ok(false);
+        }
+        let label = settings.deploy_label.trim();
+        if !label.is_empty() {
+            let value = match self.label(label)? {
+                Some(value) => Some(value),
+                None => self.annotation(label)?,
+            };
+            match value.map(str::trim) {
+                Some(value) if value.eq_ignore_ascii_case("true") => return Ok(true),
+                Some(value) if value.eq_ignore_ascii_case("false") => return Ok(false),
+                _ => {}
+            }
+        }
+        let pipeline = self.definition_name()?;
+        Ok(settings
+            .deploy_pipelines
+            .iter()
+            .any(|pattern| name_matches(pattern.trim(), pipeline)))
+    }
+}
+
+/// How a finished run ended, from the CloudEvent type and the `Succeeded` condition's reason.
+fn outcome(state: State, reason: Option<&str>) -> &'static str {
+    match state {
+        State::Successful => "success",
+        State::Cancelled => "cancel",
+        _ if reason.is_some_and(|reason| CANCEL_REASONS.contains(&reason)) => "cancel",
+        _ => "failure",
+    }
+}
+
+impl TektonTransformer {
+    /// `*.started.v1` -> `pipelinerun.started` / `taskrun.started`.
+    fn started(&self, event: &CloudEvent, run: &Run) -> Result<Value, TransformError> {
+        let timestamp = first_time(
+            event,
+            &run.object,
+            &[&["status", "startTime"]],
+            &[&["metadata", "creationTimestamp"]],
+        )?;
+        let content = self.run_content(run)?;
+        let event_type = match run.kind {
+            Kind::PipelineRun => PIPELINERUN_STARTED,
+            Kind::TaskRun => TASKRUN_STARTED,
+        };
+        let mut dora = Map::new();
+        if run.kind == Kind::PipelineRun {
+            if let Some(revision) = run.first_param(&self.settings.revision_params)? {
+                dora.insert("revision".into(), json!(revision));
+            }
+        }
+        let mut tekton = self.run_details(run)?;
+        tekton.insert("startTime".into(), json!(format_rfc3339(&timestamp)));
+        Ok(cdevent(
+            event,
+            event_type,
+            run.id("started"),
+            timestamp,
+            run.reference(),
+            content,
+            dora,
+            tekton,
+        ))
+    }
+
+    /// `*.successful.v1`, `*.failed.v1` -> `*.finished`, and `service.deployed` for a deploying
+    /// pipeline run that was not cancelled.
+    fn finished(
+        &self,
+        event: &CloudEvent,
+        run: &Run,
+        state: State,
+    ) -> Result<Vec<Value>, TransformError> {
+        let condition = run.succeeded_condition()?;
+        let reason = match &condition {
+            Some(condition) => condition.str("reason")?,
+            None => None,
+        };
+        let message = match &condition {
+            Some(condition) => condition.str("message")?,
+            None => None,
+        };
+        let outcome = outcome(state, reason);
+        let timestamp = match run.object.path_time(&["status", "completionTime"])? {
+            Some(time) => time,
+            None => match condition
+                .as_ref()
+                .map(|condition| condition.time("lastTransitionTime"))
+                .transpose()?
+                .flatten()
+            {
+                Some(time) => time,
+                None => event.time.ok_or_else(|| {
+                    TransformError::new(format!(
+                        "no timestamp: data.{0}.status.completionTime and the Succeeded \
+                         condition's lastTransitionTime are missing and the CloudEvent has no time",
+                        run.kind.data_key()
+                    ))
+                })?,
+            },
+        };
+        let started = run.object.path_time(&["status", "startTime"])?;
+        let revision = match run.kind {
+            Kind::PipelineRun => run.first_param(&self.settings.revision_params)?,
+            Kind::TaskRun => None,
+        };
+
+        let mut content = self.run_content(run)?;
+        let event_type = match run.kind {
+            Kind::PipelineRun => PIPELINERUN_FINISHED,
+            Kind::TaskRun => TASKRUN_FINISHED,
+        };
+        content.insert("outcome".into(), json!(outcome));
+        if outcome != "success" {
+            if let Some(message) = message {
+                content.insert("errors".into(), json!(message));
+            }
+        }
+        let mut dora = Map::new();
+        if let Some(revision) = revision {
+            dora.insert("revision".into(), json!(revision));
+        }
+        dora.insert("outcome".into(), json!(outcome));
+        let mut tekton = self.run_details(run)?;
+        if let Some(reason) = reason {
+            tekton.insert("reason".into(), json!(reason));
+        }
+        if let Some(started) = &started {
+            tekton.insert("startTime".into(), json!(format_rfc3339(started)));
+        }
+        tekton.insert("completionTime".into(), json!(format_rfc3339(&timestamp)));
+        let mut out = vec![cdevent(
+            event,
+            event_type,
+            run.id("finished"),
+            timestamp,
+            run.reference(),
+            content,
+            dora,
+            tekton.clone(),
+        )];
+
+        if outcome == "cancel" || !run.deploys(&self.settings)? {
+            return Ok(out);
+        }
+        let settings = &self.settings;
+        let pipeline = run.definition_name()?;
+        let service = match run.first_param(&settings.service_params)? {
+            Some(service) => service,
+            None => run
+                .first_label(&settings.service_labels)?
+                .unwrap_or(pipeline),
+        };
+        let environment = match run.first_param(&settings.environment_params)? {
+            Some(environment) => environment,
+            None => match run.first_label(&settings.environment_labels)? {
+                Some(environment) => environment,
+                None => match settings.default_environment.trim() {
+                    "" => UNKNOWN_ENVIRONMENT,
+                    environment => environment,
+                },
+            },
+        };
+        let image = run.first_param(&settings.image_params)?;
+        let artifact = image
+            .and_then(oci_purl)
+            .unwrap_or_else(|| generic_purl(service, revision));
+        let mut content = Map::new();
+        content.insert("environment".into(), json!({ "id": environment }));
+        content.insert("artifactId".into(), json!(artifact));
+        let mut dora = Map::new();
+        if let Some(revision) = revision {
+            dora.insert("revision".into(), json!(revision));
+        }
+        dora.insert("outcome".into(), json!(outcome));
+        if let Some(team) = run.label("app.kubernetes.io/part-of")? {
+            dora.insert("team".into(), json!(team));
+        }
+        tekton.insert("pipelineRun".into(), json!(run.reference()));
+        if let Some(image) = image {
+            tekton.insert("image".into(), json!(image));
+        }
+        out.push(cdevent(
+            event,
+            SERVICE_DEPLOYED,
+            run.id("deployed"),
+            timestamp,
+            service.to_owned(),
+            content,
+            dora,
+            tekton,
+        ));
+        Ok(out)
+    }
+
+    /// The content shared by the started and finished events (`pipelineName`/`taskName`,
+    /// `uri`, a task run's `pipelineRun`).
+    fn run_content(&self, run: &Run) -> Result<Map<String, Value>, TransformError> {
+        let mut content = Map::new();
+        let name = run.definition_name()?;
+        match run.kind {
+            Kind::PipelineRun => {
+                content.insert("pipelineName".into(), json!(name));
+            }
+            Kind::TaskRun => {
+                content.insert("taskName".into(), json!(name));
+                if let Some(pipeline_run) = run.label("tekton.dev/pipelineRun")? {
+                    content.insert(
+                        "pipelineRun".into(),
+                        json!({ "id": format!("{}/{pipeline_run}", run.namespace) }),
+                    );
+                }
+            }
+        }
+        content.insert("uri".into(), json!(run.uri(&self.settings)));
+        Ok(content)
+    }
+
+    /// `customData.tekton`: what identifies the run.
+    fn run_details(&self, run: &Run) -> Result<Map<String, Value>, TransformError> {
+        let mut tekton = Map::new();
+        tekton.insert("namespace".into(), json!(run.namespace));
+        tekton.insert("name".into(), json!(run.name));
+        if let Some(uid) = run.uid {
+            tekton.insert("uid".into(), json!(uid));
+        }
+        let definition = match run.kind {
+            Kind::PipelineRun => "pipeline",
+            Kind::TaskRun => "task",
+        };
+        tekton.insert(definition.into(), json!(run.definition_name()?));
+        Ok(tekton)
+    }
+}
+
+/// A CDEvent about a run: context and subject source are the CloudEvent source.
+#[allow(clippy::too_many_arguments)]
+fn cdevent(
+    event: &CloudEvent,
+    event_type: &'static str,
+    id: String,
+    timestamp: DateTime<Utc>,
+    subject_id: String,
+    content: Map<String, Value>,
+    dora: Map<String, Value>,
+    tekton: Map<String, Value>,
+) -> Value {
+    let mut custom = Map::new();
+    if !dora.is_empty() {
+        custom.insert("dora".into(), Value::Object(dora));
+    }
+    custom.insert("tekton".into(), Value::Object(tekton));
+    CdEventDraft {
+        event_type,
+        id,
+        source: event.source.clone(),
+        timestamp,
+        subject_id,
+        subject_source: Some(event.source.clone()),
+        content,
+        custom_data: Some(Value::Object(custom)),
+    }
+    .into_json()
+}
+
+/// The first timestamp among `before` (paths under the run), else the CloudEvent `time`, else
+/// the first among `after`.
+fn first_time(
+    event: &CloudEvent,
+    run: &Json,
+    before: &[&[&str]],
+    after: &[&[&str]],
+) -> Result<DateTime<Utc>, TransformError> {
+    for path in before {
+        if let Some(time) = run.path_time(path)? {
+            return Ok(time);
+        }
+    }
+    if let Some(time) = event.time {
+        return Ok(time);
+    }
+    for path in after {
+        if let Some(time) = run.path_time(path)? {
+            return Ok(time);
+        }
+    }
+    let names: Vec<String> = before
+        .iter()
+        .chain(after)
+        .map(|path| run.display(path))
+        .collect();
+    Err(TransformError::new(format!(
+        "no timestamp: {} missing and the CloudEvent has no time",
+        if names.len() == 1 {
+            format!("{} is", names[0])
+        } else {
+            format!("{} are", names.join(", "))
+        }
+    )))
+}
+
+/// `pkg:generic/<name>@<version>` (`@<version>` only with a version), percent-encoded.
+pub fn generic_purl(name: &str, version: Option<&str>) -> String {
+    let mut purl = format!("pkg:generic/{}", percent_encode(name, b""));
+    if let Some(version) = version {
+        purl.push('@');
+        purl.push_str(&percent_encode(version, b""));
+    }
+    purl
+}
+
+/// Whether a pipeline name matches a pattern of `deploy_pipelines`: a pattern with `*` (any run
+/// of characters) or `?` (one character) is a glob over the whole name; any other is a prefix.
+/// An empty pattern matches nothing.
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    if pattern.is_empty() {
+        return false;
+    }
+    if !pattern.contains(['*', '?']) {
+        return name.starts_with(pattern);
+    }
+    let pattern: Vec<char> = pattern.chars().collect();
+    let name: Vec<char> = name.chars().collect();
+    // Iterative glob matching with backtracking to the last `*`.
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((star_p, star_n)) => {
+                    p = star_p + 1;
+                    n = star_n + 1;
+                    star = Some((star_p, star_n + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON access with field names in errors
+
+/// A JSON value with the path it was reached by (for error messages: `data.pipelineRun.x`).
+#[derive(Clone)]
+struct Json<'a> {
+    value: &'a Value,
+    path: String,
+}
+
+/// An array member, with its path.
+struct JsonArray<'a> {
+    items: &'a [Value],
+    path: String,
+}
+
+impl<'a> JsonArray<'a> {
+    /// `items[index]`, which must be an object.
+    fn item_object(&self, index: usize, item: &'a Value) -> Result<Json<'a>, TransformError> {
+        let path = format!("{}[{index}]", self.path);
+        if item.is_object() {
+            Ok(Json { value: item, path })
+        } else {
+            Err(TransformError::new(format!("{path} is not an object")))
+        }
+    }
+}
+
+impl<'a> Json<'a> {
+    fn root(value: &'a Value) -> Self {
+        Self {
+            value,
+            path: "data".into(),
+        }
+    }
+
+    fn child_path(&self, key: &str) -> String {
+        if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            format!("{}.{key}", self.path)
+        } else {
+            format!("{}[{key:?}]", self.path)
+        }
+    }
+
+    /// The path of `path` under this value, for messages.
+    fn display(&self, path: &[&str]) -> String {
+        let mut json = self.clone();
+        for key in path {
+            json.path = json.child_path(key);
+        }
+        json.path
+    }
+
+    /// A member that must be an object when present (`null` is absent).
+    fn object(&self, key: &str) -> Result<Option<Json<'a>>, TransformError> {
+        match self.value.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value @ Value::Object(_)) => Ok(Some(Json {
+                value,
+                path: self.child_path(key),
+            })),
+            Some(_) => Err(TransformError::new(format!(
+                "{} is not an object",
+                self.child_path(key)
+            ))),
+        }
+    }
+
+    fn required_object(&self, key: &str) -> Result<Json<'a>, TransformError> {
+        self.object(key)?
+            .ok_or_else(|| TransformError::new(format!("{} is missing", self.child_path(key))))
+    }
+
+    /// A member that must be a string when present; empty strings are absent.
+    fn str(&self, key: &str) -> Result<Option<&'a str>, TransformError> {
+        match self.value.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.as_str()).filter(|text| !text.is_empty())),
+            Some(_) => Err(TransformError::new(format!(
+                "{} is not a string",
+                self.child_path(key)
+            ))),
+        }
+    }
+
+    fn required_str(&self, key: &str) -> Result<&'a str, TransformError> {
+        self.str(key)?
+            .ok_or_else(|| TransformError::new(format!("{} is missing", self.child_path(key))))
+    }
+
+    /// A member that must be an RFC 3339 timestamp when present.
+    fn time(&self, key: &str) -> Result<Option<DateTime<Utc>>, TransformError> {
+        match self.str(key)? {
+            None => Ok(None),
+            Some(text) => parse_rfc3339(text).map(Some).ok_or_else(|| {
+                TransformError::new(format!(
+                    "{} {text:?} is not an RFC 3339 timestamp",
+                    self.child_path(key)
+                ))
+            }),
+        }
+    }
+
+    /// Walks to the object holding the last key of `path`.
+    fn walk(&self, path: &[&str]) -> Result<Option<Json<'a>>, TransformError> {
+        let mut current = self.clone();
+        for key in &path[..path.len().saturating_sub(1)] {
+            match current.object(key)? {
+                Some(next) => current = next,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(current))
+    }
+
+    fn path_str(&self, path: &[&str]) -> Result<Option<&'a str>, TransformError> {
+        match (self.walk(path)?, path.last()) {
+            (Some(holder), Some(key)) => holder.str(key),
+            _ => Ok(None),
+        }
+    }
+
+    fn path_time(&self, path: &[&str]) -> Result<Option<DateTime<Utc>>, TransformError> {
+        match (self.walk(path)?, path.last()) {
+            (Some(holder), Some(key)) => holder.time(key),
+            _ => Ok(None),
+        }
+    }
+
+    fn path_array(&self, path: &[&str]) -> Result<Option<JsonArray<'a>>, TransformError> {
+        let (Some(holder), Some(key)) = (self.walk(path)?, path.last()) else {
+            return Ok(None);
+        };
+        match holder.value.get(*key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(JsonArray {
+                items,
+                path: holder.child_path(key),
+            })),
+            Some(_) => Err(TransformError::new(format!(
+                "{} is not an array",
+                holder.child_path(key)
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deploy_patterns_are_globs_or_prefixes() {
+        for (pattern, name, expected) in [
+            ("deploy", "deploy", true),
+            ("deploy", "deploy-prod", true),
+            ("deploy", "predeploy", false),
+            ("deploy-*", "deploy-checkout", true),
+            ("deploy-*", "deploy-", true),
+            ("deploy-*", "deploy", false),
+            ("*-deploy", "checkout-deploy", true),
+            ("*-deploy", "checkout-deploy-2", false),
+            ("*deploy*", "blue-deploy-green", true),
+            ("release-?", "release-1", true),
+            ("release-?", "release-10", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("*", "anything", true),
+            ("", "anything", false),
+        ] {
+            assert_eq!(
+                name_matches(pattern, name),
+                expected,
+                "{pattern:?} {name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tekton_types() {
+        assert_eq!(
+            parse_type("pipelinerun.started.v1"),
+            Some((Kind::PipelineRun, State::Started))
+        );
+        assert_eq!(
+            parse_type("taskrun.failed.v1"),
+            Some((Kind::TaskRun, State::Failed))
+        );
+        for ignored in [
+            "pipelinerun.running.v1",
+            "pipelinerun.unknown.v1",
+            "pipelinerun.successful.v2",
+            "pipelinerun.successful.v1.extra",
+            "pipelinerun.successful",
+            "customrun.successful.v1",
+            "",
+        ] {
+            assert_eq!(parse_type(ignored), None, "{ignored}");
+        }
+    }
+
+    #[test]
+    fn cancellation_reasons_are_cancel_and_the_rest_failure() {
+        assert_eq!(outcome(State::Successful, Some("Completed")), "success");
+        assert_eq!(outcome(State::Failed, Some("Cancelled")), "cancel");
+        assert_eq!(outcome(State::Failed, Some("StoppedRunFinally")), "cancel");
+        assert_eq!(
+            outcome(State::Failed, Some("PipelineRunTimeout")),
+            "failure"
+        );
+        assert_eq!(outcome(State::Failed, None), "failure");
+        assert_eq!(outcome(State::Cancelled, None), "cancel");
+        assert_eq!(
+            parse_type("pipelinerun.cancelled.v1"),
+            Some((Kind::PipelineRun, State::Cancelled))
+        );
+    }
+
+    #[test]
+    fn generic_purls_are_encoded() {
+        assert_eq!(generic_purl("checkout", None), "pkg:generic/checkout");
+        assert_eq!(
+            generic_purl("a b", Some("v1+2")),
+            "pkg:generic/a%20b@v1%2B2"
+        );
+    }
+
+    #[test]
+    fn settings_default_and_partial_configuration() {
+        let settings = TektonSettings::default();
+        assert!(settings.deploy_pipelines.is_empty());
+        assert_eq!(settings.deploy_label, "dora-events.dev/deploy");
+        assert_eq!(settings.service_params, ["service"]);
+        assert_eq!(settings.service_labels, ["app.kubernetes.io/name"]);
+        assert_eq!(settings.revision_params, ["revision", "git-revision"]);
+        let partial: TektonSettings =
+            serde_json::from_value(json!({"deploy_pipelines": ["deploy-*"]})).unwrap();
+        assert_eq!(partial.deploy_pipelines, ["deploy-*"]);
+        assert_eq!(partial.image_params, ["image"]);
+    }
+}

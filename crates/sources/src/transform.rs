@@ -1,0 +1,100 @@
+//! The transformer contract every source implements: one CloudEvent in, zero or more CDEvents
+//! out, and the CDEvent types and layout transformers emit.
+//!
+//! A transformer is a pure function of the event (plus its own configuration), so the router can
+//! run it again after a crash or during `recompute` and get the same CDEvents, with the same ids.
+//! Output is validated against the CDEvents schema by the router before it is stored.
+
+use dora_model::cloudevent::CloudEvent;
+use serde_json::{json, Map, Value};
+
+/// The CDEvents release transformers emit (context `specversion`).
+pub const EMIT_SPEC_VERSION: &str = "0.5.1";
+/// `service.deployed` as v0.5.1 names it.
+pub const SERVICE_DEPLOYED: &str = "dev.cdevents.service.deployed.0.3.0";
+/// `service.upgraded` as v0.5.1 names it.
+pub const SERVICE_UPGRADED: &str = "dev.cdevents.service.upgraded.0.3.0";
+/// `service.rolledback` as v0.5.1 names it.
+pub const SERVICE_ROLLEDBACK: &str = "dev.cdevents.service.rolledback.0.3.0";
+/// `service.removed` as v0.5.1 names it.
+pub const SERVICE_REMOVED: &str = "dev.cdevents.service.removed.0.3.0";
+/// `change.created` as v0.5.1 names it.
+pub const CHANGE_CREATED: &str = "dev.cdevents.change.created.0.4.0";
+/// `change.updated` as v0.5.1 names it.
+pub const CHANGE_UPDATED: &str = "dev.cdevents.change.updated.0.3.0";
+/// `change.merged` as v0.5.1 names it.
+pub const CHANGE_MERGED: &str = "dev.cdevents.change.merged.0.3.0";
+/// `change.abandoned` as v0.5.1 names it.
+pub const CHANGE_ABANDONED: &str = "dev.cdevents.change.abandoned.0.3.0";
+/// `pipelinerun.finished` as v0.5.1 names it.
+pub const PIPELINERUN_FINISHED: &str = "dev.cdevents.pipelinerun.finished.0.3.0";
+/// `incident.detected` as v0.5.1 names it.
+pub const INCIDENT_DETECTED: &str = "dev.cdevents.incident.detected.0.3.0";
+/// `incident.resolved` as v0.5.1 names it.
+pub const INCIDENT_RESOLVED: &str = "dev.cdevents.incident.resolved.0.3.0";
+/// `artifact.published` as v0.5.1 names it.
+pub const ARTIFACT_PUBLISHED: &str = "dev.cdevents.artifact.published.0.3.0";
+
+/// Why a transformer could not handle an event (recorded as a failure, never fatal).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct TransformError {
+    pub reason: String,
+}
+
+impl TransformError {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Turns one CloudEvent into zero or more CDEvent documents.
+pub trait Transformer: Send + Sync {
+    /// The name routes refer to; also part of every id the transformer derives.
+    fn name(&self) -> &str;
+    /// The CDEvents this event stands for (often none: most events are not deliveries).
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError>;
+}
+
+/// The fields of a CDEvent a transformer fills in; [`CdEventDraft::into_json`] lays out the v0.5.1 document.
+#[derive(Debug, Clone)]
+pub struct CdEventDraft {
+    /// Full type string, e.g. [`SERVICE_DEPLOYED`].
+    pub event_type: &'static str,
+    /// Deterministic id (see `dora_model::ids::derived_id`).
+    pub id: String,
+    /// Context source: the system the fact comes from (e.g. the cluster).
+    pub source: String,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    pub subject_id: String,
+    pub subject_source: Option<String>,
+    pub content: Map<String, Value>,
+    pub custom_data: Option<Value>,
+}
+
+impl CdEventDraft {
+    pub fn into_json(self) -> Value {
+        let mut subject = Map::new();
+        subject.insert("id".into(), Value::String(self.subject_id));
+        if let Some(source) = self.subject_source {
+            subject.insert("source".into(), Value::String(source));
+        }
+        subject.insert("content".into(), Value::Object(self.content));
+        let mut document = json!({
+            "context": {
+                "specversion": EMIT_SPEC_VERSION,
+                "id": self.id,
+                "source": self.source,
+                "type": self.event_type,
+                "timestamp": dora_model::time::format_rfc3339(&self.timestamp),
+            },
+            "subject": Value::Object(subject),
+        });
+        if let (Some(custom), Some(object)) = (self.custom_data, document.as_object_mut()) {
+            object.insert("customData".into(), custom);
+        }
+        document
+    }
+}

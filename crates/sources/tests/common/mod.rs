@@ -1,0 +1,150 @@
+//! The golden harness shared by the transformer tests: case directories under
+//! `tests/fixtures/<tool>/` (repository root), JSON reading, the input CloudEvent, schema
+//! validation of every emitted CDEvent, and the comparison with (or, with
+//! `DORA_UPDATE_GOLDEN=1`, the rewriting of) each case's `expected.json`.
+//!
+//! Each test file compiles this module on its own, and not every file uses every item.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use dora_model::cloudevent::CloudEvent;
+use dora_sources::Transformer;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// `tests/fixtures/<tool>` at the repository root.
+pub fn fixtures(tool: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(tool)
+}
+
+/// The case directories directly under `dir` (those with an `input.json`), sorted by name.
+pub fn cases_in(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{} is readable: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("input.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The case directories of a tool, sorted by name.
+pub fn cases(tool: &str) -> Vec<PathBuf> {
+    cases_in(&fixtures(tool))
+}
+
+/// The name of a case directory.
+pub fn case_name(dir: &Path) -> String {
+    dir.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+pub fn read_json(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The settings of a case: its `settings.json`, else the defaults.
+pub fn settings<T: DeserializeOwned + Default>(dir: &Path) -> T {
+    let path = dir.join("settings.json");
+    if path.is_file() {
+        serde_json::from_value(read_json(&path))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    } else {
+        T::default()
+    }
+}
+
+/// The input CloudEvent of a case of `tool` (by directory name), as JSON.
+pub fn input(tool: &str, case: &str) -> Value {
+    read_json(&fixtures(tool).join(case).join("input.json"))
+}
+
+/// The input CloudEvent of a case directory.
+pub fn input_event(dir: &Path) -> CloudEvent {
+    parse(read_json(&dir.join("input.json")))
+}
+
+pub fn parse(value: Value) -> CloudEvent {
+    CloudEvent::from_json_value(value).expect("the input is a valid CloudEvent")
+}
+
+/// Runs a transformer and checks every CDEvent against the schemas.
+pub fn checked(transformer: &dyn Transformer, event: &CloudEvent) -> Vec<Value> {
+    let out = transformer
+        .transform(event)
+        .unwrap_or_else(|e| panic!("event {} failed: {e}", event.id));
+    for document in &out {
+        let validated = dora_spec::validate(document)
+            .unwrap_or_else(|e| panic!("event {}: invalid CDEvent: {e}\n{document:#}", event.id));
+        assert_eq!(validated.release, dora_spec::EMIT_RELEASE);
+    }
+    out
+}
+
+/// The one CDEvent of an output of `case`.
+pub fn single(mut out: Vec<Value>, case: &str) -> Value {
+    assert_eq!(
+        out.len(),
+        1,
+        "{case} should give exactly one CDEvent: {out:#?}"
+    );
+    out.remove(0)
+}
+
+pub fn id(document: &Value) -> &str {
+    document["context"]["id"].as_str().unwrap()
+}
+
+pub fn event_type(document: &Value) -> &str {
+    document["context"]["type"].as_str().unwrap()
+}
+
+/// Asserts that at least `minimum` cases were found (`label` names them in the message).
+pub fn assert_minimum(label: &str, cases: &[PathBuf], minimum: usize) {
+    assert!(
+        cases.len() >= minimum,
+        "{label}fixtures missing: found {} cases",
+        cases.len()
+    );
+}
+
+/// Compares the output of every case with its `expected.json` (or, with
+/// `DORA_UPDATE_GOLDEN=1`, rewrites it) and adds a message per difference to `failures`;
+/// `label` prefixes the case names in the messages.
+pub fn compare_golden(
+    label: &str,
+    cases: &[PathBuf],
+    name: impl Fn(&Path) -> String,
+    mut output: impl FnMut(&Path) -> Vec<Value>,
+    failures: &mut Vec<String>,
+) {
+    let update = std::env::var("DORA_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    for dir in cases {
+        let name = name(dir);
+        let out = Value::Array(output(dir));
+        let expected_path = dir.join("expected.json");
+        if update {
+            let mut text = serde_json::to_string_pretty(&out).unwrap();
+            text.push('\n');
+            fs::write(&expected_path, text).unwrap();
+            continue;
+        }
+        if !expected_path.is_file() {
+            failures.push(format!(
+                "{label}{name}: no expected.json (run with DORA_UPDATE_GOLDEN=1)"
+            ));
+            continue;
+        }
+        let expected = read_json(&expected_path);
+        if out != expected {
+            failures.push(format!(
+                "{label}{name}: output differs from expected.json\n--- got:\n{out:#}\n--- expected:\n{expected:#}"
+            ));
+        }
+    }
+}

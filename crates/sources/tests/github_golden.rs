@@ -1,0 +1,407 @@
+//! Golden tests of the `github` transformer: every directory under `tests/fixtures/github/`
+//! (repository root) holds `input.json` (a CloudEvent in structured JSON, as `POST
+//! /webhooks/github` or a Knative GitHubSource makes it), optionally `settings.json`
+//! (`[sources.github]` for that case), and `expected.json` (the JSON array of CDEvents it must
+//! give). With `DORA_UPDATE_GOLDEN=1` the expected files are rewritten from the current output.
+//!
+//! Every emitted CDEvent must validate against the official CDEvents v0.5.1 schemas
+//! (`dora_spec`), and the rules of the transformer (what becomes which CDEvent, which inputs
+//! share an id, what gives nothing) are asserted on the fixtures, so that a wrong implementation
+//! fails even after a careless golden update.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{
+    assert_minimum, case_name, compare_golden, event_type, id, input_event, parse, read_json,
+    single,
+};
+use dora_model::cloudevent::CloudEvent;
+use dora_sources::github::{
+    self, GithubSettings, GithubTransformer, ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED,
+    CHANGE_MERGED, CHANGE_UPDATED, INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
+};
+use dora_sources::transform::SERVICE_DEPLOYED;
+use serde_json::{json, Value};
+
+const TOOL: &str = "github";
+
+fn fixtures() -> PathBuf {
+    common::fixtures(TOOL)
+}
+
+/// The case directories, sorted by name.
+fn cases() -> Vec<PathBuf> {
+    common::cases(TOOL)
+}
+
+/// The settings of a case: its `settings.json`, else the defaults.
+fn settings(dir: &Path) -> GithubSettings {
+    common::settings(dir)
+}
+
+/// The input CloudEvent of a case (by directory name).
+fn input(case: &str) -> Value {
+    common::input(TOOL, case)
+}
+
+/// Runs the transformer with `settings` and checks every CDEvent against the schemas.
+fn transform_with(settings: GithubSettings, event: &CloudEvent) -> Vec<Value> {
+    common::checked(&GithubTransformer::new(settings), event)
+}
+
+/// The output of a case, with its own settings.
+fn run(case: &str) -> Vec<Value> {
+    let dir = fixtures().join(case);
+    transform_with(settings(&dir), &parse(input(case)))
+}
+
+/// The one CDEvent a case gives.
+fn one(case: &str) -> Value {
+    single(run(case), case)
+}
+
+#[test]
+fn golden_cases() {
+    let cases = cases();
+    assert_minimum("", &cases, 39);
+    let mut failures = Vec::new();
+    compare_golden(
+        "",
+        &cases,
+        case_name,
+        |dir| transform_with(settings(dir), &input_event(dir)),
+        &mut failures,
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_case_gives_the_same_output_twice_and_names_its_repository() {
+    for dir in cases() {
+        let event = parse(read_json(&dir.join("input.json")));
+        let first = transform_with(settings(&dir), &event);
+        assert_eq!(
+            first,
+            transform_with(settings(&dir), &event),
+            "{}",
+            case_name(&dir)
+        );
+        for document in &first {
+            let source = document["context"]["source"].as_str().unwrap();
+            assert!(source.starts_with("https://github.com/"), "{source}");
+            assert_eq!(document["subject"]["source"], source);
+            let repository = document["customData"]["dora"]["repository"]
+                .as_str()
+                .unwrap();
+            assert_eq!(source, format!("https://github.com/{repository}"));
+        }
+    }
+}
+
+#[test]
+fn merged_pull_request_gives_change_merged_with_its_merge_sha() {
+    let merged = one("cdviz-pull-request-closed-merged");
+    assert_eq!(event_type(&merged), CHANGE_MERGED);
+    assert_eq!(merged["subject"]["id"], "aaaaa-aaa/aaaaa-aaaaaaaaa#97");
+    assert_eq!(
+        merged["subject"]["content"]["repository"],
+        json!({"id": "aaaaa-aaa/aaaaa-aaaaaaaaa", "source": "https://github.com"})
+    );
+    let dora = &merged["customData"]["dora"];
+    assert_eq!(
+        dora["merge_sha"],
+        "44d21f9752bb9eb3952238ff7e25965b8f779d51"
+    );
+    assert_eq!(dora["merged_at"], "2025-05-21T17:35:21Z");
+    assert_eq!(dora["created_at"], "2025-05-21T14:28:11Z");
+    assert_eq!(dora["number"], 97);
+    assert_eq!(merged["context"]["timestamp"], "2025-05-21T17:35:21Z");
+
+    // The same pull request when it was opened: change.created, same subject, another id.
+    let opened = one("cdviz-pull-request-opened");
+    assert_eq!(event_type(&opened), CHANGE_CREATED);
+    assert_eq!(opened["subject"]["id"], merged["subject"]["id"]);
+    assert_ne!(id(&opened), id(&merged));
+    assert_eq!(opened["context"]["timestamp"], "2025-05-21T14:28:11Z");
+    assert!(opened["customData"]["dora"].get("merge_sha").is_none());
+    assert!(opened["subject"]["content"]["description"].is_string());
+}
+
+#[test]
+fn closed_unmerged_pull_request_is_abandoned_not_merged() {
+    let closed = one("octokit-pull-request-closed-unmerged");
+    assert_eq!(event_type(&closed), CHANGE_ABANDONED);
+    assert!(closed["customData"]["dora"].get("merge_sha").is_none());
+    assert_eq!(closed["context"]["timestamp"], "2019-05-15T15:21:18Z");
+    assert_eq!(
+        event_type(&one("octokit-pull-request-opened")),
+        CHANGE_CREATED
+    );
+    for case in [
+        "octokit-pull-request-synchronize",
+        "cdviz-pull-request-synchronize",
+    ] {
+        assert!(run(case).is_empty(), "{case}");
+    }
+}
+
+#[test]
+fn push_carries_its_commits_with_their_timestamps() {
+    let push = one("cdviz-push-main");
+    assert_eq!(event_type(&push), CHANGE_UPDATED);
+    let dora = &push["customData"]["dora"];
+    assert_eq!(dora["revision"], "11a11a1111aa1aa1111111aa1a11111a1a111a11");
+    assert_eq!(dora["after"], dora["revision"]);
+    assert_eq!(dora["before"], "7bf02115318c93a7c8f017d82ab05d61a93cf92a");
+    assert_eq!(dora["ref"], "refs/heads/main");
+    assert_eq!(dora["branch"], "main");
+    assert_eq!(dora["default_branch"], true);
+    let commits = dora["commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 7);
+    assert_eq!(
+        commits[0],
+        json!({
+            "sha": "8790880d31513da215ff31c99438510572638ad8",
+            // 2025-05-21T19:35:21+02:00 in UTC; only the first line of the message.
+            "timestamp": "2025-05-21T17:35:21Z",
+            "message": "ci: update mega-linter workflow"
+        })
+    );
+    // repository.pushed_at (Unix seconds 1747848921).
+    assert_eq!(push["context"]["timestamp"], "2025-05-21T17:35:21Z");
+    assert_eq!(
+        push["subject"]["id"],
+        "aaaaa-aaa/aaaaa-aaaaaaaaa@11a11a1111aa1aa1111111aa1a11111a1a111a11"
+    );
+
+    let feature = one("cdviz-push-branch-created");
+    assert_eq!(feature["customData"]["dora"]["default_branch"], false);
+    assert_eq!(
+        feature["customData"]["dora"]["commits"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    let new_branch = one("octokit-push-new-branch");
+    assert_eq!(new_branch["customData"]["dora"]["default_branch"], true);
+    assert_eq!(
+        new_branch["customData"]["dora"]["commits"][0]["timestamp"],
+        "2019-05-15T15:19:25Z"
+    );
+}
+
+#[test]
+fn tags_deleted_branches_and_ref_creation_give_nothing() {
+    for case in [
+        "octokit-push-tag-deleted",
+        "cdviz-push-branch-deleted",
+        "cdviz-create-branch",
+        "octokit-create-tag",
+    ] {
+        assert!(run(case).is_empty(), "{case}");
+    }
+}
+
+#[test]
+fn github_source_and_webhook_give_the_same_cdevents() {
+    assert_eq!(run("knative-push-main"), run("cdviz-push-main"));
+    assert_eq!(
+        run("knative-pull-request-closed-merged"),
+        run("cdviz-pull-request-closed-merged")
+    );
+}
+
+#[test]
+fn successful_deployment_status_is_a_deployment_of_the_repository() {
+    let deployed = one("octokit-deployment-status-success");
+    assert_eq!(event_type(&deployed), SERVICE_DEPLOYED);
+    assert_eq!(deployed["subject"]["id"], "Hello-World");
+    assert_eq!(
+        deployed["subject"]["content"]["environment"],
+        json!({"id": "production", "source": "https://github.com/Codertocat/Hello-World"})
+    );
+    assert_eq!(
+        deployed["subject"]["content"]["artifactId"],
+        "pkg:github/codertocat/hello-world@f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
+    );
+    let dora = &deployed["customData"]["dora"];
+    assert_eq!(dora["revision"], "f95f852bd8fca8fcc58a9a2d6c842781e32a215e");
+    assert_eq!(dora["outcome"], "success");
+    assert_eq!(deployed["context"]["timestamp"], "2019-05-15T15:20:55Z");
+}
+
+#[test]
+fn failed_deployment_status_carries_outcome_failure_under_the_same_id() {
+    let success = one("octokit-deployment-status-success");
+    for case in [
+        "derived-deployment-status-failure",
+        "derived-deployment-status-error",
+    ] {
+        let failed = one(case);
+        assert_eq!(event_type(&failed), SERVICE_DEPLOYED, "{case}");
+        assert_eq!(failed["customData"]["dora"]["outcome"], "failure", "{case}");
+        // One GitHub deployment is one rollout: its first terminal status decides.
+        assert_eq!(id(&failed), id(&success), "{case}");
+    }
+    for case in [
+        "octokit-deployment-status-in-progress",
+        "octokit-deployment-created",
+    ] {
+        assert!(run(case).is_empty(), "{case}");
+    }
+}
+
+#[test]
+fn deployment_payload_names_the_service() {
+    let deployed = one("derived-deployment-status-named-service");
+    assert_eq!(deployed["subject"]["id"], "hello-api");
+    assert_eq!(
+        deployed["subject"]["content"]["environment"]["id"],
+        "staging"
+    );
+}
+
+#[test]
+fn completed_workflow_runs_are_finished_pipeline_runs() {
+    let run_success = one("cdviz-workflow-run-completed");
+    assert_eq!(event_type(&run_success), PIPELINERUN_FINISHED);
+    assert_eq!(run_success["subject"]["content"]["outcome"], "success");
+    assert_eq!(run_success["subject"]["content"]["pipelineName"], "aa");
+    assert_eq!(run_success["context"]["timestamp"], "2025-01-22T19:03:50Z");
+    let failed = one("derived-workflow-run-failure");
+    assert_eq!(failed["subject"]["content"]["outcome"], "failure");
+    assert_eq!(failed["customData"]["dora"]["outcome"], "failure");
+    // The run's name is empty in this payload: the workflow's name.
+    let octokit = one("octokit-workflow-run-completed");
+    assert_eq!(octokit["subject"]["content"]["pipelineName"], "test");
+    for case in [
+        "octokit-workflow-run-requested",
+        "cdviz-workflow-run-in-progress",
+    ] {
+        assert!(run(case).is_empty(), "{case}");
+    }
+}
+
+#[test]
+fn issues_without_the_incident_label_give_nothing() {
+    // The same payload gives an incident with `incident_label = "bug"`, nothing by default.
+    assert_eq!(
+        input("octokit-issues-opened-not-an-incident")["data"],
+        input("octokit-issues-opened-incident")["data"]
+    );
+    assert!(run("octokit-issues-opened-not-an-incident").is_empty());
+    assert!(run("cdviz-issue-labeled-other-label").is_empty());
+}
+
+#[test]
+fn opened_and_labeled_deliveries_of_one_issue_are_one_incident() {
+    let opened = one("octokit-issues-opened-incident");
+    let labeled = one("octokit-issues-labeled-incident");
+    assert_eq!(event_type(&opened), INCIDENT_DETECTED);
+    assert_eq!(opened, labeled);
+    assert_eq!(opened["subject"]["id"], "Codertocat/Hello-World#1");
+    assert_eq!(opened["context"]["timestamp"], "2019-05-15T15:20:18Z");
+    assert_eq!(
+        opened["subject"]["content"]["environment"]["id"],
+        "production"
+    );
+    assert_eq!(opened["subject"]["content"]["service"]["id"], "Hello-World");
+}
+
+#[test]
+fn closing_an_incident_resolves_it_once() {
+    let closed = run("cdviz-issue-closed");
+    let types: Vec<&str> = closed.iter().map(event_type).collect();
+    assert_eq!(types, [INCIDENT_DETECTED, INCIDENT_RESOLVED]);
+    assert_eq!(closed[0]["context"]["timestamp"], "2025-05-21T17:43:50Z");
+    assert_eq!(closed[1]["context"]["timestamp"], "2025-05-21T17:46:53Z");
+    assert_eq!(closed[0]["subject"]["id"], closed[1]["subject"]["id"]);
+    // Reopened: detected again under the same id (the store keeps the first).
+    let reopened = one("cdviz-issue-reopened");
+    assert_eq!(id(&reopened), id(&closed[0]));
+    // Closed again after reopening: the same resolution id, so the first close counts.
+    let again = run("cdviz-issue-closed-again");
+    assert_eq!(id(&again[1]), id(&closed[1]));
+    assert_eq!(again[1]["context"]["timestamp"], "2025-05-21T17:49:53Z");
+}
+
+#[test]
+fn labels_name_the_environment_and_the_service_of_an_incident() {
+    let detected = one("derived-issues-opened-incident-env-service");
+    assert_eq!(
+        detected["subject"]["content"]["environment"]["id"],
+        "staging"
+    );
+    assert_eq!(detected["subject"]["content"]["service"]["id"], "hello-api");
+}
+
+#[test]
+fn published_release_is_a_published_artifact_once() {
+    let published = one("octokit-release-published");
+    assert_eq!(event_type(&published), ARTIFACT_PUBLISHED);
+    assert_eq!(
+        published["subject"]["id"],
+        "pkg:github/codertocat/hello-world@0.0.1"
+    );
+    assert_eq!(published["context"]["timestamp"], "2019-05-15T15:20:53Z");
+    // `target_commitish` is the branch `master` here: no revision.
+    assert!(published["customData"]["dora"].get("revision").is_none());
+    let pinned = one("cdviz-release-published");
+    assert_eq!(event_type(&pinned), ARTIFACT_PUBLISHED);
+    assert_eq!(
+        pinned["customData"]["dora"]["revision"],
+        "0a911053a049294a128690ab0e488e3a96c4fe4d"
+    );
+    assert!(run("octokit-release-released").is_empty());
+}
+
+#[test]
+fn ping_and_unmapped_events_give_nothing() {
+    for case in ["cdviz-ping", "octokit-check-suite-completed"] {
+        assert!(run(case).is_empty(), "{case}");
+    }
+}
+
+#[test]
+fn every_github_source_type_not_mapped_gives_nothing() {
+    let registry = read_json(&fixtures().join("githubsource.registry-eventTypes.json"));
+    let mapped = [
+        "push",
+        "pull_request",
+        "deployment_status",
+        "issues",
+        "release",
+    ];
+    let declared: Vec<&str> = registry
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["type"].as_str().unwrap())
+        .collect();
+    for name in mapped {
+        assert!(
+            declared.contains(&format!("{}{name}", github::TYPE_PREFIX).as_str()),
+            "{name}"
+        );
+    }
+    // GitHubSource does not declare workflow_run: only the webhook delivers it.
+    assert!(!declared.contains(&"dev.knative.source.github.workflow_run"));
+    for event_type in declared {
+        let name = event_type.strip_prefix(github::TYPE_PREFIX).unwrap();
+        if mapped.contains(&name) {
+            continue;
+        }
+        // A payload that would be mapped under another type.
+        let mut event = input("octokit-deployment-status-success");
+        event["type"] = json!(event_type);
+        assert!(
+            transform_with(GithubSettings::default(), &parse(event)).is_empty(),
+            "{event_type}"
+        );
+    }
+}
