@@ -22,6 +22,8 @@ pub enum BenchMode {
     Structured,
     /// `--batch-size` events per request (`application/cloudevents-batch+json`).
     Batch,
+    /// One bare CDEvent per request to `POST /cdevents` (a schema-valid `service.deployed`).
+    Cdevents,
 }
 
 /// What to run.
@@ -117,6 +119,13 @@ fn event_json(run: &str, n: u64) -> String {
     )
 }
 
+/// A `service.deployed` CDEvent (v0.5.1) of about 400 bytes, unique per run and number.
+fn cdevent_json(run: &str, n: u64) -> String {
+    format!(
+        r#"{{"context":{{"specversion":"0.5.1","id":"{run}-{n}","source":"/bench/{run}","type":"dev.cdevents.service.deployed.0.3.0","timestamp":"2023-08-05T10:00:00Z"}},"subject":{{"id":"bench","source":"/bench/{run}","content":{{"environment":{{"id":"production"}},"artifactId":"pkg:oci/bench@sha256%3A{n:064x}"}}}}}}"#
+    )
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -172,7 +181,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     }
     let stored_before = stored_events(&reader, &base).await?;
     let per_request = match options.mode {
-        BenchMode::Structured => 1,
+        BenchMode::Structured | BenchMode::Cdevents => 1,
         BenchMode::Batch => options.batch_size.max(1),
     };
     let requests = options.events.div_ceil(per_request);
@@ -183,7 +192,10 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     let mut workers = Vec::with_capacity(options.clients);
     for _ in 0..options.clients.max(1) {
         let client = client.clone();
-        let url = format!("{base}/events");
+        let url = match options.mode {
+            BenchMode::Cdevents => format!("{base}/cdevents"),
+            _ => format!("{base}/events"),
+        };
         let next_request = next_request.clone();
         let run_id = run_id.clone();
         let mode = options.mode;
@@ -201,6 +213,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
                     BenchMode::Structured => {
                         ("application/cloudevents+json", event_json(&run_id, first))
                     }
+                    BenchMode::Cdevents => ("application/json", cdevent_json(&run_id, first)),
                     BenchMode::Batch => {
                         let items: Vec<String> =
                             (first..last).map(|n| event_json(&run_id, n)).collect();
