@@ -165,12 +165,18 @@ pub(crate) fn first_time(
     )))
 }
 
-/// A payload path as errors name it, e.g. `data.pull_request.number`.
+/// A payload path as errors name it: `data.pull_request.number`, or
+/// `data.metadata.annotations["deployment.kubernetes.io/revision"]` for keys that are not plain
+/// identifiers.
 pub(crate) fn display_path(path: &[&str]) -> String {
     let mut text = String::from("data");
     for key in path {
-        text.push('.');
-        text.push_str(key);
+        if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            text.push('.');
+            text.push_str(key);
+        } else {
+            text.push_str(&format!("[{key:?}]"));
+        }
     }
     text
 }
@@ -245,38 +251,6 @@ pub(crate) fn repository_fact_id(tool: &str, url: &str, parts: &[&str]) -> Strin
     let mut all = vec![tool, url];
     all.extend_from_slice(parts);
     derived_id(&all)
-}
-
-/// A CDEvent about a repository of a code host: context and subject source are its URL, and
-/// `customData` holds `dora` and, when not empty, the tool's own fields under its name.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn repository_cdevent(
-    tool: &str,
-    url: &str,
-    event_type: &'static str,
-    id: String,
-    timestamp: DateTime<Utc>,
-    subject_id: String,
-    content: Map<String, Value>,
-    dora: Map<String, Value>,
-    own: Map<String, Value>,
-) -> Value {
-    let mut custom = Map::new();
-    custom.insert("dora".into(), Value::Object(dora));
-    if !own.is_empty() {
-        custom.insert(tool.into(), Value::Object(own));
-    }
-    CdEventDraft {
-        event_type,
-        id,
-        source: url.to_owned(),
-        timestamp,
-        subject_id,
-        subject_source: Some(url.to_owned()),
-        content,
-        custom_data: Some(Value::Object(custom)),
-    }
-    .into_json()
 }
 
 #[cfg(test)]

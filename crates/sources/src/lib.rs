@@ -13,7 +13,9 @@
 //! `/webhooks/{tool}` routes, the default routes and the docs table. Adding a source is one
 //! folder and one line there (CONTRIBUTING.md, "Adding a source").
 
+mod code_host;
 pub mod common;
+pub mod purl;
 mod registry;
 pub mod transform;
 pub mod webhook;

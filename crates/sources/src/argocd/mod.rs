@@ -2,9 +2,11 @@
 //!
 //! `transform.rs`: the transformer; `webhook.rs`: `POST /webhooks/argocd`.
 
+pub mod payload;
 pub mod transform;
 pub mod webhook;
 
+pub use payload::*;
 pub use transform::*;
 
 use crate::registry::{DefaultRoute, Source, SourcesConfig};

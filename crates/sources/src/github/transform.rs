@@ -86,16 +86,15 @@
 //! Malformed payloads of the events above (no `repository.full_name`, a pull request without
 //! `number`, an unparsable timestamp, ...) are a [`TransformError`] naming the field.
 
-use chrono::{DateTime, Utc};
 use dora_model::cloudevent::CloudEvent;
 use dora_model::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::code_host::{listed_commits, Repository, RepositoryFact};
 use crate::common::{
-    self, display_path, field, first_time, is_http_url, named_time, number_value, optional_bool,
-    optional_str, optional_time, payload, percent_encode, required_number, required_str,
-    required_time,
+    display_path, field, first_time, is_http_url, number_value, optional_bool, optional_str,
+    optional_time, payload, percent_encode, required_number, required_str, required_time,
 };
 use crate::transform::{TransformError, Transformer, SERVICE_DEPLOYED};
 pub use crate::transform::{
@@ -162,52 +161,11 @@ impl Transformer for GithubTransformer {
     }
 }
 
-/// The repository an event is about.
-struct Repo<'a> {
-    /// `<owner>/<name>`.
-    full_name: &'a str,
-    owner: &'a str,
-    name: &'a str,
-    /// `repository.html_url`, else `https://github.com/<full_name>`.
-    url: String,
-    /// The server: `url` without `/<full_name>` (`https://github.com`).
-    server: String,
-}
-
-impl Repo<'_> {
-    /// A deterministic CDEvent id for a fact about this repository.
-    fn id(&self, parts: &[&str]) -> String {
-        common::repository_fact_id("github", &self.url, parts)
-    }
-
-    /// `{"id": "<owner>/<repo>", "source": <server>}`: a CDEvents repository reference.
-    fn reference(&self) -> Value {
-        json!({"id": self.full_name, "source": self.server})
-    }
-
-    /// A CDEvent about this repository: context and subject source are its URL.
-    #[allow(clippy::too_many_arguments)]
-    fn cdevent(
-        &self,
-        event_type: &'static str,
-        id: String,
-        timestamp: DateTime<Utc>,
-        subject_id: String,
-        content: Map<String, Value>,
-        dora: Map<String, Value>,
-        github: Map<String, Value>,
-    ) -> Value {
-        common::repository_cdevent(
-            "github", &self.url, event_type, id, timestamp, subject_id, content, dora, github,
-        )
-    }
-}
-
 /// `data.repository`: `full_name` is required (`<owner>/<name>`).
-fn repository(data: &Value) -> Result<Repo<'_>, TransformError> {
+fn repository(data: &Value) -> Result<Repository<'_>, TransformError> {
     let path = ["repository", "full_name"];
     let full_name = required_str(data, &path)?;
-    let (owner, name) = full_name
+    let (_, name) = full_name
         .split_once('/')
         .filter(|(owner, name)| !owner.is_empty() && !name.is_empty() && !name.contains('/'))
         .ok_or_else(|| {
@@ -226,9 +184,9 @@ fn repository(data: &Value) -> Result<Repo<'_>, TransformError> {
         .filter(|server| is_http_url(server))
         .unwrap_or("https://github.com")
         .to_owned();
-    Ok(Repo {
-        full_name,
-        owner,
+    Ok(Repository {
+        tool: "github",
+        path: full_name,
         name,
         url,
         server,
@@ -260,28 +218,7 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> 
     let before = required_str(data, &["before"])?;
     let after = required_str(data, &["after"])?;
 
-    let mut listed = Vec::with_capacity(commits.len());
-    for (index, commit) in commits.iter().enumerate() {
-        let at = |key: &str| format!("data.commits[{index}].{key}");
-        let sha = match commit.get("id") {
-            Some(Value::String(sha)) if !sha.is_empty() => sha,
-            Some(Value::String(_)) | Some(Value::Null) | None => {
-                return Err(TransformError::new(format!("{} is missing", at("id"))))
-            }
-            Some(_) => return Err(TransformError::new(format!("{} is not a string", at("id")))),
-        };
-        let mut entry = Map::new();
-        entry.insert("sha".into(), json!(sha));
-        if let Some(time) = named_time(commit.get("timestamp"), || at("timestamp"))? {
-            entry.insert("timestamp".into(), json!(format_rfc3339(&time)));
-        }
-        if let Some(Value::String(message)) = commit.get("message") {
-            if let Some(first) = message.lines().next().filter(|line| !line.is_empty()) {
-                entry.insert("message".into(), json!(first));
-            }
-        }
-        listed.push(Value::Object(entry));
-    }
+    let listed = listed_commits(commits, after)?.listed;
 
     let timestamp = first_time(
         event,
@@ -293,8 +230,7 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> 
         None => optional_str(data, &["repository", "master_branch"])?,
     };
 
-    let mut dora = Map::new();
-    dora.insert("repository".into(), json!(repo.full_name));
+    let mut dora = repo.dora();
     dora.insert("revision".into(), json!(after));
     dora.insert("before".into(), json!(before));
     dora.insert("after".into(), json!(after));
@@ -316,15 +252,15 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> 
 
     let mut content = Map::new();
     content.insert("repository".into(), repo.reference());
-    Ok(vec![repo.cdevent(
-        CHANGE_UPDATED,
-        repo.id(&["push", git_ref, before, after]),
+    Ok(vec![repo.cdevent(RepositoryFact {
+        event_type: CHANGE_UPDATED,
+        id: repo.id(&["push", git_ref, before, after]),
         timestamp,
-        format!("{}@{after}", repo.full_name),
+        subject_id: format!("{}@{after}", repo.path),
         content,
         dora,
-        github,
-    )])
+        own: github,
+    })])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,8 +277,7 @@ fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
     let created_at = required_time(data, &["pull_request", "created_at"])?;
     let head_sha = required_str(data, &["pull_request", "head", "sha"])?;
 
-    let mut dora = Map::new();
-    dora.insert("repository".into(), json!(repo.full_name));
+    let mut dora = repo.dora();
     dora.insert("number".into(), json!(number_value(&number)));
     dora.insert("head_sha".into(), json!(head_sha));
     for (key, path) in [
@@ -364,7 +299,7 @@ fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
 
     let mut content = Map::new();
     content.insert("repository".into(), repo.reference());
-    let subject_id = format!("{}#{number}", repo.full_name);
+    let subject_id = format!("{}#{number}", repo.path);
     let (event_type, id, timestamp) = if action == "opened" {
         if let Some(title) = optional_str(data, &["pull_request", "title"])? {
             content.insert("description".into(), json!(title));
@@ -401,9 +336,15 @@ fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
             closed_at,
         )
     };
-    Ok(vec![repo.cdevent(
-        event_type, id, timestamp, subject_id, content, dora, github,
-    )])
+    Ok(vec![repo.cdevent(RepositoryFact {
+        event_type,
+        id,
+        timestamp,
+        subject_id,
+        content,
+        dora,
+        own: github,
+    })])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,10 +392,9 @@ fn deployment_status(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Tra
     );
     content.insert(
         "artifactId".into(),
-        json!(github_purl(repo.owner, repo.name, sha)),
+        json!(github_purl(repo.owner(), repo.name, sha)),
     );
-    let mut dora = Map::new();
-    dora.insert("repository".into(), json!(repo.full_name));
+    let mut dora = repo.dora();
     dora.insert("revision".into(), json!(sha));
     dora.insert("outcome".into(), json!(outcome));
     if let Some(git_ref) = optional_str(data, &["deployment", "ref"])? {
@@ -473,15 +413,15 @@ fn deployment_status(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Tra
             github.insert(key.into(), json!(value));
         }
     }
-    Ok(vec![repo.cdevent(
-        SERVICE_DEPLOYED,
-        repo.id(&["deployment", &deployment_id]),
+    Ok(vec![repo.cdevent(RepositoryFact {
+        event_type: SERVICE_DEPLOYED,
+        id: repo.id(&["deployment", &deployment_id]),
         timestamp,
-        service.to_owned(),
+        subject_id: service.to_owned(),
         content,
         dora,
-        github,
-    )])
+        own: github,
+    })])
 }
 
 /// The purl of a commit of a GitHub repository: `pkg:github/<owner>/<repo>@<sha>` (the purl
@@ -554,8 +494,7 @@ fn workflow_run(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Transfor
         content.insert("uri".into(), json!(url));
     }
     content.insert("outcome".into(), json!(outcome));
-    let mut dora = Map::new();
-    dora.insert("repository".into(), json!(repo.full_name));
+    let mut dora = repo.dora();
     if let Some(sha) = optional_str(data, &["workflow_run", "head_sha"])? {
         dora.insert("revision".into(), json!(sha));
     }
@@ -578,15 +517,15 @@ fn workflow_run(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Transfor
             github.insert(key.into(), json!(value));
         }
     }
-    Ok(vec![repo.cdevent(
-        PIPELINERUN_FINISHED,
-        repo.id(&["workflow_run", &run_id, &attempt]),
+    Ok(vec![repo.cdevent(RepositoryFact {
+        event_type: PIPELINERUN_FINISHED,
+        id: repo.id(&["workflow_run", &run_id, &attempt]),
         timestamp,
-        run_id.clone(),
+        subject_id: run_id.clone(),
         content,
         dora,
-        github,
-    )])
+        own: github,
+    })])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -650,27 +589,26 @@ fn issues(
         json!({"id": environment, "source": repo.url}),
     );
     content.insert("service".into(), json!({"id": service, "source": repo.url}));
-    let mut dora = Map::new();
-    dora.insert("repository".into(), json!(repo.full_name));
+    let mut dora = repo.dora();
     dora.insert("detected_at".into(), json!(format_rfc3339(&created_at)));
     let mut github = Map::new();
     github.insert("number".into(), json!(number_value(&number)));
     if let Some(url) = optional_str(data, &["issue", "html_url"])? {
         github.insert("url".into(), json!(url));
     }
-    let subject_id = format!("{}#{number}", repo.full_name);
+    let subject_id = format!("{}#{number}", repo.path);
 
     let mut out = Vec::with_capacity(2);
     if detect {
-        out.push(repo.cdevent(
-            INCIDENT_DETECTED,
-            repo.id(&["issue", &number, "detected"]),
-            created_at,
-            subject_id.clone(),
-            content.clone(),
-            dora.clone(),
-            github.clone(),
-        ));
+        out.push(repo.cdevent(RepositoryFact {
+            event_type: INCIDENT_DETECTED,
+            id: repo.id(&["issue", &number, "detected"]),
+            timestamp: created_at,
+            subject_id: subject_id.clone(),
+            content: content.clone(),
+            dora: dora.clone(),
+            own: github.clone(),
+        }));
     }
     if resolve {
         let closed_at = match optional_time(data, &["issue", "closed_at"])? {
@@ -681,15 +619,15 @@ fn issues(
             },
         };
         dora.insert("resolved_at".into(), json!(format_rfc3339(&closed_at)));
-        out.push(repo.cdevent(
-            INCIDENT_RESOLVED,
-            repo.id(&["issue", &number, "resolved"]),
-            closed_at,
+        out.push(repo.cdevent(RepositoryFact {
+            event_type: INCIDENT_RESOLVED,
+            id: repo.id(&["issue", &number, "resolved"]),
+            timestamp: closed_at,
             subject_id,
             content,
             dora,
-            github,
-        ));
+            own: github,
+        }));
     }
     Ok(out)
 }
@@ -735,8 +673,7 @@ fn release(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformErro
     if let Some(user) = optional_str(data, &["release", "author", "login"])? {
         content.insert("user".into(), json!(user));
     }
-    let mut dora = Map::new();
-    dora.insert("repository".into(), json!(repo.full_name));
+    let mut dora = repo.dora();
     dora.insert("tag".into(), json!(tag));
     if let Some(target) = optional_str(data, &["release", "target_commitish"])? {
         dora.insert("target_commitish".into(), json!(target));
@@ -756,379 +693,17 @@ fn release(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformErro
     if let Some(url) = optional_str(data, &["release", "html_url"])? {
         github.insert("url".into(), json!(url));
     }
-    Ok(vec![repo.cdevent(
-        ARTIFACT_PUBLISHED,
-        repo.id(&["release", &release_id]),
+    Ok(vec![repo.cdevent(RepositoryFact {
+        event_type: ARTIFACT_PUBLISHED,
+        id: repo.id(&["release", &release_id]),
         timestamp,
-        github_purl(repo.owner, repo.name, tag),
+        subject_id: github_purl(repo.owner(), repo.name, tag),
         content,
         dora,
-        github,
-    )])
+        own: github,
+    })])
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-    use dora_model::time::parse_rfc3339;
-    use dora_spec::SpecRelease;
-
-    fn cloud_event(github_event: &str, data: Value) -> CloudEvent {
-        CloudEvent::from_json_value(json!({
-            "specversion": "1.0",
-            "id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
-            "source": "https://github.com/octo-org/octo-repo",
-            "type": format!("{TYPE_PREFIX}{github_event}"),
-            "datacontenttype": "application/json",
-            "data": data,
-        }))
-        .unwrap()
-    }
-
-    fn run(github_event: &str, data: Value) -> Result<Vec<Value>, TransformError> {
-        let out = GithubTransformer::new(GithubSettings::default())
-            .transform(&cloud_event(github_event, data))?;
-        for document in &out {
-            dora_spec::validate(document)
-                .unwrap_or_else(|e| panic!("invalid CDEvent: {e}\n{document:#}"));
-        }
-        Ok(out)
-    }
-
-    fn error(github_event: &str, data: Value) -> String {
-        run(github_event, data).unwrap_err().reason
-    }
-
-    fn repository_json() -> Value {
-        json!({
-            "name": "Octo-Repo",
-            "full_name": "Octo-Org/Octo-Repo",
-            "html_url": "https://github.com/Octo-Org/Octo-Repo",
-            "default_branch": "main",
-            "pushed_at": 1_700_000_000
-        })
-    }
-
-    fn deployment_status_json(state: &str) -> Value {
-        json!({
-            "action": "created",
-            "deployment_status": {"id": 2, "state": state, "updated_at": "2024-01-02T03:04:05Z"},
-            "deployment": {"id": 1, "sha": "abc123", "environment": "staging", "ref": "main",
-                           "payload": {}},
-            "repository": repository_json()
-        })
-    }
-
-    #[test]
-    fn type_constants_are_the_v0_5_1_types() {
-        for (constant, subject, predicate) in [
-            (CHANGE_CREATED, "change", "created"),
-            (CHANGE_UPDATED, "change", "updated"),
-            (CHANGE_MERGED, "change", "merged"),
-            (CHANGE_ABANDONED, "change", "abandoned"),
-            (PIPELINERUN_FINISHED, "pipelinerun", "finished"),
-            (INCIDENT_DETECTED, "incident", "detected"),
-            (INCIDENT_RESOLVED, "incident", "resolved"),
-            (ARTIFACT_PUBLISHED, "artifact", "published"),
-            (SERVICE_DEPLOYED, "service", "deployed"),
-        ] {
-            assert_eq!(
-                dora_spec::type_for(SpecRelease::V0_5_1, subject, predicate),
-                Some(constant)
-            );
-        }
-    }
-
-    #[test]
-    fn settings_default_and_partial_configuration() {
-        let settings = GithubSettings::default();
-        assert_eq!(settings.incident_label, "incident");
-        assert_eq!(settings.default_environment, "production");
-        let partial: GithubSettings = serde_json::from_value(json!({"incident_label": "sev"}))
-            .expect("partial settings deserialize");
-        assert_eq!(partial.incident_label, "sev");
-        assert_eq!(partial.default_environment, "production");
-        assert!(serde_json::from_value::<GithubSettings>(json!({"incident": "x"})).is_err());
-    }
-
-    #[test]
-    fn purls_are_lowercased_and_encoded() {
-        assert_eq!(
-            github_purl("Octo-Org", "Octo.Repo", "v1.0+build"),
-            "pkg:github/octo-org/octo.repo@v1.0%2Bbuild"
-        );
-    }
-
-    #[test]
-    fn workflow_conclusions_map_to_outcomes() {
-        for (conclusion, outcome) in [
-            ("success", "success"),
-            ("neutral", "success"),
-            ("failure", "failure"),
-            ("timed_out", "failure"),
-            ("cancelled", "cancel"),
-            ("skipped", "cancel"),
-            ("stale", "cancel"),
-            ("action_required", "cancel"),
-            ("startup_failure", "error"),
-        ] {
-            assert_eq!(run_outcome(conclusion), Some(outcome), "{conclusion}");
-        }
-        assert_eq!(run_outcome("exploded"), None);
-    }
-
-    #[test]
-    fn pushed_at_is_rfc3339_or_unix_seconds() {
-        let data = json!({"a": "2019-05-15T15:20:30-05:00", "b": 1_557_933_657, "c": "soon",
-                          "d": true});
-        assert_eq!(
-            format_rfc3339(&optional_time(&data, &["a"]).unwrap().unwrap()),
-            "2019-05-15T20:20:30Z"
-        );
-        assert_eq!(
-            format_rfc3339(&optional_time(&data, &["b"]).unwrap().unwrap()),
-            "2019-05-15T15:20:57Z"
-        );
-        assert_eq!(
-            optional_time(&data, &["c"]).unwrap_err().reason,
-            "data.c \"soon\" is not a timestamp"
-        );
-        assert_eq!(
-            optional_time(&data, &["d"]).unwrap_err().reason,
-            "data.d true is not a timestamp"
-        );
-        assert_eq!(optional_time(&data, &["e"]).unwrap(), None);
-    }
-
-    #[test]
-    fn repository_url_and_server() {
-        let data =
-            json!({"repository": {"full_name": "o/r", "html_url": "https://ghe.example.com/o/r"}});
-        let repo = repository(&data).unwrap();
-        assert_eq!(repo.url, "https://ghe.example.com/o/r");
-        assert_eq!(repo.server, "https://ghe.example.com");
-        let data = json!({"repository": {"full_name": "o/r"}});
-        let repo = repository(&data).unwrap();
-        assert_eq!(repo.url, "https://github.com/o/r");
-        assert_eq!(repo.server, "https://github.com");
-        for bad in ["o", "/r", "o/", "o/r/x"] {
-            let data = json!({"repository": {"full_name": bad}});
-            assert!(repository(&data)
-                .err()
-                .unwrap()
-                .reason
-                .contains("is not <owner>/<name>"));
-        }
-    }
-
-    #[test]
-    fn deployment_states() {
-        let success = run("deployment_status", deployment_status_json("success")).unwrap();
-        assert_eq!(success.len(), 1);
-        let document = &success[0];
-        assert_eq!(document["context"]["type"], SERVICE_DEPLOYED);
-        assert_eq!(document["subject"]["id"], "Octo-Repo");
-        assert_eq!(
-            document["subject"]["content"]["artifactId"],
-            "pkg:github/octo-org/octo-repo@abc123"
-        );
-        assert_eq!(
-            document["subject"]["content"]["environment"]["id"],
-            "staging"
-        );
-        assert_eq!(document["customData"]["dora"]["revision"], "abc123");
-        assert_eq!(document["customData"]["dora"]["outcome"], "success");
-        assert_eq!(document["context"]["timestamp"], "2024-01-02T03:04:05Z");
-        for state in ["failure", "error"] {
-            let failed = run("deployment_status", deployment_status_json(state)).unwrap();
-            assert_eq!(failed[0]["customData"]["dora"]["outcome"], "failure");
-            assert_eq!(failed[0]["context"]["id"], document["context"]["id"]);
-        }
-        for state in ["pending", "queued", "in_progress", "inactive"] {
-            assert!(run("deployment_status", deployment_status_json(state))
-                .unwrap()
-                .is_empty());
-        }
-    }
-
-    #[test]
-    fn deployment_payload_may_name_the_service() {
-        let mut data = deployment_status_json("success");
-        data["deployment"]["payload"] = json!({"service": "billing"});
-        assert_eq!(
-            run("deployment_status", data.clone()).unwrap()[0]["subject"]["id"],
-            "billing"
-        );
-        data["deployment"]["payload"] = json!({"service": 3});
-        assert_eq!(
-            error("deployment_status", data),
-            "data.deployment.payload.service is not a non-empty string"
-        );
-    }
-
-    #[test]
-    fn malformed_payloads_name_the_field() {
-        let mut data = deployment_status_json("success");
-        data["deployment"].as_object_mut().unwrap().remove("sha");
-        assert_eq!(
-            error("deployment_status", data),
-            "data.deployment.sha is missing"
-        );
-        let mut data = deployment_status_json("success");
-        data["deployment"]
-            .as_object_mut()
-            .unwrap()
-            .remove("environment");
-        assert_eq!(
-            error("deployment_status", data),
-            "data.deployment.environment is missing"
-        );
-        let mut data = deployment_status_json("success");
-        data.as_object_mut().unwrap().remove("repository");
-        assert_eq!(
-            error("deployment_status", data),
-            "data.repository.full_name is missing"
-        );
-        let mut data = deployment_status_json("success");
-        data["deployment_status"]
-            .as_object_mut()
-            .unwrap()
-            .remove("updated_at");
-        assert_eq!(
-            error("deployment_status", data),
-            "no timestamp: data.deployment_status.updated_at, data.deployment_status.created_at \
-             are missing and the CloudEvent has no time"
-        );
-        let pull = json!({"action": "closed", "repository": repository_json(),
-                          "pull_request": {"number": "7"}});
-        assert_eq!(
-            error("pull_request", pull),
-            "data.pull_request.number is not a whole number"
-        );
-        let pull = json!({"action": "closed", "repository": repository_json(),
-            "pull_request": {"number": 7, "created_at": "2024-01-01T00:00:00Z",
-                             "head": {"sha": "h"}, "merged": true,
-                             "merged_at": "2024-01-02T00:00:00Z"}});
-        assert_eq!(
-            error("pull_request", pull),
-            "data.pull_request.merge_commit_sha is missing"
-        );
-        let push = json!({"ref": "refs/heads/main", "before": "a", "after": "b",
-            "repository": repository_json(), "commits": [{"id": "b", "timestamp": "yesterday"}]});
-        assert_eq!(
-            error("push", push),
-            "data.commits[0].timestamp \"yesterday\" is not a timestamp"
-        );
-        let run_data = json!({"action": "completed", "repository": repository_json(),
-            "workflow_run": {"id": 5, "conclusion": "exploded", "updated_at": "2024-01-01T00:00:00Z"}});
-        assert_eq!(
-            error("workflow_run", run_data),
-            "data.workflow_run.conclusion \"exploded\" is not a known workflow run conclusion"
-        );
-        assert_eq!(error("push", json!([1])), "data is not a JSON object");
-    }
-
-    #[test]
-    fn ping_unknown_events_and_foreign_types_give_nothing() {
-        assert!(run("ping", json!({"zen": "Keep it logically awesome."}))
-            .unwrap()
-            .is_empty());
-        assert!(run("star", json!(null)).unwrap().is_empty());
-        let foreign = CloudEvent::from_json_value(json!({
-            "specversion": "1.0", "id": "1", "source": "x", "type": "com.example.push",
-            "data": {"ref": 1}
-        }))
-        .unwrap();
-        let transformer = GithubTransformer::new(GithubSettings::default());
-        assert!(transformer.transform(&foreign).unwrap().is_empty());
-    }
-
-    #[test]
-    fn pushes_without_commits_tags_and_deletions_give_nothing() {
-        let base = json!({"ref": "refs/heads/main", "before": "a", "after": "b",
-            "repository": repository_json(), "commits": []});
-        assert!(run("push", base.clone()).unwrap().is_empty());
-        let mut tag = base.clone();
-        tag["ref"] = json!("refs/tags/v1");
-        tag["commits"] = json!([{"id": "b"}]);
-        assert!(run("push", tag).unwrap().is_empty());
-        let mut deleted = base;
-        deleted["deleted"] = json!(true);
-        deleted["commits"] = json!([{"id": "b"}]);
-        assert!(run("push", deleted).unwrap().is_empty());
-    }
-
-    #[test]
-    fn push_time_falls_back_to_the_head_commit_then_the_cloudevent() {
-        let mut data = json!({"ref": "refs/heads/dev", "before": "a", "after": "b",
-            "repository": {"full_name": "o/r"},
-            "commits": [{"id": "b", "message": "\nsecond line"}],
-            "head_commit": {"timestamp": "2024-05-01T10:00:00+02:00"}});
-        let document = run("push", data.clone()).unwrap().remove(0);
-        assert_eq!(document["context"]["timestamp"], "2024-05-01T08:00:00Z");
-        assert_eq!(
-            document["customData"]["dora"]["commits"],
-            json!([{"sha": "b"}])
-        );
-        assert!(document["customData"]["dora"]
-            .get("default_branch")
-            .is_none());
-        data.as_object_mut().unwrap().remove("head_commit");
-        let mut event = cloud_event("push", data);
-        event.time = parse_rfc3339("2024-06-01T00:00:00Z");
-        let out = GithubTransformer::new(GithubSettings::default())
-            .transform(&event)
-            .unwrap();
-        assert_eq!(out[0]["context"]["timestamp"], "2024-06-01T00:00:00Z");
-    }
-
-    #[test]
-    fn incident_labels_choose_service_and_environment() {
-        let data = |labels: Value| {
-            json!({"action": "opened", "repository": repository_json(),
-                "issue": {"number": 4, "title": "Down", "state": "open", "labels": labels,
-                          "created_at": "2024-01-01T00:00:00Z"}})
-        };
-        let out = run(
-            "issues",
-            data(json!([{"name": "Incident"}, {"name": "env: staging"},
-                        {"name": "Service:billing"}])),
-        )
-        .unwrap();
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0]["subject"]["content"]["environment"]["id"], "staging");
-        assert_eq!(out[0]["subject"]["content"]["service"]["id"], "billing");
-        let out = run("issues", data(json!([{"name": "incident"}]))).unwrap();
-        assert_eq!(
-            out[0]["subject"]["content"]["environment"]["id"],
-            "production"
-        );
-        assert_eq!(out[0]["subject"]["content"]["service"]["id"], "Octo-Repo");
-        assert!(run("issues", data(json!([{"name": "bug"}])))
-            .unwrap()
-            .is_empty());
-
-        let settings = GithubSettings {
-            incident_label: "sev1".into(),
-            default_environment: "prod".into(),
-        };
-        let out = GithubTransformer::new(settings)
-            .transform(&cloud_event("issues", data(json!([{"name": "SEV1"}]))))
-            .unwrap();
-        assert_eq!(out[0]["subject"]["content"]["environment"]["id"], "prod");
-    }
-
-    #[test]
-    fn labeling_a_closed_issue_detects_and_resolves_it() {
-        let data = json!({"action": "labeled", "label": {"name": "incident"},
-            "repository": repository_json(),
-            "issue": {"number": 4, "state": "closed", "labels": [{"name": "incident"}],
-                      "created_at": "2024-01-01T00:00:00Z", "closed_at": "2024-01-01T02:00:00Z"}});
-        let out = run("issues", data).unwrap();
-        let types: Vec<&Value> = out.iter().map(|d| &d["context"]["type"]).collect();
-        assert_eq!(types, [INCIDENT_DETECTED, INCIDENT_RESOLVED]);
-        assert_eq!(out[1]["context"]["timestamp"], "2024-01-01T02:00:00Z");
-        assert_eq!(out[0]["subject"]["id"], out[1]["subject"]["id"]);
-    }
-}
+#[path = "transform_tests.rs"]
+mod tests;

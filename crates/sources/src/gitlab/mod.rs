@@ -2,6 +2,7 @@
 //!
 //! `transform.rs`: the transformer; `webhook.rs`: `POST /webhooks/gitlab`.
 
+mod incident;
 pub mod transform;
 pub mod webhook;
 

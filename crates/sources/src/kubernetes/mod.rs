@@ -2,6 +2,7 @@
 //!
 //! `transform.rs`: the transformer.
 
+mod events;
 pub mod transform;
 
 pub use transform::*;

@@ -2,6 +2,7 @@
 //!
 //! `transform.rs`: the transformer.
 
+mod payload;
 pub mod transform;
 
 pub use transform::*;

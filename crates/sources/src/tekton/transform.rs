@@ -91,12 +91,14 @@
 use chrono::{DateTime, Utc};
 use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
-use dora_model::time::{format_rfc3339, parse_rfc3339};
+use dora_model::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::common::{payload, percent_encode};
-use crate::kubernetes::oci_purl;
+use super::payload::Json;
+use crate::common::payload;
+pub use crate::purl::generic_purl;
+use crate::purl::oci_purl;
 pub use crate::transform::PIPELINERUN_FINISHED;
 use crate::transform::{CdEventDraft, TransformError, Transformer, SERVICE_DEPLOYED};
 
@@ -742,16 +744,6 @@ fn first_time(
     )))
 }
 
-/// `pkg:generic/<name>@<version>` (`@<version>` only with a version), percent-encoded.
-pub fn generic_purl(name: &str, version: Option<&str>) -> String {
-    let mut purl = format!("pkg:generic/{}", percent_encode(name, b""));
-    if let Some(version) = version {
-        purl.push('@');
-        purl.push_str(&percent_encode(version, b""));
-    }
-    purl
-}
-
 /// Whether a pipeline name matches a pattern of `deploy_pipelines`: a pattern with `*` (any run
 /// of characters) or `?` (one character) is a glob over the whole name; any other is a prefix.
 /// An empty pattern matches nothing.
@@ -790,245 +782,6 @@ pub fn name_matches(pattern: &str, name: &str) -> bool {
     pattern[p..].iter().all(|&c| c == '*')
 }
 
-// ---------------------------------------------------------------------------------------------
-// JSON access with field names in errors
-
-/// A JSON value with the path it was reached by (for error messages: `data.pipelineRun.x`).
-#[derive(Clone)]
-struct Json<'a> {
-    value: &'a Value,
-    path: String,
-}
-
-/// An array member, with its path.
-struct JsonArray<'a> {
-    items: &'a [Value],
-    path: String,
-}
-
-impl<'a> JsonArray<'a> {
-    /// `items[index]`, which must be an object.
-    fn item_object(&self, index: usize, item: &'a Value) -> Result<Json<'a>, TransformError> {
-        let path = format!("{}[{index}]", self.path);
-        if item.is_object() {
-            Ok(Json { value: item, path })
-        } else {
-            Err(TransformError::new(format!("{path} is not an object")))
-        }
-    }
-}
-
-impl<'a> Json<'a> {
-    fn root(value: &'a Value) -> Self {
-        Self {
-            value,
-            path: "data".into(),
-        }
-    }
-
-    fn child_path(&self, key: &str) -> String {
-        if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            format!("{}.{key}", self.path)
-        } else {
-            format!("{}[{key:?}]", self.path)
-        }
-    }
-
-    /// The path of `path` under this value, for messages.
-    fn display(&self, path: &[&str]) -> String {
-        let mut json = self.clone();
-        for key in path {
-            json.path = json.child_path(key);
-        }
-        json.path
-    }
-
-    /// A member that must be an object when present (`null` is absent).
-    fn object(&self, key: &str) -> Result<Option<Json<'a>>, TransformError> {
-        match self.value.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(value @ Value::Object(_)) => Ok(Some(Json {
-                value,
-                path: self.child_path(key),
-            })),
-            Some(_) => Err(TransformError::new(format!(
-                "{} is not an object",
-                self.child_path(key)
-            ))),
-        }
-    }
-
-    fn required_object(&self, key: &str) -> Result<Json<'a>, TransformError> {
-        self.object(key)?
-            .ok_or_else(|| TransformError::new(format!("{} is missing", self.child_path(key))))
-    }
-
-    /// A member that must be a string when present; empty strings are absent.
-    fn str(&self, key: &str) -> Result<Option<&'a str>, TransformError> {
-        match self.value.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.as_str()).filter(|text| !text.is_empty())),
-            Some(_) => Err(TransformError::new(format!(
-                "{} is not a string",
-                self.child_path(key)
-            ))),
-        }
-    }
-
-    fn required_str(&self, key: &str) -> Result<&'a str, TransformError> {
-        self.str(key)?
-            .ok_or_else(|| TransformError::new(format!("{} is missing", self.child_path(key))))
-    }
-
-    /// A member that must be an RFC 3339 timestamp when present.
-    fn time(&self, key: &str) -> Result<Option<DateTime<Utc>>, TransformError> {
-        match self.str(key)? {
-            None => Ok(None),
-            Some(text) => parse_rfc3339(text).map(Some).ok_or_else(|| {
-                TransformError::new(format!(
-                    "{} {text:?} is not an RFC 3339 timestamp",
-                    self.child_path(key)
-                ))
-            }),
-        }
-    }
-
-    /// Walks to the object holding the last key of `path`.
-    fn walk(&self, path: &[&str]) -> Result<Option<Json<'a>>, TransformError> {
-        let mut current = self.clone();
-        for key in &path[..path.len().saturating_sub(1)] {
-            match current.object(key)? {
-                Some(next) => current = next,
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(current))
-    }
-
-    fn path_str(&self, path: &[&str]) -> Result<Option<&'a str>, TransformError> {
-        match (self.walk(path)?, path.last()) {
-            (Some(holder), Some(key)) => holder.str(key),
-            _ => Ok(None),
-        }
-    }
-
-    fn path_time(&self, path: &[&str]) -> Result<Option<DateTime<Utc>>, TransformError> {
-        match (self.walk(path)?, path.last()) {
-            (Some(holder), Some(key)) => holder.time(key),
-            _ => Ok(None),
-        }
-    }
-
-    fn path_array(&self, path: &[&str]) -> Result<Option<JsonArray<'a>>, TransformError> {
-        let (Some(holder), Some(key)) = (self.walk(path)?, path.last()) else {
-            return Ok(None);
-        };
-        match holder.value.get(*key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(items)) => Ok(Some(JsonArray {
-                items,
-                path: holder.child_path(key),
-            })),
-            Some(_) => Err(TransformError::new(format!(
-                "{} is not an array",
-                holder.child_path(key)
-            ))),
-        }
-    }
-}
-
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deploy_patterns_are_globs_or_prefixes() {
-        for (pattern, name, expected) in [
-            ("deploy", "deploy", true),
-            ("deploy", "deploy-prod", true),
-            ("deploy", "predeploy", false),
-            ("deploy-*", "deploy-checkout", true),
-            ("deploy-*", "deploy-", true),
-            ("deploy-*", "deploy", false),
-            ("*-deploy", "checkout-deploy", true),
-            ("*-deploy", "checkout-deploy-2", false),
-            ("*deploy*", "blue-deploy-green", true),
-            ("release-?", "release-1", true),
-            ("release-?", "release-10", false),
-            ("a*b*c", "axxbyyc", true),
-            ("a*b*c", "axxbyy", false),
-            ("*", "anything", true),
-            ("", "anything", false),
-        ] {
-            assert_eq!(
-                name_matches(pattern, name),
-                expected,
-                "{pattern:?} {name:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn tekton_types() {
-        assert_eq!(
-            parse_type("pipelinerun.started.v1"),
-            Some((Kind::PipelineRun, State::Started))
-        );
-        assert_eq!(
-            parse_type("taskrun.failed.v1"),
-            Some((Kind::TaskRun, State::Failed))
-        );
-        for ignored in [
-            "pipelinerun.running.v1",
-            "pipelinerun.unknown.v1",
-            "pipelinerun.successful.v2",
-            "pipelinerun.successful.v1.extra",
-            "pipelinerun.successful",
-            "customrun.successful.v1",
-            "",
-        ] {
-            assert_eq!(parse_type(ignored), None, "{ignored}");
-        }
-    }
-
-    #[test]
-    fn cancellation_reasons_are_cancel_and_the_rest_failure() {
-        assert_eq!(outcome(State::Successful, Some("Completed")), "success");
-        assert_eq!(outcome(State::Failed, Some("Cancelled")), "cancel");
-        assert_eq!(outcome(State::Failed, Some("StoppedRunFinally")), "cancel");
-        assert_eq!(
-            outcome(State::Failed, Some("PipelineRunTimeout")),
-            "failure"
-        );
-        assert_eq!(outcome(State::Failed, None), "failure");
-        assert_eq!(outcome(State::Cancelled, None), "cancel");
-        assert_eq!(
-            parse_type("pipelinerun.cancelled.v1"),
-            Some((Kind::PipelineRun, State::Cancelled))
-        );
-    }
-
-    #[test]
-    fn generic_purls_are_encoded() {
-        assert_eq!(generic_purl("checkout", None), "pkg:generic/checkout");
-        assert_eq!(
-            generic_purl("a b", Some("v1+2")),
-            "pkg:generic/a%20b@v1%2B2"
-        );
-    }
-
-    #[test]
-    fn settings_default_and_partial_configuration() {
-        let settings = TektonSettings::default();
-        assert!(settings.deploy_pipelines.is_empty());
-        assert_eq!(settings.deploy_label, "dora-events.dev/deploy");
-        assert_eq!(settings.service_params, ["service"]);
-        assert_eq!(settings.service_labels, ["app.kubernetes.io/name"]);
-        assert_eq!(settings.revision_params, ["revision", "git-revision"]);
-        let partial: TektonSettings =
-            serde_json::from_value(json!({"deploy_pipelines": ["deploy-*"]})).unwrap();
-        assert_eq!(partial.deploy_pipelines, ["deploy-*"]);
-        assert_eq!(partial.image_params, ["image"]);
-    }
-}
+#[path = "transform_tests.rs"]
+mod tests;

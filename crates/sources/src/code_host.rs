@@ -1,0 +1,132 @@
+//! What GitHub and GitLab share: the repository (project) an event is about, the CDEvents about
+//! it, and the commits a push lists. Each tool reads its own payload into these; the CDEvents
+//! they make come out of one place.
+
+use chrono::{DateTime, Utc};
+use dora_model::time::format_rfc3339;
+use serde_json::{json, Map, Value};
+
+use crate::common::{named_time, repository_fact_id};
+use crate::transform::{CdEventDraft, TransformError};
+
+/// The repository (GitHub) or project (GitLab) an event is about.
+pub(crate) struct Repository<'a> {
+    /// `github` or `gitlab`: part of every id, and the key of the tool's own custom data.
+    pub(crate) tool: &'static str,
+    /// `<owner>/<name>` (GitHub) or `path_with_namespace` (GitLab, nested groups included).
+    pub(crate) path: &'a str,
+    /// The repository's own name: the last segment of `path`.
+    pub(crate) name: &'a str,
+    /// The repository's web URL, without a trailing `/`.
+    pub(crate) url: String,
+    /// The server: `url` without `/<path>` (`https://github.com`).
+    pub(crate) server: String,
+}
+
+/// A CDEvent about a repository, before it is laid out.
+pub(crate) struct RepositoryFact {
+    pub(crate) event_type: &'static str,
+    pub(crate) id: String,
+    pub(crate) timestamp: DateTime<Utc>,
+    pub(crate) subject_id: String,
+    pub(crate) content: Map<String, Value>,
+    /// `customData.dora`.
+    pub(crate) dora: Map<String, Value>,
+    /// The tool's own fields, `customData.<tool>` (left out when empty).
+    pub(crate) own: Map<String, Value>,
+}
+
+impl Repository<'_> {
+    /// The owner (GitHub) or top-level namespace (GitLab): the first segment of `path`.
+    pub(crate) fn owner(&self) -> &str {
+        self.path.split('/').next().unwrap_or(self.path)
+    }
+
+    /// A deterministic CDEvent id for a fact about this repository.
+    pub(crate) fn id(&self, parts: &[&str]) -> String {
+        repository_fact_id(self.tool, &self.url, parts)
+    }
+
+    /// `{"id": <path>, "source": <server>}`: a CDEvents repository reference.
+    pub(crate) fn reference(&self) -> Value {
+        json!({"id": self.path, "source": self.server})
+    }
+
+    /// `customData.dora` with `repository` set.
+    pub(crate) fn dora(&self) -> Map<String, Value> {
+        let mut dora = Map::new();
+        dora.insert("repository".into(), json!(self.path));
+        dora
+    }
+
+    /// The CDEvent document of `fact`: context and subject source are the repository's URL.
+    pub(crate) fn cdevent(&self, fact: RepositoryFact) -> Value {
+        let mut custom = Map::new();
+        custom.insert("dora".into(), Value::Object(fact.dora));
+        if !fact.own.is_empty() {
+            custom.insert(self.tool.into(), Value::Object(fact.own));
+        }
+        CdEventDraft {
+            event_type: fact.event_type,
+            id: fact.id,
+            source: self.url.clone(),
+            timestamp: fact.timestamp,
+            subject_id: fact.subject_id,
+            subject_source: Some(self.url.clone()),
+            content: fact.content,
+            custom_data: Some(Value::Object(custom)),
+        }
+        .into_json()
+    }
+}
+
+/// The commits a push lists, as `customData.dora.commits` carries them.
+pub(crate) struct ListedCommits {
+    /// `{"sha", "timestamp"?, "message"?}` (the message's first line), in the push's order.
+    pub(crate) listed: Vec<Value>,
+    /// The time of the commit the push moved the branch to, when listed with a time.
+    pub(crate) head_time: Option<DateTime<Utc>>,
+    /// The latest time of any listed commit.
+    pub(crate) latest_time: Option<DateTime<Utc>>,
+}
+
+/// Reads `data.commits[]` of a push (each with `id`, and optionally `timestamp` and
+/// `message`); `after` is the SHA the branch moved to. Errors name the commit's field.
+pub(crate) fn listed_commits(
+    commits: &[Value],
+    after: &str,
+) -> Result<ListedCommits, TransformError> {
+    let mut listed = Vec::with_capacity(commits.len());
+    let mut head_time = None;
+    let mut latest_time: Option<DateTime<Utc>> = None;
+    for (index, commit) in commits.iter().enumerate() {
+        let at = |key: &str| format!("data.commits[{index}].{key}");
+        let sha = match commit.get("id") {
+            Some(Value::String(sha)) if !sha.is_empty() => sha,
+            Some(Value::String(_)) | Some(Value::Null) | None => {
+                return Err(TransformError::new(format!("{} is missing", at("id"))))
+            }
+            Some(_) => return Err(TransformError::new(format!("{} is not a string", at("id")))),
+        };
+        let mut entry = Map::new();
+        entry.insert("sha".into(), json!(sha));
+        if let Some(time) = named_time(commit.get("timestamp"), || at("timestamp"))? {
+            entry.insert("timestamp".into(), json!(format_rfc3339(&time)));
+            if sha.as_str() == after {
+                head_time = Some(time);
+            }
+            latest_time = Some(latest_time.map_or(time, |latest| latest.max(time)));
+        }
+        if let Some(Value::String(message)) = commit.get("message") {
+            if let Some(first) = message.lines().next().filter(|line| !line.is_empty()) {
+                entry.insert("message".into(), json!(first));
+            }
+        }
+        listed.push(Value::Object(entry));
+    }
+    Ok(ListedCommits {
+        listed,
+        head_time,
+        latest_time,
+    })
+}

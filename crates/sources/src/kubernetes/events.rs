@@ -1,0 +1,141 @@
+//! Core v1 Events about Deployments (what the book's ApiServerSource watches): a
+//! `ScalingReplicaSet` Event that scales a ReplicaSet up from zero is a rollout.
+
+use dora_model::cloudevent::CloudEvent;
+use dora_model::ids::derived_id;
+use serde_json::{json, Map, Value};
+
+use super::transform::*;
+use crate::common::{field, optional_str, required_str};
+use crate::transform::{TransformError, SERVICE_DEPLOYED};
+
+/// `service.deployed` for a core v1 Event reporting that a Deployment scaled a ReplicaSet up from
+/// zero; nothing for any other Event.
+pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+    if field(data, &["involvedObject"]).is_none() {
+        return Err(TransformError::new("data.involvedObject is missing"));
+    }
+    if optional_str(data, &["involvedObject", "kind"])? != Some("Deployment")
+        || !in_groups(
+            optional_str(data, &["involvedObject", "apiVersion"])?,
+            &DEPLOYMENT_GROUPS,
+        )
+    {
+        return Ok(Vec::new());
+    }
+    if optional_str(data, &["reason"])? != Some("ScalingReplicaSet") {
+        return Ok(Vec::new());
+    }
+    let message = required_str(data, &["message"])?;
+    let (replica_set, from) = match parse_scaling_message(message) {
+        Some(Scaling::Up { replica_set, from }) => (replica_set, from),
+        Some(Scaling::Down) => return Ok(Vec::new()),
+        None => {
+            return Err(TransformError::new(format!(
+                "data.message {message:?} is not a ScalingReplicaSet message \
+                 (\"Scaled up|down replica set <name> to <n> [from <m>]\")"
+            )))
+        }
+    };
+    if from.is_some_and(|from| from != 0) {
+        return Ok(Vec::new());
+    }
+    let name = required_str(data, &["involvedObject", "name"])?;
+    let namespace = match optional_str(data, &["involvedObject", "namespace"])? {
+        Some(namespace) => namespace,
+        None => optional_str(data, &["metadata", "namespace"])?
+            .ok_or_else(|| TransformError::new("data.involvedObject.namespace is missing"))?,
+    };
+    let cluster = event.source.as_str();
+    let id = if from.is_some() {
+        let event_key = match optional_str(data, &["metadata", "uid"])? {
+            Some(uid) => uid,
+            None => optional_str(data, &["metadata", "name"])?
+                .ok_or_else(|| TransformError::new("data.metadata.uid is missing"))?,
+        };
+        let count = match field(data, &["count"]) {
+            None => "1".to_owned(),
+            Some(Value::Number(count)) => count.to_string(),
+            Some(_) => return Err(TransformError::new("data.count is not a number")),
+        };
+        derived_id(&[
+            "kubernetes",
+            "event",
+            cluster,
+            namespace,
+            name,
+            replica_set,
+            event_key,
+            &count,
+        ])
+    } else {
+        derived_id(&["kubernetes", "event", cluster, namespace, name, replica_set])
+    };
+    let timestamp = timestamp(
+        event,
+        data,
+        &[
+            &["lastTimestamp"],
+            &["eventTime"],
+            &["firstTimestamp"],
+            &["metadata", "creationTimestamp"],
+        ],
+    )?;
+
+    let mut details = Map::new();
+    details.insert("namespace".into(), json!(namespace));
+    details.insert("name".into(), json!(name));
+    if let Some(uid) = optional_str(data, &["involvedObject", "uid"])? {
+        details.insert("uid".into(), json!(uid));
+    }
+    details.insert("replicaSet".into(), json!(replica_set));
+
+    Ok(vec![ServiceEvent {
+        event_type: SERVICE_DEPLOYED,
+        id,
+        timestamp,
+        name,
+        namespace,
+        artifact_id: Some(deployment_purl(namespace, name)),
+        details,
+    }
+    .into_json(event)])
+}
+
+/// What a `ScalingReplicaSet` message says.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Scaling<'a> {
+    /// `Scaled up replica set <rs> to <n>[ from <m>]`.
+    Up {
+        replica_set: &'a str,
+        from: Option<u64>,
+    },
+    /// `Scaled down replica set <rs> to <n>[ from <m>]`.
+    Down,
+}
+
+/// Parses the deployment controller's `ScalingReplicaSet` message; `None` if it has another form.
+pub(crate) fn parse_scaling_message(message: &str) -> Option<Scaling<'_>> {
+    let (up, rest) = if let Some(rest) = message.strip_prefix("Scaled up replica set ") {
+        (true, rest)
+    } else {
+        (false, message.strip_prefix("Scaled down replica set ")?)
+    };
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let (replica_set, from) = match words.as_slice() {
+        [replica_set, "to", to] => {
+            to.parse::<u64>().ok()?;
+            (*replica_set, None)
+        }
+        [replica_set, "to", to, "from", from] => {
+            to.parse::<u64>().ok()?;
+            (*replica_set, Some(from.parse::<u64>().ok()?))
+        }
+        _ => return None,
+    };
+    Some(if up {
+        Scaling::Up { replica_set, from }
+    } else {
+        Scaling::Down
+    })
+}
