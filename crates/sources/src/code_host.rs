@@ -7,7 +7,7 @@ use dora_model::time::format_rfc3339;
 use serde_json::{json, Map, Value};
 
 use crate::common::{named_time, repository_fact_id};
-use crate::transform::{CdEventDraft, TransformError};
+use crate::transform::{Fact, TransformError};
 
 /// The repository (GitHub) or project (GitLab) an event is about.
 pub(crate) struct Repository<'a> {
@@ -61,22 +61,16 @@ impl Repository<'_> {
 
     /// The CDEvent document of `fact`: context and subject source are the repository's URL.
     pub(crate) fn cdevent(&self, fact: RepositoryFact) -> Value {
-        let mut custom = Map::new();
-        custom.insert("dora".into(), Value::Object(fact.dora));
-        if !fact.own.is_empty() {
-            custom.insert(self.tool.into(), Value::Object(fact.own));
-        }
-        CdEventDraft {
+        Fact {
             event_type: fact.event_type,
             id: fact.id,
-            source: self.url.clone(),
             timestamp: fact.timestamp,
             subject_id: fact.subject_id,
-            subject_source: Some(self.url.clone()),
             content: fact.content,
-            custom_data: Some(Value::Object(custom)),
+            dora: Some(fact.dora),
+            own: Some((self.tool, fact.own)).filter(|(_, own)| !own.is_empty()),
         }
-        .into_json()
+        .into_json(&self.url)
     }
 }
 

@@ -5,6 +5,7 @@
 //! run it again after a crash or during `recompute` and get the same CDEvents, with the same ids.
 //! Output is validated against the CDEvents schema by the router before it is stored.
 
+use chrono::{DateTime, Utc};
 use dora_model::cloudevent::CloudEvent;
 use serde_json::{json, Map, Value};
 
@@ -96,5 +97,47 @@ impl CdEventDraft {
             object.insert("customData".into(), custom);
         }
         document
+    }
+}
+
+/// A CDEvent a transformer emits about something of one system (a repository, an Argo CD, a
+/// Tekton installation): context and subject source are that system, and `customData` holds
+/// what the calculators read (`dora`) and the tool's own fields.
+#[derive(Debug, Clone)]
+pub struct Fact {
+    /// Full type string, e.g. [`SERVICE_DEPLOYED`].
+    pub event_type: &'static str,
+    /// Deterministic id (see `dora_model::ids::derived_id`).
+    pub id: String,
+    pub timestamp: DateTime<Utc>,
+    pub subject_id: String,
+    pub content: Map<String, Value>,
+    /// `customData.dora`; left out when `None`.
+    pub dora: Option<Map<String, Value>>,
+    /// `customData.<tool>`: the tool's name and its own fields; left out when `None`.
+    pub own: Option<(&'static str, Map<String, Value>)>,
+}
+
+impl Fact {
+    /// The CDEvent document, with `source` as context and subject source.
+    pub fn into_json(self, source: &str) -> Value {
+        let mut custom = Map::new();
+        if let Some(dora) = self.dora {
+            custom.insert("dora".into(), Value::Object(dora));
+        }
+        if let Some((tool, own)) = self.own {
+            custom.insert(tool.into(), Value::Object(own));
+        }
+        CdEventDraft {
+            event_type: self.event_type,
+            id: self.id,
+            source: source.to_owned(),
+            timestamp: self.timestamp,
+            subject_id: self.subject_id,
+            subject_source: Some(source.to_owned()),
+            content: self.content,
+            custom_data: Some(Value::Object(custom)),
+        }
+        .into_json()
     }
 }

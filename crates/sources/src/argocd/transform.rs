@@ -114,8 +114,7 @@ use super::payload::{chosen_image, parse, Notification};
 use crate::purl::generic_purl;
 use crate::purl::oci_purl;
 use crate::transform::{
-    CdEventDraft, TransformError, Transformer, INCIDENT_DETECTED, INCIDENT_RESOLVED,
-    SERVICE_DEPLOYED,
+    Fact, TransformError, Transformer, INCIDENT_DETECTED, INCIDENT_RESOLVED, SERVICE_DEPLOYED,
 };
 
 /// The prefix of every Argo CD CloudEvent type; the trigger name follows.
@@ -335,28 +334,9 @@ impl<'a> Context<'a> {
         dora
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn document(
-        &self,
-        event_type: &'static str,
-        id: String,
-        timestamp: DateTime<Utc>,
-        subject_id: String,
-        content: Map<String, Value>,
-        dora: Map<String, Value>,
-        argocd: Map<String, Value>,
-    ) -> Value {
-        CdEventDraft {
-            event_type,
-            id,
-            source: self.source.clone(),
-            timestamp,
-            subject_id,
-            subject_source: Some(self.source.clone()),
-            content,
-            custom_data: Some(json!({"dora": dora, "argocd": argocd})),
-        }
-        .into_json()
+    /// The CDEvent document of `fact`: context and subject source are this Argo CD.
+    fn document(&self, fact: Fact) -> Value {
+        fact.into_json(&self.source)
     }
 
     /// A sync operation -> `service.deployed` with its outcome.
@@ -383,15 +363,15 @@ impl<'a> Context<'a> {
                 argocd.insert("message".into(), json!(message));
             }
         }
-        Ok(self.document(
-            SERVICE_DEPLOYED,
-            n.deployment_id(&self.source, n.revision, &started),
+        Ok(self.document(Fact {
+            event_type: SERVICE_DEPLOYED,
+            id: n.deployment_id(&self.source, n.revision, &started),
             timestamp,
-            self.service.clone(),
+            subject_id: self.service.clone(),
             content,
-            dora,
-            argocd,
-        ))
+            dora: Some(dora),
+            own: Some(("argocd", argocd)),
+        }))
     }
 
     /// The rollouts whose degradation an incident of this notification is about, newest first:
@@ -468,15 +448,15 @@ impl<'a> Context<'a> {
         if let Some(message) = n.health_message {
             argocd.insert("healthMessage".into(), json!(message));
         }
-        Ok(self.document(
-            INCIDENT_DETECTED,
-            derived_id(&["argocd", &self.source, "incident", &subject, "detected"]),
+        Ok(self.document(Fact {
+            event_type: INCIDENT_DETECTED,
+            id: derived_id(&["argocd", &self.source, "incident", &subject, "detected"]),
             timestamp,
-            subject,
-            self.incident_content(),
-            dora,
-            argocd,
-        ))
+            subject_id: subject,
+            content: self.incident_content(),
+            dora: Some(dora),
+            own: Some(("argocd", argocd)),
+        }))
     }
 
     /// A recovery (health `Healthy`) -> `incident.resolved` of the last two rollouts.
@@ -504,15 +484,15 @@ impl<'a> Context<'a> {
             }
             let mut content = self.incident_content();
             content.remove("artifactId");
-            out.push(self.document(
-                INCIDENT_RESOLVED,
-                derived_id(&["argocd", &self.source, "incident", &subject, "resolved"]),
+            out.push(self.document(Fact {
+                event_type: INCIDENT_RESOLVED,
+                id: derived_id(&["argocd", &self.source, "incident", &subject, "resolved"]),
                 timestamp,
-                subject,
+                subject_id: subject,
                 content,
-                dora,
-                self.details(),
-            ));
+                dora: Some(dora),
+                own: Some(("argocd", self.details())),
+            }));
         }
         Ok(out)
     }

@@ -100,7 +100,7 @@ use crate::common::payload;
 pub use crate::purl::generic_purl;
 use crate::purl::oci_purl;
 pub use crate::transform::PIPELINERUN_FINISHED;
-use crate::transform::{CdEventDraft, TransformError, Transformer, SERVICE_DEPLOYED};
+use crate::transform::{Fact, TransformError, Transformer, SERVICE_DEPLOYED};
 
 /// The prefix of every Tekton CloudEvent type.
 pub const TYPE_PREFIX: &str = "dev.tekton.event.";
@@ -496,16 +496,16 @@ impl TektonTransformer {
         }
         let mut tekton = self.run_details(run)?;
         tekton.insert("startTime".into(), json!(format_rfc3339(&timestamp)));
-        Ok(cdevent(
-            event,
+        Ok(Fact {
             event_type,
-            run.id("started"),
+            id: run.id("started"),
             timestamp,
-            run.reference(),
+            subject_id: run.reference(),
             content,
-            dora,
-            tekton,
-        ))
+            dora: Some(dora).filter(|dora| !dora.is_empty()),
+            own: Some(("tekton", tekton)),
+        }
+        .into_json(&event.source))
     }
 
     /// `*.successful.v1`, `*.failed.v1` -> `*.finished`, and `service.deployed` for a deploying
@@ -574,16 +574,16 @@ impl TektonTransformer {
             tekton.insert("startTime".into(), json!(format_rfc3339(started)));
         }
         tekton.insert("completionTime".into(), json!(format_rfc3339(&timestamp)));
-        let mut out = vec![cdevent(
-            event,
+        let mut out = vec![Fact {
             event_type,
-            run.id("finished"),
+            id: run.id("finished"),
             timestamp,
-            run.reference(),
+            subject_id: run.reference(),
             content,
-            dora,
-            tekton.clone(),
-        )];
+            dora: Some(dora).filter(|dora| !dora.is_empty()),
+            own: Some(("tekton", tekton.clone())),
+        }
+        .into_json(&event.source)];
 
         if outcome == "cancel" || !run.deploys(&self.settings)? {
             return Ok(out);
@@ -625,16 +625,18 @@ impl TektonTransformer {
         if let Some(image) = image {
             tekton.insert("image".into(), json!(image));
         }
-        out.push(cdevent(
-            event,
-            SERVICE_DEPLOYED,
-            run.id("deployed"),
-            timestamp,
-            service.to_owned(),
-            content,
-            dora,
-            tekton,
-        ));
+        out.push(
+            Fact {
+                event_type: SERVICE_DEPLOYED,
+                id: run.id("deployed"),
+                timestamp,
+                subject_id: service.to_owned(),
+                content,
+                dora: Some(dora).filter(|dora| !dora.is_empty()),
+                own: Some(("tekton", tekton)),
+            }
+            .into_json(&event.source),
+        );
         Ok(out)
     }
 
@@ -676,36 +678,6 @@ impl TektonTransformer {
         tekton.insert(definition.into(), json!(run.definition_name()?));
         Ok(tekton)
     }
-}
-
-/// A CDEvent about a run: context and subject source are the CloudEvent source.
-#[allow(clippy::too_many_arguments)]
-fn cdevent(
-    event: &CloudEvent,
-    event_type: &'static str,
-    id: String,
-    timestamp: DateTime<Utc>,
-    subject_id: String,
-    content: Map<String, Value>,
-    dora: Map<String, Value>,
-    tekton: Map<String, Value>,
-) -> Value {
-    let mut custom = Map::new();
-    if !dora.is_empty() {
-        custom.insert("dora".into(), Value::Object(dora));
-    }
-    custom.insert("tekton".into(), Value::Object(tekton));
-    CdEventDraft {
-        event_type,
-        id,
-        source: event.source.clone(),
-        timestamp,
-        subject_id,
-        subject_source: Some(event.source.clone()),
-        content,
-        custom_data: Some(Value::Object(custom)),
-    }
-    .into_json()
 }
 
 /// The first timestamp among `before` (paths under the run), else the CloudEvent `time`, else
