@@ -43,6 +43,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::documents::is_bare_cdevent;
+
 /// Rejections listed one by one in the report; the rest are only counted.
 const LISTED_REJECTIONS: usize = 50;
 
@@ -135,7 +137,7 @@ fn parse_event(bytes: &[u8], max_event_bytes: usize) -> Result<NewRawEvent, Stri
         Some(checked) => checked?,
         None => {
             let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-            if value.get("specversion").is_none() && value.get("context").is_some() {
+            if is_bare_cdevent(&value) {
                 return wrap_cdevent(value);
             }
             CloudEvent::from_json_value(value)

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod client;
 pub mod config;
 pub mod demo;
+pub mod documents;
 pub mod import;
 pub mod metrics;
 pub mod openapi;

@@ -6,11 +6,12 @@
 //! CDEvents (objects with `context`) go to `POST /cdevents` as a JSON array. A batch refused for
 //! a bad event is sent again event by event, so one bad event costs only itself.
 
-use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::Value;
+
+use crate::documents::{documents, is_bare_cdevent, read_text};
 
 /// Events with their position in their file (from 1).
 type Numbered = Vec<(usize, Value)>;
@@ -27,31 +28,18 @@ pub struct SendReport {
     pub rejected: Vec<String>,
 }
 
-/// Reads the events of a file (`-` for standard input).
-pub fn read_events(path: &PathBuf) -> anyhow::Result<Vec<Value>> {
-    let text = if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("Failed to read standard input")?;
-        text
-    } else {
-        std::fs::read_to_string(path)
-            .with_context(|| format!("Failed to read {}", path.display()))?
-    };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Array(items)) => Ok(items),
-        Ok(value) => Ok(vec![value]),
-        Err(_) => text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(i, line)| {
-                serde_json::from_str(line)
-                    .with_context(|| format!("{} line {}: not JSON", path.display(), i + 1))
-            })
-            .collect(),
-    }
+/// Reads the events of a file (`-` for standard input); an event that is not JSON is an error
+/// naming its place in the file.
+pub fn read_events(path: &Path) -> anyhow::Result<Vec<Value>> {
+    let name = path.display().to_string();
+    let documents = documents(&name, &read_text(path)?)
+        .map_err(|problem| anyhow::anyhow!("{name}: {problem}"))?;
+    documents
+        .into_iter()
+        .map(|(location, document)| {
+            document.map_err(|problem| anyhow::anyhow!("{location}: {problem}"))
+        })
+        .collect()
 }
 
 /// One request's outcome: counts on success, else the status and the problem's detail.
@@ -155,7 +143,7 @@ pub async fn send(
             .into_iter()
             .enumerate()
             .map(|(i, e)| (i + 1, e))
-            .partition(|(_, e)| e.get("specversion").is_some() || e.get("context").is_none());
+            .partition(|(_, e)| !is_bare_cdevent(e));
         let name = file.display().to_string();
         post(
             &client,

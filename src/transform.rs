@@ -6,10 +6,8 @@
 //! each transformer, and the schema validation of every CDEvent. A file holds one event, a JSON
 //! array of events, or JSON Lines (`-` reads standard input).
 
-use std::io::Read;
 use std::path::Path;
 
-use anyhow::Context;
 use dora_model::cloudevent::CloudEvent;
 use dora_pipeline::router::route_event;
 use dora_pipeline::routing::RoutingTable;
@@ -17,7 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Settings;
-use crate::validate::{documents, Document};
+use crate::documents::{documents, is_bare_cdevent, read_text, Document};
 
 /// What the routes make of the events of a file.
 #[derive(Debug, Clone, Serialize)]
@@ -80,17 +78,8 @@ pub struct Failure {
 /// the report.
 pub fn transform_file(input: &Path, settings: &Settings) -> anyhow::Result<TransformReport> {
     let table = settings.routing_table()?;
-    let (name, text) = if input == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("Failed to read standard input")?;
-        ("-".to_owned(), text)
-    } else {
-        let text = std::fs::read_to_string(input)
-            .with_context(|| format!("Failed to read {}", input.display()))?;
-        (input.display().to_string(), text)
-    };
+    let name = input.display().to_string();
+    let text = read_text(input)?;
     let documents =
         documents(&name, &text).map_err(|problem| anyhow::anyhow!("{name}: {problem}"))?;
     Ok(transform_documents(&table, documents))
@@ -130,7 +119,7 @@ fn transform_document(
         Ok(value) => value,
         Err(problem) => return unreadable(location, problem),
     };
-    if value.get("context").is_some() && value.get("specversion").is_none() {
+    if is_bare_cdevent(&value) {
         return unreadable(
             location,
             "a bare CDEvent, not a CloudEvent: it is stored as it is (check it with `dora-events validate`)"

@@ -10,6 +10,8 @@ use std::path::Path;
 use dora_model::cloudevent::{CloudEvent, Data};
 use serde_json::Value;
 
+use crate::documents::{documents, is_bare_cdevent};
+
 /// The verdict on one event of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -35,7 +37,7 @@ fn cdevent_verdict(document: &Value, prefix: &str) -> (String, Option<(String, S
 }
 
 fn event_verdict(location: String, value: Value) -> Verdict {
-    if value.get("context").is_some() && value.get("specversion").is_none() {
+    if is_bare_cdevent(&value) {
         let (kind, problem) = cdevent_verdict(&value, "");
         return Verdict {
             location,
@@ -75,41 +77,6 @@ fn event_verdict(location: String, value: Value) -> Verdict {
             kind: format!("CloudEvent {}", event.event_type),
             problem: None,
         },
-    }
-}
-
-/// One JSON document of an events file: its location (`file`, or `file[i]` for the i-th event
-/// of an array or of JSON Lines) and the document, or why the text is not JSON.
-pub type Document = (String, Result<Value, String>);
-
-/// The events of a file's text: one JSON value, a JSON array of them, or JSON Lines. `Err` when
-/// the whole text is not JSON (a single broken document).
-pub fn documents(name: &str, text: &str) -> Result<Vec<Document>, String> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(items)) => Ok(items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| (format!("{name}[{i}]"), Ok(item)))
-            .collect()),
-        Ok(value) => Ok(vec![(name.to_owned(), Ok(value))]),
-        Err(whole) => {
-            // JSON Lines, or broken JSON.
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            if lines.len() < 2 {
-                return Err(format!("not valid JSON: {whole}"));
-            }
-            Ok(lines
-                .into_iter()
-                .enumerate()
-                .map(|(i, line)| {
-                    (
-                        format!("{name}[{i}]"),
-                        serde_json::from_str::<Value>(line)
-                            .map_err(|e| format!("not valid JSON: {e}")),
-                    )
-                })
-                .collect())
-        }
     }
 }
 
