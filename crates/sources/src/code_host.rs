@@ -7,7 +7,7 @@ use dora_model::time::format_rfc3339;
 use serde_json::{json, Map, Value};
 
 use crate::common::{named_time, repository_fact_id};
-use crate::transform::{Fact, TransformError};
+use crate::transform::{Fact, TransformError, INCIDENT_DETECTED, INCIDENT_RESOLVED};
 
 /// The repository (GitHub) or project (GitLab) an event is about.
 pub(crate) struct Repository<'a> {
@@ -123,4 +123,112 @@ pub(crate) fn listed_commits(
         head_time,
         latest_time,
     })
+}
+
+/// An issue that is an incident, as the tool's payload tells it.
+pub(crate) struct IncidentIssue<'a> {
+    /// The issue's number (GitHub) or iid (GitLab), as decimal text.
+    pub(crate) number: String,
+    pub(crate) title: Option<&'a str>,
+    pub(crate) service: &'a str,
+    pub(crate) environment: &'a str,
+    pub(crate) created_at: DateTime<Utc>,
+    /// Whether this event reports the incident (every event of an incident issue does).
+    pub(crate) detect: bool,
+    /// When it was resolved, when this event resolves it.
+    pub(crate) resolved_at: Option<DateTime<Utc>>,
+    /// The tool's own fields (`customData.<tool>`).
+    pub(crate) own: Map<String, Value>,
+}
+
+/// The names a tool gives the detection and resolution times in `customData.dora` (GitHub
+/// writes snake case, GitLab camel case; the calculator reads both).
+pub(crate) struct IncidentTimeKeys {
+    pub(crate) detected_at: &'static str,
+    pub(crate) resolved_at: &'static str,
+}
+
+impl Repository<'_> {
+    /// `incident.detected` and, once resolved, `incident.resolved` of an incident issue:
+    /// subject `<path>#<number>`, the service and environment with the repository as source.
+    pub(crate) fn incident_cdevents(
+        &self,
+        issue: IncidentIssue<'_>,
+        keys: &IncidentTimeKeys,
+    ) -> Vec<Value> {
+        let mut content = Map::new();
+        if let Some(title) = issue.title {
+            content.insert("description".into(), json!(title));
+        }
+        content.insert(
+            "environment".into(),
+            json!({"id": issue.environment, "source": self.url}),
+        );
+        content.insert(
+            "service".into(),
+            json!({"id": issue.service, "source": self.url}),
+        );
+        let mut dora = self.dora();
+        dora.insert(
+            keys.detected_at.into(),
+            json!(format_rfc3339(&issue.created_at)),
+        );
+        let number = issue.number.as_str();
+        let subject_id = format!("{}#{number}", self.path);
+        let mut out = Vec::with_capacity(2);
+        if issue.detect {
+            out.push(self.cdevent(RepositoryFact {
+                event_type: INCIDENT_DETECTED,
+                id: self.id(&["issue", number, "detected"]),
+                timestamp: issue.created_at,
+                subject_id: subject_id.clone(),
+                content: content.clone(),
+                dora: dora.clone(),
+                own: issue.own.clone(),
+            }));
+        }
+        if let Some(resolved_at) = issue.resolved_at {
+            dora.insert(keys.resolved_at.into(), json!(format_rfc3339(&resolved_at)));
+            out.push(self.cdevent(RepositoryFact {
+                event_type: INCIDENT_RESOLVED,
+                id: self.id(&["issue", number, "resolved"]),
+                timestamp: resolved_at,
+                subject_id,
+                content,
+                dora,
+                own: issue.own,
+            }));
+        }
+        out
+    }
+}
+
+/// The value of the first label `<prefix>:<value>` (any of `prefixes`, any case) with a
+/// non-empty value; `scoped` also reads GitLab's scoped labels `<prefix>::<value>`.
+pub(crate) fn label_value<'a>(
+    labels: &[&'a str],
+    prefixes: &[&str],
+    scoped: bool,
+) -> Option<&'a str> {
+    labels.iter().find_map(|label| {
+        let (prefix, value) = label.split_once(':')?;
+        let value = if scoped {
+            value.trim_start_matches(':').trim()
+        } else {
+            value.trim()
+        };
+        (prefixes
+            .iter()
+            .any(|p| prefix.trim().eq_ignore_ascii_case(p))
+            && !value.is_empty())
+        .then_some(value)
+    })
+}
+
+/// The configured default environment of incidents, else `fallback`.
+pub(crate) fn default_environment<'a>(setting: &'a str, fallback: &'a str) -> &'a str {
+    match setting.trim() {
+        "" => fallback,
+        environment => environment,
+    }
 }

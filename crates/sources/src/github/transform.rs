@@ -91,7 +91,10 @@ use dora_model::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::code_host::{listed_commits, Repository, RepositoryFact};
+use crate::code_host::{
+    default_environment, label_value, listed_commits, IncidentIssue, IncidentTimeKeys, Repository,
+    RepositoryFact,
+};
 use crate::common::{
     display_path, field, first_time, is_http_url, number_value, optional_bool, optional_str,
     optional_time, payload, percent_encode, required_number, required_str, required_time,
@@ -559,78 +562,41 @@ fn issues(
         return Ok(Vec::new());
     }
     let repo = repository(data)?;
+    let mut github = Map::new();
     let number = required_number(data, &["issue", "number"])?;
     let created_at = required_time(data, &["issue", "created_at"])?;
-
-    let prefixed = |prefixes: &[&str]| {
-        labels.iter().find_map(|label| {
-            let (prefix, value) = label.split_once(':')?;
-            let value = value.trim();
-            (prefixes
-                .iter()
-                .any(|p| prefix.trim().eq_ignore_ascii_case(p))
-                && !value.is_empty())
-            .then_some(value)
-        })
-    };
-    let service = prefixed(&["service"]).unwrap_or(repo.name);
-    let default_environment = match settings.default_environment.trim() {
-        "" => DEFAULT_ENVIRONMENT,
-        environment => environment,
-    };
-    let environment = prefixed(&["env", "environment"]).unwrap_or(default_environment);
-
-    let mut content = Map::new();
-    if let Some(title) = optional_str(data, &["issue", "title"])? {
-        content.insert("description".into(), json!(title));
-    }
-    content.insert(
-        "environment".into(),
-        json!({"id": environment, "source": repo.url}),
-    );
-    content.insert("service".into(), json!({"id": service, "source": repo.url}));
-    let mut dora = repo.dora();
-    dora.insert("detected_at".into(), json!(format_rfc3339(&created_at)));
-    let mut github = Map::new();
     github.insert("number".into(), json!(number_value(&number)));
     if let Some(url) = optional_str(data, &["issue", "html_url"])? {
         github.insert("url".into(), json!(url));
     }
-    let subject_id = format!("{}#{number}", repo.path);
-
-    let mut out = Vec::with_capacity(2);
-    if detect {
-        out.push(repo.cdevent(RepositoryFact {
-            event_type: INCIDENT_DETECTED,
-            id: repo.id(&["issue", &number, "detected"]),
-            timestamp: created_at,
-            subject_id: subject_id.clone(),
-            content: content.clone(),
-            dora: dora.clone(),
-            own: github.clone(),
-        }));
-    }
-    if resolve {
-        let closed_at = match optional_time(data, &["issue", "closed_at"])? {
-            Some(time) => time,
-            None => match event.time {
-                Some(time) => time,
-                None => return Err(TransformError::new("data.issue.closed_at is missing")),
-            },
-        };
-        dora.insert("resolved_at".into(), json!(format_rfc3339(&closed_at)));
-        out.push(repo.cdevent(RepositoryFact {
-            event_type: INCIDENT_RESOLVED,
-            id: repo.id(&["issue", &number, "resolved"]),
-            timestamp: closed_at,
-            subject_id,
-            content,
-            dora,
-            own: github,
-        }));
-    }
-    Ok(out)
+    let resolved_at = if resolve {
+        match optional_time(data, &["issue", "closed_at"])?.or(event.time) {
+            Some(time) => Some(time),
+            None => return Err(TransformError::new("data.issue.closed_at is missing")),
+        }
+    } else {
+        None
+    };
+    let issue = IncidentIssue {
+        number,
+        title: optional_str(data, &["issue", "title"])?,
+        service: label_value(&labels, &["service"], false).unwrap_or(repo.name),
+        environment: label_value(&labels, &["env", "environment"], false).unwrap_or(
+            default_environment(&settings.default_environment, DEFAULT_ENVIRONMENT),
+        ),
+        created_at,
+        detect,
+        resolved_at,
+        own: github,
+    };
+    Ok(repo.incident_cdevents(issue, &INCIDENT_TIME_KEYS))
 }
+
+/// How GitHub's incidents name their times in `customData.dora`.
+const INCIDENT_TIME_KEYS: IncidentTimeKeys = IncidentTimeKeys {
+    detected_at: "detected_at",
+    resolved_at: "resolved_at",
+};
 
 /// The names of `data.issue.labels`.
 fn issue_labels(data: &Value) -> Result<Vec<&str>, TransformError> {

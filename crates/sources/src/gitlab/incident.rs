@@ -2,15 +2,14 @@
 //! and `incident.resolved`.
 
 use dora_model::cloudevent::CloudEvent;
-use dora_model::time::format_rfc3339;
 use serde_json::{json, Map, Value};
 
 use super::transform::*;
-use crate::code_host::RepositoryFact;
+use crate::code_host::{default_environment, label_value, IncidentIssue, IncidentTimeKeys};
 use crate::common::{
     field, number_value, optional_str, optional_time, required_number, required_str, required_time,
 };
-use crate::transform::{TransformError, INCIDENT_DETECTED, INCIDENT_RESOLVED};
+use crate::transform::TransformError;
 
 /// `issue` (or `confidential_issue`) that is an incident -> `incident.detected` (and
 /// `incident.resolved` once closed).
@@ -50,39 +49,6 @@ pub(crate) fn issue(
     let project = project(data)?;
     let iid = required_number(data, &["object_attributes", "iid"])?;
     let created_at = required_time(data, &["object_attributes", "created_at"])?;
-
-    let scoped = |prefixes: &[&str]| {
-        labels.iter().find_map(|label| {
-            let (prefix, value) = label.split_once(':')?;
-            let value = value.trim_start_matches(':').trim();
-            (prefixes
-                .iter()
-                .any(|p| prefix.trim().eq_ignore_ascii_case(p))
-                && !value.is_empty())
-            .then_some(value)
-        })
-    };
-    let service = scoped(&["service"]).unwrap_or(project.name);
-    let default_environment = match settings.default_environment.trim() {
-        "" => DEFAULT_ENVIRONMENT,
-        environment => environment,
-    };
-    let environment = scoped(&["env", "environment"]).unwrap_or(default_environment);
-
-    let mut content = Map::new();
-    if let Some(title) = optional_str(data, &["object_attributes", "title"])? {
-        content.insert("description".into(), json!(title));
-    }
-    content.insert(
-        "environment".into(),
-        json!({"id": environment, "source": project.url}),
-    );
-    content.insert(
-        "service".into(),
-        json!({"id": service, "source": project.url}),
-    );
-    let mut dora = project.dora();
-    dora.insert("detectedAt".into(), json!(format_rfc3339(&created_at)));
     let mut gitlab = Map::new();
     gitlab.insert("iid".into(), json!(number_value(&iid)));
     if let Some(id) = field(data, &["object_attributes", "id"]).filter(|v| v.is_u64()) {
@@ -101,8 +67,6 @@ pub(crate) fn issue(
             gitlab.insert(key.into(), json!(value));
         }
     }
-    let subject_id = format!("{}#{iid}", project.path);
-
     // The resolution time: `closed_at`, else (closing now) `updated_at`, else the CloudEvent time.
     let resolved_at = if resolve {
         let mut time = optional_time(data, &["object_attributes", "closed_at"])?;
@@ -123,32 +87,26 @@ pub(crate) fn issue(
         None
     };
 
-    let mut out = Vec::with_capacity(2);
-    if detect {
-        out.push(project.cdevent(RepositoryFact {
-            event_type: INCIDENT_DETECTED,
-            id: project.id(&["issue", &iid, "detected"]),
-            timestamp: created_at,
-            subject_id: subject_id.clone(),
-            content: content.clone(),
-            dora: dora.clone(),
-            own: gitlab.clone(),
-        }));
-    }
-    if let Some(resolved_at) = resolved_at {
-        dora.insert("resolvedAt".into(), json!(format_rfc3339(&resolved_at)));
-        out.push(project.cdevent(RepositoryFact {
-            event_type: INCIDENT_RESOLVED,
-            id: project.id(&["issue", &iid, "resolved"]),
-            timestamp: resolved_at,
-            subject_id,
-            content,
-            dora,
-            own: gitlab,
-        }));
-    }
-    Ok(out)
+    let issue = IncidentIssue {
+        number: iid,
+        title: optional_str(data, &["object_attributes", "title"])?,
+        service: label_value(&labels, &["service"], true).unwrap_or(project.name),
+        environment: label_value(&labels, &["env", "environment"], true).unwrap_or(
+            default_environment(&settings.default_environment, DEFAULT_ENVIRONMENT),
+        ),
+        created_at,
+        detect,
+        resolved_at,
+        own: gitlab,
+    };
+    Ok(project.incident_cdevents(issue, &INCIDENT_TIME_KEYS))
 }
+
+/// How GitLab's incidents name their times in `customData.dora`.
+const INCIDENT_TIME_KEYS: IncidentTimeKeys = IncidentTimeKeys {
+    detected_at: "detectedAt",
+    resolved_at: "resolvedAt",
+};
 
 /// The titles of `data.labels`, else of `data.object_attributes.labels`.
 fn issue_labels(data: &Value) -> Result<Vec<&str>, TransformError> {
