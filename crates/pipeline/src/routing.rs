@@ -112,119 +112,26 @@ impl RoutingTable {
         functions: &[&str],
     ) -> Result<Self, RoutingError> {
         // The rules come first in `transformers`: rule `i` is transformer `i`.
-        let mut transformers: Vec<Box<dyn Transformer>> = Vec::with_capacity(rules.len());
-        let mut rule_names: Vec<&str> = Vec::with_capacity(rules.len());
-        for rule in rules {
-            if rule_names.contains(&rule.name.as_str()) {
-                return Err(RuleError {
-                    rule: rule.name.clone(),
-                    message: "another rule has the same name".into(),
-                }
-                .into());
-            }
-            transformers.push(Box::new(Rule::compile(rule)?));
-            rule_names.push(&rule.name);
-        }
-        let mut rule_used = vec![false; rules.len()];
-        let mut sources_used: Vec<&'static dyn Source> = Vec::new();
+        let mut transformers = compile_rules(rules)?;
+        let mut names = References {
+            rule_names: rules.iter().map(|rule| rule.name.as_str()).collect(),
+            rule_used: vec![false; rules.len()],
+            sources_used: Vec::new(),
+            functions,
+        };
         let mut compiled = Vec::with_capacity(routes.len());
         for route in routes {
-            let fail = |message: String| RouteError {
-                route: route.name.clone(),
-                message,
-            };
-            if route.name.trim().is_empty() {
-                return Err(fail("name must not be empty".into()).into());
-            }
-            if route.transformers.is_empty() {
-                return Err(fail("names no transformer".into()).into());
-            }
-            if route.event_type.is_some() && route.type_prefix.is_some() {
-                return Err(fail("set either type or type_prefix, not both".into()).into());
-            }
-            let mut data_paths = Vec::with_capacity(route.data.len());
-            for (path, expected) in &route.data {
-                let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
-                if segments.iter().any(String::is_empty) {
-                    return Err(fail(format!("data path {path:?} has an empty segment")).into());
-                }
-                let scalar =
-                    |v: &Value| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_));
-                let ok = match expected {
-                    Value::Array(options) => !options.is_empty() && options.iter().all(scalar),
-                    other => scalar(other),
-                };
-                if !ok {
-                    return Err(fail(format!(
-                        "data path {path:?} must map to a string, number, boolean or a non-empty list of them"
-                    ))
-                    .into());
-                }
-                data_paths.push((segments, expected.clone()));
-            }
-            let mut transformer_indexes = Vec::new();
-            let mut route_functions: Vec<String> = Vec::new();
-            let mut add = |index: usize| {
-                if !transformer_indexes.contains(&index) {
-                    transformer_indexes.push(index);
-                }
-            };
-            for reference in &route.transformers {
-                match reference {
-                    TransformerRef::Builtin(source) => {
-                        add(rules.len() + position_of(&mut sources_used, *source));
-                    }
-                    TransformerRef::Rules => {
-                        for (index, used) in rule_used.iter_mut().enumerate() {
-                            *used = true;
-                            add(index);
-                        }
-                    }
-                    TransformerRef::Rule(name) => {
-                        let index =
-                            rule_names
-                                .iter()
-                                .position(|rule| rule == name)
-                                .ok_or_else(|| {
-                                    fail(format!(
-                                    "names rule:{name}, but no [[rules]] entry is named {name:?}"
-                                ))
-                                })?;
-                        if let Some(used) = rule_used.get_mut(index) {
-                            *used = true;
-                        }
-                        add(index);
-                    }
-                    TransformerRef::Function(name) => {
-                        if !functions.contains(&name.as_str()) {
-                            return Err(fail(format!(
-                                "names http:{name}, but no [functions.{name}] entry is configured"
-                            ))
-                            .into());
-                        }
-                        if !route_functions.contains(name) {
-                            route_functions.push(name.clone());
-                        }
-                    }
-                }
-            }
+            let data_paths = checked_route(route)?;
+            let (transformer_indexes, functions) = names.resolve(route)?;
             compiled.push(CompiledRoute {
                 config: route.clone(),
                 data_paths,
                 transformer_indexes,
-                functions: route_functions,
+                functions,
             });
         }
-        if let Some(unused) = rule_used.iter().position(|used| !used) {
-            let name = rule_names.get(unused).copied().unwrap_or_default();
-            return Err(RuleError {
-                rule: name.to_owned(),
-                message: format!(
-                    "no route names it: add \"rules\" or \"rule:{name}\" to a route's transformers"
-                ),
-            }
-            .into());
-        }
+        names.every_rule_used()?;
+        let mut sources_used = names.sources_used;
         let pass_through =
             rules.len() + position_of(&mut sources_used, &dora_sources::cdevents::Cdevents);
         transformers.extend(sources_used.into_iter().map(|s| s.transformer(sources)));
@@ -316,6 +223,140 @@ impl CompiledRoute {
                 (None, _) => false,
             }
         })
+    }
+}
+
+/// Compiles the rules, in order; two rules of the same name are an error.
+fn compile_rules(rules: &[RuleConfig]) -> Result<Vec<Box<dyn Transformer>>, RoutingError> {
+    let mut transformers: Vec<Box<dyn Transformer>> = Vec::with_capacity(rules.len());
+    for (i, rule) in rules.iter().enumerate() {
+        if rules[..i].iter().any(|earlier| earlier.name == rule.name) {
+            return Err(RuleError {
+                rule: rule.name.clone(),
+                message: "another rule has the same name".into(),
+            }
+            .into());
+        }
+        transformers.push(Box::new(Rule::compile(rule)?));
+    }
+    Ok(transformers)
+}
+
+/// Checks a route's name, transformers and type, and compiles its data paths.
+fn checked_route(route: &RouteConfig) -> Result<Vec<(Vec<String>, Value)>, RouteError> {
+    let fail = |message: String| RouteError {
+        route: route.name.clone(),
+        message,
+    };
+    if route.name.trim().is_empty() {
+        return Err(fail("name must not be empty".into()));
+    }
+    if route.transformers.is_empty() {
+        return Err(fail("names no transformer".into()));
+    }
+    if route.event_type.is_some() && route.type_prefix.is_some() {
+        return Err(fail("set either type or type_prefix, not both".into()));
+    }
+    let scalar = |v: &Value| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_));
+    let mut data_paths = Vec::with_capacity(route.data.len());
+    for (path, expected) in &route.data {
+        let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
+        if segments.iter().any(String::is_empty) {
+            return Err(fail(format!("data path {path:?} has an empty segment")));
+        }
+        let ok = match expected {
+            Value::Array(options) => !options.is_empty() && options.iter().all(scalar),
+            other => scalar(other),
+        };
+        if !ok {
+            return Err(fail(format!(
+                "data path {path:?} must map to a string, number, boolean or a non-empty list of them"
+            )));
+        }
+        data_paths.push((segments, expected.clone()));
+    }
+    Ok(data_paths)
+}
+
+/// What the routes' `transformers` lists name, as the table is built: which rules are used,
+/// which sources' transformers (in order of first use), and the functions configured.
+struct References<'a> {
+    rule_names: Vec<&'a str>,
+    rule_used: Vec<bool>,
+    sources_used: Vec<&'static dyn Source>,
+    functions: &'a [&'a str],
+}
+
+impl References<'_> {
+    /// The transformer indexes (rules first, then sources) and the functions `route` names.
+    fn resolve(&mut self, route: &RouteConfig) -> Result<(Vec<usize>, Vec<String>), RouteError> {
+        let fail = |message: String| RouteError {
+            route: route.name.clone(),
+            message,
+        };
+        let rules = self.rule_names.len();
+        let mut indexes = Vec::new();
+        let mut functions: Vec<String> = Vec::new();
+        let mut add = |index: usize| {
+            if !indexes.contains(&index) {
+                indexes.push(index);
+            }
+        };
+        for reference in &route.transformers {
+            match reference {
+                TransformerRef::Builtin(source) => {
+                    add(rules + position_of(&mut self.sources_used, *source));
+                }
+                TransformerRef::Rules => {
+                    for (index, used) in self.rule_used.iter_mut().enumerate() {
+                        *used = true;
+                        add(index);
+                    }
+                }
+                TransformerRef::Rule(name) => {
+                    let index = self
+                        .rule_names
+                        .iter()
+                        .position(|rule| rule == name)
+                        .ok_or_else(|| {
+                            fail(format!(
+                                "names rule:{name}, but no [[rules]] entry is named {name:?}"
+                            ))
+                        })?;
+                    if let Some(used) = self.rule_used.get_mut(index) {
+                        *used = true;
+                    }
+                    add(index);
+                }
+                TransformerRef::Function(name) => {
+                    if !self.functions.contains(&name.as_str()) {
+                        return Err(fail(format!(
+                            "names http:{name}, but no [functions.{name}] entry is configured"
+                        )));
+                    }
+                    if !functions.contains(name) {
+                        functions.push(name.clone());
+                    }
+                }
+            }
+        }
+        Ok((indexes, functions))
+    }
+
+    /// An error naming the first rule no route names.
+    fn every_rule_used(&self) -> Result<(), RuleError> {
+        match self.rule_used.iter().position(|used| !used) {
+            None => Ok(()),
+            Some(unused) => {
+                let name = self.rule_names.get(unused).copied().unwrap_or_default();
+                Err(RuleError {
+                    rule: name.to_owned(),
+                    message: format!(
+                        "no route names it: add \"rules\" or \"rule:{name}\" to a route's transformers"
+                    ),
+                })
+            }
+        }
     }
 }
 

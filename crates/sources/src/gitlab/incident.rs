@@ -28,22 +28,7 @@ pub(crate) fn issue(
         _ => return Ok(Vec::new()),
     };
     let labels = issue_labels(data)?;
-    let incident_label = settings.incident_label.trim();
-    let labelled = !incident_label.is_empty()
-        && labels
-            .iter()
-            .any(|label| label.trim().eq_ignore_ascii_case(incident_label));
-    let typed = [
-        ["object_attributes", "type"],
-        ["object_attributes", "issue_type"],
-    ]
-    .iter()
-    .map(|path| optional_str(data, path))
-    .collect::<Result<Vec<_>, _>>()?
-    .into_iter()
-    .flatten()
-    .any(|kind| kind.eq_ignore_ascii_case("incident"));
-    if !labelled && !typed {
+    if !is_incident(settings, data, &labels)? {
         return Ok(Vec::new());
     }
     let project = project(data)?;
@@ -107,6 +92,31 @@ const INCIDENT_TIME_KEYS: IncidentTimeKeys = IncidentTimeKeys {
     detected_at: "detectedAt",
     resolved_at: "resolvedAt",
 };
+
+/// An issue is an incident when it carries the configured incident label, or is of type
+/// `incident` (GitLab's own incidents).
+fn is_incident(
+    settings: &GitlabSettings,
+    data: &Value,
+    labels: &[&str],
+) -> Result<bool, TransformError> {
+    let incident_label = settings.incident_label.trim();
+    let labelled = !incident_label.is_empty()
+        && labels
+            .iter()
+            .any(|label| label.trim().eq_ignore_ascii_case(incident_label));
+    let typed = [
+        ["object_attributes", "type"],
+        ["object_attributes", "issue_type"],
+    ]
+    .iter()
+    .map(|path| optional_str(data, path))
+    .collect::<Result<Vec<_>, _>>()?
+    .into_iter()
+    .flatten()
+    .any(|kind| kind.eq_ignore_ascii_case("incident"));
+    Ok(labelled || typed)
+}
 
 /// The titles of `data.labels`, else of `data.object_attributes.labels`.
 fn issue_labels(data: &Value) -> Result<Vec<&str>, TransformError> {
