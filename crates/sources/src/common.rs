@@ -181,6 +181,21 @@ pub(crate) fn display_path(path: &[&str]) -> String {
     text
 }
 
+/// Copies the strings at `fields` (`(key, path)`) of the payload into `into` under their keys,
+/// leaving out what is absent or empty; an error names a field that is not a string.
+pub(crate) fn copy_strings(
+    data: &Value,
+    into: &mut Map<String, Value>,
+    fields: &[(&str, &[&str])],
+) -> Result<(), TransformError> {
+    for (key, path) in fields {
+        if let Some(value) = optional_str(data, path)? {
+            into.insert((*key).into(), json!(value));
+        }
+    }
+    Ok(())
+}
+
 /// `http(s)://` followed by something, without whitespace.
 pub(crate) fn is_http_url(text: &str) -> bool {
     let rest = text

@@ -96,8 +96,9 @@ use crate::code_host::{
     RepositoryFact,
 };
 use crate::common::{
-    display_path, field, first_time, is_http_url, number_value, optional_bool, optional_str,
-    optional_time, payload, percent_encode, required_number, required_str, required_time,
+    copy_strings, display_path, field, first_time, is_http_url, number_value, optional_bool,
+    optional_str, optional_time, payload, percent_encode, required_number, required_str,
+    required_time,
 };
 use crate::transform::{TransformError, Transformer, SERVICE_DEPLOYED};
 pub use crate::transform::{
@@ -283,14 +284,14 @@ fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
     let mut dora = repo.dora();
     dora.insert("number".into(), json!(number_value(&number)));
     dora.insert("head_sha".into(), json!(head_sha));
-    for (key, path) in [
-        ("head_ref", ["pull_request", "head", "ref"]),
-        ("base_ref", ["pull_request", "base", "ref"]),
-    ] {
-        if let Some(value) = optional_str(data, &path)? {
-            dora.insert(key.into(), json!(value));
-        }
-    }
+    copy_strings(
+        data,
+        &mut dora,
+        &[
+            ("head_ref", &["pull_request", "head", "ref"]),
+            ("base_ref", &["pull_request", "base", "ref"]),
+        ],
+    )?;
     dora.insert("created_at".into(), json!(format_rfc3339(&created_at)));
     let mut github = Map::new();
     if let Some(url) = optional_str(data, &["pull_request", "html_url"])? {

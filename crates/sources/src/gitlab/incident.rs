@@ -7,7 +7,8 @@ use serde_json::{json, Map, Value};
 use super::transform::*;
 use crate::code_host::{default_environment, label_value, IncidentIssue, IncidentTimeKeys};
 use crate::common::{
-    field, number_value, optional_str, optional_time, required_number, required_str, required_time,
+    copy_strings, field, number_value, optional_str, optional_time, required_number, required_str,
+    required_time,
 };
 use crate::transform::TransformError;
 
@@ -39,19 +40,19 @@ pub(crate) fn issue(
     if let Some(id) = field(data, &["object_attributes", "id"]).filter(|v| v.is_u64()) {
         gitlab.insert("issueId".into(), id.clone());
     }
-    for (key, path) in [
-        ("url", ["object_attributes", "url"]),
-        ("type", ["object_attributes", "type"]),
-        ("severity", ["object_attributes", "severity"]),
-        (
-            "escalationStatus",
-            ["object_attributes", "escalation_status"],
-        ),
-    ] {
-        if let Some(value) = optional_str(data, &path)? {
-            gitlab.insert(key.into(), json!(value));
-        }
-    }
+    copy_strings(
+        data,
+        &mut gitlab,
+        &[
+            ("url", &["object_attributes", "url"]),
+            ("type", &["object_attributes", "type"]),
+            ("severity", &["object_attributes", "severity"]),
+            (
+                "escalationStatus",
+                &["object_attributes", "escalation_status"],
+            ),
+        ],
+    )?;
     // The resolution time: `closed_at`, else (closing now) `updated_at`, else the CloudEvent time.
     let resolved_at = if resolve {
         let mut time = optional_time(data, &["object_attributes", "closed_at"])?;

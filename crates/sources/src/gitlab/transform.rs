@@ -110,6 +110,7 @@
 //! Malformed payloads of the events above (no `project.path_with_namespace`, a merge request
 //! without `iid`, an unparsable timestamp, ...) are a [`TransformError`] naming the field.
 
+use chrono::{DateTime, Utc};
 use dora_model::cloudevent::CloudEvent;
 use dora_model::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
@@ -117,8 +118,9 @@ use serde_json::{json, Map, Value};
 
 use crate::code_host::{listed_commits, ListedCommits, Repository, RepositoryFact};
 use crate::common::{
-    display_path, field, first_time, is_http_url, number_value, optional_bool, optional_str,
-    optional_time, payload, percent_encode, required_number, required_str, required_time,
+    copy_strings, display_path, field, first_time, is_http_url, number_value, optional_bool,
+    optional_str, optional_time, payload, percent_encode, required_number, required_str,
+    required_time,
 };
 use crate::transform::{
     TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
@@ -360,32 +362,7 @@ fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Transfo
     let iid = required_number(data, &["object_attributes", "iid"])?;
     let created_at = required_time(data, &["object_attributes", "created_at"])?;
 
-    let mut dora = project.dora();
-    dora.insert("number".into(), json!(number_value(&iid)));
-    if let Some(head) = optional_str(data, &["object_attributes", "last_commit", "id"])? {
-        dora.insert("headSha".into(), json!(head));
-    }
-    for (key, path) in [
-        ("sourceBranch", ["object_attributes", "source_branch"]),
-        ("targetBranch", ["object_attributes", "target_branch"]),
-    ] {
-        if let Some(value) = optional_str(data, &path)? {
-            dora.insert(key.into(), json!(value));
-        }
-    }
-    dora.insert("createdAt".into(), json!(format_rfc3339(&created_at)));
-    let mut gitlab = Map::new();
-    if let Some(id) = field(data, &["object_attributes", "id"]).filter(|v| v.is_u64()) {
-        gitlab.insert("mergeRequestId".into(), id.clone());
-    }
-    for (key, path) in [
-        ("url", ["object_attributes", "url"]),
-        ("state", ["object_attributes", "state"]),
-    ] {
-        if let Some(value) = optional_str(data, &path)? {
-            gitlab.insert(key.into(), json!(value));
-        }
-    }
+    let (mut dora, mut gitlab) = merge_request_details(data, &project, &iid, &created_at)?;
 
     let mut content = Map::new();
     content.insert("repository".into(), project.reference());
@@ -410,32 +387,7 @@ fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Transfo
                     &["object_attributes", "updated_at"],
                 ],
             )?;
-            let mut merge_sha = None;
-            for (from, path) in [
-                (
-                    "merge_commit_sha",
-                    ["object_attributes", "merge_commit_sha"],
-                ),
-                (
-                    "squash_commit_sha",
-                    ["object_attributes", "squash_commit_sha"],
-                ),
-            ] {
-                if let Some(sha) = optional_str(data, &path)? {
-                    merge_sha = Some((from, sha));
-                    break;
-                }
-            }
-            if merge_sha.is_none() {
-                merge_sha = optional_str(data, &["object_attributes", "last_commit", "id"])?
-                    .map(|sha| ("last_commit.id", sha));
-            }
-            let Some((from, merge_sha)) = merge_sha else {
-                return Err(TransformError::new(
-                    "data.object_attributes.merge_commit_sha is missing (and there is no \
-                     squash_commit_sha or last_commit.id)",
-                ));
-            };
+            let (from, merge_sha) = merge_sha(data)?;
             dora.insert("mergeSha".into(), json!(merge_sha));
             dora.insert("mergedAt".into(), json!(format_rfc3339(&merged_at)));
             gitlab.insert("mergeShaFrom".into(), json!(from));
@@ -472,6 +424,72 @@ fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Transfo
         dora,
         own: gitlab,
     })])
+}
+
+/// Fields of a CDEvent's custom data.
+type Fields = Map<String, Value>;
+
+/// `customData.dora` and `customData.gitlab` of a merge request's CDEvents, before what its
+/// action adds.
+fn merge_request_details(
+    data: &Value,
+    project: &Repository<'_>,
+    iid: &str,
+    created_at: &DateTime<Utc>,
+) -> Result<(Fields, Fields), TransformError> {
+    let mut dora = project.dora();
+    dora.insert("number".into(), json!(number_value(iid)));
+    if let Some(head) = optional_str(data, &["object_attributes", "last_commit", "id"])? {
+        dora.insert("headSha".into(), json!(head));
+    }
+    copy_strings(
+        data,
+        &mut dora,
+        &[
+            ("sourceBranch", &["object_attributes", "source_branch"]),
+            ("targetBranch", &["object_attributes", "target_branch"]),
+        ],
+    )?;
+    dora.insert("createdAt".into(), json!(format_rfc3339(created_at)));
+    let mut gitlab = Map::new();
+    if let Some(id) = field(data, &["object_attributes", "id"]).filter(|v| v.is_u64()) {
+        gitlab.insert("mergeRequestId".into(), id.clone());
+    }
+    copy_strings(
+        data,
+        &mut gitlab,
+        &[
+            ("url", &["object_attributes", "url"]),
+            ("state", &["object_attributes", "state"]),
+        ],
+    )?;
+    Ok((dora, gitlab))
+}
+
+/// The SHA a merge request landed as, and where it was read: `merge_commit_sha`, else
+/// `squash_commit_sha`, else `last_commit.id` (a fast-forward merge).
+fn merge_sha(data: &Value) -> Result<(&'static str, &str), TransformError> {
+    for (from, path) in [
+        (
+            "merge_commit_sha",
+            ["object_attributes", "merge_commit_sha"],
+        ),
+        (
+            "squash_commit_sha",
+            ["object_attributes", "squash_commit_sha"],
+        ),
+    ] {
+        if let Some(sha) = optional_str(data, &path)? {
+            return Ok((from, sha));
+        }
+    }
+    match optional_str(data, &["object_attributes", "last_commit", "id"])? {
+        Some(sha) => Ok(("last_commit.id", sha)),
+        None => Err(TransformError::new(
+            "data.object_attributes.merge_commit_sha is missing (and there is no \
+             squash_commit_sha or last_commit.id)",
+        )),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
