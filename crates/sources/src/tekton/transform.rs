@@ -464,6 +464,41 @@ impl<'a> Run<'a> {
     }
 }
 
+/// What a finished run gives its `service.deployed`.
+struct Finished<'a> {
+    outcome: &'static str,
+    revision: Option<&'a str>,
+    timestamp: DateTime<Utc>,
+    tekton: Map<String, Value>,
+}
+
+/// When a run finished: its `completionTime`, else its `Succeeded` condition's
+/// `lastTransitionTime`, else the CloudEvent's time.
+fn completion_time(
+    event: &CloudEvent,
+    run: &Run,
+    condition: Option<&Json>,
+) -> Result<DateTime<Utc>, TransformError> {
+    let time = match run.object.path_time(&["status", "completionTime"])? {
+        Some(time) => time,
+        None => match condition
+            .map(|condition| condition.time("lastTransitionTime"))
+            .transpose()?
+            .flatten()
+        {
+            Some(time) => time,
+            None => event.time.ok_or_else(|| {
+                TransformError::new(format!(
+                    "no timestamp: data.{0}.status.completionTime and the Succeeded \
+                     condition's lastTransitionTime are missing and the CloudEvent has no time",
+                    run.kind.data_key()
+                ))
+            })?,
+        },
+    };
+    Ok(time)
+}
+
 /// How a finished run ended, from the CloudEvent type and the `Succeeded` condition's reason.
 fn outcome(state: State, reason: Option<&str>) -> &'static str {
     match state {
@@ -526,24 +561,7 @@ impl TektonTransformer {
             None => None,
         };
         let outcome = outcome(state, reason);
-        let timestamp = match run.object.path_time(&["status", "completionTime"])? {
-            Some(time) => time,
-            None => match condition
-                .as_ref()
-                .map(|condition| condition.time("lastTransitionTime"))
-                .transpose()?
-                .flatten()
-            {
-                Some(time) => time,
-                None => event.time.ok_or_else(|| {
-                    TransformError::new(format!(
-                        "no timestamp: data.{0}.status.completionTime and the Succeeded \
-                         condition's lastTransitionTime are missing and the CloudEvent has no time",
-                        run.kind.data_key()
-                    ))
-                })?,
-            },
-        };
+        let timestamp = completion_time(event, run, condition.as_ref())?;
         let started = run.object.path_time(&["status", "startTime"])?;
         let revision = match run.kind {
             Kind::PipelineRun => run.first_param(&self.settings.revision_params)?,
@@ -588,6 +606,32 @@ impl TektonTransformer {
         if outcome == "cancel" || !run.deploys(&self.settings)? {
             return Ok(out);
         }
+        out.push(self.deployed(
+            event,
+            run,
+            Finished {
+                outcome,
+                revision,
+                timestamp,
+                tekton,
+            },
+        )?);
+        Ok(out)
+    }
+
+    /// The `service.deployed` of a deploying pipeline run that finished.
+    fn deployed(
+        &self,
+        event: &CloudEvent,
+        run: &Run,
+        finished: Finished<'_>,
+    ) -> Result<Value, TransformError> {
+        let Finished {
+            outcome,
+            revision,
+            timestamp,
+            mut tekton,
+        } = finished;
         let settings = &self.settings;
         let pipeline = run.definition_name()?;
         let service = match run.first_param(&settings.service_params)? {
@@ -625,19 +669,16 @@ impl TektonTransformer {
         if let Some(image) = image {
             tekton.insert("image".into(), json!(image));
         }
-        out.push(
-            Fact {
-                event_type: SERVICE_DEPLOYED,
-                id: run.id("deployed"),
-                timestamp,
-                subject_id: service.to_owned(),
-                content,
-                dora: Some(dora).filter(|dora| !dora.is_empty()),
-                own: Some(("tekton", tekton)),
-            }
-            .into_json(&event.source),
-        );
-        Ok(out)
+        Ok(Fact {
+            event_type: SERVICE_DEPLOYED,
+            id: run.id("deployed"),
+            timestamp,
+            subject_id: service.to_owned(),
+            content,
+            dora: Some(dora).filter(|dora| !dora.is_empty()),
+            own: Some(("tekton", tekton)),
+        }
+        .into_json(&event.source))
     }
 
     /// The content shared by the started and finished events (`pipelineName`/`taskName`,
