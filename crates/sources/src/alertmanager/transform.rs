@@ -183,65 +183,15 @@ impl Transformer for AlertmanagerTransformer {
                 TransformError::new(format!("data.labels.{name} is not a string"))
             })?,
         };
-        let starts_at = required_time(data, "startsAt")?;
-        if !is_set(&starts_at) {
-            return Err(TransformError::new("data.startsAt is the zero time"));
-        }
-        let ends_at = if resolved {
-            let ends_at = required_time(data, "endsAt")?;
-            if !is_set(&ends_at) {
-                return Err(TransformError::new(
-                    "data.endsAt is the zero time, but a resolved alert must say when it ended",
-                ));
-            }
-            Some(ends_at)
-        } else {
-            None
-        };
+        let (starts_at, ends_at) = alert_times(data, resolved)?;
 
-        let label = |names: &[String]| -> Result<Option<&str>, TransformError> {
-            for name in names {
-                match labels.get(name) {
-                    Some(Value::String(value)) if !value.is_empty() => return Ok(Some(value)),
-                    None | Some(Value::Null) | Some(Value::String(_)) => {}
-                    Some(_) => {
-                        return Err(TransformError::new(format!(
-                            "data.labels.{name} is not a string"
-                        )))
-                    }
-                }
-            }
-            Ok(None)
-        };
-        let service = label(&self.settings.service_labels)?;
-        let environment = match label(&self.settings.environment_labels)? {
+        let service = first_label(labels, &self.settings.service_labels)?;
+        let environment = match first_label(labels, &self.settings.environment_labels)? {
             Some(environment) => environment,
             None if self.settings.default_environment.is_empty() => UNKNOWN_ENVIRONMENT,
             None => self.settings.default_environment.as_str(),
         };
-        let annotation = |name: &str| -> Result<Option<&str>, TransformError> {
-            match data.get("annotations") {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::Object(annotations)) => match annotations.get(name) {
-                    Some(Value::String(text)) if !text.is_empty() => Ok(Some(text)),
-                    None | Some(Value::Null) | Some(Value::String(_)) => Ok(None),
-                    Some(_) => Err(TransformError::new(format!(
-                        "data.annotations.{name} is not a string"
-                    ))),
-                },
-                Some(_) => Err(TransformError::new("data.annotations is not an object")),
-            }
-        };
-        let mut description = None;
-        for name in ["summary", "description", "message"] {
-            if let Some(text) = annotation(name)? {
-                description = Some(text);
-                break;
-            }
-        }
-        if description.is_none() {
-            description = label(&["alertname".to_owned()])?;
-        }
+        let description = description(data, labels)?;
 
         let content = incident_content(description, environment, service);
 
@@ -275,6 +225,78 @@ impl Transformer for AlertmanagerTransformer {
         );
         Ok(vec![document])
     }
+}
+
+/// The first of the labels `names` that is set.
+fn first_label<'a>(
+    labels: &'a Map<String, Value>,
+    names: &[String],
+) -> Result<Option<&'a str>, TransformError> {
+    for name in names {
+        match labels.get(name) {
+            Some(Value::String(value)) if !value.is_empty() => return Ok(Some(value)),
+            None | Some(Value::Null) | Some(Value::String(_)) => {}
+            Some(_) => {
+                return Err(TransformError::new(format!(
+                    "data.labels.{name} is not a string"
+                )))
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The annotation `name` of the alert, when set.
+fn annotation<'a>(
+    data: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, TransformError> {
+    match data.get("annotations") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(annotations)) => match annotations.get(name) {
+            Some(Value::String(text)) if !text.is_empty() => Ok(Some(text)),
+            None | Some(Value::Null) | Some(Value::String(_)) => Ok(None),
+            Some(_) => Err(TransformError::new(format!(
+                "data.annotations.{name} is not a string"
+            ))),
+        },
+        Some(_) => Err(TransformError::new("data.annotations is not an object")),
+    }
+}
+
+/// The incident's description: the `summary`, `description` or `message` annotation, else the
+/// `alertname` label.
+fn description<'a>(
+    data: &'a Map<String, Value>,
+    labels: &'a Map<String, Value>,
+) -> Result<Option<&'a str>, TransformError> {
+    for name in ["summary", "description", "message"] {
+        if let Some(text) = annotation(data, name)? {
+            return Ok(Some(text));
+        }
+    }
+    first_label(labels, &["alertname".to_owned()])
+}
+
+/// When the alert started and, for a resolved one, ended; the zero time is refused.
+fn alert_times(
+    data: &Map<String, Value>,
+    resolved: bool,
+) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), TransformError> {
+    let starts_at = required_time(data, "startsAt")?;
+    if !is_set(&starts_at) {
+        return Err(TransformError::new("data.startsAt is the zero time"));
+    }
+    if !resolved {
+        return Ok((starts_at, None));
+    }
+    let ends_at = required_time(data, "endsAt")?;
+    if !is_set(&ends_at) {
+        return Err(TransformError::new(
+            "data.endsAt is the zero time, but a resolved alert must say when it ended",
+        ));
+    }
+    Ok((starts_at, Some(ends_at)))
 }
 
 /// A member of `data` that must be a string when present.
