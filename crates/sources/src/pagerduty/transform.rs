@@ -117,21 +117,7 @@ impl Transformer for PagerdutyTransformer {
                 .time
                 .ok_or_else(|| TransformError::new("data.occurred_at is missing"))?,
         };
-        let service = match incident.get("service") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(service)) => Some(service),
-            Some(_) => return Err(TransformError::new("data.data.service is not an object")),
-        };
-        let service_name = match service {
-            Some(service) => optional_str(service, "data.data.service.summary")?,
-            None => None,
-        }
-        .filter(|name| !name.is_empty());
-        let service_id = match service {
-            Some(service) => optional_str(service, "data.data.service.id")?,
-            None => None,
-        }
-        .filter(|id| !id.is_empty());
+        let (service_name, service_id) = service_of(incident)?;
         let mapped = service_name
             .and_then(|name| self.settings.services.get(name))
             .or_else(|| service_id.and_then(|id| self.settings.services.get(id)))
@@ -149,33 +135,7 @@ impl Transformer for PagerdutyTransformer {
             mapped.or(service_name),
         );
 
-        let mut details = Map::new();
-        if let Some(kind) = optional_str(data, "data.event_type")? {
-            details.insert("eventType".into(), json!(kind));
-        }
-        if let Some(number) = incident.get("number").filter(|n| n.is_number()) {
-            details.insert("incidentNumber".into(), number.clone());
-        }
-        for (name, key) in [
-            ("status", "status"),
-            ("urgency", "urgency"),
-            ("html_url", "htmlUrl"),
-        ] {
-            if let Some(text) = optional_str(incident, &format!("data.data.{name}"))? {
-                details.insert(key.into(), json!(text));
-            }
-        }
-        if let Some(Value::Object(priority)) = incident.get("priority") {
-            if let Some(summary) = optional_str(priority, "data.data.priority.summary")? {
-                details.insert("priority".into(), json!(summary));
-            }
-        }
-        if let Some(id) = service_id {
-            details.insert("serviceId".into(), json!(id));
-        }
-        if let Some(name) = service_name {
-            details.insert("serviceName".into(), json!(name));
-        }
+        let details = details(data, incident, service_id, service_name)?;
 
         let document = incident_document(
             "pagerduty",
@@ -188,6 +148,66 @@ impl Transformer for PagerdutyTransformer {
         );
         Ok(vec![document])
     }
+}
+
+/// The incident's service: its name (`summary`) and id, when set.
+fn service_of(
+    incident: &Map<String, Value>,
+) -> Result<(Option<&str>, Option<&str>), TransformError> {
+    let service = match incident.get("service") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(service)) => Some(service),
+        Some(_) => return Err(TransformError::new("data.data.service is not an object")),
+    };
+    let service_name = match service {
+        Some(service) => optional_str(service, "data.data.service.summary")?,
+        None => None,
+    }
+    .filter(|name| !name.is_empty());
+    let service_id = match service {
+        Some(service) => optional_str(service, "data.data.service.id")?,
+        None => None,
+    }
+    .filter(|id| !id.is_empty());
+    Ok((service_name, service_id))
+}
+
+/// `customData.dora` of the incident: the event type, the incident's number, status, urgency,
+/// URL and priority, and its service.
+fn details(
+    data: &Map<String, Value>,
+    incident: &Map<String, Value>,
+    service_id: Option<&str>,
+    service_name: Option<&str>,
+) -> Result<Map<String, Value>, TransformError> {
+    let mut details = Map::new();
+    if let Some(kind) = optional_str(data, "data.event_type")? {
+        details.insert("eventType".into(), json!(kind));
+    }
+    if let Some(number) = incident.get("number").filter(|n| n.is_number()) {
+        details.insert("incidentNumber".into(), number.clone());
+    }
+    for (name, key) in [
+        ("status", "status"),
+        ("urgency", "urgency"),
+        ("html_url", "htmlUrl"),
+    ] {
+        if let Some(text) = optional_str(incident, &format!("data.data.{name}"))? {
+            details.insert(key.into(), json!(text));
+        }
+    }
+    if let Some(Value::Object(priority)) = incident.get("priority") {
+        if let Some(summary) = optional_str(priority, "data.data.priority.summary")? {
+            details.insert("priority".into(), json!(summary));
+        }
+    }
+    if let Some(id) = service_id {
+        details.insert("serviceId".into(), json!(id));
+    }
+    if let Some(name) = service_name {
+        details.insert("serviceName".into(), json!(name));
+    }
+    Ok(details)
 }
 
 /// The member named by the last segment of `path` (a dotted path used in errors), which must be
