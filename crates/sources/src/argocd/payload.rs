@@ -128,51 +128,8 @@ pub fn parse(data: &Value) -> Result<Notification<'_>, FieldError> {
         .object("health")?
         .unwrap_or_else(|| empty.at("/health"));
 
-    let op_revisions = operation.str_array("revisions")?;
-    let requested_revisions = operation.str_array("syncRevisions")?;
-    let sync_revisions = sync.str_array("revisions")?;
-    let revision = pick_revision(operation.str("revision")?, &op_revisions)
-        .or(pick_revision(
-            operation.str("syncRevision")?,
-            &requested_revisions,
-        ))
-        .or(pick_revision(sync.str("revision")?, &sync_revisions));
-    let mut revisions = Vec::new();
-    for candidate in [
-        operation.str("revision")?,
-        operation.str("syncRevision")?,
-        sync.str("revision")?,
-    ]
-    .into_iter()
-    .flatten()
-    .chain(op_revisions.iter().copied())
-    .chain(requested_revisions.iter().copied())
-    .chain(sync_revisions.iter().copied())
-    {
-        if !revisions.contains(&candidate) {
-            revisions.push(candidate);
-        }
-    }
-
-    let mut history = Vec::new();
-    if let Some(entries) = root.array("history")? {
-        let count = entries.len();
-        for (index, entry) in entries.iter().enumerate().skip(count.saturating_sub(2)) {
-            let pointer = format!("/history/{index}");
-            let Value::Object(entry) = entry else {
-                return Err(FieldError::new(pointer, "must be an object"));
-            };
-            let entry = Obj {
-                map: entry,
-                pointer,
-            };
-            let listed = entry.str_array("revisions")?;
-            history.push(Rollout {
-                revision: pick_revision(entry.str("revision")?, &listed),
-                started_at: entry.time("deployStartedAt")?,
-            });
-        }
-    }
+    let (revision, revisions) = revisions(&operation, &sync)?;
+    let history = history(&root)?;
 
     Ok(Notification {
         trigger,
@@ -198,6 +155,64 @@ pub fn parse(data: &Value) -> Result<Notification<'_>, FieldError> {
         images: root.str_array("images")?,
         history,
     })
+}
+
+/// The revision a sync applied, and every revision the payload names (each once): the
+/// operation's, the requested ones, then the sync status's.
+fn revisions<'a>(
+    operation: &Obj<'a>,
+    sync: &Obj<'a>,
+) -> Result<(Option<&'a str>, Vec<&'a str>), FieldError> {
+    let op_revisions = operation.str_array("revisions")?;
+    let requested_revisions = operation.str_array("syncRevisions")?;
+    let sync_revisions = sync.str_array("revisions")?;
+    let revision = pick_revision(operation.str("revision")?, &op_revisions)
+        .or(pick_revision(
+            operation.str("syncRevision")?,
+            &requested_revisions,
+        ))
+        .or(pick_revision(sync.str("revision")?, &sync_revisions));
+    let mut revisions = Vec::new();
+    for candidate in [
+        operation.str("revision")?,
+        operation.str("syncRevision")?,
+        sync.str("revision")?,
+    ]
+    .into_iter()
+    .flatten()
+    .chain(op_revisions.iter().copied())
+    .chain(requested_revisions.iter().copied())
+    .chain(sync_revisions.iter().copied())
+    {
+        if !revisions.contains(&candidate) {
+            revisions.push(candidate);
+        }
+    }
+    Ok((revision, revisions))
+}
+
+/// The last (at most two) successful syncs of `history`, oldest first.
+fn history<'a>(root: &Obj<'a>) -> Result<Vec<Rollout<'a>>, FieldError> {
+    let mut history = Vec::new();
+    if let Some(entries) = root.array("history")? {
+        let count = entries.len();
+        for (index, entry) in entries.iter().enumerate().skip(count.saturating_sub(2)) {
+            let pointer = format!("/history/{index}");
+            let Value::Object(entry) = entry else {
+                return Err(FieldError::new(pointer, "must be an object"));
+            };
+            let entry = Obj {
+                map: entry,
+                pointer,
+            };
+            let listed = entry.str_array("revisions")?;
+            history.push(Rollout {
+                revision: pick_revision(entry.str("revision")?, &listed),
+                started_at: entry.time("deployStartedAt")?,
+            });
+        }
+    }
+    Ok(history)
 }
 
 /// The revision among a single one and a list (multi-source applications list one per
