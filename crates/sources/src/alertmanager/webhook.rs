@@ -112,27 +112,8 @@ fn one_alert(
             "an alert must be an object",
         ));
     };
-    let status = match alert.get("status") {
-        None | Some(Value::Null) => group_status,
-        Some(Value::String(status)) => Some(status.as_str()),
-        Some(_) => return Err(invalid(at("status"), "must be a string")),
-    };
-    let (resolved, status) = match status {
-        Some("firing") => (false, "firing"),
-        Some("resolved") => (true, "resolved"),
-        Some(other) => {
-            return Err(invalid(
-                at("status"),
-                format!("{other:?} is not an alert status (\"firing\" or \"resolved\")"),
-            ))
-        }
-        None => {
-            return Err(invalid(
-                at("status"),
-                "is required (\"firing\" or \"resolved\")",
-            ))
-        }
-    };
+    let resolved = alert_status(alert, group_status, &at)?;
+    let status = if resolved { "resolved" } else { "firing" };
     let empty = Map::new();
     let labels = match alert.get("labels") {
         None | Some(Value::Null) => &empty,
@@ -188,6 +169,31 @@ fn one_alert(
         extensions: Map::new(),
         data: Some(Data::Json(Value::Object(data))),
     })
+}
+
+/// Whether the alert is resolved (else firing): its own `status`, else the group's.
+fn alert_status(
+    alert: &Map<String, Value>,
+    group_status: Option<&str>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<bool, Problem> {
+    let status = match alert.get("status") {
+        None | Some(Value::Null) => group_status,
+        Some(Value::String(status)) => Some(status.as_str()),
+        Some(_) => return Err(invalid(at("status"), "must be a string")),
+    };
+    match status {
+        Some("firing") => Ok(false),
+        Some("resolved") => Ok(true),
+        Some(other) => Err(invalid(
+            at("status"),
+            format!("{other:?} is not an alert status (\"firing\" or \"resolved\")"),
+        )),
+        None => Err(invalid(
+            at("status"),
+            "is required (\"firing\" or \"resolved\")",
+        )),
+    }
 }
 
 /// A required RFC 3339 member of an alert, parsed and as sent.

@@ -46,31 +46,7 @@ pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Value>,
         None => optional_str(data, &["metadata", "namespace"])?
             .ok_or_else(|| TransformError::new("data.involvedObject.namespace is missing"))?,
     };
-    let cluster = event.source.as_str();
-    let id = if from.is_some() {
-        let event_key = match optional_str(data, &["metadata", "uid"])? {
-            Some(uid) => uid,
-            None => optional_str(data, &["metadata", "name"])?
-                .ok_or_else(|| TransformError::new("data.metadata.uid is missing"))?,
-        };
-        let count = match field(data, &["count"]) {
-            None => "1".to_owned(),
-            Some(Value::Number(count)) => count.to_string(),
-            Some(_) => return Err(TransformError::new("data.count is not a number")),
-        };
-        derived_id(&[
-            "kubernetes",
-            "event",
-            cluster,
-            namespace,
-            name,
-            replica_set,
-            event_key,
-            &count,
-        ])
-    } else {
-        derived_id(&["kubernetes", "event", cluster, namespace, name, replica_set])
-    };
+    let id = event_id(event, data, [namespace, name, replica_set], from.is_some())?;
     let timestamp = timestamp(
         event,
         data,
@@ -100,6 +76,43 @@ pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Value>,
         details,
     }
     .into_json(event)])
+}
+
+/// The id of the rollout an Event reports: per Event occurrence (its uid and count) when the
+/// message says "from 0", else per ReplicaSet (an older controller's message without "from").
+fn event_id(
+    event: &CloudEvent,
+    data: &Value,
+    object: [&str; 3],
+    counted: bool,
+) -> Result<String, TransformError> {
+    let [namespace, name, replica_set] = object;
+    let cluster = event.source.as_str();
+    let id = if counted {
+        let event_key = match optional_str(data, &["metadata", "uid"])? {
+            Some(uid) => uid,
+            None => optional_str(data, &["metadata", "name"])?
+                .ok_or_else(|| TransformError::new("data.metadata.uid is missing"))?,
+        };
+        let count = match field(data, &["count"]) {
+            None => "1".to_owned(),
+            Some(Value::Number(count)) => count.to_string(),
+            Some(_) => return Err(TransformError::new("data.count is not a number")),
+        };
+        derived_id(&[
+            "kubernetes",
+            "event",
+            cluster,
+            namespace,
+            name,
+            replica_set,
+            event_key,
+            &count,
+        ])
+    } else {
+        derived_id(&["kubernetes", "event", cluster, namespace, name, replica_set])
+    };
+    Ok(id)
 }
 
 /// What a `ScalingReplicaSet` message says.
