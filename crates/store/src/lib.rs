@@ -17,11 +17,11 @@
 //! # Ok(()) }
 //! ```
 
-use chrono::{DateTime, Utc};
-
 mod error;
 mod postgres;
+mod reads;
 mod records;
+mod sql;
 mod sqlite;
 pub mod writer;
 
@@ -65,6 +65,14 @@ pub use links::*;
 pub const DEFAULT_POOL_SIZE: u32 = 10;
 
 impl Store {
+    /// The SQL dialect of the backend.
+    pub(crate) fn dialect(&self) -> sql::Dialect {
+        match self {
+            Self::Sqlite(_) => sql::Dialect::Sqlite,
+            Self::Postgres(_) => sql::Dialect::Postgres,
+        }
+    }
+
     /// Opens (creating if needed) the database at `url` and runs the migrations.
     ///
     /// `sqlite://PATH`, `sqlite:PATH` and a bare file path open SQLite; `postgres://...` PostgreSQL.
@@ -125,25 +133,6 @@ impl Store {
         dispatch!(self, s => s.commit_router_pass(from, to, output).await)
     }
 
-    /// The due jobs of `function` (`next_attempt_at <= now`), oldest raw event first, at most
-    /// `limit`.
-    pub async fn due_function_jobs(
-        &self,
-        function: &str,
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<FunctionJob>, StoreError> {
-        dispatch!(self, s => s.due_function_jobs(function, now, limit).await)
-    }
-
-    /// When the next job of `function` is due, if it has any.
-    pub async fn next_function_job_due(
-        &self,
-        function: &str,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        dispatch!(self, s => s.next_function_job_due(function).await)
-    }
-
     /// Stores what a job produced and deletes the job, in one transaction. Returns `false` (and
     /// stores nothing) when the job is gone: another worker finished it, or `recompute` reset it.
     pub async fn finish_function_job(
@@ -153,31 +142,6 @@ impl Store {
         outcome: &JobOutcome,
     ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.finish_function_job(raw_seq, function, outcome).await)
-    }
-
-    /// Keeps a job for another attempt at `next_attempt_at`, recording why this one failed.
-    pub async fn retry_function_job(
-        &self,
-        raw_seq: i64,
-        function: &str,
-        next_attempt_at: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.retry_function_job(raw_seq, function, next_attempt_at, error).await)
-    }
-
-    /// Pending jobs per function, by function name.
-    pub async fn function_job_stats(&self) -> Result<Vec<FunctionJobStats>, StoreError> {
-        dispatch!(self, s => s.function_job_stats().await)
-    }
-
-    /// CDEvents with `seq > after`, oldest first, at most `limit`.
-    pub async fn cdevents_after(
-        &self,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<CdEventRecord>, StoreError> {
-        dispatch!(self, s => s.cdevents_after(after, limit).await)
     }
 
     /// Stores deployments and observations and moves the facts cursor from `from` to `to`,
@@ -191,11 +155,6 @@ impl Store {
         dispatch!(self, s => s.commit_facts(from, to, output).await)
     }
 
-    /// The deployments and observations in the scope of a filter (all times), for the DORA keys.
-    pub async fn load_facts(&self, filter: &FactFilter) -> Result<FactRows, StoreError> {
-        dispatch!(self, s => s.load_facts(filter).await)
-    }
-
     /// Deployments per service and bucket, sorted by bucket then service (the book's endpoint).
     pub async fn deploy_frequency(
         &self,
@@ -203,20 +162,6 @@ impl Store {
         filter: &FrequencyFilter,
     ) -> Result<Vec<FrequencyRow>, StoreError> {
         dispatch!(self, s => s.deploy_frequency(bucket, filter).await)
-    }
-
-    /// Recorded failures (transformations, and CDEvents the calculator skipped), newest first.
-    pub async fn list_failures(
-        &self,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<FailureRecord>, StoreError> {
-        dispatch!(self, s => s.list_failures(limit, offset).await)
-    }
-
-    /// A page of stored events for the event browser, newest first.
-    pub async fn list_events(&self, query: &EventQuery) -> Result<Vec<EventRow>, StoreError> {
-        dispatch!(self, s => s.list_events(query).await)
     }
 
     /// Where a live tail of `log` starts: after every event visible now.
@@ -234,28 +179,6 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(Position, EventRow)>, StoreError> {
         dispatch!(self, s => s.tail_events(log, after, limit).await)
-    }
-
-    /// The services, environments and teams named by stored facts.
-    pub async fn dimensions(&self) -> Result<Dimensions, StoreError> {
-        let mut lists = Vec::with_capacity(DIMENSION_QUERIES.len());
-        for sql in DIMENSION_QUERIES {
-            lists.push(match self {
-                Store::Sqlite(s) => sqlx::query_scalar(sql).fetch_all(s.pool()).await?,
-                Store::Postgres(s) => sqlx::query_scalar(sql).fetch_all(s.pool()).await?,
-            });
-        }
-        let mut lists = lists.into_iter();
-        Ok(Dimensions {
-            services: lists.next().unwrap_or_default(),
-            environments: lists.next().unwrap_or_default(),
-            teams: lists.next().unwrap_or_default(),
-        })
-    }
-
-    /// Row counts and cursor positions.
-    pub async fn stats(&self) -> Result<StoreStats, StoreError> {
-        dispatch!(self, s => s.stats().await)
     }
 
     /// Deletes everything derived from `cloudevents_raw` (CDEvents, failures, facts, cursors,
@@ -287,15 +210,5 @@ impl Store {
             s.set_notify_raw_commits(notify);
         }
         self
-    }
-
-    /// A cheap round trip, for readiness.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, s => s.ping().await)
-    }
-
-    /// Closes the pool (waits for connections to be returned).
-    pub async fn close(&self) {
-        dispatch!(self, s => s.close().await)
     }
 }

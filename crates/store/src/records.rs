@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::StoreError;
+use crate::sql::{OptionalStoredTime, StoredTime};
 
 /// Per event, whether it was stored, given the (source, id) keys the INSERT returned: the first
 /// occurrence of a key in the batch is the one stored, later ones are duplicates.
@@ -45,6 +45,13 @@ impl Origin {
     }
 }
 
+/// Reads a stored `origin` (anything but `cdevents` came in through `POST /events`).
+impl From<String> for Origin {
+    fn from(text: String) -> Self {
+        Self::parse(&text)
+    }
+}
+
 /// A CloudEvent to append to `cloudevents_raw`.
 #[derive(Debug, Clone)]
 pub struct NewRawEvent {
@@ -76,7 +83,7 @@ pub struct NewCdEvent {
 /// Where a consumer stands in `cloudevents_raw`. Rows are read in (`tx`, `seq`) order; `tx` is
 /// the id of the transaction that appended the row on PostgreSQL (where appends run
 /// concurrently), and 0 on SQLite (where they are serialised and `seq` alone orders them).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, sqlx::FromRow)]
 pub struct Position {
     pub tx: i64,
     pub seq: i64,
@@ -88,9 +95,11 @@ impl Position {
 }
 
 /// A stored raw CloudEvent, as the router reads it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RawRecord {
+    #[sqlx(flatten)]
     pub position: Position,
+    #[sqlx(try_from = "String")]
     pub origin: Origin,
     pub content: String,
 }
@@ -112,7 +121,7 @@ pub struct RawBatch {
 }
 
 /// A stored CDEvent, as the calculators read it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CdEventRecord {
     pub seq: i64,
     pub event_type: String,
@@ -138,7 +147,7 @@ pub struct RouterOutput {
 }
 
 /// A call of an external function waiting to be made (or made again).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FunctionJob {
     pub raw_seq: i64,
     pub function: String,
@@ -159,12 +168,13 @@ pub enum JobOutcome {
 }
 
 /// The pending jobs of one function.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, sqlx::FromRow)]
 pub struct FunctionJobStats {
     pub function: String,
     pub pending: i64,
     /// The oldest pending raw event (lowest `raw_seq`) and when its job was enqueued.
     pub oldest_raw_seq: i64,
+    #[sqlx(try_from = "StoredTime")]
     pub oldest_enqueued_at: DateTime<Utc>,
     /// The most recent delivery error among its jobs, if any failed.
     pub last_error: Option<String>,
@@ -180,16 +190,22 @@ pub enum DeploymentKind {
     Rolledback,
 }
 
+/// A stored `deployments.kind` that names no [`DeploymentKind`] (corruption or a bug).
+#[derive(Debug, thiserror::Error)]
+#[error("unknown deployment kind {0:?}")]
+pub struct UnknownDeploymentKind(String);
+
 /// Reads a stored `deployments.kind`.
-pub(crate) fn parse_kind(text: &str, id: i64) -> Result<DeploymentKind, StoreError> {
-    match text {
-        "deployed" => Ok(DeploymentKind::Deployed),
-        "upgraded" => Ok(DeploymentKind::Upgraded),
-        "rolledback" => Ok(DeploymentKind::Rolledback),
-        other => Err(StoreError::Corrupt {
-            seq: id,
-            reason: format!("unknown deployment kind {other:?}"),
-        }),
+impl TryFrom<String> for DeploymentKind {
+    type Error = UnknownDeploymentKind;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        match text.as_str() {
+            "deployed" => Ok(Self::Deployed),
+            "upgraded" => Ok(Self::Upgraded),
+            "rolledback" => Ok(Self::Rolledback),
+            _ => Err(UnknownDeploymentKind(text)),
+        }
     }
 }
 
@@ -238,12 +254,13 @@ pub struct NewObservation {
 }
 
 /// A stored observation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ObservationRecord {
     pub fact: String,
     pub fact_id: String,
     pub service: Option<String>,
     pub environment: Option<String>,
+    #[sqlx(try_from = "StoredTime")]
     pub observed_at: DateTime<Utc>,
     pub body: String,
 }
@@ -322,7 +339,7 @@ pub struct FrequencyRow {
 /// A recorded failure with the event it concerns: a transformation that failed (the raw
 /// CloudEvent's id, source and type), or a CDEvent the facts calculator skipped (`transformer`
 /// is [`FACTS_CALCULATOR`], `cdevent_seq` is set, and id, source and type are the CDEvent's).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct FailureRecord {
     pub id: i64,
     /// The raw event concerned (0 for a CDEvent that came from none).
@@ -332,6 +349,7 @@ pub struct FailureRecord {
     pub event_type: String,
     pub transformer: String,
     pub reason: String,
+    #[sqlx(try_from = "StoredTime")]
     pub failed_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cdevent_seq: Option<i64>,
@@ -377,7 +395,7 @@ pub struct EventQuery {
 }
 
 /// A stored event as the event browser shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct EventRow {
     pub seq: i64,
     pub id: String,
@@ -385,8 +403,10 @@ pub struct EventRow {
     #[serde(rename = "type")]
     pub event_type: String,
     /// The event's own time (`time` of a CloudEvent, `context.timestamp` of a CDEvent).
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub time: Option<DateTime<Utc>>,
     /// When it was stored (received by ingest, or made by the router).
+    #[sqlx(try_from = "StoredTime")]
     pub stored_at: DateTime<Utc>,
     /// `events`/`cdevents` (how a CloudEvent arrived) or the transformer that made a CDEvent.
     pub origin: String,
@@ -410,14 +430,16 @@ pub(crate) const DIMENSION_QUERIES: [&str; 3] = [
 ];
 
 /// A stored deployment, for listing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct DeploymentRecord {
     pub id: i64,
     pub cdevent_id: String,
+    #[sqlx(try_from = "String")]
     pub kind: DeploymentKind,
     pub service: String,
     pub environment: String,
     pub artifact_id: Option<String>,
+    #[sqlx(try_from = "StoredTime")]
     pub deployed_at: DateTime<Utc>,
     pub team: Option<String>,
     pub failed: bool,
@@ -425,7 +447,7 @@ pub struct DeploymentRecord {
 }
 
 /// Row counts and cursor positions, for health and lag.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow)]
 pub struct StoreStats {
     pub raw_events: i64,
     pub cdevents: i64,
