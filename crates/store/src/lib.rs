@@ -24,6 +24,7 @@ mod records;
 mod sql;
 mod sqlite;
 pub mod writer;
+mod writes;
 
 pub use error::*;
 pub use records::*;

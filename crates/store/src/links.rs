@@ -102,6 +102,17 @@ pub struct DeploymentMatch {
     pub artifacts: Vec<String>,
 }
 
+impl LinkWrites {
+    /// The changes whose containments this pass replaces: those written and those removed.
+    pub(crate) fn rewritten_changes(&self) -> Vec<&str> {
+        self.changes
+            .iter()
+            .map(|c| c.change_id.as_str())
+            .chain(self.removed_changes.iter().map(String::as_str))
+            .collect()
+    }
+}
+
 impl DeploymentMatch {
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
@@ -178,9 +189,10 @@ pub struct ShippedKeyRecord {
 }
 
 /// What the keys read of one incident (the id is left empty by [`Store::key_rows`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct IncidentKeyRecord {
     pub id: String,
+    #[sqlx(try_from = "StoredTime")]
     pub detected_at: DateTime<Utc>,
     pub unattributed: bool,
 }
@@ -269,14 +281,3 @@ pub struct ScopeRecords {
 
 /// How many link positions of dirty days are kept: a reader further behind loads everything.
 pub const DIRTY_DAYS_KEPT: i64 = 1_000_000;
-
-impl Store {
-    /// The key rows with times in `[from, to)` (`None`: unbounded).
-    pub async fn key_rows(
-        &self,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<KeyRowsRecord, StoreError> {
-        dispatch!(self, s => s.key_rows(from, to).await)
-    }
-}

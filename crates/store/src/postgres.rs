@@ -18,15 +18,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Arguments, PgPool, Postgres, Transaction};
 
 use crate::reads::{event_select, TailRow};
 use crate::sql::Dialect;
+use crate::writes::*;
 use crate::{
     Bucket, EventLog, EventRow, FactsOutput, FrequencyFilter, FrequencyRow, JobOutcome, NewCdEvent,
-    NewRawEvent, Position, RawBatch, RawRecord, RouterOutput, StoreError, DEPLOYMENTS_CURSOR,
-    ROUTER_CURSOR,
+    NewDeployment, NewFactFailure, NewObservation, NewRawEvent, Position, RawBatch, RawRecord,
+    RouterOutput, StoreError, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 mod links;
@@ -49,29 +50,33 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// Advisory lock keys (arbitrary constants, unique to dora-events).
 const MIGRATION_LOCK: i64 = 0x646f_7261_0001;
 
+/// Inserts a group of raw events from arrays (see [`raw_event_arrays`]). Appends take no lock:
+/// they run concurrently, and readers order rows by the appending transaction (see
+/// [`PostgresStore::raw_after`]). Rows go in in (source, id) order, so concurrent appends of
+/// overlapping events wait on each other's keys in one order and never deadlock.
+macro_rules! insert_raw_events {
+    () => {
+        "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
+         SELECT id, source, type, time, received, origin, content::jsonb
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
+              AS e(id, source, type, time, received, origin, content)
+         ON CONFLICT (event_source, event_id) DO NOTHING"
+    };
+}
+
 /// One group of ingested events: a single autocommit statement (atomic on its own, one round
-/// trip). Appends take no lock: they run concurrently, and readers order rows by the appending
-/// transaction (see [`PostgresStore::raw_after`]). Rows go in in (source, id) order, so
-/// concurrent appends of overlapping events wait on each other's keys in one order and never
-/// deadlock.
-const APPEND_RAW: &str = "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
-     SELECT id, source, type, time, received, origin, content::jsonb
-     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
-          AS e(id, source, type, time, received, origin, content)
-     ON CONFLICT (event_source, event_id) DO NOTHING
-     RETURNING event_source, event_id";
+/// trip), returning the keys it stored.
+const APPEND_RAW: &str = concat!(insert_raw_events!(), " RETURNING event_source, event_id");
 
 /// The same, also notifying `dora_events_raw` listeners (other processes' routers) when it
 /// stored anything. PostgreSQL folds the per-row notifications of one transaction into one,
 /// delivered at commit.
-const APPEND_RAW_AND_NOTIFY: &str = "WITH inserted AS (
-     INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
-     SELECT id, source, type, time, received, origin, content::jsonb
-     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
-          AS e(id, source, type, time, received, origin, content)
-     ON CONFLICT (event_source, event_id) DO NOTHING
-     RETURNING event_source, event_id)
-     SELECT event_source, event_id, pg_notify('dora_events_raw', '') FROM inserted";
+const APPEND_RAW_AND_NOTIFY: &str = concat!(
+    "WITH inserted AS (",
+    insert_raw_events!(),
+    " RETURNING event_source, event_id)
+     SELECT event_source, event_id, pg_notify('dora_events_raw', '') FROM inserted"
+);
 
 const CDEVENT_APPEND_LOCK: i64 = 0x646f_7261_0003;
 
@@ -151,21 +156,7 @@ impl PostgresStore {
     }
 
     pub(crate) async fn append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self.try_append_raw(events).await {
-                Err(StoreError::Database(sqlx::Error::Database(db)))
-                    if db.code().as_deref() == Some("40P01") && attempt < 3 =>
-                {
-                    attempt += 1;
-                    tracing::debug!(
-                        attempt,
-                        "append deadlocked with a concurrent append; retrying"
-                    );
-                }
-                outcome => return outcome,
-            }
-        }
+        retrying_deadlocks(|| self.try_append_raw(events)).await
     }
 
     async fn try_append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
@@ -177,35 +168,10 @@ impl PostgresStore {
         } else {
             APPEND_RAW
         };
-        let rows = sqlx::query(statement)
-            .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
-            .bind(
-                events
-                    .iter()
-                    .map(|e| e.event_type.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                events
-                    .iter()
-                    .map(|e| e.time)
-                    .collect::<Vec<Option<DateTime<Utc>>>>(),
-            )
-            .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>())
-            .bind(
-                events
-                    .iter()
-                    .map(|e| e.content.as_str())
-                    .collect::<Vec<_>>(),
-            )
+        let keys: Vec<(String, String)> = sqlx::query_as_with(statement, raw_event_arrays(events)?)
             .fetch_all(&self.pool)
             .await?;
-        let mut new_keys: HashSet<(String, String)> = HashSet::with_capacity(rows.len());
-        for row in rows {
-            new_keys.insert((row.try_get("event_source")?, row.try_get("event_id")?));
-        }
+        let new_keys: HashSet<(String, String)> = keys.into_iter().collect();
         Ok(crate::first_occurrences_inserted(events, new_keys))
     }
 
@@ -214,17 +180,7 @@ impl PostgresStore {
         events: &[NewRawEvent],
         checkpoint: Option<(&str, i64)>,
     ) -> Result<u64, StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self.try_import_raw(events, checkpoint).await {
-                Err(StoreError::Database(sqlx::Error::Database(db)))
-                    if db.code().as_deref() == Some("40P01") && attempt < 3 =>
-                {
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        retrying_deadlocks(|| self.try_import_raw(events, checkpoint)).await
     }
 
     async fn try_import_raw(
@@ -233,23 +189,10 @@ impl PostgresStore {
         checkpoint: Option<(&str, i64)>,
     ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
-             SELECT id, source, type, time, received, origin, content::jsonb
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
-                  AS e(id, source, type, time, received, origin, content)
-             ON CONFLICT (event_source, event_id) DO NOTHING",
-        )
-        .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.time).collect::<Vec<Option<DateTime<Utc>>>>())
-        .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.content.as_str()).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let inserted = sqlx::query_with(insert_raw_events!(), raw_event_arrays(events)?)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if let Some((name, position)) = checkpoint {
             sqlx::query(
                 "INSERT INTO cursors (name, position_tx, position, updated_at) VALUES ($1, 0, $2, now())
@@ -347,40 +290,30 @@ impl PostgresStore {
             insert_cdevents(&mut tx, &cdevents).await?;
             notify(&mut tx, crate::CDEVENTS_CHANNEL).await?;
         }
-        if !output.failures.is_empty() {
-            sqlx::query(
-                "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at)
+        let failures = &output.failures;
+        if !failures.is_empty() {
+            sqlx::query(&format!(
+                "INSERT INTO {TRANSFORM_FAILURE_COLUMNS}
                  SELECT raw_seq, transformer, reason, now()
                  FROM UNNEST($1::bigint[], $2::text[], $3::text[]) AS f(raw_seq, transformer, reason)
-                 ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-            )
-            .bind(output.failures.iter().map(|f| f.raw_seq).collect::<Vec<_>>())
-            .bind(output.failures.iter().map(|f| f.transformer.as_str()).collect::<Vec<_>>())
-            .bind(output.failures.iter().map(|f| crate::storable_reason(&f.reason)).collect::<Vec<_>>())
+                 {TRANSFORM_FAILURE_CONFLICT}"
+            ))
+            .bind(column(failures, |f| f.raw_seq))
+            .bind(column(failures, |f| f.transformer.as_str()))
+            .bind(column(failures, |f| crate::storable_reason(&f.reason)))
             .execute(&mut *tx)
             .await?;
         }
-        if !output.function_jobs.is_empty() {
-            sqlx::query(
-                "INSERT INTO function_jobs (raw_seq, function, created_at, next_attempt_at)
+        let jobs = &output.function_jobs;
+        if !jobs.is_empty() {
+            sqlx::query(&format!(
+                "INSERT INTO {FUNCTION_JOB_COLUMNS}
                  SELECT raw_seq, function, now(), now()
                  FROM UNNEST($1::bigint[], $2::text[]) AS j(raw_seq, function)
-                 ON CONFLICT (raw_seq, function) DO NOTHING",
-            )
-            .bind(
-                output
-                    .function_jobs
-                    .iter()
-                    .map(|(seq, _)| *seq)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                output
-                    .function_jobs
-                    .iter()
-                    .map(|(_, f)| f.as_str())
-                    .collect::<Vec<_>>(),
-            )
+                 {FUNCTION_JOB_CONFLICT}"
+            ))
+            .bind(column(jobs, |(raw_seq, _)| *raw_seq))
+            .bind(column(jobs, |(_, function)| function.as_str()))
             .execute(&mut *tx)
             .await?;
         }
@@ -420,10 +353,10 @@ impl PostgresStore {
                 transformer,
                 reason,
             } => {
-                sqlx::query(
-                    "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at) VALUES ($1, $2, $3, now())
-                     ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-                )
+                sqlx::query(&format!(
+                    "INSERT INTO {TRANSFORM_FAILURE_COLUMNS} VALUES ($1, $2, $3, now())
+                     {TRANSFORM_FAILURE_CONFLICT}"
+                ))
                 .bind(raw_seq)
                 .bind(transformer)
                 .bind(crate::storable_reason(reason))
@@ -444,62 +377,9 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await?;
         let (from, to) = (Position { tx: 0, seq: from }, Position { tx: 0, seq: to });
         move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
-        let deployments = &output.deployments;
-        if !deployments.is_empty() {
-            sqlx::query(
-                "INSERT INTO deployments (cdevent_seq, cdevent_id, kind, service, environment, artifact_id, deployed_at,
-                                          team, failed, revision)
-                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                      $7::timestamptz[], $8::text[], $9::boolean[], $10::text[])
-                 ON CONFLICT (cdevent_seq) DO NOTHING",
-            )
-            .bind(deployments.iter().map(|d| d.cdevent_seq).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.cdevent_id.as_str()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.kind.as_str()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.service.as_str()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.environment.as_str()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.artifact_id.as_deref()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.deployed_at).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.team.as_deref()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.failed).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.revision.as_deref()).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let observations = &output.observations;
-        if !observations.is_empty() {
-            sqlx::query(
-                "INSERT INTO observations (cdevent_seq, ordinal, fact, fact_id, service, environment, observed_at, body)
-                 SELECT seq, ordinal, fact, fact_id, service, environment, observed_at, body::jsonb
-                 FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
-                             $7::timestamptz[], $8::text[])
-                      AS o(seq, ordinal, fact, fact_id, service, environment, observed_at, body)
-                 ON CONFLICT (cdevent_seq, ordinal) DO NOTHING",
-            )
-            .bind(observations.iter().map(|o| o.cdevent_seq).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.ordinal).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.fact).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.fact_id.as_str()).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.service.as_deref()).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.environment.as_deref()).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.observed_at).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.body.as_str()).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let failures = &output.failures;
-        if !failures.is_empty() {
-            sqlx::query(
-                "INSERT INTO fact_failures (cdevent_seq, calculator, reason, failed_at)
-                 SELECT seq, $3, reason, now() FROM UNNEST($1::bigint[], $2::text[]) AS f(seq, reason)
-                 ON CONFLICT (cdevent_seq, calculator) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-            )
-            .bind(failures.iter().map(|f| f.cdevent_seq).collect::<Vec<_>>())
-            .bind(failures.iter().map(|f| crate::storable_reason(&f.reason)).collect::<Vec<_>>())
-            .bind(crate::FACTS_CALCULATOR)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_deployments(&mut tx, &output.deployments).await?;
+        write_observations(&mut tx, &output.observations).await?;
+        record_fact_failures(&mut tx, crate::FACTS_CALCULATOR, &output.failures).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -607,11 +487,9 @@ impl PostgresStore {
     }
 
     pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
-        sqlx::query(
-            "TRUNCATE function_jobs, deployment_links, change_links, change_deployments, incident_links, link_keys, link_dirty_days, link_config, observations, deployments, fact_failures, transform_failures, cdevents_raw, cursors",
-        )
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(&format!("TRUNCATE {}", DERIVED_TABLES.join(", ")))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -694,27 +572,157 @@ async fn insert_cdevents(
     tx: &mut Transaction<'_, Postgres>,
     cdevents: &[(i64, &NewCdEvent)],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO cdevents_raw (cd_id, cd_source, cd_type, cd_subject_id, cd_subject_source, cd_timestamp,
-                                   content, raw_seq, transformer, stored_at)
+    sqlx::query(&format!(
+        "INSERT INTO {CDEVENT_COLUMNS}
          SELECT id, source, type, subject_id, subject_source, ts, content::jsonb, raw_seq, transformer, now()
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
                      $8::bigint[], $9::text[])
               AS c(id, source, type, subject_id, subject_source, ts, content, raw_seq, transformer)
-         ON CONFLICT (cd_source, cd_id) DO NOTHING",
-    )
-    .bind(cdevents.iter().map(|(_, c)| c.id.as_str()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.source.as_str()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.event_type.as_str()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.subject_id.as_str()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.subject_source.as_deref()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.timestamp).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.content.as_str()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(seq, _)| *seq).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.transformer.as_str()).collect::<Vec<_>>())
+         {CDEVENT_CONFLICT}"
+    ))
+    .bind(column(cdevents, |(_, c)| c.id.as_str()))
+    .bind(column(cdevents, |(_, c)| c.source.as_str()))
+    .bind(column(cdevents, |(_, c)| c.event_type.as_str()))
+    .bind(column(cdevents, |(_, c)| c.subject_id.as_str()))
+    .bind(column(cdevents, |(_, c)| c.subject_source.as_deref()))
+    .bind(column(cdevents, |(_, c)| c.timestamp))
+    .bind(column(cdevents, |(_, c)| c.content.as_str()))
+    .bind(column(cdevents, |(raw_seq, _)| *raw_seq))
+    .bind(column(cdevents, |(_, c)| c.transformer.as_str()))
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+async fn write_deployments(
+    tx: &mut Transaction<'_, Postgres>,
+    deployments: &[NewDeployment],
+) -> Result<(), StoreError> {
+    if deployments.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {DEPLOYMENT_WRITE_COLUMNS}
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                              $7::timestamptz[], $8::text[], $9::boolean[], $10::text[])
+         {DEPLOYMENT_CONFLICT}"
+    ))
+    .bind(column(deployments, |d| d.cdevent_seq))
+    .bind(column(deployments, |d| d.cdevent_id.as_str()))
+    .bind(column(deployments, |d| d.kind.as_str()))
+    .bind(column(deployments, |d| d.service.as_str()))
+    .bind(column(deployments, |d| d.environment.as_str()))
+    .bind(column(deployments, |d| d.artifact_id.as_deref()))
+    .bind(column(deployments, |d| d.deployed_at))
+    .bind(column(deployments, |d| d.team.as_deref()))
+    .bind(column(deployments, |d| d.failed))
+    .bind(column(deployments, |d| d.revision.as_deref()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn write_observations(
+    tx: &mut Transaction<'_, Postgres>,
+    observations: &[NewObservation],
+) -> Result<(), StoreError> {
+    if observations.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {OBSERVATION_WRITE_COLUMNS}
+         SELECT seq, ordinal, fact, fact_id, service, environment, observed_at, body::jsonb
+         FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::timestamptz[], $8::text[])
+              AS o(seq, ordinal, fact, fact_id, service, environment, observed_at, body)
+         {OBSERVATION_CONFLICT}"
+    ))
+    .bind(column(observations, |o| o.cdevent_seq))
+    .bind(column(observations, |o| o.ordinal))
+    .bind(column(observations, |o| o.fact))
+    .bind(column(observations, |o| o.fact_id.as_str()))
+    .bind(column(observations, |o| o.service.as_deref()))
+    .bind(column(observations, |o| o.environment.as_deref()))
+    .bind(column(observations, |o| o.observed_at))
+    .bind(column(observations, |o| o.body.as_str()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records (or records again) that `calculator` could not use these CDEvents.
+async fn record_fact_failures(
+    tx: &mut Transaction<'_, Postgres>,
+    calculator: &str,
+    failures: &[NewFactFailure],
+) -> Result<(), StoreError> {
+    if failures.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {FACT_FAILURE_COLUMNS}
+         SELECT seq, $3, reason, now() FROM UNNEST($1::bigint[], $2::text[]) AS f(seq, reason)
+         {FACT_FAILURE_CONFLICT}"
+    ))
+    .bind(column(failures, |f| f.cdevent_seq))
+    .bind(column(failures, |f| crate::storable_reason(&f.reason)))
+    .bind(calculator)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One column of `rows`, as an array parameter for `UNNEST`.
+fn column<'r, T, V>(rows: &'r [T], value: impl Fn(&'r T) -> V) -> Vec<V> {
+    rows.iter().map(value).collect()
+}
+
+/// The seven arrays [`insert_raw_events`] reads, one value of each event in each.
+fn raw_event_arrays(events: &[NewRawEvent]) -> Result<PgArguments, StoreError> {
+    let mut arguments = PgArguments::default();
+    let encode = |e: sqlx::error::BoxDynError| StoreError::Database(sqlx::Error::Encode(e));
+    arguments
+        .add(column(events, |e| e.id.as_str()))
+        .map_err(encode)?;
+    arguments
+        .add(column(events, |e| e.source.as_str()))
+        .map_err(encode)?;
+    arguments
+        .add(column(events, |e| e.event_type.as_str()))
+        .map_err(encode)?;
+    arguments.add(column(events, |e| e.time)).map_err(encode)?;
+    arguments
+        .add(column(events, |e| e.received_at))
+        .map_err(encode)?;
+    arguments
+        .add(column(events, |e| e.origin.as_str()))
+        .map_err(encode)?;
+    arguments
+        .add(column(events, |e| e.content.as_str()))
+        .map_err(encode)?;
+    Ok(arguments)
+}
+
+/// Runs `write` again (at most three times more) when it deadlocked with a concurrent append.
+async fn retrying_deadlocks<T, F>(mut write: impl FnMut() -> F) -> Result<T, StoreError>
+where
+    F: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match write().await {
+            Err(StoreError::Database(sqlx::Error::Database(db)))
+                if db.code().as_deref() == Some("40P01") && attempt < 3 =>
+            {
+                attempt += 1;
+                tracing::debug!(
+                    attempt,
+                    "append deadlocked with a concurrent append; retrying"
+                );
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// Moves a cursor from `from` to `to`, failing if another worker moved it first. The row lock

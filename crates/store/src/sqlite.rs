@@ -8,14 +8,17 @@ use std::time::Duration;
 
 use chrono::Utc;
 use dora_model::time::{parse_rfc3339, to_micros};
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use crate::reads::{event_select, TailRow};
 use crate::sql::Dialect;
+use crate::writes::*;
 use crate::{
     Bucket, EventLog, EventRow, FactsOutput, FrequencyFilter, FrequencyRow, JobOutcome, NewCdEvent,
-    NewRawEvent, Position, RawBatch, RouterOutput, StoreError, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    NewFactFailure, NewRawEvent, Position, RawBatch, RouterOutput, StoreError, DEPLOYMENTS_CURSOR,
+    ROUTER_CURSOR,
 };
 
 mod links;
@@ -116,24 +119,14 @@ impl SqliteStore {
         let mut tx = self.pool.begin().await?;
         let mut new_keys = HashSet::with_capacity(events.len());
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content) ",
-            );
-            insert.push_values(chunk, |mut row, event| {
-                row.push_bind(&event.id)
-                    .push_bind(&event.source)
-                    .push_bind(&event.event_type)
-                    .push_bind(event.time.as_ref().map(to_micros))
-                    .push_bind(to_micros(&event.received_at))
-                    .push_bind(event.origin.as_str())
-                    .push_bind(&event.content);
-            });
-            insert.push(
-                " ON CONFLICT (event_source, event_id) DO NOTHING RETURNING event_source, event_id",
-            );
-            for row in insert.build().fetch_all(&mut *tx).await? {
-                new_keys.insert((row.try_get("event_source")?, row.try_get("event_id")?));
-            }
+            let mut insert =
+                QueryBuilder::<Sqlite>::new(format!("INSERT INTO {RAW_EVENT_COLUMNS} "));
+            insert.push_values(chunk, bind_raw_event);
+            insert.push(format!(
+                " {RAW_EVENT_CONFLICT} RETURNING event_source, event_id"
+            ));
+            let keys: Vec<(String, String)> = insert.build_query_as().fetch_all(&mut *tx).await?;
+            new_keys.extend(keys);
         }
         tx.commit().await?;
         Ok(crate::first_occurrences_inserted(events, new_keys))
@@ -148,23 +141,14 @@ impl SqliteStore {
         // the insert itself at import rates. Bigger statements, too (7 parameters per row).
         const ROWS: usize = 4000;
         let mut tx = self.pool.begin().await?;
-        let mut inserted = 0;
-        for chunk in events.chunks(ROWS) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content) ",
-            );
-            insert.push_values(chunk, |mut row, event| {
-                row.push_bind(&event.id)
-                    .push_bind(&event.source)
-                    .push_bind(&event.event_type)
-                    .push_bind(event.time.as_ref().map(to_micros))
-                    .push_bind(to_micros(&event.received_at))
-                    .push_bind(event.origin.as_str())
-                    .push_bind(&event.content);
-            });
-            insert.push(" ON CONFLICT (event_source, event_id) DO NOTHING");
-            inserted += insert.build().execute(&mut *tx).await?.rows_affected();
-        }
+        let inserted = insert_rows(
+            &mut tx,
+            (RAW_EVENT_COLUMNS, RAW_EVENT_CONFLICT),
+            events,
+            ROWS,
+            bind_raw_event,
+        )
+        .await?;
         if let Some((name, position)) = checkpoint {
             sqlx::query(
                 "INSERT INTO cursors (name, position, updated_at) VALUES (?, ?, ?)
@@ -221,30 +205,22 @@ impl SqliteStore {
         for (raw_seq, cdevent) in &output.cdevents {
             insert_cdevent(&mut tx, *raw_seq, cdevent).await?;
         }
-        let now = to_micros(&Utc::now());
         for failure in &output.failures {
-            sqlx::query(
-                "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-            )
-            .bind(failure.raw_seq)
-            .bind(&failure.transformer)
-            .bind(crate::storable_reason(&failure.reason))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let reason = &failure.reason;
+            record_transform_failure(&mut tx, failure.raw_seq, &failure.transformer, reason)
+                .await?;
         }
+        let now = to_micros(&Utc::now());
+        let enqueue = format!(
+            "INSERT INTO {FUNCTION_JOB_COLUMNS} VALUES ($1, $2, $3, $3) {FUNCTION_JOB_CONFLICT}"
+        );
         for (raw_seq, function) in &output.function_jobs {
-            sqlx::query(
-                "INSERT INTO function_jobs (raw_seq, function, created_at, next_attempt_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (raw_seq, function) DO NOTHING",
-            )
-            .bind(raw_seq)
-            .bind(function)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(&enqueue)
+                .bind(raw_seq)
+                .bind(function)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
         }
         move_cursor(&mut tx, ROUTER_CURSOR, from.seq, to.seq).await?;
         tx.commit().await?;
@@ -279,16 +255,7 @@ impl SqliteStore {
                 transformer,
                 reason,
             } => {
-                sqlx::query(
-                    "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at) VALUES (?, ?, ?, ?)
-                     ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-                )
-                .bind(raw_seq)
-                .bind(transformer)
-                .bind(crate::storable_reason(reason))
-                .bind(to_micros(&Utc::now()))
-                .execute(&mut *tx)
-                .await?;
+                record_transform_failure(&mut tx, raw_seq, transformer, reason).await?;
             }
         }
         tx.commit().await?;
@@ -304,56 +271,45 @@ impl SqliteStore {
         // Multi-row statements, as for raw appends: one round trip to SQLite's worker thread per
         // chunk instead of per row.
         let mut tx = self.pool.begin().await?;
-        for chunk in output.deployments.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO deployments (cdevent_seq, cdevent_id, kind, service, environment, artifact_id, deployed_at,
-                                          team, failed, revision) ",
-            );
-            insert.push_values(chunk, |mut row, deployment| {
-                row.push_bind(deployment.cdevent_seq)
-                    .push_bind(&deployment.cdevent_id)
-                    .push_bind(deployment.kind.as_str())
-                    .push_bind(&deployment.service)
-                    .push_bind(&deployment.environment)
-                    .push_bind(&deployment.artifact_id)
-                    .push_bind(to_micros(&deployment.deployed_at))
-                    .push_bind(&deployment.team)
-                    .push_bind(deployment.failed)
-                    .push_bind(&deployment.revision);
-            });
-            insert.push(" ON CONFLICT (cdevent_seq) DO NOTHING");
-            insert.build().execute(&mut *tx).await?;
-        }
-        for chunk in output.observations.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO observations (cdevent_seq, ordinal, fact, fact_id, service, environment, observed_at, body) ",
-            );
-            insert.push_values(chunk, |mut row, observation| {
-                row.push_bind(observation.cdevent_seq)
-                    .push_bind(observation.ordinal)
-                    .push_bind(observation.fact)
-                    .push_bind(&observation.fact_id)
-                    .push_bind(&observation.service)
-                    .push_bind(&observation.environment)
-                    .push_bind(to_micros(&observation.observed_at))
-                    .push_bind(&observation.body);
-            });
-            insert.push(" ON CONFLICT (cdevent_seq, ordinal) DO NOTHING");
-            insert.build().execute(&mut *tx).await?;
-        }
-        let now = to_micros(&Utc::now());
-        for failure in &output.failures {
-            sqlx::query(
-                "INSERT INTO fact_failures (cdevent_seq, calculator, reason, failed_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (cdevent_seq, calculator) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-            )
-            .bind(failure.cdevent_seq)
-            .bind(crate::FACTS_CALCULATOR)
-            .bind(crate::storable_reason(&failure.reason))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let deployments = (DEPLOYMENT_WRITE_COLUMNS, DEPLOYMENT_CONFLICT);
+        insert_rows(
+            &mut tx,
+            deployments,
+            &output.deployments,
+            ROWS_PER_STATEMENT,
+            |mut row, d| {
+                row.push_bind(d.cdevent_seq)
+                    .push_bind(&d.cdevent_id)
+                    .push_bind(d.kind.as_str())
+                    .push_bind(&d.service)
+                    .push_bind(&d.environment)
+                    .push_bind(&d.artifact_id)
+                    .push_bind(to_micros(&d.deployed_at))
+                    .push_bind(&d.team)
+                    .push_bind(d.failed)
+                    .push_bind(&d.revision);
+            },
+        )
+        .await?;
+        let observations = (OBSERVATION_WRITE_COLUMNS, OBSERVATION_CONFLICT);
+        insert_rows(
+            &mut tx,
+            observations,
+            &output.observations,
+            ROWS_PER_STATEMENT,
+            |mut row, o| {
+                row.push_bind(o.cdevent_seq)
+                    .push_bind(o.ordinal)
+                    .push_bind(o.fact)
+                    .push_bind(&o.fact_id)
+                    .push_bind(&o.service)
+                    .push_bind(&o.environment)
+                    .push_bind(to_micros(&o.observed_at))
+                    .push_bind(&o.body);
+            },
+        )
+        .await?;
+        record_fact_failures(&mut tx, crate::FACTS_CALCULATOR, &output.failures).await?;
         move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
         tx.commit().await?;
         Ok(())
@@ -429,22 +385,7 @@ impl SqliteStore {
 
     pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for table in [
-            "function_jobs",
-            "deployment_links",
-            "change_links",
-            "change_deployments",
-            "incident_links",
-            "link_keys",
-            "link_dirty_days",
-            "link_config",
-            "observations",
-            "deployments",
-            "fact_failures",
-            "transform_failures",
-            "cdevents_raw",
-            "cursors",
-        ] {
+        for table in DERIVED_TABLES {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&mut *tx)
                 .await?;
@@ -459,12 +400,9 @@ async fn insert_cdevent(
     raw_seq: i64,
     cdevent: &NewCdEvent,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO cdevents_raw (cd_id, cd_source, cd_type, cd_subject_id, cd_subject_source, cd_timestamp,
-                                   content, raw_seq, transformer, stored_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (cd_source, cd_id) DO NOTHING",
-    )
+    sqlx::query(&format!(
+        "INSERT INTO {CDEVENT_COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {CDEVENT_CONFLICT}"
+    ))
     .bind(&cdevent.id)
     .bind(&cdevent.source)
     .bind(&cdevent.event_type)
@@ -478,6 +416,78 @@ async fn insert_cdevent(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Records (or records again) that `transformer` failed on the raw event `raw_seq`.
+async fn record_transform_failure(
+    tx: &mut Transaction<'_, Sqlite>,
+    raw_seq: i64,
+    transformer: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO {TRANSFORM_FAILURE_COLUMNS} VALUES ($1, $2, $3, $4) {TRANSFORM_FAILURE_CONFLICT}"
+    ))
+    .bind(raw_seq)
+    .bind(transformer)
+    .bind(crate::storable_reason(reason))
+    .bind(to_micros(&Utc::now()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records (or records again) that `calculator` could not use these CDEvents.
+async fn record_fact_failures(
+    tx: &mut Transaction<'_, Sqlite>,
+    calculator: &str,
+    failures: &[NewFactFailure],
+) -> Result<(), StoreError> {
+    let now = to_micros(&Utc::now());
+    let statement = format!(
+        "INSERT INTO {FACT_FAILURE_COLUMNS} VALUES ($1, $2, $3, $4) {FACT_FAILURE_CONFLICT}"
+    );
+    for failure in failures {
+        sqlx::query(&statement)
+            .bind(failure.cdevent_seq)
+            .bind(calculator)
+            .bind(crate::storable_reason(&failure.reason))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The values of one raw event, in the order of [`RAW_EVENT_COLUMNS`].
+fn bind_raw_event<'r>(mut row: Separated<'_, 'r, Sqlite, &'static str>, event: &'r NewRawEvent) {
+    row.push_bind(&event.id)
+        .push_bind(&event.source)
+        .push_bind(&event.event_type)
+        .push_bind(event.time.as_ref().map(to_micros))
+        .push_bind(to_micros(&event.received_at))
+        .push_bind(event.origin.as_str())
+        .push_bind(&event.content);
+}
+
+/// Inserts `rows` into `table` (`"name (columns)"`, then what a conflict does) with multi-row
+/// statements of at most `per_statement` rows, each row's values pushed by `bind`: one round
+/// trip to SQLite's worker thread per statement instead of per row. Returns the rows inserted.
+async fn insert_rows<'r, T>(
+    tx: &mut Transaction<'_, Sqlite>,
+    (table, on_conflict): (&str, &str),
+    rows: &'r [T],
+    per_statement: usize,
+    mut bind: impl FnMut(Separated<'_, 'r, Sqlite, &'static str>, &'r T),
+) -> Result<u64, StoreError> {
+    let mut inserted = 0;
+    for chunk in rows.chunks(per_statement) {
+        let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {table} "));
+        insert.push_values(chunk, &mut bind);
+        insert.push(format!(" {on_conflict}"));
+        inserted += insert.build().execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(inserted)
 }
 
 /// Moves a cursor from `from` to `to`, failing if another worker moved it first.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::links::*;
 use crate::sql::{
-    latest, with_pool, List, StoredTime, CHANGE_LINK_COLUMNS, DEPLOYMENT_COLUMNS,
+    earliest, latest, with_pool, List, StoredTime, CHANGE_LINK_COLUMNS, DEPLOYMENT_COLUMNS,
     DEPLOYMENT_LINK_COLUMNS, INCIDENT_LINK_COLUMNS,
 };
 use crate::{DeploymentRecord, ObservationRecord, Store, StoreError};
@@ -345,6 +345,36 @@ impl Store {
             .sort_by(|a, b| a.incident_id.cmp(&b.incident_id));
         links.deployments.sort_by_key(|d| d.deployment_id);
         Ok(links)
+    }
+
+    /// The key rows with times in `[from, to)` (`None`: unbounded).
+    pub async fn key_rows(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<KeyRowsRecord, StoreError> {
+        // Bounds, never `IS NULL OR`: a generic plan must still use the time indexes. Without
+        // ids the keys do not need, and mapped as they stream in: a history's worth of rows is
+        // never held twice.
+        let (from, to) = (from.unwrap_or_else(earliest), to.unwrap_or_else(latest));
+        let deployments = dispatch!(self, s => s.key_deployments(from, to).await)?;
+        let shipped = dispatch!(self, s => s.key_shipped(from, to).await)?;
+        let detections = "SELECT i.deployment_id, i.detected_at FROM deployments d
+             JOIN incident_links i ON i.deployment_id = d.id
+             WHERE d.deployed_at >= $1 AND d.deployed_at < $2";
+        let incidents = "SELECT '' AS id, detected_at, unattributed FROM incident_links
+             WHERE detected_at >= $1 AND detected_at < $2";
+        let (from, to) = (StoredTime(from), StoredTime(to));
+        let (detections, incidents): (Vec<(i64, StoredTime)>, _) = with_pool!(self, pool => (
+            sqlx::query_as(detections).bind(from).bind(to).fetch_all(pool).await?,
+            sqlx::query_as(incidents).bind(from).bind(to).fetch_all(pool).await?,
+        ));
+        Ok(KeyRowsRecord {
+            deployments,
+            detections: detections.into_iter().map(|(id, at)| (id, at.0)).collect(),
+            shipped,
+            incidents,
+        })
     }
 
     /// The days whose key rows changed in link passes after `after` up to `upto`; `None` when
