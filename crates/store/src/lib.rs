@@ -6,8 +6,12 @@
 //! cursor in the same transaction as its output, so a crash never skips or repeats work, and
 //! unique keys on (source, id) make redelivered input harmless.
 //!
-//! [`Store`] is a closed enum over the backends (SQLite and PostgreSQL), so
-//! every backend writes its own SQL instead of a lowest-common-denominator dialect.
+//! [`Store`] is a closed enum over the backends (SQLite and PostgreSQL). A query whose SQL is the
+//! same on both is written once (`reads`, `links::reads`, `links::pages`, `links::commit`), with
+//! `sql` rendering the few fragments the two spell differently and mapping rows through
+//! `sqlx::FromRow`; `writes` holds the text both backends' writes share. What really differs
+//! stays in the backends (`sqlite`, `postgres`): opening and migrating, how many rows travel in
+//! one statement, PostgreSQL's snapshot horizon and notifications, the key rows' packing.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), dora_store::StoreError> {
@@ -16,6 +20,45 @@
 //! println!("{} raw events", stats.raw_events);
 //! # Ok(()) }
 //! ```
+
+/// The embedded migrations of one backend (`migrations/<dir>/`), applied in order and recorded
+/// in `schema_migrations`.
+macro_rules! migrations {
+    ($dir:literal) => {
+        &[
+            (
+                1,
+                include_str!(concat!("../migrations/", $dir, "/0001_init.sql")),
+            ),
+            (
+                2,
+                include_str!(concat!("../migrations/", $dir, "/0002_facts.sql")),
+            ),
+            (
+                3,
+                include_str!(concat!("../migrations/", $dir, "/0003_function_jobs.sql")),
+            ),
+            (
+                4,
+                include_str!(concat!("../migrations/", $dir, "/0004_fact_failures.sql")),
+            ),
+            (
+                5,
+                include_str!(concat!("../migrations/", $dir, "/0005_links.sql")),
+            ),
+        ]
+    };
+}
+
+/// Calls the same method on whichever backend the store is.
+macro_rules! dispatch {
+    ($store:expr, $backend:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($backend) => $call,
+            Store::Postgres($backend) => $call,
+        }
+    };
+}
 
 mod error;
 mod postgres;
@@ -47,16 +90,6 @@ pub const DEPLOYMENTS_CURSOR: &str = "calculator:deployments";
 pub enum Store {
     Sqlite(SqliteStore),
     Postgres(PostgresStore),
-}
-
-/// Calls the same method on whichever backend the store is.
-macro_rules! dispatch {
-    ($store:expr, $backend:ident => $call:expr) => {
-        match $store {
-            Store::Sqlite($backend) => $call,
-            Store::Postgres($backend) => $call,
-        }
-    };
 }
 
 mod links;
@@ -180,13 +213,6 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(Position, EventRow)>, StoreError> {
         dispatch!(self, s => s.tail_events(log, after, limit).await)
-    }
-
-    /// Deletes everything derived from `cloudevents_raw` (CDEvents, failures, facts, cursors,
-    /// function jobs),
-    /// so the pipeline can rebuild it (`dora-events recompute`).
-    pub async fn reset_derived(&self) -> Result<(), StoreError> {
-        dispatch!(self, s => s.reset_derived().await)
     }
 
     /// Wakes `wake` whenever another process commits on `channel` ([`RAW_CHANNEL`],

@@ -9,8 +9,11 @@ use chrono::{DateTime, Utc};
 use crate::sql::{OptionalStoredTime, StoredTime};
 use crate::{DeploymentRecord, ObservationRecord, Store, StoreError};
 
+mod commit;
 mod pages;
 mod reads;
+
+pub(crate) use commit::link_commits;
 
 /// Cursor of the linker over `cdevents_raw` (it follows the facts cursor).
 pub const LINKS_CURSOR: &str = "calculator:links";

@@ -32,20 +32,7 @@ use crate::{
 
 mod links;
 
-/// Embedded migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/postgres/0001_init.sql")),
-    (2, include_str!("../migrations/postgres/0002_facts.sql")),
-    (
-        3,
-        include_str!("../migrations/postgres/0003_function_jobs.sql"),
-    ),
-    (
-        4,
-        include_str!("../migrations/postgres/0004_fact_failures.sql"),
-    ),
-    (5, include_str!("../migrations/postgres/0005_links.sql")),
-];
+const MIGRATIONS: &[(i64, &str)] = migrations!("postgres");
 
 /// Advisory lock keys (arbitrary constants, unique to dora-events).
 const MIGRATION_LOCK: i64 = 0x646f_7261_0001;
@@ -484,13 +471,6 @@ impl PostgresStore {
                 .fetch_one(&self.pool)
                 .await?,
         )
-    }
-
-    pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
-        sqlx::query(&format!("TRUNCATE {}", DERIVED_TABLES.join(", ")))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// Forwards notifications on `channel` (from any process) to `wake`, reconnecting after errors.

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::sql::{with_pool, Dialect, List, OptionalStoredTime, StoredTime, DEPLOYMENT_COLUMNS};
+use crate::writes::derived_tables;
 use crate::{
     CdEventRecord, Dimensions, EventLog, EventQuery, EventRow, FactFilter, FactRows, FailureRecord,
     FunctionJob, FunctionJobStats, Position, Store, StoreError, StoreStats, DEPLOYMENTS_CURSOR,
@@ -258,6 +259,20 @@ impl Store {
             .bind(LINKS_CURSOR)
             .fetch_one(pool)
             .await?))
+    }
+
+    /// Deletes everything derived from `cloudevents_raw` (CDEvents, failures, facts, cursors,
+    /// function jobs), so the pipeline can rebuild it (`dora-events recompute`).
+    pub async fn reset_derived(&self) -> Result<(), StoreError> {
+        let statements = self.dialect().empty_tables(&derived_tables());
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for statement in &statements {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// A cheap round trip, for readiness.

@@ -92,6 +92,12 @@ pub struct Position {
 impl Position {
     /// Before the first row.
     pub const START: Position = Position { tx: 0, seq: 0 };
+
+    /// A position in a log appended under a lock (`tx` 0): `cdevents_raw`, and every log on
+    /// SQLite.
+    pub(crate) fn at(seq: i64) -> Self {
+        Position { tx: 0, seq }
+    }
 }
 
 /// A stored raw CloudEvent, as the router reads it.

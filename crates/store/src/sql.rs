@@ -58,6 +58,15 @@ impl Dialect {
         }
     }
 
+    /// The statements that empty `tables`: `DELETE` on SQLite (which has no `TRUNCATE`), one
+    /// `TRUNCATE` on PostgreSQL.
+    pub(crate) fn empty_tables(self, tables: &[&str]) -> Vec<String> {
+        match self {
+            Self::Sqlite => tables.iter().map(|t| format!("DELETE FROM {t}")).collect(),
+            Self::Postgres => vec![format!("TRUNCATE {}", tables.join(", "))],
+        }
+    }
+
     /// Whether the text `column` starts with the text parameter `$n`.
     pub(crate) fn starts_with(self, column: &str, n: u8) -> String {
         match self {

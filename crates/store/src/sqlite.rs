@@ -26,20 +26,7 @@ mod links;
 /// Rows per multi-row INSERT (at most 10 parameters each: 5,000, under SQLite's 32,766 limit).
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Embedded migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../migrations/sqlite/0002_facts.sql")),
-    (
-        3,
-        include_str!("../migrations/sqlite/0003_function_jobs.sql"),
-    ),
-    (
-        4,
-        include_str!("../migrations/sqlite/0004_fact_failures.sql"),
-    ),
-    (5, include_str!("../migrations/sqlite/0005_links.sql")),
-];
+const MIGRATIONS: &[(i64, &str)] = migrations!("sqlite");
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -222,7 +209,7 @@ impl SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        move_cursor(&mut tx, ROUTER_CURSOR, from.seq, to.seq).await?;
+        move_cursor(&mut tx, ROUTER_CURSOR, from, to).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -310,7 +297,13 @@ impl SqliteStore {
         )
         .await?;
         record_fact_failures(&mut tx, crate::FACTS_CALCULATOR, &output.failures).await?;
-        move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
+        move_cursor(
+            &mut tx,
+            DEPLOYMENTS_CURSOR,
+            Position::at(from),
+            Position::at(to),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -381,17 +374,6 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(|r| (r.position, r.event)).collect())
-    }
-
-    pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for table in DERIVED_TABLES {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 }
 
@@ -494,9 +476,10 @@ async fn insert_rows<'r, T>(
 async fn move_cursor(
     tx: &mut Transaction<'_, Sqlite>,
     name: &str,
-    from: i64,
-    to: i64,
+    from: Position,
+    to: Position,
 ) -> Result<(), StoreError> {
+    let (from, to) = (from.seq, to.seq);
     let now = to_micros(&Utc::now());
     sqlx::query("INSERT INTO cursors (name, position, updated_at) VALUES (?, 0, ?) ON CONFLICT (name) DO NOTHING")
         .bind(name)

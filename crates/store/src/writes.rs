@@ -85,20 +85,18 @@ pub(crate) const LINK_TABLES: [&str; 6] = [
     "link_dirty_days",
 ];
 
-/// The tables [`crate::Store::reset_derived`] empties: all but `cloudevents_raw`.
-pub(crate) const DERIVED_TABLES: [&str; 14] = [
-    "function_jobs",
-    "deployment_links",
-    "change_links",
-    "change_deployments",
-    "incident_links",
-    "link_keys",
-    "link_dirty_days",
-    "link_config",
-    "observations",
-    "deployments",
-    "fact_failures",
-    "transform_failures",
-    "cdevents_raw",
-    "cursors",
-];
+/// The tables [`crate::Store::reset_derived`] empties: all but `cloudevents_raw`, those that
+/// refer to others first.
+pub(crate) fn derived_tables() -> Vec<&'static str> {
+    let before_links = ["function_jobs"];
+    let after_links = [
+        "link_config",
+        "observations",
+        "deployments",
+        "fact_failures",
+        "transform_failures",
+        "cdevents_raw",
+        "cursors",
+    ];
+    [&before_links[..], &LINK_TABLES, &after_links].concat()
+}

@@ -3,70 +3,17 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use sqlx::postgres::PgHasArrayType;
-use sqlx::{Encode, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use super::{column, move_cursor, record_fact_failures, PostgresStore};
 use crate::links::*;
-use crate::sql::{Dialect, List};
+use crate::sql::Dialect;
 use crate::writes::*;
-use crate::{Position, StoreError};
+use crate::StoreError;
+
+link_commits!(PostgresStore, Postgres, Dialect::Postgres, usize::MAX);
 
 impl PostgresStore {
-    pub(crate) async fn commit_links(
-        &self,
-        from: i64,
-        to: i64,
-        writes: &LinkWrites,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // The cursor first: its row lock serialises concurrent passes.
-        let (from, to) = (Position { tx: 0, seq: from }, Position { tx: 0, seq: to });
-        move_cursor(&mut tx, LINKS_CURSOR, from, to).await?;
-        let rewritten = writes.rewritten_changes();
-        delete_where_in(
-            &mut tx,
-            "change_links",
-            "change_id",
-            &writes.removed_changes,
-        )
-        .await?;
-        delete_where_in(&mut tx, "change_deployments", "change_id", &rewritten).await?;
-        write_containments(&mut tx, &writes.containments).await?;
-        delete_where_in(
-            &mut tx,
-            "incident_links",
-            "incident_id",
-            &writes.removed_incidents,
-        )
-        .await?;
-        write_change_links(&mut tx, to.seq, &writes.changes).await?;
-        write_incident_links(&mut tx, to.seq, &writes.incidents).await?;
-        write_deployment_links(&mut tx, to.seq, &writes.deployments).await?;
-        write_keys(&mut tx, to.seq, writes).await?;
-        record_fact_failures(&mut tx, LINKER, &writes.failures).await?;
-        prune_dirty_days(&mut tx, to.seq).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(crate) async fn reset_links(&self, fingerprint: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(&format!("TRUNCATE {}", LINK_TABLES.join(", ")))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM cursors WHERE name = $1")
-            .bind(LINKS_CURSOR)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(LINK_FINGERPRINT_UPSERT)
-            .bind(fingerprint)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The production deployments of [`crate::Store::key_rows`], by `deployed_at` in
     /// `[from, to)`. Many rows travel as arrays, one row per day: far fewer rows to hand over.
     pub(crate) async fn key_deployments(
@@ -137,31 +84,6 @@ impl PostgresStore {
     }
 }
 
-/// Deletes the rows of `table` whose `column` is one of `values`.
-async fn delete_where_in<T>(
-    tx: &mut Transaction<'_, Postgres>,
-    table: &str,
-    column: &str,
-    values: &[T],
-) -> Result<(), StoreError>
-where
-    T: PgHasArrayType + Sync,
-    for<'a> &'a [T]: Encode<'a, Postgres>,
-{
-    if values.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "DELETE FROM {table} WHERE {}",
-        Dialect::Postgres.in_list(column, 1)
-    );
-    sqlx::query(&sql)
-        .bind(List(values))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 async fn write_containments(
     tx: &mut Transaction<'_, Postgres>,
     containments: &[ContainmentRow],
@@ -181,6 +103,17 @@ async fn write_containments(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Writes (or writes again) the links of changes, incidents and deployments, as of `version`.
+async fn write_links(
+    tx: &mut Transaction<'_, Postgres>,
+    version: i64,
+    writes: &LinkWrites,
+) -> Result<(), StoreError> {
+    write_change_links(tx, version, &writes.changes).await?;
+    write_incident_links(tx, version, &writes.incidents).await?;
+    write_deployment_links(tx, version, &writes.deployments).await
 }
 
 async fn write_change_links(
@@ -287,29 +220,6 @@ async fn write_keys(
         .bind(&writes.dirty_days)
         .execute(&mut **tx)
         .await?;
-    }
-    Ok(())
-}
-
-/// Forgets the dirty days of passes more than [`DIRTY_DAYS_KEPT`] before `version`, and
-/// from where on they are kept.
-async fn prune_dirty_days(
-    tx: &mut Transaction<'_, Postgres>,
-    version: i64,
-) -> Result<(), StoreError> {
-    let prune_below = version - DIRTY_DAYS_KEPT;
-    if prune_below <= 0 {
-        return Ok(());
-    }
-    let pruned = sqlx::query(PRUNE_DIRTY_DAYS)
-        .bind(prune_below)
-        .execute(&mut **tx)
-        .await?;
-    if pruned.rows_affected() > 0 {
-        sqlx::query(DIRTY_DAYS_KEPT_FROM)
-            .bind(prune_below)
-            .execute(&mut **tx)
-            .await?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::{insert_rows, move_cursor, record_fact_failures, SqliteStore, ROWS_PER_STATEMENT};
 use crate::links::*;
-use crate::sql::{Dialect, List};
+use crate::sql::Dialect;
 use crate::writes::*;
 use crate::StoreError;
 
@@ -33,73 +33,9 @@ fn number<T: std::str::FromStr>(text: &str) -> Result<T, StoreError> {
     })
 }
 
+link_commits!(SqliteStore, Sqlite, Dialect::Sqlite, ROWS_PER_STATEMENT);
+
 impl SqliteStore {
-    pub(crate) async fn commit_links(
-        &self,
-        from: i64,
-        to: i64,
-        writes: &LinkWrites,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let rewritten = writes.rewritten_changes();
-        delete_where_in(
-            &mut tx,
-            "change_links",
-            "change_id",
-            &writes.removed_changes,
-        )
-        .await?;
-        delete_where_in(&mut tx, "change_deployments", "change_id", &rewritten).await?;
-        let containments = (CONTAINMENT_COLUMNS, "");
-        insert_rows(
-            &mut tx,
-            containments,
-            &writes.containments,
-            ROWS_PER_STATEMENT,
-            |mut row, c| {
-                row.push_bind(&c.change_id)
-                    .push_bind(c.deployment_id)
-                    .push_bind(&c.service)
-                    .push_bind(&c.environment)
-                    .push_bind(c.shipped);
-            },
-        )
-        .await?;
-        delete_where_in(
-            &mut tx,
-            "incident_links",
-            "incident_id",
-            &writes.removed_incidents,
-        )
-        .await?;
-        write_links(&mut tx, to, writes).await?;
-        write_keys(&mut tx, to, writes).await?;
-        record_fact_failures(&mut tx, LINKER, &writes.failures).await?;
-        prune_dirty_days(&mut tx, to).await?;
-        move_cursor(&mut tx, LINKS_CURSOR, from, to).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(crate) async fn reset_links(&self, fingerprint: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for table in LINK_TABLES {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("DELETE FROM cursors WHERE name = $1")
-            .bind(LINKS_CURSOR)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(LINK_FINGERPRINT_UPSERT)
-            .bind(fingerprint)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The production deployments of [`crate::Store::key_rows`], by `deployed_at` in
     /// `[from, to)`. Many rows travel as one text per day: sqlx hands rows over one by one from
     /// its SQLite thread, which costs more than the query itself at a history's size.
@@ -168,23 +104,19 @@ impl SqliteStore {
     }
 }
 
-/// Deletes the rows of `table` whose `column` is one of `values`.
-async fn delete_where_in<T: serde::Serialize + Sync>(
+async fn write_containments(
     tx: &mut Transaction<'_, Sqlite>,
-    table: &str,
-    column: &str,
-    values: &[T],
+    containments: &[ContainmentRow],
 ) -> Result<(), StoreError> {
-    let sql = format!(
-        "DELETE FROM {table} WHERE {}",
-        Dialect::Sqlite.in_list(column, 1)
-    );
-    for chunk in values.chunks(ROWS_PER_STATEMENT) {
-        sqlx::query(&sql)
-            .bind(List(chunk))
-            .execute(&mut **tx)
-            .await?;
-    }
+    let table = (CONTAINMENT_COLUMNS, "");
+    insert_rows(tx, table, containments, ROWS_PER_STATEMENT, |mut row, c| {
+        row.push_bind(&c.change_id)
+            .push_bind(c.deployment_id)
+            .push_bind(&c.service)
+            .push_bind(&c.environment)
+            .push_bind(c.shipped);
+    })
+    .await?;
     Ok(())
 }
 
@@ -279,28 +211,5 @@ async fn write_keys(
         },
     )
     .await?;
-    Ok(())
-}
-
-/// Forgets the dirty days of passes more than [`DIRTY_DAYS_KEPT`] before `version`, and
-/// from where on they are kept.
-async fn prune_dirty_days(
-    tx: &mut Transaction<'_, Sqlite>,
-    version: i64,
-) -> Result<(), StoreError> {
-    let prune_below = version - DIRTY_DAYS_KEPT;
-    if prune_below <= 0 {
-        return Ok(());
-    }
-    let pruned = sqlx::query(PRUNE_DIRTY_DAYS)
-        .bind(prune_below)
-        .execute(&mut **tx)
-        .await?;
-    if pruned.rows_affected() > 0 {
-        sqlx::query(DIRTY_DAYS_KEPT_FROM)
-            .bind(prune_below)
-            .execute(&mut **tx)
-            .await?;
-    }
     Ok(())
 }
