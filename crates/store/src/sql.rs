@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use dora_model::time::{from_micros, to_micros};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
-use sqlx::sqlite::{SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgRow, PgTypeInfo, PgValueRef};
+use sqlx::sqlite::{SqliteArgumentValue, SqliteRow, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Encode, Postgres, Sqlite, Type, ValueRef};
 
 /// Which database a query is rendered for.
@@ -258,5 +258,60 @@ impl Dialect {
             "fact, fact_id, service, environment, observed_at, {}",
             self.json_text("body")
         )
+    }
+}
+
+/// A query parameter both backends bind.
+pub(crate) trait Param:
+    for<'q> Encode<'q, Sqlite> + Type<Sqlite> + for<'q> Encode<'q, Postgres> + Type<Postgres> + Send
+{
+}
+
+impl<T> Param for T where
+    T: for<'q> Encode<'q, Sqlite>
+        + Type<Sqlite>
+        + for<'q> Encode<'q, Postgres>
+        + Type<Postgres>
+        + Send
+{
+}
+
+/// A row type both backends map.
+pub(crate) trait Mapped:
+    for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+impl<T> Mapped for T where
+    T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+impl crate::Store {
+    /// The rows `sql` selects with its one parameter `$1`.
+    pub(crate) async fn rows_with<R: Mapped>(
+        &self,
+        sql: &str,
+        param: impl Param,
+    ) -> Result<Vec<R>, crate::StoreError> {
+        Ok(with_pool!(self, pool => sqlx::query_as(sql).bind(param).fetch_all(pool).await?))
+    }
+
+    /// The rows `select` (a query up to its `WHERE`) picks whose `column` is one of `values`:
+    /// none when `values` is empty.
+    pub(crate) async fn rows_in<R: Mapped, T>(
+        &self,
+        select: &str,
+        column: &str,
+        values: &[T],
+    ) -> Result<Vec<R>, crate::StoreError>
+    where
+        for<'a> List<'a, T>: Param,
+    {
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("{select} WHERE {}", self.dialect().in_list(column, 1));
+        self.rows_with(&sql, List(values)).await
     }
 }

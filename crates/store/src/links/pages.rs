@@ -99,8 +99,8 @@ impl Store {
              WHERE {} ORDER BY detected_at, incident_id{bytewise}",
             dialect.in_list("deployment_id", 1)
         );
-        let shipped = self.pairs_of_deployments(&shipped, &ids).await?;
-        let incidents = self.pairs_of_deployments(&incidents, &ids).await?;
+        let shipped: Vec<(i64, String)> = self.rows_with(&shipped, List(&ids)).await?;
+        let incidents: Vec<(i64, String)> = self.rows_with(&incidents, List(&ids)).await?;
         for (id, change) in shipped {
             if let Some(&n) = position.get(&id) {
                 page.items[n].shipped.push(change);
@@ -112,15 +112,6 @@ impl Store {
             }
         }
         Ok(page)
-    }
-
-    /// The `(deployment id, text)` pairs `sql` selects for the deployments `ids` (`$1`).
-    async fn pairs_of_deployments(
-        &self,
-        sql: &str,
-        ids: &[i64],
-    ) -> Result<Vec<(i64, String)>, StoreError> {
-        Ok(with_pool!(self, pool => sqlx::query_as(sql).bind(List(ids)).fetch_all(pool).await?))
     }
 
     /// A page of the changes first deployed to production in the window, newest first.

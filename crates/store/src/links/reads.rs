@@ -172,61 +172,26 @@ impl Store {
         &self,
         keys: &[String],
     ) -> Result<Vec<(String, String)>, StoreError> {
-        self.link_keys_where("key", keys).await
+        self.rows_in("SELECT key, fact_id FROM link_keys", "key", keys)
+            .await
     }
 
     /// `(key, fact id)` pairs of `link_keys` of the facts `ids`.
     pub async fn keys_of_facts(&self, ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
-        self.link_keys_where("fact_id", ids).await
-    }
-
-    /// `(key, fact id)` pairs of `link_keys` whose `column` is one of `values`.
-    async fn link_keys_where(
-        &self,
-        column: &str,
-        values: &[String],
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        if values.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT key, fact_id FROM link_keys WHERE {}",
-            self.dialect().in_list(column, 1)
-        );
-        Ok(with_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(List(values))
-            .fetch_all(pool)
-            .await?))
+        self.rows_in("SELECT key, fact_id FROM link_keys", "fact_id", ids)
+            .await
     }
 
     /// The stored links of these changes.
     pub async fn change_links(&self, ids: &[String]) -> Result<Vec<ChangeLinkRow>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {CHANGE_LINK_COLUMNS} FROM change_links WHERE {}",
-            self.dialect().in_list("change_id", 1)
-        );
-        Ok(with_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(List(ids))
-            .fetch_all(pool)
-            .await?))
+        let select = format!("SELECT {CHANGE_LINK_COLUMNS} FROM change_links");
+        self.rows_in(&select, "change_id", ids).await
     }
 
     /// The stored links of these incidents.
     pub async fn incident_links(&self, ids: &[String]) -> Result<Vec<IncidentLinkRow>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links WHERE {}",
-            self.dialect().in_list("incident_id", 1)
-        );
-        Ok(with_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(List(ids))
-            .fetch_all(pool)
-            .await?))
+        let select = format!("SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links");
+        self.rows_in(&select, "incident_id", ids).await
     }
 
     /// Incidents attributed to one of these deployments.
@@ -234,17 +199,8 @@ impl Store {
         &self,
         deployment_ids: &[i64],
     ) -> Result<Vec<IncidentLinkRow>, StoreError> {
-        if deployment_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links WHERE {}",
-            self.dialect().in_list("deployment_id", 1)
-        );
-        Ok(with_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(List(deployment_ids))
-            .fetch_all(pool)
-            .await?))
+        let select = format!("SELECT {INCIDENT_LINK_COLUMNS} FROM incident_links");
+        self.rows_in(&select, "deployment_id", deployment_ids).await
     }
 
     /// Incidents of one of `services` detected in `[from, to]`, or naming one of `artifacts`.
@@ -303,17 +259,8 @@ impl Store {
         &self,
         ids: &[i64],
     ) -> Result<Vec<DeploymentLinkRow>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {DEPLOYMENT_LINK_COLUMNS} FROM deployment_links WHERE {}",
-            self.dialect().in_list("deployment_id", 1)
-        );
-        Ok(with_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(List(ids))
-            .fetch_all(pool)
-            .await?))
+        let select = format!("SELECT {DEPLOYMENT_LINK_COLUMNS} FROM deployment_links");
+        self.rows_in(&select, "deployment_id", ids).await
     }
 
     /// The configuration fingerprint the links were made under, if any.
