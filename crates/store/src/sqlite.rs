@@ -192,12 +192,15 @@ impl SqliteStore {
         for (raw_seq, cdevent) in &output.cdevents {
             insert_cdevent(&mut tx, *raw_seq, cdevent).await?;
         }
-        for failure in &output.failures {
-            let reason = &failure.reason;
-            record_transform_failure(&mut tx, failure.raw_seq, &failure.transformer, reason)
-                .await?;
-        }
         let now = to_micros(&Utc::now());
+        for failure in &output.failures {
+            let failed = (
+                failure.raw_seq,
+                failure.transformer.as_str(),
+                failure.reason.as_str(),
+            );
+            record_transform_failure(&mut tx, failed, now).await?;
+        }
         let enqueue = format!(
             "INSERT INTO {FUNCTION_JOB_COLUMNS} VALUES ($1, $2, $3, $3) {FUNCTION_JOB_CONFLICT}"
         );
@@ -242,7 +245,8 @@ impl SqliteStore {
                 transformer,
                 reason,
             } => {
-                record_transform_failure(&mut tx, raw_seq, transformer, reason).await?;
+                let now = to_micros(&Utc::now());
+                record_transform_failure(&mut tx, (raw_seq, transformer, reason), now).await?;
             }
         }
         tx.commit().await?;
@@ -400,12 +404,12 @@ async fn insert_cdevent(
     Ok(())
 }
 
-/// Records (or records again) that `transformer` failed on the raw event `raw_seq`.
+/// Records (or records again) that a transformer failed on a raw event:
+/// `(raw_seq, transformer, reason)`, at `failed_at` (microseconds).
 async fn record_transform_failure(
     tx: &mut Transaction<'_, Sqlite>,
-    raw_seq: i64,
-    transformer: &str,
-    reason: &str,
+    (raw_seq, transformer, reason): (i64, &str, &str),
+    failed_at: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO {TRANSFORM_FAILURE_COLUMNS} VALUES ($1, $2, $3, $4) {TRANSFORM_FAILURE_CONFLICT}"
@@ -413,7 +417,7 @@ async fn record_transform_failure(
     .bind(raw_seq)
     .bind(transformer)
     .bind(crate::storable_reason(reason))
-    .bind(to_micros(&Utc::now()))
+    .bind(failed_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
