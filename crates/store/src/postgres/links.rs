@@ -1,5 +1,6 @@
-//! The link tables on PostgreSQL ([`crate::links`]): lists travel as arrays (`= ANY`, `UNNEST`),
-//! times as `timestamptz`.
+//! What the link tables need of PostgreSQL alone ([`crate::links`]): a links pass's rows as
+//! `UNNEST` of arrays (the pass itself is written once, in `links/commit.rs`), and the key
+//! rows as arrays, one row per day.
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;

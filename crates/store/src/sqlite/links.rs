@@ -1,5 +1,6 @@
-//! The link tables on SQLite ([`crate::links`]): lists travel as JSON arrays read with
-//! `json_each`, times as integer microseconds.
+//! What the link tables need of SQLite alone ([`crate::links`]): a links pass's rows as
+//! multi-row `VALUES` (the pass itself is written once, in `links/commit.rs`), and the key
+//! rows packed as one text per day.
 
 use chrono::{DateTime, Utc};
 use dora_model::time::{from_micros, to_micros};
