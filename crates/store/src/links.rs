@@ -6,17 +6,25 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::sql::{OptionalStoredTime, StoredTime};
 use crate::{DeploymentRecord, ObservationRecord, Store, StoreError};
+
+mod commit;
+mod pages;
+mod reads;
+
+pub(crate) use commit::link_commits;
 
 /// Cursor of the linker over `cdevents_raw` (it follows the facts cursor).
 pub const LINKS_CURSOR: &str = "calculator:links";
 
 /// One change after folding, with its links.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChangeLinkRow {
     pub change_id: String,
     /// The first production deployment containing it.
     pub first_deployment: Option<i64>,
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub first_at: Option<DateTime<Utc>>,
     /// Lead time in seconds, or a negative code (no usable start); `None` when not shipped.
     pub lead: Option<i32>,
@@ -25,7 +33,7 @@ pub struct ChangeLinkRow {
 }
 
 /// A deployment containing a change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ContainmentRow {
     pub change_id: String,
     pub deployment_id: i64,
@@ -36,10 +44,12 @@ pub struct ContainmentRow {
 }
 
 /// One detected incident with its attribution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct IncidentLinkRow {
     pub incident_id: String,
+    #[sqlx(try_from = "StoredTime")]
     pub detected_at: DateTime<Utc>,
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub resolved_at: Option<DateTime<Utc>>,
     pub service: Option<String>,
     pub environment: Option<String>,
@@ -53,7 +63,7 @@ pub struct IncidentLinkRow {
 }
 
 /// One deployment's links.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DeploymentLinkRow {
     pub deployment_id: i64,
     /// What the keys count of it, as bits (`dora_metrics::links` defines them).
@@ -95,6 +105,17 @@ pub struct DeploymentMatch {
     pub artifacts: Vec<String>,
 }
 
+impl LinkWrites {
+    /// The changes whose containments this pass replaces: those written and those removed.
+    pub(crate) fn rewritten_changes(&self) -> Vec<&str> {
+        self.changes
+            .iter()
+            .map(|c| c.change_id.as_str())
+            .chain(self.removed_changes.iter().map(String::as_str))
+            .collect()
+    }
+}
+
 impl DeploymentMatch {
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
@@ -133,151 +154,6 @@ pub struct AllLinks {
 }
 
 impl Store {
-    /// Deployments and observations of the CDEvents with `from < seq <= to`, in stored order.
-    pub async fn facts_between(&self, from: i64, to: i64) -> Result<NewFacts, StoreError> {
-        dispatch!(self, s => s.facts_between(from, to).await)
-    }
-
-    /// Every observation of the facts `ids` of kind `fact`, in stored order.
-    pub async fn observations_of(
-        &self,
-        fact: &str,
-        ids: &[String],
-    ) -> Result<Vec<ObservationRecord>, StoreError> {
-        dispatch!(self, s => s.observations_of(fact, ids).await)
-    }
-
-    /// Deployments matching any criterion of `wanted`.
-    pub async fn deployments_matching(
-        &self,
-        wanted: &DeploymentMatch,
-    ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        if wanted.is_empty() {
-            return Ok(Vec::new());
-        }
-        dispatch!(self, s => s.deployments_matching(wanted).await)
-    }
-
-    /// The latest (by time, then id) deployment of `service` in one of `environments` (`None`:
-    /// any) with `from <= deployed_at <= to`.
-    pub async fn latest_deployment(
-        &self,
-        service: &str,
-        environments: Option<&[String]>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Option<DeploymentRecord>, StoreError> {
-        dispatch!(self, s => s.latest_deployment(service, environments, from, to).await)
-    }
-
-    /// A service and environment's deployments from `from` (inclusive) in order, up to `until`
-    /// (inclusive; `None`: to the end).
-    pub async fn target_deployments(
-        &self,
-        service: &str,
-        environment: &str,
-        from: OrderKey,
-        until: Option<DateTime<Utc>>,
-    ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        dispatch!(self, s => s.target_deployments(service, environment, from, until).await)
-    }
-
-    /// The neighbour of `at` among a service and environment's deployments (only those whose
-    /// rollout did not fail, with `not_failed`).
-    pub async fn target_neighbour(
-        &self,
-        service: &str,
-        environment: &str,
-        at: OrderKey,
-        side: Neighbour,
-        not_failed: bool,
-    ) -> Result<Option<DeploymentRecord>, StoreError> {
-        dispatch!(self, s => s.target_neighbour(service, environment, at, side, not_failed).await)
-    }
-
-    /// `(key, fact id)` pairs of `link_keys` with one of `keys`.
-    pub async fn facts_with_keys(
-        &self,
-        keys: &[String],
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        dispatch!(self, s => s.facts_with_keys(keys).await)
-    }
-
-    /// `(key, fact id)` pairs of `link_keys` of the facts `ids`.
-    pub async fn keys_of_facts(&self, ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        dispatch!(self, s => s.keys_of_facts(ids).await)
-    }
-
-    /// The stored links of these changes.
-    pub async fn change_links(&self, ids: &[String]) -> Result<Vec<ChangeLinkRow>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        dispatch!(self, s => s.change_links(ids).await)
-    }
-
-    /// The stored links of these incidents.
-    pub async fn incident_links(&self, ids: &[String]) -> Result<Vec<IncidentLinkRow>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        dispatch!(self, s => s.incident_links(ids).await)
-    }
-
-    /// Incidents of one of `services` detected in `[from, to]`, or naming one of `artifacts`.
-    pub async fn incidents_near(
-        &self,
-        services: &[String],
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        artifacts: &[String],
-    ) -> Result<Vec<IncidentLinkRow>, StoreError> {
-        if services.is_empty() && artifacts.is_empty() {
-            return Ok(Vec::new());
-        }
-        dispatch!(self, s => s.incidents_near(services, from, to, artifacts).await)
-    }
-
-    /// Incidents attributed to a deployment of this service and environment, detected at or
-    /// before `until` (`None`: any time) and not resolved at or before `open_after`.
-    pub async fn incidents_of_target(
-        &self,
-        service: &str,
-        environment: &str,
-        until: Option<DateTime<Utc>>,
-        open_after: DateTime<Utc>,
-    ) -> Result<Vec<IncidentLinkRow>, StoreError> {
-        dispatch!(self, s => s.incidents_of_target(service, environment, until, open_after).await)
-    }
-
-    /// Incidents attributed to one of these deployments.
-    pub async fn incidents_attributed_to(
-        &self,
-        deployment_ids: &[i64],
-    ) -> Result<Vec<IncidentLinkRow>, StoreError> {
-        if deployment_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        dispatch!(self, s => s.incidents_attributed_to(deployment_ids).await)
-    }
-
-    /// The stored links of these deployments.
-    pub async fn deployment_links(
-        &self,
-        ids: &[i64],
-    ) -> Result<Vec<DeploymentLinkRow>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        dispatch!(self, s => s.deployment_links(ids).await)
-    }
-
     /// Writes a links pass and moves the links cursor from `from` to `to`, atomically.
     pub async fn commit_links(
         &self,
@@ -288,30 +164,10 @@ impl Store {
         dispatch!(self, s => s.commit_links(from, to, writes).await)
     }
 
-    /// The configuration fingerprint the links were made under, if any.
-    pub async fn links_fingerprint(&self) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.links_fingerprint().await)
-    }
-
     /// Forgets every link (and the links cursor) and records the fingerprint the next ones will
     /// be made under: the linker then links every fact again, from the first CDEvent.
     pub async fn reset_links(&self, fingerprint: &str) -> Result<(), StoreError> {
         dispatch!(self, s => s.reset_links(fingerprint).await)
-    }
-
-    /// Every link row, sorted by id (for tests and consistency checks).
-    pub async fn all_links(&self) -> Result<AllLinks, StoreError> {
-        // Sorted here: the databases' collations differ.
-        let mut links = dispatch!(self, s => s.all_links().await)?;
-        links.changes.sort_by(|a, b| a.change_id.cmp(&b.change_id));
-        links
-            .containments
-            .sort_by(|a, b| (&a.change_id, a.deployment_id).cmp(&(&b.change_id, b.deployment_id)));
-        links
-            .incidents
-            .sort_by(|a, b| a.incident_id.cmp(&b.incident_id));
-        links.deployments.sort_by_key(|d| d.deployment_id);
-        Ok(links)
     }
 }
 
@@ -336,9 +192,10 @@ pub struct ShippedKeyRecord {
 }
 
 /// What the keys read of one incident (the id is left empty by [`Store::key_rows`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct IncidentKeyRecord {
     pub id: String,
+    #[sqlx(try_from = "StoredTime")]
     pub detected_at: DateTime<Utc>,
     pub unattributed: bool,
 }
@@ -356,7 +213,7 @@ pub struct KeyRowsRecord {
 }
 
 /// How far the links are behind the CDEvents store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct LinkLag {
     /// The links cursor.
     pub version: i64,
@@ -364,6 +221,7 @@ pub struct LinkLag {
     /// number left unused by a rolled back append counts too).
     pub cdevents_behind: i64,
     /// When the oldest of them was stored.
+    #[sqlx(try_from = "OptionalStoredTime")]
     pub oldest_unlinked_at: Option<DateTime<Utc>>,
 }
 
@@ -376,14 +234,17 @@ pub struct Page<T> {
 }
 
 /// A deployment with its links, for drill-down.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeploymentPageRow {
+    #[sqlx(flatten)]
     pub deployment: DeploymentRecord,
     /// The `detail` of its links (absent while not linked yet).
     pub detail: Option<String>,
     /// Changes it shipped, sorted.
+    #[sqlx(skip)]
     pub shipped: Vec<String>,
     /// Incidents blamed on it, by detection then id.
+    #[sqlx(skip)]
     pub incidents: Vec<String>,
 }
 
@@ -423,68 +284,3 @@ pub struct ScopeRecords {
 
 /// How many link positions of dirty days are kept: a reader further behind loads everything.
 pub const DIRTY_DAYS_KEPT: i64 = 1_000_000;
-
-impl Store {
-    /// The key rows with times in `[from, to)` (`None`: unbounded).
-    pub async fn key_rows(
-        &self,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<KeyRowsRecord, StoreError> {
-        dispatch!(self, s => s.key_rows(from, to).await)
-    }
-
-    /// The days whose key rows changed in link passes after `after` up to `upto`; `None` when
-    /// those records were pruned (the reader must load everything again).
-    pub async fn dirty_days_since(
-        &self,
-        after: i64,
-        upto: i64,
-    ) -> Result<Option<Vec<i32>>, StoreError> {
-        dispatch!(self, s => s.dirty_days_since(after, upto).await)
-    }
-
-    /// The links cursor and how far it is behind the CDEvents store.
-    pub async fn link_lag(&self) -> Result<LinkLag, StoreError> {
-        dispatch!(self, s => s.link_lag().await)
-    }
-
-    /// A page of the deployments (any environment) in the window, newest first.
-    pub async fn deployment_page(
-        &self,
-        query: &PageQuery,
-    ) -> Result<Page<DeploymentPageRow>, StoreError> {
-        dispatch!(self, s => s.deployment_page(query).await)
-    }
-
-    /// A page of the changes first deployed to production in the window, newest first.
-    pub async fn change_page(&self, query: &PageQuery) -> Result<Page<ChangeLinkRow>, StoreError> {
-        dispatch!(self, s => s.change_page(query).await)
-    }
-
-    /// A page of the incidents detected in the window, newest first.
-    pub async fn incident_page(
-        &self,
-        query: &PageQuery,
-    ) -> Result<Page<IncidentLinkRow>, StoreError> {
-        dispatch!(self, s => s.incident_page(query).await)
-    }
-
-    /// Deployments (any environment) with `from <= deployed_at < to`, by time.
-    pub async fn deployments_between(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        dispatch!(self, s => s.deployments_between(from, to).await)
-    }
-
-    /// What a scope of these services and environments (`None`: any) may need.
-    pub async fn scope_records(
-        &self,
-        services: Option<&[String]>,
-        environments: Option<&[String]>,
-    ) -> Result<ScopeRecords, StoreError> {
-        dispatch!(self, s => s.scope_records(services, environments).await)
-    }
-}

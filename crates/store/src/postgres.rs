@@ -18,60 +18,52 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Arguments, PgPool, Postgres, Transaction};
 
+use crate::reads::{event_select, TailRow};
+use crate::sql::Dialect;
+use crate::writes::*;
 use crate::{
-    Bucket, CdEventRecord, DeploymentRecord, EventLog, EventQuery, EventRow, FactFilter, FactRows,
-    FactsOutput, FailureRecord, FrequencyFilter, FrequencyRow, FunctionJob, FunctionJobStats,
-    JobOutcome, NewCdEvent, NewRawEvent, ObservationRecord, Origin, Position, RawBatch, RawRecord,
-    RouterOutput, StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    Bucket, EventLog, EventRow, FactsOutput, FrequencyFilter, FrequencyRow, JobOutcome, NewCdEvent,
+    NewDeployment, NewFactFailure, NewObservation, NewRawEvent, Position, RawBatch, RawRecord,
+    RouterOutput, StoreError, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
 };
 
 mod links;
 
-/// Embedded migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/postgres/0001_init.sql")),
-    (2, include_str!("../migrations/postgres/0002_facts.sql")),
-    (
-        3,
-        include_str!("../migrations/postgres/0003_function_jobs.sql"),
-    ),
-    (
-        4,
-        include_str!("../migrations/postgres/0004_fact_failures.sql"),
-    ),
-    (5, include_str!("../migrations/postgres/0005_links.sql")),
-];
+const MIGRATIONS: &[(i64, &str)] = migrations!("postgres");
 
 /// Advisory lock keys (arbitrary constants, unique to dora-events).
 const MIGRATION_LOCK: i64 = 0x646f_7261_0001;
 
+/// Inserts a group of raw events from arrays (see [`raw_event_arrays`]). Appends take no lock:
+/// they run concurrently, and readers order rows by the appending transaction (see
+/// [`PostgresStore::raw_after`]). Rows go in in (source, id) order, so concurrent appends of
+/// overlapping events wait on each other's keys in one order and never deadlock.
+macro_rules! insert_raw_events {
+    () => {
+        "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
+         SELECT id, source, type, time, received, origin, content::jsonb
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
+              AS e(id, source, type, time, received, origin, content)
+         ON CONFLICT (event_source, event_id) DO NOTHING"
+    };
+}
+
 /// One group of ingested events: a single autocommit statement (atomic on its own, one round
-/// trip). Appends take no lock: they run concurrently, and readers order rows by the appending
-/// transaction (see [`PostgresStore::raw_after`]). Rows go in in (source, id) order, so
-/// concurrent appends of overlapping events wait on each other's keys in one order and never
-/// deadlock.
-const APPEND_RAW: &str = "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
-     SELECT id, source, type, time, received, origin, content::jsonb
-     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
-          AS e(id, source, type, time, received, origin, content)
-     ON CONFLICT (event_source, event_id) DO NOTHING
-     RETURNING event_source, event_id";
+/// trip), returning the keys it stored.
+const APPEND_RAW: &str = concat!(insert_raw_events!(), " RETURNING event_source, event_id");
 
 /// The same, also notifying `dora_events_raw` listeners (other processes' routers) when it
 /// stored anything. PostgreSQL folds the per-row notifications of one transaction into one,
 /// delivered at commit.
-const APPEND_RAW_AND_NOTIFY: &str = "WITH inserted AS (
-     INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
-     SELECT id, source, type, time, received, origin, content::jsonb
-     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
-          AS e(id, source, type, time, received, origin, content)
-     ON CONFLICT (event_source, event_id) DO NOTHING
-     RETURNING event_source, event_id)
-     SELECT event_source, event_id, pg_notify('dora_events_raw', '') FROM inserted";
+const APPEND_RAW_AND_NOTIFY: &str = concat!(
+    "WITH inserted AS (",
+    insert_raw_events!(),
+    " RETURNING event_source, event_id)
+     SELECT event_source, event_id, pg_notify('dora_events_raw', '') FROM inserted"
+);
 
 const CDEVENT_APPEND_LOCK: i64 = 0x646f_7261_0003;
 
@@ -151,21 +143,7 @@ impl PostgresStore {
     }
 
     pub(crate) async fn append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self.try_append_raw(events).await {
-                Err(StoreError::Database(sqlx::Error::Database(db)))
-                    if db.code().as_deref() == Some("40P01") && attempt < 3 =>
-                {
-                    attempt += 1;
-                    tracing::debug!(
-                        attempt,
-                        "append deadlocked with a concurrent append; retrying"
-                    );
-                }
-                outcome => return outcome,
-            }
-        }
+        retrying_deadlocks(|| self.try_append_raw(events)).await
     }
 
     async fn try_append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
@@ -177,35 +155,10 @@ impl PostgresStore {
         } else {
             APPEND_RAW
         };
-        let rows = sqlx::query(statement)
-            .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
-            .bind(
-                events
-                    .iter()
-                    .map(|e| e.event_type.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                events
-                    .iter()
-                    .map(|e| e.time)
-                    .collect::<Vec<Option<DateTime<Utc>>>>(),
-            )
-            .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>())
-            .bind(
-                events
-                    .iter()
-                    .map(|e| e.content.as_str())
-                    .collect::<Vec<_>>(),
-            )
+        let keys: Vec<(String, String)> = sqlx::query_as_with(statement, raw_event_arrays(events)?)
             .fetch_all(&self.pool)
             .await?;
-        let mut new_keys: HashSet<(String, String)> = HashSet::with_capacity(rows.len());
-        for row in rows {
-            new_keys.insert((row.try_get("event_source")?, row.try_get("event_id")?));
-        }
+        let new_keys: HashSet<(String, String)> = keys.into_iter().collect();
         Ok(crate::first_occurrences_inserted(events, new_keys))
     }
 
@@ -214,17 +167,7 @@ impl PostgresStore {
         events: &[NewRawEvent],
         checkpoint: Option<(&str, i64)>,
     ) -> Result<u64, StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self.try_import_raw(events, checkpoint).await {
-                Err(StoreError::Database(sqlx::Error::Database(db)))
-                    if db.code().as_deref() == Some("40P01") && attempt < 3 =>
-                {
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        retrying_deadlocks(|| self.try_import_raw(events, checkpoint)).await
     }
 
     async fn try_import_raw(
@@ -233,23 +176,10 @@ impl PostgresStore {
         checkpoint: Option<(&str, i64)>,
     ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
-             SELECT id, source, type, time, received, origin, content::jsonb
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
-                  AS e(id, source, type, time, received, origin, content)
-             ON CONFLICT (event_source, event_id) DO NOTHING",
-        )
-        .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.time).collect::<Vec<Option<DateTime<Utc>>>>())
-        .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.content.as_str()).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let inserted = sqlx::query_with(insert_raw_events!(), raw_event_arrays(events)?)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if let Some((name, position)) = checkpoint {
             sqlx::query(
                 "INSERT INTO cursors (name, position_tx, position, updated_at) VALUES ($1, 0, $2, now())
@@ -272,17 +202,13 @@ impl PostgresStore {
     }
 
     pub(crate) async fn cursor(&self, name: &str) -> Result<Position, StoreError> {
-        let row = sqlx::query("SELECT position_tx, position FROM cursors WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(row) => Ok(Position {
-                tx: row.try_get("position_tx")?,
-                seq: row.try_get("position")?,
-            }),
-            None => Ok(Position::START),
-        }
+        let position = sqlx::query_as(
+            "SELECT position_tx AS tx, position AS seq FROM cursors WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(position.unwrap_or(Position::START))
     }
 
     /// Raw events after `after` in (`tx`, `seq`) order. Appends commit concurrently, so a row of
@@ -309,7 +235,7 @@ impl PostgresStore {
                 ),
             });
         }
-        let rows = sqlx::query(
+        let records: Vec<RawRecord> = sqlx::query_as(
             "SELECT tx, seq, origin, content::text AS content FROM cloudevents_raw
              WHERE (tx, seq) > ($1, $2) AND tx < $3
              ORDER BY tx, seq LIMIT $4",
@@ -320,17 +246,6 @@ impl PostgresStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in rows {
-            records.push(RawRecord {
-                position: Position {
-                    tx: row.try_get("tx")?,
-                    seq: row.try_get("seq")?,
-                },
-                origin: Origin::parse(row.try_get("origin")?),
-                content: row.try_get("content")?,
-            });
-        }
         let last = records.last().map_or(after, |r| r.position);
         let more_pending: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM cloudevents_raw WHERE (tx, seq) > ($1, $2))",
@@ -362,88 +277,35 @@ impl PostgresStore {
             insert_cdevents(&mut tx, &cdevents).await?;
             notify(&mut tx, crate::CDEVENTS_CHANNEL).await?;
         }
-        if !output.failures.is_empty() {
-            sqlx::query(
-                "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at)
+        let failures = &output.failures;
+        if !failures.is_empty() {
+            sqlx::query(&format!(
+                "INSERT INTO {TRANSFORM_FAILURE_COLUMNS}
                  SELECT raw_seq, transformer, reason, now()
                  FROM UNNEST($1::bigint[], $2::text[], $3::text[]) AS f(raw_seq, transformer, reason)
-                 ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-            )
-            .bind(output.failures.iter().map(|f| f.raw_seq).collect::<Vec<_>>())
-            .bind(output.failures.iter().map(|f| f.transformer.as_str()).collect::<Vec<_>>())
-            .bind(output.failures.iter().map(|f| crate::storable_reason(&f.reason)).collect::<Vec<_>>())
+                 {TRANSFORM_FAILURE_CONFLICT}"
+            ))
+            .bind(column(failures, |f| f.raw_seq))
+            .bind(column(failures, |f| f.transformer.as_str()))
+            .bind(column(failures, |f| crate::storable_reason(&f.reason)))
             .execute(&mut *tx)
             .await?;
         }
-        if !output.function_jobs.is_empty() {
-            sqlx::query(
-                "INSERT INTO function_jobs (raw_seq, function, created_at, next_attempt_at)
+        let jobs = &output.function_jobs;
+        if !jobs.is_empty() {
+            sqlx::query(&format!(
+                "INSERT INTO {FUNCTION_JOB_COLUMNS}
                  SELECT raw_seq, function, now(), now()
                  FROM UNNEST($1::bigint[], $2::text[]) AS j(raw_seq, function)
-                 ON CONFLICT (raw_seq, function) DO NOTHING",
-            )
-            .bind(
-                output
-                    .function_jobs
-                    .iter()
-                    .map(|(seq, _)| *seq)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                output
-                    .function_jobs
-                    .iter()
-                    .map(|(_, f)| f.as_str())
-                    .collect::<Vec<_>>(),
-            )
+                 {FUNCTION_JOB_CONFLICT}"
+            ))
+            .bind(column(jobs, |(raw_seq, _)| *raw_seq))
+            .bind(column(jobs, |(_, function)| function.as_str()))
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    pub(crate) async fn due_function_jobs(
-        &self,
-        function: &str,
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<FunctionJob>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT j.raw_seq, j.function, j.attempts, r.content::text AS content
-             FROM function_jobs j JOIN cloudevents_raw r ON r.seq = j.raw_seq
-             WHERE j.function = $1 AND j.next_attempt_at <= $2
-             ORDER BY j.raw_seq LIMIT $3",
-        )
-        .bind(function)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(FunctionJob {
-                    raw_seq: row.try_get("raw_seq")?,
-                    function: row.try_get("function")?,
-                    attempts: row.try_get("attempts")?,
-                    content: row.try_get("content")?,
-                })
-            })
-            .collect()
-    }
-
-    pub(crate) async fn next_function_job_due(
-        &self,
-        function: &str,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(
-            sqlx::query_scalar(
-                "SELECT MIN(next_attempt_at) FROM function_jobs WHERE function = $1",
-            )
-            .bind(function)
-            .fetch_one(&self.pool)
-            .await?,
-        )
     }
 
     pub(crate) async fn finish_function_job(
@@ -478,10 +340,10 @@ impl PostgresStore {
                 transformer,
                 reason,
             } => {
-                sqlx::query(
-                    "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at) VALUES ($1, $2, $3, now())
-                     ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-                )
+                sqlx::query(&format!(
+                    "INSERT INTO {TRANSFORM_FAILURE_COLUMNS} VALUES ($1, $2, $3, now())
+                     {TRANSFORM_FAILURE_CONFLICT}"
+                ))
                 .bind(raw_seq)
                 .bind(transformer)
                 .bind(crate::storable_reason(reason))
@@ -493,74 +355,6 @@ impl PostgresStore {
         Ok(true)
     }
 
-    pub(crate) async fn retry_function_job(
-        &self,
-        raw_seq: i64,
-        function: &str,
-        next_attempt_at: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE function_jobs SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2
-             WHERE raw_seq = $3 AND function = $4",
-        )
-        .bind(next_attempt_at)
-        .bind(error)
-        .bind(raw_seq)
-        .bind(function)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn function_job_stats(&self) -> Result<Vec<FunctionJobStats>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT j.function, COUNT(*) AS pending, MIN(j.raw_seq) AS oldest_raw_seq,
-                    MIN(j.created_at) AS oldest_enqueued_at, MAX(j.attempts) AS max_attempts,
-                    (SELECT last_error FROM function_jobs e
-                     WHERE e.function = j.function AND e.last_error IS NOT NULL
-                     ORDER BY e.next_attempt_at DESC LIMIT 1) AS last_error
-             FROM function_jobs j GROUP BY j.function ORDER BY j.function",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(FunctionJobStats {
-                    function: row.try_get("function")?,
-                    pending: row.try_get("pending")?,
-                    oldest_raw_seq: row.try_get("oldest_raw_seq")?,
-                    oldest_enqueued_at: row.try_get("oldest_enqueued_at")?,
-                    last_error: row.try_get("last_error")?,
-                    max_attempts: row.try_get("max_attempts")?,
-                })
-            })
-            .collect()
-    }
-
-    pub(crate) async fn cdevents_after(
-        &self,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<CdEventRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, cd_type, content::text AS content FROM cdevents_raw WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(CdEventRecord {
-                    seq: row.try_get("seq")?,
-                    event_type: row.try_get("cd_type")?,
-                    content: row.try_get("content")?,
-                })
-            })
-            .collect()
-    }
-
     pub(crate) async fn commit_facts(
         &self,
         from: i64,
@@ -570,120 +364,11 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await?;
         let (from, to) = (Position { tx: 0, seq: from }, Position { tx: 0, seq: to });
         move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
-        let deployments = &output.deployments;
-        if !deployments.is_empty() {
-            sqlx::query(
-                "INSERT INTO deployments (cdevent_seq, cdevent_id, kind, service, environment, artifact_id, deployed_at,
-                                          team, failed, revision)
-                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                      $7::timestamptz[], $8::text[], $9::boolean[], $10::text[])
-                 ON CONFLICT (cdevent_seq) DO NOTHING",
-            )
-            .bind(deployments.iter().map(|d| d.cdevent_seq).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.cdevent_id.as_str()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.kind.as_str()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.service.as_str()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.environment.as_str()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.artifact_id.as_deref()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.deployed_at).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.team.as_deref()).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.failed).collect::<Vec<_>>())
-            .bind(deployments.iter().map(|d| d.revision.as_deref()).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let observations = &output.observations;
-        if !observations.is_empty() {
-            sqlx::query(
-                "INSERT INTO observations (cdevent_seq, ordinal, fact, fact_id, service, environment, observed_at, body)
-                 SELECT seq, ordinal, fact, fact_id, service, environment, observed_at, body::jsonb
-                 FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
-                             $7::timestamptz[], $8::text[])
-                      AS o(seq, ordinal, fact, fact_id, service, environment, observed_at, body)
-                 ON CONFLICT (cdevent_seq, ordinal) DO NOTHING",
-            )
-            .bind(observations.iter().map(|o| o.cdevent_seq).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.ordinal).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.fact).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.fact_id.as_str()).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.service.as_deref()).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.environment.as_deref()).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.observed_at).collect::<Vec<_>>())
-            .bind(observations.iter().map(|o| o.body.as_str()).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let failures = &output.failures;
-        if !failures.is_empty() {
-            sqlx::query(
-                "INSERT INTO fact_failures (cdevent_seq, calculator, reason, failed_at)
-                 SELECT seq, $3, reason, now() FROM UNNEST($1::bigint[], $2::text[]) AS f(seq, reason)
-                 ON CONFLICT (cdevent_seq, calculator) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-            )
-            .bind(failures.iter().map(|f| f.cdevent_seq).collect::<Vec<_>>())
-            .bind(failures.iter().map(|f| crate::storable_reason(&f.reason)).collect::<Vec<_>>())
-            .bind(crate::FACTS_CALCULATOR)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_deployments(&mut tx, &output.deployments).await?;
+        write_observations(&mut tx, &output.observations).await?;
+        record_fact_failures(&mut tx, crate::FACTS_CALCULATOR, &output.failures).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    pub(crate) async fn load_facts(&self, filter: &FactFilter) -> Result<FactRows, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
-             WHERE ($1::text[] IS NULL OR service = ANY($1))
-               AND ($2::text[] IS NULL OR environment = ANY($2))
-               AND ($3::text[] IS NULL OR team = ANY($3))
-             ORDER BY deployed_at, id"
-        ))
-        .bind(&filter.services)
-        .bind(&filter.environments)
-        .bind(&filter.teams)
-        .fetch_all(&self.pool)
-        .await?;
-        let deployments = rows
-            .iter()
-            .map(deployment_record)
-            .collect::<Result<Vec<_>, _>>()?;
-        // Observations follow the services of the scope: the filter's, or (by team) the
-        // services of the team's deployments.
-        let services = match (&filter.services, &filter.teams) {
-            (Some(services), _) => Some(services.clone()),
-            (None, Some(_)) => Some(
-                deployments
-                    .iter()
-                    .map(|d| d.service.clone())
-                    .collect::<Vec<_>>(),
-            ),
-            (None, None) => None,
-        };
-        let mut rows = sqlx::query(
-            "SELECT fact, fact_id, service, environment, observed_at, body::text AS body FROM observations
-             WHERE ($1::text[] IS NULL OR service IS NULL OR service = ANY($1))
-               AND ($2::text[] IS NULL OR environment IS NULL OR environment = ANY($2))
-             ORDER BY id",
-        )
-        .bind(&services)
-        .bind(&filter.environments)
-        // Streamed: a history of millions of observations is never held twice (rows and records).
-        .fetch(&self.pool);
-        let mut observations = Vec::new();
-        while let Some(row) = rows.try_next().await? {
-            observations.push(ObservationRecord {
-                fact: row.try_get("fact")?,
-                fact_id: row.try_get("fact_id")?,
-                service: row.try_get("service")?,
-                environment: row.try_get("environment")?,
-                observed_at: row.try_get("observed_at")?,
-                body: row.try_get("body")?,
-            });
-        }
-        Ok(FactRows {
-            deployments,
-            observations,
-        })
     }
 
     pub(crate) async fn deploy_frequency(
@@ -698,7 +383,7 @@ impl PostgresStore {
             Bucket::Month => "month",
             Bucket::Year => "year",
         };
-        let rows = sqlx::query(
+        let rows: Vec<(String, DateTime<Utc>, i64)> = sqlx::query_as(
             "SELECT service, date_trunc($1, deployed_at, 'UTC') AS bucket, COUNT(*) AS deployments
              FROM deployments
              WHERE ($2::text IS NULL OR environment = $2) AND ($3::text IS NULL OR service = $3)
@@ -709,76 +394,14 @@ impl PostgresStore {
         .bind(&filter.service)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(FrequencyRow {
-                    service: row.try_get("service")?,
-                    deployments: row.try_get("deployments")?,
-                    bucket_start: row.try_get("bucket")?,
-                })
+        Ok(rows
+            .into_iter()
+            .map(|(service, bucket_start, deployments)| FrequencyRow {
+                service,
+                deployments,
+                bucket_start,
             })
-            .collect()
-    }
-
-    pub(crate) async fn list_failures(
-        &self,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<FailureRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM (
-               SELECT f.id, f.raw_seq, r.event_id, r.event_source, r.event_type, f.transformer, f.reason,
-                      f.failed_at, NULL::bigint AS cdevent_seq
-               FROM transform_failures f JOIN cloudevents_raw r ON r.seq = f.raw_seq
-               UNION ALL
-               SELECT f.id, COALESCE(c.raw_seq, 0), c.cd_id, c.cd_source, c.cd_type, f.calculator, f.reason,
-                      f.failed_at, f.cdevent_seq
-               FROM fact_failures f JOIN cdevents_raw c ON c.seq = f.cdevent_seq
-             ) failures
-             ORDER BY failed_at DESC, id DESC LIMIT $1 OFFSET $2",
-        )
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(FailureRecord {
-                    id: row.try_get("id")?,
-                    raw_seq: row.try_get("raw_seq")?,
-                    event_id: row.try_get("event_id")?,
-                    event_source: row.try_get("event_source")?,
-                    event_type: row.try_get("event_type")?,
-                    transformer: row.try_get("transformer")?,
-                    reason: row.try_get("reason")?,
-                    failed_at: row.try_get("failed_at")?,
-                    cdevent_seq: row.try_get("cdevent_seq")?,
-                })
-            })
-            .collect()
-    }
-
-    pub(crate) async fn list_events(
-        &self,
-        query: &EventQuery,
-    ) -> Result<Vec<EventRow>, StoreError> {
-        let sql = format!(
-            "{} WHERE ($1::bigint IS NULL OR seq < $1) \
-             AND ($2::text IS NULL OR starts_with({}, $2)) \
-             AND ($3::text IS NULL OR starts_with({}, $3)) \
-             ORDER BY seq DESC LIMIT $4",
-            event_select(query.log),
-            query.log.type_column(),
-            query.log.source_column()
-        );
-        let rows = sqlx::query(&sql)
-            .bind(query.before)
-            .bind(query.type_prefix.as_deref())
-            .bind(query.source_prefix.as_deref())
-            .bind(query.limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(event_row).collect()
+            .collect())
     }
 
     pub(crate) async fn tail_start(&self, log: EventLog) -> Result<Position, StoreError> {
@@ -787,19 +410,13 @@ impl PostgresStore {
                 // The last row below the snapshot horizon: every row after it in (tx, seq) order
                 // belongs to a transaction still running or not yet begun.
                 let horizon = self.snapshot_horizon().await?;
-                let row = sqlx::query(
+                let last = sqlx::query_as(
                     "SELECT tx, seq FROM cloudevents_raw WHERE tx < $1 ORDER BY tx DESC, seq DESC LIMIT 1",
                 )
                 .bind(horizon)
                 .fetch_optional(&self.pool)
                 .await?;
-                match row {
-                    Some(row) => Ok(Position {
-                        tx: row.try_get("tx")?,
-                        seq: row.try_get("seq")?,
-                    }),
-                    None => Ok(Position::START),
-                }
+                Ok(last.unwrap_or(Position::START))
             }
             EventLog::CdEvents => {
                 let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw")
@@ -816,14 +433,14 @@ impl PostgresStore {
         after: Position,
         limit: i64,
     ) -> Result<Vec<(Position, EventRow)>, StoreError> {
-        let rows = match log {
+        let rows: Vec<TailRow> = match log {
             EventLog::CloudEvents => {
                 let horizon = self.snapshot_horizon().await?;
                 let sql = format!(
-                    "{}, tx FROM cloudevents_raw WHERE (tx, seq) > ($1, $2) AND tx < $3 ORDER BY tx, seq LIMIT $4",
-                    EVENT_COLUMNS_RAW
+                    "{} WHERE (tx, seq) > ($1, $2) AND tx < $3 ORDER BY tx, seq LIMIT $4",
+                    event_select(Dialect::Postgres, log, ", tx")
                 );
-                sqlx::query(&sql)
+                sqlx::query_as(&sql)
                     .bind(after.tx)
                     .bind(after.seq)
                     .bind(horizon)
@@ -834,26 +451,17 @@ impl PostgresStore {
             // CDEvents are appended under a lock, so they become visible in `seq` order.
             EventLog::CdEvents => {
                 let sql = format!(
-                    "{}, 0::bigint AS tx FROM cdevents_raw WHERE seq > $1 ORDER BY seq LIMIT $2",
-                    EVENT_COLUMNS_CD
+                    "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    event_select(Dialect::Postgres, log, ", 0::bigint AS tx")
                 );
-                sqlx::query(&sql)
+                sqlx::query_as(&sql)
                     .bind(after.seq)
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await?
             }
         };
-        rows.iter()
-            .map(|row| {
-                let event = event_row(row)?;
-                let position = Position {
-                    tx: row.try_get("tx")?,
-                    seq: event.seq,
-                };
-                Ok((position, event))
-            })
-            .collect()
+        Ok(rows.into_iter().map(|r| (r.position, r.event)).collect())
     }
 
     /// The oldest transaction still running: rows of older transactions are all visible.
@@ -863,56 +471,6 @@ impl PostgresStore {
                 .fetch_one(&self.pool)
                 .await?,
         )
-    }
-
-    pub(crate) async fn stats(&self) -> Result<StoreStats, StoreError> {
-        let row = sqlx::query(
-            "SELECT
-               (SELECT COUNT(*) FROM cloudevents_raw) AS raw_events,
-               (SELECT COUNT(*) FROM cdevents_raw) AS cdevents,
-               (SELECT COUNT(*) FROM deployments) AS deployments,
-               (SELECT COUNT(*) FROM transform_failures) + (SELECT COUNT(*) FROM fact_failures) AS failures,
-               (SELECT COALESCE(MAX(seq), 0) FROM cloudevents_raw) AS last_raw_seq,
-               (SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw) AS last_cdevent_seq,
-               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $1) AS router_cursor,
-               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $2) AS deployments_cursor,
-               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $3) AS links_cursor,
-               (SELECT COUNT(*) FROM cloudevents_raw r
-                 WHERE (r.tx, r.seq) > ((SELECT COALESCE(MAX(position_tx), 0) FROM cursors WHERE name = $1),
-                                         (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = $1))
-               ) AS router_lag",
-        )
-        .bind(ROUTER_CURSOR)
-        .bind(DEPLOYMENTS_CURSOR)
-        .bind(crate::LINKS_CURSOR)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(StoreStats {
-            raw_events: row.try_get("raw_events")?,
-            cdevents: row.try_get("cdevents")?,
-            deployments: row.try_get("deployments")?,
-            failures: row.try_get("failures")?,
-            last_raw_seq: row.try_get("last_raw_seq")?,
-            last_cdevent_seq: row.try_get("last_cdevent_seq")?,
-            router_cursor: row.try_get("router_cursor")?,
-            deployments_cursor: row.try_get("deployments_cursor")?,
-            links_cursor: row.try_get("links_cursor")?,
-            router_lag: row.try_get("router_lag")?,
-        })
-    }
-
-    pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
-        sqlx::query(
-            "TRUNCATE function_jobs, deployment_links, change_links, change_deployments, incident_links, link_keys, link_dirty_days, link_config, observations, deployments, fact_failures, transform_failures, cdevents_raw, cursors",
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 
     /// Forwards notifications on `channel` (from any process) to `wake`, reconnecting after errors.
@@ -970,10 +528,6 @@ impl PostgresStore {
     pub(crate) fn set_notify_raw_commits(&mut self, notify: bool) {
         self.notify_raw_commits = notify;
     }
-
-    pub(crate) async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 /// Queues a notification, delivered to listeners when (and only if) the transaction commits.
@@ -998,27 +552,157 @@ async fn insert_cdevents(
     tx: &mut Transaction<'_, Postgres>,
     cdevents: &[(i64, &NewCdEvent)],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO cdevents_raw (cd_id, cd_source, cd_type, cd_subject_id, cd_subject_source, cd_timestamp,
-                                   content, raw_seq, transformer, stored_at)
+    sqlx::query(&format!(
+        "INSERT INTO {CDEVENT_COLUMNS}
          SELECT id, source, type, subject_id, subject_source, ts, content::jsonb, raw_seq, transformer, now()
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
                      $8::bigint[], $9::text[])
               AS c(id, source, type, subject_id, subject_source, ts, content, raw_seq, transformer)
-         ON CONFLICT (cd_source, cd_id) DO NOTHING",
-    )
-    .bind(cdevents.iter().map(|(_, c)| c.id.as_str()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.source.as_str()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.event_type.as_str()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.subject_id.as_str()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.subject_source.as_deref()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.timestamp).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.content.as_str()).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(seq, _)| *seq).collect::<Vec<_>>())
-    .bind(cdevents.iter().map(|(_, c)| c.transformer.as_str()).collect::<Vec<_>>())
+         {CDEVENT_CONFLICT}"
+    ))
+    .bind(column(cdevents, |(_, c)| c.id.as_str()))
+    .bind(column(cdevents, |(_, c)| c.source.as_str()))
+    .bind(column(cdevents, |(_, c)| c.event_type.as_str()))
+    .bind(column(cdevents, |(_, c)| c.subject_id.as_str()))
+    .bind(column(cdevents, |(_, c)| c.subject_source.as_deref()))
+    .bind(column(cdevents, |(_, c)| c.timestamp))
+    .bind(column(cdevents, |(_, c)| c.content.as_str()))
+    .bind(column(cdevents, |(raw_seq, _)| *raw_seq))
+    .bind(column(cdevents, |(_, c)| c.transformer.as_str()))
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+async fn write_deployments(
+    tx: &mut Transaction<'_, Postgres>,
+    deployments: &[NewDeployment],
+) -> Result<(), StoreError> {
+    if deployments.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {DEPLOYMENT_WRITE_COLUMNS}
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                              $7::timestamptz[], $8::text[], $9::boolean[], $10::text[])
+         {DEPLOYMENT_CONFLICT}"
+    ))
+    .bind(column(deployments, |d| d.cdevent_seq))
+    .bind(column(deployments, |d| d.cdevent_id.as_str()))
+    .bind(column(deployments, |d| d.kind.as_str()))
+    .bind(column(deployments, |d| d.service.as_str()))
+    .bind(column(deployments, |d| d.environment.as_str()))
+    .bind(column(deployments, |d| d.artifact_id.as_deref()))
+    .bind(column(deployments, |d| d.deployed_at))
+    .bind(column(deployments, |d| d.team.as_deref()))
+    .bind(column(deployments, |d| d.failed))
+    .bind(column(deployments, |d| d.revision.as_deref()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn write_observations(
+    tx: &mut Transaction<'_, Postgres>,
+    observations: &[NewObservation],
+) -> Result<(), StoreError> {
+    if observations.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {OBSERVATION_WRITE_COLUMNS}
+         SELECT seq, ordinal, fact, fact_id, service, environment, observed_at, body::jsonb
+         FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::timestamptz[], $8::text[])
+              AS o(seq, ordinal, fact, fact_id, service, environment, observed_at, body)
+         {OBSERVATION_CONFLICT}"
+    ))
+    .bind(column(observations, |o| o.cdevent_seq))
+    .bind(column(observations, |o| o.ordinal))
+    .bind(column(observations, |o| o.fact))
+    .bind(column(observations, |o| o.fact_id.as_str()))
+    .bind(column(observations, |o| o.service.as_deref()))
+    .bind(column(observations, |o| o.environment.as_deref()))
+    .bind(column(observations, |o| o.observed_at))
+    .bind(column(observations, |o| o.body.as_str()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records (or records again) that `calculator` could not use these CDEvents.
+async fn record_fact_failures(
+    tx: &mut Transaction<'_, Postgres>,
+    calculator: &str,
+    failures: &[NewFactFailure],
+) -> Result<(), StoreError> {
+    if failures.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {FACT_FAILURE_COLUMNS}
+         SELECT seq, $3, reason, now() FROM UNNEST($1::bigint[], $2::text[]) AS f(seq, reason)
+         {FACT_FAILURE_CONFLICT}"
+    ))
+    .bind(column(failures, |f| f.cdevent_seq))
+    .bind(column(failures, |f| crate::storable_reason(&f.reason)))
+    .bind(calculator)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One column of `rows`, as an array parameter for `UNNEST`.
+fn column<'r, T, V>(rows: &'r [T], value: impl Fn(&'r T) -> V) -> Vec<V> {
+    rows.iter().map(value).collect()
+}
+
+/// The seven arrays [`insert_raw_events`] reads, one value of each event in each.
+fn raw_event_arrays(events: &[NewRawEvent]) -> Result<PgArguments, StoreError> {
+    let mut arguments = PgArguments::default();
+    let encode = |e: sqlx::error::BoxDynError| StoreError::Database(sqlx::Error::Encode(e));
+    arguments
+        .add(column(events, |e| e.id.as_str()))
+        .map_err(encode)?;
+    arguments
+        .add(column(events, |e| e.source.as_str()))
+        .map_err(encode)?;
+    arguments
+        .add(column(events, |e| e.event_type.as_str()))
+        .map_err(encode)?;
+    arguments.add(column(events, |e| e.time)).map_err(encode)?;
+    arguments
+        .add(column(events, |e| e.received_at))
+        .map_err(encode)?;
+    arguments
+        .add(column(events, |e| e.origin.as_str()))
+        .map_err(encode)?;
+    arguments
+        .add(column(events, |e| e.content.as_str()))
+        .map_err(encode)?;
+    Ok(arguments)
+}
+
+/// Runs `write` again (at most three times more) when it deadlocked with a concurrent append.
+async fn retrying_deadlocks<T, F>(mut write: impl FnMut() -> F) -> Result<T, StoreError>
+where
+    F: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match write().await {
+            Err(StoreError::Database(sqlx::Error::Database(db)))
+                if db.code().as_deref() == Some("40P01") && attempt < 3 =>
+            {
+                attempt += 1;
+                tracing::debug!(
+                    attempt,
+                    "append deadlocked with a concurrent append; retrying"
+                );
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// Moves a cursor from `from` to `to`, failing if another worker moved it first. The row lock
@@ -1054,54 +738,4 @@ async fn move_cursor(
         });
     }
     Ok(())
-}
-
-const DEPLOYMENT_COLUMNS: &str =
-    "id, cdevent_id, kind, service, environment, artifact_id, deployed_at, team, failed, revision";
-
-fn deployment_record(row: &sqlx::postgres::PgRow) -> Result<DeploymentRecord, StoreError> {
-    let id: i64 = row.try_get("id")?;
-    let kind: String = row.try_get("kind")?;
-    Ok(DeploymentRecord {
-        id,
-        cdevent_id: row.try_get("cdevent_id")?,
-        kind: crate::parse_kind(&kind, id)?,
-        service: row.try_get("service")?,
-        environment: row.try_get("environment")?,
-        artifact_id: row.try_get("artifact_id")?,
-        deployed_at: row.try_get("deployed_at")?,
-        team: row.try_get("team")?,
-        failed: row.try_get("failed")?,
-        revision: row.try_get("revision")?,
-    })
-}
-
-/// The browser's columns of `cloudevents_raw` (`content` is JSONB here, read as text).
-const EVENT_COLUMNS_RAW: &str =
-    "SELECT seq, event_id AS id, event_source AS source, event_type AS type, \
-     event_time AS time, received_at AS at, origin, content::text AS content";
-/// The browser's columns of `cdevents_raw`.
-const EVENT_COLUMNS_CD: &str = "SELECT seq, cd_id AS id, cd_source AS source, cd_type AS type, \
-     cd_timestamp AS time, stored_at AS at, transformer AS origin, content::text AS content";
-
-/// [`EventLog::select`] for PostgreSQL, where `content` is JSONB.
-fn event_select(log: EventLog) -> String {
-    match log {
-        EventLog::CloudEvents => format!("{EVENT_COLUMNS_RAW} FROM cloudevents_raw"),
-        EventLog::CdEvents => format!("{EVENT_COLUMNS_CD} FROM cdevents_raw"),
-    }
-}
-
-/// Maps a row selected with [`event_select`].
-fn event_row(row: &sqlx::postgres::PgRow) -> Result<EventRow, StoreError> {
-    Ok(EventRow {
-        seq: row.try_get("seq")?,
-        id: row.try_get("id")?,
-        source: row.try_get("source")?,
-        event_type: row.try_get("type")?,
-        time: row.try_get("time")?,
-        stored_at: row.try_get("at")?,
-        origin: row.try_get("origin")?,
-        content: row.try_get("content")?,
-    })
 }

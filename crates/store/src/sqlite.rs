@@ -1,22 +1,26 @@
 //! The SQLite backend: the embedded default. WAL journal, `synchronous = FULL` so a commit
 //! survives power loss (ingest acknowledges only committed events), and every time stored as
-//! integer microseconds (UTC).
+//! integer microseconds (UTC). Here is what SQLite does its own way: opening and migrating,
+//! writes as multi-row `VALUES`, the week buckets; the queries both backends share are in
+//! [`crate::reads`] and [`crate::links`].
 
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::Utc;
-use dora_model::time::{from_micros, parse_rfc3339, to_micros};
-use futures_util::TryStreamExt;
+use dora_model::time::{parse_rfc3339, to_micros};
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
+use crate::reads::{event_select, TailRow};
+use crate::sql::Dialect;
+use crate::writes::*;
 use crate::{
-    Bucket, CdEventRecord, DeploymentRecord, EventLog, EventQuery, EventRow, FactFilter, FactRows,
-    FactsOutput, FailureRecord, FrequencyFilter, FrequencyRow, FunctionJob, FunctionJobStats,
-    JobOutcome, NewCdEvent, NewRawEvent, ObservationRecord, Origin, Position, RawBatch, RawRecord,
-    RouterOutput, StoreError, StoreStats, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    Bucket, EventLog, EventRow, FactsOutput, FrequencyFilter, FrequencyRow, JobOutcome, NewCdEvent,
+    NewFactFailure, NewRawEvent, Position, RawBatch, RouterOutput, StoreError, DEPLOYMENTS_CURSOR,
+    ROUTER_CURSOR,
 };
 
 mod links;
@@ -24,20 +28,7 @@ mod links;
 /// Rows per multi-row INSERT (at most 10 parameters each: 5,000, under SQLite's 32,766 limit).
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Embedded migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../migrations/sqlite/0002_facts.sql")),
-    (
-        3,
-        include_str!("../migrations/sqlite/0003_function_jobs.sql"),
-    ),
-    (
-        4,
-        include_str!("../migrations/sqlite/0004_fact_failures.sql"),
-    ),
-    (5, include_str!("../migrations/sqlite/0005_links.sql")),
-];
+const MIGRATIONS: &[(i64, &str)] = migrations!("sqlite");
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -117,24 +108,14 @@ impl SqliteStore {
         let mut tx = self.pool.begin().await?;
         let mut new_keys = HashSet::with_capacity(events.len());
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content) ",
-            );
-            insert.push_values(chunk, |mut row, event| {
-                row.push_bind(&event.id)
-                    .push_bind(&event.source)
-                    .push_bind(&event.event_type)
-                    .push_bind(event.time.as_ref().map(to_micros))
-                    .push_bind(to_micros(&event.received_at))
-                    .push_bind(event.origin.as_str())
-                    .push_bind(&event.content);
-            });
-            insert.push(
-                " ON CONFLICT (event_source, event_id) DO NOTHING RETURNING event_source, event_id",
-            );
-            for row in insert.build().fetch_all(&mut *tx).await? {
-                new_keys.insert((row.try_get("event_source")?, row.try_get("event_id")?));
-            }
+            let mut insert =
+                QueryBuilder::<Sqlite>::new(format!("INSERT INTO {RAW_EVENT_COLUMNS} "));
+            insert.push_values(chunk, bind_raw_event);
+            insert.push(format!(
+                " {RAW_EVENT_CONFLICT} RETURNING event_source, event_id"
+            ));
+            let keys: Vec<(String, String)> = insert.build_query_as().fetch_all(&mut *tx).await?;
+            new_keys.extend(keys);
         }
         tx.commit().await?;
         Ok(crate::first_occurrences_inserted(events, new_keys))
@@ -149,23 +130,14 @@ impl SqliteStore {
         // the insert itself at import rates. Bigger statements, too (7 parameters per row).
         const ROWS: usize = 4000;
         let mut tx = self.pool.begin().await?;
-        let mut inserted = 0;
-        for chunk in events.chunks(ROWS) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content) ",
-            );
-            insert.push_values(chunk, |mut row, event| {
-                row.push_bind(&event.id)
-                    .push_bind(&event.source)
-                    .push_bind(&event.event_type)
-                    .push_bind(event.time.as_ref().map(to_micros))
-                    .push_bind(to_micros(&event.received_at))
-                    .push_bind(event.origin.as_str())
-                    .push_bind(&event.content);
-            });
-            insert.push(" ON CONFLICT (event_source, event_id) DO NOTHING");
-            inserted += insert.build().execute(&mut *tx).await?.rows_affected();
-        }
+        let inserted = insert_rows(
+            &mut tx,
+            (RAW_EVENT_COLUMNS, RAW_EVENT_CONFLICT),
+            events,
+            ROWS,
+            bind_raw_event,
+        )
+        .await?;
         if let Some((name, position)) = checkpoint {
             sqlx::query(
                 "INSERT INTO cursors (name, position, updated_at) VALUES (?, ?, ?)
@@ -199,26 +171,13 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<RawBatch, StoreError> {
         // Writers are serialised, so rows become visible in `seq` order: nothing is ever pending.
-        let rows = sqlx::query(
-            "SELECT seq, origin, content FROM cloudevents_raw WHERE seq > ? ORDER BY seq LIMIT ?",
+        let records = sqlx::query_as(
+            "SELECT 0 AS tx, seq, origin, content FROM cloudevents_raw WHERE seq > ? ORDER BY seq LIMIT ?",
         )
         .bind(after.seq)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let records = rows
-            .into_iter()
-            .map(|row| {
-                Ok(RawRecord {
-                    position: Position {
-                        tx: 0,
-                        seq: row.try_get("seq")?,
-                    },
-                    origin: Origin::parse(row.try_get("origin")?),
-                    content: row.try_get("content")?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
         Ok(RawBatch {
             records,
             more_pending: false,
@@ -237,73 +196,27 @@ impl SqliteStore {
         }
         let now = to_micros(&Utc::now());
         for failure in &output.failures {
-            sqlx::query(
-                "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-            )
-            .bind(failure.raw_seq)
-            .bind(&failure.transformer)
-            .bind(crate::storable_reason(&failure.reason))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let failed = (
+                failure.raw_seq,
+                failure.transformer.as_str(),
+                failure.reason.as_str(),
+            );
+            record_transform_failure(&mut tx, failed, now).await?;
         }
+        let enqueue = format!(
+            "INSERT INTO {FUNCTION_JOB_COLUMNS} VALUES ($1, $2, $3, $3) {FUNCTION_JOB_CONFLICT}"
+        );
         for (raw_seq, function) in &output.function_jobs {
-            sqlx::query(
-                "INSERT INTO function_jobs (raw_seq, function, created_at, next_attempt_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (raw_seq, function) DO NOTHING",
-            )
-            .bind(raw_seq)
-            .bind(function)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(&enqueue)
+                .bind(raw_seq)
+                .bind(function)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
         }
-        move_cursor(&mut tx, ROUTER_CURSOR, from.seq, to.seq).await?;
+        move_cursor(&mut tx, ROUTER_CURSOR, from, to).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    pub(crate) async fn due_function_jobs(
-        &self,
-        function: &str,
-        now: chrono::DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<FunctionJob>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT j.raw_seq, j.function, j.attempts, r.content
-             FROM function_jobs j JOIN cloudevents_raw r ON r.seq = j.raw_seq
-             WHERE j.function = ? AND j.next_attempt_at <= ?
-             ORDER BY j.raw_seq LIMIT ?",
-        )
-        .bind(function)
-        .bind(to_micros(&now))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(FunctionJob {
-                    raw_seq: row.try_get("raw_seq")?,
-                    function: row.try_get("function")?,
-                    attempts: row.try_get("attempts")?,
-                    content: row.try_get("content")?,
-                })
-            })
-            .collect()
-    }
-
-    pub(crate) async fn next_function_job_due(
-        &self,
-        function: &str,
-    ) -> Result<Option<chrono::DateTime<Utc>>, StoreError> {
-        let next: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM function_jobs WHERE function = ?")
-                .bind(function)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(next.map(from_micros))
     }
 
     pub(crate) async fn finish_function_job(
@@ -334,88 +247,12 @@ impl SqliteStore {
                 transformer,
                 reason,
             } => {
-                sqlx::query(
-                    "INSERT INTO transform_failures (raw_seq, transformer, reason, failed_at) VALUES (?, ?, ?, ?)
-                     ON CONFLICT (raw_seq, transformer) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-                )
-                .bind(raw_seq)
-                .bind(transformer)
-                .bind(crate::storable_reason(reason))
-                .bind(to_micros(&Utc::now()))
-                .execute(&mut *tx)
-                .await?;
+                let now = to_micros(&Utc::now());
+                record_transform_failure(&mut tx, (raw_seq, transformer, reason), now).await?;
             }
         }
         tx.commit().await?;
         Ok(true)
-    }
-
-    pub(crate) async fn retry_function_job(
-        &self,
-        raw_seq: i64,
-        function: &str,
-        next_attempt_at: chrono::DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE function_jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
-             WHERE raw_seq = ? AND function = ?",
-        )
-        .bind(to_micros(&next_attempt_at))
-        .bind(error)
-        .bind(raw_seq)
-        .bind(function)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn function_job_stats(&self) -> Result<Vec<FunctionJobStats>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT j.function, COUNT(*) AS pending, MIN(j.raw_seq) AS oldest_raw_seq,
-                    MIN(j.created_at) AS oldest_enqueued_at, MAX(j.attempts) AS max_attempts,
-                    (SELECT last_error FROM function_jobs e
-                     WHERE e.function = j.function AND e.last_error IS NOT NULL
-                     ORDER BY e.next_attempt_at DESC LIMIT 1) AS last_error
-             FROM function_jobs j GROUP BY j.function ORDER BY j.function",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(FunctionJobStats {
-                    function: row.try_get("function")?,
-                    pending: row.try_get("pending")?,
-                    oldest_raw_seq: row.try_get("oldest_raw_seq")?,
-                    oldest_enqueued_at: from_micros(row.try_get("oldest_enqueued_at")?),
-                    last_error: row.try_get("last_error")?,
-                    max_attempts: row.try_get("max_attempts")?,
-                })
-            })
-            .collect()
-    }
-
-    pub(crate) async fn cdevents_after(
-        &self,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<CdEventRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, cd_type, content FROM cdevents_raw WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(CdEventRecord {
-                    seq: row.try_get("seq")?,
-                    event_type: row.try_get("cd_type")?,
-                    content: row.try_get("content")?,
-                })
-            })
-            .collect()
     }
 
     pub(crate) async fn commit_facts(
@@ -427,114 +264,54 @@ impl SqliteStore {
         // Multi-row statements, as for raw appends: one round trip to SQLite's worker thread per
         // chunk instead of per row.
         let mut tx = self.pool.begin().await?;
-        for chunk in output.deployments.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO deployments (cdevent_seq, cdevent_id, kind, service, environment, artifact_id, deployed_at,
-                                          team, failed, revision) ",
-            );
-            insert.push_values(chunk, |mut row, deployment| {
-                row.push_bind(deployment.cdevent_seq)
-                    .push_bind(&deployment.cdevent_id)
-                    .push_bind(deployment.kind.as_str())
-                    .push_bind(&deployment.service)
-                    .push_bind(&deployment.environment)
-                    .push_bind(&deployment.artifact_id)
-                    .push_bind(to_micros(&deployment.deployed_at))
-                    .push_bind(&deployment.team)
-                    .push_bind(deployment.failed)
-                    .push_bind(&deployment.revision);
-            });
-            insert.push(" ON CONFLICT (cdevent_seq) DO NOTHING");
-            insert.build().execute(&mut *tx).await?;
-        }
-        for chunk in output.observations.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO observations (cdevent_seq, ordinal, fact, fact_id, service, environment, observed_at, body) ",
-            );
-            insert.push_values(chunk, |mut row, observation| {
-                row.push_bind(observation.cdevent_seq)
-                    .push_bind(observation.ordinal)
-                    .push_bind(observation.fact)
-                    .push_bind(&observation.fact_id)
-                    .push_bind(&observation.service)
-                    .push_bind(&observation.environment)
-                    .push_bind(to_micros(&observation.observed_at))
-                    .push_bind(&observation.body);
-            });
-            insert.push(" ON CONFLICT (cdevent_seq, ordinal) DO NOTHING");
-            insert.build().execute(&mut *tx).await?;
-        }
-        let now = to_micros(&Utc::now());
-        for failure in &output.failures {
-            sqlx::query(
-                "INSERT INTO fact_failures (cdevent_seq, calculator, reason, failed_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (cdevent_seq, calculator) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
-            )
-            .bind(failure.cdevent_seq)
-            .bind(crate::FACTS_CALCULATOR)
-            .bind(crate::storable_reason(&failure.reason))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
+        let deployments = (DEPLOYMENT_WRITE_COLUMNS, DEPLOYMENT_CONFLICT);
+        insert_rows(
+            &mut tx,
+            deployments,
+            &output.deployments,
+            ROWS_PER_STATEMENT,
+            |mut row, d| {
+                row.push_bind(d.cdevent_seq)
+                    .push_bind(&d.cdevent_id)
+                    .push_bind(d.kind.as_str())
+                    .push_bind(&d.service)
+                    .push_bind(&d.environment)
+                    .push_bind(&d.artifact_id)
+                    .push_bind(to_micros(&d.deployed_at))
+                    .push_bind(&d.team)
+                    .push_bind(d.failed)
+                    .push_bind(&d.revision);
+            },
+        )
+        .await?;
+        let observations = (OBSERVATION_WRITE_COLUMNS, OBSERVATION_CONFLICT);
+        insert_rows(
+            &mut tx,
+            observations,
+            &output.observations,
+            ROWS_PER_STATEMENT,
+            |mut row, o| {
+                row.push_bind(o.cdevent_seq)
+                    .push_bind(o.ordinal)
+                    .push_bind(o.fact)
+                    .push_bind(&o.fact_id)
+                    .push_bind(&o.service)
+                    .push_bind(&o.environment)
+                    .push_bind(to_micros(&o.observed_at))
+                    .push_bind(&o.body);
+            },
+        )
+        .await?;
+        record_fact_failures(&mut tx, crate::FACTS_CALCULATOR, &output.failures).await?;
+        move_cursor(
+            &mut tx,
+            DEPLOYMENTS_CURSOR,
+            Position::at(from),
+            Position::at(to),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    pub(crate) async fn load_facts(&self, filter: &FactFilter) -> Result<FactRows, StoreError> {
-        // Filters are few values: they travel as JSON arrays, read with json_each.
-        let list = |values: &Option<Vec<String>>| {
-            values.as_ref().map(|v| serde_json::json!(v).to_string())
-        };
-        let rows = sqlx::query(&format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
-             WHERE (?1 IS NULL OR service IN (SELECT value FROM json_each(?1)))
-               AND (?2 IS NULL OR environment IN (SELECT value FROM json_each(?2)))
-               AND (?3 IS NULL OR team IN (SELECT value FROM json_each(?3)))
-             ORDER BY deployed_at, id"
-        ))
-        .bind(list(&filter.services))
-        .bind(list(&filter.environments))
-        .bind(list(&filter.teams))
-        .fetch_all(&self.pool)
-        .await?;
-        let deployments = rows
-            .iter()
-            .map(deployment_record)
-            .collect::<Result<Vec<_>, _>>()?;
-        // Observations follow the services of the scope: the filter's, or (by team) the
-        // services of the team's deployments.
-        let services = match (&filter.services, &filter.teams) {
-            (Some(services), _) => Some(services.clone()),
-            (None, Some(_)) => Some(deployments.iter().map(|d| d.service.clone()).collect()),
-            (None, None) => None,
-        };
-        let mut rows = sqlx::query(
-            "SELECT fact, fact_id, service, environment, observed_at, body FROM observations
-             WHERE (?1 IS NULL OR service IS NULL OR service IN (SELECT value FROM json_each(?1)))
-               AND (?2 IS NULL OR environment IS NULL OR environment IN (SELECT value FROM json_each(?2)))
-             ORDER BY id",
-        )
-        .bind(list(&services))
-        .bind(list(&filter.environments))
-        // Streamed: a history of millions of observations is never held twice (rows and records).
-        .fetch(&self.pool);
-        let mut observations = Vec::new();
-        while let Some(row) = rows.try_next().await? {
-            observations.push(ObservationRecord {
-                fact: row.try_get("fact")?,
-                fact_id: row.try_get("fact_id")?,
-                service: row.try_get("service")?,
-                environment: row.try_get("environment")?,
-                observed_at: from_micros(row.try_get("observed_at")?),
-                body: row.try_get("body")?,
-            });
-        }
-        Ok(FactRows {
-            deployments,
-            observations,
-        })
     }
 
     pub(crate) async fn deploy_frequency(
@@ -557,86 +334,24 @@ impl SqliteStore {
              WHERE (?1 IS NULL OR environment = ?1) AND (?2 IS NULL OR service = ?2)
              GROUP BY service, bucket ORDER BY bucket, service"
         );
-        let rows = sqlx::query(&sql)
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(&sql)
             .bind(&filter.environment)
             .bind(&filter.service)
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter()
-            .map(|row| {
-                let bucket: String = row.try_get("bucket")?;
+            .map(|(service, bucket, deployments)| {
                 let bucket_start = parse_rfc3339(&bucket).ok_or_else(|| StoreError::Corrupt {
                     seq: 0,
                     reason: format!("bucket {bucket:?} is not a timestamp"),
                 })?;
                 Ok(FrequencyRow {
-                    service: row.try_get("service")?,
-                    deployments: row.try_get("deployments")?,
+                    service,
+                    deployments,
                     bucket_start,
                 })
             })
             .collect()
-    }
-
-    pub(crate) async fn list_failures(
-        &self,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<FailureRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM (
-               SELECT f.id, f.raw_seq, r.event_id, r.event_source, r.event_type, f.transformer, f.reason,
-                      f.failed_at, NULL AS cdevent_seq
-               FROM transform_failures f JOIN cloudevents_raw r ON r.seq = f.raw_seq
-               UNION ALL
-               SELECT f.id, COALESCE(c.raw_seq, 0), c.cd_id, c.cd_source, c.cd_type, f.calculator, f.reason,
-                      f.failed_at, f.cdevent_seq
-               FROM fact_failures f JOIN cdevents_raw c ON c.seq = f.cdevent_seq
-             )
-             ORDER BY failed_at DESC, id DESC LIMIT ? OFFSET ?",
-        )
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(FailureRecord {
-                    id: row.try_get("id")?,
-                    raw_seq: row.try_get("raw_seq")?,
-                    event_id: row.try_get("event_id")?,
-                    event_source: row.try_get("event_source")?,
-                    event_type: row.try_get("event_type")?,
-                    transformer: row.try_get("transformer")?,
-                    reason: row.try_get("reason")?,
-                    failed_at: from_micros(row.try_get("failed_at")?),
-                    cdevent_seq: row.try_get("cdevent_seq")?,
-                })
-            })
-            .collect()
-    }
-
-    pub(crate) async fn list_events(
-        &self,
-        query: &EventQuery,
-    ) -> Result<Vec<EventRow>, StoreError> {
-        let sql = format!(
-            "{} WHERE (?1 IS NULL OR seq < ?1) \
-             AND (?2 IS NULL OR substr({}, 1, length(?2)) = ?2) \
-             AND (?3 IS NULL OR substr({}, 1, length(?3)) = ?3) \
-             ORDER BY seq DESC LIMIT ?4",
-            event_select(query.log),
-            query.log.type_column(),
-            query.log.source_column()
-        );
-        let rows = sqlx::query(&sql)
-            .bind(query.before)
-            .bind(query.type_prefix.as_deref())
-            .bind(query.source_prefix.as_deref())
-            .bind(query.limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(event_row).collect()
     }
 
     pub(crate) async fn tail_start(&self, log: EventLog) -> Result<Position, StoreError> {
@@ -655,92 +370,16 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<Vec<(Position, EventRow)>, StoreError> {
         // One writer at a time: rows become visible in `seq` order.
-        let sql = format!("{} WHERE seq > ? ORDER BY seq LIMIT ?", event_select(log));
-        let rows = sqlx::query(&sql)
+        let sql = format!(
+            "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
+            event_select(Dialect::Sqlite, log, ", 0 AS tx")
+        );
+        let rows: Vec<TailRow> = sqlx::query_as(&sql)
             .bind(after.seq)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                let event = event_row(row)?;
-                Ok((
-                    Position {
-                        tx: 0,
-                        seq: event.seq,
-                    },
-                    event,
-                ))
-            })
-            .collect()
-    }
-
-    pub(crate) async fn stats(&self) -> Result<StoreStats, StoreError> {
-        let row = sqlx::query(
-            "SELECT
-               (SELECT COUNT(*) FROM cloudevents_raw) AS raw_events,
-               (SELECT COUNT(*) FROM cdevents_raw) AS cdevents,
-               (SELECT COUNT(*) FROM deployments) AS deployments,
-               (SELECT COUNT(*) FROM transform_failures) + (SELECT COUNT(*) FROM fact_failures) AS failures,
-               (SELECT COALESCE(MAX(seq), 0) FROM cloudevents_raw) AS last_raw_seq,
-               (SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw) AS last_cdevent_seq,
-               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = ?1) AS router_cursor,
-               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = ?2) AS deployments_cursor,
-               (SELECT COALESCE(MAX(position), 0) FROM cursors WHERE name = ?3) AS links_cursor",
-        )
-        .bind(ROUTER_CURSOR)
-        .bind(DEPLOYMENTS_CURSOR)
-        .bind(crate::LINKS_CURSOR)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(StoreStats {
-            raw_events: row.try_get("raw_events")?,
-            cdevents: row.try_get("cdevents")?,
-            deployments: row.try_get("deployments")?,
-            failures: row.try_get("failures")?,
-            last_raw_seq: row.try_get("last_raw_seq")?,
-            last_cdevent_seq: row.try_get("last_cdevent_seq")?,
-            router_cursor: row.try_get("router_cursor")?,
-            deployments_cursor: row.try_get("deployments_cursor")?,
-            links_cursor: row.try_get("links_cursor")?,
-            router_lag: row.try_get::<i64, _>("last_raw_seq")?
-                - row.try_get::<i64, _>("router_cursor")?,
-        })
-    }
-
-    pub(crate) async fn reset_derived(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for table in [
-            "function_jobs",
-            "deployment_links",
-            "change_links",
-            "change_deployments",
-            "incident_links",
-            "link_keys",
-            "link_dirty_days",
-            "link_config",
-            "observations",
-            "deployments",
-            "fact_failures",
-            "transform_failures",
-            "cdevents_raw",
-            "cursors",
-        ] {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    pub(crate) async fn close(&self) {
-        self.pool.close().await;
+        Ok(rows.into_iter().map(|r| (r.position, r.event)).collect())
     }
 }
 
@@ -749,12 +388,9 @@ async fn insert_cdevent(
     raw_seq: i64,
     cdevent: &NewCdEvent,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO cdevents_raw (cd_id, cd_source, cd_type, cd_subject_id, cd_subject_source, cd_timestamp,
-                                   content, raw_seq, transformer, stored_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (cd_source, cd_id) DO NOTHING",
-    )
+    sqlx::query(&format!(
+        "INSERT INTO {CDEVENT_COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {CDEVENT_CONFLICT}"
+    ))
     .bind(&cdevent.id)
     .bind(&cdevent.source)
     .bind(&cdevent.event_type)
@@ -770,13 +406,86 @@ async fn insert_cdevent(
     Ok(())
 }
 
+/// Records (or records again) that a transformer failed on a raw event:
+/// `(raw_seq, transformer, reason)`, at `failed_at` (microseconds).
+async fn record_transform_failure(
+    tx: &mut Transaction<'_, Sqlite>,
+    (raw_seq, transformer, reason): (i64, &str, &str),
+    failed_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO {TRANSFORM_FAILURE_COLUMNS} VALUES ($1, $2, $3, $4) {TRANSFORM_FAILURE_CONFLICT}"
+    ))
+    .bind(raw_seq)
+    .bind(transformer)
+    .bind(crate::storable_reason(reason))
+    .bind(failed_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records (or records again) that `calculator` could not use these CDEvents.
+async fn record_fact_failures(
+    tx: &mut Transaction<'_, Sqlite>,
+    calculator: &str,
+    failures: &[NewFactFailure],
+) -> Result<(), StoreError> {
+    let now = to_micros(&Utc::now());
+    let statement = format!(
+        "INSERT INTO {FACT_FAILURE_COLUMNS} VALUES ($1, $2, $3, $4) {FACT_FAILURE_CONFLICT}"
+    );
+    for failure in failures {
+        sqlx::query(&statement)
+            .bind(failure.cdevent_seq)
+            .bind(calculator)
+            .bind(crate::storable_reason(&failure.reason))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The values of one raw event, in the order of [`RAW_EVENT_COLUMNS`].
+fn bind_raw_event<'r>(mut row: Separated<'_, 'r, Sqlite, &'static str>, event: &'r NewRawEvent) {
+    row.push_bind(&event.id)
+        .push_bind(&event.source)
+        .push_bind(&event.event_type)
+        .push_bind(event.time.as_ref().map(to_micros))
+        .push_bind(to_micros(&event.received_at))
+        .push_bind(event.origin.as_str())
+        .push_bind(&event.content);
+}
+
+/// Inserts `rows` into `table` (`"name (columns)"`, then what a conflict does) with multi-row
+/// statements of at most `per_statement` rows, each row's values pushed by `bind`: one round
+/// trip to SQLite's worker thread per statement instead of per row. Returns the rows inserted.
+async fn insert_rows<'r, T>(
+    tx: &mut Transaction<'_, Sqlite>,
+    (table, on_conflict): (&str, &str),
+    rows: &'r [T],
+    per_statement: usize,
+    mut bind: impl FnMut(Separated<'_, 'r, Sqlite, &'static str>, &'r T),
+) -> Result<u64, StoreError> {
+    let mut inserted = 0;
+    for chunk in rows.chunks(per_statement) {
+        let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {table} "));
+        insert.push_values(chunk, &mut bind);
+        insert.push(format!(" {on_conflict}"));
+        inserted += insert.build().execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
 /// Moves a cursor from `from` to `to`, failing if another worker moved it first.
 async fn move_cursor(
     tx: &mut Transaction<'_, Sqlite>,
     name: &str,
-    from: i64,
-    to: i64,
+    from: Position,
+    to: Position,
 ) -> Result<(), StoreError> {
+    let (from, to) = (from.seq, to.seq);
     let now = to_micros(&Utc::now());
     sqlx::query("INSERT INTO cursors (name, position, updated_at) VALUES (?, 0, ?) ON CONFLICT (name) DO NOTHING")
         .bind(name)
@@ -799,52 +508,4 @@ async fn move_cursor(
         });
     }
     Ok(())
-}
-
-const DEPLOYMENT_COLUMNS: &str =
-    "id, cdevent_id, kind, service, environment, artifact_id, deployed_at, team, failed, revision";
-
-fn deployment_record(row: &sqlx::sqlite::SqliteRow) -> Result<DeploymentRecord, StoreError> {
-    let id: i64 = row.try_get("id")?;
-    let kind: String = row.try_get("kind")?;
-    Ok(DeploymentRecord {
-        id,
-        cdevent_id: row.try_get("cdevent_id")?,
-        kind: crate::parse_kind(&kind, id)?,
-        service: row.try_get("service")?,
-        environment: row.try_get("environment")?,
-        artifact_id: row.try_get("artifact_id")?,
-        deployed_at: from_micros(row.try_get("deployed_at")?),
-        team: row.try_get("team")?,
-        failed: row.try_get("failed")?,
-        revision: row.try_get("revision")?,
-    })
-}
-
-/// The event browser's view of a log: its columns under the names [`event_row`] reads.
-fn event_select(log: EventLog) -> &'static str {
-    match log {
-        EventLog::CloudEvents => {
-            "SELECT seq, event_id AS id, event_source AS source, event_type AS type, \
-             event_time AS time, received_at AS at, origin, content FROM cloudevents_raw"
-        }
-        EventLog::CdEvents => {
-            "SELECT seq, cd_id AS id, cd_source AS source, cd_type AS type, \
-             cd_timestamp AS time, stored_at AS at, transformer AS origin, content FROM cdevents_raw"
-        }
-    }
-}
-
-/// Maps a row selected with [`event_select`].
-fn event_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRow, StoreError> {
-    Ok(EventRow {
-        seq: row.try_get("seq")?,
-        id: row.try_get("id")?,
-        source: row.try_get("source")?,
-        event_type: row.try_get("type")?,
-        time: row.try_get::<Option<i64>, _>("time")?.map(from_micros),
-        stored_at: from_micros(row.try_get("at")?),
-        origin: row.try_get("origin")?,
-        content: row.try_get("content")?,
-    })
 }
