@@ -9,17 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::levels::Thresholds;
 
-/// What a deployment did, from the CDEvent that reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeploymentKind {
-    /// `service.deployed`.
-    Deployed,
-    /// `service.upgraded`.
-    Upgraded,
-    /// `service.rolledback`: this rollout rolled back the deployment before it.
-    Rolledback,
-}
+pub use dora_model::dora::DeploymentKind;
 
 /// One rollout of a service into an environment.
 ///

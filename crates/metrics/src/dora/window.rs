@@ -6,6 +6,8 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use dora_model::dora::Bucket;
+
 /// A half-open time window `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Window {
@@ -46,39 +48,6 @@ impl Window {
             start = end;
         }
         weeks
-    }
-}
-
-/// Calendar bucket of a time series, in UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Bucket {
-    Day,
-    /// ISO week, from Monday 00:00 UTC.
-    Week,
-    Month,
-    Year,
-}
-
-impl Bucket {
-    /// `day`, `week`, `month` or `year`.
-    pub fn parse(text: &str) -> Option<Bucket> {
-        match text {
-            "day" => Some(Bucket::Day),
-            "week" => Some(Bucket::Week),
-            "month" => Some(Bucket::Month),
-            "year" => Some(Bucket::Year),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Bucket::Day => "day",
-            Bucket::Week => "week",
-            Bucket::Month => "month",
-            Bucket::Year => "year",
-        }
     }
 }
 
