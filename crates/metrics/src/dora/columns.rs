@@ -36,12 +36,8 @@ use super::key_rows::{
     DeploymentKeyRow, IncidentKeyRow, RecoveryCell, ReworkKind, ShippedKeyRow, LEAD_CLOCK_SKEW,
     LEAD_NO_TIMESTAMP,
 };
-use super::linking::{in_window, Linked};
-use super::window::Window;
-use super::{
-    change_failure_rate, deployment_frequency, lead_time, recovery_time, rework_rate, DoraKeys,
-    DoraReport, Key, KeyReport,
-};
+use super::linking::Linked;
+use super::window::{in_window, Window};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
@@ -675,46 +671,13 @@ impl KeyColumns {
         let span = self.span(window, section);
         self.tally(&span, section, |t| t.incidents).of[UNATTRIBUTED]
     }
-
-    /// The five keys over `window`.
-    pub fn report(&self, window: &Window) -> DoraReport {
-        DoraReport {
-            window: *window,
-            keys: DoraKeys {
-                deployment_frequency: deployment_frequency::compute(self, window),
-                lead_time: lead_time::compute(self, window),
-                change_failure_rate: change_failure_rate::compute(self, window),
-                recovery_time: recovery_time::compute(self, window),
-                rework_rate: rework_rate::compute(self, window),
-            },
-        }
-    }
-
-    /// One key over `window`.
-    pub fn key(&self, key: Key, window: &Window) -> KeyReport {
-        match key {
-            Key::DeploymentFrequency => {
-                KeyReport::DeploymentFrequency(deployment_frequency::compute(self, window))
-            }
-            Key::LeadTime => KeyReport::LeadTime(lead_time::compute(self, window)),
-            Key::ChangeFailureRate => {
-                KeyReport::ChangeFailureRate(change_failure_rate::compute(self, window))
-            }
-            Key::RecoveryTime => KeyReport::RecoveryTime(recovery_time::compute(self, window)),
-            Key::ReworkRate => KeyReport::ReworkRate(rework_rate::compute(self, window)),
-        }
-    }
 }
 
 impl Linked<'_> {
-    /// The five keys over `window`.
-    pub fn report(&self, window: &Window) -> DoraReport {
-        self.columns().report(window)
-    }
-
-    /// One key over `window`.
-    pub fn key(&self, key: Key, window: &Window) -> KeyReport {
-        self.columns().key(key, window)
+    /// The links reduced to the keys' columns.
+    pub fn columns(&self) -> KeyColumns {
+        let (deployments, shipped, incidents) = self.key_rows();
+        KeyColumns::from_rows(self.config.clone(), deployments, shipped, incidents)
     }
 }
 
@@ -726,6 +689,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::dora::facts::DoraFacts;
     use crate::dora::testkit::{generated, t, windows, Lcg};
+    use crate::dora::deployment_frequency;
     use crate::dora::window::Bucket;
 
     type Rows = (

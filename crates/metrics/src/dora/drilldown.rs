@@ -244,7 +244,7 @@ impl Linked<'_> {
 
     /// Links of every deployment (any environment) whose time is in `window`, by time then id.
     pub fn deployments_in(&self, window: &Window) -> Vec<DeploymentLinks> {
-        super::linking::in_window(&self.ordered, window, |&i| self.facts.deployments[i].at)
+        super::window::in_window(&self.ordered, window, |&i| self.facts.deployments[i].at)
             .iter()
             .map(|&i| self.deployment_links_at(i))
             .collect()

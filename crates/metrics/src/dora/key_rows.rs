@@ -8,7 +8,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::columns::KeyColumns;
 use super::facts::DeploymentKind;
 use super::linking::{
     Attribution, ChangeStart, InterventionReason, Linked, Recovery, ReworkReason,
@@ -166,11 +165,5 @@ impl Linked<'_> {
             })
             .collect();
         (deployments, shipped, incidents)
-    }
-
-    /// The links reduced to the keys' columns.
-    pub fn columns(&self) -> KeyColumns {
-        let (deployments, shipped, incidents) = self.key_rows();
-        KeyColumns::from_rows(self.config.clone(), deployments, shipped, incidents)
     }
 }

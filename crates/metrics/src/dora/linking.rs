@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::facts::{Change, Deployment, DeploymentKind, DoraConfig, DoraFacts, Incident};
-use super::window::Window;
+use super::window::{in_window, Window};
 
 /// Whether deployments and incidents of `environment` count (empty list = every environment).
 pub fn is_production(environment: &str, config: &DoraConfig) -> bool {
@@ -493,26 +493,6 @@ pub struct Linked<'a> {
     pub(crate) deployment_by_id: HashMap<i64, usize>,
     pub(crate) change_by_id: HashMap<&'a str, usize>,
     pub(crate) incident_by_id: HashMap<&'a str, usize>,
-}
-
-/// The index range of `sorted` (by a time key) whose times fall in `window` (half-open).
-pub(crate) fn range_in<T>(
-    sorted: &[T],
-    window: &Window,
-    at: impl Fn(&T) -> DateTime<Utc>,
-) -> std::ops::Range<usize> {
-    let start = sorted.partition_point(|x| at(x) < window.from);
-    let end = sorted.partition_point(|x| at(x) < window.to).max(start);
-    start..end
-}
-
-/// The items of `sorted` (by a time key) whose times fall in `window`.
-pub(crate) fn in_window<'s, T>(
-    sorted: &'s [T],
-    window: &Window,
-    at: impl Fn(&T) -> DateTime<Utc>,
-) -> &'s [T] {
-    sorted.get(range_in(sorted, window, at)).unwrap_or(&[])
 }
 
 impl<'a> Linked<'a> {

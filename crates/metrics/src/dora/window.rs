@@ -51,6 +51,26 @@ impl Window {
     }
 }
 
+/// The index range of `sorted` (by a time key) whose times fall in `window` (half-open).
+pub fn range_in<T>(
+    sorted: &[T],
+    window: &Window,
+    at: impl Fn(&T) -> DateTime<Utc>,
+) -> std::ops::Range<usize> {
+    let start = sorted.partition_point(|x| at(x) < window.from);
+    let end = sorted.partition_point(|x| at(x) < window.to).max(start);
+    start..end
+}
+
+/// The items of `sorted` (by a time key) whose times fall in `window`.
+pub fn in_window<'s, T>(
+    sorted: &'s [T],
+    window: &Window,
+    at: impl Fn(&T) -> DateTime<Utc>,
+) -> &'s [T] {
+    sorted.get(range_in(sorted, window, at)).unwrap_or(&[])
+}
+
 fn midnight(date: NaiveDate) -> DateTime<Utc> {
     date.and_time(NaiveTime::MIN).and_utc()
 }
