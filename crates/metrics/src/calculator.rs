@@ -17,11 +17,16 @@
 //! only a failure of the database itself stops a pass, to be retried.
 
 use dora_model::cdevent::CdEvent;
+use dora_model::dora::DeploymentKind;
 use dora_store::{
-    Blame, CdEventRecord, DeploymentKind, FactsOutput, NewDeployment, NewFactFailure,
+    Blame, CdEventRecord, DeploymentKind as StoredKind, FactsOutput, NewDeployment, NewFactFailure,
     NewObservation, Store, StoreError, DEPLOYMENTS_CURSOR,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::observation::{
+    Built, ChangeReport, IncidentPredicate, IncidentReport, Listed, Observation, Shipped,
+};
 
 /// The facts calculator over one store.
 #[derive(Debug, Clone)]
@@ -54,6 +59,14 @@ fn team_of(event: &CdEvent) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// One observation of a CDEvent, before it is stored.
+struct Said {
+    fact_id: String,
+    service: Option<String>,
+    environment: Option<String>,
+    observation: Observation,
+}
+
 /// What one stored CDEvent contributes to the facts. A CDEvent that cannot contribute (stored
 /// before the limits of [`dora_model::limits`], or unreadable) is a failure in `output`.
 pub fn facts_from(record: &CdEventRecord, output: &mut FactsOutput) {
@@ -63,7 +76,7 @@ pub fn facts_from(record: &CdEventRecord, output: &mut FactsOutput) {
     if parsed.custom {
         return;
     }
-    let mut fail = |reason: String| {
+    let fail = |output: &mut FactsOutput, reason: String| {
         tracing::warn!(seq = record.seq, reason = %reason, "CDEvent skipped; see GET /api/v1/failures");
         output.failures.push(NewFactFailure {
             cdevent_seq: record.seq,
@@ -72,132 +85,181 @@ pub fn facts_from(record: &CdEventRecord, output: &mut FactsOutput) {
     };
     let document: Value = match serde_json::from_str(&record.content) {
         Ok(document) => document,
-        Err(e) => return fail(format!("the stored CDEvent is not JSON: {e}")),
+        Err(e) => return fail(output, format!("the stored CDEvent is not JSON: {e}")),
     };
     let event = match CdEvent::from_value(&document) {
         Ok(event) => event,
-        Err(e) => return fail(format!("the stored CDEvent cannot be counted: {e}")),
+        Err(e) => return fail(output, format!("the stored CDEvent cannot be counted: {e}")),
     };
-    let first = output.observations.len();
-    let mut observe = |fact: &'static str,
-                       fact_id: String,
-                       service: Option<String>,
-                       environment: Option<String>,
-                       body: Value| {
-        let ordinal = i32::try_from(output.observations.len() - first).unwrap_or(i32::MAX);
+    let said = match (parsed.subject.as_str(), parsed.predicate.as_str()) {
+        ("service", predicate) => match DeploymentKind::parse(predicate) {
+            Some(kind) => deployment(record.seq, &event, kind, output),
+            None => Vec::new(),
+        },
+        ("change", predicate) => vec![change_report(&event, predicate)],
+        ("artifact", "packaged" | "published") => artifact_built(&event),
+        ("incident", predicate) => incident_report(&event, predicate).into_iter().collect(),
+        _ => Vec::new(),
+    };
+    for (ordinal, said) in said.into_iter().enumerate() {
+        let body = match said.observation.to_body() {
+            Ok(body) => body,
+            Err(e) => return fail(output, format!("an observation cannot be written: {e}")),
+        };
         output.observations.push(NewObservation {
             cdevent_seq: record.seq,
-            ordinal,
-            fact,
-            fact_id,
-            service,
-            environment,
+            ordinal: i32::try_from(ordinal).unwrap_or(i32::MAX),
+            fact: said.observation.kind().as_str(),
+            fact_id: said.fact_id,
+            service: said.service,
+            environment: said.environment,
             observed_at: event.timestamp,
-            body: body.to_string(),
+            body,
         });
+    }
+}
+
+/// A `service.deployed|upgraded|rolledback` CDEvent: a deployment row in `output` (none without
+/// an environment), and what the deployment says it ships: changes by id, and commits (with
+/// their timestamps), each of which is part of the change that has it, or else a change of its
+/// own, `<service>@<sha>` (crate::facts).
+fn deployment(
+    seq: i64,
+    event: &CdEvent,
+    kind: DeploymentKind,
+    output: &mut FactsOutput,
+) -> Vec<Said> {
+    let Some(environment) = event.content_str("/environment/id") else {
+        return Vec::new();
     };
-    match (parsed.subject.as_str(), parsed.predicate.as_str()) {
-        ("service", predicate @ ("deployed" | "upgraded" | "rolledback")) => {
-            let kind = match predicate {
-                "deployed" => DeploymentKind::Deployed,
-                "upgraded" => DeploymentKind::Upgraded,
-                _ => DeploymentKind::Rolledback,
+    let mut said = Vec::new();
+    if let Some(Value::Array(ids)) = dora_field(event, "changes", "changes") {
+        for id in ids.iter().filter_map(Value::as_str) {
+            let shipped = Shipped {
+                deployment: event.id.clone(),
+                commits: None,
             };
-            let Some(environment) = event.content_str("/environment/id") else {
-                return;
+            said.push(Said {
+                fact_id: id.to_owned(),
+                service: None,
+                environment: None,
+                observation: Observation::Shipped(shipped),
+            });
+        }
+    }
+    if let Some(Value::Array(list)) = dora_field(event, "commits", "commits") {
+        for commit in list {
+            let sha = commit
+                .as_str()
+                .or_else(|| commit.get("sha").and_then(Value::as_str))
+                .or_else(|| commit.get("id").and_then(Value::as_str));
+            let Some(sha) = sha.filter(|sha| !sha.is_empty()) else {
+                continue;
             };
-            // What the deployment says it ships: changes by id, and commits (with their
-            // timestamps), each of which is part of the change that has it, or else a change of
-            // its own, `<service>@<sha>` (crate::facts).
-            if let Some(Value::Array(ids)) = dora_field(&event, "changes", "changes") {
-                for id in ids.iter().filter_map(Value::as_str) {
-                    let body = json!({"predicate": "deployed", "deployment": event.id});
-                    observe("change", id.to_owned(), None, None, body);
-                }
-            }
-            if let Some(Value::Array(list)) = dora_field(&event, "commits", "commits") {
-                for commit in list {
-                    let sha = commit
-                        .as_str()
-                        .or_else(|| commit.get("sha").and_then(Value::as_str))
-                        .or_else(|| commit.get("id").and_then(Value::as_str));
-                    let Some(sha) = sha.filter(|sha| !sha.is_empty()) else {
-                        continue;
-                    };
-                    let body = json!({"predicate": "listed", "deployment": event.id,
-                                      "commits": [commit]});
-                    let id = format!("{}@{}", event.subject_id, sha.to_ascii_lowercase());
-                    observe("change", id, Some(event.subject_id.clone()), None, body);
-                }
-            }
-            output.deployments.push(NewDeployment {
-                cdevent_seq: record.seq,
-                cdevent_id: event.id.clone(),
-                kind,
-                service: event.subject_id.clone(),
-                environment: environment.to_owned(),
-                artifact_id: event
-                    .content_str("/artifactId")
-                    .or_else(|| dora_str(&event, "artifact", "artifact"))
-                    .map(str::to_owned),
-                deployed_at: event.timestamp,
-                team: team_of(&event),
-                failed: dora_str(&event, "outcome", "outcome") == Some("failure"),
-                revision: dora_str(&event, "revision", "revision").map(str::to_owned),
+            let listed = Listed {
+                deployment: event.id.clone(),
+                commits: vec![commit.clone()],
+            };
+            said.push(Said {
+                fact_id: format!("{}@{}", event.subject_id, sha.to_ascii_lowercase()),
+                service: Some(event.subject_id.clone()),
+                environment: None,
+                observation: Observation::Listed(listed),
             });
         }
-        ("change", predicate) => {
-            let body = json!({
-                "predicate": predicate,
-                "repository": event.content_str("/repository/id"),
-                "created_at": dora_str(&event, "createdAt", "created_at"),
-                "merged_at": dora_str(&event, "mergedAt", "merged_at"),
-                "merge_sha": dora_str(&event, "mergeSha", "merge_sha"),
-                "revision": dora_str(&event, "revision", "revision"),
-                "commits": dora_field(&event, "commits", "commits").cloned(),
-            });
-            let service = dora_str(&event, "service", "service").map(str::to_owned);
-            observe("change", event.subject_id.clone(), service, None, body);
-        }
-        ("artifact", "packaged" | "published") => {
-            let mut changes: Vec<String> = event
-                .content_str("/change/id")
-                .map(str::to_owned)
-                .into_iter()
-                .collect();
-            if let Some(Value::Array(ids)) = dora_field(&event, "changes", "changes") {
-                changes.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
-            }
-            for change in changes {
-                observe(
-                    "change",
-                    change,
-                    None,
-                    None,
-                    json!({"predicate": "artifact", "artifact_id": event.subject_id}),
-                );
-            }
-        }
-        ("incident", predicate @ ("detected" | "reported" | "resolved")) => {
-            let service = event
-                .content_str("/service/id")
-                .or_else(|| dora_str(&event, "service", "service"))
-                .map(str::to_owned);
-            let environment = event.content_str("/environment/id").map(str::to_owned);
-            let body = json!({
-                "predicate": predicate,
-                "artifact_id": event.content_str("/artifactId"),
-                "deployment": dora_str(&event, "deployment", "deployment"),
-            });
-            observe(
-                "incident",
-                event.subject_id.clone(),
-                service,
-                environment,
-                body,
-            );
-        }
-        _ => {}
+    }
+    output.deployments.push(NewDeployment {
+        cdevent_seq: seq,
+        cdevent_id: event.id.clone(),
+        kind: stored_kind(kind),
+        service: event.subject_id.clone(),
+        environment: environment.to_owned(),
+        artifact_id: event
+            .content_str("/artifactId")
+            .or_else(|| dora_str(event, "artifact", "artifact"))
+            .map(str::to_owned),
+        deployed_at: event.timestamp,
+        team: team_of(event),
+        failed: dora_str(event, "outcome", "outcome") == Some("failure"),
+        revision: dora_str(event, "revision", "revision").map(str::to_owned),
+    });
+    said
+}
+
+/// A `change.*` CDEvent.
+fn change_report(event: &CdEvent, predicate: &str) -> Said {
+    let text = |camel, snake| dora_str(event, camel, snake).map(str::to_owned);
+    let report = ChangeReport {
+        predicate: predicate.to_owned(),
+        repository: event.content_str("/repository/id").map(str::to_owned),
+        created_at: text("createdAt", "created_at"),
+        merged_at: text("mergedAt", "merged_at"),
+        merge_sha: text("mergeSha", "merge_sha"),
+        revision: text("revision", "revision"),
+        commits: dora_field(event, "commits", "commits").cloned(),
+    };
+    Said {
+        fact_id: event.subject_id.clone(),
+        service: text("service", "service"),
+        environment: None,
+        observation: Observation::Change(report),
+    }
+}
+
+/// An `artifact.packaged|published` CDEvent: one observation per change it references.
+fn artifact_built(event: &CdEvent) -> Vec<Said> {
+    let mut changes: Vec<String> = event
+        .content_str("/change/id")
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    if let Some(Value::Array(ids)) = dora_field(event, "changes", "changes") {
+        changes.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
+    }
+    changes
+        .into_iter()
+        .map(|change| Said {
+            fact_id: change,
+            service: None,
+            environment: None,
+            observation: Observation::Built(Built {
+                artifact_id: event.subject_id.clone(),
+            }),
+        })
+        .collect()
+}
+
+/// An `incident.detected|reported|resolved` CDEvent.
+fn incident_report(event: &CdEvent, predicate: &str) -> Option<Said> {
+    let predicate = match predicate {
+        "detected" => IncidentPredicate::Detected,
+        "reported" => IncidentPredicate::Reported,
+        "resolved" => IncidentPredicate::Resolved,
+        _ => return None,
+    };
+    let service = event
+        .content_str("/service/id")
+        .or_else(|| dora_str(event, "service", "service"))
+        .map(str::to_owned);
+    let report = IncidentReport {
+        predicate,
+        artifact_id: event.content_str("/artifactId").map(str::to_owned),
+        deployment: dora_str(event, "deployment", "deployment").map(str::to_owned),
+    };
+    Some(Said {
+        fact_id: event.subject_id.clone(),
+        service,
+        environment: event.content_str("/environment/id").map(str::to_owned),
+        observation: Observation::Incident(report),
+    })
+}
+
+/// The store's spelling of a deployment kind.
+fn stored_kind(kind: DeploymentKind) -> StoredKind {
+    match kind {
+        DeploymentKind::Deployed => StoredKind::Deployed,
+        DeploymentKind::Upgraded => StoredKind::Upgraded,
+        DeploymentKind::Rolledback => StoredKind::Rolledback,
     }
 }
 
@@ -291,12 +353,21 @@ impl FactsCalculator {
 
     /// Runs passes until caught up; returns the number of CDEvents read.
     pub async fn run_until_idle(&self) -> Result<usize, StoreError> {
-        let mut total = 0;
-        loop {
-            match self.run_pass().await? {
-                0 => return Ok(total),
-                n => total += n,
-            }
+        until_idle(|| self.run_pass()).await
+    }
+}
+
+/// Runs `pass` until it reads nothing; returns how much it read in all.
+pub(crate) async fn until_idle<F, Pass>(mut pass: F) -> Result<usize, StoreError>
+where
+    F: FnMut() -> Pass,
+    Pass: std::future::Future<Output = Result<usize, StoreError>>,
+{
+    let mut total = 0;
+    loop {
+        match pass().await? {
+            0 => return Ok(total),
+            n => total += n,
         }
     }
 }

@@ -5,148 +5,150 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use dora_model::time::parse_rfc3339;
-use dora_store::{DeploymentKind as StoredKind, FactRows};
-use serde_json::Value;
+use dora_store::{DeploymentKind as StoredKind, DeploymentRecord, FactRows};
 
 use crate::dora::facts::{Change, Commit, Deployment, DeploymentKind, DoraFacts, Incident};
+use crate::observation::{
+    read_all, time_of, FactKind, IncidentPredicate, IncidentReport, Observation, Observed,
+};
 
 /// Folds stored rows into facts. `teams` maps a service to its team and wins over event metadata.
+///
+/// An observation that does not read is left out: the linker recorded it in `fact_failures`
+/// when it first read it ([`crate::links`]).
 pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
+    let (observed, unreadable) = read_all(&rows.observations);
+    for observation in &unreadable {
+        tracing::debug!(%observation, "left out of the facts");
+    }
+    fold_observed(&rows.deployments, &observed, teams)
+}
+
+/// Folds deployment rows and observations that read into facts, as [`fold`].
+pub fn fold_observed(
+    deployments: &[DeploymentRecord],
+    observed: &[Observed],
+    teams: &BTreeMap<String, String>,
+) -> DoraFacts {
     // Incidents may name the deployment they blame by its CDEvent id.
-    let by_cdevent_id: BTreeMap<String, i64> = rows
-        .deployments
+    let by_cdevent_id: BTreeMap<&str, i64> = deployments
         .iter()
-        .map(|d| (d.cdevent_id.clone(), d.id))
+        .map(|d| (d.cdevent_id.as_str(), d.id))
         .collect();
-    let deployments: Vec<Deployment> = rows
-        .deployments
-        .into_iter()
-        .map(|d| Deployment {
-            id: d.id,
-            team: teams.get(&d.service).cloned().or(d.team),
-            service: d.service,
-            environment: d.environment,
-            at: d.deployed_at,
-            kind: match d.kind {
-                StoredKind::Deployed => DeploymentKind::Deployed,
-                StoredKind::Upgraded => DeploymentKind::Upgraded,
-                StoredKind::Rolledback => DeploymentKind::Rolledback,
-            },
-            failed: d.failed,
-            artifact_id: d.artifact_id,
-            revision: d.revision,
-        })
-        .collect();
-    let mut changes: BTreeMap<String, Change> = BTreeMap::new();
-    // Changes only known from deployments' commit lists, and changes some event reported.
-    let (mut listed, mut reported) = (BTreeSet::new(), BTreeSet::new());
+    let mut changes = ChangeDrafts::default();
     let mut incidents: BTreeMap<String, IncidentDraft> = BTreeMap::new();
-    for observation in rows.observations {
-        let Ok(body) = serde_json::from_str::<Value>(&observation.body) else {
-            continue;
-        };
-        let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
-        let time = |key: &str| {
-            body.get(key)
-                .and_then(Value::as_str)
-                .and_then(parse_rfc3339)
-        };
-        let predicate = text("predicate").unwrap_or_default();
-        match observation.fact.as_str() {
-            "change" => {
-                if predicate == "listed" {
-                    listed.insert(observation.fact_id.clone());
-                } else {
-                    reported.insert(observation.fact_id.clone());
-                }
-                let change = changes
-                    .entry(observation.fact_id.clone())
-                    .or_insert_with(|| Change {
-                        id: observation.fact_id.clone(),
-                        service: None,
-                        repository: None,
-                        created_at: None,
-                        merged_at: None,
-                        commits: Vec::new(),
-                        merge_sha: None,
-                        artifact_ids: Vec::new(),
-                        deployment_refs: Vec::new(),
-                    });
-                change.service = change.service.take().or(observation.service.clone());
-                change.repository = change.repository.take().or(text("repository"));
-                let created = time("created_at")
-                    .or((predicate == "created").then_some(observation.observed_at));
-                change.created_at = earliest(change.created_at, created);
-                let merged = time("merged_at")
-                    .or((predicate == "merged").then_some(observation.observed_at));
-                change.merged_at = earliest(change.merged_at, merged);
-                change.merge_sha = change.merge_sha.take().or(text("merge_sha"));
-                if let Some(artifact) = text("artifact_id") {
-                    if !change.artifact_ids.contains(&artifact) {
-                        change.artifact_ids.push(artifact);
-                    }
-                }
-                if let Some(&id) = text("deployment").and_then(|id| by_cdevent_id.get(&id)) {
-                    if !change.deployment_refs.contains(&id) {
-                        change.deployment_refs.push(id);
-                        change.deployment_refs.sort_unstable();
-                    }
-                }
-                for commit in commits(&body) {
-                    match change
-                        .commits
-                        .iter_mut()
-                        .find(|c| c.sha.eq_ignore_ascii_case(&commit.sha))
-                    {
-                        Some(known) => known.at = known.at.or(commit.at),
-                        None => change.commits.push(commit),
-                    }
-                }
-            }
-            "incident" => {
-                let draft = incidents.entry(observation.fact_id.clone()).or_default();
-                draft.service = draft.service.take().or(observation.service.clone());
-                draft.environment = draft.environment.take().or(observation.environment.clone());
-                draft.artifact_id = draft.artifact_id.take().or(text("artifact_id"));
-                draft.deployment_ref = draft
-                    .deployment_ref
-                    .or_else(|| text("deployment").and_then(|id| by_cdevent_id.get(&id).copied()));
-                match predicate.as_str() {
-                    "resolved" => {
-                        draft.resolved_at = latest(draft.resolved_at, Some(observation.observed_at))
-                    }
-                    _ => {
-                        draft.detected_at =
-                            earliest(draft.detected_at, Some(observation.observed_at))
-                    }
-                }
-            }
-            _ => {}
+    for observed in observed {
+        match observed.observation.kind() {
+            FactKind::Change => changes.add(observed, &by_cdevent_id),
+            FactKind::Incident => incidents
+                .entry(observed.fact_id.clone())
+                .or_default()
+                .add(observed, &by_cdevent_id),
         }
     }
     let incidents = incidents
         .into_iter()
         // A resolution without a detection is not an incident we can measure.
-        .filter_map(|(id, draft)| {
-            Some(Incident {
-                id,
-                service: draft.service,
-                environment: draft.environment,
-                artifact_id: draft.artifact_id,
-                deployment_ref: draft.deployment_ref,
-                detected_at: draft.detected_at?,
-                resolved_at: draft.resolved_at,
-            })
-        })
+        .filter_map(|(id, draft)| draft.incident(id))
         .collect();
+    let ChangeDrafts {
+        mut changes,
+        mut listed,
+        reported,
+    } = changes;
     listed.retain(|id| !reported.contains(id));
     absorb_listed_commits(&mut changes, &listed);
     absorb_landing_pushes(&mut changes);
     DoraFacts {
-        deployments,
+        deployments: deployments
+            .iter()
+            .map(|d| Deployment {
+                team: teams.get(&d.service).cloned().or(d.team.clone()),
+                ..deployment_fact(d)
+            })
+            .collect(),
         changes: changes.into_values().collect(),
         incidents,
+    }
+}
+
+/// A deployment row as the pure computation reads it (teams play no part in links: the team is
+/// left empty).
+pub fn deployment_fact(record: &DeploymentRecord) -> Deployment {
+    Deployment {
+        id: record.id,
+        service: record.service.clone(),
+        environment: record.environment.clone(),
+        team: None,
+        at: record.deployed_at,
+        kind: match record.kind {
+            StoredKind::Deployed => DeploymentKind::Deployed,
+            StoredKind::Upgraded => DeploymentKind::Upgraded,
+            StoredKind::Rolledback => DeploymentKind::Rolledback,
+        },
+        failed: record.failed,
+        artifact_id: record.artifact_id.clone(),
+        revision: record.revision.clone(),
+    }
+}
+
+/// Changes as their observations fold, with which are only known from deployments' commit
+/// lists and which some event reported.
+#[derive(Default)]
+struct ChangeDrafts {
+    changes: BTreeMap<String, Change>,
+    listed: BTreeSet<String>,
+    reported: BTreeSet<String>,
+}
+
+impl ChangeDrafts {
+    fn add(&mut self, observed: &Observed, by_cdevent_id: &BTreeMap<&str, i64>) {
+        let id = &observed.fact_id;
+        let observation = &observed.observation;
+        if matches!(observation, Observation::Listed(_)) {
+            self.listed.insert(id.clone());
+        } else {
+            self.reported.insert(id.clone());
+        }
+        let change = self.changes.entry(id.clone()).or_insert_with(|| Change {
+            id: id.clone(),
+            ..Change::default()
+        });
+        change.service = change.service.take().or(observed.service.clone());
+        if let Observation::Change(report) = observation {
+            change.repository = change.repository.take().or(report.repository.clone());
+            let on =
+                |predicate: &str| (report.predicate == predicate).then_some(observed.observed_at);
+            let created = time_of(&report.created_at).or(on("created"));
+            change.created_at = earliest(change.created_at, created);
+            let merged = time_of(&report.merged_at).or(on("merged"));
+            change.merged_at = earliest(change.merged_at, merged);
+            change.merge_sha = change.merge_sha.take().or(report.merge_sha.clone());
+        }
+        if let Some(artifact) = observation.artifact_id() {
+            if !change.artifact_ids.iter().any(|a| a == artifact) {
+                change.artifact_ids.push(artifact.to_owned());
+            }
+        }
+        if let Some(&id) = observation
+            .deployment()
+            .and_then(|id| by_cdevent_id.get(id))
+        {
+            if !change.deployment_refs.contains(&id) {
+                change.deployment_refs.push(id);
+                change.deployment_refs.sort_unstable();
+            }
+        }
+        for commit in observation.commits() {
+            match change
+                .commits
+                .iter_mut()
+                .find(|c| c.sha.eq_ignore_ascii_case(&commit.sha))
+            {
+                Some(known) => known.at = known.at.or(commit.at),
+                None => change.commits.push(commit),
+            }
+        }
     }
 }
 
@@ -378,6 +380,7 @@ pub fn narrow(facts: &DoraFacts, scope: &Scope) -> DoraFacts {
     }
 }
 
+/// An incident as its observations fold.
 #[derive(Default)]
 struct IncidentDraft {
     service: Option<String>,
@@ -386,6 +389,44 @@ struct IncidentDraft {
     deployment_ref: Option<i64>,
     detected_at: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
+}
+
+impl IncidentDraft {
+    fn add(&mut self, observed: &Observed, by_cdevent_id: &BTreeMap<&str, i64>) {
+        let observation = &observed.observation;
+        self.service = self.service.take().or(observed.service.clone());
+        self.environment = self.environment.take().or(observed.environment.clone());
+        self.artifact_id = self
+            .artifact_id
+            .take()
+            .or(observation.artifact_id().map(str::to_owned));
+        self.deployment_ref = self.deployment_ref.or_else(|| {
+            observation
+                .deployment()
+                .and_then(|id| by_cdevent_id.get(id).copied())
+        });
+        let at = Some(observed.observed_at);
+        match observation {
+            Observation::Incident(IncidentReport {
+                predicate: IncidentPredicate::Resolved,
+                ..
+            }) => self.resolved_at = latest(self.resolved_at, at),
+            _ => self.detected_at = earliest(self.detected_at, at),
+        }
+    }
+
+    /// The incident, unless it was never detected.
+    fn incident(self, id: String) -> Option<Incident> {
+        Some(Incident {
+            id,
+            service: self.service,
+            environment: self.environment,
+            artifact_id: self.artifact_id,
+            deployment_ref: self.deployment_ref,
+            detected_at: self.detected_at?,
+            resolved_at: self.resolved_at,
+        })
+    }
 }
 
 fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -402,52 +443,12 @@ fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime
     }
 }
 
-/// `commits` as strings or `{"sha", "timestamp"}` objects; a push's `revision` counts as a commit.
-pub(crate) fn commits(body: &Value) -> Vec<Commit> {
-    let mut out = Vec::new();
-    if let Some(Value::Array(items)) = body.get("commits") {
-        for item in items {
-            match item {
-                Value::String(sha) => out.push(Commit {
-                    sha: sha.clone(),
-                    at: None,
-                }),
-                Value::Object(map) => {
-                    if let Some(sha) = map
-                        .get("sha")
-                        .or_else(|| map.get("id"))
-                        .and_then(Value::as_str)
-                    {
-                        let at = map
-                            .get("timestamp")
-                            .and_then(Value::as_str)
-                            .and_then(parse_rfc3339);
-                        out.push(Commit {
-                            sha: sha.to_owned(),
-                            at,
-                        });
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    if let Some(revision) = body.get("revision").and_then(Value::as_str) {
-        if !out.iter().any(|c| c.sha.eq_ignore_ascii_case(revision)) {
-            out.push(Commit {
-                sha: revision.to_owned(),
-                at: None,
-            });
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use dora_store::{DeploymentRecord, ObservationRecord};
+    use dora_model::time::parse_rfc3339;
+    use dora_store::ObservationRecord;
 
     fn at(text: &str) -> DateTime<Utc> {
         parse_rfc3339(text).unwrap()

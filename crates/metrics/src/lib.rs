@@ -7,3 +7,4 @@ pub mod calculator;
 pub mod dora;
 pub mod facts;
 pub mod links;
+pub mod observation;

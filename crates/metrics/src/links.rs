@@ -28,19 +28,19 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use dora_store::{
-    AllLinks, Blame, ChangeLinkRow, DeploymentKind as StoredKind, DeploymentLinkRow,
-    DeploymentMatch, DeploymentRecord, FactRows, IncidentLinkRow, LinkWrites, Neighbour,
-    NewFactFailure, NewFacts, ObservationRecord, OrderKey, Store, StoreError, DEPLOYMENTS_CURSOR,
-    LINKS_CURSOR,
+    AllLinks, Blame, ChangeLinkRow, DeploymentLinkRow, DeploymentMatch, DeploymentRecord,
+    IncidentLinkRow, LinkWrites, Neighbour, NewFactFailure, OrderKey, Store, StoreError,
+    DEPLOYMENTS_CURSOR, LINKS_CURSOR,
 };
-use serde_json::Value;
 
-use crate::dora::facts::{Deployment, DeploymentKind, DoraConfig, DoraFacts};
+use crate::dora::facts::{Deployment, DoraConfig, DoraFacts};
 use crate::dora::key_rows::{
     DeploymentKeyRow, IncidentKeyRow, RecoveryCell, ReworkKind, ShippedKeyRow,
 };
 use crate::dora::link_rows::day_number;
 use crate::dora::linking::{is_production, Linked};
+use crate::facts::fold_observed;
+use crate::observation::{read_all, FactKind, Observed};
 
 /// The linker over one store, under one configuration.
 #[derive(Debug, Clone)]
@@ -62,78 +62,48 @@ pub fn fingerprint(config: &DoraConfig) -> String {
     )
 }
 
-/// A deployment row as the pure computation reads it (teams play no part in links: the team is
-/// left empty).
-pub fn deployment_fact(record: &DeploymentRecord) -> Deployment {
-    Deployment {
-        id: record.id,
-        service: record.service.clone(),
-        environment: record.environment.clone(),
-        team: None,
-        at: record.deployed_at,
-        kind: match record.kind {
-            StoredKind::Deployed => DeploymentKind::Deployed,
-            StoredKind::Upgraded => DeploymentKind::Upgraded,
-            StoredKind::Rolledback => DeploymentKind::Rolledback,
-        },
-        failed: record.failed,
-        artifact_id: record.artifact_id.clone(),
-        revision: record.revision.clone(),
-    }
-}
-
 fn order_key(record: &DeploymentRecord) -> OrderKey {
     (record.deployed_at, record.id)
 }
 
 /// The `link_keys` of one observation: a change's SHAs, artifact and named deployment; an
 /// incident's named deployment.
-fn observation_keys(observation: &ObservationRecord, out: &mut Vec<(String, String)>) {
-    let Ok(body) = serde_json::from_str::<Value>(&observation.body) else {
-        return;
-    };
-    let id = &observation.fact_id;
-    let text = |key: &str| {
-        body.get(key)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-    };
-    match observation.fact.as_str() {
-        "change" => {
-            let shas = crate::facts::commits(&body)
+fn observation_keys(observed: &Observed, out: &mut Vec<(String, String)>) {
+    let id = &observed.fact_id;
+    let observation = &observed.observation;
+    let named = |text: Option<&str>| text.filter(|v| !v.is_empty()).map(str::to_owned);
+    match observation.kind() {
+        FactKind::Change => {
+            let shas = observation
+                .commits()
                 .into_iter()
                 .map(|c| c.sha)
-                .chain(text("merge_sha").map(str::to_owned));
+                .chain(named(observation.merge_sha()));
             for sha in shas.filter(|sha| !sha.is_empty()) {
                 out.push((format!("s:{}", sha.to_ascii_lowercase()), id.clone()));
             }
-            if let Some(artifact) = text("artifact_id") {
+            if let Some(artifact) = named(observation.artifact_id()) {
                 out.push((format!("a:{artifact}"), id.clone()));
             }
-            if let Some(deployment) = text("deployment") {
+            if let Some(deployment) = named(observation.deployment()) {
                 out.push((format!("r:{deployment}"), id.clone()));
             }
         }
-        "incident" => {
-            if let Some(deployment) = text("deployment") {
+        FactKind::Incident => {
+            if let Some(deployment) = named(observation.deployment()) {
                 out.push((format!("i:{deployment}"), id.clone()));
             }
         }
-        _ => {}
     }
 }
 
 /// CDEvent ids of deployments the observations name.
-fn named_deployments(observations: &[ObservationRecord]) -> Vec<String> {
-    let mut names = BTreeSet::new();
-    for observation in observations {
-        if let Ok(body) = serde_json::from_str::<Value>(&observation.body) {
-            if let Some(name) = body.get("deployment").and_then(Value::as_str) {
-                names.insert(name.to_owned());
-            }
-        }
-    }
-    names.into_iter().collect()
+fn named_deployments(observed: &[Observed]) -> Vec<String> {
+    let names: BTreeSet<&str> = observed
+        .iter()
+        .filter_map(|o| o.observation.deployment())
+        .collect();
+    names.into_iter().map(str::to_owned).collect()
 }
 
 /// A range of one service and environment's deployments to link again.
@@ -168,6 +138,13 @@ fn far_future() -> DateTime<Utc> {
 /// inside what both databases store.
 fn bounded(at: DateTime<Utc>) -> DateTime<Utc> {
     at.clamp(far_past(), far_future())
+}
+
+/// Whether a pass committed its rows.
+enum Committed {
+    Yes,
+    /// The pass holds an observation that does not read, of one of several CDEvents.
+    NoUnreadableInside,
 }
 
 /// What one pass found to relink, and the rows it wrote so far.
@@ -220,7 +197,9 @@ impl Linker {
     /// When the database refuses a pass's rows for something in them ([`Blame::Event`]), the
     /// pass is made again one CDEvent at a time, and the one at fault is recorded in
     /// `fact_failures` (as the linker's) and skipped, so that it holds nothing back; its links
-    /// are then missing until `recompute`. A failure of the database itself is returned, to be
+    /// are then missing until `recompute`. So is a pass holding an observation that does not
+    /// read: made again one CDEvent at a time, the observation is recorded as the linker's
+    /// failure of its CDEvent and left out. A failure of the database itself is returned, to be
     /// retried.
     pub async fn run_pass(&self) -> Result<usize, StoreError> {
         if !self.prepared.load(std::sync::atomic::Ordering::Relaxed) {
@@ -233,7 +212,14 @@ impl Linker {
         }
         let to = facts_at.min(from.saturating_add(self.batch_size));
         match self.link_and_commit(from, to).await {
-            Ok(()) => {}
+            Ok(Committed::Yes) => {}
+            Ok(Committed::NoUnreadableInside) => {
+                tracing::warn!(from, to,
+                    "a links pass holds an observation that does not read; linking its CDEvents one by one");
+                for seq in from + 1..=to {
+                    self.link_one(seq).await?;
+                }
+            }
             Err(error) if error.blame() == Blame::Event => {
                 tracing::warn!(error = %error, from, to,
                     "the database refused a links pass; linking its CDEvents one by one");
@@ -246,9 +232,23 @@ impl Linker {
         Ok(usize::try_from(to - from).unwrap_or(usize::MAX))
     }
 
-    async fn link_and_commit(&self, from: i64, to: i64) -> Result<(), StoreError> {
+    /// Links the facts of the CDEvents `from < seq <= to` and commits the rows. Observations
+    /// that do not read are recorded as failures when the pass is one CDEvent (`to` is theirs);
+    /// in a longer pass nothing is committed ([`Committed::NoUnreadableInside`]).
+    async fn link_and_commit(&self, from: i64, to: i64) -> Result<Committed, StoreError> {
         let new = self.store.facts_between(from, to).await?;
-        let writes = self.relink(&new).await?;
+        let (observed, unreadable) = read_all(&new.observations);
+        if !unreadable.is_empty() && to - from > 1 {
+            return Ok(Committed::NoUnreadableInside);
+        }
+        let mut writes = self.relink(&new.deployments, &observed).await?;
+        for observation in unreadable {
+            tracing::warn!(seq = to, %observation, "observation left out; see GET /api/v1/failures");
+            writes.failures.push(NewFactFailure {
+                cdevent_seq: to,
+                reason: observation.to_string(),
+            });
+        }
         tracing::debug!(
             from,
             to,
@@ -257,14 +257,15 @@ impl Linker {
             deployments = writes.deployments.len(),
             "links pass"
         );
-        self.store.commit_links(from, to, &writes).await
+        self.store.commit_links(from, to, &writes).await?;
+        Ok(Committed::Yes)
     }
 
     /// Links the facts of CDEvent `seq` alone; if the database refuses them, records the
     /// refusal instead (and if even that is refused, moves on with a log line).
     async fn link_one(&self, seq: i64) -> Result<(), StoreError> {
         let error = match self.link_and_commit(seq - 1, seq).await {
-            Ok(()) => return Ok(()),
+            Ok(_) => return Ok(()),
             Err(error) if error.blame() == Blame::Event => error,
             Err(error) => return Err(error),
         };
@@ -291,31 +292,26 @@ impl Linker {
 
     /// Runs passes until caught up with the facts calculator.
     pub async fn run_until_idle(&self) -> Result<usize, StoreError> {
-        let mut total = 0;
-        loop {
-            match self.run_pass().await? {
-                0 => return Ok(total),
-                n => total += n,
-            }
-        }
+        crate::calculator::until_idle(|| self.run_pass()).await
     }
 
-    async fn relink(&self, new: &NewFacts) -> Result<LinkWrites, StoreError> {
+    async fn relink(
+        &self,
+        deployments: &[DeploymentRecord],
+        observed: &[Observed],
+    ) -> Result<LinkWrites, StoreError> {
         let mut pass = Pass::default();
-        for observation in &new.observations {
-            observation_keys(observation, &mut pass.writes.keys);
-        }
         let mut changes: BTreeSet<String> = BTreeSet::new();
         let mut incidents: BTreeSet<String> = BTreeSet::new();
-        for observation in &new.observations {
-            match observation.fact.as_str() {
-                "change" => changes.insert(observation.fact_id.clone()),
-                "incident" => incidents.insert(observation.fact_id.clone()),
-                _ => false,
+        for observed in observed {
+            observation_keys(observed, &mut pass.writes.keys);
+            match observed.observation.kind() {
+                FactKind::Change => changes.insert(observed.fact_id.clone()),
+                FactKind::Incident => incidents.insert(observed.fact_id.clone()),
             };
         }
         let started = std::time::Instant::now();
-        self.facts_new_deployments_touch(new, &mut pass, &mut changes, &mut incidents)
+        self.facts_new_deployments_touch(deployments, &mut pass, &mut changes, &mut incidents)
             .await?;
         let touched = started.elapsed();
         let changes = self.fold_groups(changes, &pass.writes.keys).await?;
@@ -323,7 +319,7 @@ impl Linker {
         self.link_changes_and_incidents(changes, incidents, &mut pass)
             .await?;
         let linked = started.elapsed();
-        self.ranges_around(&new.deployments, &mut pass).await?;
+        self.ranges_around(deployments, &mut pass).await?;
         let ranged = started.elapsed();
         self.link_ranges(&mut pass).await?;
         tracing::debug!(
@@ -343,16 +339,16 @@ impl Linker {
     /// revision or artifact, or detected after them within reach of the attribution rules.
     async fn facts_new_deployments_touch(
         &self,
-        new: &NewFacts,
+        deployments: &[DeploymentRecord],
         pass: &mut Pass,
         changes: &mut BTreeSet<String>,
         incidents: &mut BTreeSet<String>,
     ) -> Result<(), StoreError> {
-        if new.deployments.is_empty() {
+        if deployments.is_empty() {
             return Ok(());
         }
         let mut keys = BTreeSet::new();
-        for d in &new.deployments {
+        for d in deployments {
             if let Some(revision) = d.revision.as_deref().filter(|r| !r.is_empty()) {
                 keys.insert(format!("s:{}", revision.to_ascii_lowercase()));
             }
@@ -379,15 +375,13 @@ impl Linker {
         }
         // Incidents the time and artifact rules could now blame on a new deployment.
         let horizon = self.config.attribution_horizon;
-        let services: BTreeSet<String> =
-            new.deployments.iter().map(|d| d.service.clone()).collect();
-        let artifacts: BTreeSet<String> = new
-            .deployments
+        let services: BTreeSet<String> = deployments.iter().map(|d| d.service.clone()).collect();
+        let artifacts: BTreeSet<String> = deployments
             .iter()
             .filter_map(|d| d.artifact_id.clone())
             .collect();
-        let earliest = new.deployments.iter().map(|d| d.deployed_at).min();
-        let latest = new.deployments.iter().map(|d| d.deployed_at).max();
+        let earliest = deployments.iter().map(|d| d.deployed_at).min();
+        let latest = deployments.iter().map(|d| d.deployed_at).max();
         let (Some(earliest), Some(latest)) = (earliest, latest) else {
             return Ok(());
         };
@@ -407,7 +401,7 @@ impl Linker {
             )
             .await?;
         for incident in near {
-            let reachable = new.deployments.iter().any(|d| {
+            let reachable = deployments.iter().any(|d| {
                 let after = d.deployed_at <= incident.detected_at;
                 let by_service = incident.service.as_deref() == Some(d.service.as_str())
                     && after
@@ -479,24 +473,18 @@ impl Linker {
         }
         let change_ids: Vec<String> = changes.into_iter().collect();
         let incident_ids: Vec<String> = incidents.into_iter().collect();
-        let mut observations = self.store.observations_of("change", &change_ids).await?;
-        observations.extend(
-            self.store
-                .observations_of("incident", &incident_ids)
-                .await?,
-        );
+        let change = FactKind::Change.as_str();
+        let mut observations = self.store.observations_of(change, &change_ids).await?;
+        let incident = FactKind::Incident.as_str();
+        observations.extend(self.store.observations_of(incident, &incident_ids).await?);
+        // Those that do not read were recorded when they were new.
+        let (observed, _) = read_all(&observations);
         let named = DeploymentMatch {
-            cdevent_ids: named_deployments(&observations),
+            cdevent_ids: named_deployments(&observed),
             ..DeploymentMatch::default()
         };
         let named = self.store.deployments_matching(&named).await?;
-        let folded = crate::facts::fold(
-            FactRows {
-                deployments: named,
-                observations,
-            },
-            &BTreeMap::new(),
-        );
+        let folded = fold_observed(&named, &observed, &BTreeMap::new());
         // Every deployment a rule can pick for these changes and incidents.
         let mut wanted = DeploymentMatch::default();
         for change in &folded.changes {
@@ -554,7 +542,10 @@ impl Linker {
             }
         }
         let facts = DoraFacts {
-            deployments: candidates.values().map(deployment_fact).collect(),
+            deployments: candidates
+                .values()
+                .map(crate::facts::deployment_fact)
+                .collect(),
             changes: folded.changes,
             incidents: folded.incidents,
         };
@@ -825,7 +816,10 @@ impl Linker {
                 }
             }
             let facts = DoraFacts {
-                deployments: deployments.values().map(deployment_fact).collect(),
+                deployments: deployments
+                    .values()
+                    .map(crate::facts::deployment_fact)
+                    .collect(),
                 changes: Vec::new(),
                 // Blamed as stored: named by reference, so linking picks the same deployment.
                 incidents: blamed
@@ -977,7 +971,7 @@ pub async fn scope_facts(
         .iter()
         .map(|record| Deployment {
             team: teams.get(&record.service).cloned().or(record.team.clone()),
-            ..deployment_fact(record)
+            ..crate::facts::deployment_fact(record)
         })
         .collect();
     let mut changes = records

@@ -37,40 +37,48 @@ async fn store_cdevents(store: &Store, events: &[(Value, bool)]) {
         })
         .collect();
     store.append_raw(&raws).await.unwrap();
-    let from = store.cursor(ROUTER_CURSOR).await.unwrap();
-    let batch = store.raw_after(from, 100_000).await.unwrap();
-    let Some(last) = batch.records.last() else {
-        return;
-    };
-    let cdevents = batch
-        .records
-        .iter()
-        .map(|record| {
-            let event: Value = serde_json::from_str(&record.content).unwrap();
-            let text = |pointer: &str| event.pointer(pointer).unwrap().as_str().unwrap().to_owned();
-            let cdevent = NewCdEvent {
-                id: text("/context/id"),
-                source: text("/context/source"),
-                event_type: text("/context/type"),
-                subject_id: text("/subject/id"),
-                subject_source: None,
-                timestamp: DateTime::parse_from_rfc3339(&text("/context/timestamp"))
-                    .unwrap()
-                    .with_timezone(&Utc),
-                content: record.content.clone(),
-                transformer: "cdevents".into(),
+    // On PostgreSQL the router reads below the oldest running transaction of the whole server,
+    // which other databases' transactions can hold back for a moment: route until all is routed.
+    loop {
+        let from = store.cursor(ROUTER_CURSOR).await.unwrap();
+        let batch = store.raw_after(from, 100_000).await.unwrap();
+        if let Some(last) = batch.records.last() {
+            let output = RouterOutput {
+                cdevents: batch
+                    .records
+                    .iter()
+                    .map(|r| (r.seq(), as_cdevent(&r.content)))
+                    .collect(),
+                ..RouterOutput::default()
             };
-            (record.seq(), cdevent)
-        })
-        .collect();
-    let output = RouterOutput {
-        cdevents,
-        ..RouterOutput::default()
-    };
-    store
-        .commit_router_pass(from, last.position, &output)
-        .await
-        .unwrap();
+            store
+                .commit_router_pass(from, last.position, &output)
+                .await
+                .unwrap();
+        }
+        if !batch.more_pending {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A stored CDEvent as passed through by `POST /cdevents`.
+fn as_cdevent(content: &str) -> NewCdEvent {
+    let event: Value = serde_json::from_str(content).unwrap();
+    let text = |pointer: &str| event.pointer(pointer).unwrap().as_str().unwrap().to_owned();
+    NewCdEvent {
+        id: text("/context/id"),
+        source: text("/context/source"),
+        event_type: text("/context/type"),
+        subject_id: text("/subject/id"),
+        subject_source: None,
+        timestamp: DateTime::parse_from_rfc3339(&text("/context/timestamp"))
+            .unwrap()
+            .with_timezone(&Utc),
+        content: content.to_owned(),
+        transformer: "cdevents".into(),
+    }
 }
 
 fn prod_only() -> DoraConfig {
@@ -200,6 +208,63 @@ async fn a_new_configuration_links_everything_again() {
                 &format!("{backend:?}"),
             );
         }
+        store.close().await;
+    }
+}
+
+/// An observation that does not read (here a time that is a number) is no silent skip:
+/// the linker links the pass again one CDEvent at a time, records the observation as its
+/// failure of that CDEvent, and links everything else as linking from scratch does.
+#[tokio::test]
+async fn an_observation_that_does_not_read_is_a_recorded_failure() {
+    for backend in Backend::all() {
+        let db = backend.fresh_database().await;
+        let store = Store::connect(&db.url).await.unwrap();
+        let events: Vec<(Value, bool)> = history(3).into_iter().map(|e| (e, false)).collect();
+        store_cdevents(&store, &events).await;
+        let batch = store.cdevents_after(0, 100_000).await.unwrap();
+        let mut output = dora_store::FactsOutput::default();
+        for record in &batch {
+            dora_metrics::calculator::facts_from(record, &mut output);
+        }
+        let corrupt = output
+            .observations
+            .iter_mut()
+            .find(|o| o.fact == "change")
+            .expect("the history observes changes");
+        // JSON (PostgreSQL stores bodies as JSON), but not an observation.
+        corrupt.body = r#"{"predicate": "merged", "created_at": 7}"#.into();
+        let (seq, fact_id) = (corrupt.cdevent_seq, corrupt.fact_id.clone());
+        let last = batch.last().unwrap().seq;
+        store.commit_facts(0, last, &output).await.unwrap();
+
+        let config = DoraConfig::default();
+        let linker = Linker::new(store.clone(), config.clone(), 1_000);
+        linker.run_until_idle().await.unwrap();
+        let failures = store.list_failures(100, 0).await.unwrap();
+        let recorded: Vec<_> = failures
+            .iter()
+            .filter(|f| f.transformer == dora_store::LINKER)
+            .collect();
+        assert_eq!(recorded.len(), 1, "{backend:?}: {failures:#?}");
+        assert_eq!(recorded[0].cdevent_seq, Some(seq), "{backend:?}");
+        assert!(
+            recorded[0].reason.contains("invalid type") && recorded[0].reason.contains(&fact_id),
+            "{backend:?}: {}",
+            recorded[0].reason
+        );
+        assert_eq!(
+            store.cursor(dora_store::LINKS_CURSOR).await.unwrap().seq,
+            last,
+            "{backend:?}: nothing held back"
+        );
+        let expected = links_from_scratch(&store, &config).await.unwrap();
+        assert_links_equal(
+            &store.all_links().await.unwrap(),
+            &expected,
+            &format!("{backend:?}"),
+        );
+        assert!(!expected.deployments.is_empty());
         store.close().await;
     }
 }

@@ -687,9 +687,9 @@ pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::dora::deployment_frequency;
     use crate::dora::facts::DoraFacts;
     use crate::dora::testkit::{generated, t, windows, Lcg};
-    use crate::dora::deployment_frequency;
     use crate::dora::window::Bucket;
 
     type Rows = (

@@ -50,7 +50,7 @@ pub struct Commit {
 }
 
 /// One change (pull/merge request, or a pushed set of commits).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub id: String,
     /// When given, only deployments of this service can contain the change.
