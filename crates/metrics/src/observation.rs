@@ -1,5 +1,5 @@
-//! Observations: what one CDEvent says about a change or an incident. The facts calculator
-//! writes them (`observations.body`, with the [`FactKind`] in `observations.fact`); the linker
+//! Observations: what one CDEvent says about a change or an incident. The observer
+//! ([`crate::observer`]) writes them (`observations.body`, with the [`FactKind`] in `observations.fact`); the linker
 //! reads them back and folds them into facts. One type for both sides, so that what is written
 //! is what is read.
 //!

@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Utc};
-use dora_metrics::calculator::FactsCalculator;
 use dora_metrics::dora::DoraConfig;
-use dora_metrics::links::{links_from_scratch, Linker};
+use dora_metrics::linker::{links_from_scratch, Linker};
+use dora_metrics::observer::Observer;
 use dora_store::{NewCdEvent, NewRawEvent, Origin, RouterOutput, Store, ROUTER_CURSOR};
 use dora_testkit::history::{loose_history as history, Lcg};
 use dora_testkit::Backend;
@@ -112,7 +112,7 @@ async fn incremental_links_equal_links_from_scratch() {
                 let j = g.next(i as u64 + 1) as usize;
                 events.swap(i, j);
             }
-            let calculator = FactsCalculator::new(store.clone(), 7);
+            let calculator = Observer::new(store.clone(), 7);
             let linker = Linker::new(store.clone(), config.clone(), 5);
             linker.prepare().await.unwrap();
             let mut rest = events.as_slice();
@@ -193,7 +193,7 @@ async fn a_new_configuration_links_everything_again() {
         let store = Store::connect(&db.url).await.unwrap();
         let events: Vec<(Value, bool)> = history(3).into_iter().map(|e| (e, false)).collect();
         store_cdevents(&store, &events).await;
-        FactsCalculator::new(store.clone(), 100)
+        Observer::new(store.clone(), 100)
             .run_until_idle()
             .await
             .unwrap();
@@ -225,7 +225,7 @@ async fn an_observation_that_does_not_read_is_a_recorded_failure() {
         let batch = store.cdevents_after(0, 100_000).await.unwrap();
         let mut output = dora_store::FactsOutput::default();
         for record in &batch {
-            dora_metrics::calculator::facts_from(record, &mut output);
+            dora_metrics::observer::observe(record, &mut output);
         }
         let corrupt = output
             .observations

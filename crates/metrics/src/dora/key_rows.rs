@@ -1,10 +1,10 @@
-//! What the five keys read of each linked fact, as plain rows: the input of [`KeyColumns`]
-//! (facts -> [`Linked`] -> **key rows** -> [`KeyColumns`] -> keys).
+//! What the five keys read of each linked fact, as plain rows: the input of [`KeyColumns`](super::columns::KeyColumns)
+//! (facts -> [`Linked`] -> **key rows** -> [`KeyColumns`](super::columns::KeyColumns) -> keys).
 //!
 //! The rows carry the outcome of every link ([`Linked::new`]) and nothing else: no service,
 //! environment or SHA. They are what a calculator can store beside the facts once links are kept
 //! in the database, and what the API reads back to rebuild the columns of the UTC days that
-//! changed ([`KeyColumns::with_days_replaced`]).
+//! changed ([`KeyColumns::with_days_replaced`](super::columns::KeyColumns::with_days_replaced)).
 
 use chrono::{DateTime, Utc};
 

@@ -139,7 +139,7 @@ impl KeyColumns {
         }
     }
 
-    /// The five keys per bucket of `window`, as [`series`].
+    /// The five keys per bucket of `window`, as [`series`](super::series).
     pub fn series(&self, window: &Window, bucket: Bucket) -> Vec<SeriesPoint> {
         window::buckets(window, bucket)
             .into_iter()
@@ -150,7 +150,7 @@ impl KeyColumns {
             .collect()
     }
 
-    /// One key per bucket of `window`, as [`key_series`].
+    /// One key per bucket of `window`, as [`key_series`](super::key_series).
     pub fn key_series(&self, window: &Window, key: Key, bucket: Bucket) -> Vec<KeySeriesPoint> {
         window::buckets(window, bucket)
             .into_iter()

@@ -1,8 +1,9 @@
-//! From stored rows to the facts the DORA keys are computed on: deployment rows as they are
-//! (team from configuration first), observations folded per change and per incident. Folding
-//! is order-independent, so events that arrived late or out of order give the same facts.
+//! Folding: from stored rows to the facts the DORA keys are computed on (observer -> stored rows
+//! -> **folding** -> linking): deployment rows as they are (team from configuration first),
+//! [`Observation`]s folded per change and per incident. Folding is order-independent, so events
+//! that arrived late or out of order give the same facts.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use dora_store::{DeploymentKind as StoredKind, DeploymentRecord, FactRows};
@@ -15,7 +16,7 @@ use crate::observation::{
 /// Folds stored rows into facts. `teams` maps a service to its team and wins over event metadata.
 ///
 /// An observation that does not read is left out: the linker recorded it in `fact_failures`
-/// when it first read it ([`crate::links`]).
+/// when it first read it ([`crate::linker`]).
 pub fn fold(rows: FactRows, teams: &BTreeMap<String, String>) -> DoraFacts {
     let (observed, unreadable) = read_all(&rows.observations);
     for observation in &unreadable {
@@ -269,117 +270,6 @@ fn absorb_landing_pushes(changes: &mut BTreeMap<String, Change>) {
     }
 }
 
-/// Which facts a request is about: `None` = all; a list = any of.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Scope {
-    pub services: Option<Vec<String>>,
-    pub environments: Option<Vec<String>>,
-    pub teams: Option<Vec<String>>,
-}
-
-/// Narrows folded facts to a scope. Facts are folded from everything stored first, so a change or
-/// an incident is judged on all its observations, and the team is the one after the
-/// configuration's precedence ([`fold`]).
-///
-/// - deployments: service, environment and team must match;
-/// - changes: those naming no service, or one of the services in scope (by service filter, or the
-///   services of the team's deployments), that a deployment in scope could contain (by artifact,
-///   revision or reference; the others could not count, so leaving them out changes no number);
-/// - incidents: environment (when named) must match; service must be in scope, or, for an
-///   incident naming no service, it must name a deployment or an artifact of a deployment in scope.
-pub fn narrow(facts: &DoraFacts, scope: &Scope) -> DoraFacts {
-    if scope == &Scope::default() {
-        return facts.clone();
-    }
-    let wanted = |list: &Option<Vec<String>>, value: Option<&str>| match (list, value) {
-        (None, _) => true,
-        (Some(list), Some(value)) => list.iter().any(|v| v == value),
-        (Some(_), None) => false,
-    };
-    let deployments: Vec<Deployment> = facts
-        .deployments
-        .iter()
-        .filter(|d| {
-            wanted(&scope.services, Some(&d.service))
-                && wanted(&scope.environments, Some(&d.environment))
-                && wanted(&scope.teams, d.team.as_deref())
-        })
-        .cloned()
-        .collect();
-    // Sets, not lists: a team's scope can hold thousands of deployments.
-    let services: Option<HashSet<&str>> = match (&scope.services, &scope.teams) {
-        (None, None) => None,
-        _ => Some(deployments.iter().map(|d| d.service.as_str()).collect()),
-    };
-    let deployment_ids: HashSet<i64> = deployments.iter().map(|d| d.id).collect();
-    let artifacts: HashSet<&str> = deployments
-        .iter()
-        .filter_map(|d| d.artifact_id.as_deref())
-        .collect();
-    let in_services = |service: Option<&str>| match (&services, service) {
-        (None, _) => true,
-        (Some(set), Some(s)) => set.contains(s),
-        (Some(_), None) => false,
-    };
-    // A change can only count in the scope if one of its deployments can contain it (by
-    // artifact, revision or reference): leave the others out before linking, however many.
-    let revisions: HashSet<String> = deployments
-        .iter()
-        .filter_map(|d| d.revision.as_deref())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let containable = |c: &Change| {
-        c.artifact_ids
-            .iter()
-            .any(|a| artifacts.contains(a.as_str()))
-            || c.deployment_refs
-                .iter()
-                .any(|id| deployment_ids.contains(id))
-            || c.merge_sha
-                .iter()
-                .chain(c.commits.iter().map(|commit| &commit.sha))
-                .any(|sha| {
-                    // Most SHAs are lowercase already: no copy for them.
-                    if sha.bytes().any(|b| b.is_ascii_uppercase()) {
-                        revisions.contains(&sha.to_ascii_lowercase())
-                    } else {
-                        revisions.contains(sha.as_str())
-                    }
-                })
-    };
-    let changes = facts
-        .changes
-        .iter()
-        .filter(|c| c.service.is_none() || in_services(c.service.as_deref()))
-        .filter(|c| containable(c))
-        .cloned()
-        .collect();
-    let incidents = facts
-        .incidents
-        .iter()
-        .filter(|i| {
-            i.environment.is_none() || wanted(&scope.environments, i.environment.as_deref())
-        })
-        .filter(|i| match i.service.as_deref() {
-            Some(service) => in_services(Some(service)),
-            None => {
-                services.is_none()
-                    || i.deployment_ref
-                        .is_some_and(|id| deployment_ids.contains(&id))
-                    || i.artifact_id
-                        .as_deref()
-                        .is_some_and(|artifact| artifacts.contains(artifact))
-            }
-        })
-        .cloned()
-        .collect();
-    DoraFacts {
-        deployments,
-        changes,
-        incidents,
-    }
-}
-
 /// An incident as its observations fold.
 #[derive(Default)]
 struct IncidentDraft {
@@ -445,16 +335,21 @@ fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use dora_model::time::parse_rfc3339;
     use dora_store::ObservationRecord;
 
-    fn at(text: &str) -> DateTime<Utc> {
+    pub(crate) fn at(text: &str) -> DateTime<Utc> {
         parse_rfc3339(text).unwrap()
     }
 
-    fn observation(fact: &str, id: &str, when: &str, body: serde_json::Value) -> ObservationRecord {
+    pub(crate) fn observation(
+        fact: &str,
+        id: &str,
+        when: &str,
+        body: serde_json::Value,
+    ) -> ObservationRecord {
         ObservationRecord {
             fact: fact.into(),
             fact_id: id.into(),
@@ -686,7 +581,7 @@ mod tests {
         assert_eq!(fold(reversed, &BTreeMap::new()), facts);
     }
 
-    fn deployment(
+    pub(crate) fn deployment(
         id: i64,
         service: &str,
         environment: &str,
@@ -704,159 +599,5 @@ mod tests {
             failed: false,
             revision: None,
         }
-    }
-
-    #[test]
-    fn narrowing_leaves_out_changes_no_deployment_in_scope_can_contain() {
-        use crate::dora::linking::Linked;
-        use crate::dora::{DoraConfig, Window};
-        let mut web = deployment(1, "web", "production", None);
-        web.revision = Some("AAA".into());
-        let api = deployment(2, "api", "production", None);
-        let change = |id: &str, merge_sha: &str| {
-            observation(
-                "change",
-                id,
-                "2024-01-02T06:00:00Z",
-                serde_json::json!({"predicate": "merged", "merge_sha": merge_sha,
-                                   "created_at": "2024-01-02T00:00:00Z"}),
-            )
-        };
-        let facts = fold(
-            FactRows {
-                deployments: vec![web, api],
-                observations: vec![
-                    ObservationRecord {
-                        service: None,
-                        ..change("shipped-by-web", "aaa")
-                    },
-                    ObservationRecord {
-                        service: None,
-                        ..change("shipped-by-nothing", "bbb")
-                    },
-                ],
-            },
-            &BTreeMap::new(),
-        );
-        let scope = Scope {
-            services: Some(vec!["web".into()]),
-            ..Scope::default()
-        };
-        let narrowed = narrow(&facts, &scope);
-        let ids: Vec<&str> = narrowed.changes.iter().map(|c| c.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            ["shipped-by-web"],
-            "matched case-insensitively by revision"
-        );
-        // The same numbers as with every change of the scope's services kept.
-        let mut everything = narrowed.clone();
-        everything.changes = facts.changes.clone();
-        let config = DoraConfig::default();
-        let window = Window::new(at("2024-01-01T00:00:00Z"), at("2024-02-01T00:00:00Z")).unwrap();
-        assert_eq!(
-            Linked::new(&narrowed, &config).report(&window),
-            Linked::new(&everything, &config).report(&window)
-        );
-        assert_eq!(
-            Linked::new(&narrowed, &config)
-                .report(&window)
-                .keys
-                .lead_time
-                .sample_size,
-            1
-        );
-    }
-
-    #[test]
-    fn narrowing_uses_configured_teams_and_keeps_facts_whole() {
-        let rows = FactRows {
-            deployments: vec![
-                deployment(1, "web", "production", None),
-                deployment(2, "api", "production", Some("payments")),
-                deployment(3, "web", "staging", None),
-            ],
-            observations: vec![
-                // A change of web whose artifact observation names no service: still web's.
-                observation(
-                    "change",
-                    "pr-web",
-                    "2024-01-01T00:00:00Z",
-                    serde_json::json!({"predicate": "merged", "merge_sha": "w1"}),
-                ),
-                ObservationRecord {
-                    service: None,
-                    ..observation(
-                        "change",
-                        "pr-web",
-                        "2024-01-01T01:00:00Z",
-                        serde_json::json!({"predicate": "artifact", "artifact_id": "pkg:oci/web@1"}),
-                    )
-                },
-                // An incident detected without a service, resolved naming web.
-                ObservationRecord {
-                    service: None,
-                    ..observation(
-                        "incident",
-                        "inc",
-                        "2024-01-02T13:00:00Z",
-                        serde_json::json!({"predicate": "detected"}),
-                    )
-                },
-                observation(
-                    "incident",
-                    "inc",
-                    "2024-01-02T14:00:00Z",
-                    serde_json::json!({"predicate": "resolved"}),
-                ),
-            ],
-        };
-        // Configuration puts web in team "storefront"; events say nothing of it.
-        let teams = BTreeMap::from([("web".to_owned(), "storefront".to_owned())]);
-        let facts = fold(rows, &teams);
-        let by_team = narrow(
-            &facts,
-            &Scope {
-                teams: Some(vec!["storefront".into()]),
-                ..Scope::default()
-            },
-        );
-        assert_eq!(
-            by_team.deployments.iter().map(|d| d.id).collect::<Vec<_>>(),
-            [1, 3]
-        );
-        assert_eq!(by_team.changes.len(), 1, "the change of web, whole");
-        assert_eq!(by_team.changes[0].artifact_ids, ["pkg:oci/web@1"]);
-        assert_eq!(by_team.incidents.len(), 1);
-        assert_eq!(
-            by_team.incidents[0].service.as_deref(),
-            Some("web"),
-            "judged on all its observations"
-        );
-        let api = narrow(
-            &facts,
-            &Scope {
-                services: Some(vec!["api".into()]),
-                ..Scope::default()
-            },
-        );
-        assert_eq!(api.deployments.len(), 1);
-        assert!(api.changes.is_empty(), "web's change is not api's");
-        assert!(api.incidents.is_empty(), "web's incident is not api's");
-        let staging = narrow(
-            &facts,
-            &Scope {
-                environments: Some(vec!["staging".into()]),
-                ..Scope::default()
-            },
-        );
-        assert_eq!(
-            staging.deployments.iter().map(|d| d.id).collect::<Vec<_>>(),
-            [3]
-        );
-        assert!(
-            staging.incidents.is_empty(),
-            "the incident is in production"
-        );
     }
 }

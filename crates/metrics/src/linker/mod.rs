@@ -1,6 +1,6 @@
-//! The incremental linker: the stage after the facts calculator (facts -> **links** -> keys,
-//! drill-down). It reads the facts of new CDEvents after its own cursor (`calculator:links`,
-//! which follows the facts cursor), works out which stored links they can change, links only
+//! The incremental linker: the stage after the observer (observer -> **linker** -> keys,
+//! drill-down). It reads the deployment rows and observations of new CDEvents after its own
+//! cursor (`calculator:links`, which follows the observer's), works out which stored links they can change, links only
 //! those again, and writes the rows that changed in the same transaction as its cursor move.
 //!
 //! What a pass relinks, and why that is enough (docs/architecture.md has the long form):
@@ -8,7 +8,7 @@
 //! - **Changes**: those with new observations, and those a new deployment can contain (its
 //!   revision, artifact or CDEvent id is one of their keys in `link_keys`). A change is folded
 //!   with every change it shares a SHA with (a push and the request it landed, a listed commit
-//!   and its owner: [`crate::facts::fold`] decides within such a group only), and linked
+//!   and its owner: [`crate::folding::fold`] decides within such a group only), and linked
 //!   against every deployment that can contain it (by artifact, revision or reference).
 //! - **Incidents**: those with new observations, those naming a new deployment, and those a
 //!   new production deployment could be blamed for (same artifact detected after it, same
@@ -39,7 +39,7 @@ use crate::dora::key_rows::{
 };
 use crate::dora::link_rows::day_number;
 use crate::dora::linking::{is_production, Linked};
-use crate::facts::fold_observed;
+use crate::folding::fold_observed;
 use crate::observation::{read_all, FactKind, Observed};
 
 /// The linker over one store, under one configuration.
@@ -191,7 +191,7 @@ impl Linker {
         Ok(())
     }
 
-    /// Links the facts of the next CDEvents the facts calculator has passed; returns how many
+    /// Links the facts of the next CDEvents the observer has passed; returns how many
     /// CDEvent positions it covered (0: caught up).
     ///
     /// When the database refuses a pass's rows for something in them ([`Blame::Event`]), the
@@ -290,9 +290,9 @@ impl Linker {
         }
     }
 
-    /// Runs passes until caught up with the facts calculator.
+    /// Runs passes until caught up with the observer.
     pub async fn run_until_idle(&self) -> Result<usize, StoreError> {
-        crate::calculator::until_idle(|| self.run_pass()).await
+        crate::observer::until_idle(|| self.run_pass()).await
     }
 
     async fn relink(
@@ -544,7 +544,7 @@ impl Linker {
         let facts = DoraFacts {
             deployments: candidates
                 .values()
-                .map(crate::facts::deployment_fact)
+                .map(crate::folding::deployment_fact)
                 .collect(),
             changes: folded.changes,
             incidents: folded.incidents,
@@ -818,7 +818,7 @@ impl Linker {
             let facts = DoraFacts {
                 deployments: deployments
                     .values()
-                    .map(crate::facts::deployment_fact)
+                    .map(crate::folding::deployment_fact)
                     .collect(),
                 changes: Vec::new(),
                 // Blamed as stored: named by reference, so linking picks the same deployment.
@@ -866,7 +866,7 @@ pub async fn links_from_scratch(
     config: &DoraConfig,
 ) -> Result<AllLinks, StoreError> {
     let rows = store.load_facts(&dora_store::FactFilter::default()).await?;
-    let mut facts = crate::facts::fold(rows, &BTreeMap::new());
+    let mut facts = crate::folding::fold(rows, &BTreeMap::new());
     for d in &mut facts.deployments {
         d.team = None;
     }
@@ -949,7 +949,7 @@ pub fn key_rows_from(
 
 /// The facts a filtered scope may need, as the linker folded them: the deployments of its
 /// services and environments (team from `teams` first, as everywhere), the changes they contain
-/// and the incidents of its services (or naming none). [`crate::facts::narrow`] then keeps
+/// and the incidents of its services (or naming none). [`crate::scope::narrow`] then keeps
 /// exactly what the scope reads; a change no deployment of the scope contains counts nowhere
 /// in it, so leaving it out changes nothing.
 ///
@@ -957,7 +957,7 @@ pub fn key_rows_from(
 pub async fn scope_facts(
     store: &Store,
     teams: &BTreeMap<String, String>,
-    scope: &crate::facts::Scope,
+    scope: &crate::scope::Scope,
 ) -> Result<(DoraFacts, BTreeMap<i64, String>), StoreError> {
     let records = store
         .scope_records(scope.services.as_deref(), scope.environments.as_deref())
@@ -971,7 +971,7 @@ pub async fn scope_facts(
         .iter()
         .map(|record| Deployment {
             team: teams.get(&record.service).cloned().or(record.team.clone()),
-            ..crate::facts::deployment_fact(record)
+            ..crate::folding::deployment_fact(record)
         })
         .collect();
     let mut changes = records

@@ -1,18 +1,19 @@
-//! The facts calculator: reads new CDEvents after its cursor and records, in the same
-//! transaction as the cursor move, what the DORA keys need:
+//! The observer, first stage of the metrics (CDEvents store -> **observer** -> linker -> keys): reads
+//! new CDEvents after its cursor (the facts cursor) and records, in the same transaction as the
+//! cursor move, what the DORA keys need:
 //!
 //! - a deployment row per `service.deployed|upgraded|rolledback` CDEvent (one rollout of a
 //!   service, `subject.id`, into an environment, `subject.content.environment.id`, at
 //!   `context.timestamp`), with its team, outcome and revision from `customData.dora`;
 //! - an observation per thing a CDEvent says about a change (`change.*`, and `artifact.*` that
 //!   reference a change) or an incident (`incident.*`), folded into facts when keys are computed
-//!   ([`crate::facts`]).
+//!   ([`crate::folding`]).
 //!
 //! Rollout identity is settled upstream: a transformer gives the same CDEvent id to every event
 //! about the same rollout and the CDEvents store keeps one. The `customData.dora` keys read here
 //! are the contract in METRICS.md; both camelCase and snake_case spellings are accepted.
 //!
-//! No CDEvent holds the calculator back: one it cannot count (over a limit, unreadable) or whose
+//! `fact_failures` and `GET /api/v1/failures` call it `calculator`. No CDEvent holds it back: one it cannot count (over a limit, unreadable) or whose
 //! facts the database refuses ([`Blame::Event`]) is recorded in `fact_failures` and skipped;
 //! only a failure of the database itself stops a pass, to be retried.
 
@@ -28,9 +29,9 @@ use crate::observation::{
     Built, ChangeReport, IncidentPredicate, IncidentReport, Listed, Observation, Shipped,
 };
 
-/// The facts calculator over one store.
+/// The observer over one store.
 #[derive(Debug, Clone)]
-pub struct FactsCalculator {
+pub struct Observer {
     store: Store,
     batch_size: i64,
 }
@@ -69,7 +70,7 @@ struct Said {
 
 /// What one stored CDEvent contributes to the facts. A CDEvent that cannot contribute (stored
 /// before the limits of [`dora_model::limits`], or unreadable) is a failure in `output`.
-pub fn facts_from(record: &CdEventRecord, output: &mut FactsOutput) {
+pub fn observe(record: &CdEventRecord, output: &mut FactsOutput) {
     let Some(parsed) = dora_spec::parse_type(&record.event_type) else {
         return;
     };
@@ -122,7 +123,7 @@ pub fn facts_from(record: &CdEventRecord, output: &mut FactsOutput) {
 /// A `service.deployed|upgraded|rolledback` CDEvent: a deployment row in `output` (none without
 /// an environment), and what the deployment says it ships: changes by id, and commits (with
 /// their timestamps), each of which is part of the change that has it, or else a change of its
-/// own, `<service>@<sha>` (crate::facts).
+/// own, `<service>@<sha>` (crate::folding).
 fn deployment(
     seq: i64,
     event: &CdEvent,
@@ -263,7 +264,7 @@ fn stored_kind(kind: DeploymentKind) -> StoredKind {
     }
 }
 
-impl FactsCalculator {
+impl Observer {
     pub fn new(store: Store, batch_size: i64) -> Self {
         Self {
             store,
@@ -280,7 +281,7 @@ impl FactsCalculator {
         };
         let mut output = FactsOutput::default();
         for record in &batch {
-            facts_from(record, &mut output);
+            observe(record, &mut output);
         }
         match self.store.commit_facts(from, last.seq, &output).await {
             Ok(()) => {}
@@ -313,7 +314,7 @@ impl FactsCalculator {
         let mut position = from;
         for record in batch {
             let mut own = FactsOutput::default();
-            facts_from(record, &mut own);
+            observe(record, &mut own);
             let error = match self.store.commit_facts(position, record.seq, &own).await {
                 Ok(()) => {
                     position = record.seq;
