@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::dora::facts::{Change, Deployment, DoraFacts};
+use crate::dora::facts::{Change, Deployment, DoraFacts, Incident};
 
 /// Which facts a request is about: `None` = all; a list = any of.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -28,11 +28,6 @@ pub fn narrow(facts: &DoraFacts, scope: &Scope) -> DoraFacts {
     if scope == &Scope::default() {
         return facts.clone();
     }
-    let wanted = |list: &Option<Vec<String>>, value: Option<&str>| match (list, value) {
-        (None, _) => true,
-        (Some(list), Some(value)) => list.iter().any(|v| v == value),
-        (Some(_), None) => false,
-    };
     let deployments: Vec<Deployment> = facts
         .deployments
         .iter()
@@ -43,52 +38,12 @@ pub fn narrow(facts: &DoraFacts, scope: &Scope) -> DoraFacts {
         })
         .cloned()
         .collect();
-    // Sets, not lists: a team's scope can hold thousands of deployments.
-    let services: Option<HashSet<&str>> = match (&scope.services, &scope.teams) {
-        (None, None) => None,
-        _ => Some(deployments.iter().map(|d| d.service.as_str()).collect()),
-    };
-    let deployment_ids: HashSet<i64> = deployments.iter().map(|d| d.id).collect();
-    let artifacts: HashSet<&str> = deployments
-        .iter()
-        .filter_map(|d| d.artifact_id.as_deref())
-        .collect();
-    let in_services = |service: Option<&str>| match (&services, service) {
-        (None, _) => true,
-        (Some(set), Some(s)) => set.contains(s),
-        (Some(_), None) => false,
-    };
-    // A change can only count in the scope if one of its deployments can contain it (by
-    // artifact, revision or reference): leave the others out before linking, however many.
-    let revisions: HashSet<String> = deployments
-        .iter()
-        .filter_map(|d| d.revision.as_deref())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let containable = |c: &Change| {
-        c.artifact_ids
-            .iter()
-            .any(|a| artifacts.contains(a.as_str()))
-            || c.deployment_refs
-                .iter()
-                .any(|id| deployment_ids.contains(id))
-            || c.merge_sha
-                .iter()
-                .chain(c.commits.iter().map(|commit| &commit.sha))
-                .any(|sha| {
-                    // Most SHAs are lowercase already: no copy for them.
-                    if sha.bytes().any(|b| b.is_ascii_uppercase()) {
-                        revisions.contains(&sha.to_ascii_lowercase())
-                    } else {
-                        revisions.contains(sha.as_str())
-                    }
-                })
-    };
+    let reach = Reach::of(&deployments, scope);
     let changes = facts
         .changes
         .iter()
-        .filter(|c| c.service.is_none() || in_services(c.service.as_deref()))
-        .filter(|c| containable(c))
+        .filter(|c| c.service.is_none() || reach.in_services(c.service.as_deref()))
+        .filter(|c| reach.can_contain(c))
         .cloned()
         .collect();
     let incidents = facts
@@ -97,23 +52,100 @@ pub fn narrow(facts: &DoraFacts, scope: &Scope) -> DoraFacts {
         .filter(|i| {
             i.environment.is_none() || wanted(&scope.environments, i.environment.as_deref())
         })
-        .filter(|i| match i.service.as_deref() {
-            Some(service) => in_services(Some(service)),
-            None => {
-                services.is_none()
-                    || i.deployment_ref
-                        .is_some_and(|id| deployment_ids.contains(&id))
-                    || i.artifact_id
-                        .as_deref()
-                        .is_some_and(|artifact| artifacts.contains(artifact))
-            }
-        })
+        .filter(|i| reach.has_incident(i))
         .cloned()
         .collect();
     DoraFacts {
         deployments,
         changes,
         incidents,
+    }
+}
+
+/// Whether `value` passes a filter (`None`: every value does; a value-less fact passes none).
+fn wanted(list: &Option<Vec<String>>, value: Option<&str>) -> bool {
+    match (list, value) {
+        (None, _) => true,
+        (Some(list), Some(value)) => list.iter().any(|v| v == value),
+        (Some(_), None) => false,
+    }
+}
+
+/// What the deployments in scope reach: their services (when the scope filters by service or
+/// team), ids, artifacts and revisions. Sets, not lists: a team's scope can hold thousands of
+/// deployments.
+struct Reach<'d> {
+    services: Option<HashSet<&'d str>>,
+    deployment_ids: HashSet<i64>,
+    artifacts: HashSet<&'d str>,
+    /// Lowercase.
+    revisions: HashSet<String>,
+}
+
+impl<'d> Reach<'d> {
+    fn of(deployments: &'d [Deployment], scope: &Scope) -> Self {
+        Reach {
+            services: match (&scope.services, &scope.teams) {
+                (None, None) => None,
+                _ => Some(deployments.iter().map(|d| d.service.as_str()).collect()),
+            },
+            deployment_ids: deployments.iter().map(|d| d.id).collect(),
+            artifacts: deployments
+                .iter()
+                .filter_map(|d| d.artifact_id.as_deref())
+                .collect(),
+            revisions: deployments
+                .iter()
+                .filter_map(|d| d.revision.as_deref())
+                .map(str::to_ascii_lowercase)
+                .collect(),
+        }
+    }
+
+    fn in_services(&self, service: Option<&str>) -> bool {
+        match (&self.services, service) {
+            (None, _) => true,
+            (Some(set), Some(s)) => set.contains(s),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// A change can only count in the scope if one of its deployments can contain it (by
+    /// artifact, revision or reference): the others are left out before linking, however many.
+    fn can_contain(&self, c: &Change) -> bool {
+        c.artifact_ids
+            .iter()
+            .any(|a| self.artifacts.contains(a.as_str()))
+            || c.deployment_refs
+                .iter()
+                .any(|id| self.deployment_ids.contains(id))
+            || c.merge_sha
+                .iter()
+                .chain(c.commits.iter().map(|commit| &commit.sha))
+                .any(|sha| {
+                    // Most SHAs are lowercase already: no copy for them.
+                    if sha.bytes().any(|b| b.is_ascii_uppercase()) {
+                        self.revisions.contains(&sha.to_ascii_lowercase())
+                    } else {
+                        self.revisions.contains(sha.as_str())
+                    }
+                })
+    }
+
+    /// An incident of a service in scope, or naming none but a deployment or an artifact of
+    /// one in scope.
+    fn has_incident(&self, i: &Incident) -> bool {
+        match i.service.as_deref() {
+            Some(service) => self.in_services(Some(service)),
+            None => {
+                self.services.is_none()
+                    || i.deployment_ref
+                        .is_some_and(|id| self.deployment_ids.contains(&id))
+                    || i.artifact_id
+                        .as_deref()
+                        .is_some_and(|artifact| self.artifacts.contains(artifact))
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! The incremental linker: the stage after the observer (observer -> **linker** -> keys,
 //! drill-down). It reads the deployment rows and observations of new CDEvents after its own
-//! cursor (`calculator:links`, which follows the observer's), works out which stored links they can change, links only
-//! those again, and writes the rows that changed in the same transaction as its cursor move.
+//! cursor (`calculator:links`, which follows the observer's), works out which stored links they
+//! can change, links only those again, and writes the rows that changed in the same transaction
+//! as its cursor move.
 //!
 //! What a pass relinks, and why that is enough (docs/architecture.md has the long form):
 //!
@@ -20,7 +21,7 @@
 //!   attribution or times changed, from the deployment it is (or was) blamed on until it was
 //!   resolved (rework of later deployments), to the end if it is open.
 //!
-//! Each group is linked by [`Linked`] itself over the facts loaded for it, so the rules are the
+//! Each group is linked by [`Linked`](crate::dora::linking::Linked) itself over the facts loaded for it, so the rules are the
 //! ones of a from-scratch linking; a differential test holds the two equal. On a new
 //! configuration (production environments, attribution horizon) every link is made again.
 

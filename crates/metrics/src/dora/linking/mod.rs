@@ -4,20 +4,20 @@
 //!
 //! Each rule is a pure function over facts and a set of candidate deployments (any order; the
 //! function itself filters by production, service, environment and time), so it can be read and
-//! tested on its own. [`Linked`] applies them to a whole [`DoraFacts`] once, narrowing the
+//! tested on its own. [`Linked`] applies them to a whole [`DoraFacts`](super::facts::DoraFacts) once, narrowing the
 //! candidates with indexes so that the cost stays `O(n log n)`; the key modules then read
 //! `Linked` for any window. The rules are written out in METRICS.md.
 //!
-//! The one total order of deployments is by time, ties by id ([`Deployment::order_key`]).
+//! The one total order of deployments is by time, ties by id ([`Deployment::order_key`](super::facts::Deployment::order_key)).
 
 //! One module per rule family: [`lead_time`] (containment, first production deployment, start),
-//! [`attribution`] (incidents), [`recovery`] (rollbacks, intervention, recovery), [`rework`];
+//! [`attribution`] (incidents), [`intervention`] (rollbacks, intervention, recovery), [`rework`];
 //! [`targets`] the filters they share; [`linked`] applies them all.
 
 pub mod attribution;
+pub mod intervention;
 pub mod lead_time;
 pub mod linked;
-pub mod recovery;
 pub mod rework;
 pub mod targets;
 
@@ -25,13 +25,13 @@ pub mod targets;
 mod tests;
 
 pub use attribution::{attribute_incident, Attribution, AttributionRule};
+pub use intervention::{
+    intervention_reasons, recovery, rolled_back_deployment, InterventionReason, RecoveredBy,
+    Recovery,
+};
 pub use lead_time::{
     change_start, contains, first_production_deployment, ChangeStart, StartSource,
 };
 pub use linked::Linked;
-pub use recovery::{
-    intervention_reasons, recovery, rolled_back_deployment, InterventionReason, RecoveredBy,
-    Recovery,
-};
 pub use rework::{rework_reason, ReworkReason};
 pub use targets::is_production;
