@@ -310,35 +310,50 @@ mod tests {
         json!({"sha": "ABC", "timestamp": "2024-01-01T00:00:00Z", "message": "fix"})
     }
 
-    /// Each observation against what the `json!` calls of earlier versions wrote.
+    /// `observation` writes `expected` (what the `json!` calls of earlier versions wrote) and
+    /// reads back as itself.
+    fn writes(observation: Observation, expected: &Value) {
+        assert_eq!(body(&observation), expected.to_string());
+        let fact = observation.kind().as_str();
+        assert_eq!(
+            Observation::read(fact, &body(&observation)),
+            Ok(observation)
+        );
+    }
+
     #[test]
-    fn bodies_are_what_json_wrote_byte_for_byte() {
-        let shipped = Observation::Shipped(Shipped {
+    fn deployment_and_artifact_bodies_are_what_json_wrote_byte_for_byte() {
+        let shipped = Shipped {
             deployment: "d-1".into(),
             commits: None,
-        });
-        assert_eq!(
-            body(&shipped),
-            json!({"predicate": "deployed", "deployment": "d-1"}).to_string()
+        };
+        writes(
+            Observation::Shipped(shipped),
+            &json!({"predicate": "deployed", "deployment": "d-1"}),
         );
-        let listed = Observation::Listed(Listed {
+        let listed = Listed {
             deployment: "d-1".into(),
             commits: vec![commit()],
-        });
-        assert_eq!(
-            body(&listed),
-            json!({"predicate": "listed", "deployment": "d-1", "commits": [commit()]}).to_string()
+        };
+        writes(
+            Observation::Listed(listed),
+            &json!({"predicate": "listed", "deployment": "d-1", "commits": [commit()]}),
         );
-        let built = Observation::Built(Built {
+        let built = Built {
             artifact_id: "pkg:oci/web@1".into(),
-        });
-        assert_eq!(
-            body(&built),
-            json!({"predicate": "artifact", "artifact_id": "pkg:oci/web@1"}).to_string()
+        };
+        writes(
+            Observation::Built(built),
+            &json!({"predicate": "artifact", "artifact_id": "pkg:oci/web@1"}),
         );
+    }
+
+    #[test]
+    fn report_bodies_are_what_json_wrote_byte_for_byte() {
         let created_at: Option<&str> = Some("2024-01-01T00:00:00Z");
         let none: Option<&str> = None;
-        let report = Observation::Change(ChangeReport {
+        let commits: Option<Value> = None;
+        let merged = ChangeReport {
             predicate: "merged".into(),
             repository: Some("acme/web".into()),
             created_at: created_at.map(str::to_owned),
@@ -346,21 +361,14 @@ mod tests {
             merge_sha: Some("m1".into()),
             revision: None,
             commits: Some(json!(["c1", commit()])),
-        });
-        assert_eq!(
-            body(&report),
-            json!({
-                "predicate": "merged",
-                "repository": "acme/web",
-                "created_at": created_at,
-                "merged_at": none,
-                "merge_sha": "m1",
-                "revision": none,
-                "commits": Some(json!(["c1", commit()])),
-            })
-            .to_string()
+        };
+        writes(
+            Observation::Change(merged),
+            &json!({"predicate": "merged", "repository": "acme/web", "created_at": created_at,
+                    "merged_at": none, "merge_sha": "m1", "revision": none,
+                    "commits": Some(json!(["c1", commit()]))}),
         );
-        let bare = Observation::Change(ChangeReport {
+        let pushed = ChangeReport {
             predicate: "updated".into(),
             repository: None,
             created_at: None,
@@ -368,37 +376,21 @@ mod tests {
             merge_sha: None,
             revision: Some("r1".into()),
             commits: None,
-        });
-        let commits: Option<Value> = None;
-        assert_eq!(
-            body(&bare),
-            json!({
-                "predicate": "updated",
-                "repository": none,
-                "created_at": none,
-                "merged_at": none,
-                "merge_sha": none,
-                "revision": "r1",
-                "commits": commits,
-            })
-            .to_string()
+        };
+        writes(
+            Observation::Change(pushed),
+            &json!({"predicate": "updated", "repository": none, "created_at": none,
+                    "merged_at": none, "merge_sha": none, "revision": "r1", "commits": commits}),
         );
-        let incident = Observation::Incident(IncidentReport {
+        let detected = IncidentReport {
             predicate: IncidentPredicate::Detected,
             artifact_id: None,
             deployment: Some("d-1".into()),
-        });
-        assert_eq!(
-            body(&incident),
-            json!({"predicate": "detected", "artifact_id": none, "deployment": "d-1"}).to_string()
+        };
+        writes(
+            Observation::Incident(detected),
+            &json!({"predicate": "detected", "artifact_id": none, "deployment": "d-1"}),
         );
-        for observation in [shipped, listed, built, report, bare, incident] {
-            let fact = observation.kind().as_str();
-            assert_eq!(
-                Observation::read(fact, &body(&observation)),
-                Ok(observation)
-            );
-        }
     }
 
     /// Rows as databases hold them, written by every version so far.

@@ -222,9 +222,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn narrowing_uses_configured_teams_and_keeps_facts_whole() {
-        let rows = FactRows {
+    /// Deployments of web (production, staging) and api (team payments), a change of web and an
+    /// incident of web, each partly observed without a service.
+    fn web_and_api_rows() -> FactRows {
+        FactRows {
             deployments: vec![
                 deployment(1, "web", "production", None),
                 deployment(2, "api", "production", Some("payments")),
@@ -264,7 +265,12 @@ mod tests {
                     serde_json::json!({"predicate": "resolved"}),
                 ),
             ],
-        };
+        }
+    }
+
+    #[test]
+    fn narrowing_uses_configured_teams_and_keeps_facts_whole() {
+        let rows = web_and_api_rows();
         // Configuration puts web in team "storefront"; events say nothing of it.
         let teams = BTreeMap::from([("web".to_owned(), "storefront".to_owned())]);
         let facts = fold(rows, &teams);
