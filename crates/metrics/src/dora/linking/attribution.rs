@@ -74,40 +74,39 @@ pub fn attribute_incident(
             .is_none_or(|e| e == &d.environment)
     };
     let before = |d: &&Deployment| d.at <= incident.detected_at;
-    if let Some(artifact) = &incident.artifact_id {
-        let found = latest(
+    // The latest production deployment (in the incident's environment when it names one) at or
+    // before detection that `rule` accepts.
+    let latest_where = |rule: &dyn Fn(&Deployment) -> bool| {
+        latest(
             candidates
                 .iter()
                 .copied()
                 .filter(production)
                 .filter(same_environment)
                 .filter(before)
-                .filter(|d| d.artifact_id.as_ref() == Some(artifact)),
-        );
-        if let Some(d) = found {
-            return Attribution::Deployment {
-                id: d.id,
-                rule: AttributionRule::Artifact,
-            };
-        }
+                .filter(|d| rule(d)),
+        )
+    };
+    let by_artifact = incident
+        .artifact_id
+        .as_ref()
+        .and_then(|artifact| latest_where(&|d| d.artifact_id.as_ref() == Some(artifact)));
+    if let Some(d) = by_artifact {
+        return Attribution::Deployment {
+            id: d.id,
+            rule: AttributionRule::Artifact,
+        };
     }
-    if let Some(service) = &incident.service {
-        let found = latest(
-            candidates
-                .iter()
-                .copied()
-                .filter(production)
-                .filter(same_environment)
-                .filter(before)
-                .filter(|d| &d.service == service)
-                .filter(|d| incident.detected_at - d.at <= config.attribution_horizon),
-        );
-        if let Some(d) = found {
-            return Attribution::Deployment {
-                id: d.id,
-                rule: AttributionRule::ServiceEnvironmentTime,
-            };
-        }
+    let by_service = incident.service.as_ref().and_then(|service| {
+        latest_where(&|d| {
+            &d.service == service && incident.detected_at - d.at <= config.attribution_horizon
+        })
+    });
+    if let Some(d) = by_service {
+        return Attribution::Deployment {
+            id: d.id,
+            rule: AttributionRule::ServiceEnvironmentTime,
+        };
     }
     Attribution::Unattributed
 }
