@@ -1,5 +1,5 @@
 //! Input facts of the pure DORA computation (`crate::dora`), the metric stage used by the API:
-//! deployments, changes and incidents as the calculators store them, already filtered by the
+//! deployments, changes and incidents as folding makes them (`crate::folding`), narrowed by the
 //! caller (service, environment, team), plus the configuration of the computation.
 //!
 //! These are plain data: no I/O happens in `crate::dora`. Times are UTC instants.

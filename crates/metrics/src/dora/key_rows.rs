@@ -1,10 +1,13 @@
-//! What the five keys read of each linked fact, as plain rows: the input of [`KeyColumns`](super::columns::KeyColumns)
-//! (facts -> [`Linked`] -> **key rows** -> [`KeyColumns`](super::columns::KeyColumns) -> keys).
+//! What the five keys read of each linked fact, as plain rows: the input of [`KeyColumns`]
+//! (facts -> [`Linked`] -> **key rows** -> [`KeyColumns`] -> keys).
 //!
 //! The rows carry the outcome of every link ([`Linked::new`]) and nothing else: no service,
-//! environment or SHA. They are what a calculator can store beside the facts once links are kept
-//! in the database, and what the API reads back to rebuild the columns of the UTC days that
-//! changed ([`KeyColumns::with_days_replaced`](super::columns::KeyColumns::with_days_replaced)).
+//! environment or SHA. The linker stores them as the indexed columns of the link rows (flags,
+//! lead time, recovery), and the API reads them back to rebuild the columns of the UTC days that
+//! changed ([`KeyColumns::with_days_replaced`]).
+//!
+//! [`KeyColumns`]: super::columns::KeyColumns
+//! [`KeyColumns::with_days_replaced`]: super::columns::KeyColumns::with_days_replaced
 
 use chrono::{DateTime, Utc};
 

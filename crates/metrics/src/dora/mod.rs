@@ -1,5 +1,5 @@
 //! The five DORA keys, computed purely (no I/O) from facts the API loads: the last stage
-//! before the HTTP answer (... -> calculators -> fact tables -> **DORA computation** -> API).
+//! before the HTTP answer (... -> observer -> linker -> link tables -> **DORA computation** -> API).
 //!
 //! The caller loads deployments, changes and incidents already filtered by service,
 //! environment and team ([`DoraFacts`]), picks a [`Window`] and a [`DoraConfig`], and calls

@@ -272,7 +272,7 @@ impl Linker {
             };
         }
         let started = std::time::Instant::now();
-        self.facts_new_deployments_touch(deployments, &mut pass, &mut changes, &mut incidents)
+        self.touched_by_new_deployments(deployments, &mut pass, &mut changes, &mut incidents)
             .await?;
         let touched = started.elapsed();
         let changes = self.fold_groups(changes, &pass.writes.keys).await?;

@@ -51,7 +51,7 @@ pub(super) fn named_deployments(observed: &[Observed]) -> Vec<String> {
 impl Linker {
     /// Changes and incidents new deployments can change: those naming them, sharing their
     /// revision or artifact, or detected after them within reach of the attribution rules.
-    pub(super) async fn facts_new_deployments_touch(
+    pub(super) async fn touched_by_new_deployments(
         &self,
         deployments: &[DeploymentRecord],
         pass: &mut Pass,
