@@ -360,6 +360,23 @@ pub(crate) mod tests {
         }
     }
 
+    /// A merged request observed at `when`.
+    fn merged(id: &str, when: &str, merge_sha: &str, created_at: &str) -> ObservationRecord {
+        let body = serde_json::json!({"predicate": "merged", "merge_sha": merge_sha,
+                                      "created_at": created_at});
+        observation("change", id, when, body)
+    }
+
+    /// A push of `commits` observed at `when`.
+    fn pushed(id: &str, when: &str, commits: serde_json::Value) -> ObservationRecord {
+        observation(
+            "change",
+            id,
+            when,
+            serde_json::json!({"predicate": "updated", "commits": commits}),
+        )
+    }
+
     #[test]
     fn observations_fold_into_facts_whatever_their_order() {
         let deployment = DeploymentRecord {
@@ -460,37 +477,33 @@ pub(crate) mod tests {
             listed("web@c1", "s1", "c1", "2024-01-01T09:00:00Z"),
             listed("web@c1", "p1", "c1", "2024-01-01T09:00:00Z"),
             // p2 is a push that has c2: the listed c2 is part of it.
-            observation(
-                "change",
+            pushed(
                 "acme/web@c2",
                 "2024-01-01T11:00:00Z",
-                serde_json::json!({"predicate": "updated", "commits": [
-                    {"sha": "C2", "timestamp": "2024-01-01T10:00:00Z"}]}),
+                serde_json::json!([
+                    {"sha": "C2", "timestamp": "2024-01-01T10:00:00Z"}]),
             ),
             listed("web@c2", "p1", "c2", "2024-01-01T10:00:00Z"),
             // A push landing two requests at once: neither takes its timestamps.
-            observation(
-                "change",
+            merged(
                 "acme/web#3",
                 "2024-01-02T00:00:00Z",
-                serde_json::json!({"predicate": "merged", "merge_sha": "m3",
-                                   "created_at": "2024-01-01T12:00:00Z"}),
+                "m3",
+                "2024-01-01T12:00:00Z",
             ),
-            observation(
-                "change",
+            merged(
                 "acme/web#4",
                 "2024-01-02T00:00:00Z",
-                serde_json::json!({"predicate": "merged", "merge_sha": "m4",
-                                   "created_at": "2024-01-01T12:00:00Z"}),
+                "m4",
+                "2024-01-01T12:00:00Z",
             ),
-            observation(
-                "change",
+            pushed(
                 "acme/web@m4",
                 "2024-01-02T00:00:05Z",
-                serde_json::json!({"predicate": "updated", "commits": [
+                serde_json::json!([
                     {"sha": "b3", "timestamp": "2024-01-01T08:00:00Z"},
                     {"sha": "m3", "timestamp": "2024-01-02T00:00:00Z"},
-                    {"sha": "m4", "timestamp": "2024-01-02T00:00:01Z"}]}),
+                    {"sha": "m4", "timestamp": "2024-01-02T00:00:01Z"}]),
             ),
         ];
         let rows = || FactRows {
@@ -522,34 +535,30 @@ pub(crate) mod tests {
         // (Jan 1 08:00, before the opening) and the merge commit m1 (Jan 2, at the merge). pr-2
         // (merged as m2, never pushed) and a direct push (no request) stay as they are.
         let observations = vec![
-            observation(
-                "change",
+            merged(
                 "acme/web#1",
                 "2024-01-02T06:00:00Z",
-                serde_json::json!({"predicate": "merged", "merge_sha": "M1",
-                                   "created_at": "2024-01-01T10:00:00Z"}),
+                "M1",
+                "2024-01-01T10:00:00Z",
             ),
-            observation(
-                "change",
+            pushed(
                 "acme/web@m1",
                 "2024-01-02T06:00:05Z",
-                serde_json::json!({"predicate": "updated", "commits": [
+                serde_json::json!([
                     {"sha": "b1", "timestamp": "2024-01-01T08:00:00Z"},
-                    {"sha": "m1", "timestamp": "2024-01-02T06:00:00Z"}]}),
+                    {"sha": "m1", "timestamp": "2024-01-02T06:00:00Z"}]),
             ),
-            observation(
-                "change",
+            merged(
                 "acme/web#2",
                 "2024-01-03T06:00:00Z",
-                serde_json::json!({"predicate": "merged", "merge_sha": "m2",
-                                   "created_at": "2024-01-03T00:00:00Z"}),
+                "m2",
+                "2024-01-03T00:00:00Z",
             ),
-            observation(
-                "change",
+            pushed(
                 "acme/web@d1",
                 "2024-01-04T06:00:00Z",
-                serde_json::json!({"predicate": "updated", "commits": [
-                    {"sha": "d1", "timestamp": "2024-01-04T05:00:00Z"}]}),
+                serde_json::json!([
+                    {"sha": "d1", "timestamp": "2024-01-04T05:00:00Z"}]),
             ),
         ];
         let rows = || FactRows {

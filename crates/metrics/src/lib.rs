@@ -16,3 +16,20 @@ pub mod linker;
 pub mod observation;
 pub mod observer;
 pub mod scope;
+
+use dora_store::StoreError;
+
+/// Runs a stage's `pass` until it reads nothing; returns how much it read in all.
+pub(crate) async fn until_idle<F, Pass>(mut pass: F) -> Result<usize, StoreError>
+where
+    F: FnMut() -> Pass,
+    Pass: std::future::Future<Output = Result<usize, StoreError>>,
+{
+    let mut total = 0;
+    loop {
+        match pass().await? {
+            0 => return Ok(total),
+            n => total += n,
+        }
+    }
+}

@@ -354,21 +354,6 @@ impl Observer {
 
     /// Runs passes until caught up; returns the number of CDEvents read.
     pub async fn run_until_idle(&self) -> Result<usize, StoreError> {
-        until_idle(|| self.run_pass()).await
-    }
-}
-
-/// Runs `pass` until it reads nothing; returns how much it read in all.
-pub(crate) async fn until_idle<F, Pass>(mut pass: F) -> Result<usize, StoreError>
-where
-    F: FnMut() -> Pass,
-    Pass: std::future::Future<Output = Result<usize, StoreError>>,
-{
-    let mut total = 0;
-    loop {
-        match pass().await? {
-            0 => return Ok(total),
-            n => total += n,
-        }
+        crate::until_idle(|| self.run_pass()).await
     }
 }

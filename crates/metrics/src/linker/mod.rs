@@ -253,7 +253,7 @@ impl Linker {
 
     /// Runs passes until caught up with the observer.
     pub async fn run_until_idle(&self) -> Result<usize, StoreError> {
-        crate::observer::until_idle(|| self.run_pass()).await
+        crate::until_idle(|| self.run_pass()).await
     }
 
     async fn relink(
