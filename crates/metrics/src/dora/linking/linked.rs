@@ -9,12 +9,14 @@ use chrono::{DateTime, Utc};
 
 use super::super::facts::{Change, Deployment, DeploymentKind, DoraConfig, DoraFacts, Incident};
 use super::super::window::{in_window, Window};
-use super::rework::open_at;
-use super::{
-    attribute_incident, change_start, contains, first_production_deployment, intervention_reasons,
-    is_production, recovery, rolled_back_deployment, Attribution, ChangeStart, InterventionReason,
-    Recovery, ReworkReason,
+use super::attribution::{attribute_incident, Attribution};
+use super::intervention::{
+    intervention_reasons, recovery, rolled_back_deployment, InterventionReason, Recovery,
 };
+use super::lead_time::{change_start, contains, first_production_deployment, ChangeStart};
+use super::rework::open_at;
+use super::rework::ReworkReason;
+use super::targets::is_production;
 
 /// What the linking found about one deployment.
 #[derive(Debug, Clone, Default)]
