@@ -9,8 +9,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use anyhow::Context;
-use dora_metrics::calculator::FactsCalculator;
-use dora_metrics::links::Linker;
+use dora_metrics::linker::Linker;
+use dora_metrics::observer::Observer;
 use dora_pipeline::router::Router as EventRouter;
 use dora_pipeline::routing::RoutingTable;
 use dora_store::writer::RawWriter;
@@ -160,7 +160,7 @@ impl Application {
         }
         if role.runs(Role::Metrics) {
             store.forward_notifications(dora_store::CDEVENTS_CHANNEL, cdevents_committed.clone());
-            let calculator = FactsCalculator::new(store.clone(), settings.metrics.batch_size);
+            let calculator = Observer::new(store.clone(), settings.metrics.batch_size);
             let linker = Linker::new(
                 store.clone(),
                 settings.dora.config(),
@@ -361,7 +361,7 @@ pub async fn run_once(settings: &Settings, role: Role) -> anyhow::Result<OnceRep
 /// Runs the facts calculator, then the linker, until both are caught up; returns the CDEvents
 /// the calculator read.
 async fn count_until_idle(store: &Store, settings: &Settings) -> anyhow::Result<usize> {
-    let cdevents = FactsCalculator::new(store.clone(), settings.metrics.batch_size)
+    let cdevents = Observer::new(store.clone(), settings.metrics.batch_size)
         .run_until_idle()
         .await
         .context("Failed to compute deployments")?;

@@ -101,7 +101,7 @@ pub async fn from_store(
     dora: &DoraSettings,
     query: &KeysQuery,
 ) -> anyhow::Result<Value> {
-    dora_metrics::links::Linker::new(store.clone(), dora.config(), 1000)
+    dora_metrics::linker::Linker::new(store.clone(), dora.config(), 1000)
         .run_until_idle()
         .await
         .context("Failed to link the facts")?;

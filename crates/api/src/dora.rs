@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dora_http::Problem;
 use dora_metrics::dora::levels::Thresholds;
 use dora_metrics::dora::{self, window::Bucket, window::Window, DoraConfig, Key, KeyColumns};
-use dora_metrics::facts::Scope;
+use dora_metrics::scope::Scope;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

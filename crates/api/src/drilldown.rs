@@ -88,7 +88,7 @@ fn deployment_fact(record: &dora_store::DeploymentRecord, state: &ApiState) -> D
             .get(&record.service)
             .cloned()
             .or_else(|| record.team.clone()),
-        ..dora_metrics::links::deployment_fact(record)
+        ..dora_metrics::folding::deployment_fact(record)
     }
 }
 

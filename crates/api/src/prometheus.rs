@@ -17,7 +17,7 @@ use chrono::Utc;
 use dora_http::telemetry::{family, sample};
 use dora_metrics::dora::levels::Level;
 use dora_metrics::dora::{DoraReport, Window};
-use dora_metrics::facts::Scope;
+use dora_metrics::scope::Scope;
 use tokio::sync::Mutex;
 
 use crate::ApiState;

@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Utc};
-use dora_metrics::calculator::FactsCalculator;
 use dora_metrics::dora::DoraConfig;
-use dora_metrics::links::{links_from_scratch, Linker};
+use dora_metrics::linker::{links_from_scratch, Linker};
+use dora_metrics::observer::Observer;
 use dora_store::{NewCdEvent, NewRawEvent, Origin, RouterOutput, Store, ROUTER_CURSOR};
 use dora_testkit::history::{loose_history as history, Lcg};
 use dora_testkit::Backend;
@@ -37,57 +37,53 @@ async fn store_cdevents(store: &Store, events: &[(Value, bool)]) {
         })
         .collect();
     store.append_raw(&raws).await.unwrap();
-    // On PostgreSQL, rows can wait behind a transaction of another test's database (the
-    // snapshot horizon is the cluster's): pass them through until none is left.
+    // On PostgreSQL the router reads below the oldest running transaction of the whole server,
+    // which other databases' transactions can hold back for a moment: route until all is routed.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while pass_through(store).await {
+    loop {
+        let from = store.cursor(ROUTER_CURSOR).await.unwrap();
+        let batch = store.raw_after(from, 100_000).await.unwrap();
+        if let Some(last) = batch.records.last() {
+            let output = RouterOutput {
+                cdevents: batch
+                    .records
+                    .iter()
+                    .map(|r| (r.seq(), as_cdevent(&r.content)))
+                    .collect(),
+                ..RouterOutput::default()
+            };
+            store
+                .commit_router_pass(from, last.position, &output)
+                .await
+                .unwrap();
+        }
+        if !batch.more_pending {
+            return;
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "raw events stayed pending"
+            "raw events stayed pending for 60 s"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
-/// Passes the raw events after the router's cursor through as CDEvents; true when some are
-/// still pending.
-async fn pass_through(store: &Store) -> bool {
-    let from = store.cursor(ROUTER_CURSOR).await.unwrap();
-    let batch = store.raw_after(from, 100_000).await.unwrap();
-    let pending = batch.more_pending;
-    let Some(last) = batch.records.last() else {
-        return pending;
-    };
-    let cdevents = batch
-        .records
-        .iter()
-        .map(|record| {
-            let event: Value = serde_json::from_str(&record.content).unwrap();
-            let text = |pointer: &str| event.pointer(pointer).unwrap().as_str().unwrap().to_owned();
-            let cdevent = NewCdEvent {
-                id: text("/context/id"),
-                source: text("/context/source"),
-                event_type: text("/context/type"),
-                subject_id: text("/subject/id"),
-                subject_source: None,
-                timestamp: DateTime::parse_from_rfc3339(&text("/context/timestamp"))
-                    .unwrap()
-                    .with_timezone(&Utc),
-                content: record.content.clone(),
-                transformer: "cdevents".into(),
-            };
-            (record.seq(), cdevent)
-        })
-        .collect();
-    let output = RouterOutput {
-        cdevents,
-        ..RouterOutput::default()
-    };
-    store
-        .commit_router_pass(from, last.position, &output)
-        .await
-        .unwrap();
-    pending
+/// A stored CDEvent as passed through by `POST /cdevents`.
+fn as_cdevent(content: &str) -> NewCdEvent {
+    let event: Value = serde_json::from_str(content).unwrap();
+    let text = |pointer: &str| event.pointer(pointer).unwrap().as_str().unwrap().to_owned();
+    NewCdEvent {
+        id: text("/context/id"),
+        source: text("/context/source"),
+        event_type: text("/context/type"),
+        subject_id: text("/subject/id"),
+        subject_source: None,
+        timestamp: DateTime::parse_from_rfc3339(&text("/context/timestamp"))
+            .unwrap()
+            .with_timezone(&Utc),
+        content: content.to_owned(),
+        transformer: "cdevents".into(),
+    }
 }
 
 fn prod_only() -> DoraConfig {
@@ -121,7 +117,7 @@ async fn incremental_links_equal_links_from_scratch() {
                 let j = g.next(i as u64 + 1) as usize;
                 events.swap(i, j);
             }
-            let calculator = FactsCalculator::new(store.clone(), 7);
+            let calculator = Observer::new(store.clone(), 7);
             let linker = Linker::new(store.clone(), config.clone(), 5);
             linker.prepare().await.unwrap();
             let mut rest = events.as_slice();
@@ -202,7 +198,7 @@ async fn a_new_configuration_links_everything_again() {
         let store = Store::connect(&db.url).await.unwrap();
         let events: Vec<(Value, bool)> = history(3).into_iter().map(|e| (e, false)).collect();
         store_cdevents(&store, &events).await;
-        FactsCalculator::new(store.clone(), 100)
+        Observer::new(store.clone(), 100)
             .run_until_idle()
             .await
             .unwrap();
@@ -217,6 +213,63 @@ async fn a_new_configuration_links_everything_again() {
                 &format!("{backend:?}"),
             );
         }
+        store.close().await;
+    }
+}
+
+/// An observation that does not read (here a time that is a number) is no silent skip:
+/// the linker links the pass again one CDEvent at a time, records the observation as its
+/// failure of that CDEvent, and links everything else as linking from scratch does.
+#[tokio::test]
+async fn an_observation_that_does_not_read_is_a_recorded_failure() {
+    for backend in Backend::all() {
+        let db = backend.fresh_database().await;
+        let store = Store::connect(&db.url).await.unwrap();
+        let events: Vec<(Value, bool)> = history(3).into_iter().map(|e| (e, false)).collect();
+        store_cdevents(&store, &events).await;
+        let batch = store.cdevents_after(0, 100_000).await.unwrap();
+        let mut output = dora_store::FactsOutput::default();
+        for record in &batch {
+            dora_metrics::observer::observe(record, &mut output);
+        }
+        let corrupt = output
+            .observations
+            .iter_mut()
+            .find(|o| o.fact == "change")
+            .expect("the history observes changes");
+        // JSON (PostgreSQL stores bodies as JSON), but not an observation.
+        corrupt.body = r#"{"predicate": "merged", "created_at": 7}"#.into();
+        let (seq, fact_id) = (corrupt.cdevent_seq, corrupt.fact_id.clone());
+        let last = batch.last().unwrap().seq;
+        store.commit_facts(0, last, &output).await.unwrap();
+
+        let config = DoraConfig::default();
+        let linker = Linker::new(store.clone(), config.clone(), 1_000);
+        linker.run_until_idle().await.unwrap();
+        let failures = store.list_failures(100, 0).await.unwrap();
+        let recorded: Vec<_> = failures
+            .iter()
+            .filter(|f| f.transformer == dora_store::LINKER)
+            .collect();
+        assert_eq!(recorded.len(), 1, "{backend:?}: {failures:#?}");
+        assert_eq!(recorded[0].cdevent_seq, Some(seq), "{backend:?}");
+        assert!(
+            recorded[0].reason.contains("invalid type") && recorded[0].reason.contains(&fact_id),
+            "{backend:?}: {}",
+            recorded[0].reason
+        );
+        assert_eq!(
+            store.cursor(dora_store::LINKS_CURSOR).await.unwrap().seq,
+            last,
+            "{backend:?}: nothing held back"
+        );
+        let expected = links_from_scratch(&store, &config).await.unwrap();
+        assert_links_equal(
+            &store.all_links().await.unwrap(),
+            &expected,
+            &format!("{backend:?}"),
+        );
+        assert!(!expected.deployments.is_empty());
         store.close().await;
     }
 }

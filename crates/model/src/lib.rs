@@ -13,6 +13,7 @@
 
 pub mod cdevent;
 pub mod cloudevent;
+pub mod dora;
 pub mod ids;
 pub mod limits;
 pub mod time;

@@ -244,7 +244,7 @@ impl Linked<'_> {
 
     /// Links of every deployment (any environment) whose time is in `window`, by time then id.
     pub fn deployments_in(&self, window: &Window) -> Vec<DeploymentLinks> {
-        super::linking::in_window(&self.ordered, window, |&i| self.facts.deployments[i].at)
+        super::window::in_window(&self.ordered, window, |&i| self.facts.deployments[i].at)
             .iter()
             .map(|&i| self.deployment_links_at(i))
             .collect()
@@ -304,10 +304,9 @@ mod tests {
     use crate::dora::linking::RecoveredBy;
     use crate::dora::testkit::{change, dep, incident, t, window};
 
-    #[test]
-    fn evidence_for_each_fact() {
-        // Deployment 1 (staging) and 2 (prod) of artifact v1, shipping c1 (by artifact);
-        // 2 is rolled back by 3; incident i1 names artifact v1 -> blamed on 2 (not staging 1).
+    /// Deployment 1 (staging) and 2 (prod) of artifact v1, shipping c1 (by artifact); 2 is rolled
+    /// back by 3; incident i1 names artifact v1 -> blamed on 2 (not staging 1).
+    fn rolled_back_release() -> (DoraFacts, DoraConfig) {
         let facts = DoraFacts {
             deployments: vec![
                 dep(1, "a", "staging", "2024-01-01T00:00:00Z").art("v1"),
@@ -326,6 +325,12 @@ mod tests {
             production_environments: vec!["prod".into()],
             ..DoraConfig::default()
         };
+        (facts, config)
+    }
+
+    #[test]
+    fn evidence_for_each_fact() {
+        let (facts, config) = rolled_back_release();
         let linked = Linked::new(&facts, &config);
         let d2 = linked.deployment_links(2).unwrap();
         assert_eq!(d2.changes, vec!["c1".to_string()]);

@@ -1,5 +1,5 @@
 //! Input facts of the pure DORA computation (`crate::dora`), the metric stage used by the API:
-//! deployments, changes and incidents as the calculators store them, already filtered by the
+//! deployments, changes and incidents as folding makes them (`crate::folding`), narrowed by the
 //! caller (service, environment, team), plus the configuration of the computation.
 //!
 //! These are plain data: no I/O happens in `crate::dora`. Times are UTC instants.
@@ -9,17 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::levels::Thresholds;
 
-/// What a deployment did, from the CDEvent that reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeploymentKind {
-    /// `service.deployed`.
-    Deployed,
-    /// `service.upgraded`.
-    Upgraded,
-    /// `service.rolledback`: this rollout rolled back the deployment before it.
-    Rolledback,
-}
+pub use dora_model::dora::DeploymentKind;
 
 /// One rollout of a service into an environment.
 ///
@@ -60,7 +50,7 @@ pub struct Commit {
 }
 
 /// One change (pull/merge request, or a pushed set of commits).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub id: String,
     /// When given, only deployments of this service can contain the change.

@@ -2,13 +2,15 @@
 //! (facts -> [`Linked`] -> **key rows** -> [`KeyColumns`] -> keys).
 //!
 //! The rows carry the outcome of every link ([`Linked::new`]) and nothing else: no service,
-//! environment or SHA. They are what a calculator can store beside the facts once links are kept
-//! in the database, and what the API reads back to rebuild the columns of the UTC days that
+//! environment or SHA. The linker stores them as the indexed columns of the link rows (flags,
+//! lead time, recovery), and the API reads them back to rebuild the columns of the UTC days that
 //! changed ([`KeyColumns::with_days_replaced`]).
+//!
+//! [`KeyColumns`]: super::columns::KeyColumns
+//! [`KeyColumns::with_days_replaced`]: super::columns::KeyColumns::with_days_replaced
 
 use chrono::{DateTime, Utc};
 
-use super::columns::KeyColumns;
 use super::facts::DeploymentKind;
 use super::linking::{
     Attribution, ChangeStart, InterventionReason, Linked, Recovery, ReworkReason,
@@ -93,70 +95,19 @@ impl Linked<'_> {
         Vec<ShippedKeyRow>,
         Vec<IncidentKeyRow>,
     ) {
-        let deps = &self.facts.deployments;
-        let incidents = &self.facts.incidents;
         let deployments = self
             .production
             .iter()
-            .map(|&i| {
-                let (d, state) = (&deps[i], &self.deployments[i]);
-                DeploymentKeyRow {
-                    id: d.id,
-                    at: d.at,
-                    rollback: d.kind == DeploymentKind::Rolledback,
-                    failed_rollout: d.failed,
-                    reason_incident: state.reasons.contains(&InterventionReason::Incident),
-                    reason_rolled_back: state.reasons.contains(&InterventionReason::RolledBack),
-                    rework: state.rework.as_ref().map(|rework| match rework {
-                        ReworkReason::Rollback => ReworkKind::Rollback,
-                        ReworkReason::DuringIncident { .. } => ReworkKind::DuringIncident,
-                    }),
-                    recovery: state.recovery.as_ref().map(|recovery| match recovery {
-                        Recovery::Recovered { seconds, .. } => {
-                            RecoveryCell::Recovered { seconds: *seconds }
-                        }
-                        Recovery::Open { .. } => RecoveryCell::Open,
-                        Recovery::InvalidTimes { .. } => RecoveryCell::InvalidTimes,
-                    }),
-                    detections: state
-                        .incidents
-                        .iter()
-                        .map(|&ii| incidents[ii].detected_at)
-                        .collect(),
-                }
-            })
+            .map(|&i| self.deployment_key_row(i))
             .collect();
         let shipped = self
             .shipped_changes
             .iter()
-            .filter_map(|&ci| {
-                let state = &self.changes[ci];
-                let first = &deps[state.first_production?];
-                let (lead, skewed) = match state.start? {
-                    ChangeStart::Start {
-                        at: start,
-                        skewed_commits,
-                        ..
-                    } => {
-                        let seconds = (first.at - start)
-                            .num_seconds()
-                            .clamp(0, i64::from(i32::MAX));
-                        (i32::try_from(seconds).unwrap_or(i32::MAX), skewed_commits)
-                    }
-                    ChangeStart::ClockSkew { skewed_commits } => (LEAD_CLOCK_SKEW, skewed_commits),
-                    ChangeStart::NoTimestamp => (LEAD_NO_TIMESTAMP, 0),
-                };
-                Some(ShippedKeyRow {
-                    change_id: self.facts.changes[ci].id.clone(),
-                    at: first.at,
-                    deployment_id: first.id,
-                    lead,
-                    // More than 4 billion commits do not fit in memory anyway: saturate.
-                    skewed_commits: u32::try_from(skewed).unwrap_or(u32::MAX),
-                })
-            })
+            .filter_map(|&ci| self.shipped_key_row(ci))
             .collect();
-        let incidents = incidents
+        let incidents = self
+            .facts
+            .incidents
             .iter()
             .zip(&self.incidents)
             .map(|(incident, state)| IncidentKeyRow {
@@ -168,9 +119,63 @@ impl Linked<'_> {
         (deployments, shipped, incidents)
     }
 
-    /// The links reduced to the keys' columns.
-    pub fn columns(&self) -> KeyColumns {
-        let (deployments, shipped, incidents) = self.key_rows();
-        KeyColumns::from_rows(self.config.clone(), deployments, shipped, incidents)
+    /// What the keys read of production deployment `i`.
+    fn deployment_key_row(&self, i: usize) -> DeploymentKeyRow {
+        let deps = &self.facts.deployments;
+        let incidents = &self.facts.incidents;
+        let (d, state) = (&deps[i], &self.deployments[i]);
+        DeploymentKeyRow {
+            id: d.id,
+            at: d.at,
+            rollback: d.kind == DeploymentKind::Rolledback,
+            failed_rollout: d.failed,
+            reason_incident: state.reasons.contains(&InterventionReason::Incident),
+            reason_rolled_back: state.reasons.contains(&InterventionReason::RolledBack),
+            rework: state.rework.as_ref().map(|rework| match rework {
+                ReworkReason::Rollback => ReworkKind::Rollback,
+                ReworkReason::DuringIncident { .. } => ReworkKind::DuringIncident,
+            }),
+            recovery: state.recovery.as_ref().map(|recovery| match recovery {
+                Recovery::Recovered { seconds, .. } => {
+                    RecoveryCell::Recovered { seconds: *seconds }
+                }
+                Recovery::Open { .. } => RecoveryCell::Open,
+                Recovery::InvalidTimes { .. } => RecoveryCell::InvalidTimes,
+            }),
+            detections: state
+                .incidents
+                .iter()
+                .map(|&ii| incidents[ii].detected_at)
+                .collect(),
+        }
+    }
+
+    /// What the keys read of change `ci`, when it has a first production deployment.
+    fn shipped_key_row(&self, ci: usize) -> Option<ShippedKeyRow> {
+        let deps = &self.facts.deployments;
+        let state = &self.changes[ci];
+        let first = &deps[state.first_production?];
+        let (lead, skewed) = match state.start? {
+            ChangeStart::Start {
+                at: start,
+                skewed_commits,
+                ..
+            } => {
+                let seconds = (first.at - start)
+                    .num_seconds()
+                    .clamp(0, i64::from(i32::MAX));
+                (i32::try_from(seconds).unwrap_or(i32::MAX), skewed_commits)
+            }
+            ChangeStart::ClockSkew { skewed_commits } => (LEAD_CLOCK_SKEW, skewed_commits),
+            ChangeStart::NoTimestamp => (LEAD_NO_TIMESTAMP, 0),
+        };
+        Some(ShippedKeyRow {
+            change_id: self.facts.changes[ci].id.clone(),
+            at: first.at,
+            deployment_id: first.id,
+            lead,
+            // More than 4 billion commits do not fit in memory anyway: saturate.
+            skewed_commits: u32::try_from(skewed).unwrap_or(u32::MAX),
+        })
     }
 }

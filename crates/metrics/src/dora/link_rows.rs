@@ -1,8 +1,8 @@
-//! Linked facts as the rows the calculator stores (facts -> [`Linked`] -> **link rows** ->
-//! link tables): per change its containment, first production deployment and lead time; per
+//! Linked facts as the rows the linker stores (facts -> [`Linked`] -> **link rows** -> link
+//! tables): per change its containment, first production deployment and lead time; per
 //! incident its attribution; per deployment its rollback, intervention, recovery and rework.
 //!
-//! The incremental linker (`crate::links`) and a from-scratch linking both produce their rows
+//! The incremental linker (`crate::linker`) and a from-scratch linking both produce their rows
 //! here, from the same [`Linked`], so the two can only differ in which facts they link.
 
 use chrono::{DateTime, Utc};

@@ -6,6 +6,8 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use dora_model::dora::Bucket;
+
 /// A half-open time window `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Window {
@@ -49,37 +51,24 @@ impl Window {
     }
 }
 
-/// Calendar bucket of a time series, in UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Bucket {
-    Day,
-    /// ISO week, from Monday 00:00 UTC.
-    Week,
-    Month,
-    Year,
+/// The index range of `sorted` (by a time key) whose times fall in `window` (half-open).
+pub fn range_in<T>(
+    sorted: &[T],
+    window: &Window,
+    at: impl Fn(&T) -> DateTime<Utc>,
+) -> std::ops::Range<usize> {
+    let start = sorted.partition_point(|x| at(x) < window.from);
+    let end = sorted.partition_point(|x| at(x) < window.to).max(start);
+    start..end
 }
 
-impl Bucket {
-    /// `day`, `week`, `month` or `year`.
-    pub fn parse(text: &str) -> Option<Bucket> {
-        match text {
-            "day" => Some(Bucket::Day),
-            "week" => Some(Bucket::Week),
-            "month" => Some(Bucket::Month),
-            "year" => Some(Bucket::Year),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Bucket::Day => "day",
-            Bucket::Week => "week",
-            Bucket::Month => "month",
-            Bucket::Year => "year",
-        }
-    }
+/// The items of `sorted` (by a time key) whose times fall in `window`.
+pub fn in_window<'s, T>(
+    sorted: &'s [T],
+    window: &Window,
+    at: impl Fn(&T) -> DateTime<Utc>,
+) -> &'s [T] {
+    sorted.get(range_in(sorted, window, at)).unwrap_or(&[])
 }
 
 fn midnight(date: NaiveDate) -> DateTime<Utc> {
