@@ -1,8 +1,8 @@
 //! `dora-events metrics`: the five DORA keys as a terminal table, or the API's JSON.
 //!
 //! Two ways to the same numbers: ask a server (`GET /api/v1/dora`), or open the database and run
-//! the very handler the server runs for that route (`dora_api::dora::dora_keys`) in-process, so
-//! the query parsing, the facts loaded and the computation cannot drift apart.
+//! the function the server runs for that route (`dora_api::dora::keys_for`) in-process, so the
+//! checks of the parameters, the facts loaded and the computation cannot drift apart.
 //!
 //! ```text
 //! dora-events metrics --url http://localhost:8080 --service checkout --from 2024-01-01
@@ -12,55 +12,12 @@
 use std::fmt::Write as _;
 
 use anyhow::{bail, Context};
-use axum::extract::{RawQuery, State};
 use dora_api::dora::DoraSettings;
 use dora_metrics::dora::{DoraReport, Level};
 use serde_json::Value;
 
-/// What to compute the keys over: the API's query parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeysQuery {
-    pub services: Vec<String>,
-    pub environments: Vec<String>,
-    pub teams: Vec<String>,
-    /// RFC 3339 or a date (`to` as a date runs through that day); default the last 90 days.
-    pub from: Option<String>,
-    pub to: Option<String>,
-}
-
-impl KeysQuery {
-    /// The URL query string (`service=a&service=b&from=...`), percent-encoded.
-    pub fn to_query_string(&self) -> String {
-        let mut pairs: Vec<(&str, &str)> = Vec::new();
-        pairs.extend(self.services.iter().map(|s| ("service", s.as_str())));
-        pairs.extend(
-            self.environments
-                .iter()
-                .map(|s| ("environment", s.as_str())),
-        );
-        pairs.extend(self.teams.iter().map(|s| ("team", s.as_str())));
-        pairs.extend(self.from.iter().map(|s| ("from", s.as_str())));
-        pairs.extend(self.to.iter().map(|s| ("to", s.as_str())));
-        pairs
-            .iter()
-            .map(|(key, value)| format!("{key}={}", encode(value)))
-            .collect::<Vec<_>>()
-            .join("&")
-    }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
-}
+/// What to compute the keys over: the API's query parameters, as values.
+pub use dora_api::dora::KeysRequest as KeysQuery;
 
 /// The `GET /api/v1/dora` answer of the server at `base` (e.g. `http://localhost:8080`), asked
 /// with the read `token` when one is given.
@@ -93,7 +50,8 @@ pub async fn from_server(
     Ok(body)
 }
 
-/// The same answer computed in-process on `store`, by the API's own handler, after linking
+/// The same answer computed in-process on `store`, by the function the API's route runs, after
+/// linking
 /// whatever facts the calculator has not linked yet (all of them when the links were made under
 /// another configuration).
 pub async fn from_store(
@@ -114,10 +72,9 @@ pub async fn from_store(
             queries: true,
         },
     );
-    match dora_api::dora::dora_keys(State(state), RawQuery(Some(query.to_query_string()))).await {
-        Ok(axum::Json(body)) => Ok(body),
-        Err(problem) => bail!("{}", problem.detail),
-    }
+    dora_api::dora::keys_for(&state, query)
+        .await
+        .map_err(|problem| anyhow::anyhow!("{}", problem.detail))
 }
 
 /// The report as a terminal table: one line per key with value, level, sample and thresholds,

@@ -17,7 +17,7 @@ use dora_http::Problem;
 use dora_metrics::dora::levels::Thresholds;
 use dora_metrics::dora::{self, window::Bucket, window::Window, DoraConfig, Key, KeyColumns};
 use dora_metrics::scope::Scope;
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -260,15 +260,106 @@ fn parse_query(raw: Option<&str>, extra_names: &[&str]) -> Result<DoraQuery, Pro
             }
         }
     }
-    let to = to.unwrap_or_else(Utc::now);
-    let from = from.unwrap_or(to - chrono::Duration::days(90));
-    let window = Window::new(from, to)
-        .ok_or_else(|| bad("from", format!("from ({from}) must be before to ({to})")))?;
     Ok(DoraQuery {
-        window,
+        window: window(from, to)?,
         scope,
         extra,
     })
+}
+
+/// The window from `from` and `to` as parsed: `to` defaults to now, `from` to 90 days before
+/// `to`, and `from` must come first.
+fn window(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Window, Problem> {
+    let to = to.unwrap_or_else(Utc::now);
+    let from = from.unwrap_or(to - chrono::Duration::days(90));
+    Window::new(from, to)
+        .ok_or_else(|| bad("from", format!("from ({from}) must be before to ({to})")))
+}
+
+/// What `GET /api/v1/dora` is asked, as values: the filters (any of each list) and the window
+/// as given (RFC 3339 or a date; `to` as a date runs through that day). `dora-events metrics`
+/// builds one from its flags and asks the server with [`KeysRequest::to_query_string`], or
+/// computes the answer in-process with [`keys_for`], the function the route runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeysRequest {
+    pub services: Vec<String>,
+    pub environments: Vec<String>,
+    pub teams: Vec<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl KeysRequest {
+    /// The URL query string (`service=a&service=b&from=...`), percent-encoded.
+    pub fn to_query_string(&self) -> String {
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        pairs.extend(self.services.iter().map(|s| ("service", s.as_str())));
+        pairs.extend(
+            self.environments
+                .iter()
+                .map(|s| ("environment", s.as_str())),
+        );
+        pairs.extend(self.teams.iter().map(|s| ("team", s.as_str())));
+        pairs.extend(self.from.iter().map(|s| ("from", s.as_str())));
+        pairs.extend(self.to.iter().map(|s| ("to", s.as_str())));
+        pairs
+            .iter()
+            .map(|(key, value)| format!("{key}={}", utf8_percent_encode(value, QUERY_VALUE)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// The query it stands for, checked as the route checks its parameters.
+    fn query(&self) -> Result<DoraQuery, Problem> {
+        let names = |key: &str, values: &[String]| -> Result<Option<Vec<String>>, Problem> {
+            if values.iter().any(String::is_empty) {
+                return Err(bad(key, format!("{key} must not be empty")));
+            }
+            Ok(Some(values.to_vec()).filter(|values| !values.is_empty()))
+        };
+        let time = |key: &str, text: &Option<String>, end: bool| match text {
+            Some(text) if text.is_empty() => Err(bad(key, format!("{key} must not be empty"))),
+            Some(text) => parse_time(key, text, end).map(Some),
+            None => Ok(None),
+        };
+        let scope = Scope {
+            services: names("service", &self.services)?,
+            environments: names("environment", &self.environments)?,
+            teams: names("team", &self.teams)?,
+        };
+        Ok(DoraQuery {
+            window: window(
+                time("from", &self.from, false)?,
+                time("to", &self.to, true)?,
+            )?,
+            scope,
+            extra: BTreeMap::new(),
+        })
+    }
+}
+
+/// Everything but RFC 3986's unreserved characters is percent-encoded in a query value.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The five keys for `request`: what `GET /api/v1/dora` answers for the same parameters.
+pub async fn keys_for(state: &ApiState, request: &KeysRequest) -> Result<Value, Problem> {
+    keys_report(state, &request.query()?).await
+}
+
+/// The five keys of `query` with the filters and the freshness of the answer.
+async fn keys_report(state: &ApiState, query: &DoraQuery) -> Result<Value, Problem> {
+    let (columns, freshness) = key_columns(state, &query.scope).await?;
+    let report = columns.report(&query.window);
+    let mut body = serde_json::to_value(&report).map_err(|e| Problem::internal(&e))?;
+    if let Some(object) = body.as_object_mut() {
+        object.insert("filters".into(), filters_json(&query.scope, &state.dora));
+        with_freshness(object, &freshness);
+    }
+    Ok(body)
 }
 
 /// `limit` (default 100, at most 1000) and `offset` from the extra parameters.
@@ -322,14 +413,7 @@ pub async fn dora_keys(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
     let query = parse_query(raw.as_deref(), &[])?;
-    let (columns, freshness) = key_columns(&state, &query.scope).await?;
-    let report = columns.report(&query.window);
-    let mut body = serde_json::to_value(&report).map_err(|e| Problem::internal(&e))?;
-    if let Some(object) = body.as_object_mut() {
-        object.insert("filters".into(), filters_json(&query.scope, &state.dora));
-        with_freshness(object, &freshness);
-    }
-    Ok(Json(body))
+    keys_report(&state, &query).await.map(Json)
 }
 
 /// One key per bucket, as `GET /api/v1/metrics/{key}` and the charts compute it.
