@@ -165,6 +165,42 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         reqwest::Client::builder(),
         options.read_token.as_deref().or(options.token.as_deref()),
     )?;
+    wait_until_ready(&client, &base).await?;
+    let stored_before = stored_events(&reader, &base).await?;
+    let load = Arc::new(Load::new(&options, &base));
+    let usage_before = spawned.as_ref().and_then(|s| process_usage(s.child.id()));
+    let started = Instant::now();
+    let mut latencies = load.send(&client, options.clients).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let usage_after = spawned.as_ref().and_then(|s| process_usage(s.child.id()));
+    latencies.sort_unstable();
+    let stored = stored_events(&reader, &base).await? - stored_before;
+    if stored != options.events as i64 {
+        bail!(
+            "the server acknowledged {} events but stored {stored}",
+            options.events
+        );
+    }
+    let (server_cpu_cores, server_peak_rss_mib) = server_usage(usage_before, usage_after, seconds);
+    Ok(BenchReport {
+        mode: options.mode,
+        database: crate::app::redact(&options.database_url),
+        clients: options.clients,
+        events: options.events,
+        requests: load.requests,
+        seconds,
+        events_per_second: options.events as f64 / seconds,
+        latency_p50_ms: percentile(&latencies, 50.0),
+        latency_p99_ms: percentile(&latencies, 99.0),
+        latency_max_ms: percentile(&latencies, 100.0),
+        server_cpu_cores,
+        server_peak_rss_mib,
+        stored_events: stored,
+    })
+}
+
+/// Polls `GET /readyz` until it succeeds, for at most 30 seconds.
+async fn wait_until_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let ready = Instant::now();
     while client
         .get(format!("{base}/readyz"))
@@ -179,103 +215,134 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let stored_before = stored_events(&reader, &base).await?;
-    let per_request = match options.mode {
-        BenchMode::Structured | BenchMode::Cdevents => 1,
-        BenchMode::Batch => options.batch_size.max(1),
-    };
-    let requests = options.events.div_ceil(per_request);
-    let run_id = format!("{:x}", chrono::Utc::now().timestamp_micros());
-    let next_request = Arc::new(AtomicU64::new(0));
-    let usage_before = spawned.as_ref().and_then(|s| process_usage(s.child.id()));
-    let started = Instant::now();
-    let mut workers = Vec::with_capacity(options.clients);
-    for _ in 0..options.clients.max(1) {
-        let client = client.clone();
+    Ok(())
+}
+
+/// The requests of one run, shared by its clients: each takes the next request number until
+/// none is left.
+struct Load {
+    url: String,
+    mode: BenchMode,
+    run_id: String,
+    total_events: u64,
+    per_request: u64,
+    requests: u64,
+    next_request: AtomicU64,
+}
+
+impl Load {
+    fn new(options: &BenchOptions, base: &str) -> Self {
+        let per_request = match options.mode {
+            BenchMode::Structured | BenchMode::Cdevents => 1,
+            BenchMode::Batch => options.batch_size.max(1),
+        };
         let url = match options.mode {
             BenchMode::Cdevents => format!("{base}/cdevents"),
             _ => format!("{base}/events"),
         };
-        let next_request = next_request.clone();
-        let run_id = run_id.clone();
-        let mode = options.mode;
-        let total_events = options.events;
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let request = next_request.fetch_add(1, Ordering::Relaxed);
-                if request >= requests {
-                    return Ok::<_, anyhow::Error>(latencies);
-                }
-                let first = request * per_request;
-                let last = (first + per_request).min(total_events);
-                let (content_type, body) = match mode {
-                    BenchMode::Structured => {
-                        ("application/cloudevents+json", event_json(&run_id, first))
-                    }
-                    BenchMode::Cdevents => ("application/json", cdevent_json(&run_id, first)),
-                    BenchMode::Batch => {
-                        let items: Vec<String> =
-                            (first..last).map(|n| event_json(&run_id, n)).collect();
-                        (
-                            "application/cloudevents-batch+json",
-                            format!("[{}]", items.join(",")),
-                        )
-                    }
-                };
-                let sent = Instant::now();
-                loop {
-                    let response = client
-                        .post(&url)
-                        .header("content-type", content_type)
-                        .body(body.clone())
-                        .send()
-                        .await?;
-                    match response.status().as_u16() {
-                        202 => break,
-                        503 => tokio::time::sleep(Duration::from_millis(10)).await,
-                        status => bail!("the server answered {status}: {}", response.text().await?),
-                    }
-                }
-                latencies.push(sent.elapsed().as_micros() as u64);
+        Self {
+            url,
+            mode: options.mode,
+            run_id: format!("{:x}", chrono::Utc::now().timestamp_micros()),
+            total_events: options.events,
+            per_request,
+            requests: options.events.div_ceil(per_request),
+            next_request: AtomicU64::new(0),
+        }
+    }
+
+    /// Sends every request from `clients` concurrent clients; the latency of each request in
+    /// microseconds.
+    async fn send(
+        self: &Arc<Self>,
+        client: &reqwest::Client,
+        clients: usize,
+    ) -> anyhow::Result<Vec<u64>> {
+        let mut workers = Vec::with_capacity(clients);
+        for _ in 0..clients.max(1) {
+            let (load, client) = (Arc::clone(self), client.clone());
+            workers.push(tokio::spawn(async move { load.one_client(client).await }));
+        }
+        let mut latencies = Vec::with_capacity(self.requests as usize);
+        for worker in workers {
+            latencies.extend(worker.await.context("a client task failed")??);
+        }
+        Ok(latencies)
+    }
+
+    /// One client: requests until none is left.
+    async fn one_client(&self, client: reqwest::Client) -> anyhow::Result<Vec<u64>> {
+        let mut latencies = Vec::new();
+        loop {
+            let request = self.next_request.fetch_add(1, Ordering::Relaxed);
+            if request >= self.requests {
+                return Ok(latencies);
             }
-        }));
+            let (content_type, body) = self.request_body(request);
+            let sent = Instant::now();
+            self.post_until_accepted(&client, content_type, body)
+                .await?;
+            latencies.push(sent.elapsed().as_micros() as u64);
+        }
     }
-    let mut latencies = Vec::with_capacity(requests as usize);
-    for worker in workers {
-        latencies.extend(worker.await.context("a client task failed")??);
+
+    /// The content type and body of request number `request`.
+    fn request_body(&self, request: u64) -> (&'static str, String) {
+        let first = request * self.per_request;
+        let last = (first + self.per_request).min(self.total_events);
+        match self.mode {
+            BenchMode::Structured => (
+                "application/cloudevents+json",
+                event_json(&self.run_id, first),
+            ),
+            BenchMode::Cdevents => ("application/json", cdevent_json(&self.run_id, first)),
+            BenchMode::Batch => {
+                let items: Vec<String> =
+                    (first..last).map(|n| event_json(&self.run_id, n)).collect();
+                (
+                    "application/cloudevents-batch+json",
+                    format!("[{}]", items.join(",")),
+                )
+            }
+        }
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let usage_after = spawned.as_ref().and_then(|s| process_usage(s.child.id()));
-    latencies.sort_unstable();
-    let stored = stored_events(&reader, &base).await? - stored_before;
-    if stored != options.events as i64 {
-        bail!(
-            "the server acknowledged {} events but stored {stored}",
-            options.events
-        );
+
+    /// Posts until the server accepts (202), again after 10 ms while it is full (503).
+    async fn post_until_accepted(
+        &self,
+        client: &reqwest::Client,
+        content_type: &str,
+        body: String,
+    ) -> anyhow::Result<()> {
+        loop {
+            let response = client
+                .post(&self.url)
+                .header("content-type", content_type)
+                .body(body.clone())
+                .send()
+                .await?;
+            match response.status().as_u16() {
+                202 => return Ok(()),
+                503 => tokio::time::sleep(Duration::from_millis(10)).await,
+                status => bail!("the server answered {status}: {}", response.text().await?),
+            }
+        }
     }
+}
+
+/// The server's CPU time during the load as a share of one core, and its peak RSS in MiB, when
+/// both readings of `/proc` succeeded.
+fn server_usage(
+    before: Option<(u64, u64)>,
+    after: Option<(u64, u64)>,
+    seconds: f64,
+) -> (Option<f64>, Option<f64>) {
     let ticks_per_second = 100.0; // USER_HZ on Linux
-    let (server_cpu_cores, server_peak_rss_mib) = match (usage_before, usage_after) {
+    match (before, after) {
         (Some((before, _)), Some((after, peak_kib))) => (
             Some((after - before) as f64 / ticks_per_second / seconds),
             Some(peak_kib as f64 / 1024.0),
         ),
         _ => (None, None),
-    };
-    Ok(BenchReport {
-        mode: options.mode,
-        database: crate::app::redact(&options.database_url),
-        clients: options.clients,
-        events: options.events,
-        requests,
-        seconds,
-        events_per_second: options.events as f64 / seconds,
-        latency_p50_ms: percentile(&latencies, 50.0),
-        latency_p99_ms: percentile(&latencies, 99.0),
-        latency_max_ms: percentile(&latencies, 100.0),
-        server_cpu_cores,
-        server_peak_rss_mib,
-        stored_events: stored,
-    })
+    }
 }

@@ -367,10 +367,40 @@ fn progress_bar(options: &ImportOptions, total: Option<u64>, unit_bytes: bool) -
 pub async fn import(store: &Store, options: &ImportOptions) -> anyhow::Result<ImportReport> {
     let started = Instant::now();
     let mut report = ImportReport::default();
-    let stdin = options.path.as_os_str() == "-";
     // Two batches ahead: enough to keep the writer busy, little memory.
     let (sender, mut chunks) = mpsc::channel::<Chunk>(2);
-    let (checkpoint, bar, reader, by_bytes) = if stdin {
+    let reading = if options.path.as_os_str() == "-" {
+        Reading::stdin(options, sender)
+    } else {
+        Reading::file(store, options, sender, &mut report).await?
+    };
+    let outcome = reading.commit(store, &mut chunks, &mut report).await;
+    // Stop the reader (it fails its next send) before waiting for it.
+    drop(chunks);
+    let read = reading.reader.join();
+    reading.bar.finish_and_clear();
+    outcome?;
+    match read {
+        Ok(result) => result?,
+        Err(_) => bail!("the reader thread panicked"),
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// A reader thread sending batches, and how the import shows and records its progress.
+struct Reading {
+    /// The checkpoint's cursor name (none for standard input, which cannot be resumed).
+    checkpoint: Option<String>,
+    bar: ProgressBar,
+    reader: ReaderThread,
+    /// The bar counts bytes (a file of lines), not events.
+    by_bytes: bool,
+}
+
+impl Reading {
+    /// Reads standard input, an array or lines by its first character, from the start.
+    fn stdin(options: &ImportOptions, sender: mpsc::Sender<Chunk>) -> Self {
         let bar = progress_bar(options, None, false);
         let reader_options = options.clone();
         let reader = std::thread::spawn(move || {
@@ -390,8 +420,22 @@ pub async fn import(store: &Store, options: &ImportOptions) -> anyhow::Result<Im
                 read_lines(input, 0, 1, &reader_options, &sender)
             }
         });
-        (None, bar, reader, false)
-    } else {
+        Self {
+            checkpoint: None,
+            bar,
+            reader,
+            by_bytes: false,
+        }
+    }
+
+    /// Reads a file from its checkpoint (unless `from_start`), noting in `report` where it
+    /// resumed.
+    async fn file(
+        store: &Store,
+        options: &ImportOptions,
+        sender: mpsc::Sender<Chunk>,
+        report: &mut ImportReport,
+    ) -> anyhow::Result<Self> {
         let path = std::fs::canonicalize(&options.path)
             .with_context(|| format!("Failed to open {}", options.path.display()))?;
         let (first_line, format) = peek(&path)?;
@@ -406,46 +450,28 @@ pub async fn import(store: &Store, options: &ImportOptions) -> anyhow::Result<Im
                 .seq
         };
         let resume = u64::try_from(resume).unwrap_or(0);
-        let reader_options = options.clone();
-        let (bar, reader, by_bytes) = match format {
-            Format::Lines => {
-                let length = std::fs::metadata(&path)?.len();
-                let first_line_number = if resume > 0 {
-                    let lines = lines_before(&path, resume)?;
-                    report.resumed_at = Some(format!("line {}", lines + 1));
-                    lines + 1
-                } else {
-                    1
-                };
-                let bar = progress_bar(options, Some(length), true);
-                bar.set_position(resume.min(length));
-                let mut file = File::open(&path)?;
-                file.seek(SeekFrom::Start(resume))?;
-                let reader = std::thread::spawn(move || {
-                    let input = BufReader::with_capacity(1 << 20, file);
-                    read_lines(input, resume, first_line_number, &reader_options, &sender)
-                });
-                (bar, reader, true)
-            }
-            Format::Array => {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("Failed to read {}", path.display()))?;
-                if resume > 0 {
-                    report.resumed_at = Some(format!("[{resume}]"));
-                }
-                let bar = progress_bar(options, None, false);
-                let reader = std::thread::spawn(move || {
-                    read_array(&text, resume as usize, &reader_options, &sender)
-                });
-                (bar, reader, false)
-            }
-        };
-        (Some(name), bar, reader, by_bytes)
-    };
+        let (bar, reader, by_bytes) =
+            spawn_file_reader(format, &path, resume, options, sender, report)?;
+        Ok(Self {
+            checkpoint: Some(name),
+            bar,
+            reader,
+            by_bytes,
+        })
+    }
 
-    let outcome = async {
+    /// Stores the batches as they come, each with its checkpoint, and counts them in `report`.
+    async fn commit(
+        &self,
+        store: &Store,
+        chunks: &mut mpsc::Receiver<Chunk>,
+        report: &mut ImportReport,
+    ) -> anyhow::Result<()> {
         while let Some(chunk) = chunks.recv().await {
-            let name = checkpoint.as_deref().map(|name| (name, chunk.position));
+            let name = self
+                .checkpoint
+                .as_deref()
+                .map(|name| (name, chunk.position));
             let new = store
                 .import_raw(&chunk.events, name)
                 .await
@@ -459,26 +485,63 @@ pub async fn import(store: &Store, options: &ImportOptions) -> anyhow::Result<Im
                 .rejections
                 .extend(chunk.rejections.into_iter().take(room));
             // A file of lines shows bytes (its length is known), anything else events.
-            match (by_bytes, u64::try_from(chunk.position)) {
-                (true, Ok(offset)) => bar.set_position(offset),
-                _ => bar.set_position(report.read),
+            match (self.by_bytes, u64::try_from(chunk.position)) {
+                (true, Ok(offset)) => self.bar.set_position(offset),
+                _ => self.bar.set_position(report.read),
             }
-            bar.set_message(format!("{} events", report.read));
+            self.bar.set_message(format!("{} events", report.read));
         }
-        anyhow::Ok(())
+        Ok(())
     }
-    .await;
-    // Stop the reader (it fails its next send) before waiting for it.
-    drop(chunks);
-    let read = reader.join();
-    bar.finish_and_clear();
-    outcome?;
-    match read {
-        Ok(result) => result?,
-        Err(_) => bail!("the reader thread panicked"),
+}
+
+/// The thread reading the input and sending its batches.
+type ReaderThread = std::thread::JoinHandle<anyhow::Result<()>>;
+
+/// Starts reading `path` from `resume`: a file of JSON Lines from that byte, with a bar of bytes
+/// (`true`), or one JSON array from that element, with a bar of events.
+fn spawn_file_reader(
+    format: Format,
+    path: &Path,
+    resume: u64,
+    options: &ImportOptions,
+    sender: mpsc::Sender<Chunk>,
+    report: &mut ImportReport,
+) -> anyhow::Result<(ProgressBar, ReaderThread, bool)> {
+    let reader_options = options.clone();
+    match format {
+        Format::Lines => {
+            let length = std::fs::metadata(path)?.len();
+            let first_line_number = if resume > 0 {
+                let lines = lines_before(path, resume)?;
+                report.resumed_at = Some(format!("line {}", lines + 1));
+                lines + 1
+            } else {
+                1
+            };
+            let bar = progress_bar(options, Some(length), true);
+            bar.set_position(resume.min(length));
+            let mut file = File::open(path)?;
+            file.seek(SeekFrom::Start(resume))?;
+            let reader = std::thread::spawn(move || {
+                let input = BufReader::with_capacity(1 << 20, file);
+                read_lines(input, resume, first_line_number, &reader_options, &sender)
+            });
+            Ok((bar, reader, true))
+        }
+        Format::Array => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("Failed to read {}", path.display()))?;
+            if resume > 0 {
+                report.resumed_at = Some(format!("[{resume}]"));
+            }
+            let bar = progress_bar(options, None, false);
+            let reader = std::thread::spawn(move || {
+                read_array(&text, resume as usize, &reader_options, &sender)
+            });
+            Ok((bar, reader, false))
+        }
     }
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
 }
 
 /// Writes `count` synthetic, unique CloudEvents as JSON Lines to `path`, for benchmarks: build

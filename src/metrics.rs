@@ -13,7 +13,10 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Context};
 use dora_api::dora::DoraSettings;
-use dora_metrics::dora::{DoraReport, Level};
+use dora_metrics::dora::levels::RateThresholds;
+use dora_metrics::dora::{
+    DeploymentFrequency, DoraKeys, DoraReport, LeadTime, Level, RecoveryTime,
+};
 use serde_json::Value;
 
 /// What to compute the keys over: the API's query parameters, as values.
@@ -92,90 +95,123 @@ pub fn render(body: &Value) -> anyhow::Result<String> {
     );
     let _ = writeln!(out, "{}", describe_filters(&body["filters"]));
     let _ = writeln!(out);
+    out.push_str(&table(&key_rows(keys)));
+    let failure = &keys.change_failure_rate;
+    if failure.unattributed_incidents > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} incident(s) in the window could not be attributed to a deployment.",
+            failure.unattributed_incidents
+        );
+    }
+    Ok(out)
+}
 
-    let frequency = &keys.deployment_frequency;
+/// One line of the table: key, value, level, sample, thresholds.
+type Row = [String; 5];
+
+/// The header of the table.
+const HEADER: [&str; 5] = ["key", "value", "level", "sample", "thresholds"];
+
+fn key_rows(keys: &DoraKeys) -> [Row; 5] {
+    let (failure, rework) = (&keys.change_failure_rate, &keys.rework_rate);
+    [
+        frequency_row(&keys.deployment_frequency),
+        lead_time_row(&keys.lead_time),
+        rate_row(
+            "change failure rate",
+            failure.value,
+            [failure.failed_deployments, failure.sample_size],
+            failure.level,
+            Some(&failure.thresholds),
+        ),
+        recovery_row(&keys.recovery_time),
+        rate_row(
+            "deployment rework rate",
+            rework.value,
+            [rework.rework_deployments, rework.sample_size],
+            rework.level,
+            rework.thresholds.as_ref(),
+        ),
+    ]
+}
+
+fn frequency_row(frequency: &DeploymentFrequency) -> Row {
     let per_week = match frequency.deploy_days_per_week {
         Some(days) => format!(", {days:.1} deploy days/week"),
         None => String::new(),
     };
-    let lead = &keys.lead_time;
-    let failure = &keys.change_failure_rate;
-    let recovery = &keys.recovery_time;
-    let rework = &keys.rework_rate;
-    let rows = [
-        [
-            "deployment frequency".to_owned(),
-            format!("{}{per_week}", plural(frequency.value, "deployment")),
-            level_text(frequency.level),
-            format!("{} weeks", frequency.complete_weeks),
-            format!(
-                "elite >= {}, high >= {}, medium >= {:.2} deploy days/week",
-                frequency.thresholds.elite_at_least,
-                frequency.thresholds.high_at_least,
-                frequency.thresholds.medium_at_least
-            ),
-        ],
-        [
-            "change lead time".to_owned(),
-            match (lead.value, lead.p90) {
-                (Some(median), Some(p90)) => {
-                    format!("{} (p90 {})", duration(median), duration(p90))
-                }
-                (Some(median), None) => duration(median),
-                _ => "-".to_owned(),
-            },
-            level_text(lead.level),
-            plural(lead.sample_size, "change"),
-            duration_thresholds(&lead.thresholds),
-        ],
-        [
-            "change failure rate".to_owned(),
-            match failure.value {
-                Some(rate) => format!(
-                    "{} ({} of {})",
-                    percent(rate),
-                    failure.failed_deployments,
-                    failure.sample_size
-                ),
-                None => "-".to_owned(),
-            },
-            level_text(failure.level),
-            plural(failure.sample_size, "deployment"),
-            rate_thresholds(Some(&failure.thresholds)),
-        ],
-        [
-            "failed deployment recovery".to_owned(),
-            match recovery.value {
-                Some(median) if recovery.open > 0 => {
-                    format!("{} ({} still open)", duration(median), recovery.open)
-                }
-                Some(median) => duration(median),
-                None if recovery.open > 0 => format!("- ({} still open)", recovery.open),
-                None => "-".to_owned(),
-            },
-            level_text(recovery.level),
-            plural(recovery.sample_size, "recovery"),
-            duration_thresholds(&recovery.thresholds),
-        ],
-        [
-            "deployment rework rate".to_owned(),
-            match rework.value {
-                Some(rate) => format!(
-                    "{} ({} of {})",
-                    percent(rate),
-                    rework.rework_deployments,
-                    rework.sample_size
-                ),
-                None => "-".to_owned(),
-            },
-            level_text(rework.level),
-            plural(rework.sample_size, "deployment"),
-            rate_thresholds(rework.thresholds.as_ref()),
-        ],
-    ];
-    let header = ["key", "value", "level", "sample", "thresholds"];
-    let mut widths = header.map(str::len);
-    for row in &rows {
+    [
+        "deployment frequency".to_owned(),
+        format!("{}{per_week}", plural(frequency.value, "deployment")),
+        level_text(frequency.level),
+        format!("{} weeks", frequency.complete_weeks),
+        format!(
+            "elite >= {}, high >= {}, medium >= {:.2} deploy days/week",
+            frequency.thresholds.elite_at_least,
+            frequency.thresholds.high_at_least,
+            frequency.thresholds.medium_at_least
+        ),
+    ]
+}
+
+fn lead_time_row(lead: &LeadTime) -> Row {
+    [
+        "change lead time".to_owned(),
+        match (lead.value, lead.p90) {
+            (Some(median), Some(p90)) => {
+                format!("{} (p90 {})", duration(median), duration(p90))
+            }
+            (Some(median), None) => duration(median),
+            _ => "-".to_owned(),
+        },
+        level_text(lead.level),
+        plural(lead.sample_size, "change"),
+        duration_thresholds(&lead.thresholds),
+    ]
+}
+
+fn recovery_row(recovery: &RecoveryTime) -> Row {
+    [
+        "failed deployment recovery".to_owned(),
+        match recovery.value {
+            Some(median) if recovery.open > 0 => {
+                format!("{} ({} still open)", duration(median), recovery.open)
+            }
+            Some(median) => duration(median),
+            None if recovery.open > 0 => format!("- ({} still open)", recovery.open),
+            None => "-".to_owned(),
+        },
+        level_text(recovery.level),
+        plural(recovery.sample_size, "recovery"),
+        duration_thresholds(&recovery.thresholds),
+    ]
+}
+
+/// A rate's row: the rate with what it counts (`12.5 % (1 of 8)`, or `-` without a sample).
+fn rate_row(
+    key: &str,
+    rate: Option<f64>,
+    [counted, sample_size]: [u64; 2],
+    level: Option<Level>,
+    thresholds: Option<&RateThresholds>,
+) -> Row {
+    [
+        key.to_owned(),
+        match rate {
+            Some(rate) => format!("{} ({counted} of {sample_size})", percent(rate)),
+            None => "-".to_owned(),
+        },
+        level_text(level),
+        plural(sample_size, "deployment"),
+        rate_thresholds(thresholds),
+    ]
+}
+
+/// The header and `rows` in columns as wide as their widest cell, two spaces apart, one line each.
+fn table(rows: &[Row]) -> String {
+    let mut widths = HEADER.map(str::len);
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -191,18 +227,12 @@ pub fn render(body: &Value) -> anyhow::Result<String> {
         }
         text.trim_end().to_owned()
     };
-    let _ = writeln!(out, "{}", line(&header.map(str::to_owned)));
-    for row in &rows {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", line(&HEADER.map(str::to_owned)));
+    for row in rows {
         let _ = writeln!(out, "{}", line(row));
     }
-    if failure.unattributed_incidents > 0 {
-        let _ = writeln!(
-            out,
-            "\n{} incident(s) in the window could not be attributed to a deployment.",
-            failure.unattributed_incidents
-        );
-    }
-    Ok(out)
+    out
 }
 
 fn describe_filters(filters: &Value) -> String {
@@ -285,7 +315,7 @@ fn duration_thresholds(thresholds: &dora_metrics::dora::levels::DurationThreshol
     )
 }
 
-fn rate_thresholds(thresholds: Option<&dora_metrics::dora::levels::RateThresholds>) -> String {
+fn rate_thresholds(thresholds: Option<&RateThresholds>) -> String {
     match thresholds {
         Some(t) => format!(
             "elite <= {}, high <= {}, medium <= {}",

@@ -16,11 +16,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::body::Body;
 use dora_http::connections::{Closed, ConnectionCounters};
+use dora_http::telemetry::Telemetry;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -82,57 +83,19 @@ pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     limits: ServerLimits,
-    telemetry: Arc<dora_http::telemetry::Telemetry>,
+    telemetry: Arc<Telemetry>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let max_connections = connection_cap(limits.max_connections);
-    let slots = Arc::new(Semaphore::new(max_connections));
+    let mut acceptor = Acceptor::new(listener, max_connections, Arc::clone(&telemetry));
     let (phase, _) = watch::channel(Phase::Serving);
-    let mut cap_warning = Throttled::new();
-    let mut accept_warning = Throttled::new();
-    let mut backoff = Duration::ZERO;
     let stopped = async move {
         let _ = stop.wait_for(|stopped| *stopped).await;
     };
     tokio::pin!(stopped);
     loop {
-        let slot = match Arc::clone(&slots).try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                telemetry.connections.limit_reached();
-                if let Some(suppressed) = cap_warning.due() {
-                    tracing::warn!(
-                        max_connections,
-                        since_last_warning = suppressed,
-                        "http.max_connections connections are open: new connections wait until one closes"
-                    );
-                }
-                tokio::select! {
-                    slot = Arc::clone(&slots).acquire_owned() => slot.context("connection slots closed")?,
-                    () = &mut stopped => break,
-                }
-            }
-        };
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => {
-                    backoff = Duration::ZERO;
-                    accepted
-                }
-                Err(error) => {
-                    telemetry.connections.accept_failed();
-                    if let Some(suppressed) = accept_warning.due() {
-                        tracing::warn!(%error, since_last_warning = suppressed, "failed to accept a connection");
-                    }
-                    // Out of descriptors (or memory) the pending connection stays pending: retrying
-                    // at once would spin. Back off, up to a second.
-                    backoff = (backoff * 2).clamp(Duration::from_millis(10), ACCEPT_BACKOFF_MAX);
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff) => continue,
-                        () = &mut stopped => break,
-                    }
-                }
-            },
+        let (slot, stream) = tokio::select! {
+            accepted = acceptor.next() => accepted?,
             () = &mut stopped => break,
         };
         let _ = stream.set_nodelay(true);
@@ -147,10 +110,111 @@ pub async fn serve(
             drop(slot);
         });
     }
+    let Acceptor {
+        listener, slots, ..
+    } = acceptor;
     drop(listener);
+    drain(
+        &phase,
+        &slots,
+        max_connections,
+        limits.shutdown_timeout,
+        &telemetry,
+    )
+    .await;
+    Ok(())
+}
+
+/// Accepts connections while a slot is free (one of `max_connections`), warning at most once a
+/// [`WARNING_INTERVAL`] when the cap is reached or `accept` fails.
+struct Acceptor {
+    listener: TcpListener,
+    slots: Arc<Semaphore>,
+    max_connections: usize,
+    telemetry: Arc<Telemetry>,
+    cap_warning: Throttled,
+    accept_warning: Throttled,
+    /// The pause after a failed `accept`, doubled by each failure in a row.
+    backoff: Duration,
+}
+
+impl Acceptor {
+    fn new(listener: TcpListener, max_connections: usize, telemetry: Arc<Telemetry>) -> Self {
+        Self {
+            listener,
+            slots: Arc::new(Semaphore::new(max_connections)),
+            max_connections,
+            telemetry,
+            cap_warning: Throttled::new(),
+            accept_warning: Throttled::new(),
+            backoff: Duration::ZERO,
+        }
+    }
+
+    /// The next connection, with the slot it holds until it closes.
+    async fn next(&mut self) -> anyhow::Result<(OwnedSemaphorePermit, TcpStream)> {
+        loop {
+            let slot = self.slot().await?;
+            if let Some(stream) = self.accept().await {
+                return Ok((slot, stream));
+            }
+        }
+    }
+
+    /// A free slot, waiting for one (with a warning) while `max_connections` are open.
+    async fn slot(&mut self) -> anyhow::Result<OwnedSemaphorePermit> {
+        if let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() {
+            return Ok(slot);
+        }
+        self.telemetry.connections.limit_reached();
+        if let Some(suppressed) = self.cap_warning.due() {
+            tracing::warn!(
+                max_connections = self.max_connections,
+                since_last_warning = suppressed,
+                "http.max_connections connections are open: new connections wait until one closes"
+            );
+        }
+        Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .context("connection slots closed")
+    }
+
+    /// A connection, or `None` after a failed `accept` once backed off.
+    async fn accept(&mut self) -> Option<TcpStream> {
+        match self.listener.accept().await {
+            Ok((stream, _)) => {
+                self.backoff = Duration::ZERO;
+                Some(stream)
+            }
+            Err(error) => {
+                self.telemetry.connections.accept_failed();
+                if let Some(suppressed) = self.accept_warning.due() {
+                    tracing::warn!(%error, since_last_warning = suppressed, "failed to accept a connection");
+                }
+                // Out of descriptors (or memory) the pending connection stays pending: retrying
+                // at once would spin. Back off, up to a second.
+                self.backoff =
+                    (self.backoff * 2).clamp(Duration::from_millis(10), ACCEPT_BACKOFF_MAX);
+                tokio::time::sleep(self.backoff).await;
+                None
+            }
+        }
+    }
+}
+
+/// Tells the connections to finish the request in flight and close, waits for them for at most
+/// `shutdown_timeout`, then closes those still open.
+async fn drain(
+    phase: &watch::Sender<Phase>,
+    slots: &Semaphore,
+    max_connections: usize,
+    shutdown_timeout: Duration,
+    telemetry: &Telemetry,
+) {
     let _ = phase.send(Phase::Draining);
     let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(limits.shutdown_timeout, slots.acquire_many(all))
+    if tokio::time::timeout(shutdown_timeout, slots.acquire_many(all))
         .await
         .is_err()
     {
@@ -161,7 +225,6 @@ pub async fn serve(
         let _ = phase.send(Phase::Abort);
         let _ = slots.acquire_many(all).await;
     }
-    Ok(())
 }
 
 /// `max_connections`, lowered to fit the process's open-file limit (with a warning).

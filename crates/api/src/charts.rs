@@ -8,6 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dora_http::Problem;
 use dora_metrics::dora::{Key, KeySeriesPoint};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::dora::{compute_series, DoraParams, SeriesAnswer};
@@ -91,6 +92,9 @@ fn title(key: Key) -> &'static str {
     }
 }
 
+/// The chart's drawing context: buckets on x (one per unit, from 0), values on y.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
 /// Draws the series; the error is plotters' own, as text.
 fn draw(answer: &SeriesAnswer) -> Result<String, String> {
     let (unit, factor) = scale(answer.key, &answer.series);
@@ -140,46 +144,62 @@ fn draw(answer: &SeriesAnswer) -> Result<String, String> {
             .y_labels(5)
             .draw()
             .map_err(|e| e.to_string())?;
-
         if answer.key == Key::DeploymentFrequency {
-            chart
-                .draw_series(values.iter().enumerate().filter_map(|(i, value)| {
-                    let x = i as f64;
-                    value.filter(|v| *v > 0.0).map(|v| {
-                        Rectangle::new([(x - 0.35, 0.0), (x + 0.35, v)], BAR_COLOUR.filled())
-                    })
-                }))
-                .map_err(|e| e.to_string())?;
+            draw_bars(&mut chart, &values)?;
         } else {
-            // One line per run of buckets with a sample; a bucket without one leaves a gap.
-            let mut run: Vec<(f64, f64)> = Vec::new();
-            let mut runs = Vec::new();
-            for (i, value) in values.iter().enumerate() {
-                match value {
-                    Some(v) => run.push((i as f64, *v)),
-                    None if !run.is_empty() => runs.push(std::mem::take(&mut run)),
-                    None => {}
-                }
-            }
-            if !run.is_empty() {
-                runs.push(run);
-            }
-            for run in &runs {
-                chart
-                    .draw_series(LineSeries::new(
-                        run.iter().copied(),
-                        LINE_COLOUR.stroke_width(2),
-                    ))
-                    .map_err(|e| e.to_string())?;
-                chart
-                    .draw_series(
-                        run.iter()
-                            .map(|point| Circle::new(*point, 3, LINE_COLOUR.filled())),
-                    )
-                    .map_err(|e| e.to_string())?;
-            }
+            draw_lines(&mut chart, &values)?;
         }
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
+}
+
+/// One bar per bucket with a count above zero.
+fn draw_bars(chart: &mut Chart<'_, '_>, values: &[Option<f64>]) -> Result<(), String> {
+    chart
+        .draw_series(values.iter().enumerate().filter_map(|(i, value)| {
+            let x = i as f64;
+            value
+                .filter(|v| *v > 0.0)
+                .map(|v| Rectangle::new([(x - 0.35, 0.0), (x + 0.35, v)], BAR_COLOUR.filled()))
+        }))
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// One line, with a dot per point, per run of buckets with a sample; a bucket without one
+/// leaves a gap.
+fn draw_lines(chart: &mut Chart<'_, '_>, values: &[Option<f64>]) -> Result<(), String> {
+    for run in &runs(values) {
+        chart
+            .draw_series(LineSeries::new(
+                run.iter().copied(),
+                LINE_COLOUR.stroke_width(2),
+            ))
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(
+                run.iter()
+                    .map(|point| Circle::new(*point, 3, LINE_COLOUR.filled())),
+            )
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The runs of consecutive buckets with a value, as (bucket, value) points.
+fn runs(values: &[Option<f64>]) -> Vec<Vec<(f64, f64)>> {
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    let mut runs = Vec::new();
+    for (i, value) in values.iter().enumerate() {
+        match value {
+            Some(v) => run.push((i as f64, *v)),
+            None if !run.is_empty() => runs.push(std::mem::take(&mut run)),
+            None => {}
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
 }

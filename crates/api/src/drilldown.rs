@@ -12,7 +12,7 @@ use dora_metrics::dora::link_rows::{ChangeDetail, DeploymentDetail, IncidentDeta
 use dora_metrics::dora::linking::{is_production, Linked};
 use dora_metrics::dora::{Deployment, Window};
 use dora_model::time::{from_micros, to_micros};
-use dora_store::{PageAfter, PageQuery};
+use dora_store::{PageAfter, PageQuery, Store};
 use serde_json::{json, Value};
 
 use crate::dora::{keys_config, DoraQuery, Listing};
@@ -113,22 +113,7 @@ pub(crate) async fn from_tables(
     offset: usize,
     after: Option<PageAfter>,
 ) -> Result<Listed, Problem> {
-    // Totals from the keys' columns (brought up to date first), not by counting rows; only the
-    // deployments of non-production environments, which the keys leave out, are counted.
-    let (columns, freshness) = state
-        .keys
-        .unfiltered(&state.store, &keys_config(state))
-        .await
-        .map_err(store_problem)?;
-    let (production, shipped, detected) = columns.counts_in(window);
-    let config = state.dora.config();
-    let known = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
-    let total_known = match listing {
-        Listing::Deployments if config.production_environments.is_empty() => known(production),
-        Listing::Deployments => None,
-        Listing::Changes => known(shipped),
-        Listing::Incidents => known(detected),
-    };
+    let (total_known, freshness) = known_total(state, window, listing).await?;
     let query = PageQuery {
         from: window.from,
         to: window.to,
@@ -137,72 +122,114 @@ pub(crate) async fn from_tables(
         after,
         count: total_known.is_none(),
     };
-    let store = &state.store;
     let (total, items, last) = match listing {
-        Listing::Deployments => {
-            let page = store.deployment_page(&query).await.map_err(store_problem)?;
-            let last = page
-                .items
-                .last()
-                .map(|row| PageAfter::Deployment(row.deployment.deployed_at, row.deployment.id));
-            let mut items = Vec::with_capacity(page.items.len());
-            for row in page.items {
-                let detail: DeploymentDetail = match &row.detail {
-                    Some(text) => {
-                        serde_json::from_str(text).map_err(|e| corrupt("deployment", e))?
-                    }
-                    None => DeploymentDetail::default(),
-                };
-                let d = deployment_fact(&row.deployment, state);
-                let production = is_production(&d.environment, &config);
-                let links =
-                    DeploymentLinks::new(&d, production, row.shipped, row.incidents, detail);
-                items.push(with_cdevent_id(&links, Some(&row.deployment.cdevent_id)));
-            }
-            (page.total, items, last)
-        }
-        Listing::Changes => {
-            let page = store.change_page(&query).await.map_err(store_problem)?;
-            let last = page.items.last().and_then(|row| {
-                Some(PageAfter::Change(
-                    row.first_at?,
-                    row.first_deployment?,
-                    row.change_id.clone(),
-                ))
-            });
-            let mut items = Vec::with_capacity(page.items.len());
-            for row in page.items {
-                let detail: ChangeDetail =
-                    serde_json::from_str(&row.detail).map_err(|e| corrupt("change", e))?;
-                let links = ChangeLinks::new(
-                    &detail.change,
-                    detail.contained_in,
-                    row.first_deployment.zip(row.first_at),
-                    detail.start,
-                );
-                items.push(serde_json::to_value(&links).unwrap_or_default());
-            }
-            (page.total, items, last)
-        }
-        Listing::Incidents => {
-            let page = store.incident_page(&query).await.map_err(store_problem)?;
-            let last = page
-                .items
-                .last()
-                .map(|row| PageAfter::Incident(row.detected_at, row.incident_id.clone()));
-            let mut items = Vec::with_capacity(page.items.len());
-            for row in page.items {
-                let detail: IncidentDetail =
-                    serde_json::from_str(&row.detail).map_err(|e| corrupt("incident", e))?;
-                let links = IncidentLinks::new(&detail.incident, detail.attribution);
-                items.push(serde_json::to_value(&links).unwrap_or_default());
-            }
-            (page.total, items, last)
-        }
+        Listing::Deployments => deployment_page(state, &query).await?,
+        Listing::Changes => change_page(&state.store, &query).await?,
+        Listing::Incidents => incident_page(&state.store, &query).await?,
     };
     let next = last.filter(|_| items.len() == limit).map(|a| cursor(&a));
     let total = total.or(total_known).unwrap_or_default();
     Ok((total, items, next, freshness))
+}
+
+/// The total of the list in the window, when the keys' columns (brought up to date first) know
+/// it without counting rows: all but the deployments of non-production environments, which the
+/// keys leave out.
+async fn known_total(
+    state: &ApiState,
+    window: &Window,
+    listing: Listing,
+) -> Result<(Option<i64>, Freshness), Problem> {
+    let (columns, freshness) = state
+        .keys
+        .unfiltered(&state.store, &keys_config(state))
+        .await
+        .map_err(store_problem)?;
+    let (production, shipped, detected) = columns.counts_in(window);
+    let known = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
+    let total = match listing {
+        Listing::Deployments if state.dora.config().production_environments.is_empty() => {
+            known(production)
+        }
+        Listing::Deployments => None,
+        Listing::Changes => known(shipped),
+        Listing::Incidents => known(detected),
+    };
+    Ok((total, freshness))
+}
+
+/// One page from a link table: its total when counted, its items, and the place of its last.
+type TablePage = (Option<i64>, Vec<Value>, Option<PageAfter>);
+
+async fn deployment_page(state: &ApiState, query: &PageQuery) -> Result<TablePage, Problem> {
+    let config = state.dora.config();
+    let page = state
+        .store
+        .deployment_page(query)
+        .await
+        .map_err(store_problem)?;
+    let last = page
+        .items
+        .last()
+        .map(|row| PageAfter::Deployment(row.deployment.deployed_at, row.deployment.id));
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        let detail: DeploymentDetail = match &row.detail {
+            Some(text) => serde_json::from_str(text).map_err(|e| corrupt("deployment", e))?,
+            None => DeploymentDetail::default(),
+        };
+        let d = deployment_fact(&row.deployment, state);
+        let production = is_production(&d.environment, &config);
+        let links = DeploymentLinks::new(&d, production, row.shipped, row.incidents, detail);
+        items.push(with_cdevent_id(&links, Some(&row.deployment.cdevent_id)));
+    }
+    Ok((page.total, items, last))
+}
+
+async fn change_page(store: &Store, query: &PageQuery) -> Result<TablePage, Problem> {
+    let page = store.change_page(query).await.map_err(store_problem)?;
+    let last = page.items.last().and_then(|row| {
+        Some(PageAfter::Change(
+            row.first_at?,
+            row.first_deployment?,
+            row.change_id.clone(),
+        ))
+    });
+    let items = page
+        .items
+        .into_iter()
+        .map(|row| {
+            let detail: ChangeDetail =
+                serde_json::from_str(&row.detail).map_err(|e| corrupt("change", e))?;
+            let links = ChangeLinks::new(
+                &detail.change,
+                detail.contained_in,
+                row.first_deployment.zip(row.first_at),
+                detail.start,
+            );
+            Ok(serde_json::to_value(&links).unwrap_or_default())
+        })
+        .collect::<Result<_, Problem>>()?;
+    Ok((page.total, items, last))
+}
+
+async fn incident_page(store: &Store, query: &PageQuery) -> Result<TablePage, Problem> {
+    let page = store.incident_page(query).await.map_err(store_problem)?;
+    let last = page
+        .items
+        .last()
+        .map(|row| PageAfter::Incident(row.detected_at, row.incident_id.clone()));
+    let items = page
+        .items
+        .into_iter()
+        .map(|row| {
+            let detail: IncidentDetail =
+                serde_json::from_str(&row.detail).map_err(|e| corrupt("incident", e))?;
+            let links = IncidentLinks::new(&detail.incident, detail.attribution);
+            Ok(serde_json::to_value(&links).unwrap_or_default())
+        })
+        .collect::<Result<_, Problem>>()?;
+    Ok((page.total, items, last))
 }
 
 /// A page of a filtered list: the scope's facts linked in memory.

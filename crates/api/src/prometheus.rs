@@ -189,74 +189,91 @@ fn level_number(level: Level) -> f64 {
 fn write_dora(reports: &[([String; 3], DoraReport)]) -> String {
     let mut out = String::new();
     let window = format!("{DORA_GAUGES_WINDOW_DAYS}d");
-    type Value = fn(&DoraReport) -> Option<f64>;
-    let gauges: [(&str, &str, Value); 7] = [
-        (
-            "dora_deployments",
-            "Production deployments in the window.",
-            |r| Some(r.keys.deployment_frequency.value as f64),
+    for gauge in GAUGES {
+        write_gauge(&mut out, &gauge, reports, &window);
+    }
+    write_levels(&mut out, reports, &window);
+    out
+}
+
+/// One gauge of the keys: its name, its help and its value in a report (absent: no sample).
+struct Gauge {
+    name: &'static str,
+    help: &'static str,
+    value: fn(&DoraReport) -> Option<f64>,
+}
+
+/// The gauges of the keys, in the order written.
+const GAUGES: [Gauge; 7] = [
+    Gauge {
+        name: "dora_deployments",
+        help: "Production deployments in the window.",
+        value: |r| Some(r.keys.deployment_frequency.value as f64),
+    },
+    Gauge {
+        name: "dora_deploy_days_per_week",
+        help: "Median over complete ISO weeks of days with a production deployment.",
+        value: |r| r.keys.deployment_frequency.deploy_days_per_week,
+    },
+    Gauge {
+        name: "dora_lead_time_seconds",
+        help: "Median change lead time (commit to production).",
+        value: |r| r.keys.lead_time.value,
+    },
+    Gauge {
+        name: "dora_lead_time_p90_seconds",
+        help: "90th percentile change lead time.",
+        value: |r| r.keys.lead_time.p90,
+    },
+    Gauge {
+        name: "dora_change_failure_rate",
+        help: "Share of production deployments that needed intervention (0 to 1).",
+        value: |r| r.keys.change_failure_rate.value,
+    },
+    Gauge {
+        name: "dora_recovery_time_seconds",
+        help: "Median failed deployment recovery time.",
+        value: |r| r.keys.recovery_time.value,
+    },
+    Gauge {
+        name: "dora_rework_rate",
+        help: "Share of production deployments that were unplanned fixes or rollbacks (0 to 1).",
+        value: |r| r.keys.rework_rate.value,
+    },
+];
+
+/// A gauge's family and its sample per series (service, environment, team) that has a value.
+fn write_gauge(
+    out: &mut String,
+    gauge: &Gauge,
+    reports: &[([String; 3], DoraReport)],
+    window: &str,
+) {
+    family(
+        out,
+        gauge.name,
+        "gauge",
+        &format!(
+            "{} Over the last {window}; per service, environment and team.",
+            gauge.help
         ),
-        (
-            "dora_deploy_days_per_week",
-            "Median over complete ISO weeks of days with a production deployment.",
-            |r| r.keys.deployment_frequency.deploy_days_per_week,
-        ),
-        (
-            "dora_lead_time_seconds",
-            "Median change lead time (commit to production).",
-            |r| r.keys.lead_time.value,
-        ),
-        (
-            "dora_lead_time_p90_seconds",
-            "90th percentile change lead time.",
-            |r| r.keys.lead_time.p90,
-        ),
-        (
-            "dora_change_failure_rate",
-            "Share of production deployments that needed intervention (0 to 1).",
-            |r| r.keys.change_failure_rate.value,
-        ),
-        (
-            "dora_recovery_time_seconds",
-            "Median failed deployment recovery time.",
-            |r| r.keys.recovery_time.value,
-        ),
-        (
-            "dora_rework_rate",
-            "Share of production deployments that were unplanned fixes or rollbacks (0 to 1).",
-            |r| r.keys.rework_rate.value,
-        ),
-    ];
-    for (name, help, value) in gauges {
-        family(
-            &mut out,
-            name,
-            "gauge",
-            &format!("{help} Over the last {window}; per service, environment and team."),
-        );
-        for ([service, environment, team], report) in reports {
-            if let Some(value) = value(report) {
-                sample(
-                    &mut out,
-                    name,
-                    &[
-                        ("service", service),
-                        ("environment", environment),
-                        ("team", team),
-                        ("window", &window),
-                    ],
-                    value,
-                );
-            }
+    );
+    for (series, report) in reports {
+        if let Some(value) = (gauge.value)(report) {
+            series_sample(out, gauge.name, series, window, None, value);
         }
     }
+}
+
+/// `dora_level`: per series, the level of each key that has one, as [`level_number`].
+fn write_levels(out: &mut String, reports: &[([String; 3], DoraReport)], window: &str) {
     family(
-        &mut out,
+        out,
         "dora_level",
         "gauge",
         "DORA performance level per key: elite 4, high 3, medium 2, low 1 (absent: no sample).",
     );
-    for ([service, environment, team], report) in reports {
+    for (series, report) in reports {
         let keys = &report.keys;
         let levels = [
             ("deployment_frequency", keys.deployment_frequency.level),
@@ -267,20 +284,35 @@ fn write_dora(reports: &[([String; 3], DoraReport)]) -> String {
         ];
         for (key, level) in levels {
             if let Some(level) = level {
-                sample(
-                    &mut out,
+                series_sample(
+                    out,
                     "dora_level",
-                    &[
-                        ("service", service),
-                        ("environment", environment),
-                        ("team", team),
-                        ("window", &window),
-                        ("key", key),
-                    ],
+                    series,
+                    window,
+                    Some(key),
                     level_number(level),
                 );
             }
         }
     }
-    out
+}
+
+/// One sample of a series (service, environment, team) over the window, naming its `key`
+/// for levels.
+fn series_sample(
+    out: &mut String,
+    name: &str,
+    [service, environment, team]: &[String; 3],
+    window: &str,
+    key: Option<&str>,
+    value: f64,
+) {
+    let mut labels = vec![
+        ("service", service.as_str()),
+        ("environment", environment.as_str()),
+        ("team", team.as_str()),
+        ("window", window),
+    ];
+    labels.extend(key.map(|key| ("key", key)));
+    sample(out, name, &labels, value);
 }

@@ -143,57 +143,40 @@ impl Telemetry {
     pub fn write_prometheus(&self, out: &mut String) {
         self.connections.write_prometheus(out);
         let counts = self.counts();
+        counts.write_requests(out);
+        counts.write_ingested(out);
+        counts.write_problems(out);
+    }
+}
+
+impl Counts {
+    /// `dora_http_request_duration_seconds`: one histogram per method, route and status.
+    fn write_requests(&self, out: &mut String) {
         family(
             out,
             "dora_http_request_duration_seconds",
             "histogram",
             "HTTP requests served, by method, route and status, with their latency.",
         );
-        for ((method, route, status), histogram) in &counts.requests {
+        for ((method, route, status), histogram) in &self.requests {
             let labels = [
                 ("method", method.as_str()),
                 ("route", route.as_str()),
                 ("status", &status.to_string()),
             ];
-            let mut cumulative = 0;
-            for (index, bound) in LATENCY_BUCKETS.iter().enumerate() {
-                cumulative += histogram.counts[index];
-                sample_with(
-                    out,
-                    "dora_http_request_duration_seconds_bucket",
-                    &labels,
-                    ("le", &bound.to_string()),
-                    cumulative as f64,
-                );
-            }
-            cumulative += histogram.counts[LATENCY_BUCKETS.len()];
-            sample_with(
-                out,
-                "dora_http_request_duration_seconds_bucket",
-                &labels,
-                ("le", "+Inf"),
-                cumulative as f64,
-            );
-            sample(
-                out,
-                "dora_http_request_duration_seconds_sum",
-                &labels,
-                histogram.sum,
-            );
-            sample(
-                out,
-                "dora_http_request_duration_seconds_count",
-                &labels,
-                cumulative as f64,
-            );
+            histogram.write(out, "dora_http_request_duration_seconds", &labels);
         }
+    }
+
+    /// `dora_events_received_total` and `dora_events_duplicate_total`, by route.
+    fn write_ingested(&self, out: &mut String) {
         family(
             out,
             "dora_events_received_total",
             "counter",
             "Events stored by ingest, by route.",
         );
-        for (route, (stored, _)) in &counts.ingested {
+        for (route, (stored, _)) in &self.ingested {
             sample(
                 out,
                 "dora_events_received_total",
@@ -207,7 +190,7 @@ impl Telemetry {
             "counter",
             "Events acknowledged as already stored (same source and id), by route.",
         );
-        for (route, (_, duplicates)) in &counts.ingested {
+        for (route, (_, duplicates)) in &self.ingested {
             sample(
                 out,
                 "dora_events_duplicate_total",
@@ -215,6 +198,11 @@ impl Telemetry {
                 *duplicates as f64,
             );
         }
+    }
+
+    /// The problems answered: `dora_events_rejected_total` for the ingest routes,
+    /// `dora_http_problems_total` for the others.
+    fn write_problems(&self, out: &mut String) {
         family(
             out,
             "dora_events_rejected_total",
@@ -227,7 +215,7 @@ impl Telemetry {
             "counter",
             "Problem responses of other routes, by route and kind.",
         );
-        let (ingest, other): (Vec<_>, Vec<_>) = counts
+        let (ingest, other): (Vec<_>, Vec<_>) = self
             .problems
             .iter()
             .partition(|((route, _), _)| is_ingest_route(route));
@@ -247,6 +235,28 @@ impl Telemetry {
                 *n as f64,
             );
         }
+    }
+}
+
+impl Histogram {
+    /// The `_bucket` (cumulative, then `+Inf`), `_sum` and `_count` samples of `name`.
+    fn write(&self, out: &mut String, name: &str, labels: &[(&str, &str)]) {
+        let bucket = format!("{name}_bucket");
+        let mut cumulative = 0;
+        for (index, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            cumulative += self.counts[index];
+            sample_with(
+                out,
+                &bucket,
+                labels,
+                ("le", &bound.to_string()),
+                cumulative as f64,
+            );
+        }
+        cumulative += self.counts[LATENCY_BUCKETS.len()];
+        sample_with(out, &bucket, labels, ("le", "+Inf"), cumulative as f64);
+        sample(out, &format!("{name}_sum"), labels, self.sum);
+        sample(out, &format!("{name}_count"), labels, cumulative as f64);
     }
 }
 

@@ -183,6 +183,90 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, AttributeError> {
     })
 }
 
+/// Takes `data` or `data_base64` out of the event: base64 decoded to bytes, a string under a
+/// non-JSON `datacontenttype` kept as text, anything else as JSON. Both at once is an error.
+fn take_data(
+    map: &mut Map<String, Value>,
+    datacontenttype: Option<&str>,
+) -> Result<Option<Data>, AttributeError> {
+    let present = |value: Option<Value>| value.filter(|v| !v.is_null());
+    Ok(
+        match (
+            present(map.remove("data")),
+            present(map.remove("data_base64")),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(AttributeError::new(
+                    "data_base64",
+                    "an event carries either data or data_base64, not both",
+                ))
+            }
+            (None, Some(Value::String(encoded))) => Some(Data::Binary(
+                LENIENT_BASE64.decode(encoded.as_bytes()).map_err(|e| {
+                    AttributeError::new("data_base64", format!("not valid base64: {e}"))
+                })?,
+            )),
+            (None, Some(other)) => {
+                return Err(AttributeError::new(
+                    "data_base64",
+                    format!("must be a base64 string, found {}", json_kind(&other)),
+                ))
+            }
+            (None, None) => None,
+            (Some(Value::String(text)), None)
+                if datacontenttype.is_some_and(|ct| !is_json_media_type(ct)) =>
+            {
+                Some(Data::Text(text))
+            }
+            (Some(value), None) => Some(Data::Json(value)),
+        },
+    )
+}
+
+/// The attributes left after the context ones, as extensions: each name checked, nulls dropped.
+fn take_extensions(map: Map<String, Value>) -> Result<Map<String, Value>, AttributeError> {
+    let mut extensions = Map::new();
+    for (name, value) in map {
+        check_attribute_name(&name)?;
+        if let Some(value) = extension_value(&name, value)? {
+            extensions.insert(name, value);
+        }
+    }
+    Ok(extensions)
+}
+
+/// An extension's value as CloudEvents types it (String, Boolean or 32-bit Integer); `None` for
+/// null, which means absent.
+fn extension_value(name: &str, value: Value) -> Result<Option<Value>, AttributeError> {
+    match value {
+        Value::String(_) | Value::Bool(_) => Ok(Some(value)),
+        Value::Number(ref n) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) => {
+            Ok(Some(value))
+        }
+        // A whole number written with a fraction (`7.0`) is still an Integer, as JSON
+        // Schema reads it; it is kept as the integer.
+        Value::Number(ref n)
+            if n.as_f64().is_some_and(|f| {
+                f.fract() == 0.0 && f >= f64::from(i32::MIN) && f <= f64::from(i32::MAX)
+            }) =>
+        {
+            Ok(Some(Value::from(n.as_f64().map_or(0, |f| f as i32))))
+        }
+        Value::Number(n) => Err(AttributeError::new(
+            name,
+            format!("{n} is not a CloudEvents Integer (a 32-bit signed whole number)"),
+        )),
+        Value::Null => Ok(None),
+        other => Err(AttributeError::new(
+            name,
+            format!(
+                "extension values must be strings, numbers or booleans, found {}",
+                json_kind(&other)
+            ),
+        )),
+    }
+}
+
 impl CloudEvent {
     /// Parses one event in structured JSON form (`application/cloudevents+json`).
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, AttributeError> {
@@ -266,76 +350,8 @@ impl CloudEvent {
         let subject = optional_string(&mut map, "subject")?;
         let datacontenttype = optional_string(&mut map, "datacontenttype")?;
         let dataschema = optional_string(&mut map, "dataschema")?;
-        let present = |value: Option<Value>| value.filter(|v| !v.is_null());
-        let data = match (
-            present(map.remove("data")),
-            present(map.remove("data_base64")),
-        ) {
-            (Some(_), Some(_)) => {
-                return Err(AttributeError::new(
-                    "data_base64",
-                    "an event carries either data or data_base64, not both",
-                ))
-            }
-            (None, Some(Value::String(encoded))) => Some(Data::Binary(
-                LENIENT_BASE64.decode(encoded.as_bytes()).map_err(|e| {
-                    AttributeError::new("data_base64", format!("not valid base64: {e}"))
-                })?,
-            )),
-            (None, Some(other)) => {
-                return Err(AttributeError::new(
-                    "data_base64",
-                    format!("must be a base64 string, found {}", json_kind(&other)),
-                ))
-            }
-            (None, None) => None,
-            (Some(Value::String(text)), None)
-                if datacontenttype
-                    .as_deref()
-                    .is_some_and(|ct| !is_json_media_type(ct)) =>
-            {
-                Some(Data::Text(text))
-            }
-            (Some(value), None) => Some(Data::Json(value)),
-        };
-        let mut extensions = Map::new();
-        for (name, value) in map {
-            check_attribute_name(&name)?;
-            match value {
-                Value::String(_) | Value::Bool(_) => {
-                    extensions.insert(name, value);
-                }
-                Value::Number(ref n) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) => {
-                    extensions.insert(name, value);
-                }
-                // A whole number written with a fraction (`7.0`) is still an Integer, as JSON
-                // Schema reads it; it is kept as the integer.
-                Value::Number(ref n)
-                    if n.as_f64().is_some_and(|f| {
-                        f.fract() == 0.0 && f >= f64::from(i32::MIN) && f <= f64::from(i32::MAX)
-                    }) =>
-                {
-                    let whole = n.as_f64().map_or(0, |f| f as i32);
-                    extensions.insert(name, Value::from(whole));
-                }
-                Value::Number(n) => {
-                    return Err(AttributeError::new(
-                        name,
-                        format!("{n} is not a CloudEvents Integer (a 32-bit signed whole number)"),
-                    ))
-                }
-                Value::Null => {}
-                other => {
-                    return Err(AttributeError::new(
-                        name,
-                        format!(
-                            "extension values must be strings, numbers or booleans, found {}",
-                            json_kind(&other)
-                        ),
-                    ))
-                }
-            }
-        }
+        let data = take_data(&mut map, datacontenttype.as_deref())?;
+        let extensions = take_extensions(map)?;
         Ok(Self {
             id,
             source,

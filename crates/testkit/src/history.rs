@@ -73,137 +73,168 @@ pub fn loose_history(seed: u64) -> Vec<Value> {
 
 fn generate(seed: u64, loose: bool) -> Vec<Value> {
     let mut g = Lcg(seed);
-    let services = ["api", "web"];
-    let environments = ["prod", "prod-eu", "staging"];
-    let sha = |g: &mut Lcg| format!("S{}", g.next(24));
     let mut events = Vec::new();
     for n in 0..50 {
-        let kind = match g.next(8) {
-            0 => "service.rolledback",
-            1 => "service.upgraded",
-            _ => "service.deployed",
-        };
-        let mut custom = serde_json::Map::new();
-        if g.next(3) > 0 {
-            custom.insert("revision".into(), json!(sha(&mut g)));
-        }
-        if g.chance(7) {
-            custom.insert("outcome".into(), json!("failure"));
-        }
-        if g.chance(4) {
-            let commits: Vec<Value> = (0..=g.next(2))
-                .map(|_| {
-                    if g.chance(2) {
-                        json!(sha(&mut g))
-                    } else {
-                        json!({"sha": sha(&mut g), "timestamp": time(&mut g, 480)})
-                    }
-                })
-                .collect();
-            custom.insert("commits".into(), json!(commits));
-        }
-        if g.chance(5) {
-            custom.insert("changes".into(), json!([format!("pr-{}", g.next(20))]));
-        }
-        let mut content = json!({"environment": {"id": g.pick(&environments)}});
-        // Half share artifacts (and link by them); the others have one of their own.
-        content["artifactId"] = if g.chance(2) {
-            json!(format!("img:{}", g.next(12)))
-        } else {
-            json!(format!("own:{n}"))
-        };
-        events.push(cdevent(
-            &format!("deploy-{n}"),
-            kind,
-            &time(&mut g, 480),
-            json!({"id": g.pick(&services), "content": content}),
-            Value::Object(custom),
-        ));
+        events.push(deployment(&mut g, n));
     }
     for n in 0..20 {
-        // A request, merged, sometimes with its service, creation and commits.
-        let merge_sha = sha(&mut g);
-        let mut custom = json!({"mergeSha": merge_sha});
-        if g.chance(2) {
-            custom["service"] = json!(g.pick(&services));
-        }
-        if g.next(3) > 0 {
-            custom["createdAt"] = json!(time(&mut g, 400));
-        }
-        if g.chance(3) {
-            custom["commits"] = json!([{"sha": sha(&mut g), "timestamp": time(&mut g, 400)}]);
-        }
-        let id = format!("pr-{n}");
-        events.push(cdevent(
-            &format!("merged-{n}"),
-            "change.merged",
-            &time(&mut g, 480),
-            json!({"id": id, "content": {"repository": {"id": "acme"}}}),
-            custom,
-        ));
-        // The push that landed it (sometimes), with its merge commit and an earlier one.
-        if g.chance(2) {
-            events.push(cdevent(
-                &format!("push-{n}"),
-                "change.updated",
-                &time(&mut g, 480),
-                json!({"id": format!("acme@{merge_sha}"), "content": {}}),
-                json!({"commits": [
-                    {"sha": sha(&mut g), "timestamp": time(&mut g, 400)},
-                    {"sha": merge_sha, "timestamp": time(&mut g, 480)}]}),
-            ));
-        }
-        if g.chance(3) {
-            events.push(cdevent(
-                &format!("packaged-{n}"),
-                "artifact.packaged",
-                &time(&mut g, 480),
-                json!({"id": format!("img:{}", g.next(12)), "content": {"change": {"id": id}}}),
-                Value::Null,
-            ));
-        }
+        merged_request(&mut g, n, &mut events);
     }
     for n in 0..16 {
-        let detected = base() + Duration::hours(g.next(500) as i64);
-        let mut content = serde_json::Map::new();
-        if g.next(5) > 0 {
-            content.insert("service".into(), json!({"id": g.pick(&services)}));
-        }
-        // Drawn either way, so both kinds of history have the same facts otherwise.
-        let environment_given = g.next(4) > 0;
-        if !loose || environment_given {
-            content.insert("environment".into(), json!({"id": g.pick(&environments)}));
-        }
-        if g.chance(4) {
-            content.insert("artifactId".into(), json!(format!("img:{}", g.next(12))));
-        }
-        let custom = if g.chance(4) {
-            json!({"deployment": format!("deploy-{}", g.next(60))})
-        } else {
-            Value::Null
-        };
-        let id = format!("inc-{n}");
-        let resolved_content = match content.get("environment") {
-            Some(environment) => json!({"environment": environment}),
-            None => json!({}),
-        };
-        events.push(cdevent(
-            &format!("detected-{n}"),
-            "incident.detected",
-            &detected.to_rfc3339(),
-            json!({"id": id, "content": Value::Object(content)}),
-            custom,
-        ));
-        if g.next(4) > 0 {
-            let resolved = detected + Duration::hours(g.next(120) as i64);
-            events.push(cdevent(
-                &format!("resolved-{n}"),
-                "incident.resolved",
-                &resolved.to_rfc3339(),
-                json!({"id": id, "content": resolved_content}),
-                Value::Null,
-            ));
-        }
+        incident(&mut g, n, loose, &mut events);
     }
     events
+}
+
+// Every function below draws its random numbers in the order of its code, so that a seed gives
+// the same history: reorder nothing.
+
+const SERVICES: [&str; 2] = ["api", "web"];
+const ENVIRONMENTS: [&str; 3] = ["prod", "prod-eu", "staging"];
+
+/// One of 24 commit SHAs, so that deployments, requests and pushes share some.
+fn sha(g: &mut Lcg) -> String {
+    format!("S{}", g.next(24))
+}
+
+/// Deployment `n`: deployed, upgraded or rolled back, with a random `customData.dora`.
+fn deployment(g: &mut Lcg, n: u64) -> Value {
+    let kind = match g.next(8) {
+        0 => "service.rolledback",
+        1 => "service.upgraded",
+        _ => "service.deployed",
+    };
+    let custom = deployment_custom(g);
+    let mut content = json!({"environment": {"id": g.pick(&ENVIRONMENTS)}});
+    // Half share artifacts (and link by them); the others have one of their own.
+    content["artifactId"] = if g.chance(2) {
+        json!(format!("img:{}", g.next(12)))
+    } else {
+        json!(format!("own:{n}"))
+    };
+    cdevent(
+        &format!("deploy-{n}"),
+        kind,
+        &time(g, 480),
+        json!({"id": g.pick(&SERVICES), "content": content}),
+        Value::Object(custom),
+    )
+}
+
+/// A deployment's `customData.dora`: sometimes a revision, a failed outcome, listed commits
+/// (SHAs alone or with their time) and a change.
+fn deployment_custom(g: &mut Lcg) -> serde_json::Map<String, Value> {
+    let mut custom = serde_json::Map::new();
+    if g.next(3) > 0 {
+        custom.insert("revision".into(), json!(sha(g)));
+    }
+    if g.chance(7) {
+        custom.insert("outcome".into(), json!("failure"));
+    }
+    if g.chance(4) {
+        let commits: Vec<Value> = (0..=g.next(2))
+            .map(|_| {
+                if g.chance(2) {
+                    json!(sha(g))
+                } else {
+                    json!({"sha": sha(g), "timestamp": time(g, 480)})
+                }
+            })
+            .collect();
+        custom.insert("commits".into(), json!(commits));
+    }
+    if g.chance(5) {
+        custom.insert("changes".into(), json!([format!("pr-{}", g.next(20))]));
+    }
+    custom
+}
+
+/// Request `n`, merged, then sometimes the push that landed it and an artifact packaging it.
+fn merged_request(g: &mut Lcg, n: u64, events: &mut Vec<Value>) {
+    // A request, merged, sometimes with its service, creation and commits.
+    let merge_sha = sha(g);
+    let mut custom = json!({"mergeSha": merge_sha});
+    if g.chance(2) {
+        custom["service"] = json!(g.pick(&SERVICES));
+    }
+    if g.next(3) > 0 {
+        custom["createdAt"] = json!(time(g, 400));
+    }
+    if g.chance(3) {
+        custom["commits"] = json!([{"sha": sha(g), "timestamp": time(g, 400)}]);
+    }
+    let id = format!("pr-{n}");
+    events.push(cdevent(
+        &format!("merged-{n}"),
+        "change.merged",
+        &time(g, 480),
+        json!({"id": id, "content": {"repository": {"id": "acme"}}}),
+        custom,
+    ));
+    // The push that landed it (sometimes), with its merge commit and an earlier one.
+    if g.chance(2) {
+        events.push(cdevent(
+            &format!("push-{n}"),
+            "change.updated",
+            &time(g, 480),
+            json!({"id": format!("acme@{merge_sha}"), "content": {}}),
+            json!({"commits": [
+                {"sha": sha(g), "timestamp": time(g, 400)},
+                {"sha": merge_sha, "timestamp": time(g, 480)}]}),
+        ));
+    }
+    if g.chance(3) {
+        events.push(cdevent(
+            &format!("packaged-{n}"),
+            "artifact.packaged",
+            &time(g, 480),
+            json!({"id": format!("img:{}", g.next(12)), "content": {"change": {"id": id}}}),
+            Value::Null,
+        ));
+    }
+}
+
+/// Incident `n`, detected (sometimes naming its service, environment, artifact or deployment)
+/// and most often resolved; when `loose`, one in four names no environment.
+fn incident(g: &mut Lcg, n: u64, loose: bool, events: &mut Vec<Value>) {
+    let detected = base() + Duration::hours(g.next(500) as i64);
+    let mut content = serde_json::Map::new();
+    if g.next(5) > 0 {
+        content.insert("service".into(), json!({"id": g.pick(&SERVICES)}));
+    }
+    // Drawn either way, so both kinds of history have the same facts otherwise.
+    let environment_given = g.next(4) > 0;
+    if !loose || environment_given {
+        content.insert("environment".into(), json!({"id": g.pick(&ENVIRONMENTS)}));
+    }
+    if g.chance(4) {
+        content.insert("artifactId".into(), json!(format!("img:{}", g.next(12))));
+    }
+    let custom = if g.chance(4) {
+        json!({"deployment": format!("deploy-{}", g.next(60))})
+    } else {
+        Value::Null
+    };
+    let id = format!("inc-{n}");
+    let resolved_content = match content.get("environment") {
+        Some(environment) => json!({"environment": environment}),
+        None => json!({}),
+    };
+    events.push(cdevent(
+        &format!("detected-{n}"),
+        "incident.detected",
+        &detected.to_rfc3339(),
+        json!({"id": id, "content": Value::Object(content)}),
+        custom,
+    ));
+    if g.next(4) > 0 {
+        let resolved = detected + Duration::hours(g.next(120) as i64);
+        events.push(cdevent(
+            &format!("resolved-{n}"),
+            "incident.resolved",
+            &resolved.to_rfc3339(),
+            json!({"id": id, "content": resolved_content}),
+            Value::Null,
+        ));
+    }
 }
