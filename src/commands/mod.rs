@@ -46,11 +46,8 @@ impl Global {
 /// Opens a database that must exist already: reading keys from a SQLite file that is not there
 /// is a mistake (a wrong path), not a reason to create an empty one.
 pub async fn open_existing(database_url: &str) -> anyhow::Result<dora_store::Store> {
-    if !database_url.starts_with("postgres") {
-        let path = database_url
-            .strip_prefix("sqlite://")
-            .or_else(|| database_url.strip_prefix("sqlite:"))
-            .unwrap_or(database_url);
+    if let Ok(dora_store::DatabaseUrl::Sqlite(path)) = dora_store::DatabaseUrl::parse(database_url)
+    {
         anyhow::ensure!(
             std::path::Path::new(path).exists(),
             "no database at {path}: give --database-url (or --url to ask a running server)"

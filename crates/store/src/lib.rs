@@ -116,17 +116,12 @@ impl Store {
 
     /// Like [`Store::connect`], with the size of the PostgreSQL connection pool.
     pub async fn connect_with(url: &str, pool_size: u32) -> Result<Self, StoreError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres(PostgresStore::open(url, pool_size).await?));
+        match DatabaseUrl::parse(url)? {
+            DatabaseUrl::Postgres(url) => {
+                Ok(Self::Postgres(PostgresStore::open(url, pool_size).await?))
+            }
+            DatabaseUrl::Sqlite(path) => Ok(Self::Sqlite(SqliteStore::open(path).await?)),
         }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        if path.is_empty() || path.contains("://") {
-            return Err(StoreError::BadUrl(url.to_owned()));
-        }
-        Ok(Self::Sqlite(SqliteStore::open(path).await?))
     }
 
     /// Appends raw events in one transaction.
@@ -237,5 +232,57 @@ impl Store {
             s.set_notify_raw_commits(notify);
         }
         self
+    }
+}
+/// What a database URL names: `postgres://...` (or `postgresql://...`), else a SQLite file
+/// (`sqlite://PATH`, `sqlite:PATH` or a bare path). Every place that must tell them apart (the
+/// store, the CLI, the tests) reads a URL through this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseUrl<'a> {
+    Postgres(&'a str),
+    /// The SQLite file's path.
+    Sqlite(&'a str),
+}
+
+impl<'a> DatabaseUrl<'a> {
+    /// Reads `url`; a SQLite URL without a path, or with another scheme, is [`StoreError::BadUrl`].
+    pub fn parse(url: &'a str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() || path.contains("://") {
+            return Err(StoreError::BadUrl(url.to_owned()));
+        }
+        Ok(Self::Sqlite(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_name_postgres_or_a_sqlite_file() {
+        let parse = |url| DatabaseUrl::parse(url).ok();
+        assert_eq!(
+            parse("postgres://u@h/db"),
+            Some(DatabaseUrl::Postgres("postgres://u@h/db"))
+        );
+        assert_eq!(
+            parse("postgresql://h/db"),
+            Some(DatabaseUrl::Postgres("postgresql://h/db"))
+        );
+        assert_eq!(
+            parse("sqlite:///tmp/a.db"),
+            Some(DatabaseUrl::Sqlite("/tmp/a.db"))
+        );
+        assert_eq!(parse("sqlite:a.db"), Some(DatabaseUrl::Sqlite("a.db")));
+        assert_eq!(parse("dora.db"), Some(DatabaseUrl::Sqlite("dora.db")));
+        assert_eq!(parse("sqlite://"), None);
+        assert_eq!(parse("mysql://h/db"), None);
     }
 }
