@@ -14,13 +14,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use common::{
     assert_minimum, case_name, compare_golden, event_type, id, input_event, parse, read_json,
-    single,
 };
-use dora_model::cloudevent::CloudEvent;
 use dora_sources::github::{
     CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED, INCIDENT_DETECTED,
     INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
@@ -29,42 +25,7 @@ use dora_sources::gitlab::{self, GitlabSettings, GitlabTransformer};
 use dora_sources::transform::{Transformer, SERVICE_DEPLOYED};
 use serde_json::{json, Value};
 
-const TOOL: &str = "gitlab";
-
-fn fixtures() -> PathBuf {
-    common::fixtures(TOOL)
-}
-
-/// The case directories, sorted by name.
-fn cases() -> Vec<PathBuf> {
-    common::cases(TOOL)
-}
-
-/// The settings of a case: its `settings.json`, else the defaults.
-fn settings(dir: &Path) -> GitlabSettings {
-    common::settings(dir)
-}
-
-/// The input CloudEvent of a case (by directory name).
-fn input(case: &str) -> Value {
-    common::input(TOOL, case)
-}
-
-/// Runs the transformer with `settings` and checks every CDEvent against the schemas.
-fn transform_with(settings: GitlabSettings, event: &CloudEvent) -> Vec<Value> {
-    common::checked(&GitlabTransformer::new(settings), event)
-}
-
-/// The output of a case, with its own settings.
-fn run(case: &str) -> Vec<Value> {
-    let dir = fixtures().join(case);
-    transform_with(settings(&dir), &parse(input(case)))
-}
-
-/// The one CDEvent a case gives.
-fn one(case: &str) -> Value {
-    single(run(case), case)
-}
+golden_tool!("gitlab", GitlabSettings, GitlabTransformer::new);
 
 #[test]
 fn golden_cases() {

@@ -148,3 +148,53 @@ pub fn compare_golden(
         }
     }
 }
+
+/// The helpers of one tool's golden tests, over its settings type and transformer constructor:
+/// `fixtures()`, `cases()`, `settings(dir)`, `input(case)`, `transform_with(settings, event)`
+/// (every CDEvent checked against its schema), `run(case)` and `one(case)`.
+#[macro_export]
+macro_rules! golden_tool {
+    ($tool:expr, $settings:ty, $new:expr) => {
+        const TOOL: &str = $tool;
+
+        fn fixtures() -> std::path::PathBuf {
+            common::fixtures(TOOL)
+        }
+
+        /// The case directories, sorted by name.
+        fn cases() -> Vec<std::path::PathBuf> {
+            common::cases(TOOL)
+        }
+
+        /// The settings of a case: its `settings.json`, else the defaults.
+        fn settings(dir: &std::path::Path) -> $settings {
+            common::settings(dir)
+        }
+
+        /// The input CloudEvent of a case (by directory name).
+        fn input(case: &str) -> serde_json::Value {
+            common::input(TOOL, case)
+        }
+
+        /// Runs the transformer with `settings` and checks every CDEvent against the schemas.
+        fn transform_with(
+            settings: $settings,
+            event: &dora_model::cloudevent::CloudEvent,
+        ) -> Vec<serde_json::Value> {
+            common::checked(&$new(settings), event)
+        }
+
+        /// The output of a case, with its own settings.
+        #[allow(dead_code)]
+        fn run(case: &str) -> Vec<serde_json::Value> {
+            let dir = fixtures().join(case);
+            transform_with(settings(&dir), &common::parse(input(case)))
+        }
+
+        /// The one CDEvent a case gives.
+        #[allow(dead_code)]
+        fn one(case: &str) -> serde_json::Value {
+            common::single(run(case), case)
+        }
+    };
+}
