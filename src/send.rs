@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::documents::{documents, is_bare_cdevent, read_text};
+use crate::documents::{is_bare_cdevent, read_text};
 
 /// Events with their position in their file (from 1).
 type Numbered = Vec<(usize, Value)>;
@@ -28,18 +28,24 @@ pub struct SendReport {
     pub rejected: Vec<String>,
 }
 
-/// Reads the events of a file (`-` for standard input); an event that is not JSON is an error
-/// naming its place in the file.
+/// Reads the events of a file (`-` for standard input): one JSON document, an array of them, or
+/// JSON Lines (an empty file has none). A line that is not JSON is an error naming the file and
+/// the line (counted from 1, blank lines skipped).
 pub fn read_events(path: &Path) -> anyhow::Result<Vec<Value>> {
-    let name = path.display().to_string();
-    let documents = documents(&name, &read_text(path)?)
-        .map_err(|problem| anyhow::anyhow!("{name}: {problem}"))?;
-    documents
-        .into_iter()
-        .map(|(location, document)| {
-            document.map_err(|problem| anyhow::anyhow!("{location}: {problem}"))
-        })
-        .collect()
+    let text = read_text(path)?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Array(items)) => Ok(items),
+        Ok(value) => Ok(vec![value]),
+        Err(_) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, line)| {
+                serde_json::from_str(line)
+                    .with_context(|| format!("{} line {}: not JSON", path.display(), i + 1))
+            })
+            .collect(),
+    }
 }
 
 /// One request's outcome: counts on success, else the status and the problem's detail.

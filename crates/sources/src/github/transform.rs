@@ -566,6 +566,7 @@ fn issues(
     let mut github = Map::new();
     let number = required_number(data, &["issue", "number"])?;
     let created_at = required_time(data, &["issue", "created_at"])?;
+    let title = optional_str(data, &["issue", "title"])?;
     github.insert("number".into(), json!(number_value(&number)));
     if let Some(url) = optional_str(data, &["issue", "html_url"])? {
         github.insert("url".into(), json!(url));
@@ -580,7 +581,7 @@ fn issues(
     };
     let issue = IncidentIssue {
         number,
-        title: optional_str(data, &["issue", "title"])?,
+        title,
         service: label_value(&labels, &["service"], false).unwrap_or(repo.name),
         environment: label_value(&labels, &["env", "environment"], false).unwrap_or(
             default_environment(&settings.default_environment, DEFAULT_ENVIRONMENT),

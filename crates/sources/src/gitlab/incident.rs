@@ -35,6 +35,7 @@ pub(crate) fn issue(
     let project = project(data)?;
     let iid = required_number(data, &["object_attributes", "iid"])?;
     let created_at = required_time(data, &["object_attributes", "created_at"])?;
+    let title = optional_str(data, &["object_attributes", "title"])?;
     let mut gitlab = Map::new();
     gitlab.insert("iid".into(), json!(number_value(&iid)));
     if let Some(id) = field(data, &["object_attributes", "id"]).filter(|v| v.is_u64()) {
@@ -75,7 +76,7 @@ pub(crate) fn issue(
 
     let issue = IncidentIssue {
         number: iid,
-        title: optional_str(data, &["object_attributes", "title"])?,
+        title,
         service: label_value(&labels, &["service"], true).unwrap_or(project.name),
         environment: label_value(&labels, &["env", "environment"], true).unwrap_or(
             default_environment(&settings.default_environment, DEFAULT_ENVIRONMENT),
