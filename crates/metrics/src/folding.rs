@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use dora_store::{DeploymentKind as StoredKind, DeploymentRecord, FactRows};
+use dora_store::{DeploymentRecord, FactRows};
 
-use crate::dora::facts::{Change, Commit, Deployment, DeploymentKind, DoraFacts, Incident};
+use crate::dora::facts::{Change, Commit, Deployment, DoraFacts, Incident};
 use crate::observation::{
     read_all, time_of, FactKind, IncidentPredicate, IncidentReport, Observation, Observed,
 };
@@ -82,11 +82,7 @@ pub fn deployment_fact(record: &DeploymentRecord) -> Deployment {
         environment: record.environment.clone(),
         team: None,
         at: record.deployed_at,
-        kind: match record.kind {
-            StoredKind::Deployed => DeploymentKind::Deployed,
-            StoredKind::Upgraded => DeploymentKind::Upgraded,
-            StoredKind::Rolledback => DeploymentKind::Rolledback,
-        },
+        kind: record.kind,
         failed: record.failed,
         artifact_id: record.artifact_id.clone(),
         revision: record.revision.clone(),
@@ -337,6 +333,7 @@ fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime
 #[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
     use super::*;
+    use dora_model::dora::DeploymentKind;
     use dora_model::time::parse_rfc3339;
     use dora_store::ObservationRecord;
 
@@ -382,7 +379,7 @@ pub(crate) mod tests {
         let deployment = DeploymentRecord {
             id: 7,
             cdevent_id: "deploy-7".into(),
-            kind: StoredKind::Deployed,
+            kind: DeploymentKind::Deployed,
             service: "web".into(),
             environment: "production".into(),
             artifact_id: None,
@@ -599,7 +596,7 @@ pub(crate) mod tests {
         DeploymentRecord {
             id,
             cdevent_id: format!("deploy-{id}"),
-            kind: StoredKind::Deployed,
+            kind: DeploymentKind::Deployed,
             service: service.into(),
             environment: environment.into(),
             artifact_id: Some(format!("pkg:oci/{service}@{id}")),

@@ -20,8 +20,8 @@
 use dora_model::cdevent::CdEvent;
 use dora_model::dora::DeploymentKind;
 use dora_store::{
-    Blame, CdEventRecord, DeploymentKind as StoredKind, FactsOutput, NewDeployment, NewFactFailure,
-    NewObservation, Store, StoreError, DEPLOYMENTS_CURSOR,
+    Blame, CdEventRecord, FactsOutput, NewDeployment, NewFactFailure, NewObservation, Store,
+    StoreError, DEPLOYMENTS_CURSOR,
 };
 use serde_json::Value;
 
@@ -172,7 +172,7 @@ fn deployment(
     output.deployments.push(NewDeployment {
         cdevent_seq: seq,
         cdevent_id: event.id.clone(),
-        kind: stored_kind(kind),
+        kind,
         service: event.subject_id.clone(),
         environment: environment.to_owned(),
         artifact_id: event
@@ -253,15 +253,6 @@ fn incident_report(event: &CdEvent, predicate: &str) -> Option<Said> {
         environment: event.content_str("/environment/id").map(str::to_owned),
         observation: Observation::Incident(report),
     })
-}
-
-/// The store's spelling of a deployment kind.
-fn stored_kind(kind: DeploymentKind) -> StoredKind {
-    match kind {
-        DeploymentKind::Deployed => StoredKind::Deployed,
-        DeploymentKind::Upgraded => StoredKind::Upgraded,
-        DeploymentKind::Rolledback => StoredKind::Rolledback,
-    }
 }
 
 impl Observer {

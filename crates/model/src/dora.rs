@@ -37,6 +37,15 @@ impl DeploymentKind {
     }
 }
 
+/// Reads a stored `deployments.kind`; the error names the text that is no kind.
+impl TryFrom<String> for DeploymentKind {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text).ok_or_else(|| format!("unknown deployment kind {text:?}"))
+    }
+}
+
 /// What an observation is about: the `fact` column of a stored observation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -187,43 +187,9 @@ pub struct FunctionJobStats {
     pub max_attempts: i32,
 }
 
-/// Which kind of CDEvent a deployment row comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeploymentKind {
-    Deployed,
-    Upgraded,
-    Rolledback,
-}
-
-/// A stored `deployments.kind` that names no [`DeploymentKind`] (corruption or a bug).
-#[derive(Debug, thiserror::Error)]
-#[error("unknown deployment kind {0:?}")]
-pub struct UnknownDeploymentKind(String);
-
-/// Reads a stored `deployments.kind`.
-impl TryFrom<String> for DeploymentKind {
-    type Error = UnknownDeploymentKind;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        match text.as_str() {
-            "deployed" => Ok(Self::Deployed),
-            "upgraded" => Ok(Self::Upgraded),
-            "rolledback" => Ok(Self::Rolledback),
-            _ => Err(UnknownDeploymentKind(text)),
-        }
-    }
-}
-
-impl DeploymentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Deployed => "deployed",
-            Self::Upgraded => "upgraded",
-            Self::Rolledback => "rolledback",
-        }
-    }
-}
+/// Which kind of CDEvent a deployment row comes from (stored as its text: `deployed`,
+/// `upgraded`, `rolledback`).
+pub use dora_model::dora::DeploymentKind;
 
 /// One rollout of a service into an environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -306,26 +272,9 @@ pub struct FactRows {
     pub observations: Vec<ObservationRecord>,
 }
 
-/// Calendar buckets, in UTC: day at midnight, ISO week from Monday, month from the 1st, year from 1 January.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bucket {
-    Day,
-    Week,
-    Month,
-    Year,
-}
-
-impl Bucket {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "day" => Some(Self::Day),
-            "week" => Some(Self::Week),
-            "month" => Some(Self::Month),
-            "year" => Some(Self::Year),
-            _ => None,
-        }
-    }
-}
+/// Calendar buckets, in UTC: day at midnight, ISO week from Monday, month from the 1st, year
+/// from 1 January.
+pub use dora_model::dora::Bucket;
 
 /// Filters of the deployment frequency query.
 #[derive(Debug, Clone, Default)]
