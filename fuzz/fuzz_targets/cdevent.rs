@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = dora_pipeline::router::validated_cdevent(&document, "fuzz");
     if let (Ok(_), Ok(cdevent)) = (validated, parsed) {
-        let _ = cdevent.content_str("/environment/id");
+        let _ = cdevent.content.environment();
         let event = cdevent.into_cloudevent(document);
         if event.check_storable().is_ok() {
             let content = event.to_json().to_string();

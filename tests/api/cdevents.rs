@@ -118,6 +118,17 @@ async fn cdevents_are_accepted_as_cloudevents_in_every_mode(backend: Backend) {
     assert_eq!(state["deployments"], 2);
 }
 
+/// Posts one bare CDEvent to `POST /cdevents`.
+async fn post_bare(app: &TestApp, document: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/cdevents"))
+        .header("content-type", "application/json")
+        .body(document.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn an_invalid_cdevent_gets_a_400_with_the_schema_path(backend: Backend) {
     let app = spawn_app(&backend).await;
     let mut event = fixture_json("cdevents-spec/v0.5.1/conformance/service_deployed.json");
@@ -125,14 +136,7 @@ async fn an_invalid_cdevent_gets_a_400_with_the_schema_path(backend: Backend) {
         .as_object_mut()
         .unwrap()
         .remove("artifactId");
-    let response = app
-        .client
-        .post(app.url("/cdevents"))
-        .header("content-type", "application/json")
-        .body(event.to_string())
-        .send()
-        .await
-        .unwrap();
+    let response = post_bare(&app, &event).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["field"], "/subject/content/artifactId", "{body}");
@@ -140,6 +144,14 @@ async fn an_invalid_cdevent_gets_a_400_with_the_schema_path(backend: Backend) {
         body["detail"].as_str().unwrap().contains("required"),
         "{body}"
     );
+
+    // `customData.dora` is typed: a key the calculators read, of the wrong type, is named.
+    let mut bad_dora = fixture_json("cdevents-spec/v0.5.1/conformance/service_deployed.json");
+    bad_dora["customData"] = json!({"dora": {"changes": ["acme/web#1", 7], "futureKey": 1}});
+    let response = post_bare(&app, &bad_dora).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["field"], "/customData/dora/changes/1", "{body}");
 
     let mut unsupported = fixture_json("cdevents-spec/v0.5.1/conformance/service_deployed.json");
     unsupported["context"]["specversion"] = json!("0.9.0");

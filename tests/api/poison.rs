@@ -314,6 +314,17 @@ fn poison_rows(postgres: bool) -> Vec<String> {
             if postgres { "now()" } else { "0" },
             quoted(&deployed("stored-long-service", &long_service).to_string())
         ),
+        // A stored CDEvent whose `customData.dora` does not read (a change id that is a number).
+        format!(
+            "INSERT INTO cdevents_raw (cd_id, cd_source, cd_type, cd_subject_id, cd_timestamp, content, transformer, stored_at) \
+             VALUES ('stored-bad-dora', '/tests/poison', 'dev.cdevents.service.deployed.0.3.0', 'x', {}, {}{json}, 'cdevents', {now})",
+            if postgres { "now()" } else { "0" },
+            quoted(&{
+                let mut bad = deployed("stored-bad-dora", "checkout");
+                bad["customData"] = json!({"dora": {"changes": [7]}});
+                bad
+            }.to_string())
+        ),
     ]
 }
 
@@ -331,7 +342,7 @@ async fn poison_rows_stored_before_the_limits_are_recorded_and_skipped(backend: 
     .await;
     assert_eq!(status, 202);
     let state = wait_for_deployments(&app, 1).await;
-    assert_eq!(state["failures"], 3, "{state}");
+    assert_eq!(state["failures"], 4, "{state}");
     let failures = failures(&app).await;
     let reason_of = |predicate: &dyn Fn(&Value) -> bool| {
         failures
@@ -346,6 +357,11 @@ async fn poison_rows_stored_before_the_limits_are_recorded_and_skipped(backend: 
     assert!(reason_of(&|f| f["event_id"] == "long-service").contains("/subject/id"));
     let skipped = reason_of(&|f| f["event_id"] == "stored-long-service");
     assert!(skipped.contains("/subject/id"), "{skipped}");
+    let unreadable = reason_of(&|f| f["event_id"] == "stored-bad-dora");
+    assert!(
+        unreadable.contains("/customData/dora/changes/0"),
+        "{unreadable}"
+    );
     assert!(failures
         .iter()
         .any(|f| f["transformer"] == "calculator" && f["cdevent_seq"].is_i64()));

@@ -175,7 +175,7 @@ fn one_alert(events: Vec<CloudEvent>) -> CloudEvent {
 
 fn detect(event: &CloudEvent) -> Value {
     let mut out = AlertmanagerTransformer::new(AlertmanagerSettings::default())
-        .transform(event)
+        .documents(event)
         .unwrap();
     assert_eq!(out.len(), 1);
     dora_spec::validate(&out[0]).unwrap();
@@ -479,7 +479,7 @@ fn pagerduty_signature_is_checked_when_configured() {
 
 fn transform_pagerduty(event: &CloudEvent) -> Vec<Value> {
     let out = PagerdutyTransformer::new(PagerdutySettings::default())
-        .transform(event)
+        .documents(event)
         .unwrap();
     for document in &out {
         dora_spec::validate(document).unwrap();

@@ -11,13 +11,15 @@
 //!
 //! Rollout identity is settled upstream: a transformer gives the same CDEvent id to every event
 //! about the same rollout and the CDEvents store keeps one. The `customData.dora` keys read here
-//! are the contract in METRICS.md; both camelCase and snake_case spellings are accepted.
+//! are the contract in METRICS.md, read as a typed [`DoraData`] (camelCase, with the snake_case
+//! spellings of older history as aliases). A CDEvent whose `customData.dora` or content does not
+//! read (a key of the wrong type) is a recorded failure naming the field, not half-counted.
 //!
 //! `fact_failures` and `GET /api/v1/failures` call it `calculator`. No CDEvent holds it back: one it cannot count (over a limit, unreadable) or whose
 //! facts the database refuses ([`Blame::Event`]) is recorded in `fact_failures` and skipped;
 //! only a failure of the database itself stops a pass, to be retried.
 
-use dora_model::cdevent::CdEvent;
+use dora_model::cdevent::{CdEvent, Content, DoraData};
 use dora_model::dora::DeploymentKind;
 use dora_store::{
     Blame, CdEventRecord, FactsOutput, NewDeployment, NewFactFailure, NewObservation, Store,
@@ -36,25 +38,26 @@ pub struct Observer {
     batch_size: i64,
 }
 
-/// A `customData.dora` key, in camelCase or snake_case.
-fn dora_field<'a>(event: &'a CdEvent, camel: &str, snake: &str) -> Option<&'a Value> {
-    let dora = event.custom_data.as_ref()?.get("dora")?;
-    dora.get(camel).or_else(|| dora.get(snake))
-}
-
-fn dora_str<'a>(event: &'a CdEvent, camel: &str, snake: &str) -> Option<&'a str> {
-    dora_field(event, camel, snake).and_then(Value::as_str)
+/// `customData.dora` of an event; empty when it has none.
+fn dora_of(event: &CdEvent) -> &DoraData {
+    static NONE: std::sync::OnceLock<DoraData> = std::sync::OnceLock::new();
+    event
+        .dora()
+        .unwrap_or_else(|| NONE.get_or_init(DoraData::default))
 }
 
 /// The team of an event: `customData.dora.team`, else the Kubernetes `app.kubernetes.io/part-of`
 /// label the Kubernetes transformer passes on.
 fn team_of(event: &CdEvent) -> Option<String> {
-    dora_str(event, "team", "team")
+    dora_of(event)
+        .team
+        .as_deref()
         .or_else(|| {
             event
                 .custom_data
                 .as_ref()?
-                .pointer("/kubernetes/labels/app.kubernetes.io~1part-of")?
+                .tool("kubernetes")?
+                .pointer("/labels/app.kubernetes.io~1part-of")?
                 .as_str()
         })
         .map(str::to_owned)
@@ -130,12 +133,13 @@ fn deployment(
     kind: DeploymentKind,
     output: &mut FactsOutput,
 ) -> Vec<Said> {
-    let Some(environment) = event.content_str("/environment/id") else {
+    let Some(environment) = event.content.environment() else {
         return Vec::new();
     };
+    let dora = dora_of(event);
     let mut said = Vec::new();
-    if let Some(Value::Array(ids)) = dora_field(event, "changes", "changes") {
-        for id in ids.iter().filter_map(Value::as_str) {
+    if let Some(ids) = &dora.changes {
+        for id in ids {
             let shipped = Shipped {
                 deployment: event.id.clone(),
                 commits: None,
@@ -148,7 +152,7 @@ fn deployment(
             });
         }
     }
-    if let Some(Value::Array(list)) = dora_field(event, "commits", "commits") {
+    if let Some(list) = &dora.commits {
         for commit in list {
             let sha = commit
                 .as_str()
@@ -176,32 +180,37 @@ fn deployment(
         service: event.subject_id.clone(),
         environment: environment.to_owned(),
         artifact_id: event
-            .content_str("/artifactId")
-            .or_else(|| dora_str(event, "artifact", "artifact"))
+            .content
+            .artifact_id()
+            .or(dora.artifact.as_deref())
             .map(str::to_owned),
         deployed_at: event.timestamp,
         team: team_of(event),
-        failed: dora_str(event, "outcome", "outcome") == Some("failure"),
-        revision: dora_str(event, "revision", "revision").map(str::to_owned),
+        failed: dora.outcome.as_deref() == Some("failure"),
+        revision: dora.revision.clone(),
     });
     said
 }
 
 /// A `change.*` CDEvent.
 fn change_report(event: &CdEvent, predicate: &str) -> Said {
-    let text = |camel, snake| dora_str(event, camel, snake).map(str::to_owned);
+    let dora = dora_of(event);
+    let repository = match &event.content {
+        Content::Change(change) => change.repository.as_ref(),
+        _ => None,
+    };
     let report = ChangeReport {
         predicate: predicate.to_owned(),
-        repository: event.content_str("/repository/id").map(str::to_owned),
-        created_at: text("createdAt", "created_at"),
-        merged_at: text("mergedAt", "merged_at"),
-        merge_sha: text("mergeSha", "merge_sha"),
-        revision: text("revision", "revision"),
-        commits: dora_field(event, "commits", "commits").cloned(),
+        repository: repository.map(|repository| repository.id.clone()),
+        created_at: dora.created_at.clone(),
+        merged_at: dora.merged_at.clone(),
+        merge_sha: dora.merge_sha.clone(),
+        revision: dora.revision.clone(),
+        commits: dora.commits.clone().map(Value::Array),
     };
     Said {
         fact_id: event.subject_id.clone(),
-        service: text("service", "service"),
+        service: dora.service.clone(),
         environment: None,
         observation: Observation::Change(report),
     }
@@ -209,13 +218,12 @@ fn change_report(event: &CdEvent, predicate: &str) -> Said {
 
 /// An `artifact.packaged|published` CDEvent: one observation per change it references.
 fn artifact_built(event: &CdEvent) -> Vec<Said> {
-    let mut changes: Vec<String> = event
-        .content_str("/change/id")
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
-    if let Some(Value::Array(ids)) = dora_field(event, "changes", "changes") {
-        changes.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
+    let mut changes: Vec<String> = match &event.content {
+        Content::Artifact(artifact) => artifact.change.iter().map(|c| c.id.clone()).collect(),
+        _ => Vec::new(),
+    };
+    if let Some(ids) = &dora_of(event).changes {
+        changes.extend(ids.iter().cloned());
     }
     changes
         .into_iter()
@@ -238,19 +246,20 @@ fn incident_report(event: &CdEvent, predicate: &str) -> Option<Said> {
         "resolved" => IncidentPredicate::Resolved,
         _ => return None,
     };
-    let service = event
-        .content_str("/service/id")
-        .or_else(|| dora_str(event, "service", "service"))
-        .map(str::to_owned);
+    let dora = dora_of(event);
+    let service = match &event.content {
+        Content::Incident(incident) => incident.service.as_ref().map(|s| s.id.as_str()),
+        _ => None,
+    };
     let report = IncidentReport {
         predicate,
-        artifact_id: event.content_str("/artifactId").map(str::to_owned),
-        deployment: dora_str(event, "deployment", "deployment").map(str::to_owned),
+        artifact_id: event.content.artifact_id().map(str::to_owned),
+        deployment: dora.deployment.clone(),
     };
     Some(Said {
         fact_id: event.subject_id.clone(),
-        service,
-        environment: event.content_str("/environment/id").map(str::to_owned),
+        service: service.or(dora.service.as_deref()).map(str::to_owned),
+        environment: event.content.environment().map(str::to_owned),
         observation: Observation::Incident(report),
     })
 }

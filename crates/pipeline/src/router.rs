@@ -97,8 +97,8 @@ pub fn route_event(table: &RoutingTable, event: &CloudEvent, posted_as_cdevent: 
     for transformer in table.transformers_for(event, posted_as_cdevent) {
         let name = transformer.name();
         routed.transformers.push(name.to_owned());
-        let documents = match transformer.transform(event) {
-            Ok(documents) => documents,
+        let emitted = match transformer.transform(event) {
+            Ok(emitted) => emitted,
             Err(e) => {
                 routed.failures.push((name.to_owned(), e.reason));
                 continue;
@@ -108,11 +108,12 @@ pub fn route_event(table: &RoutingTable, event: &CloudEvent, posted_as_cdevent: 
         // very document ingest checked against its schema. Every other output is checked.
         let validated_at_ingest = posted_as_cdevent && name == cdevents::PASS_THROUGH;
         let mut rejected = Vec::new();
-        for document in &documents {
+        for cdevent in emitted {
+            let document = cdevent.into_document();
             let checked = if validated_at_ingest {
-                stored_cdevent(document, name)
+                stored_cdevent(&document, name)
             } else {
-                validated_cdevent(document, name)
+                validated_cdevent(&document, name)
             };
             match checked {
                 Ok(cdevent) => routed.cdevents.push(cdevent),

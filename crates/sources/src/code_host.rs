@@ -3,11 +3,12 @@
 //! they make come out of one place.
 
 use chrono::{DateTime, Utc};
+use dora_model::cdevent::{ChangeContent, Content, DoraData, IncidentContent, Reference};
 use dora_model::time::format_rfc3339;
 use serde_json::{json, Map, Value};
 
 use crate::common::{named_time, repository_fact_id};
-use crate::transform::{Fact, TransformError, INCIDENT_DETECTED, INCIDENT_RESOLVED};
+use crate::transform::{Emitted, Fact, TransformError, INCIDENT_DETECTED, INCIDENT_RESOLVED};
 
 /// The repository (GitHub) or project (GitLab) an event is about.
 pub(crate) struct Repository<'a> {
@@ -29,9 +30,9 @@ pub(crate) struct RepositoryFact {
     pub(crate) id: String,
     pub(crate) timestamp: DateTime<Utc>,
     pub(crate) subject_id: String,
-    pub(crate) content: Map<String, Value>,
+    pub(crate) content: Content,
     /// `customData.dora`.
-    pub(crate) dora: Map<String, Value>,
+    pub(crate) dora: DoraData,
     /// The tool's own fields, `customData.<tool>` (left out when empty).
     pub(crate) own: Map<String, Value>,
 }
@@ -48,19 +49,44 @@ impl Repository<'_> {
     }
 
     /// `{"id": <path>, "source": <server>}`: a CDEvents repository reference.
-    pub(crate) fn reference(&self) -> Value {
-        json!({"id": self.path, "source": self.server})
+    pub(crate) fn reference(&self) -> Reference {
+        Reference::within(self.path, &self.server)
     }
 
-    /// `customData.dora` with `repository` set.
-    pub(crate) fn dora(&self) -> Map<String, Value> {
-        let mut dora = Map::new();
-        dora.insert("repository".into(), json!(self.path));
+    /// The `subject.content` of a change of this repository.
+    pub(crate) fn change_content(&self, description: Option<&str>) -> Content {
+        Content::Change(ChangeContent {
+            description: description.map(str::to_owned),
+            repository: Some(self.reference()),
+        })
+    }
+
+    /// `customData.dora` of a push: the commit the branch moved to is the revision, and the
+    /// listed commits are the change's.
+    pub(crate) fn push_dora(&self, push: Push<'_>) -> DoraData {
+        let mut dora = self.dora();
+        dora.revision = Some(push.after.to_owned());
+        dora.commits = Some(push.commits);
+        dora.detail("before", push.before)
+            .detail("after", push.after)
+            .detail("ref", push.git_ref)
+            .detail("branch", push.branch);
+        if let Some(default) = push.default_branch {
+            dora.detail("defaultBranch", push.branch == default);
+        }
         dora
     }
 
-    /// The CDEvent document of `fact`: context and subject source are the repository's URL.
-    pub(crate) fn cdevent(&self, fact: RepositoryFact) -> Value {
+    /// `customData.dora` with `repository` set.
+    pub(crate) fn dora(&self) -> DoraData {
+        DoraData {
+            repository: Some(self.path.to_owned()),
+            ..DoraData::default()
+        }
+    }
+
+    /// The CDEvent of `fact`: context and subject source are the repository's URL.
+    pub(crate) fn cdevent(&self, fact: RepositoryFact) -> Emitted {
         Fact {
             event_type: fact.event_type,
             id: fact.id,
@@ -70,8 +96,21 @@ impl Repository<'_> {
             dora: Some(fact.dora),
             own: Some((self.tool, fact.own)).filter(|(_, own)| !own.is_empty()),
         }
-        .into_json(&self.url)
+        .into_cdevent(&self.url)
+        .into()
     }
+}
+
+/// A push to a branch, as both tools tell it.
+pub(crate) struct Push<'a> {
+    pub(crate) before: &'a str,
+    pub(crate) after: &'a str,
+    pub(crate) git_ref: &'a str,
+    pub(crate) branch: &'a str,
+    /// The repository's default branch, when the payload names it.
+    pub(crate) default_branch: Option<&'a str>,
+    /// `customData.dora.commits` ([`listed_commits`]).
+    pub(crate) commits: Vec<Value>,
 }
 
 /// The commits a push lists, as `customData.dora.commits` carries them.
@@ -141,38 +180,18 @@ pub(crate) struct IncidentIssue<'a> {
     pub(crate) own: Map<String, Value>,
 }
 
-/// The names a tool gives the detection and resolution times in `customData.dora` (GitHub
-/// writes snake case, GitLab camel case; the calculator reads both).
-pub(crate) struct IncidentTimeKeys {
-    pub(crate) detected_at: &'static str,
-    pub(crate) resolved_at: &'static str,
-}
-
 impl Repository<'_> {
     /// `incident.detected` and, once resolved, `incident.resolved` of an incident issue:
     /// subject `<path>#<number>`, the service and environment with the repository as source.
-    pub(crate) fn incident_cdevents(
-        &self,
-        issue: IncidentIssue<'_>,
-        keys: &IncidentTimeKeys,
-    ) -> Vec<Value> {
-        let mut content = Map::new();
-        if let Some(title) = issue.title {
-            content.insert("description".into(), json!(title));
-        }
-        content.insert(
-            "environment".into(),
-            json!({"id": issue.environment, "source": self.url}),
-        );
-        content.insert(
-            "service".into(),
-            json!({"id": issue.service, "source": self.url}),
-        );
+    pub(crate) fn incident_cdevents(&self, issue: IncidentIssue<'_>) -> Vec<Emitted> {
+        let content = Content::Incident(IncidentContent {
+            description: issue.title.map(str::to_owned),
+            environment: Some(Reference::within(issue.environment, &self.url)),
+            service: Some(Reference::within(issue.service, &self.url)),
+            ..IncidentContent::default()
+        });
         let mut dora = self.dora();
-        dora.insert(
-            keys.detected_at.into(),
-            json!(format_rfc3339(&issue.created_at)),
-        );
+        dora.detail("detectedAt", format_rfc3339(&issue.created_at));
         let number = issue.number.as_str();
         let subject_id = format!("{}#{number}", self.path);
         let mut out = Vec::with_capacity(2);
@@ -188,7 +207,7 @@ impl Repository<'_> {
             }));
         }
         if let Some(resolved_at) = issue.resolved_at {
-            dora.insert(keys.resolved_at.into(), json!(format_rfc3339(&resolved_at)));
+            dora.detail("resolvedAt", format_rfc3339(&resolved_at));
             out.push(self.cdevent(RepositoryFact {
                 event_type: INCIDENT_RESOLVED,
                 id: self.id(&["issue", number, "resolved"]),

@@ -8,12 +8,13 @@
 //! seconds or milliseconds).
 
 use chrono::{DateTime, Utc};
+use dora_model::cdevent::{Content, CustomData, DoraData, IncidentContent, Reference};
 use dora_model::cloudevent::{CloudEvent, Data};
 use dora_model::ids::derived_id;
 use dora_model::time::{from_unix, from_unix_int, parse_timestamp};
 use serde_json::{json, Map, Value};
 
-use super::{CdEventDraft, TransformError};
+use super::{CdEventDraft, Emitted, TransformError};
 
 /// The CloudEvent data, which must be a JSON object (webhook payloads, Kubernetes objects,
 /// Tekton runs).
@@ -223,30 +224,28 @@ pub(crate) fn incident_content(
     description: Option<&str>,
     environment: &str,
     service: Option<&str>,
-) -> Map<String, Value> {
-    let mut content = Map::new();
-    if let Some(description) = description {
-        content.insert("description".into(), json!(description));
-    }
-    content.insert("environment".into(), json!({ "id": environment }));
-    if let Some(service) = service {
-        content.insert("service".into(), json!({ "id": service }));
-    }
-    content
+) -> Content {
+    Content::Incident(IncidentContent {
+        description: description.map(str::to_owned),
+        environment: Some(Reference::id(environment)),
+        service: service.map(Reference::id),
+        ..IncidentContent::default()
+    })
 }
 
 /// An incident CDEvent from an incident webhook (Alertmanager, PagerDuty): the id is
 /// `derived_id([transformer, source, CloudEvent id])`, context and subject source are the
-/// CloudEvent source, and `details` become `customData.dora`.
-pub(crate) fn incident_document(
+/// CloudEvent source, and `details` become `customData.dora` (none of them a key the calculators
+/// read).
+pub(crate) fn incident_cdevent(
     transformer: &str,
     event: &CloudEvent,
     event_type: &'static str,
     timestamp: DateTime<Utc>,
     subject_id: String,
-    content: Map<String, Value>,
+    content: Content,
     details: Map<String, Value>,
-) -> Value {
+) -> Emitted {
     CdEventDraft {
         event_type,
         id: derived_id(&[transformer, &event.source, &event.id]),
@@ -255,9 +254,13 @@ pub(crate) fn incident_document(
         subject_id,
         subject_source: Some(event.source.clone()),
         content,
-        custom_data: Some(json!({ "dora": Value::Object(details) })),
+        custom_data: Some(CustomData::dora(DoraData {
+            details,
+            ..DoraData::default()
+        })),
     }
-    .into_json()
+    .into_cdevent()
+    .into()
 }
 
 /// A deterministic CDEvent id for a fact about a repository of a code host (`tool` is `github`

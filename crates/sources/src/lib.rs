@@ -32,5 +32,5 @@ pub mod tekton;
 pub use registry::{
     docs_table, source, DefaultRoute, Source, SourcesConfig, WebhookSettings, SOURCES,
 };
-pub use transform::{CdEventDraft, TransformError, Transformer};
+pub use transform::{CdEventDraft, Emitted, TransformError, Transformer};
 pub use webhook::{SecretSetting, TokenSetting};

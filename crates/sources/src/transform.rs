@@ -1,13 +1,15 @@
 //! The transformer contract every source implements: one CloudEvent in, zero or more CDEvents
-//! out, and the CDEvent types and layout transformers emit.
+//! out (typed [`CdEvent`]s, or documents passed on as given), and the CDEvent types
+//! transformers emit.
 //!
 //! A transformer is a pure function of the event (plus its own configuration), so the router can
 //! run it again after a crash or during `recompute` and get the same CDEvents, with the same ids.
 //! Output is validated against the CDEvents schema by the router before it is stored.
 
 use chrono::{DateTime, Utc};
+use dora_model::cdevent::{CdEvent, Content, CustomData, DoraData};
 use dora_model::cloudevent::CloudEvent;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// The CDEvents release transformers emit (context `specversion`).
 pub const EMIT_SPEC_VERSION: &str = "0.5.1";
@@ -51,15 +53,48 @@ impl TransformError {
     }
 }
 
-/// Turns one CloudEvent into zero or more CDEvent documents.
+/// One CDEvent a transformer emits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Emitted {
+    /// A CDEvent the transformer built; the router writes its document once.
+    Typed(Box<CdEvent>),
+    /// A CDEvent document passed on as given: the CDEvents pass-through, user rules.
+    Verbatim(Value),
+}
+
+impl Emitted {
+    /// The document to validate and store.
+    pub fn into_document(self) -> Value {
+        match self {
+            Emitted::Typed(event) => event.to_document(),
+            Emitted::Verbatim(document) => document,
+        }
+    }
+}
+
+impl From<CdEvent> for Emitted {
+    fn from(event: CdEvent) -> Self {
+        Emitted::Typed(Box::new(event))
+    }
+}
+
+/// Turns one CloudEvent into zero or more CDEvents.
 pub trait Transformer: Send + Sync {
     /// The name routes refer to; also part of every id the transformer derives.
     fn name(&self) -> &str;
     /// The CDEvents this event stands for (often none: most events are not deliveries).
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError>;
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError>;
+
+    /// [`Transformer::transform`], with each CDEvent as its document (what tests and
+    /// `dora-events transform` show).
+    fn documents(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+        let emitted = self.transform(event)?;
+        Ok(emitted.into_iter().map(Emitted::into_document).collect())
+    }
 }
 
-/// The fields of a CDEvent a transformer fills in; [`CdEventDraft::into_json`] lays out the v0.5.1 document.
+/// The fields of a CDEvent a transformer fills in; [`CdEventDraft::into_cdevent`] makes the
+/// v0.5.1 CDEvent of them.
 #[derive(Debug, Clone)]
 pub struct CdEventDraft {
     /// Full type string, e.g. [`SERVICE_DEPLOYED`].
@@ -68,35 +103,26 @@ pub struct CdEventDraft {
     pub id: String,
     /// Context source: the system the fact comes from (e.g. the cluster).
     pub source: String,
-    pub timestamp: chrono::DateTime<chrono::Utc>,
+    pub timestamp: DateTime<Utc>,
     pub subject_id: String,
     pub subject_source: Option<String>,
-    pub content: Map<String, Value>,
-    pub custom_data: Option<Value>,
+    pub content: Content,
+    pub custom_data: Option<CustomData>,
 }
 
 impl CdEventDraft {
-    pub fn into_json(self) -> Value {
-        let mut subject = Map::new();
-        subject.insert("id".into(), Value::String(self.subject_id));
-        if let Some(source) = self.subject_source {
-            subject.insert("source".into(), Value::String(source));
+    pub fn into_cdevent(self) -> CdEvent {
+        CdEvent {
+            id: self.id,
+            source: self.source,
+            event_type: self.event_type.to_owned(),
+            timestamp: self.timestamp,
+            spec_version: EMIT_SPEC_VERSION.to_owned(),
+            subject_id: self.subject_id,
+            subject_source: self.subject_source,
+            content: self.content,
+            custom_data: self.custom_data,
         }
-        subject.insert("content".into(), Value::Object(self.content));
-        let mut document = json!({
-            "context": {
-                "specversion": EMIT_SPEC_VERSION,
-                "id": self.id,
-                "source": self.source,
-                "type": self.event_type,
-                "timestamp": dora_model::time::format_rfc3339(&self.timestamp),
-            },
-            "subject": Value::Object(subject),
-        });
-        if let (Some(custom), Some(object)) = (self.custom_data, document.as_object_mut()) {
-            object.insert("customData".into(), custom);
-        }
-        document
     }
 }
 
@@ -111,22 +137,22 @@ pub struct Fact {
     pub id: String,
     pub timestamp: DateTime<Utc>,
     pub subject_id: String,
-    pub content: Map<String, Value>,
+    pub content: Content,
     /// `customData.dora`; left out when `None`.
-    pub dora: Option<Map<String, Value>>,
+    pub dora: Option<DoraData>,
     /// `customData.<tool>`: the tool's name and its own fields; left out when `None`.
     pub own: Option<(&'static str, Map<String, Value>)>,
 }
 
 impl Fact {
-    /// The CDEvent document, with `source` as context and subject source.
-    pub fn into_json(self, source: &str) -> Value {
-        let mut custom = Map::new();
-        if let Some(dora) = self.dora {
-            custom.insert("dora".into(), Value::Object(dora));
-        }
+    /// The CDEvent, with `source` as context and subject source.
+    pub fn into_cdevent(self, source: &str) -> CdEvent {
+        let mut custom = CustomData {
+            dora: self.dora,
+            tools: Map::new(),
+        };
         if let Some((tool, own)) = self.own {
-            custom.insert(tool.into(), Value::Object(own));
+            custom.tools.insert(tool.into(), Value::Object(own));
         }
         CdEventDraft {
             event_type: self.event_type,
@@ -136,8 +162,8 @@ impl Fact {
             subject_id: self.subject_id,
             subject_source: Some(source.to_owned()),
             content: self.content,
-            custom_data: Some(Value::Object(custom)),
+            custom_data: Some(custom),
         }
-        .into_json()
+        .into_cdevent()
     }
 }

@@ -356,7 +356,7 @@ fn malformed_tekton_data_names_the_field() {
     let error = |mutate: &dyn Fn(&mut Value)| {
         let mut event = input("tekton", "pipelinerun-build-successful");
         mutate(&mut event);
-        transformer.transform(&parse(event)).unwrap_err().reason
+        transformer.documents(&parse(event)).unwrap_err().reason
     };
     assert_eq!(
         error(&|e| e["data"] = json!({"taskRun": {}})),
@@ -574,7 +574,7 @@ fn malformed_argocd_data_names_the_field() {
     let error = |mutate: &dyn Fn(&mut Value)| {
         let mut event = input("argocd", "cdviz-008-on-deployed-0");
         mutate(&mut event);
-        transformer.transform(&parse(event)).unwrap_err().reason
+        transformer.documents(&parse(event)).unwrap_err().reason
     };
     assert_eq!(
         error(&|e| e["data"]["operation"]["startedAt"] = json!("")),

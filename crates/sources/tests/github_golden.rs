@@ -73,12 +73,9 @@ fn merged_pull_request_gives_change_merged_with_its_merge_sha() {
         json!({"id": "aaaaa-aaa/aaaaa-aaaaaaaaa", "source": "https://github.com"})
     );
     let dora = &merged["customData"]["dora"];
-    assert_eq!(
-        dora["merge_sha"],
-        "44d21f9752bb9eb3952238ff7e25965b8f779d51"
-    );
-    assert_eq!(dora["merged_at"], "2025-05-21T17:35:21Z");
-    assert_eq!(dora["created_at"], "2025-05-21T14:28:11Z");
+    assert_eq!(dora["mergeSha"], "44d21f9752bb9eb3952238ff7e25965b8f779d51");
+    assert_eq!(dora["mergedAt"], "2025-05-21T17:35:21Z");
+    assert_eq!(dora["createdAt"], "2025-05-21T14:28:11Z");
     assert_eq!(dora["number"], 97);
     assert_eq!(merged["context"]["timestamp"], "2025-05-21T17:35:21Z");
 
@@ -88,7 +85,7 @@ fn merged_pull_request_gives_change_merged_with_its_merge_sha() {
     assert_eq!(opened["subject"]["id"], merged["subject"]["id"]);
     assert_ne!(id(&opened), id(&merged));
     assert_eq!(opened["context"]["timestamp"], "2025-05-21T14:28:11Z");
-    assert!(opened["customData"]["dora"].get("merge_sha").is_none());
+    assert!(opened["customData"]["dora"].get("mergeSha").is_none());
     assert!(opened["subject"]["content"]["description"].is_string());
 }
 
@@ -96,7 +93,7 @@ fn merged_pull_request_gives_change_merged_with_its_merge_sha() {
 fn closed_unmerged_pull_request_is_abandoned_not_merged() {
     let closed = one("octokit-pull-request-closed-unmerged");
     assert_eq!(event_type(&closed), CHANGE_ABANDONED);
-    assert!(closed["customData"]["dora"].get("merge_sha").is_none());
+    assert!(closed["customData"]["dora"].get("mergeSha").is_none());
     assert_eq!(closed["context"]["timestamp"], "2019-05-15T15:21:18Z");
     assert_eq!(
         event_type(&one("octokit-pull-request-opened")),
@@ -120,7 +117,7 @@ fn push_carries_its_commits_with_their_timestamps() {
     assert_eq!(dora["before"], "7bf02115318c93a7c8f017d82ab05d61a93cf92a");
     assert_eq!(dora["ref"], "refs/heads/main");
     assert_eq!(dora["branch"], "main");
-    assert_eq!(dora["default_branch"], true);
+    assert_eq!(dora["defaultBranch"], true);
     let commits = dora["commits"].as_array().unwrap();
     assert_eq!(commits.len(), 7);
     assert_eq!(
@@ -140,7 +137,7 @@ fn push_carries_its_commits_with_their_timestamps() {
     );
 
     let feature = one("cdviz-push-branch-created");
-    assert_eq!(feature["customData"]["dora"]["default_branch"], false);
+    assert_eq!(feature["customData"]["dora"]["defaultBranch"], false);
     assert_eq!(
         feature["customData"]["dora"]["commits"]
             .as_array()
@@ -149,7 +146,7 @@ fn push_carries_its_commits_with_their_timestamps() {
         4
     );
     let new_branch = one("octokit-push-new-branch");
-    assert_eq!(new_branch["customData"]["dora"]["default_branch"], true);
+    assert_eq!(new_branch["customData"]["dora"]["defaultBranch"], true);
     assert_eq!(
         new_branch["customData"]["dora"]["commits"][0]["timestamp"],
         "2019-05-15T15:19:25Z"

@@ -201,7 +201,7 @@ fn the_verbatim_group_merge_request_with_padded_keys_is_an_error_naming_the_fiel
     let mut event = input("derived-go-gitlab-group-merge-request-merged");
     event["data"] = data;
     let error = GitlabTransformer::new(GitlabSettings::default())
-        .transform(&parse(event))
+        .documents(&parse(event))
         .unwrap_err();
     assert_eq!(error.reason, "data.object_attributes.iid is missing");
 }

@@ -250,15 +250,15 @@ fn alertmanager_rejects_what_it_cannot_date_and_ignores_other_types() {
     let transformer = transformer("alertmanager");
     let mut no_end = input("alertmanager", "project-resolved-0");
     no_end["data"]["endsAt"] = json!("0001-01-01T00:00:00Z");
-    let error = transformer.transform(&parse(no_end)).unwrap_err();
+    let error = transformer.documents(&parse(no_end)).unwrap_err();
     assert!(error.reason.contains("data.endsAt"), "{error}");
     let mut no_start = input("alertmanager", "zulip-alert-0");
     no_start["data"].as_object_mut().unwrap().remove("startsAt");
-    let error = transformer.transform(&parse(no_start)).unwrap_err();
+    let error = transformer.documents(&parse(no_start)).unwrap_err();
     assert!(error.reason.contains("data.startsAt"), "{error}");
     let mut other = input("alertmanager", "zulip-alert-0");
     other["type"] = json!("io.prometheus.alertmanager.alert.silenced");
-    assert!(transformer.transform(&parse(other)).unwrap().is_empty());
+    assert!(transformer.documents(&parse(other)).unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,7 +318,7 @@ fn pagerduty_incident_without_id_is_an_error() {
     let mut event = input("pagerduty", "zulip-resolved-v3-0");
     event["data"]["data"].as_object_mut().unwrap().remove("id");
     let error = transformer("pagerduty")
-        .transform(&parse(event))
+        .documents(&parse(event))
         .unwrap_err();
     assert!(error.reason.contains("data.data.id"), "{error}");
 }

@@ -53,7 +53,7 @@ use serde_json::{Map, Value};
 
 use dora_sources::common::time_value;
 use dora_sources::kubernetes::oci_purl;
-use dora_sources::transform::{TransformError, Transformer, EMIT_SPEC_VERSION};
+use dora_sources::transform::{Emitted, TransformError, Transformer, EMIT_SPEC_VERSION};
 
 /// The most CDEvents one rule may emit for one event: more is surely a mistake in the rule (a
 /// runaway `range` or `recurse`), and is a failure rather than a flood.
@@ -247,7 +247,7 @@ impl Transformer for Rule {
         &self.transformer
     }
 
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
         let input = to_val(&event.to_json());
         if !self.applies(&input)? {
             return Ok(Vec::new());
@@ -256,7 +256,11 @@ impl Transformer for Rule {
         for (position, document) in documents.iter_mut().enumerate() {
             self.complete(event, position, document)?;
         }
-        Ok(documents.into_iter().map(Value::Object).collect())
+        // What a rule makes is the user's document: it is validated and stored as written.
+        Ok(documents
+            .into_iter()
+            .map(|document| Emitted::Verbatim(Value::Object(document)))
+            .collect())
     }
 }
 

@@ -67,7 +67,7 @@ fn the_environment_and_the_clock_are_out_of_reach() {
         assert!(error.message.contains("undefined"), "{code}: {error}");
     }
     let halting = rule(None, "halt_error").unwrap();
-    let error = halting.transform(&event(json!({}))).unwrap_err();
+    let error = halting.documents(&event(json!({}))).unwrap_err();
     assert_eq!(error.reason, "emit: halt(5) is not allowed in a rule");
 }
 
@@ -90,7 +90,7 @@ fn an_applying_rule_emits_completed_cdevents_with_derived_ids() {
     let rule = rule(Some(".data.status == \"SUCCESS\""), DEPLOYED).unwrap();
     assert_eq!(rule.name(), "rule:deploys");
     let input = event(json!({"name": "web", "number": 167, "status": "SUCCESS"}));
-    let out = rule.transform(&input).unwrap();
+    let out = rule.documents(&input).unwrap();
     assert_eq!(out.len(), 1);
     let document = &out[0];
     assert_eq!(
@@ -107,7 +107,7 @@ fn an_applying_rule_emits_completed_cdevents_with_derived_ids() {
     );
     dora_spec::validate(document).unwrap();
     // Same event, same ids.
-    assert_eq!(rule.transform(&input).unwrap(), out);
+    assert_eq!(rule.documents(&input).unwrap(), out);
     // The rule's name is part of the id.
     let renamed = Rule::compile(&RuleConfig {
         name: "other".into(),
@@ -116,7 +116,7 @@ fn an_applying_rule_emits_completed_cdevents_with_derived_ids() {
     })
     .unwrap();
     assert_ne!(
-        renamed.transform(&input).unwrap()[0]["context"]["id"],
+        renamed.documents(&input).unwrap()[0]["context"]["id"],
         document["context"]["id"]
     );
 }
@@ -135,7 +135,7 @@ fn match_is_truthy_first_output_and_absent_means_always() {
     ] {
         let rule = rule(matches, DEPLOYED).unwrap();
         assert_eq!(
-            rule.transform(&input).unwrap().len(),
+            rule.documents(&input).unwrap().len(),
             usize::from(applies),
             "{matches:?}"
         );
@@ -154,7 +154,7 @@ fn emit_gives_objects_arrays_streams_or_nothing() {
         ("null", 0),
         ("[]", 0),
     ] {
-        let out = rule(None, emit).unwrap().transform(&input).unwrap();
+        let out = rule(None, emit).unwrap().documents(&input).unwrap();
         assert_eq!(out.len(), count, "{emit}");
         if count == 2 {
             assert_ne!(out[0]["context"]["id"], out[1]["context"]["id"], "{emit}");
@@ -172,7 +172,7 @@ fn explicit_context_values_are_kept_and_tool_times_become_rfc3339() {
                              type: "dev.cdevents.service.deployed.0.3.0", timestamp: .data.at},
                    subject: {id: "web", content: {}}},
                   {context: {type: "t", timestamp: .data.gitlab}, subject: {}}"#;
-    let out = rule(None, emit).unwrap().transform(&input).unwrap();
+    let out = rule(None, emit).unwrap().documents(&input).unwrap();
     assert_eq!(out[0]["context"]["id"], "mine");
     assert_eq!(out[0]["context"]["source"], "/ci");
     assert_eq!(out[0]["context"]["specversion"], "0.4.1");
@@ -186,7 +186,7 @@ fn run_time_errors_are_transform_errors_with_the_reason() {
     let reason = |emit: &str| {
         rule(None, emit)
             .unwrap()
-            .transform(&input)
+            .documents(&input)
             .unwrap_err()
             .reason
     };
@@ -220,7 +220,7 @@ fn run_time_errors_are_transform_errors_with_the_reason() {
         format!("emit: produced more than {MAX_EMITTED} CDEvents")
     );
     let matcher = rule(Some(".data.name | error"), DEPLOYED).unwrap();
-    assert_eq!(matcher.transform(&input).unwrap_err().reason, "match: web");
+    assert_eq!(matcher.documents(&input).unwrap_err().reason, "match: web");
 
     let timeless = CloudEvent::from_json_value(json!({"specversion": "1.0", "id": "1",
         "source": "/s", "type": "t", "data": {}}))
@@ -228,7 +228,7 @@ fn run_time_errors_are_transform_errors_with_the_reason() {
     assert_eq!(
         rule(None, "{}")
             .unwrap()
-            .transform(&timeless)
+            .documents(&timeless)
             .unwrap_err()
             .reason,
         "CDEvent 0: context.timestamp is not set and the CloudEvent has no time"
@@ -244,7 +244,7 @@ fn timestamp_and_oci_purl_are_the_transformers_helpers() {
     let emit = r#"{context: {type: "t"}, subject: {content: {
                      at: (.data.at | timestamp), ms: (.data.ms | timestamp),
                      purl: (.data.image | oci_purl)}}}"#;
-    let out = rule(None, emit).unwrap().transform(&input).unwrap();
+    let out = rule(None, emit).unwrap().documents(&input).unwrap();
     assert_eq!(
         out[0]["subject"]["content"],
         json!({"at": "2016-08-12T15:23:28Z", "ms": "2016-08-12T15:23:28Z",
@@ -253,7 +253,7 @@ fn timestamp_and_oci_purl_are_the_transformers_helpers() {
     let reason = |emit: &str| {
         rule(None, emit)
             .unwrap()
-            .transform(&input)
+            .documents(&input)
             .unwrap_err()
             .reason
     };
@@ -278,7 +278,7 @@ fn json_survives_the_round_trip_through_jaq() {
         "{context: {type: \"t\"}, subject: {content: .data.keep}}",
     )
     .unwrap()
-    .transform(&input)
+    .documents(&input)
     .unwrap();
     assert_eq!(out[0]["subject"]["content"], value);
 }
@@ -291,7 +291,7 @@ fn the_standard_library_is_there() {
                              epoch: (.data.started | fromdate),
                              parts: (.data.name | split("-")),
                              upper: (.data.name | ascii_upcase)}}}"#;
-    let out = rule(None, emit).unwrap().transform(&input).unwrap();
+    let out = rule(None, emit).unwrap().documents(&input).unwrap();
     assert_eq!(
         out[0]["subject"],
         json!({"id": "web", "content": {"deploy": true, "epoch": 1_680_814_566,

@@ -63,8 +63,8 @@ use dora_model::time::{format_rfc3339, parse_rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::common::{data_object, incident_content, incident_document};
-use crate::transform::{TransformError, Transformer};
+use crate::common::{data_object, incident_cdevent, incident_content};
+use crate::transform::{Emitted, TransformError, Transformer};
 pub use crate::transform::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 
 /// The type prefix of every Alertmanager CloudEvent.
@@ -164,7 +164,7 @@ impl Transformer for AlertmanagerTransformer {
         "alertmanager"
     }
 
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
         let resolved = match event.event_type.as_str() {
             ALERT_FIRING => false,
             ALERT_RESOLVED => true,
@@ -210,7 +210,7 @@ impl Transformer for AlertmanagerTransformer {
         }
         details.insert("labels".into(), Value::Object(labels.clone()));
 
-        let document = incident_document(
+        let cdevent = incident_cdevent(
             "alertmanager",
             event,
             if resolved {
@@ -223,7 +223,7 @@ impl Transformer for AlertmanagerTransformer {
             content,
             details,
         );
-        Ok(vec![document])
+        Ok(vec![cdevent])
     }
 }
 

@@ -104,6 +104,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use dora_model::cdevent::{Content, DoraData, IncidentContent, Reference, ServiceContent};
 use dora_model::cloudevent::{CloudEvent, Data};
 use dora_model::ids::derived_id;
 use dora_model::time::format_rfc3339;
@@ -114,7 +115,8 @@ use super::payload::{chosen_image, parse, Notification};
 use crate::purl::generic_purl;
 use crate::purl::oci_purl;
 use crate::transform::{
-    Fact, TransformError, Transformer, INCIDENT_DETECTED, INCIDENT_RESOLVED, SERVICE_DEPLOYED,
+    Emitted, Fact, TransformError, Transformer, INCIDENT_DETECTED, INCIDENT_RESOLVED,
+    SERVICE_DEPLOYED,
 };
 
 /// The prefix of every Argo CD CloudEvent type; the trigger name follows.
@@ -210,7 +212,7 @@ impl Transformer for ArgocdTransformer {
         "argocd"
     }
 
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
         let Some(report) = event
             .event_type
             .strip_prefix(TYPE_PREFIX)
@@ -274,10 +276,10 @@ impl<'a> Context<'a> {
     }
 
     /// `subject.content.environment`.
-    fn environment(&self) -> Value {
-        match self.n.destination_server {
-            Some(server) => json!({"id": self.environment, "source": server}),
-            None => json!({"id": self.environment}),
+    fn environment(&self) -> Reference {
+        Reference {
+            id: self.environment.clone(),
+            source: self.n.destination_server.map(str::to_owned),
         }
     }
 
@@ -326,21 +328,20 @@ impl<'a> Context<'a> {
     }
 
     /// `customData.dora` with what every CDEvent carries (`team`).
-    fn dora(&self) -> Map<String, Value> {
-        let mut dora = Map::new();
-        if let Some(team) = self.n.label("app.kubernetes.io/part-of") {
-            dora.insert("team".into(), json!(team));
+    fn dora(&self) -> DoraData {
+        DoraData {
+            team: self.n.label("app.kubernetes.io/part-of").map(str::to_owned),
+            ..DoraData::default()
         }
-        dora
     }
 
-    /// The CDEvent document of `fact`: context and subject source are this Argo CD.
-    fn document(&self, fact: Fact) -> Value {
-        fact.into_json(&self.source)
+    /// The CDEvent of `fact`: context and subject source are this Argo CD.
+    fn cdevent(&self, fact: Fact) -> Emitted {
+        fact.into_cdevent(&self.source).into()
     }
 
     /// A sync operation -> `service.deployed` with its outcome.
-    fn deployment(&self, outcome: &str) -> Result<Value, TransformError> {
+    fn deployment(&self, outcome: &str) -> Result<Emitted, TransformError> {
         let n = self.n;
         let started = n.started_at.ok_or_else(|| {
             TransformError::new(format!(
@@ -349,21 +350,20 @@ impl<'a> Context<'a> {
             ))
         })?;
         let timestamp = n.finished_at.unwrap_or(started);
-        let mut content = Map::new();
-        content.insert("environment".into(), self.environment());
-        content.insert("artifactId".into(), json!(self.artifact));
+        let content = Content::Service(ServiceContent {
+            environment: Some(self.environment()),
+            artifact_id: Some(self.artifact.clone()),
+        });
         let mut dora = self.dora();
-        if let Some(revision) = n.revision {
-            dora.insert("revision".into(), json!(revision));
-        }
-        dora.insert("outcome".into(), json!(outcome));
+        dora.revision = n.revision.map(str::to_owned);
+        dora.outcome = Some(outcome.to_owned());
         let mut argocd = self.details();
         if outcome != "success" {
             if let Some(message) = n.message {
                 argocd.insert("message".into(), json!(message));
             }
         }
-        Ok(self.document(Fact {
+        Ok(self.cdevent(Fact {
             event_type: SERVICE_DEPLOYED,
             id: n.deployment_id(&self.source, n.revision, &started),
             timestamp,
@@ -402,9 +402,8 @@ impl<'a> Context<'a> {
         )
     }
 
-    fn incident_content(&self) -> Map<String, Value> {
+    fn incident_content(&self) -> IncidentContent {
         let n = self.n;
-        let mut content = Map::new();
         let mut description = format!(
             "Argo CD application {} is {}",
             n.app_name,
@@ -414,15 +413,17 @@ impl<'a> Context<'a> {
             description.push_str(": ");
             description.push_str(message);
         }
-        content.insert("description".into(), json!(description));
-        content.insert("environment".into(), self.environment());
-        content.insert("service".into(), json!({"id": self.service}));
-        content.insert("artifactId".into(), json!(self.artifact));
-        content
+        IncidentContent {
+            description: Some(description),
+            environment: Some(self.environment()),
+            service: Some(Reference::id(&self.service)),
+            artifact_id: Some(self.artifact.clone()),
+            ticket_uri: None,
+        }
     }
 
     /// A degradation -> `incident.detected` of the last rollout.
-    fn detected(&self) -> Result<Value, TransformError> {
+    fn detected(&self) -> Result<Emitted, TransformError> {
         let n = self.n;
         let timestamp = n.health_since.or(self.event.time).ok_or_else(|| {
             TransformError::new(
@@ -433,13 +434,8 @@ impl<'a> Context<'a> {
         let mut dora = self.dora();
         let subject = match self.rollouts().first() {
             Some((revision, started)) => {
-                dora.insert(
-                    "deployment".into(),
-                    json!(n.deployment_id(&self.source, *revision, started)),
-                );
-                if let Some(revision) = revision {
-                    dora.insert("revision".into(), json!(revision));
-                }
+                dora.deployment = Some(n.deployment_id(&self.source, *revision, started));
+                dora.revision = revision.map(str::to_owned);
                 self.incident_key(*revision, started)
             }
             None => format!("{}/degraded/{}", n.app_key(), format_rfc3339(&timestamp)),
@@ -448,19 +444,19 @@ impl<'a> Context<'a> {
         if let Some(message) = n.health_message {
             argocd.insert("healthMessage".into(), json!(message));
         }
-        Ok(self.document(Fact {
+        Ok(self.cdevent(Fact {
             event_type: INCIDENT_DETECTED,
             id: derived_id(&["argocd", &self.source, "incident", &subject, "detected"]),
             timestamp,
             subject_id: subject,
-            content: self.incident_content(),
+            content: Content::Incident(self.incident_content()),
             dora: Some(dora),
             own: Some(("argocd", argocd)),
         }))
     }
 
     /// A recovery (health `Healthy`) -> `incident.resolved` of the last two rollouts.
-    fn resolved(&self) -> Result<Vec<Value>, TransformError> {
+    fn resolved(&self) -> Result<Vec<Emitted>, TransformError> {
         let n = self.n;
         if n.health_status != Some("Healthy") {
             return Ok(Vec::new());
@@ -475,16 +471,13 @@ impl<'a> Context<'a> {
         for (revision, started) in self.rollouts() {
             let subject = self.incident_key(revision, &started);
             let mut dora = self.dora();
-            dora.insert(
-                "deployment".into(),
-                json!(n.deployment_id(&self.source, revision, &started)),
-            );
-            if let Some(revision) = revision {
-                dora.insert("revision".into(), json!(revision));
-            }
-            let mut content = self.incident_content();
-            content.remove("artifactId");
-            out.push(self.document(Fact {
+            dora.deployment = Some(n.deployment_id(&self.source, revision, &started));
+            dora.revision = revision.map(str::to_owned);
+            let content = Content::Incident(IncidentContent {
+                artifact_id: None,
+                ..self.incident_content()
+            });
+            out.push(self.cdevent(Fact {
                 event_type: INCIDENT_RESOLVED,
                 id: derived_id(&["argocd", &self.source, "incident", &subject, "resolved"]),
                 timestamp,

@@ -5,7 +5,7 @@
 use dora_model::cloudevent::{CloudEvent, Data};
 use serde_json::Value;
 
-use crate::transform::{TransformError, Transformer};
+use crate::transform::{Emitted, TransformError, Transformer};
 
 /// The `cdevents` transformer.
 pub struct PassThrough;
@@ -18,13 +18,15 @@ impl Transformer for PassThrough {
         PASS_THROUGH
     }
 
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
         match &event.data {
-            Some(Data::Json(document @ Value::Object(_))) => Ok(vec![document.clone()]),
+            Some(Data::Json(document @ Value::Object(_))) => {
+                Ok(vec![Emitted::Verbatim(document.clone())])
+            }
             Some(Data::Text(text)) => serde_json::from_str::<Value>(text)
                 .ok()
                 .filter(Value::is_object)
-                .map(|document| vec![document])
+                .map(|document| vec![Emitted::Verbatim(document)])
                 .ok_or_else(|| TransformError::new("data is text, not a CDEvent JSON object")),
             Some(_) => Err(TransformError::new("data is not a CDEvent JSON object")),
             None => Err(TransformError::new(

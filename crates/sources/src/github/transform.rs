@@ -86,13 +86,16 @@
 //! Malformed payloads of the events above (no `repository.full_name`, a pull request without
 //! `number`, an unparsable timestamp, ...) are a [`TransformError`] naming the field.
 
+use dora_model::cdevent::{
+    ArtifactContent, Content, PipelineRunContent, Reference, RunFields, ServiceContent,
+};
 use dora_model::cloudevent::CloudEvent;
 use dora_model::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::code_host::{
-    default_environment, label_value, listed_commits, IncidentIssue, IncidentTimeKeys, Repository,
+    default_environment, label_value, listed_commits, IncidentIssue, Push, Repository,
     RepositoryFact,
 };
 use crate::common::{
@@ -100,7 +103,7 @@ use crate::common::{
     optional_str, optional_time, payload, percent_encode, required_number, required_str,
     required_time,
 };
-use crate::transform::{TransformError, Transformer, SERVICE_DEPLOYED};
+use crate::transform::{Emitted, TransformError, Transformer, SERVICE_DEPLOYED};
 pub use crate::transform::{
     ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
     INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
@@ -148,7 +151,7 @@ impl Transformer for GithubTransformer {
         "github"
     }
 
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
         let Some(github_event) = event.event_type.strip_prefix(TYPE_PREFIX) else {
             return Ok(Vec::new());
         };
@@ -201,7 +204,7 @@ fn repository(data: &Value) -> Result<Repository<'_>, TransformError> {
 // push
 
 /// `push` to a branch with commits -> `change.updated` carrying the commits.
-fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let git_ref = required_str(data, &["ref"])?;
     let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
         // Tags (and any other ref) carry no new commits.
@@ -234,16 +237,14 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> 
         None => optional_str(data, &["repository", "master_branch"])?,
     };
 
-    let mut dora = repo.dora();
-    dora.insert("revision".into(), json!(after));
-    dora.insert("before".into(), json!(before));
-    dora.insert("after".into(), json!(after));
-    dora.insert("ref".into(), json!(git_ref));
-    dora.insert("branch".into(), json!(branch));
-    if let Some(default) = default_branch {
-        dora.insert("default_branch".into(), json!(branch == default));
-    }
-    dora.insert("commits".into(), Value::Array(listed));
+    let dora = repo.push_dora(Push {
+        before,
+        after,
+        git_ref,
+        branch,
+        default_branch,
+        commits: listed,
+    });
     let mut github = Map::new();
     for key in ["created", "forced"] {
         if let Some(flag) = optional_bool(data, &[key])? {
@@ -254,14 +255,12 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> 
         github.insert("compare".into(), json!(compare));
     }
 
-    let mut content = Map::new();
-    content.insert("repository".into(), repo.reference());
     Ok(vec![repo.cdevent(RepositoryFact {
         event_type: CHANGE_UPDATED,
         id: repo.id(&["push", git_ref, before, after]),
         timestamp,
         subject_id: format!("{}@{after}", repo.path),
-        content,
+        content: repo.change_content(None),
         dora,
         own: github,
     })])
@@ -271,7 +270,7 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> 
 // pull_request
 
 /// `pull_request` opened -> `change.created`; closed -> `change.merged` or `change.abandoned`.
-fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
+fn pull_request(data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let action = required_str(data, &["action"])?;
     if action != "opened" && action != "closed" {
         return Ok(Vec::new());
@@ -282,17 +281,17 @@ fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
     let head_sha = required_str(data, &["pull_request", "head", "sha"])?;
 
     let mut dora = repo.dora();
-    dora.insert("number".into(), json!(number_value(&number)));
-    dora.insert("head_sha".into(), json!(head_sha));
+    dora.detail("number", number_value(&number))
+        .detail("headSha", head_sha);
     copy_strings(
         data,
-        &mut dora,
+        &mut dora.details,
         &[
-            ("head_ref", &["pull_request", "head", "ref"]),
-            ("base_ref", &["pull_request", "base", "ref"]),
+            ("headRef", &["pull_request", "head", "ref"]),
+            ("baseRef", &["pull_request", "base", "ref"]),
         ],
     )?;
-    dora.insert("created_at".into(), json!(format_rfc3339(&created_at)));
+    dora.created_at = Some(format_rfc3339(&created_at));
     let mut github = Map::new();
     if let Some(url) = optional_str(data, &["pull_request", "html_url"])? {
         github.insert("url".into(), json!(url));
@@ -301,13 +300,10 @@ fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
         github.insert("commit_count".into(), count.clone());
     }
 
-    let mut content = Map::new();
-    content.insert("repository".into(), repo.reference());
+    let mut description = None;
     let subject_id = format!("{}#{number}", repo.path);
     let (event_type, id, timestamp) = if action == "opened" {
-        if let Some(title) = optional_str(data, &["pull_request", "title"])? {
-            content.insert("description".into(), json!(title));
-        }
+        description = optional_str(data, &["pull_request", "title"])?;
         (
             CHANGE_CREATED,
             repo.id(&["pull_request", &number, "created"]),
@@ -323,8 +319,8 @@ fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
             }
         };
         let merge_sha = required_str(data, &["pull_request", "merge_commit_sha"])?;
-        dora.insert("merge_sha".into(), json!(merge_sha));
-        dora.insert("merged_at".into(), json!(format_rfc3339(&merged_at)));
+        dora.merge_sha = Some(merge_sha.to_owned());
+        dora.merged_at = Some(format_rfc3339(&merged_at));
         (
             CHANGE_MERGED,
             repo.id(&["pull_request", &number, "merged"]),
@@ -333,7 +329,7 @@ fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
     } else {
         let closed_at = required_time(data, &["pull_request", "closed_at"])?;
         let closed_text = format_rfc3339(&closed_at);
-        dora.insert("closed_at".into(), json!(closed_text));
+        dora.detail("closedAt", closed_text.as_str());
         (
             CHANGE_ABANDONED,
             repo.id(&["pull_request", &number, "abandoned", &closed_text]),
@@ -345,7 +341,7 @@ fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
         id,
         timestamp,
         subject_id,
-        content,
+        content: repo.change_content(description),
         dora,
         own: github,
     })])
@@ -355,7 +351,7 @@ fn pull_request(data: &Value) -> Result<Vec<Value>, TransformError> {
 // deployment_status
 
 /// `deployment_status` success / failure / error -> `service.deployed` with its outcome.
-fn deployment_status(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn deployment_status(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let state = required_str(data, &["deployment_status", "state"])?;
     let outcome = match state {
         "success" => "success",
@@ -389,20 +385,15 @@ fn deployment_status(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Tra
         ],
     )?;
 
-    let mut content = Map::new();
-    content.insert(
-        "environment".into(),
-        json!({"id": environment, "source": repo.url}),
-    );
-    content.insert(
-        "artifactId".into(),
-        json!(github_purl(repo.owner(), repo.name, sha)),
-    );
+    let content = Content::Service(ServiceContent {
+        environment: Some(Reference::within(environment, &repo.url)),
+        artifact_id: Some(github_purl(repo.owner(), repo.name, sha)),
+    });
     let mut dora = repo.dora();
-    dora.insert("revision".into(), json!(sha));
-    dora.insert("outcome".into(), json!(outcome));
+    dora.revision = Some(sha.to_owned());
+    dora.outcome = Some(outcome.to_owned());
     if let Some(git_ref) = optional_str(data, &["deployment", "ref"])? {
-        dora.insert("ref".into(), json!(git_ref));
+        dora.detail("ref", git_ref);
     }
     let mut github = Map::new();
     github.insert("deployment_id".into(), json!(number_value(&deployment_id)));
@@ -455,7 +446,7 @@ pub fn run_outcome(conclusion: &str) -> Option<&'static str> {
 }
 
 /// `workflow_run` completed -> `pipelinerun.finished`.
-fn workflow_run(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn workflow_run(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     if required_str(data, &["action"])? != "completed" {
         return Ok(Vec::new());
     }
@@ -489,25 +480,23 @@ fn workflow_run(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Transfor
         name = optional_str(data, &["workflow_run", "path"])?;
     }
 
-    let mut content = Map::new();
-    if let Some(name) = name {
-        content.insert("pipelineName".into(), json!(name));
-    }
-    if let Some(url) = optional_str(data, &["workflow_run", "html_url"])?.filter(|u| is_http_url(u))
-    {
-        content.insert("uri".into(), json!(url));
-    }
-    content.insert("outcome".into(), json!(outcome));
+    let url = optional_str(data, &["workflow_run", "html_url"])?.filter(|u| is_http_url(u));
+    let content = Content::PipelineRun(PipelineRunContent {
+        pipeline_name: name.map(str::to_owned),
+        run: RunFields {
+            uri: url.map(str::to_owned),
+            outcome: Some(outcome.to_owned()),
+            errors: None,
+        },
+    });
     let mut dora = repo.dora();
-    if let Some(sha) = optional_str(data, &["workflow_run", "head_sha"])? {
-        dora.insert("revision".into(), json!(sha));
-    }
+    dora.revision = optional_str(data, &["workflow_run", "head_sha"])?.map(str::to_owned);
+    dora.outcome = Some(outcome.to_owned());
     if let Some(branch) = optional_str(data, &["workflow_run", "head_branch"])? {
-        dora.insert("branch".into(), json!(branch));
+        dora.detail("branch", branch);
     }
-    dora.insert("outcome".into(), json!(outcome));
     if let Some(started) = optional_time(data, &["workflow_run", "run_started_at"])? {
-        dora.insert("started_at".into(), json!(format_rfc3339(&started)));
+        dora.detail("startedAt", format_rfc3339(&started));
     }
     let mut github = Map::new();
     github.insert("run_id".into(), json!(number_value(&run_id)));
@@ -541,7 +530,7 @@ fn issues(
     settings: &GithubSettings,
     event: &CloudEvent,
     data: &Value,
-) -> Result<Vec<Value>, TransformError> {
+) -> Result<Vec<Emitted>, TransformError> {
     let action = required_str(data, &["action"])?;
     let incident_label = settings.incident_label.trim();
     let is_incident_label = |name: &str| name.trim().eq_ignore_ascii_case(incident_label);
@@ -591,14 +580,8 @@ fn issues(
         resolved_at,
         own: github,
     };
-    Ok(repo.incident_cdevents(issue, &INCIDENT_TIME_KEYS))
+    Ok(repo.incident_cdevents(issue))
 }
-
-/// How GitHub's incidents name their times in `customData.dora`.
-const INCIDENT_TIME_KEYS: IncidentTimeKeys = IncidentTimeKeys {
-    detected_at: "detected_at",
-    resolved_at: "resolved_at",
-};
 
 /// The names of `data.issue.labels`.
 fn issue_labels(data: &Value) -> Result<Vec<&str>, TransformError> {
@@ -627,7 +610,7 @@ fn issue_labels(data: &Value) -> Result<Vec<&str>, TransformError> {
 // release
 
 /// `release` published -> `artifact.published` (`pkg:github/<owner>/<repo>@<tag>`).
-fn release(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn release(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     if required_str(data, &["action"])? != "published" {
         // `created`/`released`/`prereleased` come with or around `published`: counted once.
         return Ok(Vec::new());
@@ -637,17 +620,17 @@ fn release(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformErro
     let tag = required_str(data, &["release", "tag_name"])?;
     let timestamp = first_time(event, data, &[&["release", "published_at"]])?;
 
-    let mut content = Map::new();
-    if let Some(user) = optional_str(data, &["release", "author", "login"])? {
-        content.insert("user".into(), json!(user));
-    }
+    let content = Content::Artifact(ArtifactContent {
+        user: optional_str(data, &["release", "author", "login"])?.map(str::to_owned),
+        change: None,
+    });
     let mut dora = repo.dora();
-    dora.insert("tag".into(), json!(tag));
+    dora.detail("tag", tag);
     if let Some(target) = optional_str(data, &["release", "target_commitish"])? {
-        dora.insert("target_commitish".into(), json!(target));
+        dora.detail("targetCommitish", target);
         // Usually a branch name; a full commit SHA is the released revision.
         if target.len() == 40 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
-            dora.insert("revision".into(), json!(target));
+            dora.revision = Some(target.to_owned());
         }
     }
     let mut github = Map::new();

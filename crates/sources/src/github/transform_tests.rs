@@ -19,7 +19,7 @@ fn cloud_event(github_event: &str, data: Value) -> CloudEvent {
 
 fn run(github_event: &str, data: Value) -> Result<Vec<Value>, TransformError> {
     let out = GithubTransformer::new(GithubSettings::default())
-        .transform(&cloud_event(github_event, data))?;
+        .documents(&cloud_event(github_event, data))?;
     for document in &out {
         dora_spec::validate(document)
             .unwrap_or_else(|e| panic!("invalid CDEvent: {e}\n{document:#}"));
@@ -272,7 +272,7 @@ fn ping_unknown_events_and_foreign_types_give_nothing() {
     }))
     .unwrap();
     let transformer = GithubTransformer::new(GithubSettings::default());
-    assert!(transformer.transform(&foreign).unwrap().is_empty());
+    assert!(transformer.documents(&foreign).unwrap().is_empty());
 }
 
 #[test]
@@ -309,7 +309,7 @@ fn push_time_falls_back_to_the_head_commit_then_the_cloudevent() {
     let mut event = cloud_event("push", data);
     event.time = parse_rfc3339("2024-06-01T00:00:00Z");
     let out = GithubTransformer::new(GithubSettings::default())
-        .transform(&event)
+        .documents(&event)
         .unwrap();
     assert_eq!(out[0]["context"]["timestamp"], "2024-06-01T00:00:00Z");
 }
@@ -345,7 +345,7 @@ fn incident_labels_choose_service_and_environment() {
         default_environment: "prod".into(),
     };
     let out = GithubTransformer::new(settings)
-        .transform(&cloud_event("issues", data(json!([{"name": "SEV1"}]))))
+        .documents(&cloud_event("issues", data(json!([{"name": "SEV1"}]))))
         .unwrap();
     assert_eq!(out[0]["subject"]["content"]["environment"]["id"], "prod");
 }

@@ -5,12 +5,12 @@ use dora_model::cloudevent::CloudEvent;
 use serde_json::{json, Map, Value};
 
 use super::transform::*;
-use crate::code_host::{default_environment, label_value, IncidentIssue, IncidentTimeKeys};
+use crate::code_host::{default_environment, label_value, IncidentIssue};
 use crate::common::{
     copy_strings, field, number_value, optional_str, optional_time, required_number, required_str,
     required_time,
 };
-use crate::transform::TransformError;
+use crate::transform::{Emitted, TransformError};
 
 /// `issue` (or `confidential_issue`) that is an incident -> `incident.detected` (and
 /// `incident.resolved` once closed).
@@ -18,7 +18,7 @@ pub(crate) fn issue(
     settings: &GitlabSettings,
     event: &CloudEvent,
     data: &Value,
-) -> Result<Vec<Value>, TransformError> {
+) -> Result<Vec<Emitted>, TransformError> {
     let action = required_str(data, &["object_attributes", "action"])?;
     let closed = optional_str(data, &["object_attributes", "state"])? == Some("closed");
     let (detect, resolve) = match action {
@@ -86,14 +86,8 @@ pub(crate) fn issue(
         resolved_at,
         own: gitlab,
     };
-    Ok(project.incident_cdevents(issue, &INCIDENT_TIME_KEYS))
+    Ok(project.incident_cdevents(issue))
 }
-
-/// How GitLab's incidents name their times in `customData.dora`.
-const INCIDENT_TIME_KEYS: IncidentTimeKeys = IncidentTimeKeys {
-    detected_at: "detectedAt",
-    resolved_at: "resolvedAt",
-};
 
 /// An issue is an incident when it carries the configured incident label, or is of type
 /// `incident` (GitLab's own incidents).

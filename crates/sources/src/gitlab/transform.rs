@@ -111,20 +111,23 @@
 //! without `iid`, an unparsable timestamp, ...) are a [`TransformError`] naming the field.
 
 use chrono::{DateTime, Utc};
+use dora_model::cdevent::{
+    Content, DoraData, PipelineRunContent, Reference, RunFields, ServiceContent,
+};
 use dora_model::cloudevent::CloudEvent;
 use dora_model::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::code_host::{listed_commits, ListedCommits, Repository, RepositoryFact};
+use crate::code_host::{listed_commits, ListedCommits, Push, Repository, RepositoryFact};
 use crate::common::{
     copy_strings, display_path, field, first_time, is_http_url, number_value, optional_bool,
     optional_str, optional_time, payload, percent_encode, required_number, required_str,
     required_time,
 };
 use crate::transform::{
-    TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
-    PIPELINERUN_FINISHED, SERVICE_DEPLOYED,
+    Emitted, TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED,
+    CHANGE_UPDATED, PIPELINERUN_FINISHED, SERVICE_DEPLOYED,
 };
 
 use super::incident::issue;
@@ -185,7 +188,7 @@ impl Transformer for GitlabTransformer {
         "gitlab"
     }
 
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
         let Some(gitlab_event) = event.event_type.strip_prefix(TYPE_PREFIX) else {
             return Ok(Vec::new());
         };
@@ -281,7 +284,7 @@ fn is_full_sha(text: &str) -> bool {
 // push
 
 /// `push` to a branch with commits -> `change.updated` carrying the commits.
-fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let git_ref = required_str(data, &["ref"])?;
     let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
         // Tags come as `tag_push`; any other ref carries no new commits.
@@ -316,16 +319,14 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> 
             )),
         };
 
-    let mut dora = project.dora();
-    dora.insert("revision".into(), json!(after));
-    dora.insert("before".into(), json!(before));
-    dora.insert("after".into(), json!(after));
-    dora.insert("ref".into(), json!(git_ref));
-    dora.insert("branch".into(), json!(branch));
-    if let Some(default) = optional_str(data, &["project", "default_branch"])? {
-        dora.insert("defaultBranch".into(), json!(branch == default));
-    }
-    dora.insert("commits".into(), Value::Array(listed));
+    let dora = project.push_dora(Push {
+        before,
+        after,
+        git_ref,
+        branch,
+        default_branch: optional_str(data, &["project", "default_branch"])?,
+        commits: listed,
+    });
     let mut gitlab = Map::new();
     if let Some(total) = field(data, &["total_commits_count"]).filter(|v| v.is_u64()) {
         gitlab.insert("totalCommitsCount".into(), total.clone());
@@ -334,14 +335,12 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> 
         gitlab.insert("projectId".into(), id.clone());
     }
 
-    let mut content = Map::new();
-    content.insert("repository".into(), project.reference());
     Ok(vec![project.cdevent(RepositoryFact {
         event_type: CHANGE_UPDATED,
         id: project.id(&["push", git_ref, before, after]),
         timestamp,
         subject_id: format!("{}@{after}", project.path),
-        content,
+        content: project.change_content(None),
         dora,
         own: gitlab,
     })])
@@ -352,7 +351,7 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> 
 
 /// `merge_request` open -> `change.created`; merge -> `change.merged`; close ->
 /// `change.abandoned`.
-fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let action = required_str(data, &["object_attributes", "action"])?;
     if !matches!(action, "open" | "merge" | "close") {
         // update, reopen, approved, unapproved, approval, unapproval, ...
@@ -364,14 +363,11 @@ fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Transfo
 
     let (mut dora, mut gitlab) = merge_request_details(data, &project, &iid, &created_at)?;
 
-    let mut content = Map::new();
-    content.insert("repository".into(), project.reference());
+    let mut description = None;
     let subject_id = format!("{}!{iid}", project.path);
     let (event_type, id, timestamp) = match action {
         "open" => {
-            if let Some(title) = optional_str(data, &["object_attributes", "title"])? {
-                content.insert("description".into(), json!(title));
-            }
+            description = optional_str(data, &["object_attributes", "title"])?;
             (
                 CHANGE_CREATED,
                 project.id(&["merge_request", &iid, "created"]),
@@ -388,8 +384,8 @@ fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Transfo
                 ],
             )?;
             let (from, merge_sha) = merge_sha(data)?;
-            dora.insert("mergeSha".into(), json!(merge_sha));
-            dora.insert("mergedAt".into(), json!(format_rfc3339(&merged_at)));
+            dora.merge_sha = Some(merge_sha.to_owned());
+            dora.merged_at = Some(format_rfc3339(&merged_at));
             gitlab.insert("mergeShaFrom".into(), json!(from));
             (
                 CHANGE_MERGED,
@@ -407,7 +403,7 @@ fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Transfo
                 ],
             )?;
             let closed_text = format_rfc3339(&closed_at);
-            dora.insert("closedAt".into(), json!(closed_text));
+            dora.detail("closedAt", closed_text.as_str());
             (
                 CHANGE_ABANDONED,
                 project.id(&["merge_request", &iid, "abandoned", &closed_text]),
@@ -420,14 +416,11 @@ fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Transfo
         id,
         timestamp,
         subject_id,
-        content,
+        content: project.change_content(description),
         dora,
         own: gitlab,
     })])
 }
-
-/// Fields of a CDEvent's custom data.
-type Fields = Map<String, Value>;
 
 /// `customData.dora` and `customData.gitlab` of a merge request's CDEvents, before what its
 /// action adds.
@@ -436,21 +429,21 @@ fn merge_request_details(
     project: &Repository<'_>,
     iid: &str,
     created_at: &DateTime<Utc>,
-) -> Result<(Fields, Fields), TransformError> {
+) -> Result<(DoraData, Map<String, Value>), TransformError> {
     let mut dora = project.dora();
-    dora.insert("number".into(), json!(number_value(iid)));
+    dora.detail("number", number_value(iid));
     if let Some(head) = optional_str(data, &["object_attributes", "last_commit", "id"])? {
-        dora.insert("headSha".into(), json!(head));
+        dora.detail("headSha", head);
     }
     copy_strings(
         data,
-        &mut dora,
+        &mut dora.details,
         &[
             ("sourceBranch", &["object_attributes", "source_branch"]),
             ("targetBranch", &["object_attributes", "target_branch"]),
         ],
     )?;
-    dora.insert("createdAt".into(), json!(format_rfc3339(created_at)));
+    dora.created_at = Some(format_rfc3339(created_at));
     let mut gitlab = Map::new();
     if let Some(id) = field(data, &["object_attributes", "id"]).filter(|v| v.is_u64()) {
         gitlab.insert("mergeRequestId".into(), id.clone());
@@ -507,7 +500,7 @@ pub fn pipeline_outcome(status: &str) -> Option<&'static str> {
 }
 
 /// `pipeline` with a final status -> `pipelinerun.finished`.
-fn pipeline(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn pipeline(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let path = ["object_attributes", "status"];
     let status = required_str(data, &path)?;
     if PIPELINE_NOT_DONE.contains(&status) {
@@ -525,30 +518,32 @@ fn pipeline(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformErr
     let timestamp = first_time(event, data, &[&["object_attributes", "finished_at"]])?;
     let finished_text = finished_at.as_ref().map(format_rfc3339).unwrap_or_default();
 
-    let mut content = Map::new();
     let name = optional_str(data, &["object_attributes", "name"])?.unwrap_or(project.path);
-    content.insert("pipelineName".into(), json!(name));
     let uri = match optional_str(data, &["object_attributes", "url"])?.filter(|u| is_http_url(u)) {
         Some(url) => url.to_owned(),
         None => format!("{}/-/pipelines/{pipeline_id}", project.url),
     };
-    content.insert("uri".into(), json!(uri));
-    content.insert("outcome".into(), json!(outcome));
+    let content = Content::PipelineRun(PipelineRunContent {
+        pipeline_name: Some(name.to_owned()),
+        run: RunFields {
+            uri: Some(uri),
+            outcome: Some(outcome.to_owned()),
+            errors: None,
+        },
+    });
 
     let mut dora = project.dora();
-    if let Some(sha) = optional_str(data, &["object_attributes", "sha"])? {
-        dora.insert("revision".into(), json!(sha));
-    }
+    dora.revision = optional_str(data, &["object_attributes", "sha"])?.map(str::to_owned);
     if let Some(git_ref) = optional_str(data, &["object_attributes", "ref"])? {
         let tag = optional_bool(data, &["object_attributes", "tag"])?.unwrap_or(false);
-        dora.insert(if tag { "tag" } else { "branch" }.into(), json!(git_ref));
+        dora.detail(if tag { "tag" } else { "branch" }, git_ref);
     }
-    dora.insert("outcome".into(), json!(outcome));
+    dora.outcome = Some(outcome.to_owned());
     if let Some(created) = optional_time(data, &["object_attributes", "created_at"])? {
-        dora.insert("createdAt".into(), json!(format_rfc3339(&created)));
+        dora.created_at = Some(format_rfc3339(&created));
     }
     if let Some(finished) = &finished_at {
-        dora.insert("finishedAt".into(), json!(format_rfc3339(finished)));
+        dora.detail("finishedAt", format_rfc3339(finished));
     }
     let mut gitlab = Map::new();
     gitlab.insert("pipelineId".into(), json!(number_value(&pipeline_id)));
@@ -599,7 +594,7 @@ fn full_sha_of<'a>(commit_url: Option<&'a str>, short_sha: Option<&str>) -> Opti
 }
 
 /// `deployment` success / failed -> `service.deployed` with its outcome.
-fn deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let status = required_str(data, &["status"])?;
     let outcome = match status {
         "success" => "success",
@@ -615,29 +610,22 @@ fn deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformE
     let commit_url = optional_str(data, &["commit_url"])?;
     let revision = full_sha_of(commit_url, short_sha);
 
-    let mut content = Map::new();
-    content.insert(
-        "environment".into(),
-        json!({"id": environment, "source": project.url}),
-    );
-    content.insert(
-        "artifactId".into(),
-        json!(gitlab_purl(
+    let content = Content::Service(ServiceContent {
+        environment: Some(Reference::within(environment, &project.url)),
+        artifact_id: Some(gitlab_purl(
             project.path,
             revision.or(short_sha),
-            &project.url
+            &project.url,
         )),
-    );
+    });
     let mut dora = project.dora();
-    if let Some(revision) = revision {
-        dora.insert("revision".into(), json!(revision));
-    }
+    dora.revision = revision.map(str::to_owned);
     if let Some(short) = short_sha {
-        dora.insert("shortRevision".into(), json!(short));
+        dora.detail("shortRevision", short);
     }
-    dora.insert("outcome".into(), json!(outcome));
+    dora.outcome = Some(outcome.to_owned());
     if let Some(git_ref) = optional_str(data, &["ref"])? {
-        dora.insert("ref".into(), json!(git_ref));
+        dora.detail("ref", git_ref);
     }
     let mut gitlab = Map::new();
     gitlab.insert("deploymentId".into(), json!(number_value(&deployment_id)));

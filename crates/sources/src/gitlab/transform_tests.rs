@@ -23,7 +23,7 @@ fn run_with(
     gitlab_event: &str,
     data: Value,
 ) -> Result<Vec<Value>, TransformError> {
-    let out = GitlabTransformer::new(settings).transform(&cloud_event(gitlab_event, data))?;
+    let out = GitlabTransformer::new(settings).documents(&cloud_event(gitlab_event, data))?;
     for document in &out {
         dora_spec::validate(document)
             .unwrap_or_else(|e| panic!("invalid CDEvent: {e}\n{document:#}"));
@@ -454,7 +454,7 @@ fn push_time_is_the_head_commit_else_the_latest_else_the_cloudevent() {
     let mut event = cloud_event("push", data);
     event.time = parse_rfc3339("2024-06-01T00:00:00Z");
     let out = GitlabTransformer::new(GitlabSettings::default())
-        .transform(&event)
+        .documents(&event)
         .unwrap();
     assert_eq!(out[0]["context"]["timestamp"], "2024-06-01T00:00:00Z");
 }
@@ -496,5 +496,5 @@ fn unknown_events_and_foreign_types_give_nothing() {
     }))
     .unwrap();
     let transformer = GitlabTransformer::new(GitlabSettings::default());
-    assert!(transformer.transform(&foreign).unwrap().is_empty());
+    assert!(transformer.documents(&foreign).unwrap().is_empty());
 }

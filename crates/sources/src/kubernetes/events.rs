@@ -7,11 +7,11 @@ use serde_json::{json, Map, Value};
 
 use super::transform::*;
 use crate::common::{field, optional_str, required_str};
-use crate::transform::{TransformError, SERVICE_DEPLOYED};
+use crate::transform::{Emitted, TransformError, SERVICE_DEPLOYED};
 
 /// `service.deployed` for a core v1 Event reporting that a Deployment scaled a ReplicaSet up from
 /// zero; nothing for any other Event.
-pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     if field(data, &["involvedObject"]).is_none() {
         return Err(TransformError::new("data.involvedObject is missing"));
     }
@@ -75,7 +75,7 @@ pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Value>,
         artifact_id: Some(deployment_purl(namespace, name)),
         details,
     }
-    .into_json(event)])
+    .into_cdevent(event)])
 }
 
 /// The id of the rollout an Event reports: per Event occurrence (its uid and count) when the

@@ -185,6 +185,7 @@
 //!   (`regarding`, `note`) give nothing.
 
 use chrono::{DateTime, Utc};
+use dora_model::cdevent::{Content, CustomData, Reference, ServiceContent};
 use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use dora_model::time::parse_rfc3339;
@@ -194,7 +195,7 @@ use super::events::from_event;
 use crate::common::{display_path, field, optional_str, payload, required_str};
 pub use crate::purl::{deployment_purl, oci_purl};
 use crate::transform::{
-    CdEventDraft, TransformError, Transformer, SERVICE_DEPLOYED, SERVICE_REMOVED,
+    CdEventDraft, Emitted, TransformError, Transformer, SERVICE_DEPLOYED, SERVICE_REMOVED,
     SERVICE_ROLLEDBACK,
 };
 
@@ -236,7 +237,7 @@ impl Transformer for KubernetesTransformer {
         "kubernetes"
     }
 
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
         match event.event_type.as_str() {
             RESOURCE_ADD | RESOURCE_UPDATE | RESOURCE_DELETE | REF_DELETE => {}
             // A reference carries nothing that tells a rollout; the rest is not an
@@ -261,7 +262,7 @@ impl Transformer for KubernetesTransformer {
 }
 
 /// `service.deployed` for a Deployment object (Resource mode `add` or `update`).
-fn from_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn from_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let name = required_str(data, &["metadata", "name"])?;
     let namespace = required_str(data, &["metadata", "namespace"])?;
     if field(data, &["metadata", "deletionTimestamp"]).is_some() {
@@ -295,12 +296,12 @@ fn from_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Trans
         artifact_id: Some(template.artifact_id),
         details,
     }
-    .into_json(event)])
+    .into_cdevent(event)])
 }
 
 /// `service.deployed` or `service.rolledback` for a ReplicaSet of a Deployment (Resource mode
 /// `add` or `update`); nothing for a ReplicaSet that is not running a rollout.
-fn from_replica_set(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn from_replica_set(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let replica_set = required_str(data, &["metadata", "name"])?;
     let namespace = required_str(data, &["metadata", "namespace"])?;
     if field(data, &["metadata", "deletionTimestamp"]).is_some() {
@@ -367,7 +368,7 @@ fn from_replica_set(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Tran
         artifact_id: Some(template.artifact_id),
         details,
     }
-    .into_json(event)])
+    .into_cdevent(event)])
 }
 
 /// The Deployment that controls a ReplicaSet.
@@ -536,7 +537,7 @@ fn insert_labels(details: &mut Map<String, Value>, data: &Value) -> Result<(), T
 }
 
 /// `service.removed` for the last state of a deleted Deployment (Resource mode `delete`).
-fn removed_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn removed_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let name = required_str(data, &["metadata", "name"])?;
     let namespace = required_str(data, &["metadata", "namespace"])?;
     let uid = optional_str(data, &["metadata", "uid"])?;
@@ -563,11 +564,11 @@ fn removed_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, Tr
         artifact_id: None,
         details,
     }
-    .into_json(event)])
+    .into_cdevent(event)])
 }
 
 /// `service.removed` for a Reference-mode `delete` of a Deployment.
-fn removed_by_reference(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, TransformError> {
+fn removed_by_reference(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let name = required_str(data, &["name"])?;
     let namespace = required_str(data, &["namespace"])?;
     // The CloudEvent may be about another object whose controller this Deployment is.
@@ -602,7 +603,7 @@ fn removed_by_reference(event: &CloudEvent, data: &Value) -> Result<Vec<Value>, 
         artifact_id: None,
         details,
     }
-    .into_json(event)])
+    .into_cdevent(event)])
 }
 
 /// The fields of one `service.*` CDEvent about a Deployment.
@@ -620,15 +621,11 @@ pub(crate) struct ServiceEvent<'a> {
 }
 
 impl ServiceEvent<'_> {
-    pub(crate) fn into_json(self, event: &CloudEvent) -> Value {
-        let mut content = Map::new();
-        content.insert(
-            "environment".into(),
-            json!({"id": self.namespace, "source": event.source}),
-        );
-        if let Some(artifact_id) = self.artifact_id {
-            content.insert("artifactId".into(), Value::String(artifact_id));
-        }
+    pub(crate) fn into_cdevent(self, event: &CloudEvent) -> Emitted {
+        let mut custom = CustomData::default();
+        custom
+            .tools
+            .insert("kubernetes".into(), Value::Object(self.details));
         CdEventDraft {
             event_type: self.event_type,
             id: self.id,
@@ -636,10 +633,14 @@ impl ServiceEvent<'_> {
             timestamp: self.timestamp,
             subject_id: self.name.to_owned(),
             subject_source: Some(event.source.clone()),
-            content,
-            custom_data: Some(json!({ "kubernetes": Value::Object(self.details) })),
+            content: Content::Service(ServiceContent {
+                environment: Some(Reference::within(self.namespace, &event.source)),
+                artifact_id: self.artifact_id,
+            }),
+            custom_data: Some(custom),
         }
-        .into_json()
+        .into_cdevent()
+        .into()
     }
 }
 

@@ -122,7 +122,7 @@ fn scaling_event(message: &str, count: Option<u64>) -> Value {
 }
 
 fn run(event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
-    KubernetesTransformer.transform(event)
+    KubernetesTransformer.documents(event)
 }
 
 fn one(event: &CloudEvent) -> Value {

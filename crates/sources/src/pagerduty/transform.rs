@@ -45,8 +45,10 @@ use dora_model::time::parse_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::common::{data_object, incident_content, incident_document};
-use crate::transform::{TransformError, Transformer, INCIDENT_DETECTED, INCIDENT_RESOLVED};
+use crate::common::{data_object, incident_cdevent, incident_content};
+use crate::transform::{
+    Emitted, TransformError, Transformer, INCIDENT_DETECTED, INCIDENT_RESOLVED,
+};
 
 /// The prefix of every PagerDuty CloudEvent type.
 pub const TYPE_PREFIX: &str = "com.pagerduty.";
@@ -92,7 +94,7 @@ impl Transformer for PagerdutyTransformer {
         "pagerduty"
     }
 
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
         let event_type = match event.event_type.as_str() {
             INCIDENT_TRIGGERED => INCIDENT_DETECTED,
             INCIDENT_RESOLVED_EVENT => INCIDENT_RESOLVED,
@@ -137,7 +139,7 @@ impl Transformer for PagerdutyTransformer {
 
         let details = details(data, incident, service_id, service_name)?;
 
-        let document = incident_document(
+        let cdevent = incident_cdevent(
             "pagerduty",
             event,
             event_type,
@@ -146,7 +148,7 @@ impl Transformer for PagerdutyTransformer {
             content,
             details,
         );
-        Ok(vec![document])
+        Ok(vec![cdevent])
     }
 }
 

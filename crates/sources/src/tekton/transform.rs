@@ -89,6 +89,9 @@
 //! that is not RFC 3339, ...) is a [`TransformError`] naming the field.
 
 use chrono::{DateTime, Utc};
+use dora_model::cdevent::{
+    Content, DoraData, PipelineRunContent, Reference, RunFields, ServiceContent, TaskRunContent,
+};
 use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use dora_model::time::format_rfc3339;
@@ -100,7 +103,7 @@ use crate::common::payload;
 pub use crate::purl::generic_purl;
 use crate::purl::oci_purl;
 pub use crate::transform::PIPELINERUN_FINISHED;
-use crate::transform::{Fact, TransformError, Transformer, SERVICE_DEPLOYED};
+use crate::transform::{Emitted, Fact, TransformError, Transformer, SERVICE_DEPLOYED};
 
 /// The prefix of every Tekton CloudEvent type.
 pub const TYPE_PREFIX: &str = "dev.tekton.event.";
@@ -251,7 +254,7 @@ impl Transformer for TektonTransformer {
         "tekton"
     }
 
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
         let Some((kind, state)) = event
             .event_type
             .strip_prefix(TYPE_PREFIX)
@@ -511,7 +514,7 @@ fn outcome(state: State, reason: Option<&str>) -> &'static str {
 
 impl TektonTransformer {
     /// `*.started.v1` -> `pipelinerun.started` / `taskrun.started`.
-    fn started(&self, event: &CloudEvent, run: &Run) -> Result<Value, TransformError> {
+    fn started(&self, event: &CloudEvent, run: &Run) -> Result<Emitted, TransformError> {
         let timestamp = first_time(
             event,
             &run.object,
@@ -523,11 +526,11 @@ impl TektonTransformer {
             Kind::PipelineRun => PIPELINERUN_STARTED,
             Kind::TaskRun => TASKRUN_STARTED,
         };
-        let mut dora = Map::new();
+        let mut dora = DoraData::default();
         if run.kind == Kind::PipelineRun {
-            if let Some(revision) = run.first_param(&self.settings.revision_params)? {
-                dora.insert("revision".into(), json!(revision));
-            }
+            dora.revision = run
+                .first_param(&self.settings.revision_params)?
+                .map(str::to_owned);
         }
         let mut tekton = self.run_details(run)?;
         tekton.insert("startTime".into(), json!(format_rfc3339(&timestamp)));
@@ -540,7 +543,8 @@ impl TektonTransformer {
             dora: Some(dora).filter(|dora| !dora.is_empty()),
             own: Some(("tekton", tekton)),
         }
-        .into_json(&event.source))
+        .into_cdevent(&event.source)
+        .into())
     }
 
     /// `*.successful.v1`, `*.failed.v1` -> `*.finished`, and `service.deployed` for a deploying
@@ -550,7 +554,7 @@ impl TektonTransformer {
         event: &CloudEvent,
         run: &Run,
         state: State,
-    ) -> Result<Vec<Value>, TransformError> {
+    ) -> Result<Vec<Emitted>, TransformError> {
         let condition = run.succeeded_condition()?;
         let reason = match &condition {
             Some(condition) => condition.str("reason")?,
@@ -573,17 +577,16 @@ impl TektonTransformer {
             Kind::PipelineRun => PIPELINERUN_FINISHED,
             Kind::TaskRun => TASKRUN_FINISHED,
         };
-        content.insert("outcome".into(), json!(outcome));
-        if outcome != "success" {
-            if let Some(message) = message {
-                content.insert("errors".into(), json!(message));
-            }
+        let errors = message.filter(|_| outcome != "success").map(str::to_owned);
+        if let Some(run) = content.run_fields_mut() {
+            run.outcome = Some(outcome.to_owned());
+            run.errors = errors;
         }
-        let mut dora = Map::new();
-        if let Some(revision) = revision {
-            dora.insert("revision".into(), json!(revision));
-        }
-        dora.insert("outcome".into(), json!(outcome));
+        let dora = DoraData {
+            revision: revision.map(str::to_owned),
+            outcome: Some(outcome.to_owned()),
+            ..DoraData::default()
+        };
         let mut tekton = self.run_details(run)?;
         if let Some(reason) = reason {
             tekton.insert("reason".into(), json!(reason));
@@ -598,10 +601,11 @@ impl TektonTransformer {
             timestamp,
             subject_id: run.reference(),
             content,
-            dora: Some(dora).filter(|dora| !dora.is_empty()),
+            dora: Some(dora),
             own: Some(("tekton", tekton.clone())),
         }
-        .into_json(&event.source)];
+        .into_cdevent(&event.source)
+        .into()];
 
         if outcome == "cancel" || !run.deploys(&self.settings)? {
             return Ok(out);
@@ -625,7 +629,7 @@ impl TektonTransformer {
         event: &CloudEvent,
         run: &Run,
         finished: Finished<'_>,
-    ) -> Result<Value, TransformError> {
+    ) -> Result<Emitted, TransformError> {
         let Finished {
             outcome,
             revision,
@@ -654,17 +658,16 @@ impl TektonTransformer {
         let artifact = image
             .and_then(oci_purl)
             .unwrap_or_else(|| generic_purl(service, revision));
-        let mut content = Map::new();
-        content.insert("environment".into(), json!({ "id": environment }));
-        content.insert("artifactId".into(), json!(artifact));
-        let mut dora = Map::new();
-        if let Some(revision) = revision {
-            dora.insert("revision".into(), json!(revision));
-        }
-        dora.insert("outcome".into(), json!(outcome));
-        if let Some(team) = run.label("app.kubernetes.io/part-of")? {
-            dora.insert("team".into(), json!(team));
-        }
+        let content = Content::Service(ServiceContent {
+            environment: Some(Reference::id(environment)),
+            artifact_id: Some(artifact),
+        });
+        let dora = DoraData {
+            revision: revision.map(str::to_owned),
+            outcome: Some(outcome.to_owned()),
+            team: run.label("app.kubernetes.io/part-of")?.map(str::to_owned),
+            ..DoraData::default()
+        };
         tekton.insert("pipelineRun".into(), json!(run.reference()));
         if let Some(image) = image {
             tekton.insert("image".into(), json!(image));
@@ -675,33 +678,34 @@ impl TektonTransformer {
             timestamp,
             subject_id: service.to_owned(),
             content,
-            dora: Some(dora).filter(|dora| !dora.is_empty()),
+            dora: Some(dora),
             own: Some(("tekton", tekton)),
         }
-        .into_json(&event.source))
+        .into_cdevent(&event.source)
+        .into())
     }
 
     /// The content shared by the started and finished events (`pipelineName`/`taskName`,
     /// `uri`, a task run's `pipelineRun`).
-    fn run_content(&self, run: &Run) -> Result<Map<String, Value>, TransformError> {
-        let mut content = Map::new();
-        let name = run.definition_name()?;
-        match run.kind {
-            Kind::PipelineRun => {
-                content.insert("pipelineName".into(), json!(name));
-            }
-            Kind::TaskRun => {
-                content.insert("taskName".into(), json!(name));
-                if let Some(pipeline_run) = run.label("tekton.dev/pipelineRun")? {
-                    content.insert(
-                        "pipelineRun".into(),
-                        json!({ "id": format!("{}/{pipeline_run}", run.namespace) }),
-                    );
-                }
-            }
-        }
-        content.insert("uri".into(), json!(run.uri(&self.settings)));
-        Ok(content)
+    fn run_content(&self, run: &Run) -> Result<Content, TransformError> {
+        let name = Some(run.definition_name()?.to_owned());
+        let fields = RunFields {
+            uri: Some(run.uri(&self.settings)),
+            ..RunFields::default()
+        };
+        Ok(match run.kind {
+            Kind::PipelineRun => Content::PipelineRun(PipelineRunContent {
+                pipeline_name: name,
+                run: fields,
+            }),
+            Kind::TaskRun => Content::TaskRun(TaskRunContent {
+                task_name: name,
+                pipeline_run: run
+                    .label("tekton.dev/pipelineRun")?
+                    .map(|pipeline_run| Reference::id(format!("{}/{pipeline_run}", run.namespace))),
+                run: fields,
+            }),
+        })
     }
 
     /// `customData.tekton`: what identifies the run.

@@ -76,7 +76,7 @@ pub fn parse(value: Value) -> CloudEvent {
 /// Runs a transformer and checks every CDEvent against the schemas.
 pub fn checked(transformer: &dyn Transformer, event: &CloudEvent) -> Vec<Value> {
     let out = transformer
-        .transform(event)
+        .documents(event)
         .unwrap_or_else(|e| panic!("event {} failed: {e}", event.id));
     for document in &out {
         let validated = dora_spec::validate(document)

@@ -1,14 +1,27 @@
 //! CDEvents as the calculators read them: the context, the subject and the custom data of one
 //! event, whatever spec release it was written in (v0.3 uses `context.version`, v0.4+ uses
-//! `context.specversion`). Schema validation lives in `dora-spec`; this is the typed view.
+//! `context.specversion`). Schema validation lives in `dora-spec`; this is the typed view, and
+//! the typed value transformers build ([`CdEvent`]'s `Serialize` writes the document).
+
+mod content;
+mod dora_data;
+
+pub use content::{
+    subject_of, ArtifactContent, ChangeContent, Content, IncidentContent, PipelineRunContent,
+    Reference, RunFields, ServiceContent, TaskRunContent,
+};
+pub use dora_data::DoraData;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
 
 use crate::limits;
 use crate::time::parse_rfc3339;
 
-/// The parts of a CDEvent the pipeline uses.
+/// A CDEvent, typed: what transformers emit (serialized in the v0.5.1 layout by its
+/// `Serialize`) and what the calculators read from a stored document ([`CdEvent::from_value`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CdEvent {
     pub id: String,
@@ -19,9 +32,34 @@ pub struct CdEvent {
     pub spec_version: String,
     pub subject_id: String,
     pub subject_source: Option<String>,
-    /// `subject.content`, or `null` when absent.
-    pub content: Value,
-    pub custom_data: Option<Value>,
+    /// `subject.content`, typed by the subject of [`CdEvent::event_type`].
+    pub content: Content,
+    pub custom_data: Option<CustomData>,
+}
+
+/// `customData`: the DORA keys ([`DoraData`]) and the tools' own fields, each under the
+/// tool's name (`customData.github`, `customData.kubernetes`, ...), kept as given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CustomData {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dora: Option<DoraData>,
+    #[serde(flatten)]
+    pub tools: Map<String, Value>,
+}
+
+impl CustomData {
+    /// `customData.dora` and nothing else.
+    pub fn dora(dora: DoraData) -> Self {
+        Self {
+            dora: Some(dora),
+            tools: Map::new(),
+        }
+    }
+
+    /// The fields a tool keeps under its name.
+    pub fn tool(&self, name: &str) -> Option<&Value> {
+        self.tools.get(name)
+    }
 }
 
 /// A document that is not a usable CDEvent, with the JSON pointer of the field at fault.
@@ -154,10 +192,18 @@ impl CdEvent {
         })?;
         let spec_version = field_str(value, "/context/specversion")
             .or_else(|_| field_str(value, "/context/version"))?;
+        let event_type = field_str(value, "/context/type")?;
+        let content = value.pointer("/subject/content").unwrap_or(&Value::Null);
+        let content =
+            Content::read(event_type, content).map_err(|e| at_path("/subject/content", e))?;
+        let custom_data = match value.get("customData") {
+            None | Some(Value::Null) => None,
+            Some(custom) => Some(read_custom_data(custom)?),
+        };
         Ok(Self {
             id: field_str(value, "/context/id")?.to_owned(),
             source: field_str(value, "/context/source")?.to_owned(),
-            event_type: field_str(value, "/context/type")?.to_owned(),
+            event_type: event_type.to_owned(),
             timestamp,
             spec_version: spec_version.to_owned(),
             subject_id: field_str(value, "/subject/id")?.to_owned(),
@@ -165,17 +211,105 @@ impl CdEvent {
                 .pointer("/subject/source")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            content: value
-                .pointer("/subject/content")
-                .cloned()
-                .unwrap_or(Value::Null),
-            custom_data: value.get("customData").cloned(),
+            content,
+            custom_data,
         })
     }
 
-    /// A string inside `subject.content`, by JSON pointer relative to it (e.g. "/environment/id").
-    pub fn content_str(&self, pointer: &str) -> Option<&str> {
-        self.content.pointer(pointer).and_then(Value::as_str)
+    /// `customData.dora`, if the event has it.
+    pub fn dora(&self) -> Option<&DoraData> {
+        self.custom_data.as_ref()?.dora.as_ref()
+    }
+}
+
+/// A serde error inside the document, with its field as a JSON pointer below `base`.
+fn at_path(base: &str, error: serde_path_to_error::Error<serde_json::Error>) -> CdEventError {
+    let mut field = base.to_owned();
+    for segment in error.path().iter() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => field.push_str(&format!("/{index}")),
+            serde_path_to_error::Segment::Map { key } => {
+                field.push('/');
+                field.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+        }
+    }
+    let message = error.into_inner().to_string();
+    CdEventError { field, message }
+}
+
+fn read_custom_data(custom: &Value) -> Result<CustomData, CdEventError> {
+    let Value::Object(fields) = custom else {
+        return Err(CdEventError {
+            field: "/customData".into(),
+            message: "must be a JSON object".into(),
+        });
+    };
+    let mut data = CustomData::default();
+    for (key, value) in fields {
+        if key == "dora" {
+            let dora = serde_path_to_error::deserialize(value)
+                .map_err(|e| at_path("/customData/dora", e))?;
+            data.dora = Some(dora);
+        } else {
+            data.tools.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(data)
+}
+
+/// The v0.5.1 document of a typed CDEvent: `context`, `subject` and, when there is any,
+/// `customData`.
+impl Serialize for CdEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Context<'a> {
+            specversion: &'a str,
+            id: &'a str,
+            source: &'a str,
+            #[serde(rename = "type")]
+            event_type: &'a str,
+            timestamp: String,
+        }
+        #[derive(Serialize)]
+        struct Subject<'a> {
+            id: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            source: Option<&'a str>,
+            content: &'a Content,
+        }
+        let mut document = serializer.serialize_map(None)?;
+        document.serialize_entry(
+            "context",
+            &Context {
+                specversion: &self.spec_version,
+                id: &self.id,
+                source: &self.source,
+                event_type: &self.event_type,
+                timestamp: crate::time::format_rfc3339(&self.timestamp),
+            },
+        )?;
+        document.serialize_entry(
+            "subject",
+            &Subject {
+                id: &self.subject_id,
+                source: self.subject_source.as_deref(),
+                content: &self.content,
+            },
+        )?;
+        if let Some(custom) = &self.custom_data {
+            document.serialize_entry("customData", custom)?;
+        }
+        document.end()
+    }
+}
+
+impl CdEvent {
+    /// The document, as the router validates and stores it.
+    pub fn to_document(&self) -> Value {
+        // Every field serializes to JSON (strings, maps with string keys): this cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 
@@ -215,7 +349,7 @@ mod tests {
             "subject": {"id": "svc", "content": {"environment": {"id": "prod"}, "artifactId": "pkg:oci/x"}}});
         let event = CdEvent::from_value(&v03).unwrap();
         assert_eq!(event.spec_version, "0.3.0");
-        assert_eq!(event.content_str("/environment/id"), Some("prod"));
+        assert_eq!(event.content.environment(), Some("prod"));
         let mut v05 = v03.clone();
         v05["context"].as_object_mut().unwrap().remove("version");
         v05["context"]["specversion"] = json!("0.5.1");
@@ -287,6 +421,53 @@ mod tests {
             CdEvent::from_value(&document).unwrap_err().field,
             "/subject/content/environment/id"
         );
+    }
+
+    #[test]
+    fn a_typed_event_reads_back_as_it_was_written() {
+        let mut dora = DoraData {
+            revision: Some("abc".into()),
+            changes: Some(vec!["acme/web#1".into()]),
+            ..DoraData::default()
+        };
+        dora.detail("branch", "main");
+        let event = CdEvent {
+            id: "a".into(),
+            source: "/s".into(),
+            event_type: "dev.cdevents.service.deployed.0.3.0".into(),
+            timestamp: parse_rfc3339("2023-03-20T14:27:05Z").unwrap(),
+            spec_version: "0.5.1".into(),
+            subject_id: "svc".into(),
+            subject_source: Some("/s".into()),
+            content: Content::Service(ServiceContent {
+                environment: Some(Reference::within("prod", "/c")),
+                artifact_id: Some("pkg:oci/x".into()),
+            }),
+            custom_data: Some(CustomData::dora(dora)),
+        };
+        let document = event.to_document();
+        assert_eq!(document["customData"]["dora"]["branch"], "main");
+        assert_eq!(
+            document["subject"]["content"]["environment"]["source"],
+            "/c"
+        );
+        assert_eq!(CdEvent::from_value(&document).unwrap(), event);
+    }
+
+    #[test]
+    fn custom_data_of_the_wrong_type_is_named() {
+        let mut document = deployed("svc");
+        document["customData"] = json!({"dora": {"outcome": ["failure"]}});
+        let error = CdEvent::from_value(&document).unwrap_err();
+        assert_eq!(error.field, "/customData/dora/outcome");
+        document["customData"] = json!("text");
+        assert_eq!(
+            CdEvent::from_value(&document).unwrap_err().field,
+            "/customData"
+        );
+        document["customData"] = json!({"dora": {}, "kubernetes": {"labels": {}}});
+        let read = CdEvent::from_value(&document).unwrap();
+        assert!(read.custom_data.unwrap().tool("kubernetes").is_some());
     }
 
     #[test]
