@@ -139,22 +139,34 @@ pub struct EventPage {
     next_before: Option<i64>,
 }
 
+/// The filters the history and the live feed share, as `/openapi.json` describes them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // described only; the routes parse the text
+pub(crate) struct FeedParams {
+    /// cloudevents or cdevents
+    #[param(inline)]
+    kind: Option<crate::params::EventKind>,
+    /// Only types starting with this
+    #[param(rename = "type")]
+    event_type: Option<String>,
+    /// Only sources starting with this
+    source: Option<String>,
+}
+
 /// Stored CloudEvents or CDEvents, newest first, a page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/events",
     tag = "events",
     params(
-        ("kind" = inline(Option<crate::params::EventKind>), Query, description = "cloudevents or cdevents"),
-        ("type" = Option<String>, Query, description = "Only types starting with this"),
-        ("source" = Option<String>, Query, description = "Only sources starting with this"),
+        FeedParams,
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Items per page (default 50, at most 500)"),
         ("before" = Option<i64>, Query, minimum = 0, description = "Only events with a smaller sequence number (the previous page's next_before)")
     ),
     responses(
         (status = 200, description = "Stored events, newest first: `{items, next_before}`", body = Object, content_type = "application/json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::QueryErrors
     )
 )]
 pub async fn list_events(
@@ -308,15 +320,10 @@ impl FeedFilter {
     get,
     path = "/api/v1/events/stream",
     tag = "events",
-    params(
-        ("kind" = inline(Option<crate::params::EventKind>), Query, description = "cloudevents or cdevents"),
-        ("type" = Option<String>, Query, description = "Only types starting with this"),
-        ("source" = Option<String>, Query, description = "Only sources starting with this")
-    ),
+    params(FeedParams),
     responses(
         (status = 200, description = "Server-sent events `cloudevent` and `cdevent` (data: an item of the history) and `lagged` (data: events skipped)", content_type = "text/event-stream"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::QueryErrors
     )
 )]
 pub async fn stream_events(

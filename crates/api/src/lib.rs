@@ -196,8 +196,7 @@ pub struct FrequencyEntry {
     responses(
         (status = 200, description = "Deployments per service and bucket, in the book's shape", body = Vec<FrequencyEntry>),
         (status = 404, description = "Unknown bucket", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::QueryErrors
     )
 )]
 async fn deploy_frequency(
@@ -255,8 +254,7 @@ pub struct Page<T> {
     ),
     responses(
         (status = 200, description = "Failed transformations and CDEvents the calculator skipped (`transformer` = `calculator`, with `cdevent_seq`), newest first: `{items, limit, offset}`", body = Object, content_type = "application/json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::QueryErrors
     )
 )]
 async fn list_failures(
@@ -303,7 +301,7 @@ pub struct PipelineState {
     tag = "pipeline",
     responses(
         (status = 200, description = "Row counts, cursors, lags, pending calls of external functions and (ingest processes) ingest totals", body = Object, content_type = "application/json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::Unavailable
     )
 )]
 async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, Problem> {
@@ -331,7 +329,7 @@ async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, 
     tag = "metrics",
     responses(
         (status = 200, description = "`{services, environments, teams}`, sorted", body = Object, content_type = "application/json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::Unavailable
     )
 )]
 async fn dimensions(State(state): State<ApiState>) -> Result<Json<Dimensions>, Problem> {
@@ -387,7 +385,7 @@ pub struct Readiness {
     tag = "health",
     responses(
         (status = 200, description = "The database answers; `auth` says which scopes need tokens", body = Readiness),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::Unavailable
     )
 )]
 async fn readyz(State(state): State<ApiState>) -> Result<Json<Readiness>, Problem> {
