@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::helpers::{
-    cloudevent, fixture_json, poll_until, spawn_with, test_settings, Backend, TestApp,
+    cloudevent, fixture_json, json_of, poll_until, spawn_with, test_settings, Backend, TestApp,
 };
 
 const INGEST: &str = "ingest-token-0123456789";
@@ -68,15 +68,7 @@ async fn problem(response: reqwest::Response) -> Value {
 }
 
 async fn raw_events(app: &TestApp) -> i64 {
-    let state: Value = client_with(READ)
-        .get(app.url("/api/v1/pipeline"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    state["raw_events"].as_i64().unwrap()
+    app.raw_events_with(READ).await
 }
 
 /// Ingest routes: no token 401 with a challenge, an unknown token 401 `invalid_token`, a read
@@ -182,14 +174,7 @@ async fn reading_needs_a_read_token(backend: Backend) {
         let response = anonymous.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "GET {path} stays open");
     }
-    let ready: Value = anonymous
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = json_of(anonymous.get(app.url("/readyz"))).await;
     assert_eq!(
         ready["auth"],
         json!({"ingest": "tokens", "read": "tokens", "metrics": "tokens", "warnings": []})
@@ -201,12 +186,7 @@ async fn reading_needs_a_read_token(backend: Backend) {
 /// tool's signature or an ingest token.
 async fn the_description_tells_which_scope_each_route_needs(backend: Backend) {
     let app = spawn_protected(&backend, |_| {}).await;
-    let description: Value = reqwest::get(app.url("/openapi.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let description = app.get_json("/openapi.json").await;
     assert_eq!(
         description["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
@@ -390,7 +370,7 @@ async fn answers_carry_security_headers(backend: Backend) {
     let db = backend.fresh_database().await;
     let app = spawn_with(test_settings(&db), db).await;
     for path in ["/", "/api/v1/dora", "/nowhere", "/healthz"] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");

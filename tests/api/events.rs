@@ -89,12 +89,7 @@ async fn history_pages_newest_first_with_prefix_filters(backend: Backend) {
     );
 
     for bad in ["kind=raw", "limit=0", "limit=501", "before=x", "sort=asc"] {
-        let response = app
-            .client
-            .get(app.url(&format!("/api/v1/events?{bad}")))
-            .send()
-            .await
-            .unwrap();
+        let response = app.get(&format!("/api/v1/events?{bad}")).await;
         assert_eq!(response.status(), 400, "{bad}");
     }
 }
@@ -108,7 +103,7 @@ struct FeedReader {
 
 impl FeedReader {
     async fn open(app: &TestApp, path: &str) -> Self {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.headers()["content-type"].to_str().unwrap(),

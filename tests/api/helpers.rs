@@ -32,6 +32,18 @@ pub fn test_settings(db: &TestDb) -> Settings {
     settings
 }
 
+/// [`test_settings`] where only `production` counts as production and the configuration (not the
+/// events) puts the service `web` in the team `storefront`.
+pub fn storefront_settings(db: &TestDb) -> Settings {
+    let mut settings = test_settings(db);
+    settings.dora.production_environments = vec!["production".into()];
+    settings
+        .dora
+        .teams
+        .insert("web".into(), "storefront".into());
+    settings
+}
+
 pub async fn spawn_app(backend: &Backend) -> TestApp {
     let db = backend.fresh_database().await;
     spawn_with(test_settings(&db), db).await
@@ -70,6 +82,45 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// POSTs `body` as `application/json` (a CDEvent or an array of them on `/cdevents`).
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// POSTs an event in binary mode: its attributes as `ce-*` headers (`("id", "1")` is
+    /// `ce-id: 1`), its data as the `application/json` body.
+    pub async fn post_binary(
+        &self,
+        path: &str,
+        attributes: &[(&str, &str)],
+        data: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path));
+        for (name, value) in attributes {
+            request = request.header(format!("ce-{name}"), *value);
+        }
+        request
+            .header("content-type", "application/json")
+            .body(data)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn post_structured(&self, path: &str, event: &Value) -> reqwest::Response {
         self.client
             .post(self.url(path))
@@ -91,18 +142,20 @@ impl TestApp {
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
-        let response = self
-            .client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request sent");
+        let response = self.get(path).await;
         assert!(
             response.status().is_success(),
             "GET {path}: {}",
             response.status()
         );
         response.json().await.expect("JSON body")
+    }
+
+    /// The raw events stored, as `/api/v1/pipeline` reports them to a holder of `token`.
+    pub async fn raw_events_with(&self, token: &str) -> i64 {
+        let request = self.client.get(self.url("/api/v1/pipeline"));
+        let state = json_of(request.bearer_auth(token)).await;
+        state["raw_events"].as_i64().expect("raw_events")
     }
 
     pub async fn pipeline(&self) -> Value {
@@ -117,6 +170,12 @@ impl TestApp {
         })
         .await
     }
+}
+
+/// Sends `request` and reads the JSON body of its answer, whatever the status.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.expect("request sent");
+    response.json().await.expect("JSON body")
 }
 
 /// Polls `probe` until it returns `Some`, failing the test after `deadline`.

@@ -305,30 +305,16 @@ async fn each_missing_or_bad_attribute_is_named_in_a_400(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(problem(not_json, 400).await["field"], "body");
-    let binary_missing_id = app
-        .client
-        .post(app.url("/events"))
-        .header("ce-specversion", "1.0")
-        .header("ce-source", "/s")
-        .header("ce-type", "t")
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let without_id = [("specversion", "1.0"), ("source", "/s"), ("type", "t")];
+    let binary_missing_id = app.post_binary("/events", &without_id, "{}").await;
     assert_eq!(problem(binary_missing_id, 400).await["field"], "id");
-    let binary_bad_json = app
-        .client
-        .post(app.url("/events"))
-        .header("ce-specversion", "1.0")
-        .header("ce-id", "1")
-        .header("ce-source", "/s")
-        .header("ce-type", "t")
-        .header("content-type", "application/json")
-        .body("{oops")
-        .send()
-        .await
-        .unwrap();
+    let attributes = [
+        ("specversion", "1.0"),
+        ("id", "1"),
+        ("source", "/s"),
+        ("type", "t"),
+    ];
+    let binary_bad_json = app.post_binary("/events", &attributes, "{oops").await;
     assert_eq!(problem(binary_bad_json, 400).await["field"], "data");
     assert!(
         stored_events(&app).await.is_empty(),
@@ -420,7 +406,7 @@ fn futures_stream(
 
 async fn unknown_routes_answer_problem_json(backend: Backend) {
     let app = spawn_app(&backend).await;
-    let response = app.client.get(app.url("/nope")).send().await.unwrap();
+    let response = app.get("/nope").await;
     problem(response, 404).await;
 }
 
