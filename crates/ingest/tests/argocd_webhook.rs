@@ -15,12 +15,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use axum::http::{HeaderMap, StatusCode};
-use common::{bearer, compare_input, serve, update_golden, TempStore};
+use common::{bearer, compare_input, serve, stored, update_golden, TempStore};
 use dora_http::Problem;
 use dora_model::cloudevent::{CloudEvent, Data};
 use dora_sources::argocd::webhook::adapt;
 use dora_sources::webhook::{TokenSetting, WebhookSettings};
-use dora_store::Position;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "s3cr3t-argocd-t0ken";
@@ -286,9 +285,8 @@ async fn notifications_are_stored_once_and_bad_tokens_not_at_all() {
     assert_eq!(problem["field"], "Authorization");
     let (status, _) = post(address, None, body.clone()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
     assert!(
-        stored.records.is_empty(),
+        stored(&temp.store).await.is_empty(),
         "a refused notification is stored"
     );
 
@@ -316,9 +314,9 @@ async fn notifications_are_stored_once_and_bad_tokens_not_at_all() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(problem["field"], "/trigger");
 
-    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
-    assert_eq!(stored.records.len(), 2);
-    let event = CloudEvent::from_json_bytes(stored.records[0].content.as_bytes()).unwrap();
+    let stored = stored(&temp.store).await;
+    assert_eq!(stored.len(), 2);
+    let event = &stored[0];
     assert_eq!(event.event_type, "io.argoproj.argocd.on-health-degraded");
     assert_eq!(event.source, "https://demo.cdviz.dev");
     assert_eq!(event.subject.as_deref(), Some("aaaaaaa"));

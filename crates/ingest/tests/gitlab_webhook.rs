@@ -11,11 +11,10 @@ use std::fs;
 use std::path::PathBuf;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use common::{headers, read_json, serve, TempStore};
-use dora_model::cloudevent::{CloudEvent, Data};
+use common::{case_body, headers, read_json, serve, stored, webhook_cases, TempStore, WebhookCase};
+use dora_model::cloudevent::Data;
 use dora_sources::gitlab::{self, webhook::adapt};
 use dora_sources::webhook::{TokenSetting, WebhookSettings};
-use dora_store::Position;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "glwt-0123456789abcdef";
@@ -45,8 +44,7 @@ fn with_token(token: &str) -> WebhookSettings {
 
 /// The body of a `Merge Request Hook` delivery (GitLab's documented example).
 fn merge_request_body() -> Vec<u8> {
-    let input = read_json(&fixtures().join("gitlab-docs-merge-request-hook-open/input.json"));
-    serde_json::to_vec(&input["data"]).unwrap()
+    case_body("gitlab", "gitlab-docs-merge-request-hook-open")
 }
 
 fn delivery_headers(extra: &[(&str, &str)]) -> HeaderMap {
@@ -215,8 +213,7 @@ fn header_names_are_case_insensitive() {
 
 #[test]
 fn a_job_hook_without_project_takes_its_source_from_the_repository_or_the_instance() {
-    let input = read_json(&fixtures().join("go-gitlab-build-no-uuid/input.json"));
-    let body = serde_json::to_vec(&input["data"]).unwrap();
+    let body = case_body("gitlab", "go-gitlab-build-no-uuid");
     let events = adapt(
         &headers(&[("X-Gitlab-Event", "Job Hook")]),
         &body,
@@ -247,14 +244,13 @@ fn a_job_hook_without_project_takes_its_source_from_the_repository_or_the_instan
 fn the_transformer_fixtures_are_what_the_adapter_makes() {
     let mut checked = 0;
     let mut without_uuid = 0;
-    for entry in fs::read_dir(fixtures()).unwrap() {
-        let dir = entry.unwrap().path();
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        if !dir.join("input.json").is_file() || name.starts_with("knative-") {
-            continue;
-        }
-        let input = read_json(&dir.join("input.json"));
-        let expected = CloudEvent::from_json_value(input.clone()).unwrap();
+    for WebhookCase {
+        name,
+        dir,
+        expected,
+        body,
+    } in webhook_cases("gitlab")
+    {
         let mut request = HeaderMap::new();
         let captured = read_json(&dir.join("headers.json"));
         for (key, value) in captured.as_object().unwrap() {
@@ -266,7 +262,6 @@ fn the_transformer_fixtures_are_what_the_adapter_makes() {
         if !request.contains_key("X-Gitlab-Event-UUID") {
             without_uuid += 1;
         }
-        let body = serde_json::to_vec(&input["data"]).unwrap();
         let made = adapt(&request, &body, &WebhookSettings::default())
             .unwrap_or_else(|e| panic!("{name}: {}", e.detail));
         assert_eq!(made, vec![expected], "{name}");
@@ -307,8 +302,10 @@ async fn tokened_deliveries_are_stored_once_and_wrong_tokens_not_at_all() {
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(problem["field"], "X-Gitlab-Token");
-    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
-    assert!(stored.records.is_empty(), "a rejected delivery is stored");
+    assert!(
+        stored(&temp.store).await.is_empty(),
+        "a rejected delivery is stored"
+    );
 
     let (status, answer) = post(
         address,
@@ -329,9 +326,9 @@ async fn tokened_deliveries_are_stored_once_and_wrong_tokens_not_at_all() {
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(answer, json!({"accepted": 0, "duplicates": 1}));
 
-    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
-    assert_eq!(stored.records.len(), 1);
-    let event = CloudEvent::from_json_bytes(stored.records[0].content.as_bytes()).unwrap();
+    let [event] = &stored(&temp.store).await[..] else {
+        panic!("not one event stored");
+    };
     assert_eq!(event.id, EVENT_UUID);
     assert_eq!(event.event_type, "dev.knative.sources.gitlab.merge_request");
     assert_eq!(event.source, "http://example.com/gitlabhq/gitlab-test");
@@ -345,8 +342,7 @@ async fn tokened_deliveries_are_stored_once_and_wrong_tokens_not_at_all() {
 async fn unmapped_events_are_stored_and_a_missing_event_header_is_400() {
     let temp = TempStore::new("gitlab", "unmapped").await;
     let address = serve(&temp.store, WebhookSettings::default()).await;
-    let release = read_json(&fixtures().join("go-gitlab-release/input.json"));
-    let body = serde_json::to_vec(&release["data"]).unwrap();
+    let body = case_body("gitlab", "go-gitlab-release");
 
     let mut headers = delivery("Release Hook", None, None);
     headers.retain(|(name, _)| name != "X-Gitlab-Event");
@@ -365,9 +361,9 @@ async fn unmapped_events_are_stored_and_a_missing_event_header_is_400() {
         assert_eq!(status, StatusCode::ACCEPTED);
         assert_eq!(answer, expected);
     }
-    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
-    assert_eq!(stored.records.len(), 1);
-    let event = CloudEvent::from_json_bytes(stored.records[0].content.as_bytes()).unwrap();
+    let [event] = &stored(&temp.store).await[..] else {
+        panic!("not one event stored");
+    };
     assert_eq!(event.event_type, "dev.knative.sources.gitlab.release");
     assert_eq!(
         event.source,
