@@ -341,13 +341,12 @@ async fn webhooks_refuse_bodies_a_browser_sends_cross_site(backend: Backend) {
     }
     assert_eq!(app.pipeline().await["raw_events"], 0);
     let accepted = app
-        .client
-        .post(app.url("/webhooks/alertmanager"))
-        .header("content-type", "application/json; charset=utf-8")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/webhooks/alertmanager",
+            "application/json; charset=utf-8",
+            body,
+        )
+        .await;
     assert_eq!(accepted.status(), 202);
 
     // No CORS: a preflight from another origin gets no permission.

@@ -90,15 +90,20 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// POSTs `body` with the content type `content_type`.
+    pub async fn post_as(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.post_with(&[], path, content_type, body).await
+    }
+
     /// POSTs `body` as `application/json` (a CDEvent or an array of them on `/cdevents`).
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
+        self.post_as(path, "application/json", body.to_string())
             .await
-            .expect("request sent")
     }
 
     /// POSTs an event in binary mode: its attributes as `ce-*` headers (`("id", "1")` is
@@ -109,33 +114,43 @@ impl TestApp {
         attributes: &[(&str, &str)],
         data: impl Into<reqwest::Body>,
     ) -> reqwest::Response {
-        let mut request = self.client.post(self.url(path));
-        for (name, value) in attributes {
-            request = request.header(format!("ce-{name}"), *value);
-        }
-        request
-            .header("content-type", "application/json")
-            .body(data)
-            .send()
+        let headers: Vec<(String, &str)> = attributes
+            .iter()
+            .map(|(name, value)| (format!("ce-{name}"), *value))
+            .collect();
+        self.post_with(&headers, path, "application/json", data)
             .await
-            .expect("request sent")
     }
 
     pub async fn post_structured(&self, path: &str, event: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .header("content-type", "application/cloudevents+json")
-            .body(event.to_string())
-            .send()
+        self.post_as(path, "application/cloudevents+json", event.to_string())
             .await
-            .expect("request sent")
     }
 
     pub async fn post_batch(&self, path: &str, events: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .header("content-type", "application/cloudevents-batch+json")
-            .body(events.to_string())
+        self.post_as(
+            path,
+            "application/cloudevents-batch+json",
+            events.to_string(),
+        )
+        .await
+    }
+
+    /// POSTs `body` with `headers` before its content type.
+    async fn post_with(
+        &self,
+        headers: &[(String, &str)],
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path));
+        for (name, value) in headers {
+            request = request.header(name, *value);
+        }
+        request
+            .header("content-type", content_type)
+            .body(body)
             .send()
             .await
             .expect("request sent")
