@@ -364,25 +364,9 @@ async fn keys_report(state: &ApiState, query: &DoraQuery) -> Result<Value, Probl
 
 /// `limit` (default 100, at most 1000) and `offset` from the extra parameters.
 fn paging(extra: &BTreeMap<String, String>) -> Result<(usize, usize), Problem> {
-    let number = |name: &str, default: usize, max: usize| -> Result<usize, Problem> {
-        match extra.get(name) {
-            None => Ok(default),
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n <= max)
-                .ok_or_else(|| {
-                    bad(
-                        name,
-                        format!("{name} must be a whole number from 0 to {max}, got {text:?}"),
-                    )
-                }),
-        }
-    };
-    Ok((
-        number("limit", 100, 1000)?,
-        number("offset", 0, usize::MAX)?,
-    ))
+    let limit = crate::whole_number("limit", extra.get("limit"), 0..=1000)?;
+    let offset = crate::whole_number("offset", extra.get("offset"), 0..=usize::MAX)?;
+    Ok((limit.unwrap_or(100), offset.unwrap_or(0)))
 }
 
 fn filters_json(scope: &Scope, settings: &DoraSettings) -> Value {

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{broadcast, Mutex};
 
-use crate::{only_params, store_problem, ApiState};
+use crate::{only_params, store_problem, whole_number, ApiState};
 
 /// How often the tailer looks for new events while somebody watches.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -105,33 +105,6 @@ fn parse_log(params: &HashMap<String, String>) -> Result<Option<EventLog>, Probl
     }
 }
 
-fn parse_number(
-    params: &HashMap<String, String>,
-    name: &str,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<Option<i64>, Problem> {
-    params
-        .get(name)
-        .map(|text| {
-            text.parse::<i64>()
-                .ok()
-                .filter(|n| range.contains(n))
-                .ok_or_else(|| {
-                    Problem::bad_request(
-                        "invalid-parameter",
-                        "Invalid query parameter",
-                        name,
-                        format!(
-                            "{name} must be a whole number from {} to {}, got {text:?}",
-                            range.start(),
-                            range.end()
-                        ),
-                    )
-                })
-        })
-        .transpose()
-}
-
 /// A page of the history: `{"items": [...newest first], "next_before": seq | null}`.
 #[derive(Serialize)]
 pub struct EventPage {
@@ -175,10 +148,10 @@ pub async fn list_events(
 ) -> Result<Json<EventPage>, Problem> {
     only_params(&params, &["kind", "limit", "before", "type", "source"])?;
     let log = parse_log(&params)?.unwrap_or_default();
-    let limit = parse_number(&params, "limit", 1..=MAX_PAGE)?.unwrap_or(50);
+    let limit = whole_number("limit", params.get("limit"), 1..=MAX_PAGE)?.unwrap_or(50);
     let query = EventQuery {
         log,
-        before: parse_number(&params, "before", 0..=i64::MAX)?,
+        before: whole_number("before", params.get("before"), 0..=i64::MAX)?,
         type_prefix: params.get("type").filter(|t| !t.is_empty()).cloned(),
         source_prefix: params.get("source").filter(|s| !s.is_empty()).cloned(),
         limit,

@@ -151,25 +151,40 @@ fn only_params(params: &HashMap<String, String>, known: &[&str]) -> Result<(), P
     }
 }
 
+/// The query parameter `name`, given as `text`, as a whole number in `range`; anything else is
+/// a `400` naming the parameter.
+pub(crate) fn whole_number<T>(
+    name: &str,
+    text: Option<&String>,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<Option<T>, Problem>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    text.map(|text| {
+        text.parse::<T>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                Problem::bad_request(
+                    "invalid-parameter",
+                    "Invalid query parameter",
+                    name,
+                    format!(
+                        "{name} must be a whole number from {} to {}, got {text:?}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            })
+    })
+    .transpose()
+}
+
 fn paging(params: &HashMap<String, String>) -> Result<(i64, i64), Problem> {
-    let number = |name: &str, default: i64, max: i64| -> Result<i64, Problem> {
-        match params.get(name) {
-            None => Ok(default),
-            Some(text) => text
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (0..=max).contains(n))
-                .ok_or_else(|| {
-                    Problem::bad_request(
-                        "invalid-parameter",
-                        "Invalid query parameter",
-                        name,
-                        format!("{name} must be a whole number from 0 to {max}, got {text:?}"),
-                    )
-                }),
-        }
-    };
-    Ok((number("limit", 100, 1000)?, number("offset", 0, i64::MAX)?))
+    let limit = whole_number("limit", params.get("limit"), 0..=1000)?;
+    let offset = whole_number("offset", params.get("offset"), 0..=i64::MAX)?;
+    Ok((limit.unwrap_or(100), offset.unwrap_or(0)))
 }
 
 /// One row of the book's response.
