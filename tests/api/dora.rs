@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 use crate::helpers::{
-    poll_until, spawn_with, storefront_settings, test_settings, Backend, TestApp,
+    poll_until, spawn_configured, spawn_with, storefront_settings, Backend, TestApp,
 };
 
 fn cdevent(kind: &str, id: &str, subject: &str, at: &str, content: Value, dora: Value) -> Value {
@@ -341,11 +341,11 @@ backend_tests!(numbers_follow_new_facts_between_requests,);
 /// from the previous ones and says so, or from the new ones and says that; it never mixes them,
 /// and the new numbers arrive by themselves without another event.
 async fn stale_answers_say_so_and_catch_up(backend: Backend) {
-    let db = backend.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.dora.production_environments = vec!["production".into()];
-    settings.dora.freshness_wait = std::time::Duration::ZERO;
-    let app = spawn_with(settings, db).await;
+    let app = spawn_configured(&backend, |settings| {
+        settings.dora.production_environments = vec!["production".into()];
+        settings.dora.freshness_wait = std::time::Duration::ZERO;
+    })
+    .await;
     let window = SCENARIO_KEYS;
     post_and_process(&app, &scenario()).await;
     // The keys were loaded (empty) when the server started: with no time to wait, an answer

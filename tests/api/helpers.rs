@@ -44,6 +44,15 @@ pub fn storefront_settings(db: &TestDb) -> Settings {
     settings
 }
 
+/// A test server over a fresh database of `backend`, with [`test_settings`] as `configure`
+/// changes them.
+pub async fn spawn_configured(backend: &Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = backend.fresh_database().await;
+    let mut settings = test_settings(&db);
+    configure(&mut settings);
+    spawn_with(settings, db).await
+}
+
 pub async fn spawn_app(backend: &Backend) -> TestApp {
     let db = backend.fresh_database().await;
     spawn_with(test_settings(&db), db).await
