@@ -454,15 +454,23 @@ fn skip_while(chars: &[char], mut i: usize, pred: impl Fn(char) -> bool) -> usiz
     i
 }
 
-fn lex_promql(expr: &str) -> Vec<Token> {
-    let chars: Vec<char> = expr.chars().collect();
+/// Splits `text` into tokens, skipping white space between them: `token` reads the one that
+/// starts at `chars[i]` into `tokens` and returns the index after it.
+fn lex(text: &str, mut token: impl FnMut(&[char], usize, &mut Vec<Token>) -> usize) -> Vec<Token> {
+    let chars: Vec<char> = text.chars().collect();
     let mut tokens = Vec::new();
-    let mut i = 0;
+    let mut i = skip_while(&chars, 0, char::is_whitespace);
     while i < chars.len() {
+        i = token(&chars, i, &mut tokens);
+        i = skip_while(&chars, i, char::is_whitespace);
+    }
+    tokens
+}
+
+fn lex_promql(expr: &str) -> Vec<Token> {
+    lex(expr, |chars, mut i, tokens| {
         let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '"' || c == '\'' || c == '`' {
+        if c == '"' || c == '\'' || c == '`' {
             let mut value = String::new();
             i += 1;
             while i < chars.len() && chars[i] != c {
@@ -479,27 +487,27 @@ fn lex_promql(expr: &str) -> Vec<Token> {
             tokens.push(Token::Str(value));
         } else if c.is_ascii_alphabetic() || c == '_' || c == ':' {
             let start = i;
-            i = skip_while(&chars, i, |ch| {
+            i = skip_while(chars, i, |ch| {
                 ch.is_ascii_alphanumeric() || ch == '_' || ch == ':'
             });
             tokens.push(Token::Ident(chars[start..i].iter().collect()));
         } else if c.is_ascii_digit()
             || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
         {
-            i = skip_while(&chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '.');
+            i = skip_while(chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '.');
             tokens.push(Token::Number);
         } else if c == '$' {
             i += 1;
             if chars.get(i) == Some(&'{') {
-                i = skip_while(&chars, i, |ch| ch != '}');
+                i = skip_while(chars, i, |ch| ch != '}');
                 i += 1;
             } else {
-                i = skip_while(&chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '_');
+                i = skip_while(chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '_');
             }
             tokens.push(Token::Variable);
         } else if c == '[' {
             // A range or subquery: durations and variables only.
-            i = skip_while(&chars, i, |ch| ch != ']');
+            i = skip_while(chars, i, |ch| ch != ']');
             assert!(i < chars.len(), "unterminated range in {expr}");
             i += 1;
         } else if "=!<>".contains(c) {
@@ -515,8 +523,8 @@ fn lex_promql(expr: &str) -> Vec<Token> {
             tokens.push(Token::Punct(c));
             i += 1;
         }
-    }
-    tokens
+        i
+    })
 }
 
 /// A metric selector: name and `label op "value"` matchers.
@@ -888,15 +896,10 @@ fn expand_variables(place: &str, sql: &str, values: &BTreeMap<String, String>) -
 }
 
 fn lex_sql(sql: &str) -> Vec<Token> {
-    let chars: Vec<char> = sql.chars().collect();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
+    lex(sql, |chars, mut i, tokens| {
         let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '-' && chars.get(i + 1) == Some(&'-') {
-            i = skip_while(&chars, i, |ch| ch != '\n');
+        if c == '-' && chars.get(i + 1) == Some(&'-') {
+            i = skip_while(chars, i, |ch| ch != '\n');
         } else if c == '\'' {
             i += 1;
             while i < chars.len() && !(chars[i] == '\'' && chars.get(i + 1) != Some(&'\'')) {
@@ -907,23 +910,23 @@ fn lex_sql(sql: &str) -> Vec<Token> {
         } else if c == '"' {
             let start = i + 1;
             i = start;
-            i = skip_while(&chars, i, |ch| ch != '"');
+            i = skip_while(chars, i, |ch| ch != '"');
             tokens.push(Token::Ident(chars[start..i].iter().collect()));
             i += 1;
         } else if c.is_ascii_alphabetic() || c == '_' {
             let start = i;
-            i = skip_while(&chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '_');
+            i = skip_while(chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '_');
             let word: String = chars[start..i].iter().collect();
             tokens.push(Token::Ident(word.to_lowercase()));
         } else if c.is_ascii_digit() {
-            i = skip_while(&chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '.');
+            i = skip_while(chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '.');
             tokens.push(Token::Number);
         } else {
             tokens.push(Token::Punct(c));
             i += 1;
         }
-    }
-    tokens
+        i
+    })
 }
 
 /// Words that end a FROM item rather than name its alias.
