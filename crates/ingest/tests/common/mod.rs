@@ -119,6 +119,11 @@ pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     map
 }
 
+/// A header map of the `(name, value)` pairs of `pairs`, then of `extra`.
+pub fn headers_and(pairs: &[(&str, &str)], extra: &[(&str, &str)]) -> HeaderMap {
+    headers(&[pairs, extra].concat())
+}
+
 /// An `Authorization` header with `value`.
 pub fn bearer(value: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -216,6 +221,24 @@ pub async fn post(
     })
     .await
     .unwrap()
+}
+
+/// POSTs one delivery twice to `path`: the first is accepted, the second (a redelivery) is a
+/// duplicate, not a second event.
+pub async fn deliver_twice(
+    address: std::net::SocketAddr,
+    path: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) {
+    for expected in [
+        serde_json::json!({"accepted": 1, "duplicates": 0}),
+        serde_json::json!({"accepted": 0, "duplicates": 1}),
+    ] {
+        let (status, answer) = post(address, path, headers.clone(), body.clone()).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{path}");
+        assert_eq!(answer, expected, "{path}");
+    }
 }
 
 /// Whether the golden files are to be rewritten (`DORA_UPDATE_GOLDEN=1`).
