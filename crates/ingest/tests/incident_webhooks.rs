@@ -47,12 +47,19 @@ fn pagerduty(headers: &HeaderMap, body: &[u8], settings: &WebhookSettings) -> Ve
         .unwrap_or_else(|p| panic!("refused: {}", serde_json::to_string(&p).unwrap()))
 }
 
-fn adapt(tool: &str, body: &[u8]) -> Vec<CloudEvent> {
-    match tool {
-        "alertmanager" => alertmanager(&HeaderMap::new(), body, &unsigned()),
-        "pagerduty" => pagerduty(&HeaderMap::new(), body, &unsigned()),
+/// What a tool's adapter makes of `body`, without headers and with no secret or token set.
+fn adapt_unsigned(tool: &str, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
+    let adapter = match tool {
+        "alertmanager" => dora_sources::alertmanager::webhook::adapt,
+        "pagerduty" => dora_sources::pagerduty::webhook::adapt,
         _ => unreachable!("{tool}"),
-    }
+    };
+    adapter(&HeaderMap::new(), body, &unsigned())
+}
+
+fn adapt(tool: &str, body: &[u8]) -> Vec<CloudEvent> {
+    adapt_unsigned(tool, body)
+        .unwrap_or_else(|p| panic!("refused: {}", serde_json::to_string(&p).unwrap()))
 }
 
 /// Checks (or, with `DORA_UPDATE_GOLDEN=1`, writes) the golden inputs of one tool.
@@ -317,21 +324,8 @@ fn assert_bad_request(result: Result<Vec<CloudEvent>, Problem>, field: &str) {
 
 #[test]
 fn alertmanager_malformed_payloads_are_400_naming_the_field() {
-    let adapt_value = |value: &Value| {
-        dora_sources::alertmanager::webhook::adapt(
-            &HeaderMap::new(),
-            value.to_string().as_bytes(),
-            &unsigned(),
-        )
-    };
-    assert_bad_request(
-        dora_sources::alertmanager::webhook::adapt(
-            &HeaderMap::new(),
-            b"{\"alerts\": [",
-            &unsigned(),
-        ),
-        "body",
-    );
+    let adapt_value = |value: &Value| adapt_unsigned("alertmanager", value.to_string().as_bytes());
+    assert_bad_request(adapt_unsigned("alertmanager", b"{\"alerts\": ["), "body");
     assert_bad_request(adapt_value(&json!([1])), "body");
     let base = payload("alertmanager", "zulip-alert");
     let cases: Vec<(&str, Breakage)> = vec![
@@ -541,17 +535,8 @@ fn pagerduty_event_becomes_one_cloudevent_and_pairs_by_incident() {
 
 #[test]
 fn pagerduty_malformed_payloads_are_400_naming_the_field() {
-    let adapt_value = |value: &Value| {
-        dora_sources::pagerduty::webhook::adapt(
-            &HeaderMap::new(),
-            value.to_string().as_bytes(),
-            &unsigned(),
-        )
-    };
-    assert_bad_request(
-        dora_sources::pagerduty::webhook::adapt(&HeaderMap::new(), b"event=1", &unsigned()),
-        "body",
-    );
+    let adapt_value = |value: &Value| adapt_unsigned("pagerduty", value.to_string().as_bytes());
+    assert_bad_request(adapt_unsigned("pagerduty", b"event=1"), "body");
     assert_bad_request(adapt_value(&json!("event")), "body");
     assert_bad_request(adapt_value(&json!({"messages": []})), "/event");
     assert_bad_request(adapt_value(&json!({"event": []})), "/event");
