@@ -180,6 +180,11 @@ fn one_alert(events: Vec<CloudEvent>) -> CloudEvent {
     events.into_iter().next().unwrap()
 }
 
+/// The one CloudEvent a tool's adapter makes of its payload `name`.
+fn the_event(tool: &str, name: &str) -> CloudEvent {
+    one_alert(adapt(tool, &payload_bytes(tool, name)))
+}
+
 fn detect(event: &CloudEvent) -> Value {
     let mut out = AlertmanagerTransformer::new(AlertmanagerSettings::default())
         .transform(event)
@@ -246,14 +251,8 @@ fn alertmanager_resent_firing_alert_is_a_duplicate_and_its_resolution_is_not() {
 #[test]
 fn alertmanager_alerts_without_fingerprint_get_alertmanagers_own() {
     // alertmanager-bot's payloads come from an Alertmanager without fingerprints.
-    let firing = one_alert(adapt(
-        "alertmanager",
-        &payload_bytes("alertmanager", "alertmanager-bot-firing"),
-    ));
-    let resolved = one_alert(adapt(
-        "alertmanager",
-        &payload_bytes("alertmanager", "alertmanager-bot-resolved"),
-    ));
+    let firing = the_event("alertmanager", "alertmanager-bot-firing");
+    let resolved = the_event("alertmanager", "alertmanager-bot-resolved");
     let fingerprint = firing.id.split('/').next().unwrap().to_owned();
     assert_eq!(fingerprint.len(), 16);
     assert!(resolved.id.starts_with(&format!("{fingerprint}/")));
@@ -483,10 +482,7 @@ fn transform_pagerduty(event: &CloudEvent) -> Vec<Value> {
 
 #[test]
 fn pagerduty_event_becomes_one_cloudevent_and_pairs_by_incident() {
-    let triggered = one_alert(adapt(
-        "pagerduty",
-        &payload_bytes("pagerduty", "project-checkout-triggered"),
-    ));
+    let triggered = the_event("pagerduty", "project-checkout-triggered");
     assert_eq!(triggered.event_type, "com.pagerduty.incident.triggered");
     assert_eq!(triggered.source, "https://acme.pagerduty.com");
     assert_eq!(triggered.id, "01EHGDWS1RMC4M6ZB3V0BCPKRN");
@@ -499,23 +495,14 @@ fn pagerduty_event_becomes_one_cloudevent_and_pairs_by_incident() {
         Some(&payload("pagerduty", "project-checkout-triggered")["event"])
     );
     // A redelivery has the same (source, id): the raw store keeps one.
-    let again = one_alert(adapt(
-        "pagerduty",
-        &payload_bytes("pagerduty", "project-checkout-triggered"),
-    ));
+    let again = the_event("pagerduty", "project-checkout-triggered");
     assert_eq!(
         (&again.source, &again.id),
         (&triggered.source, &triggered.id)
     );
 
-    let acknowledged = one_alert(adapt(
-        "pagerduty",
-        &payload_bytes("pagerduty", "project-checkout-acknowledged"),
-    ));
-    let resolved = one_alert(adapt(
-        "pagerduty",
-        &payload_bytes("pagerduty", "project-checkout-resolved"),
-    ));
+    let acknowledged = the_event("pagerduty", "project-checkout-acknowledged");
+    let resolved = the_event("pagerduty", "project-checkout-resolved");
     assert_ne!(resolved.id, triggered.id);
     assert!(transform_pagerduty(&acknowledged).is_empty());
     let detected = transform_pagerduty(&triggered).remove(0);
@@ -524,10 +511,7 @@ fn pagerduty_event_becomes_one_cloudevent_and_pairs_by_incident() {
     assert_eq!(detected["subject"]["id"], resolved["subject"]["id"]);
 
     // The ping of a new subscription is stored (202), and maps to nothing.
-    let ping = one_alert(adapt(
-        "pagerduty",
-        &payload_bytes("pagerduty", "project-ping"),
-    ));
+    let ping = the_event("pagerduty", "project-ping");
     assert_eq!(ping.event_type, "com.pagerduty.pagey.ping");
     assert_eq!(ping.source, "pagerduty");
     assert!(transform_pagerduty(&ping).is_empty());
