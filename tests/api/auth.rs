@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::helpers::{
-    cloudevent, fixture_json, poll_until, spawn_with, test_settings, Backend, TestApp,
+    cloudevent, fixture_json, json_of, poll_until, spawn_app, spawn_configured, Backend, TestApp,
 };
 
 const INGEST: &str = "ingest-token-0123456789";
@@ -32,12 +32,12 @@ async fn spawn_protected(
     backend: &Backend,
     adjust: impl FnOnce(&mut dora_events::config::Settings),
 ) -> TestApp {
-    let db = backend.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.auth.ingest_tokens = vec![INGEST.into()];
-    settings.auth.read_tokens = vec![READ.into()];
-    adjust(&mut settings);
-    spawn_with(settings, db).await
+    spawn_configured(backend, |settings| {
+        settings.auth.ingest_tokens = vec![INGEST.into()];
+        settings.auth.read_tokens = vec![READ.into()];
+        adjust(settings);
+    })
+    .await
 }
 
 async fn post_as(
@@ -68,15 +68,7 @@ async fn problem(response: reqwest::Response) -> Value {
 }
 
 async fn raw_events(app: &TestApp) -> i64 {
-    let state: Value = client_with(READ)
-        .get(app.url("/api/v1/pipeline"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    state["raw_events"].as_i64().unwrap()
+    app.raw_events_with(READ).await
 }
 
 /// Ingest routes: no token 401 with a challenge, an unknown token 401 `invalid_token`, a read
@@ -182,14 +174,7 @@ async fn reading_needs_a_read_token(backend: Backend) {
         let response = anonymous.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "GET {path} stays open");
     }
-    let ready: Value = anonymous
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = json_of(anonymous.get(app.url("/readyz"))).await;
     assert_eq!(
         ready["auth"],
         json!({"ingest": "tokens", "read": "tokens", "metrics": "tokens", "warnings": []})
@@ -201,12 +186,7 @@ async fn reading_needs_a_read_token(backend: Backend) {
 /// tool's signature or an ingest token.
 async fn the_description_tells_which_scope_each_route_needs(backend: Backend) {
     let app = spawn_protected(&backend, |_| {}).await;
-    let description: Value = reqwest::get(app.url("/openapi.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let description = app.get_json("/openapi.json").await;
     assert_eq!(
         description["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
@@ -235,8 +215,7 @@ async fn the_description_tells_which_scope_each_route_needs(backend: Backend) {
 /// Without any token the server works as before and says so on `/readyz`; `metrics_open`
 /// opens `/metrics` alone.
 async fn without_tokens_everything_is_open_and_said_to_be(backend: Backend) {
-    let db = backend.fresh_database().await;
-    let app = spawn_with(test_settings(&db), db).await;
+    let app = spawn_app(&backend).await;
     assert_eq!(
         app.post_structured("/events", &cloudevent("open-1"))
             .await
@@ -332,8 +311,7 @@ fn hex_string(bytes: &[u8]) -> String {
 /// Bodies a web page can send to another site without a CORS preflight (`text/plain`, forms,
 /// no type) are refused with `415` on every webhook, even one that is open; CORS stays off.
 async fn webhooks_refuse_bodies_a_browser_sends_cross_site(backend: Backend) {
-    let db = backend.fresh_database().await;
-    let app = spawn_with(test_settings(&db), db).await;
+    let app = spawn_app(&backend).await;
     let body = alertmanager_payload().to_string();
     for tool in ["alertmanager", "pagerduty", "argocd", "gitlab", "github"] {
         for content_type in [
@@ -361,13 +339,12 @@ async fn webhooks_refuse_bodies_a_browser_sends_cross_site(backend: Backend) {
     }
     assert_eq!(app.pipeline().await["raw_events"], 0);
     let accepted = app
-        .client
-        .post(app.url("/webhooks/alertmanager"))
-        .header("content-type", "application/json; charset=utf-8")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/webhooks/alertmanager",
+            "application/json; charset=utf-8",
+            body,
+        )
+        .await;
     assert_eq!(accepted.status(), 202);
 
     // No CORS: a preflight from another origin gets no permission.
@@ -387,10 +364,9 @@ async fn webhooks_refuse_bodies_a_browser_sends_cross_site(backend: Backend) {
 
 /// Every answer carries the security headers; the dashboard's policy allows only its own files.
 async fn answers_carry_security_headers(backend: Backend) {
-    let db = backend.fresh_database().await;
-    let app = spawn_with(test_settings(&db), db).await;
+    let app = spawn_app(&backend).await;
     for path in ["/", "/api/v1/dora", "/nowhere", "/healthz"] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
@@ -410,11 +386,11 @@ async fn rotated_token_files_apply_without_a_restart(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("read-tokens");
     std::fs::write(&file, "# read tokens\nfirst-read-token\n").unwrap();
-    let db = backend.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.auth.read_token_files = vec![file.clone()];
-    settings.auth.token_files_poll = Duration::from_millis(100);
-    let app = spawn_with(settings, db).await;
+    let app = spawn_configured(&backend, |settings| {
+        settings.auth.read_token_files = vec![file.clone()];
+        settings.auth.token_files_poll = Duration::from_millis(100);
+    })
+    .await;
     let status = |token: &'static str| {
         let request = client_with(token).get(app.url("/api/v1/pipeline"));
         async move { request.send().await.unwrap().status().as_u16() }

@@ -52,14 +52,7 @@ async fn every_official_example_is_accepted_as_bare_cdevent_json(backend: Backen
         // Official examples reuse ids; give each its own so every one is stored.
         let mut event = example.clone();
         event["context"]["id"] = json!(name);
-        let response = app
-            .client
-            .post(app.url("/cdevents"))
-            .header("content-type", "application/json")
-            .body(event.to_string())
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_json("/cdevents", &event).await;
         let status = response.status();
         let body: Value = response.json().await.unwrap();
         assert_eq!(status, 202, "{name}: {body}");
@@ -88,18 +81,15 @@ async fn cdevents_are_accepted_as_cloudevents_in_every_mode(backend: Backend) {
             .status(),
         202
     );
+    let attributes = [
+        ("specversion", "1.0"),
+        ("id", "b-1"),
+        ("source", "/event/source/123"),
+        ("type", "dev.cdevents.service.deployed.0.3.0"),
+    ];
     let binary = app
-        .client
-        .post(app.url("/cdevents"))
-        .header("ce-specversion", "1.0")
-        .header("ce-id", "b-1")
-        .header("ce-source", "/event/source/123")
-        .header("ce-type", "dev.cdevents.service.deployed.0.3.0")
-        .header("content-type", "application/json")
-        .body(deployed.to_string())
-        .send()
-        .await
-        .unwrap();
+        .post_binary("/cdevents", &attributes, deployed.to_string())
+        .await;
     assert_eq!(binary.status(), 202);
     let mut other = deployed.clone();
     other["context"]["id"] = json!("another-deployment");
@@ -118,17 +108,6 @@ async fn cdevents_are_accepted_as_cloudevents_in_every_mode(backend: Backend) {
     assert_eq!(state["deployments"], 2);
 }
 
-/// Posts one bare CDEvent to `POST /cdevents`.
-async fn post_bare(app: &TestApp, document: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/cdevents"))
-        .header("content-type", "application/json")
-        .body(document.to_string())
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn an_invalid_cdevent_gets_a_400_with_the_schema_path(backend: Backend) {
     let app = spawn_app(&backend).await;
     let mut event = fixture_json("cdevents-spec/v0.5.1/conformance/service_deployed.json");
@@ -136,7 +115,7 @@ async fn an_invalid_cdevent_gets_a_400_with_the_schema_path(backend: Backend) {
         .as_object_mut()
         .unwrap()
         .remove("artifactId");
-    let response = post_bare(&app, &event).await;
+    let response = app.post_json("/cdevents", &event).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["field"], "/subject/content/artifactId", "{body}");
@@ -148,7 +127,7 @@ async fn an_invalid_cdevent_gets_a_400_with_the_schema_path(backend: Backend) {
     // `customData.dora` is typed: a key the calculators read, of the wrong type, is named.
     let mut bad_dora = fixture_json("cdevents-spec/v0.5.1/conformance/service_deployed.json");
     bad_dora["customData"] = json!({"dora": {"changes": ["acme/web#1", 7], "futureKey": 1}});
-    let response = post_bare(&app, &bad_dora).await;
+    let response = app.post_json("/cdevents", &bad_dora).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["field"], "/customData/dora/changes/1", "{body}");

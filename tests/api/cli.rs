@@ -205,16 +205,19 @@ backend_tests!(probe_is_healthy_against_a_ready_server_and_not_against_a_closed_
 
 #[test]
 fn transform_prints_what_the_rules_emit_and_fails_on_a_failing_event() {
-    let config = fixture_path("rules/kubewatch.toml");
-    let config = config.to_str().unwrap();
-    let update = fixture_path("rules/kubewatch/deployment-update/input.json");
-    let (code, out, err) = dora_events(&[
-        "transform",
-        "--config",
-        config,
-        "--input",
-        update.to_str().unwrap(),
-    ]);
+    // `dora-events transform` of a kubewatch fixture with the kubewatch rules.
+    let transform = |case: &str| {
+        let config = fixture_path("rules/kubewatch.toml");
+        let input = fixture_path(&format!("rules/kubewatch/{case}/input.json"));
+        dora_events(&[
+            "transform",
+            "--config",
+            config.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ])
+    };
+    let (code, out, err) = transform("deployment-update");
     assert_eq!(code, 0, "{out}{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["cdevents"], 1, "{out}");
@@ -222,14 +225,7 @@ fn transform_prints_what_the_rules_emit_and_fails_on_a_failing_event() {
     assert!(out.contains("dev.cdevents.service.deployed.0.3.0"), "{out}");
 
     // kubewatch sent no new object: the rule errors, the command says why and exits with 1.
-    let missing = fixture_path("rules/kubewatch/deployment-update-missing-obj/input.json");
-    let (code, out, _) = dora_events(&[
-        "transform",
-        "--config",
-        config,
-        "--input",
-        missing.to_str().unwrap(),
-    ]);
+    let (code, out, _) = transform("deployment-update-missing-obj");
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("data.obj is missing"), "{out}");
 }

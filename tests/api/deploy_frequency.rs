@@ -233,20 +233,10 @@ async fn the_books_kubernetes_events_become_the_golden_rollouts(backend: Backend
 
 async fn unknown_buckets_and_parameters_are_refused(backend: Backend) {
     let app = spawn_app(&backend).await;
-    let response = app
-        .client
-        .get(app.url("/deploy-frequency/fortnight"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/deploy-frequency/fortnight").await;
     assert_eq!(response.status(), 404);
     assert_eq!(response.json::<Value>().await.unwrap()["field"], "bucket");
-    let response = app
-        .client
-        .get(app.url("/deploy-frequency/day?enviroment=prod"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/deploy-frequency/day?enviroment=prod").await;
     assert_eq!(response.status(), 400);
     assert_eq!(
         response.json::<Value>().await.unwrap()["field"],

@@ -4,7 +4,9 @@ use serde_json::{json, Value};
 
 use std::time::Duration;
 
-use crate::helpers::{poll_until, spawn_with, test_settings, Backend, TestApp};
+use crate::helpers::{
+    poll_until, spawn_configured, spawn_with, storefront_settings, Backend, TestApp,
+};
 
 fn cdevent(kind: &str, id: &str, subject: &str, at: &str, content: Value, dora: Value) -> Value {
     // service.deployed, change.merged and incident.* are all at 0.3.0 in CDEvents v0.5.1.
@@ -86,30 +88,25 @@ fn scenario() -> Vec<Value> {
     ]
 }
 
+/// The keys over the scenario's two weeks.
+const SCENARIO_KEYS: &str = "/api/v1/dora?from=2024-01-01&to=2024-01-14";
+
+/// A production deployment of web after the scenario's, in its window.
+fn later_deployment() -> Value {
+    deployed("d5", "production", "2024-01-04T12:00:00Z", "ddd")
+}
+
 /// Posts bare CDEvents to `/cdevents` and waits until the pipeline has processed them.
 async fn post_and_process(app: &TestApp, events: &[Value]) {
-    let response = app
-        .client
-        .post(app.url("/cdevents"))
-        .header("content-type", "application/json")
-        .body(json!(events).to_string())
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_json("/cdevents", &json!(events)).await;
     assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
     app.wait_until_processed().await;
 }
 
 async fn spawn_production_only(backend: &Backend) -> TestApp {
     let db = backend.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.dora.production_environments = vec!["production".into()];
     // Events say nothing of teams: only the configuration puts web in "storefront".
-    settings
-        .dora
-        .teams
-        .insert("web".into(), "storefront".into());
-    spawn_with(settings, db).await
+    spawn_with(storefront_settings(&db), db).await
 }
 
 async fn the_five_keys_match_the_hand_computed_scenario(backend: Backend) {
@@ -118,9 +115,7 @@ async fn the_five_keys_match_the_hand_computed_scenario(backend: Backend) {
     let mut events = scenario();
     events.reverse();
     post_and_process(&app, &events).await;
-    let report = app
-        .get_json("/api/v1/dora?from=2024-01-01&to=2024-01-14")
-        .await;
+    let report = app.get_json(SCENARIO_KEYS).await;
     let keys = &report["keys"];
     assert_eq!(
         report["window"],
@@ -241,12 +236,7 @@ async fn bad_dora_parameters_are_named(backend: Backend) {
         ("service=", "service"),
         ("to=9999-12-31", "to"),
     ] {
-        let response = app
-            .client
-            .get(app.url(&format!("/api/v1/dora?{query}")))
-            .send()
-            .await
-            .unwrap();
+        let response = app.get(&format!("/api/v1/dora?{query}")).await;
         assert_eq!(response.status(), 400, "{query}");
         assert_eq!(
             response.json::<Value>().await.unwrap()["field"],
@@ -254,29 +244,16 @@ async fn bad_dora_parameters_are_named(backend: Backend) {
             "{query}"
         );
     }
-    let response = app
-        .client
-        .get(app.url("/api/v1/metrics/happiness"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/api/v1/metrics/happiness").await;
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["type"], "urn:dora-events:problem:unknown-metric");
     assert_eq!(body["field"], "key");
     let response = app
-        .client
-        .get(app.url("/api/v1/metrics/lead-time?bucket=day&from=2000-01-01&to=2024-01-01"))
-        .send()
-        .await
-        .unwrap();
+        .get("/api/v1/metrics/lead-time?bucket=day&from=2000-01-01&to=2024-01-01")
+        .await;
     assert_eq!(response.status(), 400, "too many buckets");
-    let response = app
-        .client
-        .get(app.url("/api/v1/metrics/lead-time?bucket=hour"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/api/v1/metrics/lead-time?bucket=hour").await;
     assert_eq!(response.status(), 400);
     assert_eq!(response.json::<Value>().await.unwrap()["field"], "bucket");
 }
@@ -292,7 +269,7 @@ async fn charts_draw_the_series_of_the_hand_computed_scenario(backend: Backend) 
     let svg = |path: String| {
         let app = &app;
         async move {
-            let response = app.client.get(app.url(&path)).send().await.unwrap();
+            let response = app.get(&path).await;
             assert_eq!(response.status(), 200, "{path}");
             assert_eq!(response.headers()["content-type"], "image/svg+xml");
             response.text().await.unwrap()
@@ -325,7 +302,7 @@ async fn charts_draw_the_series_of_the_hand_computed_scenario(backend: Backend) 
         ("/api/v1/charts/lead-time.svg?bucket=hour", 400),
         ("/api/v1/charts/lead-time.svg?colour=red", 400),
     ] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         assert_eq!(response.status(), status, "{path}");
     }
 }
@@ -336,12 +313,8 @@ backend_tests!(charts_draw_the_series_of_the_hand_computed_scenario,);
 /// (and a filtered request must not see another scope's cached facts).
 async fn numbers_follow_new_facts_between_requests(backend: Backend) {
     let app = spawn_production_only(&backend).await;
-    let post = |events: Vec<Value>| {
-        let app = &app;
-        async move { post_and_process(app, &events).await }
-    };
-    post(scenario()).await;
-    let window = "/api/v1/dora?from=2024-01-01&to=2024-01-14";
+    post_and_process(&app, &scenario()).await;
+    let window = SCENARIO_KEYS;
     let before = app.get_json(window).await;
     assert_eq!(before["keys"]["deployment_frequency"]["value"], 3);
     let web = app.get_json(&format!("{window}&service=web")).await;
@@ -349,13 +322,7 @@ async fn numbers_follow_new_facts_between_requests(backend: Backend) {
     let api = app.get_json(&format!("{window}&service=api")).await;
     assert_eq!(api["keys"]["deployment_frequency"]["value"], 0);
 
-    post(vec![deployed(
-        "d5",
-        "production",
-        "2024-01-04T12:00:00Z",
-        "ddd",
-    )])
-    .await;
+    post_and_process(&app, &[later_deployment()]).await;
     let after = app.get_json(window).await;
     assert_eq!(after["keys"]["deployment_frequency"]["value"], 4);
     let listed = app
@@ -374,17 +341,13 @@ backend_tests!(numbers_follow_new_facts_between_requests,);
 /// from the previous ones and says so, or from the new ones and says that; it never mixes them,
 /// and the new numbers arrive by themselves without another event.
 async fn stale_answers_say_so_and_catch_up(backend: Backend) {
-    let db = backend.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.dora.production_environments = vec!["production".into()];
-    settings.dora.freshness_wait = std::time::Duration::ZERO;
-    let app = spawn_with(settings, db).await;
-    let post = |events: Vec<Value>| {
-        let app = &app;
-        async move { post_and_process(app, &events).await }
-    };
-    let window = "/api/v1/dora?from=2024-01-01&to=2024-01-14";
-    post(scenario()).await;
+    let app = spawn_configured(&backend, |settings| {
+        settings.dora.production_environments = vec!["production".into()];
+        settings.dora.freshness_wait = std::time::Duration::ZERO;
+    })
+    .await;
+    let window = SCENARIO_KEYS;
+    post_and_process(&app, &scenario()).await;
     // The keys were loaded (empty) when the server started: with no time to wait, an answer
     // comes from them, says so, and the new numbers arrive by themselves.
     let first = poll_until(Duration::from_secs(10), || async {
@@ -401,13 +364,7 @@ async fn stale_answers_say_so_and_catch_up(backend: Backend) {
     .await;
     assert_eq!(first["keys"]["deployment_frequency"]["value"], 3);
 
-    post(vec![deployed(
-        "d5",
-        "production",
-        "2024-01-04T12:00:00Z",
-        "ddd",
-    )])
-    .await;
+    post_and_process(&app, &[later_deployment()]).await;
     let next = app.get_json(window).await;
     let expected = if next["stale"] == true { 3 } else { 4 };
     assert_eq!(

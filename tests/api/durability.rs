@@ -63,14 +63,7 @@ async fn recompute_rebuilds_the_same_numbers_as_the_incremental_path(backend: Ba
     let mut custom = crate::helpers::fixture_json("cdevents-spec/v0.5.1/custom/conformance.json");
     // The official examples share one (source, id); a CDEvent is identified by them.
     custom["context"]["id"] = json!("custom-1");
-    let response = app
-        .client
-        .post(app.url("/cdevents"))
-        .header("content-type", "application/json")
-        .body(json!([deployed, custom]).to_string())
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_json("/cdevents", &json!([deployed, custom])).await;
     assert_eq!(response.status(), 202);
     let incremental = app.wait_until_processed().await;
     assert_eq!(incremental["failures"], 1);

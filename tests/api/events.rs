@@ -7,6 +7,12 @@ use serde_json::{json, Value};
 
 use crate::helpers::{cloudevent, deployment_event, poll_until, spawn_app, Backend, TestApp};
 
+/// The ids of a page's items, in order.
+fn ids(page: &Value) -> Vec<&str> {
+    let items = page["items"].as_array().unwrap();
+    items.iter().map(|i| i["id"].as_str().unwrap()).collect()
+}
+
 async fn history_pages_newest_first_with_prefix_filters(backend: Backend) {
     let app = spawn_app(&backend).await;
     let mut events = Vec::new();
@@ -37,8 +43,7 @@ async fn history_pages_newest_first_with_prefix_filters(backend: Backend) {
 
     let page = app.get_json("/api/v1/events?limit=4").await;
     let items = page["items"].as_array().unwrap();
-    let ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["k1", "e4", "e3", "e2"], "newest first");
+    assert_eq!(ids(&page), ["k1", "e4", "e3", "e2"], "newest first");
     assert_eq!(items[1]["kind"], "cloudevent");
     assert_eq!(items[1]["type"], "com.example.even");
     assert_eq!(items[1]["origin"], "events");
@@ -52,25 +57,13 @@ async fn history_pages_newest_first_with_prefix_filters(backend: Backend) {
     let rest = app
         .get_json(&format!("/api/v1/events?limit=4&before={before}"))
         .await;
-    let ids: Vec<&str> = rest["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["e1", "e0"]);
+    assert_eq!(ids(&rest), ["e1", "e0"]);
     assert!(rest["next_before"].is_null(), "the last page says so");
 
     let odd = app
         .get_json("/api/v1/events?type=com.example.o&source=/tests/1")
         .await;
-    let ids: Vec<&str> = odd["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["e3", "e1"]);
+    assert_eq!(ids(&odd), ["e3", "e1"]);
 
     // The CDEvent the router made of the Deployment, with its transformer.
     app.wait_until_processed().await;
@@ -89,12 +82,7 @@ async fn history_pages_newest_first_with_prefix_filters(backend: Backend) {
     );
 
     for bad in ["kind=raw", "limit=0", "limit=501", "before=x", "sort=asc"] {
-        let response = app
-            .client
-            .get(app.url(&format!("/api/v1/events?{bad}")))
-            .send()
-            .await
-            .unwrap();
+        let response = app.get(&format!("/api/v1/events?{bad}")).await;
         assert_eq!(response.status(), 400, "{bad}");
     }
 }
@@ -108,7 +96,7 @@ struct FeedReader {
 
 impl FeedReader {
     async fn open(app: &TestApp, path: &str) -> Self {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.headers()["content-type"].to_str().unwrap(),

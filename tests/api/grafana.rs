@@ -15,7 +15,7 @@ use dora_metrics::dora::levels::RateThresholds;
 use serde_json::{json, Value};
 use sqlx::{Column, Row};
 
-use crate::helpers::{cloudevent, spawn_with, test_settings, Backend, TestApp};
+use crate::helpers::{cloudevent, spawn_with, storefront_settings, Backend, TestApp};
 
 const PROMETHEUS: &str = "dora-prometheus.json";
 const POSTGRES: &str = "dora-postgres.json";
@@ -261,12 +261,7 @@ fn grafana_dashboards_are_well_formed() {
 /// and a problem on a query route.
 async fn spawn_with_every_kind_of_data(backend: &Backend) -> TestApp {
     let db = backend.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.dora.production_environments = vec!["production".into()];
-    settings
-        .dora
-        .teams
-        .insert("web".into(), "storefront".into());
+    let mut settings = storefront_settings(&db);
     // Rework has no default level: thresholds of our own, so that every key has a level.
     settings.dora.thresholds.rework_rate = Some(RateThresholds {
         elite_at_most: 0.05,
@@ -334,14 +329,7 @@ async fn spawn_with_every_kind_of_data(backend: &Backend) -> TestApp {
         deployed("d2", "production", 48, "bbb"),
         deployed("d3", "staging", 47, "bbb"),
     ]);
-    let response = app
-        .client
-        .post(app.url("/cdevents"))
-        .header("content-type", "application/json")
-        .body(cdevents.to_string())
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_json("/cdevents", &cdevents).await;
     assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
 
     let batch = json!([cloudevent("a"), cloudevent("b")]);
@@ -356,12 +344,7 @@ async fn spawn_with_every_kind_of_data(backend: &Backend) -> TestApp {
                         "type": "dev.cdevents.service.deployed.0.3.0", "data": {"context": {}}});
     assert_eq!(app.post_structured("/events", &broken).await.status(), 202);
     // A problem on a route that does not ingest.
-    let problem = app
-        .client
-        .get(app.url("/api/v1/dora?no_such_parameter=1"))
-        .send()
-        .await
-        .unwrap();
+    let problem = app.get("/api/v1/dora?no_such_parameter=1").await;
     assert_eq!(problem.status(), 400);
 
     let state = app.wait_until_processed().await;
@@ -463,15 +446,31 @@ enum Token {
     Variable,
 }
 
-fn lex_promql(expr: &str) -> Vec<Token> {
-    let chars: Vec<char> = expr.chars().collect();
+/// The index of the first char at or after `i` that does not satisfy `pred` (or the end).
+fn skip_while(chars: &[char], mut i: usize, pred: impl Fn(char) -> bool) -> usize {
+    while i < chars.len() && pred(chars[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Splits `text` into tokens, skipping white space between them: `token` reads the one that
+/// starts at `chars[i]` into `tokens` and returns the index after it.
+fn lex(text: &str, mut token: impl FnMut(&[char], usize, &mut Vec<Token>) -> usize) -> Vec<Token> {
+    let chars: Vec<char> = text.chars().collect();
     let mut tokens = Vec::new();
-    let mut i = 0;
+    let mut i = skip_while(&chars, 0, char::is_whitespace);
     while i < chars.len() {
+        i = token(&chars, i, &mut tokens);
+        i = skip_while(&chars, i, char::is_whitespace);
+    }
+    tokens
+}
+
+fn lex_promql(expr: &str) -> Vec<Token> {
+    lex(expr, |chars, mut i, tokens| {
         let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '"' || c == '\'' || c == '`' {
+        if c == '"' || c == '\'' || c == '`' {
             let mut value = String::new();
             i += 1;
             while i < chars.len() && chars[i] != c {
@@ -488,37 +487,27 @@ fn lex_promql(expr: &str) -> Vec<Token> {
             tokens.push(Token::Str(value));
         } else if c.is_ascii_alphabetic() || c == '_' || c == ':' {
             let start = i;
-            while i < chars.len()
-                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == ':')
-            {
-                i += 1;
-            }
+            i = skip_while(chars, i, |ch| {
+                ch.is_ascii_alphanumeric() || ch == '_' || ch == ':'
+            });
             tokens.push(Token::Ident(chars[start..i].iter().collect()));
         } else if c.is_ascii_digit()
             || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
         {
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
-                i += 1;
-            }
+            i = skip_while(chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '.');
             tokens.push(Token::Number);
         } else if c == '$' {
             i += 1;
             if chars.get(i) == Some(&'{') {
-                while i < chars.len() && chars[i] != '}' {
-                    i += 1;
-                }
+                i = skip_while(chars, i, |ch| ch != '}');
                 i += 1;
             } else {
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
-                    i += 1;
-                }
+                i = skip_while(chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '_');
             }
             tokens.push(Token::Variable);
         } else if c == '[' {
             // A range or subquery: durations and variables only.
-            while i < chars.len() && chars[i] != ']' {
-                i += 1;
-            }
+            i = skip_while(chars, i, |ch| ch != ']');
             assert!(i < chars.len(), "unterminated range in {expr}");
             i += 1;
         } else if "=!<>".contains(c) {
@@ -534,8 +523,8 @@ fn lex_promql(expr: &str) -> Vec<Token> {
             tokens.push(Token::Punct(c));
             i += 1;
         }
-    }
-    tokens
+        i
+    })
 }
 
 /// A metric selector: name and `label op "value"` matchers.
@@ -751,7 +740,7 @@ fn check_promql(
 #[tokio::test]
 async fn grafana_prometheus_dashboard_names_exposed_metrics_and_labels() {
     let app = spawn_with_every_kind_of_data(&Backend::Sqlite).await;
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     let scrape = Exposition::parse(&response.text().await.unwrap());
 
@@ -907,17 +896,10 @@ fn expand_variables(place: &str, sql: &str, values: &BTreeMap<String, String>) -
 }
 
 fn lex_sql(sql: &str) -> Vec<Token> {
-    let chars: Vec<char> = sql.chars().collect();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
+    lex(sql, |chars, mut i, tokens| {
         let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '-' && chars.get(i + 1) == Some(&'-') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
+        if c == '-' && chars.get(i + 1) == Some(&'-') {
+            i = skip_while(chars, i, |ch| ch != '\n');
         } else if c == '\'' {
             i += 1;
             while i < chars.len() && !(chars[i] == '\'' && chars.get(i + 1) != Some(&'\'')) {
@@ -928,29 +910,23 @@ fn lex_sql(sql: &str) -> Vec<Token> {
         } else if c == '"' {
             let start = i + 1;
             i = start;
-            while i < chars.len() && chars[i] != '"' {
-                i += 1;
-            }
+            i = skip_while(chars, i, |ch| ch != '"');
             tokens.push(Token::Ident(chars[start..i].iter().collect()));
             i += 1;
         } else if c.is_ascii_alphabetic() || c == '_' {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
-                i += 1;
-            }
+            i = skip_while(chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '_');
             let word: String = chars[start..i].iter().collect();
             tokens.push(Token::Ident(word.to_lowercase()));
         } else if c.is_ascii_digit() {
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
-                i += 1;
-            }
+            i = skip_while(chars, i, |ch| ch.is_ascii_alphanumeric() || ch == '.');
             tokens.push(Token::Number);
         } else {
             tokens.push(Token::Punct(c));
             i += 1;
         }
-    }
-    tokens
+        i
+    })
 }
 
 /// Words that end a FROM item rather than name its alias.

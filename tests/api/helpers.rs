@@ -32,6 +32,27 @@ pub fn test_settings(db: &TestDb) -> Settings {
     settings
 }
 
+/// [`test_settings`] where only `production` counts as production and the configuration (not the
+/// events) puts the service `web` in the team `storefront`.
+pub fn storefront_settings(db: &TestDb) -> Settings {
+    let mut settings = test_settings(db);
+    settings.dora.production_environments = vec!["production".into()];
+    settings
+        .dora
+        .teams
+        .insert("web".into(), "storefront".into());
+    settings
+}
+
+/// A test server over a fresh database of `backend`, with [`test_settings`] as `configure`
+/// changes them.
+pub async fn spawn_configured(backend: &Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = backend.fresh_database().await;
+    let mut settings = test_settings(&db);
+    configure(&mut settings);
+    spawn_with(settings, db).await
+}
+
 pub async fn spawn_app(backend: &Backend) -> TestApp {
     let db = backend.fresh_database().await;
     spawn_with(test_settings(&db), db).await
@@ -70,39 +91,95 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    pub async fn post_structured(&self, path: &str, event: &Value) -> reqwest::Response {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
-            .post(self.url(path))
-            .header("content-type", "application/cloudevents+json")
-            .body(event.to_string())
+            .get(self.url(path))
             .send()
             .await
             .expect("request sent")
     }
 
+    /// POSTs `body` with the content type `content_type`.
+    pub async fn post_as(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.post_with(&[], path, content_type, body).await
+    }
+
+    /// POSTs `body` as `application/json` (a CDEvent or an array of them on `/cdevents`).
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.post_as(path, "application/json", body.to_string())
+            .await
+    }
+
+    /// POSTs an event in binary mode: its attributes as `ce-*` headers (`("id", "1")` is
+    /// `ce-id: 1`), its data as the `application/json` body.
+    pub async fn post_binary(
+        &self,
+        path: &str,
+        attributes: &[(&str, &str)],
+        data: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let headers: Vec<(String, &str)> = attributes
+            .iter()
+            .map(|(name, value)| (format!("ce-{name}"), *value))
+            .collect();
+        self.post_with(&headers, path, "application/json", data)
+            .await
+    }
+
+    pub async fn post_structured(&self, path: &str, event: &Value) -> reqwest::Response {
+        self.post_as(path, "application/cloudevents+json", event.to_string())
+            .await
+    }
+
     pub async fn post_batch(&self, path: &str, events: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .header("content-type", "application/cloudevents-batch+json")
-            .body(events.to_string())
+        self.post_as(
+            path,
+            "application/cloudevents-batch+json",
+            events.to_string(),
+        )
+        .await
+    }
+
+    /// POSTs `body` with `headers` before its content type.
+    async fn post_with(
+        &self,
+        headers: &[(String, &str)],
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path));
+        for (name, value) in headers {
+            request = request.header(name, *value);
+        }
+        request
+            .header("content-type", content_type)
+            .body(body)
             .send()
             .await
             .expect("request sent")
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
-        let response = self
-            .client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request sent");
+        let response = self.get(path).await;
         assert!(
             response.status().is_success(),
             "GET {path}: {}",
             response.status()
         );
         response.json().await.expect("JSON body")
+    }
+
+    /// The raw events stored, as `/api/v1/pipeline` reports them to a holder of `token`.
+    pub async fn raw_events_with(&self, token: &str) -> i64 {
+        let request = self.client.get(self.url("/api/v1/pipeline"));
+        let state = json_of(request.bearer_auth(token)).await;
+        state["raw_events"].as_i64().expect("raw_events")
     }
 
     pub async fn pipeline(&self) -> Value {
@@ -117,6 +194,12 @@ impl TestApp {
         })
         .await
     }
+}
+
+/// Sends `request` and reads the JSON body of its answer, whatever the status.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.expect("request sent");
+    response.json().await.expect("JSON body")
 }
 
 /// Polls `probe` until it returns `Some`, failing the test after `deadline`.

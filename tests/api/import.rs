@@ -39,6 +39,14 @@ async fn run(args: Vec<String>, stdin: Option<String>) -> (i32, String, String) 
     .unwrap()
 }
 
+/// Runs `serve --once` on the database at `url` and reads its JSON report.
+async fn serve_once(url: &str) -> Value {
+    let args = vec!["serve", "--once", "--database-url", url];
+    let (code, out, err) = run(args.into_iter().map(String::from).collect(), None).await;
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(out.trim()).unwrap()
+}
+
 fn event(n: u32) -> String {
     json!({
         "specversion": "1.0",
@@ -121,18 +129,7 @@ async fn import_reports_what_it_did_and_resumes_where_the_last_run_stopped(backe
     assert_eq!(report["rejected"], 3);
 
     // The router picks them up like any other raw event.
-    let (code, out, err) = run(
-        vec![
-            "serve".into(),
-            "--once".into(),
-            "--database-url".into(),
-            db.url.clone(),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(code, 0, "{err}");
-    let once: Value = serde_json::from_str(out.trim()).unwrap();
+    let once = serve_once(&db.url).await;
     assert_eq!(once["raw_events_routed"], 12);
 }
 
@@ -192,17 +189,7 @@ async fn import_reads_json_arrays_and_standard_input_and_wraps_bare_cdevents(bac
         "{out}"
     );
 
-    let (_, out, _) = run(
-        vec![
-            "serve".into(),
-            "--once".into(),
-            "--database-url".into(),
-            db.url.clone(),
-        ],
-        None,
-    )
-    .await;
-    let once: Value = serde_json::from_str(out.trim()).unwrap();
+    let once = serve_once(&db.url).await;
     assert_eq!(once["raw_events_routed"], 3);
     assert_eq!(
         once["cdevents_emitted"], 1,

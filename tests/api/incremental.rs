@@ -185,14 +185,7 @@ async fn every_answer_equals_a_computation_from_scratch(backend: Backend) {
         }
         let mut chunk = 0;
         for part in events.chunks(30) {
-            let response = app
-                .client
-                .post(app.url("/cdevents"))
-                .header("content-type", "application/json")
-                .body(json!(part).to_string())
-                .send()
-                .await
-                .unwrap();
+            let response = app.post_json("/cdevents", &json!(part)).await;
             assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
             app.wait_until_processed().await;
             chunk += 1;

@@ -297,38 +297,19 @@ async fn each_missing_or_bad_attribute_is_named_in_a_400(backend: Backend) {
         );
     }
     let not_json = app
-        .client
-        .post(app.url("/events"))
-        .header("content-type", "application/cloudevents+json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .post_as("/events", "application/cloudevents+json", "{not json")
+        .await;
     assert_eq!(problem(not_json, 400).await["field"], "body");
-    let binary_missing_id = app
-        .client
-        .post(app.url("/events"))
-        .header("ce-specversion", "1.0")
-        .header("ce-source", "/s")
-        .header("ce-type", "t")
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let without_id = [("specversion", "1.0"), ("source", "/s"), ("type", "t")];
+    let binary_missing_id = app.post_binary("/events", &without_id, "{}").await;
     assert_eq!(problem(binary_missing_id, 400).await["field"], "id");
-    let binary_bad_json = app
-        .client
-        .post(app.url("/events"))
-        .header("ce-specversion", "1.0")
-        .header("ce-id", "1")
-        .header("ce-source", "/s")
-        .header("ce-type", "t")
-        .header("content-type", "application/json")
-        .body("{oops")
-        .send()
-        .await
-        .unwrap();
+    let attributes = [
+        ("specversion", "1.0"),
+        ("id", "1"),
+        ("source", "/s"),
+        ("type", "t"),
+    ];
+    let binary_bad_json = app.post_binary("/events", &attributes, "{oops").await;
     assert_eq!(problem(binary_bad_json, 400).await["field"], "data");
     assert!(
         stored_events(&app).await.is_empty(),
@@ -352,14 +333,7 @@ async fn a_batch_with_one_bad_event_names_its_index_and_stores_nothing(backend: 
 async fn unreadable_content_types_get_415(backend: Backend) {
     let app = spawn_app(&backend).await;
     for content_type in ["text/plain", "application/xml"] {
-        let response = app
-            .client
-            .post(app.url("/events"))
-            .header("content-type", content_type)
-            .body("hello")
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_as("/events", content_type, "hello").await;
         assert_eq!(problem(response, 415).await["field"], "Content-Type");
     }
     let no_type = app
@@ -391,13 +365,12 @@ async fn oversize_bodies_get_413_per_mode(backend: Backend) {
     // Chunked bodies without Content-Length are limited too.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(big.to_string().into_bytes())];
     let streamed = app
-        .client
-        .post(app.url("/events"))
-        .header("content-type", "application/cloudevents+json")
-        .body(reqwest::Body::wrap_stream(futures_stream(chunks)))
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/events",
+            "application/cloudevents+json",
+            reqwest::Body::wrap_stream(futures_stream(chunks)),
+        )
+        .await;
     problem(streamed, 413).await;
     assert_eq!(stored_events(&app).await.len(), 1);
 }
@@ -420,7 +393,7 @@ fn futures_stream(
 
 async fn unknown_routes_answer_problem_json(backend: Backend) {
     let app = spawn_app(&backend).await;
-    let response = app.client.get(app.url("/nope")).send().await.unwrap();
+    let response = app.get("/nope").await;
     problem(response, 404).await;
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
-use crate::helpers::{cloudevent, spawn_with, test_settings, Backend, TestApp};
+use crate::helpers::{cloudevent, spawn_with, storefront_settings, Backend, TestApp};
 
 /// Checks the exposition format line by line: every sample belongs to a family declared by a
 /// `# TYPE` line before it, labels are quoted, values are numbers. Returns the sample lines.
@@ -49,7 +49,7 @@ fn parse_exposition(text: &str) -> Vec<String> {
 }
 
 async fn scrape(app: &TestApp) -> Vec<String> {
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -64,13 +64,7 @@ fn has(samples: &[String], line: &str) -> bool {
 
 async fn metrics_count_ingest_and_report_the_keys_per_service(backend: Backend) {
     let db = backend.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.dora.production_environments = vec!["production".into()];
-    settings
-        .dora
-        .teams
-        .insert("web".into(), "storefront".into());
-    let app = spawn_with(settings, db).await;
+    let app = spawn_with(storefront_settings(&db), db).await;
 
     // Two new events, one duplicate, one refused.
     let batch = json!([cloudevent("a"), cloudevent("b")]);
@@ -96,13 +90,11 @@ async fn metrics_count_ingest_and_report_the_keys_per_service(backend: Backend) 
         })
     };
     let response = app
-        .client
-        .post(app.url("/cdevents"))
-        .header("content-type", "application/json")
-        .body(json!([deployed("d1", "production"), deployed("d2", "staging")]).to_string())
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            "/cdevents",
+            &json!([deployed("d1", "production"), deployed("d2", "staging")]),
+        )
+        .await;
     assert_eq!(response.status(), 202);
     let state = app.wait_until_processed().await;
     assert_eq!(

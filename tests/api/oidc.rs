@@ -255,17 +255,7 @@ async fn post_with(app: &TestApp, token: &str, id: &str) -> reqwest::Response {
 }
 
 async fn raw_events(app: &TestApp) -> i64 {
-    let state: Value = app
-        .client
-        .get(app.url("/api/v1/pipeline"))
-        .bearer_auth(READ)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    state["raw_events"].as_i64().unwrap()
+    app.raw_events_with(READ).await
 }
 
 /// Asserts `401` with `error="invalid_token"` (an unknown token, never a 500).

@@ -96,12 +96,7 @@ async fn the_description_matches_the_live_routes(backend: Backend) {
     }
 
     // And a route that is not described is not served.
-    let response = app
-        .client
-        .get(app.url("/api/v1/undocumented"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/api/v1/undocumented").await;
     assert_eq!(response.status(), 404);
 }
 

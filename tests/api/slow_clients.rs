@@ -13,9 +13,7 @@ use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{
-    cloudevent, fixture_json, poll_until, spawn_with, test_settings, Backend, TestApp,
-};
+use crate::helpers::{cloudevent, fixture_json, poll_until, spawn_configured, Backend, TestApp};
 
 const GITHUB_SECRET: &str = "slow-clients-secret";
 
@@ -130,13 +128,13 @@ fn github_signature(body: &[u8]) -> String {
 /// Other clients (signed GitHub deliveries too) get 202 meanwhile; once the uploads stop moving
 /// they get 408 after `body_stall_timeout`.
 async fn slow_uploads_hold_only_what_they_sent_while_others_get_202(backend: Backend) {
-    let db = backend.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.http.body_stall_timeout = Duration::from_secs(2);
-    // One byte per 100 ms is 10 bytes/s: slow, but above this minimum.
-    settings.http.body_min_bytes_per_second = 1;
-    settings.webhooks.github.secret = Some(GITHUB_SECRET.into());
-    let app = spawn_with(settings, db).await;
+    let app = spawn_configured(&backend, |settings| {
+        settings.http.body_stall_timeout = Duration::from_secs(2);
+        // One byte per 100 ms is 10 bytes/s: slow, but above this minimum.
+        settings.http.body_min_bytes_per_second = 1;
+        settings.webhooks.github.secret = Some(GITHUB_SECRET.into());
+    })
+    .await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut uploads = Vec::new();
@@ -227,11 +225,11 @@ async fn slow_uploads_hold_only_what_they_sent_while_others_get_202(backend: Bac
 /// A body that never pauses long but arrives below `body_min_bytes_per_second` gets 408.
 #[tokio::test]
 async fn a_slow_body_below_the_minimum_rate_gets_408() {
-    let db = Backend::Sqlite.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.http.body_stall_timeout = Duration::from_secs(1);
-    settings.http.body_min_bytes_per_second = 1000;
-    let app = spawn_with(settings, db).await;
+    let app = spawn_configured(&Backend::Sqlite, |settings| {
+        settings.http.body_stall_timeout = Duration::from_secs(1);
+        settings.http.body_min_bytes_per_second = 1000;
+    })
+    .await;
     let mut stream = connect(&app).await;
     stream
         .write_all(
@@ -271,10 +269,10 @@ async fn a_slow_body_below_the_minimum_rate_gets_408() {
 /// closed after `header_read_timeout`; the server keeps answering others.
 #[tokio::test]
 async fn slow_headers_and_silent_connections_are_dropped_after_the_header_timeout() {
-    let db = Backend::Sqlite.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.http.header_read_timeout = Duration::from_secs(1);
-    let app = spawn_with(settings, db).await;
+    let app = spawn_configured(&Backend::Sqlite, |settings| {
+        settings.http.header_read_timeout = Duration::from_secs(1);
+    })
+    .await;
     let mut waiting = Vec::new();
     for i in 0..20 {
         let mut stream = connect(&app).await;
@@ -330,11 +328,11 @@ async fn slow_headers_and_silent_connections_are_dropped_after_the_header_timeou
 /// the longer header timeout.
 #[tokio::test]
 async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
-    let db = Backend::Sqlite.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.http.idle_timeout = Duration::from_secs(1);
-    settings.http.header_read_timeout = Duration::from_secs(20);
-    let app = spawn_with(settings, db).await;
+    let app = spawn_configured(&Backend::Sqlite, |settings| {
+        settings.http.idle_timeout = Duration::from_secs(1);
+        settings.http.header_read_timeout = Duration::from_secs(20);
+    })
+    .await;
     let mut stream = connect(&app).await;
     for _ in 0..2 {
         // Two requests on the connection: it is kept alive between them.
@@ -366,10 +364,10 @@ async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
 /// is served once another closes; the wait is counted.
 #[tokio::test]
 async fn at_the_connection_cap_new_connections_wait_until_others_close() {
-    let db = Backend::Sqlite.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.http.max_connections = 3;
-    let app = spawn_with(settings, db).await;
+    let app = spawn_configured(&Backend::Sqlite, |settings| {
+        settings.http.max_connections = 3;
+    })
+    .await;
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(connect(&app).await);

@@ -33,8 +33,7 @@ const LINE_COLOUR: RGBColor = RGBColor(196, 92, 38);
     responses(
         (status = 200, description = "The series as an SVG chart", content_type = "image/svg+xml"),
         (status = 404, description = "Unknown chart or key", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::QueryErrors
     )
 )]
 pub async fn chart(

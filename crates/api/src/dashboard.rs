@@ -19,47 +19,37 @@ fn asset(media_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// The dashboard: the five keys, trends, drill-down, live events and pipeline health.
-#[utoipa::path(
-    get,
-    path = "/",
-    tag = "dashboard",
-    responses((status = 200, description = "The dashboard page", body = String, content_type = "text/html"))
-)]
-async fn page() -> Response {
-    asset(
-        "text/html; charset=utf-8",
-        include_str!("../assets/index.html"),
-    )
+/// A route serving one file of `assets/`, described as `$description` of type `$media_type`.
+macro_rules! asset_route {
+    ($(#[doc = $doc:literal])* $name:ident, $path:literal, $file:literal, $media_type:literal, $description:literal) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            get,
+            path = $path,
+            tag = "dashboard",
+            responses((status = 200, description = $description, body = String, content_type = $media_type))
+        )]
+        async fn $name() -> Response {
+            asset(
+                concat!($media_type, "; charset=utf-8"),
+                include_str!(concat!("../assets/", $file)),
+            )
+        }
+    };
 }
 
-/// The dashboard's script.
-#[utoipa::path(
-    get,
-    path = "/ui/app.js",
-    tag = "dashboard",
-    responses((status = 200, description = "The dashboard's script", body = String, content_type = "text/javascript"))
-)]
-async fn script() -> Response {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("../assets/app.js"),
-    )
-}
-
-/// The dashboard's style sheet.
-#[utoipa::path(
-    get,
-    path = "/ui/style.css",
-    tag = "dashboard",
-    responses((status = 200, description = "The dashboard's style sheet", body = String, content_type = "text/css"))
-)]
-async fn styles() -> Response {
-    asset(
-        "text/css; charset=utf-8",
-        include_str!("../assets/style.css"),
-    )
-}
+asset_route!(
+    /// The dashboard: the five keys, trends, drill-down, live events and pipeline health.
+    page, "/", "index.html", "text/html", "The dashboard page"
+);
+asset_route!(
+    /// The dashboard's script.
+    script, "/ui/app.js", "app.js", "text/javascript", "The dashboard's script"
+);
+asset_route!(
+    /// The dashboard's style sheet.
+    styles, "/ui/style.css", "style.css", "text/css", "The dashboard's style sheet"
+);
 
 /// The routes of the dashboard's files, with their description.
 pub fn router() -> OpenApiRouter {

@@ -364,25 +364,9 @@ async fn keys_report(state: &ApiState, query: &DoraQuery) -> Result<Value, Probl
 
 /// `limit` (default 100, at most 1000) and `offset` from the extra parameters.
 fn paging(extra: &BTreeMap<String, String>) -> Result<(usize, usize), Problem> {
-    let number = |name: &str, default: usize, max: usize| -> Result<usize, Problem> {
-        match extra.get(name) {
-            None => Ok(default),
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n <= max)
-                .ok_or_else(|| {
-                    bad(
-                        name,
-                        format!("{name} must be a whole number from 0 to {max}, got {text:?}"),
-                    )
-                }),
-        }
-    };
-    Ok((
-        number("limit", 100, 1000)?,
-        number("offset", 0, usize::MAX)?,
-    ))
+    let limit = crate::whole_number("limit", extra.get("limit"), 0..=1000)?;
+    let offset = crate::whole_number("offset", extra.get("offset"), 0..=usize::MAX)?;
+    Ok((limit.unwrap_or(100), offset.unwrap_or(0)))
 }
 
 fn filters_json(scope: &Scope, settings: &DoraSettings) -> Value {
@@ -404,8 +388,7 @@ fn filters_json(scope: &Scope, settings: &DoraSettings) -> Value {
     ),
     responses(
         (status = 200, description = "The five keys with value, unit, level, thresholds and sample size, for the window and filters", body = Object, content_type = "application/json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::QueryErrors
     )
 )]
 pub async fn dora_keys(
@@ -438,8 +421,7 @@ pub(crate) struct SeriesAnswer {
     responses(
         (status = 200, description = "The key per bucket: `{key, bucket, window, filters, series}`", body = Object, content_type = "application/json"),
         (status = 404, description = "Unknown key", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::QueryErrors
     )
 )]
 pub async fn key_series(
@@ -555,71 +537,53 @@ async fn drill_down(
     Ok(Json(body))
 }
 
-/// Deployments in the window, newest first.
-///
-/// With what each shipped, the incidents blamed on it, why it needed intervention and what
-/// recovered it.
-#[utoipa::path(
-    get,
-    path = "/api/v1/deployments",
-    tag = "drill-down",
-    params(
-        DoraParams,
-        PagingParams
-    ),
-    responses(
-        (status = 200, description = "Deployments in the window with what they shipped, their incidents, rollbacks and recovery: `{window, filters, total, limit, offset, items}`", body = Object, content_type = "application/json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
-    )
-)]
-pub async fn deployments(
-    State(state): State<ApiState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, Problem> {
-    drill_down(state, raw, Listing::Deployments).await
+/// A drill-down route: `GET $path` lists `$listing` a page at a time; `$description` says what
+/// a page holds.
+macro_rules! drill_down_route {
+    ($(#[doc = $doc:literal])* $name:ident, $path:literal, $listing:ident, $description:literal) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            get,
+            path = $path,
+            tag = "drill-down",
+            params(DoraParams, PagingParams),
+            responses(
+                (status = 200, description = $description, body = Object, content_type = "application/json"),
+                crate::params::QueryErrors
+            )
+        )]
+        pub async fn $name(
+            State(state): State<ApiState>,
+            RawQuery(raw): RawQuery,
+        ) -> Result<Json<Value>, Problem> {
+            drill_down(state, raw, Listing::$listing).await
+        }
+    };
 }
 
-/// Changes first deployed to production in the window, with their lead time.
-#[utoipa::path(
-    get,
-    path = "/api/v1/changes",
-    tag = "drill-down",
-    params(
-        DoraParams,
-        PagingParams
-    ),
-    responses(
-        (status = 200, description = "Changes first deployed to production in the window, with their lead time: `{window, filters, total, limit, offset, items}`", body = Object, content_type = "application/json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
-    )
-)]
-pub async fn changes(
-    State(state): State<ApiState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, Problem> {
-    drill_down(state, raw, Listing::Changes).await
-}
+drill_down_route!(
+    /// Deployments in the window, newest first.
+    ///
+    /// With what each shipped, the incidents blamed on it, why it needed intervention and what
+    /// recovered it.
+    deployments,
+    "/api/v1/deployments",
+    Deployments,
+    "Deployments in the window with what they shipped, their incidents, rollbacks and recovery: `{window, filters, total, limit, offset, items}`"
+);
 
-/// Incidents detected in the window, with the deployment each is attributed to.
-#[utoipa::path(
-    get,
-    path = "/api/v1/incidents",
-    tag = "drill-down",
-    params(
-        DoraParams,
-        PagingParams
-    ),
-    responses(
-        (status = 200, description = "Incidents detected in the window and the deployment each is attributed to: `{window, filters, total, limit, offset, items}`", body = Object, content_type = "application/json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
-    )
-)]
-pub async fn incidents(
-    State(state): State<ApiState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, Problem> {
-    drill_down(state, raw, Listing::Incidents).await
-}
+drill_down_route!(
+    /// Changes first deployed to production in the window, with their lead time.
+    changes,
+    "/api/v1/changes",
+    Changes,
+    "Changes first deployed to production in the window, with their lead time: `{window, filters, total, limit, offset, items}`"
+);
+
+drill_down_route!(
+    /// Incidents detected in the window, with the deployment each is attributed to.
+    incidents,
+    "/api/v1/incidents",
+    Incidents,
+    "Incidents detected in the window and the deployment each is attributed to: `{window, filters, total, limit, offset, items}`"
+);

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{broadcast, Mutex};
 
-use crate::{only_params, store_problem, ApiState};
+use crate::{only_params, store_problem, whole_number, ApiState};
 
 /// How often the tailer looks for new events while somebody watches.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -105,38 +105,26 @@ fn parse_log(params: &HashMap<String, String>) -> Result<Option<EventLog>, Probl
     }
 }
 
-fn parse_number(
-    params: &HashMap<String, String>,
-    name: &str,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<Option<i64>, Problem> {
-    params
-        .get(name)
-        .map(|text| {
-            text.parse::<i64>()
-                .ok()
-                .filter(|n| range.contains(n))
-                .ok_or_else(|| {
-                    Problem::bad_request(
-                        "invalid-parameter",
-                        "Invalid query parameter",
-                        name,
-                        format!(
-                            "{name} must be a whole number from {} to {}, got {text:?}",
-                            range.start(),
-                            range.end()
-                        ),
-                    )
-                })
-        })
-        .transpose()
-}
-
 /// A page of the history: `{"items": [...newest first], "next_before": seq | null}`.
 #[derive(Serialize)]
 pub struct EventPage {
     items: Vec<Box<RawValue>>,
     next_before: Option<i64>,
+}
+
+/// The filters the history and the live feed share, as `/openapi.json` describes them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // described only; the routes parse the text
+pub(crate) struct FeedParams {
+    /// cloudevents or cdevents
+    #[param(inline)]
+    kind: Option<crate::params::EventKind>,
+    /// Only types starting with this
+    #[param(rename = "type")]
+    event_type: Option<String>,
+    /// Only sources starting with this
+    source: Option<String>,
 }
 
 /// Stored CloudEvents or CDEvents, newest first, a page at a time.
@@ -145,16 +133,13 @@ pub struct EventPage {
     path = "/api/v1/events",
     tag = "events",
     params(
-        ("kind" = inline(Option<crate::params::EventKind>), Query, description = "cloudevents or cdevents"),
-        ("type" = Option<String>, Query, description = "Only types starting with this"),
-        ("source" = Option<String>, Query, description = "Only sources starting with this"),
+        FeedParams,
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Items per page (default 50, at most 500)"),
         ("before" = Option<i64>, Query, minimum = 0, description = "Only events with a smaller sequence number (the previous page's next_before)")
     ),
     responses(
         (status = 200, description = "Stored events, newest first: `{items, next_before}`", body = Object, content_type = "application/json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::QueryErrors
     )
 )]
 pub async fn list_events(
@@ -163,10 +148,10 @@ pub async fn list_events(
 ) -> Result<Json<EventPage>, Problem> {
     only_params(&params, &["kind", "limit", "before", "type", "source"])?;
     let log = parse_log(&params)?.unwrap_or_default();
-    let limit = parse_number(&params, "limit", 1..=MAX_PAGE)?.unwrap_or(50);
+    let limit = whole_number("limit", params.get("limit"), 1..=MAX_PAGE)?.unwrap_or(50);
     let query = EventQuery {
         log,
-        before: parse_number(&params, "before", 0..=i64::MAX)?,
+        before: whole_number("before", params.get("before"), 0..=i64::MAX)?,
         type_prefix: params.get("type").filter(|t| !t.is_empty()).cloned(),
         source_prefix: params.get("source").filter(|s| !s.is_empty()).cloned(),
         limit,
@@ -308,15 +293,10 @@ impl FeedFilter {
     get,
     path = "/api/v1/events/stream",
     tag = "events",
-    params(
-        ("kind" = inline(Option<crate::params::EventKind>), Query, description = "cloudevents or cdevents"),
-        ("type" = Option<String>, Query, description = "Only types starting with this"),
-        ("source" = Option<String>, Query, description = "Only sources starting with this")
-    ),
+    params(FeedParams),
     responses(
         (status = 200, description = "Server-sent events `cloudevent` and `cdevent` (data: an item of the history) and `lagged` (data: events skipped)", content_type = "text/event-stream"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::QueryErrors
     )
 )]
 pub async fn stream_events(

@@ -151,25 +151,40 @@ fn only_params(params: &HashMap<String, String>, known: &[&str]) -> Result<(), P
     }
 }
 
+/// The query parameter `name`, given as `text`, as a whole number in `range`; anything else is
+/// a `400` naming the parameter.
+pub(crate) fn whole_number<T>(
+    name: &str,
+    text: Option<&String>,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<Option<T>, Problem>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    text.map(|text| {
+        text.parse::<T>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                Problem::bad_request(
+                    "invalid-parameter",
+                    "Invalid query parameter",
+                    name,
+                    format!(
+                        "{name} must be a whole number from {} to {}, got {text:?}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            })
+    })
+    .transpose()
+}
+
 fn paging(params: &HashMap<String, String>) -> Result<(i64, i64), Problem> {
-    let number = |name: &str, default: i64, max: i64| -> Result<i64, Problem> {
-        match params.get(name) {
-            None => Ok(default),
-            Some(text) => text
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (0..=max).contains(n))
-                .ok_or_else(|| {
-                    Problem::bad_request(
-                        "invalid-parameter",
-                        "Invalid query parameter",
-                        name,
-                        format!("{name} must be a whole number from 0 to {max}, got {text:?}"),
-                    )
-                }),
-        }
-    };
-    Ok((number("limit", 100, 1000)?, number("offset", 0, i64::MAX)?))
+    let limit = whole_number("limit", params.get("limit"), 0..=1000)?;
+    let offset = whole_number("offset", params.get("offset"), 0..=i64::MAX)?;
+    Ok((limit.unwrap_or(100), offset.unwrap_or(0)))
 }
 
 /// One row of the book's response.
@@ -196,8 +211,7 @@ pub struct FrequencyEntry {
     responses(
         (status = 200, description = "Deployments per service and bucket, in the book's shape", body = Vec<FrequencyEntry>),
         (status = 404, description = "Unknown bucket", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::QueryErrors
     )
 )]
 async fn deploy_frequency(
@@ -255,8 +269,7 @@ pub struct Page<T> {
     ),
     responses(
         (status = 200, description = "Failed transformations and CDEvents the calculator skipped (`transformer` = `calculator`, with `cdevent_seq`), newest first: `{items, limit, offset}`", body = Object, content_type = "application/json"),
-        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::QueryErrors
     )
 )]
 async fn list_failures(
@@ -303,7 +316,7 @@ pub struct PipelineState {
     tag = "pipeline",
     responses(
         (status = 200, description = "Row counts, cursors, lags, pending calls of external functions and (ingest processes) ingest totals", body = Object, content_type = "application/json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::Unavailable
     )
 )]
 async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, Problem> {
@@ -331,7 +344,7 @@ async fn pipeline(State(state): State<ApiState>) -> Result<Json<PipelineState>, 
     tag = "metrics",
     responses(
         (status = 200, description = "`{services, environments, teams}`, sorted", body = Object, content_type = "application/json"),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::Unavailable
     )
 )]
 async fn dimensions(State(state): State<ApiState>) -> Result<Json<Dimensions>, Problem> {
@@ -387,7 +400,7 @@ pub struct Readiness {
     tag = "health",
     responses(
         (status = 200, description = "The database answers; `auth` says which scopes need tokens", body = Readiness),
-        (status = 503, description = "The database is unavailable", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+        crate::params::Unavailable
     )
 )]
 async fn readyz(State(state): State<ApiState>) -> Result<Json<Readiness>, Problem> {

@@ -1,6 +1,7 @@
 //! The query parameters of the read routes as `/openapi.json` describes them: every bound the
 //! parsers enforce (non-empty values, number ranges, the accepted words, text limits) is in the
-//! schema, so a request the description allows is one the server takes.
+//! schema, so a request the description allows is one the server takes. Also the errors the
+//! read routes share, described once.
 
 use utoipa::openapi::schema::{
     ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
@@ -104,3 +105,32 @@ pub enum ChartFile {
     #[schema(rename = "rework-rate.svg")]
     ReworkRate,
 }
+
+/// The errors of a read route that takes parameters: one of them is wrong, or the database is
+/// unavailable.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // described only; the routes answer `Problem`s
+pub enum QueryErrors {
+    #[response(
+        status = 400,
+        description = "A parameter is unknown, repeated or invalid (named in `field`)",
+        content_type = "application/problem+json"
+    )]
+    BadParameter(dora_http::ProblemDetails),
+    #[response(
+        status = 503,
+        description = "The database is unavailable",
+        content_type = "application/problem+json"
+    )]
+    Unavailable(dora_http::ProblemDetails),
+}
+
+/// The error of a read route without parameters: the database is unavailable.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 503,
+    description = "The database is unavailable",
+    content_type = "application/problem+json"
+)]
+#[allow(dead_code)]
+pub struct Unavailable(dora_http::ProblemDetails);

@@ -8,24 +8,19 @@
 
 mod common;
 
-use std::fs;
-use std::path::PathBuf;
-
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use common::{headers, post, read_json, serve, TempStore};
-use dora_model::cloudevent::{CloudEvent, Data};
+use common::{
+    case_body, deliver_twice, headers, headers_and, post, read_json, serve, stored, webhook_cases,
+    TempStore, WebhookCase,
+};
+use dora_model::cloudevent::Data;
 use dora_sources::github::{self, webhook::adapt};
 use dora_sources::webhook::{SecretSetting, WebhookSettings};
-use dora_store::Position;
 use hmac::{Hmac, Mac};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::Sha256;
 
 const SECRET: &str = "It's a Secret to Everybody";
-
-fn fixtures() -> PathBuf {
-    common::fixtures("github")
-}
 
 /// `sha256=<hex>` as GitHub computes it.
 fn signature(secret: &str, body: &[u8]) -> String {
@@ -45,20 +40,18 @@ fn with_secret(secret: &str) -> WebhookSettings {
 
 /// A `pull_request` delivery: (body, event name, delivery GUID).
 fn pull_request_body() -> Vec<u8> {
-    let input = read_json(&fixtures().join("octokit-pull-request-opened/input.json"));
-    serde_json::to_vec(&input["data"]).unwrap()
+    case_body("github", "octokit-pull-request-opened")
 }
 
 const DELIVERY: &str = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
 
 fn delivery_headers(extra: &[(&str, &str)]) -> HeaderMap {
-    let mut pairs = vec![
+    let delivery = [
         ("X-GitHub-Event", "pull_request"),
         ("X-GitHub-Delivery", DELIVERY),
         ("Content-Type", "application/json"),
     ];
-    pairs.extend_from_slice(extra);
-    headers(&pairs)
+    headers_and(&delivery, extra)
 }
 
 #[test]
@@ -209,14 +202,13 @@ fn header_names_are_case_insensitive() {
 #[test]
 fn the_transformer_fixtures_are_what_the_adapter_makes() {
     let mut checked = 0;
-    for entry in fs::read_dir(fixtures()).unwrap() {
-        let dir = entry.unwrap().path();
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        if !dir.join("input.json").is_file() || name.starts_with("knative-") {
-            continue;
-        }
-        let input = read_json(&dir.join("input.json"));
-        let expected = CloudEvent::from_json_value(input.clone()).unwrap();
+    for WebhookCase {
+        name,
+        dir,
+        expected,
+        body,
+    } in webhook_cases("github")
+    {
         let event_name = expected
             .event_type
             .strip_prefix(github::TYPE_PREFIX)
@@ -238,7 +230,6 @@ fn the_transformer_fixtures_are_what_the_adapter_makes() {
                 ("X-GitHub-Delivery", &expected.id),
             ]);
         }
-        let body = serde_json::to_vec(&input["data"]).unwrap();
         let made = adapt(&request, &body, &WebhookSettings::default())
             .unwrap_or_else(|e| panic!("{name}: {}", e.detail));
         assert_eq!(made, vec![expected], "{name}");
@@ -281,34 +272,19 @@ async fn signed_deliveries_are_stored_once_and_bad_signatures_not_at_all() {
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(problem["field"], "X-Hub-Signature-256");
-    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
-    assert!(stored.records.is_empty(), "a rejected delivery is stored");
-
-    let good = Some(signature(SECRET, &body));
-    let (status, answer) = post(
-        address,
-        "/webhooks/github",
-        delivery("pull_request", DELIVERY, good.clone()),
-        body.clone(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(answer, json!({"accepted": 1, "duplicates": 0}));
+    assert!(
+        stored(&temp.store).await.is_empty(),
+        "a rejected delivery is stored"
+    );
 
     // GitHub redelivers with the same GUID: a duplicate, not a second event.
-    let (status, answer) = post(
-        address,
-        "/webhooks/github",
-        delivery("pull_request", DELIVERY, good),
-        body,
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(answer, json!({"accepted": 0, "duplicates": 1}));
+    let good = Some(signature(SECRET, &body));
+    let headers = delivery("pull_request", DELIVERY, good);
+    deliver_twice(address, "/webhooks/github", headers, body).await;
 
-    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
-    assert_eq!(stored.records.len(), 1);
-    let event = CloudEvent::from_json_bytes(stored.records[0].content.as_bytes()).unwrap();
+    let [event] = &stored(&temp.store).await[..] else {
+        panic!("not one event stored");
+    };
     assert_eq!(event.id, DELIVERY);
     assert_eq!(event.event_type, "dev.knative.source.github.pull_request");
     assert_eq!(event.source, "https://github.com/Codertocat/Hello-World");
@@ -318,8 +294,7 @@ async fn signed_deliveries_are_stored_once_and_bad_signatures_not_at_all() {
 async fn unsigned_ping_is_stored_and_a_missing_event_header_is_400() {
     let temp = TempStore::new("github", "unsigned").await;
     let address = serve(&temp.store, WebhookSettings::default()).await;
-    let ping = read_json(&fixtures().join("cdviz-ping/input.json"));
-    let body = serde_json::to_vec(&ping["data"]).unwrap();
+    let body = case_body("github", "cdviz-ping");
 
     let mut headers = delivery("ping", "0b1c2d3e-0000-4000-8000-000000000001", None);
     headers.retain(|(name, _)| name != "X-GitHub-Event");
@@ -337,9 +312,9 @@ async fn unsigned_ping_is_stored_and_a_missing_event_header_is_400() {
     .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(answer["accepted"], 1);
-    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
-    assert_eq!(stored.records.len(), 1);
-    let event = CloudEvent::from_json_bytes(stored.records[0].content.as_bytes()).unwrap();
+    let [event] = &stored(&temp.store).await[..] else {
+        panic!("not one event stored");
+    };
     assert_eq!(event.source, "https://github.com/aaaaa-aaa");
     assert_eq!(event.subject.as_deref(), Some("111111111"));
 }

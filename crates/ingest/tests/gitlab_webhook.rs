@@ -11,12 +11,14 @@ use std::fs;
 use std::path::PathBuf;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use common::{headers, read_json, serve, TempStore};
-use dora_model::cloudevent::{CloudEvent, Data};
+use common::{
+    case_body, deliver_twice, headers, headers_and, read_json, serve, stored, webhook_cases,
+    TempStore, WebhookCase,
+};
+use dora_model::cloudevent::Data;
 use dora_sources::gitlab::{self, webhook::adapt};
 use dora_sources::webhook::{TokenSetting, WebhookSettings};
-use dora_store::Position;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const TOKEN: &str = "glwt-0123456789abcdef";
 const EVENT_UUID: &str = "5c0c2b14-4c1b-4d7d-8f51-33f1a1c2b0de";
@@ -45,18 +47,16 @@ fn with_token(token: &str) -> WebhookSettings {
 
 /// The body of a `Merge Request Hook` delivery (GitLab's documented example).
 fn merge_request_body() -> Vec<u8> {
-    let input = read_json(&fixtures().join("gitlab-docs-merge-request-hook-open/input.json"));
-    serde_json::to_vec(&input["data"]).unwrap()
+    case_body("gitlab", "gitlab-docs-merge-request-hook-open")
 }
 
 fn delivery_headers(extra: &[(&str, &str)]) -> HeaderMap {
-    let mut pairs = vec![
+    let delivery = [
         ("X-Gitlab-Event", "Merge Request Hook"),
         ("X-Gitlab-Event-UUID", EVENT_UUID),
         ("Content-Type", "application/json"),
     ];
-    pairs.extend_from_slice(extra);
-    headers(&pairs)
+    headers_and(&delivery, extra)
 }
 
 #[test]
@@ -215,8 +215,7 @@ fn header_names_are_case_insensitive() {
 
 #[test]
 fn a_job_hook_without_project_takes_its_source_from_the_repository_or_the_instance() {
-    let input = read_json(&fixtures().join("go-gitlab-build-no-uuid/input.json"));
-    let body = serde_json::to_vec(&input["data"]).unwrap();
+    let body = case_body("gitlab", "go-gitlab-build-no-uuid");
     let events = adapt(
         &headers(&[("X-Gitlab-Event", "Job Hook")]),
         &body,
@@ -247,14 +246,13 @@ fn a_job_hook_without_project_takes_its_source_from_the_repository_or_the_instan
 fn the_transformer_fixtures_are_what_the_adapter_makes() {
     let mut checked = 0;
     let mut without_uuid = 0;
-    for entry in fs::read_dir(fixtures()).unwrap() {
-        let dir = entry.unwrap().path();
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        if !dir.join("input.json").is_file() || name.starts_with("knative-") {
-            continue;
-        }
-        let input = read_json(&dir.join("input.json"));
-        let expected = CloudEvent::from_json_value(input.clone()).unwrap();
+    for WebhookCase {
+        name,
+        dir,
+        expected,
+        body,
+    } in webhook_cases("gitlab")
+    {
         let mut request = HeaderMap::new();
         let captured = read_json(&dir.join("headers.json"));
         for (key, value) in captured.as_object().unwrap() {
@@ -266,7 +264,6 @@ fn the_transformer_fixtures_are_what_the_adapter_makes() {
         if !request.contains_key("X-Gitlab-Event-UUID") {
             without_uuid += 1;
         }
-        let body = serde_json::to_vec(&input["data"]).unwrap();
         let made = adapt(&request, &body, &WebhookSettings::default())
             .unwrap_or_else(|e| panic!("{name}: {}", e.detail));
         assert_eq!(made, vec![expected], "{name}");
@@ -307,31 +304,18 @@ async fn tokened_deliveries_are_stored_once_and_wrong_tokens_not_at_all() {
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(problem["field"], "X-Gitlab-Token");
-    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
-    assert!(stored.records.is_empty(), "a rejected delivery is stored");
-
-    let (status, answer) = post(
-        address,
-        delivery("Merge Request Hook", Some(EVENT_UUID), Some(TOKEN)),
-        body.clone(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(answer, json!({"accepted": 1, "duplicates": 0}));
+    assert!(
+        stored(&temp.store).await.is_empty(),
+        "a rejected delivery is stored"
+    );
 
     // The same delivery again: a duplicate, not a second event.
-    let (status, answer) = post(
-        address,
-        delivery("Merge Request Hook", Some(EVENT_UUID), Some(TOKEN)),
-        body,
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(answer, json!({"accepted": 0, "duplicates": 1}));
+    let headers = delivery("Merge Request Hook", Some(EVENT_UUID), Some(TOKEN));
+    deliver_twice(address, "/webhooks/gitlab", headers, body).await;
 
-    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
-    assert_eq!(stored.records.len(), 1);
-    let event = CloudEvent::from_json_bytes(stored.records[0].content.as_bytes()).unwrap();
+    let [event] = &stored(&temp.store).await[..] else {
+        panic!("not one event stored");
+    };
     assert_eq!(event.id, EVENT_UUID);
     assert_eq!(event.event_type, "dev.knative.sources.gitlab.merge_request");
     assert_eq!(event.source, "http://example.com/gitlabhq/gitlab-test");
@@ -345,8 +329,7 @@ async fn tokened_deliveries_are_stored_once_and_wrong_tokens_not_at_all() {
 async fn unmapped_events_are_stored_and_a_missing_event_header_is_400() {
     let temp = TempStore::new("gitlab", "unmapped").await;
     let address = serve(&temp.store, WebhookSettings::default()).await;
-    let release = read_json(&fixtures().join("go-gitlab-release/input.json"));
-    let body = serde_json::to_vec(&release["data"]).unwrap();
+    let body = case_body("gitlab", "go-gitlab-release");
 
     let mut headers = delivery("Release Hook", None, None);
     headers.retain(|(name, _)| name != "X-Gitlab-Event");
@@ -356,18 +339,11 @@ async fn unmapped_events_are_stored_and_a_missing_event_header_is_400() {
 
     // Events the transformer ignores are stored all the same, and answered 202; without
     // X-Gitlab-Event-UUID the same body sent twice is stored once.
-    for expected in [
-        json!({"accepted": 1, "duplicates": 0}),
-        json!({"accepted": 0, "duplicates": 1}),
-    ] {
-        let (status, answer) =
-            post(address, delivery("Release Hook", None, None), body.clone()).await;
-        assert_eq!(status, StatusCode::ACCEPTED);
-        assert_eq!(answer, expected);
-    }
-    let stored = temp.store.raw_after(Position::START, 10).await.unwrap();
-    assert_eq!(stored.records.len(), 1);
-    let event = CloudEvent::from_json_bytes(stored.records[0].content.as_bytes()).unwrap();
+    let headers = delivery("Release Hook", None, None);
+    deliver_twice(address, "/webhooks/gitlab", headers, body.clone()).await;
+    let [event] = &stored(&temp.store).await[..] else {
+        panic!("not one event stored");
+    };
     assert_eq!(event.event_type, "dev.knative.sources.gitlab.release");
     assert_eq!(
         event.source,

@@ -47,12 +47,19 @@ fn pagerduty(headers: &HeaderMap, body: &[u8], settings: &WebhookSettings) -> Ve
         .unwrap_or_else(|p| panic!("refused: {}", serde_json::to_string(&p).unwrap()))
 }
 
-fn adapt(tool: &str, body: &[u8]) -> Vec<CloudEvent> {
-    match tool {
-        "alertmanager" => alertmanager(&HeaderMap::new(), body, &unsigned()),
-        "pagerduty" => pagerduty(&HeaderMap::new(), body, &unsigned()),
+/// What a tool's adapter makes of `body`, without headers and with no secret or token set.
+fn adapt_unsigned(tool: &str, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
+    let adapter = match tool {
+        "alertmanager" => dora_sources::alertmanager::webhook::adapt,
+        "pagerduty" => dora_sources::pagerduty::webhook::adapt,
         _ => unreachable!("{tool}"),
-    }
+    };
+    adapter(&HeaderMap::new(), body, &unsigned())
+}
+
+fn adapt(tool: &str, body: &[u8]) -> Vec<CloudEvent> {
+    adapt_unsigned(tool, body)
+        .unwrap_or_else(|p| panic!("refused: {}", serde_json::to_string(&p).unwrap()))
 }
 
 /// Checks (or, with `DORA_UPDATE_GOLDEN=1`, writes) the golden inputs of one tool.
@@ -173,6 +180,11 @@ fn one_alert(events: Vec<CloudEvent>) -> CloudEvent {
     events.into_iter().next().unwrap()
 }
 
+/// The one CloudEvent a tool's adapter makes of its payload `name`.
+fn the_event(tool: &str, name: &str) -> CloudEvent {
+    one_alert(adapt(tool, &payload_bytes(tool, name)))
+}
+
 fn detect(event: &CloudEvent) -> Value {
     let mut out = AlertmanagerTransformer::new(AlertmanagerSettings::default())
         .documents(event)
@@ -239,14 +251,8 @@ fn alertmanager_resent_firing_alert_is_a_duplicate_and_its_resolution_is_not() {
 #[test]
 fn alertmanager_alerts_without_fingerprint_get_alertmanagers_own() {
     // alertmanager-bot's payloads come from an Alertmanager without fingerprints.
-    let firing = one_alert(adapt(
-        "alertmanager",
-        &payload_bytes("alertmanager", "alertmanager-bot-firing"),
-    ));
-    let resolved = one_alert(adapt(
-        "alertmanager",
-        &payload_bytes("alertmanager", "alertmanager-bot-resolved"),
-    ));
+    let firing = the_event("alertmanager", "alertmanager-bot-firing");
+    let resolved = the_event("alertmanager", "alertmanager-bot-resolved");
     let fingerprint = firing.id.split('/').next().unwrap().to_owned();
     assert_eq!(fingerprint.len(), 16);
     assert!(resolved.id.starts_with(&format!("{fingerprint}/")));
@@ -317,21 +323,8 @@ fn assert_bad_request(result: Result<Vec<CloudEvent>, Problem>, field: &str) {
 
 #[test]
 fn alertmanager_malformed_payloads_are_400_naming_the_field() {
-    let adapt_value = |value: &Value| {
-        dora_sources::alertmanager::webhook::adapt(
-            &HeaderMap::new(),
-            value.to_string().as_bytes(),
-            &unsigned(),
-        )
-    };
-    assert_bad_request(
-        dora_sources::alertmanager::webhook::adapt(
-            &HeaderMap::new(),
-            b"{\"alerts\": [",
-            &unsigned(),
-        ),
-        "body",
-    );
+    let adapt_value = |value: &Value| adapt_unsigned("alertmanager", value.to_string().as_bytes());
+    assert_bad_request(adapt_unsigned("alertmanager", b"{\"alerts\": ["), "body");
     assert_bad_request(adapt_value(&json!([1])), "body");
     let base = payload("alertmanager", "zulip-alert");
     let cases: Vec<(&str, Breakage)> = vec![
@@ -489,10 +482,7 @@ fn transform_pagerduty(event: &CloudEvent) -> Vec<Value> {
 
 #[test]
 fn pagerduty_event_becomes_one_cloudevent_and_pairs_by_incident() {
-    let triggered = one_alert(adapt(
-        "pagerduty",
-        &payload_bytes("pagerduty", "project-checkout-triggered"),
-    ));
+    let triggered = the_event("pagerduty", "project-checkout-triggered");
     assert_eq!(triggered.event_type, "com.pagerduty.incident.triggered");
     assert_eq!(triggered.source, "https://acme.pagerduty.com");
     assert_eq!(triggered.id, "01EHGDWS1RMC4M6ZB3V0BCPKRN");
@@ -505,23 +495,14 @@ fn pagerduty_event_becomes_one_cloudevent_and_pairs_by_incident() {
         Some(&payload("pagerduty", "project-checkout-triggered")["event"])
     );
     // A redelivery has the same (source, id): the raw store keeps one.
-    let again = one_alert(adapt(
-        "pagerduty",
-        &payload_bytes("pagerduty", "project-checkout-triggered"),
-    ));
+    let again = the_event("pagerduty", "project-checkout-triggered");
     assert_eq!(
         (&again.source, &again.id),
         (&triggered.source, &triggered.id)
     );
 
-    let acknowledged = one_alert(adapt(
-        "pagerduty",
-        &payload_bytes("pagerduty", "project-checkout-acknowledged"),
-    ));
-    let resolved = one_alert(adapt(
-        "pagerduty",
-        &payload_bytes("pagerduty", "project-checkout-resolved"),
-    ));
+    let acknowledged = the_event("pagerduty", "project-checkout-acknowledged");
+    let resolved = the_event("pagerduty", "project-checkout-resolved");
     assert_ne!(resolved.id, triggered.id);
     assert!(transform_pagerduty(&acknowledged).is_empty());
     let detected = transform_pagerduty(&triggered).remove(0);
@@ -530,10 +511,7 @@ fn pagerduty_event_becomes_one_cloudevent_and_pairs_by_incident() {
     assert_eq!(detected["subject"]["id"], resolved["subject"]["id"]);
 
     // The ping of a new subscription is stored (202), and maps to nothing.
-    let ping = one_alert(adapt(
-        "pagerduty",
-        &payload_bytes("pagerduty", "project-ping"),
-    ));
+    let ping = the_event("pagerduty", "project-ping");
     assert_eq!(ping.event_type, "com.pagerduty.pagey.ping");
     assert_eq!(ping.source, "pagerduty");
     assert!(transform_pagerduty(&ping).is_empty());
@@ -541,17 +519,8 @@ fn pagerduty_event_becomes_one_cloudevent_and_pairs_by_incident() {
 
 #[test]
 fn pagerduty_malformed_payloads_are_400_naming_the_field() {
-    let adapt_value = |value: &Value| {
-        dora_sources::pagerduty::webhook::adapt(
-            &HeaderMap::new(),
-            value.to_string().as_bytes(),
-            &unsigned(),
-        )
-    };
-    assert_bad_request(
-        dora_sources::pagerduty::webhook::adapt(&HeaderMap::new(), b"event=1", &unsigned()),
-        "body",
-    );
+    let adapt_value = |value: &Value| adapt_unsigned("pagerduty", value.to_string().as_bytes());
+    assert_bad_request(adapt_unsigned("pagerduty", b"event=1"), "body");
     assert_bad_request(adapt_value(&json!("event")), "body");
     assert_bad_request(adapt_value(&json!({"messages": []})), "/event");
     assert_bad_request(adapt_value(&json!({"event": []})), "/event");

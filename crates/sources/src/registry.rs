@@ -91,6 +91,59 @@ pub fn docs_table() -> String {
     table
 }
 
+/// Declares a source: its unit struct and its [`Source`] impl. `transformer` makes its
+/// transformer from the `[sources.*]` settings (named by the closure's parameter); `webhook`,
+/// when given, is its `POST /webhooks/<name>` adapter.
+macro_rules! declare_source {
+    (
+        $(#[doc = $doc:literal])*
+        pub struct $source:ident {
+            name: $name:literal,
+            summary: $summary:literal,
+            docs_page: $docs_page:literal,
+            transformer: |$settings:ident| $transformer:expr,
+            default_routes: $routes:expr,
+            $(webhook: $webhook:path,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $source;
+
+        impl $crate::registry::Source for $source {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn summary(&self) -> &'static str {
+                $summary
+            }
+
+            fn docs_page(&self) -> &'static str {
+                $docs_page
+            }
+
+            fn transformer(
+                &self,
+                $settings: &$crate::registry::SourcesConfig,
+            ) -> Box<dyn $crate::transform::Transformer> {
+                Box::new($transformer)
+            }
+
+            fn default_routes(&self) -> &'static [$crate::registry::DefaultRoute] {
+                $routes
+            }
+
+            $(
+                fn webhook(&self) -> Option<$crate::webhook::Adapter> {
+                    Some($webhook)
+                }
+            )?
+        }
+    };
+}
+pub(crate) use declare_source;
+
 /// Declares the sources: for each, its name (the field of the settings), the [`Source`], and
 /// the types of its `[sources.<name>]` settings and `[webhooks.<name>]` authentication when it
 /// has them.

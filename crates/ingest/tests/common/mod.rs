@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use dora_ingest::{IngestState, Limits};
+use dora_model::cloudevent::CloudEvent;
 use dora_sources::WebhookSettings;
 use dora_store::writer::RawWriter;
-use dora_store::Store;
+use dora_store::{Position, Store};
 use serde_json::Value;
 
 /// `tests/fixtures/<tool>` at the repository root.
@@ -28,6 +29,50 @@ pub fn fixtures(tool: &str) -> PathBuf {
 pub fn read_json(path: &Path) -> Value {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The body a golden case of a tool was delivered with: the `data` of its `input.json`.
+pub fn case_body(tool: &str, case: &str) -> Vec<u8> {
+    let input = read_json(&fixtures(tool).join(case).join("input.json"));
+    serde_json::to_vec(&input["data"]).unwrap()
+}
+
+/// A golden case that a webhook delivered: its name and directory, the CloudEvent of its
+/// `input.json` and the body it was delivered with.
+pub struct WebhookCase {
+    pub name: String,
+    pub dir: PathBuf,
+    pub expected: CloudEvent,
+    pub body: Vec<u8>,
+}
+
+/// The golden cases of a tool that its webhook delivered: all but `knative-*`, which the
+/// Knative source made.
+pub fn webhook_cases(tool: &str) -> Vec<WebhookCase> {
+    case_names(tool)
+        .into_iter()
+        .filter(|name| !name.starts_with("knative-"))
+        .map(|name| {
+            let dir = fixtures(tool).join(&name);
+            let input = read_json(&dir.join("input.json"));
+            WebhookCase {
+                expected: CloudEvent::from_json_value(input.clone()).unwrap(),
+                body: serde_json::to_vec(&input["data"]).unwrap(),
+                name,
+                dir,
+            }
+        })
+        .collect()
+}
+
+/// The CloudEvents in a store, in the order stored (the first ten).
+pub async fn stored(store: &Store) -> Vec<CloudEvent> {
+    let batch = store.raw_after(Position::START, 10).await.unwrap();
+    batch
+        .records
+        .iter()
+        .map(|record| CloudEvent::from_json_bytes(record.content.as_bytes()).unwrap())
+        .collect()
 }
 
 /// The bytes of `payloads/<name>.json` of a tool.
@@ -72,6 +117,11 @@ pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         );
     }
     map
+}
+
+/// A header map of the `(name, value)` pairs of `pairs`, then of `extra`.
+pub fn headers_and(pairs: &[(&str, &str)], extra: &[(&str, &str)]) -> HeaderMap {
+    headers(&[pairs, extra].concat())
 }
 
 /// An `Authorization` header with `value`.
@@ -171,6 +221,24 @@ pub async fn post(
     })
     .await
     .unwrap()
+}
+
+/// POSTs one delivery twice to `path`: the first is accepted, the second (a redelivery) is a
+/// duplicate, not a second event.
+pub async fn deliver_twice(
+    address: std::net::SocketAddr,
+    path: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) {
+    for expected in [
+        serde_json::json!({"accepted": 1, "duplicates": 0}),
+        serde_json::json!({"accepted": 0, "duplicates": 1}),
+    ] {
+        let (status, answer) = post(address, path, headers.clone(), body.clone()).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{path}");
+        assert_eq!(answer, expected, "{path}");
+    }
 }
 
 /// Whether the golden files are to be rewritten (`DORA_UPDATE_GOLDEN=1`).

@@ -7,38 +7,19 @@ pub mod webhook;
 
 pub use transform::*;
 
-use crate::registry::{DefaultRoute, Source, SourcesConfig};
-use crate::transform::Transformer;
+use crate::registry::DefaultRoute;
 
 /// Its routes in the default configuration.
 const DEFAULT_ROUTES: &[DefaultRoute] = &[DefaultRoute::prefix("alertmanager", TYPE_PREFIX)];
 
-/// The alertmanager source.
-#[derive(Debug, Clone, Copy)]
-pub struct Alertmanager;
-
-impl Source for Alertmanager {
-    fn name(&self) -> &'static str {
-        "alertmanager"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Prometheus Alertmanager: firing and resolved alerts -> incidents."
-    }
-
-    fn docs_page(&self) -> &'static str {
-        "alertmanager.md"
-    }
-
-    fn transformer(&self, settings: &SourcesConfig) -> Box<dyn Transformer> {
-        Box::new(AlertmanagerTransformer::new(settings.alertmanager.clone()))
-    }
-
-    fn default_routes(&self) -> &'static [DefaultRoute] {
-        DEFAULT_ROUTES
-    }
-
-    fn webhook(&self) -> Option<crate::webhook::Adapter> {
-        Some(webhook::adapt)
+crate::registry::declare_source! {
+    /// The alertmanager source.
+    pub struct Alertmanager {
+        name: "alertmanager",
+        summary: "Prometheus Alertmanager: firing and resolved alerts -> incidents.",
+        docs_page: "alertmanager.md",
+        transformer: |settings| AlertmanagerTransformer::new(settings.alertmanager.clone()),
+        default_routes: DEFAULT_ROUTES,
+        webhook: webhook::adapt,
     }
 }

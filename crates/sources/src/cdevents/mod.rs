@@ -6,8 +6,7 @@ pub mod transform;
 
 pub use transform::*;
 
-use crate::registry::{DefaultRoute, Source, SourcesConfig};
-use crate::transform::Transformer;
+use crate::registry::DefaultRoute;
 
 /// Its routes in the default configuration.
 const DEFAULT_ROUTES: &[DefaultRoute] = &[
@@ -15,28 +14,13 @@ const DEFAULT_ROUTES: &[DefaultRoute] = &[
     DefaultRoute::prefix("cdevents-custom", "dev.cdeventsx."),
 ];
 
-/// The cdevents source.
-#[derive(Debug, Clone, Copy)]
-pub struct Cdevents;
-
-impl Source for Cdevents {
-    fn name(&self) -> &'static str {
-        "cdevents"
-    }
-
-    fn summary(&self) -> &'static str {
-        "CDEvents: CloudEvents that carry a CDEvent (dev.cdevents.*, custom dev.cdeventsx.*), and POST /cdevents -> stored as they are, after schema validation."
-    }
-
-    fn docs_page(&self) -> &'static str {
-        "../api.md#post-cdevents"
-    }
-
-    fn transformer(&self, _settings: &SourcesConfig) -> Box<dyn Transformer> {
-        Box::new(PassThrough)
-    }
-
-    fn default_routes(&self) -> &'static [DefaultRoute] {
-        DEFAULT_ROUTES
+crate::registry::declare_source! {
+    /// The cdevents source.
+    pub struct Cdevents {
+        name: "cdevents",
+        summary: "CDEvents: CloudEvents that carry a CDEvent (dev.cdevents.*, custom dev.cdeventsx.*), and POST /cdevents -> stored as they are, after schema validation.",
+        docs_page: "../api.md#post-cdevents",
+        transformer: |_settings| PassThrough,
+        default_routes: DEFAULT_ROUTES,
     }
 }

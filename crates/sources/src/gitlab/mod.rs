@@ -8,38 +8,19 @@ pub mod webhook;
 
 pub use transform::*;
 
-use crate::registry::{DefaultRoute, Source, SourcesConfig};
-use crate::transform::Transformer;
+use crate::registry::DefaultRoute;
 
 /// Its routes in the default configuration.
 const DEFAULT_ROUTES: &[DefaultRoute] = &[DefaultRoute::prefix("gitlab", TYPE_PREFIX)];
 
-/// The gitlab source.
-#[derive(Debug, Clone, Copy)]
-pub struct Gitlab;
-
-impl Source for Gitlab {
-    fn name(&self) -> &'static str {
-        "gitlab"
-    }
-
-    fn summary(&self) -> &'static str {
-        "GitLab: pushes, merge requests, deployments, pipelines and incident issues (Knative GitLabSource or its webhook) -> changes, deployments, pipeline runs and incidents."
-    }
-
-    fn docs_page(&self) -> &'static str {
-        "gitlab.md"
-    }
-
-    fn transformer(&self, settings: &SourcesConfig) -> Box<dyn Transformer> {
-        Box::new(GitlabTransformer::new(settings.gitlab.clone()))
-    }
-
-    fn default_routes(&self) -> &'static [DefaultRoute] {
-        DEFAULT_ROUTES
-    }
-
-    fn webhook(&self) -> Option<crate::webhook::Adapter> {
-        Some(webhook::adapt)
+crate::registry::declare_source! {
+    /// The gitlab source.
+    pub struct Gitlab {
+        name: "gitlab",
+        summary: "GitLab: pushes, merge requests, deployments, pipelines and incident issues (Knative GitLabSource or its webhook) -> changes, deployments, pipeline runs and incidents.",
+        docs_page: "gitlab.md",
+        transformer: |settings| GitlabTransformer::new(settings.gitlab.clone()),
+        default_routes: DEFAULT_ROUTES,
+        webhook: webhook::adapt,
     }
 }

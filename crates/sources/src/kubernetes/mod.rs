@@ -7,8 +7,7 @@ pub mod transform;
 
 pub use transform::*;
 
-use crate::registry::{DefaultRoute, Source, SourcesConfig};
-use crate::transform::Transformer;
+use crate::registry::DefaultRoute;
 
 /// Its routes in the default configuration.
 const DEFAULT_ROUTES: &[DefaultRoute] = &[
@@ -27,28 +26,13 @@ const DEFAULT_ROUTES: &[DefaultRoute] = &[
     },
 ];
 
-/// The kubernetes source.
-#[derive(Debug, Clone, Copy)]
-pub struct Kubernetes;
-
-impl Source for Kubernetes {
-    fn name(&self) -> &'static str {
-        "kubernetes"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Kubernetes: Deployments, ReplicaSets and their Events through a Knative ApiServerSource -> deployments, rollbacks and removals."
-    }
-
-    fn docs_page(&self) -> &'static str {
-        "kubernetes.md"
-    }
-
-    fn transformer(&self, _settings: &SourcesConfig) -> Box<dyn Transformer> {
-        Box::new(KubernetesTransformer)
-    }
-
-    fn default_routes(&self) -> &'static [DefaultRoute] {
-        DEFAULT_ROUTES
+crate::registry::declare_source! {
+    /// The kubernetes source.
+    pub struct Kubernetes {
+        name: "kubernetes",
+        summary: "Kubernetes: Deployments, ReplicaSets and their Events through a Knative ApiServerSource -> deployments, rollbacks and removals.",
+        docs_page: "kubernetes.md",
+        transformer: |_settings| KubernetesTransformer,
+        default_routes: DEFAULT_ROUTES,
     }
 }
