@@ -108,7 +108,9 @@ async fn main() -> ExitCode {
         Command::Import(_) => "warn,sqlx=error",
         _ => "info,sqlx=warn",
     };
+    // Logs go to standard error: standard output is the commands' own (`metrics --json | jq`).
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
