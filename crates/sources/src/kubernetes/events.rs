@@ -3,7 +3,7 @@
 
 use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::transform::*;
 use crate::common::{field, optional_str, required_str};
@@ -58,12 +58,8 @@ pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted
         ],
     )?;
 
-    let mut details = Map::new();
-    details.insert("namespace".into(), json!(namespace));
-    details.insert("name".into(), json!(name));
-    if let Some(uid) = optional_str(data, &["involvedObject", "uid"])? {
-        details.insert("uid".into(), json!(uid));
-    }
+    let uid = optional_str(data, &["involvedObject", "uid"])?;
+    let mut details = object_details(namespace, name, uid);
     details.insert("replicaSet".into(), json!(replica_set));
 
     Ok(vec![ServiceEvent {

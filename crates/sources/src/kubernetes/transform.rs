@@ -277,12 +277,7 @@ fn from_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Tra
     let template = pod_template(data)?;
     let timestamp = timestamp(event, data, &[&["metadata", "creationTimestamp"]])?;
 
-    let mut details = Map::new();
-    details.insert("namespace".into(), json!(namespace));
-    details.insert("name".into(), json!(name));
-    if let Some(uid) = uid {
-        details.insert("uid".into(), json!(uid));
-    }
+    let mut details = object_details(namespace, name, uid);
     details.insert("revision".into(), json!(revision));
     details.insert("images".into(), json!(template.images));
     details.insert("templateHash".into(), json!(template.hash));
@@ -347,10 +342,7 @@ fn from_replica_set(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Tr
         )
     };
 
-    let mut details = Map::new();
-    details.insert("namespace".into(), json!(namespace));
-    details.insert("name".into(), json!(owner.name));
-    details.insert("uid".into(), json!(owner.uid));
+    let mut details = object_details(namespace, owner.name, Some(owner.uid));
     details.insert("revision".into(), json!(revision));
     details.insert("replicaSet".into(), json!(replica_set));
     if rolled_back {
@@ -545,12 +537,7 @@ fn removed_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, 
     let id = derived_id(&["kubernetes", "removed", &event.source, &object_key]);
     let timestamp = timestamp(event, data, &[&["metadata", "deletionTimestamp"]])?;
 
-    let mut details = Map::new();
-    details.insert("namespace".into(), json!(namespace));
-    details.insert("name".into(), json!(name));
-    if let Some(uid) = uid {
-        details.insert("uid".into(), json!(uid));
-    }
+    let mut details = object_details(namespace, name, uid);
     if let Some(revision) = optional_str(data, &["metadata", "annotations", REVISION_ANNOTATION])? {
         details.insert("revision".into(), json!(revision));
     }
@@ -591,9 +578,7 @@ fn removed_by_reference(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>
         &event.id,
     ]);
     let timestamp = timestamp(event, data, &[])?;
-    let mut details = Map::new();
-    details.insert("namespace".into(), json!(namespace));
-    details.insert("name".into(), json!(name));
+    let details = object_details(namespace, name, None);
     Ok(vec![ServiceEvent {
         event_type: SERVICE_REMOVED,
         id,
@@ -604,6 +589,17 @@ fn removed_by_reference(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>
         details,
     }
     .into_cdevent(event)])
+}
+
+/// `customData.kubernetes` of a Deployment: its namespace, name and, when known, uid.
+pub(crate) fn object_details(namespace: &str, name: &str, uid: Option<&str>) -> Map<String, Value> {
+    let mut details = Map::new();
+    details.insert("namespace".into(), json!(namespace));
+    details.insert("name".into(), json!(name));
+    if let Some(uid) = uid {
+        details.insert("uid".into(), json!(uid));
+    }
+    details
 }
 
 /// The fields of one `service.*` CDEvent about a Deployment.

@@ -253,6 +253,29 @@ fn scaling_messages() {
     }
 }
 
+/// The whole `service.deployed` of `nginx-deployment` (image nginx:1.16.1) in `default`, with
+/// `customData.kubernetes` = `kubernetes`.
+fn nginx_deployed(id: &str, timestamp: &str, kubernetes: Value) -> Value {
+    json!({
+        "context": {
+            "specversion": "0.5.1",
+            "id": id,
+            "source": CLUSTER,
+            "type": SERVICE_DEPLOYED,
+            "timestamp": timestamp
+        },
+        "subject": {
+            "id": "nginx-deployment",
+            "source": CLUSTER,
+            "content": {
+                "environment": {"id": "default", "source": CLUSTER},
+                "artifactId": "pkg:oci/nginx?repository_url=docker.io/library/nginx&tag=1.16.1"
+            }
+        },
+        "customData": {"kubernetes": kubernetes}
+    })
+}
+
 #[test]
 fn deployment_rollout_document() {
     let event = cloud_event(
@@ -263,24 +286,16 @@ fn deployment_rollout_document() {
     let document = one(&event);
     assert_eq!(
         document,
-        json!({
-            "context": {
-                "specversion": "0.5.1",
-                "id": derived_id(&["kubernetes", "deployment", CLUSTER,
-                    "5b0a4a7e-2f29-4a57-9c0c-3a1f7f1e8a10", "2"]),
-                "source": CLUSTER,
-                "type": SERVICE_DEPLOYED,
-                "timestamp": "2023-08-05T10:00:05Z"
-            },
-            "subject": {
-                "id": "nginx-deployment",
-                "source": CLUSTER,
-                "content": {
-                    "environment": {"id": "default", "source": CLUSTER},
-                    "artifactId": "pkg:oci/nginx?repository_url=docker.io/library/nginx&tag=1.16.1"
-                }
-            },
-            "customData": {"kubernetes": {
+        nginx_deployed(
+            &derived_id(&[
+                "kubernetes",
+                "deployment",
+                CLUSTER,
+                "5b0a4a7e-2f29-4a57-9c0c-3a1f7f1e8a10",
+                "2"
+            ]),
+            "2023-08-05T10:00:05Z",
+            json!({
                 "namespace": "default",
                 "name": "nginx-deployment",
                 "uid": "5b0a4a7e-2f29-4a57-9c0c-3a1f7f1e8a10",
@@ -288,8 +303,8 @@ fn deployment_rollout_document() {
                 "images": ["nginx:1.16.1", "ghcr.io/org/sidecar:v1"],
                 "templateHash": template_hash(&pod_template_of("nginx:1.16.1")),
                 "labels": {"app.kubernetes.io/part-of": "conference"}
-            }}
-        })
+            })
+        )
     );
 }
 
@@ -453,23 +468,10 @@ fn replica_set_rollout_has_the_id_of_the_deployment_revision() {
     );
     assert_eq!(
         document,
-        json!({
-            "context": {
-                "specversion": "0.5.1",
-                "id": id_of(&from_deployment),
-                "source": CLUSTER,
-                "type": SERVICE_DEPLOYED,
-                "timestamp": "2023-08-05T10:00:01Z"
-            },
-            "subject": {
-                "id": "nginx-deployment",
-                "source": CLUSTER,
-                "content": {
-                    "environment": {"id": "default", "source": CLUSTER},
-                    "artifactId": "pkg:oci/nginx?repository_url=docker.io/library/nginx&tag=1.16.1"
-                }
-            },
-            "customData": {"kubernetes": {
+        nginx_deployed(
+            id_of(&from_deployment),
+            "2023-08-05T10:00:01Z",
+            json!({
                 "namespace": "default",
                 "name": "nginx-deployment",
                 "uid": DEPLOYMENT_UID,
@@ -477,8 +479,8 @@ fn replica_set_rollout_has_the_id_of_the_deployment_revision() {
                 "replicaSet": "nginx-deployment-7c5ddbdf54",
                 "images": ["nginx:1.16.1", "ghcr.io/org/sidecar:v1"],
                 "templateHash": from_deployment["customData"]["kubernetes"]["templateHash"]
-            }}
-        })
+            })
+        )
     );
     // Every update of the revision (scale, status) is the same rollout; no time: creation.
     let scaled = one(&cloud_event(
