@@ -41,6 +41,7 @@
 
 use chrono::{DateTime, Utc};
 use dora_model::cloudevent::CloudEvent;
+use dora_model::json_kind as kind;
 use dora_model::ids::derived_id;
 use dora_model::time::format_rfc3339;
 use jaq_core::data::JustLut;
@@ -490,18 +491,6 @@ fn number_to_json(number: &Num) -> Result<Value, String> {
             .ok()
             .filter(Value::is_number)
             .ok_or_else(|| format!("produced the number {number}, which JSON cannot hold")),
-    }
-}
-
-/// What a JSON value is, for messages.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
