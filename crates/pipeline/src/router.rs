@@ -17,7 +17,7 @@ use dora_store::{
 use serde_json::Value;
 
 use crate::routing::RoutingTable;
-use dora_sources::cdevents;
+use dora_sources::{cdevents, Emitted};
 
 /// Moves the items matching `wanted` out of `items`, keeping their order.
 fn take_where<T>(items: &mut Vec<T>, wanted: impl Fn(&T) -> bool) -> Vec<T> {
@@ -66,7 +66,12 @@ pub fn validated_cdevent(document: &Value, transformer: &str) -> Result<NewCdEve
 /// `POST /cdevents` (or `dora-events import`) validated before storing it, passed through.
 fn stored_cdevent(document: &Value, transformer: &str) -> Result<NewCdEvent, String> {
     let event = CdEvent::from_value(document).map_err(|e| format!("CDEvent is invalid: {e}"))?;
-    Ok(NewCdEvent {
+    Ok(columns(event, document, transformer))
+}
+
+/// The row of a CDEvent whose document is `document`.
+fn columns(event: CdEvent, document: &Value, transformer: &str) -> NewCdEvent {
+    NewCdEvent {
         id: event.id,
         source: event.source,
         event_type: event.event_type,
@@ -75,7 +80,7 @@ fn stored_cdevent(document: &Value, transformer: &str) -> Result<NewCdEvent, Str
         timestamp: event.timestamp,
         content: document.to_string(),
         transformer: transformer.to_owned(),
-    })
+    }
 }
 
 /// What the routes make of one CloudEvent.
@@ -87,6 +92,16 @@ pub struct Routed {
     pub cdevents: Vec<NewCdEvent>,
     /// `(transformer, reason)` for each transformer that failed or emitted an invalid CDEvent.
     pub failures: Vec<(String, String)>,
+}
+
+/// Checks a CDEvent a transformer built: its document (written here, once) against its schema
+/// and its indexed texts against the limits; the columns come from the typed value.
+fn typed_cdevent(event: CdEvent, transformer: &str) -> Result<NewCdEvent, String> {
+    let document = event.to_document();
+    dora_spec::validate(&document)
+        .map_err(|e| format!("CDEvent is invalid at {}: {e}", e.field()))?;
+    CdEvent::check_limits(&document).map_err(|e| format!("CDEvent is invalid: {e}"))?;
+    Ok(columns(event, &document, transformer))
 }
 
 /// Sends one CloudEvent to the transformers its routes name and validates what they emit: the
@@ -109,11 +124,12 @@ pub fn route_event(table: &RoutingTable, event: &CloudEvent, posted_as_cdevent: 
         let validated_at_ingest = posted_as_cdevent && name == cdevents::PASS_THROUGH;
         let mut rejected = Vec::new();
         for cdevent in emitted {
-            let document = cdevent.into_document();
-            let checked = if validated_at_ingest {
-                stored_cdevent(&document, name)
-            } else {
-                validated_cdevent(&document, name)
+            let checked = match cdevent {
+                Emitted::Typed(event) => typed_cdevent(*event, name),
+                Emitted::Verbatim(document) if validated_at_ingest => {
+                    stored_cdevent(&document, name)
+                }
+                Emitted::Verbatim(document) => validated_cdevent(&document, name),
             };
             match checked {
                 Ok(cdevent) => routed.cdevents.push(cdevent),
