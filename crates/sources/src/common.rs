@@ -12,7 +12,9 @@ use dora_model::cdevent::{Content, CustomData, DoraData, IncidentContent, Refere
 use dora_model::cloudevent::{CloudEvent, Data};
 use dora_model::ids::derived_id;
 use dora_model::time::{from_unix, from_unix_int, parse_timestamp};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use serde_path_to_error::Segment;
 
 use super::{CdEventDraft, Emitted, TransformError};
 
@@ -166,20 +168,150 @@ pub(crate) fn first_time(
     )))
 }
 
+/// `time` (the first of an event's times that its payload has), else the CloudEvent `time`,
+/// else an error naming the payload's fields (`names`, `data.<path>`).
+pub(crate) fn time_or_event_time(
+    time: Option<DateTime<Utc>>,
+    event: &CloudEvent,
+    names: &[&str],
+) -> Result<DateTime<Utc>, TransformError> {
+    time.or(event.time).ok_or_else(|| {
+        TransformError::new(format!(
+            "no timestamp: {} {} missing and the CloudEvent has no time",
+            names.join(", "),
+            if names.len() == 1 { "is" } else { "are" }
+        ))
+    })
+}
+
+/// The error of a field (`data.<path>`) that the event needs but its payload lacks, where only
+/// what the event says makes it required (a merged pull request's `merged_at`).
+pub(crate) fn missing(name: &str) -> TransformError {
+    TransformError::new(format!("{name} is missing"))
+}
+
 /// A payload path as errors name it: `data.pull_request.number`, or
 /// `data.metadata.annotations["deployment.kubernetes.io/revision"]` for keys that are not plain
 /// identifiers.
 pub(crate) fn display_path(path: &[&str]) -> String {
     let mut text = String::from("data");
     for key in path {
-        if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            text.push('.');
-            text.push_str(key);
-        } else {
-            text.push_str(&format!("[{key:?}]"));
-        }
+        push_key(&mut text, key);
     }
     text
+}
+
+/// Appends `.key` to a field name, or `["key"]` when `key` is not a plain identifier.
+fn push_key(name: &mut String, key: &str) {
+    if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        name.push('.');
+        name.push_str(key);
+    } else {
+        name.push_str(&format!("[{key:?}]"));
+    }
+}
+
+/// Reads the payload `data` into `T`, a struct of the fields a transformer uses (see [`de`]
+/// for the fields that need more than serde's own rules); a wrong or missing field is an error
+/// naming it ([`field_error`]).
+pub(crate) fn read<'a, T: Deserialize<'a>>(data: &'a Value) -> Result<T, TransformError> {
+    serde_path_to_error::deserialize(data).map_err(|error| field_error(&error))
+}
+
+/// The error of a payload read by [`read`], naming the field as [`display_path`] does:
+/// `data.pull_request.merged_at is missing` (absent, `null` or, for [`de`] fields, empty),
+/// `data.commits[2].id is not a string`, `data.pull_request.number is not a whole number`,
+/// `data.commits is not an array`, `data.issue is not an object`; a message of one of the [`de`]
+/// readers follows the name (`data.t "soon" is not a timestamp`).
+pub(crate) fn field_error(error: &serde_path_to_error::Error<serde_json::Error>) -> TransformError {
+    let mut name = String::from("data");
+    for segment in error.path().iter() {
+        match segment {
+            Segment::Seq { index } => name.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => push_key(&mut name, key),
+            Segment::Unknown => name.push_str(".?"),
+        }
+    }
+    let message = error.inner().to_string();
+    let wrong = ["invalid type: ", "invalid value: "]
+        .iter()
+        .any(|prefix| message.starts_with(prefix));
+    let what = if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        push_key(&mut name, field);
+        "is missing".to_owned()
+    } else if message.starts_with("invalid type: null,") {
+        "is missing".to_owned()
+    } else if let Some((_, expected)) = message.split_once(", expected ").filter(|_| wrong) {
+        let expected = match expected {
+            "a string" | "a borrowed string" => "a string",
+            "u64" => "a whole number",
+            "a sequence" => "an array",
+            "a map" => "an object",
+            object if object.starts_with("struct ") => "an object",
+            other => other,
+        };
+        format!("is not {expected}")
+    } else {
+        message
+    };
+    TransformError::new(format!("{name} {what}"))
+}
+
+/// Readers of payload fields for `#[serde(deserialize_with = "...")]`, with the rules the
+/// transformers have always read them by: an empty string is as good as absent, and times come
+/// in every format of [`time_value`]. Their errors are worded for [`field_error`].
+pub(crate) mod de {
+    use chrono::{DateTime, Utc};
+    use serde::de::{DeserializeOwned, Error};
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    use super::time_value;
+
+    /// A string that must be there: absent, `null` or empty is missing.
+    pub(crate) fn text<'de, D: Deserializer<'de>>(data: D) -> Result<&'de str, D::Error> {
+        match <&str>::deserialize(data)? {
+            "" => Err(D::Error::custom("is missing")),
+            text => Ok(text),
+        }
+    }
+
+    /// A string that may be absent (use with `default`): absent, `null` or empty is `None`.
+    pub(crate) fn optional_text<'de, D: Deserializer<'de>>(
+        data: D,
+    ) -> Result<Option<&'de str>, D::Error> {
+        Ok(Option::<&str>::deserialize(data)?.filter(|text| !text.is_empty()))
+    }
+
+    /// A time that must be there ([`optional_time`]).
+    pub(crate) fn time<'de, D: Deserializer<'de>>(data: D) -> Result<DateTime<Utc>, D::Error> {
+        optional_time(data)?.ok_or_else(|| D::Error::custom("is missing"))
+    }
+
+    /// A time that may be absent (use with `default`): a string or number read by
+    /// [`time_value`]; absent, `null` or an empty string is `None`.
+    pub(crate) fn optional_time<'de, D: Deserializer<'de>>(
+        data: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        match Value::deserialize(data)? {
+            Value::Null => Ok(None),
+            Value::String(text) if text.is_empty() => Ok(None),
+            value => time_value(&value)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("{value} is not a timestamp"))),
+        }
+    }
+
+    /// A field read only when it is a `T` (use with `default`): anything else is as if absent,
+    /// for details the transformers pass on when they are there and well-formed.
+    pub(crate) fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        data: D,
+    ) -> Result<Option<T>, D::Error> {
+        Ok(T::deserialize(Value::deserialize(data)?).ok())
+    }
 }
 
 /// Copies the strings at `fields` (`(key, path)`) of the payload into `into` under their keys,
@@ -271,6 +403,21 @@ pub(crate) fn repository_fact_id(tool: &str, url: &str, parts: &[&str]) -> Strin
     derived_id(&all)
 }
 
+/// The time at `key` of `data`, read as a [`de::optional_time`] field is.
+#[cfg(test)]
+pub(crate) fn time_at(data: &Value, key: &str) -> Result<Option<DateTime<Utc>>, TransformError> {
+    #[derive(Deserialize)]
+    struct Time(#[serde(deserialize_with = "de::optional_time")] Option<DateTime<Utc>>);
+
+    let mut one = Map::new();
+    if let Some(value) = data.get(key) {
+        one.insert(key.to_owned(), value.clone());
+    }
+    let times: Map<String, Value> = one;
+    let read: std::collections::BTreeMap<String, Time> = read(&Value::Object(times))?;
+    Ok(read.into_values().next().and_then(|time| time.0))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -281,6 +428,67 @@ mod tests {
         optional_time(&json!({ "t": value }), &["t"])
             .map(|time| time.map(|t| format_rfc3339(&t)))
             .map_err(|e| e.reason)
+    }
+
+    #[derive(Deserialize)]
+    struct Sample<'a> {
+        #[serde(deserialize_with = "de::text")]
+        name: &'a str,
+        number: u64,
+        #[serde(default, borrow, deserialize_with = "de::optional_text")]
+        note: Option<&'a str>,
+        flag: Option<bool>,
+        #[serde(borrow)]
+        items: Option<Vec<Item<'a>>>,
+        #[serde(default, deserialize_with = "de::lenient")]
+        count: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    struct Item<'a> {
+        #[serde(deserialize_with = "de::text")]
+        id: &'a str,
+    }
+
+    fn sample_error(changes: Value) -> String {
+        let mut data = json!({"name": "n", "number": 1});
+        for (key, value) in changes.as_object().unwrap() {
+            if value == "<gone>" {
+                data.as_object_mut().unwrap().remove(key);
+            } else {
+                data[key] = value.clone();
+            }
+        }
+        super::read::<Sample>(&data).err().unwrap().reason
+    }
+
+    #[test]
+    fn payload_fields_are_read_with_errors_that_name_the_field() {
+        let data = json!({"name": "n", "number": 7, "note": "", "flag": true, "count": "x",
+                          "items": [{"id": "a", "extra": 1}], "unknown": {"a": 1}});
+        let sample: Sample = super::read(&data).unwrap();
+        assert_eq!((sample.name, sample.number, sample.note), ("n", 7, None));
+        assert_eq!((sample.flag, sample.count), (Some(true), None));
+        assert_eq!(sample.items.unwrap()[0].id, "a");
+
+        for (changes, reason) in [
+            (json!({"name": "<gone>"}), "data.name is missing"),
+            (json!({"name": null}), "data.name is missing"),
+            (json!({"name": ""}), "data.name is missing"),
+            (json!({"name": 3}), "data.name is not a string"),
+            (json!({"number": "7"}), "data.number is not a whole number"),
+            (json!({"number": -1}), "data.number is not a whole number"),
+            (json!({"flag": "yes"}), "data.flag is not a boolean"),
+            (json!({"items": {}}), "data.items is not an array"),
+            (json!({"items": ["a"]}), "data.items[0] is not an object"),
+            (
+                json!({"items": [{"id": "a"}, {"id": 3}]}),
+                "data.items[1].id is not a string",
+            ),
+            (json!({"items": [{}]}), "data.items[0].id is missing"),
+        ] {
+            assert_eq!(sample_error(changes.clone()), reason, "{changes}");
+        }
     }
 
     #[test]

@@ -119,10 +119,10 @@ use dora_model::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::code_host::{listed_commits, ListedCommits, Push, Repository, RepositoryFact};
+use crate::code_host::{listed_commits, Commit, ListedCommits, Push, Repository, RepositoryFact};
 use crate::common::{
     copy_strings, display_path, field, first_time, is_http_url, number_value, optional_bool,
-    optional_str, optional_time, payload, percent_encode, required_number, required_str,
+    optional_str, optional_time, payload, percent_encode, read, required_number, required_str,
     required_time,
 };
 use crate::transform::{
@@ -295,11 +295,12 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
         // A deleted branch.
         return Ok(Vec::new());
     }
-    let commits = match field(data, &["commits"]) {
-        None => return Ok(Vec::new()),
-        Some(Value::Array(commits)) => commits,
-        Some(_) => return Err(TransformError::new("data.commits is not an array")),
-    };
+    #[derive(serde::Deserialize)]
+    struct Commits<'a> {
+        #[serde(borrow)]
+        commits: Option<Vec<Commit<'a>>>,
+    }
+    let commits = read::<Commits>(data)?.commits.unwrap_or_default();
     if commits.is_empty() {
         return Ok(Vec::new());
     }
@@ -310,7 +311,7 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
         listed,
         head_time,
         latest_time,
-    } = listed_commits(commits, after)?;
+    } = listed_commits(&commits, after);
     let timestamp =
         match head_time.or(latest_time).or(event.time) {
             Some(time) => time,
