@@ -1,10 +1,10 @@
-//! Helpers the transformers share: reading the CloudEvent payload, reading typed fields of a
-//! JSON payload with errors that name the field, percent-encoding for purls, and laying out
-//! incident CDEvents.
+//! Helpers the transformers share: reading the CloudEvent payload, reading a JSON payload into
+//! serde structs (or, for the tools not moved to structs yet, by path) with errors that name the
+//! field, percent-encoding for purls, and laying out incident CDEvents.
 //!
 //! Only logic that is the same for every caller lives here; each transformer keeps its own
 //! rules (which fields, which ids). Times that tools write in their own formats are read with
-//! [`optional_time`] (the formats of `dora_model::time::parse_timestamp`, and numbers of Unix
+//! [`de::optional_time`] (the formats of `dora_model::time::parse_timestamp`, and numbers of Unix
 //! seconds or milliseconds).
 
 use chrono::{DateTime, Utc};
@@ -12,7 +12,7 @@ use dora_model::cdevent::{Content, CustomData, DoraData, IncidentContent, Refere
 use dora_model::cloudevent::{CloudEvent, Data};
 use dora_model::ids::derived_id;
 use dora_model::time::{from_unix, from_unix_int, parse_timestamp};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use serde_path_to_error::Segment;
 
@@ -67,40 +67,6 @@ pub(crate) fn required_str<'a>(root: &'a Value, path: &[&str]) -> Result<&'a str
         .ok_or_else(|| TransformError::new(format!("{} is missing", display_path(path))))
 }
 
-/// The boolean at `path`, if present.
-pub(crate) fn optional_bool(root: &Value, path: &[&str]) -> Result<Option<bool>, TransformError> {
-    match field(root, path) {
-        None => Ok(None),
-        Some(Value::Bool(flag)) => Ok(Some(*flag)),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a boolean",
-            display_path(path)
-        ))),
-    }
-}
-
-/// A non-negative whole number at `path` (GitHub ids and numbers, GitLab ids and iids), as
-/// decimal text.
-pub(crate) fn required_number(root: &Value, path: &[&str]) -> Result<String, TransformError> {
-    match field(root, path) {
-        Some(Value::Number(number)) if number.is_u64() => Ok(number.to_string()),
-        None => Err(TransformError::new(format!(
-            "{} is missing",
-            display_path(path)
-        ))),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a whole number",
-            display_path(path)
-        ))),
-    }
-}
-
-/// Decimal text from [`required_number`] back as a JSON number.
-pub(crate) fn number_value(text: &str) -> Value {
-    text.parse::<u64>()
-        .map_or_else(|_| json!(text), |n| json!(n))
-}
-
 /// A time as a JSON value: a string in any format of [`parse_timestamp`] (RFC 3339,
 /// `2016-08-12 15:23:28 UTC`, `+0200` offsets, decimal Unix seconds or milliseconds) or a number
 /// of Unix seconds or milliseconds (told apart by magnitude). `None` for anything else.
@@ -113,59 +79,6 @@ pub fn time_value(value: &Value) -> Option<DateTime<Utc>> {
         },
         _ => None,
     }
-}
-
-/// The time at `path` ([`time_value`]); `None` when absent, `null` or an empty string; an error
-/// naming the field when it is not a time.
-pub(crate) fn optional_time(
-    root: &Value,
-    path: &[&str],
-) -> Result<Option<DateTime<Utc>>, TransformError> {
-    named_time(field(root, path), || display_path(path))
-}
-
-/// `value` read as a time ([`time_value`]); `None` when absent, `null` or an empty string; an
-/// error naming the field (`name()`) when it is not a time.
-pub(crate) fn named_time(
-    value: Option<&Value>,
-    name: impl FnOnce() -> String,
-) -> Result<Option<DateTime<Utc>>, TransformError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.is_empty() => Ok(None),
-        Some(value) => time_value(value)
-            .map(Some)
-            .ok_or_else(|| TransformError::new(format!("{} {value} is not a timestamp", name()))),
-    }
-}
-
-/// The time at `path` ([`optional_time`]); an error naming the field when it is absent.
-pub(crate) fn required_time(root: &Value, path: &[&str]) -> Result<DateTime<Utc>, TransformError> {
-    optional_time(root, path)?
-        .ok_or_else(|| TransformError::new(format!("{} is missing", display_path(path))))
-}
-
-/// The first of `paths` present in the payload (read with [`optional_time`]), else the
-/// CloudEvent `time`, else an error.
-pub(crate) fn first_time(
-    event: &CloudEvent,
-    data: &Value,
-    paths: &[&[&str]],
-) -> Result<DateTime<Utc>, TransformError> {
-    for path in paths {
-        if let Some(time) = optional_time(data, path)? {
-            return Ok(time);
-        }
-    }
-    if let Some(time) = event.time {
-        return Ok(time);
-    }
-    let names: Vec<String> = paths.iter().map(|path| display_path(path)).collect();
-    Err(TransformError::new(format!(
-        "no timestamp: {} {} missing and the CloudEvent has no time",
-        names.join(", "),
-        if names.len() == 1 { "is" } else { "are" }
-    )))
 }
 
 /// `time` (the first of an event's times that its payload has), else the CloudEvent `time`,
@@ -314,19 +227,11 @@ pub(crate) mod de {
     }
 }
 
-/// Copies the strings at `fields` (`(key, path)`) of the payload into `into` under their keys,
-/// leaving out what is absent or empty; an error names a field that is not a string.
-pub(crate) fn copy_strings(
-    data: &Value,
-    into: &mut Map<String, Value>,
-    fields: &[(&str, &[&str])],
-) -> Result<(), TransformError> {
-    for (key, path) in fields {
-        if let Some(value) = optional_str(data, path)? {
-            into.insert((*key).into(), json!(value));
-        }
+/// Inserts `value` under `key` when there is one (a detail of the payload into `customData`).
+pub(crate) fn insert_some(into: &mut Map<String, Value>, key: &str, value: Option<impl Serialize>) {
+    if let Some(value) = value {
+        into.insert(key.into(), json!(value));
     }
-    Ok(())
 }
 
 /// `http(s)://` followed by something, without whitespace.
@@ -425,7 +330,7 @@ mod tests {
     use dora_model::time::format_rfc3339;
 
     fn read(value: Value) -> Result<Option<String>, String> {
-        optional_time(&json!({ "t": value }), &["t"])
+        time_at(&json!({ "t": value }), "t")
             .map(|time| time.map(|t| format_rfc3339(&t)))
             .map_err(|e| e.reason)
     }
@@ -510,7 +415,7 @@ mod tests {
     fn absent_null_and_empty_are_none_and_garbage_names_the_field() {
         assert_eq!(read(Value::Null), Ok(None));
         assert_eq!(read(json!("")), Ok(None));
-        assert_eq!(optional_time(&json!({}), &["t"]).unwrap(), None);
+        assert_eq!(time_at(&json!({}), "t").unwrap(), None);
         assert_eq!(
             read(json!("soon")),
             Err("data.t \"soon\" is not a timestamp".to_owned())
@@ -523,9 +428,22 @@ mod tests {
             read(json!(1e300)),
             Err("data.t 1e+300 is not a timestamp".to_owned())
         );
-        assert_eq!(
-            required_time(&json!({}), &["a", "b"]).unwrap_err().reason,
-            "data.a.b is missing"
-        );
+        #[derive(Debug, Deserialize)]
+        struct A {
+            #[allow(dead_code)]
+            a: B,
+        }
+        #[derive(Debug, Deserialize)]
+        struct B {
+            #[allow(dead_code)]
+            #[serde(deserialize_with = "de::time")]
+            b: DateTime<Utc>,
+        }
+        for a in [json!({}), json!({"b": null}), json!({"b": ""})] {
+            assert_eq!(
+                super::read::<A>(&json!({ "a": a })).unwrap_err().reason,
+                "data.a.b is missing"
+            );
+        }
     }
 }

@@ -99,7 +99,9 @@ use crate::code_host::{
     default_environment, label_value, listed_commits, IncidentIssue, Push, Repository,
     RepositoryFact,
 };
-use crate::common::{is_http_url, missing, payload, percent_encode, read, time_or_event_time};
+use crate::common::{
+    insert_some, is_http_url, missing, payload, percent_encode, read, time_or_event_time,
+};
 use crate::transform::{Emitted, TransformError, Transformer, SERVICE_DEPLOYED};
 pub use crate::transform::{
     ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
@@ -193,13 +195,6 @@ fn repository<'a>(repository: &payload::Repository<'a>) -> Result<Repository<'a>
         url,
         server,
     })
-}
-
-/// Inserts `value` under `key` when there is one.
-fn insert_some(into: &mut Map<String, Value>, key: &str, value: Option<impl Serialize>) {
-    if let Some(value) = value {
-        into.insert(key.into(), json!(value));
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
