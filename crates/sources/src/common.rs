@@ -340,7 +340,7 @@ mod tests {
         #[serde(deserialize_with = "de::text")]
         name: &'a str,
         number: u64,
-        #[serde(default, borrow, deserialize_with = "de::optional_text")]
+        #[serde(default, deserialize_with = "de::optional_text")]
         note: Option<&'a str>,
         flag: Option<bool>,
         #[serde(borrow)]

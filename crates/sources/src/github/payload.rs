@@ -28,15 +28,15 @@ pub(crate) struct Repository<'a> {
     /// `<owner>/<name>`.
     #[serde(deserialize_with = "de::text")]
     pub(crate) full_name: &'a str,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) html_url: Option<&'a str>,
     /// Unix seconds in webhooks, RFC 3339 from GitHubSource.
     #[serde(default, deserialize_with = "de::optional_time")]
     pub(crate) pushed_at: Option<DateTime<Utc>>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) default_branch: Option<&'a str>,
     /// What older payloads call `default_branch`.
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) master_branch: Option<&'a str>,
 }
 
@@ -66,7 +66,7 @@ pub(crate) struct Push<'a> {
     pub(crate) head_commit: Option<HeadCommit>,
     pub(crate) created: Option<bool>,
     pub(crate) forced: Option<bool>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) compare: Option<&'a str>,
 }
 
@@ -99,19 +99,19 @@ pub(crate) struct PullRequest<'a> {
     pub(crate) head: Head<'a>,
     #[serde(borrow)]
     pub(crate) base: Option<Base<'a>>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) html_url: Option<&'a str>,
     /// How many commits; passed on when it is a whole number.
     #[serde(default, deserialize_with = "de::lenient")]
     pub(crate) commits: Option<u64>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) title: Option<&'a str>,
     pub(crate) merged: Option<bool>,
     /// Required when merged.
     #[serde(default, deserialize_with = "de::optional_time")]
     pub(crate) merged_at: Option<DateTime<Utc>>,
     /// Required when merged.
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) merge_commit_sha: Option<&'a str>,
     /// Required when closed without merging.
     #[serde(default, deserialize_with = "de::optional_time")]
@@ -123,24 +123,14 @@ pub(crate) struct PullRequest<'a> {
 pub(crate) struct Head<'a> {
     #[serde(deserialize_with = "de::text")]
     pub(crate) sha: &'a str,
-    #[serde(
-        rename = "ref",
-        default,
-        borrow,
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(rename = "ref", default, deserialize_with = "de::optional_text")]
     pub(crate) git_ref: Option<&'a str>,
 }
 
 /// `pull_request.base`.
 #[derive(Deserialize)]
 pub(crate) struct Base<'a> {
-    #[serde(
-        rename = "ref",
-        default,
-        borrow,
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(rename = "ref", default, deserialize_with = "de::optional_text")]
     pub(crate) git_ref: Option<&'a str>,
 }
 
@@ -178,24 +168,14 @@ pub(crate) struct Deployment<'a> {
     pub(crate) id: u64,
     #[serde(deserialize_with = "de::text")]
     pub(crate) sha: &'a str,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) environment: Option<&'a str>,
-    #[serde(
-        rename = "ref",
-        default,
-        borrow,
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(rename = "ref", default, deserialize_with = "de::optional_text")]
     pub(crate) git_ref: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) task: Option<&'a str>,
     /// The service `payload.service` names, when the deployment payload is an object naming one.
-    #[serde(
-        rename = "payload",
-        default,
-        borrow,
-        deserialize_with = "payload_service"
-    )]
+    #[serde(rename = "payload", default, deserialize_with = "payload_service")]
     pub(crate) service: Option<&'a str>,
 }
 
@@ -203,17 +183,17 @@ pub(crate) struct Deployment<'a> {
 #[derive(Deserialize)]
 pub(crate) struct DeploymentStatus<'a> {
     /// What older payloads carry instead of `deployment.environment`.
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) environment: Option<&'a str>,
     #[serde(default, deserialize_with = "de::optional_time")]
     pub(crate) updated_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "de::optional_time")]
     pub(crate) created_at: Option<DateTime<Utc>>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) description: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) log_url: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) target_url: Option<&'a str>,
 }
 
@@ -325,26 +305,26 @@ pub(crate) struct WorkflowRun<'a> {
     pub(crate) updated_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "de::optional_time")]
     pub(crate) run_started_at: Option<DateTime<Utc>>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) name: Option<&'a str>,
     /// The workflow file, `.github/workflows/<name>.yml`.
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) path: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) html_url: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) head_sha: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) head_branch: Option<&'a str>,
     /// What triggered the run (`push`, `pull_request`, ...).
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) event: Option<&'a str>,
 }
 
 /// `workflow_run.workflow`.
 #[derive(Deserialize)]
 pub(crate) struct Workflow<'a> {
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) name: Option<&'a str>,
 }
 
@@ -372,7 +352,7 @@ pub(crate) struct NamedLabel<'a> {
 /// `issues.issue`, its state and labels.
 #[derive(Deserialize)]
 pub(crate) struct IssueState<'a> {
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) state: Option<&'a str>,
     #[serde(borrow)]
     pub(crate) labels: Option<Vec<Label<'a>>>,
@@ -405,9 +385,9 @@ pub(crate) struct Issue<'a> {
     /// Required when the event resolves the incident (unless the CloudEvent has a time).
     #[serde(default, deserialize_with = "de::optional_time")]
     pub(crate) closed_at: Option<DateTime<Utc>>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) title: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) html_url: Option<&'a str>,
 }
 
@@ -434,18 +414,18 @@ pub(crate) struct Release<'a> {
     #[serde(borrow)]
     pub(crate) author: Option<Author<'a>>,
     /// A branch name, or the released commit's SHA.
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) target_commitish: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) name: Option<&'a str>,
     pub(crate) prerelease: Option<bool>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) html_url: Option<&'a str>,
 }
 
 /// `release.release.author`.
 #[derive(Deserialize)]
 pub(crate) struct Author<'a> {
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) login: Option<&'a str>,
 }

@@ -17,7 +17,7 @@ pub(crate) fn issue(
     event: &CloudEvent,
     data: &Value,
 ) -> Result<Vec<Emitted>, TransformError> {
-    let action = read::<payload::ObjectAction>(data)?
+    let action = read::<payload::Attributes<payload::Action>>(data)?
         .object_attributes
         .action;
     if !matches!(action, "open" | "reopen" | "close" | "update") {
@@ -41,10 +41,10 @@ pub(crate) fn issue(
     if !is_incident(settings, &kind.object_attributes, &labels) {
         return Ok(Vec::new());
     }
-    let payload::IssueEvent {
+    let payload::ObjectEvent {
         project: payload_project,
         object_attributes: issue,
-    } = read(data)?;
+    } = read::<payload::ObjectEvent<payload::Issue>>(data)?;
     let project = project(&payload_project)?;
     let mut gitlab = Map::new();
     gitlab.insert("iid".into(), json!(issue.iid));

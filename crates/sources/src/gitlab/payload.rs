@@ -3,8 +3,7 @@
 //! [`crate::common::read`] so that a wrong or missing field is an error naming it.
 //!
 //! An event whose other actions (or statuses) give nothing is read in steps: first what decides
-//! whether it gives anything ([`ObjectAction`], [`PushRef`], [`PipelineStatus`],
-//! [`DeploymentStatus`], [`IssueKind`]), then the rest, so that an ignored event never fails on
+//! whether it gives anything ([`Attributes`], [`PushRef`], [`Status`], [`IssueKind`]), then the rest, so that an ignored event never fails on
 //! a field it lacks.
 
 use chrono::{DateTime, Utc};
@@ -20,25 +19,34 @@ pub(crate) struct Project<'a> {
     /// `<namespace>/<project>`, nested groups included.
     #[serde(deserialize_with = "de::text")]
     pub(crate) path_with_namespace: &'a str,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) web_url: Option<&'a str>,
     /// What older payloads carry instead of `web_url`.
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) homepage: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) default_branch: Option<&'a str>,
     #[serde(default, deserialize_with = "de::lenient")]
     pub(crate) id: Option<u64>,
 }
 
-/// `object_attributes.action`: read first by merge request and issue events.
+/// `object_attributes` alone: what decides whether a merge request, issue or pipeline event
+/// gives anything ([`Action`], [`Status`]) is read first.
 #[derive(Deserialize)]
-pub(crate) struct ObjectAction<'a> {
-    #[serde(borrow)]
-    pub(crate) object_attributes: Action<'a>,
+pub(crate) struct Attributes<T> {
+    pub(crate) object_attributes: T,
 }
 
-/// `object_attributes` of [`ObjectAction`].
+/// An event about one object of a project: a merge request ([`MergeRequest`]) or an issue
+/// ([`Issue`]).
+#[derive(Deserialize)]
+pub(crate) struct ObjectEvent<'a, T> {
+    #[serde(borrow)]
+    pub(crate) project: Project<'a>,
+    pub(crate) object_attributes: T,
+}
+
+/// `object_attributes.action` of merge request and issue events.
 #[derive(Deserialize)]
 pub(crate) struct Action<'a> {
     #[serde(deserialize_with = "de::text")]
@@ -75,15 +83,6 @@ pub(crate) struct Push<'a> {
 // ---------------------------------------------------------------------------------------------
 // merge_request
 
-/// A `merge_request` opened, merged or closed.
-#[derive(Deserialize)]
-pub(crate) struct MergeRequestEvent<'a> {
-    #[serde(borrow)]
-    pub(crate) project: Project<'a>,
-    #[serde(borrow)]
-    pub(crate) object_attributes: MergeRequest<'a>,
-}
-
 /// `merge_request.object_attributes`.
 #[derive(Deserialize)]
 pub(crate) struct MergeRequest<'a> {
@@ -96,42 +95,35 @@ pub(crate) struct MergeRequest<'a> {
     pub(crate) merged_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "de::optional_time")]
     pub(crate) closed_at: Option<DateTime<Utc>>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) title: Option<&'a str>,
     #[serde(borrow)]
     pub(crate) last_commit: Option<LastCommit<'a>>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) merge_commit_sha: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) squash_commit_sha: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) source_branch: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) target_branch: Option<&'a str>,
     #[serde(default, deserialize_with = "de::lenient")]
     pub(crate) id: Option<u64>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) url: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) state: Option<&'a str>,
 }
 
 /// `merge_request.object_attributes.last_commit`: the head of the merge request.
 #[derive(Deserialize)]
 pub(crate) struct LastCommit<'a> {
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) id: Option<&'a str>,
 }
 
 // ---------------------------------------------------------------------------------------------
 // pipeline
-
-/// What decides whether a `pipeline` gives anything: its status.
-#[derive(Deserialize)]
-pub(crate) struct PipelineStatus<'a> {
-    #[serde(borrow)]
-    pub(crate) object_attributes: Status<'a>,
-}
 
 /// `status` (of a pipeline's `object_attributes`, or of a deployment).
 #[derive(Deserialize)]
@@ -158,23 +150,18 @@ pub(crate) struct Pipeline<'a> {
     pub(crate) finished_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "de::optional_time")]
     pub(crate) created_at: Option<DateTime<Utc>>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) name: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) url: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) sha: Option<&'a str>,
-    #[serde(
-        rename = "ref",
-        default,
-        borrow,
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(rename = "ref", default, deserialize_with = "de::optional_text")]
     pub(crate) git_ref: Option<&'a str>,
     /// Whether `ref` is a tag.
     pub(crate) tag: Option<bool>,
     /// What started it (`push`, `merge_request_event`, `schedule`, ...).
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) source: Option<&'a str>,
     #[serde(default, deserialize_with = "de::lenient")]
     pub(crate) iid: Option<u64>,
@@ -203,29 +190,24 @@ pub(crate) struct Deployment<'a> {
     pub(crate) environment: &'a str,
     #[serde(default, deserialize_with = "de::optional_time")]
     pub(crate) status_changed_at: Option<DateTime<Utc>>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) short_sha: Option<&'a str>,
     /// `<project>/-/commit/<sha>`.
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) commit_url: Option<&'a str>,
-    #[serde(
-        rename = "ref",
-        default,
-        borrow,
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(rename = "ref", default, deserialize_with = "de::optional_text")]
     pub(crate) git_ref: Option<&'a str>,
     #[serde(default, deserialize_with = "de::lenient")]
     pub(crate) deployable_id: Option<u64>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) deployable_url: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) commit_title: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) environment_slug: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) environment_tier: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) environment_external_url: Option<&'a str>,
 }
 
@@ -248,17 +230,12 @@ pub(crate) struct IssueType<'a> {
     #[serde(borrow)]
     pub(crate) labels: Option<Vec<Label<'a>>>,
     /// `Incident` (current GitLab).
-    #[serde(
-        rename = "type",
-        default,
-        borrow,
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(rename = "type", default, deserialize_with = "de::optional_text")]
     pub(crate) kind: Option<&'a str>,
     /// `incident` (older GitLab).
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) issue_type: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) state: Option<&'a str>,
 }
 
@@ -271,15 +248,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Label<'a> {
     }
 }
 
-/// An `issue` that is an incident.
-#[derive(Deserialize)]
-pub(crate) struct IssueEvent<'a> {
-    #[serde(borrow)]
-    pub(crate) project: Project<'a>,
-    #[serde(borrow)]
-    pub(crate) object_attributes: Issue<'a>,
-}
-
 /// `issue.object_attributes`.
 #[derive(Deserialize)]
 pub(crate) struct Issue<'a> {
@@ -290,21 +258,16 @@ pub(crate) struct Issue<'a> {
     pub(crate) closed_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "de::optional_time")]
     pub(crate) updated_at: Option<DateTime<Utc>>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) title: Option<&'a str>,
     #[serde(default, deserialize_with = "de::lenient")]
     pub(crate) id: Option<u64>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) url: Option<&'a str>,
-    #[serde(
-        rename = "type",
-        default,
-        borrow,
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(rename = "type", default, deserialize_with = "de::optional_text")]
     pub(crate) kind: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) severity: Option<&'a str>,
-    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) escalation_status: Option<&'a str>,
 }

@@ -340,17 +340,17 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
 /// `merge_request` open -> `change.created`; merge -> `change.merged`; close ->
 /// `change.abandoned`.
 fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let action = read::<payload::ObjectAction>(data)?
+    let action = read::<payload::Attributes<payload::Action>>(data)?
         .object_attributes
         .action;
     if !matches!(action, "open" | "merge" | "close") {
         // update, reopen, approved, unapproved, approval, unapproval, ...
         return Ok(Vec::new());
     }
-    let payload::MergeRequestEvent {
+    let payload::ObjectEvent {
         project: payload_project,
         object_attributes: merge,
-    } = read(data)?;
+    } = read::<payload::ObjectEvent<payload::MergeRequest>>(data)?;
     let project = project(&payload_project)?;
     let iid = merge.iid.to_string();
 
@@ -475,7 +475,7 @@ pub fn pipeline_outcome(status: &str) -> Option<&'static str> {
 
 /// `pipeline` with a final status -> `pipelinerun.finished`.
 fn pipeline(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let status = read::<payload::PipelineStatus>(data)?
+    let status = read::<payload::Attributes<payload::Status>>(data)?
         .object_attributes
         .status;
     if PIPELINE_NOT_DONE.contains(&status) {
