@@ -136,7 +136,7 @@ pub(crate) fn read<'a, T: Deserialize<'a>>(data: &'a Value) -> Result<T, Transfo
 /// `data.commits[2].id is not a string`, `data.pull_request.number is not a whole number`,
 /// `data.commits is not an array`, `data.issue is not an object`; a message of one of the [`de`]
 /// readers follows the name (`data.t "soon" is not a timestamp`).
-pub(crate) fn field_error(error: &serde_path_to_error::Error<serde_json::Error>) -> TransformError {
+fn field_error(error: &serde_path_to_error::Error<serde_json::Error>) -> TransformError {
     let mut name = String::from("data");
     for segment in error.path().iter() {
         match segment {
@@ -145,6 +145,8 @@ pub(crate) fn field_error(error: &serde_path_to_error::Error<serde_json::Error>)
             Segment::Unknown => name.push_str(".?"),
         }
     }
+    // `serde_json::Error` says what went wrong only in its message; these are the messages of
+    // `serde::de::Error`'s provided methods (`missing_field`, `invalid_type`, `invalid_value`).
     let message = error.inner().to_string();
     let wrong = ["invalid type: ", "invalid value: "]
         .iter()
