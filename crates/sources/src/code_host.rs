@@ -5,10 +5,13 @@
 use chrono::{DateTime, Utc};
 use dora_model::cdevent::{ChangeContent, Content, DoraData, IncidentContent, Reference};
 use dora_model::time::format_rfc3339;
+use serde::de::{self as serde_de, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
+use std::fmt;
 
-use crate::common::{named_time, repository_fact_id};
-use crate::transform::{Emitted, Fact, TransformError, INCIDENT_DETECTED, INCIDENT_RESOLVED};
+use crate::common::{de, repository_fact_id};
+use crate::transform::{Emitted, Fact, INCIDENT_DETECTED, INCIDENT_RESOLVED};
 
 /// The repository (GitHub) or project (GitLab) an event is about.
 pub(crate) struct Repository<'a> {
@@ -123,45 +126,85 @@ pub(crate) struct ListedCommits {
     pub(crate) latest_time: Option<DateTime<Utc>>,
 }
 
-/// Reads `data.commits[]` of a push (each with `id`, and optionally `timestamp` and
-/// `message`); `after` is the SHA the branch moved to. Errors name the commit's field.
-pub(crate) fn listed_commits(
-    commits: &[Value],
-    after: &str,
-) -> Result<ListedCommits, TransformError> {
+/// A commit a push lists: GitHub and GitLab write it the same way.
+#[derive(Deserialize)]
+pub(crate) struct Commit<'a> {
+    #[serde(deserialize_with = "de::text")]
+    pub(crate) id: &'a str,
+    #[serde(default, deserialize_with = "de::optional_time")]
+    pub(crate) timestamp: Option<DateTime<Utc>>,
+    /// Passed on (its first line) when it is a string.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub(crate) message: Option<String>,
+}
+
+/// The commits of a push (`data.commits[]`) as `customData.dora.commits` carries them; `after`
+/// is the SHA the branch moved to.
+pub(crate) fn listed_commits(commits: &[Commit<'_>], after: &str) -> ListedCommits {
     let mut listed = Vec::with_capacity(commits.len());
     let mut head_time = None;
     let mut latest_time: Option<DateTime<Utc>> = None;
-    for (index, commit) in commits.iter().enumerate() {
-        let at = |key: &str| format!("data.commits[{index}].{key}");
-        let sha = match commit.get("id") {
-            Some(Value::String(sha)) if !sha.is_empty() => sha,
-            Some(Value::String(_)) | Some(Value::Null) | None => {
-                return Err(TransformError::new(format!("{} is missing", at("id"))))
-            }
-            Some(_) => return Err(TransformError::new(format!("{} is not a string", at("id")))),
-        };
+    for commit in commits {
         let mut entry = Map::new();
-        entry.insert("sha".into(), json!(sha));
-        if let Some(time) = named_time(commit.get("timestamp"), || at("timestamp"))? {
+        entry.insert("sha".into(), json!(commit.id));
+        if let Some(time) = commit.timestamp {
             entry.insert("timestamp".into(), json!(format_rfc3339(&time)));
-            if sha.as_str() == after {
+            if commit.id == after {
                 head_time = Some(time);
             }
             latest_time = Some(latest_time.map_or(time, |latest| latest.max(time)));
         }
-        if let Some(Value::String(message)) = commit.get("message") {
-            if let Some(first) = message.lines().next().filter(|line| !line.is_empty()) {
-                entry.insert("message".into(), json!(first));
-            }
+        let first_line = commit.message.as_deref().and_then(|m| m.lines().next());
+        if let Some(first) = first_line.filter(|line| !line.is_empty()) {
+            entry.insert("message".into(), json!(first));
         }
         listed.push(Value::Object(entry));
     }
-    Ok(ListedCommits {
+    ListedCommits {
         listed,
         head_time,
         latest_time,
-    })
+    }
+}
+
+/// A label's name, for `Deserialize` of each tool's label: an object with the name under `key`
+/// (GitHub's `name`, GitLab's `title`), or the bare name, as older GitHubSource and
+/// GitLabSource payloads render a label.
+pub(crate) fn label_name<'de, D: Deserializer<'de>>(
+    data: D,
+    key: &'static str,
+) -> Result<&'de str, D::Error> {
+    struct Label(&'static str);
+
+    impl<'de> Visitor<'de> for Label {
+        type Value = &'de str;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            write!(
+                formatter,
+                "a label (an object with its {}, or its name)",
+                self.0
+            )
+        }
+
+        fn visit_borrowed_str<E: serde_de::Error>(self, name: &'de str) -> Result<&'de str, E> {
+            Ok(name)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<&'de str, A::Error> {
+            let mut name = None;
+            while let Some(key) = map.next_key::<&str>()? {
+                if key == self.0 {
+                    name = Some(map.next_value::<&str>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            name.ok_or_else(|| <A::Error as serde_de::Error>::missing_field(self.0))
+        }
+    }
+
+    data.deserialize_any(Label(key))
 }
 
 /// An issue that is an incident, as the tool's payload tells it.

@@ -1,10 +1,10 @@
-//! Helpers the transformers share: reading the CloudEvent payload, reading typed fields of a
-//! JSON payload with errors that name the field, percent-encoding for purls, and laying out
-//! incident CDEvents.
+//! Helpers the transformers share: reading the CloudEvent payload, reading a JSON payload into
+//! serde structs (or, for the tools not moved to structs yet, by path) with errors that name the
+//! field, percent-encoding for purls, and laying out incident CDEvents.
 //!
 //! Only logic that is the same for every caller lives here; each transformer keeps its own
 //! rules (which fields, which ids). Times that tools write in their own formats are read with
-//! [`optional_time`] (the formats of `dora_model::time::parse_timestamp`, and numbers of Unix
+//! [`de::optional_time`] (the formats of `dora_model::time::parse_timestamp`, and numbers of Unix
 //! seconds or milliseconds).
 
 use chrono::{DateTime, Utc};
@@ -12,7 +12,9 @@ use dora_model::cdevent::{Content, CustomData, DoraData, IncidentContent, Refere
 use dora_model::cloudevent::{CloudEvent, Data};
 use dora_model::ids::derived_id;
 use dora_model::time::{from_unix, from_unix_int, parse_timestamp};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use serde_path_to_error::Segment;
 
 use super::{CdEventDraft, Emitted, TransformError};
 
@@ -65,40 +67,6 @@ pub(crate) fn required_str<'a>(root: &'a Value, path: &[&str]) -> Result<&'a str
         .ok_or_else(|| TransformError::new(format!("{} is missing", display_path(path))))
 }
 
-/// The boolean at `path`, if present.
-pub(crate) fn optional_bool(root: &Value, path: &[&str]) -> Result<Option<bool>, TransformError> {
-    match field(root, path) {
-        None => Ok(None),
-        Some(Value::Bool(flag)) => Ok(Some(*flag)),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a boolean",
-            display_path(path)
-        ))),
-    }
-}
-
-/// A non-negative whole number at `path` (GitHub ids and numbers, GitLab ids and iids), as
-/// decimal text.
-pub(crate) fn required_number(root: &Value, path: &[&str]) -> Result<String, TransformError> {
-    match field(root, path) {
-        Some(Value::Number(number)) if number.is_u64() => Ok(number.to_string()),
-        None => Err(TransformError::new(format!(
-            "{} is missing",
-            display_path(path)
-        ))),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a whole number",
-            display_path(path)
-        ))),
-    }
-}
-
-/// Decimal text from [`required_number`] back as a JSON number.
-pub(crate) fn number_value(text: &str) -> Value {
-    text.parse::<u64>()
-        .map_or_else(|_| json!(text), |n| json!(n))
-}
-
 /// A time as a JSON value: a string in any format of [`parse_timestamp`] (RFC 3339,
 /// `2016-08-12 15:23:28 UTC`, `+0200` offsets, decimal Unix seconds or milliseconds) or a number
 /// of Unix seconds or milliseconds (told apart by magnitude). `None` for anything else.
@@ -113,57 +81,26 @@ pub fn time_value(value: &Value) -> Option<DateTime<Utc>> {
     }
 }
 
-/// The time at `path` ([`time_value`]); `None` when absent, `null` or an empty string; an error
-/// naming the field when it is not a time.
-pub(crate) fn optional_time(
-    root: &Value,
-    path: &[&str],
-) -> Result<Option<DateTime<Utc>>, TransformError> {
-    named_time(field(root, path), || display_path(path))
-}
-
-/// `value` read as a time ([`time_value`]); `None` when absent, `null` or an empty string; an
-/// error naming the field (`name()`) when it is not a time.
-pub(crate) fn named_time(
-    value: Option<&Value>,
-    name: impl FnOnce() -> String,
-) -> Result<Option<DateTime<Utc>>, TransformError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.is_empty() => Ok(None),
-        Some(value) => time_value(value)
-            .map(Some)
-            .ok_or_else(|| TransformError::new(format!("{} {value} is not a timestamp", name()))),
-    }
-}
-
-/// The time at `path` ([`optional_time`]); an error naming the field when it is absent.
-pub(crate) fn required_time(root: &Value, path: &[&str]) -> Result<DateTime<Utc>, TransformError> {
-    optional_time(root, path)?
-        .ok_or_else(|| TransformError::new(format!("{} is missing", display_path(path))))
-}
-
-/// The first of `paths` present in the payload (read with [`optional_time`]), else the
-/// CloudEvent `time`, else an error.
-pub(crate) fn first_time(
+/// `time` (the first of an event's times that its payload has), else the CloudEvent `time`,
+/// else an error naming the payload's fields (`names`, `data.<path>`).
+pub(crate) fn time_or_event_time(
+    time: Option<DateTime<Utc>>,
     event: &CloudEvent,
-    data: &Value,
-    paths: &[&[&str]],
+    names: &[&str],
 ) -> Result<DateTime<Utc>, TransformError> {
-    for path in paths {
-        if let Some(time) = optional_time(data, path)? {
-            return Ok(time);
-        }
-    }
-    if let Some(time) = event.time {
-        return Ok(time);
-    }
-    let names: Vec<String> = paths.iter().map(|path| display_path(path)).collect();
-    Err(TransformError::new(format!(
-        "no timestamp: {} {} missing and the CloudEvent has no time",
-        names.join(", "),
-        if names.len() == 1 { "is" } else { "are" }
-    )))
+    time.or(event.time).ok_or_else(|| {
+        TransformError::new(format!(
+            "no timestamp: {} {} missing and the CloudEvent has no time",
+            names.join(", "),
+            if names.len() == 1 { "is" } else { "are" }
+        ))
+    })
+}
+
+/// The error of a field (`data.<path>`) that the event needs but its payload lacks, where only
+/// what the event says makes it required (a merged pull request's `merged_at`).
+pub(crate) fn missing(name: &str) -> TransformError {
+    TransformError::new(format!("{name} is missing"))
 }
 
 /// A payload path as errors name it: `data.pull_request.number`, or
@@ -172,29 +109,131 @@ pub(crate) fn first_time(
 pub(crate) fn display_path(path: &[&str]) -> String {
     let mut text = String::from("data");
     for key in path {
-        if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            text.push('.');
-            text.push_str(key);
-        } else {
-            text.push_str(&format!("[{key:?}]"));
-        }
+        push_key(&mut text, key);
     }
     text
 }
 
-/// Copies the strings at `fields` (`(key, path)`) of the payload into `into` under their keys,
-/// leaving out what is absent or empty; an error names a field that is not a string.
-pub(crate) fn copy_strings(
-    data: &Value,
-    into: &mut Map<String, Value>,
-    fields: &[(&str, &[&str])],
-) -> Result<(), TransformError> {
-    for (key, path) in fields {
-        if let Some(value) = optional_str(data, path)? {
-            into.insert((*key).into(), json!(value));
+/// Appends `.key` to a field name, or `["key"]` when `key` is not a plain identifier.
+fn push_key(name: &mut String, key: &str) {
+    if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        name.push('.');
+        name.push_str(key);
+    } else {
+        name.push_str(&format!("[{key:?}]"));
+    }
+}
+
+/// Reads the payload `data` into `T`, a struct of the fields a transformer uses (see [`de`]
+/// for the fields that need more than serde's own rules); a wrong or missing field is an error
+/// naming it ([`field_error`]).
+pub(crate) fn read<'a, T: Deserialize<'a>>(data: &'a Value) -> Result<T, TransformError> {
+    serde_path_to_error::deserialize(data).map_err(|error| field_error(&error))
+}
+
+/// The error of a payload read by [`read`], naming the field as [`display_path`] does:
+/// `data.pull_request.merged_at is missing` (absent, `null` or, for [`de`] fields, empty),
+/// `data.commits[2].id is not a string`, `data.pull_request.number is not a whole number`,
+/// `data.commits is not an array`, `data.issue is not an object`; a message of one of the [`de`]
+/// readers follows the name (`data.t "soon" is not a timestamp`).
+fn field_error(error: &serde_path_to_error::Error<serde_json::Error>) -> TransformError {
+    let mut name = String::from("data");
+    for segment in error.path().iter() {
+        match segment {
+            Segment::Seq { index } => name.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => push_key(&mut name, key),
+            Segment::Unknown => name.push_str(".?"),
         }
     }
-    Ok(())
+    // `serde_json::Error` says what went wrong only in its message; these are the messages of
+    // `serde::de::Error`'s provided methods (`missing_field`, `invalid_type`, `invalid_value`).
+    let message = error.inner().to_string();
+    let wrong = ["invalid type: ", "invalid value: "]
+        .iter()
+        .any(|prefix| message.starts_with(prefix));
+    let what = if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        push_key(&mut name, field);
+        "is missing".to_owned()
+    } else if message.starts_with("invalid type: null,") {
+        "is missing".to_owned()
+    } else if let Some((_, expected)) = message.split_once(", expected ").filter(|_| wrong) {
+        let expected = match expected {
+            "a string" | "a borrowed string" => "a string",
+            "u64" => "a whole number",
+            "a sequence" => "an array",
+            "a map" => "an object",
+            object if object.starts_with("struct ") => "an object",
+            other => other,
+        };
+        format!("is not {expected}")
+    } else {
+        message
+    };
+    TransformError::new(format!("{name} {what}"))
+}
+
+/// Readers of payload fields for `#[serde(deserialize_with = "...")]`, with the rules the
+/// transformers have always read them by: an empty string is as good as absent, and times come
+/// in every format of [`time_value`]. Their errors are worded for [`field_error`].
+pub(crate) mod de {
+    use chrono::{DateTime, Utc};
+    use serde::de::{DeserializeOwned, Error};
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    use super::time_value;
+
+    /// A string that must be there: absent, `null` or empty is missing.
+    pub(crate) fn text<'de, D: Deserializer<'de>>(data: D) -> Result<&'de str, D::Error> {
+        match <&str>::deserialize(data)? {
+            "" => Err(D::Error::custom("is missing")),
+            text => Ok(text),
+        }
+    }
+
+    /// A string that may be absent (use with `default`): absent, `null` or empty is `None`.
+    pub(crate) fn optional_text<'de, D: Deserializer<'de>>(
+        data: D,
+    ) -> Result<Option<&'de str>, D::Error> {
+        Ok(Option::<&str>::deserialize(data)?.filter(|text| !text.is_empty()))
+    }
+
+    /// A time that must be there ([`optional_time`]).
+    pub(crate) fn time<'de, D: Deserializer<'de>>(data: D) -> Result<DateTime<Utc>, D::Error> {
+        optional_time(data)?.ok_or_else(|| D::Error::custom("is missing"))
+    }
+
+    /// A time that may be absent (use with `default`): a string or number read by
+    /// [`time_value`]; absent, `null` or an empty string is `None`.
+    pub(crate) fn optional_time<'de, D: Deserializer<'de>>(
+        data: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        match Value::deserialize(data)? {
+            Value::Null => Ok(None),
+            Value::String(text) if text.is_empty() => Ok(None),
+            value => time_value(&value)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("{value} is not a timestamp"))),
+        }
+    }
+
+    /// A field read only when it is a `T` (use with `default`): anything else is as if absent,
+    /// for details the transformers pass on when they are there and well-formed.
+    pub(crate) fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        data: D,
+    ) -> Result<Option<T>, D::Error> {
+        Ok(T::deserialize(Value::deserialize(data)?).ok())
+    }
+}
+
+/// Inserts `value` under `key` when there is one (a detail of the payload into `customData`).
+pub(crate) fn insert_some(into: &mut Map<String, Value>, key: &str, value: Option<impl Serialize>) {
+    if let Some(value) = value {
+        into.insert(key.into(), json!(value));
+    }
 }
 
 /// `http(s)://` followed by something, without whitespace.
@@ -271,6 +310,21 @@ pub(crate) fn repository_fact_id(tool: &str, url: &str, parts: &[&str]) -> Strin
     derived_id(&all)
 }
 
+/// The time at `key` of `data`, read as a [`de::optional_time`] field is.
+#[cfg(test)]
+pub(crate) fn time_at(data: &Value, key: &str) -> Result<Option<DateTime<Utc>>, TransformError> {
+    #[derive(Deserialize)]
+    struct Time(#[serde(deserialize_with = "de::optional_time")] Option<DateTime<Utc>>);
+
+    let mut one = Map::new();
+    if let Some(value) = data.get(key) {
+        one.insert(key.to_owned(), value.clone());
+    }
+    let times: Map<String, Value> = one;
+    let read: std::collections::BTreeMap<String, Time> = read(&Value::Object(times))?;
+    Ok(read.into_values().next().and_then(|time| time.0))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -278,9 +332,70 @@ mod tests {
     use dora_model::time::format_rfc3339;
 
     fn read(value: Value) -> Result<Option<String>, String> {
-        optional_time(&json!({ "t": value }), &["t"])
+        time_at(&json!({ "t": value }), "t")
             .map(|time| time.map(|t| format_rfc3339(&t)))
             .map_err(|e| e.reason)
+    }
+
+    #[derive(Deserialize)]
+    struct Sample<'a> {
+        #[serde(deserialize_with = "de::text")]
+        name: &'a str,
+        number: u64,
+        #[serde(default, deserialize_with = "de::optional_text")]
+        note: Option<&'a str>,
+        flag: Option<bool>,
+        #[serde(borrow)]
+        items: Option<Vec<Item<'a>>>,
+        #[serde(default, deserialize_with = "de::lenient")]
+        count: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    struct Item<'a> {
+        #[serde(deserialize_with = "de::text")]
+        id: &'a str,
+    }
+
+    fn sample_error(changes: Value) -> String {
+        let mut data = json!({"name": "n", "number": 1});
+        for (key, value) in changes.as_object().unwrap() {
+            if value == "<gone>" {
+                data.as_object_mut().unwrap().remove(key);
+            } else {
+                data[key] = value.clone();
+            }
+        }
+        super::read::<Sample>(&data).err().unwrap().reason
+    }
+
+    #[test]
+    fn payload_fields_are_read_with_errors_that_name_the_field() {
+        let data = json!({"name": "n", "number": 7, "note": "", "flag": true, "count": "x",
+                          "items": [{"id": "a", "extra": 1}], "unknown": {"a": 1}});
+        let sample: Sample = super::read(&data).unwrap();
+        assert_eq!((sample.name, sample.number, sample.note), ("n", 7, None));
+        assert_eq!((sample.flag, sample.count), (Some(true), None));
+        assert_eq!(sample.items.unwrap()[0].id, "a");
+
+        for (changes, reason) in [
+            (json!({"name": "<gone>"}), "data.name is missing"),
+            (json!({"name": null}), "data.name is missing"),
+            (json!({"name": ""}), "data.name is missing"),
+            (json!({"name": 3}), "data.name is not a string"),
+            (json!({"number": "7"}), "data.number is not a whole number"),
+            (json!({"number": -1}), "data.number is not a whole number"),
+            (json!({"flag": "yes"}), "data.flag is not a boolean"),
+            (json!({"items": {}}), "data.items is not an array"),
+            (json!({"items": ["a"]}), "data.items[0] is not an object"),
+            (
+                json!({"items": [{"id": "a"}, {"id": 3}]}),
+                "data.items[1].id is not a string",
+            ),
+            (json!({"items": [{}]}), "data.items[0].id is missing"),
+        ] {
+            assert_eq!(sample_error(changes.clone()), reason, "{changes}");
+        }
     }
 
     #[test]
@@ -302,7 +417,7 @@ mod tests {
     fn absent_null_and_empty_are_none_and_garbage_names_the_field() {
         assert_eq!(read(Value::Null), Ok(None));
         assert_eq!(read(json!("")), Ok(None));
-        assert_eq!(optional_time(&json!({}), &["t"]).unwrap(), None);
+        assert_eq!(time_at(&json!({}), "t").unwrap(), None);
         assert_eq!(
             read(json!("soon")),
             Err("data.t \"soon\" is not a timestamp".to_owned())
@@ -315,9 +430,22 @@ mod tests {
             read(json!(1e300)),
             Err("data.t 1e+300 is not a timestamp".to_owned())
         );
-        assert_eq!(
-            required_time(&json!({}), &["a", "b"]).unwrap_err().reason,
-            "data.a.b is missing"
-        );
+        #[derive(Debug, Deserialize)]
+        struct A {
+            #[allow(dead_code)]
+            a: B,
+        }
+        #[derive(Debug, Deserialize)]
+        struct B {
+            #[allow(dead_code)]
+            #[serde(deserialize_with = "de::time")]
+            b: DateTime<Utc>,
+        }
+        for a in [json!({}), json!({"b": null}), json!({"b": ""})] {
+            assert_eq!(
+                super::read::<A>(&json!({ "a": a })).unwrap_err().reason,
+                "data.a.b is missing"
+            );
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! GitHub: pushes, pull requests, deployment statuses, workflow runs, releases and incident issues (Knative GitHubSource or its webhook) -> changes, deployments, pipeline runs and incidents.
 //!
-//! `transform.rs`: the transformer; `webhook.rs`: `POST /webhooks/github`.
+//! `payload.rs`: the fields of GitHub's payloads it reads; `transform.rs`: the transformer; `webhook.rs`: `POST /webhooks/github`.
 
+mod payload;
 pub mod transform;
 pub mod webhook;
 

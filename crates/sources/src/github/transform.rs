@@ -94,14 +94,13 @@ use dora_model::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::payload;
 use crate::code_host::{
     default_environment, label_value, listed_commits, IncidentIssue, Push, Repository,
     RepositoryFact,
 };
 use crate::common::{
-    copy_strings, display_path, field, first_time, is_http_url, number_value, optional_bool,
-    optional_str, optional_time, payload, percent_encode, required_number, required_str,
-    required_time,
+    insert_some, is_http_url, missing, payload, percent_encode, read, time_or_event_time,
 };
 use crate::transform::{Emitted, TransformError, Transformer, SERVICE_DEPLOYED};
 pub use crate::transform::{
@@ -168,20 +167,18 @@ impl Transformer for GithubTransformer {
     }
 }
 
-/// `data.repository`: `full_name` is required (`<owner>/<name>`).
-fn repository(data: &Value) -> Result<Repository<'_>, TransformError> {
-    let path = ["repository", "full_name"];
-    let full_name = required_str(data, &path)?;
+/// The repository of an event: `full_name` must be `<owner>/<name>`.
+fn repository<'a>(repository: &payload::Repository<'a>) -> Result<Repository<'a>, TransformError> {
+    let full_name = repository.full_name;
     let (_, name) = full_name
         .split_once('/')
         .filter(|(owner, name)| !owner.is_empty() && !name.is_empty() && !name.contains('/'))
         .ok_or_else(|| {
             TransformError::new(format!(
-                "{} {full_name:?} is not <owner>/<name>",
-                display_path(&path)
+                "data.repository.full_name {full_name:?} is not <owner>/<name>"
             ))
         })?;
-    let url = match optional_str(data, &["repository", "html_url"])? {
+    let url = match repository.html_url {
         Some(url) if is_http_url(url) => url.trim_end_matches('/').to_owned(),
         _ => format!("https://github.com/{full_name}"),
     };
@@ -205,37 +202,31 @@ fn repository(data: &Value) -> Result<Repository<'_>, TransformError> {
 
 /// `push` to a branch with commits -> `change.updated` carrying the commits.
 fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let git_ref = required_str(data, &["ref"])?;
+    let kind: payload::PushRef = read(data)?;
+    let git_ref = kind.git_ref;
     let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
         // Tags (and any other ref) carry no new commits.
         return Ok(Vec::new());
     };
-    if optional_bool(data, &["deleted"])?.unwrap_or(false) {
+    if kind.deleted.unwrap_or(false) || kind.commits.is_none_or(|commits| commits.is_empty()) {
         return Ok(Vec::new());
     }
-    let commits = match field(data, &["commits"]) {
-        None => return Ok(Vec::new()),
-        Some(Value::Array(commits)) => commits,
-        Some(_) => return Err(TransformError::new("data.commits is not an array")),
-    };
-    if commits.is_empty() {
-        return Ok(Vec::new());
-    }
-    let repo = repository(data)?;
-    let before = required_str(data, &["before"])?;
-    let after = required_str(data, &["after"])?;
+    let push: payload::Push = read(data)?;
+    let repo = repository(&push.repository)?;
+    let (before, after) = (push.before, push.after);
 
-    let listed = listed_commits(commits, after)?.listed;
+    let listed = listed_commits(&push.commits, after).listed;
 
-    let timestamp = first_time(
+    let head_time = push.head_commit.and_then(|head| head.timestamp);
+    let timestamp = time_or_event_time(
+        push.repository.pushed_at.or(head_time),
         event,
-        data,
-        &[&["repository", "pushed_at"], &["head_commit", "timestamp"]],
+        &["data.repository.pushed_at", "data.head_commit.timestamp"],
     )?;
-    let default_branch = match optional_str(data, &["repository", "default_branch"])? {
-        Some(default) => Some(default),
-        None => optional_str(data, &["repository", "master_branch"])?,
-    };
+    let default_branch = push
+        .repository
+        .default_branch
+        .or(push.repository.master_branch);
 
     let dora = repo.push_dora(Push {
         before,
@@ -246,14 +237,9 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
         commits: listed,
     });
     let mut github = Map::new();
-    for key in ["created", "forced"] {
-        if let Some(flag) = optional_bool(data, &[key])? {
-            github.insert(key.into(), json!(flag));
-        }
-    }
-    if let Some(compare) = optional_str(data, &["compare"])? {
-        github.insert("compare".into(), json!(compare));
-    }
+    insert_some(&mut github, "created", push.created);
+    insert_some(&mut github, "forced", push.forced);
+    insert_some(&mut github, "compare", push.compare);
 
     Ok(vec![repo.cdevent(RepositoryFact {
         event_type: CHANGE_UPDATED,
@@ -271,54 +257,47 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
 
 /// `pull_request` opened -> `change.created`; closed -> `change.merged` or `change.abandoned`.
 fn pull_request(data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let action = required_str(data, &["action"])?;
+    let action = read::<payload::Action>(data)?.action;
     if action != "opened" && action != "closed" {
         return Ok(Vec::new());
     }
-    let repo = repository(data)?;
-    let number = required_number(data, &["pull_request", "number"])?;
-    let created_at = required_time(data, &["pull_request", "created_at"])?;
-    let head_sha = required_str(data, &["pull_request", "head", "sha"])?;
+    let payload::PullRequestEvent {
+        repository: repo,
+        pull_request: pull,
+    } = read(data)?;
+    let repo = repository(&repo)?;
+    let number = pull.number.to_string();
 
     let mut dora = repo.dora();
-    dora.detail("number", number_value(&number))
-        .detail("headSha", head_sha);
-    copy_strings(
-        data,
+    dora.detail("number", pull.number)
+        .detail("headSha", pull.head.sha);
+    insert_some(&mut dora.details, "headRef", pull.head.git_ref);
+    insert_some(
         &mut dora.details,
-        &[
-            ("headRef", &["pull_request", "head", "ref"]),
-            ("baseRef", &["pull_request", "base", "ref"]),
-        ],
-    )?;
-    dora.created_at = Some(format_rfc3339(&created_at));
+        "baseRef",
+        pull.base.and_then(|base| base.git_ref),
+    );
+    dora.created_at = Some(format_rfc3339(&pull.created_at));
     let mut github = Map::new();
-    if let Some(url) = optional_str(data, &["pull_request", "html_url"])? {
-        github.insert("url".into(), json!(url));
-    }
-    if let Some(count) = field(data, &["pull_request", "commits"]).filter(|v| v.is_u64()) {
-        github.insert("commit_count".into(), count.clone());
-    }
+    insert_some(&mut github, "url", pull.html_url);
+    insert_some(&mut github, "commit_count", pull.commits);
 
     let mut description = None;
     let subject_id = format!("{}#{number}", repo.path);
     let (event_type, id, timestamp) = if action == "opened" {
-        description = optional_str(data, &["pull_request", "title"])?;
+        description = pull.title;
         (
             CHANGE_CREATED,
             repo.id(&["pull_request", &number, "created"]),
-            created_at,
+            pull.created_at,
         )
-    } else if optional_bool(data, &["pull_request", "merged"])?.unwrap_or(false) {
-        let merged_at = match optional_time(data, &["pull_request", "merged_at"])? {
-            Some(time) => time,
-            None => {
-                return Err(TransformError::new(
-                    "data.pull_request.merged_at is missing",
-                ))
-            }
-        };
-        let merge_sha = required_str(data, &["pull_request", "merge_commit_sha"])?;
+    } else if pull.merged.unwrap_or(false) {
+        let merged_at = pull
+            .merged_at
+            .ok_or_else(|| missing("data.pull_request.merged_at"))?;
+        let merge_sha = pull
+            .merge_commit_sha
+            .ok_or_else(|| missing("data.pull_request.merge_commit_sha"))?;
         dora.merge_sha = Some(merge_sha.to_owned());
         dora.merged_at = Some(format_rfc3339(&merged_at));
         (
@@ -327,7 +306,9 @@ fn pull_request(data: &Value) -> Result<Vec<Emitted>, TransformError> {
             merged_at,
         )
     } else {
-        let closed_at = required_time(data, &["pull_request", "closed_at"])?;
+        let closed_at = pull
+            .closed_at
+            .ok_or_else(|| missing("data.pull_request.closed_at"))?;
         let closed_text = format_rfc3339(&closed_at);
         dora.detail("closedAt", closed_text.as_str());
         (
@@ -352,36 +333,33 @@ fn pull_request(data: &Value) -> Result<Vec<Emitted>, TransformError> {
 
 /// `deployment_status` success / failure / error -> `service.deployed` with its outcome.
 fn deployment_status(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let state = required_str(data, &["deployment_status", "state"])?;
+    let state = read::<payload::DeploymentState>(data)?
+        .deployment_status
+        .state;
     let outcome = match state {
         "success" => "success",
         "failure" | "error" => "failure",
         // pending, queued, in_progress, inactive, ...: not (yet) a rollout that happened.
         _ => return Ok(Vec::new()),
     };
-    let repo = repository(data)?;
-    let deployment_id = required_number(data, &["deployment", "id"])?;
-    let sha = required_str(data, &["deployment", "sha"])?;
-    let environment = match optional_str(data, &["deployment", "environment"])? {
-        Some(environment) => environment,
-        None => optional_str(data, &["deployment_status", "environment"])?
-            .ok_or_else(|| TransformError::new("data.deployment.environment is missing"))?,
-    };
-    let service = match field(data, &["deployment", "payload", "service"]) {
-        None => repo.name,
-        Some(Value::String(service)) if !service.is_empty() => service.as_str(),
-        Some(_) => {
-            return Err(TransformError::new(
-                "data.deployment.payload.service is not a non-empty string",
-            ))
-        }
-    };
-    let timestamp = first_time(
+    let payload::DeploymentStatusEvent {
+        repository: repo,
+        deployment,
+        deployment_status: status,
+    } = read(data)?;
+    let repo = repository(&repo)?;
+    let sha = deployment.sha;
+    let environment = deployment
+        .environment
+        .or(status.environment)
+        .ok_or_else(|| missing("data.deployment.environment"))?;
+    let service = deployment.service.unwrap_or(repo.name);
+    let timestamp = time_or_event_time(
+        status.updated_at.or(status.created_at),
         event,
-        data,
         &[
-            &["deployment_status", "updated_at"],
-            &["deployment_status", "created_at"],
+            "data.deployment_status.updated_at",
+            "data.deployment_status.created_at",
         ],
     )?;
 
@@ -392,25 +370,19 @@ fn deployment_status(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, T
     let mut dora = repo.dora();
     dora.revision = Some(sha.to_owned());
     dora.outcome = Some(outcome.to_owned());
-    if let Some(git_ref) = optional_str(data, &["deployment", "ref"])? {
+    if let Some(git_ref) = deployment.git_ref {
         dora.detail("ref", git_ref);
     }
     let mut github = Map::new();
-    github.insert("deployment_id".into(), json!(number_value(&deployment_id)));
+    github.insert("deployment_id".into(), json!(deployment.id));
     github.insert("state".into(), json!(state));
-    for (key, path) in [
-        ("task", ["deployment", "task"]),
-        ("description", ["deployment_status", "description"]),
-        ("log_url", ["deployment_status", "log_url"]),
-        ("target_url", ["deployment_status", "target_url"]),
-    ] {
-        if let Some(value) = optional_str(data, &path)? {
-            github.insert(key.into(), json!(value));
-        }
-    }
+    insert_some(&mut github, "task", deployment.task);
+    insert_some(&mut github, "description", status.description);
+    insert_some(&mut github, "log_url", status.log_url);
+    insert_some(&mut github, "target_url", status.target_url);
     Ok(vec![repo.cdevent(RepositoryFact {
         event_type: SERVICE_DEPLOYED,
-        id: repo.id(&["deployment", &deployment_id]),
+        id: repo.id(&["deployment", &deployment.id.to_string()]),
         timestamp,
         subject_id: service.to_owned(),
         content,
@@ -447,40 +419,37 @@ pub fn run_outcome(conclusion: &str) -> Option<&'static str> {
 
 /// `workflow_run` completed -> `pipelinerun.finished`.
 fn workflow_run(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    if required_str(data, &["action"])? != "completed" {
+    if read::<payload::Action>(data)?.action != "completed" {
         return Ok(Vec::new());
     }
-    let repo = repository(data)?;
-    let run_id = required_number(data, &["workflow_run", "id"])?;
-    let attempt = match field(data, &["workflow_run", "run_attempt"]) {
-        None => "1".to_owned(),
-        Some(_) => required_number(data, &["workflow_run", "run_attempt"])?,
-    };
-    let path = ["workflow_run", "conclusion"];
-    let conclusion = required_str(data, &path)?;
+    let payload::WorkflowRunEvent {
+        repository: repo,
+        workflow_run: run,
+        workflow,
+    } = read(data)?;
+    let repo = repository(&repo)?;
+    let run_id = run.id.to_string();
+    let attempt = run.run_attempt.unwrap_or(1);
+    let conclusion = run.conclusion;
     let outcome = run_outcome(conclusion).ok_or_else(|| {
         TransformError::new(format!(
-            "{} {conclusion:?} is not a known workflow run conclusion",
-            display_path(&path)
+            "data.workflow_run.conclusion {conclusion:?} is not a known workflow run conclusion"
         ))
     })?;
-    let timestamp = first_time(
+    let timestamp = time_or_event_time(
+        run.updated_at.or(run.run_started_at),
         event,
-        data,
         &[
-            &["workflow_run", "updated_at"],
-            &["workflow_run", "run_started_at"],
+            "data.workflow_run.updated_at",
+            "data.workflow_run.run_started_at",
         ],
     )?;
-    let mut name = optional_str(data, &["workflow_run", "name"])?;
-    if name.is_none() {
-        name = optional_str(data, &["workflow", "name"])?;
-    }
-    if name.is_none() {
-        name = optional_str(data, &["workflow_run", "path"])?;
-    }
+    let name = run
+        .name
+        .or(workflow.and_then(|workflow| workflow.name))
+        .or(run.path);
 
-    let url = optional_str(data, &["workflow_run", "html_url"])?.filter(|u| is_http_url(u));
+    let url = run.html_url.filter(|u| is_http_url(u));
     let content = Content::PipelineRun(PipelineRunContent {
         pipeline_name: name.map(str::to_owned),
         run: RunFields {
@@ -490,29 +459,23 @@ fn workflow_run(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Transf
         },
     });
     let mut dora = repo.dora();
-    dora.revision = optional_str(data, &["workflow_run", "head_sha"])?.map(str::to_owned);
+    dora.revision = run.head_sha.map(str::to_owned);
     dora.outcome = Some(outcome.to_owned());
-    if let Some(branch) = optional_str(data, &["workflow_run", "head_branch"])? {
+    if let Some(branch) = run.head_branch {
         dora.detail("branch", branch);
     }
-    if let Some(started) = optional_time(data, &["workflow_run", "run_started_at"])? {
-        dora.detail("startedAt", format_rfc3339(&started));
+    if let Some(started) = &run.run_started_at {
+        dora.detail("startedAt", format_rfc3339(started));
     }
     let mut github = Map::new();
-    github.insert("run_id".into(), json!(number_value(&run_id)));
-    github.insert("run_attempt".into(), json!(number_value(&attempt)));
+    github.insert("run_id".into(), json!(run.id));
+    github.insert("run_attempt".into(), json!(attempt));
     github.insert("conclusion".into(), json!(conclusion));
-    for (key, path) in [
-        ("event", ["workflow_run", "event"]),
-        ("workflow", ["workflow_run", "path"]),
-    ] {
-        if let Some(value) = optional_str(data, &path)? {
-            github.insert(key.into(), json!(value));
-        }
-    }
+    insert_some(&mut github, "event", run.event);
+    insert_some(&mut github, "workflow", run.path);
     Ok(vec![repo.cdevent(RepositoryFact {
         event_type: PIPELINERUN_FINISHED,
-        id: repo.id(&["workflow_run", &run_id, &attempt]),
+        id: repo.id(&["workflow_run", &run_id, &attempt.to_string()]),
         timestamp,
         subject_id: run_id.clone(),
         content,
@@ -531,51 +494,58 @@ fn issues(
     event: &CloudEvent,
     data: &Value,
 ) -> Result<Vec<Emitted>, TransformError> {
-    let action = required_str(data, &["action"])?;
+    let action = read::<payload::Action>(data)?.action;
     let incident_label = settings.incident_label.trim();
     let is_incident_label = |name: &str| name.trim().eq_ignore_ascii_case(incident_label);
+    if !matches!(action, "opened" | "reopened" | "closed" | "labeled") {
+        return Ok(Vec::new());
+    }
+    let kind: payload::IssueLabels = read(data)?;
+    let (state, labels) = match kind.issue {
+        Some(issue) => (issue.state, issue.labels.unwrap_or_default()),
+        None => (None, Vec::new()),
+    };
     let (detect, resolve) = match action {
         "opened" | "reopened" => (true, false),
         "closed" => (true, true),
-        "labeled" => {
-            let label = required_str(data, &["label", "name"])?;
-            if !is_incident_label(label) {
+        _ => {
+            let label = kind.label.ok_or_else(|| missing("data.label.name"))?;
+            if !is_incident_label(label.name) {
                 return Ok(Vec::new());
             }
-            let closed = optional_str(data, &["issue", "state"])? == Some("closed");
-            (true, closed)
+            (true, state == Some("closed"))
         }
-        _ => return Ok(Vec::new()),
     };
-    let labels = issue_labels(data)?;
+    let labels: Vec<&str> = labels.into_iter().map(|label| label.0).collect();
     if incident_label.is_empty() || !labels.iter().any(|label| is_incident_label(label)) {
         return Ok(Vec::new());
     }
-    let repo = repository(data)?;
+    let payload::IssuesEvent {
+        repository: repo,
+        issue,
+    } = read(data)?;
+    let repo = repository(&repo)?;
     let mut github = Map::new();
-    let number = required_number(data, &["issue", "number"])?;
-    let created_at = required_time(data, &["issue", "created_at"])?;
-    let title = optional_str(data, &["issue", "title"])?;
-    github.insert("number".into(), json!(number_value(&number)));
-    if let Some(url) = optional_str(data, &["issue", "html_url"])? {
-        github.insert("url".into(), json!(url));
-    }
+    github.insert("number".into(), json!(issue.number));
+    insert_some(&mut github, "url", issue.html_url);
     let resolved_at = if resolve {
-        match optional_time(data, &["issue", "closed_at"])?.or(event.time) {
-            Some(time) => Some(time),
-            None => return Err(TransformError::new("data.issue.closed_at is missing")),
-        }
+        Some(
+            issue
+                .closed_at
+                .or(event.time)
+                .ok_or_else(|| missing("data.issue.closed_at"))?,
+        )
     } else {
         None
     };
     let issue = IncidentIssue {
-        number,
-        title,
+        number: issue.number.to_string(),
+        title: issue.title,
         service: label_value(&labels, &["service"], false).unwrap_or(repo.name),
         environment: label_value(&labels, &["env", "environment"], false).unwrap_or(
             default_environment(&settings.default_environment, DEFAULT_ENVIRONMENT),
         ),
-        created_at,
+        created_at: issue.created_at,
         detect,
         resolved_at,
         own: github,
@@ -583,50 +553,34 @@ fn issues(
     Ok(repo.incident_cdevents(issue))
 }
 
-/// The names of `data.issue.labels`.
-fn issue_labels(data: &Value) -> Result<Vec<&str>, TransformError> {
-    let labels = match field(data, &["issue", "labels"]) {
-        None => return Ok(Vec::new()),
-        Some(Value::Array(labels)) => labels,
-        Some(_) => return Err(TransformError::new("data.issue.labels is not an array")),
-    };
-    let mut names = Vec::with_capacity(labels.len());
-    for (index, label) in labels.iter().enumerate() {
-        match label.get("name") {
-            Some(Value::String(name)) => names.push(name.as_str()),
-            // GitHubSource's older payload types may render a label as its name.
-            None if label.is_string() => names.extend(label.as_str()),
-            _ => {
-                return Err(TransformError::new(format!(
-                    "data.issue.labels[{index}].name is missing or not a string"
-                )))
-            }
-        }
-    }
-    Ok(names)
-}
-
 // ---------------------------------------------------------------------------------------------
 // release
 
 /// `release` published -> `artifact.published` (`pkg:github/<owner>/<repo>@<tag>`).
 fn release(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    if required_str(data, &["action"])? != "published" {
+    if read::<payload::Action>(data)?.action != "published" {
         // `created`/`released`/`prereleased` come with or around `published`: counted once.
         return Ok(Vec::new());
     }
-    let repo = repository(data)?;
-    let release_id = required_number(data, &["release", "id"])?;
-    let tag = required_str(data, &["release", "tag_name"])?;
-    let timestamp = first_time(event, data, &[&["release", "published_at"]])?;
+    let payload::ReleaseEvent {
+        repository: repo,
+        release,
+    } = read(data)?;
+    let repo = repository(&repo)?;
+    let tag = release.tag_name;
+    let timestamp =
+        time_or_event_time(release.published_at, event, &["data.release.published_at"])?;
 
     let content = Content::Artifact(ArtifactContent {
-        user: optional_str(data, &["release", "author", "login"])?.map(str::to_owned),
+        user: release
+            .author
+            .and_then(|author| author.login)
+            .map(str::to_owned),
         change: None,
     });
     let mut dora = repo.dora();
     dora.detail("tag", tag);
-    if let Some(target) = optional_str(data, &["release", "target_commitish"])? {
+    if let Some(target) = release.target_commitish {
         dora.detail("targetCommitish", target);
         // Usually a branch name; a full commit SHA is the released revision.
         if target.len() == 40 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -634,19 +588,13 @@ fn release(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformEr
         }
     }
     let mut github = Map::new();
-    github.insert("release_id".into(), json!(number_value(&release_id)));
-    if let Some(name) = optional_str(data, &["release", "name"])? {
-        github.insert("name".into(), json!(name));
-    }
-    if let Some(prerelease) = optional_bool(data, &["release", "prerelease"])? {
-        github.insert("prerelease".into(), json!(prerelease));
-    }
-    if let Some(url) = optional_str(data, &["release", "html_url"])? {
-        github.insert("url".into(), json!(url));
-    }
+    github.insert("release_id".into(), json!(release.id));
+    insert_some(&mut github, "name", release.name);
+    insert_some(&mut github, "prerelease", release.prerelease);
+    insert_some(&mut github, "url", release.html_url);
     Ok(vec![repo.cdevent(RepositoryFact {
         event_type: ARTIFACT_PUBLISHED,
-        id: repo.id(&["release", &release_id]),
+        id: repo.id(&["release", &release.id.to_string()]),
         timestamp,
         subject_id: github_purl(repo.owner(), repo.name, tag),
         content,

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use crate::common::time_at;
 use dora_model::time::parse_rfc3339;
 use dora_spec::SpecRelease;
 
@@ -114,38 +115,43 @@ fn pushed_at_is_rfc3339_or_unix_seconds() {
     let data = json!({"a": "2019-05-15T15:20:30-05:00", "b": 1_557_933_657, "c": "soon",
                       "d": true});
     assert_eq!(
-        format_rfc3339(&optional_time(&data, &["a"]).unwrap().unwrap()),
+        format_rfc3339(&time_at(&data, "a").unwrap().unwrap()),
         "2019-05-15T20:20:30Z"
     );
     assert_eq!(
-        format_rfc3339(&optional_time(&data, &["b"]).unwrap().unwrap()),
+        format_rfc3339(&time_at(&data, "b").unwrap().unwrap()),
         "2019-05-15T15:20:57Z"
     );
     assert_eq!(
-        optional_time(&data, &["c"]).unwrap_err().reason,
+        time_at(&data, "c").unwrap_err().reason,
         "data.c \"soon\" is not a timestamp"
     );
     assert_eq!(
-        optional_time(&data, &["d"]).unwrap_err().reason,
+        time_at(&data, "d").unwrap_err().reason,
         "data.d true is not a timestamp"
     );
-    assert_eq!(optional_time(&data, &["e"]).unwrap(), None);
+    assert_eq!(time_at(&data, "e").unwrap(), None);
+}
+
+/// The repository of a payload.
+fn repository_of(data: &Value) -> Result<Repository<'_>, TransformError> {
+    repository(&read::<payload::Repository>(&data["repository"])?)
 }
 
 #[test]
 fn repository_url_and_server() {
     let data =
         json!({"repository": {"full_name": "o/r", "html_url": "https://ghe.example.com/o/r"}});
-    let repo = repository(&data).unwrap();
+    let repo = repository_of(&data).unwrap();
     assert_eq!(repo.url, "https://ghe.example.com/o/r");
     assert_eq!(repo.server, "https://ghe.example.com");
     let data = json!({"repository": {"full_name": "o/r"}});
-    let repo = repository(&data).unwrap();
+    let repo = repository_of(&data).unwrap();
     assert_eq!(repo.url, "https://github.com/o/r");
     assert_eq!(repo.server, "https://github.com");
     for bad in ["o", "/r", "o/", "o/r/x"] {
         let data = json!({"repository": {"full_name": bad}});
-        assert!(repository(&data)
+        assert!(repository_of(&data)
             .err()
             .unwrap()
             .reason
@@ -219,7 +225,7 @@ fn malformed_payloads_name_the_field() {
     data.as_object_mut().unwrap().remove("repository");
     assert_eq!(
         error("deployment_status", data),
-        "data.repository.full_name is missing"
+        "data.repository is missing"
     );
     let mut data = deployment_status_json("success");
     data["deployment_status"]
@@ -361,4 +367,43 @@ fn labeling_a_closed_issue_detects_and_resolves_it() {
     assert_eq!(types, [INCIDENT_DETECTED, INCIDENT_RESOLVED]);
     assert_eq!(out[1]["context"]["timestamp"], "2024-01-01T02:00:00Z");
     assert_eq!(out[0]["subject"]["id"], out[1]["subject"]["id"]);
+}
+
+#[test]
+fn ignored_actions_and_states_need_no_other_field() {
+    for (github_event, data) in [
+        ("pull_request", json!({"action": "synchronize"})),
+        ("pull_request", json!({"action": "edited"})),
+        ("issues", json!({"action": "deleted"})),
+        ("issues", json!({"action": "opened"})),
+        ("workflow_run", json!({"action": "requested"})),
+        ("release", json!({"action": "created"})),
+        (
+            "deployment_status",
+            json!({"deployment_status": {"state": "pending"}}),
+        ),
+        ("push", json!({"ref": "refs/tags/v1"})),
+    ] {
+        assert!(
+            run(github_event, data.clone()).unwrap().is_empty(),
+            "{data}"
+        );
+    }
+    assert_eq!(error("pull_request", json!({})), "data.action is missing");
+}
+
+#[test]
+fn malformed_lists_name_the_item() {
+    let push = json!({"ref": "refs/heads/main", "before": "a", "after": "b",
+        "repository": repository_json(),
+        "commits": [{"id": "a"}, {"id": "b"}, {"id": 3}]});
+    assert_eq!(error("push", push), "data.commits[2].id is not a string");
+    let labeled = json!({"action": "labeled", "label": {"name": "incident"},
+        "issue": {"labels": [{"name": "incident"}, {"color": "red"}]}});
+    assert_eq!(
+        error("issues", labeled),
+        "data.issue.labels[1].name is missing"
+    );
+    let labeled = json!({"action": "labeled", "issue": {"labels": []}});
+    assert_eq!(error("issues", labeled), "data.label.name is missing");
 }

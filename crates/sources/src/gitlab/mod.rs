@@ -1,8 +1,10 @@
 //! GitLab: pushes, merge requests, deployments, pipelines and incident issues (Knative GitLabSource or its webhook) -> changes, deployments, pipeline runs and incidents.
 //!
-//! `transform.rs`: the transformer; `webhook.rs`: `POST /webhooks/gitlab`.
+//! `payload.rs`: the fields of GitLab's payloads it reads; `transform.rs`: the transformer
+//! (`incident.rs`: its incident issues); `webhook.rs`: `POST /webhooks/gitlab`.
 
 mod incident;
+mod payload;
 pub mod transform;
 pub mod webhook;
 

@@ -110,7 +110,6 @@
 //! Malformed payloads of the events above (no `project.path_with_namespace`, a merge request
 //! without `iid`, an unparsable timestamp, ...) are a [`TransformError`] naming the field.
 
-use chrono::{DateTime, Utc};
 use dora_model::cdevent::{
     Content, DoraData, PipelineRunContent, Reference, RunFields, ServiceContent,
 };
@@ -119,12 +118,9 @@ use dora_model::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::payload;
 use crate::code_host::{listed_commits, ListedCommits, Push, Repository, RepositoryFact};
-use crate::common::{
-    copy_strings, display_path, field, first_time, is_http_url, number_value, optional_bool,
-    optional_str, optional_time, payload, percent_encode, required_number, required_str,
-    required_time,
-};
+use crate::common::{insert_some, is_http_url, payload, percent_encode, read, time_or_event_time};
 use crate::transform::{
     Emitted, TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED,
     CHANGE_UPDATED, PIPELINERUN_FINISHED, SERVICE_DEPLOYED,
@@ -207,28 +203,28 @@ impl Transformer for GitlabTransformer {
 // ---------------------------------------------------------------------------------------------
 // The project
 
-/// `data.project`: `path_with_namespace` is required.
-pub(crate) fn project(data: &Value) -> Result<Repository<'_>, TransformError> {
-    let path_field = ["project", "path_with_namespace"];
-    let path = required_str(data, &path_field)?;
+/// The project of an event: `path_with_namespace` must be `<namespace>/<project>`.
+pub(crate) fn project<'a>(
+    project: &payload::Project<'a>,
+) -> Result<Repository<'a>, TransformError> {
+    let path = project.path_with_namespace;
     let name = path
         .rsplit('/')
         .next()
         .filter(|name| !name.is_empty() && !path.starts_with('/') && !path.contains("//"))
         .ok_or_else(|| {
             TransformError::new(format!(
-                "{} {path:?} is not <namespace>/<project>",
-                display_path(&path_field)
+                "data.project.path_with_namespace {path:?} is not <namespace>/<project>"
             ))
         })?;
-    let mut url = None;
-    for field in [["project", "web_url"], ["project", "homepage"]] {
-        if let Some(candidate) = optional_str(data, &field)?.filter(|u| is_http_url(u)) {
-            url = Some(candidate.trim_end_matches('/').to_owned());
-            break;
-        }
-    }
-    let url = url.unwrap_or_else(|| format!("https://gitlab.com/{path}"));
+    let url = match [project.web_url, project.homepage]
+        .into_iter()
+        .flatten()
+        .find(|url| is_http_url(url))
+    {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("https://gitlab.com/{path}"),
+    };
     let server = url
         .strip_suffix(path)
         .and_then(|rest| rest.strip_suffix('/'))
@@ -285,32 +281,28 @@ fn is_full_sha(text: &str) -> bool {
 
 /// `push` to a branch with commits -> `change.updated` carrying the commits.
 fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let git_ref = required_str(data, &["ref"])?;
+    let kind: payload::PushRef = read(data)?;
+    let (git_ref, after) = (kind.git_ref, kind.after);
     let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
         // Tags come as `tag_push`; any other ref carries no new commits.
         return Ok(Vec::new());
     };
-    let after = required_str(data, &["after"])?;
     if after.bytes().all(|b| b == b'0') {
         // A deleted branch.
         return Ok(Vec::new());
     }
-    let commits = match field(data, &["commits"]) {
-        None => return Ok(Vec::new()),
-        Some(Value::Array(commits)) => commits,
-        Some(_) => return Err(TransformError::new("data.commits is not an array")),
-    };
-    if commits.is_empty() {
+    if kind.commits.is_none_or(|commits| commits.is_empty()) {
         return Ok(Vec::new());
     }
-    let project = project(data)?;
-    let before = required_str(data, &["before"])?;
+    let push: payload::Push = read(data)?;
+    let project = project(&push.project)?;
+    let before = push.before;
 
     let ListedCommits {
         listed,
         head_time,
         latest_time,
-    } = listed_commits(commits, after)?;
+    } = listed_commits(&push.commits, after);
     let timestamp =
         match head_time.or(latest_time).or(event.time) {
             Some(time) => time,
@@ -324,16 +316,12 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
         after,
         git_ref,
         branch,
-        default_branch: optional_str(data, &["project", "default_branch"])?,
+        default_branch: push.project.default_branch,
         commits: listed,
     });
     let mut gitlab = Map::new();
-    if let Some(total) = field(data, &["total_commits_count"]).filter(|v| v.is_u64()) {
-        gitlab.insert("totalCommitsCount".into(), total.clone());
-    }
-    if let Some(id) = field(data, &["project", "id"]).filter(|v| v.is_u64()) {
-        gitlab.insert("projectId".into(), id.clone());
-    }
+    insert_some(&mut gitlab, "totalCommitsCount", push.total_commits_count);
+    insert_some(&mut gitlab, "projectId", push.project.id);
 
     Ok(vec![project.cdevent(RepositoryFact {
         event_type: CHANGE_UPDATED,
@@ -352,38 +340,43 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
 /// `merge_request` open -> `change.created`; merge -> `change.merged`; close ->
 /// `change.abandoned`.
 fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let action = required_str(data, &["object_attributes", "action"])?;
+    let action = read::<payload::Attributes<payload::Action>>(data)?
+        .object_attributes
+        .action;
     if !matches!(action, "open" | "merge" | "close") {
         // update, reopen, approved, unapproved, approval, unapproval, ...
         return Ok(Vec::new());
     }
-    let project = project(data)?;
-    let iid = required_number(data, &["object_attributes", "iid"])?;
-    let created_at = required_time(data, &["object_attributes", "created_at"])?;
+    let payload::ObjectEvent {
+        project: payload_project,
+        object_attributes: merge,
+    } = read::<payload::ObjectEvent<payload::MergeRequest>>(data)?;
+    let project = project(&payload_project)?;
+    let iid = merge.iid.to_string();
 
-    let (mut dora, mut gitlab) = merge_request_details(data, &project, &iid, &created_at)?;
+    let (mut dora, mut gitlab) = merge_request_details(&merge, &project);
 
     let mut description = None;
     let subject_id = format!("{}!{iid}", project.path);
     let (event_type, id, timestamp) = match action {
         "open" => {
-            description = optional_str(data, &["object_attributes", "title"])?;
+            description = merge.title;
             (
                 CHANGE_CREATED,
                 project.id(&["merge_request", &iid, "created"]),
-                created_at,
+                merge.created_at,
             )
         }
         "merge" => {
-            let merged_at = first_time(
+            let merged_at = time_or_event_time(
+                merge.merged_at.or(merge.updated_at),
                 event,
-                data,
                 &[
-                    &["object_attributes", "merged_at"],
-                    &["object_attributes", "updated_at"],
+                    "data.object_attributes.merged_at",
+                    "data.object_attributes.updated_at",
                 ],
             )?;
-            let (from, merge_sha) = merge_sha(data)?;
+            let (from, merge_sha) = merge_sha(&merge)?;
             dora.merge_sha = Some(merge_sha.to_owned());
             dora.merged_at = Some(format_rfc3339(&merged_at));
             gitlab.insert("mergeShaFrom".into(), json!(from));
@@ -394,12 +387,12 @@ fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Trans
             )
         }
         _ => {
-            let closed_at = first_time(
+            let closed_at = time_or_event_time(
+                merge.closed_at.or(merge.updated_at),
                 event,
-                data,
                 &[
-                    &["object_attributes", "closed_at"],
-                    &["object_attributes", "updated_at"],
+                    "data.object_attributes.closed_at",
+                    "data.object_attributes.updated_at",
                 ],
             )?;
             let closed_text = format_rfc3339(&closed_at);
@@ -425,64 +418,45 @@ fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Trans
 /// `customData.dora` and `customData.gitlab` of a merge request's CDEvents, before what its
 /// action adds.
 fn merge_request_details(
-    data: &Value,
+    merge: &payload::MergeRequest<'_>,
     project: &Repository<'_>,
-    iid: &str,
-    created_at: &DateTime<Utc>,
-) -> Result<(DoraData, Map<String, Value>), TransformError> {
+) -> (DoraData, Map<String, Value>) {
     let mut dora = project.dora();
-    dora.detail("number", number_value(iid));
-    if let Some(head) = optional_str(data, &["object_attributes", "last_commit", "id"])? {
-        dora.detail("headSha", head);
-    }
-    copy_strings(
-        data,
-        &mut dora.details,
-        &[
-            ("sourceBranch", &["object_attributes", "source_branch"]),
-            ("targetBranch", &["object_attributes", "target_branch"]),
-        ],
-    )?;
-    dora.created_at = Some(format_rfc3339(created_at));
+    dora.detail("number", merge.iid);
+    insert_some(&mut dora.details, "headSha", head_sha(merge));
+    insert_some(&mut dora.details, "sourceBranch", merge.source_branch);
+    insert_some(&mut dora.details, "targetBranch", merge.target_branch);
+    dora.created_at = Some(format_rfc3339(&merge.created_at));
     let mut gitlab = Map::new();
-    if let Some(id) = field(data, &["object_attributes", "id"]).filter(|v| v.is_u64()) {
-        gitlab.insert("mergeRequestId".into(), id.clone());
-    }
-    copy_strings(
-        data,
-        &mut gitlab,
-        &[
-            ("url", &["object_attributes", "url"]),
-            ("state", &["object_attributes", "state"]),
-        ],
-    )?;
-    Ok((dora, gitlab))
+    insert_some(&mut gitlab, "mergeRequestId", merge.id);
+    insert_some(&mut gitlab, "url", merge.url);
+    insert_some(&mut gitlab, "state", merge.state);
+    (dora, gitlab)
+}
+
+/// `last_commit.id`: the head of a merge request.
+fn head_sha<'a>(merge: &payload::MergeRequest<'a>) -> Option<&'a str> {
+    merge.last_commit.as_ref().and_then(|commit| commit.id)
 }
 
 /// The SHA a merge request landed as, and where it was read: `merge_commit_sha`, else
 /// `squash_commit_sha`, else `last_commit.id` (a fast-forward merge).
-fn merge_sha(data: &Value) -> Result<(&'static str, &str), TransformError> {
-    for (from, path) in [
-        (
-            "merge_commit_sha",
-            ["object_attributes", "merge_commit_sha"],
-        ),
-        (
-            "squash_commit_sha",
-            ["object_attributes", "squash_commit_sha"],
-        ),
-    ] {
-        if let Some(sha) = optional_str(data, &path)? {
-            return Ok((from, sha));
-        }
-    }
-    match optional_str(data, &["object_attributes", "last_commit", "id"])? {
-        Some(sha) => Ok(("last_commit.id", sha)),
-        None => Err(TransformError::new(
+fn merge_sha<'a>(
+    merge: &payload::MergeRequest<'a>,
+) -> Result<(&'static str, &'a str), TransformError> {
+    [
+        ("merge_commit_sha", merge.merge_commit_sha),
+        ("squash_commit_sha", merge.squash_commit_sha),
+        ("last_commit.id", head_sha(merge)),
+    ]
+    .into_iter()
+    .find_map(|(from, sha)| Some((from, sha?)))
+    .ok_or_else(|| {
+        TransformError::new(
             "data.object_attributes.merge_commit_sha is missing (and there is no \
              squash_commit_sha or last_commit.id)",
-        )),
-    }
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,25 +475,37 @@ pub fn pipeline_outcome(status: &str) -> Option<&'static str> {
 
 /// `pipeline` with a final status -> `pipelinerun.finished`.
 fn pipeline(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let path = ["object_attributes", "status"];
-    let status = required_str(data, &path)?;
+    let status = read::<payload::Attributes<payload::Status>>(data)?
+        .object_attributes
+        .status;
     if PIPELINE_NOT_DONE.contains(&status) {
         return Ok(Vec::new());
     }
     let outcome = pipeline_outcome(status).ok_or_else(|| {
         TransformError::new(format!(
-            "{} {status:?} is not a known pipeline status",
-            display_path(&path)
+            "data.object_attributes.status {status:?} is not a known pipeline status"
         ))
     })?;
-    let project = project(data)?;
-    let pipeline_id = required_number(data, &["object_attributes", "id"])?;
-    let finished_at = optional_time(data, &["object_attributes", "finished_at"])?;
-    let timestamp = first_time(event, data, &[&["object_attributes", "finished_at"]])?;
-    let finished_text = finished_at.as_ref().map(format_rfc3339).unwrap_or_default();
+    let payload::PipelineEvent {
+        project: payload_project,
+        object_attributes: run,
+        merge_request,
+    } = read(data)?;
+    let project = project(&payload_project)?;
+    let pipeline_id = run.id.to_string();
+    let timestamp = time_or_event_time(
+        run.finished_at,
+        event,
+        &["data.object_attributes.finished_at"],
+    )?;
+    let finished_text = run
+        .finished_at
+        .as_ref()
+        .map(format_rfc3339)
+        .unwrap_or_default();
 
-    let name = optional_str(data, &["object_attributes", "name"])?.unwrap_or(project.path);
-    let uri = match optional_str(data, &["object_attributes", "url"])?.filter(|u| is_http_url(u)) {
+    let name = run.name.unwrap_or(project.path);
+    let uri = match run.url.filter(|u| is_http_url(u)) {
         Some(url) => url.to_owned(),
         None => format!("{}/-/pipelines/{pipeline_id}", project.url),
     };
@@ -533,33 +519,29 @@ fn pipeline(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformE
     });
 
     let mut dora = project.dora();
-    dora.revision = optional_str(data, &["object_attributes", "sha"])?.map(str::to_owned);
-    if let Some(git_ref) = optional_str(data, &["object_attributes", "ref"])? {
-        let tag = optional_bool(data, &["object_attributes", "tag"])?.unwrap_or(false);
+    dora.revision = run.sha.map(str::to_owned);
+    if let Some(git_ref) = run.git_ref {
+        let tag = run.tag.unwrap_or(false);
         dora.detail(if tag { "tag" } else { "branch" }, git_ref);
     }
     dora.outcome = Some(outcome.to_owned());
-    if let Some(created) = optional_time(data, &["object_attributes", "created_at"])? {
-        dora.created_at = Some(format_rfc3339(&created));
+    if let Some(created) = &run.created_at {
+        dora.created_at = Some(format_rfc3339(created));
     }
-    if let Some(finished) = &finished_at {
+    if let Some(finished) = &run.finished_at {
         dora.detail("finishedAt", format_rfc3339(finished));
     }
     let mut gitlab = Map::new();
-    gitlab.insert("pipelineId".into(), json!(number_value(&pipeline_id)));
-    if let Some(iid) = field(data, &["object_attributes", "iid"]).filter(|v| v.is_u64()) {
-        gitlab.insert("iid".into(), iid.clone());
-    }
+    gitlab.insert("pipelineId".into(), json!(run.id));
+    insert_some(&mut gitlab, "iid", run.iid);
     gitlab.insert("status".into(), json!(status));
-    if let Some(source) = optional_str(data, &["object_attributes", "source"])? {
-        gitlab.insert("source".into(), json!(source));
-    }
-    if let Some(duration) = field(data, &["object_attributes", "duration"]).filter(|v| v.is_u64()) {
-        gitlab.insert("durationSeconds".into(), duration.clone());
-    }
-    if let Some(iid) = field(data, &["merge_request", "iid"]).filter(|v| v.is_u64()) {
-        gitlab.insert("mergeRequestIid".into(), iid.clone());
-    }
+    insert_some(&mut gitlab, "source", run.source);
+    insert_some(&mut gitlab, "durationSeconds", run.duration);
+    insert_some(
+        &mut gitlab,
+        "mergeRequestIid",
+        merge_request.and_then(|merge| merge.iid),
+    );
     Ok(vec![project.cdevent(RepositoryFact {
         event_type: PIPELINERUN_FINISHED,
         id: project.id(&["pipeline", &pipeline_id, status, &finished_text]),
@@ -595,20 +577,23 @@ fn full_sha_of<'a>(commit_url: Option<&'a str>, short_sha: Option<&str>) -> Opti
 
 /// `deployment` success / failed -> `service.deployed` with its outcome.
 fn deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let status = required_str(data, &["status"])?;
+    let status = read::<payload::Status>(data)?.status;
     let outcome = match status {
         "success" => "success",
         "failed" => "failure",
         // running, canceled, ...: not a rollout that happened (or not yet).
         _ => return Ok(Vec::new()),
     };
-    let project = project(data)?;
-    let deployment_id = required_number(data, &["deployment_id"])?;
-    let environment = required_str(data, &["environment"])?;
-    let timestamp = first_time(event, data, &[&["status_changed_at"]])?;
-    let short_sha = optional_str(data, &["short_sha"])?;
-    let commit_url = optional_str(data, &["commit_url"])?;
-    let revision = full_sha_of(commit_url, short_sha);
+    let deployment: payload::Deployment = read(data)?;
+    let project = project(&deployment.project)?;
+    let environment = deployment.environment;
+    let timestamp = time_or_event_time(
+        deployment.status_changed_at,
+        event,
+        &["data.status_changed_at"],
+    )?;
+    let short_sha = deployment.short_sha;
+    let revision = full_sha_of(deployment.commit_url, short_sha);
 
     let content = Content::Service(ServiceContent {
         environment: Some(Reference::within(environment, &project.url)),
@@ -624,30 +609,29 @@ fn deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Transfor
         dora.detail("shortRevision", short);
     }
     dora.outcome = Some(outcome.to_owned());
-    if let Some(git_ref) = optional_str(data, &["ref"])? {
+    if let Some(git_ref) = deployment.git_ref {
         dora.detail("ref", git_ref);
     }
     let mut gitlab = Map::new();
-    gitlab.insert("deploymentId".into(), json!(number_value(&deployment_id)));
-    if let Some(id) = field(data, &["deployable_id"]).filter(|v| v.is_u64()) {
-        gitlab.insert("deployableId".into(), id.clone());
-    }
+    gitlab.insert("deploymentId".into(), json!(deployment.deployment_id));
+    insert_some(&mut gitlab, "deployableId", deployment.deployable_id);
     gitlab.insert("status".into(), json!(status));
-    for (key, path) in [
-        ("deployableUrl", "deployable_url"),
-        ("commitUrl", "commit_url"),
-        ("commitTitle", "commit_title"),
-        ("environmentSlug", "environment_slug"),
-        ("environmentTier", "environment_tier"),
-        ("environmentExternalUrl", "environment_external_url"),
+    for (key, value) in [
+        ("deployableUrl", deployment.deployable_url),
+        ("commitUrl", deployment.commit_url),
+        ("commitTitle", deployment.commit_title),
+        ("environmentSlug", deployment.environment_slug),
+        ("environmentTier", deployment.environment_tier),
+        (
+            "environmentExternalUrl",
+            deployment.environment_external_url,
+        ),
     ] {
-        if let Some(value) = optional_str(data, &[path])? {
-            gitlab.insert(key.into(), json!(value));
-        }
+        insert_some(&mut gitlab, key, value);
     }
     Ok(vec![project.cdevent(RepositoryFact {
         event_type: SERVICE_DEPLOYED,
-        id: project.id(&["deployment", &deployment_id]),
+        id: project.id(&["deployment", &deployment.deployment_id.to_string()]),
         timestamp,
         subject_id: project.name.to_owned(),
         content,

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use crate::common::time_at;
 use crate::transform::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 use dora_model::time::parse_rfc3339;
 use dora_spec::SpecRelease;
@@ -80,11 +81,11 @@ fn the_three_gitlab_time_formats_parse_to_the_same_instant() {
     let data = json!({"rfc": "2016-08-12T17:23:28+02:00", "utc": "2016-08-12 15:23:28 UTC",
                       "offset": "2016-08-12 17:23:28 +0200", "bad": "2016-08-12 15:23:28 CEST"});
     for key in ["rfc", "utc", "offset"] {
-        let time = required_time(&data, &[key]).unwrap();
+        let time = time_at(&data, key).unwrap().unwrap();
         assert_eq!(format_rfc3339(&time), "2016-08-12T15:23:28Z", "{key}");
     }
     assert_eq!(
-        optional_time(&data, &["bad"]).unwrap_err().reason,
+        time_at(&data, "bad").unwrap_err().reason,
         "data.bad \"2016-08-12 15:23:28 CEST\" is not a timestamp"
     );
 }
@@ -258,10 +259,7 @@ fn malformed_payloads_name_the_field() {
     );
     let mut data = deployment_json("success");
     data.as_object_mut().unwrap().remove("project");
-    assert_eq!(
-        error("deployment", data),
-        "data.project.path_with_namespace is missing"
-    );
+    assert_eq!(error("deployment", data), "data.project is missing");
     let merge = json!({"project": project_json(),
         "object_attributes": {"action": "merge", "iid": "3",
                               "created_at": "2024-01-01T00:00:00Z"}});
@@ -459,20 +457,25 @@ fn push_time_is_the_head_commit_else_the_latest_else_the_cloudevent() {
     assert_eq!(out[0]["context"]["timestamp"], "2024-06-01T00:00:00Z");
 }
 
+/// The project of a payload.
+fn project_of(data: &Value) -> Result<Repository<'_>, TransformError> {
+    project(&read::<payload::Project>(&data["project"])?)
+}
+
 #[test]
 fn project_url_and_server() {
     let data = json!({"project": {"path_with_namespace": "g/s/p",
                                   "web_url": "http://10.0.0.1:3000/g/s/p/"}});
-    let parsed = project(&data).unwrap();
+    let parsed = project_of(&data).unwrap();
     assert_eq!(parsed.url, "http://10.0.0.1:3000/g/s/p");
     assert_eq!(parsed.server, "http://10.0.0.1:3000");
     assert_eq!(parsed.name, "p");
     let data = json!({"project": {"path_with_namespace": "g/p",
                                   "web_url": "https://example.com/other/place"}});
-    assert_eq!(project(&data).unwrap().server, "https://example.com");
+    assert_eq!(project_of(&data).unwrap().server, "https://example.com");
     let data = json!({"project": {"path_with_namespace": "g/p", "web_url": "not a url",
                                   "homepage": "https://h.example/g/p"}});
-    assert_eq!(project(&data).unwrap().url, "https://h.example/g/p");
+    assert_eq!(project_of(&data).unwrap().url, "https://h.example/g/p");
 }
 
 #[test]
@@ -497,4 +500,47 @@ fn unknown_events_and_foreign_types_give_nothing() {
     .unwrap();
     let transformer = GitlabTransformer::new(GitlabSettings::default());
     assert!(transformer.documents(&foreign).unwrap().is_empty());
+}
+
+#[test]
+fn ignored_actions_and_statuses_need_no_other_field() {
+    for (gitlab_event, data) in [
+        (
+            "merge_request",
+            json!({"object_attributes": {"action": "update"}}),
+        ),
+        ("issue", json!({"object_attributes": {"action": "delete"}})),
+        ("issue", json!({"object_attributes": {"action": "open"}})),
+        (
+            "pipeline",
+            json!({"object_attributes": {"status": "running"}}),
+        ),
+        ("deployment", json!({"status": "running"})),
+        ("push", json!({"ref": "refs/tags/v1", "after": "b"})),
+        (
+            "push",
+            json!({"ref": "refs/heads/main", "after": "0000000000"}),
+        ),
+        (
+            "push",
+            json!({"ref": "refs/heads/main", "after": "b", "commits": []}),
+        ),
+    ] {
+        assert!(
+            run(gitlab_event, data.clone()).unwrap().is_empty(),
+            "{data}"
+        );
+    }
+    assert_eq!(
+        error("merge_request", json!({"object_attributes": {}})),
+        "data.object_attributes.action is missing"
+    );
+}
+
+#[test]
+fn malformed_labels_name_the_label() {
+    let data = issue_json("open", json!([{"title": "incident"}, {"color": "red"}]));
+    assert_eq!(error("issue", data), "data.labels[1].title is missing");
+    let data = issue_json("open", json!({"title": "incident"}));
+    assert_eq!(error("issue", data), "data.labels is not an array");
 }
