@@ -41,8 +41,8 @@
 
 use chrono::{DateTime, Utc};
 use dora_model::cloudevent::CloudEvent;
-use dora_model::json_kind as kind;
 use dora_model::ids::derived_id;
+use dora_model::json_kind as kind;
 use dora_model::time::format_rfc3339;
 use jaq_core::data::JustLut;
 use jaq_core::load::{Arena, File, Loader};
