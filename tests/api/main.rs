@@ -36,6 +36,7 @@ mod helpers;
 mod import;
 mod incremental;
 mod ingest;
+mod keptn;
 mod observability;
 mod oidc;
 mod openapi;

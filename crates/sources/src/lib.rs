@@ -25,6 +25,7 @@ pub mod argocd;
 pub mod cdevents;
 pub mod github;
 pub mod gitlab;
+pub mod keptn;
 pub mod kubernetes;
 pub mod pagerduty;
 pub mod tekton;

@@ -196,6 +196,7 @@ registry! {
         settings: crate::alertmanager::AlertmanagerSettings, webhook: TokenSetting;
     pagerduty => crate::pagerduty::Pagerduty,
         settings: crate::pagerduty::PagerdutySettings, webhook: SecretSetting;
+    keptn => crate::keptn::Keptn, settings: crate::keptn::KeptnSettings;
 }
 
 #[cfg(test)]
