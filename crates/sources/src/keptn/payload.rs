@@ -11,11 +11,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::Value;
-
-use crate::transform::TransformError;
 
 /// The data of a Keptn CloudEvent (`source: keptn.sh`, `type: <phase long name>.<status>`).
 #[derive(Debug, Deserialize)]
@@ -80,24 +76,6 @@ pub(crate) struct InvolvedObject {
     pub(crate) name: String,
     #[serde(default)]
     pub(crate) namespace: Option<String>,
-}
-
-/// Reads `data` into `T`; an error names the field under `data`.
-pub(crate) fn read<T: DeserializeOwned>(data: &Value) -> Result<T, TransformError> {
-    serde_path_to_error::deserialize(data).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner().to_string();
-        // A missing field is reported on its parent: say its full name instead.
-        match inner
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-        {
-            Some(field) if path == "." => TransformError::new(format!("data.{field} is missing")),
-            Some(field) => TransformError::new(format!("data.{path}.{field} is missing")),
-            None if path == "." => TransformError::new(format!("data: {inner}")),
-            None => TransformError::new(format!("data.{path}: {inner}")),
-        }
-    })
 }
 
 /// What `message` says after the phase: `(namespace, name, version)`, for CloudEvents without

@@ -53,7 +53,8 @@ use dora_model::ids::derived_id;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
-use super::payload::{message_object, read, CoreEvent, PhaseCloudEvent};
+use super::payload::{message_object, CoreEvent, PhaseCloudEvent};
+use crate::common::read;
 use crate::purl::generic_purl;
 use crate::transform::{Emitted, Fact, TransformError, Transformer, SERVICE_DEPLOYED};
 
