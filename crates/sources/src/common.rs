@@ -29,16 +29,6 @@ pub(crate) fn payload(event: &CloudEvent) -> Result<&Value, TransformError> {
     }
 }
 
-/// The CloudEvent data as a JSON object, as the incident webhooks (Alertmanager, PagerDuty)
-/// read it: `data_json` also accepts JSON carried as text.
-pub(crate) fn data_object(event: &CloudEvent) -> Result<&Map<String, Value>, TransformError> {
-    match event.data_json() {
-        Some(Value::Object(data)) => Ok(data),
-        Some(_) => Err(TransformError::new("data is not a JSON object")),
-        None => Err(TransformError::new("data is missing or not JSON")),
-    }
-}
-
 /// The value at `path` under `root`; `None` when absent or `null`.
 pub(crate) fn field<'a>(root: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter()

@@ -63,7 +63,7 @@ use dora_model::time::{format_rfc3339, parse_rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::common::{data_object, incident_cdevent, incident_content};
+use crate::common::{de, incident_cdevent, incident_content, read};
 use crate::transform::{Emitted, TransformError, Transformer};
 pub use crate::transform::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 
@@ -170,20 +170,19 @@ impl Transformer for AlertmanagerTransformer {
             ALERT_RESOLVED => true,
             _ => return Ok(Vec::new()),
         };
-        let data = data_object(event)?;
+        let data = event
+            .data_json()
+            .ok_or_else(|| TransformError::new("data is missing or not JSON"))?;
+        let alert: Alert<'_> = read(data)?;
         let empty = Map::new();
-        let labels = match data.get("labels") {
-            None | Some(Value::Null) => &empty,
-            Some(Value::Object(labels)) => labels,
-            Some(_) => return Err(TransformError::new("data.labels is not an object")),
-        };
-        let fingerprint = match optional_str(data, "fingerprint")? {
-            Some(fingerprint) if !fingerprint.is_empty() => fingerprint.to_owned(),
-            _ => label_fingerprint(labels).map_err(|name| {
+        let labels = alert.labels.as_ref().unwrap_or(&empty);
+        let fingerprint = match alert.fingerprint {
+            Some(fingerprint) => fingerprint.to_owned(),
+            None => label_fingerprint(labels).map_err(|name| {
                 TransformError::new(format!("data.labels.{name} is not a string"))
             })?,
         };
-        let (starts_at, ends_at) = alert_times(data, resolved)?;
+        let (starts_at, ends_at) = alert_times(&alert, resolved)?;
 
         let service = first_label(labels, &self.settings.service_labels)?;
         let environment = match first_label(labels, &self.settings.environment_labels)? {
@@ -191,7 +190,7 @@ impl Transformer for AlertmanagerTransformer {
             None if self.settings.default_environment.is_empty() => UNKNOWN_ENVIRONMENT,
             None => self.settings.default_environment.as_str(),
         };
-        let description = description(data, labels)?;
+        let description = description(&alert, labels)?;
 
         let content = incident_content(description, environment, service);
 
@@ -203,10 +202,8 @@ impl Transformer for AlertmanagerTransformer {
         if let Some(ends_at) = &ends_at {
             details.insert("endsAt".into(), json!(format_rfc3339(ends_at)));
         }
-        if let Some(url) = optional_str(data, "generatorURL")? {
-            if !url.is_empty() {
-                details.insert("generatorURL".into(), json!(url));
-            }
+        if let Some(url) = alert.generator_url {
+            details.insert("generatorURL".into(), json!(url));
         }
         details.insert("labels".into(), Value::Object(labels.clone()));
 
@@ -247,31 +244,28 @@ fn first_label<'a>(
 }
 
 /// The annotation `name` of the alert, when set.
-fn annotation<'a>(
-    data: &'a Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a str>, TransformError> {
-    match data.get("annotations") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(annotations)) => match annotations.get(name) {
-            Some(Value::String(text)) if !text.is_empty() => Ok(Some(text)),
-            None | Some(Value::Null) | Some(Value::String(_)) => Ok(None),
-            Some(_) => Err(TransformError::new(format!(
-                "data.annotations.{name} is not a string"
-            ))),
-        },
-        Some(_) => Err(TransformError::new("data.annotations is not an object")),
+fn annotation<'a>(alert: &'a Alert<'_>, name: &str) -> Result<Option<&'a str>, TransformError> {
+    match alert
+        .annotations
+        .as_ref()
+        .and_then(|annotations| annotations.get(name))
+    {
+        Some(Value::String(text)) if !text.is_empty() => Ok(Some(text)),
+        None | Some(Value::Null) | Some(Value::String(_)) => Ok(None),
+        Some(_) => Err(TransformError::new(format!(
+            "data.annotations.{name} is not a string"
+        ))),
     }
 }
 
 /// The incident's description: the `summary`, `description` or `message` annotation, else the
 /// `alertname` label.
 fn description<'a>(
-    data: &'a Map<String, Value>,
+    alert: &'a Alert<'_>,
     labels: &'a Map<String, Value>,
 ) -> Result<Option<&'a str>, TransformError> {
     for name in ["summary", "description", "message"] {
-        if let Some(text) = annotation(data, name)? {
+        if let Some(text) = annotation(alert, name)? {
             return Ok(Some(text));
         }
     }
@@ -280,17 +274,17 @@ fn description<'a>(
 
 /// When the alert started and, for a resolved one, ended; the zero time is refused.
 fn alert_times(
-    data: &Map<String, Value>,
+    alert: &Alert<'_>,
     resolved: bool,
 ) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), TransformError> {
-    let starts_at = required_time(data, "startsAt")?;
+    let starts_at = required_time(alert.starts_at, "startsAt")?;
     if !is_set(&starts_at) {
         return Err(TransformError::new("data.startsAt is the zero time"));
     }
     if !resolved {
         return Ok((starts_at, None));
     }
-    let ends_at = required_time(data, "endsAt")?;
+    let ends_at = required_time(alert.ends_at, "endsAt")?;
     if !is_set(&ends_at) {
         return Err(TransformError::new(
             "data.endsAt is the zero time, but a resolved alert must say when it ended",
@@ -299,21 +293,34 @@ fn alert_times(
     Ok((starts_at, Some(ends_at)))
 }
 
-/// A member of `data` that must be a string when present.
-fn optional_str<'a>(
-    data: &'a Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a str>, TransformError> {
-    match data.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(TransformError::new(format!("data.{name} is not a string"))),
-    }
+/// One alert of the webhook, as far as the transformer reads it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Alert<'a> {
+    /// Empty (Alertmanager before 0.19 sends none) is as if absent.
+    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    fingerprint: Option<&'a str>,
+    /// Label values are read as strings where they are used.
+    #[serde(default)]
+    labels: Option<Map<String, Value>>,
+    #[serde(default)]
+    annotations: Option<Map<String, Value>>,
+    #[serde(default, borrow)]
+    starts_at: Option<&'a str>,
+    #[serde(default, borrow)]
+    ends_at: Option<&'a str>,
+    #[serde(
+        default,
+        borrow,
+        rename = "generatorURL",
+        deserialize_with = "de::optional_text"
+    )]
+    generator_url: Option<&'a str>,
 }
 
-/// A member of `data` that must be an RFC 3339 timestamp.
-fn required_time(data: &Map<String, Value>, name: &str) -> Result<DateTime<Utc>, TransformError> {
-    let text = optional_str(data, name)?
+/// `text`, the member `name` of the alert, as an RFC 3339 timestamp.
+fn required_time(text: Option<&str>, name: &str) -> Result<DateTime<Utc>, TransformError> {
+    let text = text
         .filter(|text| !text.is_empty())
         .ok_or_else(|| TransformError::new(format!("data.{name} is missing")))?;
     parse_rfc3339(text).ok_or_else(|| {

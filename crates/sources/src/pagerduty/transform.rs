@@ -45,7 +45,7 @@ use dora_model::time::parse_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::common::{data_object, incident_cdevent, incident_content};
+use crate::common::{de, incident_cdevent, incident_content, missing, read};
 use crate::transform::{
     Emitted, TransformError, Transformer, INCIDENT_DETECTED, INCIDENT_RESOLVED,
 };
@@ -100,26 +100,23 @@ impl Transformer for PagerdutyTransformer {
             INCIDENT_RESOLVED_EVENT => INCIDENT_RESOLVED,
             _ => return Ok(Vec::new()),
         };
-        let data = data_object(event)?;
-        let incident = match data.get("data") {
-            Some(Value::Object(incident)) => incident,
-            None | Some(Value::Null) => return Err(TransformError::new("data.data is missing")),
-            Some(_) => return Err(TransformError::new("data.data is not an object")),
-        };
-        let incident_id = optional_str(incident, "data.data.id")?
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| TransformError::new("data.data.id is missing"))?;
-        let timestamp = match optional_str(data, "data.occurred_at")? {
+        let data = event
+            .data_json()
+            .ok_or_else(|| TransformError::new("data is missing or not JSON"))?;
+        let webhook: Webhook<'_> = read(data)?;
+        let incident = &webhook.data;
+        let incident_id = incident.id.ok_or_else(|| missing("data.data.id"))?;
+        let timestamp = match webhook.occurred_at {
             Some(text) => parse_rfc3339(text).ok_or_else(|| {
                 TransformError::new(format!(
                     "data.occurred_at {text:?} is not an RFC 3339 timestamp"
                 ))
             })?,
-            None => event
-                .time
-                .ok_or_else(|| TransformError::new("data.occurred_at is missing"))?,
+            None => event.time.ok_or_else(|| missing("data.occurred_at"))?,
         };
-        let (service_name, service_id) = service_of(incident)?;
+        let service = incident.service.as_ref();
+        let service_name = service.and_then(|service| service.summary);
+        let service_id = service.and_then(|service| service.id);
         let mapped = service_name
             .and_then(|name| self.settings.services.get(name))
             .or_else(|| service_id.and_then(|id| self.settings.services.get(id)))
@@ -131,97 +128,93 @@ impl Transformer for PagerdutyTransformer {
             self.settings.environment.as_str()
         };
 
-        let content = incident_content(
-            optional_str(incident, "data.data.title")?,
-            environment,
-            mapped.or(service_name),
-        );
-
-        let details = details(data, incident, service_id, service_name)?;
-
-        let cdevent = incident_cdevent(
+        let content = incident_content(incident.title, environment, mapped.or(service_name));
+        Ok(vec![incident_cdevent(
             "pagerduty",
             event,
             event_type,
             timestamp,
             incident_id.to_owned(),
             content,
-            details,
-        );
-        Ok(vec![cdevent])
+            details(&webhook),
+        )])
     }
 }
 
-/// The incident's service: its name (`summary`) and id, when set.
-fn service_of(
-    incident: &Map<String, Value>,
-) -> Result<(Option<&str>, Option<&str>), TransformError> {
-    let service = match incident.get("service") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(service)) => Some(service),
-        Some(_) => return Err(TransformError::new("data.data.service is not an object")),
-    };
-    let service_name = match service {
-        Some(service) => optional_str(service, "data.data.service.summary")?,
-        None => None,
-    }
-    .filter(|name| !name.is_empty());
-    let service_id = match service {
-        Some(service) => optional_str(service, "data.data.service.id")?,
-        None => None,
-    }
-    .filter(|id| !id.is_empty());
-    Ok((service_name, service_id))
+/// The v3 webhook `event`, as far as the transformer reads it.
+#[derive(Deserialize)]
+struct Webhook<'a> {
+    #[serde(default, borrow)]
+    event_type: Option<&'a str>,
+    #[serde(default, borrow)]
+    occurred_at: Option<&'a str>,
+    #[serde(borrow)]
+    data: Incident<'a>,
+}
+
+/// `data.data`: the incident.
+#[derive(Deserialize)]
+struct Incident<'a> {
+    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    id: Option<&'a str>,
+    #[serde(default, borrow)]
+    title: Option<&'a str>,
+    /// Passed on when it is a number.
+    #[serde(default, deserialize_with = "de::lenient")]
+    number: Option<serde_json::Number>,
+    #[serde(default, borrow)]
+    status: Option<&'a str>,
+    #[serde(default, borrow)]
+    urgency: Option<&'a str>,
+    #[serde(default, borrow)]
+    html_url: Option<&'a str>,
+    /// Read when it is an object.
+    #[serde(default, deserialize_with = "de::lenient")]
+    priority: Option<Priority>,
+    #[serde(default, borrow)]
+    service: Option<ServiceReference<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Priority {
+    summary: Option<String>,
+}
+
+/// `data.data.service`: its name (`summary`) and id; empty ones are as if absent.
+#[derive(Deserialize)]
+struct ServiceReference<'a> {
+    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    id: Option<&'a str>,
+    #[serde(default, borrow, deserialize_with = "de::optional_text")]
+    summary: Option<&'a str>,
 }
 
 /// `customData.dora` of the incident: the event type, the incident's number, status, urgency,
 /// URL and priority, and its service.
-fn details(
-    data: &Map<String, Value>,
-    incident: &Map<String, Value>,
-    service_id: Option<&str>,
-    service_name: Option<&str>,
-) -> Result<Map<String, Value>, TransformError> {
-    let mut details = Map::new();
-    if let Some(kind) = optional_str(data, "data.event_type")? {
-        details.insert("eventType".into(), json!(kind));
+fn details(webhook: &Webhook<'_>) -> Map<String, Value> {
+    let incident = &webhook.data;
+    let service = incident.service.as_ref();
+    let texts = [
+        ("eventType", webhook.event_type),
+        ("status", incident.status),
+        ("urgency", incident.urgency),
+        ("htmlUrl", incident.html_url),
+        (
+            "priority",
+            incident
+                .priority
+                .as_ref()
+                .and_then(|p| p.summary.as_deref()),
+        ),
+        ("serviceId", service.and_then(|service| service.id)),
+        ("serviceName", service.and_then(|service| service.summary)),
+    ];
+    let mut details: Map<String, Value> = texts
+        .into_iter()
+        .filter_map(|(key, text)| Some((key.to_owned(), json!(text?))))
+        .collect();
+    if let Some(number) = &incident.number {
+        details.insert("incidentNumber".into(), Value::Number(number.clone()));
     }
-    if let Some(number) = incident.get("number").filter(|n| n.is_number()) {
-        details.insert("incidentNumber".into(), number.clone());
-    }
-    for (name, key) in [
-        ("status", "status"),
-        ("urgency", "urgency"),
-        ("html_url", "htmlUrl"),
-    ] {
-        if let Some(text) = optional_str(incident, &format!("data.data.{name}"))? {
-            details.insert(key.into(), json!(text));
-        }
-    }
-    if let Some(Value::Object(priority)) = incident.get("priority") {
-        if let Some(summary) = optional_str(priority, "data.data.priority.summary")? {
-            details.insert("priority".into(), json!(summary));
-        }
-    }
-    if let Some(id) = service_id {
-        details.insert("serviceId".into(), json!(id));
-    }
-    if let Some(name) = service_name {
-        details.insert("serviceName".into(), json!(name));
-    }
-    Ok(details)
-}
-
-/// The member named by the last segment of `path` (a dotted path used in errors), which must be
-/// a string when present.
-fn optional_str<'a>(
-    object: &'a Map<String, Value>,
-    path: &str,
-) -> Result<Option<&'a str>, TransformError> {
-    let name = path.rsplit('.').next().unwrap_or(path);
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(TransformError::new(format!("{path} is not a string"))),
-    }
+    details
 }
