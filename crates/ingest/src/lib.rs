@@ -273,7 +273,7 @@ fn wrap_bare_cdevent(document: Value, index: Option<usize>) -> Result<NewRawEven
         Problem::bad_request("invalid-cdevent", "Invalid CDEvent", e.attribute, e.message)
             .at_index(index)
     })?;
-    let content = event.to_json().to_string();
+    let content = event.to_json_string();
     Ok(raw_event(
         ReceivedEvent { event, content },
         Origin::Cdevents,
@@ -448,7 +448,7 @@ async fn post_webhook(
     let events = events
         .into_iter()
         .map(|event| {
-            let content = event.to_json().to_string();
+            let content = event.to_json_string();
             raw_event(ReceivedEvent { event, content }, Origin::Events)
         })
         .collect();
