@@ -103,6 +103,37 @@ impl SqliteStore {
     }
 
     pub(crate) async fn append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
+        // Nearly always every event is new, and the count of rows inserted says so: no row comes
+        // back across threads. Only a group with a duplicate is stored again, naming its new keys.
+        match self.append_raw_all_new(events).await? {
+            Some(inserted) => Ok(inserted),
+            None => self.append_raw_returning(events).await,
+        }
+    }
+
+    /// Stores `events` if none of them is a duplicate (of a stored event or of another in the
+    /// group); else rolls back and answers `None`.
+    async fn append_raw_all_new(
+        &self,
+        events: &[NewRawEvent],
+    ) -> Result<Option<Vec<bool>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let mut insert =
+                QueryBuilder::<Sqlite>::new(format!("INSERT INTO {RAW_EVENT_COLUMNS} "));
+            insert.push_values(chunk, bind_raw_event);
+            insert.push(format!(" {RAW_EVENT_CONFLICT}"));
+            let inserted = insert.build().execute(&mut *tx).await?.rows_affected();
+            if inserted != chunk.len() as u64 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(vec![true; events.len()]))
+    }
+
+    async fn append_raw_returning(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
         // Multi-row statements: sqlx runs SQLite on a worker thread, and each statement is a
         // round trip to it, so rows per statement is what makes group commit pay off.
         let mut tx = self.pool.begin().await?;
