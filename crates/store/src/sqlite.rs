@@ -222,10 +222,17 @@ impl SqliteStore {
         output: &RouterOutput,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for (raw_seq, cdevent) in &output.cdevents {
-            insert_cdevent(&mut tx, *raw_seq, cdevent).await?;
-        }
         let now = to_micros(&Utc::now());
+        // Multi-row statements, as for raw appends: a pass of a loaded router stores hundreds of
+        // CDEvents, one round trip to SQLite's worker thread per chunk instead of per CDEvent.
+        insert_rows(
+            &mut tx,
+            (CDEVENT_COLUMNS, CDEVENT_CONFLICT),
+            &output.cdevents,
+            CDEVENT_ROWS_PER_STATEMENT,
+            |row, (raw_seq, cdevent)| bind_cdevent(row, *raw_seq, cdevent, now),
+        )
+        .await?;
         for failure in &output.failures {
             let failed = (
                 failure.raw_seq,
@@ -419,22 +426,38 @@ async fn insert_cdevent(
     raw_seq: i64,
     cdevent: &NewCdEvent,
 ) -> Result<(), StoreError> {
-    sqlx::query(&format!(
-        "INSERT INTO {CDEVENT_COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {CDEVENT_CONFLICT}"
-    ))
-    .bind(&cdevent.id)
-    .bind(&cdevent.source)
-    .bind(&cdevent.event_type)
-    .bind(&cdevent.subject_id)
-    .bind(&cdevent.subject_source)
-    .bind(to_micros(&cdevent.timestamp))
-    .bind(&cdevent.content)
-    .bind(raw_seq)
-    .bind(&cdevent.transformer)
-    .bind(to_micros(&Utc::now()))
-    .execute(&mut **tx)
+    let now = to_micros(&Utc::now());
+    insert_rows(
+        tx,
+        (CDEVENT_COLUMNS, CDEVENT_CONFLICT),
+        std::slice::from_ref(cdevent),
+        1,
+        |row, cdevent| bind_cdevent(row, raw_seq, cdevent, now),
+    )
     .await?;
     Ok(())
+}
+
+/// CDEvents per multi-row INSERT (10 parameters each, under SQLite's 32,766 limit).
+const CDEVENT_ROWS_PER_STATEMENT: usize = 500;
+
+/// The values of one `cdevents_raw` row, in [`CDEVENT_COLUMNS`] order; `stored_at` is `now`.
+fn bind_cdevent<'r>(
+    mut row: Separated<'_, 'r, Sqlite, &'static str>,
+    raw_seq: i64,
+    cdevent: &'r NewCdEvent,
+    now: i64,
+) {
+    row.push_bind(&cdevent.id)
+        .push_bind(&cdevent.source)
+        .push_bind(&cdevent.event_type)
+        .push_bind(&cdevent.subject_id)
+        .push_bind(&cdevent.subject_source)
+        .push_bind(to_micros(&cdevent.timestamp))
+        .push_bind(&cdevent.content)
+        .push_bind(raw_seq)
+        .push_bind(&cdevent.transformer)
+        .push_bind(now);
 }
 
 /// Records (or records again) that a transformer failed on a raw event:
