@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -33,11 +34,31 @@ const MIGRATIONS: &[(i64, &str)] = migrations!("sqlite");
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Taken by this process's pipeline writes (ingest, router, calculators), one at a time.
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// A write transaction's turn (see [`SqliteStore::begin_write`]); the next writer goes when
+/// it is dropped.
+pub(crate) type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
 
 impl SqliteStore {
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Begins a write transaction once this process's earlier ones are done; hold the turn
+    /// until the transaction is committed or rolled back. SQLite has one writer: without turns,
+    /// a writer that finds another's lock taken sleeps in SQLite's busy handler (1, 2, 5, 10 ms
+    /// and more) while nobody writes, and under load ingest's commits and the stages' passes
+    /// kept finding each other's lock taken. Waiting on an async queue instead, the next writer
+    /// starts the moment the lock is free. Other processes still meet the busy timeout.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<(WriteTurn, Transaction<'static, Sqlite>), StoreError> {
+        let turn = Arc::clone(&self.write_turn).lock_owned().await;
+        let tx = self.pool.begin().await?;
+        Ok((turn, tx))
     }
 
     pub(crate) async fn open(path: &str) -> Result<Self, StoreError> {
@@ -66,7 +87,10 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            write_turn: Arc::default(),
+        };
         if let Err(error) = store.migrate().await {
             store.pool.close().await;
             return Err(error);
@@ -117,7 +141,7 @@ impl SqliteStore {
         &self,
         events: &[NewRawEvent],
     ) -> Result<Option<Vec<bool>>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let mut insert =
                 QueryBuilder::<Sqlite>::new(format!("INSERT INTO {RAW_EVENT_COLUMNS} "));
@@ -136,7 +160,7 @@ impl SqliteStore {
     async fn append_raw_returning(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
         // Multi-row statements: sqlx runs SQLite on a worker thread, and each statement is a
         // round trip to it, so rows per statement is what makes group commit pay off.
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let mut new_keys = HashSet::with_capacity(events.len());
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let mut insert =
@@ -221,7 +245,7 @@ impl SqliteStore {
         to: Position,
         output: &RouterOutput,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let now = to_micros(&Utc::now());
         // Multi-row statements, as for raw appends: a pass of a loaded router stores hundreds of
         // CDEvents, one round trip to SQLite's worker thread per chunk instead of per CDEvent.
@@ -301,7 +325,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         // Multi-row statements, as for raw appends: one round trip to SQLite's worker thread per
         // chunk instead of per row.
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let deployments = (DEPLOYMENT_WRITE_COLUMNS, DEPLOYMENT_CONFLICT);
         insert_rows(
             &mut tx,
