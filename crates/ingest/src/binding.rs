@@ -164,7 +164,7 @@ fn parse_events_unchecked(
                 .and_then(|v| v.to_str().ok());
             let event = CloudEvent::from_binary(attributes, content_type, body)
                 .map_err(|e| attribute_problem(e, None))?;
-            let content = event.to_json().to_string();
+            let content = event.to_json_string();
             Ok(vec![ReceivedEvent { event, content }])
         }
     }

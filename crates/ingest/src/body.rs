@@ -232,19 +232,44 @@ mod tests {
         Arc::new(Semaphore::new(kib))
     }
 
+    /// Why reading `body` (default timeouts) failed.
+    async fn read_error(
+        budget: &Arc<Semaphore>,
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+    ) -> Problem {
+        read_body(budget, BodyTimeouts::default(), headers, body, limit)
+            .await
+            .err()
+            .unwrap()
+    }
+
+    /// Reads `body` (default timeouts, 10,000 bytes at most) in a task of its own, for a test
+    /// that feeds it.
+    fn spawn_read(
+        budget: &Arc<Semaphore>,
+        body: Body,
+    ) -> tokio::task::JoinHandle<Result<(Bytes, Charge), Problem>> {
+        let budget = Arc::clone(budget);
+        tokio::spawn(async move {
+            read_body(
+                &budget,
+                BodyTimeouts::default(),
+                &HeaderMap::new(),
+                body,
+                10_000,
+            )
+            .await
+        })
+    }
+
     /// A body of these frames, all ready at once.
     fn chunked(chunks: Vec<&'static [u8]>) -> Body {
-        struct Chunks(std::vec::IntoIter<&'static [u8]>);
-        impl futures_core::Stream for Chunks {
-            type Item = Result<Bytes, std::io::Error>;
-            fn poll_next(
-                mut self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<Option<Self::Item>> {
-                std::task::Poll::Ready(self.0.next().map(|c| Ok(Bytes::from_static(c))))
-            }
-        }
-        Body::from_stream(Chunks(chunks.into_iter()))
+        let frames = chunks
+            .into_iter()
+            .map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c)));
+        Body::from_stream(futures_util::stream::iter(frames))
     }
 
     #[tokio::test]
@@ -270,29 +295,11 @@ mod tests {
         let budget = budget(1000);
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(11));
-        let error = read_body(
-            &budget,
-            BodyTimeouts::default(),
-            &headers,
-            Body::empty(),
-            10,
-        )
-        .await
-        .err()
-        .unwrap();
+        let error = read_error(&budget, &headers, Body::empty(), 10).await;
         assert_eq!(error.status, 413);
         assert!(error.close_connection);
         let body = chunked(vec![b"123456", b"78901"]);
-        let error = read_body(
-            &budget,
-            BodyTimeouts::default(),
-            &HeaderMap::new(),
-            body,
-            10,
-        )
-        .await
-        .err()
-        .unwrap();
+        let error = read_error(&budget, &HeaderMap::new(), body, 10).await;
         assert_eq!(error.status, 413);
         assert_eq!(budget.available_permits(), 1000);
     }
@@ -301,16 +308,7 @@ mod tests {
     async fn an_exhausted_budget_answers_503_with_retry_after() {
         let budget = budget(1);
         let body = chunked(vec![&[b'x'; 300], &[b'x'; 300]]);
-        let error = read_body(
-            &budget,
-            BodyTimeouts::default(),
-            &HeaderMap::new(),
-            body,
-            10_000,
-        )
-        .await
-        .err()
-        .unwrap();
+        let error = read_error(&budget, &HeaderMap::new(), body, 10_000).await;
         assert_eq!(error.status, 503);
         assert_eq!(error.retry_after, Some(1));
         assert_eq!(budget.available_permits(), 1);
@@ -318,37 +316,19 @@ mod tests {
 
     /// A body fed by the test, frame by frame.
     fn channel() -> (tokio::sync::mpsc::Sender<Bytes>, Body) {
-        struct Frames(tokio::sync::mpsc::Receiver<Bytes>);
-        impl futures_core::Stream for Frames {
-            type Item = Result<Bytes, std::io::Error>;
-            fn poll_next(
-                mut self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<Option<Self::Item>> {
-                self.0.poll_recv(cx).map(|frame| frame.map(Ok))
-            }
-        }
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
-        (sender, Body::from_stream(Frames(receiver)))
+        let frames = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            let frame = receiver.recv().await?;
+            Some((Ok::<_, std::io::Error>(frame), receiver))
+        });
+        (sender, Body::from_stream(frames))
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_stalled_body_gets_408_and_releases_its_charge() {
         let budget = budget(1000);
         let (sender, body) = channel();
-        let reading = tokio::spawn({
-            let budget = Arc::clone(&budget);
-            async move {
-                read_body(
-                    &budget,
-                    BodyTimeouts::default(),
-                    &HeaderMap::new(),
-                    body,
-                    10_000,
-                )
-                .await
-            }
-        });
+        let reading = spawn_read(&budget, body);
         sender
             .send(Bytes::from_static(&[b'x'; 2000]))
             .await
@@ -369,19 +349,7 @@ mod tests {
         let budget = budget(1000);
         let (sender, body) = channel();
         let started = Instant::now();
-        let reading = tokio::spawn({
-            let budget = Arc::clone(&budget);
-            async move {
-                read_body(
-                    &budget,
-                    BodyTimeouts::default(),
-                    &HeaderMap::new(),
-                    body,
-                    10_000,
-                )
-                .await
-            }
-        });
+        let reading = spawn_read(&budget, body);
         // One byte a second: never 10 s without a byte, but far below 1024 bytes/s.
         let trickle = tokio::spawn(async move {
             while sender.send(Bytes::from_static(b"x")).await.is_ok() {

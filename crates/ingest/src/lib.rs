@@ -220,21 +220,69 @@ fn raw_event(received: ReceivedEvent, origin: Origin) -> NewRawEvent {
     }
 }
 
-/// Ingest CloudEvents (binary, structured or batch mode); `202` once they are stored durably.
-#[utoipa::path(
-    request_body(description = "A CloudEvent in structured mode (or binary mode: ce-* headers and the data as the body), or a batch of them", content((schema::CloudEvent = "application/cloudevents+json"), (Vec<schema::CloudEvent> = "application/cloudevents-batch+json"), (schema::CloudEvent = "application/json"))),
-    post,
-    path = "/events",
-    tag = "ingest",
-    responses(
-        (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),
-        (status = 400, description = "An event is invalid (the attribute in `field`, the batch position in `index`); nothing of the request is stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 415, description = "Unsupported content type", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded or the database is unavailable; retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
-    )
-)]
-async fn post_events(
+/// Declares the route `$name` (`POST $path`), a handler that `$receive` does the work of, with
+/// its OpenAPI description: the routes taking CloudEvents or CDEvents answer alike.
+macro_rules! ingest_route {
+    ($(#[$doc:meta])* $name:ident, $path:literal, cloudevents, $receive:ident) => {
+        ingest_route!(
+            $(#[$doc])*
+            $name,
+            $path,
+            request_body(description = "A CloudEvent in structured mode (or binary mode: ce-* headers and the data as the body), or a batch of them", content((schema::CloudEvent = "application/cloudevents+json"), (Vec<schema::CloudEvent> = "application/cloudevents-batch+json"), (schema::CloudEvent = "application/json"))),
+            $receive
+        );
+    };
+    ($(#[$doc:meta])* $name:ident, $path:literal, request_body($($body:tt)*), $receive:ident) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            request_body($($body)*),
+            post,
+            path = $path,
+            tag = "ingest",
+            responses(
+                (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),
+                (status = 400, description = "An event is invalid (the attribute in `field`, the batch position in `index`); nothing of the request is stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+                (status = 413, description = "The body is too large", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+                (status = 415, description = "Unsupported content type", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+                (status = 503, description = "Overloaded or the database is unavailable; retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
+            )
+        )]
+        async fn $name(
+            state: State<IngestState>,
+            headers: HeaderMap,
+            body: Body,
+        ) -> Result<Accepted, Problem> {
+            $receive(state, headers, body).await
+        }
+    };
+}
+
+ingest_route!(
+    /// Ingest CloudEvents (binary, structured or batch mode); `202` once they are stored durably.
+    post_events,
+    "/events",
+    cloudevents,
+    receive_events
+);
+
+ingest_route!(
+    /// Ingest CloudEvents at the root, for Knative sinks (the same as `POST /events`).
+    post_root,
+    "/",
+    cloudevents,
+    receive_events
+);
+
+ingest_route!(
+    /// Ingest CDEvents, as CloudEvents or bare CDEvent JSON, validated against their release's schema.
+    post_cdevents,
+    "/cdevents",
+    request_body(description = "CDEvents as CloudEvents (any mode) or bare CDEvent JSON (an object or an array), validated against their release's schema", content((Object = "application/json"), (Object = "application/cloudevents+json"), (Object = "application/cloudevents-batch+json"))),
+    receive_cdevents
+);
+
+/// The work of `POST /events` and `POST /`.
+async fn receive_events(
     State(state): State<IngestState>,
     headers: HeaderMap,
     body: Body,
@@ -273,50 +321,15 @@ fn wrap_bare_cdevent(document: Value, index: Option<usize>) -> Result<NewRawEven
         Problem::bad_request("invalid-cdevent", "Invalid CDEvent", e.attribute, e.message)
             .at_index(index)
     })?;
-    let content = event.to_json().to_string();
+    let content = event.to_json_string();
     Ok(raw_event(
         ReceivedEvent { event, content },
         Origin::Cdevents,
     ))
 }
 
-/// Ingest CloudEvents at the root, for Knative sinks (the same as `POST /events`).
-#[utoipa::path(
-    request_body(description = "A CloudEvent in structured mode (or binary mode: ce-* headers and the data as the body), or a batch of them", content((schema::CloudEvent = "application/cloudevents+json"), (Vec<schema::CloudEvent> = "application/cloudevents-batch+json"), (schema::CloudEvent = "application/json"))),
-    post,
-    path = "/",
-    tag = "ingest",
-    responses(
-        (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),
-        (status = 400, description = "An event is invalid (the attribute in `field`, the batch position in `index`); nothing of the request is stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 415, description = "Unsupported content type", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded or the database is unavailable; retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
-    )
-)]
-async fn post_root(
-    state: State<IngestState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Accepted, Problem> {
-    post_events(state, headers, body).await
-}
-
-/// Ingest CDEvents, as CloudEvents or bare CDEvent JSON, validated against their release's schema.
-#[utoipa::path(
-    request_body(description = "CDEvents as CloudEvents (any mode) or bare CDEvent JSON (an object or an array), validated against their release's schema", content((Object = "application/json"), (Object = "application/cloudevents+json"), (Object = "application/cloudevents-batch+json"))),
-    post,
-    path = "/cdevents",
-    tag = "ingest",
-    responses(
-        (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),
-        (status = 400, description = "An event is invalid (the attribute in `field`, the batch position in `index`); nothing of the request is stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 415, description = "Unsupported content type", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded or the database is unavailable; retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
-    )
-)]
-async fn post_cdevents(
+/// The work of `POST /cdevents`.
+async fn receive_cdevents(
     State(state): State<IngestState>,
     headers: HeaderMap,
     body: Body,
@@ -448,7 +461,7 @@ async fn post_webhook(
     let events = events
         .into_iter()
         .map(|event| {
-            let content = event.to_json().to_string();
+            let content = event.to_json_string();
             raw_event(ReceivedEvent { event, content }, Origin::Events)
         })
         .collect();

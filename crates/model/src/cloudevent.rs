@@ -28,7 +28,9 @@ fn nul_pointer(value: &Value) -> Option<String> {
             if k.contains('\0') {
                 return Some(format!("/{}", escape(&k.replace('\0', "\\u0000"))));
             }
-            Some(format!("/{}{}", escape(k), nul_pointer(v)?))
+            // The value first: the key is escaped (allocated) only on the path to a NUL.
+            let below = nul_pointer(v)?;
+            Some(format!("/{}{below}", escape(k)))
         }),
         _ => None,
     }
@@ -454,6 +456,63 @@ impl CloudEvent {
         Value::Object(map)
     }
 
+    /// The text of [`CloudEvent::to_json`] (`to_json().to_string()`), written from the event's
+    /// fields without first copying them into a JSON tree: what ingest stores for events it
+    /// builds (bare CDEvents, webhooks, binary mode), once per event.
+    pub fn to_json_string(&self) -> String {
+        /// A value of the structured form, borrowed from the event where it can be.
+        enum Field<'a> {
+            Text(&'a str),
+            Owned(String),
+            Json(&'a Value),
+        }
+        impl serde::Serialize for Field<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    Field::Text(text) => serializer.serialize_str(text),
+                    Field::Owned(text) => serializer.serialize_str(text),
+                    Field::Json(value) => value.serialize(serializer),
+                }
+            }
+        }
+        // The same keys as `to_json`, inserted in the same order (a later one replaces an
+        // earlier one of the same name), and written sorted as `serde_json::Map` writes them.
+        let mut map: std::collections::BTreeMap<&str, Field<'_>> =
+            std::collections::BTreeMap::new();
+        map.insert("specversion", Field::Text(SPEC_VERSION));
+        map.insert("id", Field::Text(&self.id));
+        map.insert("source", Field::Text(&self.source));
+        map.insert("type", Field::Text(&self.event_type));
+        match (&self.time_text, &self.time) {
+            (Some(text), _) => map.insert("time", Field::Text(text)),
+            (None, Some(time)) => map.insert("time", Field::Owned(format_rfc3339(time))),
+            (None, None) => None,
+        };
+        for (name, value) in [
+            ("subject", &self.subject),
+            ("datacontenttype", &self.datacontenttype),
+            ("dataschema", &self.dataschema),
+        ] {
+            if let Some(value) = value {
+                map.insert(name, Field::Text(value));
+            }
+        }
+        for (name, value) in &self.extensions {
+            map.insert(name, Field::Json(value));
+        }
+        match &self.data {
+            Some(Data::Json(value)) => map.insert("data", Field::Json(value)),
+            Some(Data::Text(text)) => map.insert("data", Field::Text(text)),
+            Some(Data::Binary(bytes)) => map.insert(
+                "data_base64",
+                Field::Owned(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            ),
+            None => None,
+        };
+        // Serializing strings and JSON values into memory cannot fail.
+        serde_json::to_string(&map).unwrap_or_else(|_| self.to_json().to_string())
+    }
+
     /// The data as JSON, when the event carries JSON data.
     pub fn data_json(&self) -> Option<&Value> {
         match &self.data {
@@ -492,6 +551,34 @@ mod tests {
         assert_eq!(event.data_json(), Some(&json!({"message": "Hello World!"})));
         assert_eq!(event.extension_str("comexampleextension1"), Some("value"));
         assert_eq!(format_rfc3339(&event.time.unwrap()), "2018-04-05T03:56:24Z");
+    }
+
+    #[test]
+    fn the_json_text_is_that_of_the_json_form() {
+        let mut full = minimal();
+        full["time"] = json!("2018-04-05T03:56:24.5+02:00");
+        full["subject"] = json!("a \"quoted\" subject \u{e9}\u{1F600}\n");
+        full["dataschema"] = json!("https://example.com/schema");
+        full["datacontenttype"] = json!("application/json");
+        full["comexampleextension1"] = json!("value");
+        full["zz"] = json!(7);
+        full["aa"] = json!(true);
+        full["data"] = json!({"z": [1, 2.5, null, {"b": "\u{7f}\t"}], "a": "</script>"});
+        let mut text = minimal();
+        text["datacontenttype"] = json!("text/plain");
+        text["data"] = json!("plain \\ text");
+        let mut binary = minimal();
+        binary["data_base64"] = json!("AAEC/w==");
+        let mut events: Vec<CloudEvent> = [minimal(), full, text, binary]
+            .into_iter()
+            .map(|v| CloudEvent::from_json_value(v).unwrap())
+            .collect();
+        let mut parsed_time = events[0].clone();
+        parsed_time.time = Some(parse_rfc3339("2023-08-05T10:00:00.123Z").unwrap());
+        events.push(parsed_time);
+        for event in events {
+            assert_eq!(event.to_json_string(), event.to_json().to_string());
+        }
     }
 
     #[test]

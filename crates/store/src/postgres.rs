@@ -81,6 +81,14 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// Begins a write transaction. PostgreSQL runs concurrent writers itself: no turn to wait
+    /// for (the SQLite backend's `begin_write` takes one).
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<((), sqlx::Transaction<'static, sqlx::Postgres>), StoreError> {
+        Ok(((), self.pool.begin().await?))
+    }
+
     pub(crate) async fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
         // A 2xx means durable: never let a server-side default relax commit durability.
         let connect_options =

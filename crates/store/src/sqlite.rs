@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -33,11 +34,31 @@ const MIGRATIONS: &[(i64, &str)] = migrations!("sqlite");
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Taken by this process's pipeline writes (ingest, router, calculators), one at a time.
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// A write transaction's turn (see [`SqliteStore::begin_write`]); the next writer goes when
+/// it is dropped.
+pub(crate) type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
 
 impl SqliteStore {
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Begins a write transaction once this process's earlier ones are done; hold the turn
+    /// until the transaction is committed or rolled back. SQLite has one writer: without turns,
+    /// a writer that finds another's lock taken sleeps in SQLite's busy handler (1, 2, 5, 10 ms
+    /// and more) while nobody writes, and under load ingest's commits and the stages' passes
+    /// kept finding each other's lock taken. Waiting on an async queue instead, the next writer
+    /// starts the moment the lock is free. Other processes still meet the busy timeout.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<(WriteTurn, Transaction<'static, Sqlite>), StoreError> {
+        let turn = Arc::clone(&self.write_turn).lock_owned().await;
+        let tx = self.pool.begin().await?;
+        Ok((turn, tx))
     }
 
     pub(crate) async fn open(path: &str) -> Result<Self, StoreError> {
@@ -66,7 +87,10 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            write_turn: Arc::default(),
+        };
         if let Err(error) = store.migrate().await {
             store.pool.close().await;
             return Err(error);
@@ -103,9 +127,40 @@ impl SqliteStore {
     }
 
     pub(crate) async fn append_raw(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
+        // Nearly always every event is new, and the count of rows inserted says so: no row comes
+        // back across threads. Only a group with a duplicate is stored again, naming its new keys.
+        match self.append_raw_all_new(events).await? {
+            Some(inserted) => Ok(inserted),
+            None => self.append_raw_returning(events).await,
+        }
+    }
+
+    /// Stores `events` if none of them is a duplicate (of a stored event or of another in the
+    /// group); else rolls back and answers `None`.
+    async fn append_raw_all_new(
+        &self,
+        events: &[NewRawEvent],
+    ) -> Result<Option<Vec<bool>>, StoreError> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let mut insert =
+                QueryBuilder::<Sqlite>::new(format!("INSERT INTO {RAW_EVENT_COLUMNS} "));
+            insert.push_values(chunk, bind_raw_event);
+            insert.push(format!(" {RAW_EVENT_CONFLICT}"));
+            let inserted = insert.build().execute(&mut *tx).await?.rows_affected();
+            if inserted != chunk.len() as u64 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(vec![true; events.len()]))
+    }
+
+    async fn append_raw_returning(&self, events: &[NewRawEvent]) -> Result<Vec<bool>, StoreError> {
         // Multi-row statements: sqlx runs SQLite on a worker thread, and each statement is a
         // round trip to it, so rows per statement is what makes group commit pay off.
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let mut new_keys = HashSet::with_capacity(events.len());
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let mut insert =
@@ -190,11 +245,18 @@ impl SqliteStore {
         to: Position,
         output: &RouterOutput,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for (raw_seq, cdevent) in &output.cdevents {
-            insert_cdevent(&mut tx, *raw_seq, cdevent).await?;
-        }
+        let (_turn, mut tx) = self.begin_write().await?;
         let now = to_micros(&Utc::now());
+        // Multi-row statements, as for raw appends: a pass of a loaded router stores hundreds of
+        // CDEvents, one round trip to SQLite's worker thread per chunk instead of per CDEvent.
+        insert_rows(
+            &mut tx,
+            (CDEVENT_COLUMNS, CDEVENT_CONFLICT),
+            &output.cdevents,
+            CDEVENT_ROWS_PER_STATEMENT,
+            |row, (raw_seq, cdevent)| bind_cdevent(row, *raw_seq, cdevent, now),
+        )
+        .await?;
         for failure in &output.failures {
             let failed = (
                 failure.raw_seq,
@@ -263,7 +325,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         // Multi-row statements, as for raw appends: one round trip to SQLite's worker thread per
         // chunk instead of per row.
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let deployments = (DEPLOYMENT_WRITE_COLUMNS, DEPLOYMENT_CONFLICT);
         insert_rows(
             &mut tx,
@@ -388,22 +450,38 @@ async fn insert_cdevent(
     raw_seq: i64,
     cdevent: &NewCdEvent,
 ) -> Result<(), StoreError> {
-    sqlx::query(&format!(
-        "INSERT INTO {CDEVENT_COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {CDEVENT_CONFLICT}"
-    ))
-    .bind(&cdevent.id)
-    .bind(&cdevent.source)
-    .bind(&cdevent.event_type)
-    .bind(&cdevent.subject_id)
-    .bind(&cdevent.subject_source)
-    .bind(to_micros(&cdevent.timestamp))
-    .bind(&cdevent.content)
-    .bind(raw_seq)
-    .bind(&cdevent.transformer)
-    .bind(to_micros(&Utc::now()))
-    .execute(&mut **tx)
+    let now = to_micros(&Utc::now());
+    insert_rows(
+        tx,
+        (CDEVENT_COLUMNS, CDEVENT_CONFLICT),
+        std::slice::from_ref(cdevent),
+        1,
+        |row, cdevent| bind_cdevent(row, raw_seq, cdevent, now),
+    )
     .await?;
     Ok(())
+}
+
+/// CDEvents per multi-row INSERT (10 parameters each, under SQLite's 32,766 limit).
+const CDEVENT_ROWS_PER_STATEMENT: usize = 500;
+
+/// The values of one `cdevents_raw` row, in [`CDEVENT_COLUMNS`] order; `stored_at` is `now`.
+fn bind_cdevent<'r>(
+    mut row: Separated<'_, 'r, Sqlite, &'static str>,
+    raw_seq: i64,
+    cdevent: &'r NewCdEvent,
+    now: i64,
+) {
+    row.push_bind(&cdevent.id)
+        .push_bind(&cdevent.source)
+        .push_bind(&cdevent.event_type)
+        .push_bind(&cdevent.subject_id)
+        .push_bind(&cdevent.subject_source)
+        .push_bind(to_micros(&cdevent.timestamp))
+        .push_bind(&cdevent.content)
+        .push_bind(raw_seq)
+        .push_bind(&cdevent.transformer)
+        .push_bind(now);
 }
 
 /// Records (or records again) that a transformer failed on a raw event:

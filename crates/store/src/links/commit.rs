@@ -16,7 +16,7 @@ macro_rules! link_commits {
                 writes: &$crate::links::LinkWrites,
             ) -> Result<(), $crate::StoreError> {
                 use $crate::links::{LINKER, LINKS_CURSOR};
-                let mut tx = self.pool.begin().await?;
+                let (_turn, mut tx) = self.begin_write().await?;
                 // The cursor first: on PostgreSQL its row lock serialises concurrent passes.
                 let (from, to) = ($crate::Position::at(from), $crate::Position::at(to));
                 move_cursor(&mut tx, LINKS_CURSOR, from, to).await?;
