@@ -144,16 +144,11 @@ fn parse_event(bytes: &[u8], max_event_bytes: usize) -> Result<NewRawEvent, Stri
                 .map_err(|e| format!("{}: {}", e.attribute, e.message))?
         }
     };
-    let content = text.to_owned();
-    Ok(NewRawEvent {
-        id: event.id,
-        source: event.source,
-        event_type: event.event_type,
-        time: event.time,
-        received_at: Utc::now(),
-        content,
-        origin: Origin::Events,
-    })
+    Ok(NewRawEvent::received(
+        event,
+        text.to_owned(),
+        Origin::Events,
+    ))
 }
 
 /// The fast way to check a CloudEvent: only its attributes become JSON values, `data` (most of

@@ -15,7 +15,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 use dora_http::auth::{self, Authenticator, Scope};
 use dora_http::telemetry::IngestOutcome;
 use dora_http::Problem;
@@ -208,16 +207,7 @@ async fn store(state: &IngestState, events: Vec<NewRawEvent>) -> Result<Accepted
 }
 
 fn raw_event(received: ReceivedEvent, origin: Origin) -> NewRawEvent {
-    let ReceivedEvent { event, content } = received;
-    NewRawEvent {
-        id: event.id,
-        source: event.source,
-        event_type: event.event_type,
-        time: event.time,
-        received_at: Utc::now(),
-        content,
-        origin,
-    }
+    NewRawEvent::received(received.event, received.content, origin)
 }
 
 /// Declares the route `$name` (`POST $path`), a handler that `$receive` does the work of, with

@@ -65,6 +65,25 @@ pub struct NewRawEvent {
     pub origin: Origin,
 }
 
+impl NewRawEvent {
+    /// The row of `event`, received now, stored as `content` (its structured JSON text).
+    pub fn received(
+        event: dora_model::cloudevent::CloudEvent,
+        content: String,
+        origin: Origin,
+    ) -> Self {
+        Self {
+            id: event.id,
+            source: event.source,
+            event_type: event.event_type,
+            time: event.time,
+            received_at: Utc::now(),
+            content,
+            origin,
+        }
+    }
+}
+
 /// A validated CDEvent to append to `cdevents_raw`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCdEvent {

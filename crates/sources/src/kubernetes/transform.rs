@@ -542,15 +542,9 @@ fn removed_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, 
         details.insert("revision".into(), json!(revision));
     }
     insert_labels(&mut details, data)?;
-    Ok(vec![ServiceEvent {
-        event_type: SERVICE_REMOVED,
-        id,
-        timestamp,
-        name,
-        namespace,
-        artifact_id: None,
-        details,
-    }
+    Ok(vec![ServiceEvent::removed(
+        id, timestamp, name, namespace, details,
+    )
     .into_cdevent(event)])
 }
 
@@ -579,15 +573,9 @@ fn removed_by_reference(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>
     ]);
     let timestamp = timestamp(event, data, &[])?;
     let details = object_details(namespace, name, None);
-    Ok(vec![ServiceEvent {
-        event_type: SERVICE_REMOVED,
-        id,
-        timestamp,
-        name,
-        namespace,
-        artifact_id: None,
-        details,
-    }
+    Ok(vec![ServiceEvent::removed(
+        id, timestamp, name, namespace, details,
+    )
     .into_cdevent(event)])
 }
 
@@ -616,7 +604,26 @@ pub(crate) struct ServiceEvent<'a> {
     pub(crate) details: Map<String, Value>,
 }
 
-impl ServiceEvent<'_> {
+impl<'a> ServiceEvent<'a> {
+    /// `service.removed` (whose schema has no `artifactId`).
+    pub(crate) fn removed(
+        id: String,
+        timestamp: DateTime<Utc>,
+        name: &'a str,
+        namespace: &'a str,
+        details: Map<String, Value>,
+    ) -> Self {
+        Self {
+            event_type: SERVICE_REMOVED,
+            id,
+            timestamp,
+            name,
+            namespace,
+            artifact_id: None,
+            details,
+        }
+    }
+
     pub(crate) fn into_cdevent(self, event: &CloudEvent) -> Emitted {
         let mut custom = CustomData::default();
         custom
