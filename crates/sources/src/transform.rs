@@ -31,6 +31,12 @@ pub const CHANGE_MERGED: &str = "dev.cdevents.change.merged.0.3.0";
 pub const CHANGE_ABANDONED: &str = "dev.cdevents.change.abandoned.0.3.0";
 /// `pipelinerun.finished` as v0.5.1 names it.
 pub const PIPELINERUN_FINISHED: &str = "dev.cdevents.pipelinerun.finished.0.3.0";
+/// `pipelinerun.started` as v0.5.1 names it.
+pub const PIPELINERUN_STARTED: &str = "dev.cdevents.pipelinerun.started.0.3.0";
+/// `taskrun.started` as v0.5.1 names it.
+pub const TASKRUN_STARTED: &str = "dev.cdevents.taskrun.started.0.3.0";
+/// `taskrun.finished` as v0.5.1 names it.
+pub const TASKRUN_FINISHED: &str = "dev.cdevents.taskrun.finished.0.3.0";
 /// `incident.detected` as v0.5.1 names it.
 pub const INCIDENT_DETECTED: &str = "dev.cdevents.incident.detected.0.3.0";
 /// `incident.resolved` as v0.5.1 names it.
@@ -165,5 +171,38 @@ impl Fact {
             custom_data: Some(custom),
         }
         .into_cdevent()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dora_spec::SpecRelease;
+
+    #[test]
+    fn every_type_constant_is_the_v0_5_1_type() {
+        for (constant, subject, predicate) in [
+            (SERVICE_DEPLOYED, "service", "deployed"),
+            (SERVICE_UPGRADED, "service", "upgraded"),
+            (SERVICE_ROLLEDBACK, "service", "rolledback"),
+            (SERVICE_REMOVED, "service", "removed"),
+            (CHANGE_CREATED, "change", "created"),
+            (CHANGE_UPDATED, "change", "updated"),
+            (CHANGE_MERGED, "change", "merged"),
+            (CHANGE_ABANDONED, "change", "abandoned"),
+            (PIPELINERUN_STARTED, "pipelinerun", "started"),
+            (PIPELINERUN_FINISHED, "pipelinerun", "finished"),
+            (TASKRUN_STARTED, "taskrun", "started"),
+            (TASKRUN_FINISHED, "taskrun", "finished"),
+            (INCIDENT_DETECTED, "incident", "detected"),
+            (INCIDENT_RESOLVED, "incident", "resolved"),
+            (ARTIFACT_PUBLISHED, "artifact", "published"),
+        ] {
+            assert_eq!(
+                dora_spec::type_for(SpecRelease::V0_5_1, subject, predicate),
+                Some(constant),
+                "{subject}.{predicate}"
+            );
+        }
     }
 }

@@ -111,25 +111,6 @@ fn every_case_gives_the_same_output_twice() {
     }
 }
 
-#[test]
-fn type_constants_are_the_v0_5_1_types() {
-    use dora_spec::SpecRelease;
-    for (constant, subject, predicate) in [
-        (PIPELINERUN_STARTED, "pipelinerun", "started"),
-        (PIPELINERUN_FINISHED, "pipelinerun", "finished"),
-        (TASKRUN_STARTED, "taskrun", "started"),
-        (TASKRUN_FINISHED, "taskrun", "finished"),
-        (INCIDENT_DETECTED, "incident", "detected"),
-        (INCIDENT_RESOLVED, "incident", "resolved"),
-        (SERVICE_DEPLOYED, "service", "deployed"),
-    ] {
-        assert_eq!(
-            dora_spec::type_for(SpecRelease::V0_5_1, subject, predicate),
-            Some(constant)
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tekton
 

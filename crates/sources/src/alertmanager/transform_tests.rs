@@ -43,16 +43,3 @@ fn ids_use_utc_start_times() {
     assert!(!is_set(&parse_rfc3339("0001-01-01T00:00:00Z").unwrap()));
     assert!(is_set(&starts_at));
 }
-
-#[test]
-fn the_types_are_the_v0_5_1_incident_types() {
-    let release = dora_spec::SpecRelease::V0_5_1;
-    assert_eq!(
-        dora_spec::type_for(release, "incident", "detected"),
-        Some(INCIDENT_DETECTED)
-    );
-    assert_eq!(
-        dora_spec::type_for(release, "incident", "resolved"),
-        Some(INCIDENT_RESOLVED)
-    );
-}

@@ -4,7 +4,6 @@
 use super::*;
 use crate::common::time_at;
 use dora_model::time::parse_rfc3339;
-use dora_spec::SpecRelease;
 
 fn cloud_event(github_event: &str, data: Value) -> CloudEvent {
     CloudEvent::from_json_value(json!({
@@ -50,26 +49,6 @@ fn deployment_status_json(state: &str) -> Value {
                        "payload": {}},
         "repository": repository_json()
     })
-}
-
-#[test]
-fn type_constants_are_the_v0_5_1_types() {
-    for (constant, subject, predicate) in [
-        (CHANGE_CREATED, "change", "created"),
-        (CHANGE_UPDATED, "change", "updated"),
-        (CHANGE_MERGED, "change", "merged"),
-        (CHANGE_ABANDONED, "change", "abandoned"),
-        (PIPELINERUN_FINISHED, "pipelinerun", "finished"),
-        (INCIDENT_DETECTED, "incident", "detected"),
-        (INCIDENT_RESOLVED, "incident", "resolved"),
-        (ARTIFACT_PUBLISHED, "artifact", "published"),
-        (SERVICE_DEPLOYED, "service", "deployed"),
-    ] {
-        assert_eq!(
-            dora_spec::type_for(SpecRelease::V0_5_1, subject, predicate),
-            Some(constant)
-        );
-    }
 }
 
 #[test]

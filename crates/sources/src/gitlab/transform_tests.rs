@@ -5,7 +5,6 @@ use super::*;
 use crate::common::time_at;
 use crate::transform::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 use dora_model::time::parse_rfc3339;
-use dora_spec::SpecRelease;
 
 fn cloud_event(gitlab_event: &str, data: Value) -> CloudEvent {
     CloudEvent::from_json_value(json!({
@@ -88,25 +87,6 @@ fn the_three_gitlab_time_formats_parse_to_the_same_instant() {
         time_at(&data, "bad").unwrap_err().reason,
         "data.bad \"2016-08-12 15:23:28 CEST\" is not a timestamp"
     );
-}
-
-#[test]
-fn type_constants_are_the_v0_5_1_types() {
-    for (constant, subject, predicate) in [
-        (CHANGE_CREATED, "change", "created"),
-        (CHANGE_UPDATED, "change", "updated"),
-        (CHANGE_MERGED, "change", "merged"),
-        (CHANGE_ABANDONED, "change", "abandoned"),
-        (PIPELINERUN_FINISHED, "pipelinerun", "finished"),
-        (INCIDENT_DETECTED, "incident", "detected"),
-        (INCIDENT_RESOLVED, "incident", "resolved"),
-        (SERVICE_DEPLOYED, "service", "deployed"),
-    ] {
-        assert_eq!(
-            dora_spec::type_for(SpecRelease::V0_5_1, subject, predicate),
-            Some(constant)
-        );
-    }
 }
 
 #[test]

@@ -401,21 +401,6 @@ fn every_namespace_is_an_environment() {
 }
 
 #[test]
-fn the_types_are_the_v0_5_1_ones() {
-    use dora_spec::SpecRelease;
-    for (constant, predicate) in [
-        (SERVICE_DEPLOYED, "deployed"),
-        (SERVICE_ROLLEDBACK, "rolledback"),
-        (SERVICE_REMOVED, "removed"),
-    ] {
-        assert_eq!(
-            dora_spec::type_for(SpecRelease::V0_5_1, "service", predicate),
-            Some(constant)
-        );
-    }
-}
-
-#[test]
 fn template_hash_ignores_key_order_and_the_pod_template_hash_label() {
     let deployment_template = pod_template_of("nginx:1.14.2");
     let replica_set_template =

@@ -107,12 +107,7 @@ use crate::transform::{Emitted, Fact, TransformError, Transformer, SERVICE_DEPLO
 
 /// The prefix of every Tekton CloudEvent type.
 pub const TYPE_PREFIX: &str = "dev.tekton.event.";
-/// `pipelinerun.started` as v0.5.1 names it.
-pub const PIPELINERUN_STARTED: &str = "dev.cdevents.pipelinerun.started.0.3.0";
-/// `taskrun.started` as v0.5.1 names it.
-pub const TASKRUN_STARTED: &str = "dev.cdevents.taskrun.started.0.3.0";
-/// `taskrun.finished` as v0.5.1 names it.
-pub const TASKRUN_FINISHED: &str = "dev.cdevents.taskrun.finished.0.3.0";
+pub use crate::transform::{PIPELINERUN_STARTED, TASKRUN_FINISHED, TASKRUN_STARTED};
 
 /// The label (or annotation) that marks a deploying pipeline run, by default.
 pub const DEFAULT_DEPLOY_LABEL: &str = "dora-events.dev/deploy";
