@@ -71,8 +71,8 @@ fn order_key(record: &DeploymentRecord) -> OrderKey {
 #[derive(Debug, Clone, Copy)]
 struct Range {
     from: OrderKey,
-    /// Inclusive; `None`: to the end.
-    until: Option<DateTime<Utc>>,
+    /// Inclusive, by (time, id) position; `None`: to the end.
+    until: Option<OrderKey>,
 }
 
 impl Range {
@@ -83,6 +83,11 @@ impl Range {
             _ => None,
         };
     }
+}
+
+/// The last position at `at`: a range until it holds every deployment of that time.
+fn through(at: DateTime<Utc>) -> OrderKey {
+    (at, i64::MAX)
 }
 
 /// Before every deployment (and inside the range of both databases' timestamps: year 1).

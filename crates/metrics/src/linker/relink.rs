@@ -11,7 +11,7 @@ use dora_store::{
 };
 
 use super::touched::named_deployments;
-use super::{bounded, far_past, order_key, Linker, Pass, Range};
+use super::{bounded, far_past, order_key, through, Linker, Pass, Range};
 use crate::dora::facts::DoraFacts;
 use crate::dora::link_rows::day_number;
 use crate::dora::linking::{is_production, Linked};
@@ -249,7 +249,7 @@ impl Linker {
             }
         };
         pass.touched_deployments.insert(id);
-        let until = open_until.map(|until| until.max(blamed.deployed_at));
+        let until = open_until.map(|until| through(until.max(blamed.deployed_at)));
         pass.range(
             &blamed.service,
             &blamed.environment,
@@ -359,13 +359,11 @@ impl Linker {
                     service,
                     environment,
                     order_key(last),
-                    Some(next_ok.deployed_at),
+                    Some(order_key(&next_ok)),
                 )
                 .await?
             {
-                if order_key(&d) <= order_key(&next_ok) {
-                    context.insert(d.id, d);
-                }
+                context.insert(d.id, d);
             }
         }
         Ok(context)
@@ -384,7 +382,12 @@ impl Linker {
         let mut blamed: HashMap<String, IncidentLinkRow> = HashMap::new();
         let open = self
             .store
-            .incidents_of_target(service, environment, range.until, first.deployed_at)
+            .incidents_of_target(
+                service,
+                environment,
+                range.until.map(|(at, _)| at),
+                first.deployed_at,
+            )
             .await?;
         for row in open
             .into_iter()

@@ -208,7 +208,7 @@ impl Linker {
                     .store
                     .target_neighbour(service, environment, last, Neighbour::After, false)
                     .await?;
-                let until = next.map_or(last.0, |n| n.deployed_at);
+                let until = next.map_or(last, |n| order_key(&n));
                 pass.range(
                     service,
                     environment,

@@ -106,28 +106,32 @@ impl Store {
             .await?))
     }
 
-    /// A service and environment's deployments from `from` (inclusive) in order, up to `until`
-    /// (inclusive; `None`: to the end).
+    /// A service and environment's deployments from `from` to `until` in (time, id) order, both
+    /// inclusive (`None`: to the end). Bounded by position, not by time alone: deployments that
+    /// share a timestamp after `until` are not read.
     pub async fn target_deployments(
         &self,
         service: &str,
         environment: &str,
         from: OrderKey,
-        until: Option<DateTime<Utc>>,
+        until: Option<OrderKey>,
     ) -> Result<Vec<DeploymentRecord>, StoreError> {
         let sql = format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
              WHERE service = $1 AND environment = $2
-               AND deployed_at >= $3 AND (deployed_at, id) >= ($3, $4) AND deployed_at <= $5
+               AND deployed_at >= $3 AND (deployed_at, id) >= ($3, $4)
+               AND deployed_at <= $5 AND (deployed_at, id) <= ($5, $6)
              ORDER BY deployed_at, id"
         );
+        let until = until.map_or((latest(), i64::MAX), |(at, id)| (at.min(latest()), id));
         Ok(with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(service)
             .bind(environment)
             .bind(StoredTime(from.0))
             .bind(from.1)
             // Ranges on the index, never `IS NULL OR`: a query costs its rows, not the history's.
-            .bind(until_or_latest(until))
+            .bind(StoredTime(until.0))
+            .bind(until.1)
             .fetch_all(pool)
             .await?))
     }
