@@ -68,13 +68,16 @@ pub(crate) struct Spec<'a> {
     pub(crate) task_ref: Option<DefinitionRef<'a>>,
 }
 
-/// A parameter of `spec.params`; its value is read only when it is a string.
+/// A parameter: of the run (`spec.params`, its `value`) or of the pipeline
+/// (`status.pipelineSpec.params`, its `default`); values are read only when they are strings.
 #[derive(Deserialize)]
 pub(crate) struct Param<'a> {
     #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) name: Option<&'a str>,
     #[serde(default, deserialize_with = "de::lenient")]
     pub(crate) value: Option<String>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub(crate) default: Option<String>,
 }
 
 /// `spec.pipelineRef` / `spec.taskRef`.
@@ -118,16 +121,7 @@ pub(crate) struct Condition<'a> {
 #[derive(Deserialize)]
 pub(crate) struct PipelineSpec<'a> {
     #[serde(default, borrow)]
-    pub(crate) params: Option<Vec<ParamSpec<'a>>>,
-}
-
-/// A parameter of the pipeline; its default is read only when it is a string.
-#[derive(Deserialize)]
-pub(crate) struct ParamSpec<'a> {
-    #[serde(default, deserialize_with = "de::optional_text")]
-    pub(crate) name: Option<&'a str>,
-    #[serde(default, deserialize_with = "de::lenient")]
-    pub(crate) default: Option<String>,
+    pub(crate) params: Option<Vec<Param<'a>>>,
 }
 
 impl<'a> RunObject<'a> {
