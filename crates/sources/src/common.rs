@@ -205,7 +205,7 @@ impl FieldFault {
     }
 
     /// The field as errors name it: `data.commits[2].id`, `data.metadata.labels["app/name"]`.
-    pub(crate) fn name(&self) -> String {
+    fn name(&self) -> String {
         let mut name = String::from("data");
         for key in &self.path {
             match key {
