@@ -78,13 +78,18 @@ pub(crate) fn time_or_event_time(
     event: &CloudEvent,
     names: &[&str],
 ) -> Result<DateTime<Utc>, TransformError> {
-    time.or(event.time).ok_or_else(|| {
-        TransformError::new(format!(
-            "no timestamp: {} {} missing and the CloudEvent has no time",
-            names.join(", "),
-            if names.len() == 1 { "is" } else { "are" }
-        ))
-    })
+    time.or(event.time).ok_or_else(|| no_timestamp(names))
+}
+
+/// The error of an event without a time: none of the payload's fields `names` (`data.<path>`)
+/// is set and the CloudEvent has no `time`.
+pub(crate) fn no_timestamp<S: AsRef<str>>(names: &[S]) -> TransformError {
+    let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    TransformError::new(format!(
+        "no timestamp: {} {} missing and the CloudEvent has no time",
+        names.join(", "),
+        if names.len() == 1 { "is" } else { "are" }
+    ))
 }
 
 /// The error of a field (`data.<path>`) that the event needs but its payload lacks, where only
@@ -116,60 +121,135 @@ fn push_key(name: &mut String, key: &str) {
 
 /// Reads the payload `data` into `T`, a struct of the fields a transformer uses (see [`de`]
 /// for the fields that need more than serde's own rules); a wrong or missing field is an error
-/// naming it ([`field_error`]).
+/// naming it ([`FieldFault::describe`]).
 pub(crate) fn read<'a, T: Deserialize<'a>>(data: &'a Value) -> Result<T, TransformError> {
-    serde_path_to_error::deserialize(data).map_err(|error| field_error(&error))
+    read_fields(data).map_err(|fault| TransformError::new(fault.describe()))
 }
 
-/// The error of a payload read by [`read`], naming the field as [`display_path`] does:
-/// `data.pull_request.merged_at is missing` (absent, `null` or, for [`de`] fields, empty),
-/// `data.commits[2].id is not a string`, `data.pull_request.number is not a whole number`,
-/// `data.commits is not an array`, `data.issue is not an object`; a message of one of the [`de`]
-/// readers follows the name (`data.t "soon" is not a timestamp`).
-fn field_error(error: &serde_path_to_error::Error<serde_json::Error>) -> TransformError {
-    let mut name = String::from("data");
-    for segment in error.path().iter() {
-        match segment {
-            Segment::Seq { index } => name.push_str(&format!("[{index}]")),
-            Segment::Map { key } | Segment::Enum { variant: key } => push_key(&mut name, key),
-            Segment::Unknown => name.push_str(".?"),
-        }
-    }
-    // `serde_json::Error` says what went wrong only in its message; these are the messages of
-    // `serde::de::Error`'s provided methods (`missing_field`, `invalid_type`, `invalid_value`).
-    let message = error.inner().to_string();
-    let wrong = ["invalid type: ", "invalid value: "]
-        .iter()
-        .any(|prefix| message.starts_with(prefix));
-    let what = if let Some(field) = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.strip_suffix('`'))
-    {
-        push_key(&mut name, field);
-        "is missing".to_owned()
-    } else if message.starts_with("invalid type: null,") {
-        "is missing".to_owned()
-    } else if let Some((_, expected)) = message.split_once(", expected ").filter(|_| wrong) {
-        let expected = match expected {
-            "a string" | "a borrowed string" => "a string",
-            "u64" => "a whole number",
-            "a sequence" => "an array",
-            "a map" => "an object",
-            object if object.starts_with("struct ") => "an object",
-            other => other,
+/// [`read`], with the fault as it is rather than worded, for a source whose errors name fields
+/// its own way (Argo CD's JSON pointers).
+pub(crate) fn read_fields<'a, T: Deserialize<'a>>(data: &'a Value) -> Result<T, FieldFault> {
+    serde_path_to_error::deserialize(data).map_err(|error| FieldFault::new(&error))
+}
+
+/// A step of the path to a field of the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Key {
+    Name(String),
+    Index(usize),
+    /// A step `serde_path_to_error` could not name.
+    Unknown,
+}
+
+/// What is wrong with a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// Absent, or (for [`de`] fields) empty.
+    Missing,
+    /// `null` where a value is expected (`an object`, `a string`, ...).
+    Null(String),
+    /// A value of another type than expected (`an object`, `a string`, `a whole number`, ...).
+    NotA(String),
+    /// A message of one of the [`de`] readers (`"soon" is not a timestamp`).
+    Other(String),
+}
+
+/// A wrong or missing field of a payload read by [`read_fields`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldFault {
+    /// The path to the field from the payload's root.
+    pub(crate) path: Vec<Key>,
+    pub(crate) fault: Fault,
+}
+
+impl FieldFault {
+    fn new(error: &serde_path_to_error::Error<serde_json::Error>) -> Self {
+        let mut path: Vec<Key> = error
+            .path()
+            .iter()
+            .map(|segment| match segment {
+                Segment::Seq { index } => Key::Index(*index),
+                Segment::Map { key } | Segment::Enum { variant: key } => Key::Name(key.clone()),
+                Segment::Unknown => Key::Unknown,
+            })
+            .collect();
+        // `serde_json::Error` says what went wrong only in its message; these are the messages
+        // of `serde::de::Error`'s provided methods (`missing_field`, `invalid_type`,
+        // `invalid_value`), and `is missing` of the [`de`] readers.
+        let message = error.inner().to_string();
+        let wrong = ["invalid type: ", "invalid value: "]
+            .iter()
+            .any(|prefix| message.starts_with(prefix));
+        let expected = message
+            .split_once(", expected ")
+            .filter(|_| wrong)
+            .map(|(_, expected)| expected_name(expected));
+        let fault = if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            path.push(Key::Name(field.to_owned()));
+            Fault::Missing
+        } else if message == "is missing" {
+            Fault::Missing
+        } else if let Some(expected) = expected {
+            if message.starts_with("invalid type: null,") {
+                Fault::Null(expected)
+            } else {
+                Fault::NotA(expected)
+            }
+        } else {
+            Fault::Other(message)
         };
-        format!("is not {expected}")
-    } else {
-        message
-    };
-    TransformError::new(format!("{name} {what}"))
+        Self { path, fault }
+    }
+
+    /// The field as errors name it: `data.commits[2].id`, `data.metadata.labels["app/name"]`.
+    fn name(&self) -> String {
+        let mut name = String::from("data");
+        for key in &self.path {
+            match key {
+                Key::Name(key) => push_key(&mut name, key),
+                Key::Index(index) => name.push_str(&format!("[{index}]")),
+                Key::Unknown => name.push_str(".?"),
+            }
+        }
+        name
+    }
+
+    /// `data.pull_request.merged_at is missing` (absent, `null` or, for [`de`] fields, empty),
+    /// `data.commits[2].id is not a string`, `data.pull_request.number is not a whole number`,
+    /// `data.commits is not an array`, `data.issue is not an object`; a message of one of the
+    /// [`de`] readers follows the name (`data.t "soon" is not a timestamp`).
+    pub(crate) fn describe(&self) -> String {
+        let what = match &self.fault {
+            Fault::Missing | Fault::Null(_) => "is missing".to_owned(),
+            Fault::NotA(expected) => format!("is not {expected}"),
+            Fault::Other(message) => message.clone(),
+        };
+        format!("{} {what}", self.name())
+    }
+}
+
+/// What serde's message says was expected, as errors name it (`a string`, `an array`, ...).
+fn expected_name(expected: &str) -> String {
+    match expected {
+        "a string" | "a borrowed string" => "a string",
+        "u64" => "a whole number",
+        "a sequence" => "an array",
+        "a map" => "an object",
+        object if object.starts_with("struct ") => "an object",
+        other => other,
+    }
+    .to_owned()
 }
 
 /// Readers of payload fields for `#[serde(deserialize_with = "...")]`, with the rules the
 /// transformers have always read them by: an empty string is as good as absent, and times come
-/// in every format of [`time_value`]. Their errors are worded for [`field_error`].
+/// in every format of [`time_value`]. Their errors are worded for [`FieldFault`].
 pub(crate) mod de {
     use chrono::{DateTime, Utc};
+    use dora_model::time::parse_rfc3339;
     use serde::de::{DeserializeOwned, Error};
     use serde::{Deserialize, Deserializer};
     use serde_json::Value;
@@ -208,6 +288,30 @@ pub(crate) mod de {
                 .map(Some)
                 .ok_or_else(|| D::Error::custom(format!("{value} is not a timestamp"))),
         }
+    }
+
+    /// An RFC 3339 time that may be absent (use with `default`): absent, `null` or an empty
+    /// string is `None` (tools that write only RFC 3339: Tekton).
+    pub(crate) fn optional_rfc3339<'de, D: Deserializer<'de>>(
+        data: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        rfc3339(optional_text(data)?)
+    }
+
+    /// `text` read as an RFC 3339 time: `"soon" is not an RFC 3339 timestamp` if it is not one.
+    pub(crate) fn rfc3339<E: Error>(text: Option<&str>) -> Result<Option<DateTime<Utc>>, E> {
+        text.map(|text| {
+            parse_rfc3339(text)
+                .ok_or_else(|| E::custom(format!("{text:?} is not an RFC 3339 timestamp")))
+        })
+        .transpose()
+    }
+
+    /// A section that may be absent or `null` (use with `default`): then it is `T::default()`.
+    pub(crate) fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+        data: D,
+    ) -> Result<T, D::Error> {
+        Ok(Option::<T>::deserialize(data)?.unwrap_or_default())
     }
 
     /// A field read only when it is a `T` (use with `default`): anything else is as if absent,

@@ -1,13 +1,21 @@
-//! The Argo CD notification as the template of `docs/integrations/argocd.md` renders it: read
-//! and checked by [`parse`] (the webhook, which answers `400` naming the field) and read again
-//! by the transformer, with errors that carry the JSON pointer of the member at fault.
+//! The Argo CD notification as the template of `docs/integrations/argocd.md` renders it, read
+//! into serde structs by [`parse`] (with [`crate::common::read_fields`]): by the webhook, which
+//! answers `400` naming the member as a JSON pointer, and again by the transformer, whose
+//! errors name it as `data.<path>`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
 use dora_model::ids::derived_id;
-use dora_model::time::{format_rfc3339, parse_rfc3339};
-use serde_json::{Map, Value};
+use dora_model::time::format_rfc3339;
+use serde::de::{Error, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use super::transform::{DEFAULT_SOURCE, MISSING};
+use crate::common::{de, read_fields, Fault, FieldFault, Key};
 
 // ---------------------------------------------------------------------------------------------
 // The payload
@@ -47,172 +55,243 @@ impl FieldError {
     }
 }
 
-/// One entry of `history`: a successful sync.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rollout<'a> {
-    /// The revision deployed ([`pick_revision`] of `revision` and `revisions`).
-    pub revision: Option<&'a str>,
-    /// When the sync started (`deployStartedAt`; the operation's `startedAt`).
-    pub started_at: Option<DateTime<Utc>>,
-}
-
-/// A notification, checked.
-#[derive(Debug, Clone)]
+/// A notification, checked: only what the transformer and the webhook read (the template renders
+/// more). Strings that are empty or blank count as absent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Notification<'a> {
+    #[serde(deserialize_with = "trigger")]
     pub trigger: &'a str,
+    #[serde(default, deserialize_with = "word")]
     pub argocd_url: Option<&'a str>,
-    pub app_name: &'a str,
-    pub app_namespace: Option<&'a str>,
-    pub project: Option<&'a str>,
-    pub labels: Option<&'a Map<String, Value>>,
-    pub annotations: Option<&'a Map<String, Value>>,
-    pub destination_server: Option<&'a str>,
-    pub destination_name: Option<&'a str>,
-    pub destination_namespace: Option<&'a str>,
-    pub sync_status: Option<&'a str>,
-    pub phase: Option<&'a str>,
-    pub message: Option<&'a str>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    /// The revision of the operation (or, without one, of the sync status).
-    pub revision: Option<&'a str>,
-    /// Every revision named by the operation and the sync status, in order, without repeats.
-    pub revisions: Vec<&'a str>,
-    pub health_status: Option<&'a str>,
-    pub health_message: Option<&'a str>,
-    pub health_since: Option<DateTime<Utc>>,
+    #[serde(borrow)]
+    pub app: App<'a>,
+    #[serde(default, borrow, deserialize_with = "de::or_default")]
+    pub destination: Destination<'a>,
+    #[serde(default, borrow, deserialize_with = "de::or_default")]
+    pub sync: Sync<'a>,
+    #[serde(default, borrow, deserialize_with = "de::or_default")]
+    pub operation: Operation<'a>,
+    #[serde(default, borrow, deserialize_with = "de::or_default")]
+    pub health: Health<'a>,
+    #[serde(default, deserialize_with = "words")]
     pub images: Vec<&'a str>,
-    /// The last (at most two) successful syncs, oldest first.
+    /// The last (at most two) successful syncs, oldest first; earlier entries are not read.
+    #[serde(default, borrow, deserialize_with = "last_two")]
     pub history: Vec<Rollout<'a>>,
 }
 
+/// `app`: the Application.
+#[derive(Debug, Clone, Deserialize)]
+pub struct App<'a> {
+    #[serde(deserialize_with = "required_word")]
+    pub name: &'a str,
+    #[serde(default, deserialize_with = "word")]
+    pub namespace: Option<&'a str>,
+    #[serde(default, deserialize_with = "word")]
+    pub project: Option<&'a str>,
+    #[serde(default, borrow)]
+    pub labels: Option<BTreeMap<&'a str, &'a str>>,
+    #[serde(default, borrow)]
+    pub annotations: Option<BTreeMap<&'a str, &'a str>>,
+}
+
+/// `destination`: the cluster and namespace the Application deploys to.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Destination<'a> {
+    #[serde(default, deserialize_with = "word")]
+    pub server: Option<&'a str>,
+    #[serde(default, deserialize_with = "word")]
+    pub name: Option<&'a str>,
+    #[serde(default, deserialize_with = "word")]
+    pub namespace: Option<&'a str>,
+}
+
+/// `sync`: the sync status.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Sync<'a> {
+    #[serde(default, deserialize_with = "word")]
+    pub status: Option<&'a str>,
+    #[serde(default, deserialize_with = "word")]
+    pub revision: Option<&'a str>,
+    #[serde(default, deserialize_with = "words")]
+    pub revisions: Vec<&'a str>,
+}
+
+/// `operation`: the last sync operation.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation<'a> {
+    #[serde(default, deserialize_with = "word")]
+    pub phase: Option<&'a str>,
+    #[serde(default, deserialize_with = "word")]
+    pub message: Option<&'a str>,
+    #[serde(default, deserialize_with = "time")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "time")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The sync result's revision(s).
+    #[serde(default, deserialize_with = "word")]
+    pub revision: Option<&'a str>,
+    #[serde(default, deserialize_with = "words")]
+    pub revisions: Vec<&'a str>,
+    /// The requested revision(s).
+    #[serde(default, deserialize_with = "word")]
+    pub sync_revision: Option<&'a str>,
+    #[serde(default, deserialize_with = "words")]
+    pub sync_revisions: Vec<&'a str>,
+}
+
+/// `health`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health<'a> {
+    #[serde(default, deserialize_with = "word")]
+    pub status: Option<&'a str>,
+    #[serde(default, deserialize_with = "word")]
+    pub message: Option<&'a str>,
+    #[serde(default, deserialize_with = "time")]
+    pub last_transition_time: Option<DateTime<Utc>>,
+}
+
+/// One entry of `history`: a successful sync.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout<'a> {
+    #[serde(default, deserialize_with = "word")]
+    pub revision: Option<&'a str>,
+    #[serde(default, deserialize_with = "words")]
+    pub revisions: Vec<&'a str>,
+    /// When the sync started (the operation's `startedAt`).
+    #[serde(default, deserialize_with = "time")]
+    pub deploy_started_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> Rollout<'a> {
+    /// The revision deployed ([`pick_revision`] of `revision` and `revisions`).
+    pub fn picked_revision(&self) -> Option<&'a str> {
+        pick_revision(self.revision, &self.revisions)
+    }
+}
+
+/// The members that must be there, and what their error says.
+const REQUIRED: [(&str, &str); 3] = [
+    ("/trigger", "is required (the trigger name)"),
+    ("/app", "is required (an object)"),
+    ("/app/name", "is required (the application name)"),
+];
+
 /// Checks a payload as the documented template renders it.
 pub fn parse(data: &Value) -> Result<Notification<'_>, FieldError> {
-    let Value::Object(root) = data else {
+    if !data.is_object() {
         return Err(FieldError::new(
             "",
             "an Argo CD notification must be a JSON object",
         ));
-    };
-    let root = Obj {
-        map: root,
-        pointer: String::new(),
-    };
-    let trigger = root
-        .str("trigger")?
-        .ok_or_else(|| FieldError::new("/trigger", "is required (the trigger name)"))?;
-    if !trigger
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    {
-        return Err(FieldError::new(
-            "/trigger",
-            format!("{trigger:?} is not a trigger name (letters, digits, '-', '_', '.')"),
-        ));
     }
-    let app = root
-        .object("app")?
-        .ok_or_else(|| FieldError::new("/app", "is required (an object)"))?;
-    let app_name = app
-        .str("name")?
-        .ok_or_else(|| FieldError::new("/app/name", "is required (the application name)"))?;
-    let empty = Obj::empty();
-    let destination = root
-        .object("destination")?
-        .unwrap_or_else(|| empty.at("/destination"));
-    let sync = root.object("sync")?.unwrap_or_else(|| empty.at("/sync"));
-    let operation = root
-        .object("operation")?
-        .unwrap_or_else(|| empty.at("/operation"));
-    let health = root
-        .object("health")?
-        .unwrap_or_else(|| empty.at("/health"));
-
-    let (revision, revisions) = revisions(&operation, &sync)?;
-    let history = history(&root)?;
-
-    Ok(Notification {
-        trigger,
-        argocd_url: root.str("argocdUrl")?,
-        app_name,
-        app_namespace: app.str("namespace")?,
-        project: app.str("project")?,
-        labels: app.string_map("labels")?,
-        annotations: app.string_map("annotations")?,
-        destination_server: destination.str("server")?,
-        destination_name: destination.str("name")?,
-        destination_namespace: destination.str("namespace")?,
-        sync_status: sync.str("status")?,
-        phase: operation.str("phase")?,
-        message: operation.str("message")?,
-        started_at: operation.time("startedAt")?,
-        finished_at: operation.time("finishedAt")?,
-        revision,
-        revisions,
-        health_status: health.str("status")?,
-        health_message: health.str("message")?,
-        health_since: health.time("lastTransitionTime")?,
-        images: root.str_array("images")?,
-        history,
-    })
+    read_fields(data).map_err(|fault| field_error(&fault))
 }
 
-/// The revision a sync applied, and every revision the payload names (each once): the
-/// operation's, the requested ones, then the sync status's.
-fn revisions<'a>(
-    operation: &Obj<'a>,
-    sync: &Obj<'a>,
-) -> Result<(Option<&'a str>, Vec<&'a str>), FieldError> {
-    let op_revisions = operation.str_array("revisions")?;
-    let requested_revisions = operation.str_array("syncRevisions")?;
-    let sync_revisions = sync.str_array("revisions")?;
-    let revision = pick_revision(operation.str("revision")?, &op_revisions)
-        .or(pick_revision(
-            operation.str("syncRevision")?,
-            &requested_revisions,
-        ))
-        .or(pick_revision(sync.str("revision")?, &sync_revisions));
-    let mut revisions = Vec::new();
-    for candidate in [
-        operation.str("revision")?,
-        operation.str("syncRevision")?,
-        sync.str("revision")?,
-    ]
-    .into_iter()
-    .flatten()
-    .chain(op_revisions.iter().copied())
-    .chain(requested_revisions.iter().copied())
-    .chain(sync_revisions.iter().copied())
-    {
-        if !revisions.contains(&candidate) {
-            revisions.push(candidate);
-        }
-    }
-    Ok((revision, revisions))
+/// The [`FieldError`] of a member [`read_fields`] found wrong: `/app/name is required (the
+/// application name)`, `/images/1 must be a string`, `/operation/startedAt "x" is not an RFC 3339
+/// timestamp`.
+fn field_error(fault: &FieldFault) -> FieldError {
+    let pointer: String = fault
+        .path
+        .iter()
+        .map(|key| match key {
+            Key::Name(name) => format!("/{}", name.replace('~', "~0").replace('/', "~1")),
+            Key::Index(index) => format!("/{index}"),
+            Key::Unknown => "/?".to_owned(),
+        })
+        .collect();
+    let required = REQUIRED.iter().find(|(at, _)| *at == pointer);
+    let message = match (&fault.fault, required) {
+        (Fault::Missing | Fault::Null(_), Some((_, message))) => (*message).to_owned(),
+        (Fault::Missing, None) => "is required".to_owned(),
+        (Fault::Null(expected) | Fault::NotA(expected), _) => format!("must be {expected}"),
+        (Fault::Other(message), _) => message.clone(),
+    };
+    FieldError::new(pointer, message)
 }
 
-/// The last (at most two) successful syncs of `history`, oldest first.
-fn history<'a>(root: &Obj<'a>) -> Result<Vec<Rollout<'a>>, FieldError> {
-    let mut history = Vec::new();
-    if let Some(entries) = root.array("history")? {
-        let count = entries.len();
-        for (index, entry) in entries.iter().enumerate().skip(count.saturating_sub(2)) {
-            let pointer = format!("/history/{index}");
-            let Value::Object(entry) = entry else {
-                return Err(FieldError::new(pointer, "must be an object"));
-            };
-            let entry = Obj {
-                map: entry,
-                pointer,
-            };
-            let listed = entry.str_array("revisions")?;
-            history.push(Rollout {
-                revision: pick_revision(entry.str("revision")?, &listed),
-                started_at: entry.time("deployStartedAt")?,
-            });
+// ---------------------------------------------------------------------------------------------
+// Readers of the members (`deserialize_with`)
+
+/// A string that may be absent: absent, `null`, empty or blank is `None`.
+fn word<'de, D: Deserializer<'de>>(data: D) -> Result<Option<&'de str>, D::Error> {
+    Ok(Option::<&str>::deserialize(data)?.filter(|text| !text.trim().is_empty()))
+}
+
+/// A string that must be there ([`word`]).
+fn required_word<'de, D: Deserializer<'de>>(data: D) -> Result<&'de str, D::Error> {
+    word(data)?.ok_or_else(|| D::Error::custom("is missing"))
+}
+
+/// The trigger's name: letters, digits, `-`, `_` and `.`.
+fn trigger<'de, D: Deserializer<'de>>(data: D) -> Result<&'de str, D::Error> {
+    let trigger = required_word(data)?;
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.';
+    if trigger.bytes().all(allowed) {
+        Ok(trigger)
+    } else {
+        Err(D::Error::custom(format!(
+            "{trigger:?} is not a trigger name (letters, digits, '-', '_', '.')"
+        )))
+    }
+}
+
+/// An array of strings that may be absent; empty or blank strings are left out.
+fn words<'de, D: Deserializer<'de>>(data: D) -> Result<Vec<&'de str>, D::Error> {
+    let mut words = Option::<Vec<&str>>::deserialize(data)?.unwrap_or_default();
+    words.retain(|text| !text.trim().is_empty());
+    Ok(words)
+}
+
+/// An RFC 3339 time that may be absent ([`word`]).
+fn time<'de, D: Deserializer<'de>>(data: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    de::rfc3339(word(data)?)
+}
+
+/// The last two entries of an array that may be absent; the others are not read.
+fn last_two<'de, D, T>(data: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    /// The entries of the array.
+    struct LastTwo<T>(Vec<T>);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for LastTwo<T> {
+        fn deserialize<D: Deserializer<'de>>(data: D) -> Result<Self, D::Error> {
+            data.deserialize_seq(LastTwoVisitor(PhantomData))
         }
     }
-    Ok(history)
+
+    struct LastTwoVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for LastTwoVisitor<T> {
+        type Value = LastTwo<T>;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("a sequence")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+            // Payloads are read from JSON values, which know their length.
+            let skip = items.size_hint().unwrap_or(0).saturating_sub(2);
+            for _ in 0..skip {
+                items.next_element::<IgnoredAny>()?;
+            }
+            let mut kept = Vec::new();
+            while let Some(item) = items.next_element()? {
+                kept.push(item);
+            }
+            Ok(LastTwo(kept))
+        }
+    }
+
+    Ok(Option::<LastTwo<T>>::deserialize(data)?.map_or_else(Vec::new, |last| last.0))
 }
 
 /// The revision among a single one and a list (multi-source applications list one per
@@ -228,7 +307,7 @@ pub(crate) fn is_commit_sha(text: &str) -> bool {
     matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-impl Notification<'_> {
+impl<'a> Notification<'a> {
     /// The CloudEvent source: the Argo CD URL without a trailing `/`, or [`DEFAULT_SOURCE`].
     pub fn source(&self) -> String {
         match self.argocd_url.map(|url| url.trim().trim_end_matches('/')) {
@@ -239,10 +318,41 @@ impl Notification<'_> {
 
     /// `<app namespace>/<app name>` (the name alone without a namespace).
     pub fn app_key(&self) -> String {
-        match self.app_namespace {
-            Some(namespace) => format!("{namespace}/{}", self.app_name),
-            None => self.app_name.to_owned(),
+        match self.app.namespace {
+            Some(namespace) => format!("{namespace}/{}", self.app.name),
+            None => self.app.name.to_owned(),
         }
+    }
+
+    /// The revision a sync applied ([`pick_revision`]): the operation's (its result), else the
+    /// requested one, else the sync status's.
+    pub fn revision(&self) -> Option<&'a str> {
+        let (operation, sync) = (&self.operation, &self.sync);
+        pick_revision(operation.revision, &operation.revisions)
+            .or(pick_revision(
+                operation.sync_revision,
+                &operation.sync_revisions,
+            ))
+            .or(pick_revision(sync.revision, &sync.revisions))
+    }
+
+    /// Every revision the payload names, each once: the operation's, the requested one and
+    /// the sync status's, then their lists in the same order.
+    pub fn revisions(&self) -> Vec<&'a str> {
+        let (operation, sync) = (&self.operation, &self.sync);
+        let mut revisions = Vec::new();
+        for candidate in [operation.revision, operation.sync_revision, sync.revision]
+            .into_iter()
+            .flatten()
+            .chain(operation.revisions.iter().copied())
+            .chain(operation.sync_revisions.iter().copied())
+            .chain(sync.revisions.iter().copied())
+        {
+            if !revisions.contains(&candidate) {
+                revisions.push(candidate);
+            }
+        }
+        revisions
     }
 
     /// The CloudEvent id (see the module documentation).
@@ -254,19 +364,24 @@ impl Notification<'_> {
         format!(
             "{}/{}/{}/{}/{}",
             self.app_key(),
-            self.revision.unwrap_or(MISSING),
-            time(&self.started_at),
+            self.revision().unwrap_or(MISSING),
+            time(&self.operation.started_at),
             self.trigger,
-            time(&self.health_since)
+            time(&self.health.last_transition_time)
         )
     }
 
     /// The CloudEvent time: the latest of the operation's start and end and the health change.
     pub fn time(&self) -> Option<DateTime<Utc>> {
-        [self.started_at, self.finished_at, self.health_since]
-            .into_iter()
-            .flatten()
-            .max()
+        let operation = &self.operation;
+        [
+            operation.started_at,
+            operation.finished_at,
+            self.health.last_transition_time,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
     }
 
     /// The context id of the deployment CDEvent of a rollout (sync operation) of this app.
@@ -285,27 +400,23 @@ impl Notification<'_> {
         ])
     }
 
-    pub(crate) fn label(&self, name: &str) -> Option<&str> {
-        string_value(self.labels, name)
-    }
-
-    pub(crate) fn annotation(&self, name: &str) -> Option<&str> {
-        string_value(self.annotations, name)
+    /// The Application's label `name`, trimmed, when not blank.
+    pub(crate) fn label(&self, name: &str) -> Option<&'a str> {
+        tag(self.app.labels.as_ref(), name)
     }
 
     /// The first of `keys` that is a label, then the first that is an annotation.
-    pub(crate) fn first_key(&self, keys: &[String]) -> Option<&str> {
+    pub(crate) fn first_key(&self, keys: &[String]) -> Option<&'a str> {
+        let annotations = self.app.annotations.as_ref();
         keys.iter()
             .find_map(|key| self.label(key))
-            .or_else(|| keys.iter().find_map(|key| self.annotation(key)))
+            .or_else(|| keys.iter().find_map(|key| tag(annotations, key)))
     }
 }
 
-pub(crate) fn string_value<'a>(map: Option<&'a Map<String, Value>>, name: &str) -> Option<&'a str> {
-    map?.get(name)?
-        .as_str()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+/// The value of label (or annotation) `name`, trimmed, when not blank.
+fn tag<'a>(tags: Option<&BTreeMap<&'a str, &'a str>>, name: &str) -> Option<&'a str> {
+    Some(tags?.get(name)?.trim()).filter(|value| !value.is_empty())
 }
 
 /// The image deployed: the first of `images` whose tag is one of `revisions` (ignoring a leading
@@ -326,122 +437,4 @@ pub(crate) fn image_tag(image: &str) -> Option<&str> {
     let reference = image.split('@').next()?;
     let (_, tag) = reference.rsplit_once(':')?;
     (!tag.contains('/') && !tag.is_empty()).then_some(tag)
-}
-
-// ---------------------------------------------------------------------------------------------
-// JSON access with JSON pointers in errors
-
-/// An object of the payload, with its JSON pointer.
-pub(crate) struct Obj<'a> {
-    map: &'a Map<String, Value>,
-    pointer: String,
-}
-
-/// The empty object standing for a missing section.
-static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
-
-impl<'a> Obj<'a> {
-    pub(crate) fn empty() -> Obj<'static> {
-        Obj {
-            map: &EMPTY,
-            pointer: String::new(),
-        }
-    }
-
-    pub(crate) fn at(&self, pointer: &str) -> Obj<'a> {
-        Obj {
-            map: self.map,
-            pointer: pointer.to_owned(),
-        }
-    }
-
-    pub(crate) fn child(&self, key: &str) -> String {
-        format!(
-            "{}/{}",
-            self.pointer,
-            key.replace('~', "~0").replace('/', "~1")
-        )
-    }
-
-    pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|value| !value.is_null())
-    }
-
-    /// A member that must be a string when present; empty (or blank) strings are absent.
-    pub(crate) fn str(&self, key: &str) -> Result<Option<&'a str>, FieldError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.as_str()).filter(|t| !t.trim().is_empty())),
-            Some(_) => Err(FieldError::new(self.child(key), "must be a string")),
-        }
-    }
-
-    pub(crate) fn object(&self, key: &str) -> Result<Option<Obj<'a>>, FieldError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(Obj {
-                map,
-                pointer: self.child(key),
-            })),
-            Some(_) => Err(FieldError::new(self.child(key), "must be an object")),
-        }
-    }
-
-    pub(crate) fn array(&self, key: &str) -> Result<Option<&'a Vec<Value>>, FieldError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Array(items)) => Ok(Some(items)),
-            Some(_) => Err(FieldError::new(self.child(key), "must be an array")),
-        }
-    }
-
-    /// An array of strings (empty strings left out).
-    pub(crate) fn str_array(&self, key: &str) -> Result<Vec<&'a str>, FieldError> {
-        let Some(items) = self.array(key)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            match item {
-                Value::String(text) if text.trim().is_empty() => {}
-                Value::String(text) => out.push(text.as_str()),
-                _ => {
-                    return Err(FieldError::new(
-                        format!("{}/{index}", self.child(key)),
-                        "must be a string",
-                    ))
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// An object whose values must be strings (labels, annotations).
-    pub(crate) fn string_map(
-        &self,
-        key: &str,
-    ) -> Result<Option<&'a Map<String, Value>>, FieldError> {
-        let Some(object) = self.object(key)? else {
-            return Ok(None);
-        };
-        for (name, value) in object.map {
-            if !value.is_string() {
-                return Err(FieldError::new(object.child(name), "must be a string"));
-            }
-        }
-        Ok(Some(object.map))
-    }
-
-    /// A member that must be an RFC 3339 timestamp when present.
-    pub(crate) fn time(&self, key: &str) -> Result<Option<DateTime<Utc>>, FieldError> {
-        match self.str(key)? {
-            None => Ok(None),
-            Some(text) => parse_rfc3339(text).map(Some).ok_or_else(|| {
-                FieldError::new(
-                    self.child(key),
-                    format!("{text:?} is not an RFC 3339 timestamp"),
-                )
-            }),
-        }
-    }
 }

@@ -112,6 +112,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::payload::{chosen_image, parse, Notification};
+use crate::common::time_or_event_time;
 use crate::purl::generic_purl;
 use crate::purl::oci_purl;
 use crate::transform::{
@@ -240,6 +241,10 @@ impl Transformer for ArgocdTransformer {
 struct Context<'a> {
     event: &'a CloudEvent,
     n: &'a Notification<'a>,
+    /// The revision the sync applied ([`Notification::revision`]).
+    revision: Option<&'a str>,
+    /// Every revision the payload names ([`Notification::revisions`]).
+    revisions: Vec<&'a str>,
     /// The context source: the CloudEvent's.
     source: String,
     service: String,
@@ -251,23 +256,26 @@ impl<'a> Context<'a> {
     fn new(settings: &ArgocdSettings, event: &'a CloudEvent, n: &'a Notification<'a>) -> Self {
         let service = n
             .first_key(&settings.service_keys)
-            .unwrap_or(n.app_name)
+            .unwrap_or(n.app.name)
             .to_owned();
         let environment = n
             .first_key(&settings.environment_keys)
             .map(str::to_owned)
             .or_else(|| mapped_environment(settings, n))
-            .or_else(|| n.destination_namespace.map(str::to_owned))
+            .or_else(|| n.destination.namespace.map(str::to_owned))
             .unwrap_or_else(|| match settings.default_environment.trim() {
                 "" => UNKNOWN_ENVIRONMENT.to_owned(),
                 environment => environment.to_owned(),
             });
-        let artifact = chosen_image(&n.images, &n.revisions)
+        let (revision, revisions) = (n.revision(), n.revisions());
+        let artifact = chosen_image(&n.images, &revisions)
             .and_then(oci_purl)
-            .unwrap_or_else(|| generic_purl(&service, n.revision));
+            .unwrap_or_else(|| generic_purl(&service, revision));
         Self {
             event,
             n,
+            revision,
+            revisions,
             source: event.source.clone(),
             service,
             environment,
@@ -279,7 +287,7 @@ impl<'a> Context<'a> {
     fn environment(&self) -> Reference {
         Reference {
             id: self.environment.clone(),
-            source: self.n.destination_server.map(str::to_owned),
+            source: self.n.destination.server.map(str::to_owned),
         }
     }
 
@@ -289,28 +297,28 @@ impl<'a> Context<'a> {
         let mut argocd = Map::new();
         argocd.insert("application".into(), json!(n.app_key()));
         let optional = [
-            ("project", n.project),
+            ("project", n.app.project),
             ("trigger", Some(n.trigger)),
-            ("phase", n.phase),
-            ("syncStatus", n.sync_status),
-            ("health", n.health_status),
+            ("phase", n.operation.phase),
+            ("syncStatus", n.sync.status),
+            ("health", n.health.status),
         ];
         for (key, value) in optional {
             if let Some(value) = value {
                 argocd.insert(key.into(), json!(value));
             }
         }
-        if !n.revisions.is_empty() {
-            argocd.insert("revisions".into(), json!(n.revisions));
+        if !self.revisions.is_empty() {
+            argocd.insert("revisions".into(), json!(self.revisions));
         }
         if !n.images.is_empty() {
             argocd.insert("images".into(), json!(n.images));
         }
         let mut destination = Map::new();
         for (key, value) in [
-            ("server", n.destination_server),
-            ("name", n.destination_name),
-            ("namespace", n.destination_namespace),
+            ("server", n.destination.server),
+            ("name", n.destination.name),
+            ("namespace", n.destination.namespace),
         ] {
             if let Some(value) = value {
                 destination.insert(key.into(), json!(value));
@@ -319,7 +327,10 @@ impl<'a> Context<'a> {
         if !destination.is_empty() {
             argocd.insert("destination".into(), Value::Object(destination));
         }
-        for (key, time) in [("startedAt", n.started_at), ("finishedAt", n.finished_at)] {
+        for (key, time) in [
+            ("startedAt", n.operation.started_at),
+            ("finishedAt", n.operation.finished_at),
+        ] {
             if let Some(time) = time {
                 argocd.insert(key.into(), json!(format_rfc3339(&time)));
             }
@@ -343,29 +354,29 @@ impl<'a> Context<'a> {
     /// A sync operation -> `service.deployed` with its outcome.
     fn deployment(&self, outcome: &str) -> Result<Emitted, TransformError> {
         let n = self.n;
-        let started = n.started_at.ok_or_else(|| {
+        let started = n.operation.started_at.ok_or_else(|| {
             TransformError::new(format!(
                 "data.operation.startedAt is missing: trigger {:?} must report a sync operation",
                 n.trigger
             ))
         })?;
-        let timestamp = n.finished_at.unwrap_or(started);
+        let timestamp = n.operation.finished_at.unwrap_or(started);
         let content = Content::Service(ServiceContent {
             environment: Some(self.environment()),
             artifact_id: Some(self.artifact.clone()),
         });
         let mut dora = self.dora();
-        dora.revision = n.revision.map(str::to_owned);
+        dora.revision = self.revision.map(str::to_owned);
         dora.outcome = Some(outcome.to_owned());
         let mut argocd = self.details();
         if outcome != "success" {
-            if let Some(message) = n.message {
+            if let Some(message) = n.operation.message {
                 argocd.insert("message".into(), json!(message));
             }
         }
         Ok(self.cdevent(Fact {
             event_type: SERVICE_DEPLOYED,
-            id: n.deployment_id(&self.source, n.revision, &started),
+            id: n.deployment_id(&self.source, self.revision, &started),
             timestamp,
             subject_id: self.service.clone(),
             content,
@@ -382,11 +393,11 @@ impl<'a> Context<'a> {
             .history
             .iter()
             .rev()
-            .filter_map(|r| r.started_at.map(|at| (r.revision, at)))
+            .filter_map(|r| r.deploy_started_at.map(|at| (r.picked_revision(), at)))
             .collect();
         if rollouts.is_empty() {
-            if let Some(started) = self.n.started_at {
-                rollouts.push((self.n.revision, started));
+            if let Some(started) = self.n.operation.started_at {
+                rollouts.push((self.revision, started));
             }
         }
         rollouts
@@ -406,10 +417,10 @@ impl<'a> Context<'a> {
         let n = self.n;
         let mut description = format!(
             "Argo CD application {} is {}",
-            n.app_name,
-            n.health_status.unwrap_or("degraded")
+            n.app.name,
+            n.health.status.unwrap_or("degraded")
         );
-        if let Some(message) = n.health_message {
+        if let Some(message) = n.health.message {
             description.push_str(": ");
             description.push_str(message);
         }
@@ -422,15 +433,16 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// When the health changed: `health.lastTransitionTime`, else the CloudEvent's time.
+    fn health_time(&self) -> Result<DateTime<Utc>, TransformError> {
+        let names = ["data.health.lastTransitionTime"];
+        time_or_event_time(self.n.health.last_transition_time, self.event, &names)
+    }
+
     /// A degradation -> `incident.detected` of the last rollout.
     fn detected(&self) -> Result<Emitted, TransformError> {
         let n = self.n;
-        let timestamp = n.health_since.or(self.event.time).ok_or_else(|| {
-            TransformError::new(
-                "no timestamp: data.health.lastTransitionTime is missing and the CloudEvent has \
-                 no time",
-            )
-        })?;
+        let timestamp = self.health_time()?;
         let mut dora = self.dora();
         let subject = match self.rollouts().first() {
             Some((revision, started)) => {
@@ -441,7 +453,7 @@ impl<'a> Context<'a> {
             None => format!("{}/degraded/{}", n.app_key(), format_rfc3339(&timestamp)),
         };
         let mut argocd = self.details();
-        if let Some(message) = n.health_message {
+        if let Some(message) = n.health.message {
             argocd.insert("healthMessage".into(), json!(message));
         }
         Ok(self.cdevent(Fact {
@@ -458,15 +470,10 @@ impl<'a> Context<'a> {
     /// A recovery (health `Healthy`) -> `incident.resolved` of the last two rollouts.
     fn resolved(&self) -> Result<Vec<Emitted>, TransformError> {
         let n = self.n;
-        if n.health_status != Some("Healthy") {
+        if n.health.status != Some("Healthy") {
             return Ok(Vec::new());
         }
-        let timestamp = n.health_since.or(self.event.time).ok_or_else(|| {
-            TransformError::new(
-                "no timestamp: data.health.lastTransitionTime is missing and the CloudEvent has \
-                 no time",
-            )
-        })?;
+        let timestamp = self.health_time()?;
         let mut out = Vec::new();
         for (revision, started) in self.rollouts() {
             let subject = self.incident_key(revision, &started);
@@ -497,12 +504,12 @@ fn mapped_environment(settings: &ArgocdSettings, n: &Notification) -> Option<Str
     if map.is_empty() {
         return None;
     }
-    let clusters: Vec<&str> = [n.destination_name, n.destination_server]
+    let clusters: Vec<&str> = [n.destination.name, n.destination.server]
         .into_iter()
         .flatten()
         .collect();
     let mut keys = Vec::new();
-    if let Some(namespace) = n.destination_namespace {
+    if let Some(namespace) = n.destination.namespace {
         for cluster in &clusters {
             keys.push(format!("{cluster}/{namespace}"));
         }

@@ -85,3 +85,42 @@ fn settings_default_and_partial_configuration() {
     assert_eq!(partial.environments["prod"], "production");
     assert_eq!(partial.resolved_triggers, ["on-health-recovered"]);
 }
+
+#[test]
+fn only_the_last_two_history_entries_are_read() {
+    let history = |history: Value| {
+        let data = json!({"trigger": "t", "app": {"name": "a"}, "history": history});
+        let picked = |n: Notification| {
+            let revisions = n.history.iter().map(Rollout::picked_revision);
+            revisions.map(|r| r.map(str::to_owned)).collect::<Vec<_>>()
+        };
+        parse(&data).map(picked).map_err(|e| e.pointer)
+    };
+    let two = Ok(vec![Some("b".to_owned()), Some(SHA.to_owned())]);
+    let entries = json!([5, {"revision": "b"}, {"revisions": ["1.0", SHA]}]);
+    assert_eq!(history(entries), two);
+    assert_eq!(history(json!([{}, {}, 5])), Err("/history/2".to_owned()));
+    assert_eq!(history(json!(null)), Ok(vec![]));
+    assert_eq!(history(json!({})), Err("/history".to_owned()));
+}
+
+#[test]
+fn members_are_named_by_their_json_pointer() {
+    let error = |app: Value| parse(&json!({"trigger": "t", "app": app})).unwrap_err();
+    assert_eq!(
+        error(json!({"name": "a", "labels": {"a/b~": null}})),
+        FieldError::new("/app/labels/a~1b~0", "must be a string")
+    );
+    assert_eq!(
+        error(json!({"name": " "})),
+        FieldError::new("/app/name", "is required (the application name)")
+    );
+    assert_eq!(
+        error(json!(null)),
+        FieldError::new("/app", "is required (an object)")
+    );
+    assert_eq!(
+        parse(&json!([])).unwrap_err(),
+        FieldError::new("", "an Argo CD notification must be a JSON object")
+    );
+}

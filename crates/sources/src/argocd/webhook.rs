@@ -68,7 +68,7 @@ pub fn adapt(
         event_type: format!("{TYPE_PREFIX}{}", notification.trigger),
         time,
         time_text: time.as_ref().map(format_rfc3339),
-        subject: Some(notification.app_name.to_owned()),
+        subject: Some(notification.app.name.to_owned()),
         datacontenttype: Some("application/json".to_owned()),
         dataschema: None,
         extensions: Map::new(),

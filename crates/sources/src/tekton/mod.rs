@@ -1,6 +1,6 @@
 //! Tekton: pipeline and task run events -> pipeline runs, and deployments of the runs that deploy.
 //!
-//! `transform.rs`: the transformer.
+//! `payload.rs`: the run objects read into serde structs; `transform.rs`: the transformer.
 
 mod payload;
 pub mod transform;

@@ -98,8 +98,8 @@ use dora_model::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::payload::Json;
-use crate::common::payload;
+use super::payload::{PipelineRunData, RunObject, TaskRunData};
+use crate::common::{display_path, insert_some, no_timestamp, payload, read};
 pub use crate::purl::generic_purl;
 use crate::purl::oci_purl;
 pub use crate::transform::PIPELINERUN_FINISHED;
@@ -258,7 +258,11 @@ impl Transformer for TektonTransformer {
             return Ok(Vec::new());
         };
         let data = payload(event)?;
-        let run = Run::new(kind, data)?;
+        let object = match kind {
+            Kind::PipelineRun => read::<PipelineRunData>(data)?.run,
+            Kind::TaskRun => read::<TaskRunData>(data)?.run,
+        };
+        let run = Run { kind, object };
         match state {
             State::Started => Ok(vec![self.started(event, &run)?]),
             State::Successful | State::Failed | State::Cancelled => {
@@ -274,138 +278,50 @@ impl Transformer for TektonTransformer {
 /// A PipelineRun or TaskRun, as the CloudEvent carries it.
 struct Run<'a> {
     kind: Kind,
-    object: Json<'a>,
-    name: &'a str,
-    namespace: &'a str,
-    uid: Option<&'a str>,
-    labels: Option<Json<'a>>,
-    annotations: Option<Json<'a>>,
+    object: RunObject<'a>,
 }
 
 impl<'a> Run<'a> {
-    fn new(kind: Kind, data: &'a Value) -> Result<Self, TransformError> {
-        let object = Json::root(data)
-            .object(kind.data_key())?
-            .ok_or_else(|| TransformError::new(format!("data.{} is missing", kind.data_key())))?;
-        let metadata = object.required_object("metadata")?;
-        Ok(Self {
-            kind,
-            name: metadata.required_str("name")?,
-            namespace: metadata.required_str("namespace")?,
-            uid: metadata.str("uid")?,
-            labels: metadata.object("labels")?,
-            annotations: metadata.object("annotations")?,
-            object,
-        })
+    fn name(&self) -> &'a str {
+        self.object.metadata.name
+    }
+
+    fn namespace(&self) -> &'a str {
+        self.object.metadata.namespace
     }
 
     /// `<namespace>/<name>`.
     fn reference(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+        format!("{}/{}", self.namespace(), self.name())
     }
 
     /// The CDEvent id of a state of this run.
     fn id(&self, state: &str) -> String {
-        let key = match self.uid {
+        let key = match self.object.metadata.uid {
             Some(uid) => uid.to_owned(),
             None => self.reference(),
         };
         derived_id(&["tekton", self.kind.name(), &key, state])
     }
 
-    fn label(&self, name: &str) -> Result<Option<&'a str>, TransformError> {
-        match &self.labels {
-            Some(labels) => labels.str(name),
-            None => Ok(None),
-        }
-    }
-
-    fn annotation(&self, name: &str) -> Result<Option<&'a str>, TransformError> {
-        match &self.annotations {
-            Some(annotations) => annotations.str(name),
-            None => Ok(None),
-        }
-    }
-
-    /// The first of `names` that is a label of the run.
-    fn first_label(&self, names: &[String]) -> Result<Option<&'a str>, TransformError> {
-        for name in names {
-            if let Some(value) = self.label(name)? {
-                return Ok(Some(value));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The string value of a parameter: from `spec.params`, else the default of the pipeline's
-    /// (or task's) parameter of that name. Array and object values are not strings: `None`.
-    fn param(&self, name: &str) -> Result<Option<&'a str>, TransformError> {
-        if let Some(params) = self.object.path_array(&["spec", "params"])? {
-            for (index, param) in params.items.iter().enumerate() {
-                let param = params.item_object(index, param)?;
-                if param.str("name")? == Some(name) {
-                    if let Some(Value::String(value)) = param.value.get("value") {
-                        return Ok(Some(value.as_str()).filter(|v| !v.is_empty()));
-                    }
-                    return Ok(None);
-                }
-            }
-        }
-        let spec = match self.kind {
-            Kind::PipelineRun => "pipelineSpec",
-            Kind::TaskRun => "taskSpec",
-        };
-        if let Some(params) = self.object.path_array(&["status", spec, "params"])? {
-            for (index, param) in params.items.iter().enumerate() {
-                let param = params.item_object(index, param)?;
-                if param.str("name")? == Some(name) {
-                    if let Some(Value::String(value)) = param.value.get("default") {
-                        return Ok(Some(value.as_str()).filter(|v| !v.is_empty()));
-                    }
-                    return Ok(None);
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    /// The first of `names` that is a string parameter of the run.
-    fn first_param(&self, names: &[String]) -> Result<Option<&'a str>, TransformError> {
-        for name in names {
-            if let Some(value) = self.param(name)? {
-                return Ok(Some(value));
-            }
-        }
-        Ok(None)
-    }
-
     /// The pipeline (or task) this is a run of.
-    fn definition_name(&self) -> Result<&'a str, TransformError> {
+    fn definition_name(&self) -> &'a str {
         let (label, reference) = match self.kind {
-            Kind::PipelineRun => ("tekton.dev/pipeline", "pipelineRef"),
-            Kind::TaskRun => ("tekton.dev/task", "taskRef"),
+            Kind::PipelineRun => ("tekton.dev/pipeline", &self.object.spec.pipeline_ref),
+            Kind::TaskRun => ("tekton.dev/task", &self.object.spec.task_ref),
         };
-        if let Some(name) = self.label(label)? {
-            return Ok(name);
-        }
-        if let Some(name) = self.object.path_str(&["spec", reference, "name"])? {
-            return Ok(name);
-        }
-        Ok(self.name)
+        self.object
+            .label(label)
+            .or_else(|| reference.as_ref().and_then(|reference| reference.name))
+            .unwrap_or(self.name())
     }
 
-    /// The `Succeeded` condition, when there is one.
-    fn succeeded_condition(&self) -> Result<Option<Json<'a>>, TransformError> {
-        let Some(conditions) = self.object.path_array(&["status", "conditions"])? else {
-            return Ok(None);
-        };
-        for (index, condition) in conditions.items.iter().enumerate() {
-            let condition = conditions.item_object(index, condition)?;
-            if condition.str("type")? == Some("Succeeded") {
-                return Ok(Some(condition));
-            }
+    /// The revision a pipeline run builds or deploys (task runs: none).
+    fn revision(&self, settings: &TektonSettings) -> Option<&str> {
+        match self.kind {
+            Kind::PipelineRun => self.object.first_param(&settings.revision_params),
+            Kind::TaskRun => None,
         }
-        Ok(None)
     }
 
     /// A link to the run: the Tekton Dashboard's page, else its API URL.
@@ -415,50 +331,78 @@ impl<'a> Run<'a> {
             .as_deref()
             .map(|url| url.trim().trim_end_matches('/'))
             .filter(|url| !url.is_empty());
+        let path = format!(
+            "namespaces/{}/{}/{}",
+            self.namespace(),
+            self.kind.resource(),
+            self.name()
+        );
         match dashboard {
-            Some(dashboard) => format!(
-                "{dashboard}/#/namespaces/{}/{}/{}",
-                self.namespace,
-                self.kind.resource(),
-                self.name
-            ),
+            Some(dashboard) => format!("{dashboard}/#/{path}"),
             None => {
                 let api = match settings.api_server_url.trim().trim_end_matches('/') {
                     "" => DEFAULT_API_SERVER_URL,
                     api => api,
                 };
-                format!(
-                    "{api}/apis/tekton.dev/v1/namespaces/{}/{}/{}",
-                    self.namespace,
-                    self.kind.resource(),
-                    self.name
-                )
+                format!("{api}/apis/tekton.dev/v1/{path}")
             }
         }
     }
 
     /// Whether this pipeline run deploys (see the module documentation).
-    fn deploys(&self, settings: &TektonSettings) -> Result<bool, TransformError> {
+    fn deploys(&self, settings: &TektonSettings) -> bool {
         if self.kind != Kind::PipelineRun {
-            return Ok(false);
+            return false;
         }
         let label = settings.deploy_label.trim();
         if !label.is_empty() {
-            let value = match self.label(label)? {
-                Some(value) => Some(value),
-                None => self.annotation(label)?,
-            };
+            let value = self
+                .object
+                .label(label)
+                .or_else(|| self.object.annotation(label));
             match value.map(str::trim) {
-                Some(value) if value.eq_ignore_ascii_case("true") => return Ok(true),
-                Some(value) if value.eq_ignore_ascii_case("false") => return Ok(false),
+                Some(value) if value.eq_ignore_ascii_case("true") => return true,
+                Some(value) if value.eq_ignore_ascii_case("false") => return false,
                 _ => {}
             }
         }
-        let pipeline = self.definition_name()?;
-        Ok(settings
+        let pipeline = self.definition_name();
+        settings
             .deploy_pipelines
             .iter()
-            .any(|pattern| name_matches(pattern.trim(), pipeline)))
+            .any(|pattern| name_matches(pattern.trim(), pipeline))
+    }
+
+    /// When the run started: its `startTime`, else the CloudEvent's time, else its
+    /// `creationTimestamp`.
+    fn start_time(&self, event: &CloudEvent) -> Result<DateTime<Utc>, TransformError> {
+        let object = &self.object;
+        (object.status.start_time)
+            .or(event.time)
+            .or(object.metadata.creation_timestamp)
+            .ok_or_else(|| {
+                let key = self.kind.data_key();
+                no_timestamp(&[
+                    display_path(&[key, "status", "startTime"]),
+                    display_path(&[key, "metadata", "creationTimestamp"]),
+                ])
+            })
+    }
+
+    /// When the run finished: its `completionTime`, else its `Succeeded` condition's
+    /// `lastTransitionTime`, else the CloudEvent's time.
+    fn completion_time(&self, event: &CloudEvent) -> Result<DateTime<Utc>, TransformError> {
+        let condition = self.object.succeeded();
+        (self.object.status.completion_time)
+            .or(condition.and_then(|condition| condition.last_transition_time))
+            .or(event.time)
+            .ok_or_else(|| {
+                TransformError::new(format!(
+                    "no timestamp: data.{0}.status.completionTime and the Succeeded \
+                     condition's lastTransitionTime are missing and the CloudEvent has no time",
+                    self.kind.data_key()
+                ))
+            })
     }
 }
 
@@ -468,33 +412,6 @@ struct Finished<'a> {
     revision: Option<&'a str>,
     timestamp: DateTime<Utc>,
     tekton: Map<String, Value>,
-}
-
-/// When a run finished: its `completionTime`, else its `Succeeded` condition's
-/// `lastTransitionTime`, else the CloudEvent's time.
-fn completion_time(
-    event: &CloudEvent,
-    run: &Run,
-    condition: Option<&Json>,
-) -> Result<DateTime<Utc>, TransformError> {
-    let time = match run.object.path_time(&["status", "completionTime"])? {
-        Some(time) => time,
-        None => match condition
-            .map(|condition| condition.time("lastTransitionTime"))
-            .transpose()?
-            .flatten()
-        {
-            Some(time) => time,
-            None => event.time.ok_or_else(|| {
-                TransformError::new(format!(
-                    "no timestamp: data.{0}.status.completionTime and the Succeeded \
-                     condition's lastTransitionTime are missing and the CloudEvent has no time",
-                    run.kind.data_key()
-                ))
-            })?,
-        },
-    };
-    Ok(time)
 }
 
 /// How a finished run ended, from the CloudEvent type and the `Succeeded` condition's reason.
@@ -510,31 +427,23 @@ fn outcome(state: State, reason: Option<&str>) -> &'static str {
 impl TektonTransformer {
     /// `*.started.v1` -> `pipelinerun.started` / `taskrun.started`.
     fn started(&self, event: &CloudEvent, run: &Run) -> Result<Emitted, TransformError> {
-        let timestamp = first_time(
-            event,
-            &run.object,
-            &[&["status", "startTime"]],
-            &[&["metadata", "creationTimestamp"]],
-        )?;
-        let content = self.run_content(run)?;
+        let timestamp = run.start_time(event)?;
         let event_type = match run.kind {
             Kind::PipelineRun => PIPELINERUN_STARTED,
             Kind::TaskRun => TASKRUN_STARTED,
         };
-        let mut dora = DoraData::default();
-        if run.kind == Kind::PipelineRun {
-            dora.revision = run
-                .first_param(&self.settings.revision_params)?
-                .map(str::to_owned);
-        }
-        let mut tekton = self.run_details(run)?;
+        let dora = DoraData {
+            revision: run.revision(&self.settings).map(str::to_owned),
+            ..DoraData::default()
+        };
+        let mut tekton = run_details(run);
         tekton.insert("startTime".into(), json!(format_rfc3339(&timestamp)));
         Ok(Fact {
             event_type,
             id: run.id("started"),
             timestamp,
             subject_id: run.reference(),
-            content,
+            content: self.run_content(run),
             dora: Some(dora).filter(|dora| !dora.is_empty()),
             own: Some(("tekton", tekton)),
         }
@@ -550,45 +459,31 @@ impl TektonTransformer {
         run: &Run,
         state: State,
     ) -> Result<Vec<Emitted>, TransformError> {
-        let condition = run.succeeded_condition()?;
-        let reason = match &condition {
-            Some(condition) => condition.str("reason")?,
-            None => None,
-        };
-        let message = match &condition {
-            Some(condition) => condition.str("message")?,
-            None => None,
-        };
+        let condition = run.object.succeeded();
+        let reason = condition.and_then(|condition| condition.reason);
+        let message = condition.and_then(|condition| condition.message);
         let outcome = outcome(state, reason);
-        let timestamp = completion_time(event, run, condition.as_ref())?;
-        let started = run.object.path_time(&["status", "startTime"])?;
-        let revision = match run.kind {
-            Kind::PipelineRun => run.first_param(&self.settings.revision_params)?,
-            Kind::TaskRun => None,
-        };
+        let timestamp = run.completion_time(event)?;
+        let revision = run.revision(&self.settings);
 
-        let mut content = self.run_content(run)?;
+        let mut content = self.run_content(run);
         let event_type = match run.kind {
             Kind::PipelineRun => PIPELINERUN_FINISHED,
             Kind::TaskRun => TASKRUN_FINISHED,
         };
-        let errors = message.filter(|_| outcome != "success").map(str::to_owned);
         if let Some(run) = content.run_fields_mut() {
             run.outcome = Some(outcome.to_owned());
-            run.errors = errors;
+            run.errors = message.filter(|_| outcome != "success").map(str::to_owned);
         }
         let dora = DoraData {
             revision: revision.map(str::to_owned),
             outcome: Some(outcome.to_owned()),
             ..DoraData::default()
         };
-        let mut tekton = self.run_details(run)?;
-        if let Some(reason) = reason {
-            tekton.insert("reason".into(), json!(reason));
-        }
-        if let Some(started) = &started {
-            tekton.insert("startTime".into(), json!(format_rfc3339(started)));
-        }
+        let mut tekton = run_details(run);
+        insert_some(&mut tekton, "reason", reason);
+        let started = run.object.status.start_time.as_ref().map(format_rfc3339);
+        insert_some(&mut tekton, "startTime", started);
         tekton.insert("completionTime".into(), json!(format_rfc3339(&timestamp)));
         let mut out = vec![Fact {
             event_type,
@@ -602,29 +497,21 @@ impl TektonTransformer {
         .into_cdevent(&event.source)
         .into()];
 
-        if outcome == "cancel" || !run.deploys(&self.settings)? {
+        if outcome == "cancel" || !run.deploys(&self.settings) {
             return Ok(out);
         }
-        out.push(self.deployed(
-            event,
-            run,
-            Finished {
-                outcome,
-                revision,
-                timestamp,
-                tekton,
-            },
-        )?);
+        let finished = Finished {
+            outcome,
+            revision,
+            timestamp,
+            tekton,
+        };
+        out.push(self.deployed(event, run, finished));
         Ok(out)
     }
 
     /// The `service.deployed` of a deploying pipeline run that finished.
-    fn deployed(
-        &self,
-        event: &CloudEvent,
-        run: &Run,
-        finished: Finished<'_>,
-    ) -> Result<Emitted, TransformError> {
+    fn deployed(&self, event: &CloudEvent, run: &Run, finished: Finished<'_>) -> Emitted {
         let Finished {
             outcome,
             revision,
@@ -632,24 +519,19 @@ impl TektonTransformer {
             mut tekton,
         } = finished;
         let settings = &self.settings;
-        let pipeline = run.definition_name()?;
-        let service = match run.first_param(&settings.service_params)? {
-            Some(service) => service,
-            None => run
-                .first_label(&settings.service_labels)?
-                .unwrap_or(pipeline),
-        };
-        let environment = match run.first_param(&settings.environment_params)? {
-            Some(environment) => environment,
-            None => match run.first_label(&settings.environment_labels)? {
-                Some(environment) => environment,
-                None => match settings.default_environment.trim() {
-                    "" => UNKNOWN_ENVIRONMENT,
-                    environment => environment,
-                },
-            },
-        };
-        let image = run.first_param(&settings.image_params)?;
+        let object = &run.object;
+        let service = object
+            .first_param(&settings.service_params)
+            .or_else(|| object.first_label(&settings.service_labels))
+            .unwrap_or(run.definition_name());
+        let environment = object
+            .first_param(&settings.environment_params)
+            .or_else(|| object.first_label(&settings.environment_labels))
+            .unwrap_or(match settings.default_environment.trim() {
+                "" => UNKNOWN_ENVIRONMENT,
+                environment => environment,
+            });
+        let image = object.first_param(&settings.image_params);
         let artifact = image
             .and_then(oci_purl)
             .unwrap_or_else(|| generic_purl(service, revision));
@@ -660,14 +542,12 @@ impl TektonTransformer {
         let dora = DoraData {
             revision: revision.map(str::to_owned),
             outcome: Some(outcome.to_owned()),
-            team: run.label("app.kubernetes.io/part-of")?.map(str::to_owned),
+            team: object.label("app.kubernetes.io/part-of").map(str::to_owned),
             ..DoraData::default()
         };
         tekton.insert("pipelineRun".into(), json!(run.reference()));
-        if let Some(image) = image {
-            tekton.insert("image".into(), json!(image));
-        }
-        Ok(Fact {
+        insert_some(&mut tekton, "image", image);
+        Fact {
             event_type: SERVICE_DEPLOYED,
             id: run.id("deployed"),
             timestamp,
@@ -677,18 +557,18 @@ impl TektonTransformer {
             own: Some(("tekton", tekton)),
         }
         .into_cdevent(&event.source)
-        .into())
+        .into()
     }
 
     /// The content shared by the started and finished events (`pipelineName`/`taskName`,
     /// `uri`, a task run's `pipelineRun`).
-    fn run_content(&self, run: &Run) -> Result<Content, TransformError> {
-        let name = Some(run.definition_name()?.to_owned());
+    fn run_content(&self, run: &Run) -> Content {
+        let name = Some(run.definition_name().to_owned());
         let fields = RunFields {
             uri: Some(run.uri(&self.settings)),
             ..RunFields::default()
         };
-        Ok(match run.kind {
+        match run.kind {
             Kind::PipelineRun => Content::PipelineRun(PipelineRunContent {
                 pipeline_name: name,
                 run: fields,
@@ -696,64 +576,29 @@ impl TektonTransformer {
             Kind::TaskRun => Content::TaskRun(TaskRunContent {
                 task_name: name,
                 pipeline_run: run
-                    .label("tekton.dev/pipelineRun")?
-                    .map(|pipeline_run| Reference::id(format!("{}/{pipeline_run}", run.namespace))),
+                    .object
+                    .label("tekton.dev/pipelineRun")
+                    .map(|pipeline_run| {
+                        Reference::id(format!("{}/{pipeline_run}", run.namespace()))
+                    }),
                 run: fields,
             }),
-        })
-    }
-
-    /// `customData.tekton`: what identifies the run.
-    fn run_details(&self, run: &Run) -> Result<Map<String, Value>, TransformError> {
-        let mut tekton = Map::new();
-        tekton.insert("namespace".into(), json!(run.namespace));
-        tekton.insert("name".into(), json!(run.name));
-        if let Some(uid) = run.uid {
-            tekton.insert("uid".into(), json!(uid));
         }
-        let definition = match run.kind {
-            Kind::PipelineRun => "pipeline",
-            Kind::TaskRun => "task",
-        };
-        tekton.insert(definition.into(), json!(run.definition_name()?));
-        Ok(tekton)
     }
 }
 
-/// The first timestamp among `before` (paths under the run), else the CloudEvent `time`, else
-/// the first among `after`.
-fn first_time(
-    event: &CloudEvent,
-    run: &Json,
-    before: &[&[&str]],
-    after: &[&[&str]],
-) -> Result<DateTime<Utc>, TransformError> {
-    for path in before {
-        if let Some(time) = run.path_time(path)? {
-            return Ok(time);
-        }
-    }
-    if let Some(time) = event.time {
-        return Ok(time);
-    }
-    for path in after {
-        if let Some(time) = run.path_time(path)? {
-            return Ok(time);
-        }
-    }
-    let names: Vec<String> = before
-        .iter()
-        .chain(after)
-        .map(|path| run.display(path))
-        .collect();
-    Err(TransformError::new(format!(
-        "no timestamp: {} missing and the CloudEvent has no time",
-        if names.len() == 1 {
-            format!("{} is", names[0])
-        } else {
-            format!("{} are", names.join(", "))
-        }
-    )))
+/// `customData.tekton`: what identifies the run.
+fn run_details(run: &Run) -> Map<String, Value> {
+    let mut tekton = Map::new();
+    tekton.insert("namespace".into(), json!(run.namespace()));
+    tekton.insert("name".into(), json!(run.name()));
+    insert_some(&mut tekton, "uid", run.object.metadata.uid);
+    let definition = match run.kind {
+        Kind::PipelineRun => "pipeline",
+        Kind::TaskRun => "task",
+    };
+    tekton.insert(definition.into(), json!(run.definition_name()));
+    tekton
 }
 
 /// Whether a pipeline name matches a pattern of `deploy_pipelines`: a pattern with `*` (any run

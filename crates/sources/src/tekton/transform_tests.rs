@@ -92,3 +92,43 @@ fn settings_default_and_partial_configuration() {
     assert_eq!(partial.deploy_pipelines, ["deploy-*"]);
     assert_eq!(partial.image_params, ["image"]);
 }
+
+#[test]
+fn parameters_come_from_the_run_then_from_the_pipeline_defaults() {
+    let data = json!({"pipelineRun": {
+        "metadata": {"name": "r", "namespace": "ci", "labels": {"a": null, "b": "", "c": "x"}},
+        "spec": {"params": [{"name": "image", "value": ["a"]}, {"name": "service", "value": ""}]},
+        "status": {"pipelineSpec": {"params": [
+            {"name": "image", "default": "i"},
+            {"name": "revision", "default": "abc"},
+            {"name": "service", "default": "s"},
+            {"name": "other", "default": 1}
+        ]}}
+    }});
+    let run = read::<PipelineRunData>(&data).unwrap().run;
+    assert_eq!(run.param("revision"), Some("abc"));
+    // Set on the run (not as a string, or empty): the default does not count.
+    assert_eq!(run.param("image"), None);
+    assert_eq!(run.param("service"), None);
+    assert_eq!(run.param("other"), None);
+    assert_eq!(
+        run.first_label(&["a".into(), "b".into(), "c".into()]),
+        Some("x")
+    );
+}
+
+#[test]
+fn a_run_without_any_time_names_the_fields() {
+    let event = CloudEvent::from_json_value(json!({
+        "specversion": "1.0", "id": "1", "source": "/tekton",
+        "type": "dev.tekton.event.pipelinerun.started.v1",
+        "data": {"pipelineRun": {"metadata": {"name": "r", "namespace": "ci"}}}
+    }))
+    .unwrap();
+    let transformer = TektonTransformer::new(TektonSettings::default());
+    assert_eq!(
+        transformer.transform(&event).err().unwrap().reason,
+        "no timestamp: data.pipelineRun.status.startTime, \
+         data.pipelineRun.metadata.creationTimestamp are missing and the CloudEvent has no time"
+    );
+}
