@@ -1,0 +1,256 @@
+//! `dora-events backfill github` against a fake GitHub API: pages, rate limits, an interruption
+//! and its resume, a second run, the same history later delivered by webhooks, and the keys of a
+//! backfilled history against those of the same history sent as webhooks.
+
+mod fake;
+mod scenario;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dora_events::app::{run_once, Role};
+use dora_events::backfill::client::{GithubClient, Limits};
+use dora_events::backfill::kinds::{Kind, Window};
+use dora_events::backfill::sink::Sink;
+use dora_events::backfill::{self, Options, Report};
+
+use crate::helpers::{spawn_with, test_settings, Backend, TestApp, TestDb};
+use fake::{FakeGithub, Fault, FaultKind};
+
+/// CloudEvents of the scenario: 5 deployment statuses, 3 pull requests opened and closed, 3
+/// commits, one incident opened and closed.
+const EVENTS: u64 = 5 + 6 + 3 + 2;
+const KEYS: &str = "/api/v1/dora?from=2025-03-01&to=2025-03-31";
+
+backend_tests!(
+    backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_nothing,
+    backfill_twice_stores_nothing_new,
+    backfill_waits_out_rate_limits,
+    backfill_resumes_after_an_interruption,
+);
+
+async fn fake_github() -> FakeGithub {
+    let (objects, lists) = scenario::rest();
+    FakeGithub::start(objects, lists, 2).await
+}
+
+/// Backfills the scenario's repository from `fake` into `db`; the report and the waits announced.
+async fn backfill_into(fake: &FakeGithub, db: &TestDb) -> (anyhow::Result<Report>, Vec<String>) {
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let seen = notices.clone();
+    let limits = Limits {
+        max_wait: Duration::from_millis(50),
+        retry_base: Duration::from_millis(10),
+        ..Limits::default()
+    };
+    let notice = Arc::new(move |line: String| seen.lock().unwrap().push(line));
+    let client = GithubClient::new(&fake.url, Some("test-token"), limits, notice).unwrap();
+    let store = dora_store::Store::connect(&db.url).await.unwrap();
+    let sink = Sink::Store {
+        store: store.clone(),
+        max_event_bytes: 1 << 20,
+    };
+    let options = Options {
+        repos: vec![scenario::REPO.to_owned()],
+        kinds: Kind::ALL.to_vec(),
+        window: Window {
+            since: Some("2025-03-01T00:00:00Z".parse().unwrap()),
+            until: Some("2025-03-31T23:59:59Z".parse().unwrap()),
+        },
+        incident_label: "incident".into(),
+        progress: false,
+    };
+    let report = backfill::run(&client, &sink, &options).await;
+    store.close().await;
+    let notices = notices.lock().unwrap().clone();
+    (report, notices)
+}
+
+/// Runs the router and the calculators over `db`, then serves it.
+async fn process_and_serve(db: TestDb) -> TestApp {
+    let mut settings = test_settings(&db);
+    settings.dora.production_environments = vec!["production".into()];
+    run_once(&settings, Role::All).await.unwrap();
+    spawn_with(settings, db).await
+}
+
+/// Posts the scenario's webhook deliveries to `app` and waits until they are processed.
+async fn post_webhooks(app: &TestApp) {
+    for (index, (event, payload)) in scenario::webhooks().into_iter().enumerate() {
+        let response = app
+            .client
+            .post(app.url("/webhooks/github"))
+            .header("content-type", "application/json")
+            .header("x-github-event", event)
+            .header(
+                "x-github-delivery",
+                format!("6d2f0000-0000-4000-8000-{index:012}"),
+            )
+            .body(payload.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202, "{event} #{index}");
+    }
+    app.wait_until_processed().await;
+}
+
+fn totals(report: &Report) -> backfill::KindReport {
+    report.total(scenario::REPO)
+}
+
+async fn backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_nothing(
+    backend: Backend,
+) {
+    let fake = fake_github().await;
+    let db = backend.fresh_database().await;
+    let (report, notices) = backfill_into(&fake, &db).await;
+    let report = report.unwrap();
+    assert!(notices.is_empty(), "{notices:?}");
+    let total = totals(&report);
+    assert_eq!(
+        (total.events, total.stored, total.duplicates),
+        (EVENTS, EVENTS, 0)
+    );
+    let log = fake.take_log();
+    for page_two in ["/deployments?", "/pulls?", "/commits?"] {
+        assert!(
+            log.iter()
+                .any(|r| r.contains(page_two) && r.contains("page=2")),
+            "{page_two} page 2 was followed: {log:?}"
+        );
+    }
+
+    let backfilled = process_and_serve(db).await;
+    let backfilled_keys = backfilled.get_json(KEYS).await;
+    let keys = &backfilled_keys["keys"];
+    // Hand-checked: 4 production deployments on 4 days, one failed (102) with the incident
+    // attributed to it; lead times PR #1 09:00 -> 14:00 (5 h), c3 08:00 -> 10:00 (2 h), PR #2
+    // 03-04 10:00 -> its first production deployment.
+    assert_eq!(keys["deployment_frequency"]["value"], 4);
+    assert_eq!(keys["change_failure_rate"]["sample_size"], 4);
+    assert_eq!(keys["change_failure_rate"]["value"], 0.25);
+    assert_eq!(keys["lead_time"]["sample_size"], 3);
+    assert_eq!(keys["lead_time"]["value"], 18000.0);
+
+    let webhooks_db = backend.fresh_database().await;
+    let mut settings = test_settings(&webhooks_db);
+    settings.dora.production_environments = vec!["production".into()];
+    let hooked = spawn_with(settings, webhooks_db).await;
+    post_webhooks(&hooked).await;
+    let webhook_keys = hooked.get_json(KEYS).await;
+    assert_eq!(webhook_keys["keys"], backfilled_keys["keys"]);
+    let hooked_cdevents = hooked.pipeline().await["cdevents"].clone();
+    hooked.stop().await;
+
+    // The same objects, delivered afterwards by webhooks, add no CDEvent and change no number.
+    let before = backfilled.pipeline().await;
+    assert_eq!(before["cdevents"], hooked_cdevents);
+    post_webhooks(&backfilled).await;
+    let after = backfilled.pipeline().await;
+    assert_eq!(after["cdevents"], before["cdevents"], "{after}");
+    assert_eq!(
+        after["raw_events"].as_i64().unwrap(),
+        before["raw_events"].as_i64().unwrap() + scenario::webhooks().len() as i64
+    );
+    assert_eq!(
+        backfilled.get_json(KEYS).await["keys"],
+        backfilled_keys["keys"]
+    );
+    backfilled.stop().await;
+}
+
+async fn backfill_twice_stores_nothing_new(backend: Backend) {
+    let fake = fake_github().await;
+    let db = backend.fresh_database().await;
+    let first = backfill_into(&fake, &db).await.0.unwrap();
+    assert_eq!(totals(&first).stored, EVENTS);
+    let second = backfill_into(&fake, &db).await.0.unwrap();
+    let total = totals(&second);
+    assert_eq!(
+        (total.events, total.stored, total.duplicates),
+        (EVENTS, 0, EVENTS)
+    );
+    let app = process_and_serve(db).await;
+    assert_eq!(app.pipeline().await["raw_events"], EVENTS);
+    app.stop().await;
+}
+
+async fn backfill_waits_out_rate_limits(backend: Backend) {
+    let fake = fake_github().await;
+    fake.add_fault(Fault {
+        path: "/pulls".into(),
+        page: Some(2),
+        times: 1,
+        kind: FaultKind::RateLimit,
+    });
+    fake.add_fault(Fault {
+        path: "/commits".into(),
+        page: None,
+        times: 2,
+        kind: FaultKind::RetryAfter,
+    });
+    let db = backend.fresh_database().await;
+    let (report, notices) = backfill_into(&fake, &db).await;
+    assert_eq!(totals(&report.unwrap()).stored, EVENTS);
+    assert_eq!(notices.len(), 3, "{notices:?}");
+    assert!(
+        notices[0].contains("/repos/acme/shop/pulls") && notices[0].contains("X-RateLimit-Reset")
+    );
+    assert!(
+        notices[0].contains("waiting 50 ms"),
+        "bounded by max_wait: {}",
+        notices[0]
+    );
+    assert!(
+        notices[1].contains("/repos/acme/shop/commits") && notices[1].contains("Retry-After 1 s")
+    );
+}
+
+async fn backfill_resumes_after_an_interruption(backend: Backend) {
+    let fake = fake_github().await;
+    fake.add_fault(Fault {
+        path: "/commits".into(),
+        page: Some(2),
+        times: u32::MAX,
+        kind: FaultKind::Status(500),
+    });
+    let db = backend.fresh_database().await;
+    let error = backfill_into(&fake, &db).await.0.unwrap_err();
+    let message = format!("{error:#}");
+    for part in [
+        "acme/shop",
+        "/repos/acme/shop/commits?",
+        "page=2",
+        "500 Internal Server Error",
+    ] {
+        assert!(message.contains(part), "{part:?} in {message}");
+    }
+    fake.clear_faults();
+    fake.take_log();
+
+    let resumed = backfill_into(&fake, &db).await.0.unwrap();
+    let log = fake.take_log();
+    let lists: Vec<&String> = log.iter().filter(|r| !r.contains("/statuses")).collect();
+    assert!(
+        !lists
+            .iter()
+            .any(|r| r.contains("/deployments?") || r.contains("/pulls?")),
+        "finished lists are not read again: {lists:?}"
+    );
+    let commits: Vec<&&String> = lists.iter().filter(|r| r.contains("/commits?")).collect();
+    assert_eq!(commits.len(), 1, "{commits:?}");
+    assert!(commits[0].contains("page=2"), "{commits:?}");
+    let commits_report = &resumed.repos[scenario::REPO][&Kind::Commits];
+    assert_eq!(commits_report.resumed_at_page, Some(2));
+    assert_eq!(commits_report.stored, 1);
+
+    // Everything is there once, and the finished run left no checkpoint behind.
+    let again = backfill_into(&fake, &db).await.0.unwrap();
+    let total = totals(&again);
+    assert_eq!(
+        (total.events, total.stored, total.duplicates),
+        (EVENTS, 0, EVENTS)
+    );
+    assert!(fake.take_log().iter().any(|r| r.contains("/deployments?")));
+}
