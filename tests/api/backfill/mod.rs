@@ -132,6 +132,12 @@ async fn backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_noth
     assert_eq!(keys["change_failure_rate"]["value"], 0.25);
     assert_eq!(keys["lead_time"]["sample_size"], 3);
     assert_eq!(keys["lead_time"]["value"], 18000.0);
+    // PR #2: 03-04 10:00 -> 03-05 12:00, the failed deployment 102 (26 h): the p90.
+    assert_eq!(keys["lead_time"]["p90"], 93600.0);
+    // 102 failed at 12:00, 103 succeeded at 15:00; 103 was made while the incident was open.
+    assert_eq!(keys["recovery_time"]["value"], 10800.0);
+    assert_eq!(keys["rework_rate"]["value"], 0.25);
+    assert_eq!(keys["deployment_frequency"]["deploy_days"], 3);
 
     let webhooks_db = backend.fresh_database().await;
     let mut settings = test_settings(&webhooks_db);

@@ -175,6 +175,20 @@ pub fn rest() -> (BTreeMap<String, Value>, BTreeMap<String, Vec<Value>>) {
     let base = format!("/repos/{REPO}");
     let objects = BTreeMap::from([(base.clone(), repository_rest())]);
     let mut lists = BTreeMap::new();
+    rest_deployments(&base, &mut lists);
+    rest_pulls(&base, &mut lists);
+    rest_commits(&base, &mut lists);
+    rest_issues(&base, &mut lists);
+    for empty in ["actions/runs", "releases"] {
+        lists.insert(format!("{base}/{empty}"), Vec::new());
+    }
+    (objects, lists)
+}
+
+type Lists = BTreeMap<String, Vec<Value>>;
+
+/// Deployments newest first, each one's statuses newest first.
+fn rest_deployments(base: &str, lists: &mut Lists) {
     let mut listed = Vec::new();
     for d in deployments() {
         listed.push(from_fixture("deployments.json", json!({
@@ -200,6 +214,10 @@ pub fn rest() -> (BTreeMap<String, Value>, BTreeMap<String, Vec<Value>>) {
     }
     listed.reverse();
     lists.insert(format!("{base}/deployments"), listed);
+}
+
+/// Closed pull requests, most recently updated first.
+fn rest_pulls(base: &str, lists: &mut Lists) {
     let mut pulls: Vec<Value> = pulls()
         .into_iter()
         .map(|(number, head, created, closed, merge)| {
@@ -220,6 +238,10 @@ pub fn rest() -> (BTreeMap<String, Value>, BTreeMap<String, Vec<Value>>) {
         .collect();
     pulls.reverse();
     lists.insert(format!("{base}/pulls"), pulls);
+}
+
+/// The default branch's commits, newest first.
+fn rest_commits(base: &str, lists: &mut Lists) {
     let mut commits: Vec<Value> = commits()
         .into_iter()
         .map(|(id, parent, authored, committed, message)| {
@@ -238,6 +260,10 @@ pub fn rest() -> (BTreeMap<String, Value>, BTreeMap<String, Vec<Value>>) {
         .collect();
     commits.reverse();
     lists.insert(format!("{base}/commits"), commits);
+}
+
+/// The incident issue.
+fn rest_issues(base: &str, lists: &mut Lists) {
     let (number, opened, closed) = INCIDENT;
     let issue = from_fixture(
         "issues.json",
@@ -250,10 +276,6 @@ pub fn rest() -> (BTreeMap<String, Value>, BTreeMap<String, Vec<Value>>) {
     );
     let issue = remove(issue, "pull_request");
     lists.insert(format!("{base}/issues"), vec![issue]);
-    for empty in ["actions/runs", "releases"] {
-        lists.insert(format!("{base}/{empty}"), Vec::new());
-    }
-    (objects, lists)
 }
 
 fn remove(mut object: Value, field: &str) -> Value {
@@ -282,7 +304,22 @@ fn unix(text: &str) -> i64 {
 /// The webhook deliveries of the same history: (X-GitHub-Event, payload), in the order GitHub
 /// would have sent them.
 pub fn webhooks() -> Vec<(&'static str, Value)> {
-    let mut hooks: Vec<(&str, &str, Value)> = Vec::new();
+    let mut hooks: Hooks = Vec::new();
+    pull_hooks(&mut hooks);
+    push_hooks(&mut hooks);
+    deployment_hooks(&mut hooks);
+    issue_hooks(&mut hooks);
+    hooks.sort_by(|a, b| a.0.cmp(b.0));
+    hooks
+        .into_iter()
+        .map(|(_, event, payload)| (event, payload))
+        .collect()
+}
+
+/// (when, event, payload)
+type Hooks = Vec<(&'static str, &'static str, Value)>;
+
+fn pull_hooks(hooks: &mut Hooks) {
     for (number, head, created, closed, merge) in pulls() {
         let pull = |state: &str| {
             json!({
@@ -304,6 +341,9 @@ pub fn webhooks() -> Vec<(&'static str, Value)> {
         hooks.push((created, "pull_request", payload("opened", "open")));
         hooks.push((closed, "pull_request", payload("closed", "closed")));
     }
+}
+
+fn push_hooks(hooks: &mut Hooks) {
     for (id, parent, authored, committed, message) in commits() {
         let commit = json!({"id": sha(id), "message": message, "timestamp": authored,
                             "author": {"name": "Dev", "email": "dev@acme.test"}});
@@ -319,6 +359,9 @@ pub fn webhooks() -> Vec<(&'static str, Value)> {
             }),
         ));
     }
+}
+
+fn deployment_hooks(hooks: &mut Hooks) {
     for d in deployments() {
         let deployment = json!({"id": d.id, "sha": sha(d.commit), "ref": "main", "task": "deploy",
                                 "environment": "production", "payload": {}, "created_at": d.created});
@@ -335,6 +378,9 @@ pub fn webhooks() -> Vec<(&'static str, Value)> {
             ));
         }
     }
+}
+
+fn issue_hooks(hooks: &mut Hooks) {
     let (number, opened, closed) = INCIDENT;
     let issue = |state: &str| {
         json!({
@@ -354,9 +400,4 @@ pub fn webhooks() -> Vec<(&'static str, Value)> {
         "issues",
         json!({"action": "closed", "issue": issue("closed"), "repository": repository_hook(None)}),
     ));
-    hooks.sort_by(|a, b| a.0.cmp(b.0));
-    hooks
-        .into_iter()
-        .map(|(_, event, payload)| (event, payload))
-        .collect()
 }
