@@ -260,3 +260,80 @@ async fn backfill_resumes_after_an_interruption(backend: Backend) {
     );
     assert!(fake.take_log().iter().any(|r| r.contains("/deployments?")));
 }
+
+/// Runs the `dora-events` binary with `args` (off the runtime: the fake API is served on it).
+async fn dora_events(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dora-events"))
+            .args(&args)
+            .env("GITHUB_TOKEN", "test-token")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn backfill_command_dry_run_counts_then_stores() {
+    let fake = fake_github().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("dora.db");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = ["backfill", "github", "--repo", scenario::REPO]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(["--api-url".into(), fake.url.clone()]);
+        args.extend(["--since".into(), "2025-03-01".into()]);
+        args.extend(["--until".into(), "2025-03-31".into()]);
+        args.extend([
+            "--database-url".into(),
+            format!("sqlite://{}", database.display()),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let (code, out, err) = dora_events(args(&["--dry-run"])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("acme/shop: would send {EVENTS} events")),
+        "{out}"
+    );
+    assert!(!database.exists(), "a dry run opens no database");
+    assert!(fake.take_log().iter().all(|r| !r.contains("token")));
+
+    let (code, out, err) = dora_events(args(&[])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("stored {EVENTS}, duplicates 0")),
+        "{out}"
+    );
+
+    let (code, out, err) = dora_events(args(&["--json"])).await;
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["repos"]["acme/shop"]["deployments"]["duplicates"], 5);
+
+    let (code, _, err) = dora_events(vec![
+        "backfill".into(),
+        "github".into(),
+        "--repo".into(),
+        "acme/nope".into(),
+        "--api-url".into(),
+        fake.url.clone(),
+        "--dry-run".into(),
+    ])
+    .await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("acme/nope") && err.contains("GET /repos/acme/nope") && err.contains("404"),
+        "{err}"
+    );
+}
