@@ -6,6 +6,8 @@
 //! * `403`/`429` with `Retry-After: <seconds>` (secondary limits): wait that long, then ask again.
 //! * `403`/`429` with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset: <unix seconds>` (the
 //!   primary limit): wait until the reset (plus a second), then ask again.
+//! * Any other `429`, or a `403` whose message speaks of a rate limit (a secondary limit without
+//!   `Retry-After`): wait a minute, as GitHub's documentation asks.
 //! * `502`/`503`/`504`: wait [`Limits::retry_base`], doubled each time, then ask again.
 //!
 //! Every wait is announced through the client's notice callback (the command prints it) and is at
@@ -200,12 +202,14 @@ impl GithubClient {
                 let body = read_body(response, endpoint).await?;
                 return Ok((headers, body));
             }
-            match self.retry_after(status, response.headers(), attempt) {
+            let headers = response.headers().clone();
+            let message = message_of(response, endpoint).await;
+            match self.retry_after(status, &headers, &message, attempt) {
                 Some((wait, why)) if attempt < self.limits.max_retries => {
                     attempt += 1;
                     self.wait(wait, &format!("GET {endpoint}: {why}")).await;
                 }
-                _ => return Err(failure(response, endpoint).await),
+                _ => return Err(failure(status, &message, endpoint)),
             }
         }
     }
@@ -215,6 +219,7 @@ impl GithubClient {
         &self,
         status: StatusCode,
         headers: &HeaderMap,
+        message: &str,
         attempt: u32,
     ) -> Option<(Duration, String)> {
         let number =
@@ -234,6 +239,15 @@ impl GithubClient {
                 return Some((
                     Duration::from_secs(seconds),
                     format!("{status}, rate limit exhausted until X-RateLimit-Reset {reset}"),
+                ));
+            }
+            // A secondary limit without Retry-After: GitHub asks for at least a minute.
+            if status == StatusCode::TOO_MANY_REQUESTS
+                || message.to_ascii_lowercase().contains("rate limit")
+            {
+                return Some((
+                    Duration::from_secs(60),
+                    format!("{status}, {message:?} without Retry-After"),
                 ));
             }
         }
@@ -276,15 +290,22 @@ async fn read_body(mut response: Response, endpoint: &str) -> anyhow::Result<Val
     serde_json::from_slice(&body).with_context(|| format!("GET {endpoint}: the answer is not JSON"))
 }
 
-/// The error of a refused request: the endpoint, the status and GitHub's `message`.
-async fn failure(response: Response, endpoint: &str) -> anyhow::Error {
-    let status = response.status();
-    let message = read_body(response, endpoint)
+/// GitHub's `message` of a refused request (at most 300 characters), or nothing.
+async fn message_of(response: Response, endpoint: &str) -> String {
+    read_body(response, endpoint)
         .await
         .ok()
         .and_then(|body| body.get("message")?.as_str().map(str::to_owned))
-        .map(|message| format!(": {}", message.chars().take(300).collect::<String>()))
-        .unwrap_or_default();
+        .map(|message| message.chars().take(300).collect())
+        .unwrap_or_default()
+}
+
+/// The error of a refused request: the endpoint, the status and GitHub's `message`.
+fn failure(status: StatusCode, message: &str, endpoint: &str) -> anyhow::Error {
+    let message = match message {
+        "" => String::new(),
+        message => format!(": {message}"),
+    };
     let hint = match status {
         StatusCode::UNAUTHORIZED => " (check GITHUB_TOKEN or --token-file)",
         StatusCode::NOT_FOUND => " (no such repository, or the token cannot read it)",

@@ -206,7 +206,15 @@ impl RepoContext<'_> {
                 payloads::deployment_statuses(repository, object, statuses)
             }
             Kind::PullRequests => payloads::pull_request(repository, object),
-            Kind::Commits => vec![payloads::push(repository, self.default_branch, object)],
+            Kind::Commits => {
+                let listed = self.brought_in(object).await?;
+                vec![payloads::push(
+                    repository,
+                    self.default_branch,
+                    object,
+                    &listed,
+                )]
+            }
             Kind::Incidents => payloads::incident_issue(repository, object),
             Kind::WorkflowRuns => match object["conclusion"].as_str() {
                 Some(_) => vec![payloads::workflow_run(repository, object)],
@@ -214,6 +222,26 @@ impl RepoContext<'_> {
             },
             Kind::Releases => vec![payloads::release(repository, object)],
         })
+    }
+
+    /// The commits a push of `commit` listed: itself, or for a merge commit those of
+    /// `GET /compare/<first parent>...<sha>` (at most 250, oldest first, as GitHub answers).
+    async fn brought_in(&self, commit: &Value) -> anyhow::Result<Vec<Value>> {
+        let parents = commit["parents"].as_array().map_or(0, Vec::len);
+        let (Some(sha), Some(first)) =
+            (commit["sha"].as_str(), commit["parents"][0]["sha"].as_str())
+        else {
+            return Ok(vec![commit.clone()]);
+        };
+        if parents < 2 {
+            return Ok(vec![commit.clone()]);
+        }
+        let path = format!("/repos/{}/compare/{first}...{sha}", self.full_name);
+        let body = self.client.object(&self.client.url(&path)).await?;
+        match body["commits"].as_array() {
+            Some(commits) if !commits.is_empty() => Ok(commits.clone()),
+            _ => Ok(vec![commit.clone()]),
+        }
     }
 
     /// Every status of a deployment (at most [`MAX_STATUS_PAGES`] pages).

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | deployment + each of its statuses | `deployment_status` `created`, oldest status first |
 //! | pull request (closed) | `pull_request` `opened`, then `closed` (`merged` = `merged_at` is set) |
-//! | commit of the default branch | `push` of that one commit to `refs/heads/<default>`: `before` = its first parent, `after` = its SHA, `commits[0].timestamp` = its author date |
+//! | commit of the default branch | `push` to `refs/heads/<default>`: `before` = its first parent, `after` = its SHA, `commits` = the commit (a merge commit: every commit it brought in, from `GET /compare`), `timestamp` = author date |
 //! | issue with the incident label | `issues` `opened`, and `closed` when closed |
 //! | workflow run (completed) | `workflow_run` `completed` |
 //! | release (published) | `release` `published` |
@@ -132,34 +132,22 @@ pub fn pull_request(repository: &Value, rest: &Value) -> Vec<CloudEvent> {
     events
 }
 
-/// A commit from `GET /commits` -> the push of that one commit onto `branch`.
-pub fn push(repository: &Value, branch: &str, rest: &Value) -> CloudEvent {
+/// A commit from `GET /commits` -> the push that moved `branch` from its first parent to it,
+/// listing `listed` (REST commit objects, oldest first): the commit itself, or for a merge commit
+/// every commit it brought in (`GET /compare/<first parent>...<sha>`), as GitHub's push lists
+/// them.
+pub fn push(repository: &Value, branch: &str, rest: &Value, listed: &[Value]) -> CloudEvent {
     let sha = rest["sha"].as_str().unwrap_or_default();
     let before = rest["parents"][0]["sha"]
         .as_str()
         .unwrap_or("0000000000000000000000000000000000000000");
-    let commit = &rest["commit"];
-    let person = |who: &str| {
-        json!({
-            "name": commit[who]["name"],
-            "email": commit[who]["email"],
-            "username": rest[who]["login"],
-        })
-    };
-    let entry = json!({
-        "id": sha,
-        "tree_id": commit["tree"]["sha"],
-        "distinct": true,
-        "message": commit["message"],
-        "timestamp": commit["author"]["date"],
-        "url": rest["html_url"],
-        "author": person("author"),
-        "committer": person("committer"),
-    });
-    let mut head = entry.clone();
+    let mut head = push_commit(rest);
     if let Some(object) = head.as_object_mut() {
         // When it reached the branch, as near as the commit tells.
-        object.insert("timestamp".into(), commit["committer"]["date"].clone());
+        object.insert(
+            "timestamp".into(),
+            rest["commit"]["committer"]["date"].clone(),
+        );
     }
     let html = repository["html_url"].as_str().unwrap_or_default();
     let short = |s: &str| s.chars().take(12).collect::<String>();
@@ -171,11 +159,33 @@ pub fn push(repository: &Value, branch: &str, rest: &Value) -> CloudEvent {
         "deleted": false,
         "forced": false,
         "compare": format!("{html}/compare/{}...{}", short(before), short(sha)),
-        "commits": [entry],
+        "commits": listed.iter().map(push_commit).collect::<Vec<_>>(),
         "head_commit": head,
         "repository": repository,
     });
     cloudevent("push", sha, payload)
+}
+
+/// A REST commit object as a push lists it; `timestamp` is the author date.
+fn push_commit(rest: &Value) -> Value {
+    let commit = &rest["commit"];
+    let person = |who: &str| {
+        json!({
+            "name": commit[who]["name"],
+            "email": commit[who]["email"],
+            "username": rest[who]["login"],
+        })
+    };
+    json!({
+        "id": rest["sha"],
+        "tree_id": commit["tree"]["sha"],
+        "distinct": true,
+        "message": commit["message"],
+        "timestamp": commit["author"]["date"],
+        "url": rest["html_url"],
+        "author": person("author"),
+        "committer": person("committer"),
+    })
 }
 
 /// An issue carrying the incident label -> `opened`, and `closed` when closed.
@@ -209,4 +219,93 @@ pub fn workflow_run(repository: &Value, rest: &Value) -> CloudEvent {
 pub fn release(repository: &Value, rest: &Value) -> CloudEvent {
     let payload = json!({"action": "published", "release": rest, "repository": repository});
     cloudevent("release", &key_of(rest, "id"), payload)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn repository() -> Value {
+        json!({"full_name": "o/r", "name": "r", "html_url": "https://github.com/o/r"})
+    }
+
+    fn commit(sha: &str, parents: &[&str], authored: &str) -> Value {
+        let parents: Vec<Value> = parents.iter().map(|p| json!({"sha": p})).collect();
+        json!({
+            "sha": sha, "parents": parents, "html_url": format!("https://github.com/o/r/commit/{sha}"),
+            "commit": {"message": "m", "author": {"name": "a", "date": authored},
+                       "committer": {"name": "c", "date": "2025-01-02T00:00:00Z"}},
+        })
+    }
+
+    #[test]
+    fn a_merge_commit_is_a_push_of_what_it_brought_in() {
+        let merge = commit("m1", &["p0", "f2"], "2025-01-02T00:00:00Z");
+        let listed = [
+            commit("f1", &["p0"], "2024-12-30T00:00:00Z"),
+            commit("f2", &["f1"], "2024-12-31T00:00:00Z"),
+            merge.clone(),
+        ];
+        let event = push(&repository(), "main", &merge, &listed);
+        assert_eq!(event.id, "backfill:o/r:push:-:m1");
+        assert_eq!(event.event_type, "dev.knative.source.github.push");
+        assert_eq!(event.source, "https://github.com/o/r");
+        assert_eq!(event.subject.as_deref(), Some("p0...m1"));
+        let Some(Data::Json(data)) = event.data else {
+            panic!("JSON data")
+        };
+        assert_eq!(
+            (data["before"].as_str(), data["after"].as_str()),
+            (Some("p0"), Some("m1"))
+        );
+        let ids: Vec<&str> = data["commits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["f1", "f2", "m1"]);
+        assert_eq!(data["commits"][0]["timestamp"], "2024-12-30T00:00:00Z");
+        assert_eq!(data["head_commit"]["timestamp"], "2025-01-02T00:00:00Z");
+        assert_eq!(data["ref"], "refs/heads/main");
+    }
+
+    #[test]
+    fn statuses_are_sent_oldest_first_with_ids_from_the_objects() {
+        let deployment = json!({"id": 7, "sha": "s", "environment": "production"});
+        let statuses = vec![
+            json!({"id": 2, "state": "success", "created_at": "2025-01-01T00:02:00Z"}),
+            json!({"id": 1, "state": "pending", "created_at": "2025-01-01T00:01:00Z"}),
+        ];
+        let events = deployment_statuses(&repository(), &deployment, statuses);
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "backfill:o/r:deployment_status:created:7/1",
+                "backfill:o/r:deployment_status:created:7/2"
+            ]
+        );
+        assert_eq!(events[0].subject.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn a_listed_pull_request_says_whether_it_was_merged() {
+        let merged = json!({"number": 3, "closed_at": "2025-01-02T00:00:00Z", "merged_at": "2025-01-02T00:00:00Z"});
+        let events = pull_request(&repository(), &merged);
+        assert_eq!(events.len(), 2);
+        let Some(Data::Json(closed)) = &events[1].data else {
+            panic!("JSON data")
+        };
+        assert_eq!(
+            (
+                closed["action"].as_str(),
+                closed["pull_request"]["merged"].as_bool()
+            ),
+            (Some("closed"), Some(true))
+        );
+        let open = json!({"number": 4, "closed_at": null, "merged_at": null});
+        assert_eq!(pull_request(&repository(), &open).len(), 1);
+    }
 }

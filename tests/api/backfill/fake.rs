@@ -18,6 +18,8 @@ pub enum FaultKind {
     RateLimit,
     /// `429` with `Retry-After: 1`.
     RetryAfter,
+    /// `403` saying "secondary rate limit", without a header saying how long.
+    Secondary,
     /// That status, with GitHub's `{"message": ...}`.
     Status(u16),
 }
@@ -173,6 +175,7 @@ fn fault_response(kind: &FaultKind) -> Response {
             headers.insert("retry-after", HeaderValue::from_static("1"));
             (429, "You have exceeded a secondary rate limit")
         }
+        FaultKind::Secondary => (403, "You have exceeded a secondary rate limit."),
         FaultKind::Status(status) => (*status, "Server Error"),
     };
     let status = StatusCode::from_u16(status).unwrap();

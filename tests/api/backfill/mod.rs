@@ -196,10 +196,17 @@ async fn backfill_waits_out_rate_limits(backend: Backend) {
         times: 2,
         kind: FaultKind::RetryAfter,
     });
+    fake.add_fault(Fault {
+        path: "/issues".into(),
+        page: None,
+        times: 1,
+        kind: FaultKind::Secondary,
+    });
     let db = backend.fresh_database().await;
     let (report, notices) = backfill_into(&fake, &db).await;
     assert_eq!(totals(&report.unwrap()).stored, EVENTS);
-    assert_eq!(notices.len(), 3, "{notices:?}");
+    assert_eq!(notices.len(), 4, "{notices:?}");
+    assert!(notices[3].contains("/issues") && notices[3].contains("without Retry-After"));
     assert!(
         notices[0].contains("/repos/acme/shop/pulls") && notices[0].contains("X-RateLimit-Reset")
     );
