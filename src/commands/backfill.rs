@@ -28,7 +28,7 @@ pub enum Tool {
     /// Deployments, pull requests, commits, incident issues, workflow runs and releases of GitHub
     /// repositories, sent through the `github` source as its webhooks would have sent them.
     ///
-    /// Example: GITHUB_TOKEN=... dora-events backfill github --repo acme/shop --since 2025-01-01
+    /// Example: dora-events backfill github --repo acme/shop --since 2025-01-01 (with GITHUB_TOKEN set)
     Github(GithubArgs),
 }
 
