@@ -65,6 +65,12 @@ pub struct GithubArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Send to a running server (POST /events) instead of into --database-url.
+    #[arg(long, env = "DORA_URL")]
+    pub url: Option<String>,
+    /// The server's ingest token (sent as Authorization: Bearer).
+    #[arg(long, env = "DORA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
@@ -126,6 +132,14 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     };
     let sink = if args.dry_run {
         Sink::DryRun
+    } else if let Some(url) = &args.url {
+        Sink::Server {
+            client: dora_events::client::client(
+                reqwest::Client::builder().timeout(Duration::from_secs(60)),
+                args.token.as_deref(),
+            )?,
+            events_url: format!("{}/events", url.trim_end_matches('/')),
+        }
     } else {
         let store = dora_store::Store::connect(&settings.database_url)
             .await
@@ -145,11 +159,16 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         store.clone().close().await;
     }
     let report = outcome?;
-    print_report(&report, args.dry_run, args.json)?;
+    print_report(&report, args.dry_run, args.url.is_some(), args.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(report: &Report, dry_run: bool, json: bool) -> anyhow::Result<()> {
+fn print_report(
+    report: &Report,
+    dry_run: bool,
+    sent_to_server: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
         let text = serde_json::to_string_pretty(report).context("Failed to print the report")?;
         println!("{text}");
@@ -179,7 +198,7 @@ fn print_report(report: &Report, dry_run: bool, json: bool) -> anyhow::Result<()
         }
     }
     println!("{} requests to the GitHub API", report.requests);
-    if !dry_run {
+    if !dry_run && !sent_to_server {
         println!(
             "The router of a running server picks them up (within router.interval), or run: dora-events serve --once"
         );

@@ -27,6 +27,7 @@ backend_tests!(
     backfill_twice_stores_nothing_new,
     backfill_waits_out_rate_limits,
     backfill_resumes_after_an_interruption,
+    backfill_to_a_running_server_counts_the_same,
 );
 
 async fn fake_github() -> FakeGithub {
@@ -36,6 +37,18 @@ async fn fake_github() -> FakeGithub {
 
 /// Backfills the scenario's repository from `fake` into `db`; the report and the waits announced.
 async fn backfill_into(fake: &FakeGithub, db: &TestDb) -> (anyhow::Result<Report>, Vec<String>) {
+    let store = dora_store::Store::connect(&db.url).await.unwrap();
+    let sink = Sink::Store {
+        store: store.clone(),
+        max_event_bytes: 1 << 20,
+    };
+    let outcome = backfill_to(fake, &sink).await;
+    store.close().await;
+    outcome
+}
+
+/// Backfills the scenario's repository from `fake` into `sink`.
+async fn backfill_to(fake: &FakeGithub, sink: &Sink) -> (anyhow::Result<Report>, Vec<String>) {
     let notices = Arc::new(Mutex::new(Vec::new()));
     let seen = notices.clone();
     let limits = Limits {
@@ -45,11 +58,6 @@ async fn backfill_into(fake: &FakeGithub, db: &TestDb) -> (anyhow::Result<Report
     };
     let notice = Arc::new(move |line: String| seen.lock().unwrap().push(line));
     let client = GithubClient::new(&fake.url, Some("test-token"), limits, notice).unwrap();
-    let store = dora_store::Store::connect(&db.url).await.unwrap();
-    let sink = Sink::Store {
-        store: store.clone(),
-        max_event_bytes: 1 << 20,
-    };
     let options = Options {
         repos: vec![scenario::REPO.to_owned()],
         kinds: Kind::ALL.to_vec(),
@@ -60,8 +68,7 @@ async fn backfill_into(fake: &FakeGithub, db: &TestDb) -> (anyhow::Result<Report
         incident_label: "incident".into(),
         progress: false,
     };
-    let report = backfill::run(&client, &sink, &options).await;
-    store.close().await;
+    let report = backfill::run(&client, sink, &options).await;
     let notices = notices.lock().unwrap().clone();
     (report, notices)
 }
@@ -343,4 +350,31 @@ async fn backfill_command_dry_run_counts_then_stores() {
         err.contains("acme/nope") && err.contains("GET /repos/acme/nope") && err.contains("404"),
         "{err}"
     );
+}
+
+async fn backfill_to_a_running_server_counts_the_same(backend: Backend) {
+    let fake = fake_github().await;
+    let db = backend.fresh_database().await;
+    let mut settings = test_settings(&db);
+    settings.dora.production_environments = vec!["production".into()];
+    let app = spawn_with(settings, db).await;
+    let sink = Sink::Server {
+        client: reqwest::Client::new(),
+        events_url: app.url("/events"),
+    };
+    let report = backfill_to(&fake, &sink).await.0.unwrap();
+    assert_eq!(
+        (totals(&report).stored, totals(&report).duplicates),
+        (EVENTS, 0)
+    );
+    app.wait_until_processed().await;
+    let keys = app.get_json(KEYS).await;
+    assert_eq!(keys["keys"]["deployment_frequency"]["value"], 4);
+    assert_eq!(keys["keys"]["lead_time"]["value"], 18000.0);
+    let again = backfill_to(&fake, &sink).await.0.unwrap();
+    assert_eq!(
+        (totals(&again).stored, totals(&again).duplicates),
+        (0, EVENTS)
+    );
+    app.stop().await;
 }
