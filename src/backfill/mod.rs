@@ -144,10 +144,7 @@ async fn backfill_repo(
     repo: &str,
     bar: &ProgressBar,
 ) -> anyhow::Result<(BTreeMap<Kind, KindReport>, Vec<String>)> {
-    let valid = repo
-        .split_once('/')
-        .is_some_and(|(owner, name)| !owner.is_empty() && !name.is_empty() && !name.contains('/'));
-    anyhow::ensure!(valid, "{repo:?} is not OWNER/NAME");
+    anyhow::ensure!(is_repo_name(repo), "{repo:?} is not OWNER/NAME");
     let rest = client
         .object(&client.url(&format!("/repos/{repo}")))
         .await?;
@@ -175,6 +172,20 @@ async fn backfill_repo(
         names.push(name);
     }
     Ok((reports, names))
+}
+
+/// `OWNER/NAME` of the characters GitHub allows (letters, digits, `-`, `_`, `.`).
+pub fn is_repo_name(repo: &str) -> bool {
+    let part = |text: &str| {
+        !text.is_empty()
+            && text != "."
+            && text != ".."
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    repo.split_once('/')
+        .is_some_and(|(owner, name)| part(owner) && part(name))
 }
 
 /// One list of one repository, page by page from its checkpoint.
@@ -236,4 +247,21 @@ async fn page_events(
         events.extend(made);
     }
     Ok((events, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_names_are_owner_slash_name() {
+        for good in ["acme/shop", "a-b/c.d_e", "o/.github"] {
+            assert!(is_repo_name(good), "{good}");
+        }
+        for bad in [
+            "acme", "acme/", "/shop", "a/b/c", "a/b?x=1", "a/..", "a b/c", "",
+        ] {
+            assert!(!is_repo_name(bad), "{bad}");
+        }
+    }
 }

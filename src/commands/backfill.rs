@@ -114,7 +114,8 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     for org in &args.orgs {
         repos.extend(backfill::org_repos(&client, org).await?);
     }
-    repos.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    repos.retain(|repo| seen.insert(repo.to_ascii_lowercase()));
     anyhow::ensure!(!repos.is_empty(), "give --repo OWNER/NAME or --org ORG");
     let options = Options {
         repos,
