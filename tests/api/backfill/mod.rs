@@ -28,6 +28,7 @@ backend_tests!(
     backfill_waits_out_rate_limits,
     backfill_resumes_after_an_interruption,
     backfill_to_a_running_server_counts_the_same,
+    backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in,
 );
 
 async fn fake_github() -> FakeGithub {
@@ -377,4 +378,64 @@ async fn backfill_to_a_running_server_counts_the_same(backend: Backend) {
         (0, EVENTS)
     );
     app.stop().await;
+}
+
+async fn backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in(backend: Backend) {
+    let (mut objects, mut lists) = scenario::rest();
+    let commits = lists
+        .get(&format!("/repos/{}/commits", scenario::REPO))
+        .unwrap()
+        .clone();
+    // c1 becomes a merge of f2 (branched from c0 at f1) into c0.
+    let with = |sha: &str, parents: &[&str]| {
+        let mut commit = commits[2].clone();
+        commit["sha"] = serde_json::json!(scenario::sha(sha));
+        let parents: Vec<serde_json::Value> = parents
+            .iter()
+            .map(|p| serde_json::json!({"sha": scenario::sha(p)}))
+            .collect();
+        commit["parents"] = serde_json::json!(parents);
+        commit
+    };
+    let merge = with("c1", &["c0", "f2"]);
+    lists.insert(
+        format!("/repos/{}/commits", scenario::REPO),
+        vec![merge.clone()],
+    );
+    let compare = format!(
+        "/repos/{}/compare/{}...{}",
+        scenario::REPO,
+        scenario::sha("c0"),
+        scenario::sha("c1")
+    );
+    let brought_in = vec![with("f1", &["c0"]), with("f2", &["f1"]), merge];
+    objects.insert(
+        compare,
+        serde_json::json!({"status": "ahead", "commits": brought_in}),
+    );
+    let fake = FakeGithub::start(objects, lists, 2).await;
+    let db = backend.fresh_database().await;
+    backfill_into(&fake, &db).await.0.unwrap();
+
+    let store = dora_store::Store::connect(&db.url).await.unwrap();
+    let raw = store
+        .raw_after(dora_store::Position::START, 100)
+        .await
+        .unwrap();
+    store.close().await;
+    let pushes: Vec<serde_json::Value> = raw
+        .records
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(&r.content).unwrap())
+        .filter(|e| e["type"] == "dev.knative.source.github.push")
+        .collect();
+    assert_eq!(pushes.len(), 1);
+    let listed: Vec<String> = pushes[0]["data"]["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().trim_start_matches('0').to_owned())
+        .collect();
+    assert_eq!(listed, ["f1", "f2", "c1"]);
+    assert_eq!(pushes[0]["data"]["before"], scenario::sha("c0"));
 }
