@@ -161,6 +161,9 @@ async fn backfill_repo(
     let mut reports = BTreeMap::new();
     let mut names = Vec::new();
     for &kind in &options.kinds {
+        if kind == Kind::Incidents && options.incident_label.trim().is_empty() {
+            continue; // `[sources.github] incident_label = ""`: no issue is an incident
+        }
         let name = format!(
             "backfill:github:{}:{}:{}",
             client.url(&format!("/{repo}")),
