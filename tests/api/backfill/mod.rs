@@ -18,8 +18,8 @@ use crate::helpers::{spawn_with, test_settings, Backend, TestApp, TestDb};
 use fake::{FakeGithub, Fault, FaultKind};
 
 /// CloudEvents of the scenario: 5 deployment statuses, 3 pull requests opened and closed, 3
-/// commits, one incident opened and closed.
-const EVENTS: u64 = 5 + 6 + 3 + 2;
+/// commits, one incident opened and closed, a workflow run, a release.
+const EVENTS: u64 = 5 + 6 + 3 + 2 + 1 + 1;
 const KEYS: &str = "/api/v1/dora?from=2025-03-01&to=2025-03-31";
 
 backend_tests!(
@@ -160,6 +160,10 @@ async fn backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_noth
     // The same objects, delivered afterwards by webhooks, add no CDEvent and change no number.
     let before = backfilled.pipeline().await;
     assert_eq!(before["cdevents"], hooked_cdevents);
+    // 5 statuses give 4 deployments (in_progress gives none); 3 + 3 pull request CDEvents; 3
+    // pushes; detected + resolved; a pipeline run; a release.
+    assert_eq!(before["cdevents"], 4 + 6 + 3 + 2 + 1 + 1, "{before}");
+    assert_eq!(before["failures"], 0, "{before}");
     post_webhooks(&backfilled).await;
     let after = backfilled.pipeline().await;
     assert_eq!(after["cdevents"], before["cdevents"], "{after}");

@@ -19,6 +19,8 @@
 //! | 03-06 08:00 | `c3` written (author date), pushed straight to main at 08:30 |
 //! | 03-06 10:00 | deployment 104 of `c3` succeeds |
 //! | 03-06 11:00 | PR #3 opened, closed unmerged at 12:00 |
+//!
+//! Besides: workflow run 501 (`Build`, success, 03-03 13:40) and release `v1.0.0` (03-06 10:30).
 
 use std::collections::BTreeMap;
 
@@ -35,7 +37,12 @@ pub fn sha(name: &str) -> String {
 
 /// The first element of a fixture list, with `fields` written over it.
 fn from_fixture(file: &str, fields: Value) -> Value {
-    let mut object = fixture_json(&format!("backfill/github/{file}"))[0].clone();
+    let list = fixture_json(&format!("backfill/github/{file}"));
+    let first = match list.get("workflow_runs") {
+        Some(runs) => &runs[0],
+        None => &list[0],
+    };
+    let mut object = first.clone();
     for (key, value) in fields.as_object().unwrap() {
         object[key] = value.clone();
     }
@@ -179,9 +186,14 @@ pub fn rest() -> (BTreeMap<String, Value>, BTreeMap<String, Vec<Value>>) {
     rest_pulls(&base, &mut lists);
     rest_commits(&base, &mut lists);
     rest_issues(&base, &mut lists);
-    for empty in ["actions/runs", "releases"] {
-        lists.insert(format!("{base}/{empty}"), Vec::new());
-    }
+    lists.insert(
+        format!("{base}/actions/runs"),
+        vec![from_fixture("workflow-runs.json", run())],
+    );
+    lists.insert(
+        format!("{base}/releases"),
+        vec![from_fixture("releases.json", release())],
+    );
     (objects, lists)
 }
 
@@ -278,6 +290,26 @@ fn rest_issues(base: &str, lists: &mut Lists) {
     lists.insert(format!("{base}/issues"), vec![issue]);
 }
 
+/// The workflow run that built `c1`, as both the REST API and the webhook carry it.
+fn run() -> Value {
+    json!({
+        "id": 501, "run_attempt": 1, "status": "completed", "conclusion": "success",
+        "name": "Build", "path": ".github/workflows/build.yml", "event": "push",
+        "head_sha": sha("c1"), "head_branch": "main",
+        "run_started_at": "2025-03-03T13:30:00Z", "updated_at": "2025-03-03T13:40:00Z",
+        "html_url": format!("{HTML}/actions/runs/501"),
+    })
+}
+
+/// The release of 03-06, published 10:30.
+fn release() -> Value {
+    json!({
+        "id": 601, "tag_name": "v1.0.0", "name": "v1.0.0", "target_commitish": "main",
+        "draft": false, "prerelease": false, "published_at": "2025-03-06T10:30:00Z",
+        "author": {"login": "octocat"}, "html_url": format!("{HTML}/releases/tag/v1.0.0"),
+    })
+}
+
 fn remove(mut object: Value, field: &str) -> Value {
     object.as_object_mut().unwrap().remove(field);
     object
@@ -309,6 +341,17 @@ pub fn webhooks() -> Vec<(&'static str, Value)> {
     push_hooks(&mut hooks);
     deployment_hooks(&mut hooks);
     issue_hooks(&mut hooks);
+    hooks.push((
+        "2025-03-03T13:40:00Z",
+        "workflow_run",
+        json!({"action": "completed", "workflow_run": run(), "workflow": {"name": "Build"},
+               "repository": repository_hook(None)}),
+    ));
+    hooks.push((
+        "2025-03-06T10:30:00Z",
+        "release",
+        json!({"action": "published", "release": release(), "repository": repository_hook(None)}),
+    ));
     hooks.sort_by(|a, b| a.0.cmp(b.0));
     hooks
         .into_iter()
