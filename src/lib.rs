@@ -5,6 +5,7 @@
 //! `dora-metrics` (calculators) -> `dora-api` (queries). This crate wires them into one binary.
 
 pub mod app;
+pub mod backfill;
 pub mod bench;
 pub mod client;
 pub mod config;

@@ -82,6 +82,12 @@ enum Command {
     /// of a running server picks the events up, or run `dora-events serve --once`.
     /// Example: dora-events import --database-url sqlite://dora.db history.jsonl
     Import(commands::import::Args),
+    /// Read history from a tool's REST API and send it through its source, as its webhooks would.
+    ///
+    /// Objects make the event ids, so running it twice, or over history that webhooks also
+    /// delivered, counts nothing twice; an interrupted run resumes after its last stored page.
+    /// Example: dora-events backfill github --repo acme/shop --since 2025-01-01 (with GITHUB_TOKEN set)
+    Backfill(commands::backfill::Args),
     /// Print the five DORA keys as a table (or JSON), from a server or straight from a database.
     ///
     /// With --url it asks a server (GET /api/v1/dora); otherwise it opens the database
@@ -105,7 +111,7 @@ async fn main() -> ExitCode {
     let default_filter = match cli.command {
         Command::Demo(_) => "error",
         // Big batches are slow statements by design.
-        Command::Import(_) => "warn,sqlx=error",
+        Command::Import(_) | Command::Backfill(_) => "warn,sqlx=error",
         _ => "info,sqlx=warn",
     };
     // Logs go to standard error: standard output is the commands' own (`metrics --json | jq`).
@@ -131,6 +137,7 @@ async fn main() -> ExitCode {
         Command::Migrate => commands::migrate::run(&global).await,
         Command::Demo(args) => commands::demo::run(&global, args).await,
         Command::Import(args) => commands::import::run(&global, args).await,
+        Command::Backfill(args) => commands::backfill::run(&global, args).await,
         Command::Metrics(args) => commands::metrics::run(&global, args).await,
         Command::Completions { shell } => {
             clap_complete::generate(

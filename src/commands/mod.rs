@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use dora_events::config::{Overrides, Settings};
 
+pub mod backfill;
 pub mod bench;
 pub mod config;
 pub mod demo;

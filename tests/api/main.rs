@@ -23,6 +23,7 @@ macro_rules! backend_tests {
 }
 
 mod auth;
+mod backfill;
 mod cdevents;
 mod cli;
 mod demo;

@@ -1,0 +1,354 @@
+//! The GitHub REST API (v3) client of `dora-events backfill github`: one GET at a time, pages
+//! followed through the `Link` header, rate limits waited out.
+//!
+//! # Rate limits
+//!
+//! * `403`/`429` with `Retry-After: <seconds>` (secondary limits): wait that long, then ask again.
+//! * `403`/`429` with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset: <unix seconds>` (the
+//!   primary limit): wait until the reset (plus a second), then ask again.
+//! * Any other `429`, or a `403` whose message speaks of a rate limit (a secondary limit without
+//!   `Retry-After`): wait a minute, as GitHub's documentation asks.
+//! * `502`/`503`/`504`: wait [`Limits::retry_base`], doubled each time, then ask again.
+//!
+//! Every wait is announced through the client's notice callback (the command prints it) and is at
+//! most [`Limits::max_wait`]; a request waits at most [`Limits::max_retries`] times before its
+//! error is reported. Every request has a timeout and every body a size bound.
+//!
+//! Errors name the endpoint (the path and query asked, never the token) and the HTTP status,
+//! and the caller adds the repository.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+
+/// The largest response body read (GitHub pages of 100 objects are well below).
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// How long and how often the client waits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The longest single wait (a rate-limit reset further away is waited for this long, then
+    /// the request is tried again).
+    pub max_wait: Duration,
+    /// Waits per request before its error is reported.
+    pub max_retries: u32,
+    /// The first wait after a `502`/`503`/`504` (doubled each time).
+    pub retry_base: Duration,
+    /// The timeout of one request.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_wait: Duration::from_secs(65 * 60),
+            max_retries: 6,
+            retry_base: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where the client says that it waits (the command prints it above the progress bars).
+pub type Notice = Arc<dyn Fn(String) + Send + Sync>;
+
+/// One page of a list endpoint.
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Value>,
+    /// The `rel="next"` URL of the `Link` header.
+    pub next: Option<String>,
+}
+
+/// A GitHub REST API client.
+#[derive(Clone)]
+pub struct GithubClient {
+    http: reqwest::Client,
+    api: String,
+    limits: Limits,
+    notice: Notice,
+    /// Requests sent (counted for the report).
+    requests: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl GithubClient {
+    /// A client for the API at `api_url` (`https://api.github.com`, or GitHub Enterprise's
+    /// `https://HOST/api/v3`), sending `token` when given.
+    pub fn new(
+        api_url: &str,
+        token: Option<&str>,
+        limits: Limits,
+        notice: Notice,
+    ) -> anyhow::Result<Self> {
+        let api = api_url.trim_end_matches('/').to_owned();
+        anyhow::ensure!(
+            api.starts_with("https://") || api.starts_with("http://"),
+            "--api-url {api_url:?} is not an http(s) URL"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/vnd.github+json"),
+        );
+        headers.insert(
+            "X-GitHub-Api-Version",
+            HeaderValue::from_static("2022-11-28"),
+        );
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("dora-events/", env!("CARGO_PKG_VERSION"))),
+        );
+        if let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) {
+            let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .context("the GitHub token holds characters a header cannot carry")?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(limits.request_timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .context("Failed to build the HTTP client")?;
+        Ok(Self {
+            http,
+            api,
+            limits,
+            notice,
+            requests: Arc::default(),
+        })
+    }
+
+    /// The URL of `path_and_query` (`/repos/o/r/deployments?per_page=100`) on this API.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.api)
+    }
+
+    /// Requests sent so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// One JSON object (`GET /repos/o/r`).
+    pub async fn object(&self, url: &str) -> anyhow::Result<Value> {
+        let (_, body) = self.get(url).await?;
+        Ok(body)
+    }
+
+    /// One page of a list: the body is an array, or an object holding it under `field`
+    /// (`workflow_runs`).
+    pub async fn page(&self, url: &str, field: Option<&str>) -> anyhow::Result<Page> {
+        let (headers, body) = self.get(url).await?;
+        let list = match field {
+            Some(field) => body.get(field).cloned().unwrap_or(Value::Null),
+            None => body,
+        };
+        let Value::Array(items) = list else {
+            bail!(
+                "GET {}: the answer is not a list{}",
+                self.endpoint(url),
+                field.map(|f| format!(" under {f:?}")).unwrap_or_default()
+            );
+        };
+        let next = match next_link(&headers) {
+            Some(next) if self.same_api(&next) => Some(next),
+            Some(next) => bail!(
+                "GET {}: the next page {next:?} is not on {} (not followed)",
+                self.endpoint(url),
+                self.api
+            ),
+            None => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    /// The path and query of `url`, for messages.
+    pub fn endpoint<'a>(&self, url: &'a str) -> &'a str {
+        url.strip_prefix(self.api.as_str()).unwrap_or(url)
+    }
+
+    fn same_api(&self, url: &str) -> bool {
+        url.strip_prefix(self.api.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+    }
+
+    /// GET `url`, waiting out rate limits and gateway errors; the headers and the JSON body.
+    async fn get(&self, url: &str) -> anyhow::Result<(HeaderMap, Value)> {
+        let endpoint = self.endpoint(url);
+        let mut attempt = 0;
+        loop {
+            self.requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let response = self.http.get(url).send().await;
+            let response = match response {
+                Ok(response) => response,
+                Err(error) if attempt < self.limits.max_retries && error.is_timeout() => {
+                    attempt += 1;
+                    self.wait(self.backoff(attempt), &format!("GET {endpoint} timed out"))
+                        .await;
+                    continue;
+                }
+                Err(error) => {
+                    return Err(error).with_context(|| format!("GET {endpoint}: no answer"))
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                let headers = response.headers().clone();
+                let body = read_body(response, endpoint).await?;
+                return Ok((headers, body));
+            }
+            let headers = response.headers().clone();
+            let message = message_of(response, endpoint).await;
+            match self.retry_after(status, &headers, &message, attempt) {
+                Some((wait, why)) if attempt < self.limits.max_retries => {
+                    attempt += 1;
+                    self.wait(wait, &format!("GET {endpoint}: {why}")).await;
+                }
+                _ => return Err(failure(status, &message, endpoint)),
+            }
+        }
+    }
+
+    /// Whether (and how long) to wait before asking again after `status`.
+    fn retry_after(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        message: &str,
+        attempt: u32,
+    ) -> Option<(Duration, String)> {
+        let number =
+            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+        let limited = status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS;
+        if limited {
+            if let Some(seconds) = number("retry-after") {
+                return Some((
+                    Duration::from_secs(seconds),
+                    format!("{status}, Retry-After {seconds} s (secondary rate limit)"),
+                ));
+            }
+            if number("x-ratelimit-remaining") == Some(0) {
+                let reset = number("x-ratelimit-reset").unwrap_or(0);
+                let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();
+                let seconds = reset.saturating_sub(now) + 1;
+                return Some((
+                    Duration::from_secs(seconds),
+                    format!("{status}, rate limit exhausted until X-RateLimit-Reset {reset}"),
+                ));
+            }
+            // A secondary limit without Retry-After: GitHub asks for at least a minute.
+            if status == StatusCode::TOO_MANY_REQUESTS
+                || message.to_ascii_lowercase().contains("rate limit")
+            {
+                return Some((
+                    Duration::from_secs(60),
+                    format!("{status}, {message:?} without Retry-After"),
+                ));
+            }
+        }
+        let gateway = matches!(status.as_u16(), 502..=504);
+        gateway.then(|| (self.backoff(attempt + 1), status.to_string()))
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.limits
+            .retry_base
+            .saturating_mul(1 << attempt.saturating_sub(1).min(10))
+    }
+
+    /// Sleeps `wait` (at most [`Limits::max_wait`]), saying so first.
+    async fn wait(&self, wait: Duration, why: &str) {
+        let wait = wait.min(self.limits.max_wait);
+        let shown = if wait < Duration::from_secs(1) {
+            format!("{} ms", wait.as_millis())
+        } else {
+            format!("{} s", wait.as_secs())
+        };
+        (self.notice)(format!("{why}: waiting {shown} before asking again"));
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The JSON body, read up to [`MAX_BODY_BYTES`].
+async fn read_body(mut response: Response, endpoint: &str) -> anyhow::Result<Value> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .with_context(|| format!("GET {endpoint}: the answer broke off"))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            bail!("GET {endpoint}: the answer is larger than {MAX_BODY_BYTES} bytes");
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).with_context(|| format!("GET {endpoint}: the answer is not JSON"))
+}
+
+/// GitHub's `message` of a refused request (at most 300 characters), or nothing.
+async fn message_of(response: Response, endpoint: &str) -> String {
+    read_body(response, endpoint)
+        .await
+        .ok()
+        .and_then(|body| body.get("message")?.as_str().map(str::to_owned))
+        .map(|message| message.chars().take(300).collect())
+        .unwrap_or_default()
+}
+
+/// The error of a refused request: the endpoint, the status and GitHub's `message`.
+fn failure(status: StatusCode, message: &str, endpoint: &str) -> anyhow::Error {
+    let message = match message {
+        "" => String::new(),
+        message => format!(": {message}"),
+    };
+    let hint = match status {
+        StatusCode::UNAUTHORIZED => " (check GITHUB_TOKEN or --token-file)",
+        StatusCode::NOT_FOUND => " (no such repository, or the token cannot read it)",
+        _ => "",
+    };
+    anyhow::anyhow!("GET {endpoint}: GitHub answered {status}{message}{hint}")
+}
+
+/// The `rel="next"` URL of a `Link` header: `<url>; rel="next", <url>; rel="last"`.
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get("link")?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, params) = part.trim().split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"));
+        let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| url.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_links_are_read_from_the_link_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "link",
+            HeaderValue::from_static(
+                "<https://api.github.com/repositories/1/deployments?page=2>; rel=\"next\", \
+                 <https://api.github.com/repositories/1/deployments?page=5>; rel=\"last\"",
+            ),
+        );
+        assert_eq!(
+            next_link(&headers).as_deref(),
+            Some("https://api.github.com/repositories/1/deployments?page=2")
+        );
+        headers.insert(
+            "link",
+            HeaderValue::from_static("<https://x/?page=1>; rel=\"prev\""),
+        );
+        assert_eq!(next_link(&headers), None);
+    }
+}

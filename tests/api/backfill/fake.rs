@@ -1,0 +1,183 @@
+//! A fake GitHub REST API on port 0: lists served in pages of a small size with `Link` headers,
+//! every request logged, and faults (rate limits, errors) injected on demand.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+/// What a fault answers.
+#[derive(Debug, Clone)]
+pub enum FaultKind {
+    /// `403` with `X-RateLimit-Remaining: 0` and a reset a second away.
+    RateLimit,
+    /// `429` with `Retry-After: 1`.
+    RetryAfter,
+    /// `403` saying "secondary rate limit", without a header saying how long.
+    Secondary,
+    /// That status, with GitHub's `{"message": ...}`.
+    Status(u16),
+}
+
+/// Requests whose path ends with `path` (and, when given, ask for `page`) get `kind`, `times`
+/// times.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub path: String,
+    pub page: Option<usize>,
+    pub times: u32,
+    pub kind: FaultKind,
+}
+
+#[derive(Default)]
+struct Inner {
+    base: String,
+    page_size: usize,
+    objects: BTreeMap<String, Value>,
+    lists: BTreeMap<String, Vec<Value>>,
+    log: Vec<String>,
+    faults: Vec<Fault>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+pub struct FakeGithub {
+    pub url: String,
+    inner: Shared,
+    task: JoinHandle<()>,
+}
+
+impl FakeGithub {
+    /// Serves `objects` (path -> JSON) and `lists` (path -> items, in GitHub's order).
+    pub async fn start(
+        objects: BTreeMap<String, Value>,
+        lists: BTreeMap<String, Vec<Value>>,
+        page_size: usize,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let inner = Arc::new(Mutex::new(Inner {
+            base: url.clone(),
+            page_size,
+            objects,
+            lists,
+            ..Inner::default()
+        }));
+        let app = axum::Router::new()
+            .fallback(answer)
+            .with_state(inner.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { url, inner, task }
+    }
+
+    pub fn add_fault(&self, fault: Fault) {
+        self.inner.lock().unwrap().faults.push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.inner.lock().unwrap().faults.clear();
+    }
+
+    /// The requests so far (path and query), and forgets them.
+    pub fn take_log(&self) -> Vec<String> {
+        std::mem::take(&mut self.inner.lock().unwrap().log)
+    }
+}
+
+impl Drop for FakeGithub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn query_page(uri: &Uri) -> usize {
+    uri.query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("page=")?.parse().ok())
+        .unwrap_or(1)
+}
+
+async fn answer(State(inner): State<Shared>, uri: Uri) -> Response {
+    let mut inner = inner.lock().unwrap();
+    let path = uri.path().to_owned();
+    let page = query_page(&uri);
+    inner.log.push(
+        uri.path_and_query()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    );
+    if let Some(fault) = inner
+        .faults
+        .iter_mut()
+        .find(|f| f.times > 0 && path.ends_with(&f.path) && f.page.is_none_or(|p| p == page))
+    {
+        fault.times -= 1;
+        return fault_response(&fault.kind);
+    }
+    if let Some(object) = inner.objects.get(&path) {
+        return Json(object.clone()).into_response();
+    }
+    let Some(items) = inner.lists.get(&path) else {
+        let not_found = json!({"message": "Not Found"});
+        return (StatusCode::NOT_FOUND, Json(not_found)).into_response();
+    };
+    let size = inner.page_size;
+    let slice: Vec<Value> = items
+        .iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .cloned()
+        .collect();
+    let more = items.len() > page * size;
+    let body = if path.ends_with("/actions/runs") {
+        json!({"total_count": items.len(), "workflow_runs": slice})
+    } else {
+        Value::Array(slice)
+    };
+    let mut headers = HeaderMap::new();
+    if more {
+        let query: Vec<&str> = uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|pair| !pair.starts_with("page=") && !pair.is_empty())
+            .collect();
+        let link = format!(
+            "<{}{path}?{}&page={}>; rel=\"next\", <{}{path}?page=99>; rel=\"last\"",
+            inner.base,
+            query.join("&"),
+            page + 1,
+            inner.base
+        );
+        headers.insert("link", HeaderValue::from_str(&link).unwrap());
+    }
+    (headers, Json(body)).into_response()
+}
+
+fn fault_response(kind: &FaultKind) -> Response {
+    let mut headers = HeaderMap::new();
+    let (status, message) = match kind {
+        FaultKind::RateLimit => {
+            let reset = chrono::Utc::now().timestamp() + 1;
+            headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+            headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
+            (403, "API rate limit exceeded")
+        }
+        FaultKind::RetryAfter => {
+            headers.insert("retry-after", HeaderValue::from_static("1"));
+            (429, "You have exceeded a secondary rate limit")
+        }
+        FaultKind::Secondary => (403, "You have exceeded a secondary rate limit."),
+        FaultKind::Status(status) => (*status, "Server Error"),
+    };
+    let status = StatusCode::from_u16(status).unwrap();
+    (status, headers, Json(json!({"message": message}))).into_response()
+}
