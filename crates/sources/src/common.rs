@@ -204,6 +204,27 @@ impl FieldFault {
         Self { path, fault }
     }
 
+    /// The field as a JSON pointer from the payload's root: `/app/name`, `/images/1`.
+    pub(crate) fn pointer(&self) -> String {
+        self.path
+            .iter()
+            .map(|key| match key {
+                Key::Name(name) => format!("/{}", name.replace('~', "~0").replace('/', "~1")),
+                Key::Index(index) => format!("/{index}"),
+                Key::Unknown => "/?".to_owned(),
+            })
+            .collect()
+    }
+
+    /// What is wrong with the field, without its name: `is missing`, `is not a string`.
+    pub(crate) fn what(&self) -> String {
+        match &self.fault {
+            Fault::Missing | Fault::Null(_) => "is missing".to_owned(),
+            Fault::NotA(expected) => format!("is not {expected}"),
+            Fault::Other(message) => message.clone(),
+        }
+    }
+
     /// The field as errors name it: `data.commits[2].id`, `data.metadata.labels["app/name"]`.
     fn name(&self) -> String {
         let mut name = String::from("data");
@@ -222,12 +243,7 @@ impl FieldFault {
     /// `data.commits is not an array`, `data.issue is not an object`; a message of one of the
     /// [`de`] readers follows the name (`data.t "soon" is not a timestamp`).
     pub(crate) fn describe(&self) -> String {
-        let what = match &self.fault {
-            Fault::Missing | Fault::Null(_) => "is missing".to_owned(),
-            Fault::NotA(expected) => format!("is not {expected}"),
-            Fault::Other(message) => message.clone(),
-        };
-        format!("{} {what}", self.name())
+        format!("{} {}", self.name(), self.what())
     }
 }
 

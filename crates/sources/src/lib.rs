@@ -23,6 +23,7 @@ pub mod webhook;
 pub mod alertmanager;
 pub mod argocd;
 pub mod cdevents;
+pub mod flux;
 pub mod github;
 pub mod gitlab;
 pub mod keptn;

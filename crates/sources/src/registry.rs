@@ -197,6 +197,7 @@ registry! {
     pagerduty => crate::pagerduty::Pagerduty,
         settings: crate::pagerduty::PagerdutySettings, webhook: SecretSetting;
     keptn => crate::keptn::Keptn, settings: crate::keptn::KeptnSettings;
+    flux => crate::flux::Flux, settings: crate::flux::FluxSettings, webhook: SecretSetting;
 }
 
 #[cfg(test)]
@@ -218,11 +219,21 @@ mod tests {
         let mut settings = WebhookSettings::default();
         assert_eq!(
             settings.unsigned(),
-            ["github", "gitlab", "argocd", "alertmanager", "pagerduty"]
+            [
+                "github",
+                "gitlab",
+                "argocd",
+                "alertmanager",
+                "pagerduty",
+                "flux"
+            ]
         );
         settings.github.secret = Some("s".into());
         settings.gitlab.token = Some("t".into());
-        assert_eq!(settings.unsigned(), ["argocd", "alertmanager", "pagerduty"]);
+        assert_eq!(
+            settings.unsigned(),
+            ["argocd", "alertmanager", "pagerduty", "flux"]
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::transform::{DEFAULT_SOURCE, MISSING};
-use crate::common::{de, read_fields, Fault, FieldFault, Key};
+use crate::common::{de, read_fields, Fault, FieldFault};
 
 // ---------------------------------------------------------------------------------------------
 // The payload
@@ -196,15 +196,7 @@ pub fn parse(data: &Value) -> Result<Notification<'_>, FieldError> {
 /// application name)`, `/images/1 must be a string`, `/operation/startedAt "x" is not an RFC 3339
 /// timestamp`.
 fn field_error(fault: &FieldFault) -> FieldError {
-    let pointer: String = fault
-        .path
-        .iter()
-        .map(|key| match key {
-            Key::Name(name) => format!("/{}", name.replace('~', "~0").replace('/', "~1")),
-            Key::Index(index) => format!("/{index}"),
-            Key::Unknown => "/?".to_owned(),
-        })
-        .collect();
+    let pointer = fault.pointer();
     let required = REQUIRED.iter().find(|(at, _)| *at == pointer);
     let message = match (&fault.fault, required) {
         (Fault::Missing | Fault::Null(_), Some((_, message))) => (*message).to_owned(),
