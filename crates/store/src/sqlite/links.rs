@@ -7,7 +7,9 @@ use dora_model::time::{from_micros, to_micros};
 use futures_util::TryStreamExt;
 use sqlx::{Sqlite, Transaction};
 
-use super::{insert_rows, move_cursor, record_fact_failures, SqliteStore, ROWS_PER_STATEMENT};
+use super::{
+    insert_rows, insert_rows_by, move_cursor, record_fact_failures, SqliteStore, ROWS_PER_STATEMENT,
+};
 use crate::links::*;
 use crate::sql::Dialect;
 use crate::writes::*;
@@ -109,8 +111,7 @@ async fn write_containments(
     tx: &mut Transaction<'_, Sqlite>,
     containments: &[ContainmentRow],
 ) -> Result<(), StoreError> {
-    let table = (CONTAINMENT_COLUMNS, "");
-    insert_rows(tx, table, containments, ROWS_PER_STATEMENT, |mut row, c| {
+    insert_rows(tx, (CONTAINMENT_COLUMNS, ""), containments, |mut row, c| {
         row.push_bind(&c.change_id)
             .push_bind(c.deployment_id)
             .push_bind(&c.service)
@@ -128,28 +129,23 @@ async fn write_links(
     writes: &LinkWrites,
 ) -> Result<(), StoreError> {
     let changes = (CHANGE_LINK_WRITE_COLUMNS, CHANGE_LINK_CONFLICT);
-    insert_rows(
-        tx,
-        changes,
-        &writes.changes,
-        ROWS_PER_STATEMENT,
-        |mut row, link| {
-            row.push_bind(&link.change_id)
-                .push_bind(link.first_deployment)
-                .push_bind(link.first_at.as_ref().map(to_micros))
-                .push_bind(link.lead)
-                .push_bind(link.skewed)
-                .push_bind(&link.detail)
-                .push_bind(version);
-        },
-    )
+    insert_rows(tx, changes, &writes.changes, |mut row, link| {
+        row.push_bind(&link.change_id)
+            .push_bind(link.first_deployment)
+            .push_bind(link.first_at.as_ref().map(to_micros))
+            .push_bind(link.lead)
+            .push_bind(link.skewed)
+            .push_bind(&link.detail)
+            .push_bind(version);
+    })
     .await?;
     let incidents = (INCIDENT_LINK_WRITE_COLUMNS, INCIDENT_LINK_CONFLICT);
-    insert_rows(
+    let per_statement = ROWS_PER_STATEMENT / 2;
+    insert_rows_by(
         tx,
         incidents,
         &writes.incidents,
-        ROWS_PER_STATEMENT / 2,
+        per_statement,
         |mut row, link| {
             row.push_bind(&link.incident_id)
                 .push_bind(to_micros(&link.detected_at))
@@ -167,19 +163,13 @@ async fn write_links(
     )
     .await?;
     let deployments = (DEPLOYMENT_LINK_WRITE_COLUMNS, DEPLOYMENT_LINK_CONFLICT);
-    insert_rows(
-        tx,
-        deployments,
-        &writes.deployments,
-        ROWS_PER_STATEMENT,
-        |mut row, link| {
-            row.push_bind(link.deployment_id)
-                .push_bind(link.flags)
-                .push_bind(link.recovery_seconds)
-                .push_bind(&link.detail)
-                .push_bind(version);
-        },
-    )
+    insert_rows(tx, deployments, &writes.deployments, |mut row, link| {
+        row.push_bind(link.deployment_id)
+            .push_bind(link.flags)
+            .push_bind(link.recovery_seconds)
+            .push_bind(&link.detail)
+            .push_bind(version);
+    })
     .await?;
     Ok(())
 }
@@ -191,22 +181,14 @@ async fn write_keys(
     writes: &LinkWrites,
 ) -> Result<(), StoreError> {
     let keys = (LINK_KEY_COLUMNS, LINK_KEY_CONFLICT);
-    insert_rows(
-        tx,
-        keys,
-        &writes.keys,
-        ROWS_PER_STATEMENT,
-        |mut row, (key, fact_id)| {
-            row.push_bind(key).push_bind(fact_id);
-        },
-    )
+    insert_rows(tx, keys, &writes.keys, |mut row, (key, fact_id)| {
+        row.push_bind(key).push_bind(fact_id);
+    })
     .await?;
-    let days = (DIRTY_DAY_COLUMNS, "");
     insert_rows(
         tx,
-        days,
+        (DIRTY_DAY_COLUMNS, ""),
         &writes.dirty_days,
-        ROWS_PER_STATEMENT,
         |mut row, day| {
             row.push_bind(version).push_bind(*day);
         },
