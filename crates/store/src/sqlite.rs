@@ -139,6 +139,38 @@ impl SqliteStore {
         }
     }
 
+    pub(crate) async fn import_raw(
+        &self,
+        events: &[NewRawEvent],
+        checkpoint: Option<(&str, i64)>,
+    ) -> Result<u64, StoreError> {
+        // Without RETURNING: sqlx sends every returned row across threads, which costs more than
+        // the insert itself at import rates. Bigger statements, too (7 parameters per row).
+        const ROWS: usize = 4000;
+        let mut tx = self.pool.begin().await?;
+        let inserted = insert_rows_by(
+            &mut tx,
+            (RAW_EVENT_COLUMNS, RAW_EVENT_CONFLICT),
+            events,
+            ROWS,
+            bind_raw_event,
+        )
+        .await?;
+        if let Some((name, position)) = checkpoint {
+            sqlx::query(
+                "INSERT INTO cursors (name, position, updated_at) VALUES (?, ?, ?)
+                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+            )
+            .bind(name)
+            .bind(position)
+            .bind(to_micros(&Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
     /// Stores `events` if none of them is a duplicate (of a stored event or of another in the
     /// group); else rolls back and answers `None`.
     async fn append_raw_all_new(
@@ -178,38 +210,6 @@ impl SqliteStore {
         }
         tx.commit().await?;
         Ok(crate::first_occurrences_inserted(events, new_keys))
-    }
-
-    pub(crate) async fn import_raw(
-        &self,
-        events: &[NewRawEvent],
-        checkpoint: Option<(&str, i64)>,
-    ) -> Result<u64, StoreError> {
-        // Without RETURNING: sqlx sends every returned row across threads, which costs more than
-        // the insert itself at import rates. Bigger statements, too (7 parameters per row).
-        const ROWS: usize = 4000;
-        let mut tx = self.pool.begin().await?;
-        let inserted = insert_rows_by(
-            &mut tx,
-            (RAW_EVENT_COLUMNS, RAW_EVENT_CONFLICT),
-            events,
-            ROWS,
-            bind_raw_event,
-        )
-        .await?;
-        if let Some((name, position)) = checkpoint {
-            sqlx::query(
-                "INSERT INTO cursors (name, position, updated_at) VALUES (?, ?, ?)
-                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-            )
-            .bind(name)
-            .bind(position)
-            .bind(to_micros(&Utc::now()))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(inserted)
     }
 
     pub(crate) async fn cursor(&self, name: &str) -> Result<Position, StoreError> {
