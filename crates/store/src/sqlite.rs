@@ -1,8 +1,8 @@
 //! The SQLite backend: the embedded default. WAL journal, `synchronous = FULL` so a commit
 //! survives power loss (ingest acknowledges only committed events), and every time stored as
 //! integer microseconds (UTC). Here is what SQLite does its own way: opening and migrating,
-//! writes as multi-row `VALUES`, the week buckets; the queries both backends share are in
-//! [`crate::reads`] and [`crate::links`].
+//! writes as multi-row `VALUES`; the queries both backends share are in [`crate::reads`] and
+//! [`crate::links`], the pipeline stages' transactions in [`crate::commits`].
 
 use std::collections::HashSet;
 use std::str::FromStr;
