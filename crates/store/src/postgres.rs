@@ -248,17 +248,8 @@ impl PostgresStore {
                 ),
             });
         }
-        let records: Vec<RawRecord> = sqlx::query_as(
-            "SELECT tx, seq, origin, content::text AS content FROM cloudevents_raw
-             WHERE (tx, seq) > ($1, $2) AND tx < $3
-             ORDER BY tx, seq LIMIT $4",
-        )
-        .bind(after.tx)
-        .bind(after.seq)
-        .bind(horizon)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let select = "SELECT tx, seq, origin, content::text AS content FROM cloudevents_raw";
+        let records: Vec<RawRecord> = self.below_horizon(select, after, horizon, limit).await?;
         let last = records.last().map_or(after, |r| r.position);
         let more_pending: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM cloudevents_raw WHERE (tx, seq) > ($1, $2))",
@@ -295,10 +286,24 @@ impl PostgresStore {
         limit: i64,
     ) -> Result<Vec<TailRow>, StoreError> {
         let horizon = self.snapshot_horizon().await?;
-        let sql = format!(
-            "{} WHERE (tx, seq) > ($1, $2) AND tx < $3 ORDER BY tx, seq LIMIT $4",
-            event_select(Dialect::Postgres, EventLog::CloudEvents, ", tx")
-        );
+        let select = event_select(Dialect::Postgres, EventLog::CloudEvents, ", tx");
+        self.below_horizon(&select, after, horizon, limit).await
+    }
+
+    /// The rows of `cloudevents_raw` that `select` names (with their `tx` and `seq`) after
+    /// `after` in (tx, seq) order, of transactions below `horizon`, at most `limit`.
+    async fn below_horizon<R>(
+        &self,
+        select: &str,
+        after: Position,
+        horizon: i64,
+        limit: i64,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        let sql =
+            format!("{select} WHERE (tx, seq) > ($1, $2) AND tx < $3 ORDER BY tx, seq LIMIT $4");
         Ok(sqlx::query_as(&sql)
             .bind(after.tx)
             .bind(after.seq)
