@@ -101,40 +101,27 @@ impl Application {
 
     /// Serves HTTP and runs the stages of its role until shut down.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Self {
-            listener,
-            role,
-            settings,
-            store,
-            table,
-            shutdown,
-        } = self;
+        let (role, settings, store, shutdown) =
+            (self.role, &self.settings, &self.store, &self.shutdown);
         let wakes = Wakes::default();
         let mut stage_tasks = Vec::new();
         if role.runs(Role::Router) {
             stage_tasks.extend(spawn_router_stages(
-                &store, table, &settings, &wakes, &shutdown,
+                store, self.table, settings, &wakes, shutdown,
             )?);
         }
         if role.runs(Role::Metrics) {
-            stage_tasks.push(spawn_metrics_stage(&store, &settings, &wakes, &shutdown));
+            stage_tasks.push(spawn_metrics_stage(store, settings, &wakes, shutdown));
         }
-        let auth = start_auth(&settings, role, &shutdown)?;
+        let auth = start_auth(settings, role, shutdown)?;
         let telemetry = Telemetry::new();
-        let api_state = start_api_state(role, &settings, &store, &telemetry, &auth);
-        let routes = http_routes(
-            role,
-            &settings,
-            &store,
-            &auth,
-            api_state,
-            wakes.raw_committed,
-        );
+        let api_state = start_api_state(role, settings, store, &telemetry, &auth);
+        let routes = http_routes(role, settings, store, &auth, api_state, wakes.raw_committed);
         let app = into_service(routes, &auth, &telemetry);
 
-        tracing::info!(address = %listener.local_addr()?, role = ?role, database = %redact(&settings.database_url), "dora-events is serving");
+        tracing::info!(address = %self.listener.local_addr()?, role = ?role, database = %redact(&settings.database_url), "dora-events is serving");
         crate::server::serve(
-            listener,
+            self.listener,
             app,
             crate::server::ServerLimits::from_settings(&settings.http),
             telemetry,

@@ -32,25 +32,16 @@ pub struct Args {
 }
 
 pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let Args {
-        url,
-        mode,
-        clients,
-        events,
-        batch_size,
-        token,
-        read_token,
-    } = args;
     let settings = global.settings()?;
     let report = dora_events::bench::run(dora_events::bench::BenchOptions {
-        url,
+        url: args.url,
         database_url: settings.database_url,
-        mode,
-        clients,
-        events,
-        batch_size,
-        token,
-        read_token,
+        mode: args.mode,
+        clients: args.clients,
+        events: args.events,
+        batch_size: args.batch_size,
+        token: args.token,
+        read_token: args.read_token,
     })
     .await?;
     println!(

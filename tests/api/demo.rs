@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use dora_events::demo;
+use dora_metrics::dora::Key;
 use serde_json::Value;
 
 use crate::helpers::{spawn_with, test_settings, Backend};
@@ -64,13 +65,7 @@ async fn the_demo_history_gives_every_key_a_value_and_its_services_different_lev
         "every demo event transforms: {failures}"
     );
     let all = app.get_json(&format!("/api/v1/dora?{WINDOW}")).await;
-    for key in [
-        "deployment_frequency",
-        "lead_time",
-        "change_failure_rate",
-        "recovery_time",
-        "rework_rate",
-    ] {
+    for key in Key::ALL.map(Key::name) {
         assert!(
             !all["keys"][key]["value"].is_null(),
             "{key} has a value: {}",
@@ -80,20 +75,16 @@ async fn the_demo_history_gives_every_key_a_value_and_its_services_different_lev
     assert!(all["keys"]["change_failure_rate"]["unattributed_incidents"].as_u64() > Some(0));
 
     let levels = |body: &Value| -> Vec<String> {
-        [
-            "deployment_frequency",
-            "lead_time",
-            "change_failure_rate",
-            "recovery_time",
-        ]
-        .iter()
-        .map(|key| {
-            body["keys"][key]["level"]
-                .as_str()
-                .unwrap_or("none")
-                .to_owned()
-        })
-        .collect()
+        // Rework rate has no DORA levels.
+        Key::ALL[..4]
+            .iter()
+            .map(|key| {
+                body["keys"][key.name()]["level"]
+                    .as_str()
+                    .unwrap_or("none")
+                    .to_owned()
+            })
+            .collect()
     };
     let mut by_service = Vec::new();
     for service in demo::services() {

@@ -60,6 +60,7 @@ macro_rules! dispatch {
     };
 }
 
+mod commits;
 mod error;
 mod postgres;
 mod reads;
@@ -182,32 +183,6 @@ impl Store {
         output: &FactsOutput,
     ) -> Result<(), StoreError> {
         dispatch!(self, s => s.commit_facts(from, to, output).await)
-    }
-
-    /// Deployments per service and bucket, sorted by bucket then service (the book's endpoint).
-    pub async fn deploy_frequency(
-        &self,
-        bucket: Bucket,
-        filter: &FrequencyFilter,
-    ) -> Result<Vec<FrequencyRow>, StoreError> {
-        dispatch!(self, s => s.deploy_frequency(bucket, filter).await)
-    }
-
-    /// Where a live tail of `log` starts: after every event visible now.
-    pub async fn tail_start(&self, log: EventLog) -> Result<Position, StoreError> {
-        dispatch!(self, s => s.tail_start(log).await)
-    }
-
-    /// Events of `log` after `after`, in the order they became visible (oldest first), at most
-    /// `limit`, each with its position for the next call. Like the router, a tail never skips an
-    /// event committed late by a slower transaction.
-    pub async fn tail_events(
-        &self,
-        log: EventLog,
-        after: Position,
-        limit: i64,
-    ) -> Result<Vec<(Position, EventRow)>, StoreError> {
-        dispatch!(self, s => s.tail_events(log, after, limit).await)
     }
 
     /// Wakes `wake` whenever another process commits on `channel` ([`RAW_CHANNEL`],

@@ -180,6 +180,10 @@ pub struct DeploymentKeyRecord {
     pub recovery_seconds: Option<i64>,
 }
 
+/// The production deployments and the shipped changes that the keys read (each backend's
+/// `key_records`).
+pub(crate) type KeyRecords = (Vec<DeploymentKeyRecord>, Vec<ShippedKeyRecord>);
+
 /// What the keys read of one shipped change (the id is left empty by [`Store::key_rows`]: the
 /// keys do not need it).
 #[derive(Debug, Clone, PartialEq, Eq)]

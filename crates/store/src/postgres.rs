@@ -17,17 +17,16 @@ use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Arguments, PgPool, Postgres, Transaction};
 
+use crate::commits::pipeline_commits;
 use crate::reads::{event_select, TailRow};
 use crate::sql::Dialect;
 use crate::writes::*;
 use crate::{
-    Bucket, EventLog, EventRow, FactsOutput, FrequencyFilter, FrequencyRow, JobOutcome, NewCdEvent,
-    NewDeployment, NewFactFailure, NewObservation, NewRawEvent, Position, RawBatch, RawRecord,
-    RouterOutput, StoreError, DEPLOYMENTS_CURSOR, ROUTER_CURSOR,
+    EventLog, NewCdEvent, NewDeployment, NewFactFailure, NewFailure, NewObservation, NewRawEvent,
+    Position, RawBatch, RawRecord, StoreError,
 };
 
 mod links;
@@ -87,6 +86,12 @@ impl PostgresStore {
         &self,
     ) -> Result<((), sqlx::Transaction<'static, sqlx::Postgres>), StoreError> {
         Ok(((), self.pool.begin().await?))
+    }
+
+    /// Begins the transaction that claims a function job: deleting the job locks its row, so a
+    /// second worker with the same job waits, then finds it gone and stores nothing.
+    async fn begin_job(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
     }
 
     pub(crate) async fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
@@ -243,17 +248,8 @@ impl PostgresStore {
                 ),
             });
         }
-        let records: Vec<RawRecord> = sqlx::query_as(
-            "SELECT tx, seq, origin, content::text AS content FROM cloudevents_raw
-             WHERE (tx, seq) > ($1, $2) AND tx < $3
-             ORDER BY tx, seq LIMIT $4",
-        )
-        .bind(after.tx)
-        .bind(after.seq)
-        .bind(horizon)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let select = "SELECT tx, seq, origin, content::text AS content FROM cloudevents_raw";
+        let records: Vec<RawRecord> = self.below_horizon(select, after, horizon, limit).await?;
         let last = records.last().map_or(after, |r| r.position);
         let more_pending: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM cloudevents_raw WHERE (tx, seq) > ($1, $2))",
@@ -268,208 +264,53 @@ impl PostgresStore {
         })
     }
 
-    pub(crate) async fn commit_router_pass(
-        &self,
-        from: Position,
-        to: Position,
-        output: &RouterOutput,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // Claim the cursor first: a concurrent router with the same batch waits here and then
-        // finds the cursor moved, before it has written anything.
-        move_cursor(&mut tx, ROUTER_CURSOR, from, to).await?;
-        if !output.cdevents.is_empty() {
-            lock(&mut tx, CDEVENT_APPEND_LOCK).await?;
-            let cdevents: Vec<(i64, &NewCdEvent)> =
-                output.cdevents.iter().map(|(seq, c)| (*seq, c)).collect();
-            insert_cdevents(&mut tx, &cdevents).await?;
-            notify(&mut tx, crate::CDEVENTS_CHANNEL).await?;
-        }
-        let failures = &output.failures;
-        if !failures.is_empty() {
-            sqlx::query(&format!(
-                "INSERT INTO {TRANSFORM_FAILURE_COLUMNS}
-                 SELECT raw_seq, transformer, reason, now()
-                 FROM UNNEST($1::bigint[], $2::text[], $3::text[]) AS f(raw_seq, transformer, reason)
-                 {TRANSFORM_FAILURE_CONFLICT}"
-            ))
-            .bind(column(failures, |f| f.raw_seq))
-            .bind(column(failures, |f| f.transformer.as_str()))
-            .bind(column(failures, |f| crate::storable_reason(&f.reason)))
-            .execute(&mut *tx)
-            .await?;
-        }
-        let jobs = &output.function_jobs;
-        if !jobs.is_empty() {
-            sqlx::query(&format!(
-                "INSERT INTO {FUNCTION_JOB_COLUMNS}
-                 SELECT raw_seq, function, now(), now()
-                 FROM UNNEST($1::bigint[], $2::text[]) AS j(raw_seq, function)
-                 {FUNCTION_JOB_CONFLICT}"
-            ))
-            .bind(column(jobs, |(raw_seq, _)| *raw_seq))
-            .bind(column(jobs, |(_, function)| function.as_str()))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(crate) async fn finish_function_job(
-        &self,
-        raw_seq: i64,
-        function: &str,
-        outcome: &JobOutcome,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // The deletion locks the job's row: a second worker with the same job waits here, then
-        // finds it gone and stores nothing.
-        let deleted = sqlx::query("DELETE FROM function_jobs WHERE raw_seq = $1 AND function = $2")
-            .bind(raw_seq)
-            .bind(function)
-            .execute(&mut *tx)
-            .await?;
-        if deleted.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        match outcome {
-            JobOutcome::Done(cdevents) if !cdevents.is_empty() => {
-                // CDEvents become visible in `seq` order only if appended under the lock.
-                lock(&mut tx, CDEVENT_APPEND_LOCK).await?;
-                let cdevents: Vec<(i64, &NewCdEvent)> =
-                    cdevents.iter().map(|c| (raw_seq, c)).collect();
-                insert_cdevents(&mut tx, &cdevents).await?;
-                notify(&mut tx, crate::CDEVENTS_CHANNEL).await?;
-            }
-            JobOutcome::Done(_) => {}
-            JobOutcome::Failed {
-                transformer,
-                reason,
-            } => {
-                sqlx::query(&format!(
-                    "INSERT INTO {TRANSFORM_FAILURE_COLUMNS} VALUES ($1, $2, $3, now())
-                     {TRANSFORM_FAILURE_CONFLICT}"
-                ))
-                .bind(raw_seq)
-                .bind(transformer)
-                .bind(crate::storable_reason(reason))
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    pub(crate) async fn commit_facts(
-        &self,
-        from: i64,
-        to: i64,
-        output: &FactsOutput,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let (from, to) = (Position { tx: 0, seq: from }, Position { tx: 0, seq: to });
-        move_cursor(&mut tx, DEPLOYMENTS_CURSOR, from, to).await?;
-        write_deployments(&mut tx, &output.deployments).await?;
-        write_observations(&mut tx, &output.observations).await?;
-        record_fact_failures(&mut tx, crate::FACTS_CALCULATOR, &output.failures).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(crate) async fn deploy_frequency(
-        &self,
-        bucket: Bucket,
-        filter: &FrequencyFilter,
-    ) -> Result<Vec<FrequencyRow>, StoreError> {
-        // date_trunc in UTC: 'week' starts on Monday (ISO 8601).
-        let unit = match bucket {
-            Bucket::Day => "day",
-            Bucket::Week => "week",
-            Bucket::Month => "month",
-            Bucket::Year => "year",
-        };
-        let rows: Vec<(String, DateTime<Utc>, i64)> = sqlx::query_as(
-            "SELECT service, date_trunc($1, deployed_at, 'UTC') AS bucket, COUNT(*) AS deployments
-             FROM deployments
-             WHERE ($2::text IS NULL OR environment = $2) AND ($3::text IS NULL OR service = $3)
-             GROUP BY service, bucket ORDER BY bucket, service",
+    /// Where a live tail of `cloudevents_raw` starts: the last row below the snapshot horizon
+    /// (every row after it in (tx, seq) order belongs to a transaction still running or not yet
+    /// begun).
+    pub(crate) async fn raw_tail_start(&self) -> Result<Position, StoreError> {
+        let horizon = self.snapshot_horizon().await?;
+        let last = sqlx::query_as(
+            "SELECT tx, seq FROM cloudevents_raw WHERE tx < $1 ORDER BY tx DESC, seq DESC LIMIT 1",
         )
-        .bind(unit)
-        .bind(&filter.environment)
-        .bind(&filter.service)
-        .fetch_all(&self.pool)
+        .bind(horizon)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(service, bucket_start, deployments)| FrequencyRow {
-                service,
-                deployments,
-                bucket_start,
-            })
-            .collect())
+        Ok(last.unwrap_or(Position::START))
     }
 
-    pub(crate) async fn tail_start(&self, log: EventLog) -> Result<Position, StoreError> {
-        match log {
-            EventLog::CloudEvents => {
-                // The last row below the snapshot horizon: every row after it in (tx, seq) order
-                // belongs to a transaction still running or not yet begun.
-                let horizon = self.snapshot_horizon().await?;
-                let last = sqlx::query_as(
-                    "SELECT tx, seq FROM cloudevents_raw WHERE tx < $1 ORDER BY tx DESC, seq DESC LIMIT 1",
-                )
-                .bind(horizon)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(last.unwrap_or(Position::START))
-            }
-            EventLog::CdEvents => {
-                let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw")
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(Position { tx: 0, seq })
-            }
-        }
-    }
-
-    pub(crate) async fn tail_events(
+    /// The raw events of a live tail after `after`, in (tx, seq) order below the snapshot
+    /// horizon (see [`PostgresStore::raw_after`]).
+    pub(crate) async fn raw_tail_events(
         &self,
-        log: EventLog,
         after: Position,
         limit: i64,
-    ) -> Result<Vec<(Position, EventRow)>, StoreError> {
-        let rows: Vec<TailRow> = match log {
-            EventLog::CloudEvents => {
-                let horizon = self.snapshot_horizon().await?;
-                let sql = format!(
-                    "{} WHERE (tx, seq) > ($1, $2) AND tx < $3 ORDER BY tx, seq LIMIT $4",
-                    event_select(Dialect::Postgres, log, ", tx")
-                );
-                sqlx::query_as(&sql)
-                    .bind(after.tx)
-                    .bind(after.seq)
-                    .bind(horizon)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            // CDEvents are appended under a lock, so they become visible in `seq` order.
-            EventLog::CdEvents => {
-                let sql = format!(
-                    "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
-                    event_select(Dialect::Postgres, log, ", 0::bigint AS tx")
-                );
-                sqlx::query_as(&sql)
-                    .bind(after.seq)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        Ok(rows.into_iter().map(|r| (r.position, r.event)).collect())
+    ) -> Result<Vec<TailRow>, StoreError> {
+        let horizon = self.snapshot_horizon().await?;
+        let select = event_select(Dialect::Postgres, EventLog::CloudEvents, ", tx");
+        self.below_horizon(&select, after, horizon, limit).await
+    }
+
+    /// The rows of `cloudevents_raw` that `select` names (with their `tx` and `seq`) after
+    /// `after` in (tx, seq) order, of transactions below `horizon`, at most `limit`.
+    async fn below_horizon<R>(
+        &self,
+        select: &str,
+        after: Position,
+        horizon: i64,
+        limit: i64,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        let sql =
+            format!("{select} WHERE (tx, seq) > ($1, $2) AND tx < $3 ORDER BY tx, seq LIMIT $4");
+        Ok(sqlx::query_as(&sql)
+            .bind(after.tx)
+            .bind(after.seq)
+            .bind(horizon)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// The oldest transaction still running: rows of older transactions are all visible.
@@ -555,11 +396,18 @@ async fn lock(tx: &mut Transaction<'_, Postgres>, key: i64) -> Result<(), StoreE
     Ok(())
 }
 
-/// Appends CDEvents (with the raw event each came from); the caller holds the append lock.
-async fn insert_cdevents(
+pipeline_commits!(PostgresStore);
+
+/// Appends CDEvents (with the raw event each came from) under the append lock, so that they
+/// become visible in `seq` order, and notifies listeners at commit.
+async fn append_cdevents(
     tx: &mut Transaction<'_, Postgres>,
     cdevents: &[(i64, &NewCdEvent)],
 ) -> Result<(), StoreError> {
+    if cdevents.is_empty() {
+        return Ok(());
+    }
+    lock(tx, CDEVENT_APPEND_LOCK).await?;
     sqlx::query(&format!(
         "INSERT INTO {CDEVENT_COLUMNS}
          SELECT id, source, type, subject_id, subject_source, ts, content::jsonb, raw_seq, transformer, now()
@@ -577,6 +425,49 @@ async fn insert_cdevents(
     .bind(column(cdevents, |(_, c)| c.content.as_str()))
     .bind(column(cdevents, |(raw_seq, _)| *raw_seq))
     .bind(column(cdevents, |(_, c)| c.transformer.as_str()))
+    .execute(&mut **tx)
+    .await?;
+    notify(tx, crate::CDEVENTS_CHANNEL).await
+}
+
+/// Records (or records again) that transformers failed on raw events.
+async fn record_transform_failures(
+    tx: &mut Transaction<'_, Postgres>,
+    failures: &[NewFailure],
+) -> Result<(), StoreError> {
+    if failures.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {TRANSFORM_FAILURE_COLUMNS}
+         SELECT raw_seq, transformer, reason, now()
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[]) AS f(raw_seq, transformer, reason)
+         {TRANSFORM_FAILURE_CONFLICT}"
+    ))
+    .bind(column(failures, |f| f.raw_seq))
+    .bind(column(failures, |f| f.transformer.as_str()))
+    .bind(column(failures, |f| crate::storable_reason(&f.reason)))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues calls of external functions: `(raw_seq, function name)`, due now.
+async fn enqueue_function_jobs(
+    tx: &mut Transaction<'_, Postgres>,
+    jobs: &[(i64, String)],
+) -> Result<(), StoreError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {FUNCTION_JOB_COLUMNS}
+         SELECT raw_seq, function, now(), now()
+         FROM UNNEST($1::bigint[], $2::text[]) AS j(raw_seq, function)
+         {FUNCTION_JOB_CONFLICT}"
+    ))
+    .bind(column(jobs, |(raw_seq, _)| *raw_seq))
+    .bind(column(jobs, |(_, function)| function.as_str()))
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use crate::sql::{with_pool, Dialect, List, OptionalStoredTime, StoredTime, DEPLOYMENT_COLUMNS};
 use crate::writes::derived_tables;
 use crate::{
-    CdEventRecord, Dimensions, EventLog, EventQuery, EventRow, FactFilter, FactRows, FailureRecord,
-    FunctionJob, FunctionJobStats, Position, Store, StoreError, StoreStats, DEPLOYMENTS_CURSOR,
-    DIMENSION_QUERIES, LINKS_CURSOR, ROUTER_CURSOR,
+    Bucket, CdEventRecord, Dimensions, EventLog, EventQuery, EventRow, FactFilter, FactRows,
+    FailureRecord, FrequencyFilter, FrequencyRow, FunctionJob, FunctionJobStats, Position, Store,
+    StoreError, StoreStats, DEPLOYMENTS_CURSOR, DIMENSION_QUERIES, LINKS_CURSOR, ROUTER_CURSOR,
 };
 
 /// The event browser's view of a log: its columns under the names of [`EventRow`]'s fields,
@@ -42,6 +42,66 @@ pub(crate) struct TailRow {
 }
 
 impl Store {
+    /// Deployments per service and bucket, sorted by bucket then service (the book's endpoint).
+    pub async fn deploy_frequency(
+        &self,
+        bucket: Bucket,
+        filter: &FrequencyFilter,
+    ) -> Result<Vec<FrequencyRow>, StoreError> {
+        let sql = format!(
+            "SELECT service, {} AS bucket_start, COUNT(*) AS deployments FROM deployments
+             WHERE ($1 IS NULL OR environment = $1) AND ($2 IS NULL OR service = $2)
+             GROUP BY service, bucket_start ORDER BY bucket_start, service",
+            self.dialect().bucket_start(bucket, "deployed_at")
+        );
+        Ok(with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(&filter.environment)
+            .bind(&filter.service)
+            .fetch_all(pool)
+            .await?))
+    }
+
+    /// Where a live tail of `log` starts: after every event visible now.
+    pub async fn tail_start(&self, log: EventLog) -> Result<Position, StoreError> {
+        if let (Store::Postgres(backend), EventLog::CloudEvents) = (self, log) {
+            return backend.raw_tail_start().await;
+        }
+        // Appended one writer at a time (SQLite) or under a lock (CDEvents on PostgreSQL): rows
+        // become visible in `seq` order.
+        let sql = format!("SELECT COALESCE(MAX(seq), 0) FROM {}", log.table());
+        let seq: i64 = with_pool!(self, pool => sqlx::query_scalar(&sql).fetch_one(pool).await?);
+        Ok(Position::at(seq))
+    }
+
+    /// Events of `log` after `after`, in the order they became visible (oldest first), at most
+    /// `limit`, each with its position for the next call. Like the router, a tail never skips an
+    /// event committed late by a slower transaction.
+    pub async fn tail_events(
+        &self,
+        log: EventLog,
+        after: Position,
+        limit: i64,
+    ) -> Result<Vec<(Position, EventRow)>, StoreError> {
+        let rows: Vec<TailRow> = match (self, log) {
+            (Store::Postgres(backend), EventLog::CloudEvents) => {
+                backend.raw_tail_events(after, limit).await?
+            }
+            // Visible in `seq` order, as in `tail_start`.
+            _ => {
+                let sql = format!(
+                    "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    event_select(self.dialect(), log, ", CAST(0 AS BIGINT) AS tx")
+                );
+                with_pool!(self, pool => sqlx::query_as(&sql)
+                    .bind(after.seq)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?)
+            }
+        };
+        Ok(rows.into_iter().map(|r| (r.position, r.event)).collect())
+    }
+
     /// The due jobs of `function` (`next_attempt_at <= now`), oldest raw event first, at most
     /// `limit`.
     pub async fn due_function_jobs(

@@ -303,10 +303,11 @@ pub struct FrequencyFilter {
 }
 
 /// Deployments of one service in one bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FrequencyRow {
     pub service: String,
     pub deployments: i64,
+    #[sqlx(try_from = "StoredTime")]
     pub bucket_start: DateTime<Utc>,
 }
 
@@ -341,6 +342,13 @@ pub enum EventLog {
 
 impl EventLog {
     /// The column the type filter compares.
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            Self::CloudEvents => "cloudevents_raw",
+            Self::CdEvents => "cdevents_raw",
+        }
+    }
+
     pub(crate) fn type_column(self) -> &'static str {
         match self {
             Self::CloudEvents => "event_type",

@@ -15,6 +15,8 @@ use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgRow, PgTypeInfo, PgValu
 use sqlx::sqlite::{SqliteArgumentValue, SqliteRow, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Encode, Postgres, Sqlite, Type, ValueRef};
 
+use crate::Bucket;
+
 /// Which database a query is rendered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -64,6 +66,36 @@ impl Dialect {
         match self {
             Self::Sqlite => tables.iter().map(|t| format!("DELETE FROM {t}")).collect(),
             Self::Postgres => vec![format!("TRUNCATE {}", tables.join(", "))],
+        }
+    }
+
+    /// The UTC start of the day, ISO week (from Monday), month or year of the time `column`, as
+    /// a stored time.
+    pub(crate) fn bucket_start(self, bucket: Bucket, column: &str) -> String {
+        match self {
+            // Whole seconds; 'weekday 0' moves to the next Sunday (or stays on one), and six days
+            // back from it is that ISO week's Monday.
+            Self::Sqlite => {
+                let start = match bucket {
+                    Bucket::Day => "'start of day'",
+                    Bucket::Week => "'weekday 0', '-6 days', 'start of day'",
+                    Bucket::Month => "'start of month'",
+                    Bucket::Year => "'start of year'",
+                };
+                format!(
+                    "CAST(strftime('%s', {column} / 1000000, 'unixepoch', {start}) AS INTEGER) * 1000000"
+                )
+            }
+            // date_trunc in UTC: 'week' starts on Monday (ISO 8601).
+            Self::Postgres => {
+                let unit = match bucket {
+                    Bucket::Day => "day",
+                    Bucket::Week => "week",
+                    Bucket::Month => "month",
+                    Bucket::Year => "year",
+                };
+                format!("date_trunc('{unit}', {column}, 'UTC')")
+            }
         }
     }
 

@@ -1,8 +1,8 @@
 //! The SQLite backend: the embedded default. WAL journal, `synchronous = FULL` so a commit
 //! survives power loss (ingest acknowledges only committed events), and every time stored as
 //! integer microseconds (UTC). Here is what SQLite does its own way: opening and migrating,
-//! writes as multi-row `VALUES`, the week buckets; the queries both backends share are in
-//! [`crate::reads`] and [`crate::links`].
+//! writes as multi-row `VALUES`; the queries both backends share are in [`crate::reads`] and
+//! [`crate::links`], the pipeline stages' transactions in [`crate::commits`].
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -10,18 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use dora_model::time::{parse_rfc3339, to_micros};
+use dora_model::time::to_micros;
 use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
-use crate::reads::{event_select, TailRow};
-use crate::sql::Dialect;
+use crate::commits::pipeline_commits;
 use crate::writes::*;
 use crate::{
-    Bucket, EventLog, EventRow, FactsOutput, FrequencyFilter, FrequencyRow, JobOutcome, NewCdEvent,
-    NewFactFailure, NewRawEvent, Position, RawBatch, RouterOutput, StoreError, DEPLOYMENTS_CURSOR,
-    ROUTER_CURSOR,
+    NewCdEvent, NewDeployment, NewFactFailure, NewFailure, NewObservation, NewRawEvent, Position,
+    RawBatch, StoreError,
 };
 
 mod links;
@@ -59,6 +57,12 @@ impl SqliteStore {
         let turn = Arc::clone(&self.write_turn).lock_owned().await;
         let tx = self.pool.begin().await?;
         Ok((turn, tx))
+    }
+
+    /// Begins the transaction that claims a function job: `BEGIN IMMEDIATE`, so the job is
+    /// deleted under the write lock and two workers cannot both find it there.
+    async fn begin_job(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     pub(crate) async fn open(path: &str) -> Result<Self, StoreError> {
@@ -135,6 +139,38 @@ impl SqliteStore {
         }
     }
 
+    pub(crate) async fn import_raw(
+        &self,
+        events: &[NewRawEvent],
+        checkpoint: Option<(&str, i64)>,
+    ) -> Result<u64, StoreError> {
+        // Without RETURNING: sqlx sends every returned row across threads, which costs more than
+        // the insert itself at import rates. Bigger statements, too (7 parameters per row).
+        const ROWS: usize = 4000;
+        let mut tx = self.pool.begin().await?;
+        let inserted = insert_rows_by(
+            &mut tx,
+            (RAW_EVENT_COLUMNS, RAW_EVENT_CONFLICT),
+            events,
+            ROWS,
+            bind_raw_event,
+        )
+        .await?;
+        if let Some((name, position)) = checkpoint {
+            sqlx::query(
+                "INSERT INTO cursors (name, position, updated_at) VALUES (?, ?, ?)
+                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+            )
+            .bind(name)
+            .bind(position)
+            .bind(to_micros(&Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
     /// Stores `events` if none of them is a duplicate (of a stored event or of another in the
     /// group); else rolls back and answers `None`.
     async fn append_raw_all_new(
@@ -176,38 +212,6 @@ impl SqliteStore {
         Ok(crate::first_occurrences_inserted(events, new_keys))
     }
 
-    pub(crate) async fn import_raw(
-        &self,
-        events: &[NewRawEvent],
-        checkpoint: Option<(&str, i64)>,
-    ) -> Result<u64, StoreError> {
-        // Without RETURNING: sqlx sends every returned row across threads, which costs more than
-        // the insert itself at import rates. Bigger statements, too (7 parameters per row).
-        const ROWS: usize = 4000;
-        let mut tx = self.pool.begin().await?;
-        let inserted = insert_rows(
-            &mut tx,
-            (RAW_EVENT_COLUMNS, RAW_EVENT_CONFLICT),
-            events,
-            ROWS,
-            bind_raw_event,
-        )
-        .await?;
-        if let Some((name, position)) = checkpoint {
-            sqlx::query(
-                "INSERT INTO cursors (name, position, updated_at) VALUES (?, ?, ?)
-                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-            )
-            .bind(name)
-            .bind(position)
-            .bind(to_micros(&Utc::now()))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(inserted)
-    }
-
     pub(crate) async fn cursor(&self, name: &str) -> Result<Position, StoreError> {
         let position: Option<i64> =
             sqlx::query_scalar("SELECT position FROM cursors WHERE name = ?")
@@ -238,267 +242,112 @@ impl SqliteStore {
             more_pending: false,
         })
     }
-
-    pub(crate) async fn commit_router_pass(
-        &self,
-        from: Position,
-        to: Position,
-        output: &RouterOutput,
-    ) -> Result<(), StoreError> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        let now = to_micros(&Utc::now());
-        // Multi-row statements, as for raw appends: a pass of a loaded router stores hundreds of
-        // CDEvents, one round trip to SQLite's worker thread per chunk instead of per CDEvent.
-        insert_rows(
-            &mut tx,
-            (CDEVENT_COLUMNS, CDEVENT_CONFLICT),
-            &output.cdevents,
-            CDEVENT_ROWS_PER_STATEMENT,
-            |row, (raw_seq, cdevent)| bind_cdevent(row, *raw_seq, cdevent, now),
-        )
-        .await?;
-        for failure in &output.failures {
-            let failed = (
-                failure.raw_seq,
-                failure.transformer.as_str(),
-                failure.reason.as_str(),
-            );
-            record_transform_failure(&mut tx, failed, now).await?;
-        }
-        let enqueue = format!(
-            "INSERT INTO {FUNCTION_JOB_COLUMNS} VALUES ($1, $2, $3, $3) {FUNCTION_JOB_CONFLICT}"
-        );
-        for (raw_seq, function) in &output.function_jobs {
-            sqlx::query(&enqueue)
-                .bind(raw_seq)
-                .bind(function)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        move_cursor(&mut tx, ROUTER_CURSOR, from, to).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(crate) async fn finish_function_job(
-        &self,
-        raw_seq: i64,
-        function: &str,
-        outcome: &JobOutcome,
-    ) -> Result<bool, StoreError> {
-        // BEGIN IMMEDIATE: the job is deleted under the write lock, so two workers cannot both
-        // find it there.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let deleted = sqlx::query("DELETE FROM function_jobs WHERE raw_seq = ? AND function = ?")
-            .bind(raw_seq)
-            .bind(function)
-            .execute(&mut *tx)
-            .await?;
-        if deleted.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        match outcome {
-            JobOutcome::Done(cdevents) => {
-                for cdevent in cdevents {
-                    insert_cdevent(&mut tx, raw_seq, cdevent).await?;
-                }
-            }
-            JobOutcome::Failed {
-                transformer,
-                reason,
-            } => {
-                let now = to_micros(&Utc::now());
-                record_transform_failure(&mut tx, (raw_seq, transformer, reason), now).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    pub(crate) async fn commit_facts(
-        &self,
-        from: i64,
-        to: i64,
-        output: &FactsOutput,
-    ) -> Result<(), StoreError> {
-        // Multi-row statements, as for raw appends: one round trip to SQLite's worker thread per
-        // chunk instead of per row.
-        let (_turn, mut tx) = self.begin_write().await?;
-        let deployments = (DEPLOYMENT_WRITE_COLUMNS, DEPLOYMENT_CONFLICT);
-        insert_rows(
-            &mut tx,
-            deployments,
-            &output.deployments,
-            ROWS_PER_STATEMENT,
-            |mut row, d| {
-                row.push_bind(d.cdevent_seq)
-                    .push_bind(&d.cdevent_id)
-                    .push_bind(d.kind.as_str())
-                    .push_bind(&d.service)
-                    .push_bind(&d.environment)
-                    .push_bind(&d.artifact_id)
-                    .push_bind(to_micros(&d.deployed_at))
-                    .push_bind(&d.team)
-                    .push_bind(d.failed)
-                    .push_bind(&d.revision);
-            },
-        )
-        .await?;
-        let observations = (OBSERVATION_WRITE_COLUMNS, OBSERVATION_CONFLICT);
-        insert_rows(
-            &mut tx,
-            observations,
-            &output.observations,
-            ROWS_PER_STATEMENT,
-            |mut row, o| {
-                row.push_bind(o.cdevent_seq)
-                    .push_bind(o.ordinal)
-                    .push_bind(o.fact)
-                    .push_bind(&o.fact_id)
-                    .push_bind(&o.service)
-                    .push_bind(&o.environment)
-                    .push_bind(to_micros(&o.observed_at))
-                    .push_bind(&o.body);
-            },
-        )
-        .await?;
-        record_fact_failures(&mut tx, crate::FACTS_CALCULATOR, &output.failures).await?;
-        move_cursor(
-            &mut tx,
-            DEPLOYMENTS_CURSOR,
-            Position::at(from),
-            Position::at(to),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(crate) async fn deploy_frequency(
-        &self,
-        bucket: Bucket,
-        filter: &FrequencyFilter,
-    ) -> Result<Vec<FrequencyRow>, StoreError> {
-        // `deployed_at / 1000000` is whole seconds; 'weekday 0' moves to the next Sunday (or stays
-        // on one), and six days back from it is that ISO week's Monday.
-        let bucket_sql = match bucket {
-            Bucket::Day => "strftime('%Y-%m-%dT00:00:00Z', deployed_at / 1000000, 'unixepoch')",
-            Bucket::Week => {
-                "strftime('%Y-%m-%dT00:00:00Z', deployed_at / 1000000, 'unixepoch', 'weekday 0', '-6 days')"
-            }
-            Bucket::Month => "strftime('%Y-%m-01T00:00:00Z', deployed_at / 1000000, 'unixepoch')",
-            Bucket::Year => "strftime('%Y-01-01T00:00:00Z', deployed_at / 1000000, 'unixepoch')",
-        };
-        let sql = format!(
-            "SELECT service, {bucket_sql} AS bucket, COUNT(*) AS deployments FROM deployments
-             WHERE (?1 IS NULL OR environment = ?1) AND (?2 IS NULL OR service = ?2)
-             GROUP BY service, bucket ORDER BY bucket, service"
-        );
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(&sql)
-            .bind(&filter.environment)
-            .bind(&filter.service)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter()
-            .map(|(service, bucket, deployments)| {
-                let bucket_start = parse_rfc3339(&bucket).ok_or_else(|| StoreError::Corrupt {
-                    seq: 0,
-                    reason: format!("bucket {bucket:?} is not a timestamp"),
-                })?;
-                Ok(FrequencyRow {
-                    service,
-                    deployments,
-                    bucket_start,
-                })
-            })
-            .collect()
-    }
-
-    pub(crate) async fn tail_start(&self, log: EventLog) -> Result<Position, StoreError> {
-        let table = match log {
-            EventLog::CloudEvents => "SELECT COALESCE(MAX(seq), 0) FROM cloudevents_raw",
-            EventLog::CdEvents => "SELECT COALESCE(MAX(seq), 0) FROM cdevents_raw",
-        };
-        let seq: i64 = sqlx::query_scalar(table).fetch_one(&self.pool).await?;
-        Ok(Position { tx: 0, seq })
-    }
-
-    pub(crate) async fn tail_events(
-        &self,
-        log: EventLog,
-        after: Position,
-        limit: i64,
-    ) -> Result<Vec<(Position, EventRow)>, StoreError> {
-        // One writer at a time: rows become visible in `seq` order.
-        let sql = format!(
-            "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
-            event_select(Dialect::Sqlite, log, ", 0 AS tx")
-        );
-        let rows: Vec<TailRow> = sqlx::query_as(&sql)
-            .bind(after.seq)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|r| (r.position, r.event)).collect())
-    }
 }
 
-async fn insert_cdevent(
+pipeline_commits!(SqliteStore);
+
+/// Appends CDEvents (with the raw event each came from), `stored_at` now. Multi-row
+/// statements, as for raw appends: a pass of a loaded router stores hundreds of CDEvents, one
+/// round trip to SQLite's worker thread per chunk instead of per CDEvent.
+async fn append_cdevents(
     tx: &mut Transaction<'_, Sqlite>,
-    raw_seq: i64,
-    cdevent: &NewCdEvent,
+    cdevents: &[(i64, &NewCdEvent)],
 ) -> Result<(), StoreError> {
     let now = to_micros(&Utc::now());
-    insert_rows(
-        tx,
-        (CDEVENT_COLUMNS, CDEVENT_CONFLICT),
-        std::slice::from_ref(cdevent),
-        1,
-        |row, cdevent| bind_cdevent(row, raw_seq, cdevent, now),
-    )
+    let table = (CDEVENT_COLUMNS, CDEVENT_CONFLICT);
+    insert_rows(tx, table, cdevents, |mut row, (raw_seq, cdevent)| {
+        row.push_bind(&cdevent.id)
+            .push_bind(&cdevent.source)
+            .push_bind(&cdevent.event_type)
+            .push_bind(&cdevent.subject_id)
+            .push_bind(&cdevent.subject_source)
+            .push_bind(to_micros(&cdevent.timestamp))
+            .push_bind(&cdevent.content)
+            .push_bind(*raw_seq)
+            .push_bind(&cdevent.transformer)
+            .push_bind(now);
+    })
     .await?;
     Ok(())
 }
 
-/// CDEvents per multi-row INSERT (10 parameters each, under SQLite's 32,766 limit).
-const CDEVENT_ROWS_PER_STATEMENT: usize = 500;
-
-/// The values of one `cdevents_raw` row, in [`CDEVENT_COLUMNS`] order; `stored_at` is `now`.
-fn bind_cdevent<'r>(
-    mut row: Separated<'_, 'r, Sqlite, &'static str>,
-    raw_seq: i64,
-    cdevent: &'r NewCdEvent,
-    now: i64,
-) {
-    row.push_bind(&cdevent.id)
-        .push_bind(&cdevent.source)
-        .push_bind(&cdevent.event_type)
-        .push_bind(&cdevent.subject_id)
-        .push_bind(&cdevent.subject_source)
-        .push_bind(to_micros(&cdevent.timestamp))
-        .push_bind(&cdevent.content)
-        .push_bind(raw_seq)
-        .push_bind(&cdevent.transformer)
-        .push_bind(now);
+/// Records (or records again) that transformers failed on raw events, at the same instant.
+async fn record_transform_failures(
+    tx: &mut Transaction<'_, Sqlite>,
+    failures: &[NewFailure],
+) -> Result<(), StoreError> {
+    let now = to_micros(&Utc::now());
+    let statement = format!(
+        "INSERT INTO {TRANSFORM_FAILURE_COLUMNS} VALUES ($1, $2, $3, $4) {TRANSFORM_FAILURE_CONFLICT}"
+    );
+    for failure in failures {
+        sqlx::query(&statement)
+            .bind(failure.raw_seq)
+            .bind(&failure.transformer)
+            .bind(crate::storable_reason(&failure.reason))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
-/// Records (or records again) that a transformer failed on a raw event:
-/// `(raw_seq, transformer, reason)`, at `failed_at` (microseconds).
-async fn record_transform_failure(
+/// Queues calls of external functions: `(raw_seq, function name)`, due now.
+async fn enqueue_function_jobs(
     tx: &mut Transaction<'_, Sqlite>,
-    (raw_seq, transformer, reason): (i64, &str, &str),
-    failed_at: i64,
+    jobs: &[(i64, String)],
 ) -> Result<(), StoreError> {
-    sqlx::query(&format!(
-        "INSERT INTO {TRANSFORM_FAILURE_COLUMNS} VALUES ($1, $2, $3, $4) {TRANSFORM_FAILURE_CONFLICT}"
-    ))
-    .bind(raw_seq)
-    .bind(transformer)
-    .bind(crate::storable_reason(reason))
-    .bind(failed_at)
-    .execute(&mut **tx)
+    let now = to_micros(&Utc::now());
+    let statement = format!(
+        "INSERT INTO {FUNCTION_JOB_COLUMNS} VALUES ($1, $2, $3, $3) {FUNCTION_JOB_CONFLICT}"
+    );
+    for (raw_seq, function) in jobs {
+        sqlx::query(&statement)
+            .bind(raw_seq)
+            .bind(function)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn write_deployments(
+    tx: &mut Transaction<'_, Sqlite>,
+    deployments: &[NewDeployment],
+) -> Result<(), StoreError> {
+    let table = (DEPLOYMENT_WRITE_COLUMNS, DEPLOYMENT_CONFLICT);
+    insert_rows(tx, table, deployments, |mut row, d| {
+        row.push_bind(d.cdevent_seq)
+            .push_bind(&d.cdevent_id)
+            .push_bind(d.kind.as_str())
+            .push_bind(&d.service)
+            .push_bind(&d.environment)
+            .push_bind(&d.artifact_id)
+            .push_bind(to_micros(&d.deployed_at))
+            .push_bind(&d.team)
+            .push_bind(d.failed)
+            .push_bind(&d.revision);
+    })
+    .await?;
+    Ok(())
+}
+
+async fn write_observations(
+    tx: &mut Transaction<'_, Sqlite>,
+    observations: &[NewObservation],
+) -> Result<(), StoreError> {
+    let table = (OBSERVATION_WRITE_COLUMNS, OBSERVATION_CONFLICT);
+    insert_rows(tx, table, observations, |mut row, o| {
+        row.push_bind(o.cdevent_seq)
+            .push_bind(o.ordinal)
+            .push_bind(o.fact)
+            .push_bind(&o.fact_id)
+            .push_bind(&o.service)
+            .push_bind(&o.environment)
+            .push_bind(to_micros(&o.observed_at))
+            .push_bind(&o.body);
+    })
     .await?;
     Ok(())
 }
@@ -537,9 +386,19 @@ fn bind_raw_event<'r>(mut row: Separated<'_, 'r, Sqlite, &'static str>, event: &
 }
 
 /// Inserts `rows` into `table` (`"name (columns)"`, then what a conflict does) with multi-row
-/// statements of at most `per_statement` rows, each row's values pushed by `bind`: one round
-/// trip to SQLite's worker thread per statement instead of per row. Returns the rows inserted.
+/// statements of [`ROWS_PER_STATEMENT`] rows, each row's values pushed by `bind`: one round trip
+/// to SQLite's worker thread per statement instead of per row. Returns the rows inserted.
 async fn insert_rows<'r, T>(
+    tx: &mut Transaction<'_, Sqlite>,
+    table: (&str, &str),
+    rows: &'r [T],
+    bind: impl FnMut(Separated<'_, 'r, Sqlite, &'static str>, &'r T),
+) -> Result<u64, StoreError> {
+    insert_rows_by(tx, table, rows, ROWS_PER_STATEMENT, bind).await
+}
+
+/// [`insert_rows`] with at most `per_statement` rows per statement.
+async fn insert_rows_by<'r, T>(
     tx: &mut Transaction<'_, Sqlite>,
     (table, on_conflict): (&str, &str),
     rows: &'r [T],

@@ -44,17 +44,32 @@ pub enum Key {
 }
 
 impl Key {
-    /// From the URL form: `deployment-frequency`, `lead-time`, `change-failure-rate`,
-    /// `recovery-time`, `rework-rate`.
-    pub fn from_path(segment: &str) -> Option<Key> {
-        match segment {
-            "deployment-frequency" => Some(Key::DeploymentFrequency),
-            "lead-time" => Some(Key::LeadTime),
-            "change-failure-rate" => Some(Key::ChangeFailureRate),
-            "recovery-time" => Some(Key::RecoveryTime),
-            "rework-rate" => Some(Key::ReworkRate),
-            _ => None,
+    /// The five keys, in the order of a report's `keys`.
+    pub const ALL: [Key; 5] = [
+        Key::DeploymentFrequency,
+        Key::LeadTime,
+        Key::ChangeFailureRate,
+        Key::RecoveryTime,
+        Key::ReworkRate,
+    ];
+
+    /// Its name in a report's `keys`: `deployment_frequency`, `lead_time`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Key::DeploymentFrequency => "deployment_frequency",
+            Key::LeadTime => "lead_time",
+            Key::ChangeFailureRate => "change_failure_rate",
+            Key::RecoveryTime => "recovery_time",
+            Key::ReworkRate => "rework_rate",
         }
+    }
+
+    /// From the URL form, the name with `-` for `_`: `deployment-frequency`, `lead-time`,
+    /// `change-failure-rate`, `recovery-time`, `rework-rate`.
+    pub fn from_path(segment: &str) -> Option<Key> {
+        Self::ALL
+            .into_iter()
+            .find(|key| key.name().replace('_', "-") == segment)
     }
 }
 

@@ -319,13 +319,7 @@ fn report_json_shape() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["window"]["from"], "2024-01-01T00:00:00Z");
     assert_eq!(json["window"]["to"], "2024-02-01T00:00:00Z");
-    for key in [
-        "deployment_frequency",
-        "lead_time",
-        "change_failure_rate",
-        "recovery_time",
-        "rework_rate",
-    ] {
+    for key in Key::ALL.map(Key::name) {
         let k = &json["keys"][key];
         for field in ["value", "unit", "level", "thresholds", "sample_size"] {
             assert!(k.get(field).is_some(), "{key}.{field} missing");
@@ -351,12 +345,7 @@ fn report_json_shape() {
     let empty = serde_json::to_value(compute(&DoraFacts::default(), &jan(), &prod())).unwrap();
     assert_eq!(empty["keys"]["deployment_frequency"]["value"], 0);
     assert_eq!(empty["keys"]["deployment_frequency"]["level"], "low");
-    for key in [
-        "lead_time",
-        "change_failure_rate",
-        "recovery_time",
-        "rework_rate",
-    ] {
+    for key in Key::ALL[1..].iter().map(|key| key.name()) {
         assert!(empty["keys"][key]["value"].is_null(), "{key}");
         assert!(empty["keys"][key]["level"].is_null(), "{key}");
         assert_eq!(empty["keys"][key]["sample_size"], 0, "{key}");

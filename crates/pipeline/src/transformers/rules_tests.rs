@@ -20,6 +20,15 @@ fn event(data: Value) -> CloudEvent {
     .unwrap()
 }
 
+/// Why the rule that emits `emit` (and matches everything) failed on `input`.
+fn run_time_reason(emit: &str, input: &CloudEvent) -> String {
+    rule(None, emit)
+        .unwrap()
+        .documents(input)
+        .unwrap_err()
+        .reason
+}
+
 const DEPLOYED: &str = r#"{context: {type: "dev.cdevents.service.deployed.0.3.0"},
     subject: {id: .data.name, content: {environment: {id: "prod"},
               artifactId: "pkg:generic/\(.data.name)@\(.data.number)"}}}"#;
@@ -33,31 +42,32 @@ fn compile_errors_name_the_rule_the_expression_and_the_position() {
         "rule \"deploys\": emit: expected term, found \"}\" at line 1, column 18\n    {context: {type: }}\n                     ^"
     );
 
-    let error = rule(Some(".type ==\n  \"x\" and nosuch"), DEPLOYED).unwrap_err();
-    assert!(
-        error
-            .message
-            .starts_with("match: undefined filter nosuch/0 at line 2, column 11"),
-        "{error}"
-    );
-    assert!(
-        error
-            .message
-            .ends_with("\n      \"x\" and nosuch\n              ^"),
-        "{error}"
-    );
-
-    let error = rule(None, ".data | \"unclosed").unwrap_err();
-    assert!(error.message.contains("expected closing quote"), "{error}");
-    let error = rule(None, "$x").unwrap_err();
-    assert!(
-        error
-            .message
-            .starts_with("emit: undefined variable $x at line 1, column 1"),
-        "{error}"
-    );
-    let error = rule(None, "import \"m\" as m; .").unwrap_err();
-    assert!(error.message.contains("cannot import"), "{error}");
+    // How the message of each broken expression starts and ends.
+    for (matches, emit, starts, ends) in [
+        (
+            Some(".type ==\n  \"x\" and nosuch"),
+            DEPLOYED,
+            "match: undefined filter nosuch/0 at line 2, column 11",
+            "\n      \"x\" and nosuch\n              ^",
+        ),
+        (
+            None,
+            "$x",
+            "emit: undefined variable $x at line 1, column 1",
+            "",
+        ),
+    ] {
+        let error = rule(matches, emit).unwrap_err();
+        assert!(error.message.starts_with(starts), "{error}");
+        assert!(error.message.ends_with(ends), "{error}");
+    }
+    for (emit, part) in [
+        (".data | \"unclosed", "expected closing quote"),
+        ("import \"m\" as m; .", "cannot import"),
+    ] {
+        let error = rule(None, emit).unwrap_err();
+        assert!(error.message.contains(part), "{error}");
+    }
 }
 
 #[test]
@@ -183,13 +193,7 @@ fn explicit_context_values_are_kept_and_tool_times_become_rfc3339() {
 #[test]
 fn run_time_errors_are_transform_errors_with_the_reason() {
     let input = event(json!({"name": "web"}));
-    let reason = |emit: &str| {
-        rule(None, emit)
-            .unwrap()
-            .documents(&input)
-            .unwrap_err()
-            .reason
-    };
+    let reason = |emit: &str| run_time_reason(emit, &input);
     assert_eq!(
         reason("error(\"no build number\")"),
         "emit: no build number"
@@ -250,13 +254,7 @@ fn timestamp_and_oci_purl_are_the_transformers_helpers() {
         json!({"at": "2016-08-12T15:23:28Z", "ms": "2016-08-12T15:23:28Z",
                "purl": "pkg:oci/nginx?repository_url=docker.io/library/nginx&tag=1.25"})
     );
-    let reason = |emit: &str| {
-        rule(None, emit)
-            .unwrap()
-            .documents(&input)
-            .unwrap_err()
-            .reason
-    };
+    let reason = |emit: &str| run_time_reason(emit, &input);
     assert_eq!(
         reason("\"soon\" | timestamp"),
         "emit: \"soon\" is not a timestamp"

@@ -308,8 +308,7 @@ impl Store {
         // ids the keys do not need, and mapped as they stream in: a history's worth of rows is
         // never held twice.
         let (from, to) = (from.unwrap_or_else(earliest), to.unwrap_or_else(latest));
-        let deployments = dispatch!(self, s => s.key_deployments(from, to).await)?;
-        let shipped = dispatch!(self, s => s.key_shipped(from, to).await)?;
+        let (deployments, shipped) = dispatch!(self, s => s.key_records(from, to).await)?;
         let detections = "SELECT i.deployment_id, i.detected_at FROM deployments d
              JOIN incident_links i ON i.deployment_id = d.id
              WHERE d.deployed_at >= $1 AND d.deployed_at < $2";

@@ -14,74 +14,82 @@ use crate::StoreError;
 
 link_commits!(PostgresStore, Postgres, Dialect::Postgres, usize::MAX);
 
+/// The production deployments of [`crate::Store::key_rows`] (their links flag them), as
+/// arrays per day of `deployed_at` in `[$1, $2)`.
+const DEPLOYMENT_DAYS: &str = "SELECT array_agg(d.id) AS ids, array_agg(d.deployed_at) AS ats,
+            array_agg(l.flags) AS flags, array_agg(l.recovery_seconds) AS recoveries
+     FROM deployments d JOIN deployment_links l ON l.deployment_id = d.id
+     WHERE d.deployed_at >= $1
+       AND d.deployed_at < $2 AND (l.flags & 1) = 1
+     GROUP BY date_trunc('day', d.deployed_at AT TIME ZONE 'UTC')";
+
+/// The shipped changes of [`crate::Store::key_rows`], as arrays per day of `first_at` in
+/// `[$1, $2)`.
+const SHIPPED_DAYS: &str =
+    "SELECT array_agg(first_at) AS ats, array_agg(first_deployment) AS deployments,
+            array_agg(lead) AS leads, array_agg(skewed) AS skewed
+     FROM change_links
+     WHERE first_at IS NOT NULL AND first_at >= $1
+       AND first_at < $2
+     GROUP BY date_trunc('day', first_at AT TIME ZONE 'UTC')";
+
 impl PostgresStore {
-    /// The production deployments of [`crate::Store::key_rows`], by `deployed_at` in
-    /// `[from, to)`. Many rows travel as arrays, one row per day: far fewer rows to hand over.
-    pub(crate) async fn key_deployments(
+    /// The production deployments and the shipped changes of [`crate::Store::key_rows`], by
+    /// time in `[from, to)`. Many rows travel as arrays, one row per day: far fewer rows to hand
+    /// over.
+    pub(crate) async fn key_records(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<DeploymentKeyRecord>, StoreError> {
-        type Day = (Vec<i64>, Vec<DateTime<Utc>>, Vec<i64>, Vec<Option<i64>>);
-        let mut days = sqlx::query_as::<_, Day>(
-            "SELECT array_agg(d.id) AS ids, array_agg(d.deployed_at) AS ats,
-                    array_agg(l.flags) AS flags, array_agg(l.recovery_seconds) AS recoveries
-             FROM deployments d JOIN deployment_links l ON l.deployment_id = d.id
-             WHERE d.deployed_at >= $1
-               AND d.deployed_at < $2 AND (l.flags & 1) = 1
-             GROUP BY date_trunc('day', d.deployed_at AT TIME ZONE 'UTC')",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch(&self.pool);
-        let mut deployments = Vec::new();
-        while let Some((ids, ats, flags, recoveries)) = days.try_next().await? {
+    ) -> Result<KeyRecords, StoreError> {
+        type Deployments = (Vec<i64>, Vec<DateTime<Utc>>, Vec<i64>, Vec<Option<i64>>);
+        let deployments = self.by_day(DEPLOYMENT_DAYS, (from, to), |day: Deployments| {
+            let (ids, ats, flags, recoveries) = day;
             let rows = ids.into_iter().zip(ats).zip(flags).zip(recoveries);
-            for (((id, at), flags), recovery_seconds) in rows {
-                deployments.push(DeploymentKeyRecord {
+            rows.map(
+                |(((id, at), flags), recovery_seconds)| DeploymentKeyRecord {
                     id,
                     at,
                     flags,
                     recovery_seconds,
-                });
-            }
-        }
-        Ok(deployments)
+                },
+            )
+        });
+        type Shipped = (Vec<DateTime<Utc>>, Vec<i64>, Vec<i32>, Vec<i32>);
+        let shipped = self.by_day(SHIPPED_DAYS, (from, to), |day: Shipped| {
+            let (ats, deployments, leads, skewed) = day;
+            let rows = ats.into_iter().zip(deployments).zip(leads).zip(skewed);
+            rows.map(|(((at, deployment_id), lead), skewed)| ShippedKeyRecord {
+                change_id: String::new(),
+                at,
+                deployment_id,
+                lead,
+                skewed,
+            })
+        });
+        Ok((deployments.await?, shipped.await?))
     }
 
-    /// The shipped changes of [`crate::Store::key_rows`], by `first_at` in `[from, to)`, as
-    /// arrays like [`PostgresStore::key_deployments`].
-    pub(crate) async fn key_shipped(
+    /// The rows of the days `sql` selects between `$1` and `$2`, each day's made by `rows`.
+    async fn by_day<D, I>(
         &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<ShippedKeyRecord>, StoreError> {
-        type Day = (Vec<DateTime<Utc>>, Vec<i64>, Vec<i32>, Vec<i32>);
-        let mut days = sqlx::query_as::<_, Day>(
-            "SELECT array_agg(first_at) AS ats, array_agg(first_deployment) AS deployments,
-                    array_agg(lead) AS leads, array_agg(skewed) AS skewed
-             FROM change_links
-             WHERE first_at IS NOT NULL AND first_at >= $1
-               AND first_at < $2
-             GROUP BY date_trunc('day', first_at AT TIME ZONE 'UTC')",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch(&self.pool);
-        let mut shipped = Vec::new();
-        while let Some((ats, deployments, leads, skewed)) = days.try_next().await? {
-            let rows = ats.into_iter().zip(deployments).zip(leads).zip(skewed);
-            for (((at, deployment_id), lead), skewed) in rows {
-                shipped.push(ShippedKeyRecord {
-                    change_id: String::new(),
-                    at,
-                    deployment_id,
-                    lead,
-                    skewed,
-                });
-            }
+        sql: &str,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        rows: impl Fn(D) -> I,
+    ) -> Result<Vec<I::Item>, StoreError>
+    where
+        D: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+        I: Iterator,
+    {
+        let mut days = sqlx::query_as::<_, D>(sql)
+            .bind(from)
+            .bind(to)
+            .fetch(&self.pool);
+        let mut all = Vec::new();
+        while let Some(day) = days.try_next().await? {
+            all.extend(rows(day));
         }
-        Ok(shipped)
+        Ok(all)
     }
 }
 
