@@ -31,6 +31,7 @@ mod deploy_frequency;
 mod dora;
 mod durability;
 mod events;
+mod flux;
 mod functions;
 mod grafana;
 mod helpers;
