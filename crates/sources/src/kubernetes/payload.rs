@@ -44,7 +44,7 @@ pub(crate) struct ObjectReference<'a> {
 /// anything).
 #[derive(Deserialize)]
 pub(crate) struct Object<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "or_default")]
     pub(crate) metadata: ObjectMeta<'a>,
 }
 
@@ -65,9 +65,9 @@ pub(crate) struct ObjectMeta<'a> {
     /// Set while the object is being deleted, whatever it holds.
     #[serde(default, borrow)]
     pub(crate) deletion_timestamp: Option<Stamp<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "or_default")]
     pub(crate) annotations: Annotations<'a>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "or_default")]
     pub(crate) labels: Labels<'a>,
     #[serde(default, borrow)]
     pub(crate) owner_references: Option<Vec<OwnerReference<'a>>>,
@@ -129,7 +129,7 @@ pub(crate) struct OwnerReference<'a> {
 /// The `spec` of a Deployment or ReplicaSet (read once its `metadata` says it may be a rollout).
 #[derive(Deserialize)]
 pub(crate) struct WithSpec<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "or_default")]
     pub(crate) spec: Spec<'a>,
 }
 
@@ -168,7 +168,7 @@ pub(crate) struct Container<'a> {
 /// [`template_hash`] of `spec.template`, the whole JSON of it (empty without a template).
 #[derive(Deserialize)]
 pub(crate) struct HashedTemplate {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     spec: HashedSpec,
 }
 
@@ -221,7 +221,7 @@ pub(crate) struct InvolvedObject<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ScalingEvent<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "or_default")]
     pub(crate) metadata: EventMeta<'a>,
     /// Absent is `1`.
     #[serde(default, deserialize_with = "number")]
@@ -271,6 +271,14 @@ impl Stamp<'_> {
             Stamp::Other(_) => Err(TransformError::new(format!("{name} is not a string"))),
         }
     }
+}
+
+/// A part of the object that may be absent or `null` (use with `default`): either is its
+/// default, as if it were empty.
+fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    data: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(data)?.unwrap_or_default())
 }
 
 /// A JSON number, kept as written (`count` goes into an id); `null` is absent.
