@@ -1081,26 +1081,32 @@ fn set(data: &mut Value, pointer: &str, value: Value) {
     }
 }
 
+/// What an event gives, in short: `<context.{key}> <context.timestamp>` of each CDEvent, or the
+/// error.
+fn outcome(event: &CloudEvent, key: &str) -> String {
+    match run(event) {
+        Ok(out) => out
+            .iter()
+            .map(|cdevent| {
+                format!(
+                    "{} {}",
+                    cdevent["context"][key], cdevent["context"]["timestamp"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(error) => error.reason,
+    }
+}
+
 /// Edge cases of reading the payload: which field is absent, `null`, empty or of another type,
 /// and which are read at all (a fallback time only without a CloudEvent time, a pod template
 /// only for a rollout).
 #[test]
 fn payload_edge_cases_keep_their_outcome() {
     let time = Some("2023-08-05T10:20:00Z");
-    let outcome = |event_type: &str, time: Option<&str>, data: Value| -> String {
-        match run(&cloud_event(event_type, time, data)) {
-            Ok(out) => out
-                .iter()
-                .map(|cdevent| {
-                    format!(
-                        "{} {}",
-                        cdevent["context"]["type"], cdevent["context"]["timestamp"]
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-            Err(error) => error.reason,
-        }
+    let outcome = |event_type: &str, time: Option<&str>, data: Value| {
+        outcome(&cloud_event(event_type, time, data), "type")
     };
     let with = |mut data: Value, pointer: &str, value: Value| {
         set(&mut data, pointer, value);
@@ -1176,21 +1182,7 @@ fn payload_edge_cases_keep_their_outcome() {
 #[test]
 fn event_edge_cases_keep_their_outcome() {
     let message = "Scaled up replica set x to 1 from 0";
-    let outcome = |data: Value| -> String {
-        match run(&cloud_event(RESOURCE_UPDATE, None, data)) {
-            Ok(out) => out
-                .iter()
-                .map(|cdevent| {
-                    format!(
-                        "{} {}",
-                        cdevent["context"]["id"], cdevent["context"]["timestamp"]
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-            Err(error) => error.reason,
-        }
-    };
+    let outcome = |data: Value| outcome(&cloud_event(RESOURCE_UPDATE, None, data), "id");
     let with = |changes: Value| {
         let mut data = scaling_event(message, None);
         for (pointer, value) in changes.as_object().unwrap() {
