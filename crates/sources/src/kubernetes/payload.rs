@@ -48,81 +48,73 @@ pub(crate) struct Object<'a> {
     pub(crate) metadata: ObjectMeta<'a>,
 }
 
-/// `metadata`.
+/// `metadata` (of a Deployment, a ReplicaSet or an Event).
 #[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ObjectMeta<'a> {
     /// Required by every object the transformer reads.
-    #[serde(default, deserialize_with = "de::optional_text")]
+    #[serde(deserialize_with = "de::optional_text")]
     pub(crate) name: Option<&'a str>,
     /// Required by every object the transformer reads.
-    #[serde(default, deserialize_with = "de::optional_text")]
+    #[serde(deserialize_with = "de::optional_text")]
     pub(crate) namespace: Option<&'a str>,
-    #[serde(default, deserialize_with = "de::optional_text")]
+    #[serde(deserialize_with = "de::optional_text")]
     pub(crate) uid: Option<&'a str>,
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     pub(crate) creation_timestamp: Option<Stamp<'a>>,
     /// Set while the object is being deleted, whatever it holds.
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     pub(crate) deletion_timestamp: Option<Stamp<'a>>,
-    #[serde(default, borrow, deserialize_with = "or_default")]
+    #[serde(borrow, deserialize_with = "or_default")]
     pub(crate) annotations: Annotations<'a>,
-    #[serde(default, borrow, deserialize_with = "or_default")]
+    #[serde(borrow, deserialize_with = "or_default")]
     pub(crate) labels: Labels<'a>,
-    #[serde(default, borrow)]
-    pub(crate) owner_references: Option<Vec<OwnerReference<'a>>>,
+    #[serde(borrow)]
+    pub(crate) owner_references: Option<Vec<ObjectRef<'a>>>,
 }
 
 /// The annotations the deployment controller writes (the keys are
 /// [`super::REVISION_ANNOTATION`] and [`super::REVISION_HISTORY_ANNOTATION`]).
 #[derive(Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Annotations<'a> {
-    #[serde(
-        rename = "deployment.kubernetes.io/revision",
-        default,
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(rename = "deployment.kubernetes.io/revision")]
+    #[serde(deserialize_with = "de::optional_text")]
     pub(crate) revision: Option<&'a str>,
-    #[serde(
-        rename = "deployment.kubernetes.io/revision-history",
-        default,
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(rename = "deployment.kubernetes.io/revision-history")]
+    #[serde(deserialize_with = "de::optional_text")]
     pub(crate) revision_history: Option<&'a str>,
 }
 
-/// The labels passed on in `customData.kubernetes.labels`.
+/// The labels passed on in `customData.kubernetes.labels` (the keys are `KEPT_LABELS`).
 #[derive(Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Labels<'a> {
-    #[serde(
-        rename = "app.kubernetes.io/part-of",
-        default,
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(rename = "app.kubernetes.io/part-of")]
+    #[serde(deserialize_with = "de::optional_text")]
     pub(crate) part_of: Option<&'a str>,
-    #[serde(
-        rename = "app.kubernetes.io/version",
-        default,
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(rename = "app.kubernetes.io/version")]
+    #[serde(deserialize_with = "de::optional_text")]
     pub(crate) version: Option<&'a str>,
 }
 
-/// An entry of `metadata.ownerReferences`; what the transformer needs of the controller is
-/// required by the transformer.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct OwnerReference<'a> {
-    /// Only `true` makes the entry the controller.
-    #[serde(default, deserialize_with = "de::lenient")]
+/// A reference to another object: an entry of `metadata.ownerReferences`, or the
+/// `involvedObject` of an Event. What the transformer needs of it, it requires itself.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct ObjectRef<'a> {
+    /// Only `true` makes an owner reference the controller.
+    #[serde(deserialize_with = "de::lenient")]
     pub(crate) controller: Option<bool>,
-    #[serde(default, deserialize_with = "de::optional_text")]
+    #[serde(deserialize_with = "de::optional_text")]
     pub(crate) kind: Option<&'a str>,
-    #[serde(default, deserialize_with = "de::optional_text")]
+    #[serde(deserialize_with = "de::optional_text")]
     pub(crate) api_version: Option<&'a str>,
-    #[serde(default, deserialize_with = "de::optional_text")]
+    #[serde(deserialize_with = "de::optional_text")]
     pub(crate) name: Option<&'a str>,
-    #[serde(default, deserialize_with = "de::optional_text")]
+    #[serde(deserialize_with = "de::optional_text")]
+    pub(crate) namespace: Option<&'a str>,
+    #[serde(deserialize_with = "de::optional_text")]
     pub(crate) uid: Option<&'a str>,
 }
 
@@ -193,7 +185,7 @@ impl HashedTemplate {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EventHead<'a> {
     #[serde(borrow)]
-    pub(crate) involved_object: InvolvedObject<'a>,
+    pub(crate) involved_object: ObjectRef<'a>,
     #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) reason: Option<&'a str>,
     /// Required for a `ScalingReplicaSet` Event.
@@ -201,28 +193,12 @@ pub(crate) struct EventHead<'a> {
     pub(crate) message: Option<&'a str>,
 }
 
-/// `involvedObject`: the Deployment.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct InvolvedObject<'a> {
-    #[serde(default, deserialize_with = "de::optional_text")]
-    pub(crate) kind: Option<&'a str>,
-    #[serde(default, deserialize_with = "de::optional_text")]
-    pub(crate) api_version: Option<&'a str>,
-    #[serde(default, deserialize_with = "de::optional_text")]
-    pub(crate) name: Option<&'a str>,
-    #[serde(default, deserialize_with = "de::optional_text")]
-    pub(crate) namespace: Option<&'a str>,
-    #[serde(default, deserialize_with = "de::optional_text")]
-    pub(crate) uid: Option<&'a str>,
-}
-
 /// The rest of a scale-up Event: which occurrence of it this is, and when.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ScalingEvent<'a> {
     #[serde(default, borrow, deserialize_with = "or_default")]
-    pub(crate) metadata: EventMeta<'a>,
+    pub(crate) metadata: ObjectMeta<'a>,
     /// Absent is `1`.
     #[serde(default, deserialize_with = "number")]
     pub(crate) count: Option<Number>,
@@ -232,20 +208,6 @@ pub(crate) struct ScalingEvent<'a> {
     pub(crate) event_time: Option<Stamp<'a>>,
     #[serde(default, borrow)]
     pub(crate) first_timestamp: Option<Stamp<'a>>,
-}
-
-/// `metadata` of an Event.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct EventMeta<'a> {
-    #[serde(default, deserialize_with = "de::optional_text")]
-    pub(crate) name: Option<&'a str>,
-    #[serde(default, deserialize_with = "de::optional_text")]
-    pub(crate) namespace: Option<&'a str>,
-    #[serde(default, deserialize_with = "de::optional_text")]
-    pub(crate) uid: Option<&'a str>,
-    #[serde(default, borrow)]
-    pub(crate) creation_timestamp: Option<Stamp<'a>>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -192,8 +192,8 @@ use serde_json::{json, Map, Value};
 
 use super::events::from_event;
 use super::payload::{
-    self, HashedTemplate, Labels, Object, ObjectMeta, ObjectReference, OwnerReference, Stamp,
-    TypeMeta, WithSpec,
+    self, HashedTemplate, Labels, Object, ObjectMeta, ObjectRef, ObjectReference, Stamp, TypeMeta,
+    WithSpec,
 };
 use crate::common::{insert_some, missing, payload, read};
 pub use crate::purl::{deployment_purl, oci_purl};
@@ -383,7 +383,7 @@ struct Owner<'a> {
 /// The controller of the object (`metadata.ownerReferences[]` with `controller: true`) when it is
 /// an `apps` Deployment; `None` for no controller or a controller of another kind.
 fn deployment_owner<'a>(
-    references: Option<&[OwnerReference<'a>]>,
+    references: Option<&[ObjectRef<'a>]>,
 ) -> Result<Option<Owner<'a>>, TransformError> {
     let Some((index, controller)) = references
         .unwrap_or_default()
