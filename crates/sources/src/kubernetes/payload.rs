@@ -14,7 +14,7 @@ use serde::de::{Error, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Number, Value};
 
-use super::transform::template_hash;
+use super::transform::hash_template;
 use crate::common::de;
 use crate::transform::TransformError;
 
@@ -157,7 +157,7 @@ pub(crate) struct Container<'a> {
     pub(crate) image: Option<&'a str>,
 }
 
-/// [`template_hash`] of `spec.template`, the whole JSON of it (empty without a template).
+/// [`super::template_hash`] of `spec.template`, the whole JSON of it (empty without a template).
 #[derive(Deserialize)]
 pub(crate) struct HashedTemplate {
     #[serde(default, deserialize_with = "or_default")]
@@ -252,10 +252,10 @@ fn number<'de, D: Deserializer<'de>>(data: D) -> Result<Option<Number>, D::Error
     }
 }
 
-/// [`template_hash`] of any JSON; `null` is as if absent.
+/// [`super::template_hash`] of any JSON; `null` is as if absent.
 fn hash<'de, D: Deserializer<'de>>(data: D) -> Result<String, D::Error> {
     Ok(match Value::deserialize(data)? {
         Value::Null => String::new(),
-        template => template_hash(&template),
+        template => hash_template(template),
     })
 }

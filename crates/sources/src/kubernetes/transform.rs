@@ -468,7 +468,11 @@ fn pod_template<'a>(
 /// assert_eq!(template_hash(&deployment), template_hash(&replica_set));
 /// ```
 pub fn template_hash(template: &Value) -> String {
-    let mut template = template.clone();
+    hash_template(template.clone())
+}
+
+/// [`template_hash`] of a template the caller owns (no copy).
+pub(crate) fn hash_template(mut template: Value) -> String {
     if let Some(labels) = template
         .pointer_mut("/metadata/labels")
         .and_then(Value::as_object_mut)
