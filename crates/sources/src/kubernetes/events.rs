@@ -14,10 +14,11 @@ use crate::transform::{Emitted, TransformError, SERVICE_DEPLOYED};
 /// zero; nothing for any other Event.
 pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let EventHead {
-        involved_object: object,
+        involved_object,
         reason,
         message,
     } = read(data)?;
+    let object = involved_object.ok_or_else(|| missing("data.involvedObject"))?;
     if object.kind != Some("Deployment")
         || !in_groups(object.api_version, &DEPLOYMENT_GROUPS)
         || reason != Some("ScalingReplicaSet")

@@ -10,7 +10,11 @@
 
 use chrono::{DateTime, Utc};
 use dora_model::time::parse_rfc3339;
-use serde::de::{Error, IgnoredAny};
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeSeed, Error, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Number, Value};
 
@@ -44,7 +48,7 @@ pub(crate) struct ObjectReference<'a> {
 /// anything).
 #[derive(Deserialize)]
 pub(crate) struct Object<'a> {
-    #[serde(default, borrow, deserialize_with = "or_default")]
+    #[serde(default, borrow, deserialize_with = "object_or_default")]
     pub(crate) metadata: ObjectMeta<'a>,
 }
 
@@ -65,11 +69,24 @@ pub(crate) struct ObjectMeta<'a> {
     /// Set while the object is being deleted, whatever it holds.
     #[serde(borrow)]
     pub(crate) deletion_timestamp: Option<Stamp<'a>>,
-    #[serde(borrow, deserialize_with = "or_default")]
+    #[serde(borrow, deserialize_with = "object_or_default")]
     pub(crate) annotations: Annotations<'a>,
-    #[serde(borrow, deserialize_with = "or_default")]
+    #[serde(borrow, deserialize_with = "object_or_default")]
     pub(crate) labels: Labels<'a>,
-    #[serde(borrow)]
+}
+
+/// The owners of a ReplicaSet (read only for ReplicaSets, once they are not being deleted).
+#[derive(Deserialize)]
+pub(crate) struct Owned<'a> {
+    #[serde(default, borrow, deserialize_with = "object_or_default")]
+    pub(crate) metadata: OwnerReferences<'a>,
+}
+
+/// `metadata.ownerReferences`.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OwnerReferences<'a> {
+    #[serde(default, borrow, deserialize_with = "strict_list")]
     pub(crate) owner_references: Option<Vec<ObjectRef<'a>>>,
 }
 
@@ -121,7 +138,7 @@ pub(crate) struct ObjectRef<'a> {
 /// The `spec` of a Deployment or ReplicaSet (read once its `metadata` says it may be a rollout).
 #[derive(Deserialize)]
 pub(crate) struct WithSpec<'a> {
-    #[serde(default, borrow, deserialize_with = "or_default")]
+    #[serde(default, borrow, deserialize_with = "object_or_default")]
     pub(crate) spec: Spec<'a>,
 }
 
@@ -131,26 +148,26 @@ pub(crate) struct Spec<'a> {
     /// Absent is the API default, 1.
     #[serde(default, deserialize_with = "number")]
     pub(crate) replicas: Option<Number>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "optional_object")]
     pub(crate) template: Option<PodTemplate<'a>>,
 }
 
 /// `spec.template`.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct PodTemplate<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "optional_object")]
     pub(crate) spec: Option<PodSpec<'a>>,
 }
 
 /// `spec.template.spec`.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct PodSpec<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "list")]
     pub(crate) containers: Option<Vec<Container<'a>>>,
 }
 
 /// An entry of `spec.template.spec.containers`.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct Container<'a> {
     /// Required of every container of a rollout.
     #[serde(default, deserialize_with = "de::optional_text")]
@@ -160,7 +177,7 @@ pub(crate) struct Container<'a> {
 /// [`super::template_hash`] of `spec.template`, the whole JSON of it (empty without a template).
 #[derive(Deserialize)]
 pub(crate) struct HashedTemplate {
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(default, deserialize_with = "object_or_default")]
     spec: HashedSpec,
 }
 
@@ -184,8 +201,9 @@ impl HashedTemplate {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EventHead<'a> {
-    #[serde(borrow)]
-    pub(crate) involved_object: ObjectRef<'a>,
+    /// Required; anything but an object is an empty one.
+    #[serde(default, borrow, deserialize_with = "present_object")]
+    pub(crate) involved_object: Option<ObjectRef<'a>>,
     #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) reason: Option<&'a str>,
     /// Required for a `ScalingReplicaSet` Event.
@@ -197,7 +215,7 @@ pub(crate) struct EventHead<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ScalingEvent<'a> {
-    #[serde(default, borrow, deserialize_with = "or_default")]
+    #[serde(default, borrow, deserialize_with = "object_or_default")]
     pub(crate) metadata: ObjectMeta<'a>,
     /// Absent is `1`.
     #[serde(default, deserialize_with = "number")]
@@ -235,12 +253,187 @@ impl Stamp<'_> {
     }
 }
 
-/// A part of the object that may be absent or `null` (use with `default`): either is its
-/// default, as if it were empty.
-fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+/// What a part of an object holds: an object (read as `T`), `null`, or something else. The path
+/// readers the transformer had before took the fields of anything but an object as absent
+/// (`data.metadata.name` of `"metadata": 5` is missing); the readers below keep that.
+enum Part<T> {
+    Object(T),
+    Null,
+    Other,
+}
+
+/// The `visit_*` methods of a [`Visitor`] for booleans, numbers and strings, each giving what the
+/// visitor's `other` method makes of the value (the visitors of parts that must be objects or
+/// arrays).
+macro_rules! scalars_are_other {
+    () => {
+        fn visit_bool<E: Error>(self, value: bool) -> Result<Self::Value, E> {
+            self.other(Unexpected::Bool(value))
+        }
+
+        fn visit_i64<E: Error>(self, value: i64) -> Result<Self::Value, E> {
+            self.other(Unexpected::Signed(value))
+        }
+
+        fn visit_u64<E: Error>(self, value: u64) -> Result<Self::Value, E> {
+            self.other(Unexpected::Unsigned(value))
+        }
+
+        fn visit_f64<E: Error>(self, value: f64) -> Result<Self::Value, E> {
+            self.other(Unexpected::Float(value))
+        }
+
+        fn visit_str<E: Error>(self, value: &str) -> Result<Self::Value, E> {
+            self.other(Unexpected::Str(value))
+        }
+    };
+}
+
+/// Reads a [`Part`]; an object through the same deserializer, so that errors in it name the
+/// field.
+struct PartVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for PartVisitor<T> {
+    type Value = Part<T>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Part<T>, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(Part::Object)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Part<T>, A::Error> {
+        IgnoredAny.visit_seq(seq).map(|_| Part::Other)
+    }
+
+    fn visit_unit<E: Error>(self) -> Result<Part<T>, E> {
+        Ok(Part::Null)
+    }
+
+    scalars_are_other!();
+}
+
+impl<T> PartVisitor<T> {
+    fn other<E: Error>(self, _: Unexpected) -> Result<Part<T>, E> {
+        Ok(Part::Other)
+    }
+}
+
+fn part<'de, D: Deserializer<'de>, T: Deserialize<'de>>(data: D) -> Result<Part<T>, D::Error> {
+    data.deserialize_any(PartVisitor(PhantomData))
+}
+
+/// A part that may be absent (use with `default`): `null` or not an object is its default, as if
+/// empty.
+fn object_or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
     data: D,
 ) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(data)?.unwrap_or_default())
+    Ok(match part(data)? {
+        Part::Object(object) => object,
+        Part::Null | Part::Other => T::default(),
+    })
+}
+
+/// A part that may be absent (use with `default`): `null` or not an object is `None`.
+fn optional_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    data: D,
+) -> Result<Option<T>, D::Error> {
+    Ok(match part(data)? {
+        Part::Object(object) => Some(object),
+        Part::Null | Part::Other => None,
+    })
+}
+
+/// A part that must be there (use with `default`; the caller says it is missing when `None`):
+/// absent or `null` is `None`, anything but an object an empty one.
+fn present_object<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    data: D,
+) -> Result<Option<T>, D::Error> {
+    Ok(match part(data)? {
+        Part::Object(object) => Some(object),
+        Part::Null => None,
+        Part::Other => Some(T::default()),
+    })
+}
+
+/// A list of parts that may be absent (use with `default`): anything but an array is `None`, and
+/// an entry that is not an object an empty one.
+fn list<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    data: D,
+) -> Result<Option<Vec<T>>, D::Error> {
+    data.deserialize_any(ListVisitor {
+        strict: false,
+        items: PhantomData,
+    })
+}
+
+/// A [`list`] of which `null` is the only other value allowed (an error names the field
+/// otherwise: `data.metadata.ownerReferences is not an array`).
+fn strict_list<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    data: D,
+) -> Result<Option<Vec<T>>, D::Error> {
+    data.deserialize_any(ListVisitor {
+        strict: true,
+        items: PhantomData,
+    })
+}
+
+/// Reads a [`list`] or [`strict_list`].
+struct ListVisitor<T> {
+    /// Whether a value that is not an array (or `null`) is an error.
+    strict: bool,
+    items: PhantomData<T>,
+}
+
+impl<T> ListVisitor<T> {
+    fn other<E: Error>(self, unexpected: Unexpected) -> Result<Option<Vec<T>>, E> {
+        if self.strict {
+            return Err(E::invalid_type(unexpected, &"a sequence"));
+        }
+        Ok(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for ListVisitor<T> {
+    type Value = Option<Vec<T>>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(ObjectOrDefault(PhantomData))? {
+            items.push(item);
+        }
+        Ok(Some(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        if self.strict {
+            return Err(A::Error::invalid_type(Unexpected::Map, &self));
+        }
+        IgnoredAny.visit_map(map).map(|_| None)
+    }
+
+    fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    scalars_are_other!();
+}
+
+/// An entry of a [`list`], read as [`object_or_default`] reads a part.
+struct ObjectOrDefault<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de> + Default> DeserializeSeed<'de> for ObjectOrDefault<T> {
+    type Value = T;
+
+    fn deserialize<D: Deserializer<'de>>(self, data: D) -> Result<T, D::Error> {
+        object_or_default(data)
+    }
 }
 
 /// A JSON number, kept as written (`count` goes into an id); `null` is absent.

@@ -192,8 +192,8 @@ use serde_json::{json, Map, Value};
 
 use super::events::from_event;
 use super::payload::{
-    self, HashedTemplate, Labels, Object, ObjectMeta, ObjectRef, ObjectReference, Stamp, TypeMeta,
-    WithSpec,
+    self, HashedTemplate, Labels, Object, ObjectMeta, ObjectRef, ObjectReference, Owned, Stamp,
+    TypeMeta, WithSpec,
 };
 use crate::common::{insert_some, missing, payload, read};
 pub use crate::purl::{deployment_purl, oci_purl};
@@ -307,7 +307,8 @@ fn from_replica_set(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Tr
     if metadata.deletion_timestamp.is_some() {
         return Ok(Vec::new());
     }
-    let Some(owner) = deployment_owner(metadata.owner_references.as_deref())? else {
+    let owned: Owned = read(data)?;
+    let Some(owner) = deployment_owner(owned.metadata.owner_references.as_deref())? else {
         return Ok(Vec::new());
     };
     let Some(revision) = metadata.annotations.revision else {
