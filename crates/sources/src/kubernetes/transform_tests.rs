@@ -1165,6 +1165,26 @@ fn payload_edge_cases_keep_their_outcome() {
          "data.spec.replicas is not a count".into()),
         (RESOURCE_ADD, None, with(replica_set("1", None, 3, "nginx"), "/metadata/creationTimestamp", json!("")),
          "no timestamp: the CloudEvent has no time and data.metadata.creationTimestamp is missing".into()),
+        // A part that is not an object (or list) is as if absent, its entries as if empty.
+        (RESOURCE_ADD, time, with(deployment(), "/metadata", json!("x")), "data.metadata.name is missing".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/metadata/annotations", json!("x")), deployed.clone()),
+        (RESOURCE_ADD, time, with(deployment(), "/spec", json!("x")),
+         "data.spec.template.spec.containers is missing or empty".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/spec/template/spec/containers", json!({})),
+         "data.spec.template.spec.containers is missing or empty".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/spec/template/spec/containers/1", json!("x")),
+         "data.spec.template.spec.containers[1].image is missing".into()),
+        (RESOURCE_DELETE, time, with(deployment(), "/metadata/ownerReferences", json!(5)),
+         format!("{SERVICE_REMOVED:?} \"2023-08-05T10:20:00Z\"")),
+        (RESOURCE_ADD, time, with(
+                replica_set("1", None, 3, "nginx"),
+                "/metadata/ownerReferences",
+                json!(["x", {"apiVersion": "apps/v1", "kind": "Deployment",
+                             "name": "nginx-deployment", "uid": DEPLOYMENT_UID, "controller": true}]),
+            ),
+         deployed.clone()),
+        (RESOURCE_ADD, time, with(replica_set("1", None, 3, "nginx"), "/metadata/ownerReferences", json!(5)),
+         "data.metadata.ownerReferences is not an array".into()),
         // References.
         (REF_DELETE, time, json!({"kind": "Deployment", "name": "", "namespace": "default"}), "data.name is missing".into()),
         (REF_DELETE, time, json!({"kind": "Deployment", "name": "web", "namespace": 5}), "data.namespace is not a string".into()),
@@ -1208,6 +1228,14 @@ fn event_edge_cases_keep_their_outcome() {
         (
             json!({"/involvedObject": null}),
             "data.involvedObject is missing".into(),
+        ),
+        (json!({"/involvedObject": "x"}), String::new()),
+        (
+            json!({"/metadata/annotations": 5, "/metadata/uid": null}),
+            rolled_out(
+                id("nginx-deployment.1775a6d9b7b0e4c1", "1"),
+                "2023-08-05T10:00:02Z",
+            ),
         ),
         (json!({"/message": null}), "data.message is missing".into()),
         (
