@@ -5,7 +5,7 @@ use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use serde_json::{json, Value};
 
-use super::payload::{EventHead, ScalingEvent};
+use super::payload::{Count, EventHead, ScalingEvent};
 use super::transform::*;
 use crate::common::{missing, read};
 use crate::transform::{Emitted, TransformError, SERVICE_DEPLOYED};
@@ -49,6 +49,7 @@ pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted
         .ok_or_else(|| missing("data.involvedObject.namespace"))?;
     let id = event_id(
         event,
+        data,
         &scaling,
         [namespace, name, replica_set],
         from.is_some(),
@@ -82,6 +83,7 @@ pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted
 /// message says "from 0", else per ReplicaSet (an older controller's message without "from").
 fn event_id(
     event: &CloudEvent,
+    data: &Value,
     scaling: &ScalingEvent,
     object: [&str; 3],
     counted: bool,
@@ -94,10 +96,9 @@ fn event_id(
             .uid
             .or(scaling.metadata.name)
             .ok_or_else(|| missing("data.metadata.uid"))?;
-        let count = scaling
+        let count = read::<Count>(data)?
             .count
-            .as_ref()
-            .map_or_else(|| "1".to_owned(), ToString::to_string);
+            .map_or_else(|| "1".to_owned(), |count| count.to_string());
         derived_id(&[
             "kubernetes",
             "event",

@@ -135,19 +135,31 @@ pub(crate) struct ObjectRef<'a> {
     pub(crate) uid: Option<&'a str>,
 }
 
-/// The `spec` of a Deployment or ReplicaSet (read once its `metadata` says it may be a rollout).
+/// The `spec.replicas` of a ReplicaSet (read once its `metadata` says it may be a rollout).
+#[derive(Deserialize)]
+pub(crate) struct Scale {
+    #[serde(default, deserialize_with = "object_or_default")]
+    pub(crate) spec: Replicas,
+}
+
+/// `spec` of a [`Scale`].
+#[derive(Default, Deserialize)]
+pub(crate) struct Replicas {
+    /// Absent is the API default, 1.
+    #[serde(default, deserialize_with = "number")]
+    pub(crate) replicas: Option<Number>,
+}
+
+/// The pod template of a Deployment or ReplicaSet (read once it is known to be a rollout).
 #[derive(Deserialize)]
 pub(crate) struct WithSpec<'a> {
     #[serde(default, borrow, deserialize_with = "object_or_default")]
     pub(crate) spec: Spec<'a>,
 }
 
-/// `spec`.
+/// `spec` of a [`WithSpec`].
 #[derive(Default, Deserialize)]
 pub(crate) struct Spec<'a> {
-    /// Absent is the API default, 1.
-    #[serde(default, deserialize_with = "number")]
-    pub(crate) replicas: Option<Number>,
     #[serde(default, borrow, deserialize_with = "optional_object")]
     pub(crate) template: Option<PodTemplate<'a>>,
 }
@@ -217,15 +229,20 @@ pub(crate) struct EventHead<'a> {
 pub(crate) struct ScalingEvent<'a> {
     #[serde(default, borrow, deserialize_with = "object_or_default")]
     pub(crate) metadata: ObjectMeta<'a>,
-    /// Absent is `1`.
-    #[serde(default, deserialize_with = "number")]
-    pub(crate) count: Option<Number>,
     #[serde(default, borrow)]
     pub(crate) last_timestamp: Option<Stamp<'a>>,
     #[serde(default, borrow)]
     pub(crate) event_time: Option<Stamp<'a>>,
     #[serde(default, borrow)]
     pub(crate) first_timestamp: Option<Stamp<'a>>,
+}
+
+/// How many times an Event occurred (read only for the Events whose id it is part of).
+#[derive(Deserialize)]
+pub(crate) struct Count {
+    /// Absent is `1`.
+    #[serde(default, deserialize_with = "number")]
+    pub(crate) count: Option<Number>,
 }
 
 // ---------------------------------------------------------------------------------------------

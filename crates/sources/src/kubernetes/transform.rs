@@ -192,8 +192,8 @@ use serde_json::{json, Map, Value};
 
 use super::events::from_event;
 use super::payload::{
-    self, HashedTemplate, Labels, Object, ObjectMeta, ObjectRef, ObjectReference, Owned, Stamp,
-    TypeMeta, WithSpec,
+    self, HashedTemplate, Labels, Object, ObjectMeta, ObjectRef, ObjectReference, Owned, Scale,
+    Stamp, TypeMeta, WithSpec,
 };
 use crate::common::{insert_some, missing, payload, read};
 pub use crate::purl::{deployment_purl, oci_purl};
@@ -322,7 +322,7 @@ fn from_replica_set(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Tr
         .map(str::trim)
         .filter(|revision| !revision.is_empty())
         .collect();
-    let WithSpec { spec } = read(data)?;
+    let Scale { spec } = read(data)?;
     let replicas = match spec.replicas {
         None => 1,
         Some(n) => n
@@ -336,6 +336,7 @@ fn from_replica_set(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Tr
     }
     let cluster = event.source.as_str();
     let id = derived_id(&["kubernetes", "deployment", cluster, owner.uid, revision]);
+    let WithSpec { spec } = read(data)?;
     let template = pod_template(data, spec.template)?;
     let (event_type, timestamp) = if rolled_back {
         (SERVICE_ROLLEDBACK, timestamp(event, &[])?)
