@@ -1185,6 +1185,10 @@ fn payload_edge_cases_keep_their_outcome() {
          deployed.clone()),
         (RESOURCE_ADD, time, with(replica_set("1", None, 3, "nginx"), "/metadata/ownerReferences", json!(5)),
          "data.metadata.ownerReferences is not an array".into()),
+        // Fields read only where they are used.
+        (RESOURCE_ADD, time, with(deployment(), "/spec/replicas", json!("x")), deployed.clone()),
+        (RESOURCE_ADD, time, with(replica_set("1", None, 0, "nginx"), "/spec/template/spec/containers/0/image", json!(5)),
+         String::new()),
         // References.
         (REF_DELETE, time, json!({"kind": "Deployment", "name": "", "namespace": "default"}), "data.name is missing".into()),
         (REF_DELETE, time, json!({"kind": "Deployment", "name": "web", "namespace": 5}), "data.namespace is not a string".into()),
@@ -1230,6 +1234,21 @@ fn event_edge_cases_keep_their_outcome() {
             "data.involvedObject is missing".into(),
         ),
         (json!({"/involvedObject": "x"}), String::new()),
+        (
+            json!({"/message": "Scaled up replica set x to 1", "/count": "x"}),
+            rolled_out(
+                derived_id(&[
+                    "kubernetes",
+                    "event",
+                    CLUSTER,
+                    "default",
+                    "nginx-deployment",
+                    "x",
+                ]),
+                "2023-08-05T10:00:02Z",
+            ),
+        ),
+        (json!({"/count": "x"}), "data.count is not a number".into()),
         (
             json!({"/metadata/annotations": 5, "/metadata/uid": null}),
             rolled_out(
