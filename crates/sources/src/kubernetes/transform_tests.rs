@@ -1214,17 +1214,18 @@ fn event_edge_cases_keep_their_outcome() {
         }
         data
     };
-    let id = |key: &str, count: &str| {
-        derived_id(&[
+    // The id of the rollout: per ReplicaSet, then the Event's key and count when counted.
+    let id = |occurrence: &[&str]| {
+        let mut parts = vec![
             "kubernetes",
             "event",
             CLUSTER,
             "default",
             "nginx-deployment",
             "x",
-            key,
-            count,
-        ])
+        ];
+        parts.extend_from_slice(occurrence);
+        derived_id(&parts)
     };
     let uid = "8f6b2a37-5f0e-4bde-9a0e-0c3f1b6e2d44";
     let rolled_out = |id: String, time: &str| format!("{id:?} {time:?}");
@@ -1236,23 +1237,13 @@ fn event_edge_cases_keep_their_outcome() {
         (json!({"/involvedObject": "x"}), String::new()),
         (
             json!({"/message": "Scaled up replica set x to 1", "/count": "x"}),
-            rolled_out(
-                derived_id(&[
-                    "kubernetes",
-                    "event",
-                    CLUSTER,
-                    "default",
-                    "nginx-deployment",
-                    "x",
-                ]),
-                "2023-08-05T10:00:02Z",
-            ),
+            rolled_out(id(&[]), "2023-08-05T10:00:02Z"),
         ),
         (json!({"/count": "x"}), "data.count is not a number".into()),
         (
             json!({"/metadata/annotations": 5, "/metadata/uid": null}),
             rolled_out(
-                id("nginx-deployment.1775a6d9b7b0e4c1", "1"),
+                id(&["nginx-deployment.1775a6d9b7b0e4c1", "1"]),
                 "2023-08-05T10:00:02Z",
             ),
         ),
@@ -1269,20 +1260,20 @@ fn event_edge_cases_keep_their_outcome() {
         ),
         (
             json!({"/involvedObject/apiVersion": null}),
-            rolled_out(id(uid, "1"), "2023-08-05T10:00:02Z"),
+            rolled_out(id(&[uid, "1"]), "2023-08-05T10:00:02Z"),
         ),
         (
             json!({"/count": 2.0}),
-            rolled_out(id(uid, "2.0"), "2023-08-05T10:00:02Z"),
+            rolled_out(id(&[uid, "2.0"]), "2023-08-05T10:00:02Z"),
         ),
         (
             json!({"/count": null}),
-            rolled_out(id(uid, "1"), "2023-08-05T10:00:02Z"),
+            rolled_out(id(&[uid, "1"]), "2023-08-05T10:00:02Z"),
         ),
         (
             json!({"/metadata/uid": ""}),
             rolled_out(
-                id("nginx-deployment.1775a6d9b7b0e4c1", "1"),
+                id(&["nginx-deployment.1775a6d9b7b0e4c1", "1"]),
                 "2023-08-05T10:00:02Z",
             ),
         ),
@@ -1292,7 +1283,7 @@ fn event_edge_cases_keep_their_outcome() {
         ),
         (
             json!({"/involvedObject/namespace": null}),
-            rolled_out(id(uid, "1"), "2023-08-05T10:00:02Z"),
+            rolled_out(id(&[uid, "1"]), "2023-08-05T10:00:02Z"),
         ),
         (
             json!({"/involvedObject/namespace": null, "/metadata/namespace": ""}),
@@ -1300,7 +1291,7 @@ fn event_edge_cases_keep_their_outcome() {
         ),
         (
             json!({"/lastTimestamp": "", "/firstTimestamp": null, "/eventTime": "2023-08-05T10:00:03.000001Z"}),
-            rolled_out(id(uid, "1"), "2023-08-05T10:00:03.000001Z"),
+            rolled_out(id(&[uid, "1"]), "2023-08-05T10:00:03.000001Z"),
         ),
         (
             json!({"/lastTimestamp": null, "/eventTime": 7}),
@@ -1308,7 +1299,7 @@ fn event_edge_cases_keep_their_outcome() {
         ),
         (
             json!({"/lastTimestamp": null, "/firstTimestamp": null}),
-            rolled_out(id(uid, "1"), "2023-08-05T10:00:01Z"),
+            rolled_out(id(&[uid, "1"]), "2023-08-05T10:00:01Z"),
         ),
     ];
     for (changes, expected) in cases {
