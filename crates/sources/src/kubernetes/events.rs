@@ -1,5 +1,6 @@
 //! Core v1 Events about Deployments (what the book's ApiServerSource watches): a
-//! `ScalingReplicaSet` Event that scales a ReplicaSet up from zero is a rollout.
+//! `ScalingReplicaSet` Event that scales a ReplicaSet up from zero is a rollout. `transform.rs`
+//! hands the Events here; they are read through the structs of `payload.rs`.
 
 use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
