@@ -1,6 +1,6 @@
 //! Helpers the transformers share: reading the CloudEvent payload, reading a JSON payload into
-//! serde structs (or, for the tools not moved to structs yet, by path) with errors that name the
-//! field, percent-encoding for purls, and laying out incident CDEvents.
+//! serde structs with errors that name the field, percent-encoding for purls, and laying out
+//! incident CDEvents.
 //!
 //! Only logic that is the same for every caller lives here; each transformer keeps its own
 //! rules (which fields, which ids). Times that tools write in their own formats are read with
@@ -27,34 +27,6 @@ pub(crate) fn payload(event: &CloudEvent) -> Result<&Value, TransformError> {
         Some(_) => Err(TransformError::new("data is not JSON")),
         None => Err(TransformError::new("data is missing")),
     }
-}
-
-/// The value at `path` under `root`; `None` when absent or `null`.
-pub(crate) fn field<'a>(root: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter()
-        .try_fold(root, |value, key| value.get(key))
-        .filter(|value| !value.is_null())
-}
-
-/// The string at `path`; `None` when absent, `null` or empty; an error when not a string.
-pub(crate) fn optional_str<'a>(
-    root: &'a Value,
-    path: &[&str],
-) -> Result<Option<&'a str>, TransformError> {
-    match field(root, path) {
-        None => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.as_str()).filter(|text| !text.is_empty())),
-        Some(_) => Err(TransformError::new(format!(
-            "{} is not a string",
-            display_path(path)
-        ))),
-    }
-}
-
-/// The string at `path`; an error naming the field when it is absent, empty or not a string.
-pub(crate) fn required_str<'a>(root: &'a Value, path: &[&str]) -> Result<&'a str, TransformError> {
-    optional_str(root, path)?
-        .ok_or_else(|| TransformError::new(format!("{} is missing", display_path(path))))
 }
 
 /// A time as a JSON value: a string in any format of [`parse_timestamp`] (RFC 3339,

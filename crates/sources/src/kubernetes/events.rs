@@ -1,32 +1,32 @@
 //! Core v1 Events about Deployments (what the book's ApiServerSource watches): a
-//! `ScalingReplicaSet` Event that scales a ReplicaSet up from zero is a rollout.
+//! `ScalingReplicaSet` Event that scales a ReplicaSet up from zero is a rollout. `transform.rs`
+//! hands the Events here; they are read through the structs of `payload.rs`.
 
 use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use serde_json::{json, Value};
 
+use super::payload::{Count, EventHead, ScalingEvent};
 use super::transform::*;
-use crate::common::{field, optional_str, required_str};
+use crate::common::{missing, read};
 use crate::transform::{Emitted, TransformError, SERVICE_DEPLOYED};
 
 /// `service.deployed` for a core v1 Event reporting that a Deployment scaled a ReplicaSet up from
 /// zero; nothing for any other Event.
 pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    if field(data, &["involvedObject"]).is_none() {
-        return Err(TransformError::new("data.involvedObject is missing"));
-    }
-    if optional_str(data, &["involvedObject", "kind"])? != Some("Deployment")
-        || !in_groups(
-            optional_str(data, &["involvedObject", "apiVersion"])?,
-            &DEPLOYMENT_GROUPS,
-        )
+    let EventHead {
+        involved_object,
+        reason,
+        message,
+    } = read(data)?;
+    let object = involved_object.ok_or_else(|| missing("data.involvedObject"))?;
+    if object.kind != Some("Deployment")
+        || !in_groups(object.api_version, &DEPLOYMENT_GROUPS)
+        || reason != Some("ScalingReplicaSet")
     {
         return Ok(Vec::new());
     }
-    if optional_str(data, &["reason"])? != Some("ScalingReplicaSet") {
-        return Ok(Vec::new());
-    }
-    let message = required_str(data, &["message"])?;
+    let message = message.ok_or_else(|| missing("data.message"))?;
     let (replica_set, from) = match parse_scaling_message(message) {
         Some(Scaling::Up { replica_set, from }) => (replica_set, from),
         Some(Scaling::Down) => return Ok(Vec::new()),
@@ -40,26 +40,32 @@ pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted
     if from.is_some_and(|from| from != 0) {
         return Ok(Vec::new());
     }
-    let name = required_str(data, &["involvedObject", "name"])?;
-    let namespace = match optional_str(data, &["involvedObject", "namespace"])? {
-        Some(namespace) => namespace,
-        None => optional_str(data, &["metadata", "namespace"])?
-            .ok_or_else(|| TransformError::new("data.involvedObject.namespace is missing"))?,
-    };
-    let id = event_id(event, data, [namespace, name, replica_set], from.is_some())?;
-    let timestamp = timestamp(
+    let scaling: ScalingEvent = read(data)?;
+    let name = object
+        .name
+        .ok_or_else(|| missing("data.involvedObject.name"))?;
+    let namespace = object
+        .namespace
+        .or(scaling.metadata.namespace)
+        .ok_or_else(|| missing("data.involvedObject.namespace"))?;
+    let id = event_id(
         event,
         data,
+        &scaling,
+        [namespace, name, replica_set],
+        from.is_some(),
+    )?;
+    let timestamp = timestamp(
+        event,
         &[
-            &["lastTimestamp"],
-            &["eventTime"],
-            &["firstTimestamp"],
-            &["metadata", "creationTimestamp"],
+            ("data.lastTimestamp", scaling.last_timestamp),
+            ("data.eventTime", scaling.event_time),
+            ("data.firstTimestamp", scaling.first_timestamp),
+            (CREATION_TIMESTAMP, scaling.metadata.creation_timestamp),
         ],
     )?;
 
-    let uid = optional_str(data, &["involvedObject", "uid"])?;
-    let mut details = object_details(namespace, name, uid);
+    let mut details = object_details(namespace, name, object.uid);
     details.insert("replicaSet".into(), json!(replica_set));
 
     Ok(vec![ServiceEvent {
@@ -79,22 +85,21 @@ pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted
 fn event_id(
     event: &CloudEvent,
     data: &Value,
+    scaling: &ScalingEvent,
     object: [&str; 3],
     counted: bool,
 ) -> Result<String, TransformError> {
     let [namespace, name, replica_set] = object;
     let cluster = event.source.as_str();
     let id = if counted {
-        let event_key = match optional_str(data, &["metadata", "uid"])? {
-            Some(uid) => uid,
-            None => optional_str(data, &["metadata", "name"])?
-                .ok_or_else(|| TransformError::new("data.metadata.uid is missing"))?,
-        };
-        let count = match field(data, &["count"]) {
-            None => "1".to_owned(),
-            Some(Value::Number(count)) => count.to_string(),
-            Some(_) => return Err(TransformError::new("data.count is not a number")),
-        };
+        let event_key = scaling
+            .metadata
+            .uid
+            .or(scaling.metadata.name)
+            .ok_or_else(|| missing("data.metadata.uid"))?;
+        let count = read::<Count>(data)?
+            .count
+            .map_or_else(|| "1".to_owned(), |count| count.to_string());
         derived_id(&[
             "kubernetes",
             "event",

@@ -1,8 +1,11 @@
 //! Kubernetes: Deployments, ReplicaSets and their Events through a Knative ApiServerSource -> deployments, rollbacks and removals.
 //!
-//! `transform.rs`: the transformer.
+//! `payload.rs` reads the ApiServerSource's CloudEvent data (Kubernetes objects) into serde
+//! structs; `transform.rs` (Deployments, ReplicaSets, removals) and `events.rs` (core v1 Events)
+//! turn them into CDEvents.
 
 mod events;
+mod payload;
 pub mod transform;
 
 pub use transform::*;

@@ -188,11 +188,14 @@ use chrono::{DateTime, Utc};
 use dora_model::cdevent::{Content, CustomData, Reference, ServiceContent};
 use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
-use dora_model::time::parse_rfc3339;
 use serde_json::{json, Map, Value};
 
 use super::events::from_event;
-use crate::common::{display_path, field, optional_str, payload, required_str};
+use super::payload::{
+    self, HashedTemplate, Labels, Object, ObjectMeta, ObjectRef, ObjectReference, Owned, Scale,
+    Stamp, TypeMeta, WithSpec,
+};
+use crate::common::{insert_some, missing, payload, read};
 pub use crate::purl::{deployment_purl, oci_purl};
 use crate::transform::{
     CdEventDraft, Emitted, TransformError, Transformer, SERVICE_DEPLOYED, SERVICE_REMOVED,
@@ -229,6 +232,9 @@ const KEPT_LABELS: [&str; 2] = ["app.kubernetes.io/part-of", "app.kubernetes.io/
 /// manages.
 pub(crate) const DEPLOYMENT_GROUPS: [&str; 2] = ["apps", "extensions"];
 
+/// The name of `metadata.creationTimestamp` in errors.
+pub(crate) const CREATION_TIMESTAMP: &str = "data.metadata.creationTimestamp";
+
 /// The `kubernetes` transformer.
 pub struct KubernetesTransformer;
 
@@ -245,8 +251,7 @@ impl Transformer for KubernetesTransformer {
             _ => return Ok(Vec::new()),
         }
         let data = payload(event)?;
-        let kind = required_str(data, &["kind"])?;
-        let api_version = optional_str(data, &["apiVersion"])?;
+        let TypeMeta { kind, api_version } = read(data)?;
         let apps = in_groups(api_version, &DEPLOYMENT_GROUPS);
         match (event.event_type.as_str(), kind) {
             (REF_DELETE, "Deployment") if apps => removed_by_reference(event, data),
@@ -263,25 +268,25 @@ impl Transformer for KubernetesTransformer {
 
 /// `service.deployed` for a Deployment object (Resource mode `add` or `update`).
 fn from_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let name = required_str(data, &["metadata", "name"])?;
-    let namespace = required_str(data, &["metadata", "namespace"])?;
-    if field(data, &["metadata", "deletionTimestamp"]).is_some() {
+    let Object { metadata } = read(data)?;
+    let (name, namespace) = name_and_namespace(&metadata)?;
+    if metadata.deletion_timestamp.is_some() {
         return Ok(Vec::new());
     }
-    let uid = optional_str(data, &["metadata", "uid"])?;
-    let revision =
-        optional_str(data, &["metadata", "annotations", REVISION_ANNOTATION])?.unwrap_or("1");
+    let uid = metadata.uid;
+    let revision = metadata.annotations.revision.unwrap_or("1");
     let object_key = uid.map_or_else(|| format!("{namespace}/{name}"), str::to_owned);
     let cluster = event.source.as_str();
     let id = derived_id(&["kubernetes", "deployment", cluster, &object_key, revision]);
-    let template = pod_template(data)?;
-    let timestamp = timestamp(event, data, &[&["metadata", "creationTimestamp"]])?;
+    let WithSpec { spec } = read(data)?;
+    let template = pod_template(data, spec.template)?;
+    let timestamp = timestamp(event, &[(CREATION_TIMESTAMP, metadata.creation_timestamp)])?;
 
     let mut details = object_details(namespace, name, uid);
     details.insert("revision".into(), json!(revision));
     details.insert("images".into(), json!(template.images));
     details.insert("templateHash".into(), json!(template.hash));
-    insert_labels(&mut details, data)?;
+    insert_labels(&mut details, &metadata.labels);
     Ok(vec![ServiceEvent {
         event_type: SERVICE_DEPLOYED,
         id,
@@ -297,33 +302,32 @@ fn from_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Tra
 /// `service.deployed` or `service.rolledback` for a ReplicaSet of a Deployment (Resource mode
 /// `add` or `update`); nothing for a ReplicaSet that is not running a rollout.
 fn from_replica_set(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let replica_set = required_str(data, &["metadata", "name"])?;
-    let namespace = required_str(data, &["metadata", "namespace"])?;
-    if field(data, &["metadata", "deletionTimestamp"]).is_some() {
+    let Object { metadata } = read(data)?;
+    let (replica_set, namespace) = name_and_namespace(&metadata)?;
+    if metadata.deletion_timestamp.is_some() {
         return Ok(Vec::new());
     }
-    let Some(owner) = deployment_owner(data)? else {
+    let owned: Owned = read(data)?;
+    let Some(owner) = deployment_owner(owned.metadata.owner_references.as_deref())? else {
         return Ok(Vec::new());
     };
-    let Some(revision) = optional_str(data, &["metadata", "annotations", REVISION_ANNOTATION])?
-    else {
+    let Some(revision) = metadata.annotations.revision else {
         return Ok(Vec::new());
     };
-    let history: Vec<&str> = optional_str(
-        data,
-        &["metadata", "annotations", REVISION_HISTORY_ANNOTATION],
-    )?
-    .unwrap_or_default()
-    .split(',')
-    .map(str::trim)
-    .filter(|revision| !revision.is_empty())
-    .collect();
-    let replicas = match field(data, &["spec", "replicas"]) {
+    let history: Vec<&str> = metadata
+        .annotations
+        .revision_history
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|revision| !revision.is_empty())
+        .collect();
+    let Scale { spec } = read(data)?;
+    let replicas = match spec.replicas {
         None => 1,
-        Some(Value::Number(n)) => n
+        Some(n) => n
             .as_u64()
             .ok_or_else(|| TransformError::new("data.spec.replicas is not a count"))?,
-        Some(_) => return Err(TransformError::new("data.spec.replicas is not a number")),
     };
     let rolled_back = !history.is_empty();
     let running = replicas > 0 || (rolled_back && event.event_type == RESOURCE_UPDATE);
@@ -332,14 +336,13 @@ fn from_replica_set(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Tr
     }
     let cluster = event.source.as_str();
     let id = derived_id(&["kubernetes", "deployment", cluster, owner.uid, revision]);
-    let template = pod_template(data)?;
+    let WithSpec { spec } = read(data)?;
+    let template = pod_template(data, spec.template)?;
     let (event_type, timestamp) = if rolled_back {
-        (SERVICE_ROLLEDBACK, timestamp(event, data, &[])?)
+        (SERVICE_ROLLEDBACK, timestamp(event, &[])?)
     } else {
-        (
-            SERVICE_DEPLOYED,
-            timestamp(event, data, &[&["metadata", "creationTimestamp"]])?,
-        )
+        let created = [(CREATION_TIMESTAMP, metadata.creation_timestamp)];
+        (SERVICE_DEPLOYED, timestamp(event, &created)?)
     };
 
     let mut details = object_details(namespace, owner.name, Some(owner.uid));
@@ -350,7 +353,7 @@ fn from_replica_set(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Tr
     }
     details.insert("images".into(), json!(template.images));
     details.insert("templateHash".into(), json!(template.hash));
-    insert_labels(&mut details, data)?;
+    insert_labels(&mut details, &metadata.labels);
     Ok(vec![ServiceEvent {
         event_type,
         id,
@@ -363,6 +366,16 @@ fn from_replica_set(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Tr
     .into_cdevent(event)])
 }
 
+/// `metadata.name` and `metadata.namespace`, which every Deployment and ReplicaSet must have.
+fn name_and_namespace<'a>(metadata: &ObjectMeta<'a>) -> Result<(&'a str, &'a str), TransformError> {
+    Ok((
+        metadata.name.ok_or_else(|| missing("data.metadata.name"))?,
+        metadata
+            .namespace
+            .ok_or_else(|| missing("data.metadata.namespace"))?,
+    ))
+}
+
 /// The Deployment that controls a ReplicaSet.
 struct Owner<'a> {
     name: &'a str,
@@ -371,45 +384,28 @@ struct Owner<'a> {
 
 /// The controller of the object (`metadata.ownerReferences[]` with `controller: true`) when it is
 /// an `apps` Deployment; `None` for no controller or a controller of another kind.
-fn deployment_owner(data: &Value) -> Result<Option<Owner<'_>>, TransformError> {
-    let references = match field(data, &["metadata", "ownerReferences"]) {
-        None => return Ok(None),
-        Some(Value::Array(references)) => references,
-        Some(_) => {
-            return Err(TransformError::new(
-                "data.metadata.ownerReferences is not an array",
-            ))
-        }
-    };
+fn deployment_owner<'a>(
+    references: Option<&[ObjectRef<'a>]>,
+) -> Result<Option<Owner<'a>>, TransformError> {
     let Some((index, controller)) = references
+        .unwrap_or_default()
         .iter()
         .enumerate()
-        .find(|(_, reference)| reference.get("controller") == Some(&Value::Bool(true)))
+        .find(|(_, reference)| reference.controller == Some(true))
     else {
         return Ok(None);
     };
-    let text = |key: &str| -> Result<Option<&str>, TransformError> {
-        match controller.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.as_str()).filter(|text| !text.is_empty())),
-            Some(_) => Err(TransformError::new(format!(
-                "data.metadata.ownerReferences[{index}].{key} is not a string"
-            ))),
-        }
-    };
-    if text("kind")? != Some("Deployment") || !in_groups(text("apiVersion")?, &DEPLOYMENT_GROUPS) {
+    if controller.kind != Some("Deployment")
+        || !in_groups(controller.api_version, &DEPLOYMENT_GROUPS)
+    {
         return Ok(None);
     }
-    let required = |key: &str| {
-        text(key)?.ok_or_else(|| {
-            TransformError::new(format!(
-                "data.metadata.ownerReferences[{index}].{key} is missing"
-            ))
-        })
+    let required = |value: Option<&'a str>, key: &str| {
+        value.ok_or_else(|| missing(&format!("data.metadata.ownerReferences[{index}].{key}")))
     };
     Ok(Some(Owner {
-        name: required("name")?,
-        uid: required("uid")?,
+        name: required(controller.name, "name")?,
+        uid: required(controller.uid, "uid")?,
     }))
 }
 
@@ -423,33 +419,36 @@ struct PodTemplate<'a> {
     hash: String,
 }
 
-fn pod_template(data: &Value) -> Result<PodTemplate<'_>, TransformError> {
-    let containers = field(data, &["spec", "template", "spec", "containers"])
-        .and_then(Value::as_array)
+/// The [`PodTemplate`] of `template` (`data.spec.template`, read from `data`).
+fn pod_template<'a>(
+    data: &Value,
+    template: Option<payload::PodTemplate<'a>>,
+) -> Result<PodTemplate<'a>, TransformError> {
+    let containers = template
+        .and_then(|template| template.spec)
+        .and_then(|spec| spec.containers)
         .filter(|containers| !containers.is_empty())
         .ok_or_else(|| {
             TransformError::new("data.spec.template.spec.containers is missing or empty")
         })?;
-    let mut images = Vec::with_capacity(containers.len());
-    for (index, container) in containers.iter().enumerate() {
-        let path = format!("data.spec.template.spec.containers[{index}].image");
-        match container.get("image") {
-            Some(Value::String(image)) if !image.is_empty() => images.push(image.as_str()),
-            Some(Value::String(_)) | Some(Value::Null) | None => {
-                return Err(TransformError::new(format!("{path} is missing")))
-            }
-            Some(_) => return Err(TransformError::new(format!("{path} is not a string"))),
-        }
-    }
+    let images = containers
+        .iter()
+        .enumerate()
+        .map(|(index, container)| {
+            container.image.ok_or_else(|| {
+                missing(&format!(
+                    "data.spec.template.spec.containers[{index}].image"
+                ))
+            })
+        })
+        .collect::<Result<Vec<&str>, _>>()?;
     let first_image = images[0];
     let artifact_id = oci_purl(first_image).ok_or_else(|| {
         TransformError::new(format!(
             "data.spec.template.spec.containers[0].image {first_image:?} is not an image reference"
         ))
     })?;
-    let hash = field(data, &["spec", "template"])
-        .map(template_hash)
-        .unwrap_or_default();
+    let hash = read::<HashedTemplate>(data)?.hash();
     Ok(PodTemplate {
         images,
         artifact_id,
@@ -471,7 +470,11 @@ fn pod_template(data: &Value) -> Result<PodTemplate<'_>, TransformError> {
 /// assert_eq!(template_hash(&deployment), template_hash(&replica_set));
 /// ```
 pub fn template_hash(template: &Value) -> String {
-    let mut template = template.clone();
+    hash_template(template.clone())
+}
+
+/// [`template_hash`] of a template the caller owns (no copy).
+pub(crate) fn hash_template(mut template: Value) -> String {
     if let Some(labels) = template
         .pointer_mut("/metadata/labels")
         .and_then(Value::as_object_mut)
@@ -515,33 +518,35 @@ fn canonical_json(value: &Value, out: &mut String) {
 }
 
 /// Copies the [`KEPT_LABELS`] of `data.metadata.labels` into `details.labels`.
-fn insert_labels(details: &mut Map<String, Value>, data: &Value) -> Result<(), TransformError> {
-    let mut labels = Map::new();
-    for label in KEPT_LABELS {
-        if let Some(value) = optional_str(data, &["metadata", "labels", label])? {
-            labels.insert(label.into(), json!(value));
-        }
+fn insert_labels(details: &mut Map<String, Value>, labels: &Labels) {
+    let mut kept = Map::new();
+    for (label, value) in KEPT_LABELS
+        .into_iter()
+        .zip([labels.part_of, labels.version])
+    {
+        insert_some(&mut kept, label, value);
     }
-    if !labels.is_empty() {
-        details.insert("labels".into(), Value::Object(labels));
+    if !kept.is_empty() {
+        details.insert("labels".into(), Value::Object(kept));
     }
-    Ok(())
 }
 
 /// `service.removed` for the last state of a deleted Deployment (Resource mode `delete`).
 fn removed_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let name = required_str(data, &["metadata", "name"])?;
-    let namespace = required_str(data, &["metadata", "namespace"])?;
-    let uid = optional_str(data, &["metadata", "uid"])?;
+    let Object { metadata } = read(data)?;
+    let (name, namespace) = name_and_namespace(&metadata)?;
+    let uid = metadata.uid;
     let object_key = uid.map_or_else(|| format!("{namespace}/{name}"), str::to_owned);
     let id = derived_id(&["kubernetes", "removed", &event.source, &object_key]);
-    let timestamp = timestamp(event, data, &[&["metadata", "deletionTimestamp"]])?;
+    let deleted = [(
+        "data.metadata.deletionTimestamp",
+        metadata.deletion_timestamp,
+    )];
+    let timestamp = timestamp(event, &deleted)?;
 
     let mut details = object_details(namespace, name, uid);
-    if let Some(revision) = optional_str(data, &["metadata", "annotations", REVISION_ANNOTATION])? {
-        details.insert("revision".into(), json!(revision));
-    }
-    insert_labels(&mut details, data)?;
+    insert_some(&mut details, "revision", metadata.annotations.revision);
+    insert_labels(&mut details, &metadata.labels);
     Ok(vec![ServiceEvent::removed(
         id, timestamp, name, namespace, details,
     )
@@ -550,8 +555,7 @@ fn removed_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, 
 
 /// `service.removed` for a Reference-mode `delete` of a Deployment.
 fn removed_by_reference(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
-    let name = required_str(data, &["name"])?;
-    let namespace = required_str(data, &["namespace"])?;
+    let ObjectReference { name, namespace } = read(data)?;
     // The CloudEvent may be about another object whose controller this Deployment is.
     if event
         .extension_str("kind")
@@ -571,7 +575,7 @@ fn removed_by_reference(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>
         name,
         &event.id,
     ]);
-    let timestamp = timestamp(event, data, &[])?;
+    let timestamp = timestamp(event, &[])?;
     let details = object_details(namespace, name, None);
     Ok(vec![ServiceEvent::removed(
         id, timestamp, name, namespace, details,
@@ -647,23 +651,18 @@ impl<'a> ServiceEvent<'a> {
     }
 }
 
-/// The CDEvent timestamp: the CloudEvent `time`, else the first of `fallbacks` present in the data.
+/// The CDEvent timestamp: the CloudEvent `time`, else the first of `fallbacks` present in the data
+/// (each a time and its name in errors, `data.<path>`).
 pub(crate) fn timestamp(
     event: &CloudEvent,
-    data: &Value,
-    fallbacks: &[&[&str]],
+    fallbacks: &[(&str, Option<Stamp>)],
 ) -> Result<DateTime<Utc>, TransformError> {
     if let Some(time) = event.time {
         return Ok(time);
     }
-    for path in fallbacks {
-        if let Some(text) = optional_str(data, path)? {
-            return parse_rfc3339(text).ok_or_else(|| {
-                TransformError::new(format!(
-                    "{} {text:?} is not an RFC 3339 timestamp",
-                    display_path(path)
-                ))
-            });
+    for (name, stamp) in fallbacks {
+        if let Some(time) = stamp.map(|stamp| stamp.time(name)).transpose()?.flatten() {
+            return Ok(time);
         }
     }
     if fallbacks.is_empty() {
@@ -671,7 +670,7 @@ pub(crate) fn timestamp(
             "no timestamp: the CloudEvent has no time",
         ));
     }
-    let names: Vec<String> = fallbacks.iter().map(|path| display_path(path)).collect();
+    let names: Vec<&str> = fallbacks.iter().map(|(name, _)| *name).collect();
     Err(TransformError::new(format!(
         "no timestamp: the CloudEvent has no time and {} {} missing",
         names.join(", "),

@@ -1069,3 +1069,240 @@ fn same_input_same_output() {
     let event = cloud_event(RESOURCE_ADD, None, deployment(None, 3, "nginx:1.14.2"));
     assert_eq!(run(&event).unwrap(), run(&event).unwrap());
 }
+
+/// Sets the value at `pointer` in `data`, adding the last key when it is not there.
+fn set(data: &mut Value, pointer: &str, value: Value) {
+    match data.pointer_mut(pointer) {
+        Some(place) => *place = value,
+        None => {
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            data.pointer_mut(parent).unwrap()[key] = value;
+        }
+    }
+}
+
+/// What an event gives, in short: `<context.{key}> <context.timestamp>` of each CDEvent, or the
+/// error.
+fn outcome(event: &CloudEvent, key: &str) -> String {
+    match run(event) {
+        Ok(out) => out
+            .iter()
+            .map(|cdevent| {
+                format!(
+                    "{} {}",
+                    cdevent["context"][key], cdevent["context"]["timestamp"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(error) => error.reason,
+    }
+}
+
+/// Edge cases of reading the payload: which field is absent, `null`, empty or of another type,
+/// and which are read at all (a fallback time only without a CloudEvent time, a pod template
+/// only for a rollout).
+#[test]
+fn payload_edge_cases_keep_their_outcome() {
+    let time = Some("2023-08-05T10:20:00Z");
+    let outcome = |event_type: &str, time: Option<&str>, data: Value| {
+        outcome(&cloud_event(event_type, time, data), "type")
+    };
+    let with = |mut data: Value, pointer: &str, value: Value| {
+        set(&mut data, pointer, value);
+        data
+    };
+    let deployed = format!("{SERVICE_DEPLOYED:?} \"2023-08-05T10:20:00Z\"");
+    let at_creation = format!("{SERVICE_DEPLOYED:?} \"2023-08-05T10:00:00Z\"");
+    let deployment = || deployment(Some("2"), 1, "nginx:1.14.2");
+    let cases: Vec<(&str, Option<&str>, Value, String)> = vec![
+        // A fallback time is read only without a CloudEvent time.
+        (RESOURCE_ADD, time, with(deployment(), "/metadata/creationTimestamp", json!(5)), deployed.clone()),
+        (RESOURCE_ADD, None, with(deployment(), "/metadata/creationTimestamp", json!(5)),
+         "data.metadata.creationTimestamp is not a string".into()),
+        (RESOURCE_ADD, None, with(deployment(), "/metadata/creationTimestamp", json!("")),
+         "no timestamp: the CloudEvent has no time and data.metadata.creationTimestamp is missing".into()),
+        (RESOURCE_ADD, None, deployment(), at_creation.clone()),
+        (RESOURCE_DELETE, None, with(deployment(), "/metadata/creationTimestamp", json!(5)),
+         "no timestamp: the CloudEvent has no time and data.metadata.deletionTimestamp is missing".into()),
+        // Any deletionTimestamp but null is a deletion.
+        (RESOURCE_UPDATE, time, with(deployment(), "/metadata/deletionTimestamp", json!("")), String::new()),
+        (RESOURCE_UPDATE, time, with(deployment(), "/metadata/deletionTimestamp", json!({})), String::new()),
+        (RESOURCE_UPDATE, time, with(deployment(), "/metadata/deletionTimestamp", Value::Null), deployed.clone()),
+        (RESOURCE_DELETE, None, with(deployment(), "/metadata/deletionTimestamp", json!(5)),
+         "data.metadata.deletionTimestamp is not a string".into()),
+        (RESOURCE_DELETE, None, with(deployment(), "/metadata/deletionTimestamp", json!("now")),
+         "data.metadata.deletionTimestamp \"now\" is not an RFC 3339 timestamp".into()),
+        // Names and kinds.
+        (RESOURCE_ADD, time, with(deployment(), "/metadata", json!(null)), "data.metadata.name is missing".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/metadata/name", json!("")), "data.metadata.name is missing".into()),
+        (RESOURCE_DELETE, time, with(deployment(), "/metadata/namespace", Value::Null),
+         "data.metadata.namespace is missing".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/kind", json!(5)), "data.kind is not a string".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/apiVersion", json!("")), deployed.clone()),
+        (RESOURCE_ADD, time, with(deployment(), "/metadata/annotations", json!({REVISION_ANNOTATION: ""})), deployed.clone()),
+        // The pod template.
+        (RESOURCE_ADD, time, with(deployment(), "/spec/template/spec/containers/0/image", json!("")),
+         "data.spec.template.spec.containers[0].image is missing".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/spec/template/spec/containers/1/image", json!(5)),
+         "data.spec.template.spec.containers[1].image is not a string".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/spec/template/spec/containers", json!([])),
+         "data.spec.template.spec.containers is missing or empty".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/spec/template", Value::Null),
+         "data.spec.template.spec.containers is missing or empty".into()),
+        // ReplicaSets.
+        (RESOURCE_ADD, time, with(replica_set("1", None, 0, "nginx"), "/spec/template/spec/containers/0/image", json!("")),
+         String::new()),
+        (RESOURCE_ADD, time, with(replica_set("1", None, 0, "nginx"), "/spec/replicas", Value::Null), deployed.clone()),
+        (RESOURCE_ADD, time, with(replica_set("1", None, 3, "nginx"), "/metadata/ownerReferences", Value::Null), String::new()),
+        (RESOURCE_ADD, time, with(replica_set("1", None, 3, "nginx"), "/metadata/ownerReferences/0/controller", json!("true")),
+         String::new()),
+        (RESOURCE_ADD, time, with(replica_set("1", None, 3, "nginx"), "/metadata/ownerReferences/0/name", json!("")),
+         "data.metadata.ownerReferences[0].name is missing".into()),
+        (RESOURCE_ADD, time, with(replica_set("1", None, 3, "nginx"), "/metadata/ownerReferences/0/apiVersion", Value::Null),
+         deployed.clone()),
+        (RESOURCE_ADD, time, with(replica_set("1", None, 3, "nginx"), "/spec/replicas", json!(1.5)),
+         "data.spec.replicas is not a count".into()),
+        (RESOURCE_ADD, None, with(replica_set("1", None, 3, "nginx"), "/metadata/creationTimestamp", json!("")),
+         "no timestamp: the CloudEvent has no time and data.metadata.creationTimestamp is missing".into()),
+        // A part that is not an object (or list) is as if absent, its entries as if empty.
+        (RESOURCE_ADD, time, with(deployment(), "/metadata", json!("x")), "data.metadata.name is missing".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/metadata/annotations", json!("x")), deployed.clone()),
+        (RESOURCE_ADD, time, with(deployment(), "/spec", json!("x")),
+         "data.spec.template.spec.containers is missing or empty".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/spec/template/spec/containers", json!({})),
+         "data.spec.template.spec.containers is missing or empty".into()),
+        (RESOURCE_ADD, time, with(deployment(), "/spec/template/spec/containers/1", json!("x")),
+         "data.spec.template.spec.containers[1].image is missing".into()),
+        (RESOURCE_DELETE, time, with(deployment(), "/metadata/ownerReferences", json!(5)),
+         format!("{SERVICE_REMOVED:?} \"2023-08-05T10:20:00Z\"")),
+        (RESOURCE_ADD, time, with(
+                replica_set("1", None, 3, "nginx"),
+                "/metadata/ownerReferences",
+                json!(["x", {"apiVersion": "apps/v1", "kind": "Deployment",
+                             "name": "nginx-deployment", "uid": DEPLOYMENT_UID, "controller": true}]),
+            ),
+         deployed.clone()),
+        (RESOURCE_ADD, time, with(replica_set("1", None, 3, "nginx"), "/metadata/ownerReferences", json!(5)),
+         "data.metadata.ownerReferences is not an array".into()),
+        // Fields read only where they are used.
+        (RESOURCE_ADD, time, with(deployment(), "/spec/replicas", json!("x")), deployed.clone()),
+        (RESOURCE_ADD, time, with(replica_set("1", None, 0, "nginx"), "/spec/template/spec/containers/0/image", json!(5)),
+         String::new()),
+        // References.
+        (REF_DELETE, time, json!({"kind": "Deployment", "name": "", "namespace": "default"}), "data.name is missing".into()),
+        (REF_DELETE, time, json!({"kind": "Deployment", "name": "web", "namespace": 5}), "data.namespace is not a string".into()),
+    ];
+    for (event_type, time, data, expected) in cases {
+        assert_eq!(
+            outcome(event_type, time, data.clone()),
+            expected,
+            "{event_type} {data}"
+        );
+    }
+}
+
+/// Edge cases of reading a core v1 Event.
+#[test]
+fn event_edge_cases_keep_their_outcome() {
+    let message = "Scaled up replica set x to 1 from 0";
+    let outcome = |data: Value| outcome(&cloud_event(RESOURCE_UPDATE, None, data), "id");
+    let with = |changes: Value| {
+        let mut data = scaling_event(message, None);
+        for (pointer, value) in changes.as_object().unwrap() {
+            set(&mut data, pointer, value.clone());
+        }
+        data
+    };
+    // The id of the rollout: per ReplicaSet, then the Event's key and count when counted.
+    let id = |occurrence: &[&str]| {
+        let mut parts = vec![
+            "kubernetes",
+            "event",
+            CLUSTER,
+            "default",
+            "nginx-deployment",
+            "x",
+        ];
+        parts.extend_from_slice(occurrence);
+        derived_id(&parts)
+    };
+    let uid = "8f6b2a37-5f0e-4bde-9a0e-0c3f1b6e2d44";
+    let rolled_out = |id: String, time: &str| format!("{id:?} {time:?}");
+    let cases: Vec<(Value, String)> = vec![
+        (
+            json!({"/involvedObject": null}),
+            "data.involvedObject is missing".into(),
+        ),
+        (json!({"/involvedObject": "x"}), String::new()),
+        (
+            json!({"/message": "Scaled up replica set x to 1", "/count": "x"}),
+            rolled_out(id(&[]), "2023-08-05T10:00:02Z"),
+        ),
+        (json!({"/count": "x"}), "data.count is not a number".into()),
+        (
+            json!({"/metadata/annotations": 5, "/metadata/uid": null}),
+            rolled_out(
+                id(&["nginx-deployment.1775a6d9b7b0e4c1", "1"]),
+                "2023-08-05T10:00:02Z",
+            ),
+        ),
+        (json!({"/message": null}), "data.message is missing".into()),
+        (
+            json!({"/message": 5}),
+            "data.message is not a string".into(),
+        ),
+        (json!({"/message": null, "/reason": "Other"}), String::new()),
+        (json!({"/reason": ""}), String::new()),
+        (
+            json!({"/involvedObject/kind": 5}),
+            "data.involvedObject.kind is not a string".into(),
+        ),
+        (
+            json!({"/involvedObject/apiVersion": null}),
+            rolled_out(id(&[uid, "1"]), "2023-08-05T10:00:02Z"),
+        ),
+        (
+            json!({"/count": 2.0}),
+            rolled_out(id(&[uid, "2.0"]), "2023-08-05T10:00:02Z"),
+        ),
+        (
+            json!({"/count": null}),
+            rolled_out(id(&[uid, "1"]), "2023-08-05T10:00:02Z"),
+        ),
+        (
+            json!({"/metadata/uid": ""}),
+            rolled_out(
+                id(&["nginx-deployment.1775a6d9b7b0e4c1", "1"]),
+                "2023-08-05T10:00:02Z",
+            ),
+        ),
+        (
+            json!({"/metadata/uid": null, "/metadata/name": null}),
+            "data.metadata.uid is missing".into(),
+        ),
+        (
+            json!({"/involvedObject/namespace": null}),
+            rolled_out(id(&[uid, "1"]), "2023-08-05T10:00:02Z"),
+        ),
+        (
+            json!({"/involvedObject/namespace": null, "/metadata/namespace": ""}),
+            "data.involvedObject.namespace is missing".into(),
+        ),
+        (
+            json!({"/lastTimestamp": "", "/firstTimestamp": null, "/eventTime": "2023-08-05T10:00:03.000001Z"}),
+            rolled_out(id(&[uid, "1"]), "2023-08-05T10:00:03.000001Z"),
+        ),
+        (
+            json!({"/lastTimestamp": null, "/eventTime": 7}),
+            "data.eventTime is not a string".into(),
+        ),
+        (
+            json!({"/lastTimestamp": null, "/firstTimestamp": null}),
+            rolled_out(id(&[uid, "1"]), "2023-08-05T10:00:01Z"),
+        ),
+    ];
+    for (changes, expected) in cases {
+        assert_eq!(outcome(with(changes.clone())), expected, "{changes}");
+    }
+}
