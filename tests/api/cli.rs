@@ -95,7 +95,9 @@ fn configuration_layers_apply_in_order() {
         "the flag beats env: {out}"
     );
     assert!(
-        out.contains("webhooks accepted unsigned (no secret or token): argocd, alertmanager\n"),
+        out.contains(
+            "webhooks accepted unsigned (no secret or token): argocd, alertmanager, flux\n"
+        ),
         "github and pagerduty from env, gitlab from the file: {out}"
     );
 }

@@ -50,14 +50,28 @@ mod tests {
 
     #[test]
     fn every_tool_has_an_adapter_and_unknown_ones_none() {
-        for tool in ["github", "gitlab", "argocd", "alertmanager", "pagerduty"] {
+        for tool in [
+            "github",
+            "gitlab",
+            "argocd",
+            "alertmanager",
+            "pagerduty",
+            "flux",
+        ] {
             assert!(adapter_for(tool).is_some(), "{tool}");
         }
         assert!(adapter_for("jenkins").is_none());
         assert!(adapter_for("kubernetes").is_none());
         assert_eq!(
             tools().collect::<Vec<_>>(),
-            ["github", "gitlab", "argocd", "alertmanager", "pagerduty"]
+            [
+                "github",
+                "gitlab",
+                "argocd",
+                "alertmanager",
+                "pagerduty",
+                "flux"
+            ]
         );
     }
 }
