@@ -37,18 +37,6 @@ fn body(case: &str) -> String {
     fixture_json(&format!("flux/{case}/input.json")).to_string()
 }
 
-/// (deployments, failed deployments) in production over the fixtures' days.
-async fn counts(app: &TestApp) -> (i64, i64) {
-    let report = app.get_json(KEYS).await;
-    let keys = &report["keys"];
-    (
-        keys["deployment_frequency"]["value"].as_i64().unwrap(),
-        keys["change_failure_rate"]["failed_deployments"]
-            .as_i64()
-            .unwrap(),
-    )
-}
-
 async fn flux_rollouts_count_once_per_revision_and_unsigned_posts_are_refused(backend: Backend) {
     let app = spawn_configured(&backend, |settings| {
         settings.dora.production_environments = vec!["production".into()];
@@ -64,14 +52,14 @@ async fn flux_rollouts_count_once_per_revision_and_unsigned_posts_are_refused(ba
         401
     );
     app.wait_until_processed().await;
-    assert_eq!(counts(&app).await, (0, 0));
+    assert_eq!(app.deployments_and_failures(KEYS).await, (0, 0));
 
     // An applied revision, then the same revision reconciled again at the next interval.
     assert_eq!(post_flux(&app, &applied, &signature(&applied)).await, 202);
     let again = applied.replace("09:14:02Z", "09:24:02Z");
     assert_eq!(post_flux(&app, &again, &signature(&again)).await, 202);
     app.wait_until_processed().await;
-    assert_eq!(counts(&app).await, (1, 0));
+    assert_eq!(app.deployments_and_failures(KEYS).await, (1, 0));
 
     // The next revision fails its health checks: a failed rollout in production.
     let failed = body("kustomization-health-check-failed").replace("shop-web", "webapp");
@@ -80,7 +68,7 @@ async fn flux_rollouts_count_once_per_revision_and_unsigned_posts_are_refused(ba
     let invalid = body("kustomization-validation-failed");
     assert_eq!(post_flux(&app, &invalid, &signature(&invalid)).await, 202);
     app.wait_until_processed().await;
-    assert_eq!(counts(&app).await, (2, 1));
+    assert_eq!(app.deployments_and_failures(KEYS).await, (2, 1));
 
     // A body that is not a Flux event names the member.
     let broken = r#"{"involvedObject":{"name":"webapp"},"severity":"info","timestamp":"2024-03-11T09:14:02Z","reason":"x"}"#;

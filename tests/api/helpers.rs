@@ -175,6 +175,17 @@ impl TestApp {
         response.json().await.expect("JSON body")
     }
 
+    /// (deployments, failed deployments) of `GET <keys>` (an `/api/v1/dora?...` path).
+    pub async fn deployments_and_failures(&self, keys: &str) -> (i64, i64) {
+        let report = self.get_json(keys).await;
+        let keys = &report["keys"];
+        let count = |value: &Value| value.as_i64().expect("a count");
+        (
+            count(&keys["deployment_frequency"]["value"]),
+            count(&keys["change_failure_rate"]["failed_deployments"]),
+        )
+    }
+
     /// The raw events stored, as `/api/v1/pipeline` reports them to a holder of `token`.
     pub async fn raw_events_with(&self, token: &str) -> i64 {
         let request = self.client.get(self.url("/api/v1/pipeline"));

@@ -39,18 +39,6 @@ async fn post_structured(app: &TestApp, event: &Value) {
     app.wait_until_processed().await;
 }
 
-/// (deployments, failed deployments) in the week of the fixtures.
-async fn counts(app: &TestApp) -> (i64, i64) {
-    let report = app.get_json(KEYS).await;
-    let keys = &report["keys"];
-    (
-        keys["deployment_frequency"]["value"].as_i64().unwrap(),
-        keys["change_failure_rate"]["failed_deployments"]
-            .as_i64()
-            .unwrap(),
-    )
-}
-
 async fn keptn_outcomes_from_either_input_count_once_and_failed_checks_fail_the_rollout(
     backend: Backend,
 ) {
@@ -63,7 +51,7 @@ async fn keptn_outcomes_from_either_input_count_once_and_failed_checks_fail_the_
     // A workload version Keptn completed: one successful deployment.
     let completed = keptn_event("ce-workload-completed-finished", "0.3.0");
     post_keptn_binary(&app, &completed, "0b5e8a4e-0000-4000-8000-000000000001").await;
-    assert_eq!(counts(&app).await, (1, 0));
+    assert_eq!(app.deployments_and_failures(KEYS).await, (1, 0));
 
     // The same outcome as a Kubernetes Event, and a redelivery of the CloudEvent: nothing more.
     post_structured(
@@ -72,7 +60,7 @@ async fn keptn_outcomes_from_either_input_count_once_and_failed_checks_fail_the_
     )
     .await;
     post_keptn_binary(&app, &completed, "0b5e8a4e-0000-4000-8000-000000000002").await;
-    assert_eq!(counts(&app).await, (1, 0));
+    assert_eq!(app.deployments_and_failures(KEYS).await, (1, 0));
 
     // Version 0.3.1 is deployed but fails its post-deployment evaluation: a failed rollout.
     let deployed = keptn_event("ce-workload-deployment-finished", "0.3.1");
@@ -91,7 +79,7 @@ async fn keptn_outcomes_from_either_input_count_once_and_failed_checks_fail_the_
         "0b5e8a4e-0000-4000-8000-000000000005",
     )
     .await;
-    assert_eq!(counts(&app).await, (2, 1));
+    assert_eq!(app.deployments_and_failures(KEYS).await, (2, 1));
 
     let report = app.get_json(KEYS).await;
     let rate = report["keys"]["change_failure_rate"]["value"]
