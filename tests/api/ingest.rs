@@ -281,7 +281,7 @@ async fn each_missing_or_bad_attribute_is_named_in_a_400(backend: Backend) {
             }),
         ),
         ("type", Box::new(|e| e["type"] = json!(42))),
-        ("specversion", Box::new(|e| e["specversion"] = json!("0.3"))),
+        ("specversion", Box::new(|e| e["specversion"] = json!("0.2"))),
         ("time", Box::new(|e| e["time"] = json!("last tuesday"))),
         ("data_base64", Box::new(|e| e["data_base64"] = json!("!!!"))),
         ("Bad_Name", Box::new(|e| e["Bad_Name"] = json!("x"))),

@@ -324,10 +324,10 @@ pageTest("an event posted to /events appears in the live view within 2 seconds",
 });
 
 pageTest("pipeline health shows ingest counters, lags and failed transformations", "pipeline", async (page) => {
-  // One event the server refuses (CloudEvents 0.3), to be counted among the rejections.
+  // One event the server refuses (CloudEvents 0.2), to be counted among the rejections.
   const refused = await fetch(`${base}/events`, {
     method: "POST", headers: { "content-type": "application/cloudevents+json", ...ingestHeaders },
-    body: JSON.stringify({ specversion: "0.3", id: "refused-1", source: "/browser-tests", type: "dev.browser-tests.old" }),
+    body: JSON.stringify({ specversion: "0.2", id: "refused-1", source: "/browser-tests", type: "dev.browser-tests.old" }),
   });
   assert.equal(refused.status, 400);
   await page.goto(`${base}/#pipeline`);

@@ -14,6 +14,31 @@ use crate::time::{format_rfc3339, parse_rfc3339};
 
 /// The only CloudEvents version accepted.
 pub const SPEC_VERSION: &str = "1.0";
+/// The CloudEvents release before 1.0, still sent by some SDKs (the Jenkins CDEvents plugin's):
+/// read, and kept as 1.0 ([`upgrade_from_0_3`]).
+const SPEC_VERSION_0_3: &str = "0.3";
+
+/// Renames a CloudEvents 0.3 event's attributes to their 1.0 names: `schemaurl` is
+/// `dataschema`, and data a `datacontentencoding: base64` marks is `data_base64`. (0.3 has no
+/// other encoding.)
+fn upgrade_from_0_3(map: &mut Map<String, Value>) -> Result<(), AttributeError> {
+    if let Some(schema) = map.remove("schemaurl") {
+        map.insert("dataschema".into(), schema);
+    }
+    match map.remove("datacontentencoding") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(encoding)) if encoding.eq_ignore_ascii_case("base64") => {
+            if let Some(data) = map.remove("data") {
+                map.insert("data_base64".into(), data);
+            }
+            Ok(())
+        }
+        Some(other) => Err(AttributeError::new(
+            "datacontentencoding",
+            format!("{other} is not a CloudEvents 0.3 encoding (only \"base64\" is)"),
+        )),
+    }
+}
 
 /// The JSON pointer (from `value`) of the first string or key that holds U+0000, if any.
 fn nul_pointer(value: &Value) -> Option<String> {
@@ -338,11 +363,15 @@ impl CloudEvent {
             ));
         };
         let specversion = required_string(&mut map, "specversion")?;
-        if specversion != SPEC_VERSION {
-            return Err(AttributeError::new(
-                "specversion",
-                format!("{specversion:?} is not supported; only \"1.0\" is"),
-            ));
+        match specversion.as_str() {
+            SPEC_VERSION => {}
+            SPEC_VERSION_0_3 => upgrade_from_0_3(&mut map)?,
+            _ => {
+                return Err(AttributeError::new(
+                    "specversion",
+                    format!("{specversion:?} is not supported; only \"1.0\" and \"0.3\" are"),
+                ))
+            }
         }
         let id = required_string(&mut map, "id")?;
         let source = required_string(&mut map, "source")?;
@@ -596,7 +625,7 @@ mod tests {
     #[test]
     fn wrong_specversion_time_and_types_are_named() {
         let mut v = minimal();
-        v["specversion"] = json!("0.3");
+        v["specversion"] = json!("0.2");
         assert_eq!(error_for(v).attribute, "specversion");
         let mut v = minimal();
         v["time"] = json!("05/08/2023");
@@ -617,6 +646,30 @@ mod tests {
         v["float"] = json!(1.5);
         assert_eq!(error_for(v).attribute, "float");
         assert_eq!(error_for(json!([1])).attribute, "body");
+    }
+
+    #[test]
+    fn a_cloudevents_0_3_event_is_read_and_kept_as_1_0() {
+        let mut v = minimal();
+        v["specversion"] = json!("0.3");
+        v["schemaurl"] = json!("https://example.com/schema");
+        v["pipelinename"] = json!("PipelineCommit");
+        let event = CloudEvent::from_json_value(v.clone()).unwrap();
+        assert_eq!(
+            event.dataschema.as_deref(),
+            Some("https://example.com/schema")
+        );
+        assert_eq!(event.extensions["pipelinename"], json!("PipelineCommit"));
+        assert_eq!(event.to_json()["specversion"], "1.0");
+        assert!(event.to_json().get("schemaurl").is_none());
+
+        v["datacontentencoding"] = json!("base64");
+        v["datacontenttype"] = json!("application/octet-stream");
+        v["data"] = json!("aGk=");
+        let event = CloudEvent::from_json_value(v.clone()).unwrap();
+        assert_eq!(event.data, Some(Data::Binary(b"hi".to_vec())));
+        v["datacontentencoding"] = json!("gzip");
+        assert_eq!(error_for(v).attribute, "datacontentencoding");
     }
 
     #[test]

@@ -198,6 +198,7 @@ registry! {
         settings: crate::pagerduty::PagerdutySettings, webhook: SecretSetting;
     keptn => crate::keptn::Keptn, settings: crate::keptn::KeptnSettings;
     flux => crate::flux::Flux, settings: crate::flux::FluxSettings, webhook: SecretSetting;
+    jenkins => crate::jenkins::Jenkins, settings: crate::jenkins::JenkinsSettings;
 }
 
 #[cfg(test)]
@@ -211,7 +212,7 @@ mod tests {
             assert_eq!(found, Some(registered.name()));
             assert!(SOURCES[..i].iter().all(|s| s.name() != registered.name()));
         }
-        assert!(source("jenkins").is_none());
+        assert!(source("bamboo").is_none());
     }
 
     #[test]

@@ -10,6 +10,14 @@ use crate::transform::{Emitted, TransformError, Transformer};
 /// The `cdevents` transformer.
 pub struct PassThrough;
 
+/// Whether the event is of the CDEvents v0.1 CloudEvents binding (the Jenkins plugin's): a
+/// `*.0.1.0` type whose data is the tool's own, not a CDEvent document (no `context`). It
+/// carries no CDEvent to pass through; a source that knows the tool reads it (`jenkins`).
+fn is_v01_binding(event: &CloudEvent) -> bool {
+    event.event_type.ends_with(".0.1.0")
+        && matches!(&event.data, Some(Data::Json(Value::Object(data))) if !data.contains_key("context"))
+}
+
 /// The pass-through's name in routes.
 pub const PASS_THROUGH: &str = "cdevents";
 
@@ -19,6 +27,9 @@ impl Transformer for PassThrough {
     }
 
     fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
+        if is_v01_binding(event) {
+            return Ok(Vec::new());
+        }
         match &event.data {
             Some(Data::Json(document @ Value::Object(_))) => {
                 Ok(vec![Emitted::Verbatim(document.clone())])
