@@ -13,9 +13,10 @@
 
 mod common;
 
-use common::{
-    assert_minimum, case_name, compare_golden, event_type, id, input_event, parse, read_json,
-};
+use std::path::Path;
+
+use common::{assert_golden, each_case_twice, event_type, id, input_event, parse, read_json};
+use dora_model::cloudevent::CloudEvent;
 use dora_sources::github::{
     self, GithubSettings, GithubTransformer, ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED,
     CHANGE_MERGED, CHANGE_UPDATED, INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
@@ -27,31 +28,16 @@ golden_tool!("github", GithubSettings, GithubTransformer::new);
 
 #[test]
 fn golden_cases() {
-    let cases = cases();
-    assert_minimum("", &cases, 39);
-    let mut failures = Vec::new();
-    compare_golden(
-        "",
-        &cases,
-        case_name,
-        |dir| transform_with(settings(dir), &input_event(dir)),
-        &mut failures,
-    );
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_golden(&cases(), 39, |dir| {
+        transform_with(settings(dir), &input_event(dir))
+    });
 }
 
 #[test]
 fn every_case_gives_the_same_output_twice_and_names_its_repository() {
-    for dir in cases() {
-        let event = parse(read_json(&dir.join("input.json")));
-        let first = transform_with(settings(&dir), &event);
-        assert_eq!(
-            first,
-            transform_with(settings(&dir), &event),
-            "{}",
-            case_name(&dir)
-        );
-        for document in &first {
+    let run = |dir: &Path, event: &CloudEvent| transform_with(settings(dir), event);
+    each_case_twice(&cases(), run, |_, _, output| {
+        for document in output {
             let source = document["context"]["source"].as_str().unwrap();
             assert!(source.starts_with("https://github.com/"), "{source}");
             assert_eq!(document["subject"]["source"], source);
@@ -60,7 +46,7 @@ fn every_case_gives_the_same_output_twice_and_names_its_repository() {
                 .unwrap();
             assert_eq!(source, format!("https://github.com/{repository}"));
         }
-    }
+    });
 }
 
 #[test]

@@ -14,9 +14,12 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{
-    assert_minimum, case_name, compare_golden, event_type, id, input_event, parse, read_json,
+    assert_golden, case_name, each_case_twice, event_type, id, input_event, parse, read_json,
 };
+use dora_model::cloudevent::CloudEvent;
 use dora_sources::github::{
     CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED, INCIDENT_DETECTED,
     INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
@@ -29,34 +32,19 @@ golden_tool!("gitlab", GitlabSettings, GitlabTransformer::new);
 
 #[test]
 fn golden_cases() {
-    let cases = cases();
-    assert_minimum("", &cases, 35);
-    let mut failures = Vec::new();
-    compare_golden(
-        "",
-        &cases,
-        case_name,
-        |dir| transform_with(settings(dir), &input_event(dir)),
-        &mut failures,
-    );
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_golden(&cases(), 35, |dir| {
+        transform_with(settings(dir), &input_event(dir))
+    });
 }
 
 #[test]
 fn every_case_gives_the_same_output_twice_and_names_its_project() {
-    for dir in cases() {
-        let event = parse(read_json(&dir.join("input.json")));
-        let first = transform_with(settings(&dir), &event);
-        assert_eq!(
-            first,
-            transform_with(settings(&dir), &event),
-            "{}",
-            case_name(&dir)
-        );
+    let run = |dir: &Path, event: &CloudEvent| transform_with(settings(dir), event);
+    each_case_twice(&cases(), run, |dir, event, output| {
         let data = event.data_json().unwrap();
-        for document in &first {
+        for document in output {
             let source = document["context"]["source"].as_str().unwrap();
-            assert_eq!(source, data["project"]["web_url"], "{}", case_name(&dir));
+            assert_eq!(source, data["project"]["web_url"], "{}", case_name(dir));
             assert_eq!(document["subject"]["source"], source);
             assert_eq!(
                 document["customData"]["dora"]["repository"],
@@ -66,7 +54,7 @@ fn every_case_gives_the_same_output_twice_and_names_its_project() {
             let timestamp = document["context"]["timestamp"].as_str().unwrap();
             assert!(timestamp.ends_with('Z'), "{timestamp}");
         }
-    }
+    });
 }
 
 #[test]

@@ -14,7 +14,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_minimum, case_name, cases, compare_golden, input_event, single};
+use common::{assert_golden, case_name, cases, input_event, single};
 use dora_sources::cdevents::PassThrough;
 use dora_sources::jenkins::{JenkinsSettings, JenkinsTransformer};
 use dora_sources::transform::{Transformer, SERVICE_DEPLOYED};
@@ -33,11 +33,7 @@ fn run(case: &str) -> Vec<Value> {
 
 #[test]
 fn golden_cases() {
-    let cases = cases(TOOL);
-    assert_minimum("", &cases, 7);
-    let mut failures = Vec::new();
-    compare_golden("", &cases, case_name, run_dir, &mut failures);
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_golden(&cases(TOOL), 7, run_dir);
 }
 
 #[test]

@@ -14,7 +14,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_minimum, case_name, cases, compare_golden, input_event, single};
+use common::{assert_golden, case_name, cases, input_event, single};
 use dora_sources::keptn::{KeptnSettings, KeptnTransformer};
 use dora_sources::transform::SERVICE_DEPLOYED;
 use serde_json::Value;
@@ -40,11 +40,7 @@ fn id(document: &Value) -> &str {
 
 #[test]
 fn golden_cases() {
-    let cases = cases(TOOL);
-    assert_minimum("", &cases, 11);
-    let mut failures = Vec::new();
-    compare_golden("", &cases, case_name, run_dir, &mut failures);
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_golden(&cases(TOOL), 11, run_dir);
 }
 
 #[test]

@@ -17,7 +17,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{assert_minimum, cases_in, compare_golden, input_event, parse, read_json, single};
+use common::{assert_golden, cases_in, input_event, parse, read_json, single};
 use dora_model::cloudevent::CloudEvent;
 use dora_sources::kubernetes::{self, KubernetesTransformer};
 use dora_sources::transform::{SERVICE_DEPLOYED, SERVICE_REMOVED, SERVICE_ROLLEDBACK};
@@ -69,17 +69,7 @@ fn id(document: &Value) -> String {
 
 #[test]
 fn golden_cases() {
-    let cases = cases();
-    assert_minimum("", &cases, 28);
-    let mut failures = Vec::new();
-    compare_golden(
-        "",
-        &cases,
-        case_name,
-        |dir| transform(&input_event(dir)),
-        &mut failures,
-    );
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_golden(&cases(), 28, |dir| transform(&input_event(dir)));
 }
 
 #[test]

@@ -149,6 +149,30 @@ pub fn compare_golden(
     }
 }
 
+/// The golden test of one tool's cases: at least `minimum` of them, each giving its
+/// `expected.json` ([`compare_golden`]); fails naming every case that differs.
+pub fn assert_golden(cases: &[PathBuf], minimum: usize, output: impl FnMut(&Path) -> Vec<Value>) {
+    assert_minimum("", cases, minimum);
+    let mut failures = Vec::new();
+    compare_golden("", cases, case_name, output, &mut failures);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Runs every case twice and asserts the same output, then hands the input and output to
+/// `check` (the rules every CDEvent of a tool keeps).
+pub fn each_case_twice(
+    cases: &[PathBuf],
+    run: impl Fn(&Path, &CloudEvent) -> Vec<Value>,
+    check: impl Fn(&Path, &CloudEvent, &[Value]),
+) {
+    for dir in cases {
+        let event = parse(read_json(&dir.join("input.json")));
+        let first = run(dir, &event);
+        assert_eq!(first, run(dir, &event), "{}", case_name(dir));
+        check(dir, &event, &first);
+    }
+}
+
 /// The helpers of one tool's golden tests, over its settings type and transformer constructor:
 /// `fixtures()`, `cases()`, `settings(dir)`, `input(case)`, `transform_with(settings, event)`
 /// (every CDEvent checked against its schema), `run(case)` and `one(case)`.
