@@ -13,10 +13,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{assert_golden, each_case_twice, event_type, id, input_event, parse, read_json};
-use dora_model::cloudevent::CloudEvent;
+use common::{each_case_twice, event_type, id, parse, read_json};
 use dora_sources::github::{
     self, GithubSettings, GithubTransformer, ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED,
     CHANGE_MERGED, CHANGE_UPDATED, INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
@@ -24,19 +21,11 @@ use dora_sources::github::{
 use dora_sources::transform::SERVICE_DEPLOYED;
 use serde_json::json;
 
-golden_tool!("github", GithubSettings, GithubTransformer::new);
-
-#[test]
-fn golden_cases() {
-    assert_golden(&cases(), 39, |dir| {
-        transform_with(settings(dir), &input_event(dir))
-    });
-}
+golden_tool!("github", GithubSettings, GithubTransformer::new, golden_minimum: 39);
 
 #[test]
 fn every_case_gives_the_same_output_twice_and_names_its_repository() {
-    let run = |dir: &Path, event: &CloudEvent| transform_with(settings(dir), event);
-    each_case_twice(&cases(), run, |_, _, output| {
+    each_case_twice(&cases(), run_in, |_, _, output| {
         for document in output {
             let source = document["context"]["source"].as_str().unwrap();
             assert!(source.starts_with("https://github.com/"), "{source}");

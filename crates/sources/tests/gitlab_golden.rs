@@ -14,12 +14,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{
-    assert_golden, case_name, each_case_twice, event_type, id, input_event, parse, read_json,
-};
-use dora_model::cloudevent::CloudEvent;
+use common::{case_name, each_case_twice, event_type, id, parse, read_json};
 use dora_sources::github::{
     CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED, INCIDENT_DETECTED,
     INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
@@ -28,19 +23,11 @@ use dora_sources::gitlab::{self, GitlabSettings, GitlabTransformer};
 use dora_sources::transform::{Transformer, SERVICE_DEPLOYED};
 use serde_json::{json, Value};
 
-golden_tool!("gitlab", GitlabSettings, GitlabTransformer::new);
-
-#[test]
-fn golden_cases() {
-    assert_golden(&cases(), 35, |dir| {
-        transform_with(settings(dir), &input_event(dir))
-    });
-}
+golden_tool!("gitlab", GitlabSettings, GitlabTransformer::new, golden_minimum: 35);
 
 #[test]
 fn every_case_gives_the_same_output_twice_and_names_its_project() {
-    let run = |dir: &Path, event: &CloudEvent| transform_with(settings(dir), event);
-    each_case_twice(&cases(), run, |dir, event, output| {
+    each_case_twice(&cases(), run_in, |dir, event, output| {
         let data = event.data_json().unwrap();
         for document in output {
             let source = document["context"]["source"].as_str().unwrap();

@@ -178,8 +178,24 @@ pub fn each_case_twice(
 /// (every CDEvent checked against its schema), `run(case)` and `one(case)`.
 #[macro_export]
 macro_rules! golden_tool {
-    ($tool:expr, $settings:ty, $new:expr) => {
+    ($tool:expr, $settings:ty, $new:expr, golden_minimum: $minimum:expr) => {
         const TOOL: &str = $tool;
+
+        /// Every case gives its `expected.json`.
+        #[test]
+        fn golden_cases() {
+            common::assert_golden(&cases(), $minimum, |dir| {
+                transform_with(settings(dir), &common::input_event(dir))
+            });
+        }
+
+        /// A case's input with the case's settings.
+        fn run_in(
+            dir: &std::path::Path,
+            event: &dora_model::cloudevent::CloudEvent,
+        ) -> Vec<serde_json::Value> {
+            transform_with(settings(dir), event)
+        }
 
         fn fixtures() -> std::path::PathBuf {
             common::fixtures(TOOL)
