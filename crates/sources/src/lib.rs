@@ -28,6 +28,7 @@ pub mod github;
 pub mod gitlab;
 pub mod keptn;
 pub mod kubernetes;
+pub mod opsgenie;
 pub mod pagerduty;
 pub mod tekton;
 

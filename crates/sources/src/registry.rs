@@ -198,6 +198,8 @@ registry! {
         settings: crate::pagerduty::PagerdutySettings, webhook: SecretSetting;
     keptn => crate::keptn::Keptn, settings: crate::keptn::KeptnSettings;
     flux => crate::flux::Flux, settings: crate::flux::FluxSettings, webhook: SecretSetting;
+    opsgenie => crate::opsgenie::Opsgenie,
+        settings: crate::opsgenie::OpsgenieSettings, webhook: TokenSetting;
 }
 
 #[cfg(test)]
@@ -225,14 +227,15 @@ mod tests {
                 "argocd",
                 "alertmanager",
                 "pagerduty",
-                "flux"
+                "flux",
+                "opsgenie"
             ]
         );
         settings.github.secret = Some("s".into());
         settings.gitlab.token = Some("t".into());
         assert_eq!(
             settings.unsigned(),
-            ["argocd", "alertmanager", "pagerduty", "flux"]
+            ["argocd", "alertmanager", "pagerduty", "flux", "opsgenie"]
         );
     }
 
