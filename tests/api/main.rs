@@ -42,6 +42,7 @@ mod keptn;
 mod observability;
 mod oidc;
 mod openapi;
+mod opsgenie;
 mod poison;
 mod readme;
 mod rules;
