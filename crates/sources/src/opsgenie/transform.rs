@@ -42,7 +42,9 @@ use dora_model::cloudevent::CloudEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::common::{de, incident_cdevent, incident_content, insert_some, read, time_value};
+use crate::common::{
+    de, incident_cdevent, incident_content, insert_some, read, tag_value, time_value,
+};
 use crate::transform::{
     Emitted, TransformError, Transformer, INCIDENT_DETECTED, INCIDENT_RESOLVED,
 };
@@ -177,13 +179,7 @@ fn tagged<'a>(alert: &'a Alert<'a>, keys: &[String]) -> Option<&'a str> {
             .and_then(|details| details.get(key.as_str()))
             .map(|value| value.trim())
             .filter(|value| !value.is_empty());
-        property.or_else(|| {
-            alert.tags.iter().flatten().find_map(|tag| {
-                let (name, value) = tag.split_once([':', '='])?;
-                let value = value.trim();
-                (name.trim().eq_ignore_ascii_case(key) && !value.is_empty()).then_some(value)
-            })
-        })
+        property.or_else(|| tag_value(alert.tags.as_deref().unwrap_or_default(), key))
     })
 }
 

@@ -33,7 +33,7 @@ use dora_model::time::parse_rfc3339;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::webhook::{header, hmac_sha256_matches, unauthorized};
+use crate::webhook::{header, hmac_sha256_matches, unauthorized, url_origin};
 use crate::WebhookSettings;
 
 /// The header carrying the signatures.
@@ -75,7 +75,7 @@ pub fn adapt(
     let source = match event.get("data") {
         None | Some(Value::Null) => None,
         Some(Value::Object(data)) => match data.get("html_url") {
-            Some(Value::String(url)) => origin(url),
+            Some(Value::String(url)) => url_origin(url),
             _ => None,
         },
         Some(_) => return Err(invalid("/event/data", "must be an object")),
@@ -131,22 +131,6 @@ fn required_str<'a>(event: &'a Map<String, Value>, name: &str) -> Result<&'a str
     }
 }
 
-/// `https://acme.pagerduty.com` for `https://acme.pagerduty.com/incidents/PFQZPSY`; `None` for
-/// anything that is not an absolute http(s) URL with a host.
-fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "https" && scheme != "http" {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return None;
-    }
-    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
-}
-
 /// `400` about one field of the payload.
 fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
     let field = field.into();
@@ -157,28 +141,4 @@ fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
         field,
         detail,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origin_keeps_scheme_and_host() {
-        assert_eq!(
-            origin("https://pig208.pagerduty.com/incidents/PFQZPSY").as_deref(),
-            Some("https://pig208.pagerduty.com")
-        );
-        assert_eq!(
-            origin("HTTPS://Acme.PagerDuty.com").as_deref(),
-            Some("https://acme.pagerduty.com")
-        );
-        assert_eq!(
-            origin("https://user@acme.pagerduty.com:8443?x").as_deref(),
-            Some("https://acme.pagerduty.com:8443")
-        );
-        assert_eq!(origin("/incidents/P1"), None);
-        assert_eq!(origin("ftp://acme/x"), None);
-        assert_eq!(origin("https:///x"), None);
-    }
 }
