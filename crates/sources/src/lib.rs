@@ -26,6 +26,7 @@ pub mod cdevents;
 pub mod flux;
 pub mod github;
 pub mod gitlab;
+pub mod jira;
 pub mod keptn;
 pub mod kubernetes;
 pub mod opsgenie;

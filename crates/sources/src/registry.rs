@@ -200,6 +200,7 @@ registry! {
     flux => crate::flux::Flux, settings: crate::flux::FluxSettings, webhook: SecretSetting;
     opsgenie => crate::opsgenie::Opsgenie,
         settings: crate::opsgenie::OpsgenieSettings, webhook: TokenSetting;
+    jira => crate::jira::Jira, settings: crate::jira::JiraSettings, webhook: SecretSetting;
 }
 
 #[cfg(test)]
@@ -228,14 +229,22 @@ mod tests {
                 "alertmanager",
                 "pagerduty",
                 "flux",
-                "opsgenie"
+                "opsgenie",
+                "jira"
             ]
         );
         settings.github.secret = Some("s".into());
         settings.gitlab.token = Some("t".into());
         assert_eq!(
             settings.unsigned(),
-            ["argocd", "alertmanager", "pagerduty", "flux", "opsgenie"]
+            [
+                "argocd",
+                "alertmanager",
+                "pagerduty",
+                "flux",
+                "opsgenie",
+                "jira"
+            ]
         );
     }
 
