@@ -38,6 +38,7 @@ mod helpers;
 mod import;
 mod incremental;
 mod ingest;
+mod jira;
 mod keptn;
 mod observability;
 mod oidc;

@@ -58,6 +58,7 @@ mod tests {
             "pagerduty",
             "flux",
             "opsgenie",
+            "jira",
         ] {
             assert!(adapter_for(tool).is_some(), "{tool}");
         }
@@ -72,7 +73,8 @@ mod tests {
                 "alertmanager",
                 "pagerduty",
                 "flux",
-                "opsgenie"
+                "opsgenie",
+                "jira"
             ]
         );
     }
