@@ -28,12 +28,7 @@ const TOOL: &str = "jira";
 
 /// The body wrapped by the webhook, then transformed.
 fn run_body(body: &[u8], settings: JiraSettings) -> Vec<Value> {
-    let events = webhook::adapt(&HeaderMap::new(), body, &WebhookSettings::default()).unwrap();
-    let transformer = JiraTransformer::new(settings);
-    events
-        .iter()
-        .flat_map(|event| common::checked(&transformer, event))
-        .collect()
+    common::adapted(webhook::adapt, &JiraTransformer::new(settings), body)
 }
 
 fn run_dir(dir: &Path) -> Vec<Value> {
@@ -46,7 +41,7 @@ fn run(case: &str) -> Vec<Value> {
 }
 
 fn body(case: &str) -> String {
-    std::fs::read_to_string(common::fixtures(TOOL).join(case).join("input.json")).unwrap()
+    common::body(TOOL, case)
 }
 
 #[test]

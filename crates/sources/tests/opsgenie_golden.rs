@@ -25,12 +25,7 @@ const TOOL: &str = "opsgenie";
 
 /// The body wrapped by the webhook, then transformed.
 fn run_body(body: &[u8], settings: OpsgenieSettings) -> Vec<Value> {
-    let events = webhook::adapt(&HeaderMap::new(), body, &WebhookSettings::default()).unwrap();
-    let transformer = OpsgenieTransformer::new(settings);
-    events
-        .iter()
-        .flat_map(|event| common::checked(&transformer, event))
-        .collect()
+    common::adapted(webhook::adapt, &OpsgenieTransformer::new(settings), body)
 }
 
 fn run_dir(dir: &Path) -> Vec<Value> {
@@ -43,7 +38,7 @@ fn one(case: &str) -> Value {
 }
 
 fn body(case: &str) -> String {
-    std::fs::read_to_string(common::fixtures(TOOL).join(case).join("input.json")).unwrap()
+    common::body(TOOL, case)
 }
 
 #[test]
