@@ -6,7 +6,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::helpers::{fixture_json, spawn_configured, Backend, TestApp};
+use crate::helpers::{fixture_json, production_deployment, spawn_configured, Backend, TestApp};
 
 const SECRET: &str = "jira-webhook-secret";
 const KEYS: &str = "/api/v1/dora?from=2024-03-11&to=2024-03-14";
@@ -19,35 +19,14 @@ fn signature(body: &str) -> String {
     format!("sha256={hex}")
 }
 
-/// Posts `body` as Jira does, with `signature`; returns the status and the answer.
+/// Posts `body` as Jira does, with `signature`.
 async fn post_jira(app: &TestApp, body: &str, signature: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .post(app.url("/webhooks/jira"))
-        .header("content-type", "application/json")
-        .header("x-hub-signature", signature)
-        .body(body.to_owned())
-        .send()
+    app.post_webhook("jira", ("x-hub-signature", signature), body)
         .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 fn body(case: &str) -> String {
     fixture_json(&format!("jira/{case}/input.json")).to_string()
-}
-
-/// (failed deployments, recovery time in seconds) over the fixtures' days.
-async fn failures_and_recovery(app: &TestApp) -> (i64, Value) {
-    let report = app.get_json(KEYS).await;
-    let keys = &report["keys"];
-    (
-        keys["change_failure_rate"]["failed_deployments"]
-            .as_i64()
-            .unwrap(),
-        keys["recovery_time"]["value"].clone(),
-    )
 }
 
 async fn jira_incidents_count_once_and_unsigned_posts_are_refused(backend: Backend) {
@@ -56,14 +35,7 @@ async fn jira_incidents_count_once_and_unsigned_posts_are_refused(backend: Backe
         settings.webhooks.jira.secret = Some(SECRET.into());
     })
     .await;
-    let deployed = json!({
-        "context": {"specversion": "0.5.1", "id": "checkout-d1", "source": "/tests",
-                    "type": "dev.cdevents.service.deployed.0.3.0",
-                    "timestamp": "2024-03-11T09:00:00Z"},
-        "subject": {"id": "checkout", "source": "/tests",
-                    "content": {"environment": {"id": "production"},
-                                "artifactId": "pkg:oci/checkout@sha256:1"}}
-    });
+    let deployed = production_deployment("checkout-d1", "checkout", "2024-03-11T09:00:00Z");
     assert_eq!(app.post_json("/cdevents", &deployed).await.status(), 202);
 
     // Unsigned, or signed over another body: 401, nothing stored.
@@ -71,7 +43,7 @@ async fn jira_incidents_count_once_and_unsigned_posts_are_refused(backend: Backe
     assert_eq!(post_jira(&app, &created, "").await.0, 401);
     assert_eq!(post_jira(&app, &created, &signature("other")).await.0, 401);
     app.wait_until_processed().await;
-    assert_eq!(failures_and_recovery(&app).await, (0, Value::Null));
+    assert_eq!(app.failures_and_recovery(KEYS).await, (0, Value::Null));
 
     // Created, then resolved 30 minutes later (the update repeats the detection: counted once).
     assert_eq!(post_jira(&app, &created, &signature(&created)).await.0, 202);
@@ -84,7 +56,7 @@ async fn jira_incidents_count_once_and_unsigned_posts_are_refused(backend: Backe
     let story = body("story-created-not-an-incident-type");
     assert_eq!(post_jira(&app, &story, &signature(&story)).await.0, 202);
     app.wait_until_processed().await;
-    assert_eq!(failures_and_recovery(&app).await, (1, json!(1800.0)));
+    assert_eq!(app.failures_and_recovery(KEYS).await, (1, json!(1800.0)));
 
     // A payload without the issue names the member.
     let broken = r#"{"webhookEvent":"jira:issue_created","timestamp":1710148500000}"#;

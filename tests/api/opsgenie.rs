@@ -4,53 +4,19 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{fixture_json, spawn_configured, Backend, TestApp};
+use crate::helpers::{fixture_json, production_deployment, spawn_configured, Backend, TestApp};
 
 const TOKEN: &str = "opsgenie-webhook-token";
 const KEYS: &str = "/api/v1/dora?from=2024-03-11&to=2024-03-14";
 
-/// Posts `body` as the Webhook integration does, with `authorization`; returns the status and
-/// the answer.
+/// Posts `body` as the Webhook integration does, with `authorization`.
 async fn post_opsgenie(app: &TestApp, body: &str, authorization: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .post(app.url("/webhooks/opsgenie"))
-        .header("content-type", "application/json")
-        .header("authorization", authorization)
-        .body(body.to_owned())
-        .send()
+    app.post_webhook("opsgenie", ("authorization", authorization), body)
         .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 fn body(case: &str) -> String {
     fixture_json(&format!("opsgenie/{case}/input.json")).to_string()
-}
-
-/// The deployment of checkout to production the alert follows.
-fn checkout_deployed() -> Value {
-    json!({
-        "context": {"specversion": "0.5.1", "id": "checkout-d1", "source": "/tests",
-                    "type": "dev.cdevents.service.deployed.0.3.0",
-                    "timestamp": "2024-03-11T09:00:00Z"},
-        "subject": {"id": "checkout", "source": "/tests",
-                    "content": {"environment": {"id": "production"},
-                                "artifactId": "pkg:oci/checkout@sha256:1"}}
-    })
-}
-
-/// (failed deployments, recovery time in seconds) over the fixtures' days.
-async fn failures_and_recovery(app: &TestApp) -> (i64, Value) {
-    let report = app.get_json(KEYS).await;
-    let keys = &report["keys"];
-    (
-        keys["change_failure_rate"]["failed_deployments"]
-            .as_i64()
-            .unwrap(),
-        keys["recovery_time"]["value"].clone(),
-    )
 }
 
 async fn opsgenie_alerts_are_incidents_once_and_unauthenticated_posts_are_refused(
@@ -61,8 +27,8 @@ async fn opsgenie_alerts_are_incidents_once_and_unauthenticated_posts_are_refuse
         settings.webhooks.opsgenie.token = Some(TOKEN.into());
     })
     .await;
-    let response = app.post_json("/cdevents", &checkout_deployed()).await;
-    assert_eq!(response.status(), 202);
+    let deployed = production_deployment("checkout-d1", "checkout", "2024-03-11T09:00:00Z");
+    assert_eq!(app.post_json("/cdevents", &deployed).await.status(), 202);
     let bearer = format!("Bearer {TOKEN}");
 
     // Without the token, or with another: 401, nothing stored.
@@ -70,13 +36,13 @@ async fn opsgenie_alerts_are_incidents_once_and_unauthenticated_posts_are_refuse
     assert_eq!(post_opsgenie(&app, &created, "").await.0, 401);
     assert_eq!(post_opsgenie(&app, &created, "Bearer other").await.0, 401);
     app.wait_until_processed().await;
-    assert_eq!(failures_and_recovery(&app).await, (0, Value::Null));
+    assert_eq!(app.failures_and_recovery(KEYS).await, (0, Value::Null));
 
     // The alert is created (and delivered twice), then closed 30 minutes later.
     assert_eq!(post_opsgenie(&app, &created, &bearer).await.0, 202);
     assert_eq!(post_opsgenie(&app, &created, &bearer).await.0, 202);
     app.wait_until_processed().await;
-    assert_eq!(failures_and_recovery(&app).await.0, 1);
+    assert_eq!(app.failures_and_recovery(KEYS).await.0, 1);
     let closed = body("close-service-tags");
     assert_eq!(post_opsgenie(&app, &closed, &bearer).await.0, 202);
     // An acknowledgement is stored and counts for nothing.
@@ -84,7 +50,7 @@ async fn opsgenie_alerts_are_incidents_once_and_unauthenticated_posts_are_refuse
     assert_eq!(post_opsgenie(&app, &ack, &bearer).await.0, 202);
     app.wait_until_processed().await;
     // Times are kept to the second: 09:15:00 to 09:45:00.418 is 30 minutes.
-    assert_eq!(failures_and_recovery(&app).await, (1, json!(1800.0)));
+    assert_eq!(app.failures_and_recovery(KEYS).await, (1, json!(1800.0)));
 
     // A payload without the alert's id names the member.
     let broken = r#"{"action":"Create","alert":{"createdAt":1710148500000}}"#;
