@@ -17,8 +17,6 @@ use std::path::Path;
 use common::{assert_minimum, case_name, cases, compare_golden, single};
 use dora_sources::flux::{webhook, FluxSettings, FluxTransformer};
 use dora_sources::transform::{SERVICE_DEPLOYED, SERVICE_ROLLEDBACK};
-use dora_sources::WebhookSettings;
-use http::HeaderMap;
 use serde_json::Value;
 
 const TOOL: &str = "flux";
