@@ -11,6 +11,7 @@ use hmac::digest::CtOutput;
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::Sha256;
 
 pub use crate::WebhookSettings;
@@ -122,6 +123,38 @@ pub fn url_origin(url: &str) -> Option<String> {
         return None;
     }
     Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
+/// `400` about one field of a tool's payload; `title` is the problem's (`Invalid Opsgenie
+/// payload`), `field` a JSON pointer or `body`.
+pub fn invalid_payload(
+    title: &str,
+    field: impl Into<String>,
+    detail: impl Into<String>,
+) -> Problem {
+    let field = field.into();
+    let detail = format!("{field}: {}", detail.into());
+    Problem::bad_request("invalid-webhook-payload", title, field, detail)
+}
+
+/// The non-empty string member `name` of the payload object at the JSON pointer `at`; else
+/// [`invalid_payload`] with `title`, naming `<at>/<name>`.
+pub fn required_text<'a>(
+    object: &'a Map<String, Value>,
+    at: &str,
+    name: &str,
+    title: &str,
+) -> Result<&'a str, Problem> {
+    let pointer = format!("{at}/{name}");
+    match object.get(name) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text),
+        None | Some(Value::Null) | Some(Value::String(_)) => Err(invalid_payload(
+            title,
+            pointer,
+            "is required (a non-empty string)",
+        )),
+        Some(_) => Err(invalid_payload(title, pointer, "must be a string")),
+    }
 }
 
 /// `Authorization: Bearer <token>`, with the token compared in constant time. `tool` names the

@@ -31,13 +31,15 @@ use dora_model::time::{format_rfc3339, from_unix_int};
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::webhook::{check_sha256_signature, url_origin};
+use crate::webhook::{check_sha256_signature, invalid_payload, required_text, url_origin};
 use crate::WebhookSettings;
 
 /// The header carrying the signature.
 const SIGNATURE: &str = "X-Hub-Signature";
 /// The source of events whose issue names no site.
 pub const DEFAULT_SOURCE: &str = "jira";
+/// The title of its `400`s.
+const TITLE: &str = "Invalid Jira payload";
 
 /// Checks the request and wraps its payload into a CloudEvent.
 pub fn adapt(
@@ -56,13 +58,7 @@ pub fn adapt(
             "a Jira webhook payload must be a JSON object",
         ));
     };
-    let event = match payload.get("webhookEvent") {
-        Some(Value::String(event)) if !event.is_empty() => event,
-        Some(Value::String(_)) | None | Some(Value::Null) => {
-            return Err(invalid("/webhookEvent", "is required (a non-empty string)"))
-        }
-        Some(_) => return Err(invalid("/webhookEvent", "must be a string")),
-    };
+    let event = required_text(&payload, "", "webhookEvent", TITLE)?;
     let time = payload
         .get("timestamp")
         .and_then(Value::as_i64)
@@ -100,12 +96,5 @@ pub fn adapt(
 
 /// `400` about one field of the payload.
 fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
-    let field = field.into();
-    let detail = format!("{field}: {}", detail.into());
-    Problem::bad_request(
-        "invalid-webhook-payload",
-        "Invalid Jira payload",
-        field,
-        detail,
-    )
+    invalid_payload(TITLE, field, detail)
 }

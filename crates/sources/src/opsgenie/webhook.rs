@@ -36,11 +36,13 @@ use dora_model::time::format_rfc3339;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::webhook::check_bearer;
+use crate::webhook::{check_bearer, invalid_payload, required_text};
 use crate::WebhookSettings;
 
 /// The source of every Opsgenie CloudEvent.
 pub const DEFAULT_SOURCE: &str = "opsgenie";
+/// The title of its `400`s.
+const TITLE: &str = "Invalid Opsgenie payload";
 
 /// Checks the request and wraps its payload into a CloudEvent.
 pub fn adapt(
@@ -64,13 +66,13 @@ pub fn adapt(
             "an Opsgenie webhook payload must be a JSON object",
         ));
     };
-    let action = required_str(&payload, "", "action")?.to_ascii_lowercase();
+    let action = required_text(&payload, "", "action", TITLE)?.to_ascii_lowercase();
     let alert = match payload.get("alert") {
         Some(Value::Object(alert)) => alert,
         None | Some(Value::Null) => return Err(invalid("/alert", "is required (an object)")),
         Some(_) => return Err(invalid("/alert", "must be an object")),
     };
-    let alert_id = required_str(alert, "/alert", "alertId")?;
+    let alert_id = required_text(alert, "/alert", "alertId", TITLE)?;
     let order: &[&str] = if action == "create" {
         &["createdAt"]
     } else {
@@ -126,30 +128,7 @@ fn action_time(
     ))
 }
 
-/// A required non-empty string member of the object at `at` (a JSON pointer).
-fn required_str<'a>(
-    object: &'a Map<String, Value>,
-    at: &str,
-    name: &str,
-) -> Result<&'a str, Problem> {
-    let pointer = format!("{at}/{name}");
-    match object.get(name) {
-        Some(Value::String(text)) if !text.is_empty() => Ok(text),
-        None | Some(Value::Null) | Some(Value::String(_)) => {
-            Err(invalid(pointer, "is required (a non-empty string)"))
-        }
-        Some(_) => Err(invalid(pointer, "must be a string")),
-    }
-}
-
 /// `400` about one field of the payload.
 fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
-    let field = field.into();
-    let detail = format!("{field}: {}", detail.into());
-    Problem::bad_request(
-        "invalid-webhook-payload",
-        "Invalid Opsgenie payload",
-        field,
-        detail,
-    )
+    invalid_payload(TITLE, field, detail)
 }

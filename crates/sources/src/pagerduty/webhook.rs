@@ -33,13 +33,17 @@ use dora_model::time::parse_rfc3339;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::webhook::{header, hmac_sha256_matches, unauthorized, url_origin};
+use crate::webhook::{
+    header, hmac_sha256_matches, invalid_payload, required_text, unauthorized, url_origin,
+};
 use crate::WebhookSettings;
 
 /// The header carrying the signatures.
 const SIGNATURE: &str = "X-PagerDuty-Signature";
 /// The source of events that name no PagerDuty account.
 pub const DEFAULT_SOURCE: &str = "pagerduty";
+/// The title of its `400`s.
+const TITLE: &str = "Invalid PagerDuty payload";
 
 /// Checks the request and wraps its payload into CloudEvents.
 pub fn adapt(
@@ -63,9 +67,9 @@ pub fn adapt(
         None | Some(Value::Null) => return Err(invalid("/event", "is required (an object)")),
         Some(_) => return Err(invalid("/event", "must be an object")),
     };
-    let id = required_str(event, "id")?;
-    let event_type = required_str(event, "event_type")?;
-    let occurred_at = required_str(event, "occurred_at")?;
+    let id = required_text(event, "/event", "id", TITLE)?;
+    let event_type = required_text(event, "/event", "event_type", TITLE)?;
+    let occurred_at = required_text(event, "/event", "occurred_at", TITLE)?;
     let time = parse_rfc3339(occurred_at).ok_or_else(|| {
         invalid(
             "/event/occurred_at",
@@ -119,26 +123,7 @@ fn check_signature(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(),
     }
 }
 
-/// A required non-empty string member of `event`.
-fn required_str<'a>(event: &'a Map<String, Value>, name: &str) -> Result<&'a str, Problem> {
-    let pointer = format!("/event/{name}");
-    match event.get(name) {
-        Some(Value::String(text)) if !text.is_empty() => Ok(text),
-        None | Some(Value::Null) | Some(Value::String(_)) => {
-            Err(invalid(pointer, "is required (a non-empty string)"))
-        }
-        Some(_) => Err(invalid(pointer, "must be a string")),
-    }
-}
-
 /// `400` about one field of the payload.
 fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
-    let field = field.into();
-    let detail = format!("{field}: {}", detail.into());
-    Problem::bad_request(
-        "invalid-webhook-payload",
-        "Invalid PagerDuty payload",
-        field,
-        detail,
-    )
+    invalid_payload(TITLE, field, detail)
 }
