@@ -14,7 +14,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_minimum, case_name, cases, compare_golden, single};
+use common::single;
 use dora_sources::flux::{webhook, FluxSettings, FluxTransformer};
 use dora_sources::transform::{SERVICE_DEPLOYED, SERVICE_ROLLEDBACK};
 use serde_json::Value;
@@ -41,11 +41,7 @@ fn body(case: &str) -> String {
 
 #[test]
 fn golden_cases() {
-    let cases = cases(TOOL);
-    assert_minimum("", &cases, 10);
-    let mut failures = Vec::new();
-    compare_golden("", &cases, case_name, run_dir, &mut failures);
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    common::assert_golden(TOOL, 10, run_dir);
 }
 
 #[test]

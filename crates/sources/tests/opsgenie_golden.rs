@@ -14,7 +14,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_minimum, case_name, cases, compare_golden, single};
+use common::single;
 use dora_sources::opsgenie::{webhook, OpsgenieSettings, OpsgenieTransformer};
 use dora_sources::transform::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 use dora_sources::{TokenSetting, WebhookSettings};
@@ -43,11 +43,7 @@ fn body(case: &str) -> String {
 
 #[test]
 fn golden_cases() {
-    let cases = cases(TOOL);
-    assert_minimum("", &cases, 7);
-    let mut failures = Vec::new();
-    compare_golden("", &cases, case_name, run_dir, &mut failures);
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    common::assert_golden(TOOL, 7, run_dir);
 }
 
 #[test]

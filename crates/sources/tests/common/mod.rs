@@ -104,6 +104,16 @@ pub fn body(tool: &str, case: &str) -> String {
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Compares the output of every case of `tool` (at least `minimum` of them) with its
+/// `expected.json` ([`compare_golden`]) and fails with every difference.
+pub fn assert_golden(tool: &str, minimum: usize, output: impl FnMut(&Path) -> Vec<Value>) {
+    let cases = cases(tool);
+    assert_minimum("", &cases, minimum);
+    let mut failures = Vec::new();
+    compare_golden("", &cases, case_name, output, &mut failures);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
 /// The one CDEvent of an output of `case`.
 pub fn single(mut out: Vec<Value>, case: &str) -> Value {
     assert_eq!(
