@@ -313,7 +313,15 @@ fn hex_string(bytes: &[u8]) -> String {
 async fn webhooks_refuse_bodies_a_browser_sends_cross_site(backend: Backend) {
     let app = spawn_app(&backend).await;
     let body = alertmanager_payload().to_string();
-    for tool in ["alertmanager", "pagerduty", "argocd", "gitlab", "github"] {
+    for tool in [
+        "alertmanager",
+        "pagerduty",
+        "argocd",
+        "gitlab",
+        "github",
+        "opsgenie",
+        "jira",
+    ] {
         for content_type in [
             Some("text/plain"),
             Some("text/plain;charset=UTF-8"),

@@ -165,6 +165,29 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// POSTs a webhook `body` to `/webhooks/{tool}` with one header (the tool's signature or
+    /// token); returns the status and the answer's JSON (`null` when it has none).
+    pub async fn post_webhook(&self, tool: &str, header: (&str, &str), body: &str) -> (u16, Value) {
+        let headers = [(header.0.to_owned(), header.1)];
+        let path = format!("/webhooks/{tool}");
+        let response = self
+            .post_with(&headers, &path, "application/json", body.to_owned())
+            .await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// (failed deployments, recovery time in seconds or `null`) of `GET {keys}`.
+    pub async fn failures_and_recovery(&self, keys: &str) -> (i64, Value) {
+        let report = self.get_json(keys).await;
+        let keys = &report["keys"];
+        let failed = keys["change_failure_rate"]["failed_deployments"].as_i64();
+        (
+            failed.expect("failed_deployments"),
+            keys["recovery_time"]["value"].clone(),
+        )
+    }
+
     pub async fn get_json(&self, path: &str) -> Value {
         let response = self.get(path).await;
         assert!(
@@ -254,6 +277,18 @@ pub fn cloudevent(id: &str) -> Value {
         "type": "com.example.test",
         "time": "2023-08-05T10:00:00Z",
         "data": {"n": 1}
+    })
+}
+
+/// A `service.deployed` CDEvent of `service` to production at `at` (an incident source's
+/// end-to-end tests blame it).
+pub fn production_deployment(id: &str, service: &str, at: &str) -> Value {
+    serde_json::json!({
+        "context": {"specversion": "0.5.1", "id": id, "source": "/tests",
+                    "type": "dev.cdevents.service.deployed.0.3.0", "timestamp": at},
+        "subject": {"id": service, "source": "/tests",
+                    "content": {"environment": {"id": "production"},
+                                "artifactId": format!("pkg:oci/{service}@sha256:1")}}
     })
 }
 

@@ -318,6 +318,16 @@ pub(crate) fn insert_some(into: &mut Map<String, Value>, key: &str, value: Optio
     }
 }
 
+/// The value of a `<key>:<value>` or `<key>=<value>` tag or label (Opsgenie tags, Jira labels),
+/// the key compared without case; empty values are as if absent.
+pub(crate) fn tag_value<'a>(tags: &'a [String], key: &str) -> Option<&'a str> {
+    tags.iter().find_map(|tag| {
+        let (name, value) = tag.split_once([':', '='])?;
+        let value = value.trim();
+        (name.trim().eq_ignore_ascii_case(key) && !value.is_empty()).then_some(value)
+    })
+}
+
 /// `http(s)://` followed by something, without whitespace.
 pub(crate) fn is_http_url(text: &str) -> bool {
     let rest = text

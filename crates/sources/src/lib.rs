@@ -27,8 +27,10 @@ pub mod flux;
 pub mod github;
 pub mod gitlab;
 pub mod jenkins;
+pub mod jira;
 pub mod keptn;
 pub mod kubernetes;
+pub mod opsgenie;
 pub mod pagerduty;
 pub mod tekton;
 

@@ -199,6 +199,9 @@ registry! {
     keptn => crate::keptn::Keptn, settings: crate::keptn::KeptnSettings;
     flux => crate::flux::Flux, settings: crate::flux::FluxSettings, webhook: SecretSetting;
     jenkins => crate::jenkins::Jenkins, settings: crate::jenkins::JenkinsSettings;
+    opsgenie => crate::opsgenie::Opsgenie,
+        settings: crate::opsgenie::OpsgenieSettings, webhook: TokenSetting;
+    jira => crate::jira::Jira, settings: crate::jira::JiraSettings, webhook: SecretSetting;
 }
 
 #[cfg(test)]
@@ -226,14 +229,23 @@ mod tests {
                 "argocd",
                 "alertmanager",
                 "pagerduty",
-                "flux"
+                "flux",
+                "opsgenie",
+                "jira"
             ]
         );
         settings.github.secret = Some("s".into());
         settings.gitlab.token = Some("t".into());
         assert_eq!(
             settings.unsigned(),
-            ["argocd", "alertmanager", "pagerduty", "flux"]
+            [
+                "argocd",
+                "alertmanager",
+                "pagerduty",
+                "flux",
+                "opsgenie",
+                "jira"
+            ]
         );
     }
 

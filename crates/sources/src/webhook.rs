@@ -11,6 +11,7 @@ use hmac::digest::CtOutput;
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::Sha256;
 
 pub use crate::WebhookSettings;
@@ -79,6 +80,83 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The header `name` must be `sha256=` and the hex HMAC-SHA256 of `body` under `secret`
+/// (GitHub's `X-Hub-Signature-256`, Jira's `X-Hub-Signature`); else `401` naming the header.
+pub fn check_sha256_signature(
+    headers: &HeaderMap,
+    name: &str,
+    body: &[u8],
+    secret: &str,
+) -> Result<(), Problem> {
+    let Some(value) = header(headers, name) else {
+        return Err(unauthorized(
+            format!("{name} is missing; a webhook secret is configured"),
+            name,
+        ));
+    };
+    let matches = value
+        .trim()
+        .strip_prefix("sha256=")
+        .is_some_and(|hex| hmac_sha256_matches(secret.as_bytes(), body, hex));
+    if matches {
+        Ok(())
+    } else {
+        Err(unauthorized(
+            format!("{name} is not sha256=<HMAC-SHA256 of the body under the configured secret>"),
+            name,
+        ))
+    }
+}
+
+/// The scheme and host of a URL: `https://acme.pagerduty.com` for
+/// `https://acme.pagerduty.com/incidents/PFQZPSY` (the account or site of a tool); `None` for
+/// anything that is not an absolute http(s) URL with a host.
+pub fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
+/// `400` about one field of a tool's payload; `title` is the problem's (`Invalid Opsgenie
+/// payload`), `field` a JSON pointer or `body`.
+pub fn invalid_payload(
+    title: &str,
+    field: impl Into<String>,
+    detail: impl Into<String>,
+) -> Problem {
+    let field = field.into();
+    let detail = format!("{field}: {}", detail.into());
+    Problem::bad_request("invalid-webhook-payload", title, field, detail)
+}
+
+/// The non-empty string member `name` of the payload object at the JSON pointer `at`; else
+/// [`invalid_payload`] with `title`, naming `<at>/<name>`.
+pub fn required_text<'a>(
+    object: &'a Map<String, Value>,
+    at: &str,
+    name: &str,
+    title: &str,
+) -> Result<&'a str, Problem> {
+    let pointer = format!("{at}/{name}");
+    match object.get(name) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text),
+        None | Some(Value::Null) | Some(Value::String(_)) => Err(invalid_payload(
+            title,
+            pointer,
+            "is required (a non-empty string)",
+        )),
+        Some(_) => Err(invalid_payload(title, pointer, "must be a string")),
+    }
+}
+
 /// `Authorization: Bearer <token>`, with the token compared in constant time. `tool` names the
 /// `[webhooks.<tool>]` section in the mismatch message; `hint` says where the sender sets the
 /// header (shown when it is missing).
@@ -133,6 +211,25 @@ fn tokens_match(presented: &[u8], expected: &[u8]) -> bool {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+
+    #[test]
+    fn url_origin_keeps_scheme_and_host() {
+        assert_eq!(
+            url_origin("https://pig208.pagerduty.com/incidents/PFQZPSY").as_deref(),
+            Some("https://pig208.pagerduty.com")
+        );
+        assert_eq!(
+            url_origin("HTTPS://Acme.PagerDuty.com").as_deref(),
+            Some("https://acme.pagerduty.com")
+        );
+        assert_eq!(
+            url_origin("https://user@acme.pagerduty.com:8443?x").as_deref(),
+            Some("https://acme.pagerduty.com:8443")
+        );
+        assert_eq!(url_origin("/incidents/P1"), None);
+        assert_eq!(url_origin("ftp://acme/x"), None);
+        assert_eq!(url_origin("https:///x"), None);
+    }
     use super::*;
 
     #[test]

@@ -14,23 +14,16 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_golden, cases, single};
+use common::single;
 use dora_sources::flux::{webhook, FluxSettings, FluxTransformer};
 use dora_sources::transform::{SERVICE_DEPLOYED, SERVICE_ROLLEDBACK};
-use dora_sources::WebhookSettings;
-use http::HeaderMap;
 use serde_json::Value;
 
 const TOOL: &str = "flux";
 
 /// The body wrapped by the webhook, then transformed.
 fn run_body(body: &[u8], settings: FluxSettings) -> Vec<Value> {
-    let events = webhook::adapt(&HeaderMap::new(), body, &WebhookSettings::default()).unwrap();
-    let transformer = FluxTransformer::new(settings);
-    events
-        .iter()
-        .flat_map(|event| common::checked(&transformer, event))
-        .collect()
+    common::adapted(webhook::adapt, &FluxTransformer::new(settings), body)
 }
 
 fn run_dir(dir: &Path) -> Vec<Value> {
@@ -43,12 +36,12 @@ fn one(case: &str) -> Value {
 }
 
 fn body(case: &str) -> String {
-    std::fs::read_to_string(common::fixtures(TOOL).join(case).join("input.json")).unwrap()
+    common::body(TOOL, case)
 }
 
 #[test]
 fn golden_cases() {
-    assert_golden(&cases(TOOL), 10, run_dir);
+    common::assert_golden(&common::cases(TOOL), 10, run_dir);
 }
 
 #[test]

@@ -33,13 +33,17 @@ use dora_model::time::parse_rfc3339;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::webhook::{header, hmac_sha256_matches, unauthorized};
+use crate::webhook::{
+    header, hmac_sha256_matches, invalid_payload, required_text, unauthorized, url_origin,
+};
 use crate::WebhookSettings;
 
 /// The header carrying the signatures.
 const SIGNATURE: &str = "X-PagerDuty-Signature";
 /// The source of events that name no PagerDuty account.
 pub const DEFAULT_SOURCE: &str = "pagerduty";
+/// The title of its `400`s.
+const TITLE: &str = "Invalid PagerDuty payload";
 
 /// Checks the request and wraps its payload into CloudEvents.
 pub fn adapt(
@@ -63,9 +67,9 @@ pub fn adapt(
         None | Some(Value::Null) => return Err(invalid("/event", "is required (an object)")),
         Some(_) => return Err(invalid("/event", "must be an object")),
     };
-    let id = required_str(event, "id")?;
-    let event_type = required_str(event, "event_type")?;
-    let occurred_at = required_str(event, "occurred_at")?;
+    let id = required_text(event, "/event", "id", TITLE)?;
+    let event_type = required_text(event, "/event", "event_type", TITLE)?;
+    let occurred_at = required_text(event, "/event", "occurred_at", TITLE)?;
     let time = parse_rfc3339(occurred_at).ok_or_else(|| {
         invalid(
             "/event/occurred_at",
@@ -75,7 +79,7 @@ pub fn adapt(
     let source = match event.get("data") {
         None | Some(Value::Null) => None,
         Some(Value::Object(data)) => match data.get("html_url") {
-            Some(Value::String(url)) => origin(url),
+            Some(Value::String(url)) => url_origin(url),
             _ => None,
         },
         Some(_) => return Err(invalid("/event/data", "must be an object")),
@@ -119,66 +123,7 @@ fn check_signature(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(),
     }
 }
 
-/// A required non-empty string member of `event`.
-fn required_str<'a>(event: &'a Map<String, Value>, name: &str) -> Result<&'a str, Problem> {
-    let pointer = format!("/event/{name}");
-    match event.get(name) {
-        Some(Value::String(text)) if !text.is_empty() => Ok(text),
-        None | Some(Value::Null) | Some(Value::String(_)) => {
-            Err(invalid(pointer, "is required (a non-empty string)"))
-        }
-        Some(_) => Err(invalid(pointer, "must be a string")),
-    }
-}
-
-/// `https://acme.pagerduty.com` for `https://acme.pagerduty.com/incidents/PFQZPSY`; `None` for
-/// anything that is not an absolute http(s) URL with a host.
-fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "https" && scheme != "http" {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return None;
-    }
-    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
-}
-
 /// `400` about one field of the payload.
 fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
-    let field = field.into();
-    let detail = format!("{field}: {}", detail.into());
-    Problem::bad_request(
-        "invalid-webhook-payload",
-        "Invalid PagerDuty payload",
-        field,
-        detail,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origin_keeps_scheme_and_host() {
-        assert_eq!(
-            origin("https://pig208.pagerduty.com/incidents/PFQZPSY").as_deref(),
-            Some("https://pig208.pagerduty.com")
-        );
-        assert_eq!(
-            origin("HTTPS://Acme.PagerDuty.com").as_deref(),
-            Some("https://acme.pagerduty.com")
-        );
-        assert_eq!(
-            origin("https://user@acme.pagerduty.com:8443?x").as_deref(),
-            Some("https://acme.pagerduty.com:8443")
-        );
-        assert_eq!(origin("/incidents/P1"), None);
-        assert_eq!(origin("ftp://acme/x"), None);
-        assert_eq!(origin("https:///x"), None);
-    }
+    invalid_payload(TITLE, field, detail)
 }

@@ -11,7 +11,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use dora_model::cloudevent::CloudEvent;
-use dora_sources::Transformer;
+use dora_sources::webhook::Adapter;
+use dora_sources::{Transformer, WebhookSettings};
+use http::HeaderMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -84,6 +86,22 @@ pub fn checked(transformer: &dyn Transformer, event: &CloudEvent) -> Vec<Value> 
         assert_eq!(validated.release, dora_spec::EMIT_RELEASE);
     }
     out
+}
+
+/// A webhook body wrapped by the source's adapter (no secret or token configured), then
+/// transformed, every CDEvent checked against the schemas.
+pub fn adapted(adapt: Adapter, transformer: &dyn Transformer, body: &[u8]) -> Vec<Value> {
+    let events = adapt(&HeaderMap::new(), body, &WebhookSettings::default()).unwrap();
+    events
+        .iter()
+        .flat_map(|event| checked(transformer, event))
+        .collect()
+}
+
+/// The webhook body of a case of `tool` (by directory name), as text.
+pub fn body(tool: &str, case: &str) -> String {
+    let path = fixtures(tool).join(case).join("input.json");
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The one CDEvent of an output of `case`.

@@ -1,0 +1,100 @@
+//! `POST /webhooks/jira`: Jira Cloud (or Data Center) issue webhooks, one CloudEvent per
+//! delivery.
+//!
+//! # Signature
+//!
+//! When `[webhooks.jira] secret` is set, `X-Hub-Signature` must be `sha256=<hex>`, the
+//! HMAC-SHA256 of the raw body under the secret (the webhook's "Secret" in Jira Cloud),
+//! compared in constant time. A missing or non-matching signature is `401` naming
+//! `X-Hub-Signature`, and nothing is stored.
+//!
+//! # The CloudEvent
+//!
+//! The body is `{"timestamp", "webhookEvent", "issue": {"id", "key", "self", "fields"}, ...}`;
+//! it becomes one CloudEvent:
+//!
+//! * `type`: `com.atlassian.jira.<webhookEvent without "jira:">`, e.g.
+//!   `com.atlassian.jira.issue_created`; every event is stored (the `jira` transformer maps
+//!   `issue_created` and `issue_updated`);
+//! * `source`: scheme and host of `issue.self` (the Jira site), or `jira` without one;
+//! * `id`: `<issue.id>/<webhookEvent>/<timestamp>` (a retry of a delivery is a duplicate);
+//! * `time`: `timestamp` (Unix milliseconds), written as RFC 3339;
+//! * `data`: the payload as sent.
+//!
+//! A malformed payload (not JSON, not an object, no `webhookEvent`, `timestamp`, `issue`
+//! object or `issue.id`) is `400` naming the field as a JSON pointer.
+
+use super::TYPE_PREFIX;
+use dora_http::Problem;
+use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::time::{format_rfc3339, from_unix_int};
+use http::HeaderMap;
+use serde_json::{Map, Value};
+
+use crate::webhook::{check_sha256_signature, invalid_payload, required_text, url_origin};
+use crate::WebhookSettings;
+
+/// The header carrying the signature.
+const SIGNATURE: &str = "X-Hub-Signature";
+/// The source of events whose issue names no site.
+pub const DEFAULT_SOURCE: &str = "jira";
+/// The title of its `400`s.
+const TITLE: &str = "Invalid Jira payload";
+
+/// Checks the request and wraps its payload into a CloudEvent.
+pub fn adapt(
+    headers: &HeaderMap,
+    body: &[u8],
+    settings: &WebhookSettings,
+) -> Result<Vec<CloudEvent>, Problem> {
+    if let Some(secret) = settings.jira.secret.as_deref() {
+        check_sha256_signature(headers, SIGNATURE, body, secret)?;
+    }
+    let payload: Value = serde_json::from_slice(body)
+        .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
+    let Value::Object(payload) = payload else {
+        return Err(invalid(
+            "body",
+            "a Jira webhook payload must be a JSON object",
+        ));
+    };
+    let event = required_text(&payload, "", "webhookEvent", TITLE)?;
+    let time = payload
+        .get("timestamp")
+        .and_then(Value::as_i64)
+        .and_then(from_unix_int)
+        .ok_or_else(|| invalid("/timestamp", "is required (Unix milliseconds)"))?;
+    let issue = match payload.get("issue") {
+        Some(Value::Object(issue)) => issue,
+        None | Some(Value::Null) => return Err(invalid("/issue", "is required (an object)")),
+        Some(_) => return Err(invalid("/issue", "must be an object")),
+    };
+    let issue_id = match issue.get("id") {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        Some(Value::Number(id)) => id.to_string(),
+        _ => return Err(invalid("/issue/id", "is required (a string)")),
+    };
+    let source = match issue.get("self") {
+        Some(Value::String(url)) => url_origin(url),
+        _ => None,
+    }
+    .unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
+    let millis = time.timestamp_millis();
+    Ok(vec![CloudEvent {
+        id: format!("{issue_id}/{event}/{millis}"),
+        source,
+        event_type: format!("{TYPE_PREFIX}{}", event.trim_start_matches("jira:")),
+        time: Some(time),
+        time_text: Some(format_rfc3339(&time)),
+        subject: None,
+        datacontenttype: Some("application/json".to_owned()),
+        dataschema: None,
+        extensions: Map::new(),
+        data: Some(Data::Json(Value::Object(payload.clone()))),
+    }])
+}
+
+/// `400` about one field of the payload.
+fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
+    invalid_payload(TITLE, field, detail)
+}
