@@ -55,12 +55,12 @@ fn config_check_accepts_the_example_and_names_a_mistake() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
-        "[[routes]]\nname = \"r\"\ntype_prefix = \"x.\"\ntransformers = [\"jenkins\"]\n",
+        "[[routes]]\nname = \"r\"\ntype_prefix = \"x.\"\ntransformers = [\"bamboo\"]\n",
     )
     .unwrap();
     let (code, _, err) = dora_events(&["config", "check", bad.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(err.contains("jenkins"), "{err}");
+    assert!(err.contains("bamboo"), "{err}");
 }
 
 /// Layers: defaults, then the file, then `DORA_*` variables, then flags; a secret made of digits

@@ -604,8 +604,8 @@ mod tests {
             let parsed = TransformerRef::try_from(name.to_owned()).unwrap();
             assert_eq!(parsed.to_string(), name);
         }
-        let error = TransformerRef::try_from("jenkins".to_owned()).unwrap_err();
-        assert!(error.contains("unknown transformer \"jenkins\""), "{error}");
+        let error = TransformerRef::try_from("bamboo".to_owned()).unwrap_err();
+        assert!(error.contains("unknown transformer \"bamboo\""), "{error}");
         assert!(error.contains("\"rule:<name>\""), "{error}");
         assert!(TransformerRef::try_from("rule:".to_owned()).is_err());
         assert!(TransformerRef::try_from("rule:a b".to_owned()).is_err());
