@@ -198,6 +198,7 @@ registry! {
         settings: crate::pagerduty::PagerdutySettings, webhook: SecretSetting;
     keptn => crate::keptn::Keptn, settings: crate::keptn::KeptnSettings;
     flux => crate::flux::Flux, settings: crate::flux::FluxSettings, webhook: SecretSetting;
+    bitbucket => crate::bitbucket::Bitbucket, webhook: SecretSetting;
 }
 
 #[cfg(test)]
@@ -225,14 +226,15 @@ mod tests {
                 "argocd",
                 "alertmanager",
                 "pagerduty",
-                "flux"
+                "flux",
+                "bitbucket"
             ]
         );
         settings.github.secret = Some("s".into());
         settings.gitlab.token = Some("t".into());
         assert_eq!(
             settings.unsigned(),
-            ["argocd", "alertmanager", "pagerduty", "flux"]
+            ["argocd", "alertmanager", "pagerduty", "flux", "bitbucket"]
         );
     }
 
