@@ -57,6 +57,7 @@ mod tests {
             "alertmanager",
             "pagerduty",
             "flux",
+            "bitbucket",
         ] {
             assert!(adapter_for(tool).is_some(), "{tool}");
         }
@@ -70,7 +71,8 @@ mod tests {
                 "argocd",
                 "alertmanager",
                 "pagerduty",
-                "flux"
+                "flux",
+                "bitbucket"
             ]
         );
     }
