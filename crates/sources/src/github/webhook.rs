@@ -35,7 +35,7 @@ use http::HeaderMap;
 use serde_json::{Map, Value};
 
 use super::TYPE_PREFIX;
-use crate::webhook::{header, hmac_sha256_matches, unauthorized};
+use crate::webhook::{check_sha256_signature, header};
 use crate::WebhookSettings;
 
 /// The event name.
@@ -52,7 +52,7 @@ pub fn adapt(
     settings: &WebhookSettings,
 ) -> Result<Vec<CloudEvent>, Problem> {
     if let Some(secret) = settings.github.secret.as_deref() {
-        check_signature(headers, body, secret)?;
+        check_sha256_signature(headers, SIGNATURE_HEADER, body, secret)?;
     }
     let event_name = required_header(headers, EVENT_HEADER)?;
     if !event_name
@@ -88,30 +88,6 @@ pub fn adapt(
         extensions: Map::new(),
         data: Some(Data::Json(payload)),
     }])
-}
-
-/// `X-Hub-Signature-256` must be `sha256=` and the hex HMAC-SHA256 of `body` under `secret`.
-fn check_signature(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(), Problem> {
-    let Some(value) = header(headers, SIGNATURE_HEADER) else {
-        return Err(unauthorized(
-            format!("{SIGNATURE_HEADER} is missing; a webhook secret is configured"),
-            SIGNATURE_HEADER,
-        ));
-    };
-    let matches = value
-        .trim()
-        .strip_prefix("sha256=")
-        .is_some_and(|hex| hmac_sha256_matches(secret.as_bytes(), body, hex));
-    if matches {
-        Ok(())
-    } else {
-        Err(unauthorized(
-            format!(
-                "{SIGNATURE_HEADER} is not sha256=<HMAC-SHA256 of the body under the configured secret>"
-            ),
-            SIGNATURE_HEADER,
-        ))
-    }
 }
 
 /// A header that must be present and not blank.
