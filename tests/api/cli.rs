@@ -96,7 +96,7 @@ fn configuration_layers_apply_in_order() {
     );
     assert!(
         out.contains(
-            "webhooks accepted unsigned (no secret or token): argocd, alertmanager, flux, opsgenie, jira\n"
+            "webhooks accepted unsigned (no secret or token): argocd, alertmanager, flux, opsgenie, jira, bitbucket\n"
         ),
         "github and pagerduty from env, gitlab from the file: {out}"
     );

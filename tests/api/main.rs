@@ -24,6 +24,7 @@ macro_rules! backend_tests {
 
 mod auth;
 mod backfill;
+mod bitbucket;
 mod cdevents;
 mod cli;
 mod demo;

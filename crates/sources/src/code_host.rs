@@ -10,12 +10,17 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 use std::fmt;
 
-use crate::common::{de, repository_fact_id};
+use crate::common::{de, is_http_url, repository_fact_id};
 use crate::transform::{Emitted, Fact, INCIDENT_DETECTED, INCIDENT_RESOLVED};
 
-/// The repository (GitHub) or project (GitLab) an event is about.
+/// A git SHA of 40 (SHA-1) or 64 (SHA-256) hex digits.
+pub(crate) fn is_full_sha(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The repository (GitHub, Bitbucket) or project (GitLab) an event is about.
 pub(crate) struct Repository<'a> {
-    /// `github` or `gitlab`: part of every id, and the key of the tool's own custom data.
+    /// `github`, `gitlab` or `bitbucket`: part of every id, and the key of the tool's own custom data.
     pub(crate) tool: &'static str,
     /// `<owner>/<name>` (GitHub) or `path_with_namespace` (GitLab, nested groups included).
     pub(crate) path: &'a str,
@@ -38,6 +43,50 @@ pub(crate) struct RepositoryFact {
     pub(crate) dora: DoraData,
     /// The tool's own fields, `customData.<tool>` (left out when empty).
     pub(crate) own: Map<String, Value>,
+}
+
+impl<'a> Repository<'a> {
+    /// The repository at `path` (`<owner>/<name>`, nested groups allowed) whose web URL is the
+    /// first http(s) one of `urls`, else `<default_server>/<path>`; the server is that URL
+    /// without `/<path>` (else its origin). `None` when `path` is not `<owner>/<name>`.
+    pub(crate) fn at(
+        tool: &'static str,
+        path: &'a str,
+        urls: &[Option<&str>],
+        default_server: &str,
+    ) -> Option<Self> {
+        let name = path
+            .rsplit('/')
+            .next()
+            .filter(|name| !name.is_empty() && !path.starts_with('/') && !path.contains("//"))?;
+        let url = match urls.iter().flatten().find(|url| is_http_url(url)) {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("{default_server}/{path}"),
+        };
+        let server = url
+            .strip_suffix(path)
+            .and_then(|rest| rest.strip_suffix('/'))
+            .filter(|server| is_http_url(server))
+            .map_or_else(|| origin(&url), str::to_owned);
+        Some(Repository {
+            tool,
+            path,
+            name,
+            url,
+            server,
+        })
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL.
+fn origin(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split('/').next().unwrap_or(rest);
+            format!("{scheme}://{host}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 impl Repository<'_> {
@@ -126,12 +175,14 @@ pub(crate) struct ListedCommits {
     pub(crate) latest_time: Option<DateTime<Utc>>,
 }
 
-/// A commit a push lists: GitHub and GitLab write it the same way.
+/// A commit a push lists: GitHub and GitLab write it the same way, Bitbucket with other names.
 #[derive(Deserialize)]
 pub(crate) struct Commit<'a> {
-    #[serde(deserialize_with = "de::text")]
+    /// `id` (GitHub, GitLab) or `hash` (Bitbucket).
+    #[serde(alias = "hash", deserialize_with = "de::text")]
     pub(crate) id: &'a str,
-    #[serde(default, deserialize_with = "de::optional_time")]
+    /// `timestamp` (GitHub, GitLab) or `date` (Bitbucket).
+    #[serde(alias = "date", default, deserialize_with = "de::optional_time")]
     pub(crate) timestamp: Option<DateTime<Utc>>,
     /// Passed on (its first line) when it is a string.
     #[serde(default, deserialize_with = "de::lenient")]

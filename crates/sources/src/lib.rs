@@ -22,6 +22,7 @@ pub mod webhook;
 
 pub mod alertmanager;
 pub mod argocd;
+pub mod bitbucket;
 pub mod cdevents;
 pub mod flux;
 pub mod github;

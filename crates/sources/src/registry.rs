@@ -202,6 +202,7 @@ registry! {
     opsgenie => crate::opsgenie::Opsgenie,
         settings: crate::opsgenie::OpsgenieSettings, webhook: TokenSetting;
     jira => crate::jira::Jira, settings: crate::jira::JiraSettings, webhook: SecretSetting;
+    bitbucket => crate::bitbucket::Bitbucket, webhook: SecretSetting;
 }
 
 #[cfg(test)]
@@ -231,7 +232,8 @@ mod tests {
                 "pagerduty",
                 "flux",
                 "opsgenie",
-                "jira"
+                "jira",
+                "bitbucket"
             ]
         );
         settings.github.secret = Some("s".into());
@@ -244,7 +246,8 @@ mod tests {
                 "pagerduty",
                 "flux",
                 "opsgenie",
-                "jira"
+                "jira",
+                "bitbucket"
             ]
         );
     }

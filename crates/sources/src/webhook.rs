@@ -75,23 +75,19 @@ pub fn hmac_sha256_matches(secret: &[u8], body: &[u8], signature_hex: &str) -> b
     mac.verify_slice(&expected).is_ok()
 }
 
-/// A header as text, if present and readable.
-pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The header `name` must be `sha256=` and the hex HMAC-SHA256 of `body` under `secret`
-/// (GitHub's `X-Hub-Signature-256`, Jira's `X-Hub-Signature`); else `401` naming the header.
+/// `header` must be `sha256=` and the hex HMAC-SHA256 of `body` under `secret` (GitHub's
+/// `X-Hub-Signature-256`, Bitbucket Cloud's and Jira's `X-Hub-Signature`); missing or wrong: `401` naming
+/// the header.
 pub fn check_sha256_signature(
     headers: &HeaderMap,
-    name: &str,
+    header_name: &str,
     body: &[u8],
     secret: &str,
 ) -> Result<(), Problem> {
-    let Some(value) = header(headers, name) else {
+    let Some(value) = header(headers, header_name) else {
         return Err(unauthorized(
-            format!("{name} is missing; a webhook secret is configured"),
-            name,
+            format!("{header_name} is missing; a webhook secret is configured"),
+            header_name,
         ));
     };
     let matches = value
@@ -102,10 +98,17 @@ pub fn check_sha256_signature(
         Ok(())
     } else {
         Err(unauthorized(
-            format!("{name} is not sha256=<HMAC-SHA256 of the body under the configured secret>"),
-            name,
+            format!(
+                "{header_name} is not sha256=<HMAC-SHA256 of the body under the configured secret>"
+            ),
+            header_name,
         ))
     }
+}
+
+/// A header as text, if present and readable.
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// The scheme and host of a URL: `https://acme.pagerduty.com` for

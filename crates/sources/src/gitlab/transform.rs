@@ -119,7 +119,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::payload;
-use crate::code_host::{listed_commits, ListedCommits, Push, Repository, RepositoryFact};
+use crate::code_host::{
+    is_full_sha, listed_commits, ListedCommits, Push, Repository, RepositoryFact,
+};
 use crate::common::{insert_some, is_http_url, payload, percent_encode, read, time_or_event_time};
 use crate::transform::{
     Emitted, TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED,
@@ -208,46 +210,17 @@ pub(crate) fn project<'a>(
     project: &payload::Project<'a>,
 ) -> Result<Repository<'a>, TransformError> {
     let path = project.path_with_namespace;
-    let name = path
-        .rsplit('/')
-        .next()
-        .filter(|name| !name.is_empty() && !path.starts_with('/') && !path.contains("//"))
-        .ok_or_else(|| {
-            TransformError::new(format!(
-                "data.project.path_with_namespace {path:?} is not <namespace>/<project>"
-            ))
-        })?;
-    let url = match [project.web_url, project.homepage]
-        .into_iter()
-        .flatten()
-        .find(|url| is_http_url(url))
-    {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => format!("https://gitlab.com/{path}"),
-    };
-    let server = url
-        .strip_suffix(path)
-        .and_then(|rest| rest.strip_suffix('/'))
-        .filter(|server| is_http_url(server))
-        .map_or_else(|| origin(&url), str::to_owned);
-    Ok(Repository {
-        tool: "gitlab",
+    Repository::at(
+        "gitlab",
         path,
-        name,
-        url,
-        server,
+        &[project.web_url, project.homepage],
+        "https://gitlab.com",
+    )
+    .ok_or_else(|| {
+        TransformError::new(format!(
+            "data.project.path_with_namespace {path:?} is not <namespace>/<project>"
+        ))
     })
-}
-
-/// `scheme://host[:port]` of an http(s) URL.
-fn origin(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.split('/').next().unwrap_or(rest);
-            format!("{scheme}://{host}")
-        }
-        None => url.to_owned(),
-    }
 }
 
 /// The purl of a commit (or any version) of a GitLab project:
@@ -269,11 +242,6 @@ pub fn gitlab_purl(path_with_namespace: &str, version: Option<&str>, project_url
     purl.push_str("?vcs_url=git%2B");
     purl.push_str(&percent_encode(project_url, b":/"));
     purl
-}
-
-/// A git SHA of 40 (SHA-1) or 64 (SHA-256) hex digits.
-fn is_full_sha(text: &str) -> bool {
-    matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 // ---------------------------------------------------------------------------------------------

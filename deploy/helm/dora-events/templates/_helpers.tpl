@@ -205,7 +205,7 @@ account as Knative Eventing names it (oidc-<group>-<kind>-<name> in older releas
 {{- end }}
 {{- if and $ctx.Values.webhooks.existingSecret (has $role (list "all" "ingest")) }}
 {{- $keys := $ctx.Values.webhooks.keys }}
-{{- range $tool, $field := dict "github" "SECRET" "gitlab" "TOKEN" "argocd" "TOKEN" "alertmanager" "TOKEN" "pagerduty" "SECRET" "flux" "SECRET" "opsgenie" "TOKEN" "jira" "SECRET" }}
+{{- range $tool, $field := dict "github" "SECRET" "gitlab" "TOKEN" "argocd" "TOKEN" "alertmanager" "TOKEN" "pagerduty" "SECRET" "flux" "SECRET" "opsgenie" "TOKEN" "jira" "SECRET" "bitbucket" "SECRET" }}
 - name: {{ printf "DORA_WEBHOOKS__%s__%s" (upper $tool) $field }}
   valueFrom:
     secretKeyRef:
