@@ -47,6 +47,18 @@ fn configured() -> WebhookSettings {
         argocd: TokenSetting {
             token: Some(SECRET.into()),
         },
+        flux: SecretSetting {
+            secret: Some(SECRET.into()),
+        },
+        opsgenie: TokenSetting {
+            token: Some(SECRET.into()),
+        },
+        jira: SecretSetting {
+            secret: Some(SECRET.into()),
+        },
+        bitbucket: SecretSetting {
+            secret: Some(SECRET.into()),
+        },
     }
 }
 
@@ -69,6 +81,8 @@ fn sign(tool: &str, headers: &mut HeaderMap, body: &[u8]) {
     let (name, value) = match tool {
         "github" => ("x-hub-signature-256", format!("sha256={}", hmac_hex(body))),
         "pagerduty" => ("x-pagerduty-signature", format!("v1={}", hmac_hex(body))),
+        "flux" => ("x-signature", format!("sha256={}", hmac_hex(body))),
+        "jira" | "bitbucket" => ("x-hub-signature", format!("sha256={}", hmac_hex(body))),
         "gitlab" => ("x-gitlab-token", SECRET.to_owned()),
         _ => ("authorization", format!("Bearer {SECRET}")),
     };
