@@ -12,37 +12,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::single;
 use dora_sources::flux::{webhook, FluxSettings, FluxTransformer};
 use dora_sources::transform::{SERVICE_DEPLOYED, SERVICE_ROLLEDBACK};
-use serde_json::Value;
 
-const TOOL: &str = "flux";
-
-/// The body wrapped by the webhook, then transformed.
-fn run_body(body: &[u8], settings: FluxSettings) -> Vec<Value> {
-    common::adapted(webhook::adapt, &FluxTransformer::new(settings), body)
-}
-
-fn run_dir(dir: &Path) -> Vec<Value> {
-    let body = std::fs::read(dir.join("input.json")).unwrap();
-    run_body(&body, common::settings(dir))
-}
-
-fn one(case: &str) -> Value {
-    single(run_dir(&common::fixtures(TOOL).join(case)), case)
-}
-
-fn body(case: &str) -> String {
-    common::body(TOOL, case)
-}
-
-#[test]
-fn golden_cases() {
-    common::assert_golden(&common::cases(TOOL), 10, run_dir);
-}
+golden_webhook_tool!("flux", FluxSettings, FluxTransformer::new, webhook::adapt, golden_minimum: 10);
 
 #[test]
 fn an_applied_kustomization_is_a_deployment_of_its_commit() {

@@ -13,41 +13,15 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::single;
 use dora_sources::jira::{webhook, JiraSettings, JiraTransformer};
 use dora_sources::transform::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 use dora_sources::{SecretSetting, WebhookSettings};
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue};
-use serde_json::Value;
 use sha2::Sha256;
 
-const TOOL: &str = "jira";
-
-/// The body wrapped by the webhook, then transformed.
-fn run_body(body: &[u8], settings: JiraSettings) -> Vec<Value> {
-    common::adapted(webhook::adapt, &JiraTransformer::new(settings), body)
-}
-
-fn run_dir(dir: &Path) -> Vec<Value> {
-    let body = std::fs::read(dir.join("input.json")).unwrap();
-    run_body(&body, common::settings(dir))
-}
-
-fn run(case: &str) -> Vec<Value> {
-    run_dir(&common::fixtures(TOOL).join(case))
-}
-
-fn body(case: &str) -> String {
-    common::body(TOOL, case)
-}
-
-#[test]
-fn golden_cases() {
-    common::assert_golden(&common::cases(TOOL), 7, run_dir);
-}
+golden_webhook_tool!("jira", JiraSettings, JiraTransformer::new, webhook::adapt, golden_minimum: 7);
 
 #[test]
 fn an_incident_is_detected_once_and_resolved_when_done() {

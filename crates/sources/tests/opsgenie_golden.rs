@@ -12,39 +12,13 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::single;
 use dora_sources::opsgenie::{webhook, OpsgenieSettings, OpsgenieTransformer};
 use dora_sources::transform::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 use dora_sources::{TokenSetting, WebhookSettings};
 use http::{HeaderMap, HeaderValue};
-use serde_json::Value;
 
-const TOOL: &str = "opsgenie";
-
-/// The body wrapped by the webhook, then transformed.
-fn run_body(body: &[u8], settings: OpsgenieSettings) -> Vec<Value> {
-    common::adapted(webhook::adapt, &OpsgenieTransformer::new(settings), body)
-}
-
-fn run_dir(dir: &Path) -> Vec<Value> {
-    let body = std::fs::read(dir.join("input.json")).unwrap();
-    run_body(&body, common::settings(dir))
-}
-
-fn one(case: &str) -> Value {
-    single(run_dir(&common::fixtures(TOOL).join(case)), case)
-}
-
-fn body(case: &str) -> String {
-    common::body(TOOL, case)
-}
-
-#[test]
-fn golden_cases() {
-    common::assert_golden(&common::cases(TOOL), 7, run_dir);
-}
+golden_webhook_tool!("opsgenie", OpsgenieSettings, OpsgenieTransformer::new, webhook::adapt, golden_minimum: 7);
 
 #[test]
 fn a_created_alert_is_detected_and_its_closing_resolves_it() {

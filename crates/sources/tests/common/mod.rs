@@ -191,6 +191,48 @@ pub fn each_case_twice(
     }
 }
 
+/// The helpers of a webhook source's golden tests, whose cases hold the tool's own body: the
+/// golden test (at least `golden_minimum` cases), `run_body(body, settings)` (the body wrapped by
+/// `$adapt`, then transformed, every CDEvent checked), `run_dir(dir)`, `run(case)`, `one(case)`
+/// and `body(case)`.
+#[macro_export]
+macro_rules! golden_webhook_tool {
+    ($tool:expr, $settings:ty, $new:expr, $adapt:path, golden_minimum: $minimum:expr) => {
+        const TOOL: &str = $tool;
+
+        /// Every case gives its `expected.json`.
+        #[test]
+        fn golden_cases() {
+            common::assert_golden(&common::cases(TOOL), $minimum, run_dir);
+        }
+
+        /// The body wrapped by the webhook, then transformed.
+        fn run_body(body: &[u8], settings: $settings) -> Vec<serde_json::Value> {
+            common::adapted($adapt, &$new(settings), body)
+        }
+
+        fn run_dir(dir: &std::path::Path) -> Vec<serde_json::Value> {
+            let body = std::fs::read(dir.join("input.json")).unwrap();
+            run_body(&body, common::settings(dir))
+        }
+
+        #[allow(dead_code)]
+        fn run(case: &str) -> Vec<serde_json::Value> {
+            run_dir(&common::fixtures(TOOL).join(case))
+        }
+
+        #[allow(dead_code)]
+        fn one(case: &str) -> serde_json::Value {
+            common::single(run(case), case)
+        }
+
+        #[allow(dead_code)]
+        fn body(case: &str) -> String {
+            common::body(TOOL, case)
+        }
+    };
+}
+
 /// The helpers of one tool's golden tests, over its settings type and transformer constructor:
 /// `fixtures()`, `cases()`, `settings(dir)`, `input(case)`, `transform_with(settings, event)`
 /// (every CDEvent checked against its schema), `run(case)` and `one(case)`.
