@@ -286,3 +286,82 @@ async fn an_observation_that_does_not_read_is_a_recorded_failure() {
         store.close().await;
     }
 }
+
+/// `Store::target_deployments` and `Store::target_neighbour` read ranges and neighbours by
+/// (time, id) position with index ranges per instant; on a history where many deployments
+/// share their timestamps, they must give what filtering every deployment gives.
+#[tokio::test]
+async fn ranges_and_neighbours_by_position_equal_a_scan_of_every_deployment() {
+    use dora_store::Neighbour;
+    for backend in Backend::all() {
+        let db = backend.fresh_database().await;
+        let store = Store::connect(&db.url).await.unwrap();
+        let events: Vec<(Value, bool)> = history(7)
+            .into_iter()
+            .map(|e| (on_two_day_boundary(e), false))
+            .collect();
+        store_cdevents(&store, &events).await;
+        Observer::new(store.clone(), 1000)
+            .run_until_idle()
+            .await
+            .unwrap();
+        let all = store.facts_between(0, i64::MAX).await.unwrap().deployments;
+        let key = |d: &dora_store::DeploymentRecord| (d.deployed_at, d.id);
+        let mut g = Lcg(11);
+        let mut checked = (0, 0);
+        for _ in 0..200 {
+            let pick = &all[g.next(all.len() as u64) as usize];
+            let target = (pick.service.as_str(), pick.environment.as_str());
+            let mut mine: Vec<_> = all
+                .iter()
+                .filter(|d| (d.service.as_str(), d.environment.as_str()) == target)
+                .collect();
+            mine.sort_by_key(|d| key(d));
+            let from = key(mine[g.next(mine.len() as u64) as usize]);
+            let until = match g.next(3) {
+                0 => None,
+                1 => Some(from),
+                _ => Some(key(mine[g.next(mine.len() as u64) as usize])).filter(|u| *u >= from),
+            };
+            let expected: Vec<i64> = mine
+                .iter()
+                .filter(|d| key(d) >= from && until.is_none_or(|u| key(d) <= u))
+                .map(|d| d.id)
+                .collect();
+            let read = store
+                .target_deployments(target.0, target.1, from, until)
+                .await
+                .unwrap();
+            let read: Vec<i64> = read.iter().map(|d| d.id).collect();
+            assert_eq!(read, expected, "{backend:?} {target:?} {from:?}..{until:?}");
+            checked.0 += usize::from(read.len() > 1);
+            for (side, not_failed) in [
+                (Neighbour::Before, false),
+                (Neighbour::Before, true),
+                (Neighbour::After, false),
+                (Neighbour::After, true),
+            ] {
+                let candidates = mine.iter().filter(|d| !(not_failed && d.failed));
+                let expected = match side {
+                    Neighbour::Before => candidates.filter(|d| key(d) < from).last(),
+                    Neighbour::After => candidates.into_iter().find(|d| key(d) > from),
+                }
+                .map(|d| d.id);
+                let read = store
+                    .target_neighbour(target.0, target.1, from, side, not_failed)
+                    .await
+                    .unwrap()
+                    .map(|d| d.id);
+                assert_eq!(read, expected, "{backend:?} {target:?} {from:?} {side:?}");
+                checked.1 +=
+                    usize::from(read.is_some_and(|id| {
+                        mine.iter().any(|d| d.id == id && d.deployed_at == from.0)
+                    }));
+            }
+        }
+        // The history exercises what the split queries are about: ranges of several
+        // deployments, and neighbours at the same instant as the position.
+        assert!(checked.0 > 20 && checked.1 > 20, "{backend:?}: {checked:?}");
+        store.close().await;
+    }
+}

@@ -109,6 +109,10 @@ impl Store {
     /// A service and environment's deployments from `from` to `until` in (time, id) order, both
     /// inclusive (`None`: to the end). Bounded by position, not by time alone: deployments that
     /// share a timestamp after `until` are not read.
+    ///
+    /// Written as index ranges only: a (time, id) row comparison is not one in SQLite (its
+    /// planner ranges over the time and filters the ids, reading every deployment of an instant
+    /// that many share), so a bound's own instant is read apart, by time and id.
     pub async fn target_deployments(
         &self,
         service: &str,
@@ -116,13 +120,28 @@ impl Store {
         from: OrderKey,
         until: Option<OrderKey>,
     ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
-             WHERE service = $1 AND environment = $2
-               AND deployed_at >= $3 AND (deployed_at, id) >= ($3, $4)
-               AND deployed_at <= $5 AND (deployed_at, id) <= ($5, $6)
-             ORDER BY deployed_at, id"
-        );
+        let target = "service = $1 AND environment = $2";
+        let sql = if until.is_some_and(|(at, _)| at == from.0) {
+            format!(
+                "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+                 WHERE {target} AND deployed_at = $3 AND deployed_at = $5 AND id >= $4 AND id <= $6
+                 ORDER BY id"
+            )
+        } else {
+            format!(
+                "SELECT * FROM (
+                   SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+                    WHERE {target} AND deployed_at = $3 AND id >= $4
+                   UNION ALL
+                   SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+                    WHERE {target} AND deployed_at > $3 AND deployed_at < $5
+                   UNION ALL
+                   SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+                    WHERE {target} AND deployed_at = $5 AND deployed_at > $3 AND id <= $6
+                 ) AS range_rows
+                 ORDER BY deployed_at, id"
+            )
+        };
         let until = until.map_or((latest(), i64::MAX), |(at, id)| (at.min(latest()), id));
         Ok(with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(service)
@@ -137,7 +156,8 @@ impl Store {
     }
 
     /// The neighbour of `at` among a service and environment's deployments (only those whose
-    /// rollout did not fail, with `not_failed`).
+    /// rollout did not fail, with `not_failed`). As in [`Store::target_deployments`], `at`'s own
+    /// instant is read apart from the instants around it, so that both parts are index ranges.
     pub async fn target_neighbour(
         &self,
         service: &str,
@@ -146,20 +166,31 @@ impl Store {
         side: Neighbour,
         not_failed: bool,
     ) -> Result<Option<DeploymentRecord>, StoreError> {
-        let (condition, order) = match side {
+        let (same_instant, other_instants, order) = match side {
             Neighbour::Before => (
-                "deployed_at <= $3 AND (deployed_at, id) < ($3, $4)",
+                "deployed_at = $3 AND id < $4",
+                "deployed_at < $3",
                 "deployed_at DESC, id DESC",
             ),
             Neighbour::After => (
-                "deployed_at >= $3 AND (deployed_at, id) > ($3, $4)",
+                "deployed_at = $3 AND id > $4",
+                "deployed_at > $3",
                 "deployed_at, id",
             ),
         };
+        let part = |condition: &str| {
+            format!(
+                "SELECT * FROM (SELECT {DEPLOYMENT_COLUMNS} FROM deployments
+                  WHERE service = $1 AND environment = $2 AND {condition}
+                    AND (NOT $5 OR NOT failed)
+                  ORDER BY {order} LIMIT 1)"
+            )
+        };
         let sql = format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments
-             WHERE service = $1 AND environment = $2 AND {condition} AND (NOT $5 OR NOT failed)
-             ORDER BY {order} LIMIT 1"
+            "SELECT * FROM ({} AS same_instant UNION ALL {} AS other_instants) AS neighbours
+             ORDER BY {order} LIMIT 1",
+            part(same_instant),
+            part(other_instants)
         );
         Ok(with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(service)
