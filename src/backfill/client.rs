@@ -311,7 +311,7 @@ impl ApiClient {
             if let Some(seconds) = number("retry-after") {
                 return Some((
                     Duration::from_secs(seconds),
-                    format!("{status}, Retry-After {seconds} s (secondary rate limit)"),
+                    format!("{status}, Retry-After {seconds} s"),
                 ));
             }
             if number(self.dialect.remaining) == Some(0) {

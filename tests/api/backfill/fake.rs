@@ -73,7 +73,8 @@ pub struct FakeApi {
 }
 
 impl FakeApi {
-    /// Serves `objects` (path -> JSON) and `lists` (path -> items, in GitHub's order) as GitHub.
+    /// Serves `objects` (path -> JSON) and `lists` (path -> items, in GitHub's order; a key
+    /// `<path>?<name>=<value>` serves the requests asking for that pair) as GitHub.
     pub async fn start(
         objects: BTreeMap<String, Value>,
         lists: BTreeMap<String, Vec<Value>>,
@@ -162,7 +163,7 @@ async fn answer(State(inner): State<Shared>, uri: Uri, request: HeaderMap) -> Re
     if let Some(object) = inner.objects.get(&path) {
         return Json(object.clone()).into_response();
     }
-    let Some(items) = inner.lists.get(&path) else {
+    let Some(items) = list_of(&inner.lists, &path, uri.query().unwrap_or_default()) else {
         let not_found = match inner.style {
             Style::Github => json!({"message": "Not Found"}),
             Style::Gitlab => json!({"message": "404 Project Not Found"}),
@@ -186,12 +187,31 @@ async fn answer(State(inner): State<Shared>, uri: Uri, request: HeaderMap) -> Re
     (headers, Json(body)).into_response()
 }
 
+/// The list of `path`: the one keyed `<path>?<pair>` whose pair the query holds (a filter, e.g.
+/// `issue_type=incident`), else the one keyed `<path>`.
+fn list_of<'a>(
+    lists: &'a BTreeMap<String, Vec<Value>>,
+    path: &str,
+    query: &str,
+) -> Option<&'a Vec<Value>> {
+    let filtered = lists.iter().find(|(key, _)| {
+        key.split_once('?').is_some_and(|(key_path, pair)| {
+            key_path == path && query.split('&').any(|asked| asked == pair)
+        })
+    });
+    filtered.map(|(_, items)| items).or_else(|| lists.get(path))
+}
+
 /// `Link` (rel="next" and "last") and, for GitLab, `X-Next-Page` (empty on the last page).
 fn next_headers(inner: &Inner, uri: &Uri, page: usize, more: bool) -> HeaderMap {
     let path = uri.path();
     let mut headers = HeaderMap::new();
     if inner.style == Style::Gitlab {
-        let next = if more { (page + 1).to_string() } else { String::new() };
+        let next = if more {
+            (page + 1).to_string()
+        } else {
+            String::new()
+        };
         headers.insert("x-next-page", HeaderValue::from_str(&next).unwrap());
         if path.ends_with(X_NEXT_PAGE_ONLY) {
             return headers;
@@ -236,7 +256,9 @@ fn fault_response(kind: &FaultKind, style: Style) -> Response {
             headers.insert("ratelimit-reset", HeaderValue::from(reset));
             (429, "Retry later")
         }
-        FaultKind::Status(status) if style == Style::Gitlab => (*status, "500 Internal Server Error"),
+        FaultKind::Status(status) if style == Style::Gitlab => {
+            (*status, "500 Internal Server Error")
+        }
         FaultKind::Status(status) => (*status, "Server Error"),
     };
     let status = StatusCode::from_u16(status).unwrap();

@@ -314,15 +314,18 @@ async fn backfill_command_dry_run_counts_then_stores() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["repos"]["acme/shop"]["deployments"]["duplicates"], 5);
 
-    let (code, _, err) = dora_events(&GITHUB_ENV, vec![
-        "backfill".into(),
-        "github".into(),
-        "--repo".into(),
-        "acme/nope".into(),
-        "--api-url".into(),
-        fake.url.clone(),
-        "--dry-run".into(),
-    ])
+    let (code, _, err) = dora_events(
+        &GITHUB_ENV,
+        vec![
+            "backfill".into(),
+            "github".into(),
+            "--repo".into(),
+            "acme/nope".into(),
+            "--api-url".into(),
+            fake.url.clone(),
+            "--dry-run".into(),
+        ],
+    )
     .await;
     assert_eq!(code, 1);
     assert!(
