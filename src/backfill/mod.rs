@@ -225,6 +225,17 @@ async fn page_events<L: Lists>(
     Ok((events, false))
 }
 
+/// One segment of a repository or project path: letters, digits, `-`, `_` and `.` (not `.` or
+/// `..` alone), as GitHub and GitLab allow.
+pub fn is_path_segment(text: &str) -> bool {
+    !text.is_empty()
+        && text != "."
+        && text != ".."
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 /// Every item of a list (at most `max_pages` pages), for the small lists read whole (a group's
 /// projects, a deployment's statuses, a merge request's commits).
 pub async fn read_all(

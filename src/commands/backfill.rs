@@ -33,9 +33,11 @@ pub enum Tool {
     ///
     /// Example: dora-events backfill github --repo acme/shop --since 2025-01-01 (with GITHUB_TOKEN set)
     Github(GithubArgs),
-    /// Deployments, merge requests (with the commits that landed them), incident issues and
-    /// pipelines of GitLab projects, sent through the `gitlab` source as its webhooks would have
-    /// sent them. The token (GITLAB_TOKEN or --token-file) needs the read_api scope.
+    /// Deployments, merge requests, incident issues and pipelines of GitLab projects, sent
+    /// through the `gitlab` source as its webhooks would have sent them.
+    ///
+    /// Merged merge requests come with the push that landed them. The token (GITLAB_TOKEN or
+    /// --token-file, sent as PRIVATE-TOKEN) needs the read_api scope.
     ///
     /// Example: dora-events backfill gitlab --project acme/shop --since 2025-01-01 (with GITLAB_TOKEN set)
     Gitlab(GitlabArgs),

@@ -17,7 +17,7 @@ use indicatif::ProgressBar;
 
 use super::client::ApiClient;
 use super::sink::Sink;
-use super::{backfill_list, checkpoint_name, run_each, KindReport, MAX_PAGES};
+use super::{backfill_list, checkpoint_name, is_path_segment, run_each, KindReport, MAX_PAGES};
 use kinds::{Kind, RepoContext, Window};
 
 /// What a GitHub backfill did, per repository and kind.
@@ -114,16 +114,8 @@ async fn backfill_repo(
 
 /// `OWNER/NAME` of the characters GitHub allows (letters, digits, `-`, `_`, `.`).
 pub fn is_repo_name(repo: &str) -> bool {
-    let part = |text: &str| {
-        !text.is_empty()
-            && text != "."
-            && text != ".."
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    };
     repo.split_once('/')
-        .is_some_and(|(owner, name)| part(owner) && part(name))
+        .is_some_and(|(owner, name)| is_path_segment(owner) && is_path_segment(name))
 }
 
 #[cfg(test)]

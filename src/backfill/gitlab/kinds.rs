@@ -205,7 +205,8 @@ impl ProjectContext<'_> {
     }
 
     async fn pipeline_events(&self, object: &Value) -> anyhow::Result<Vec<CloudEvent>> {
-        let listed: rest::PipelineListed = read(object, "pipelines")?;
+        let endpoint = format!("/projects/{}/pipelines", self.path);
+        let listed: rest::PipelineListed = read(object, &endpoint)?;
         let url = self.api(&format!("pipelines/{}", listed.id));
         let whole = self.client.object(&url).await?;
         let pipeline: rest::Pipeline = read(&whole, self.client.endpoint(&url))?;

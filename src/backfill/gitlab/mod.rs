@@ -21,7 +21,7 @@ use reqwest::header::HeaderMap;
 use super::client::{secret, ApiClient, Dialect, Limits, Notice};
 use super::sink::Sink;
 use super::window::Window;
-use super::{backfill_list, checkpoint_name, read_all, run_each, KindReport};
+use super::{backfill_list, checkpoint_name, is_path_segment, read_all, run_each, KindReport};
 use kinds::{project_id, Kind, ProjectContext};
 use payloads::HookProject;
 
@@ -79,7 +79,7 @@ pub struct Options {
 /// (`GET /groups/:id/projects?include_subgroups=true`), archived ones left out.
 pub async fn group_projects(client: &ApiClient, group: &str) -> anyhow::Result<Vec<String>> {
     anyhow::ensure!(
-        is_project_path(&format!("{group}/x")) || is_project_path(group),
+        is_project_path(&format!("{group}/x")),
         "--group {group:?} is not a group path"
     );
     let url = client.url(&format!(
@@ -150,16 +150,7 @@ async fn backfill_project(
 /// `GROUP/NAME`, or with subgroups `GROUP/SUB/NAME`, of the characters GitLab allows in paths
 /// (letters, digits, `-`, `_`, `.`).
 pub fn is_project_path(path: &str) -> bool {
-    let part = |text: &str| {
-        !text.is_empty()
-            && text != "."
-            && text != ".."
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    };
-    let parts: Vec<&str> = path.split('/').collect();
-    parts.len() >= 2 && parts.iter().all(|p| part(p))
+    path.contains('/') && path.split('/').all(is_path_segment)
 }
 
 #[cfg(test)]

@@ -22,10 +22,9 @@
 //! webhook give the same CDEvent, stored once.
 
 use chrono::{DateTime, Utc};
-use dora_model::cloudevent::{CloudEvent, Data};
-use dora_sources::gitlab::webhook::{event_name, source_of, EVENT_EXTENSION};
-use dora_sources::gitlab::TYPE_PREFIX;
-use serde_json::{json, Map, Value};
+use dora_model::cloudevent::CloudEvent;
+use dora_sources::gitlab::webhook::{delivery, event_name};
+use serde_json::{json, Value};
 
 use super::rest;
 use crate::backfill::window::rfc3339;
@@ -85,20 +84,8 @@ impl HookProject {
     /// `action` and `key` identify the object within the project and event.
     pub fn cloudevent(&self, header: &str, action: &str, key: &str, payload: Value) -> CloudEvent {
         let name = event_name(header).unwrap_or_default();
-        let mut extensions = Map::new();
-        extensions.insert(EVENT_EXTENSION.to_owned(), json!(header));
-        CloudEvent {
-            id: format!("backfill:{}:{name}:{action}:{key}", self.path),
-            source: source_of(&payload, None),
-            event_type: format!("{TYPE_PREFIX}{name}"),
-            time: None,
-            time_text: None,
-            subject: None,
-            datacontenttype: Some("application/json".to_owned()),
-            dataschema: None,
-            extensions,
-            data: Some(Data::Json(payload)),
-        }
+        let id = format!("backfill:{}:{name}:{action}:{key}", self.path);
+        delivery(id, header, &name, payload, None)
     }
 }
 
@@ -153,59 +140,116 @@ pub fn deployment(project: &HookProject, rest: &rest::Deployment) -> Option<Clou
     Some(project.cloudevent("Deployment Hook", &rest.status, &key, payload))
 }
 
+/// What the hooks of a merge request and of an issue share.
+struct ObjectHook<'a> {
+    /// `X-Gitlab-Event`.
+    header: &'a str,
+    /// `merge_request`, `issue`.
+    object_kind: &'a str,
+    event_type: &'a str,
+    id: u64,
+    iid: u64,
+    title: &'a str,
+    description: Option<&'a str>,
+    url: &'a str,
+    labels: &'a [String],
+    author: Option<&'a rest::User>,
+    created_at: DateTime<Utc>,
+}
+
+impl ObjectHook<'_> {
+    /// The `open` hook (as it was when opened), and the one of `end` (action, state, time)
+    /// when given; `own(action)` are the object's own attributes.
+    fn events(
+        &self,
+        project: &HookProject,
+        end: Option<(&str, &str, DateTime<Utc>)>,
+        own: impl Fn(&str) -> Value,
+    ) -> Vec<CloudEvent> {
+        let key = self.iid.to_string();
+        let opened = ("open", "opened", self.created_at);
+        [Some(opened), end]
+            .into_iter()
+            .flatten()
+            .map(|(action, state, at)| {
+                let payload = self.payload(project, action, state, &at, own(action));
+                project.cloudevent(self.header, action, &key, payload)
+            })
+            .collect()
+    }
+
+    fn payload(
+        &self,
+        project: &HookProject,
+        action: &str,
+        state: &str,
+        at: &DateTime<Utc>,
+        own: Value,
+    ) -> Value {
+        let labels = hook_labels(self.labels);
+        let mut attributes = json!({
+            "id": self.id,
+            "iid": self.iid,
+            "title": self.title,
+            "description": self.description,
+            "state": state,
+            "action": action,
+            "created_at": time(&self.created_at),
+            "updated_at": time(at),
+            "url": self.url,
+            "labels": labels,
+        });
+        if let (Some(attributes), Value::Object(own)) = (attributes.as_object_mut(), own) {
+            attributes.extend(own);
+        }
+        json!({
+            "object_kind": self.object_kind,
+            "event_type": self.event_type,
+            "user": hook_user(self.author),
+            "project": project.project,
+            "repository": project.repository,
+            "object_attributes": attributes,
+            "labels": labels,
+        })
+    }
+}
+
 /// A merge request -> `open` (as it was when opened), then `merge` when merged or `close` when
 /// closed (as it was then: `updated_at` is that time).
 pub fn merge_request(project: &HookProject, rest: &rest::MergeRequest) -> Vec<CloudEvent> {
-    let payload = |action: &str, state: &str, at: &DateTime<Utc>| {
-        let merged = action == "merge";
-        let closed = action == "close";
-        json!({
-            "object_kind": "merge_request",
-            "event_type": "merge_request",
-            "user": hook_user(rest.author.as_ref()),
-            "project": project.project,
-            "repository": project.repository,
-            "object_attributes": {
-                "id": rest.id,
-                "iid": rest.iid,
-                "title": rest.title,
-                "description": rest.description,
-                "state": state,
-                "action": action,
-                "created_at": time(&rest.created_at),
-                "updated_at": time(at),
-                "merged_at": if merged { some_time(rest.merged_at.as_ref()) } else { Value::Null },
-                "closed_at": if closed { some_time(rest.closed_at.as_ref()) } else { Value::Null },
-                "source_branch": rest.source_branch,
-                "target_branch": rest.target_branch,
-                "source_project_id": rest.source_project_id,
-                "target_project_id": rest.target_project_id,
-                "last_commit": {"id": rest.sha},
-                "merge_commit_sha": if merged { json!(rest.merge_commit_sha) } else { Value::Null },
-                "squash_commit_sha": if merged { json!(rest.squash_commit_sha) } else { Value::Null },
-                "url": rest.web_url,
-                "labels": hook_labels(&rest.labels),
-            },
-            "labels": hook_labels(&rest.labels),
-        })
+    let hook = ObjectHook {
+        header: "Merge Request Hook",
+        object_kind: "merge_request",
+        event_type: "merge_request",
+        id: rest.id,
+        iid: rest.iid,
+        title: &rest.title,
+        description: rest.description.as_deref(),
+        url: &rest.web_url,
+        labels: &rest.labels,
+        author: rest.author.as_ref(),
+        created_at: rest.created_at,
     };
-    let key = rest.iid.to_string();
-    let mut events = vec![project.cloudevent(
-        "Merge Request Hook",
-        "open",
-        &key,
-        payload("open", "opened", &rest.created_at),
-    )];
     let end = match (rest.state.as_str(), rest.merged_at, rest.closed_at) {
         ("merged", Some(at), _) => Some(("merge", "merged", at)),
         ("closed", _, Some(at)) => Some(("close", "closed", at)),
         _ => None,
     };
-    if let Some((action, state, at)) = end {
-        let payload = payload(action, state, &at);
-        events.push(project.cloudevent("Merge Request Hook", action, &key, payload));
-    }
-    events
+    hook.events(project, end, |action| {
+        let merged = action == "merge";
+        let when = |yes: bool, value: Value| if yes { value } else { Value::Null };
+        json!({
+            "merged_at": when(merged, some_time(rest.merged_at.as_ref())),
+            "closed_at": when(action == "close", some_time(rest.closed_at.as_ref())),
+            "source_branch": rest.source_branch,
+            "target_branch": rest.target_branch,
+            "source_project_id": rest.source_project_id,
+            "target_project_id": rest.target_project_id,
+            "last_commit": {"id": rest.sha},
+            "merge_commit_sha": when(merged, json!(rest.merge_commit_sha)),
+            "squash_commit_sha": when(merged, json!(rest.squash_commit_sha)),
+        })
+    })
 }
 
 /// The `Push Hook` that moved `branch` from `before` to the last of `commits` (oldest first;
@@ -250,55 +294,42 @@ pub fn push(
 
 /// An incident issue -> `open` (as it was when opened), and `close` when it is closed.
 pub fn incident(project: &HookProject, rest: &rest::Issue) -> Vec<CloudEvent> {
-    let header = if rest.confidential {
-        "Confidential Issue Hook"
-    } else {
-        "Issue Hook"
+    let (header, event_type) = match rest.confidential {
+        true => ("Confidential Issue Hook", "confidential_issue"),
+        false => ("Issue Hook", "issue"),
+    };
+    let hook = ObjectHook {
+        header,
+        object_kind: "issue",
+        event_type,
+        id: rest.id,
+        iid: rest.iid,
+        title: &rest.title,
+        description: rest.description.as_deref(),
+        url: &rest.web_url,
+        labels: &rest.labels,
+        author: rest.author.as_ref(),
+        created_at: rest.created_at,
+    };
+    let end = match (rest.state.as_str(), rest.closed_at) {
+        ("closed", Some(at)) => Some(("close", "closed", at)),
+        _ => None,
     };
     let kind = if rest.typed_incident() {
         "Incident"
     } else {
         "Issue"
     };
-    let payload = |action: &str, state: &str, at: &DateTime<Utc>| {
+    hook.events(project, end, |action| {
         let closed = action == "close";
         json!({
-            "object_kind": "issue",
-            "event_type": if rest.confidential { "confidential_issue" } else { "issue" },
-            "user": hook_user(rest.author.as_ref()),
-            "project": project.project,
-            "repository": project.repository,
-            "object_attributes": {
-                "id": rest.id,
-                "iid": rest.iid,
-                "title": rest.title,
-                "description": rest.description,
-                "state": state,
-                "action": action,
-                "created_at": time(&rest.created_at),
-                "updated_at": time(at),
-                "closed_at": if closed { some_time(rest.closed_at.as_ref()) } else { Value::Null },
-                "url": rest.web_url,
-                "type": kind,
-                "issue_type": rest.issue_type,
-                "confidential": rest.confidential,
-                "severity": rest.severity.as_deref().map(str::to_ascii_lowercase),
-                "labels": hook_labels(&rest.labels),
-            },
-            "labels": hook_labels(&rest.labels),
+            "closed_at": if closed { some_time(rest.closed_at.as_ref()) } else { Value::Null },
+            "type": kind,
+            "issue_type": rest.issue_type,
+            "confidential": rest.confidential,
+            "severity": rest.severity.as_deref().map(str::to_ascii_lowercase),
         })
-    };
-    let key = rest.iid.to_string();
-    let mut events = vec![project.cloudevent(
-        header,
-        "open",
-        &key,
-        payload("open", "opened", &rest.created_at),
-    )];
-    if let ("closed", Some(at)) = (rest.state.as_str(), rest.closed_at) {
-        events.push(project.cloudevent(header, "close", &key, payload("close", "closed", &at)));
-    }
-    events
+    })
 }
 
 /// A finished pipeline -> its `Pipeline Hook`.
@@ -341,6 +372,8 @@ pub fn pipeline(project: &HookProject, rest: &rest::Pipeline) -> CloudEvent {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use dora_model::cloudevent::Data;
+    use dora_sources::gitlab::webhook::EVENT_EXTENSION;
 
     fn project() -> HookProject {
         let rest: rest::Project = serde_json::from_value(json!({

@@ -7,9 +7,52 @@ mod fake;
 mod github;
 mod gitlab;
 
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use dora_events::app::{run_once, Role};
+use dora_events::backfill::client::{Limits, Notice};
+use dora_events::backfill::KindReport;
 
 use crate::helpers::{spawn_with, test_settings, TestApp, TestDb};
+
+/// The limits of the tests: waits of at most 50 ms, a backoff from 10 ms.
+fn test_limits() -> Limits {
+    Limits {
+        max_wait: Duration::from_millis(50),
+        retry_base: Duration::from_millis(10),
+        ..Limits::default()
+    }
+}
+
+/// A notice callback that keeps what it is told, and where.
+fn kept_notices() -> (Notice, Arc<Mutex<Vec<String>>>) {
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let seen = notices.clone();
+    (
+        Arc::new(move |line: String| seen.lock().unwrap().push(line)),
+        notices,
+    )
+}
+
+/// `backfill` (the totals of one run into `db`) twice: the first stores `events`, the second
+/// finds them all again and stores nothing; the raw store holds each once.
+async fn assert_twice_stores_nothing_new<Fut>(db: TestDb, events: u64, backfill: impl Fn() -> Fut)
+where
+    Fut: Future<Output = KindReport>,
+{
+    let first = backfill().await;
+    assert_eq!(first.stored, events);
+    let total = backfill().await;
+    assert_eq!(
+        (total.events, total.stored, total.duplicates),
+        (events, 0, events)
+    );
+    let app = process_and_serve(db).await;
+    assert_eq!(app.pipeline().await["raw_events"], events);
+    app.stop().await;
+}
 
 /// Runs the router and the calculators over `db`, then serves it.
 async fn process_and_serve(db: TestDb) -> TestApp {

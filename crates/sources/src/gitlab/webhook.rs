@@ -86,14 +86,28 @@ pub fn adapt(
         Some(uuid) => uuid.to_owned(),
         None => body_id(&name, body),
     };
+    let instance = header(headers, INSTANCE_HEADER);
+    Ok(vec![delivery(id, event_header, &name, payload, instance)])
+}
+
+/// The CloudEvent of one delivery: `payload` sent with `X-Gitlab-Event: <event_header>` (whose
+/// [`event_name`] is `name`) and `X-Gitlab-Instance: <instance>`, with the id `id` (also what
+/// `dora-events backfill gitlab` wraps its payloads in).
+pub fn delivery(
+    id: String,
+    event_header: &str,
+    name: &str,
+    payload: Value,
+    instance: Option<&str>,
+) -> CloudEvent {
     let mut extensions = Map::new();
     extensions.insert(
         EVENT_EXTENSION.to_owned(),
         Value::String(event_header.to_owned()),
     );
-    Ok(vec![CloudEvent {
+    CloudEvent {
         id,
-        source: source_of(&payload, header(headers, INSTANCE_HEADER)),
+        source: source_of(&payload, instance),
         event_type: format!("{TYPE_PREFIX}{name}"),
         time: None,
         time_text: None,
@@ -102,7 +116,7 @@ pub fn adapt(
         dataschema: None,
         extensions,
         data: Some(Data::Json(payload)),
-    }])
+    }
 }
 
 /// `X-Gitlab-Token` must equal `token`; compared in constant time (as SHA-256 digests, so

@@ -5,10 +5,6 @@
 
 mod scenario;
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use dora_events::backfill::client::Limits;
 use dora_events::backfill::gitlab::kinds::Kind;
 use dora_events::backfill::gitlab::{self, Options, Report};
 use dora_events::backfill::sink::Sink;
@@ -16,7 +12,9 @@ use dora_events::backfill::window::Window;
 use dora_events::backfill::KindReport;
 
 use super::fake::{FakeApi, Fault, FaultKind, Style, GITLAB_TOKEN};
-use super::{dora_events, process_and_serve};
+use super::{
+    assert_twice_stores_nothing_new, dora_events, kept_notices, process_and_serve, test_limits,
+};
 use crate::helpers::{spawn_with, test_settings, Backend, TestApp, TestDb};
 
 /// CloudEvents of the scenario: 4 finished deployments; 4 merge requests opened and merged or
@@ -45,15 +43,8 @@ async fn backfill_into(fake: &FakeApi, db: &TestDb) -> (anyhow::Result<Report>, 
         store: store.clone(),
         max_event_bytes: 1 << 20,
     };
-    let notices = Arc::new(Mutex::new(Vec::new()));
-    let seen = notices.clone();
-    let limits = Limits {
-        max_wait: Duration::from_millis(50),
-        retry_base: Duration::from_millis(10),
-        ..Limits::default()
-    };
-    let notice = Arc::new(move |line: String| seen.lock().unwrap().push(line));
-    let client = gitlab::client(&fake.url, Some(GITLAB_TOKEN), limits, notice).unwrap();
+    let (notice, notices) = kept_notices();
+    let client = gitlab::client(&fake.url, Some(GITLAB_TOKEN), test_limits(), notice).unwrap();
     let options = Options {
         projects: vec![scenario::PROJECT.to_owned()],
         kinds: Kind::ALL.to_vec(),
@@ -205,17 +196,9 @@ async fn gitlab_backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_a
 async fn gitlab_backfill_twice_stores_nothing_new(backend: Backend) {
     let fake = fake_gitlab().await;
     let db = backend.fresh_database().await;
-    let first = backfill_into(&fake, &db).await.0.unwrap();
-    assert_eq!(totals(&first).stored, EVENTS);
-    let second = backfill_into(&fake, &db).await.0.unwrap();
-    let total = totals(&second);
-    assert_eq!(
-        (total.events, total.stored, total.duplicates),
-        (EVENTS, 0, EVENTS)
-    );
-    let app = process_and_serve(db).await;
-    assert_eq!(app.pipeline().await["raw_events"], EVENTS);
-    app.stop().await;
+    let (fake_ref, db_ref) = (&fake, &db);
+    let once = move || async move { totals(&backfill_into(fake_ref, db_ref).await.0.unwrap()) };
+    assert_twice_stores_nothing_new(db.clone(), EVENTS, once).await;
 }
 
 async fn gitlab_backfill_waits_out_rate_limits(backend: Backend) {
@@ -351,6 +334,9 @@ async fn gitlab_backfill_command_reads_projects_and_groups() {
         out.contains(&format!("stored {EVENTS}, duplicates 0")),
         "{out}"
     );
+    // The project, 3 pages of deployments and of merge requests, 3 commits and 2 commit lists
+    // of the merged ones, 2 incident lists, the pipelines and pipeline 501.
+    assert!(out.contains("16 requests to the GitLab API"), "{out}");
 
     let (code, out, err) = dora_events(
         &GITLAB_ENV,

@@ -407,9 +407,16 @@ fn merge_hooks(hooks: &mut Hooks) {
     }
 }
 
+/// before, after, (commit, timestamp) of a push.
+type Push = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 /// The pushes that landed the merge requests (commit times as GitLab writes them, with offsets).
 fn push_hooks(hooks: &mut Hooks) {
-    let pushes: [(&str, &str, &[(&str, &str)]); 3] = [
+    let pushes: [Push; 3] = [
         (
             "f0",
             "a1",
