@@ -261,3 +261,45 @@ impl Pipeline {
             .ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_missing_or_wrong_field_is_named_with_the_endpoint() {
+        let deployment = json!({"id": 1, "sha": "s", "status": "success",
+                                "updated_at": "2025-03-03T14:00:00Z"});
+        let error = read::<Deployment>(&deployment, "/projects/a/b/deployments")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("/projects/a/b/deployments") && error.contains("environment"),
+            "{error}"
+        );
+        let merge = json!({"id": 1, "iid": 2, "title": "t", "state": "merged",
+                           "created_at": "yesterday", "updated_at": "2025-03-03T14:00:00Z",
+                           "source_branch": "f", "target_branch": "main", "web_url": "u"});
+        let error = read::<MergeRequest>(&merge, "/projects/a/b/merge_requests")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("created_at"), "{error}");
+    }
+
+    #[test]
+    fn pipelines_of_merge_requests_name_them_by_their_ref() {
+        let pipeline = |git_ref: &str| -> Option<Pipeline> {
+            serde_json::from_value(json!({
+                "id": 1, "sha": "s", "ref": git_ref, "status": "success",
+                "created_at": "2025-03-03T14:00:00Z", "web_url": "u",
+            }))
+            .ok()
+        };
+        let iid = |git_ref: &str| pipeline(git_ref).and_then(|p| p.merge_request_iid());
+        assert_eq!(iid("refs/merge-requests/7/head"), Some(7));
+        assert_eq!(iid("main"), None);
+    }
+}
