@@ -30,6 +30,7 @@ backend_tests!(
     gitlab_backfill_twice_stores_nothing_new,
     gitlab_backfill_waits_out_rate_limits,
     gitlab_backfill_resumes_after_an_interruption,
+    gitlab_backfill_to_a_running_server_counts_the_same,
 );
 
 async fn fake_gitlab() -> FakeApi {
@@ -44,6 +45,13 @@ async fn backfill_into(fake: &FakeApi, db: &TestDb) -> (anyhow::Result<Report>, 
         store: store.clone(),
         max_event_bytes: 1 << 20,
     };
+    let outcome = backfill_to(fake, &sink).await;
+    store.close().await;
+    outcome
+}
+
+/// Backfills the scenario's project from `fake` into `sink`.
+async fn backfill_to(fake: &FakeApi, sink: &Sink) -> (anyhow::Result<Report>, Vec<String>) {
     let (notice, notices) = kept_notices();
     let client = gitlab::client(&fake.url, Some(GITLAB_TOKEN), test_limits(), notice).unwrap();
     let options = Options {
@@ -56,8 +64,7 @@ async fn backfill_into(fake: &FakeApi, db: &TestDb) -> (anyhow::Result<Report>, 
         incident_label: "incident".into(),
         progress: false,
     };
-    let report = gitlab::run(&client, &sink, &options).await;
-    store.close().await;
+    let report = gitlab::run(&client, sink, &options).await;
     let notices = notices.lock().unwrap().clone();
     (report, notices)
 }
@@ -299,6 +306,28 @@ async fn gitlab_backfill_resumes_after_an_interruption(backend: Backend) {
         (total.events, total.stored, total.duplicates),
         (EVENTS, 0, EVENTS)
     );
+}
+
+async fn gitlab_backfill_to_a_running_server_counts_the_same(backend: Backend) {
+    let fake = fake_gitlab().await;
+    let app = webhook_server(backend.fresh_database().await).await;
+    let sink = Sink::Server {
+        client: reqwest::Client::new(),
+        events_url: app.url("/events"),
+    };
+    let report = backfill_to(&fake, &sink).await.0.unwrap();
+    assert_eq!(
+        (totals(&report).stored, totals(&report).duplicates),
+        (EVENTS, 0)
+    );
+    app.wait_until_processed().await;
+    assert_hand_checked(&app.get_json(KEYS).await["keys"]);
+    let again = backfill_to(&fake, &sink).await.0.unwrap();
+    assert_eq!(
+        (totals(&again).stored, totals(&again).duplicates),
+        (0, EVENTS)
+    );
+    app.stop().await;
 }
 
 const GITLAB_ENV: [(&str, &str); 1] = [("GITLAB_TOKEN", GITLAB_TOKEN)];
