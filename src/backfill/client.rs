@@ -442,4 +442,34 @@ mod tests {
         );
         assert_eq!(next_link(&headers), None);
     }
+
+    #[test]
+    fn gitlab_next_pages_are_read_from_x_next_page_when_there_is_no_link() {
+        let notice: Notice = Arc::new(|_| {});
+        let dialect = Dialect {
+            next_page: Some("x-next-page"),
+            ..GITHUB
+        };
+        let dialect: &'static Dialect = Box::leak(Box::new(dialect));
+        let client =
+            ApiClient::with_dialect(dialect, "https://gl", None, Limits::default(), notice)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let url = "https://gl/api/v4/projects/a%2Fb/pipelines?per_page=100&page=2&scope=finished";
+        let mut headers = HeaderMap::new();
+        headers.insert("x-next-page", HeaderValue::from_static("3"));
+        assert_eq!(
+            client.next_page(url, &headers).as_deref(),
+            Some("https://gl/api/v4/projects/a%2Fb/pipelines?per_page=100&scope=finished&page=3")
+        );
+        headers.insert("x-next-page", HeaderValue::from_static(""));
+        assert_eq!(client.next_page(url, &headers), None);
+        let github = ApiClient::new("https://gh", None, Limits::default(), Arc::new(|_| {}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        headers.insert("x-next-page", HeaderValue::from_static("3"));
+        assert_eq!(
+            github.next_page(url, &headers),
+            None,
+            "GitHub has no X-Next-Page"
+        );
+    }
 }
