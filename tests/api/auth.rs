@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
+use dora_sources::webhook::sha256_signature;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use crate::helpers::{
     cloudevent, fixture_json, json_of, poll_until, spawn_app, spawn_configured, Backend, TestApp,
@@ -286,9 +285,7 @@ async fn unsigned_webhooks_need_an_ingest_token_and_signed_ones_their_signature(
     // GitHub has its secret: a signed delivery needs no token, a forged one is refused.
     let ping =
         r#"{"zen":"Keep it logically awesome.","hook_id":1,"repository":{"full_name":"acme/web"}}"#;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(ping.as_bytes());
-    let signature = format!("sha256={}", hex_string(&mac.finalize().into_bytes()));
+    let signature = sha256_signature(secret.as_bytes(), ping.as_bytes());
     let github = |signature: String| {
         reqwest::Client::new()
             .post(app.url("/webhooks/github"))
@@ -302,10 +299,6 @@ async fn unsigned_webhooks_need_an_ingest_token_and_signed_ones_their_signature(
     assert_eq!(github(signature).await.unwrap().status(), 202);
     assert_eq!(github("sha256=00".into()).await.unwrap().status(), 401);
     app.stop().await;
-}
-
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Bodies a web page can send to another site without a CORS preflight (`text/plain`, forms,

@@ -3,9 +3,8 @@
 //! another source (a bare `service.deployed` CDEvent), read back from `GET /api/v1/dora` as a lead
 //! time. The bodies are the golden fixtures of `tests/fixtures/bitbucket/`.
 
-use hmac::{Hmac, Mac};
+use dora_sources::webhook::sha256_signature;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use crate::helpers::{fixture_path, spawn_configured, Backend, TestApp};
 
@@ -16,15 +15,7 @@ const KEYS: &str = "/api/v1/dora?from=2017-03-06&to=2017-03-08";
 const HEAD: &str = "e22fcb49645b4586a845938afac5eb3ac1950586";
 
 fn signature(body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("sha256={hex}")
+    sha256_signature(SECRET.as_bytes(), body.as_bytes())
 }
 
 /// Posts `body` as Bitbucket does, with `key` and `signature`; returns the response.

@@ -2,8 +2,7 @@
 //! signed with the Provider's key, read back from `GET /api/v1/dora`. The bodies are the golden
 //! fixtures of `tests/fixtures/flux/`.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use dora_sources::webhook::sha256_signature;
 
 use crate::helpers::{fixture_json, spawn_configured, Backend, TestApp};
 
@@ -11,11 +10,7 @@ const KEY: &str = "flux-provider-key";
 const KEYS: &str = "/api/v1/dora?from=2024-03-11&to=2024-03-14";
 
 fn signature(body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(KEY.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("sha256={hex}")
+    sha256_signature(KEY.as_bytes(), body.as_bytes())
 }
 
 /// Posts `body` as the notification-controller does, with `signature`; returns the status.

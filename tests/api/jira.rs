@@ -2,9 +2,8 @@
 //! `GET /api/v1/dora`. The bodies are the golden fixtures of `tests/fixtures/jira/`; the
 //! deployment the incident follows is a CDEvent.
 
-use hmac::{Hmac, Mac};
+use dora_sources::webhook::sha256_signature;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use crate::helpers::{fixture_json, production_deployment, spawn_configured, Backend, TestApp};
 
@@ -12,11 +11,7 @@ const SECRET: &str = "jira-webhook-secret";
 const KEYS: &str = "/api/v1/dora?from=2024-03-11&to=2024-03-14";
 
 fn signature(body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("sha256={hex}")
+    sha256_signature(SECRET.as_bytes(), body.as_bytes())
 }
 
 /// Posts `body` as Jira does, with `signature`.

@@ -7,9 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
+use dora_sources::webhook::sha256_signature;
 use serde_json::json;
-use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -117,11 +116,7 @@ fn slow_upload(
 }
 
 fn github_signature(body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(GITHUB_SECRET.as_bytes()).unwrap();
-    mac.update(body);
-    let tag = mac.finalize().into_bytes();
-    let hex: String = tag.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("sha256={hex}")
+    sha256_signature(GITHUB_SECRET.as_bytes(), body)
 }
 
 /// The attack: six 10 MiB batches and four 1 MiB events trickling one byte at a time.

@@ -15,18 +15,15 @@ use common::{
 };
 use dora_model::cloudevent::Data;
 use dora_sources::github::{self, webhook::adapt};
+use dora_sources::webhook::sha256_signature;
 use dora_sources::webhook::{SecretSetting, WebhookSettings};
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
 
 const SECRET: &str = "It's a Secret to Everybody";
 
 /// `sha256=<hex>` as GitHub computes it.
 fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    sha256_signature(secret.as_bytes(), body)
 }
 
 fn with_secret(secret: &str) -> WebhookSettings {

@@ -24,11 +24,10 @@ use dora_http::Problem;
 use dora_model::cloudevent::CloudEvent;
 use dora_sources::alertmanager::{AlertmanagerSettings, AlertmanagerTransformer};
 use dora_sources::pagerduty::{PagerdutySettings, PagerdutyTransformer};
+use dora_sources::webhook::sha256_signature;
 use dora_sources::Transformer;
 use dora_sources::{SecretSetting, TokenSetting, WebhookSettings};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 /// A change that breaks a payload.
 type Breakage = Box<dyn Fn(&mut Value)>;
@@ -404,9 +403,8 @@ fn alertmanager_malformed_payloads_are_400_naming_the_field() {
 // PagerDuty
 
 fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+    let signature = sha256_signature(secret.as_bytes(), body);
+    signature["sha256=".len()..].to_owned()
 }
 
 fn signature(value: &str) -> HeaderMap {

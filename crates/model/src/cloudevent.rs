@@ -295,6 +295,37 @@ fn extension_value(name: &str, value: Value) -> Result<Option<Value>, AttributeE
 }
 
 impl CloudEvent {
+    /// An event a source makes of a tool's JSON payload: `data` as `application/json`, no time
+    /// and no subject until [`Self::at`] and [`Self::about`] give them.
+    pub fn json(id: String, source: String, event_type: String, data: Value) -> Self {
+        Self {
+            id,
+            source,
+            event_type,
+            time: None,
+            time_text: None,
+            subject: None,
+            datacontenttype: Some("application/json".to_owned()),
+            dataschema: None,
+            extensions: Map::new(),
+            data: Some(Data::Json(data)),
+        }
+    }
+
+    /// The same event at `time`, written as `time_text` in the raw store.
+    pub fn at(self, time: DateTime<Utc>, time_text: String) -> Self {
+        Self {
+            time: Some(time),
+            time_text: Some(time_text),
+            ..self
+        }
+    }
+
+    /// The same event about `subject`.
+    pub fn about(self, subject: Option<String>) -> Self {
+        Self { subject, ..self }
+    }
+
     /// Parses one event in structured JSON form (`application/cloudevents+json`).
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, AttributeError> {
         let value: Value = serde_json::from_slice(bytes)

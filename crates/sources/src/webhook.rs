@@ -75,6 +75,18 @@ pub fn hmac_sha256_matches(secret: &[u8], body: &[u8], signature_hex: &str) -> b
     mac.verify_slice(&expected).is_ok()
 }
 
+/// `sha256=<hex HMAC-SHA256 of body under secret>`: the header value GitHub, Bitbucket, Jira and
+/// Flux's `generic-hmac` send, which [`check_sha256_signature`] accepts (tests and fuzzing sign
+/// with it).
+pub fn sha256_signature(secret: &[u8], body: &[u8]) -> String {
+    // HMAC takes a key of any length: the error case cannot happen and would sign nothing.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return String::new();
+    };
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 /// `header` must be `sha256=` and the hex HMAC-SHA256 of `body` under `secret` (GitHub's
 /// `X-Hub-Signature-256`, Bitbucket Cloud's and Jira's `X-Hub-Signature`); missing or wrong: `401` naming
 /// the header.
@@ -138,6 +150,44 @@ pub fn invalid_payload(
     let field = field.into();
     let detail = format!("{field}: {}", detail.into());
     Problem::bad_request("invalid-webhook-payload", title, field, detail)
+}
+
+/// The body as a JSON object; else [`invalid_payload`] with `title`, naming `body` and saying
+/// that `what` (`a Jira webhook payload`) must be one.
+pub fn json_object_body(
+    body: &[u8],
+    what: &str,
+    title: &str,
+) -> Result<Map<String, Value>, Problem> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(invalid_payload(
+            title,
+            "body",
+            format!("{what} must be a JSON object"),
+        )),
+        Err(e) => Err(invalid_payload(
+            title,
+            "body",
+            format!("not valid JSON: {e}"),
+        )),
+    }
+}
+
+/// The object member `name` of the payload object at the JSON pointer `at`; else
+/// [`invalid_payload`] with `title`, naming `<at>/<name>`.
+pub fn required_object<'a>(
+    object: &'a Map<String, Value>,
+    at: &str,
+    name: &str,
+    title: &str,
+) -> Result<&'a Map<String, Value>, Problem> {
+    let pointer = format!("{at}/{name}");
+    match object.get(name) {
+        Some(Value::Object(member)) => Ok(member),
+        None | Some(Value::Null) => Err(invalid_payload(title, pointer, "is required (an object)")),
+        Some(_) => Err(invalid_payload(title, pointer, "must be an object")),
+    }
 }
 
 /// The non-empty string member `name` of the payload object at the JSON pointer `at`; else

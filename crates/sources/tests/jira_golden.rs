@@ -16,10 +16,9 @@ mod common;
 use common::single;
 use dora_sources::jira::{webhook, JiraSettings, JiraTransformer};
 use dora_sources::transform::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
+use dora_sources::webhook::sha256_signature;
 use dora_sources::{SecretSetting, WebhookSettings};
-use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue};
-use sha2::Sha256;
 
 golden_webhook_tool!("jira", JiraSettings, JiraTransformer::new, webhook::adapt, golden_minimum: 7);
 
@@ -66,14 +65,7 @@ fn the_signature_is_checked_and_malformed_payloads_name_the_field() {
         ..WebhookSettings::default()
     };
     let text = body("incident-created");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(text.as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let signature = sha256_signature(secret.as_bytes(), text.as_bytes());
     let outcome = |headers: &HeaderMap, text: &str| {
         webhook::adapt(headers, text.as_bytes(), &settings)
             .map(|events| events.len())
@@ -83,7 +75,7 @@ fn the_signature_is_checked_and_malformed_payloads_name_the_field() {
     assert_eq!(outcome(&headers, &text).unwrap_err().0, 401);
     headers.insert("x-hub-signature", HeaderValue::from_static("sha256=00"));
     assert_eq!(outcome(&headers, &text).unwrap_err().0, 401);
-    let signed = HeaderValue::from_str(&format!("sha256={hex}")).unwrap();
+    let signed = HeaderValue::from_str(&signature).unwrap();
     headers.insert("x-hub-signature", signed);
     assert_eq!(outcome(&headers, &text), Ok(1));
     let unsigned = WebhookSettings::default();

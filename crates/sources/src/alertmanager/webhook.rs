@@ -33,13 +33,16 @@
 use super::{event_id, is_set, label_fingerprint, ALERT_FIRING, ALERT_RESOLVED};
 use chrono::{DateTime, Utc};
 use dora_http::Problem;
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::time::parse_rfc3339;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::webhook::check_bearer;
+use crate::webhook::{check_bearer, invalid_payload, json_object_body};
 use crate::WebhookSettings;
+
+/// The title of its `400`s.
+const TITLE: &str = "Invalid Alertmanager payload";
 
 /// The source of notifications without `externalURL`.
 pub const DEFAULT_SOURCE: &str = "alertmanager";
@@ -60,14 +63,7 @@ pub fn adapt(
             "http_config.authorization in the Alertmanager receiver",
         )?;
     }
-    let payload: Value = serde_json::from_slice(body)
-        .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
-    let Value::Object(group) = payload else {
-        return Err(invalid(
-            "body",
-            "an Alertmanager notification must be a JSON object",
-        ));
-    };
+    let group = json_object_body(body, "an Alertmanager notification", TITLE)?;
     let alerts = match group.get("alerts") {
         Some(Value::Array(alerts)) => alerts,
         None | Some(Value::Null) => return Err(invalid("/alerts", "is required (an array)")),
@@ -152,23 +148,19 @@ fn one_alert(
     for (name, value) in group_fields {
         data.insert(name.clone(), value.clone());
     }
-    Ok(CloudEvent {
-        id: event_id(&fingerprint, &starts_at, status),
-        source: source.to_owned(),
-        event_type: if resolved {
-            ALERT_RESOLVED
-        } else {
-            ALERT_FIRING
-        }
-        .to_owned(),
-        time: Some(time),
-        time_text: Some(time_text.to_owned()),
-        subject: None,
-        datacontenttype: Some("application/json".to_owned()),
-        dataschema: None,
-        extensions: Map::new(),
-        data: Some(Data::Json(Value::Object(data))),
-    })
+    let event_type = if resolved {
+        ALERT_RESOLVED
+    } else {
+        ALERT_FIRING
+    };
+    let id = event_id(&fingerprint, &starts_at, status);
+    Ok(CloudEvent::json(
+        id,
+        source.to_owned(),
+        event_type.to_owned(),
+        Value::Object(data),
+    )
+    .at(time, time_text.to_owned()))
 }
 
 /// Whether the alert is resolved (else firing): its own `status`, else the group's.
@@ -220,12 +212,5 @@ fn pointer_escape(name: &str) -> String {
 
 /// `400` about one field of the payload.
 fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
-    let field = field.into();
-    let detail = format!("{field}: {}", detail.into());
-    Problem::bad_request(
-        "invalid-webhook-payload",
-        "Invalid Alertmanager payload",
-        field,
-        detail,
-    )
+    invalid_payload(TITLE, field, detail)
 }

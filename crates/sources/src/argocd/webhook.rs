@@ -29,10 +29,10 @@
 
 use super::{parse, TYPE_PREFIX};
 use dora_http::Problem;
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::time::format_rfc3339;
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::webhook::check_bearer;
 use crate::WebhookSettings;
@@ -62,20 +62,14 @@ pub fn adapt(
         invalid(field, e.message)
     })?;
     let time = notification.time();
-    let mut event = CloudEvent {
-        id: notification.event_id(),
-        source: notification.source(),
-        event_type: format!("{TYPE_PREFIX}{}", notification.trigger),
+    let (id, source) = (notification.event_id(), notification.source());
+    let event_type = format!("{TYPE_PREFIX}{}", notification.trigger);
+    let subject = Some(notification.app.name.to_owned());
+    Ok(vec![CloudEvent {
         time,
         time_text: time.as_ref().map(format_rfc3339),
-        subject: Some(notification.app.name.to_owned()),
-        datacontenttype: Some("application/json".to_owned()),
-        dataschema: None,
-        extensions: Map::new(),
-        data: None,
-    };
-    event.data = Some(Data::Json(payload));
-    Ok(vec![event])
+        ..CloudEvent::json(id, source, event_type, payload).about(subject)
+    }])
 }
 
 /// `400` about one field of the payload.

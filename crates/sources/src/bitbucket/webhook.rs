@@ -27,10 +27,10 @@
 //! when it arrived (the raw store records the receive time anyway).
 
 use dora_http::Problem;
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::payload::{PullRequestEvent, PushEvent};
@@ -80,18 +80,8 @@ pub fn adapt(
         Some(uuid) => uuid.to_owned(),
         None => body_id(key, body),
     };
-    Ok(vec![CloudEvent {
-        id,
-        source: source_of(&payload),
-        event_type: event_type(key),
-        time: None,
-        time_text: None,
-        subject: None,
-        datacontenttype: Some("application/json".to_owned()),
-        dataschema: None,
-        extensions: Map::new(),
-        data: Some(Data::Json(payload)),
-    }])
+    let source = source_of(&payload);
+    Ok(vec![CloudEvent::json(id, source, event_type(key), payload)])
 }
 
 /// `<category>:<event>`, each of ASCII lowercase letters and `_`.

@@ -20,13 +20,13 @@
 //! the member as a JSON pointer (`/involvedObject/kind`); nothing of it is stored.
 
 use dora_http::Problem;
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use dora_model::time::format_rfc3339;
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Sha224, Sha256, Sha384, Sha512};
 
 use super::payload::FluxEvent;
@@ -69,22 +69,16 @@ pub fn adapt(
         &timestamp,
         revision_of(&event.metadata).unwrap_or_default(),
     ]);
-    Ok(vec![CloudEvent {
-        id,
-        source: format!("flux/{}", non_empty(&event.reporting_controller, "unknown")),
-        event_type: format!(
-            "{TYPE_PREFIX}{}.{}",
-            object.kind.to_ascii_lowercase(),
-            non_empty(&event.severity, "info")
-        ),
-        time: Some(event.timestamp),
-        time_text: Some(timestamp),
-        subject: Some(format!("{}/{}", object.namespace, object.name)),
-        datacontenttype: Some("application/json".to_owned()),
-        dataschema: None,
-        extensions: Map::new(),
-        data: Some(Data::Json(payload)),
-    }])
+    let source = format!("flux/{}", non_empty(&event.reporting_controller, "unknown"));
+    let event_type = format!(
+        "{TYPE_PREFIX}{}.{}",
+        object.kind.to_ascii_lowercase(),
+        non_empty(&event.severity, "info")
+    );
+    let subject = format!("{}/{}", object.namespace, object.name);
+    Ok(vec![CloudEvent::json(id, source, event_type, payload)
+        .at(event.timestamp, timestamp)
+        .about(Some(subject))])
 }
 
 fn non_empty<'a>(text: &'a str, otherwise: &'a str) -> &'a str {

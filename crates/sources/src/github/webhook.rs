@@ -30,9 +30,9 @@
 //! repository on github.com that is the same URL.
 
 use dora_http::Problem;
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::TYPE_PREFIX;
 use crate::webhook::{check_sha256_signature, header};
@@ -76,18 +76,15 @@ pub fn adapt(
     if !payload.is_object() {
         return Err(bad_request("body", "the body is not a JSON object"));
     }
-    Ok(vec![CloudEvent {
-        id: delivery.to_owned(),
-        source: source_of(&payload),
-        event_type: format!("{TYPE_PREFIX}{event_name}"),
-        time: None,
-        time_text: None,
-        subject: subject_of(event_name, &payload),
-        datacontenttype: Some("application/json".to_owned()),
-        dataschema: None,
-        extensions: Map::new(),
-        data: Some(Data::Json(payload)),
-    }])
+    let (source, subject) = (source_of(&payload), subject_of(event_name, &payload));
+    let event_type = format!("{TYPE_PREFIX}{event_name}");
+    Ok(vec![CloudEvent::json(
+        delivery.to_owned(),
+        source,
+        event_type,
+        payload,
+    )
+    .about(subject)])
 }
 
 /// A header that must be present and not blank.

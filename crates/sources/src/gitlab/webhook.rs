@@ -27,7 +27,7 @@
 //! project's web URL.
 
 use dora_http::Problem;
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use http::HeaderMap;
 use serde_json::{Map, Value};
@@ -105,17 +105,11 @@ pub fn delivery(
         EVENT_EXTENSION.to_owned(),
         Value::String(event_header.to_owned()),
     );
+    let source = source_of(&payload, instance);
+    let event_type = format!("{TYPE_PREFIX}{name}");
     CloudEvent {
-        id,
-        source: source_of(&payload, instance),
-        event_type: format!("{TYPE_PREFIX}{name}"),
-        time: None,
-        time_text: None,
-        subject: None,
-        datacontenttype: Some("application/json".to_owned()),
-        dataschema: None,
         extensions,
-        data: Some(Data::Json(payload)),
+        ..CloudEvent::json(id, source, event_type, payload)
     }
 }
 

@@ -26,12 +26,15 @@
 
 use super::TYPE_PREFIX;
 use dora_http::Problem;
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::time::{format_rfc3339, from_unix_int};
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::webhook::{check_sha256_signature, invalid_payload, required_text, url_origin};
+use crate::webhook::{
+    check_sha256_signature, invalid_payload, json_object_body, required_object, required_text,
+    url_origin,
+};
 use crate::WebhookSettings;
 
 /// The header carrying the signature.
@@ -50,25 +53,14 @@ pub fn adapt(
     if let Some(secret) = settings.jira.secret.as_deref() {
         check_sha256_signature(headers, SIGNATURE, body, secret)?;
     }
-    let payload: Value = serde_json::from_slice(body)
-        .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
-    let Value::Object(payload) = payload else {
-        return Err(invalid(
-            "body",
-            "a Jira webhook payload must be a JSON object",
-        ));
-    };
+    let payload = json_object_body(body, "a Jira webhook payload", TITLE)?;
     let event = required_text(&payload, "", "webhookEvent", TITLE)?;
     let time = payload
         .get("timestamp")
         .and_then(Value::as_i64)
         .and_then(from_unix_int)
         .ok_or_else(|| invalid("/timestamp", "is required (Unix milliseconds)"))?;
-    let issue = match payload.get("issue") {
-        Some(Value::Object(issue)) => issue,
-        None | Some(Value::Null) => return Err(invalid("/issue", "is required (an object)")),
-        Some(_) => return Err(invalid("/issue", "must be an object")),
-    };
+    let issue = required_object(&payload, "", "issue", TITLE)?;
     let issue_id = match issue.get("id") {
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         Some(Value::Number(id)) => id.to_string(),
@@ -80,18 +72,15 @@ pub fn adapt(
     }
     .unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
     let millis = time.timestamp_millis();
-    Ok(vec![CloudEvent {
-        id: format!("{issue_id}/{event}/{millis}"),
+    let event_type = format!("{TYPE_PREFIX}{}", event.trim_start_matches("jira:"));
+    let id = format!("{issue_id}/{event}/{millis}");
+    Ok(vec![CloudEvent::json(
+        id,
         source,
-        event_type: format!("{TYPE_PREFIX}{}", event.trim_start_matches("jira:")),
-        time: Some(time),
-        time_text: Some(format_rfc3339(&time)),
-        subject: None,
-        datacontenttype: Some("application/json".to_owned()),
-        dataschema: None,
-        extensions: Map::new(),
-        data: Some(Data::Json(Value::Object(payload.clone()))),
-    }])
+        event_type,
+        Value::Object(payload.clone()),
+    )
+    .at(time, format_rfc3339(&time))])
 }
 
 /// `400` about one field of the payload.

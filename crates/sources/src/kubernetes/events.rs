@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::payload::{Count, EventHead, ScalingEvent};
 use super::transform::*;
 use crate::common::{missing, read};
-use crate::transform::{Emitted, TransformError, SERVICE_DEPLOYED};
+use crate::transform::{Emitted, TransformError};
 
 /// `service.deployed` for a core v1 Event reporting that a Deployment scaled a ReplicaSet up from
 /// zero; nothing for any other Event.
@@ -68,16 +68,9 @@ pub(crate) fn from_event(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted
     let mut details = object_details(namespace, name, object.uid);
     details.insert("replicaSet".into(), json!(replica_set));
 
-    Ok(vec![ServiceEvent {
-        event_type: SERVICE_DEPLOYED,
-        id,
-        timestamp,
-        name,
-        namespace,
-        artifact_id: Some(deployment_purl(namespace, name)),
-        details,
-    }
-    .into_cdevent(event)])
+    let artifact_id = deployment_purl(namespace, name);
+    let deployed = ServiceEvent::deployed(id, timestamp, name, namespace, artifact_id, details);
+    Ok(vec![deployed.into_cdevent(event)])
 }
 
 /// The id of the rollout an Event reports: per Event occurrence (its uid and count) when the

@@ -287,16 +287,9 @@ fn from_deployment(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Tra
     details.insert("images".into(), json!(template.images));
     details.insert("templateHash".into(), json!(template.hash));
     insert_labels(&mut details, &metadata.labels);
-    Ok(vec![ServiceEvent {
-        event_type: SERVICE_DEPLOYED,
-        id,
-        timestamp,
-        name,
-        namespace,
-        artifact_id: Some(template.artifact_id),
-        details,
-    }
-    .into_cdevent(event)])
+    let artifact_id = template.artifact_id;
+    let deployed = ServiceEvent::deployed(id, timestamp, name, namespace, artifact_id, details);
+    Ok(vec![deployed.into_cdevent(event)])
 }
 
 /// `service.deployed` or `service.rolledback` for a ReplicaSet of a Deployment (Resource mode
@@ -609,6 +602,22 @@ pub(crate) struct ServiceEvent<'a> {
 }
 
 impl<'a> ServiceEvent<'a> {
+    /// `service.deployed` of the Deployment `namespace/name`, shipping `artifact_id`.
+    pub(crate) fn deployed(
+        id: String,
+        timestamp: DateTime<Utc>,
+        name: &'a str,
+        namespace: &'a str,
+        artifact_id: String,
+        details: Map<String, Value>,
+    ) -> Self {
+        Self {
+            artifact_id: Some(artifact_id),
+            event_type: SERVICE_DEPLOYED,
+            ..Self::removed(id, timestamp, name, namespace, details)
+        }
+    }
+
     /// `service.removed` (whose schema has no `artifactId`).
     pub(crate) fn removed(
         id: String,

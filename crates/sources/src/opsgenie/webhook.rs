@@ -31,12 +31,14 @@
 
 use super::{alert_time, TYPE_PREFIX};
 use dora_http::Problem;
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::time::format_rfc3339;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::webhook::{check_bearer, invalid_payload, required_text};
+use crate::webhook::{
+    check_bearer, invalid_payload, json_object_body, required_object, required_text,
+};
 use crate::WebhookSettings;
 
 /// The source of every Opsgenie CloudEvent.
@@ -58,20 +60,9 @@ pub fn adapt(
             "a custom header of the Opsgenie Webhook integration",
         )?;
     }
-    let payload: Value = serde_json::from_slice(body)
-        .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
-    let Value::Object(payload) = payload else {
-        return Err(invalid(
-            "body",
-            "an Opsgenie webhook payload must be a JSON object",
-        ));
-    };
+    let payload = json_object_body(body, "an Opsgenie webhook payload", TITLE)?;
     let action = required_text(&payload, "", "action", TITLE)?.to_ascii_lowercase();
-    let alert = match payload.get("alert") {
-        Some(Value::Object(alert)) => alert,
-        None | Some(Value::Null) => return Err(invalid("/alert", "is required (an object)")),
-        Some(_) => return Err(invalid("/alert", "must be an object")),
-    };
+    let alert = required_object(&payload, "", "alert", TITLE)?;
     let alert_id = required_text(alert, "/alert", "alertId", TITLE)?;
     let order: &[&str] = if action == "create" {
         &["createdAt"]
@@ -84,18 +75,14 @@ pub fn adapt(
     } else {
         format!("{alert_id}/{action}/{updated}")
     };
-    Ok(vec![CloudEvent {
+    let (source, event_type) = (DEFAULT_SOURCE.to_owned(), format!("{TYPE_PREFIX}{action}"));
+    Ok(vec![CloudEvent::json(
         id,
-        source: DEFAULT_SOURCE.to_owned(),
-        event_type: format!("{TYPE_PREFIX}{action}"),
-        time: Some(time),
-        time_text: Some(format_rfc3339(&time)),
-        subject: None,
-        datacontenttype: Some("application/json".to_owned()),
-        dataschema: None,
-        extensions: Map::new(),
-        data: Some(Data::Json(Value::Object(payload.clone()))),
-    }])
+        source,
+        event_type,
+        Value::Object(payload.clone()),
+    )
+    .at(time, format_rfc3339(&time))])
 }
 
 /// The time of the first of `names` the alert has, and that member as sent (for the id).

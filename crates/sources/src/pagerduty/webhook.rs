@@ -28,13 +28,14 @@
 
 use super::TYPE_PREFIX;
 use dora_http::Problem;
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_model::time::parse_rfc3339;
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::webhook::{
-    header, hmac_sha256_matches, invalid_payload, required_text, unauthorized, url_origin,
+    header, hmac_sha256_matches, invalid_payload, json_object_body, required_object, required_text,
+    unauthorized, url_origin,
 };
 use crate::WebhookSettings;
 
@@ -54,19 +55,8 @@ pub fn adapt(
     if let Some(secret) = settings.pagerduty.secret.as_deref() {
         check_signature(headers, body, secret)?;
     }
-    let payload: Value = serde_json::from_slice(body)
-        .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
-    let event = match payload.get("event") {
-        Some(Value::Object(event)) => event,
-        _ if !payload.is_object() => {
-            return Err(invalid(
-                "body",
-                "a PagerDuty webhook payload must be a JSON object",
-            ))
-        }
-        None | Some(Value::Null) => return Err(invalid("/event", "is required (an object)")),
-        Some(_) => return Err(invalid("/event", "must be an object")),
-    };
+    let payload = json_object_body(body, "a PagerDuty webhook payload", TITLE)?;
+    let event = required_object(&payload, "", "event", TITLE)?;
     let id = required_text(event, "/event", "id", TITLE)?;
     let event_type = required_text(event, "/event", "event_type", TITLE)?;
     let occurred_at = required_text(event, "/event", "occurred_at", TITLE)?;
@@ -85,18 +75,14 @@ pub fn adapt(
         Some(_) => return Err(invalid("/event/data", "must be an object")),
     }
     .unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
-    Ok(vec![CloudEvent {
-        id: id.to_owned(),
+    let event_type = format!("{TYPE_PREFIX}{event_type}");
+    Ok(vec![CloudEvent::json(
+        id.to_owned(),
         source,
-        event_type: format!("{TYPE_PREFIX}{event_type}"),
-        time: Some(time),
-        time_text: Some(occurred_at.to_owned()),
-        subject: None,
-        datacontenttype: Some("application/json".to_owned()),
-        dataschema: None,
-        extensions: Map::new(),
-        data: Some(Data::Json(Value::Object(event.clone()))),
-    }])
+        event_type,
+        Value::Object(event.clone()),
+    )
+    .at(time, occurred_at.to_owned())])
 }
 
 /// Any `v1=<hex>` entry of `X-PagerDuty-Signature` that is the HMAC-SHA256 of the body.
