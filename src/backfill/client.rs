@@ -1,13 +1,16 @@
-//! The GitHub REST API (v3) client of `dora-events backfill github`: one GET at a time, pages
-//! followed through the `Link` header, rate limits waited out.
+//! The REST API client of `dora-events backfill` (GitHub and GitLab): one GET at a time, pages
+//! followed through the `Link` header (and GitLab's `X-Next-Page`), rate limits waited out. What
+//! differs between the tools (authentication, header names, hints) is a [`Dialect`].
 //!
 //! # Rate limits
 //!
-//! * `403`/`429` with `Retry-After: <seconds>` (secondary limits): wait that long, then ask again.
-//! * `403`/`429` with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset: <unix seconds>` (the
-//!   primary limit): wait until the reset (plus a second), then ask again.
-//! * Any other `429`, or a `403` whose message speaks of a rate limit (a secondary limit without
-//!   `Retry-After`): wait a minute, as GitHub's documentation asks.
+//! * A rate-limited status (GitHub: `403`/`429`, GitLab: `429`) with `Retry-After: <seconds>`:
+//!   wait that long, then ask again.
+//! * A rate-limited status with `<remaining>: 0` and `<reset>: <unix seconds>` (GitHub:
+//!   `X-RateLimit-Remaining`/`X-RateLimit-Reset`, GitLab: `RateLimit-Remaining`/`RateLimit-Reset`):
+//!   wait until the reset (plus a second), then ask again.
+//! * Any other `429`, or a GitHub `403` whose message speaks of a rate limit (a secondary limit
+//!   without `Retry-After`): wait a minute, as GitHub's documentation asks.
 //! * `502`/`503`/`504`: wait [`Limits::retry_base`], doubled each time, then ask again.
 //!
 //! Every wait is announced through the client's notice callback (the command prints it) and is at
@@ -15,7 +18,7 @@
 //! error is reported. Every request has a timeout and every body a size bound.
 //!
 //! Errors name the endpoint (the path and query asked, never the token) and the HTTP status,
-//! and the caller adds the repository.
+//! and the caller adds the repository or project.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +28,7 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT}
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
-/// The largest response body read (GitHub pages of 100 objects are well below).
+/// The largest response body read (pages of 100 objects are well below).
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// How long and how often the client waits.
@@ -60,25 +63,84 @@ pub type Notice = Arc<dyn Fn(String) + Send + Sync>;
 #[derive(Debug)]
 pub struct Page {
     pub items: Vec<Value>,
-    /// The `rel="next"` URL of the `Link` header.
+    /// The `rel="next"` URL of the `Link` header (else the page named by `X-Next-Page`).
     pub next: Option<String>,
 }
 
-/// A GitHub REST API client.
+/// What differs between the tools' APIs.
+pub struct Dialect {
+    /// `GitHub`, in messages.
+    pub tool: &'static str,
+    /// The headers every request carries, with the token (when given).
+    pub headers: fn(Option<&str>) -> anyhow::Result<HeaderMap>,
+    /// The header counting the requests left, and the one giving the reset (unix seconds).
+    pub remaining: &'static str,
+    pub reset: &'static str,
+    /// Whether a `403` may be a rate limit (GitHub's secondary limits).
+    pub forbidden_may_limit: bool,
+    /// The header naming the next page's number, besides `Link` (GitLab's `X-Next-Page`).
+    pub next_page: Option<&'static str>,
+    /// Said after a `401`, and after a `404`.
+    pub unauthorized_hint: &'static str,
+    pub not_found_hint: &'static str,
+}
+
+/// The client of a tool's REST API.
 #[derive(Clone)]
-pub struct GithubClient {
+pub struct ApiClient {
     http: reqwest::Client,
     api: String,
     limits: Limits,
     notice: Notice,
+    dialect: &'static Dialect,
     /// Requests sent (counted for the report).
     requests: Arc<std::sync::atomic::AtomicU64>,
 }
 
-impl GithubClient {
-    /// A client for the API at `api_url` (`https://api.github.com`, or GitHub Enterprise's
-    /// `https://HOST/api/v3`), sending `token` when given.
-    pub fn new(
+/// GitHub's REST API (v3).
+pub static GITHUB: Dialect = Dialect {
+    tool: "GitHub",
+    headers: github_headers,
+    remaining: "X-RateLimit-Remaining",
+    reset: "X-RateLimit-Reset",
+    forbidden_may_limit: true,
+    next_page: None,
+    unauthorized_hint: " (check GITHUB_TOKEN or --token-file)",
+    not_found_hint: " (no such repository, or the token cannot read it)",
+};
+
+fn github_headers(token: Option<&str>) -> anyhow::Result<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        ACCEPT,
+        HeaderValue::from_static("application/vnd.github+json"),
+    );
+    headers.insert(
+        "X-GitHub-Api-Version",
+        HeaderValue::from_static("2022-11-28"),
+    );
+    if let Some(token) = token {
+        let value = secret(&format!("Bearer {token}"), "GitHub")?;
+        headers.insert(AUTHORIZATION, value);
+    }
+    Ok(headers)
+}
+
+/// A header value holding a secret (left out of debug output).
+pub fn secret(text: &str, tool: &str) -> anyhow::Result<HeaderValue> {
+    let mut value = HeaderValue::from_str(text)
+        .with_context(|| format!("the {tool} token holds characters a header cannot carry"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// The GitHub client of earlier releases: an [`ApiClient`] speaking [`GITHUB`].
+pub type GithubClient = ApiClient;
+
+impl ApiClient {
+    /// A client for the API at `api_url` speaking `dialect`, sending `token` when given.
+    pub fn with_dialect(
+        dialect: &'static Dialect,
         api_url: &str,
         token: Option<&str>,
         limits: Limits,
@@ -89,25 +151,11 @@ impl GithubClient {
             api.starts_with("https://") || api.starts_with("http://"),
             "--api-url {api_url:?} is not an http(s) URL"
         );
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            ACCEPT,
-            HeaderValue::from_static("application/vnd.github+json"),
-        );
-        headers.insert(
-            "X-GitHub-Api-Version",
-            HeaderValue::from_static("2022-11-28"),
-        );
+        let mut headers = (dialect.headers)(token.map(str::trim).filter(|t| !t.is_empty()))?;
         headers.insert(
             USER_AGENT,
             HeaderValue::from_static(concat!("dora-events/", env!("CARGO_PKG_VERSION"))),
         );
-        if let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) {
-            let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-                .context("the GitHub token holds characters a header cannot carry")?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .timeout(limits.request_timeout)
@@ -119,8 +167,20 @@ impl GithubClient {
             api,
             limits,
             notice,
+            dialect,
             requests: Arc::default(),
         })
+    }
+
+    /// A GitHub client for the API at `api_url` (`https://api.github.com`, or GitHub
+    /// Enterprise's `https://HOST/api/v3`), sending `token` when given.
+    pub fn new(
+        api_url: &str,
+        token: Option<&str>,
+        limits: Limits,
+        notice: Notice,
+    ) -> anyhow::Result<Self> {
+        Self::with_dialect(&GITHUB, api_url, token, limits, notice)
     }
 
     /// The URL of `path_and_query` (`/repos/o/r/deployments?per_page=100`) on this API.
@@ -154,7 +214,8 @@ impl GithubClient {
                 field.map(|f| format!(" under {f:?}")).unwrap_or_default()
             );
         };
-        let next = match next_link(&headers) {
+        let next = next_link(&headers).or_else(|| self.next_page(url, &headers));
+        let next = match next {
             Some(next) if self.same_api(&next) => Some(next),
             Some(next) => bail!(
                 "GET {}: the next page {next:?} is not on {} (not followed)",
@@ -164,6 +225,26 @@ impl GithubClient {
             None => None,
         };
         Ok(Page { items, next })
+    }
+
+    /// The URL of the page named by the dialect's next-page header (`X-Next-Page: 3`): `url`
+    /// with its `page` parameter set to it. Empty (the last page) or not a number: none.
+    fn next_page(&self, url: &str, headers: &HeaderMap) -> Option<String> {
+        let number: u64 = headers
+            .get(self.dialect.next_page?)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut pairs: Vec<String> = query
+            .split('&')
+            .filter(|pair| !pair.is_empty() && !pair.starts_with("page="))
+            .map(str::to_owned)
+            .collect();
+        pairs.push(format!("page={number}"));
+        Some(format!("{path}?{}", pairs.join("&")))
     }
 
     /// The path and query of `url`, for messages.
@@ -209,7 +290,7 @@ impl GithubClient {
                     attempt += 1;
                     self.wait(wait, &format!("GET {endpoint}: {why}")).await;
                 }
-                _ => return Err(failure(status, &message, endpoint)),
+                _ => return Err(self.failure(status, &message, endpoint)),
             }
         }
     }
@@ -224,21 +305,25 @@ impl GithubClient {
     ) -> Option<(Duration, String)> {
         let number =
             |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
-        let limited = status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS;
+        let limited = status == StatusCode::TOO_MANY_REQUESTS
+            || (status == StatusCode::FORBIDDEN && self.dialect.forbidden_may_limit);
         if limited {
             if let Some(seconds) = number("retry-after") {
                 return Some((
                     Duration::from_secs(seconds),
-                    format!("{status}, Retry-After {seconds} s (secondary rate limit)"),
+                    format!("{status}, Retry-After {seconds} s"),
                 ));
             }
-            if number("x-ratelimit-remaining") == Some(0) {
-                let reset = number("x-ratelimit-reset").unwrap_or(0);
+            if number(self.dialect.remaining) == Some(0) {
+                let reset = number(self.dialect.reset).unwrap_or(0);
                 let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();
                 let seconds = reset.saturating_sub(now) + 1;
                 return Some((
                     Duration::from_secs(seconds),
-                    format!("{status}, rate limit exhausted until X-RateLimit-Reset {reset}"),
+                    format!(
+                        "{status}, rate limit exhausted until {} {reset}",
+                        self.dialect.reset
+                    ),
                 ));
             }
             // A secondary limit without Retry-After: GitHub asks for at least a minute.
@@ -253,6 +338,21 @@ impl GithubClient {
         }
         let gateway = matches!(status.as_u16(), 502..=504);
         gateway.then(|| (self.backoff(attempt + 1), status.to_string()))
+    }
+
+    /// The error of a refused request: the endpoint, the status and the tool's message.
+    fn failure(&self, status: StatusCode, message: &str, endpoint: &str) -> anyhow::Error {
+        let message = match message {
+            "" => String::new(),
+            message => format!(": {message}"),
+        };
+        let hint = match status {
+            StatusCode::UNAUTHORIZED => self.dialect.unauthorized_hint,
+            StatusCode::NOT_FOUND => self.dialect.not_found_hint,
+            _ => "",
+        };
+        let tool = self.dialect.tool;
+        anyhow::anyhow!("GET {endpoint}: {tool} answered {status}{message}{hint}")
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -290,28 +390,19 @@ async fn read_body(mut response: Response, endpoint: &str) -> anyhow::Result<Val
     serde_json::from_slice(&body).with_context(|| format!("GET {endpoint}: the answer is not JSON"))
 }
 
-/// GitHub's `message` of a refused request (at most 300 characters), or nothing.
+/// The `message` of a refused request (GitLab: else its `error`; a `message` that is not a text
+/// as JSON), at most 300 characters, or nothing.
 async fn message_of(response: Response, endpoint: &str) -> String {
-    read_body(response, endpoint)
-        .await
-        .ok()
-        .and_then(|body| body.get("message")?.as_str().map(str::to_owned))
+    let body = read_body(response, endpoint).await.ok();
+    let text = |field: &str| match body.as_ref()?.get(field)? {
+        Value::String(text) => Some(text.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    };
+    text("message")
+        .or_else(|| text("error"))
         .map(|message| message.chars().take(300).collect())
         .unwrap_or_default()
-}
-
-/// The error of a refused request: the endpoint, the status and GitHub's `message`.
-fn failure(status: StatusCode, message: &str, endpoint: &str) -> anyhow::Error {
-    let message = match message {
-        "" => String::new(),
-        message => format!(": {message}"),
-    };
-    let hint = match status {
-        StatusCode::UNAUTHORIZED => " (check GITHUB_TOKEN or --token-file)",
-        StatusCode::NOT_FOUND => " (no such repository, or the token cannot read it)",
-        _ => "",
-    };
-    anyhow::anyhow!("GET {endpoint}: GitHub answered {status}{message}{hint}")
 }
 
 /// The `rel="next"` URL of a `Link` header: `<url>; rel="next", <url>; rel="last"`.
@@ -350,5 +441,35 @@ mod tests {
             HeaderValue::from_static("<https://x/?page=1>; rel=\"prev\""),
         );
         assert_eq!(next_link(&headers), None);
+    }
+
+    #[test]
+    fn gitlab_next_pages_are_read_from_x_next_page_when_there_is_no_link() {
+        let notice: Notice = Arc::new(|_| {});
+        let dialect = Dialect {
+            next_page: Some("x-next-page"),
+            ..GITHUB
+        };
+        let dialect: &'static Dialect = Box::leak(Box::new(dialect));
+        let client =
+            ApiClient::with_dialect(dialect, "https://gl", None, Limits::default(), notice)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let url = "https://gl/api/v4/projects/a%2Fb/pipelines?per_page=100&page=2&scope=finished";
+        let mut headers = HeaderMap::new();
+        headers.insert("x-next-page", HeaderValue::from_static("3"));
+        assert_eq!(
+            client.next_page(url, &headers).as_deref(),
+            Some("https://gl/api/v4/projects/a%2Fb/pipelines?per_page=100&scope=finished&page=3")
+        );
+        headers.insert("x-next-page", HeaderValue::from_static(""));
+        assert_eq!(client.next_page(url, &headers), None);
+        let github = ApiClient::new("https://gh", None, Limits::default(), Arc::new(|_| {}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        headers.insert("x-next-page", HeaderValue::from_static("3"));
+        assert_eq!(
+            github.next_page(url, &headers),
+            None,
+            "GitHub has no X-Next-Page"
+        );
     }
 }

@@ -1,47 +1,42 @@
-//! `dora-events backfill github`: a repository's history from the GitHub REST API (v3), sent
-//! through the `github` source as if its webhooks had delivered it, so that the DORA keys of a
-//! backfilled history are those of the same history delivered live, and nothing counts twice.
+//! `dora-events backfill <tool>`: a tool's history from its REST API, sent through its source as
+//! if its webhooks had delivered it, so that the DORA keys of a backfilled history are those of
+//! the same history delivered live, and nothing counts twice.
 //!
-//! * `client`: HTTP, pages (`Link`), rate limits and their waits;
-//! * `kinds`: what is read per repository (deployments with their statuses, closed pull
-//!   requests, the default branch's commits, incident issues, workflow runs, releases);
-//! * `payloads`: REST objects -> webhook payloads -> CloudEvents, with ids made from the objects;
-//! * `sink`: the database (one transaction per page, with its checkpoint) or a dry run.
+//! Shared by the tools:
+//!
+//! * `client`: HTTP, pages (`Link`, `X-Next-Page`), rate limits and their waits ([`client::Dialect`]
+//!   says what differs);
+//! * `window`: the `--since`/`--until` window;
+//! * `sink`: the database (one transaction per page, with its checkpoint), a server, or a dry run;
+//! * this module: the report, and reading one list page by page from its checkpoint ([`Lists`]).
+//!
+//! Per tool, `github` and `gitlab`: what is read (`kinds`) and the webhook payloads made of it
+//! (`payloads`), with CloudEvent ids made from the objects.
 //!
 //! The events wait in the raw store for the router, as imported ones do: a running server picks
 //! them up, or `dora-events serve --once` processes them.
 
 pub mod client;
-pub mod kinds;
-pub mod payloads;
+pub mod github;
+pub mod gitlab;
 pub mod sink;
+pub mod window;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use anyhow::Context;
+use dora_model::cloudevent::CloudEvent;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
 
-use client::GithubClient;
-use kinds::{Fit, Kind, RepoContext, Window};
+use client::ApiClient;
 use sink::Sink;
+use window::{Fit, Window};
 
 /// Pages read per list at most (100 objects each).
-const MAX_PAGES: i64 = 10_000;
-
-/// What to backfill.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// `owner/name`, each.
-    pub repos: Vec<String>,
-    pub kinds: Vec<Kind>,
-    pub window: Window,
-    /// `[sources.github] incident_label`.
-    pub incident_label: String,
-    /// Draw progress bars (when standard error is a terminal).
-    pub progress: bool,
-}
+pub const MAX_PAGES: i64 = 10_000;
 
 /// What was read and sent of one list.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -59,14 +54,23 @@ pub struct KindReport {
     pub resumed_at_page: Option<i64>,
 }
 
-/// What a backfill did, per repository and kind.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Report {
-    pub repos: BTreeMap<String, BTreeMap<Kind, KindReport>>,
+/// What a backfill did, per repository (or project) and kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report<K> {
+    pub repos: BTreeMap<String, BTreeMap<K, KindReport>>,
     pub requests: u64,
 }
 
-impl Report {
+impl<K> Default for Report<K> {
+    fn default() -> Self {
+        Self {
+            repos: BTreeMap::new(),
+            requests: 0,
+        }
+    }
+}
+
+impl<K> Report<K> {
     /// The sum over every list of one repository.
     pub fn total(&self, repo: &str) -> KindReport {
         let mut total = KindReport::default();
@@ -82,50 +86,74 @@ impl Report {
     }
 }
 
-/// The repositories of an organization (`GET /orgs/{org}/repos`), archived ones left out.
-pub async fn org_repos(client: &GithubClient, org: &str) -> anyhow::Result<Vec<String>> {
-    let mut url = Some(client.url(&format!("/orgs/{org}/repos?type=all&per_page=100")));
-    let mut repos = Vec::new();
-    let mut pages = 0;
-    while let Some(next) = url.take() {
-        pages += 1;
-        anyhow::ensure!(
-            pages <= MAX_PAGES,
-            "--org {org}: more than {MAX_PAGES} pages"
-        );
-        let page = client
-            .page(&next, None)
-            .await
-            .with_context(|| format!("--org {org}"))?;
-        for repo in page.items {
-            if repo["archived"].as_bool() != Some(true) {
-                repos.extend(repo["full_name"].as_str().map(str::to_owned));
-            }
-        }
-        url = page.next;
+/// The lists of one repository (or project) of a tool, one per kind.
+pub trait Lists {
+    type Kind: Copy;
+    fn client(&self) -> &ApiClient;
+    /// `deployments`, for checkpoints and the progress bar.
+    fn kind_name(&self, kind: Self::Kind) -> &'static str;
+    /// The URL of `kind`'s list, from page `page` (1 = the first).
+    fn first_url(&self, kind: Self::Kind, page: i64) -> String;
+    /// Where the list lives under a list answer that is an object.
+    fn field(&self, _kind: Self::Kind) -> Option<&'static str> {
+        None
     }
-    Ok(repos)
+    /// Whether `object` of `kind` is in the window.
+    fn fit(&self, kind: Self::Kind, object: &Value) -> Fit;
+    /// The CloudEvents of one object of `kind` in the window.
+    fn events(
+        &self,
+        kind: Self::Kind,
+        object: &Value,
+    ) -> impl Future<Output = anyhow::Result<Vec<CloudEvent>>> + Send;
 }
 
-/// Backfills every repository of `options` into `sink`. Stops at the first error (naming the
-/// repository, the endpoint and the status); what was stored until then stays, with its
-/// checkpoints, and the same command resumes from there.
-pub async fn run(client: &GithubClient, sink: &Sink, options: &Options) -> anyhow::Result<Report> {
-    let bars = MultiProgress::with_draw_target(if options.progress {
+/// The name of a list's checkpoint:
+/// `backfill:<tool>:<api>/<repository>:<kind>:<since>..<until>`.
+pub fn checkpoint_name(
+    tool: &str,
+    client: &ApiClient,
+    repo: &str,
+    kind: &str,
+    window: &Window,
+) -> String {
+    format!(
+        "backfill:{tool}:{}:{kind}:{}",
+        client.url(&format!("/{repo}")),
+        window.label()
+    )
+}
+
+/// Backfills each of `repos` with `one` (given the repository and its progress bar), into a
+/// report; then sets the checkpoints of the finished run back to 0. Stops at the first error,
+/// naming the repository; what was stored until then stays, with its checkpoints.
+pub async fn run_each<K, F, Fut>(
+    client: &ApiClient,
+    sink: &Sink,
+    repos: &[String],
+    progress: bool,
+    mut one: F,
+) -> anyhow::Result<Report<K>>
+where
+    K: Ord,
+    F: FnMut(String, ProgressBar) -> Fut,
+    Fut: Future<Output = anyhow::Result<(BTreeMap<K, KindReport>, Vec<String>)>>,
+{
+    let bars = MultiProgress::with_draw_target(if progress {
         ProgressDrawTarget::stderr()
     } else {
         ProgressDrawTarget::hidden()
     });
     let mut report = Report::default();
     let mut checkpoints = Vec::new();
-    for repo in &options.repos {
+    for repo in repos {
         let bar = bars.add(ProgressBar::new_spinner());
         bar.set_style(
             ProgressStyle::with_template("{spinner} {prefix}: {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.set_prefix(repo.clone());
-        let outcome = backfill_repo(client, sink, options, repo, &bar).await;
+        let outcome = one(repo.clone(), bar.clone()).await;
         bar.finish();
         let (kinds, names) = outcome.with_context(|| format!("backfill of {repo} stopped"))?;
         report.repos.insert(repo.clone(), kinds);
@@ -136,66 +164,11 @@ pub async fn run(client: &GithubClient, sink: &Sink, options: &Options) -> anyho
     Ok(report)
 }
 
-/// One repository: every kind in turn. The reports, and the names of the checkpoints it used.
-async fn backfill_repo(
-    client: &GithubClient,
+/// One list of one repository, page by page from its checkpoint `name`.
+pub async fn backfill_list<L: Lists>(
+    context: &L,
     sink: &Sink,
-    options: &Options,
-    repo: &str,
-    bar: &ProgressBar,
-) -> anyhow::Result<(BTreeMap<Kind, KindReport>, Vec<String>)> {
-    anyhow::ensure!(is_repo_name(repo), "{repo:?} is not OWNER/NAME");
-    let rest = client
-        .object(&client.url(&format!("/repos/{repo}")))
-        .await?;
-    let repository = payloads::repository(&rest);
-    let default_branch = rest["default_branch"].as_str().unwrap_or("main").to_owned();
-    let context = RepoContext {
-        client,
-        full_name: repo,
-        repository: &repository,
-        default_branch: &default_branch,
-        incident_label: &options.incident_label,
-        window: options.window,
-    };
-    let mut reports = BTreeMap::new();
-    let mut names = Vec::new();
-    for &kind in &options.kinds {
-        if kind == Kind::Incidents && options.incident_label.trim().is_empty() {
-            continue; // `[sources.github] incident_label = ""`: no issue is an incident
-        }
-        let name = format!(
-            "backfill:github:{}:{}:{}",
-            client.url(&format!("/{repo}")),
-            kind.name(),
-            options.window.label()
-        );
-        let report = backfill_kind(&context, sink, kind, &name, bar).await?;
-        reports.insert(kind, report);
-        names.push(name);
-    }
-    Ok((reports, names))
-}
-
-/// `OWNER/NAME` of the characters GitHub allows (letters, digits, `-`, `_`, `.`).
-pub fn is_repo_name(repo: &str) -> bool {
-    let part = |text: &str| {
-        !text.is_empty()
-            && text != "."
-            && text != ".."
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    };
-    repo.split_once('/')
-        .is_some_and(|(owner, name)| part(owner) && part(name))
-}
-
-/// One list of one repository, page by page from its checkpoint.
-async fn backfill_kind(
-    context: &RepoContext<'_>,
-    sink: &Sink,
-    kind: Kind,
+    kind: L::Kind,
     name: &str,
     bar: &ProgressBar,
 ) -> anyhow::Result<KindReport> {
@@ -210,8 +183,8 @@ async fn backfill_kind(
     let mut page_number = done + 1;
     let mut url = context.first_url(kind, page_number);
     loop {
-        bar.set_message(format!("{} page {page_number}", kind.name()));
-        let page = context.client.page(&url, kind.field()).await?;
+        bar.set_message(format!("{} page {page_number}", context.kind_name(kind)));
+        let page = context.client().page(&url, context.field(kind)).await?;
         let (events, older) = page_events(context, kind, &page.items, &mut report).await?;
         let last = older || page.next.is_none() || page_number >= MAX_PAGES;
         let position = if last { sink::DONE } else { page_number };
@@ -231,12 +204,12 @@ async fn backfill_kind(
 
 /// The events of one page's objects in the window; `true` when an object older than the window
 /// ends the list.
-async fn page_events(
-    context: &RepoContext<'_>,
-    kind: Kind,
+async fn page_events<L: Lists>(
+    context: &L,
+    kind: L::Kind,
     items: &[Value],
     report: &mut KindReport,
-) -> anyhow::Result<(Vec<dora_model::cloudevent::CloudEvent>, bool)> {
+) -> anyhow::Result<(Vec<CloudEvent>, bool)> {
     let mut events = Vec::new();
     for item in items {
         match context.fit(kind, item) {
@@ -252,19 +225,31 @@ async fn page_events(
     Ok((events, false))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// One segment of a repository or project path: letters, digits, `-`, `_` and `.` (not `.` or
+/// `..` alone), as GitHub and GitLab allow.
+pub fn is_path_segment(text: &str) -> bool {
+    !text.is_empty()
+        && text != "."
+        && text != ".."
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
 
-    #[test]
-    fn repository_names_are_owner_slash_name() {
-        for good in ["acme/shop", "a-b/c.d_e", "o/.github"] {
-            assert!(is_repo_name(good), "{good}");
-        }
-        for bad in [
-            "acme", "acme/", "/shop", "a/b/c", "a/b?x=1", "a/..", "a b/c", "",
-        ] {
-            assert!(!is_repo_name(bad), "{bad}");
-        }
+/// Every item of a list (at most `max_pages` pages), for the small lists read whole (a group's
+/// projects, a deployment's statuses, a merge request's commits).
+pub async fn read_all(
+    client: &ApiClient,
+    first: String,
+    max_pages: usize,
+) -> anyhow::Result<Vec<Value>> {
+    let mut url = Some(first);
+    let mut items = Vec::new();
+    for _ in 0..max_pages {
+        let Some(next) = url.take() else { break };
+        let page = client.page(&next, None).await?;
+        items.extend(page.items);
+        url = page.next;
     }
+    Ok(items)
 }

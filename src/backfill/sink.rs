@@ -1,9 +1,9 @@
 //! Where backfilled CloudEvents go, and the checkpoints that let an interrupted run resume.
 //!
-//! Into a database, each page's events are stored as `POST /webhooks/github` stores a delivery
+//! Into a database, each page's events are stored as `POST /webhooks/<tool>` stores a delivery
 //! (the raw store, keyed by source and id, origin `events`) in one transaction with the page's
 //! checkpoint. The checkpoint is a row of the `cursors` table (the one `import` resumes from),
-//! named `backfill:github:<api>/<owner>/<name>:<kind>:<since>..<until>`, holding how many pages of
+//! named `backfill:<tool>:<api>/<repository or project>:<kind>:<since>..<until>`, holding how many pages of
 //! that list are stored ([`DONE`] once the list is finished). A run that ends without errors sets
 //! its checkpoints back to 0, so the next run reads everything again (and stores only what is
 //! new); a run that fails leaves them, and the same command resumes after the last stored page.

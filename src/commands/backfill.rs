@@ -1,4 +1,5 @@
-//! `dora-events backfill github`: history from the GitHub REST API into the database.
+//! `dora-events backfill github|gitlab`: history from a tool's REST API into the database (or a
+//! server); the work is in `dora_events::backfill`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -8,10 +9,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use dora_events::backfill::client::{GithubClient, Limits};
-use dora_events::backfill::kinds::{Kind, Window};
+use dora_events::backfill::client::{GithubClient, Limits, Notice};
 use dora_events::backfill::sink::Sink;
-use dora_events::backfill::{self, Options, Report};
+use dora_events::backfill::window::Window;
+use dora_events::backfill::{github, gitlab, Report};
+use dora_events::config::Settings;
+use serde::Serialize;
 
 use super::Global;
 
@@ -30,6 +33,14 @@ pub enum Tool {
     ///
     /// Example: dora-events backfill github --repo acme/shop --since 2025-01-01 (with GITHUB_TOKEN set)
     Github(GithubArgs),
+    /// Deployments, merge requests, incident issues and pipelines of GitLab projects, sent
+    /// through the `gitlab` source as its webhooks would have sent them.
+    ///
+    /// Merged merge requests come with the push that landed them. The token (GITLAB_TOKEN or
+    /// --token-file, sent as PRIVATE-TOKEN) needs the read_api scope.
+    ///
+    /// Example: dora-events backfill gitlab --project acme/shop --since 2025-01-01 (with GITLAB_TOKEN set)
+    Gitlab(GitlabArgs),
 }
 
 /// `backfill github`.
@@ -41,21 +52,49 @@ pub struct GithubArgs {
     /// Every (not archived) repository of an organization (repeatable).
     #[arg(long = "org", value_name = "ORG")]
     pub orgs: Vec<String>,
+    /// The REST API: https://api.github.com, or GitHub Enterprise's https://HOST/api/v3.
+    #[arg(long, default_value = "https://api.github.com")]
+    pub api_url: String,
+    /// What to read (repeatable; default: all).
+    #[arg(long = "kind", value_enum)]
+    pub kinds: Vec<github::kinds::Kind>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// `backfill gitlab`.
+#[derive(clap::Args)]
+pub struct GitlabArgs {
+    /// A project, GROUP/NAME or GROUP/SUBGROUP/NAME (repeatable).
+    #[arg(long = "project", value_name = "GROUP/NAME")]
+    pub projects: Vec<String>,
+    /// Every (not archived) project of a group and its subgroups (repeatable).
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// The GitLab instance: https://gitlab.com, or a self-managed one's URL (the API is under
+    /// /api/v4).
+    #[arg(long, default_value = "https://gitlab.com")]
+    pub api_url: String,
+    /// What to read (repeatable; default: all).
+    #[arg(long = "kind", value_enum)]
+    pub kinds: Vec<gitlab::kinds::Kind>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// The options of every tool.
+#[derive(clap::Args)]
+pub struct Common {
     /// Only history from this day (YYYY-MM-DD, UTC) or time (RFC 3339) on.
     #[arg(long, value_parser = parse_time)]
     pub since: Option<DateTime<Utc>>,
     /// Only history up to this day (YYYY-MM-DD: its end, UTC) or time (RFC 3339).
     #[arg(long, value_parser = parse_until)]
     pub until: Option<DateTime<Utc>>,
-    /// The REST API: https://api.github.com, or GitHub Enterprise's https://HOST/api/v3.
-    #[arg(long, default_value = "https://api.github.com")]
-    pub api_url: String,
-    /// A file holding the token (else GITHUB_TOKEN; without either, anonymous: 60 requests/h).
+    /// A file holding the token (else GITHUB_TOKEN / GITLAB_TOKEN; without either, anonymous:
+    /// GitHub allows 60 requests/h, GitLab public projects only).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
-    /// What to read (repeatable; default: all).
-    #[arg(long = "kind", value_enum)]
-    pub kinds: Vec<Kind>,
     /// Count what would be sent; store nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -71,6 +110,38 @@ pub struct GithubArgs {
     /// The server's ingest token (sent as Authorization: Bearer).
     #[arg(long, env = "DORA_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+}
+
+impl Common {
+    fn window(&self) -> Window {
+        Window {
+            since: self.since,
+            until: self.until,
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_wait: Duration::from_secs(self.max_wait),
+            ..Limits::default()
+        }
+    }
+
+    /// The API token: `--token-file`, else the variable `variable`.
+    fn api_token(&self, variable: &str) -> anyhow::Result<Option<String>> {
+        if let Some(path) = &self.token_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("Failed to read --token-file {}", path.display()))?;
+            return Ok(Some(text.trim().to_owned()));
+        }
+        Ok(std::env::var(variable)
+            .ok()
+            .filter(|t| !t.trim().is_empty()))
+    }
+
+    fn progress(&self) -> bool {
+        !self.json && std::io::stderr().is_terminal()
+    }
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
@@ -90,87 +161,140 @@ fn parse_until(text: &str) -> Result<DateTime<Utc>, String> {
     Ok(time)
 }
 
-fn token(args: &GithubArgs) -> anyhow::Result<Option<String>> {
-    if let Some(path) = &args.token_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("Failed to read --token-file {}", path.display()))?;
-        return Ok(Some(text.trim().to_owned()));
+pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    match args.tool {
+        Tool::Github(args) => run_github(global, args).await,
+        Tool::Gitlab(args) => run_gitlab(global, args).await,
     }
-    Ok(std::env::var("GITHUB_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty()))
 }
 
-pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let Tool::Github(args) = args.tool;
+/// Every tool's notices go to standard error.
+fn notice() -> Notice {
+    Arc::new(|line: String| eprintln!("{line}"))
+}
+
+/// Deduplicated (case-insensitively), and not empty.
+fn distinct(mut names: Vec<String>, what: &str) -> anyhow::Result<Vec<String>> {
+    let mut seen = std::collections::BTreeSet::new();
+    names.retain(|name| seen.insert(name.to_ascii_lowercase()));
+    anyhow::ensure!(!names.is_empty(), "give {what}");
+    Ok(names)
+}
+
+async fn run_github(global: &Global, args: GithubArgs) -> anyhow::Result<ExitCode> {
     let settings = global.settings()?;
-    let limits = Limits {
-        max_wait: Duration::from_secs(args.max_wait),
-        ..Limits::default()
-    };
-    let notice = Arc::new(|line: String| eprintln!("{line}"));
-    let client = GithubClient::new(&args.api_url, token(&args)?.as_deref(), limits, notice)?;
+    let common = &args.common;
+    let token = common.api_token("GITHUB_TOKEN")?;
+    let client = GithubClient::new(&args.api_url, token.as_deref(), common.limits(), notice())?;
     let mut repos = args.repos.clone();
     for org in &args.orgs {
-        repos.extend(backfill::org_repos(&client, org).await?);
+        repos.extend(github::org_repos(&client, org).await?);
     }
-    let mut seen = std::collections::BTreeSet::new();
-    repos.retain(|repo| seen.insert(repo.to_ascii_lowercase()));
-    anyhow::ensure!(!repos.is_empty(), "give --repo OWNER/NAME or --org ORG");
-    let options = Options {
-        repos,
-        kinds: if args.kinds.is_empty() {
-            Kind::ALL.to_vec()
-        } else {
-            args.kinds.clone()
-        },
-        window: Window {
-            since: args.since,
-            until: args.until,
-        },
+    let options = github::Options {
+        repos: distinct(repos, "--repo OWNER/NAME or --org ORG")?,
+        kinds: or_all(&args.kinds, &github::kinds::Kind::ALL),
+        window: common.window(),
         incident_label: settings.sources.github.incident_label.clone(),
-        progress: !args.json && std::io::stderr().is_terminal(),
+        progress: common.progress(),
     };
-    let sink = if args.dry_run {
-        Sink::DryRun
-    } else if let Some(url) = &args.url {
-        Sink::Server {
+    let sink = sink(&settings, common).await?;
+    let outcome = github::run(&client, &sink, &options).await;
+    finish(sink, outcome, common, "GitHub").await
+}
+
+async fn run_gitlab(global: &Global, args: GitlabArgs) -> anyhow::Result<ExitCode> {
+    let settings = global.settings()?;
+    let common = &args.common;
+    let token = common.api_token("GITLAB_TOKEN")?;
+    let client = gitlab::client(&args.api_url, token.as_deref(), common.limits(), notice())?;
+    let mut projects = args.projects.clone();
+    for group in &args.groups {
+        projects.extend(gitlab::group_projects(&client, group).await?);
+    }
+    let options = gitlab::Options {
+        projects: distinct(projects, "--project GROUP/NAME or --group GROUP")?,
+        kinds: or_all(&args.kinds, &gitlab::kinds::Kind::ALL),
+        window: common.window(),
+        incident_label: settings.sources.gitlab.incident_label.clone(),
+        progress: common.progress(),
+    };
+    let sink = sink(&settings, common).await?;
+    let outcome = gitlab::run(&client, &sink, &options).await;
+    finish(sink, outcome, common, "GitLab").await
+}
+
+/// `kinds`, or every kind when none is given.
+fn or_all<K: Copy>(kinds: &[K], all: &[K]) -> Vec<K> {
+    if kinds.is_empty() { all } else { kinds }.to_vec()
+}
+
+/// Where the events go: nowhere (`--dry-run`), a server (`--url`) or the database.
+async fn sink(settings: &Settings, common: &Common) -> anyhow::Result<Sink> {
+    if common.dry_run {
+        return Ok(Sink::DryRun);
+    }
+    if let Some(url) = &common.url {
+        return Ok(Sink::Server {
             client: dora_events::client::client(
                 reqwest::Client::builder().timeout(Duration::from_secs(60)),
-                args.token.as_deref(),
+                common.token.as_deref(),
             )?,
             events_url: format!("{}/events", url.trim_end_matches('/')),
-        }
-    } else {
-        let store = dora_store::Store::connect(&settings.database_url)
-            .await
-            .with_context(|| {
-                format!(
-                    "Failed to open the database {}",
-                    dora_events::app::redact(&settings.database_url)
-                )
-            })?;
-        Sink::Store {
-            store,
-            max_event_bytes: settings.ingest.max_event_bytes,
-        }
-    };
-    let outcome = backfill::run(&client, &sink, &options).await;
+        });
+    }
+    let store = dora_store::Store::connect(&settings.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "Failed to open the database {}",
+                dora_events::app::redact(&settings.database_url)
+            )
+        })?;
+    Ok(Sink::Store {
+        store,
+        max_event_bytes: settings.ingest.max_event_bytes,
+    })
+}
+
+/// Closes the database and prints the report.
+async fn finish<K: Serialize + KindName>(
+    sink: Sink,
+    outcome: anyhow::Result<Report<K>>,
+    common: &Common,
+    tool: &str,
+) -> anyhow::Result<ExitCode> {
     if let Sink::Store { store, .. } = &sink {
         store.clone().close().await;
     }
     let report = outcome?;
-    print_report(&report, args.dry_run, args.url.is_some(), args.json)?;
+    print_report(&report, common, tool)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(
-    report: &Report,
-    dry_run: bool,
-    sent_to_server: bool,
-    json: bool,
+/// A kind's name in the printed report.
+trait KindName {
+    fn kind_name(&self) -> &'static str;
+}
+
+impl KindName for github::kinds::Kind {
+    fn kind_name(&self) -> &'static str {
+        self.name()
+    }
+}
+
+impl KindName for gitlab::kinds::Kind {
+    fn kind_name(&self) -> &'static str {
+        self.name()
+    }
+}
+
+fn print_report<K: Serialize + KindName>(
+    report: &Report<K>,
+    common: &Common,
+    tool: &str,
 ) -> anyhow::Result<()> {
-    if json {
+    let (dry_run, sent_to_server) = (common.dry_run, common.url.is_some());
+    if common.json {
         let text = serde_json::to_string_pretty(report).context("Failed to print the report")?;
         println!("{text}");
         return Ok(());
@@ -179,7 +303,7 @@ fn print_report(
         let total = report.total(repo);
         let detail: Vec<String> = kinds
             .iter()
-            .map(|(kind, r)| format!("{} {}", kind.name(), r.objects))
+            .map(|(kind, r)| format!("{} {}", kind.kind_name(), r.objects))
             .collect();
         if dry_run {
             println!(
@@ -198,7 +322,7 @@ fn print_report(
             );
         }
     }
-    println!("{} requests to the GitHub API", report.requests);
+    println!("{} requests to the {tool} API", report.requests);
     if !dry_run && !sent_to_server {
         println!(
             "The router of a running server picks them up (within router.interval), or run: dora-events serve --once"

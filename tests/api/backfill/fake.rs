@@ -1,5 +1,6 @@
-//! A fake GitHub REST API on port 0: lists served in pages of a small size with `Link` headers,
-//! every request logged, and faults (rate limits, errors) injected on demand.
+//! A fake GitHub or GitLab REST API on port 0: lists served in pages of a small size with
+//! `Link` headers (GitLab: and `X-Next-Page`), every request logged, and faults (rate limits,
+//! errors) injected on demand.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,9 +21,27 @@ pub enum FaultKind {
     RetryAfter,
     /// `403` saying "secondary rate limit", without a header saying how long.
     Secondary,
-    /// That status, with GitHub's `{"message": ...}`.
+    /// `429` with GitLab's `RateLimit-Remaining: 0` and a `RateLimit-Reset` a second away.
+    GitlabRateLimit,
+    /// That status, with `{"message": ...}`.
     Status(u16),
 }
+
+/// Which API the fake speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Style {
+    #[default]
+    Github,
+    /// `Link` and `X-Next-Page` on every page, except lists whose path ends with
+    /// [`X_NEXT_PAGE_ONLY`]: only `X-Next-Page` (so that both ways are followed).
+    Gitlab,
+}
+
+/// The token the GitLab fake asks for (`PRIVATE-TOKEN`).
+pub const GITLAB_TOKEN: &str = "glpat-test-token";
+
+/// The GitLab list answered without `Link` headers.
+pub const X_NEXT_PAGE_ONLY: &str = "/merge_requests";
 
 /// Requests whose path ends with `path` (and, when given, ask for `page`) get `kind`, `times`
 /// times.
@@ -36,6 +55,7 @@ pub struct Fault {
 
 #[derive(Default)]
 struct Inner {
+    style: Style,
     base: String,
     page_size: usize,
     objects: BTreeMap<String, Value>,
@@ -46,15 +66,26 @@ struct Inner {
 
 type Shared = Arc<Mutex<Inner>>;
 
-pub struct FakeGithub {
+pub struct FakeApi {
     pub url: String,
     inner: Shared,
     task: JoinHandle<()>,
 }
 
-impl FakeGithub {
-    /// Serves `objects` (path -> JSON) and `lists` (path -> items, in GitHub's order).
+impl FakeApi {
+    /// Serves `objects` (path -> JSON) and `lists` (path -> items, in GitHub's order; a key
+    /// `<path>?<name>=<value>` serves the requests asking for that pair) as GitHub.
     pub async fn start(
+        objects: BTreeMap<String, Value>,
+        lists: BTreeMap<String, Vec<Value>>,
+        page_size: usize,
+    ) -> Self {
+        Self::start_as(Style::Github, objects, lists, page_size).await
+    }
+
+    /// Serves `objects` (raw path, e.g. `/api/v4/projects/a%2Fb` -> JSON) and `lists` as `style`.
+    pub async fn start_as(
+        style: Style,
         objects: BTreeMap<String, Value>,
         lists: BTreeMap<String, Vec<Value>>,
         page_size: usize,
@@ -62,6 +93,7 @@ impl FakeGithub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let inner = Arc::new(Mutex::new(Inner {
+            style,
             base: url.clone(),
             page_size,
             objects,
@@ -91,7 +123,7 @@ impl FakeGithub {
     }
 }
 
-impl Drop for FakeGithub {
+impl Drop for FakeApi {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -105,7 +137,7 @@ fn query_page(uri: &Uri) -> usize {
         .unwrap_or(1)
 }
 
-async fn answer(State(inner): State<Shared>, uri: Uri) -> Response {
+async fn answer(State(inner): State<Shared>, uri: Uri, request: HeaderMap) -> Response {
     let mut inner = inner.lock().unwrap();
     let path = uri.path().to_owned();
     let page = query_page(&uri);
@@ -120,13 +152,22 @@ async fn answer(State(inner): State<Shared>, uri: Uri) -> Response {
         .find(|f| f.times > 0 && path.ends_with(&f.path) && f.page.is_none_or(|p| p == page))
     {
         fault.times -= 1;
-        return fault_response(&fault.kind);
+        let kind = fault.kind.clone();
+        return fault_response(&kind, inner.style);
+    }
+    let token = request.get("private-token").and_then(|v| v.to_str().ok());
+    if inner.style == Style::Gitlab && token != Some(GITLAB_TOKEN) {
+        let unauthorized = json!({"message": "401 Unauthorized"});
+        return (StatusCode::UNAUTHORIZED, Json(unauthorized)).into_response();
     }
     if let Some(object) = inner.objects.get(&path) {
         return Json(object.clone()).into_response();
     }
-    let Some(items) = inner.lists.get(&path) else {
-        let not_found = json!({"message": "Not Found"});
+    let Some(items) = list_of(&inner.lists, &path, uri.query().unwrap_or_default()) else {
+        let not_found = match inner.style {
+            Style::Github => json!({"message": "Not Found"}),
+            Style::Gitlab => json!({"message": "404 Project Not Found"}),
+        };
         return (StatusCode::NOT_FOUND, Json(not_found)).into_response();
     };
     let size = inner.page_size;
@@ -142,7 +183,40 @@ async fn answer(State(inner): State<Shared>, uri: Uri) -> Response {
     } else {
         Value::Array(slice)
     };
+    let headers = next_headers(&inner, &uri, page, more);
+    (headers, Json(body)).into_response()
+}
+
+/// The list of `path`: the one keyed `<path>?<pair>` whose pair the query holds (a filter, e.g.
+/// `issue_type=incident`), else the one keyed `<path>`.
+fn list_of<'a>(
+    lists: &'a BTreeMap<String, Vec<Value>>,
+    path: &str,
+    query: &str,
+) -> Option<&'a Vec<Value>> {
+    let filtered = lists.iter().find(|(key, _)| {
+        key.split_once('?').is_some_and(|(key_path, pair)| {
+            key_path == path && query.split('&').any(|asked| asked == pair)
+        })
+    });
+    filtered.map(|(_, items)| items).or_else(|| lists.get(path))
+}
+
+/// `Link` (rel="next" and "last") and, for GitLab, `X-Next-Page` (empty on the last page).
+fn next_headers(inner: &Inner, uri: &Uri, page: usize, more: bool) -> HeaderMap {
+    let path = uri.path();
     let mut headers = HeaderMap::new();
+    if inner.style == Style::Gitlab {
+        let next = if more {
+            (page + 1).to_string()
+        } else {
+            String::new()
+        };
+        headers.insert("x-next-page", HeaderValue::from_str(&next).unwrap());
+        if path.ends_with(X_NEXT_PAGE_ONLY) {
+            return headers;
+        }
+    }
     if more {
         let query: Vec<&str> = uri
             .query()
@@ -159,10 +233,10 @@ async fn answer(State(inner): State<Shared>, uri: Uri) -> Response {
         );
         headers.insert("link", HeaderValue::from_str(&link).unwrap());
     }
-    (headers, Json(body)).into_response()
+    headers
 }
 
-fn fault_response(kind: &FaultKind) -> Response {
+fn fault_response(kind: &FaultKind, style: Style) -> Response {
     let mut headers = HeaderMap::new();
     let (status, message) = match kind {
         FaultKind::RateLimit => {
@@ -176,6 +250,15 @@ fn fault_response(kind: &FaultKind) -> Response {
             (429, "You have exceeded a secondary rate limit")
         }
         FaultKind::Secondary => (403, "You have exceeded a secondary rate limit."),
+        FaultKind::GitlabRateLimit => {
+            let reset = chrono::Utc::now().timestamp() + 1;
+            headers.insert("ratelimit-remaining", HeaderValue::from_static("0"));
+            headers.insert("ratelimit-reset", HeaderValue::from(reset));
+            (429, "Retry later")
+        }
+        FaultKind::Status(status) if style == Style::Gitlab => {
+            (*status, "500 Internal Server Error")
+        }
         FaultKind::Status(status) => (*status, "Server Error"),
     };
     let status = StatusCode::from_u16(status).unwrap();

@@ -1,77 +1,57 @@
-//! `dora-events backfill github` against a fake GitHub API: pages, rate limits, an interruption
-//! and its resume, a second run, the same history later delivered by webhooks, and the keys of a
-//! backfilled history against those of the same history sent as webhooks.
+//! `dora-events backfill github|gitlab` against a fake API of the tool (`fake`): pages, rate
+//! limits, an interruption and its resume, a second run, the same history later delivered by
+//! webhooks, and the keys of a backfilled history against those of the same history sent as
+//! webhooks.
 
 mod fake;
-mod scenario;
+mod github;
+mod gitlab;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dora_events::app::{run_once, Role};
-use dora_events::backfill::client::{GithubClient, Limits};
-use dora_events::backfill::kinds::{Kind, Window};
-use dora_events::backfill::sink::Sink;
-use dora_events::backfill::{self, Options, Report};
+use dora_events::backfill::client::{Limits, Notice};
+use dora_events::backfill::KindReport;
 
-use crate::helpers::{spawn_with, test_settings, Backend, TestApp, TestDb};
-use fake::{FakeGithub, Fault, FaultKind};
+use crate::helpers::{spawn_with, test_settings, TestApp, TestDb};
 
-/// CloudEvents of the scenario: 5 deployment statuses, 3 pull requests opened and closed, 3
-/// commits, one incident opened and closed, a workflow run, a release.
-const EVENTS: u64 = 5 + 6 + 3 + 2 + 1 + 1;
-const KEYS: &str = "/api/v1/dora?from=2025-03-01&to=2025-03-31";
-
-backend_tests!(
-    backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_nothing,
-    backfill_twice_stores_nothing_new,
-    backfill_waits_out_rate_limits,
-    backfill_resumes_after_an_interruption,
-    backfill_to_a_running_server_counts_the_same,
-    backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in,
-);
-
-async fn fake_github() -> FakeGithub {
-    let (objects, lists) = scenario::rest();
-    FakeGithub::start(objects, lists, 2).await
-}
-
-/// Backfills the scenario's repository from `fake` into `db`; the report and the waits announced.
-async fn backfill_into(fake: &FakeGithub, db: &TestDb) -> (anyhow::Result<Report>, Vec<String>) {
-    let store = dora_store::Store::connect(&db.url).await.unwrap();
-    let sink = Sink::Store {
-        store: store.clone(),
-        max_event_bytes: 1 << 20,
-    };
-    let outcome = backfill_to(fake, &sink).await;
-    store.close().await;
-    outcome
-}
-
-/// Backfills the scenario's repository from `fake` into `sink`.
-async fn backfill_to(fake: &FakeGithub, sink: &Sink) -> (anyhow::Result<Report>, Vec<String>) {
-    let notices = Arc::new(Mutex::new(Vec::new()));
-    let seen = notices.clone();
-    let limits = Limits {
+/// The limits of the tests: waits of at most 50 ms, a backoff from 10 ms.
+fn test_limits() -> Limits {
+    Limits {
         max_wait: Duration::from_millis(50),
         retry_base: Duration::from_millis(10),
         ..Limits::default()
-    };
-    let notice = Arc::new(move |line: String| seen.lock().unwrap().push(line));
-    let client = GithubClient::new(&fake.url, Some("test-token"), limits, notice).unwrap();
-    let options = Options {
-        repos: vec![scenario::REPO.to_owned()],
-        kinds: Kind::ALL.to_vec(),
-        window: Window {
-            since: Some("2025-03-01T00:00:00Z".parse().unwrap()),
-            until: Some("2025-03-31T23:59:59Z".parse().unwrap()),
-        },
-        incident_label: "incident".into(),
-        progress: false,
-    };
-    let report = backfill::run(&client, sink, &options).await;
-    let notices = notices.lock().unwrap().clone();
-    (report, notices)
+    }
+}
+
+/// A notice callback that keeps what it is told, and where.
+fn kept_notices() -> (Notice, Arc<Mutex<Vec<String>>>) {
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let seen = notices.clone();
+    (
+        Arc::new(move |line: String| seen.lock().unwrap().push(line)),
+        notices,
+    )
+}
+
+/// `backfill` (the totals of one run into `db`) twice: the first stores `events`, the second
+/// finds them all again and stores nothing; the raw store holds each once.
+async fn assert_twice_stores_nothing_new<Fut>(db: TestDb, events: u64, backfill: impl Fn() -> Fut)
+where
+    Fut: Future<Output = KindReport>,
+{
+    let first = backfill().await;
+    assert_eq!(first.stored, events);
+    let total = backfill().await;
+    assert_eq!(
+        (total.events, total.stored, total.duplicates),
+        (events, 0, events)
+    );
+    let app = process_and_serve(db).await;
+    assert_eq!(app.pipeline().await["raw_events"], events);
+    app.stop().await;
 }
 
 /// Runs the router and the calculators over `db`, then serves it.
@@ -82,210 +62,17 @@ async fn process_and_serve(db: TestDb) -> TestApp {
     spawn_with(settings, db).await
 }
 
-/// Posts the scenario's webhook deliveries to `app` and waits until they are processed.
-async fn post_webhooks(app: &TestApp) {
-    for (index, (event, payload)) in scenario::webhooks().into_iter().enumerate() {
-        let response = app
-            .client
-            .post(app.url("/webhooks/github"))
-            .header("content-type", "application/json")
-            .header("x-github-event", event)
-            .header(
-                "x-github-delivery",
-                format!("6d2f0000-0000-4000-8000-{index:012}"),
-            )
-            .body(payload.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202, "{event} #{index}");
-    }
-    app.wait_until_processed().await;
-}
-
-fn totals(report: &Report) -> backfill::KindReport {
-    report.total(scenario::REPO)
-}
-
-async fn backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_nothing(
-    backend: Backend,
-) {
-    let fake = fake_github().await;
-    let db = backend.fresh_database().await;
-    let (report, notices) = backfill_into(&fake, &db).await;
-    let report = report.unwrap();
-    assert!(notices.is_empty(), "{notices:?}");
-    let total = totals(&report);
-    assert_eq!(
-        (total.events, total.stored, total.duplicates),
-        (EVENTS, EVENTS, 0)
-    );
-    let log = fake.take_log();
-    for page_two in ["/deployments?", "/pulls?", "/commits?"] {
-        assert!(
-            log.iter()
-                .any(|r| r.contains(page_two) && r.contains("page=2")),
-            "{page_two} page 2 was followed: {log:?}"
-        );
-    }
-
-    let backfilled = process_and_serve(db).await;
-    let backfilled_keys = backfilled.get_json(KEYS).await;
-    let keys = &backfilled_keys["keys"];
-    // Hand-checked: 4 production deployments on 4 days, one failed (102) with the incident
-    // attributed to it; lead times PR #1 09:00 -> 14:00 (5 h), c3 08:00 -> 10:00 (2 h), PR #2
-    // 03-04 10:00 -> its first production deployment.
-    assert_eq!(keys["deployment_frequency"]["value"], 4);
-    assert_eq!(keys["change_failure_rate"]["sample_size"], 4);
-    assert_eq!(keys["change_failure_rate"]["value"], 0.25);
-    assert_eq!(keys["lead_time"]["sample_size"], 3);
-    assert_eq!(keys["lead_time"]["value"], 18000.0);
-    // PR #2: 03-04 10:00 -> 03-05 12:00, the failed deployment 102 (26 h): the p90.
-    assert_eq!(keys["lead_time"]["p90"], 93600.0);
-    // 102 failed at 12:00, 103 succeeded at 15:00; 103 was made while the incident was open.
-    assert_eq!(keys["recovery_time"]["value"], 10800.0);
-    assert_eq!(keys["rework_rate"]["value"], 0.25);
-    assert_eq!(keys["deployment_frequency"]["deploy_days"], 3);
-
-    let webhooks_db = backend.fresh_database().await;
-    let mut settings = test_settings(&webhooks_db);
-    settings.dora.production_environments = vec!["production".into()];
-    let hooked = spawn_with(settings, webhooks_db).await;
-    post_webhooks(&hooked).await;
-    let webhook_keys = hooked.get_json(KEYS).await;
-    assert_eq!(webhook_keys["keys"], backfilled_keys["keys"]);
-    let hooked_cdevents = hooked.pipeline().await["cdevents"].clone();
-    hooked.stop().await;
-
-    // The same objects, delivered afterwards by webhooks, add no CDEvent and change no number.
-    let before = backfilled.pipeline().await;
-    assert_eq!(before["cdevents"], hooked_cdevents);
-    // 5 statuses give 4 deployments (in_progress gives none); 3 + 3 pull request CDEvents; 3
-    // pushes; detected + resolved; a pipeline run; a release.
-    assert_eq!(before["cdevents"], 4 + 6 + 3 + 2 + 1 + 1, "{before}");
-    assert_eq!(before["failures"], 0, "{before}");
-    post_webhooks(&backfilled).await;
-    let after = backfilled.pipeline().await;
-    assert_eq!(after["cdevents"], before["cdevents"], "{after}");
-    assert_eq!(
-        after["raw_events"].as_i64().unwrap(),
-        before["raw_events"].as_i64().unwrap() + scenario::webhooks().len() as i64
-    );
-    assert_eq!(
-        backfilled.get_json(KEYS).await["keys"],
-        backfilled_keys["keys"]
-    );
-    backfilled.stop().await;
-}
-
-async fn backfill_twice_stores_nothing_new(backend: Backend) {
-    let fake = fake_github().await;
-    let db = backend.fresh_database().await;
-    let first = backfill_into(&fake, &db).await.0.unwrap();
-    assert_eq!(totals(&first).stored, EVENTS);
-    let second = backfill_into(&fake, &db).await.0.unwrap();
-    let total = totals(&second);
-    assert_eq!(
-        (total.events, total.stored, total.duplicates),
-        (EVENTS, 0, EVENTS)
-    );
-    let app = process_and_serve(db).await;
-    assert_eq!(app.pipeline().await["raw_events"], EVENTS);
-    app.stop().await;
-}
-
-async fn backfill_waits_out_rate_limits(backend: Backend) {
-    let fake = fake_github().await;
-    fake.add_fault(Fault {
-        path: "/pulls".into(),
-        page: Some(2),
-        times: 1,
-        kind: FaultKind::RateLimit,
-    });
-    fake.add_fault(Fault {
-        path: "/commits".into(),
-        page: None,
-        times: 2,
-        kind: FaultKind::RetryAfter,
-    });
-    fake.add_fault(Fault {
-        path: "/issues".into(),
-        page: None,
-        times: 1,
-        kind: FaultKind::Secondary,
-    });
-    let db = backend.fresh_database().await;
-    let (report, notices) = backfill_into(&fake, &db).await;
-    assert_eq!(totals(&report.unwrap()).stored, EVENTS);
-    assert_eq!(notices.len(), 4, "{notices:?}");
-    assert!(notices[3].contains("/issues") && notices[3].contains("without Retry-After"));
-    assert!(
-        notices[0].contains("/repos/acme/shop/pulls") && notices[0].contains("X-RateLimit-Reset")
-    );
-    assert!(
-        notices[0].contains("waiting 50 ms"),
-        "bounded by max_wait: {}",
-        notices[0]
-    );
-    assert!(
-        notices[1].contains("/repos/acme/shop/commits") && notices[1].contains("Retry-After 1 s")
-    );
-}
-
-async fn backfill_resumes_after_an_interruption(backend: Backend) {
-    let fake = fake_github().await;
-    fake.add_fault(Fault {
-        path: "/commits".into(),
-        page: Some(2),
-        times: u32::MAX,
-        kind: FaultKind::Status(500),
-    });
-    let db = backend.fresh_database().await;
-    let error = backfill_into(&fake, &db).await.0.unwrap_err();
-    let message = format!("{error:#}");
-    for part in [
-        "acme/shop",
-        "/repos/acme/shop/commits?",
-        "page=2",
-        "500 Internal Server Error",
-    ] {
-        assert!(message.contains(part), "{part:?} in {message}");
-    }
-    fake.clear_faults();
-    fake.take_log();
-
-    let resumed = backfill_into(&fake, &db).await.0.unwrap();
-    let log = fake.take_log();
-    let lists: Vec<&String> = log.iter().filter(|r| !r.contains("/statuses")).collect();
-    assert!(
-        !lists
-            .iter()
-            .any(|r| r.contains("/deployments?") || r.contains("/pulls?")),
-        "finished lists are not read again: {lists:?}"
-    );
-    let commits: Vec<&&String> = lists.iter().filter(|r| r.contains("/commits?")).collect();
-    assert_eq!(commits.len(), 1, "{commits:?}");
-    assert!(commits[0].contains("page=2"), "{commits:?}");
-    let commits_report = &resumed.repos[scenario::REPO][&Kind::Commits];
-    assert_eq!(commits_report.resumed_at_page, Some(2));
-    assert_eq!(commits_report.stored, 1);
-
-    // Everything is there once, and the finished run left no checkpoint behind.
-    let again = backfill_into(&fake, &db).await.0.unwrap();
-    let total = totals(&again);
-    assert_eq!(
-        (total.events, total.stored, total.duplicates),
-        (EVENTS, 0, EVENTS)
-    );
-    assert!(fake.take_log().iter().any(|r| r.contains("/deployments?")));
-}
-
-/// Runs the `dora-events` binary with `args` (off the runtime: the fake API is served on it).
-async fn dora_events(args: Vec<String>) -> (i32, String, String) {
+/// Runs the `dora-events` binary with `args` and the variables `env` (off the runtime: the fake
+/// API is served on it); its exit code, standard output and standard error.
+async fn dora_events(env: &[(&str, &str)], args: Vec<String>) -> (i32, String, String) {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_dora-events"))
             .args(&args)
-            .env("GITHUB_TOKEN", "test-token")
+            .envs(env)
             .env("RUST_LOG", "warn")
             .output()
             .unwrap();
@@ -297,149 +84,4 @@ async fn dora_events(args: Vec<String>) -> (i32, String, String) {
     })
     .await
     .unwrap()
-}
-
-#[tokio::test]
-async fn backfill_command_dry_run_counts_then_stores() {
-    let fake = fake_github().await;
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("dora.db");
-    let args = |extra: &[&str]| -> Vec<String> {
-        let mut args: Vec<String> = ["backfill", "github", "--repo", scenario::REPO]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        args.extend(["--api-url".into(), fake.url.clone()]);
-        args.extend(["--since".into(), "2025-03-01".into()]);
-        args.extend(["--until".into(), "2025-03-31".into()]);
-        args.extend([
-            "--database-url".into(),
-            format!("sqlite://{}", database.display()),
-        ]);
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args
-    };
-    let (code, out, err) = dora_events(args(&["--dry-run"])).await;
-    assert_eq!(code, 0, "{err}");
-    assert!(
-        out.contains(&format!("acme/shop: would send {EVENTS} events")),
-        "{out}"
-    );
-    assert!(!database.exists(), "a dry run opens no database");
-    assert!(fake.take_log().iter().all(|r| !r.contains("token")));
-
-    let (code, out, err) = dora_events(args(&[])).await;
-    assert_eq!(code, 0, "{err}");
-    assert!(
-        out.contains(&format!("stored {EVENTS}, duplicates 0")),
-        "{out}"
-    );
-
-    let (code, out, err) = dora_events(args(&["--json"])).await;
-    assert_eq!(code, 0, "{err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["repos"]["acme/shop"]["deployments"]["duplicates"], 5);
-
-    let (code, _, err) = dora_events(vec![
-        "backfill".into(),
-        "github".into(),
-        "--repo".into(),
-        "acme/nope".into(),
-        "--api-url".into(),
-        fake.url.clone(),
-        "--dry-run".into(),
-    ])
-    .await;
-    assert_eq!(code, 1);
-    assert!(
-        err.contains("acme/nope") && err.contains("GET /repos/acme/nope") && err.contains("404"),
-        "{err}"
-    );
-}
-
-async fn backfill_to_a_running_server_counts_the_same(backend: Backend) {
-    let fake = fake_github().await;
-    let db = backend.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.dora.production_environments = vec!["production".into()];
-    let app = spawn_with(settings, db).await;
-    let sink = Sink::Server {
-        client: reqwest::Client::new(),
-        events_url: app.url("/events"),
-    };
-    let report = backfill_to(&fake, &sink).await.0.unwrap();
-    assert_eq!(
-        (totals(&report).stored, totals(&report).duplicates),
-        (EVENTS, 0)
-    );
-    app.wait_until_processed().await;
-    let keys = app.get_json(KEYS).await;
-    assert_eq!(keys["keys"]["deployment_frequency"]["value"], 4);
-    assert_eq!(keys["keys"]["lead_time"]["value"], 18000.0);
-    let again = backfill_to(&fake, &sink).await.0.unwrap();
-    assert_eq!(
-        (totals(&again).stored, totals(&again).duplicates),
-        (0, EVENTS)
-    );
-    app.stop().await;
-}
-
-async fn backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in(backend: Backend) {
-    let (mut objects, mut lists) = scenario::rest();
-    let commits = lists
-        .get(&format!("/repos/{}/commits", scenario::REPO))
-        .unwrap()
-        .clone();
-    // c1 becomes a merge of f2 (branched from c0 at f1) into c0.
-    let with = |sha: &str, parents: &[&str]| {
-        let mut commit = commits[2].clone();
-        commit["sha"] = serde_json::json!(scenario::sha(sha));
-        let parents: Vec<serde_json::Value> = parents
-            .iter()
-            .map(|p| serde_json::json!({"sha": scenario::sha(p)}))
-            .collect();
-        commit["parents"] = serde_json::json!(parents);
-        commit
-    };
-    let merge = with("c1", &["c0", "f2"]);
-    lists.insert(
-        format!("/repos/{}/commits", scenario::REPO),
-        vec![merge.clone()],
-    );
-    let compare = format!(
-        "/repos/{}/compare/{}...{}",
-        scenario::REPO,
-        scenario::sha("c0"),
-        scenario::sha("c1")
-    );
-    let brought_in = vec![with("f1", &["c0"]), with("f2", &["f1"]), merge];
-    objects.insert(
-        compare,
-        serde_json::json!({"status": "ahead", "commits": brought_in}),
-    );
-    let fake = FakeGithub::start(objects, lists, 2).await;
-    let db = backend.fresh_database().await;
-    backfill_into(&fake, &db).await.0.unwrap();
-
-    let store = dora_store::Store::connect(&db.url).await.unwrap();
-    let raw = store
-        .raw_after(dora_store::Position::START, 100)
-        .await
-        .unwrap();
-    store.close().await;
-    let pushes: Vec<serde_json::Value> = raw
-        .records
-        .iter()
-        .map(|r| serde_json::from_str::<serde_json::Value>(&r.content).unwrap())
-        .filter(|e| e["type"] == "dev.knative.source.github.push")
-        .collect();
-    assert_eq!(pushes.len(), 1);
-    let listed: Vec<String> = pushes[0]["data"]["commits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().trim_start_matches('0').to_owned())
-        .collect();
-    assert_eq!(listed, ["f1", "f2", "c1"]);
-    assert_eq!(pushes[0]["data"]["before"], scenario::sha("c0"));
 }

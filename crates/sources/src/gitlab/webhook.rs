@@ -86,17 +86,31 @@ pub fn adapt(
         Some(uuid) => uuid.to_owned(),
         None => body_id(&name, body),
     };
+    let instance = header(headers, INSTANCE_HEADER);
+    Ok(vec![delivery(id, event_header, &name, payload, instance)])
+}
+
+/// The CloudEvent of one delivery: `payload` sent with `X-Gitlab-Event: <event_header>` (whose
+/// [`event_name`] is `name`) and `X-Gitlab-Instance: <instance>`, with the id `id` (also what
+/// `dora-events backfill gitlab` wraps its payloads in).
+pub fn delivery(
+    id: String,
+    event_header: &str,
+    name: &str,
+    payload: Value,
+    instance: Option<&str>,
+) -> CloudEvent {
     let mut extensions = Map::new();
     extensions.insert(
         EVENT_EXTENSION.to_owned(),
         Value::String(event_header.to_owned()),
     );
-    let source = source_of(&payload, header(headers, INSTANCE_HEADER));
+    let source = source_of(&payload, instance);
     let event_type = format!("{TYPE_PREFIX}{name}");
-    Ok(vec![CloudEvent {
+    CloudEvent {
         extensions,
         ..CloudEvent::json(id, source, event_type, payload)
-    }])
+    }
 }
 
 /// `X-Gitlab-Token` must equal `token`; compared in constant time (as SHA-256 digests, so

@@ -1,11 +1,14 @@
-//! What the backfill reads of a repository, one [`Kind`] per list endpoint: its first URL, which
+//! What `backfill github` reads of a repository, one [`Kind`] per list endpoint: its first URL, which
 //! objects fall in the window, and the CloudEvents an object gives (`payloads`).
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::client::GithubClient;
 use super::payloads;
+use crate::backfill::client::ApiClient;
+use crate::backfill::window::{query_value, rfc3339, time_of};
+pub use crate::backfill::window::{Fit, Window};
+use crate::backfill::{read_all, Lists};
 use dora_model::cloudevent::CloudEvent;
 
 /// Statuses read per deployment at most (pages of 100).
@@ -56,58 +59,9 @@ impl Kind {
     }
 }
 
-/// The time window of a backfill (both ends optional, inclusive).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Window {
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-}
-
-/// Where an object's time falls relative to the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fit {
-    Inside,
-    /// After `until` (or without the time that decides): skipped.
-    Outside,
-    /// Before `since` in a list ordered newest first: this and every later object are skipped.
-    Older,
-}
-
-impl Window {
-    fn fit(&self, time: Option<DateTime<Utc>>) -> Fit {
-        match time {
-            None => Fit::Outside,
-            Some(t) if self.since.is_some_and(|since| t < since) => Fit::Older,
-            Some(t) if self.until.is_some_and(|until| t > until) => Fit::Outside,
-            Some(_) => Fit::Inside,
-        }
-    }
-
-    /// `since..until` for a checkpoint name.
-    pub fn label(&self) -> String {
-        let text = |t: Option<DateTime<Utc>>| t.map(|t| rfc3339(&t)).unwrap_or_default();
-        format!("{}..{}", text(self.since), text(self.until))
-    }
-}
-
-fn rfc3339(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn time_of(object: &Value, field: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(object.get(field)?.as_str()?)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// Percent-encodes a query value.
-fn query_value(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
 /// What a kind needs to know about the repository.
 pub struct RepoContext<'a> {
-    pub client: &'a GithubClient,
+    pub client: &'a ApiClient,
     /// `owner/name`.
     pub full_name: &'a str,
     /// The `repository` of the payloads.
@@ -117,9 +71,22 @@ pub struct RepoContext<'a> {
     pub window: Window,
 }
 
-impl RepoContext<'_> {
-    /// The URL of `kind`'s list, from page `page` (1 = the first).
-    pub fn first_url(&self, kind: Kind, page: i64) -> String {
+impl Lists for RepoContext<'_> {
+    type Kind = Kind;
+
+    fn client(&self) -> &ApiClient {
+        self.client
+    }
+
+    fn kind_name(&self, kind: Kind) -> &'static str {
+        kind.name()
+    }
+
+    fn field(&self, kind: Kind) -> Option<&'static str> {
+        kind.field()
+    }
+
+    fn first_url(&self, kind: Kind, page: i64) -> String {
         let repo = self.full_name;
         let w = self.window;
         let mut query = vec!["per_page=100".to_owned(), format!("page={page}")];
@@ -168,8 +135,7 @@ impl RepoContext<'_> {
             .url(&format!("/repos/{repo}/{path}?{}", query.join("&")))
     }
 
-    /// Whether `object` of `kind` is in the window.
-    pub fn fit(&self, kind: Kind, object: &Value) -> Fit {
+    fn fit(&self, kind: Kind, object: &Value) -> Fit {
         let w = self.window;
         match kind {
             Kind::Deployments => w.fit(time_of(object, "created_at")),
@@ -197,8 +163,7 @@ impl RepoContext<'_> {
         }
     }
 
-    /// The CloudEvents of one object of `kind` in the window.
-    pub async fn events(&self, kind: Kind, object: &Value) -> anyhow::Result<Vec<CloudEvent>> {
+    async fn events(&self, kind: Kind, object: &Value) -> anyhow::Result<Vec<CloudEvent>> {
         let repository = self.repository;
         Ok(match kind {
             Kind::Deployments => {
@@ -223,7 +188,9 @@ impl RepoContext<'_> {
             Kind::Releases => vec![payloads::release(repository, object)],
         })
     }
+}
 
+impl RepoContext<'_> {
     /// The commits a push of `commit` listed: itself, or for a merge commit those of
     /// `GET /compare/<first parent>...<sha>` (at most 250, oldest first, as GitHub answers).
     async fn brought_in(&self, commit: &Value) -> anyhow::Result<Vec<Value>> {
@@ -254,14 +221,6 @@ impl RepoContext<'_> {
             "/repos/{}/deployments/{id}/statuses?per_page=100",
             self.full_name
         );
-        let mut url = Some(self.client.url(&path));
-        let mut statuses = Vec::new();
-        for _ in 0..MAX_STATUS_PAGES {
-            let Some(next) = url.take() else { break };
-            let page = self.client.page(&next, None).await?;
-            statuses.extend(page.items);
-            url = page.next;
-        }
-        Ok(statuses)
+        read_all(self.client, self.client.url(&path), MAX_STATUS_PAGES).await
     }
 }

@@ -20,7 +20,7 @@
 //! repository URL, the deployment id, the pull request number, ...), so a backfilled object and
 //! the same object delivered by a webhook give the same CDEvent, stored once.
 
-use dora_model::cloudevent::{CloudEvent, Data};
+use dora_model::cloudevent::CloudEvent;
 use dora_sources::github::webhook::{source_of, subject_of};
 use dora_sources::github::TYPE_PREFIX;
 use serde_json::{json, Map, Value};
@@ -56,17 +56,11 @@ pub fn cloudevent(event: &str, key: &str, payload: Value) -> CloudEvent {
         .unwrap_or_default()
         .to_owned();
     let action = payload["action"].as_str().unwrap_or("-").to_owned();
+    let id = format!("backfill:{full_name}:{event}:{action}:{key}");
+    let (source, subject) = (source_of(&payload), subject_of(event, &payload));
     CloudEvent {
-        id: format!("backfill:{full_name}:{event}:{action}:{key}"),
-        source: source_of(&payload),
-        event_type: format!("{TYPE_PREFIX}{event}"),
-        time: None,
-        time_text: None,
-        subject: subject_of(event, &payload),
-        datacontenttype: Some("application/json".to_owned()),
-        dataschema: None,
-        extensions: Map::new(),
-        data: Some(Data::Json(payload)),
+        subject,
+        ..CloudEvent::json(id, source, format!("{TYPE_PREFIX}{event}"), payload)
     }
 }
 
@@ -225,6 +219,7 @@ pub fn release(repository: &Value, rest: &Value) -> CloudEvent {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use dora_model::cloudevent::Data;
 
     fn repository() -> Value {
         json!({"full_name": "o/r", "name": "r", "html_url": "https://github.com/o/r"})

@@ -1,0 +1,408 @@
+//! `dora-events backfill gitlab` against a fake GitLab API: pages (`Link` and `X-Next-Page`),
+//! rate limits, an interruption and its resume, a second run, the same history later delivered
+//! by webhooks, and the keys of a backfilled history against those of the same history sent as
+//! webhooks.
+
+mod scenario;
+
+use dora_events::backfill::gitlab::kinds::Kind;
+use dora_events::backfill::gitlab::{self, Options, Report};
+use dora_events::backfill::sink::Sink;
+use dora_events::backfill::window::Window;
+use dora_events::backfill::KindReport;
+
+use super::fake::{FakeApi, Fault, FaultKind, Style, GITLAB_TOKEN};
+use super::{
+    assert_twice_stores_nothing_new, dora_events, kept_notices, process_and_serve, test_limits,
+};
+use crate::helpers::{spawn_with, test_settings, Backend, TestApp, TestDb};
+use serde_json::Value;
+
+/// CloudEvents of the scenario: 4 finished deployments; 4 merge requests opened and merged or
+/// closed (8) and the 3 pushes that landed the merged ones; 2 incidents opened and closed (4);
+/// a pipeline.
+const EVENTS: u64 = 4 + 8 + 3 + 4 + 1;
+const KEYS: &str = "/api/v1/dora?from=2025-03-01&to=2025-03-31";
+const WEBHOOK_TOKEN: &str = "gitlab-webhook-secret";
+
+backend_tests!(
+    gitlab_backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_nothing,
+    gitlab_backfill_twice_stores_nothing_new,
+    gitlab_backfill_waits_out_rate_limits,
+    gitlab_backfill_resumes_after_an_interruption,
+    gitlab_backfill_to_a_running_server_counts_the_same,
+);
+
+async fn fake_gitlab() -> FakeApi {
+    let (objects, lists) = scenario::rest();
+    FakeApi::start_as(Style::Gitlab, objects, lists, 2).await
+}
+
+/// Backfills the scenario's project from `fake` into `db`; the report and the waits announced.
+async fn backfill_into(fake: &FakeApi, db: &TestDb) -> (anyhow::Result<Report>, Vec<String>) {
+    let store = dora_store::Store::connect(&db.url).await.unwrap();
+    let sink = Sink::Store {
+        store: store.clone(),
+        max_event_bytes: 1 << 20,
+    };
+    let outcome = backfill_to(fake, &sink).await;
+    store.close().await;
+    outcome
+}
+
+/// Backfills the scenario's project from `fake` into `sink`.
+async fn backfill_to(fake: &FakeApi, sink: &Sink) -> (anyhow::Result<Report>, Vec<String>) {
+    let (notice, notices) = kept_notices();
+    let client = gitlab::client(&fake.url, Some(GITLAB_TOKEN), test_limits(), notice).unwrap();
+    let options = Options {
+        projects: vec![scenario::PROJECT.to_owned()],
+        kinds: Kind::ALL.to_vec(),
+        window: Window {
+            since: Some("2025-03-01T00:00:00Z".parse().unwrap()),
+            until: Some("2025-03-31T23:59:59Z".parse().unwrap()),
+        },
+        incident_label: "incident".into(),
+        progress: false,
+    };
+    let report = gitlab::run(&client, sink, &options).await;
+    let notices = notices.lock().unwrap().clone();
+    (report, notices)
+}
+
+fn totals(report: &Report) -> KindReport {
+    report.total(scenario::PROJECT)
+}
+
+/// A server over `db` whose `POST /webhooks/gitlab` asks for [`WEBHOOK_TOKEN`].
+async fn webhook_server(db: TestDb) -> TestApp {
+    let mut settings = test_settings(&db);
+    settings.dora.production_environments = vec!["production".into()];
+    settings.webhooks.gitlab.token = Some(WEBHOOK_TOKEN.into());
+    spawn_with(settings, db).await
+}
+
+/// Posts the scenario's webhook deliveries to `app` and waits until they are processed.
+async fn post_webhooks(app: &TestApp) {
+    for (index, (event, payload)) in scenario::webhooks().into_iter().enumerate() {
+        let response = app
+            .client
+            .post(app.url("/webhooks/gitlab"))
+            .header("content-type", "application/json")
+            .header("x-gitlab-event", event)
+            .header("x-gitlab-token", WEBHOOK_TOKEN)
+            .header(
+                "x-gitlab-event-uuid",
+                format!("0e7f0000-0000-4000-8000-{index:012}"),
+            )
+            .body(payload.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202, "{event} #{index}");
+    }
+    app.wait_until_processed().await;
+}
+
+/// Backfills the scenario from a fresh fake into `db`: every object once, pages followed by
+/// `Link` and by `X-Next-Page` alone, the window asked of the API.
+async fn backfill_scenario(db: &TestDb) {
+    let fake = fake_gitlab().await;
+    let (report, notices) = backfill_into(&fake, db).await;
+    let report = report.unwrap();
+    assert!(notices.is_empty(), "{notices:?}");
+    let total = totals(&report);
+    assert_eq!(
+        (total.events, total.stored, total.duplicates, total.rejected),
+        (EVENTS, EVENTS, 0, 0)
+    );
+    let kinds = &report.repos[scenario::PROJECT];
+    // 5 deployments on 3 pages (105 canceled: not an object of the window); the merge requests'
+    // third page holds !0, older than the window, which ends the list; #10 is read once.
+    assert_eq!(
+        (
+            kinds[&Kind::Deployments].pages,
+            kinds[&Kind::Deployments].objects
+        ),
+        (3, 4)
+    );
+    assert_eq!(
+        (
+            kinds[&Kind::MergeRequests].pages,
+            kinds[&Kind::MergeRequests].objects
+        ),
+        (3, 4)
+    );
+    assert_eq!(kinds[&Kind::Incidents].objects, 1);
+    assert_eq!(kinds[&Kind::IncidentLabel].objects, 1);
+    assert_eq!(kinds[&Kind::Pipelines].objects, 1);
+    let log = fake.take_log();
+    let id = scenario::PROJECT_ID;
+    for page_three in [
+        format!("/api/v4/projects/{id}/deployments?"),
+        format!("/api/v4/projects/{id}/merge_requests?"),
+    ] {
+        assert!(
+            log.iter()
+                .any(|r| r.starts_with(&page_three) && r.contains("page=3")),
+            "{page_three} page 3 was followed (merge requests: by X-Next-Page alone): {log:?}"
+        );
+    }
+    assert!(
+        log.iter().any(|r| r.contains("/deployments?")
+            && r.contains("updated_after=2025%2D03%2D01T00%3A00%3A00Z")),
+        "{log:?}"
+    );
+}
+
+/// The keys of the scenario, checked by hand.
+fn assert_hand_checked(keys: &Value) {
+    // 4 production deployments (101, 102, 103, 104) on 3 days.
+    assert_eq!(keys["deployment_frequency"]["value"], 4);
+    assert_eq!(keys["deployment_frequency"]["deploy_days"], 3);
+    // 102 failed (and #10 at 12:30 is attributed to it), #11 at 03-06 10:30 to 104: 2 of 4.
+    assert_eq!(keys["change_failure_rate"]["sample_size"], 4);
+    assert_eq!(keys["change_failure_rate"]["value"], 0.5);
+    // Lead times: !1 from b1 (08:00, before it was opened at 09:00) to 101 at 14:00: 6 h; !2
+    // from its opening 03-04 10:00 (its squash commit c2 is younger) to 102 03-05 12:00: 26 h;
+    // !3 from e3 (07:00) to 104 at 10:00: 3 h. Median 6 h, p90 (nearest rank 3 of 3) 26 h.
+    assert_eq!(keys["lead_time"]["sample_size"], 3);
+    assert_eq!(keys["lead_time"]["value"], 21600.0);
+    assert_eq!(keys["lead_time"]["p90"], 93600.0);
+    // Recovery: 102, #10 12:30 -> 15:30 (3 h); 104, #11 10:30 -> 11:30 (1 h): median 2 h.
+    assert_eq!(keys["recovery_time"]["sample_size"], 2);
+    assert_eq!(keys["recovery_time"]["value"], 7200.0);
+    // 103 (03-05 15:00) was made while #10 (of 102) was open: 1 of 4.
+    assert_eq!(keys["rework_rate"]["value"], 0.25);
+}
+
+async fn gitlab_backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_nothing(
+    backend: Backend,
+) {
+    let db = backend.fresh_database().await;
+    backfill_scenario(&db).await;
+
+    let backfilled = process_and_serve(db).await;
+    let backfilled_keys = backfilled.get_json(KEYS).await;
+    let keys = &backfilled_keys["keys"];
+    assert_hand_checked(keys);
+
+    let hooked = webhook_server(backend.fresh_database().await).await;
+    post_webhooks(&hooked).await;
+    let webhook_keys = hooked.get_json(KEYS).await;
+    assert_eq!(webhook_keys["keys"], backfilled_keys["keys"]);
+    let hooked_cdevents = hooked.pipeline().await["cdevents"].clone();
+    hooked.stop().await;
+
+    // The same objects, delivered afterwards by webhooks, add no CDEvent and change no number.
+    let before = backfilled.pipeline().await;
+    assert_eq!(before["cdevents"], hooked_cdevents);
+    // 4 deployments; 4 created + 3 merged + 1 abandoned; 3 pushes; 2 detected + 2 resolved; a
+    // pipeline run.
+    assert_eq!(before["cdevents"], 4 + 8 + 3 + 4 + 1, "{before}");
+    assert_eq!(before["failures"], 0, "{before}");
+    let again = webhook_server(backfilled.stop().await).await;
+    post_webhooks(&again).await;
+    let after = again.pipeline().await;
+    assert_eq!(after["cdevents"], before["cdevents"], "{after}");
+    assert_eq!(
+        after["raw_events"].as_i64().unwrap(),
+        before["raw_events"].as_i64().unwrap() + scenario::webhooks().len() as i64
+    );
+    assert_eq!(again.get_json(KEYS).await["keys"], backfilled_keys["keys"]);
+    again.stop().await;
+}
+
+async fn gitlab_backfill_twice_stores_nothing_new(backend: Backend) {
+    let fake = fake_gitlab().await;
+    let db = backend.fresh_database().await;
+    let (fake_ref, db_ref) = (&fake, &db);
+    let once = move || async move { totals(&backfill_into(fake_ref, db_ref).await.0.unwrap()) };
+    assert_twice_stores_nothing_new(db.clone(), EVENTS, once).await;
+}
+
+async fn gitlab_backfill_waits_out_rate_limits(backend: Backend) {
+    let fake = fake_gitlab().await;
+    for (path, page, times, kind) in [
+        ("/deployments", Some(2), 1, FaultKind::GitlabRateLimit),
+        ("/pipelines", None, 1, FaultKind::RetryAfter),
+        ("/issues", None, 2, FaultKind::Status(502)),
+    ] {
+        fake.add_fault(Fault {
+            path: path.into(),
+            page,
+            times,
+            kind,
+        });
+    }
+    let db = backend.fresh_database().await;
+    let (report, notices) = backfill_into(&fake, &db).await;
+    assert_eq!(totals(&report.unwrap()).stored, EVENTS);
+    assert_eq!(notices.len(), 4, "{notices:?}");
+    let id = scenario::PROJECT_ID;
+    assert!(
+        notices[0].contains(&format!("/api/v4/projects/{id}/deployments?"))
+            && notices[0].contains("429")
+            && notices[0].contains("RateLimit-Reset"),
+        "{}",
+        notices[0]
+    );
+    assert!(
+        notices[0].contains("waiting 50 ms"),
+        "bounded by max_wait: {}",
+        notices[0]
+    );
+    // The gateway errors: 10 ms, then 20 ms.
+    assert!(
+        notices[1].contains("/issues?")
+            && notices[1].contains("502")
+            && notices[1].contains("waiting 10 ms")
+    );
+    assert!(notices[2].contains("waiting 20 ms"), "{}", notices[2]);
+    assert!(notices[3].contains("/pipelines?") && notices[3].contains("Retry-After 1 s"));
+}
+
+async fn gitlab_backfill_resumes_after_an_interruption(backend: Backend) {
+    let fake = fake_gitlab().await;
+    fake.add_fault(Fault {
+        path: "/merge_requests".into(),
+        page: Some(2),
+        times: u32::MAX,
+        kind: FaultKind::Status(500),
+    });
+    let db = backend.fresh_database().await;
+    let error = backfill_into(&fake, &db).await.0.unwrap_err();
+    let message = format!("{error:#}");
+    for part in [
+        "acme/web/shop",
+        &format!("/api/v4/projects/{}/merge_requests?", scenario::PROJECT_ID),
+        "page=2",
+        "GitLab answered 500 Internal Server Error",
+    ] {
+        assert!(message.contains(part), "{part:?} in {message}");
+    }
+    fake.clear_faults();
+    fake.take_log();
+
+    let resumed = backfill_into(&fake, &db).await.0.unwrap();
+    let log = fake.take_log();
+    assert!(
+        !log.iter().any(|r| r.contains("/deployments?")),
+        "a finished list is not read again: {log:?}"
+    );
+    let merges: Vec<&String> = log
+        .iter()
+        .filter(|r| r.contains("/merge_requests?"))
+        .collect();
+    assert_eq!(merges.len(), 2, "{merges:?}");
+    assert!(merges[0].contains("page=2"), "{merges:?}");
+    let merges_report = &resumed.repos[scenario::PROJECT][&Kind::MergeRequests];
+    assert_eq!(merges_report.resumed_at_page, Some(2));
+    // Page 2: !3 and !1, each opened, merged and its push; page 3: !0, older than the window.
+    assert_eq!(merges_report.stored, 3 + 3);
+
+    let again = backfill_into(&fake, &db).await.0.unwrap();
+    let total = totals(&again);
+    assert_eq!(
+        (total.events, total.stored, total.duplicates),
+        (EVENTS, 0, EVENTS)
+    );
+}
+
+async fn gitlab_backfill_to_a_running_server_counts_the_same(backend: Backend) {
+    let fake = fake_gitlab().await;
+    let app = webhook_server(backend.fresh_database().await).await;
+    let sink = Sink::Server {
+        client: reqwest::Client::new(),
+        events_url: app.url("/events"),
+    };
+    let report = backfill_to(&fake, &sink).await.0.unwrap();
+    assert_eq!(
+        (totals(&report).stored, totals(&report).duplicates),
+        (EVENTS, 0)
+    );
+    app.wait_until_processed().await;
+    assert_hand_checked(&app.get_json(KEYS).await["keys"]);
+    let again = backfill_to(&fake, &sink).await.0.unwrap();
+    assert_eq!(
+        (totals(&again).stored, totals(&again).duplicates),
+        (0, EVENTS)
+    );
+    app.stop().await;
+}
+
+const GITLAB_ENV: [(&str, &str); 1] = [("GITLAB_TOKEN", GITLAB_TOKEN)];
+
+#[tokio::test]
+async fn gitlab_backfill_command_reads_projects_and_groups() {
+    let (mut objects, lists) = scenario::rest();
+    objects.insert(
+        "/api/v4/groups/acme/projects".into(),
+        serde_json::json!([{"path_with_namespace": scenario::PROJECT, "archived": false},
+                           {"path_with_namespace": "acme/old", "archived": true}]),
+    );
+    let fake = FakeApi::start_as(Style::Gitlab, objects, lists, 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("dora.db");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = ["backfill", "gitlab", "--api-url", &fake.url]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(["--since", "2025-03-01", "--until", "2025-03-31"].map(String::from));
+        args.extend([
+            "--database-url".into(),
+            format!("sqlite://{}", database.display()),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let (code, out, err) = dora_events(&GITLAB_ENV, args(&["--group", "acme", "--dry-run"])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("acme/web/shop: would send {EVENTS} events")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("acme/old"),
+        "archived projects are left out: {out}"
+    );
+    assert!(!database.exists(), "a dry run opens no database");
+    assert!(out.contains("requests to the GitLab API"), "{out}");
+
+    let (code, out, err) = dora_events(&GITLAB_ENV, args(&["--project", scenario::PROJECT])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("stored {EVENTS}, duplicates 0")),
+        "{out}"
+    );
+    // The project, 3 pages of deployments and of merge requests, 3 commits and 2 commit lists
+    // of the merged ones, 2 incident lists, the pipelines and pipeline 501.
+    assert!(out.contains("16 requests to the GitLab API"), "{out}");
+
+    let (code, out, err) = dora_events(
+        &GITLAB_ENV,
+        args(&["--project", scenario::PROJECT, "--json"]),
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["repos"]["acme/web/shop"]["merge-requests"]["duplicates"],
+        11
+    );
+
+    let (code, _, err) =
+        dora_events(&[], args(&["--project", scenario::PROJECT, "--dry-run"])).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("401") && err.contains("GITLAB_TOKEN"), "{err}");
+
+    let (code, _, err) =
+        dora_events(&GITLAB_ENV, args(&["--project", "acme/nope", "--dry-run"])).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("acme/nope")
+            && err.contains("GET /api/v4/projects/acme%2Fnope")
+            && err.contains("404"),
+        "{err}"
+    );
+}
