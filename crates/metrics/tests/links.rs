@@ -343,7 +343,7 @@ async fn ranges_and_neighbours_by_position_equal_a_scan_of_every_deployment() {
             ] {
                 let candidates = mine.iter().filter(|d| !(not_failed && d.failed));
                 let expected = match side {
-                    Neighbour::Before => candidates.filter(|d| key(d) < from).last(),
+                    Neighbour::Before => candidates.filter(|d| key(d) < from).next_back(),
                     Neighbour::After => candidates.into_iter().find(|d| key(d) > from),
                 }
                 .map(|d| d.id);
