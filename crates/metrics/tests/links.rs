@@ -341,9 +341,9 @@ async fn ranges_and_neighbours_by_position_equal_a_scan_of_every_deployment() {
                 (Neighbour::After, false),
                 (Neighbour::After, true),
             ] {
-                let candidates = mine.iter().filter(|d| !(not_failed && d.failed));
+                let mut candidates = mine.iter().filter(|d| !(not_failed && d.failed));
                 let expected = match side {
-                    Neighbour::Before => candidates.filter(|d| key(d) < from).next_back(),
+                    Neighbour::Before => candidates.rfind(|d| key(d) < from),
                     Neighbour::After => candidates.into_iter().find(|d| key(d) > from),
                 }
                 .map(|d| d.id);
