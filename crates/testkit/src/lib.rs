@@ -75,10 +75,23 @@ impl Backend {
                 let (server, _) = base
                     .rsplit_once('/')
                     .expect("DATABASE_URL names a database");
-                format!("{server}/{name}")
+                let url = format!("{server}/{name}");
+                let dropped = DroppedWithTest {
+                    admin_url: admin_url.clone(),
+                    name,
+                };
+                return TestDb {
+                    url,
+                    _dir: dir,
+                    _postgres: Some(Arc::new(dropped)),
+                };
             }
         };
-        TestDb { url, _dir: dir }
+        TestDb {
+            url,
+            _dir: dir,
+            _postgres: None,
+        }
     }
 }
 
@@ -88,4 +101,37 @@ pub struct TestDb {
     pub url: String,
     /// Removed (with a SQLite file in it) when the last clone is dropped.
     _dir: Arc<tempfile::TempDir>,
+    /// A PostgreSQL database, dropped with the last clone.
+    _postgres: Option<Arc<DroppedWithTest>>,
+}
+
+/// A test's PostgreSQL database, dropped (`WITH (FORCE)`: the test's pools may still be open)
+/// when the test is done with it, so that runs of the suite leave no databases behind.
+#[derive(Debug)]
+struct DroppedWithTest {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for DroppedWithTest {
+    fn drop(&mut self) {
+        use sqlx::Connection;
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // A thread of its own: the drop may happen inside the test's runtime, which cannot
+        // block on another. A failure leaves the database for `.ci/run` to drop.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::query(&sql).execute(&mut admin).await.ok()
+            })
+        });
+        if !matches!(dropped.join(), Ok(Some(_))) {
+            eprintln!("test database {} was not dropped", self.name);
+        }
+    }
 }
