@@ -133,6 +133,14 @@ for path, raw, value in cloudevents:
 for path in fixtures("tests/fixtures/gitlab/*.json") + fixtures("tests/fixtures/gitlab/*.jsonc"):
     if "registry" not in path:
         webhook("gitlab", [("X-Gitlab-Event", "Merge Request Hook")], load(path))
+# Raw payloads of the sources whose golden inputs are the tool's own body (Bitbucket's event key
+# is beside it, in `event-key`).
+for tool in ("flux", "opsgenie", "jira", "bitbucket"):
+    for path in fixtures(f"tests/fixtures/{tool}/*/input.json"):
+        key_file = os.path.join(os.path.dirname(path), "event-key")
+        headers = [("X-Event-Key", load(key_file).decode().strip())] \
+            if os.path.exists(key_file) else []
+        webhook(tool, headers, load(path))
 
 # Rules: the match and emit expressions of every [[rules]] entry in the fixtures and the docs.
 texts = [load(p).decode() for p in fixtures("tests/fixtures/**/*.toml")]
