@@ -25,19 +25,12 @@ pub struct Project {
     pub name: String,
     pub path_with_namespace: String,
     pub web_url: String,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub default_branch: Option<String>,
-    #[serde(default)]
     pub ssh_url_to_repo: Option<String>,
-    #[serde(default)]
     pub http_url_to_repo: Option<String>,
-    #[serde(default)]
     pub avatar_url: Option<String>,
-    #[serde(default)]
     pub namespace: Option<Namespace>,
-    #[serde(default)]
     pub visibility: Option<String>,
 }
 
@@ -50,15 +43,10 @@ pub struct Namespace {
 /// A user as the API lists it (`author`, `user`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct User {
-    #[serde(default)]
     pub id: Option<u64>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub username: Option<String>,
-    #[serde(default)]
     pub avatar_url: Option<String>,
-    #[serde(default)]
     pub web_url: Option<String>,
 }
 
@@ -72,9 +60,7 @@ pub struct Deployment {
     pub status: String,
     pub updated_at: DateTime<Utc>,
     pub environment: Environment,
-    #[serde(default)]
     pub deployable: Option<Deployable>,
-    #[serde(default)]
     pub user: Option<User>,
 }
 
@@ -82,11 +68,8 @@ pub struct Deployment {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Environment {
     pub name: String,
-    #[serde(default)]
     pub external_url: Option<String>,
-    #[serde(default)]
     pub tier: Option<String>,
-    #[serde(default)]
     pub slug: Option<String>,
 }
 
@@ -94,16 +77,13 @@ pub struct Environment {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Deployable {
     pub id: u64,
-    #[serde(default)]
     pub finished_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub commit: Option<DeployableCommit>,
 }
 
 /// `deployment.deployable.commit`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DeployableCommit {
-    #[serde(default)]
     pub title: Option<String>,
 }
 
@@ -113,33 +93,24 @@ pub struct MergeRequest {
     pub id: u64,
     pub iid: u64,
     pub title: String,
-    #[serde(default)]
     pub description: Option<String>,
     /// `opened`, `closed`, `locked`, `merged`.
     pub state: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    #[serde(default)]
     pub merged_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub closed_at: Option<DateTime<Utc>>,
     pub source_branch: String,
     pub target_branch: String,
-    #[serde(default)]
     pub source_project_id: Option<u64>,
-    #[serde(default)]
     pub target_project_id: Option<u64>,
     /// The head of the merge request.
-    #[serde(default)]
     pub sha: Option<String>,
-    #[serde(default)]
     pub merge_commit_sha: Option<String>,
-    #[serde(default)]
     pub squash_commit_sha: Option<String>,
     pub web_url: String,
     #[serde(default)]
     pub labels: Vec<String>,
-    #[serde(default)]
     pub author: Option<User>,
 }
 
@@ -148,23 +119,15 @@ pub struct MergeRequest {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Commit {
     pub id: String,
-    #[serde(default)]
     pub title: Option<String>,
-    #[serde(default)]
     pub message: Option<String>,
-    #[serde(default)]
     pub author_name: Option<String>,
-    #[serde(default)]
     pub author_email: Option<String>,
     /// When it was committed (what a push hook calls its `timestamp`); older answers have only
     /// `created_at`, which is the same time.
-    #[serde(default)]
     pub committed_date: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub parent_ids: Option<Vec<String>>,
-    #[serde(default)]
     pub web_url: Option<String>,
 }
 
@@ -181,25 +144,20 @@ pub struct Issue {
     pub id: u64,
     pub iid: u64,
     pub title: String,
-    #[serde(default)]
     pub description: Option<String>,
     /// `opened`, `closed`.
     pub state: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    #[serde(default)]
     pub closed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub labels: Vec<String>,
     pub web_url: String,
     /// `issue`, `incident`, `test_case`, `task`.
-    #[serde(default)]
     pub issue_type: Option<String>,
-    #[serde(default)]
     pub severity: Option<String>,
     #[serde(default)]
     pub confidential: bool,
-    #[serde(default)]
     pub author: Option<User>,
 }
 
@@ -224,29 +182,21 @@ pub struct PipelineListed {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Pipeline {
     pub id: u64,
-    #[serde(default)]
     pub iid: Option<u64>,
-    #[serde(default)]
     pub name: Option<String>,
     pub sha: String,
     #[serde(rename = "ref")]
     pub git_ref: String,
     #[serde(default)]
     pub tag: bool,
-    #[serde(default)]
     pub before_sha: Option<String>,
-    #[serde(default)]
     pub source: Option<String>,
     pub status: String,
     pub created_at: DateTime<Utc>,
-    #[serde(default)]
     pub finished_at: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub duration: Option<u64>,
-    #[serde(default)]
     pub queued_duration: Option<f64>,
     pub web_url: String,
-    #[serde(default)]
     pub user: Option<User>,
 }
 
