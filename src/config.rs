@@ -12,6 +12,7 @@ use dora_pipeline::functions::{check_functions, FunctionConfig};
 use dora_pipeline::routing::{default_routes, RouteConfig, RoutingTable};
 use dora_pipeline::transformers::rules::RuleConfig;
 use dora_pipeline::transformers::SourcesConfig;
+use dora_sources::services::{ServiceConfig, ServiceMap};
 use dora_sources::WebhookSettings;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -54,6 +55,9 @@ pub struct Settings {
     pub rules: Vec<RuleConfig>,
     /// `[sources.*]`: options of the built-in transformers.
     pub sources: SourcesConfig,
+    /// `[[services]]`: the services of monorepos, by repository and path globs, with their
+    /// teams (METRICS.md, "Monorepo services and teams").
+    pub services: Vec<ServiceConfig>,
     /// `[functions.<name>]`: external functions, named `http:<name>` by routes
     /// (docs/integrations/functions.md).
     pub functions: BTreeMap<String, FunctionConfig>,
@@ -138,6 +142,7 @@ impl Default for Settings {
             routes: default_routes(),
             rules: Vec::new(),
             sources: SourcesConfig::default(),
+            services: Vec::new(),
             functions: BTreeMap::new(),
             webhooks: WebhookSettings::default(),
             dora: DoraSettings::default(),
@@ -238,11 +243,49 @@ fn list_items(value: &str) -> Vec<String> {
 }
 
 impl Settings {
-    /// Compiles the routes and the rules (routes may name the configured functions).
+    /// Compiles the routes and the rules (routes may name the configured functions); the
+    /// code-host transformers get `[[services]]`.
     pub fn routing_table(&self) -> anyhow::Result<RoutingTable> {
         let functions: Vec<&str> = self.functions.keys().map(String::as_str).collect();
-        RoutingTable::with_functions(&self.routes, &self.sources, &self.rules, &functions)
+        let sources = SourcesConfig {
+            services: self.service_map()?,
+            ..self.sources.clone()
+        };
+        RoutingTable::with_functions(&self.routes, &sources, &self.rules, &functions)
             .context("invalid routes or rules")
+    }
+
+    /// `[[services]]`, checked and compiled.
+    pub fn service_map(&self) -> anyhow::Result<ServiceMap> {
+        ServiceMap::new(&self.services).context("invalid [[services]]")
+    }
+
+    /// `[dora]` with the teams of `[[services]]` added to `[dora] teams`; where both name a
+    /// service, `[dora] teams` wins (the one map the whole deployment shares, and what an
+    /// operator overrides with `DORA_DORA__TEAMS__<service>`).
+    pub fn dora_settings(&self) -> anyhow::Result<DoraSettings> {
+        let mut dora = self.dora.clone();
+        for (service, team) in self.service_map()?.teams() {
+            dora.teams
+                .entry(service.to_owned())
+                .or_insert_with(|| team.to_owned());
+        }
+        Ok(dora)
+    }
+
+    /// The services whose `[[services]]` team `[dora] teams` overrides: `(service, [[services]]
+    /// team, [dora] team)`, for `config check` to say so.
+    pub fn overridden_teams(&self) -> Vec<(String, String, String)> {
+        let Ok(map) = self.service_map() else {
+            return Vec::new();
+        };
+        map.teams()
+            .into_iter()
+            .filter_map(|(service, team)| {
+                let winner = self.dora.teams.get(service)?;
+                (winner != team).then(|| (service.to_owned(), team.to_owned(), winner.clone()))
+            })
+            .collect()
     }
 
     /// Loads the layers and checks the result (routes compile, limits make sense).
@@ -290,6 +333,7 @@ impl Settings {
 
     /// Checks what serde cannot: the routing table (and the rules compile) and the limits.
     pub fn check(&self) -> anyhow::Result<()> {
+        self.service_map()?;
         self.routing_table()?;
         self.auth.validate()?;
         check_functions(&self.functions).context("invalid [functions]")?;

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use dora_model::cdevent::{ChangeContent, Content, DoraData, IncidentContent, Reference};
+use dora_model::ids::derived_id;
 use dora_model::time::format_rfc3339;
 use serde::de::{self as serde_de, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -11,6 +12,7 @@ use serde_json::{json, Map, Value};
 use std::fmt;
 
 use crate::common::{de, is_http_url, repository_fact_id};
+use crate::services::ServiceMap;
 use crate::transform::{Emitted, Fact, INCIDENT_DETECTED, INCIDENT_RESOLVED};
 
 /// A git SHA of 40 (SHA-1) or 64 (SHA-256) hex digits.
@@ -129,6 +131,63 @@ impl Repository<'_> {
         dora
     }
 
+    /// The CDEvents of a push: `fact` (a `change.updated` listing every commit of `commits`, in
+    /// their order) as it is when no `[[services]]` entry names the repository. Else one change
+    /// per service whose paths the commits touched, made of those commits (a commit touching
+    /// two services is in both): id derived from `fact`'s and the service, subject
+    /// `<fact's subject>:<service>`, `customData.dora.service` (and `team`) set; the push's head
+    /// stays its `revision`. The commits touching no service's path stay in `fact`, which is
+    /// left out when there are none.
+    pub(crate) fn push_cdevents(
+        &self,
+        mut fact: RepositoryFact,
+        commits: &[Commit<'_>],
+        services: &ServiceMap,
+    ) -> Vec<Emitted> {
+        let entries = services.of_repository(self.path);
+        let listed = fact.dora.commits.take().unwrap_or_default();
+        if entries.is_empty() || listed.len() != commits.len() {
+            fact.dora.commits = Some(listed);
+            return vec![self.cdevent(fact)];
+        }
+        let mut by_service: Vec<Vec<Value>> = vec![Vec::new(); entries.len()];
+        let mut elsewhere = Vec::new();
+        for (commit, entry) in commits.iter().zip(listed) {
+            let touched = ServiceMap::touched(&entries, commit.files());
+            if touched.is_empty() {
+                elsewhere.push(entry);
+                continue;
+            }
+            for i in touched {
+                by_service[i].push(entry.clone());
+            }
+        }
+        let mut out = Vec::with_capacity(entries.len() + 1);
+        for (entry, commits) in entries.iter().zip(by_service) {
+            if commits.is_empty() {
+                continue;
+            }
+            let mut dora = fact.dora.clone();
+            dora.commits = Some(commits);
+            dora.service = Some(entry.name.clone());
+            dora.team.clone_from(&entry.team);
+            out.push(self.cdevent(RepositoryFact {
+                event_type: fact.event_type,
+                id: derived_id(&[&fact.id, "service", &entry.name]),
+                timestamp: fact.timestamp,
+                subject_id: format!("{}:{}", fact.subject_id, entry.name),
+                content: fact.content.clone(),
+                dora,
+                own: fact.own.clone(),
+            }));
+        }
+        if !elsewhere.is_empty() {
+            fact.dora.commits = Some(elsewhere);
+            out.insert(0, self.cdevent(fact));
+        }
+        out
+    }
+
     /// `customData.dora` with `repository` set.
     pub(crate) fn dora(&self) -> DoraData {
         DoraData {
@@ -187,6 +246,25 @@ pub(crate) struct Commit<'a> {
     /// Passed on (its first line) when it is a string.
     #[serde(default, deserialize_with = "de::lenient")]
     pub(crate) message: Option<String>,
+    /// The files the commit added, modified and removed (GitHub, GitLab; Bitbucket lists
+    /// none): which `[[services]]` it belongs to. Read when they are lists of strings.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub(crate) added: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub(crate) modified: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub(crate) removed: Option<Vec<String>>,
+}
+
+impl Commit<'_> {
+    /// Every file the commit touched.
+    fn files(&self) -> impl Iterator<Item = &str> + Clone {
+        [&self.added, &self.modified, &self.removed]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(String::as_str)
+    }
 }
 
 /// The commits of a push (`data.commits[]`) as `customData.dora.commits` carries them; `after`

@@ -102,6 +102,7 @@ use crate::code_host::{
 use crate::common::{
     insert_some, is_http_url, missing, payload, percent_encode, read, time_or_event_time,
 };
+use crate::services::ServiceMap;
 use crate::transform::{Emitted, TransformError, Transformer, SERVICE_DEPLOYED};
 pub use crate::transform::{
     ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
@@ -137,11 +138,21 @@ impl Default for GithubSettings {
 /// The `github` transformer.
 pub struct GithubTransformer {
     settings: GithubSettings,
+    services: ServiceMap,
 }
 
 impl GithubTransformer {
     pub fn new(settings: GithubSettings) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            services: ServiceMap::default(),
+        }
+    }
+
+    /// The transformer that splits pushes to the repositories of `services` by service.
+    pub fn with_services(mut self, services: ServiceMap) -> Self {
+        self.services = services;
+        self
     }
 }
 
@@ -155,7 +166,7 @@ impl Transformer for GithubTransformer {
             return Ok(Vec::new());
         };
         match github_event {
-            "push" => push(event, payload(event)?),
+            "push" => push(event, payload(event)?, &self.services),
             "pull_request" => pull_request(payload(event)?),
             "deployment_status" => deployment_status(event, payload(event)?),
             "workflow_run" => workflow_run(event, payload(event)?),
@@ -200,8 +211,13 @@ fn repository<'a>(repository: &payload::Repository<'a>) -> Result<Repository<'a>
 // ---------------------------------------------------------------------------------------------
 // push
 
-/// `push` to a branch with commits -> `change.updated` carrying the commits.
-fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
+/// `push` to a branch with commits -> `change.updated` carrying the commits (one per service
+/// the commits touched, for a repository of `[[services]]`).
+fn push(
+    event: &CloudEvent,
+    data: &Value,
+    services: &ServiceMap,
+) -> Result<Vec<Emitted>, TransformError> {
     let kind: payload::PushRef = read(data)?;
     let git_ref = kind.git_ref;
     let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
@@ -241,7 +257,7 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
     insert_some(&mut github, "forced", push.forced);
     insert_some(&mut github, "compare", push.compare);
 
-    Ok(vec![repo.cdevent(RepositoryFact {
+    let fact = RepositoryFact {
         event_type: CHANGE_UPDATED,
         id: repo.id(&["push", git_ref, before, after]),
         timestamp,
@@ -249,7 +265,8 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
         content: repo.change_content(None),
         dora,
         own: github,
-    })])
+    };
+    Ok(repo.push_cdevents(fact, &push.commits, services))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -123,6 +123,7 @@ use crate::code_host::{
     is_full_sha, listed_commits, ListedCommits, Push, Repository, RepositoryFact,
 };
 use crate::common::{insert_some, is_http_url, payload, percent_encode, read, time_or_event_time};
+use crate::services::ServiceMap;
 use crate::transform::{
     Emitted, TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED,
     CHANGE_UPDATED, PIPELINERUN_FINISHED, SERVICE_DEPLOYED,
@@ -173,11 +174,21 @@ impl Default for GitlabSettings {
 /// The `gitlab` transformer.
 pub struct GitlabTransformer {
     settings: GitlabSettings,
+    services: ServiceMap,
 }
 
 impl GitlabTransformer {
     pub fn new(settings: GitlabSettings) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            services: ServiceMap::default(),
+        }
+    }
+
+    /// The transformer that splits pushes to the projects of `services` by service.
+    pub fn with_services(mut self, services: ServiceMap) -> Self {
+        self.services = services;
+        self
     }
 }
 
@@ -191,7 +202,7 @@ impl Transformer for GitlabTransformer {
             return Ok(Vec::new());
         };
         match gitlab_event {
-            "push" => push(event, payload(event)?),
+            "push" => push(event, payload(event)?, &self.services),
             "merge_request" => merge_request(event, payload(event)?),
             "pipeline" => pipeline(event, payload(event)?),
             "deployment" => deployment(event, payload(event)?),
@@ -247,8 +258,13 @@ pub fn gitlab_purl(path_with_namespace: &str, version: Option<&str>, project_url
 // ---------------------------------------------------------------------------------------------
 // push
 
-/// `push` to a branch with commits -> `change.updated` carrying the commits.
-fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
+/// `push` to a branch with commits -> `change.updated` carrying the commits (one per service
+/// the commits touched, for a project of `[[services]]`).
+fn push(
+    event: &CloudEvent,
+    data: &Value,
+    services: &ServiceMap,
+) -> Result<Vec<Emitted>, TransformError> {
     let kind: payload::PushRef = read(data)?;
     let (git_ref, after) = (kind.git_ref, kind.after);
     let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
@@ -291,7 +307,7 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
     insert_some(&mut gitlab, "totalCommitsCount", push.total_commits_count);
     insert_some(&mut gitlab, "projectId", push.project.id);
 
-    Ok(vec![project.cdevent(RepositoryFact {
+    let fact = RepositoryFact {
         event_type: CHANGE_UPDATED,
         id: project.id(&["push", git_ref, before, after]),
         timestamp,
@@ -299,7 +315,8 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
         content: project.change_content(None),
         dora,
         own: gitlab,
-    })])
+    };
+    Ok(project.push_cdevents(fact, &push.commits, services))
 }
 
 // ---------------------------------------------------------------------------------------------
