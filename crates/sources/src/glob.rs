@@ -71,7 +71,10 @@ impl PathGlob {
         if pattern.starts_with('/') {
             return Err(GlobError::Absolute(pattern.to_owned()));
         }
-        if let Some(c) = pattern.chars().find(|c| matches!(c, '[' | ']' | '{' | '}' | '\\')) {
+        if let Some(c) = pattern
+            .chars()
+            .find(|c| matches!(c, '[' | ']' | '{' | '}' | '\\'))
+        {
             return Err(GlobError::Unsupported(pattern.to_owned(), c));
         }
         let segments: Vec<&str> = pattern.split('/').collect();
@@ -140,9 +143,7 @@ fn matches(tokens: &[Token], text: &str) -> bool {
                 Token::InSegment => next[j] || (here.is_some_and(|c| c != '/') && current[j + 1]),
                 Token::AnyText => next[j] || (here.is_some() && current[j + 1]),
                 // Nothing, or text up to and including a `/`, then the rest.
-                Token::AnyDirectories => {
-                    next[j] || (j..n).any(|k| chars[k] == '/' && next[k + 1])
-                }
+                Token::AnyDirectories => next[j] || (j..n).any(|k| chars[k] == '/' && next[k + 1]),
             };
         }
         next = current;

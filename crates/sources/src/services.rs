@@ -184,7 +184,11 @@ mod tests {
     #[test]
     fn a_commit_belongs_to_every_service_whose_paths_it_touches() {
         let map = ServiceMap::new(&[
-            entry("api", &["services/api/**", "libs/common/*.rs"], Some("payments")),
+            entry(
+                "api",
+                &["services/api/**", "libs/common/*.rs"],
+                Some("payments"),
+            ),
             entry("web", &["services/web/**"], None),
         ])
         .unwrap();
@@ -208,8 +212,11 @@ mod tests {
             message(&[entry("api", &[], None)]),
             "services[0].paths: is empty: list the globs of the service's paths"
         );
-        assert!(message(&[entry("api", &["a/**"], None), entry("web", &["ok", "x/a**"], None)])
-            .starts_with("services[1].paths[1]: \"x/a**\" has '**' inside a segment"));
+        assert!(message(&[
+            entry("api", &["a/**"], None),
+            entry("web", &["ok", "x/a**"], None)
+        ])
+        .starts_with("services[1].paths[1]: \"x/a**\" has '**' inside a segment"));
         assert!(message(&[entry(" ", &["a"], None)]).starts_with("services[0].name:"));
         let mut bad = entry("api", &["a"], None);
         bad.repository = "monorepo".into();
@@ -231,6 +238,9 @@ mod tests {
             "name": "api", "repository": "acme/monorepo", "paths": ["a/**"], "owner": "x"
         }))
         .unwrap_err();
-        assert!(error.to_string().contains("unknown field `owner`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown field `owner`"),
+            "{error}"
+        );
     }
 }
