@@ -1,5 +1,5 @@
-//! Glob patterns, shared by the sources that match names with them: Jenkins deploy jobs
-//! ([`matches_text`], `*` is any text) and the paths of `[[services]]` ([`PathGlob`], `*` stays
+//! Glob patterns, shared by the sources that match names with them: Jenkins deploy jobs and
+//! Tekton deploy pipelines ([`matches_text`], `*` is any text, `?` any one character) and the paths of `[[services]]` ([`PathGlob`], `*` stays
 //! within one path segment and `**` crosses `/`).
 //!
 //! No character classes and no escapes: `[`, `]`, `{`, `}` and `\` are refused in path globs
@@ -8,12 +8,13 @@
 use std::fmt;
 
 /// Whether `name` matches `pattern`, where `*` stands for any text (none included, `/`
-/// included) and every other character for itself.
+/// included), `?` for any one character and every other character for itself.
 pub fn matches_text(pattern: &str, name: &str) -> bool {
     let tokens: Vec<Token> = pattern
         .chars()
         .map(|c| match c {
             '*' => Token::AnyText,
+            '?' => Token::AnyChar,
             c => Token::Char(c),
         })
         .collect();
@@ -25,8 +26,10 @@ pub fn matches_text(pattern: &str, name: &str) -> bool {
 enum Token {
     /// This character.
     Char(char),
-    /// `?`: one character other than `/`.
+    /// `?` in a path glob: one character other than `/`.
     OneChar,
+    /// `?` of [`matches_text`]: any one character.
+    AnyChar,
     /// `*` in a path glob: any text without `/`.
     InSegment,
     /// `**` (a whole segment, at the end or before `/`), and `*` of [`matches_text`]: any text.
@@ -139,6 +142,7 @@ fn matches(tokens: &[Token], text: &str) -> bool {
             current[j] = match *token {
                 Token::Char(c) => here == Some(c) && next[j + 1],
                 Token::OneChar => here.is_some_and(|c| c != '/') && next[j + 1],
+                Token::AnyChar => here.is_some() && next[j + 1],
                 // Match nothing here, or one more character and stay on the star.
                 Token::InSegment => next[j] || (here.is_some_and(|c| c != '/') && current[j + 1]),
                 Token::AnyText => next[j] || (here.is_some() && current[j + 1]),
@@ -172,7 +176,9 @@ mod tests {
             ("a*b*c", "ab", false),
             ("ab*ba", "aba", false),
             ("a?c", "a?c", true),
-            ("a?c", "abc", false),
+            ("a?c", "abc", true),
+            ("a?c", "a/c", true),
+            ("a?c", "ac", false),
         ] {
             assert_eq!(matches_text(pattern, name), expected, "{pattern} ~ {name}");
         }

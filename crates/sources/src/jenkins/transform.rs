@@ -9,7 +9,8 @@
 //! # What counts
 //!
 //! A finished build of a **deploy job** (its full name matches one of
-//! [`JenkinsSettings::deploy_jobs`], `*` standing for any text) is a deployment:
+//! [`JenkinsSettings::deploy_jobs`], `*` standing for any text, `?` for any one character) is
+//! a deployment:
 //!
 //! | `build.status` | CDEvent |
 //! |---|---|
@@ -50,7 +51,8 @@ pub const PIPELINERUN_FINISHED_V01: &str = "dev.cdevents.pipelinerun.finished.0.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JenkinsSettings {
-    /// Full names of the jobs whose builds are deployments; `*` stands for any text.
+    /// Full names of the jobs whose builds are deployments; `*` stands for any text, `?` for
+    /// any one character.
     pub deploy_jobs: Vec<String>,
     /// The build parameter naming the service; the job's last name segment when absent.
     pub service_param: String,
