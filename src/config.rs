@@ -494,6 +494,53 @@ transformers = ["cdevents"]
         assert_eq!(jenkins.retry_initial, Duration::from_secs(1));
         assert_eq!(jenkins.retry_max, Duration::from_secs(300));
     }
+
+    #[test]
+    fn services_are_checked_at_load_with_errors_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dora.toml");
+        let entry = "[[services]]\nname = \"api\"\nrepository = \"acme/monorepo\"\n";
+        for (bad, expected) in [
+            (
+                format!("{entry}paths = []\n"),
+                "services[0].paths: is empty",
+            ),
+            (
+                format!("{entry}paths = [\"ok/**\", \"services/a**\"]\n"),
+                "services[0].paths[1]: \"services/a**\" has '**' inside a segment",
+            ),
+            (
+                format!("{entry}paths = [\"a/**\"]\nowners = [\"x\"]\n"),
+                "found `owners`",
+            ),
+            (
+                "[[services]]\nname = \"api\"\npaths = [\"a/**\"]\n".to_owned(),
+                "missing field `repository`",
+            ),
+        ] {
+            std::fs::write(&path, &bad).unwrap();
+            let error = format!(
+                "{:#}",
+                Settings::load(Some(&path), &Overrides::default()).unwrap_err()
+            );
+            assert!(error.contains(expected), "{bad}: {error}");
+        }
+        let good = format!(
+            "{entry}paths = [\"services/api/**\"]\nteam = \"payments\"\n\
+             [[services]]\nname = \"web\"\nrepository = \"acme/monorepo\"\n\
+             paths = [\"services/web/**\"]\nteam = \"frontend\"\n\
+             [dora.teams]\nweb = \"storefront\"\n"
+        );
+        std::fs::write(&path, good).unwrap();
+        let settings = Settings::load(Some(&path), &Overrides::default()).unwrap();
+        let teams = settings.dora_settings().unwrap().teams;
+        assert_eq!(teams["api"], "payments");
+        assert_eq!(teams["web"], "storefront", "[dora] teams wins");
+        assert_eq!(
+            settings.overridden_teams(),
+            [("web".into(), "frontend".into(), "storefront".into())]
+        );
+    }
 }
 
 #[cfg(test)]
@@ -608,6 +655,27 @@ mod example_file {
             Settings::load(Some(&file), &Overrides::default()).unwrap_err()
         );
         assert!(error.contains("subjects"), "{error}");
+    }
+
+    /// The `[[services]]` the example shows, commented out, load once uncommented.
+    #[test]
+    fn the_example_services_load() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dora-events.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text
+            .find("# [[services]]")
+            .expect("the example shows [[services]]");
+        let services: String = text[start..]
+            .lines()
+            .take_while(|line| line.starts_with('#'))
+            .map(|line| format!("{}\n", line.strip_prefix("# ").unwrap_or("")))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dora.toml");
+        std::fs::write(&file, &services).unwrap();
+        let loaded = Settings::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(loaded.services.len(), 2);
+        assert_eq!(loaded.dora_settings().unwrap().teams["api"], "payments");
     }
 
     #[test]
