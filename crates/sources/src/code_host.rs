@@ -416,10 +416,57 @@ pub(crate) fn label_value<'a>(
     })
 }
 
+/// The team a pull/merge request's labels name: the rest of the first label that starts with
+/// `prefix` (compared without case; `team/payments` with the prefix `team/`, GitLab's scoped
+/// `team::payments` with `team::`). Labels are objects with their name under `key` (GitHub's
+/// `name`, GitLab's `title`) or bare names; others are skipped. `None` when `prefix` is empty.
+pub(crate) fn team_label(labels: &[Value], key: &str, prefix: &str) -> Option<String> {
+    let prefix = prefix.trim();
+    if prefix.is_empty() {
+        return None;
+    }
+    labels.iter().find_map(|label| {
+        let name = label.as_str().or_else(|| label.get(key)?.as_str())?;
+        let head = name.get(..prefix.len())?;
+        let team = name[prefix.len()..].trim();
+        (head.eq_ignore_ascii_case(prefix) && !team.is_empty()).then(|| team.to_owned())
+    })
+}
+
 /// The configured default environment of incidents, else `fallback`.
 pub(crate) fn default_environment<'a>(setting: &'a str, fallback: &'a str) -> &'a str {
     match setting.trim() {
         "" => fallback,
         environment => environment,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_team_label_is_the_first_with_the_prefix_and_a_name_after_it() {
+        let labels = [
+            json!({"name": "bug"}),
+            json!({"name": "team/"}),
+            json!("TEAM/Payments "),
+            json!({"name": "team/checkout"}),
+            json!(5),
+        ];
+        assert_eq!(
+            team_label(&labels, "name", "team/"),
+            Some("Payments".into())
+        );
+        assert_eq!(team_label(&labels, "name", ""), None);
+        assert_eq!(team_label(&labels, "title", "squad:"), None);
+        let scoped = [json!({"title": "team::payments"})];
+        assert_eq!(
+            team_label(&scoped, "title", "team::"),
+            Some("payments".into())
+        );
+        // A multi-byte label shorter than the prefix, or cut inside a character, is no match.
+        assert_eq!(team_label(&[json!("é")], "name", "team/"), None);
+        assert_eq!(team_label(&[json!("téam/x")], "name", "te/"), None);
     }
 }

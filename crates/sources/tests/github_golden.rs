@@ -396,3 +396,24 @@ fn a_monorepo_push_is_one_change_per_service_its_commits_touched() {
     // A repository no [[services]] entry names: the very same output.
     assert_eq!(run("cdviz-push-main-other-repository"), plain);
 }
+
+#[test]
+fn a_team_label_puts_the_pull_request_in_that_team() {
+    // octokit's opened pull request with a second label, `team/payments`; the prefix is set as
+    // `Team/` (compared without case).
+    let mut labelled = one("derived-pull-request-opened-team-label");
+    assert_eq!(labelled["customData"]["dora"]["team"], "payments");
+    let plain = one("octokit-pull-request-opened");
+    assert!(plain["customData"]["dora"].get("team").is_none());
+    // The label changes nothing else.
+    labelled["customData"]["dora"]
+        .as_object_mut()
+        .unwrap()
+        .remove("team");
+    assert_eq!(labelled, plain);
+    // Without the prefix set (the default), the label is just a label.
+    let dir = fixtures().join("derived-pull-request-opened-team-label");
+    let event = common::input_event(&dir);
+    let default = transform_with(WithServices::default(), &event);
+    assert!(default[0]["customData"]["dora"].get("team").is_none());
+}

@@ -405,3 +405,18 @@ fn a_monorepo_push_is_one_change_per_service_its_commits_touched() {
         format!("{}:app", plain[0]["subject"]["id"].as_str().unwrap())
     );
 }
+
+#[test]
+fn a_scoped_team_label_puts_the_merge_request_in_that_team() {
+    // The documented merge request, merged, with a second label `team::payments` (GitLab's
+    // scoped labels); the prefix is `team::`.
+    let mut labelled = one("derived-merge-request-merged-team-label");
+    assert_eq!(labelled["customData"]["dora"]["team"], "payments");
+    let plain = one("derived-merge-request-merged");
+    assert!(plain["customData"]["dora"].get("team").is_none());
+    labelled["customData"]["dora"]
+        .as_object_mut()
+        .unwrap()
+        .remove("team");
+    assert_eq!(labelled, plain, "the label changes nothing else");
+}

@@ -96,7 +96,7 @@ use serde_json::{json, Map, Value};
 
 use super::payload;
 use crate::code_host::{
-    default_environment, label_value, listed_commits, IncidentIssue, Push, Repository,
+    default_environment, label_value, listed_commits, team_label, IncidentIssue, Push, Repository,
     RepositoryFact,
 };
 use crate::common::{
@@ -124,6 +124,9 @@ pub struct GithubSettings {
     /// The environment of an incident whose issue has no `env:<name>` or `environment:<name>`
     /// label (default `"production"`; the incident schemas require an environment).
     pub default_environment: String,
+    /// A pull request label `<prefix><team>` (e.g. `team/payments` with `"team/"`) puts the
+    /// request's changes in that team: `customData.dora.team`. Empty (the default): off.
+    pub team_label_prefix: String,
 }
 
 impl Default for GithubSettings {
@@ -131,6 +134,7 @@ impl Default for GithubSettings {
         Self {
             incident_label: "incident".into(),
             default_environment: DEFAULT_ENVIRONMENT.into(),
+            team_label_prefix: String::new(),
         }
     }
 }
@@ -167,7 +171,7 @@ impl Transformer for GithubTransformer {
         };
         match github_event {
             "push" => push(event, payload(event)?, &self.services),
-            "pull_request" => pull_request(payload(event)?),
+            "pull_request" => pull_request(&self.settings, payload(event)?),
             "deployment_status" => deployment_status(event, payload(event)?),
             "workflow_run" => workflow_run(event, payload(event)?),
             "issues" => issues(&self.settings, event, payload(event)?),
@@ -273,7 +277,7 @@ fn push(
 // pull_request
 
 /// `pull_request` opened -> `change.created`; closed -> `change.merged` or `change.abandoned`.
-fn pull_request(data: &Value) -> Result<Vec<Emitted>, TransformError> {
+fn pull_request(settings: &GithubSettings, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let action = read::<payload::Action>(data)?.action;
     if action != "opened" && action != "closed" {
         return Ok(Vec::new());
@@ -295,6 +299,8 @@ fn pull_request(data: &Value) -> Result<Vec<Emitted>, TransformError> {
         pull.base.and_then(|base| base.git_ref),
     );
     dora.created_at = Some(format_rfc3339(&pull.created_at));
+    let labels = pull.labels.as_deref().unwrap_or_default();
+    dora.team = team_label(labels, "name", &settings.team_label_prefix);
     let mut github = Map::new();
     insert_some(&mut github, "url", pull.html_url);
     insert_some(&mut github, "commit_count", pull.commits);

@@ -120,7 +120,7 @@ use serde_json::{json, Map, Value};
 
 use super::payload;
 use crate::code_host::{
-    is_full_sha, listed_commits, ListedCommits, Push, Repository, RepositoryFact,
+    is_full_sha, listed_commits, team_label, ListedCommits, Push, Repository, RepositoryFact,
 };
 use crate::common::{insert_some, is_http_url, payload, percent_encode, read, time_or_event_time};
 use crate::services::ServiceMap;
@@ -160,6 +160,10 @@ pub struct GitlabSettings {
     /// The environment of an incident without an `env::<name>` label (default `"production"`;
     /// the incident schemas require an environment).
     pub default_environment: String,
+    /// A merge request label `<prefix><team>` (e.g. the scoped label `team::payments` with
+    /// `"team::"`) puts the request's changes in that team: `customData.dora.team`. Empty (the
+    /// default): off.
+    pub team_label_prefix: String,
 }
 
 impl Default for GitlabSettings {
@@ -167,6 +171,7 @@ impl Default for GitlabSettings {
         Self {
             incident_label: "incident".into(),
             default_environment: DEFAULT_ENVIRONMENT.into(),
+            team_label_prefix: String::new(),
         }
     }
 }
@@ -203,7 +208,7 @@ impl Transformer for GitlabTransformer {
         };
         match gitlab_event {
             "push" => push(event, payload(event)?, &self.services),
-            "merge_request" => merge_request(event, payload(event)?),
+            "merge_request" => merge_request(&self.settings, event, payload(event)?),
             "pipeline" => pipeline(event, payload(event)?),
             "deployment" => deployment(event, payload(event)?),
             "issue" | "confidential_issue" => issue(&self.settings, event, payload(event)?),
@@ -324,7 +329,11 @@ fn push(
 
 /// `merge_request` open -> `change.created`; merge -> `change.merged`; close ->
 /// `change.abandoned`.
-fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
+fn merge_request(
+    settings: &GitlabSettings,
+    event: &CloudEvent,
+    data: &Value,
+) -> Result<Vec<Emitted>, TransformError> {
     let action = read::<payload::Attributes<payload::Action>>(data)?
         .object_attributes
         .action;
@@ -340,6 +349,8 @@ fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Trans
     let iid = merge.iid.to_string();
 
     let (mut dora, mut gitlab) = merge_request_details(&merge, &project);
+    let labels = merge.labels.as_deref().unwrap_or_default();
+    dora.team = team_label(labels, "title", &settings.team_label_prefix);
 
     let mut description = None;
     let subject_id = format!("{}!{iid}", project.path);
