@@ -611,20 +611,24 @@ mod example_file {
         );
     }
 
+    /// The lines of the example file from `start` on that are commented out with `# `,
+    /// uncommented.
+    fn commented_out(start: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dora-events.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let at = text.find(start).expect("the example shows it");
+        text[at..]
+            .lines()
+            .map_while(|line| line.strip_prefix("# "))
+            .map(|line| format!("{line}\n"))
+            .collect()
+    }
+
     /// The `[auth.oidc]` table the example shows, commented out, loads once uncommented; without
     /// subjects it is refused.
     #[test]
     fn the_example_oidc_table_loads() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dora-events.example.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let start = text
-            .find("# [auth.oidc]")
-            .expect("the example shows [auth.oidc]");
-        let table: String = text[start..]
-            .lines()
-            .take_while(|line| line.starts_with("# "))
-            .map(|line| format!("{}\n", &line[2..]))
-            .collect();
+        let table = commented_out("# [auth.oidc]");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("dora.toml");
         std::fs::write(&file, &table).unwrap();
@@ -660,16 +664,7 @@ mod example_file {
     /// The `[[services]]` the example shows, commented out, load once uncommented.
     #[test]
     fn the_example_services_load() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dora-events.example.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let start = text
-            .find("# [[services]]")
-            .expect("the example shows [[services]]");
-        let services: String = text[start..]
-            .lines()
-            .take_while(|line| line.starts_with('#'))
-            .map(|line| format!("{}\n", line.strip_prefix("# ").unwrap_or("")))
-            .collect();
+        let services = commented_out("# [[services]]");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("dora.toml");
         std::fs::write(&file, &services).unwrap();

@@ -156,6 +156,7 @@ fn matches(tokens: &[Token], text: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

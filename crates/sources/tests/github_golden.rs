@@ -27,8 +27,10 @@ golden_tool!("github", WithServices<GithubSettings>, transformer, golden_minimum
 
 /// The transformer of a case: its `[sources.github]` and `[[services]]`.
 fn transformer(settings: WithServices<GithubSettings>) -> GithubTransformer {
-    let services = settings.service_map();
-    GithubTransformer::new(settings.tool).with_services(services)
+    GithubTransformer::new(GithubSettings {
+        services: settings.service_map(),
+        ..settings.tool
+    })
 }
 
 #[test]

@@ -29,8 +29,10 @@ golden_tool!("gitlab", WithServices<GitlabSettings>, transformer, golden_minimum
 
 /// The transformer of a case: its `[sources.gitlab]` and `[[services]]`.
 fn transformer(settings: WithServices<GitlabSettings>) -> GitlabTransformer {
-    let services = settings.service_map();
-    GitlabTransformer::new(settings.tool).with_services(services)
+    GitlabTransformer::new(GitlabSettings {
+        services: settings.service_map(),
+        ..settings.tool
+    })
 }
 
 #[test]

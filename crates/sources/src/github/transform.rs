@@ -127,6 +127,10 @@ pub struct GithubSettings {
     /// A pull request label `<prefix><team>` (e.g. `team/payments` with `"team/"`) puts the
     /// request's changes in that team: `customData.dora.team`. Empty (the default): off.
     pub team_label_prefix: String,
+    /// The top-level `[[services]]` (not a key of this table): pushes to their repositories
+    /// are split by service.
+    #[serde(skip)]
+    pub services: ServiceMap,
 }
 
 impl Default for GithubSettings {
@@ -135,6 +139,7 @@ impl Default for GithubSettings {
             incident_label: "incident".into(),
             default_environment: DEFAULT_ENVIRONMENT.into(),
             team_label_prefix: String::new(),
+            services: ServiceMap::default(),
         }
     }
 }
@@ -142,21 +147,11 @@ impl Default for GithubSettings {
 /// The `github` transformer.
 pub struct GithubTransformer {
     settings: GithubSettings,
-    services: ServiceMap,
 }
 
 impl GithubTransformer {
     pub fn new(settings: GithubSettings) -> Self {
-        Self {
-            settings,
-            services: ServiceMap::default(),
-        }
-    }
-
-    /// The transformer that splits pushes to the repositories of `services` by service.
-    pub fn with_services(mut self, services: ServiceMap) -> Self {
-        self.services = services;
-        self
+        Self { settings }
     }
 }
 
@@ -170,7 +165,7 @@ impl Transformer for GithubTransformer {
             return Ok(Vec::new());
         };
         match github_event {
-            "push" => push(event, payload(event)?, &self.services),
+            "push" => push(event, payload(event)?, &self.settings.services),
             "pull_request" => pull_request(&self.settings, payload(event)?),
             "deployment_status" => deployment_status(event, payload(event)?),
             "workflow_run" => workflow_run(event, payload(event)?),

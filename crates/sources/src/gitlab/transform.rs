@@ -164,6 +164,10 @@ pub struct GitlabSettings {
     /// `"team::"`) puts the request's changes in that team: `customData.dora.team`. Empty (the
     /// default): off.
     pub team_label_prefix: String,
+    /// The top-level `[[services]]` (not a key of this table): pushes to their repositories
+    /// are split by service.
+    #[serde(skip)]
+    pub services: ServiceMap,
 }
 
 impl Default for GitlabSettings {
@@ -172,6 +176,7 @@ impl Default for GitlabSettings {
             incident_label: "incident".into(),
             default_environment: DEFAULT_ENVIRONMENT.into(),
             team_label_prefix: String::new(),
+            services: ServiceMap::default(),
         }
     }
 }
@@ -179,21 +184,11 @@ impl Default for GitlabSettings {
 /// The `gitlab` transformer.
 pub struct GitlabTransformer {
     settings: GitlabSettings,
-    services: ServiceMap,
 }
 
 impl GitlabTransformer {
     pub fn new(settings: GitlabSettings) -> Self {
-        Self {
-            settings,
-            services: ServiceMap::default(),
-        }
-    }
-
-    /// The transformer that splits pushes to the projects of `services` by service.
-    pub fn with_services(mut self, services: ServiceMap) -> Self {
-        self.services = services;
-        self
+        Self { settings }
     }
 }
 
@@ -207,7 +202,7 @@ impl Transformer for GitlabTransformer {
             return Ok(Vec::new());
         };
         match gitlab_event {
-            "push" => push(event, payload(event)?, &self.services),
+            "push" => push(event, payload(event)?, &self.settings.services),
             "merge_request" => merge_request(&self.settings, event, payload(event)?),
             "pipeline" => pipeline(event, payload(event)?),
             "deployment" => deployment(event, payload(event)?),
