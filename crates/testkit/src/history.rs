@@ -177,7 +177,7 @@ fn merged_request(g: &mut Lcg, n: u64, events: &mut Vec<Value>) {
     if g.chance(2) {
         let at = time(g, 480);
         let (own, own_at, merged_at) = (sha(g), time(g, 400), time(g, 480));
-        if n % 4 == 0 {
+        if n.is_multiple_of(4) {
             for (service, commit) in [("api", own.clone()), ("web", format!("b{}", &own[1..]))] {
                 events.push(cdevent(
                     &format!("push-{n}-{service}"),
