@@ -670,13 +670,13 @@ pub(crate) mod tests {
         record
     }
 
-    #[test]
-    fn a_request_landed_by_the_pushes_of_two_services_counts_once_per_service() {
+    /// A merged request of no service and the push of its merge, split by `[[services]]`.
+    fn monorepo_observations() -> Vec<ObservationRecord> {
         // acme/mono#7 (no service) opened Jan 1 09:00, merged Jan 2 10:00 as m. The push of its
         // merge comes split by [[services]]: api's change (c1, Jan 1 08:00, and m), web's (c2,
         // Jan 1 08:30, and m), and the rest (c0, a README, Jan 1 07:00). An artifact was built
         // from the request.
-        let observations = vec![
+        vec![
             of_service(
                 merged(
                     "acme/mono#7",
@@ -724,7 +724,12 @@ pub(crate) mod tests {
                 ),
                 None,
             ),
-        ];
+        ]
+    }
+
+    #[test]
+    fn a_request_landed_by_the_pushes_of_two_services_counts_once_per_service() {
+        let observations = monorepo_observations();
         let rows = || FactRows {
             deployments: Vec::new(),
             observations: observations.clone(),
