@@ -115,7 +115,7 @@ impl Application {
         }
         let auth = start_auth(settings, role, shutdown)?;
         let telemetry = Telemetry::new();
-        let api_state = start_api_state(role, settings, store, &telemetry, &auth);
+        let api_state = start_api_state(role, settings, store, &telemetry, &auth)?;
         let routes = http_routes(role, settings, store, &auth, api_state, wakes.raw_committed);
         let app = into_service(routes, &auth, &telemetry);
 
@@ -281,10 +281,10 @@ fn start_api_state(
     store: &Store,
     telemetry: &Arc<Telemetry>,
     auth: &Authenticator,
-) -> dora_api::ApiState {
+) -> anyhow::Result<dora_api::ApiState> {
     let api_state = dora_api::ApiState::new(
         store.clone(),
-        settings.dora.clone(),
+        settings.dora_settings()?,
         Arc::clone(telemetry),
         dora_api::Serves {
             ingest: role.runs(Role::Ingest),
@@ -300,7 +300,7 @@ fn start_api_state(
             }
         });
     }
-    api_state
+    Ok(api_state)
 }
 
 /// The routes of `role`, with their description: health always, ingest and queries by role.

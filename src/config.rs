@@ -12,6 +12,7 @@ use dora_pipeline::functions::{check_functions, FunctionConfig};
 use dora_pipeline::routing::{default_routes, RouteConfig, RoutingTable};
 use dora_pipeline::transformers::rules::RuleConfig;
 use dora_pipeline::transformers::SourcesConfig;
+use dora_sources::services::{ServiceConfig, ServiceMap};
 use dora_sources::WebhookSettings;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -54,6 +55,9 @@ pub struct Settings {
     pub rules: Vec<RuleConfig>,
     /// `[sources.*]`: options of the built-in transformers.
     pub sources: SourcesConfig,
+    /// `[[services]]`: the services of monorepos, by repository and path globs, with their
+    /// teams (METRICS.md, "Monorepo services and teams").
+    pub services: Vec<ServiceConfig>,
     /// `[functions.<name>]`: external functions, named `http:<name>` by routes
     /// (docs/integrations/functions.md).
     pub functions: BTreeMap<String, FunctionConfig>,
@@ -138,6 +142,7 @@ impl Default for Settings {
             routes: default_routes(),
             rules: Vec::new(),
             sources: SourcesConfig::default(),
+            services: Vec::new(),
             functions: BTreeMap::new(),
             webhooks: WebhookSettings::default(),
             dora: DoraSettings::default(),
@@ -238,11 +243,49 @@ fn list_items(value: &str) -> Vec<String> {
 }
 
 impl Settings {
-    /// Compiles the routes and the rules (routes may name the configured functions).
+    /// Compiles the routes and the rules (routes may name the configured functions); the
+    /// code-host transformers get `[[services]]`.
     pub fn routing_table(&self) -> anyhow::Result<RoutingTable> {
         let functions: Vec<&str> = self.functions.keys().map(String::as_str).collect();
-        RoutingTable::with_functions(&self.routes, &self.sources, &self.rules, &functions)
+        let sources = SourcesConfig {
+            services: self.service_map()?,
+            ..self.sources.clone()
+        };
+        RoutingTable::with_functions(&self.routes, &sources, &self.rules, &functions)
             .context("invalid routes or rules")
+    }
+
+    /// `[[services]]`, checked and compiled.
+    pub fn service_map(&self) -> anyhow::Result<ServiceMap> {
+        ServiceMap::new(&self.services).context("invalid [[services]]")
+    }
+
+    /// `[dora]` with the teams of `[[services]]` added to `[dora] teams`; where both name a
+    /// service, `[dora] teams` wins (the one map the whole deployment shares, and what an
+    /// operator overrides with `DORA_DORA__TEAMS__<service>`).
+    pub fn dora_settings(&self) -> anyhow::Result<DoraSettings> {
+        let mut dora = self.dora.clone();
+        for (service, team) in self.service_map()?.teams() {
+            dora.teams
+                .entry(service.to_owned())
+                .or_insert_with(|| team.to_owned());
+        }
+        Ok(dora)
+    }
+
+    /// The services whose `[[services]]` team `[dora] teams` overrides: `(service, [[services]]
+    /// team, [dora] team)`, for `config check` to say so.
+    pub fn overridden_teams(&self) -> Vec<(String, String, String)> {
+        let Ok(map) = self.service_map() else {
+            return Vec::new();
+        };
+        map.teams()
+            .into_iter()
+            .filter_map(|(service, team)| {
+                let winner = self.dora.teams.get(service)?;
+                (winner != team).then(|| (service.to_owned(), team.to_owned(), winner.clone()))
+            })
+            .collect()
     }
 
     /// Loads the layers and checks the result (routes compile, limits make sense).
@@ -290,6 +333,7 @@ impl Settings {
 
     /// Checks what serde cannot: the routing table (and the rules compile) and the limits.
     pub fn check(&self) -> anyhow::Result<()> {
+        self.service_map()?;
         self.routing_table()?;
         self.auth.validate()?;
         check_functions(&self.functions).context("invalid [functions]")?;
@@ -450,6 +494,53 @@ transformers = ["cdevents"]
         assert_eq!(jenkins.retry_initial, Duration::from_secs(1));
         assert_eq!(jenkins.retry_max, Duration::from_secs(300));
     }
+
+    #[test]
+    fn services_are_checked_at_load_with_errors_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dora.toml");
+        let entry = "[[services]]\nname = \"api\"\nrepository = \"acme/monorepo\"\n";
+        for (bad, expected) in [
+            (
+                format!("{entry}paths = []\n"),
+                "services[0].paths: is empty",
+            ),
+            (
+                format!("{entry}paths = [\"ok/**\", \"services/a**\"]\n"),
+                "services[0].paths[1]: \"services/a**\" has '**' inside a segment",
+            ),
+            (
+                format!("{entry}paths = [\"a/**\"]\nowners = [\"x\"]\n"),
+                "found `owners`",
+            ),
+            (
+                "[[services]]\nname = \"api\"\npaths = [\"a/**\"]\n".to_owned(),
+                "missing field `repository`",
+            ),
+        ] {
+            std::fs::write(&path, &bad).unwrap();
+            let error = format!(
+                "{:#}",
+                Settings::load(Some(&path), &Overrides::default()).unwrap_err()
+            );
+            assert!(error.contains(expected), "{bad}: {error}");
+        }
+        let good = format!(
+            "{entry}paths = [\"services/api/**\"]\nteam = \"payments\"\n\
+             [[services]]\nname = \"web\"\nrepository = \"acme/monorepo\"\n\
+             paths = [\"services/web/**\"]\nteam = \"frontend\"\n\
+             [dora.teams]\nweb = \"storefront\"\n"
+        );
+        std::fs::write(&path, good).unwrap();
+        let settings = Settings::load(Some(&path), &Overrides::default()).unwrap();
+        let teams = settings.dora_settings().unwrap().teams;
+        assert_eq!(teams["api"], "payments");
+        assert_eq!(teams["web"], "storefront", "[dora] teams wins");
+        assert_eq!(
+            settings.overridden_teams(),
+            [("web".into(), "frontend".into(), "storefront".into())]
+        );
+    }
 }
 
 #[cfg(test)]
@@ -520,20 +611,24 @@ mod example_file {
         );
     }
 
+    /// The lines of the example file from `start` on that are commented out with `# `,
+    /// uncommented.
+    fn commented_out(start: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dora-events.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let at = text.find(start).expect("the example shows it");
+        text[at..]
+            .lines()
+            .map_while(|line| line.strip_prefix("# "))
+            .map(|line| format!("{line}\n"))
+            .collect()
+    }
+
     /// The `[auth.oidc]` table the example shows, commented out, loads once uncommented; without
     /// subjects it is refused.
     #[test]
     fn the_example_oidc_table_loads() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dora-events.example.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let start = text
-            .find("# [auth.oidc]")
-            .expect("the example shows [auth.oidc]");
-        let table: String = text[start..]
-            .lines()
-            .take_while(|line| line.starts_with("# "))
-            .map(|line| format!("{}\n", &line[2..]))
-            .collect();
+        let table = commented_out("# [auth.oidc]");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("dora.toml");
         std::fs::write(&file, &table).unwrap();
@@ -564,6 +659,18 @@ mod example_file {
             Settings::load(Some(&file), &Overrides::default()).unwrap_err()
         );
         assert!(error.contains("subjects"), "{error}");
+    }
+
+    /// The `[[services]]` the example shows, commented out, load once uncommented.
+    #[test]
+    fn the_example_services_load() {
+        let services = commented_out("# [[services]]");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dora.toml");
+        std::fs::write(&file, &services).unwrap();
+        let loaded = Settings::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(loaded.services.len(), 2);
+        assert_eq!(loaded.dora_settings().unwrap().teams["api"], "payments");
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     oidc.subjects.join(", ")
                 );
             }
+            for (service, ours, winner) in settings.overridden_teams() {
+                println!(
+                    "service {service}: team {winner:?} from [dora] teams, not {ours:?} from [[services]]"
+                );
+            }
             let unsigned = settings.webhooks.unsigned();
             if !unsigned.is_empty() {
                 println!(

@@ -59,7 +59,8 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             let settings = global.settings()?;
             let store = super::open_existing(&settings.database_url).await?;
             let body =
-                dora_events::metrics::from_store(store.clone(), &settings.dora, &query).await;
+                dora_events::metrics::from_store(store.clone(), &settings.dora_settings()?, &query)
+                    .await;
             store.close().await;
             body?
         }

@@ -42,6 +42,7 @@ mod ingest;
 mod jenkins;
 mod jira;
 mod keptn;
+mod monorepo;
 mod observability;
 mod oidc;
 mod openapi;

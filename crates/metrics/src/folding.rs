@@ -136,16 +136,7 @@ impl ChangeDrafts {
                 change.deployment_refs.sort_unstable();
             }
         }
-        for commit in observation.commits() {
-            match change
-                .commits
-                .iter_mut()
-                .find(|c| c.sha.eq_ignore_ascii_case(&commit.sha))
-            {
-                Some(known) => known.at = known.at.or(commit.at),
-                None => change.commits.push(commit),
-            }
-        }
+        add_commits(change, observation.commits().into_iter());
     }
 }
 
@@ -205,6 +196,13 @@ fn absorb_listed_commits(changes: &mut BTreeMap<String, Change>, listed: &BTreeS
 /// is; a push that lands several requests gives them its commits without timestamps. The
 /// request's start is then its earliest such commit, else its creation as before (METRICS.md,
 /// "One change per merged request").
+///
+/// In a monorepo (`[[services]]`) the push comes as one change per service its commits touched.
+/// A request naming no service that such a push lands **follows the push** instead: each
+/// service's change takes the request's times, merge SHA, commits, artifacts and deployments
+/// (with the same rule for its own commits' timestamps), and the request disappears, so the
+/// request counts once per service, at that service's deployment (METRICS.md, "Monorepo
+/// services and teams").
 fn absorb_landing_pushes(changes: &mut BTreeMap<String, Change>) {
     let requests: HashMap<String, String> = changes
         .values()
@@ -226,44 +224,123 @@ fn absorb_landing_pushes(changes: &mut BTreeMap<String, Change>) {
             (!landed.is_empty()).then(|| (push.id.clone(), landed.into_iter().collect()))
         })
         .collect();
+    let of_a_service: BTreeSet<String> = changes
+        .values()
+        .filter(|c| c.service.is_some())
+        .map(|c| c.id.clone())
+        .collect();
+    let has_service = |id: &String| of_a_service.contains(id);
+    // Requests of no service landed by a push of a service: they follow their pushes.
+    let following: BTreeSet<String> = landings
+        .iter()
+        .filter(|(push, _)| has_service(push))
+        .flat_map(|(_, landed)| landed.iter().filter(|r| !has_service(r)).cloned())
+        .collect();
+    let mut followed = Vec::new();
     for (push_id, landed) in landings {
-        let Some(push) = changes.remove(&push_id) else {
-            continue;
-        };
-        // Several requests landed at once: whose commit is whose is unknown, so none of them
-        // takes the push's timestamps.
-        let single = landed.len() == 1;
-        for request_id in landed {
-            let Some(request) = changes.get_mut(&request_id) else {
-                continue;
-            };
-            let opened = request.created_at;
-            for commit in &push.commits {
-                let at = commit
-                    .at
-                    .filter(|at| single && opened.is_some_and(|opened| *at <= opened));
-                match request
-                    .commits
-                    .iter_mut()
-                    .find(|c| c.sha.eq_ignore_ascii_case(&commit.sha))
-                {
-                    Some(known) => known.at = earliest(known.at, at),
-                    None => request.commits.push(Commit {
-                        sha: commit.sha.clone(),
-                        at,
-                    }),
-                }
-            }
-            for &id in &push.deployment_refs {
-                if !request.deployment_refs.contains(&id) {
-                    request.deployment_refs.push(id);
-                }
-            }
-            request.deployment_refs.sort_unstable();
-            request.service = request.service.take().or(push.service.clone());
-            request.repository = request.repository.take().or(push.repository.clone());
+        if has_service(&push_id) && landed.iter().any(|r| following.contains(r)) {
+            followed.push((push_id, landed));
+        } else {
+            fold_into_requests(changes, &push_id, landed);
         }
     }
+    for (push_id, landed) in followed {
+        let landed: Vec<Change> = landed
+            .iter()
+            .filter(|id| following.contains(*id))
+            .filter_map(|id| changes.get(id).cloned())
+            .collect();
+        if let Some(push) = changes.get_mut(&push_id) {
+            follow_requests(push, &landed);
+        }
+    }
+    for id in &following {
+        changes.remove(id);
+    }
+}
+
+/// The push `push_id` folded into the requests it `landed` (and removed).
+fn fold_into_requests(changes: &mut BTreeMap<String, Change>, push_id: &str, landed: Vec<String>) {
+    let Some(push) = changes.remove(push_id) else {
+        return;
+    };
+    // Several requests landed at once: whose commit is whose is unknown, so none of them
+    // takes the push's timestamps.
+    let single = landed.len() == 1;
+    for request_id in landed {
+        let Some(request) = changes.get_mut(&request_id) else {
+            continue;
+        };
+        let opened = request.created_at;
+        let commits = push.commits.iter().map(|commit| Commit {
+            sha: commit.sha.clone(),
+            at: commit
+                .at
+                .filter(|at| single && opened.is_some_and(|opened| *at <= opened)),
+        });
+        add_commits(request, commits);
+        add_deployment_refs(request, &push.deployment_refs);
+        request.service = request.service.take().or(push.service.clone());
+        request.repository = request.repository.take().or(push.repository.clone());
+    }
+}
+
+/// A push of a service taking what the requests it landed know: their times, merge SHA,
+/// commits (without their timestamps), artifacts and deployments. Its own commits keep their
+/// timestamps only when made before the one request it landed was opened (as a request folding
+/// a push keeps them).
+fn follow_requests(push: &mut Change, requests: &[Change]) {
+    let opened = match requests {
+        [request] => request.created_at,
+        _ => None,
+    };
+    for commit in &mut push.commits {
+        commit.at = commit
+            .at
+            .filter(|at| opened.is_some_and(|opened| *at <= opened));
+    }
+    for request in requests {
+        push.created_at = earliest(push.created_at, request.created_at);
+        push.merged_at = earliest(push.merged_at, request.merged_at);
+        push.merge_sha = push.merge_sha.take().or(request.merge_sha.clone());
+        push.repository = push.repository.take().or(request.repository.clone());
+        // Which of the request's own commits touched this service is unknown: no timestamps.
+        let commits = request.commits.iter().map(|commit| Commit {
+            sha: commit.sha.clone(),
+            at: None,
+        });
+        add_commits(push, commits);
+        add_deployment_refs(push, &request.deployment_refs);
+        for artifact in &request.artifact_ids {
+            if !push.artifact_ids.contains(artifact) {
+                push.artifact_ids.push(artifact.clone());
+            }
+        }
+    }
+}
+
+/// `commits` joined to `change`'s: a known SHA keeps the earlier timestamp.
+fn add_commits(change: &mut Change, commits: impl Iterator<Item = Commit>) {
+    for commit in commits {
+        match change
+            .commits
+            .iter_mut()
+            .find(|c| c.sha.eq_ignore_ascii_case(&commit.sha))
+        {
+            Some(known) => known.at = earliest(known.at, commit.at),
+            None => change.commits.push(commit),
+        }
+    }
+}
+
+/// `refs` joined to `change`'s deployment references, kept sorted.
+fn add_deployment_refs(change: &mut Change, refs: &[i64]) {
+    for &id in refs {
+        if !change.deployment_refs.contains(&id) {
+            change.deployment_refs.push(id);
+        }
+    }
+    change.deployment_refs.sort_unstable();
 }
 
 /// An incident as its observations fold.
@@ -582,6 +659,111 @@ pub(crate) mod tests {
         );
         assert_eq!(facts.changes[1].commits, []);
         assert_eq!(facts.changes[2].commits.len(), 1);
+        let mut reversed = rows();
+        reversed.observations.reverse();
+        assert_eq!(fold(reversed, &BTreeMap::new()), facts);
+    }
+
+    /// `record` as an observation of `service` (or of none).
+    fn of_service(mut record: ObservationRecord, service: Option<&str>) -> ObservationRecord {
+        record.service = service.map(str::to_owned);
+        record
+    }
+
+    /// A merged request of no service and the push of its merge, split by `[[services]]`.
+    fn monorepo_observations() -> Vec<ObservationRecord> {
+        // acme/mono#7 (no service) opened Jan 1 09:00, merged Jan 2 10:00 as m. The push of its
+        // merge comes split by [[services]]: api's change (c1, Jan 1 08:00, and m), web's (c2,
+        // Jan 1 08:30, and m), and the rest (c0, a README, Jan 1 07:00). An artifact was built
+        // from the request.
+        vec![
+            of_service(
+                merged(
+                    "acme/mono#7",
+                    "2024-01-02T10:00:00Z",
+                    "M",
+                    "2024-01-01T09:00:00Z",
+                ),
+                None,
+            ),
+            of_service(
+                observation(
+                    "change",
+                    "acme/mono#7",
+                    "2024-01-02T11:00:00Z",
+                    serde_json::json!({"predicate": "artifact", "artifact_id": "pkg:oci/mono@7"}),
+                ),
+                None,
+            ),
+            of_service(
+                pushed(
+                    "acme/mono@m:api",
+                    "2024-01-02T10:00:05Z",
+                    serde_json::json!([
+                    {"sha": "c1", "timestamp": "2024-01-01T08:00:00Z"},
+                    {"sha": "m", "timestamp": "2024-01-02T10:00:00Z"}]),
+                ),
+                Some("api"),
+            ),
+            of_service(
+                pushed(
+                    "acme/mono@m:web",
+                    "2024-01-02T10:00:05Z",
+                    serde_json::json!([
+                    {"sha": "c2", "timestamp": "2024-01-01T08:30:00Z"},
+                    {"sha": "m", "timestamp": "2024-01-02T10:00:00Z"}]),
+                ),
+                Some("web"),
+            ),
+            of_service(
+                pushed(
+                    "acme/mono@m",
+                    "2024-01-02T10:00:05Z",
+                    serde_json::json!([
+                    {"sha": "c0", "timestamp": "2024-01-01T07:00:00Z"}, "m"]),
+                ),
+                None,
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_request_landed_by_the_pushes_of_two_services_counts_once_per_service() {
+        let observations = monorepo_observations();
+        let rows = || FactRows {
+            deployments: Vec::new(),
+            observations: observations.clone(),
+        };
+        let facts = fold(rows(), &BTreeMap::new());
+        let ids: Vec<(&str, Option<&str>)> = facts
+            .changes
+            .iter()
+            .map(|c| (c.id.as_str(), c.service.as_deref()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("acme/mono@m:api", Some("api")),
+                ("acme/mono@m:web", Some("web"))
+            ],
+            "the request and the rest of the push are gone: the request counts once per service"
+        );
+        let commit = |sha: &str, time: Option<&str>| Commit {
+            sha: sha.into(),
+            at: time.map(at),
+        };
+        for (change, own) in facts.changes.iter().zip([
+            commit("c1", Some("2024-01-01T08:00:00Z")),
+            commit("c2", Some("2024-01-01T08:30:00Z")),
+        ]) {
+            assert_eq!(change.created_at, Some(at("2024-01-01T09:00:00Z")));
+            assert_eq!(change.merged_at, Some(at("2024-01-02T10:00:00Z")));
+            assert_eq!(change.merge_sha.as_deref(), Some("M"));
+            assert_eq!(change.artifact_ids, ["pkg:oci/mono@7"]);
+            // Its own branch commit keeps its time; the merge commit (dated at the merge) and
+            // the README commit (the request's, through the rest of the push) join without.
+            assert_eq!(change.commits, [own, commit("m", None), commit("c0", None)]);
+        }
         let mut reversed = rows();
         reversed.observations.reverse();
         assert_eq!(fold(reversed, &BTreeMap::new()), facts);

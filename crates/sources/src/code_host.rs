@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use dora_model::cdevent::{ChangeContent, Content, DoraData, IncidentContent, Reference};
+use dora_model::ids::derived_id;
 use dora_model::time::format_rfc3339;
 use serde::de::{self as serde_de, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -11,6 +12,7 @@ use serde_json::{json, Map, Value};
 use std::fmt;
 
 use crate::common::{de, is_http_url, repository_fact_id};
+use crate::services::ServiceMap;
 use crate::transform::{Emitted, Fact, INCIDENT_DETECTED, INCIDENT_RESOLVED};
 
 /// A git SHA of 40 (SHA-1) or 64 (SHA-256) hex digits.
@@ -129,6 +131,63 @@ impl Repository<'_> {
         dora
     }
 
+    /// The CDEvents of a push: `fact` (a `change.updated` listing every commit of `commits`, in
+    /// their order) as it is when no `[[services]]` entry names the repository. Else one change
+    /// per service whose paths the commits touched, made of those commits (a commit touching
+    /// two services is in both): id derived from `fact`'s and the service, subject
+    /// `<fact's subject>:<service>`, `customData.dora.service` (and `team`) set; the push's head
+    /// stays its `revision`. The commits touching no service's path stay in `fact`, which is
+    /// left out when there are none.
+    pub(crate) fn push_cdevents(
+        &self,
+        mut fact: RepositoryFact,
+        commits: &[Commit<'_>],
+        services: &ServiceMap,
+    ) -> Vec<Emitted> {
+        let entries = services.of_repository(self.path);
+        let listed = fact.dora.commits.take().unwrap_or_default();
+        if entries.is_empty() || listed.len() != commits.len() {
+            fact.dora.commits = Some(listed);
+            return vec![self.cdevent(fact)];
+        }
+        let mut by_service: Vec<Vec<Value>> = vec![Vec::new(); entries.len()];
+        let mut elsewhere = Vec::new();
+        for (commit, entry) in commits.iter().zip(listed) {
+            let touched = ServiceMap::touched(&entries, commit.files());
+            if touched.is_empty() {
+                elsewhere.push(entry);
+                continue;
+            }
+            for i in touched {
+                by_service[i].push(entry.clone());
+            }
+        }
+        let mut out = Vec::with_capacity(entries.len() + 1);
+        for (entry, commits) in entries.iter().zip(by_service) {
+            if commits.is_empty() {
+                continue;
+            }
+            let mut dora = fact.dora.clone();
+            dora.commits = Some(commits);
+            dora.service = Some(entry.name.clone());
+            dora.team.clone_from(&entry.team);
+            out.push(self.cdevent(RepositoryFact {
+                event_type: fact.event_type,
+                id: derived_id(&[&fact.id, "service", &entry.name]),
+                timestamp: fact.timestamp,
+                subject_id: format!("{}:{}", fact.subject_id, entry.name),
+                content: fact.content.clone(),
+                dora,
+                own: fact.own.clone(),
+            }));
+        }
+        if !elsewhere.is_empty() {
+            fact.dora.commits = Some(elsewhere);
+            out.insert(0, self.cdevent(fact));
+        }
+        out
+    }
+
     /// `customData.dora` with `repository` set.
     pub(crate) fn dora(&self) -> DoraData {
         DoraData {
@@ -187,6 +246,25 @@ pub(crate) struct Commit<'a> {
     /// Passed on (its first line) when it is a string.
     #[serde(default, deserialize_with = "de::lenient")]
     pub(crate) message: Option<String>,
+    /// The files the commit added, modified and removed (GitHub, GitLab; Bitbucket lists
+    /// none): which `[[services]]` it belongs to. Read when they are lists of strings.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub(crate) added: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub(crate) modified: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub(crate) removed: Option<Vec<String>>,
+}
+
+impl Commit<'_> {
+    /// Every file the commit touched.
+    fn files(&self) -> impl Iterator<Item = &str> + Clone {
+        [&self.added, &self.modified, &self.removed]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(String::as_str)
+    }
 }
 
 /// The commits of a push (`data.commits[]`) as `customData.dora.commits` carries them; `after`
@@ -338,10 +416,57 @@ pub(crate) fn label_value<'a>(
     })
 }
 
+/// The team a pull/merge request's labels name: the rest of the first label that starts with
+/// `prefix` (compared without case; `team/payments` with the prefix `team/`, GitLab's scoped
+/// `team::payments` with `team::`). Labels are objects with their name under `key` (GitHub's
+/// `name`, GitLab's `title`) or bare names; others are skipped. `None` when `prefix` is empty.
+pub(crate) fn team_label(labels: &[Value], key: &str, prefix: &str) -> Option<String> {
+    let prefix = prefix.trim();
+    if prefix.is_empty() {
+        return None;
+    }
+    labels.iter().find_map(|label| {
+        let name = label.as_str().or_else(|| label.get(key)?.as_str())?;
+        let head = name.get(..prefix.len())?;
+        let team = name[prefix.len()..].trim();
+        (head.eq_ignore_ascii_case(prefix) && !team.is_empty()).then(|| team.to_owned())
+    })
+}
+
 /// The configured default environment of incidents, else `fallback`.
 pub(crate) fn default_environment<'a>(setting: &'a str, fallback: &'a str) -> &'a str {
     match setting.trim() {
         "" => fallback,
         environment => environment,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_team_label_is_the_first_with_the_prefix_and_a_name_after_it() {
+        let labels = [
+            json!({"name": "bug"}),
+            json!({"name": "team/"}),
+            json!("TEAM/Payments "),
+            json!({"name": "team/checkout"}),
+            json!(5),
+        ];
+        assert_eq!(
+            team_label(&labels, "name", "team/"),
+            Some("Payments".into())
+        );
+        assert_eq!(team_label(&labels, "name", ""), None);
+        assert_eq!(team_label(&labels, "title", "squad:"), None);
+        let scoped = [json!({"title": "team::payments"})];
+        assert_eq!(
+            team_label(&scoped, "title", "team::"),
+            Some("payments".into())
+        );
+        // A multi-byte label shorter than the prefix, or cut inside a character, is no match.
+        assert_eq!(team_label(&[json!("é")], "name", "team/"), None);
+        assert_eq!(team_label(&[json!("téam/x")], "name", "te/"), None);
     }
 }

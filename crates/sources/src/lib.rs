@@ -15,8 +15,10 @@
 
 mod code_host;
 pub mod common;
+pub mod glob;
 pub mod purl;
 mod registry;
+pub mod services;
 pub mod transform;
 pub mod webhook;
 

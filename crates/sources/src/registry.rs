@@ -160,6 +160,10 @@ macro_rules! registry {
         #[serde(deny_unknown_fields, default)]
         pub struct SourcesConfig {
             $($( pub $name: $settings, )?)*
+            /// The top-level `[[services]]`, compiled, for the code-host transformers (not a
+            /// `[sources.*]` key: the configuration sets it).
+            #[serde(skip)]
+            pub services: crate::services::ServiceMap,
         }
 
         /// `[webhooks.*]`: how each webhook is authenticated. Without a secret or token a

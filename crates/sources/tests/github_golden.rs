@@ -13,15 +13,25 @@
 
 mod common;
 
-use common::{each_case_twice, event_type, id, parse, read_json};
+use common::WithServices;
+
+use common::{each_case_twice, event_type, id, parse, read_json, services_of};
 use dora_sources::github::{
     self, GithubSettings, GithubTransformer, ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED,
     CHANGE_MERGED, CHANGE_UPDATED, INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
 };
 use dora_sources::transform::SERVICE_DEPLOYED;
-use serde_json::json;
+use serde_json::{json, Value};
 
-golden_tool!("github", GithubSettings, GithubTransformer::new, golden_minimum: 39);
+golden_tool!("github", WithServices<GithubSettings>, transformer, golden_minimum: 39);
+
+/// The transformer of a case: its `[sources.github]` and `[[services]]`.
+fn transformer(settings: WithServices<GithubSettings>) -> GithubTransformer {
+    GithubTransformer::new(GithubSettings {
+        services: settings.service_map(),
+        ..settings.tool
+    })
+}
 
 #[test]
 fn every_case_gives_the_same_output_twice_and_names_its_repository() {
@@ -333,8 +343,79 @@ fn every_github_source_type_not_mapped_gives_nothing() {
         let mut event = input("octokit-deployment-status-success");
         event["type"] = json!(event_type);
         assert!(
-            transform_with(GithubSettings::default(), &parse(event)).is_empty(),
+            transform_with(WithServices::default(), &parse(event)).is_empty(),
             "{event_type}"
         );
     }
+}
+
+#[test]
+fn a_monorepo_push_is_one_change_per_service_its_commits_touched() {
+    // The merge of pull request 97: 7 commits. [[services]] (settings.json): transformers =
+    // config/transformers/** and examples/assets/**/kubewatch_cloudevents/** (team
+    // collectors); tooling = .github/** and *.toml (top-level only); docs = docs/**.
+    let plain = run("cdviz-push-main");
+    let split = run("cdviz-push-main-services");
+    let (own, sv) = (&split[0], services_of(&split));
+    assert_eq!(
+        sv,
+        [
+            // .cargo/config.toml: `*` does not cross `/`, so no service: the push's own change.
+            ("".into(), Value::Null, Value::Null, vec!["e4c9ffc".into()]),
+            (
+                "transformers".into(),
+                json!("transformers"),
+                json!("collectors"),
+                vec!["8a75281".into(), "be92e0b".into(), "4effb85".into()]
+            ),
+            (
+                "tooling".into(),
+                json!("tooling"),
+                Value::Null,
+                // 4effb85 touches .mise.toml and a kubewatch_cloudevents input: both services.
+                vec![
+                    "8790880".into(),
+                    "4effb85".into(),
+                    "bb6e84b".into(),
+                    "11a11a1".into()
+                ]
+            ),
+        ]
+    );
+    // The rest of the push keeps the push's id and subject; each service's change has its own.
+    assert_eq!(id(own), id(&plain[0]));
+    assert_eq!(own["subject"]["id"], plain[0]["subject"]["id"]);
+    let ids: std::collections::BTreeSet<&str> = split.iter().map(id).collect();
+    assert_eq!(ids.len(), 3);
+    for document in &split {
+        assert_eq!(event_type(document), CHANGE_UPDATED);
+        // Every part keeps the head as its revision: a deployment of it contains each.
+        assert_eq!(
+            document["customData"]["dora"]["revision"],
+            plain[0]["customData"]["dora"]["revision"]
+        );
+    }
+    // A repository no [[services]] entry names: the very same output.
+    assert_eq!(run("cdviz-push-main-other-repository"), plain);
+}
+
+#[test]
+fn a_team_label_puts_the_pull_request_in_that_team() {
+    // octokit's opened pull request with a second label, `team/payments`; the prefix is set as
+    // `Team/` (compared without case).
+    let mut labelled = one("derived-pull-request-opened-team-label");
+    assert_eq!(labelled["customData"]["dora"]["team"], "payments");
+    let plain = one("octokit-pull-request-opened");
+    assert!(plain["customData"]["dora"].get("team").is_none());
+    // The label changes nothing else.
+    labelled["customData"]["dora"]
+        .as_object_mut()
+        .unwrap()
+        .remove("team");
+    assert_eq!(labelled, plain);
+    // Without the prefix set (the default), the label is just a label.
+    let dir = fixtures().join("derived-pull-request-opened-team-label");
+    let event = common::input_event(&dir);
+    let default = transform_with(WithServices::default(), &event);
+    assert!(default[0]["customData"]["dora"].get("team").is_none());
 }

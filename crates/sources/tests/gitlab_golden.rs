@@ -14,7 +14,9 @@
 
 mod common;
 
-use common::{case_name, each_case_twice, event_type, id, parse, read_json};
+use common::WithServices;
+
+use common::{case_name, each_case_twice, event_type, id, parse, read_json, services_of};
 use dora_sources::github::{
     CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED, INCIDENT_DETECTED,
     INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
@@ -23,7 +25,15 @@ use dora_sources::gitlab::{self, GitlabSettings, GitlabTransformer};
 use dora_sources::transform::{Transformer, SERVICE_DEPLOYED};
 use serde_json::{json, Value};
 
-golden_tool!("gitlab", GitlabSettings, GitlabTransformer::new, golden_minimum: 35);
+golden_tool!("gitlab", WithServices<GitlabSettings>, transformer, golden_minimum: 35);
+
+/// The transformer of a case: its `[sources.gitlab]` and `[[services]]`.
+fn transformer(settings: WithServices<GitlabSettings>) -> GitlabTransformer {
+    GitlabTransformer::new(GitlabSettings {
+        services: settings.service_map(),
+        ..settings.tool
+    })
+}
 
 #[test]
 fn every_case_gives_the_same_output_twice_and_names_its_project() {
@@ -368,8 +378,47 @@ fn every_gitlab_source_type_not_mapped_gives_nothing() {
         let mut event = input("gitlab-docs-deployment-hook-success");
         event["type"] = json!(event_type);
         assert!(
-            transform_with(GitlabSettings::default(), &parse(event)).is_empty(),
+            transform_with(WithServices::default(), &parse(event)).is_empty(),
             "{event_type}"
         );
     }
+}
+
+#[test]
+fn a_monorepo_push_is_one_change_per_service_its_commits_touched() {
+    // The documented Push Hook: both commits add CHANGELOG and modify
+    // app/controller/application.rb. [[services]]: changelog = CHANGELOG; app = app/** (team
+    // diaspora-core); docs = doc/** (touched by neither).
+    let plain = run("gitlab-docs-push-hook");
+    let split = run("gitlab-docs-push-hook-services");
+    let both = || vec!["b6568db".to_owned(), "da15608".to_owned()];
+    assert_eq!(
+        services_of(&split),
+        [
+            ("changelog".into(), json!("changelog"), Value::Null, both()),
+            ("app".into(), json!("app"), json!("diaspora-core"), both()),
+        ],
+        "each commit counts for both services; no commit is left for the push's own change"
+    );
+    assert_ne!(id(&split[0]), id(&split[1]));
+    assert!(split.iter().all(|d| id(d) != id(&plain[0])));
+    assert_eq!(
+        split[1]["subject"]["id"],
+        format!("{}:app", plain[0]["subject"]["id"].as_str().unwrap())
+    );
+}
+
+#[test]
+fn a_scoped_team_label_puts_the_merge_request_in_that_team() {
+    // The documented merge request, merged, with a second label `team::payments` (GitLab's
+    // scoped labels); the prefix is `team::`.
+    let mut labelled = one("derived-merge-request-merged-team-label");
+    assert_eq!(labelled["customData"]["dora"]["team"], "payments");
+    let plain = one("derived-merge-request-merged");
+    assert!(plain["customData"]["dora"].get("team").is_none());
+    labelled["customData"]["dora"]
+        .as_object_mut()
+        .unwrap()
+        .remove("team");
+    assert_eq!(labelled, plain, "the label changes nothing else");
 }

@@ -171,17 +171,35 @@ fn merged_request(g: &mut Lcg, n: u64, events: &mut Vec<Value>) {
         json!({"id": id, "content": {"repository": {"id": "acme"}}}),
         custom,
     ));
-    // The push that landed it (sometimes), with its merge commit and an earlier one.
+    // The push that landed it (sometimes), with its merge commit and an earlier one. One in
+    // four comes as a monorepo's `[[services]]` split it: one change per service, each with its
+    // own earlier commit and the merge commit (the same draws, so the rest of the history stays).
     if g.chance(2) {
-        events.push(cdevent(
-            &format!("push-{n}"),
-            "change.updated",
-            &time(g, 480),
-            json!({"id": format!("acme@{merge_sha}"), "content": {}}),
-            json!({"commits": [
-                {"sha": sha(g), "timestamp": time(g, 400)},
-                {"sha": merge_sha, "timestamp": time(g, 480)}]}),
-        ));
+        let at = time(g, 480);
+        let (own, own_at, merged_at) = (sha(g), time(g, 400), time(g, 480));
+        if n.is_multiple_of(4) {
+            for (service, commit) in [("api", own.clone()), ("web", format!("b{}", &own[1..]))] {
+                events.push(cdevent(
+                    &format!("push-{n}-{service}"),
+                    "change.updated",
+                    &at,
+                    json!({"id": format!("acme@{merge_sha}:{service}"), "content": {}}),
+                    json!({"service": service, "commits": [
+                        {"sha": commit, "timestamp": own_at},
+                        {"sha": merge_sha, "timestamp": merged_at}]}),
+                ));
+            }
+        } else {
+            events.push(cdevent(
+                &format!("push-{n}"),
+                "change.updated",
+                &at,
+                json!({"id": format!("acme@{merge_sha}"), "content": {}}),
+                json!({"commits": [
+                    {"sha": own, "timestamp": own_at},
+                    {"sha": merge_sha, "timestamp": merged_at}]}),
+            ));
+        }
     }
     if g.chance(3) {
         events.push(cdevent(

@@ -19,7 +19,10 @@ crate::registry::declare_source! {
         name: "github",
         summary: "GitHub: pushes, pull requests, deployment statuses, workflow runs, releases and incident issues (Knative GitHubSource or its webhook) -> changes, deployments, pipeline runs and incidents.",
         docs_page: "github.md",
-        transformer: |settings| GithubTransformer::new(settings.github.clone()),
+        transformer: |settings| GithubTransformer::new(GithubSettings {
+            services: settings.services.clone(),
+            ..settings.github.clone()
+        }),
         default_routes: DEFAULT_ROUTES,
         webhook: webhook::adapt,
     }

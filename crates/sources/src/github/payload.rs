@@ -116,6 +116,9 @@ pub(crate) struct PullRequest<'a> {
     /// Required when closed without merging.
     #[serde(default, deserialize_with = "de::optional_time")]
     pub(crate) closed_at: Option<DateTime<Utc>>,
+    /// The labels (`{"name"}`), read when they are a list: the team label.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub(crate) labels: Option<Vec<serde_json::Value>>,
 }
 
 /// `pull_request.head`.

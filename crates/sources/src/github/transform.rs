@@ -96,12 +96,13 @@ use serde_json::{json, Map, Value};
 
 use super::payload;
 use crate::code_host::{
-    default_environment, label_value, listed_commits, IncidentIssue, Push, Repository,
+    default_environment, label_value, listed_commits, team_label, IncidentIssue, Push, Repository,
     RepositoryFact,
 };
 use crate::common::{
     insert_some, is_http_url, missing, payload, percent_encode, read, time_or_event_time,
 };
+use crate::services::ServiceMap;
 use crate::transform::{Emitted, TransformError, Transformer, SERVICE_DEPLOYED};
 pub use crate::transform::{
     ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
@@ -123,6 +124,13 @@ pub struct GithubSettings {
     /// The environment of an incident whose issue has no `env:<name>` or `environment:<name>`
     /// label (default `"production"`; the incident schemas require an environment).
     pub default_environment: String,
+    /// A pull request label `<prefix><team>` (e.g. `team/payments` with `"team/"`) puts the
+    /// request's changes in that team: `customData.dora.team`. Empty (the default): off.
+    pub team_label_prefix: String,
+    /// The top-level `[[services]]` (not a key of this table): pushes to their repositories
+    /// are split by service.
+    #[serde(skip)]
+    pub services: ServiceMap,
 }
 
 impl Default for GithubSettings {
@@ -130,6 +138,8 @@ impl Default for GithubSettings {
         Self {
             incident_label: "incident".into(),
             default_environment: DEFAULT_ENVIRONMENT.into(),
+            team_label_prefix: String::new(),
+            services: ServiceMap::default(),
         }
     }
 }
@@ -155,8 +165,8 @@ impl Transformer for GithubTransformer {
             return Ok(Vec::new());
         };
         match github_event {
-            "push" => push(event, payload(event)?),
-            "pull_request" => pull_request(payload(event)?),
+            "push" => push(event, payload(event)?, &self.settings.services),
+            "pull_request" => pull_request(&self.settings, payload(event)?),
             "deployment_status" => deployment_status(event, payload(event)?),
             "workflow_run" => workflow_run(event, payload(event)?),
             "issues" => issues(&self.settings, event, payload(event)?),
@@ -200,8 +210,13 @@ fn repository<'a>(repository: &payload::Repository<'a>) -> Result<Repository<'a>
 // ---------------------------------------------------------------------------------------------
 // push
 
-/// `push` to a branch with commits -> `change.updated` carrying the commits.
-fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
+/// `push` to a branch with commits -> `change.updated` carrying the commits (one per service
+/// the commits touched, for a repository of `[[services]]`).
+fn push(
+    event: &CloudEvent,
+    data: &Value,
+    services: &ServiceMap,
+) -> Result<Vec<Emitted>, TransformError> {
     let kind: payload::PushRef = read(data)?;
     let git_ref = kind.git_ref;
     let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
@@ -241,7 +256,7 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
     insert_some(&mut github, "forced", push.forced);
     insert_some(&mut github, "compare", push.compare);
 
-    Ok(vec![repo.cdevent(RepositoryFact {
+    let fact = RepositoryFact {
         event_type: CHANGE_UPDATED,
         id: repo.id(&["push", git_ref, before, after]),
         timestamp,
@@ -249,14 +264,15 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
         content: repo.change_content(None),
         dora,
         own: github,
-    })])
+    };
+    Ok(repo.push_cdevents(fact, &push.commits, services))
 }
 
 // ---------------------------------------------------------------------------------------------
 // pull_request
 
 /// `pull_request` opened -> `change.created`; closed -> `change.merged` or `change.abandoned`.
-fn pull_request(data: &Value) -> Result<Vec<Emitted>, TransformError> {
+fn pull_request(settings: &GithubSettings, data: &Value) -> Result<Vec<Emitted>, TransformError> {
     let action = read::<payload::Action>(data)?.action;
     if action != "opened" && action != "closed" {
         return Ok(Vec::new());
@@ -278,6 +294,8 @@ fn pull_request(data: &Value) -> Result<Vec<Emitted>, TransformError> {
         pull.base.and_then(|base| base.git_ref),
     );
     dora.created_at = Some(format_rfc3339(&pull.created_at));
+    let labels = pull.labels.as_deref().unwrap_or_default();
+    dora.team = team_label(labels, "name", &settings.team_label_prefix);
     let mut github = Map::new();
     insert_some(&mut github, "url", pull.html_url);
     insert_some(&mut github, "commit_count", pull.commits);

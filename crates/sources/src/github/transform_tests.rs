@@ -328,6 +328,7 @@ fn incident_labels_choose_service_and_environment() {
     let settings = GithubSettings {
         incident_label: "sev1".into(),
         default_environment: "prod".into(),
+        ..Default::default()
     };
     let out = GithubTransformer::new(settings)
         .documents(&cloud_event("issues", data(json!([{"name": "SEV1"}]))))

@@ -21,7 +21,10 @@ crate::registry::declare_source! {
         name: "gitlab",
         summary: "GitLab: pushes, merge requests, deployments, pipelines and incident issues (Knative GitLabSource or its webhook) -> changes, deployments, pipeline runs and incidents.",
         docs_page: "gitlab.md",
-        transformer: |settings| GitlabTransformer::new(settings.gitlab.clone()),
+        transformer: |settings| GitlabTransformer::new(GitlabSettings {
+            services: settings.services.clone(),
+            ..settings.gitlab.clone()
+        }),
         default_routes: DEFAULT_ROUTES,
         webhook: webhook::adapt,
     }

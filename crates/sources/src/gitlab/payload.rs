@@ -113,6 +113,9 @@ pub(crate) struct MergeRequest<'a> {
     pub(crate) url: Option<&'a str>,
     #[serde(default, deserialize_with = "de::optional_text")]
     pub(crate) state: Option<&'a str>,
+    /// The labels (`{"title"}`), read when they are a list: the team label.
+    #[serde(default, deserialize_with = "de::lenient")]
+    pub(crate) labels: Option<Vec<serde_json::Value>>,
 }
 
 /// `merge_request.object_attributes.last_commit`: the head of the merge request.

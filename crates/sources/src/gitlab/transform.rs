@@ -120,9 +120,10 @@ use serde_json::{json, Map, Value};
 
 use super::payload;
 use crate::code_host::{
-    is_full_sha, listed_commits, ListedCommits, Push, Repository, RepositoryFact,
+    is_full_sha, listed_commits, team_label, ListedCommits, Push, Repository, RepositoryFact,
 };
 use crate::common::{insert_some, is_http_url, payload, percent_encode, read, time_or_event_time};
+use crate::services::ServiceMap;
 use crate::transform::{
     Emitted, TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED,
     CHANGE_UPDATED, PIPELINERUN_FINISHED, SERVICE_DEPLOYED,
@@ -159,6 +160,14 @@ pub struct GitlabSettings {
     /// The environment of an incident without an `env::<name>` label (default `"production"`;
     /// the incident schemas require an environment).
     pub default_environment: String,
+    /// A merge request label `<prefix><team>` (e.g. the scoped label `team::payments` with
+    /// `"team::"`) puts the request's changes in that team: `customData.dora.team`. Empty (the
+    /// default): off.
+    pub team_label_prefix: String,
+    /// The top-level `[[services]]` (not a key of this table): pushes to their repositories
+    /// are split by service.
+    #[serde(skip)]
+    pub services: ServiceMap,
 }
 
 impl Default for GitlabSettings {
@@ -166,6 +175,8 @@ impl Default for GitlabSettings {
         Self {
             incident_label: "incident".into(),
             default_environment: DEFAULT_ENVIRONMENT.into(),
+            team_label_prefix: String::new(),
+            services: ServiceMap::default(),
         }
     }
 }
@@ -191,8 +202,8 @@ impl Transformer for GitlabTransformer {
             return Ok(Vec::new());
         };
         match gitlab_event {
-            "push" => push(event, payload(event)?),
-            "merge_request" => merge_request(event, payload(event)?),
+            "push" => push(event, payload(event)?, &self.settings.services),
+            "merge_request" => merge_request(&self.settings, event, payload(event)?),
             "pipeline" => pipeline(event, payload(event)?),
             "deployment" => deployment(event, payload(event)?),
             "issue" | "confidential_issue" => issue(&self.settings, event, payload(event)?),
@@ -247,8 +258,13 @@ pub fn gitlab_purl(path_with_namespace: &str, version: Option<&str>, project_url
 // ---------------------------------------------------------------------------------------------
 // push
 
-/// `push` to a branch with commits -> `change.updated` carrying the commits.
-fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
+/// `push` to a branch with commits -> `change.updated` carrying the commits (one per service
+/// the commits touched, for a project of `[[services]]`).
+fn push(
+    event: &CloudEvent,
+    data: &Value,
+    services: &ServiceMap,
+) -> Result<Vec<Emitted>, TransformError> {
     let kind: payload::PushRef = read(data)?;
     let (git_ref, after) = (kind.git_ref, kind.after);
     let Some(branch) = git_ref.strip_prefix("refs/heads/") else {
@@ -291,7 +307,7 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
     insert_some(&mut gitlab, "totalCommitsCount", push.total_commits_count);
     insert_some(&mut gitlab, "projectId", push.project.id);
 
-    Ok(vec![project.cdevent(RepositoryFact {
+    let fact = RepositoryFact {
         event_type: CHANGE_UPDATED,
         id: project.id(&["push", git_ref, before, after]),
         timestamp,
@@ -299,7 +315,8 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
         content: project.change_content(None),
         dora,
         own: gitlab,
-    })])
+    };
+    Ok(project.push_cdevents(fact, &push.commits, services))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +324,11 @@ fn push(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError
 
 /// `merge_request` open -> `change.created`; merge -> `change.merged`; close ->
 /// `change.abandoned`.
-fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, TransformError> {
+fn merge_request(
+    settings: &GitlabSettings,
+    event: &CloudEvent,
+    data: &Value,
+) -> Result<Vec<Emitted>, TransformError> {
     let action = read::<payload::Attributes<payload::Action>>(data)?
         .object_attributes
         .action;
@@ -323,6 +344,8 @@ fn merge_request(event: &CloudEvent, data: &Value) -> Result<Vec<Emitted>, Trans
     let iid = merge.iid.to_string();
 
     let (mut dora, mut gitlab) = merge_request_details(&merge, &project);
+    let labels = merge.labels.as_deref().unwrap_or_default();
+    dora.team = team_label(labels, "title", &settings.team_label_prefix);
 
     let mut description = None;
     let subject_id = format!("{}!{iid}", project.path);

@@ -357,6 +357,7 @@ fn incidents_by_label_or_by_type_with_scoped_labels() {
     let settings = GitlabSettings {
         incident_label: "sev1".into(),
         default_environment: "prod".into(),
+        ..Default::default()
     };
     let out = run_with(
         settings,

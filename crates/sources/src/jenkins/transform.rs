@@ -9,7 +9,8 @@
 //! # What counts
 //!
 //! A finished build of a **deploy job** (its full name matches one of
-//! [`JenkinsSettings::deploy_jobs`], `*` standing for any text) is a deployment:
+//! [`JenkinsSettings::deploy_jobs`], `*` standing for any text, `?` for any one character) is
+//! a deployment:
 //!
 //! | `build.status` | CDEvent |
 //! |---|---|
@@ -39,6 +40,7 @@ use serde_json::{json, Map};
 
 use super::payload::{JobRun, Parameters};
 use crate::common::read;
+use crate::glob::matches_text;
 use crate::purl::generic_purl;
 use crate::transform::{Emitted, Fact, TransformError, Transformer, SERVICE_DEPLOYED};
 
@@ -49,7 +51,8 @@ pub const PIPELINERUN_FINISHED_V01: &str = "dev.cdevents.pipelinerun.finished.0.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JenkinsSettings {
-    /// Full names of the jobs whose builds are deployments; `*` stands for any text.
+    /// Full names of the jobs whose builds are deployments; `*` stands for any text, `?` for
+    /// any one character.
     pub deploy_jobs: Vec<String>,
     /// The build parameter naming the service; the job's last name segment when absent.
     pub service_param: String,
@@ -73,26 +76,6 @@ impl Default for JenkinsSettings {
     }
 }
 
-/// Whether `name` matches `pattern`, where `*` stands for any text (none included).
-fn matches_glob(pattern: &str, name: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = name.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
-}
-
 /// Transforms the Jenkins CDEvents plugin's finished runs of deploy jobs into deployments.
 #[derive(Debug, Clone, Default)]
 pub struct JenkinsTransformer {
@@ -108,7 +91,7 @@ impl JenkinsTransformer {
         self.settings
             .deploy_jobs
             .iter()
-            .any(|pattern| matches_glob(pattern, job))
+            .any(|pattern| matches_text(pattern, job))
     }
 
     fn deployment(
@@ -193,31 +176,5 @@ impl Transformer for JenkinsTransformer {
         };
         let fact = self.deployment(&run, outcome, event)?;
         Ok(vec![fact.into_cdevent(&self.settings.source).into()])
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs_match_any_text_where_the_star_stands() {
-        for (pattern, name, expected) in [
-            ("*deploy*", "shop/deploy-prod", true),
-            ("*deploy*", "deploy", true),
-            ("*deploy*", "shop/build", false),
-            ("shop/*", "shop/deploy", true),
-            ("shop/*", "shopping/deploy", false),
-            ("deploy", "deploy", true),
-            ("deploy", "deploy-prod", false),
-            ("*-prod", "deploy-prod", true),
-            ("*-prod", "deploy-production", false),
-            ("a*b*c", "abc", true),
-            ("a*b*c", "ab", false),
-            ("ab*ba", "aba", false),
-        ] {
-            assert_eq!(matches_glob(pattern, name), expected, "{pattern} ~ {name}");
-        }
     }
 }

@@ -61,6 +61,49 @@ pub fn settings<T: DeserializeOwned + Default>(dir: &Path) -> T {
     }
 }
 
+/// The `settings.json` of a code-host case: the tool's `[sources.<tool>]` settings, and the
+/// top-level `[[services]]` as `"services"`.
+#[derive(Default, serde::Deserialize)]
+pub struct WithServices<S> {
+    #[serde(flatten)]
+    pub tool: S,
+    #[serde(default)]
+    pub services: Vec<dora_sources::services::ServiceConfig>,
+}
+
+impl<S> WithServices<S> {
+    /// Only the tool's settings, no `[[services]]`.
+    pub fn of(tool: S) -> Self {
+        Self {
+            tool,
+            services: Vec::new(),
+        }
+    }
+
+    /// The compiled `[[services]]` (a case's must be valid).
+    pub fn service_map(&self) -> dora_sources::services::ServiceMap {
+        dora_sources::services::ServiceMap::new(&self.services).expect("the case's services")
+    }
+}
+
+/// `(subject.id suffix after the head, service, team, first 7 hex digits of each commit)`.
+pub fn services_of(output: &[Value]) -> Vec<(String, Value, Value, Vec<String>)> {
+    output
+        .iter()
+        .map(|document| {
+            let dora = &document["customData"]["dora"];
+            let subject = document["subject"]["id"].as_str().unwrap();
+            let suffix = subject.split_once(':').map_or("", |(_, s)| s).to_owned();
+            let commits = dora["commits"].as_array().unwrap();
+            let shas = commits
+                .iter()
+                .map(|c| c["sha"].as_str().unwrap()[..7].to_owned())
+                .collect();
+            (suffix, dora["service"].clone(), dora["team"].clone(), shas)
+        })
+        .collect()
+}
+
 /// The input CloudEvent of a case of `tool` (by directory name), as JSON.
 pub fn input(tool: &str, case: &str) -> Value {
     read_json(&fixtures(tool).join(case).join("input.json"))
