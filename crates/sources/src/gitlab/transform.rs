@@ -343,9 +343,7 @@ fn merge_request(
     let project = project(&payload_project)?;
     let iid = merge.iid.to_string();
 
-    let (mut dora, mut gitlab) = merge_request_details(&merge, &project);
-    let labels = merge.labels.as_deref().unwrap_or_default();
-    dora.team = team_label(labels, "title", &settings.team_label_prefix);
+    let (mut dora, mut gitlab) = merge_request_details(&merge, &project, settings);
 
     let mut description = None;
     let subject_id = format!("{}!{iid}", project.path);
@@ -411,8 +409,11 @@ fn merge_request(
 fn merge_request_details(
     merge: &payload::MergeRequest<'_>,
     project: &Repository<'_>,
+    settings: &GitlabSettings,
 ) -> (DoraData, Map<String, Value>) {
     let mut dora = project.dora();
+    let labels = merge.labels.as_deref().unwrap_or_default();
+    dora.team = team_label(labels, "title", &settings.team_label_prefix);
     dora.detail("number", merge.iid);
     insert_some(&mut dora.details, "headSha", head_sha(merge));
     insert_some(&mut dora.details, "sourceBranch", merge.source_branch);
