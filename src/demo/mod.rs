@@ -16,7 +16,9 @@
 //! | `payments-api` | payments | GitHub, Tekton builds | Tekton, weekly, hotfixes | PagerDuty | medium |
 //! | `billing-legacy` | billing | GitHub, Actions | a release script (CDEvents), every other week, rollbacks | GitHub issues | struggling |
 //!
-//! plus a shared database that pages people and has no deployments (unattributed incidents).
+//! plus a shared database that pages people and has no deployments (unattributed incidents), and
+//! `ledger`, whose history comes from a fake GitHub REST API through `backfill github`
+//! ([`backfill`]): history from an API on day one, as well as from webhooks.
 //! Changes link to deployments the documented ways (METRICS.md): by commit SHA (a deployment's
 //! revision is a merge commit), and by artifact (an `artifact.packaged` CDEvent listing the
 //! changes in `customData.dora.changes`, whose id is the deployment's `artifactId`). Incidents link
@@ -25,6 +27,7 @@
 //! Everything random comes from [`SplitMix64`] seeded with `--seed`, and times from the end of the
 //! history, so a seed and an end date give the same events, byte for byte.
 
+pub mod backfill;
 mod history;
 mod random;
 mod wire;
@@ -236,12 +239,13 @@ pub async fn run(
     let started = Instant::now();
     let outcome = async {
         let loaded = load(&base, &deliveries).await?;
+        let backfilled = backfill::run(&base, options.days, end).await?;
         let state = wait_until_processed(&base, StdDuration::from_secs(120)).await?;
         let summary = summary(&base, &settings).await?;
-        anyhow::Ok((loaded, state, summary))
+        anyhow::Ok((loaded, backfilled, state, summary))
     }
     .await;
-    let (loaded, state, summary) = match outcome {
+    let (loaded, backfilled, state, summary) = match outcome {
         Ok(done) => done,
         Err(error) => {
             handle.shutdown();
@@ -263,6 +267,13 @@ pub async fn run(
         state["cdevents"],
         state["deployments"],
         state["failures"],
+    );
+    println!(
+        "Backfilled {} from a fake GitHub REST API the demo started: {} objects read, {} events stored, as `dora-events backfill github --repo {} --url {base}` does against GitHub (docs/integrations/backfill.md).",
+        backfill::REPO,
+        backfilled.objects,
+        backfilled.stored,
+        backfill::REPO,
     );
     println!("Database: {database}\n");
     println!("{summary}");
@@ -300,7 +311,7 @@ async fn summary(base: &str, settings: &Settings) -> anyhow::Result<String> {
         crate::metrics::from_server(base, None, &crate::metrics::KeysQuery::default()).await?;
     let mut text = crate::metrics::render(&all)?;
     text.push_str("\nPer service (level of frequency / lead time / failure rate / recovery):\n");
-    for service in services() {
+    for service in services().into_iter().chain([backfill::SERVICE]) {
         let query = crate::metrics::KeysQuery {
             services: vec![service.into()],
             ..Default::default()

@@ -111,4 +111,42 @@ async fn the_demo_history_gives_every_key_a_value_and_its_services_different_lev
     app.stop().await;
 }
 
-backend_tests!(the_demo_history_gives_every_key_a_value_and_its_services_different_levels,);
+/// The demo's backfill: a fake GitHub API serving `acme/ledger`, read by `backfill github` into
+/// the server. Over 14 days ending at `end()` (2024-05-20 .. 2024-06-03), pull requests on days
+/// 1, 3, ..., 13 (7 of them), each with its commit written at 08:00 and deployed at 15:00; the
+/// 5th deployment fails and its commit is deployed again at 17:00.
+/// - deployments: 7 + 1 = 8, of which 1 failed: change failure rate 1/8 = 0.125;
+/// - lead time: six changes of 7 h (08:00 -> 15:00) and one of 9 h (08:00 -> 17:00, the first
+///   successful rollout): median 7 h = 25,200 s, over 7 changes;
+/// - recovery: the failure at 15:00 is recovered by the 17:00 rollout: 2 h = 7,200 s.
+async fn the_demo_backfill_gives_the_ledger_hand_checked_keys(backend: Backend) {
+    let db = backend.fresh_database().await;
+    let app = spawn_with(demo::demo_settings(test_settings(&db)), db).await;
+    let report = demo::backfill::run(&app.address, 14, end()).await.unwrap();
+    demo::wait_until_processed(&app.address, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(report.rejected, 0);
+    assert!(report.stored > 0 && report.duplicates == 0, "{report:?}");
+    let body = app
+        .get_json("/api/v1/dora?service=ledger&from=2024-05-20&to=2024-06-03")
+        .await;
+    let keys = &body["keys"];
+    assert_eq!(keys["deployment_frequency"]["value"], 8, "{keys}");
+    assert_eq!(keys["change_failure_rate"]["value"], 0.125, "{keys}");
+    assert_eq!(keys["lead_time"]["value"], 25_200.0, "{keys}");
+    assert_eq!(keys["lead_time"]["sample_size"], 7, "{keys}");
+    assert_eq!(keys["recovery_time"]["value"], 7_200.0, "{keys}");
+    // A second run is all duplicates.
+    let again = demo::backfill::run(&app.address, 14, end()).await.unwrap();
+    assert_eq!(
+        (again.stored, again.duplicates),
+        (0, report.stored),
+        "{again:?}"
+    );
+}
+
+backend_tests!(
+    the_demo_history_gives_every_key_a_value_and_its_services_different_levels,
+    the_demo_backfill_gives_the_ledger_hand_checked_keys,
+);
