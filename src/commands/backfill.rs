@@ -190,8 +190,15 @@ async fn run_github(global: &Global, args: GithubArgs) -> anyhow::Result<ExitCod
     for org in &args.orgs {
         repos.extend(github::org_repos(&client, org).await?);
     }
+    let repos = distinct(repos, "--repo OWNER/NAME or --org ORG")?;
+    let services = settings.service_map()?;
     let options = github::Options {
-        repos: distinct(repos, "--repo OWNER/NAME or --org ORG")?,
+        file_lists_for: repos
+            .iter()
+            .filter(|r| services.splits(r))
+            .cloned()
+            .collect(),
+        repos,
         kinds: or_all(&args.kinds, &github::kinds::Kind::ALL),
         window: common.window(),
         incident_label: settings.sources.github.incident_label.clone(),

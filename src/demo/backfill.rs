@@ -55,6 +55,7 @@ async fn backfill(api_url: &str, base: &str) -> anyhow::Result<KindReport> {
         kinds: Kind::ALL.to_vec(),
         window: Window::default(),
         incident_label: "incident".to_owned(),
+        file_lists_for: Vec::new(),
         progress: false,
     };
     let report = github::run(&client, &sink, &options).await?;

@@ -145,6 +145,11 @@ impl ServiceMap {
         teams
     }
 
+    /// Whether an entry names `repository` (compared without case): its pushes split by path.
+    pub fn splits(&self, repository: &str) -> bool {
+        !self.of_repository(repository).is_empty()
+    }
+
     /// The entries of `repository` (compared without case).
     pub(crate) fn of_repository(&self, repository: &str) -> Vec<&ServiceEntry> {
         self.entries

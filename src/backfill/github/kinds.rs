@@ -69,6 +69,8 @@ pub struct RepoContext<'a> {
     pub default_branch: &'a str,
     pub incident_label: &'a str,
     pub window: Window,
+    /// Whether the commits a push lists are read with their files (`[[services]]`).
+    pub with_files: bool,
 }
 
 impl Lists for RepoContext<'_> {
@@ -194,6 +196,24 @@ impl RepoContext<'_> {
     /// The commits a push of `commit` listed: itself, or for a merge commit those of
     /// `GET /compare/<first parent>...<sha>` (at most 250, oldest first, as GitHub answers).
     async fn brought_in(&self, commit: &Value) -> anyhow::Result<Vec<Value>> {
+        let listed = self.listed(commit).await?;
+        if !self.with_files {
+            return Ok(listed);
+        }
+        let mut with_files = Vec::with_capacity(listed.len());
+        for commit in listed {
+            let Some(sha) = commit["sha"].as_str() else {
+                with_files.push(commit);
+                continue;
+            };
+            let path = format!("/repos/{}/commits/{sha}", self.full_name);
+            with_files.push(self.client.object(&self.client.url(&path)).await?);
+        }
+        Ok(with_files)
+    }
+
+    /// The commits a push of `commit` listed, without their files.
+    async fn listed(&self, commit: &Value) -> anyhow::Result<Vec<Value>> {
         let parents = commit["parents"].as_array().map_or(0, Vec::len);
         let (Some(sha), Some(first)) =
             (commit["sha"].as_str(), commit["parents"][0]["sha"].as_str())

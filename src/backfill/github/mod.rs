@@ -32,6 +32,10 @@ pub struct Options {
     pub window: Window,
     /// `[sources.github] incident_label`.
     pub incident_label: String,
+    /// Repositories `[[services]]` splits by path: each commit their pushes list is read again
+    /// with its files (`GET /repos/{repo}/commits/{sha}`, one request a commit), so that a
+    /// backfilled push splits by service as its webhook does.
+    pub file_lists_for: Vec<String>,
     /// Draw progress bars (when standard error is a terminal).
     pub progress: bool,
 }
@@ -97,6 +101,10 @@ async fn backfill_repo(
         default_branch: &default_branch,
         incident_label: &options.incident_label,
         window: options.window,
+        with_files: options
+            .file_lists_for
+            .iter()
+            .any(|name| name.eq_ignore_ascii_case(repo)),
     };
     let mut reports = BTreeMap::new();
     let mut names = Vec::new();

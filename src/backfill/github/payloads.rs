@@ -160,8 +160,33 @@ pub fn push(repository: &Value, branch: &str, rest: &Value, listed: &[Value]) ->
     cloudevent("push", sha, payload)
 }
 
-/// A REST commit object as a push lists it; `timestamp` is the author date.
+/// A REST commit object as a push lists it; `timestamp` is the author date. A commit read with
+/// its `files` (`GET /commits/{sha}`) lists them as a push does: `added`, `removed`, `modified`
+/// (a renamed file is its old name removed and its new one added).
 fn push_commit(rest: &Value) -> Value {
+    let mut listed = listed_commit(rest);
+    if let (Some(files), Some(object)) = (rest["files"].as_array(), listed.as_object_mut()) {
+        let (mut added, mut removed, mut modified) = (Vec::new(), Vec::new(), Vec::new());
+        for file in files {
+            let name = file["filename"].clone();
+            match file["status"].as_str() {
+                Some("added") => added.push(name),
+                Some("removed") => removed.push(name),
+                Some("renamed") => {
+                    removed.push(file["previous_filename"].clone());
+                    added.push(name);
+                }
+                _ => modified.push(name),
+            }
+        }
+        object.insert("added".into(), Value::Array(added));
+        object.insert("removed".into(), Value::Array(removed));
+        object.insert("modified".into(), Value::Array(modified));
+    }
+    listed
+}
+
+fn listed_commit(rest: &Value) -> Value {
     let commit = &rest["commit"];
     let person = |who: &str| {
         json!({

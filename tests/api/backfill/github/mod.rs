@@ -29,6 +29,7 @@ backend_tests!(
     backfill_resumes_after_an_interruption,
     backfill_to_a_running_server_counts_the_same,
     backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in,
+    backfill_lists_the_files_of_a_monorepo_s_commits_as_its_pushes_do,
 );
 
 async fn fake_github() -> FakeGithub {
@@ -50,6 +51,15 @@ async fn backfill_into(fake: &FakeGithub, db: &TestDb) -> (anyhow::Result<Report
 
 /// Backfills the scenario's repository from `fake` into `sink`.
 async fn backfill_to(fake: &FakeGithub, sink: &Sink) -> (anyhow::Result<Report>, Vec<String>) {
+    backfill_listing_files(fake, sink, &[]).await
+}
+
+/// The same, reading the files of the commits of `file_lists_for`'s repositories.
+async fn backfill_listing_files(
+    fake: &FakeGithub,
+    sink: &Sink,
+    file_lists_for: &[String],
+) -> (anyhow::Result<Report>, Vec<String>) {
     let (notice, notices) = kept_notices();
     let client = GithubClient::new(&fake.url, Some("test-token"), test_limits(), notice).unwrap();
     let options = Options {
@@ -60,6 +70,7 @@ async fn backfill_to(fake: &FakeGithub, sink: &Sink) -> (anyhow::Result<Report>,
             until: Some("2025-03-31T23:59:59Z".parse().unwrap()),
         },
         incident_label: "incident".into(),
+        file_lists_for: file_lists_for.to_vec(),
         progress: false,
     };
     let report = backfill::run(&client, sink, &options).await;
@@ -384,23 +395,7 @@ async fn backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in(backend
     let db = backend.fresh_database().await;
     backfill_into(&fake, &db).await.0.unwrap();
 
-    let store = dora_store::Store::connect(&db.url).await.unwrap();
-    // On PostgreSQL, rows wait behind transactions still running elsewhere (`more_pending`).
-    let raw = crate::helpers::poll_until(Duration::from_secs(10), || async {
-        let raw = store
-            .raw_after(dora_store::Position::START, 100)
-            .await
-            .unwrap();
-        (!raw.more_pending).then_some(raw)
-    })
-    .await;
-    store.close().await;
-    let pushes: Vec<serde_json::Value> = raw
-        .records
-        .iter()
-        .map(|r| serde_json::from_str::<serde_json::Value>(&r.content).unwrap())
-        .filter(|e| e["type"] == "dev.knative.source.github.push")
-        .collect();
+    let pushes = stored_pushes(&db).await;
     assert_eq!(pushes.len(), 1);
     let listed: Vec<String> = pushes[0]["data"]["commits"]
         .as_array()
@@ -410,4 +405,89 @@ async fn backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in(backend
         .collect();
     assert_eq!(listed, ["f1", "f2", "c1"]);
     assert_eq!(pushes[0]["data"]["before"], scenario::sha("c0"));
+}
+
+/// The raw `push` deliveries stored in `db`, once nothing is pending (on PostgreSQL, rows wait
+/// behind transactions still running elsewhere: `more_pending`).
+async fn stored_pushes(db: &TestDb) -> Vec<serde_json::Value> {
+    let store = dora_store::Store::connect(&db.url).await.unwrap();
+    let raw = crate::helpers::poll_until(Duration::from_secs(10), || async {
+        let raw = store
+            .raw_after(dora_store::Position::START, 100)
+            .await
+            .unwrap();
+        (!raw.more_pending).then_some(raw)
+    })
+    .await;
+    store.close().await;
+    raw.records
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(&r.content).unwrap())
+        .filter(|e| e["type"] == "dev.knative.source.github.push")
+        .collect()
+}
+
+/// A repository `[[services]]` splits by path: each commit a push lists is read again with its
+/// files (`GET /commits/{sha}`), listed as the push webhook lists them; other repositories cost
+/// no such request and list no files.
+async fn backfill_lists_the_files_of_a_monorepo_s_commits_as_its_pushes_do(backend: Backend) {
+    let (mut objects, lists) = scenario::rest();
+    let listed = lists[&format!("/repos/{}/commits", scenario::REPO)].clone();
+    let files = serde_json::json!({
+        "c1": [{"filename": "services/api/main.go", "status": "modified"}],
+        "c2": [{"filename": "web/app.js", "status": "added"},
+               {"filename": "web/new.js", "status": "renamed", "previous_filename": "web/old.js"}],
+        "c3": [{"filename": "README.md", "status": "removed"}],
+    });
+    for commit in &listed {
+        let sha = commit["sha"].as_str().unwrap();
+        let mut detail = commit.clone();
+        detail["files"] = files[sha.trim_start_matches('0')].clone();
+        objects.insert(format!("/repos/{}/commits/{sha}", scenario::REPO), detail);
+    }
+    let fake = FakeGithub::start(objects, lists, 2).await;
+    let detail_requests =
+        |log: Vec<String>| log.iter().filter(|path| path.contains("/commits/")).count();
+
+    let db = backend.fresh_database().await;
+    let store = dora_store::Store::connect(&db.url).await.unwrap();
+    let sink = Sink::Store {
+        store: store.clone(),
+        max_event_bytes: 1 << 20,
+    };
+    let monorepo = [scenario::REPO.to_uppercase()];
+    backfill_listing_files(&fake, &sink, &monorepo)
+        .await
+        .0
+        .unwrap();
+    store.close().await;
+    assert_eq!(detail_requests(fake.take_log()), 3);
+    let mut seen = std::collections::BTreeMap::new();
+    for push in stored_pushes(&db).await {
+        let commit = &push["data"]["commits"][0];
+        let id = commit["id"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('0')
+            .to_owned();
+        let lists = ["added", "removed", "modified"].map(|key| commit[key].clone());
+        seen.insert(id, serde_json::json!(lists));
+    }
+    assert_eq!(
+        serde_json::json!(seen),
+        serde_json::json!({
+            "c1": [[], [], ["services/api/main.go"]],
+            "c2": [["web/app.js", "web/new.js"], ["web/old.js"], []],
+            "c3": [[], ["README.md"], []],
+        })
+    );
+
+    let plain = backend.fresh_database().await;
+    backfill_into(&fake, &plain).await.0.unwrap();
+    assert_eq!(detail_requests(fake.take_log()), 0);
+    let pushes = stored_pushes(&plain).await;
+    assert_eq!(pushes.len(), 3);
+    assert!(pushes
+        .iter()
+        .all(|push| push["data"]["commits"][0].get("added").is_none()));
 }
