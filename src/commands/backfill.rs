@@ -218,8 +218,15 @@ async fn run_gitlab(global: &Global, args: GitlabArgs) -> anyhow::Result<ExitCod
     for group in &args.groups {
         projects.extend(gitlab::group_projects(&client, group).await?);
     }
+    let projects = distinct(projects, "--project GROUP/NAME or --group GROUP")?;
+    let services = settings.service_map()?;
     let options = gitlab::Options {
-        projects: distinct(projects, "--project GROUP/NAME or --group GROUP")?,
+        file_lists_for: projects
+            .iter()
+            .filter(|p| services.splits(p))
+            .cloned()
+            .collect(),
+        projects,
         kinds: or_all(&args.kinds, &gitlab::kinds::Kind::ALL),
         window: common.window(),
         incident_label: settings.sources.gitlab.incident_label.clone(),

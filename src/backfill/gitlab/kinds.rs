@@ -72,6 +72,8 @@ pub struct ProjectContext<'a> {
     pub project: &'a HookProject,
     pub incident_label: &'a str,
     pub window: Window,
+    /// Whether the commits of a landing push are read with their files (`[[services]]`).
+    pub with_files: bool,
 }
 
 /// The id of a project in a URL: its path, percent-encoded (`group%2Fname`).
@@ -168,7 +170,25 @@ impl ProjectContext<'_> {
         };
         let mut commits = own;
         commits.extend(merge_commit);
+        if self.with_files {
+            for commit in &mut commits {
+                commit.files = Some(self.changed_files(&commit.id).await?);
+            }
+        }
         Ok(before.map(|before| (before, commits)))
+    }
+
+    /// `GET /repository/commits/:sha/diff`: the files a commit changed.
+    async fn changed_files(&self, sha: &str) -> anyhow::Result<rest::ChangedFiles> {
+        let path = format!("repository/commits/{}/diff?per_page=100", query_value(sha));
+        let url = self.api(&path);
+        let items = read_all(self.client, url.clone(), MAX_COMMIT_PAGES).await?;
+        let endpoint = self.client.endpoint(&url);
+        let diff = items
+            .iter()
+            .map(|item| read(item, endpoint))
+            .collect::<anyhow::Result<Vec<rest::DiffEntry>>>()?;
+        Ok(rest::ChangedFiles::of(&diff))
     }
 
     /// `GET /repository/commits/:sha`.

@@ -71,6 +71,10 @@ pub struct Options {
     pub window: Window,
     /// `[sources.gitlab] incident_label`.
     pub incident_label: String,
+    /// Projects `[[services]]` splits by path: the commits of each landing push are read with
+    /// their files (`GET /repository/commits/:sha/diff`, one request a commit), so that a
+    /// backfilled push splits by service as its webhook does.
+    pub file_lists_for: Vec<String>,
     /// Draw progress bars (when standard error is a terminal).
     pub progress: bool,
 }
@@ -132,6 +136,10 @@ async fn backfill_project(
         project: &hook_project,
         incident_label: &options.incident_label,
         window: options.window,
+        with_files: options
+            .file_lists_for
+            .iter()
+            .any(|name| name.eq_ignore_ascii_case(&path)),
     };
     let mut reports = BTreeMap::new();
     let mut names = Vec::new();

@@ -265,6 +265,7 @@ pub fn push(
         .iter()
         .skip(commits.len().saturating_sub(PUSH_COMMITS))
         .map(|commit| {
+            let files = commit.files.clone().unwrap_or_default();
             json!({
                 "id": commit.id,
                 "message": commit.message,
@@ -272,7 +273,7 @@ pub fn push(
                 "timestamp": some_time(commit.committed_date.or(commit.created_at).as_ref()),
                 "url": commit.web_url,
                 "author": {"name": commit.author_name, "email": commit.author_email},
-                "added": [], "modified": [], "removed": [],
+                "added": files.added, "modified": files.modified, "removed": files.removed,
             })
         })
         .collect();

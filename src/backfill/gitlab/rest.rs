@@ -129,6 +129,51 @@ pub struct Commit {
     pub created_at: Option<DateTime<Utc>>,
     pub parent_ids: Option<Vec<String>>,
     pub web_url: Option<String>,
+    /// Its files, when read (`[[services]]`): not part of the answer.
+    #[serde(skip)]
+    pub files: Option<ChangedFiles>,
+}
+
+/// The files a commit changed, as a push hook lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangedFiles {
+    pub added: Vec<String>,
+    pub modified: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// An entry of `GET /projects/:id/repository/commits/:sha/diff`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiffEntry {
+    pub old_path: String,
+    pub new_path: String,
+    #[serde(default)]
+    pub new_file: bool,
+    #[serde(default)]
+    pub renamed_file: bool,
+    #[serde(default)]
+    pub deleted_file: bool,
+}
+
+impl ChangedFiles {
+    /// A commit's diff entries as a push lists them (a renamed file: its old path removed, its
+    /// new one added).
+    pub fn of(diff: &[DiffEntry]) -> Self {
+        let mut files = Self::default();
+        for entry in diff {
+            if entry.new_file {
+                files.added.push(entry.new_path.clone());
+            } else if entry.deleted_file {
+                files.removed.push(entry.old_path.clone());
+            } else if entry.renamed_file {
+                files.removed.push(entry.old_path.clone());
+                files.added.push(entry.new_path.clone());
+            } else {
+                files.modified.push(entry.new_path.clone());
+            }
+        }
+        files
+    }
 }
 
 impl Commit {

@@ -85,3 +85,23 @@ async fn dora_events(env: &[(&str, &str)], args: Vec<String>) -> (i32, String, S
     .await
     .unwrap()
 }
+
+/// The raw events of type `event_type` stored in `db`, once nothing is pending (on PostgreSQL,
+/// rows wait behind transactions still running elsewhere: `more_pending`).
+pub async fn stored_of_type(db: &TestDb, event_type: &str) -> Vec<serde_json::Value> {
+    let store = dora_store::Store::connect(&db.url).await.unwrap();
+    let raw = crate::helpers::poll_until(Duration::from_secs(10), || async {
+        let raw = store
+            .raw_after(dora_store::Position::START, 100)
+            .await
+            .unwrap();
+        (!raw.more_pending).then_some(raw)
+    })
+    .await;
+    store.close().await;
+    raw.records
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(&r.content).unwrap())
+        .filter(|e| e["type"] == event_type)
+        .collect()
+}

@@ -4,8 +4,6 @@
 
 mod scenario;
 
-use std::time::Duration;
-
 use dora_events::backfill::client::GithubClient;
 use dora_events::backfill::github::kinds::{Kind, Window};
 use dora_events::backfill::github::{self as backfill, Options, Report};
@@ -13,7 +11,8 @@ use dora_events::backfill::sink::Sink;
 
 use super::fake::{FakeApi as FakeGithub, Fault, FaultKind};
 use super::{
-    assert_twice_stores_nothing_new, dora_events, kept_notices, process_and_serve, test_limits,
+    assert_twice_stores_nothing_new, dora_events, kept_notices, process_and_serve, stored_of_type,
+    test_limits,
 };
 use crate::helpers::{spawn_with, test_settings, Backend, TestApp, TestDb};
 
@@ -395,7 +394,7 @@ async fn backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in(backend
     let db = backend.fresh_database().await;
     backfill_into(&fake, &db).await.0.unwrap();
 
-    let pushes = stored_pushes(&db).await;
+    let pushes = stored_of_type(&db, GITHUB_PUSH).await;
     assert_eq!(pushes.len(), 1);
     let listed: Vec<String> = pushes[0]["data"]["commits"]
         .as_array()
@@ -407,25 +406,7 @@ async fn backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in(backend
     assert_eq!(pushes[0]["data"]["before"], scenario::sha("c0"));
 }
 
-/// The raw `push` deliveries stored in `db`, once nothing is pending (on PostgreSQL, rows wait
-/// behind transactions still running elsewhere: `more_pending`).
-async fn stored_pushes(db: &TestDb) -> Vec<serde_json::Value> {
-    let store = dora_store::Store::connect(&db.url).await.unwrap();
-    let raw = crate::helpers::poll_until(Duration::from_secs(10), || async {
-        let raw = store
-            .raw_after(dora_store::Position::START, 100)
-            .await
-            .unwrap();
-        (!raw.more_pending).then_some(raw)
-    })
-    .await;
-    store.close().await;
-    raw.records
-        .iter()
-        .map(|r| serde_json::from_str::<serde_json::Value>(&r.content).unwrap())
-        .filter(|e| e["type"] == "dev.knative.source.github.push")
-        .collect()
-}
+const GITHUB_PUSH: &str = "dev.knative.source.github.push";
 
 /// A repository `[[services]]` splits by path: each commit a push lists is read again with its
 /// files (`GET /commits/{sha}`), listed as the push webhook lists them; other repositories cost
@@ -463,7 +444,7 @@ async fn backfill_lists_the_files_of_a_monorepo_s_commits_as_its_pushes_do(backe
     store.close().await;
     assert_eq!(detail_requests(fake.take_log()), 3);
     let mut seen = std::collections::BTreeMap::new();
-    for push in stored_pushes(&db).await {
+    for push in stored_of_type(&db, GITHUB_PUSH).await {
         let commit = &push["data"]["commits"][0];
         let id = commit["id"]
             .as_str()
@@ -485,7 +466,7 @@ async fn backfill_lists_the_files_of_a_monorepo_s_commits_as_its_pushes_do(backe
     let plain = backend.fresh_database().await;
     backfill_into(&fake, &plain).await.0.unwrap();
     assert_eq!(detail_requests(fake.take_log()), 0);
-    let pushes = stored_pushes(&plain).await;
+    let pushes = stored_of_type(&plain, GITHUB_PUSH).await;
     assert_eq!(pushes.len(), 3);
     assert!(pushes
         .iter()

@@ -13,7 +13,8 @@ use dora_events::backfill::KindReport;
 
 use super::fake::{FakeApi, Fault, FaultKind, Style, GITLAB_TOKEN};
 use super::{
-    assert_twice_stores_nothing_new, dora_events, kept_notices, process_and_serve, test_limits,
+    assert_twice_stores_nothing_new, dora_events, kept_notices, process_and_serve, stored_of_type,
+    test_limits,
 };
 use crate::helpers::{spawn_with, test_settings, Backend, TestApp, TestDb};
 use serde_json::Value;
@@ -31,6 +32,7 @@ backend_tests!(
     gitlab_backfill_waits_out_rate_limits,
     gitlab_backfill_resumes_after_an_interruption,
     gitlab_backfill_to_a_running_server_counts_the_same,
+    gitlab_backfill_lists_the_files_of_a_monorepo_s_landing_pushes,
 );
 
 async fn fake_gitlab() -> FakeApi {
@@ -52,6 +54,15 @@ async fn backfill_into(fake: &FakeApi, db: &TestDb) -> (anyhow::Result<Report>, 
 
 /// Backfills the scenario's project from `fake` into `sink`.
 async fn backfill_to(fake: &FakeApi, sink: &Sink) -> (anyhow::Result<Report>, Vec<String>) {
+    backfill_listing_files(fake, sink, &[]).await
+}
+
+/// The same, reading the files of the commits of `file_lists_for`'s projects.
+async fn backfill_listing_files(
+    fake: &FakeApi,
+    sink: &Sink,
+    file_lists_for: &[String],
+) -> (anyhow::Result<Report>, Vec<String>) {
     let (notice, notices) = kept_notices();
     let client = gitlab::client(&fake.url, Some(GITLAB_TOKEN), test_limits(), notice).unwrap();
     let options = Options {
@@ -62,6 +73,7 @@ async fn backfill_to(fake: &FakeApi, sink: &Sink) -> (anyhow::Result<Report>, Ve
             until: Some("2025-03-31T23:59:59Z".parse().unwrap()),
         },
         incident_label: "incident".into(),
+        file_lists_for: file_lists_for.to_vec(),
         progress: false,
     };
     let report = gitlab::run(&client, sink, &options).await;
@@ -405,4 +417,74 @@ async fn gitlab_backfill_command_reads_projects_and_groups() {
             && err.contains("404"),
         "{err}"
     );
+}
+
+/// A project `[[services]]` splits by path: the commits of each landing push are read with
+/// their diffs (`GET /repository/commits/:sha/diff`) and listed as a Push Hook lists its files;
+/// other projects cost no such request and list none.
+async fn gitlab_backfill_lists_the_files_of_a_monorepo_s_landing_pushes(backend: Backend) {
+    let (objects, mut lists) = scenario::rest();
+    let base = scenario::project_path();
+    // Every commit a landing push can list gets a diff: a new file, a renamed one, a change.
+    let commits: Vec<String> = objects
+        .keys()
+        .filter_map(|path| path.strip_prefix(&format!("{base}/repository/commits/")))
+        .map(str::to_owned)
+        .collect();
+    for sha in &commits {
+        let name = sha.trim_start_matches('0');
+        let diff = serde_json::json!([
+            {"old_path": format!("services/{name}/new.rs"), "new_path": format!("services/{name}/new.rs"), "new_file": true},
+            {"old_path": "docs/old.md", "new_path": "docs/new.md", "renamed_file": true},
+            {"old_path": "README.md", "new_path": "README.md"},
+        ]);
+        let diff = diff.as_array().unwrap().clone();
+        lists.insert(format!("{base}/repository/commits/{sha}/diff"), diff);
+    }
+    let fake = FakeApi::start_as(Style::Gitlab, objects, lists, 2).await;
+    // The commits whose diff was asked for (each in pages of two entries: all three are read).
+    let diff_requests = |log: Vec<String>| {
+        let diffs = log.iter().filter(|path| path.contains("/diff"));
+        let commits = diffs.map(|path| path.split('?').next().unwrap_or_default().to_owned());
+        commits.collect::<std::collections::BTreeSet<_>>().len()
+    };
+    const PUSH: &str = "dev.knative.sources.gitlab.push";
+
+    let db = backend.fresh_database().await;
+    let store = dora_store::Store::connect(&db.url).await.unwrap();
+    let sink = Sink::Store {
+        store: store.clone(),
+        max_event_bytes: 1 << 20,
+    };
+    let monorepo = [scenario::PROJECT.to_owned()];
+    backfill_listing_files(&fake, &sink, &monorepo)
+        .await
+        .0
+        .unwrap();
+    store.close().await;
+    let pushes = stored_of_type(&db, PUSH).await;
+    let listed: Vec<&Value> = pushes
+        .iter()
+        .flat_map(|push| push["data"]["commits"].as_array().unwrap())
+        .collect();
+    assert!(!listed.is_empty());
+    assert_eq!(diff_requests(fake.take_log()), listed.len());
+    for commit in listed {
+        let name = commit["id"].as_str().unwrap().trim_start_matches('0');
+        let new = format!("services/{name}/new.rs");
+        assert_eq!(commit["added"], serde_json::json!([new, "docs/new.md"]));
+        assert_eq!(commit["removed"], serde_json::json!(["docs/old.md"]));
+        assert_eq!(commit["modified"], serde_json::json!(["README.md"]));
+    }
+
+    let plain = backend.fresh_database().await;
+    backfill_into(&fake, &plain).await.0.unwrap();
+    assert_eq!(diff_requests(fake.take_log()), 0);
+    let pushes = stored_of_type(&plain, PUSH).await;
+    assert!(!pushes.is_empty());
+    for push in &pushes {
+        for commit in push["data"]["commits"].as_array().unwrap() {
+            assert_eq!(commit["added"], serde_json::json!([]));
+        }
+    }
 }
