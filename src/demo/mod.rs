@@ -277,6 +277,21 @@ pub async fn run(
     );
     println!("Database: {database}\n");
     println!("{summary}");
+    print_where_to_look(&browse);
+    if options.exit {
+        handle.shutdown();
+        return server.await.context("the server task failed")?;
+    }
+    println!("\nServing until Ctrl-C.");
+    tokio::spawn(async move {
+        stop.await;
+        handle.shutdown();
+    });
+    server.await.context("the server task failed")?
+}
+
+/// The pages and commands to try next, on the server at `browse`.
+fn print_where_to_look(browse: &str) {
     println!("Where to look:");
     for (path, what) in [
         ("/", "the dashboard"),
@@ -293,16 +308,6 @@ pub async fn run(
         println!("  {:<68} {what}", format!("{browse}{path}"));
     }
     println!("  dora-events metrics --url {browse} --team storefront");
-    if options.exit {
-        handle.shutdown();
-        return server.await.context("the server task failed")?;
-    }
-    println!("\nServing until Ctrl-C.");
-    tokio::spawn(async move {
-        stop.await;
-        handle.shutdown();
-    });
-    server.await.context("the server task failed")?
 }
 
 /// The keys over everything, and one line per service with its levels.
