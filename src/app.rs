@@ -413,7 +413,8 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+/// The configured database, with its pool size; an error names it with its password hidden.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Store::connect_with(&settings.database_url, settings.database_pool_size)
         .await
         .with_context(|| {
@@ -480,9 +481,7 @@ pub struct OnceReport {
 /// Rebuilds every CDEvent and fact from `cloudevents_raw` (the store should not be served meanwhile).
 pub async fn recompute(settings: &Settings) -> anyhow::Result<RecomputeReport> {
     let table = Arc::new(settings.routing_table()?);
-    let store = Store::connect(&settings.database_url)
-        .await
-        .with_context(|| format!("Failed to open the database {}", settings.database_url))?;
+    let store = open_store(settings).await?;
     store
         .reset_derived()
         .await

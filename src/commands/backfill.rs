@@ -256,14 +256,7 @@ async fn sink(settings: &Settings, common: &Common) -> anyhow::Result<Sink> {
             events_url: format!("{}/events", url.trim_end_matches('/')),
         });
     }
-    let store = dora_store::Store::connect(&settings.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "Failed to open the database {}",
-                dora_events::app::redact(&settings.database_url)
-            )
-        })?;
+    let store = dora_events::app::open_store(settings).await?;
     Ok(Sink::Store {
         store,
         max_event_bytes: settings.ingest.max_event_bytes,

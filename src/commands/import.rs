@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use dora_store::Store;
 
 use super::Global;
 
@@ -41,14 +40,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let settings = global.settings()?;
-    let store = Store::connect(&settings.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "Failed to open the database {}",
-                dora_events::app::redact(&settings.database_url)
-            )
-        })?;
+    let store = dora_events::app::open_store(&settings).await?;
     let options = dora_events::import::ImportOptions {
         path: file.clone(),
         batch_size: usize::try_from(batch_size).unwrap_or(5000),
