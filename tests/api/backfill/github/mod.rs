@@ -29,6 +29,7 @@ backend_tests!(
     backfill_to_a_running_server_counts_the_same,
     backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in,
     backfill_lists_the_files_of_a_monorepo_s_commits_as_its_pushes_do,
+    a_year_backfilled_has_hand_checked_keys_and_counts_nothing_twice,
 );
 
 async fn fake_github() -> FakeGithub {
@@ -36,38 +37,61 @@ async fn fake_github() -> FakeGithub {
     FakeGithub::start(objects, lists, 2).await
 }
 
+/// The window of the March scenario, and of the year.
+fn march() -> Window {
+    window("2025-03-01T00:00:00Z", "2025-03-31T23:59:59Z")
+}
+
+fn year_2024() -> Window {
+    window("2024-01-01T00:00:00Z", "2024-12-31T23:59:59Z")
+}
+
+fn window(since: &str, until: &str) -> Window {
+    Window {
+        since: Some(since.parse().unwrap()),
+        until: Some(until.parse().unwrap()),
+    }
+}
+
 /// Backfills the scenario's repository from `fake` into `db`; the report and the waits announced.
 async fn backfill_into(fake: &FakeGithub, db: &TestDb) -> (anyhow::Result<Report>, Vec<String>) {
+    backfill_window_into(fake, db, march()).await
+}
+
+/// The same over `window`.
+async fn backfill_window_into(
+    fake: &FakeGithub,
+    db: &TestDb,
+    window: Window,
+) -> (anyhow::Result<Report>, Vec<String>) {
     let store = dora_store::Store::connect(&db.url).await.unwrap();
     let sink = Sink::Store {
         store: store.clone(),
         max_event_bytes: 1 << 20,
     };
-    let outcome = backfill_to(fake, &sink).await;
+    let outcome = backfill_listing_files(fake, &sink, &[], window).await;
     store.close().await;
     outcome
 }
 
 /// Backfills the scenario's repository from `fake` into `sink`.
 async fn backfill_to(fake: &FakeGithub, sink: &Sink) -> (anyhow::Result<Report>, Vec<String>) {
-    backfill_listing_files(fake, sink, &[]).await
+    backfill_listing_files(fake, sink, &[], march()).await
 }
 
-/// The same, reading the files of the commits of `file_lists_for`'s repositories.
+/// The same over `window`, reading the files of the commits of `file_lists_for`'s repositories.
 async fn backfill_listing_files(
     fake: &FakeGithub,
     sink: &Sink,
     file_lists_for: &[String],
+    window: Window,
 ) -> (anyhow::Result<Report>, Vec<String>) {
     let (notice, notices) = kept_notices();
     let client = GithubClient::new(&fake.url, Some("test-token"), test_limits(), notice).unwrap();
     let options = Options {
         repos: vec![scenario::REPO.to_owned()],
         kinds: Kind::ALL.to_vec(),
-        window: Window {
-            since: Some("2025-03-01T00:00:00Z".parse().unwrap()),
-            until: Some("2025-03-31T23:59:59Z".parse().unwrap()),
-        },
+        window,
         incident_label: "incident".into(),
         file_lists_for: file_lists_for.to_vec(),
         progress: false,
@@ -79,7 +103,12 @@ async fn backfill_listing_files(
 
 /// Posts the scenario's webhook deliveries to `app` and waits until they are processed.
 async fn post_webhooks(app: &TestApp) {
-    for (index, (event, payload)) in scenario::webhooks().into_iter().enumerate() {
+    post_hooks(app, scenario::webhooks()).await;
+}
+
+/// Posts `hooks` to `app` and waits until they are processed.
+async fn post_hooks(app: &TestApp, hooks: Vec<(&str, serde_json::Value)>) {
+    for (index, (event, payload)) in hooks.into_iter().enumerate() {
         let response = app
             .client
             .post(app.url("/webhooks/github"))
@@ -437,7 +466,7 @@ async fn backfill_lists_the_files_of_a_monorepo_s_commits_as_its_pushes_do(backe
         max_event_bytes: 1 << 20,
     };
     let monorepo = [scenario::REPO.to_uppercase()];
-    backfill_listing_files(&fake, &sink, &monorepo)
+    backfill_listing_files(&fake, &sink, &monorepo, march())
         .await
         .0
         .unwrap();
@@ -471,4 +500,82 @@ async fn backfill_lists_the_files_of_a_monorepo_s_commits_as_its_pushes_do(backe
     assert!(pushes
         .iter()
         .all(|push| push["data"]["commits"][0].get("added").is_none()));
+}
+
+/// A year of `acme/shop` (`scenario::History::year`, whose keys are hand-checked there),
+/// backfilled from pages of 30: the keys are right; a second run stores nothing; the same year
+/// delivered afterwards by webhooks adds no CDEvent; the year sent only as webhooks has the
+/// same keys.
+async fn a_year_backfilled_has_hand_checked_keys_and_counts_nothing_twice(backend: Backend) {
+    const YEAR: &str = "/api/v1/dora?from=2024-01-01&to=2024-12-31";
+    let history = scenario::History::year();
+    let events = history.events();
+    // 91 statuses, 52 requests opened and closed, 78 commits, 13 incidents opened and closed.
+    assert_eq!(events, 91 + 104 + 78 + 26);
+    let (objects, lists) = history.rest();
+    let fake = FakeGithub::start(objects, lists, 30).await;
+    let db = backend.fresh_database().await;
+    let first = totals(
+        &backfill_window_into(&fake, &db, year_2024())
+            .await
+            .0
+            .unwrap(),
+    );
+    assert_eq!((first.events, first.stored), (events, events));
+    let again = totals(
+        &backfill_window_into(&fake, &db, year_2024())
+            .await
+            .0
+            .unwrap(),
+    );
+    assert_eq!(
+        (again.events, again.stored, again.duplicates),
+        (events, 0, events)
+    );
+
+    let app = process_and_serve(db).await;
+    let keys = app.get_json(YEAR).await["keys"].clone();
+    let frequency = &keys["deployment_frequency"];
+    assert_eq!(frequency["value"], 91);
+    assert_eq!(frequency["deploy_days"], 78);
+    assert_eq!(frequency["complete_weeks"], 52);
+    assert_eq!(frequency["deploy_days_per_week"], 1.5);
+    assert_eq!(frequency["mean_deploy_days_per_week"], 1.5);
+    assert_eq!(frequency["failed_rollouts"], 13);
+    let failure = &keys["change_failure_rate"];
+    assert_eq!(
+        (&failure["sample_size"], &failure["failed_deployments"]),
+        (&91.into(), &13.into())
+    );
+    assert_eq!(failure["reasons"]["incident"], 13);
+    assert_eq!(failure["reasons"]["failed_rollout"], 13);
+    assert!((failure["value"].as_f64().unwrap() - 13.0 / 91.0).abs() < 1e-12);
+    let lead = &keys["lead_time"];
+    assert_eq!(lead["sample_size"], 78);
+    assert_eq!(lead["value"], 90000.0);
+    assert_eq!(lead["p90"], 262800.0);
+    let recovery = &keys["recovery_time"];
+    assert_eq!(
+        (&recovery["sample_size"], &recovery["value"]),
+        (&13.into(), &10800.0.into())
+    );
+    assert_eq!(keys["rework_rate"]["rework_deployments"], 13);
+    assert_eq!(keys["rework_rate"]["during_incident"], 13);
+
+    let before = app.pipeline().await;
+    post_hooks(&app, history.webhooks()).await;
+    let after = app.pipeline().await;
+    assert_eq!(after["cdevents"], before["cdevents"], "{after}");
+    assert_eq!(after["failures"], 0, "{after}");
+    assert_eq!(app.get_json(YEAR).await["keys"], keys);
+    app.stop().await;
+
+    let webhooks_db = backend.fresh_database().await;
+    let mut settings = test_settings(&webhooks_db);
+    settings.dora.production_environments = vec!["production".into()];
+    let hooked = spawn_with(settings, webhooks_db).await;
+    post_hooks(&hooked, history.webhooks()).await;
+    assert_eq!(hooked.get_json(YEAR).await["keys"], keys);
+    assert_eq!(hooked.pipeline().await["cdevents"], before["cdevents"]);
+    hooked.stop().await;
 }
