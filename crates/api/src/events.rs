@@ -15,7 +15,7 @@ use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use dora_http::Problem;
-use dora_store::{EventLog, EventQuery, EventRow, Position, Store};
+use dora_store::{EventLog, EventQuery, EventRow, Store, TailStart};
 use futures_util::Stream;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -223,8 +223,14 @@ impl EventFeed {
     }
 
     /// Polls both logs and broadcasts what is new, until nobody watches.
-    async fn tail(self: Arc<Self>, mut positions: [Position; 2]) {
+    async fn tail(self: Arc<Self>, starts: [TailStart; 2]) {
         let logs = [EventLog::CloudEvents, EventLog::CdEvents];
+        let [mut raw_start, mut cd_start] = starts;
+        let mut positions = [raw_start.after, cd_start.after];
+        let mut seen = [
+            std::mem::take(&mut raw_start.seen),
+            std::mem::take(&mut cd_start.seen),
+        ];
         loop {
             {
                 let mut running = self.running.lock().await;
@@ -234,12 +240,19 @@ impl EventFeed {
                 }
             }
             let mut full = false;
-            for (log, position) in logs.into_iter().zip(positions.iter_mut()) {
+            let tails = logs
+                .into_iter()
+                .zip(positions.iter_mut())
+                .zip(seen.iter_mut());
+            for ((log, position), seen) in tails {
                 match self.store.tail_events(log, *position, TAIL_BATCH).await {
                     Ok(rows) => {
                         full |= rows.len() as i64 == TAIL_BATCH;
                         for (next, row) in rows {
                             *position = next;
+                            if seen.remove(&row.seq) {
+                                continue; // stored before the tail began
+                            }
                             let item = FeedItem {
                                 log,
                                 seq: row.seq,

@@ -26,7 +26,7 @@ use crate::sql::Dialect;
 use crate::writes::*;
 use crate::{
     EventLog, NewCdEvent, NewDeployment, NewFactFailure, NewFailure, NewObservation, NewRawEvent,
-    Position, RawBatch, RawRecord, StoreError,
+    Position, RawBatch, RawRecord, StoreError, TailStart,
 };
 
 mod links;
@@ -264,18 +264,37 @@ impl PostgresStore {
         })
     }
 
-    /// Where a live tail of `cloudevents_raw` starts: the last row below the snapshot horizon
-    /// (every row after it in (tx, seq) order belongs to a transaction still running or not yet
-    /// begun).
-    pub(crate) async fn raw_tail_start(&self) -> Result<Position, StoreError> {
-        let horizon = self.snapshot_horizon().await?;
-        let last = sqlx::query_as(
-            "SELECT tx, seq FROM cloudevents_raw WHERE tx < $1 ORDER BY tx DESC, seq DESC LIMIT 1",
+    /// Where a live tail of `cloudevents_raw` starts: after the last row below the snapshot
+    /// horizon (every row after it in (tx, seq) order belongs to a transaction still running,
+    /// not yet begun, or committed while an older one runs), skipping the rows already
+    /// committed among those.
+    pub(crate) async fn raw_tail_start(&self) -> Result<TailStart, StoreError> {
+        // One statement, one snapshot: the last row below the horizon, and the rows of
+        // transactions at or above it that are committed already (visible now, but handed out
+        // by a tail only once the horizon passes them: they are skipped, being older than the
+        // tail).
+        let rows: Vec<(i64, i64, bool)> = sqlx::query_as(
+            "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon),
+             last AS (SELECT r.tx, r.seq FROM cloudevents_raw r, h WHERE r.tx < h.horizon
+                      ORDER BY r.tx DESC, r.seq DESC LIMIT 1)
+             SELECT tx, seq, TRUE FROM last
+             UNION ALL
+             (SELECT r.tx, r.seq, FALSE FROM cloudevents_raw r, h WHERE r.tx >= h.horizon
+              LIMIT $1)",
         )
-        .bind(horizon)
-        .fetch_optional(&self.pool)
+        .bind(TailStart::MAX_SEEN as i64)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(last.unwrap_or(Position::START))
+        let mut start = TailStart::at(Position::START);
+        for (tx, seq, is_last) in rows {
+            match is_last {
+                true => start.after = Position { tx, seq },
+                false => {
+                    start.seen.insert(seq);
+                }
+            }
+        }
+        Ok(start)
     }
 
     /// The raw events of a live tail after `after`, in (tx, seq) order below the snapshot

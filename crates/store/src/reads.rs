@@ -10,7 +10,8 @@ use crate::writes::derived_tables;
 use crate::{
     Bucket, CdEventRecord, Dimensions, EventLog, EventQuery, EventRow, FactFilter, FactRows,
     FailureRecord, FrequencyFilter, FrequencyRow, FunctionJob, FunctionJobStats, Position, Store,
-    StoreError, StoreStats, DEPLOYMENTS_CURSOR, DIMENSION_QUERIES, LINKS_CURSOR, ROUTER_CURSOR,
+    StoreError, StoreStats, TailStart, DEPLOYMENTS_CURSOR, DIMENSION_QUERIES, LINKS_CURSOR,
+    ROUTER_CURSOR,
 };
 
 /// The event browser's view of a log: its columns under the names of [`EventRow`]'s fields,
@@ -62,7 +63,7 @@ impl Store {
     }
 
     /// Where a live tail of `log` starts: after every event visible now.
-    pub async fn tail_start(&self, log: EventLog) -> Result<Position, StoreError> {
+    pub async fn tail_start(&self, log: EventLog) -> Result<TailStart, StoreError> {
         if let (Store::Postgres(backend), EventLog::CloudEvents) = (self, log) {
             return backend.raw_tail_start().await;
         }
@@ -70,7 +71,7 @@ impl Store {
         // become visible in `seq` order.
         let sql = format!("SELECT COALESCE(MAX(seq), 0) FROM {}", log.table());
         let seq: i64 = with_pool!(self, pool => sqlx::query_scalar(&sql).fetch_one(pool).await?);
-        Ok(Position::at(seq))
+        Ok(TailStart::at(Position::at(seq)))
     }
 
     /// Events of `log` after `after`, in the order they became visible (oldest first), at most

@@ -108,6 +108,27 @@ pub struct Position {
     pub seq: i64,
 }
 
+/// Where a live tail starts: after `after`, skipping the rows in `seen` (on PostgreSQL, those
+/// committed before the tail started by transactions still behind the snapshot horizon; a
+/// tail hands rows out in horizon order, and these were stored before it began).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TailStart {
+    pub after: Position,
+    pub seen: std::collections::HashSet<i64>,
+}
+
+impl TailStart {
+    /// The most rows `seen` holds (past it, a few rows stored before the tail may show).
+    pub const MAX_SEEN: usize = 10_000;
+
+    pub fn at(after: Position) -> Self {
+        TailStart {
+            after,
+            seen: Default::default(),
+        }
+    }
+}
+
 impl Position {
     /// Before the first row.
     pub const START: Position = Position { tx: 0, seq: 0 };

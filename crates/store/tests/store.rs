@@ -221,3 +221,61 @@ async fn a_function_job_is_enqueued_once_finished_once_and_reset_with_the_derive
         store.close().await;
     }
 }
+
+/// A live tail starts after every event stored before it, even one a transaction still
+/// running holds behind PostgreSQL's snapshot horizon: such an event is marked seen at the
+/// start, so the tail can skip it when the horizon passes it.
+#[tokio::test]
+async fn a_tail_started_behind_a_running_transaction_knows_what_was_stored_before_it() {
+    use dora_store::EventLog;
+    use sqlx::Connection;
+    for backend in Backend::all() {
+        let db = backend.fresh_database().await;
+        let store = Store::connect(&db.url).await.unwrap();
+        // On PostgreSQL, an older transaction keeps running while "before" commits.
+        let mut holder = match matches!(backend, Backend::Postgres(_)) {
+            true => {
+                let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut connection).await.unwrap();
+                sqlx::query("SELECT pg_current_xact_id()")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+                Some(connection)
+            }
+            false => None,
+        };
+        store.append_raw(&[raw("/s", "before")]).await.unwrap();
+        let start = store.tail_start(EventLog::CloudEvents).await.unwrap();
+        if let Some(mut connection) = holder.take() {
+            sqlx::query("COMMIT")
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            assert_eq!(start.seen.len(), 1, "{start:?}");
+        } else {
+            assert!(start.seen.is_empty());
+        }
+        store.append_raw(&[raw("/s", "after")]).await.unwrap();
+
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let shown: Vec<String> = loop {
+            let rows = store
+                .tail_events(EventLog::CloudEvents, start.after, 100)
+                .await
+                .unwrap();
+            let shown: Vec<String> = rows
+                .iter()
+                .filter(|(_, row)| !start.seen.contains(&row.seq))
+                .map(|(_, row)| row.id.clone())
+                .collect();
+            if rows.iter().any(|(_, row)| row.id == "after") {
+                break shown;
+            }
+            assert!(std::time::Instant::now() < deadline, "rows stayed pending");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        assert_eq!(shown, ["after"], "{backend:?}");
+        store.close().await;
+    }
+}
