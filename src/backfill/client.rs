@@ -19,12 +19,19 @@
 //!
 //! Errors name the endpoint (the path and query asked, never the token) and the HTTP status,
 //! and the caller adds the repository or project.
+//!
+//! # Conditional requests
+//!
+//! [`ApiClient::page_if_changed`] sends a page's `ETag` of an earlier run as `If-None-Match`:
+//! a `304 Not Modified` answer carries no body and, on GitHub, costs no rate limit.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH, USER_AGENT,
+};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
@@ -65,6 +72,8 @@ pub struct Page {
     pub items: Vec<Value>,
     /// The `rel="next"` URL of the `Link` header (else the page named by `X-Next-Page`).
     pub next: Option<String>,
+    /// The page's `ETag`, when the API gave one.
+    pub etag: Option<String>,
 }
 
 /// What differs between the tools' APIs.
@@ -93,8 +102,9 @@ pub struct ApiClient {
     limits: Limits,
     notice: Notice,
     dialect: &'static Dialect,
-    /// Requests sent (counted for the report).
+    /// Requests sent (counted for the report), and those answered `304 Not Modified`.
     requests: Arc<std::sync::atomic::AtomicU64>,
+    not_modified: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// GitHub's REST API (v3).
@@ -169,6 +179,7 @@ impl ApiClient {
             notice,
             dialect,
             requests: Arc::default(),
+            not_modified: Arc::default(),
         })
     }
 
@@ -193,6 +204,11 @@ impl ApiClient {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Requests answered `304 Not Modified` so far.
+    pub fn not_modified(&self) -> u64 {
+        self.not_modified.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// One JSON object (`GET /repos/o/r`).
     pub async fn object(&self, url: &str) -> anyhow::Result<Value> {
         let (_, body) = self.get(url).await?;
@@ -203,6 +219,30 @@ impl ApiClient {
     /// (`workflow_runs`).
     pub async fn page(&self, url: &str, field: Option<&str>) -> anyhow::Result<Page> {
         let (headers, body) = self.get(url).await?;
+        self.page_of(url, field, &headers, body)
+    }
+
+    /// The same, asked with `If-None-Match: etag` when `etag` is given: none when the API
+    /// answers `304 Not Modified` (GitHub does not count it against the rate limit).
+    pub async fn page_if_changed(
+        &self,
+        url: &str,
+        field: Option<&str>,
+        etag: Option<&str>,
+    ) -> anyhow::Result<Option<Page>> {
+        match self.send(url, etag).await? {
+            Some((headers, body)) => self.page_of(url, field, &headers, body).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn page_of(
+        &self,
+        url: &str,
+        field: Option<&str>,
+        headers: &HeaderMap,
+        body: Value,
+    ) -> anyhow::Result<Page> {
         let list = match field {
             Some(field) => body.get(field).cloned().unwrap_or(Value::Null),
             None => body,
@@ -214,7 +254,7 @@ impl ApiClient {
                 field.map(|f| format!(" under {f:?}")).unwrap_or_default()
             );
         };
-        let next = next_link(&headers).or_else(|| self.next_page(url, &headers));
+        let next = next_link(headers).or_else(|| self.next_page(url, headers));
         let next = match next {
             Some(next) if self.same_api(&next) => Some(next),
             Some(next) => bail!(
@@ -224,7 +264,11 @@ impl ApiClient {
             ),
             None => None,
         };
-        Ok(Page { items, next })
+        let etag = headers
+            .get(ETAG)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        Ok(Page { items, next, etag })
     }
 
     /// The URL of the page named by the dialect's next-page header (`X-Next-Page: 3`): `url`
@@ -259,12 +303,27 @@ impl ApiClient {
 
     /// GET `url`, waiting out rate limits and gateway errors; the headers and the JSON body.
     async fn get(&self, url: &str) -> anyhow::Result<(HeaderMap, Value)> {
+        let answer = self.send(url, None).await?;
+        answer.with_context(|| format!("GET {}: 304 Not Modified, unasked", self.endpoint(url)))
+    }
+
+    /// GET `url` (with `If-None-Match: etag` when given), waiting out rate limits and gateway
+    /// errors; the headers and the JSON body, or none for `304 Not Modified`.
+    async fn send(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+    ) -> anyhow::Result<Option<(HeaderMap, Value)>> {
         let endpoint = self.endpoint(url);
         let mut attempt = 0;
         loop {
             self.requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let response = self.http.get(url).send().await;
+            let mut request = self.http.get(url);
+            if let Some(etag) = etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            let response = request.send().await;
             let response = match response {
                 Ok(response) => response,
                 Err(error) if attempt < self.limits.max_retries && error.is_timeout() => {
@@ -278,10 +337,15 @@ impl ApiClient {
                 }
             };
             let status = response.status();
+            if status == StatusCode::NOT_MODIFIED && etag.is_some() {
+                self.not_modified
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(None);
+            }
             if status.is_success() {
                 let headers = response.headers().clone();
                 let body = read_body(response, endpoint).await?;
-                return Ok((headers, body));
+                return Ok(Some((headers, body)));
             }
             let headers = response.headers().clone();
             let message = message_of(response, endpoint).await;

@@ -32,6 +32,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use client::ApiClient;
+use dora_store::PageValidator;
 use sink::Sink;
 use window::{Fit, Window};
 
@@ -49,9 +50,16 @@ pub struct KindReport {
     pub stored: u64,
     pub duplicates: u64,
     pub rejected: u64,
+    /// Pages the API answered `304 Not Modified` (skipped with their objects: stored before).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unchanged_pages: u64,
     /// The page this run started at, when it resumed an interrupted one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resumed_at_page: Option<i64>,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// What a backfill did, per repository (or project) and kind.
@@ -81,6 +89,7 @@ impl<K> Report<K> {
             total.stored += kind.stored;
             total.duplicates += kind.duplicates;
             total.rejected += kind.rejected;
+            total.unchanged_pages += kind.unchanged_pages;
         }
         total
     }
@@ -97,6 +106,12 @@ pub trait Lists {
     /// Where the list lives under a list answer that is an object.
     fn field(&self, _kind: Self::Kind) -> Option<&'static str> {
         None
+    }
+    /// Whether a page of `kind` that the API answers `304 Not Modified` may be skipped whole:
+    /// its objects carry all their events are made of (no part of them is read elsewhere and
+    /// could change without the page changing).
+    fn skips_unchanged(&self, _kind: Self::Kind) -> bool {
+        true
     }
     /// Whether `object` of `kind` is in the window.
     fn fit(&self, kind: Self::Kind, object: &Value) -> Fit;
@@ -182,22 +197,59 @@ pub async fn backfill_list<L: Lists>(
     }
     let mut page_number = done + 1;
     let mut url = context.first_url(kind, page_number);
+    let conditional = context.skips_unchanged(kind);
     loop {
         bar.set_message(format!("{} page {page_number}", context.kind_name(kind)));
-        let page = context.client().page(&url, context.field(kind)).await?;
-        let (events, older) = page_events(context, kind, &page.items, &mut report).await?;
-        let last = older || page.next.is_none() || page_number >= MAX_PAGES;
-        let position = if last { sink::DONE } else { page_number };
-        let written = sink.write(events, name, position).await?;
+        let known = match conditional {
+            true => sink.page_validator(name, &url).await?,
+            false => None,
+        };
+        let etag = known.as_ref().map(|known| known.etag.as_str());
+        let answer = context
+            .client()
+            .page_if_changed(&url, context.field(kind), etag)
+            .await?;
         report.pages += 1;
-        report.stored += written.stored;
-        report.duplicates += written.duplicates;
-        report.rejected += written.rejected;
+        let next = match answer {
+            Some(page) => {
+                let (events, older) = page_events(context, kind, &page.items, &mut report).await?;
+                let next = page.next.filter(|_| !older && page_number < MAX_PAGES);
+                let position = if next.is_none() {
+                    sink::DONE
+                } else {
+                    page_number
+                };
+                let written = sink.write(events, name, position).await?;
+                report.stored += written.stored;
+                report.duplicates += written.duplicates;
+                report.rejected += written.rejected;
+                if let Some(etag) = page.etag.filter(|_| conditional) {
+                    let validator = PageValidator {
+                        etag,
+                        next: next.clone(),
+                    };
+                    sink.keep_page_validator(name, &url, &validator).await?;
+                }
+                next
+            }
+            None => {
+                report.unchanged_pages += 1;
+                let next = known.and_then(|known| known.next);
+                let next = next.filter(|_| page_number < MAX_PAGES);
+                let position = if next.is_none() {
+                    sink::DONE
+                } else {
+                    page_number
+                };
+                sink.write(Vec::new(), name, position).await?;
+                next
+            }
+        };
         bar.tick();
-        match page.next {
-            Some(next) if !last => url = next,
-            _ => return Ok(report),
-        }
+        let Some(next) = next else {
+            return Ok(report);
+        };
+        url = next;
         page_number += 1;
     }
 }

@@ -15,13 +15,19 @@
 //! [`MAX_SERVER_WAIT`], [`MAX_SERVER_RETRIES`] times). The server keeps no checkpoints for the
 //! backfill: an interrupted run starts over, and what was sent already counts as duplicates.
 //!
+//! Into a database, each page's `ETag` is kept too (`backfill_pages`, by list name and page
+//! URL, with the URL of the page after it), once its events are stored: the next run of the
+//! same list asks with `If-None-Match`, and a page answered `304 Not Modified` is skipped with
+//! all its objects (see [`crate::backfill::Lists::skips_unchanged`]). A server or a dry run
+//! keeps no validators: every page is read.
+//!
 //! With `--dry-run` nothing is opened or stored: the events are only counted.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use dora_model::cloudevent::CloudEvent;
-use dora_store::{NewRawEvent, Origin, Store};
+use dora_store::{NewRawEvent, Origin, PageValidator, Store};
 use serde_json::Value;
 
 /// Events per `POST /events` request.
@@ -64,6 +70,32 @@ impl Sink {
             Sink::DryRun | Sink::Server { .. } => Ok(0),
             Sink::Store { store, .. } => Ok(store.cursor(name).await?.seq),
         }
+    }
+
+    /// The validator kept for page `url` of the list `name` (none in a dry run or to a server:
+    /// they keep none).
+    pub async fn page_validator(
+        &self,
+        name: &str,
+        url: &str,
+    ) -> anyhow::Result<Option<PageValidator>> {
+        match self {
+            Sink::DryRun | Sink::Server { .. } => Ok(None),
+            Sink::Store { store, .. } => Ok(store.page_validator(name, url).await?),
+        }
+    }
+
+    /// Keeps `validator` for page `url` of the list `name`, once the page's events are stored.
+    pub async fn keep_page_validator(
+        &self,
+        name: &str,
+        url: &str,
+        validator: &PageValidator,
+    ) -> anyhow::Result<()> {
+        if let Sink::Store { store, .. } = self {
+            store.keep_page_validator(name, url, validator).await?;
+        }
+        Ok(())
     }
 
     /// Stores `events` and moves the checkpoint `name` to `position`, in one transaction.

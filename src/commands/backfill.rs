@@ -329,7 +329,18 @@ fn print_report<K: Serialize + KindName>(
             );
         }
     }
-    println!("{} requests to the {tool} API", report.requests);
+    let unchanged: u64 = report
+        .repos
+        .keys()
+        .map(|repo| report.total(repo).unchanged_pages)
+        .sum();
+    match unchanged {
+        0 => println!("{} requests to the {tool} API", report.requests),
+        _ => println!(
+            "{} requests to the {tool} API ({unchanged} pages unchanged since the last run: 304 Not Modified, skipped)",
+            report.requests
+        ),
+    }
     if !dry_run && !sent_to_server {
         println!(
             "The router of a running server picks them up (within router.interval), or run: dora-events serve --once"

@@ -46,6 +46,10 @@ macro_rules! migrations {
                 5,
                 include_str!(concat!("../migrations/", $dir, "/0005_links.sql")),
             ),
+            (
+                6,
+                include_str!(concat!("../migrations/", $dir, "/0006_backfill_pages.sql")),
+            ),
         ]
     };
 }
@@ -60,6 +64,7 @@ macro_rules! dispatch {
     };
 }
 
+mod backfill_pages;
 mod commits;
 mod error;
 mod postgres;
@@ -70,6 +75,7 @@ mod sqlite;
 pub mod writer;
 mod writes;
 
+pub use backfill_pages::PageValidator;
 pub use error::*;
 pub use records::*;
 

@@ -88,6 +88,12 @@ impl Lists for RepoContext<'_> {
         kind.field()
     }
 
+    /// Not deployments: their statuses are lists of their own, and whether a new status
+    /// changes the deployments page is not documented.
+    fn skips_unchanged(&self, kind: Kind) -> bool {
+        kind != Kind::Deployments
+    }
+
     fn first_url(&self, kind: Kind, page: i64) -> String {
         let repo = self.full_name;
         let w = self.window;

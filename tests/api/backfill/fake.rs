@@ -62,6 +62,9 @@ struct Inner {
     lists: BTreeMap<String, Vec<Value>>,
     log: Vec<String>,
     faults: Vec<Fault>,
+    /// Whether list pages carry an `ETag` and answer `If-None-Match` with `304`.
+    etags: bool,
+    not_modified: usize,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -111,6 +114,26 @@ impl FakeApi {
 
     pub fn add_fault(&self, fault: Fault) {
         self.inner.lock().unwrap().faults.push(fault);
+    }
+
+    /// From now on, list pages carry an `ETag` (of their content) and a request whose
+    /// `If-None-Match` names it is answered `304 Not Modified`, without a body or `Link`.
+    pub fn serve_etags(&self) {
+        self.inner.lock().unwrap().etags = true;
+    }
+
+    /// The requests answered `304` so far.
+    pub fn not_modified(&self) -> usize {
+        self.inner.lock().unwrap().not_modified
+    }
+
+    /// Serves `items` as the list at `path` from now on.
+    pub fn set_list(&self, path: &str, items: Vec<Value>) {
+        self.inner
+            .lock()
+            .unwrap()
+            .lists
+            .insert(path.to_owned(), items);
     }
 
     pub fn clear_faults(&self) {
@@ -183,8 +206,29 @@ async fn answer(State(inner): State<Shared>, uri: Uri, request: HeaderMap) -> Re
     } else {
         Value::Array(slice)
     };
-    let headers = next_headers(&inner, &uri, page, more);
+    let mut headers = next_headers(&inner, &uri, page, more);
+    if inner.etags {
+        let etag = etag_of(&body, &headers);
+        if request.get("if-none-match") == Some(&etag) {
+            inner.not_modified += 1;
+            let mut headers = HeaderMap::new();
+            headers.insert("etag", etag);
+            return (StatusCode::NOT_MODIFIED, headers).into_response();
+        }
+        headers.insert("etag", etag);
+    }
     (headers, Json(body)).into_response()
+}
+
+/// A weak `ETag` of a page: a hash of its body and of its paging headers.
+fn etag_of(body: &Value, headers: &HeaderMap) -> HeaderValue {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.to_string().hash(&mut hasher);
+    for (name, value) in headers {
+        (name.as_str(), value.as_bytes()).hash(&mut hasher);
+    }
+    HeaderValue::from_str(&format!("W/\"{:016x}\"", hasher.finish())).unwrap()
 }
 
 /// The list of `path`: the one keyed `<path>?<pair>` whose pair the query holds (a filter, e.g.

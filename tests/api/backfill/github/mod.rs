@@ -30,6 +30,7 @@ backend_tests!(
     backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in,
     backfill_lists_the_files_of_a_monorepo_s_commits_as_its_pushes_do,
     a_year_backfilled_has_hand_checked_keys_and_counts_nothing_twice,
+    a_second_run_skips_the_pages_the_api_says_did_not_change,
 );
 
 async fn fake_github() -> FakeGithub {
@@ -578,4 +579,65 @@ async fn a_year_backfilled_has_hand_checked_keys_and_counts_nothing_twice(backen
     assert_eq!(hooked.get_json(YEAR).await["keys"], keys);
     assert_eq!(hooked.pipeline().await["cdevents"], before["cdevents"]);
     hooked.stop().await;
+}
+
+/// With an API that gives `ETag`s, a second run asks with `If-None-Match` and skips the pages
+/// answered `304` with their objects, except deployments (their statuses are read apart); a
+/// page that changed is read again, and what is new on it stored.
+async fn a_second_run_skips_the_pages_the_api_says_did_not_change(backend: Backend) {
+    let fake = fake_github().await;
+    fake.serve_etags();
+    let db = backend.fresh_database().await;
+    let first = totals(&backfill_into(&fake, &db).await.0.unwrap());
+    assert_eq!((first.stored, first.unchanged_pages), (EVENTS, 0));
+    assert_eq!(fake.not_modified(), 0);
+
+    // Pages of 2: pulls 2, commits 2, issues, runs and releases 1 each; deployments are asked
+    // for again (2 pages, 5 statuses).
+    let second = backfill_into(&fake, &db).await.0.unwrap();
+    let total = totals(&second);
+    assert_eq!(fake.not_modified(), 7);
+    assert_eq!(total.unchanged_pages, 7);
+    assert_eq!((total.events, total.stored, total.duplicates), (5, 0, 5));
+    assert_eq!(second.repos[scenario::REPO][&Kind::Deployments].pages, 2);
+    assert_eq!(
+        second.repos[scenario::REPO][&Kind::PullRequests].unchanged_pages,
+        2
+    );
+    assert_eq!(second.repos[scenario::REPO][&Kind::PullRequests].objects, 0);
+
+    // A pull request closed since: the pulls pages changed and are read again.
+    let pulls_path = format!("/repos/{}/pulls", scenario::REPO);
+    let (_, lists) = scenario::rest();
+    let mut pulls = lists[&pulls_path].clone();
+    let mut newest = pulls[0].clone();
+    for (field, value) in [
+        ("number", serde_json::json!(4)),
+        ("title", serde_json::json!("Pull #4")),
+        ("created_at", serde_json::json!("2025-03-07T09:00:00Z")),
+        ("updated_at", serde_json::json!("2025-03-07T12:00:00Z")),
+        ("closed_at", serde_json::json!("2025-03-07T12:00:00Z")),
+        ("merged_at", serde_json::Value::Null),
+        ("merge_commit_sha", serde_json::Value::Null),
+        (
+            "html_url",
+            serde_json::json!("https://github.com/acme/shop/pull/4"),
+        ),
+    ] {
+        newest[field] = value;
+    }
+    pulls.insert(0, newest);
+    fake.set_list(&pulls_path, pulls);
+    let third = backfill_into(&fake, &db).await.0.unwrap();
+    let pull_report = &third.repos[scenario::REPO][&Kind::PullRequests];
+    assert_eq!(
+        (
+            pull_report.unchanged_pages,
+            pull_report.objects,
+            pull_report.stored
+        ),
+        (0, 4, 2)
+    );
+    assert_eq!(totals(&third).unchanged_pages, 5);
+    assert_eq!(totals(&third).stored, 2);
 }
