@@ -1,5 +1,6 @@
 //! The REST API client of `dora-events backfill` (GitHub and GitLab): one GET at a time, pages
-//! followed through the `Link` header (and GitLab's `X-Next-Page`), rate limits waited out. What
+//! followed through the `Link` header (GitLab's `X-Next-Page`, Bitbucket's `next` in the body),
+//! rate limits waited out. What
 //! differs between the tools (authentication, header names, hints) is a [`Dialect`].
 //!
 //! # Rate limits
@@ -89,6 +90,8 @@ pub struct Dialect {
     pub forbidden_may_limit: bool,
     /// The header naming the next page's number, besides `Link` (GitLab's `X-Next-Page`).
     pub next_page: Option<&'static str>,
+    /// The member of a list answer holding the next page's URL (Bitbucket's `next`).
+    pub next_in_body: Option<&'static str>,
     /// Said after a `401`, and after a `404`.
     pub unauthorized_hint: &'static str,
     pub not_found_hint: &'static str,
@@ -115,6 +118,7 @@ pub static GITHUB: Dialect = Dialect {
     reset: "X-RateLimit-Reset",
     forbidden_may_limit: true,
     next_page: None,
+    next_in_body: None,
     unauthorized_hint: " (check GITHUB_TOKEN or --token-file)",
     not_found_hint: " (no such repository, or the token cannot read it)",
 };
@@ -243,6 +247,11 @@ impl ApiClient {
         headers: &HeaderMap,
         body: Value,
     ) -> anyhow::Result<Page> {
+        let body_next = self
+            .dialect
+            .next_in_body
+            .and_then(|member| body.get(member)?.as_str())
+            .map(str::to_owned);
         let list = match field {
             Some(field) => body.get(field).cloned().unwrap_or(Value::Null),
             None => body,
@@ -254,7 +263,9 @@ impl ApiClient {
                 field.map(|f| format!(" under {f:?}")).unwrap_or_default()
             );
         };
-        let next = next_link(headers).or_else(|| self.next_page(url, headers));
+        let next = next_link(headers)
+            .or_else(|| self.next_page(url, headers))
+            .or(body_next);
         let next = match next {
             Some(next) if self.same_api(&next) => Some(next),
             Some(next) => bail!(
@@ -454,10 +465,16 @@ async fn read_body(mut response: Response, endpoint: &str) -> anyhow::Result<Val
     serde_json::from_slice(&body).with_context(|| format!("GET {endpoint}: the answer is not JSON"))
 }
 
-/// The `message` of a refused request (GitLab: else its `error`; a `message` that is not a text
-/// as JSON), at most 300 characters, or nothing.
+/// The `message` of a refused request (GitLab: else its `error`; Bitbucket: `error.message`; a
+/// `message` that is not a text as JSON), at most 300 characters, or nothing.
 async fn message_of(response: Response, endpoint: &str) -> String {
     let body = read_body(response, endpoint).await.ok();
+    let body = match body {
+        Some(Value::Object(mut object)) if object.get("error").is_some_and(Value::is_object) => {
+            object.remove("error")
+        }
+        body => body,
+    };
     let text = |field: &str| match body.as_ref()?.get(field)? {
         Value::String(text) => Some(text.clone()),
         Value::Null => None,

@@ -11,11 +11,13 @@
 //! * this module: the report, and reading one list page by page from its checkpoint ([`Lists`]).
 //!
 //! Per tool, `github` and `gitlab`: what is read (`kinds`) and the webhook payloads made of it
-//! (`payloads`), with CloudEvent ids made from the objects.
+//! (`payloads`), with CloudEvent ids made from the objects; `bitbucket`: Pipelines deployments
+//! (no webhook sends them).
 //!
 //! The events wait in the raw store for the router, as imported ones do: a running server picks
 //! them up, or `dora-events serve --once` processes them.
 
+pub mod bitbucket;
 pub mod client;
 pub mod github;
 pub mod gitlab;

@@ -1,4 +1,4 @@
-//! `dora-events backfill github|gitlab`: history from a tool's REST API into the database (or a
+//! `dora-events backfill github|gitlab|bitbucket`: history from a tool's REST API into the database (or a
 //! server); the work is in `dora_events::backfill`.
 
 use std::io::IsTerminal;
@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dora_events::backfill::client::{GithubClient, Limits, Notice};
 use dora_events::backfill::sink::Sink;
 use dora_events::backfill::window::Window;
-use dora_events::backfill::{github, gitlab, Report};
+use dora_events::backfill::{bitbucket, github, gitlab, Report};
 use dora_events::config::Settings;
 use serde::Serialize;
 
@@ -41,6 +41,16 @@ pub enum Tool {
     ///
     /// Example: dora-events backfill gitlab --project acme/shop --since 2025-01-01 (with GITLAB_TOKEN set)
     Gitlab(GitlabArgs),
+    /// Pipelines deployments of Bitbucket Cloud repositories (Bitbucket has no deployment
+    /// webhook), sent through the `bitbucket` source.
+    ///
+    /// Pushes and pull requests come from the webhook; run this on a schedule (with --since a
+    /// few days back) to follow deployments. The token (BITBUCKET_TOKEN or --token-file) is an
+    /// access token (sent as Bearer) or USER:API_TOKEN (sent as Basic), able to read the
+    /// repository and its pipelines.
+    ///
+    /// Example: dora-events backfill bitbucket --repo acme/shop --since 2025-01-01 (with BITBUCKET_TOKEN set)
+    Bitbucket(BitbucketArgs),
 }
 
 /// `backfill github`.
@@ -82,6 +92,19 @@ pub struct GitlabArgs {
     pub common: Common,
 }
 
+/// `backfill bitbucket`.
+#[derive(clap::Args)]
+pub struct BitbucketArgs {
+    /// A repository, WORKSPACE/REPOSITORY (repeatable).
+    #[arg(long = "repo", value_name = "WORKSPACE/REPOSITORY", required = true)]
+    pub repos: Vec<String>,
+    /// The REST API (the paths start with /2.0).
+    #[arg(long, default_value = "https://api.bitbucket.org")]
+    pub api_url: String,
+    #[command(flatten)]
+    pub common: Common,
+}
+
 /// The options of every tool.
 #[derive(clap::Args)]
 pub struct Common {
@@ -91,8 +114,9 @@ pub struct Common {
     /// Only history up to this day (YYYY-MM-DD: its end, UTC) or time (RFC 3339).
     #[arg(long, value_parser = parse_until)]
     pub until: Option<DateTime<Utc>>,
-    /// A file holding the token (else GITHUB_TOKEN / GITLAB_TOKEN; without either, anonymous:
-    /// GitHub allows 60 requests/h, GitLab public projects only).
+    /// A file holding the token (else GITHUB_TOKEN / GITLAB_TOKEN / BITBUCKET_TOKEN; without
+    /// either, anonymous: GitHub allows 60 requests/h, GitLab and Bitbucket public repositories
+    /// only).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
     /// Count what would be sent; store nothing.
@@ -165,6 +189,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     match args.tool {
         Tool::Github(args) => run_github(global, args).await,
         Tool::Gitlab(args) => run_gitlab(global, args).await,
+        Tool::Bitbucket(args) => run_bitbucket(global, args).await,
     }
 }
 
@@ -237,6 +262,21 @@ async fn run_gitlab(global: &Global, args: GitlabArgs) -> anyhow::Result<ExitCod
     finish(sink, outcome, common, "GitLab").await
 }
 
+async fn run_bitbucket(global: &Global, args: BitbucketArgs) -> anyhow::Result<ExitCode> {
+    let settings = global.settings()?;
+    let common = &args.common;
+    let token = common.api_token("BITBUCKET_TOKEN")?;
+    let client = bitbucket::client(&args.api_url, token.as_deref(), common.limits(), notice())?;
+    let options = bitbucket::Options {
+        repos: distinct(args.repos.clone(), "--repo WORKSPACE/REPOSITORY")?,
+        window: common.window(),
+        progress: common.progress(),
+    };
+    let sink = sink(&settings, common).await?;
+    let outcome = bitbucket::run(&client, &sink, &options).await;
+    finish(sink, outcome, common, "Bitbucket").await
+}
+
 /// `kinds`, or every kind when none is given.
 fn or_all<K: Copy>(kinds: &[K], all: &[K]) -> Vec<K> {
     if kinds.is_empty() { all } else { kinds }.to_vec()
@@ -284,6 +324,12 @@ trait KindName {
 }
 
 impl KindName for github::kinds::Kind {
+    fn kind_name(&self) -> &'static str {
+        self.name()
+    }
+}
+
+impl KindName for bitbucket::Kind {
     fn kind_name(&self) -> &'static str {
         self.name()
     }

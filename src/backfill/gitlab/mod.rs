@@ -36,6 +36,7 @@ pub static GITLAB: Dialect = Dialect {
     reset: "RateLimit-Reset",
     forbidden_may_limit: false,
     next_page: Some("x-next-page"),
+    next_in_body: None,
     unauthorized_hint: " (check GITLAB_TOKEN or --token-file: a token with the read_api scope)",
     not_found_hint: " (no such project or group, or the token cannot read it)",
 };

@@ -35,7 +35,13 @@ pub enum Style {
     /// `Link` and `X-Next-Page` on every page, except lists whose path ends with
     /// [`X_NEXT_PAGE_ONLY`]: only `X-Next-Page` (so that both ways are followed).
     Gitlab,
+    /// Bitbucket Cloud's paginated objects: `{"pagelen", "page", "size", "values", "next"}`,
+    /// no `Link`; asks for `Authorization: Bearer` [`BITBUCKET_TOKEN`].
+    Bitbucket,
 }
+
+/// The token the Bitbucket fake asks for.
+pub const BITBUCKET_TOKEN: &str = "bb-test-token";
 
 /// The token the GitLab fake asks for (`PRIVATE-TOKEN`).
 pub const GITLAB_TOKEN: &str = "glpat-test-token";
@@ -183,6 +189,11 @@ async fn answer(State(inner): State<Shared>, uri: Uri, request: HeaderMap) -> Re
         let unauthorized = json!({"message": "401 Unauthorized"});
         return (StatusCode::UNAUTHORIZED, Json(unauthorized)).into_response();
     }
+    let bearer = request.get("authorization").and_then(|v| v.to_str().ok());
+    if inner.style == Style::Bitbucket && bearer != Some(&format!("Bearer {BITBUCKET_TOKEN}")) {
+        let unauthorized = json!({"type": "error", "error": {"message": "Access token expired."}});
+        return (StatusCode::UNAUTHORIZED, Json(unauthorized)).into_response();
+    }
     if let Some(object) = inner.objects.get(&path) {
         return Json(object.clone()).into_response();
     }
@@ -190,6 +201,9 @@ async fn answer(State(inner): State<Shared>, uri: Uri, request: HeaderMap) -> Re
         let not_found = match inner.style {
             Style::Github => json!({"message": "Not Found"}),
             Style::Gitlab => json!({"message": "404 Project Not Found"}),
+            Style::Bitbucket => {
+                json!({"type": "error", "error": {"message": "Repository acme/nope not found"}})
+            }
         };
         return (StatusCode::NOT_FOUND, Json(not_found)).into_response();
     };
@@ -201,12 +215,19 @@ async fn answer(State(inner): State<Shared>, uri: Uri, request: HeaderMap) -> Re
         .cloned()
         .collect();
     let more = items.len() > page * size;
+    let mut headers = next_headers(&inner, &uri, page, more);
     let body = if path.ends_with("/actions/runs") {
         json!({"total_count": items.len(), "workflow_runs": slice})
+    } else if inner.style == Style::Bitbucket {
+        let mut body = json!({"pagelen": size, "page": page, "size": items.len(), "values": slice});
+        if let Some(link) = headers.remove("link") {
+            let next = link.to_str().unwrap().split_once('>').unwrap().0[1..].to_owned();
+            body["next"] = json!(next);
+        }
+        body
     } else {
         Value::Array(slice)
     };
-    let mut headers = next_headers(&inner, &uri, page, more);
     if inner.etags {
         let etag = etag_of(&body, &headers);
         if request.get("if-none-match") == Some(&etag) {

@@ -3,6 +3,7 @@
 //! webhooks, and the keys of a backfilled history against those of the same history sent as
 //! webhooks.
 
+mod bitbucket;
 mod fake;
 mod github;
 mod gitlab;

@@ -1,8 +1,10 @@
-//! Bitbucket Cloud: pushes and pull requests (its webhook) -> changes.
+//! Bitbucket Cloud: pushes and pull requests (its webhook) -> changes; Pipelines deployments
+//! (its Deployments API, read by `dora-events backfill bitbucket`) -> deployments.
 //!
 //! `payload.rs`: the fields of Bitbucket's payloads it reads; `transform.rs`: the transformer;
-//! `webhook.rs`: `POST /webhooks/bitbucket`.
+//! `deployment.rs`: the deployments from the API; `webhook.rs`: `POST /webhooks/bitbucket`.
 
+pub mod deployment;
 mod payload;
 pub mod transform;
 pub mod webhook;
@@ -18,7 +20,7 @@ crate::registry::declare_source! {
     /// The bitbucket source.
     pub struct Bitbucket {
         name: "bitbucket",
-        summary: "Bitbucket Cloud: pushes and pull requests (its webhook) -> changes.",
+        summary: "Bitbucket Cloud: pushes and pull requests (its webhook) -> changes; Pipelines deployments (its API) -> deployments.",
         docs_page: "bitbucket.md",
         transformer: |_settings| BitbucketTransformer,
         default_routes: DEFAULT_ROUTES,

@@ -11,11 +11,13 @@
 //! | `pullrequest:fulfilled` (merged) | | `change.merged` ([`CHANGE_MERGED`]) |
 //! | `pullrequest:rejected` (declined) | | `change.abandoned` ([`CHANGE_ABANDONED`]) |
 //! | anything else (tags, `pullrequest:updated`, comments, approvals, `repo:commit_status_*`, ...) | | nothing |
+//! | `org.bitbucket.cloud.api.deployment` (not a webhook: `backfill bitbucket`) | completed, successful or failed | `service.deployed` (see `deployment.rs`) |
 //!
 //! Bitbucket Cloud has no deployment webhook: Pipelines deployments are not sent to webhooks
 //! (a pipeline's result arrives only as a `repo:commit_status_*` build status, which says
-//! nothing of an environment). Deployments come from another source (the deploying tool's
-//! CDEvents, Argo CD, Flux, Kubernetes); they ship the pushed commits by SHA.
+//! nothing of an environment). `dora-events backfill bitbucket` reads them from the
+//! Deployments API instead; other deploying tools (CDEvents, Argo CD, Flux, Kubernetes) work
+//! too. They ship the pushed commits by SHA.
 //!
 //! A push is a `change.updated` as with GitHub and GitLab: the change is the pushed range,
 //! `subject.id` = `<workspace>/<repository>@<after>`, `customData.dora.revision` = the new head
@@ -82,13 +84,16 @@ impl Transformer for BitbucketTransformer {
             Some("pullrequest.created") => pull_request(event, data_of(event)?, Action::Created),
             Some("pullrequest.fulfilled") => pull_request(event, data_of(event)?, Action::Merged),
             Some("pullrequest.rejected") => pull_request(event, data_of(event)?, Action::Abandoned),
+            Some("api.deployment") => super::deployment::deployment(event, data_of(event)?),
             _ => Ok(Vec::new()),
         }
     }
 }
 
 /// The repository of an event: `full_name` must be `<workspace>/<repository>`.
-fn repository<'a>(repository: &payload::Repository<'a>) -> Result<Repository<'a>, TransformError> {
+pub(crate) fn repository<'a>(
+    repository: &payload::Repository<'a>,
+) -> Result<Repository<'a>, TransformError> {
     let path = repository.full_name;
     let url = Links::html(repository.links.as_ref());
     Repository::at("bitbucket", path, &[url], "https://bitbucket.org").ok_or_else(|| {
