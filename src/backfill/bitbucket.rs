@@ -23,7 +23,7 @@ use indicatif::ProgressBar;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 use serde_json::{json, Value};
 
-use super::client::{secret, ApiClient, Dialect, Limits, Notice};
+use super::client::{secret, ApiClient, Dialect};
 use super::sink::Sink;
 use super::window::{time_of, Fit, Window};
 use super::{backfill_list, checkpoint_name, is_path_segment, run_each, KindReport, Lists};
@@ -60,7 +60,8 @@ pub struct Options {
     pub progress: bool,
 }
 
-/// Bitbucket Cloud's REST API (2.0).
+/// Bitbucket Cloud's REST API (2.0): `ApiClient::with_dialect(&BITBUCKET, "https://api.bitbucket.org", ...)`
+/// (the paths start with `/2.0`).
 pub static BITBUCKET: Dialect = Dialect {
     tool: "Bitbucket",
     headers: bitbucket_headers,
@@ -90,17 +91,6 @@ fn bitbucket_headers(token: Option<&str>) -> anyhow::Result<HeaderMap> {
         headers.insert(AUTHORIZATION, secret(&value, "Bitbucket")?);
     }
     Ok(headers)
-}
-
-/// A client of the Bitbucket Cloud API at `api_url` (`https://api.bitbucket.org`; the paths
-/// start with `/2.0`).
-pub fn client(
-    api_url: &str,
-    token: Option<&str>,
-    limits: Limits,
-    notice: Notice,
-) -> anyhow::Result<ApiClient> {
-    ApiClient::with_dialect(&BITBUCKET, api_url, token, limits, notice)
 }
 
 /// Backfills every repository of `options` into `sink`. Stops at the first error (naming the

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use dora_events::backfill::client::{GithubClient, Limits, Notice};
+use dora_events::backfill::client::{ApiClient, GithubClient, Limits, Notice};
 use dora_events::backfill::sink::Sink;
 use dora_events::backfill::window::Window;
 use dora_events::backfill::{bitbucket, github, gitlab, Report};
@@ -266,7 +266,13 @@ async fn run_bitbucket(global: &Global, args: BitbucketArgs) -> anyhow::Result<E
     let settings = global.settings()?;
     let common = &args.common;
     let token = common.api_token("BITBUCKET_TOKEN")?;
-    let client = bitbucket::client(&args.api_url, token.as_deref(), common.limits(), notice())?;
+    let client = ApiClient::with_dialect(
+        &bitbucket::BITBUCKET,
+        &args.api_url,
+        token.as_deref(),
+        common.limits(),
+        notice(),
+    )?;
     let options = bitbucket::Options {
         repos: distinct(args.repos.clone(), "--repo WORKSPACE/REPOSITORY")?,
         window: common.window(),

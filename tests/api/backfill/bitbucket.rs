@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use dora_events::backfill::bitbucket::{self, Kind, Options};
+use dora_events::backfill::client::ApiClient;
 use dora_events::backfill::sink::Sink;
 use dora_events::backfill::window::Window;
 use dora_sources::webhook::sha256_signature;
@@ -49,8 +50,14 @@ async fn backfill_into(fake: &FakeApi, db: &TestDb) -> bitbucket::Report {
         max_event_bytes: 1 << 20,
     };
     let (notice, notices) = kept_notices();
-    let client =
-        bitbucket::client(&fake.url, Some(BITBUCKET_TOKEN), test_limits(), notice).unwrap();
+    let client = ApiClient::with_dialect(
+        &bitbucket::BITBUCKET,
+        &fake.url,
+        Some(BITBUCKET_TOKEN),
+        test_limits(),
+        notice,
+    )
+    .unwrap();
     let options = Options {
         repos: vec![REPO.to_owned()],
         window: Window {
