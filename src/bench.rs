@@ -58,6 +58,35 @@ pub struct BenchReport {
     pub server_cpu_cores: Option<f64>,
     pub server_peak_rss_mib: Option<f64>,
     pub stored_events: i64,
+    /// With the server the bench started (all stages): seconds from the first request until
+    /// the router and the calculators had processed every stored event, and the events per
+    /// second that makes (what the whole pipeline sustains, not only ingest).
+    pub processed_seconds: Option<f64>,
+    pub processed_events_per_second: Option<f64>,
+}
+
+/// The longest wait for the stages to catch up after the load.
+const MAX_PROCESSING_WAIT: Duration = Duration::from_secs(300);
+
+/// Polls the pipeline state until no stage lags behind what is stored.
+async fn wait_until_processed(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let state: serde_json::Value = client
+            .get(format!("{base}/api/v1/pipeline"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let lags = ["router_lag", "deployments_lag", "links_lag"];
+        if lags.iter().all(|lag| state[*lag].as_i64() == Some(0)) {
+            return Ok(());
+        }
+        if started.elapsed() > MAX_PROCESSING_WAIT {
+            bail!("the stages did not catch up within {MAX_PROCESSING_WAIT:?}: {state}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 struct SpawnedServer {
@@ -182,6 +211,13 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         );
     }
     let (server_cpu_cores, server_peak_rss_mib) = server_usage(usage_before, usage_after, seconds);
+    let processed_seconds = match spawned {
+        Some(_) => {
+            wait_until_processed(&reader, &base).await?;
+            Some(started.elapsed().as_secs_f64())
+        }
+        None => None,
+    };
     Ok(BenchReport {
         mode: options.mode,
         database: crate::app::redact(&options.database_url),
@@ -196,6 +232,8 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         server_cpu_cores,
         server_peak_rss_mib,
         stored_events: stored,
+        processed_seconds,
+        processed_events_per_second: processed_seconds.map(|s| options.events as f64 / s),
     })
 }
 
