@@ -234,6 +234,26 @@ pub(crate) fn project<'a>(
     })
 }
 
+/// `object_attributes.action` of a merge request or issue event: what decides whether it gives
+/// anything, read before the rest.
+pub(crate) fn object_action(data: &Value) -> Result<&str, TransformError> {
+    Ok(read::<payload::Attributes<payload::Action>>(data)?
+        .object_attributes
+        .action)
+}
+
+/// The project and the `object_attributes` (a merge request or an issue) of an event about one
+/// object of a project.
+pub(crate) fn project_object<'a, T: Deserialize<'a>>(
+    data: &'a Value,
+) -> Result<(Repository<'a>, T), TransformError> {
+    let payload::ObjectEvent {
+        project: payload_project,
+        object_attributes,
+    } = read::<payload::ObjectEvent<T>>(data)?;
+    Ok((project(&payload_project)?, object_attributes))
+}
+
 /// The purl of a commit (or any version) of a GitLab project:
 /// `pkg:generic/<namespace>/<project>@<version>?vcs_url=git%2B<project URL>`. Purl has no
 /// `gitlab` type; `generic` with a `vcs_url` qualifier is how it names a commit of a repository
@@ -329,18 +349,12 @@ fn merge_request(
     event: &CloudEvent,
     data: &Value,
 ) -> Result<Vec<Emitted>, TransformError> {
-    let action = read::<payload::Attributes<payload::Action>>(data)?
-        .object_attributes
-        .action;
+    let action = object_action(data)?;
     if !matches!(action, "open" | "merge" | "close") {
         // update, reopen, approved, unapproved, approval, unapproval, ...
         return Ok(Vec::new());
     }
-    let payload::ObjectEvent {
-        project: payload_project,
-        object_attributes: merge,
-    } = read::<payload::ObjectEvent<payload::MergeRequest>>(data)?;
-    let project = project(&payload_project)?;
+    let (project, merge) = project_object::<payload::MergeRequest>(data)?;
     let iid = merge.iid.to_string();
 
     let (mut dora, mut gitlab) = merge_request_details(&merge, &project, settings);
