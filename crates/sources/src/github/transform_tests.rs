@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 use crate::common::time_at;
+use crate::transform::Transformer;
 use dora_model::time::parse_rfc3339;
 
 fn cloud_event(github_event: &str, data: Value) -> CloudEvent {
