@@ -549,6 +549,37 @@ pub(crate) fn default_environment<'a>(setting: &'a str, fallback: &'a str) -> &'
     }
 }
 
+/// A CloudEvent as a GitHubSource or GitLabSource sends it: `event_type` from `source`, carrying
+/// `data` (for the code hosts' unit tests).
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+pub(crate) fn source_event(id: &str, source: &str, event_type: String, data: Value) -> CloudEvent {
+    CloudEvent::from_json_value(json!({
+        "specversion": "1.0",
+        "id": id,
+        "source": source,
+        "type": event_type,
+        "datacontenttype": "application/json",
+        "data": data,
+    }))
+    .expect("a valid CloudEvent")
+}
+
+/// The CDEvents `transformer` makes of `event`, each valid against the CDEvents schemas (for the
+/// code hosts' unit tests).
+#[cfg(test)]
+pub(crate) fn checked_documents(
+    transformer: &dyn Transformer,
+    event: &CloudEvent,
+) -> Result<Vec<Value>, TransformError> {
+    let out = transformer.documents(event)?;
+    for document in &out {
+        dora_spec::validate(document)
+            .unwrap_or_else(|e| panic!("invalid CDEvent: {e}\n{document:#}"));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
