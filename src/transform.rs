@@ -246,16 +246,11 @@ mod tests {
         let emitted = &event.cdevents[0];
         assert_eq!(emitted.transformer, "rule:kubewatch-deployments");
         let cdevent = &emitted.cdevent;
+        let context = &cdevent["context"];
+        assert_eq!(context["type"], "dev.cdevents.service.deployed.0.3.0");
+        assert_eq!(context["timestamp"], "2024-12-18T17:58:39.674637507Z");
         assert_eq!(
-            cdevent["context"]["type"],
-            "dev.cdevents.service.deployed.0.3.0"
-        );
-        assert_eq!(
-            cdevent["context"]["timestamp"],
-            "2024-12-18T17:58:39.674637507Z"
-        );
-        assert_eq!(
-            cdevent["context"]["id"],
+            context["id"],
             dora_model::ids::derived_id(&[
                 "rule",
                 "kubewatch-deployments",

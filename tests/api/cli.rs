@@ -1,19 +1,30 @@
 //! The command line: exit codes, messages and output of every command but `import` (import.rs).
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::helpers::fixture_path;
 
+/// Runs `dora-events` with `args`: its exit code, standard output and standard error.
 fn dora_events(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_dora-events"))
+    dora_events_with(args, &[])
+}
+
+/// [`dora_events`] with the variables `env` set.
+fn dora_events_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_dora-events"))
         .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
     (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
     )
 }
 
@@ -74,18 +85,22 @@ fn configuration_layers_apply_in_order() {
         "listen = \"127.0.0.1:1111\"\ndatabase_url = \"sqlite://from-file.db\"\n[webhooks.gitlab]\ntoken = \"from-file\"\n",
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_dora-events"))
-        .args(["config", "check", file.to_str().unwrap()])
-        .args(["--database-url", "sqlite://from-flag.db"])
-        .env("DORA_LISTEN", "127.0.0.1:2222")
-        .env("DORA_DATABASE_URL", "sqlite://from-env.db")
-        .env("DORA_WEBHOOKS__GITHUB__SECRET", "0012345")
-        .env("DORA_WEBHOOKS__PAGERDUTY__SECRET", "true")
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&output.stdout);
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{out}{err}");
+    let (code, out, err) = dora_events_with(
+        &[
+            "config",
+            "check",
+            file.to_str().unwrap(),
+            "--database-url",
+            "sqlite://from-flag.db",
+        ],
+        &[
+            ("DORA_LISTEN", "127.0.0.1:2222"),
+            ("DORA_DATABASE_URL", "sqlite://from-env.db"),
+            ("DORA_WEBHOOKS__GITHUB__SECRET", "0012345"),
+            ("DORA_WEBHOOKS__PAGERDUTY__SECRET", "true"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("listen 127.0.0.1:2222"),
         "env beats the file: {out}"

@@ -1,6 +1,6 @@
-//! What GitHub and GitLab share: the repository (project) an event is about, the CDEvents about
-//! it, and the commits a push lists. Each tool reads its own payload into these; the CDEvents
-//! they make come out of one place.
+//! What GitHub and GitLab share: their settings and transformer, the repository (project) an
+//! event is about, the CDEvents about it, and the commits a push lists. Each tool reads its own
+//! payload into these; the CDEvents they make come out of one place.
 
 use chrono::{DateTime, Utc};
 use dora_model::cdevent::{ChangeContent, Content, DoraData, IncidentContent, Reference};
@@ -10,10 +10,95 @@ use serde::de::{self as serde_de, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 use std::fmt;
+use std::marker::PhantomData;
+
+use dora_model::cloudevent::CloudEvent;
+use serde::Serialize;
 
 use crate::common::{de, is_http_url, repository_fact_id};
 use crate::services::ServiceMap;
-use crate::transform::{Emitted, Fact, INCIDENT_DETECTED, INCIDENT_RESOLVED};
+use crate::transform::{
+    Emitted, Fact, TransformError, Transformer, CHANGE_UPDATED, INCIDENT_DETECTED,
+    INCIDENT_RESOLVED,
+};
+
+/// The environment of incidents without an environment label, by default.
+pub const DEFAULT_ENVIRONMENT: &str = "production";
+
+/// `[sources.github]` and `[sources.gitlab]` in the configuration: the same options for both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeHostSettings {
+    /// Issues with this label are incidents (opened: detected, closed: resolved); on GitLab,
+    /// besides GitLab's own incidents (issue type `incident`).
+    pub incident_label: String,
+    /// The environment of an incident whose issue has no environment label (`env:<name>` or
+    /// `environment:<name>`; on GitLab also scoped, `env::<name>`) (default `"production"`; the
+    /// incident schemas require an environment).
+    pub default_environment: String,
+    /// A pull or merge request label `<prefix><team>` (e.g. `team/payments` with `"team/"`, or
+    /// GitLab's scoped label `team::payments` with `"team::"`) puts the request's changes in
+    /// that team: `customData.dora.team`. Empty (the default): off.
+    pub team_label_prefix: String,
+    /// The top-level `[[services]]` (not a key of this table): pushes to their repositories
+    /// are split by service.
+    #[serde(skip)]
+    pub services: ServiceMap,
+}
+
+impl Default for CodeHostSettings {
+    fn default() -> Self {
+        Self {
+            incident_label: "incident".into(),
+            default_environment: DEFAULT_ENVIRONMENT.into(),
+            team_label_prefix: String::new(),
+            services: ServiceMap::default(),
+        }
+    }
+}
+
+/// A code host: its name, the prefix of its CloudEvent types, and the CDEvents of its events.
+pub trait CodeHost {
+    /// The transformer's name.
+    const NAME: &'static str;
+    /// The CloudEvent type prefix of its events; what follows is the event's name.
+    const TYPE_PREFIX: &'static str;
+
+    /// The CDEvents of the event named `name` (nothing for an event the host does not map).
+    fn cdevents(
+        settings: &CodeHostSettings,
+        name: &str,
+        event: &CloudEvent,
+    ) -> Result<Vec<Emitted>, TransformError>;
+}
+
+/// The transformer of the code host `H`: events of another type prefix give nothing.
+pub struct CodeHostTransformer<H> {
+    settings: CodeHostSettings,
+    host: PhantomData<fn() -> H>,
+}
+
+impl<H> CodeHostTransformer<H> {
+    pub fn new(settings: CodeHostSettings) -> Self {
+        Self {
+            settings,
+            host: PhantomData,
+        }
+    }
+}
+
+impl<H: CodeHost> Transformer for CodeHostTransformer<H> {
+    fn name(&self) -> &str {
+        H::NAME
+    }
+
+    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
+        match event.event_type.strip_prefix(H::TYPE_PREFIX) {
+            Some(name) => H::cdevents(&self.settings, name, event),
+            None => Ok(Vec::new()),
+        }
+    }
+}
 
 /// A git SHA of 40 (SHA-1) or 64 (SHA-256) hex digits.
 pub(crate) fn is_full_sha(text: &str) -> bool {
@@ -131,6 +216,29 @@ impl Repository<'_> {
         dora
     }
 
+    /// The CDEvents of a push at `timestamp` (`own`: the tool's own fields): its `change.updated`
+    /// (subject `<path>@<after>`, `customData.dora` of [`Repository::push_dora`]), split by
+    /// service as [`Repository::per_service`] says.
+    pub(crate) fn push_cdevents(
+        &self,
+        push: Push<'_>,
+        timestamp: DateTime<Utc>,
+        own: Map<String, Value>,
+        commits: &[Commit<'_>],
+        services: &ServiceMap,
+    ) -> Vec<Emitted> {
+        let fact = RepositoryFact {
+            event_type: CHANGE_UPDATED,
+            id: self.id(&["push", push.git_ref, push.before, push.after]),
+            timestamp,
+            subject_id: format!("{}@{}", self.path, push.after),
+            content: self.change_content(None),
+            dora: self.push_dora(push),
+            own,
+        };
+        self.per_service(fact, commits, services)
+    }
+
     /// The CDEvents of a push: `fact` (a `change.updated` listing every commit of `commits`, in
     /// their order) as it is when no `[[services]]` entry names the repository. Else one change
     /// per service whose paths the commits touched, made of those commits (a commit touching
@@ -138,7 +246,7 @@ impl Repository<'_> {
     /// `<fact's subject>:<service>`, `customData.dora.service` (and `team`) set; the push's head
     /// stays its `revision`. The commits touching no service's path stay in `fact`, which is
     /// left out when there are none.
-    pub(crate) fn push_cdevents(
+    fn per_service(
         &self,
         mut fact: RepositoryFact,
         commits: &[Commit<'_>],
@@ -439,6 +547,37 @@ pub(crate) fn default_environment<'a>(setting: &'a str, fallback: &'a str) -> &'
         "" => fallback,
         environment => environment,
     }
+}
+
+/// A CloudEvent as a GitHubSource or GitLabSource sends it: `event_type` from `source`, carrying
+/// `data` (for the code hosts' unit tests).
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+pub(crate) fn source_event(id: &str, source: &str, event_type: String, data: Value) -> CloudEvent {
+    CloudEvent::from_json_value(json!({
+        "specversion": "1.0",
+        "id": id,
+        "source": source,
+        "type": event_type,
+        "datacontenttype": "application/json",
+        "data": data,
+    }))
+    .expect("a valid CloudEvent")
+}
+
+/// The CDEvents `transformer` makes of `event`, each valid against the CDEvents schemas (for the
+/// code hosts' unit tests).
+#[cfg(test)]
+pub(crate) fn checked_documents(
+    transformer: &dyn Transformer,
+    event: &CloudEvent,
+) -> Result<Vec<Value>, TransformError> {
+    let out = transformer.documents(event)?;
+    for document in &out {
+        dora_spec::validate(document)
+            .unwrap_or_else(|e| panic!("invalid CDEvent: {e}\n{document:#}"));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@
 //! request with these, then wraps the tool's payload into CloudEvents that are stored raw and
 //! routed to the source's transformer.
 
+use chrono::{DateTime, Utc};
 use dora_http::Problem;
 use dora_model::cloudevent::CloudEvent;
+use dora_model::time::format_rfc3339;
 use hmac::digest::CtOutput;
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, StatusCode};
@@ -138,6 +140,19 @@ pub fn url_origin(url: &str) -> Option<String> {
         return None;
     }
     Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
+/// The one CloudEvent of a delivery whose payload is stored as sent, at `time` (written as
+/// RFC 3339).
+pub fn payload_event_at(
+    id: String,
+    source: String,
+    event_type: String,
+    payload: Map<String, Value>,
+    time: DateTime<Utc>,
+) -> Vec<CloudEvent> {
+    let time_text = format_rfc3339(&time);
+    vec![CloudEvent::json(id, source, event_type, Value::Object(payload)).at(time, time_text)]
 }
 
 /// `400` about one field of a tool's payload; `title` is the problem's (`Invalid Opsgenie

@@ -16,7 +16,10 @@ mod common;
 
 use common::WithServices;
 
-use common::{case_name, each_case_twice, event_type, id, parse, read_json, services_of};
+use common::{
+    assert_unmapped_types_give_nothing, case_name, declared_types, each_case_twice, event_type, id,
+    parse, read_json, services_of,
+};
 use dora_sources::github::{
     CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED, INCIDENT_DETECTED,
     INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
@@ -357,31 +360,15 @@ fn gitlab_source_and_webhook_give_the_same_cdevents() {
 fn every_gitlab_source_type_not_mapped_gives_nothing() {
     let registry = read_json(&fixtures().join("gitlabsource.registry-eventTypes.json"));
     let mapped = ["push", "merge_request", "pipeline", "deployment", "issue"];
-    let declared: Vec<&str> = registry
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| entry["type"].as_str().unwrap())
-        .collect();
-    for name in mapped {
-        assert!(
-            declared.contains(&format!("{}{name}", gitlab::TYPE_PREFIX).as_str()),
-            "{name}"
-        );
-    }
-    for event_type in declared {
-        let name = event_type.strip_prefix(gitlab::TYPE_PREFIX).unwrap();
-        if mapped.contains(&name) {
-            continue;
-        }
-        // A payload that would be mapped under another type.
-        let mut event = input("gitlab-docs-deployment-hook-success");
-        event["type"] = json!(event_type);
-        assert!(
-            transform_with(WithServices::default(), &parse(event)).is_empty(),
-            "{event_type}"
-        );
-    }
+    // A payload that would be mapped under another type.
+    let sample = input("gitlab-docs-deployment-hook-success");
+    assert_unmapped_types_give_nothing(
+        &declared_types(&registry),
+        gitlab::TYPE_PREFIX,
+        &mapped,
+        &sample,
+        |event| transform_with(WithServices::default(), event),
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::columns::KeyColumns;
 use super::levels::{Level, RateThresholds};
+use super::stats::ratio;
 use super::window::Window;
 
 /// How many failed deployments had each reason (one deployment may have several).
@@ -60,7 +61,7 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> ChangeFailureRate {
         .sum();
     let unattributed = columns.unattributed_in(window);
     let sample_size = in_window.deployments;
-    let value = (sample_size > 0).then(|| failed as f64 / sample_size as f64);
+    let value = ratio(failed, sample_size);
     let thresholds = columns.config.thresholds.change_failure_rate;
     ChangeFailureRate {
         value,

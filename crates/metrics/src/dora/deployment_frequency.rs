@@ -106,6 +106,17 @@ mod tests {
         compute(&Linked::new(facts, config).columns(), w)
     }
 
+    /// Facts with a deployment of service `a` to `prod` at each of `times`, numbered from 1.
+    fn prod_deployments_at(times: &[&str]) -> DoraFacts {
+        DoraFacts {
+            deployments: (1..)
+                .zip(times)
+                .map(|(id, at)| dep(id, "a", "prod", at))
+                .collect(),
+            ..DoraFacts::default()
+        }
+    }
+
     #[test]
     fn counts_days_per_complete_week() {
         // Window Wed 2024-01-03 .. Tue 2024-01-23. Complete weeks: Jan 8-14, Jan 15-21.
@@ -117,20 +128,19 @@ mod tests {
         //   Jan 23 00:00 (window end, excluded), staging Jan 16 (not production)
         // value = 7; days/week = [3, 1]: median = 2.0 (even count: mean of the two), mean = 2.0
         // -> high (>= 1, < 5). Deploy days in the window = 6 (03, 08, 09, 10, 15, 22).
-        let facts = DoraFacts {
-            deployments: vec![
-                dep(1, "a", "prod", "2024-01-03T10:00:00Z"),
-                dep(2, "a", "prod", "2024-01-08T10:00:00Z"),
-                dep(3, "a", "prod", "2024-01-08T23:59:59Z"),
-                dep(4, "a", "prod", "2024-01-09T00:00:00Z"),
-                dep(5, "a", "prod", "2024-01-10T12:00:00Z"),
-                dep(6, "a", "prod", "2024-01-15T12:00:00Z"),
-                dep(7, "a", "prod", "2024-01-22T12:00:00Z"),
-                dep(8, "a", "prod", "2024-01-23T00:00:00Z"),
-                dep(9, "a", "staging", "2024-01-16T00:00:00Z"),
-            ],
-            ..DoraFacts::default()
-        };
+        let mut facts = prod_deployments_at(&[
+            "2024-01-03T10:00:00Z",
+            "2024-01-08T10:00:00Z",
+            "2024-01-08T23:59:59Z",
+            "2024-01-09T00:00:00Z",
+            "2024-01-10T12:00:00Z",
+            "2024-01-15T12:00:00Z",
+            "2024-01-22T12:00:00Z",
+            "2024-01-23T00:00:00Z",
+        ]);
+        facts
+            .deployments
+            .push(dep(9, "a", "staging", "2024-01-16T00:00:00Z"));
         let config = DoraConfig {
             production_environments: vec!["prod".into()],
             ..DoraConfig::default()
@@ -186,14 +196,11 @@ mod tests {
         // 13 complete weeks from Mon 2024-01-01 to Mon 2024-04-01 (91 days).
         let w = window("2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z");
         // 3 deploy days: mean = 3/13 = 12/52 exactly -> medium (median is 0).
-        let three = DoraFacts {
-            deployments: vec![
-                dep(1, "a", "prod", "2024-01-15T00:00:00Z"),
-                dep(2, "a", "prod", "2024-02-15T00:00:00Z"),
-                dep(3, "a", "prod", "2024-03-15T00:00:00Z"),
-            ],
-            ..DoraFacts::default()
-        };
+        let three = prod_deployments_at(&[
+            "2024-01-15T00:00:00Z",
+            "2024-02-15T00:00:00Z",
+            "2024-03-15T00:00:00Z",
+        ]);
         let f = run(&three, &DoraConfig::default(), &w);
         assert_eq!(f.complete_weeks, 13);
         assert_eq!(f.deploy_days_per_week, Some(0.0));
@@ -216,10 +223,7 @@ mod tests {
 
     #[test]
     fn no_complete_week_no_level_and_empty_window() {
-        let facts = DoraFacts {
-            deployments: vec![dep(1, "a", "prod", "2024-01-02T00:00:00Z")],
-            ..DoraFacts::default()
-        };
+        let facts = prod_deployments_at(&["2024-01-02T00:00:00Z"]);
         let w = window("2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z");
         let f = run(&facts, &DoraConfig::default(), &w);
         assert_eq!(f.value, 1);
@@ -235,15 +239,12 @@ mod tests {
 
     #[test]
     fn buckets_include_zeros() {
-        let facts = DoraFacts {
-            deployments: vec![
-                dep(1, "a", "prod", "2024-01-01T00:00:00Z"),
-                dep(2, "a", "prod", "2024-01-07T23:59:59Z"),
-                dep(3, "a", "prod", "2024-01-20T00:00:00Z"),
-                dep(4, "a", "prod", "2023-12-31T23:59:59Z"),
-            ],
-            ..DoraFacts::default()
-        };
+        let facts = prod_deployments_at(&[
+            "2024-01-01T00:00:00Z",
+            "2024-01-07T23:59:59Z",
+            "2024-01-20T00:00:00Z",
+            "2023-12-31T23:59:59Z",
+        ]);
         let config = DoraConfig::default();
         let linked = Linked::new(&facts, &config).columns();
         let w = window("2024-01-01T00:00:00Z", "2024-01-22T00:00:00Z");

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::columns::KeyColumns;
 use super::levels::{Level, RateThresholds};
+use super::stats::ratio;
 use super::window::Window;
 
 /// Deployment rework rate over a window.
@@ -35,21 +36,18 @@ pub struct ReworkRate {
 /// Computes rework rate for `window`.
 pub fn compute(columns: &KeyColumns, window: &Window) -> ReworkRate {
     let in_window = columns.deployments_in(window);
-    let rollbacks = in_window.rework_rollback;
-    let during_incident = in_window.rework_during_incident;
-    let rework = rollbacks + during_incident;
-    let sample_size = in_window.deployments;
-    let value = (sample_size > 0).then(|| rework as f64 / sample_size as f64);
+    let rework = in_window.rework_rollback + in_window.rework_during_incident;
+    let value = ratio(rework, in_window.deployments);
     let thresholds = columns.config.thresholds.rework_rate;
     ReworkRate {
         value,
         unit: "ratio".to_string(),
         level: value.zip(thresholds).map(|(v, t)| t.level(v)),
         thresholds,
-        sample_size,
+        sample_size: in_window.deployments,
         rework_deployments: rework,
-        rollbacks,
-        during_incident,
+        rollbacks: in_window.rework_rollback,
+        during_incident: in_window.rework_during_incident,
     }
 }
 

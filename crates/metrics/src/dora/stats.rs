@@ -5,8 +5,16 @@
 //! - Percentile p (p90 for lead time): nearest rank, the value at 1-based rank `ceil(p/100 * n)`
 //!   of the sorted samples (always one of the samples, never interpolated).
 //!
+//! - Ratio (change failure rate, rework rate): a part of the production deployments over all of
+//!   them, from 0 to 1; none without deployments.
+//!
 //! The keys take them from unsorted samples with [`median_and_percentile`], which selects the
 //! ranks it needs in linear time instead of sorting (millions of lead times per window).
+
+/// `part / whole`, from 0 to 1 when `part <= whole`; `None` when `whole` is 0.
+pub fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
 
 /// Median of ascending `sorted` samples; `None` when empty.
 pub fn median(sorted: &[f64]) -> Option<f64> {

@@ -91,19 +91,17 @@ use dora_model::cdevent::{
 };
 use dora_model::cloudevent::CloudEvent;
 use dora_model::time::format_rfc3339;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::payload;
 use crate::code_host::{
-    default_environment, label_value, listed_commits, team_label, IncidentIssue, Push, Repository,
-    RepositoryFact,
+    default_environment, label_value, listed_commits, team_label, CodeHost, CodeHostSettings,
+    CodeHostTransformer, IncidentIssue, Push, Repository, RepositoryFact,
 };
 use crate::common::{
     insert_some, is_http_url, missing, payload, percent_encode, read, time_or_event_time,
 };
-use crate::services::ServiceMap;
-use crate::transform::{Emitted, TransformError, Transformer, SERVICE_DEPLOYED};
+use crate::transform::{Emitted, TransformError, SERVICE_DEPLOYED};
 pub use crate::transform::{
     ARTIFACT_PUBLISHED, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, CHANGE_UPDATED,
     INCIDENT_DETECTED, INCIDENT_RESOLVED, PIPELINERUN_FINISHED,
@@ -112,64 +110,29 @@ pub use crate::transform::{
 /// The CloudEvent type prefix of GitHub events (GitHubSource and `POST /webhooks/github`).
 pub const TYPE_PREFIX: &str = "dev.knative.source.github.";
 
-/// The environment of incidents without an `env:` label, by default.
-pub const DEFAULT_ENVIRONMENT: &str = "production";
+pub use crate::code_host::DEFAULT_ENVIRONMENT;
 
 /// `[sources.github]` in the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GithubSettings {
-    /// Issues with this label are incidents (opened: detected, closed: resolved).
-    pub incident_label: String,
-    /// The environment of an incident whose issue has no `env:<name>` or `environment:<name>`
-    /// label (default `"production"`; the incident schemas require an environment).
-    pub default_environment: String,
-    /// A pull request label `<prefix><team>` (e.g. `team/payments` with `"team/"`) puts the
-    /// request's changes in that team: `customData.dora.team`. Empty (the default): off.
-    pub team_label_prefix: String,
-    /// The top-level `[[services]]` (not a key of this table): pushes to their repositories
-    /// are split by service.
-    #[serde(skip)]
-    pub services: ServiceMap,
-}
-
-impl Default for GithubSettings {
-    fn default() -> Self {
-        Self {
-            incident_label: "incident".into(),
-            default_environment: DEFAULT_ENVIRONMENT.into(),
-            team_label_prefix: String::new(),
-            services: ServiceMap::default(),
-        }
-    }
-}
+pub type GithubSettings = CodeHostSettings;
 
 /// The `github` transformer.
-pub struct GithubTransformer {
-    settings: GithubSettings,
-}
+pub type GithubTransformer = CodeHostTransformer<super::Github>;
 
-impl GithubTransformer {
-    pub fn new(settings: GithubSettings) -> Self {
-        Self { settings }
-    }
-}
+impl CodeHost for super::Github {
+    const NAME: &'static str = "github";
+    const TYPE_PREFIX: &'static str = TYPE_PREFIX;
 
-impl Transformer for GithubTransformer {
-    fn name(&self) -> &str {
-        "github"
-    }
-
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
-        let Some(github_event) = event.event_type.strip_prefix(TYPE_PREFIX) else {
-            return Ok(Vec::new());
-        };
+    fn cdevents(
+        settings: &GithubSettings,
+        github_event: &str,
+        event: &CloudEvent,
+    ) -> Result<Vec<Emitted>, TransformError> {
         match github_event {
-            "push" => push(event, payload(event)?, &self.settings.services),
-            "pull_request" => pull_request(&self.settings, payload(event)?),
+            "push" => push(settings, event, payload(event)?),
+            "pull_request" => pull_request(settings, payload(event)?),
             "deployment_status" => deployment_status(event, payload(event)?),
             "workflow_run" => workflow_run(event, payload(event)?),
-            "issues" => issues(&self.settings, event, payload(event)?),
+            "issues" => issues(settings, event, payload(event)?),
             "release" => release(event, payload(event)?),
             // `ping`, `deployment` (its statuses say how it went), and everything else.
             _ => Ok(Vec::new()),
@@ -213,9 +176,9 @@ fn repository<'a>(repository: &payload::Repository<'a>) -> Result<Repository<'a>
 /// `push` to a branch with commits -> `change.updated` carrying the commits (one per service
 /// the commits touched, for a repository of `[[services]]`).
 fn push(
+    settings: &GithubSettings,
     event: &CloudEvent,
     data: &Value,
-    services: &ServiceMap,
 ) -> Result<Vec<Emitted>, TransformError> {
     let kind: payload::PushRef = read(data)?;
     let git_ref = kind.git_ref;
@@ -243,29 +206,19 @@ fn push(
         .default_branch
         .or(push.repository.master_branch);
 
-    let dora = repo.push_dora(Push {
+    let mut github = Map::new();
+    insert_some(&mut github, "created", push.created);
+    insert_some(&mut github, "forced", push.forced);
+    insert_some(&mut github, "compare", push.compare);
+    let pushed = Push {
         before,
         after,
         git_ref,
         branch,
         default_branch,
         commits: listed,
-    });
-    let mut github = Map::new();
-    insert_some(&mut github, "created", push.created);
-    insert_some(&mut github, "forced", push.forced);
-    insert_some(&mut github, "compare", push.compare);
-
-    let fact = RepositoryFact {
-        event_type: CHANGE_UPDATED,
-        id: repo.id(&["push", git_ref, before, after]),
-        timestamp,
-        subject_id: format!("{}@{after}", repo.path),
-        content: repo.change_content(None),
-        dora,
-        own: github,
     };
-    Ok(repo.push_cdevents(fact, &push.commits, services))
+    Ok(repo.push_cdevents(pushed, timestamp, github, &push.commits, &settings.services))
 }
 
 // ---------------------------------------------------------------------------------------------

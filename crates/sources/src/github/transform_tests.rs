@@ -2,29 +2,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use crate::code_host::{checked_documents, source_event};
 use crate::common::time_at;
+use crate::transform::Transformer;
 use dora_model::time::parse_rfc3339;
 
 fn cloud_event(github_event: &str, data: Value) -> CloudEvent {
-    CloudEvent::from_json_value(json!({
-        "specversion": "1.0",
-        "id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
-        "source": "https://github.com/octo-org/octo-repo",
-        "type": format!("{TYPE_PREFIX}{github_event}"),
-        "datacontenttype": "application/json",
-        "data": data,
-    }))
-    .unwrap()
+    source_event(
+        "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        "https://github.com/octo-org/octo-repo",
+        format!("{TYPE_PREFIX}{github_event}"),
+        data,
+    )
 }
 
 fn run(github_event: &str, data: Value) -> Result<Vec<Value>, TransformError> {
-    let out = GithubTransformer::new(GithubSettings::default())
-        .documents(&cloud_event(github_event, data))?;
-    for document in &out {
-        dora_spec::validate(document)
-            .unwrap_or_else(|e| panic!("invalid CDEvent: {e}\n{document:#}"));
-    }
-    Ok(out)
+    let transformer = GithubTransformer::new(GithubSettings::default());
+    checked_documents(&transformer, &cloud_event(github_event, data))
 }
 
 fn error(github_event: &str, data: Value) -> String {

@@ -17,9 +17,7 @@ pub(crate) fn issue(
     event: &CloudEvent,
     data: &Value,
 ) -> Result<Vec<Emitted>, TransformError> {
-    let action = read::<payload::Attributes<payload::Action>>(data)?
-        .object_attributes
-        .action;
+    let action = object_action(data)?;
     if !matches!(action, "open" | "reopen" | "close" | "update") {
         return Ok(Vec::new());
     }
@@ -41,11 +39,7 @@ pub(crate) fn issue(
     if !is_incident(settings, &kind.object_attributes, &labels) {
         return Ok(Vec::new());
     }
-    let payload::ObjectEvent {
-        project: payload_project,
-        object_attributes: issue,
-    } = read::<payload::ObjectEvent<payload::Issue>>(data)?;
-    let project = project(&payload_project)?;
+    let (project, issue) = project_object::<payload::Issue>(data)?;
     let mut gitlab = Map::new();
     gitlab.insert("iid".into(), json!(issue.iid));
     insert_some(&mut gitlab, "issueId", issue.id);

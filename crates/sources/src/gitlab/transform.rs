@@ -115,18 +115,18 @@ use dora_model::cdevent::{
 };
 use dora_model::cloudevent::CloudEvent;
 use dora_model::time::format_rfc3339;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::payload;
 use crate::code_host::{
-    is_full_sha, listed_commits, team_label, ListedCommits, Push, Repository, RepositoryFact,
+    is_full_sha, listed_commits, team_label, CodeHost, CodeHostSettings, CodeHostTransformer,
+    ListedCommits, Push, Repository, RepositoryFact,
 };
 use crate::common::{insert_some, is_http_url, payload, percent_encode, read, time_or_event_time};
-use crate::services::ServiceMap;
 use crate::transform::{
-    Emitted, TransformError, Transformer, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED,
-    CHANGE_UPDATED, PIPELINERUN_FINISHED, SERVICE_DEPLOYED,
+    Emitted, TransformError, CHANGE_ABANDONED, CHANGE_CREATED, CHANGE_MERGED, PIPELINERUN_FINISHED,
+    SERVICE_DEPLOYED,
 };
 
 use super::incident::issue;
@@ -134,8 +134,7 @@ use super::incident::issue;
 /// The CloudEvent type prefix of GitLab events (GitLabSource and `POST /webhooks/gitlab`).
 pub const TYPE_PREFIX: &str = "dev.knative.sources.gitlab.";
 
-/// The environment of incidents without an `env::` label, by default.
-pub const DEFAULT_ENVIRONMENT: &str = "production";
+pub use crate::code_host::DEFAULT_ENVIRONMENT;
 
 /// Pipeline statuses of a pipeline that has not finished: they give nothing.
 pub const PIPELINE_NOT_DONE: &[&str] = &[
@@ -151,62 +150,26 @@ pub const PIPELINE_NOT_DONE: &[&str] = &[
 ];
 
 /// `[sources.gitlab]` in the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GitlabSettings {
-    /// Issues with this label are incidents (opened: detected, closed: resolved), besides
-    /// GitLab's own incidents (issue type `incident`).
-    pub incident_label: String,
-    /// The environment of an incident without an `env::<name>` label (default `"production"`;
-    /// the incident schemas require an environment).
-    pub default_environment: String,
-    /// A merge request label `<prefix><team>` (e.g. the scoped label `team::payments` with
-    /// `"team::"`) puts the request's changes in that team: `customData.dora.team`. Empty (the
-    /// default): off.
-    pub team_label_prefix: String,
-    /// The top-level `[[services]]` (not a key of this table): pushes to their repositories
-    /// are split by service.
-    #[serde(skip)]
-    pub services: ServiceMap,
-}
-
-impl Default for GitlabSettings {
-    fn default() -> Self {
-        Self {
-            incident_label: "incident".into(),
-            default_environment: DEFAULT_ENVIRONMENT.into(),
-            team_label_prefix: String::new(),
-            services: ServiceMap::default(),
-        }
-    }
-}
+pub type GitlabSettings = CodeHostSettings;
 
 /// The `gitlab` transformer.
-pub struct GitlabTransformer {
-    settings: GitlabSettings,
-}
+pub type GitlabTransformer = CodeHostTransformer<super::Gitlab>;
 
-impl GitlabTransformer {
-    pub fn new(settings: GitlabSettings) -> Self {
-        Self { settings }
-    }
-}
+impl CodeHost for super::Gitlab {
+    const NAME: &'static str = "gitlab";
+    const TYPE_PREFIX: &'static str = TYPE_PREFIX;
 
-impl Transformer for GitlabTransformer {
-    fn name(&self) -> &str {
-        "gitlab"
-    }
-
-    fn transform(&self, event: &CloudEvent) -> Result<Vec<Emitted>, TransformError> {
-        let Some(gitlab_event) = event.event_type.strip_prefix(TYPE_PREFIX) else {
-            return Ok(Vec::new());
-        };
+    fn cdevents(
+        settings: &GitlabSettings,
+        gitlab_event: &str,
+        event: &CloudEvent,
+    ) -> Result<Vec<Emitted>, TransformError> {
         match gitlab_event {
-            "push" => push(event, payload(event)?, &self.settings.services),
-            "merge_request" => merge_request(&self.settings, event, payload(event)?),
+            "push" => push(settings, event, payload(event)?),
+            "merge_request" => merge_request(settings, event, payload(event)?),
             "pipeline" => pipeline(event, payload(event)?),
             "deployment" => deployment(event, payload(event)?),
-            "issue" | "confidential_issue" => issue(&self.settings, event, payload(event)?),
+            "issue" | "confidential_issue" => issue(settings, event, payload(event)?),
             // `tag_push`, `job` (`build`), `note`, `release`, `wiki_page`, `feature_flag`, ...
             _ => Ok(Vec::new()),
         }
@@ -232,6 +195,26 @@ pub(crate) fn project<'a>(
             "data.project.path_with_namespace {path:?} is not <namespace>/<project>"
         ))
     })
+}
+
+/// `object_attributes.action` of a merge request or issue event: what decides whether it gives
+/// anything, read before the rest.
+pub(crate) fn object_action(data: &Value) -> Result<&str, TransformError> {
+    Ok(read::<payload::Attributes<payload::Action>>(data)?
+        .object_attributes
+        .action)
+}
+
+/// The project and the `object_attributes` (a merge request or an issue) of an event about one
+/// object of a project.
+pub(crate) fn project_object<'a, T: Deserialize<'a>>(
+    data: &'a Value,
+) -> Result<(Repository<'a>, T), TransformError> {
+    let payload::ObjectEvent {
+        project: payload_project,
+        object_attributes,
+    } = read::<payload::ObjectEvent<T>>(data)?;
+    Ok((project(&payload_project)?, object_attributes))
 }
 
 /// The purl of a commit (or any version) of a GitLab project:
@@ -261,9 +244,9 @@ pub fn gitlab_purl(path_with_namespace: &str, version: Option<&str>, project_url
 /// `push` to a branch with commits -> `change.updated` carrying the commits (one per service
 /// the commits touched, for a project of `[[services]]`).
 fn push(
+    settings: &GitlabSettings,
     event: &CloudEvent,
     data: &Value,
-    services: &ServiceMap,
 ) -> Result<Vec<Emitted>, TransformError> {
     let kind: payload::PushRef = read(data)?;
     let (git_ref, after) = (kind.git_ref, kind.after);
@@ -295,28 +278,18 @@ fn push(
             )),
         };
 
-    let dora = project.push_dora(Push {
+    let mut gitlab = Map::new();
+    insert_some(&mut gitlab, "totalCommitsCount", push.total_commits_count);
+    insert_some(&mut gitlab, "projectId", push.project.id);
+    let pushed = Push {
         before,
         after,
         git_ref,
         branch,
         default_branch: push.project.default_branch,
         commits: listed,
-    });
-    let mut gitlab = Map::new();
-    insert_some(&mut gitlab, "totalCommitsCount", push.total_commits_count);
-    insert_some(&mut gitlab, "projectId", push.project.id);
-
-    let fact = RepositoryFact {
-        event_type: CHANGE_UPDATED,
-        id: project.id(&["push", git_ref, before, after]),
-        timestamp,
-        subject_id: format!("{}@{after}", project.path),
-        content: project.change_content(None),
-        dora,
-        own: gitlab,
     };
-    Ok(project.push_cdevents(fact, &push.commits, services))
+    Ok(project.push_cdevents(pushed, timestamp, gitlab, &push.commits, &settings.services))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,18 +302,12 @@ fn merge_request(
     event: &CloudEvent,
     data: &Value,
 ) -> Result<Vec<Emitted>, TransformError> {
-    let action = read::<payload::Attributes<payload::Action>>(data)?
-        .object_attributes
-        .action;
+    let action = object_action(data)?;
     if !matches!(action, "open" | "merge" | "close") {
         // update, reopen, approved, unapproved, approval, unapproval, ...
         return Ok(Vec::new());
     }
-    let payload::ObjectEvent {
-        project: payload_project,
-        object_attributes: merge,
-    } = read::<payload::ObjectEvent<payload::MergeRequest>>(data)?;
-    let project = project(&payload_project)?;
+    let (project, merge) = project_object::<payload::MergeRequest>(data)?;
     let iid = merge.iid.to_string();
 
     let (mut dora, mut gitlab) = merge_request_details(&merge, &project, settings);

@@ -2,20 +2,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use crate::code_host::{checked_documents, source_event};
 use crate::common::time_at;
+use crate::transform::Transformer;
 use crate::transform::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 use dora_model::time::parse_rfc3339;
 
 fn cloud_event(gitlab_event: &str, data: Value) -> CloudEvent {
-    CloudEvent::from_json_value(json!({
-        "specversion": "1.0",
-        "id": "0d3e2c5a-5b1e-4a5e-9a3c-6f3f1d2b9c01",
-        "source": "https://gitlab.example.com/acme/shop",
-        "type": format!("{TYPE_PREFIX}{gitlab_event}"),
-        "datacontenttype": "application/json",
-        "data": data,
-    }))
-    .unwrap()
+    source_event(
+        "0d3e2c5a-5b1e-4a5e-9a3c-6f3f1d2b9c01",
+        "https://gitlab.example.com/acme/shop",
+        format!("{TYPE_PREFIX}{gitlab_event}"),
+        data,
+    )
 }
 
 fn run_with(
@@ -23,12 +22,10 @@ fn run_with(
     gitlab_event: &str,
     data: Value,
 ) -> Result<Vec<Value>, TransformError> {
-    let out = GitlabTransformer::new(settings).documents(&cloud_event(gitlab_event, data))?;
-    for document in &out {
-        dora_spec::validate(document)
-            .unwrap_or_else(|e| panic!("invalid CDEvent: {e}\n{document:#}"));
-    }
-    Ok(out)
+    checked_documents(
+        &GitlabTransformer::new(settings),
+        &cloud_event(gitlab_event, data),
+    )
 }
 
 fn run(gitlab_event: &str, data: Value) -> Result<Vec<Value>, TransformError> {

@@ -27,13 +27,13 @@
 use super::TYPE_PREFIX;
 use dora_http::Problem;
 use dora_model::cloudevent::CloudEvent;
-use dora_model::time::{format_rfc3339, from_unix_int};
+use dora_model::time::from_unix_int;
 use http::HeaderMap;
 use serde_json::Value;
 
 use crate::webhook::{
-    check_sha256_signature, invalid_payload, json_object_body, required_object, required_text,
-    url_origin,
+    check_sha256_signature, invalid_payload, json_object_body, payload_event_at, required_object,
+    required_text, url_origin,
 };
 use crate::WebhookSettings;
 
@@ -74,13 +74,7 @@ pub fn adapt(
     let millis = time.timestamp_millis();
     let event_type = format!("{TYPE_PREFIX}{}", event.trim_start_matches("jira:"));
     let id = format!("{issue_id}/{event}/{millis}");
-    Ok(vec![CloudEvent::json(
-        id,
-        source,
-        event_type,
-        Value::Object(payload.clone()),
-    )
-    .at(time, format_rfc3339(&time))])
+    Ok(payload_event_at(id, source, event_type, payload, time))
 }
 
 /// `400` about one field of the payload.

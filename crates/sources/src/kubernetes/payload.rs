@@ -380,10 +380,7 @@ fn present_object<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
 fn list<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
     data: D,
 ) -> Result<Option<Vec<T>>, D::Error> {
-    data.deserialize_any(ListVisitor {
-        strict: false,
-        items: PhantomData,
-    })
+    ListVisitor::read(data, false)
 }
 
 /// A [`list`] of which `null` is the only other value allowed (an error names the field
@@ -391,10 +388,7 @@ fn list<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
 fn strict_list<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
     data: D,
 ) -> Result<Option<Vec<T>>, D::Error> {
-    data.deserialize_any(ListVisitor {
-        strict: true,
-        items: PhantomData,
-    })
+    ListVisitor::read(data, true)
 }
 
 /// Reads a [`list`] or [`strict_list`].
@@ -405,6 +399,17 @@ struct ListVisitor<T> {
 }
 
 impl<T> ListVisitor<T> {
+    /// Reads `data` as a [`list`] or, `strict`, a [`strict_list`].
+    fn read<'de, D: Deserializer<'de>>(data: D, strict: bool) -> Result<Option<Vec<T>>, D::Error>
+    where
+        T: Deserialize<'de> + Default,
+    {
+        data.deserialize_any(Self {
+            strict,
+            items: PhantomData,
+        })
+    }
+
     fn other<E: Error>(self, unexpected: Unexpected) -> Result<Option<Vec<T>>, E> {
         if self.strict {
             return Err(E::invalid_type(unexpected, &"a sequence"));

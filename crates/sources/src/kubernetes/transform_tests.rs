@@ -125,10 +125,30 @@ fn run(event: &CloudEvent) -> Result<Vec<Value>, TransformError> {
     KubernetesTransformer.documents(event)
 }
 
+/// Whether a CloudEvent without a time of `event_type` about `data` gives no CDEvent.
+fn gives_nothing(event_type: &str, data: Value) -> bool {
+    run(&cloud_event(event_type, None, data))
+        .unwrap()
+        .is_empty()
+}
+
 fn one(event: &CloudEvent) -> Value {
     let mut out = run(event).unwrap();
     assert_eq!(out.len(), 1, "{out:?}");
     out.remove(0)
+}
+
+/// The id of a scaling of `nginx-deployment` in `default`: `parts` follow the Deployment's.
+fn scaling_id(parts: &[&str]) -> String {
+    let mut all = vec![
+        "kubernetes",
+        "event",
+        CLUSTER,
+        "default",
+        "nginx-deployment",
+    ];
+    all.extend_from_slice(parts);
+    derived_id(&all)
 }
 
 fn id_of(document: &Value) -> &str {
@@ -368,22 +388,16 @@ fn nothing_for_ref_add_update_other_kinds_and_terminating_deployments() {
     let mut other = data.clone();
     other["kind"] = json!("StatefulSet");
     for event_type in [RESOURCE_UPDATE, RESOURCE_DELETE] {
-        assert!(run(&cloud_event(event_type, None, other.clone()))
-            .unwrap()
-            .is_empty());
+        assert!(gives_nothing(event_type, other.clone()));
     }
     let mut foreign = data.clone();
     foreign["apiVersion"] = json!("example.com/v1");
     for event_type in [RESOURCE_UPDATE, RESOURCE_DELETE] {
-        assert!(run(&cloud_event(event_type, None, foreign.clone()))
-            .unwrap()
-            .is_empty());
+        assert!(gives_nothing(event_type, foreign.clone()));
     }
     let mut terminating = data;
     terminating["metadata"]["deletionTimestamp"] = json!("2023-08-05T11:00:00Z");
-    assert!(run(&cloud_event(RESOURCE_UPDATE, None, terminating))
-        .unwrap()
-        .is_empty());
+    assert!(gives_nothing(RESOURCE_UPDATE, terminating));
 }
 
 #[test]
@@ -835,9 +849,7 @@ fn deployment_rollback_events_give_nothing() {
         Some(1),
     );
     data["reason"] = json!("DeploymentRollback");
-    assert!(run(&cloud_event(RESOURCE_ADD, None, data))
-        .unwrap()
-        .is_empty());
+    assert!(gives_nothing(RESOURCE_ADD, data));
 }
 
 #[test]
@@ -911,16 +923,7 @@ fn scale_up_from_zero_is_a_rollout() {
     assert_eq!(id_of(&add), id_of(&update));
     assert_eq!(
         id_of(&add),
-        derived_id(&[
-            "kubernetes",
-            "event",
-            CLUSTER,
-            "default",
-            "nginx-deployment",
-            rs,
-            "8f6b2a37-5f0e-4bde-9a0e-0c3f1b6e2d44",
-            "1"
-        ])
+        scaling_id(&[rs, "8f6b2a37-5f0e-4bde-9a0e-0c3f1b6e2d44", "1"])
     );
     // No CloudEvent time: lastTimestamp.
     assert_eq!(add["context"]["timestamp"], "2023-08-05T10:00:02Z");
@@ -963,17 +966,7 @@ fn scale_up_without_from_counts_each_replica_set_once() {
         scaling_event(&format!("Scaled up replica set {rs} to 3"), Some(4)),
     ));
     assert_eq!(id_of(&first), id_of(&again));
-    assert_eq!(
-        id_of(&first),
-        derived_id(&[
-            "kubernetes",
-            "event",
-            CLUSTER,
-            "default",
-            "nginx-deployment",
-            rs
-        ])
-    );
+    assert_eq!(id_of(&first), scaling_id(&[rs]));
 }
 
 #[test]
@@ -985,29 +978,18 @@ fn other_events_give_nothing() {
         format!("Scaled down replica set {rs} to 0"),
     ] {
         let data = scaling_event(&message, Some(1));
-        assert!(
-            run(&cloud_event(RESOURCE_UPDATE, None, data))
-                .unwrap()
-                .is_empty(),
-            "{message}"
-        );
+        assert!(gives_nothing(RESOURCE_UPDATE, data), "{message}");
     }
     let mut other_reason = scaling_event("Deployment does not have minimum availability.", None);
     other_reason["reason"] = json!("MinimumReplicasUnavailable");
-    assert!(run(&cloud_event(RESOURCE_UPDATE, None, other_reason))
-        .unwrap()
-        .is_empty());
+    assert!(gives_nothing(RESOURCE_UPDATE, other_reason));
     let mut about_rollout = scaling_event(&format!("Scaled up replica set {rs} to 1"), None);
     about_rollout["involvedObject"]["kind"] = json!("Rollout");
     about_rollout["involvedObject"]["apiVersion"] = json!("argoproj.io/v1alpha1");
-    assert!(run(&cloud_event(RESOURCE_UPDATE, None, about_rollout))
-        .unwrap()
-        .is_empty());
+    assert!(gives_nothing(RESOURCE_UPDATE, about_rollout));
     let mut new_api = scaling_event(&format!("Scaled up replica set {rs} to 1"), None);
     new_api["apiVersion"] = json!("events.k8s.io/v1");
-    assert!(run(&cloud_event(RESOURCE_UPDATE, None, new_api))
-        .unwrap()
-        .is_empty());
+    assert!(gives_nothing(RESOURCE_UPDATE, new_api));
 }
 
 #[test]

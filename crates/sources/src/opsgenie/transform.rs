@@ -185,19 +185,21 @@ fn tagged<'a>(alert: &'a Alert<'a>, keys: &[String]) -> Option<&'a str> {
 
 /// The payload, as far as the transformer reads it.
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Webhook<'a> {
     #[serde(default, borrow, deserialize_with = "de::optional_text")]
     action: Option<&'a str>,
     #[serde(borrow)]
     alert: Alert<'a>,
-    #[serde(default, borrow, rename = "integrationName")]
+    #[serde(default, borrow)]
     integration_name: Option<&'a str>,
 }
 
 /// `data.alert`.
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Alert<'a> {
-    #[serde(borrow, rename = "alertId", deserialize_with = "de::text")]
+    #[serde(borrow, deserialize_with = "de::text")]
     alert_id: &'a str,
     #[serde(default, borrow, deserialize_with = "de::optional_text")]
     message: Option<&'a str>,
@@ -205,12 +207,7 @@ struct Alert<'a> {
     entity: Option<&'a str>,
     #[serde(default, borrow, deserialize_with = "de::optional_text")]
     alias: Option<&'a str>,
-    #[serde(
-        default,
-        borrow,
-        rename = "tinyId",
-        deserialize_with = "de::optional_text"
-    )]
+    #[serde(default, borrow, deserialize_with = "de::optional_text")]
     tiny_id: Option<&'a str>,
     #[serde(default, borrow, deserialize_with = "de::optional_text")]
     team: Option<&'a str>,

@@ -32,12 +32,12 @@
 use super::{alert_time, TYPE_PREFIX};
 use dora_http::Problem;
 use dora_model::cloudevent::CloudEvent;
-use dora_model::time::format_rfc3339;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
 use crate::webhook::{
-    check_bearer, invalid_payload, json_object_body, required_object, required_text,
+    check_bearer, invalid_payload, json_object_body, payload_event_at, required_object,
+    required_text,
 };
 use crate::WebhookSettings;
 
@@ -76,13 +76,7 @@ pub fn adapt(
         format!("{alert_id}/{action}/{updated}")
     };
     let (source, event_type) = (DEFAULT_SOURCE.to_owned(), format!("{TYPE_PREFIX}{action}"));
-    Ok(vec![CloudEvent::json(
-        id,
-        source,
-        event_type,
-        Value::Object(payload.clone()),
-    )
-    .at(time, format_rfc3339(&time))])
+    Ok(payload_event_at(id, source, event_type, payload, time))
 }
 
 /// The time of the first of `names` the alert has, and that member as sent (for the id).

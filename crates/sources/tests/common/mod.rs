@@ -165,6 +165,44 @@ pub fn event_type(document: &Value) -> &str {
     document["context"]["type"].as_str().unwrap()
 }
 
+/// The CloudEvent types a Knative source's registry file (`<source>.registry-eventTypes.json`)
+/// declares.
+pub fn declared_types(registry: &Value) -> Vec<&str> {
+    registry
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["type"].as_str().unwrap())
+        .collect()
+}
+
+/// Asserts that every name of `mapped` is declared as `<prefix><name>`, and that every other
+/// declared type gives nothing for `sample` (an input CloudEvent, as JSON, that its own type
+/// maps) retyped to it.
+pub fn assert_unmapped_types_give_nothing(
+    declared: &[&str],
+    prefix: &str,
+    mapped: &[&str],
+    sample: &Value,
+    transform: impl Fn(&CloudEvent) -> Vec<Value>,
+) {
+    for name in mapped {
+        assert!(
+            declared.contains(&format!("{prefix}{name}").as_str()),
+            "{name}"
+        );
+    }
+    for event_type in declared {
+        let name = event_type.strip_prefix(prefix).unwrap();
+        if mapped.contains(&name) {
+            continue;
+        }
+        let mut event = sample.clone();
+        event["type"] = Value::from(*event_type);
+        assert!(transform(&parse(event)).is_empty(), "{event_type}");
+    }
+}
+
 /// Asserts that at least `minimum` cases were found (`label` names them in the message).
 pub fn assert_minimum(label: &str, cases: &[PathBuf], minimum: usize) {
     assert!(

@@ -56,12 +56,14 @@ fn containment_rules() {
 
 #[test]
 fn first_production_deployment_ties_by_id_and_skips_staging() {
+    // Deployments of `s`, the commit of the change.
+    let of_s = |id, service, environment, at| dep(id, service, environment, at).rev("s");
     let deps = [
-        dep(9, "api", "prod", "2024-01-05T12:00:00Z").rev("s"),
-        dep(4, "api", "prod", "2024-01-05T12:00:00Z").rev("s"),
-        dep(1, "api", "staging", "2024-01-01T00:00:00Z").rev("s"),
-        dep(2, "web", "prod", "2024-01-02T00:00:00Z").rev("s"),
-        dep(3, "api", "prod", "2024-01-06T00:00:00Z").rev("s"),
+        of_s(9, "api", "prod", "2024-01-05T12:00:00Z"),
+        of_s(4, "api", "prod", "2024-01-05T12:00:00Z"),
+        of_s(1, "api", "staging", "2024-01-01T00:00:00Z"),
+        of_s(2, "web", "prod", "2024-01-02T00:00:00Z"),
+        of_s(3, "api", "prod", "2024-01-06T00:00:00Z"),
     ];
     let config = prod_only();
     let c = change("c").service("api").commit("s", None);
@@ -77,7 +79,7 @@ fn first_production_deployment_ties_by_id_and_skips_staging() {
         Some(2)
     );
     // Staging only: no production deployment.
-    let staging_only = [dep(1, "api", "staging", "2024-01-01T00:00:00Z").rev("s")];
+    let staging_only = [of_s(1, "api", "staging", "2024-01-01T00:00:00Z")];
     assert!(first_production_deployment(&c, &staging_only, &config).is_none());
     // Production filter off: staging counts.
     let all = DoraConfig::default();
