@@ -10,7 +10,7 @@ fn dora_events(args: &[&str]) -> (i32, String, String) {
 }
 
 /// [`dora_events`] with the variables `env` set.
-fn dora_events_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) fn dora_events_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let Output {
         status,
         stdout,

@@ -71,17 +71,9 @@ async fn dora_events(env: &[(&str, &str)], args: Vec<String>) -> (i32, String, S
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dora-events"))
-            .args(&args)
-            .envs(env)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        crate::cli::dora_events_with(&args, &env)
     })
     .await
     .unwrap()
