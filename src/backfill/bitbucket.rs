@@ -26,7 +26,9 @@ use serde_json::{json, Value};
 use super::client::{secret, ApiClient, Dialect};
 use super::sink::Sink;
 use super::window::{time_of, Fit, Window};
-use super::{backfill_list, checkpoint_name, is_path_segment, run_each, KindReport, Lists};
+use super::{
+    backfill_list, checkpoint_name, is_path_segment, run_each, KindReport, ListKind, Lists,
+};
 
 /// Environments read per repository at most (pages of 100).
 const MAX_ENVIRONMENT_PAGES: usize = 10;
@@ -41,8 +43,10 @@ pub enum Kind {
 
 impl Kind {
     pub const ALL: [Kind; 1] = [Kind::Deployments];
+}
 
-    pub fn name(self) -> &'static str {
+impl ListKind for Kind {
+    fn name(self) -> &'static str {
         "deployments"
     }
 }
@@ -96,14 +100,8 @@ fn bitbucket_headers(token: Option<&str>) -> anyhow::Result<HeaderMap> {
 /// Backfills every repository of `options` into `sink`. Stops at the first error (naming the
 /// repository, the endpoint and the status); what was stored until then stays.
 pub async fn run(client: &ApiClient, sink: &Sink, options: &Options) -> anyhow::Result<Report> {
-    run_each(
-        client,
-        sink,
-        &options.repos,
-        options.progress,
-        |repo, bar| backfill_repo(client, sink, options, repo, bar),
-    )
-    .await
+    let one = |repo, bar| backfill_repo(client, sink, options.window, repo, bar);
+    run_each(client, sink, &options.repos, options.progress, one).await
 }
 
 /// What the deployments of one repository need.
@@ -120,7 +118,7 @@ struct RepoContext<'a> {
 async fn backfill_repo(
     client: &ApiClient,
     sink: &Sink,
-    options: &Options,
+    window: Window,
     repo: String,
     bar: ProgressBar,
 ) -> anyhow::Result<(BTreeMap<Kind, KindReport>, Vec<String>)> {
@@ -145,10 +143,10 @@ async fn backfill_repo(
         full_name: repo,
         repository,
         environments,
-        window: options.window,
+        window,
     };
     let kind = Kind::Deployments;
-    let name = checkpoint_name("bitbucket", client, repo, kind.name(), &options.window);
+    let name = checkpoint_name("bitbucket", client, repo, kind.name(), &window);
     let report = backfill_list(&context, sink, kind, &name, &bar).await?;
     Ok((BTreeMap::from([(kind, report)]), vec![name]))
 }
@@ -158,10 +156,6 @@ impl Lists for RepoContext<'_> {
 
     fn client(&self) -> &ApiClient {
         self.client
-    }
-
-    fn kind_name(&self, kind: Kind) -> &'static str {
-        kind.name()
     }
 
     fn first_url(&self, _kind: Kind, page: i64) -> String {

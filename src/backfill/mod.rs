@@ -97,12 +97,16 @@ impl<K> Report<K> {
     }
 }
 
+/// A kind of history of a tool, read from one list endpoint.
+pub trait ListKind: Copy {
+    /// `deployments`: for checkpoints, the progress bar and the report.
+    fn name(self) -> &'static str;
+}
+
 /// The lists of one repository (or project) of a tool, one per kind.
 pub trait Lists {
-    type Kind: Copy;
+    type Kind: ListKind;
     fn client(&self) -> &ApiClient;
-    /// `deployments`, for checkpoints and the progress bar.
-    fn kind_name(&self, kind: Self::Kind) -> &'static str;
     /// The URL of `kind`'s list, from page `page` (1 = the first).
     fn first_url(&self, kind: Self::Kind, page: i64) -> String;
     /// Where the list lives under a list answer that is an object.
@@ -201,7 +205,7 @@ pub async fn backfill_list<L: Lists>(
     let mut url = context.first_url(kind, page_number);
     let conditional = context.skips_unchanged(kind);
     loop {
-        bar.set_message(format!("{} page {page_number}", context.kind_name(kind)));
+        bar.set_message(format!("{} page {page_number}", kind.name()));
         let known = match conditional {
             true => sink.page_validator(name, &url).await?,
             false => None,

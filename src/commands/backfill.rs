@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dora_events::backfill::client::{ApiClient, GithubClient, Limits, Notice};
 use dora_events::backfill::sink::Sink;
 use dora_events::backfill::window::Window;
-use dora_events::backfill::{bitbucket, github, gitlab, Report};
+use dora_events::backfill::{bitbucket, github, gitlab, ListKind, Report};
 use dora_events::config::Settings;
 use serde::Serialize;
 
@@ -310,7 +310,7 @@ async fn sink(settings: &Settings, common: &Common) -> anyhow::Result<Sink> {
 }
 
 /// Closes the database and prints the report.
-async fn finish<K: Serialize + KindName>(
+async fn finish<K: Serialize + ListKind>(
     sink: Sink,
     outcome: anyhow::Result<Report<K>>,
     common: &Common,
@@ -324,30 +324,8 @@ async fn finish<K: Serialize + KindName>(
     Ok(ExitCode::SUCCESS)
 }
 
-/// A kind's name in the printed report.
-trait KindName {
-    fn kind_name(&self) -> &'static str;
-}
-
-impl KindName for github::kinds::Kind {
-    fn kind_name(&self) -> &'static str {
-        self.name()
-    }
-}
-
-impl KindName for bitbucket::Kind {
-    fn kind_name(&self) -> &'static str {
-        self.name()
-    }
-}
-
-impl KindName for gitlab::kinds::Kind {
-    fn kind_name(&self) -> &'static str {
-        self.name()
-    }
-}
-
-fn print_report<K: Serialize + KindName>(
+/// Prints the report: as JSON, or one line per repository (project) and the requests made.
+fn print_report<K: Serialize + ListKind>(
     report: &Report<K>,
     common: &Common,
     tool: &str,
@@ -362,7 +340,7 @@ fn print_report<K: Serialize + KindName>(
         let total = report.total(repo);
         let detail: Vec<String> = kinds
             .iter()
-            .map(|(kind, r)| format!("{} {}", kind.kind_name(), r.objects))
+            .map(|(kind, r)| format!("{} {}", kind.name(), r.objects))
             .collect();
         if dry_run {
             println!(

@@ -8,7 +8,7 @@ use super::payloads;
 use crate::backfill::client::ApiClient;
 use crate::backfill::window::{query_value, rfc3339, time_of};
 pub use crate::backfill::window::{Fit, Window};
-use crate::backfill::{read_all, Lists};
+use crate::backfill::{read_all, ListKind, Lists};
 use dora_model::cloudevent::CloudEvent;
 
 /// Statuses read per deployment at most (pages of 100).
@@ -42,7 +42,14 @@ impl Kind {
         Kind::Releases,
     ];
 
-    pub fn name(self) -> &'static str {
+    /// Where the list lives under a list answer that is an object.
+    pub fn field(self) -> Option<&'static str> {
+        (self == Kind::WorkflowRuns).then_some("workflow_runs")
+    }
+}
+
+impl ListKind for Kind {
+    fn name(self) -> &'static str {
         match self {
             Kind::Deployments => "deployments",
             Kind::PullRequests => "pull-requests",
@@ -51,11 +58,6 @@ impl Kind {
             Kind::WorkflowRuns => "workflow-runs",
             Kind::Releases => "releases",
         }
-    }
-
-    /// Where the list lives under a list answer that is an object.
-    pub fn field(self) -> Option<&'static str> {
-        (self == Kind::WorkflowRuns).then_some("workflow_runs")
     }
 }
 
@@ -78,10 +80,6 @@ impl Lists for RepoContext<'_> {
 
     fn client(&self) -> &ApiClient {
         self.client
-    }
-
-    fn kind_name(&self, kind: Kind) -> &'static str {
-        kind.name()
     }
 
     fn field(&self, kind: Kind) -> Option<&'static str> {

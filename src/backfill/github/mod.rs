@@ -17,7 +17,9 @@ use indicatif::ProgressBar;
 
 use super::client::ApiClient;
 use super::sink::Sink;
-use super::{backfill_list, checkpoint_name, is_path_segment, run_each, KindReport, MAX_PAGES};
+use super::{
+    backfill_list, checkpoint_name, is_path_segment, run_each, KindReport, ListKind, MAX_PAGES,
+};
 use kinds::{Kind, RepoContext, Window};
 
 /// What a GitHub backfill did, per repository and kind.

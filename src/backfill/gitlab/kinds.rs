@@ -11,7 +11,7 @@ use super::payloads::{self, HookProject};
 use super::rest::{self, read};
 use crate::backfill::client::ApiClient;
 use crate::backfill::window::{query_value, rfc3339, Fit, Window};
-use crate::backfill::{read_all, Lists};
+use crate::backfill::{read_all, ListKind, Lists};
 use dora_model::cloudevent::CloudEvent;
 use dora_sources::gitlab::pipeline_outcome;
 
@@ -43,22 +43,24 @@ impl Kind {
         Kind::Pipelines,
     ];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Deployments => "deployments",
-            Kind::MergeRequests => "merge-requests",
-            Kind::Incidents => "incidents",
-            Kind::IncidentLabel => "incident-label",
-            Kind::Pipelines => "pipelines",
-        }
-    }
-
     /// The path of its list under the project.
     fn path(self) -> &'static str {
         match self {
             Kind::Deployments => "deployments",
             Kind::MergeRequests => "merge_requests",
             Kind::Incidents | Kind::IncidentLabel => "issues",
+            Kind::Pipelines => "pipelines",
+        }
+    }
+}
+
+impl ListKind for Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Deployments => "deployments",
+            Kind::MergeRequests => "merge-requests",
+            Kind::Incidents => "incidents",
+            Kind::IncidentLabel => "incident-label",
             Kind::Pipelines => "pipelines",
         }
     }
@@ -247,10 +249,6 @@ impl Lists for ProjectContext<'_> {
 
     fn client(&self) -> &ApiClient {
         self.client
-    }
-
-    fn kind_name(&self, kind: Kind) -> &'static str {
-        kind.name()
     }
 
     fn first_url(&self, kind: Kind, page: i64) -> String {

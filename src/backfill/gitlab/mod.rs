@@ -21,7 +21,9 @@ use reqwest::header::HeaderMap;
 use super::client::{secret, ApiClient, Dialect, Limits, Notice};
 use super::sink::Sink;
 use super::window::Window;
-use super::{backfill_list, checkpoint_name, is_path_segment, read_all, run_each, KindReport};
+use super::{
+    backfill_list, checkpoint_name, is_path_segment, read_all, run_each, KindReport, ListKind,
+};
 use kinds::{project_id, Kind, ProjectContext};
 use payloads::HookProject;
 
