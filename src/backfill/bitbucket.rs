@@ -181,11 +181,10 @@ impl Lists for RepoContext<'_> {
             .as_str()
             .context("a deployment without a uuid")?;
         let environment_uuid = deployment["environment"]["uuid"].as_str().unwrap_or("");
-        let environment = self.environments.get(environment_uuid).with_context(|| {
-            format!(
-                "deployment {uuid}: environment {environment_uuid:?} is not among the repository's"
-            )
-        })?;
+        // An environment deleted since is no longer listed: its uuid stands for its name (not a
+        // production environment unless configured so).
+        let unlisted = json!({"uuid": environment_uuid, "name": environment_uuid});
+        let environment = self.environments.get(environment_uuid).unwrap_or(&unlisted);
         let data = json!({
             "repository": self.repository,
             "deployment": deployment,

@@ -109,17 +109,19 @@ async fn post_push(app: &TestApp, body: &str) {
 
 /// Deployments (`tests/fixtures/backfill/bitbucket/deployments.json`), in Production: #11 of
 /// `c1` 03-03 14:00, #13 of `c2` failed 03-05 12:00, #14 stopped (no rollout), #15 of `c2`
-/// 15:00, #17 of `c3` 03-06 10:00; #16 in Staging; #18 still in progress. Pushes: `c1` written
+/// 15:00, #17 of `c3` 03-06 10:00; #16 in Staging; #10 in an environment deleted since (its
+/// uuid is its name: not production); #18 still in progress. Pushes: `c1` written
 /// 03-03 09:00, `c2` 03-04 10:00, `c3` 03-06 08:00.
 async fn bitbucket_deployments_and_pushes_give_hand_checked_keys_and_count_once(backend: Backend) {
     let fake = fake_bitbucket().await;
     let db = backend.fresh_database().await;
     let report = backfill_into(&fake, &db).await;
     let deployments = &report.repos[REPO][&Kind::Deployments];
-    // 7 listed in 3 pages; 6 completed in the window (the one in progress waits for a later run).
+    // 8 listed in 3 pages; 7 completed in the window (the one in progress waits for a later
+    // run), one of them in an environment no longer listed.
     assert_eq!(
         (deployments.pages, deployments.objects, deployments.stored),
-        (3, 6, 6)
+        (3, 7, 7)
     );
     let log = fake.take_log();
     assert!(
@@ -128,7 +130,7 @@ async fn bitbucket_deployments_and_pushes_give_hand_checked_keys_and_count_once(
         "{log:?}"
     );
     let stored = stored_of_type(&db, dora_sources::bitbucket::deployment::DEPLOYMENT_TYPE).await;
-    assert_eq!(stored.len(), 6);
+    assert_eq!(stored.len(), 7);
     assert!(stored.iter().all(|e| e["id"]
         .as_str()
         .unwrap()
@@ -136,7 +138,7 @@ async fn bitbucket_deployments_and_pushes_give_hand_checked_keys_and_count_once(
 
     let again = backfill_into(&fake, &db).await;
     let total = again.total(REPO);
-    assert_eq!((total.stored, total.duplicates), (0, 6));
+    assert_eq!((total.stored, total.duplicates), (0, 7));
 
     let mut settings = crate::helpers::test_settings(&db);
     settings.webhooks.bitbucket.secret = Some(SECRET.into());
@@ -199,7 +201,7 @@ async fn bitbucket_backfill_command_counts_and_names_what_it_cannot_read() {
     let (code, out, err) = dora_events(&[("BITBUCKET_TOKEN", BITBUCKET_TOKEN)], args(REPO)).await;
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("acme/shop: would send 6 events (deployments 6)"),
+        out.contains("acme/shop: would send 7 events (deployments 7)"),
         "{out}"
     );
     assert!(out.contains("requests to the Bitbucket API"), "{out}");
