@@ -108,7 +108,8 @@ pub struct BitbucketArgs {
 /// The options of every tool.
 #[derive(clap::Args)]
 pub struct Common {
-    /// Only history from this day (YYYY-MM-DD, UTC) or time (RFC 3339) on.
+    /// Only history from this day (YYYY-MM-DD, UTC), time (RFC 3339) or number of days ago
+    /// (`3d`: from the start of the UTC day three days back; for scheduled runs) on.
     #[arg(long, value_parser = parse_time)]
     pub since: Option<DateTime<Utc>>,
     /// Only history up to this day (YYYY-MM-DD: its end, UTC) or time (RFC 3339).
@@ -172,9 +173,20 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
     }
+    if let Some(days) = text.strip_suffix('d').and_then(|n| n.parse::<u32>().ok()) {
+        return Ok(days_ago(Utc::now(), days));
+    }
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{text:?} is neither YYYY-MM-DD nor RFC 3339: {e}"))
+        .map_err(|e| format!("{text:?} is neither YYYY-MM-DD, RFC 3339 nor <N>d (days ago): {e}"))
+}
+
+/// The start of the UTC day `days` before `now`'s: `3d` read on any hour of a day is the same
+/// time, so scheduled runs of one day share their checkpoints and page `ETag`s (the window is
+/// part of their name).
+fn days_ago(now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    let day = now.date_naive() - chrono::Days::new(u64::from(days));
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
 fn parse_until(text: &str) -> Result<DateTime<Utc>, String> {
@@ -377,4 +389,23 @@ fn print_report<K: Serialize + ListKind>(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_reads_a_day_a_time_or_days_ago_from_the_start_of_that_day() {
+        let day = parse_time("2025-03-01").unwrap_or_default();
+        assert_eq!(day.to_rfc3339(), "2025-03-01T00:00:00+00:00");
+        let time = parse_time("2025-03-01T12:30:00+02:00").unwrap_or_default();
+        assert_eq!(time.to_rfc3339(), "2025-03-01T10:30:00+00:00");
+        let now: DateTime<Utc> = "2025-03-05T23:59:00Z".parse().unwrap_or_default();
+        assert_eq!(days_ago(now, 3).to_rfc3339(), "2025-03-02T00:00:00+00:00");
+        assert_eq!(days_ago(now, 0).to_rfc3339(), "2025-03-05T00:00:00+00:00");
+        let error = parse_time("3 days").err().unwrap_or_default();
+        assert!(error.contains("<N>d"), "{error}");
+        assert!(parse_time("3d").is_ok() && parse_time("-3d").is_err());
+    }
 }
