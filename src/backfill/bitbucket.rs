@@ -26,9 +26,7 @@ use serde_json::{json, Value};
 use super::client::{secret, ApiClient, Dialect};
 use super::sink::Sink;
 use super::window::{time_of, Fit, Window};
-use super::{
-    backfill_list, checkpoint_name, is_path_segment, run_each, KindReport, ListKind, Lists,
-};
+use super::{backfill_list, is_path_segment, list_prefix, run_each, KindReport, ListKind, Lists};
 
 /// Environments read per repository at most (pages of 100).
 const MAX_ENVIRONMENT_PAGES: usize = 10;
@@ -138,6 +136,10 @@ async fn backfill_repo(
         }
         url = page.next;
     }
+    anyhow::ensure!(
+        url.is_none(),
+        "GET {base}/environments/: more than {MAX_ENVIRONMENT_PAGES} pages of environments"
+    );
     let context = RepoContext {
         client,
         full_name: repo,
@@ -146,8 +148,8 @@ async fn backfill_repo(
         window,
     };
     let kind = Kind::Deployments;
-    let name = checkpoint_name("bitbucket", client, repo, kind.name(), &window);
-    let report = backfill_list(&context, sink, kind, &name, &bar).await?;
+    let prefix = list_prefix("bitbucket", client, repo, kind.name());
+    let (report, name) = backfill_list(&context, sink, kind, &prefix, &window, &bar).await?;
     Ok((BTreeMap::from([(kind, report)]), vec![name]))
 }
 
@@ -169,18 +171,36 @@ impl Lists for RepoContext<'_> {
         Some("values")
     }
 
+    /// In the window by its completion; the list (newest start first) ends at a deployment
+    /// that started a day before `--since` (one that started earlier but completed inside
+    /// may still follow a shorter one).
     fn fit(&self, _kind: Kind, object: &Value) -> Fit {
-        match time_of(&object["state"], "completion_date") {
-            None => Fit::Outside, // still in progress: a later run sends it
-            time => self.window.fit(time),
+        let started = time_of(&object["state"], "start_date");
+        let slack = chrono::Duration::days(1);
+        if let (Some(started), Some(since)) = (started, self.window.since) {
+            if started < since - slack {
+                return Fit::Older;
+            }
+        }
+        match self
+            .window
+            .fit(time_of(&object["state"], "completion_date"))
+        {
+            Fit::Older => Fit::Outside,
+            fit => fit, // no completion (still in progress): outside; a later run sends it
         }
     }
 
     async fn events(&self, _kind: Kind, deployment: &Value) -> anyhow::Result<Vec<CloudEvent>> {
+        let endpoint = format!("GET /2.0/repositories/{}/deployments/", self.full_name);
         let uuid = deployment["uuid"]
             .as_str()
-            .context("a deployment without a uuid")?;
-        let environment_uuid = deployment["environment"]["uuid"].as_str().unwrap_or("");
+            .with_context(|| format!("{endpoint}: values[].uuid is missing"))?;
+        let environment_uuid = deployment["environment"]["uuid"]
+            .as_str()
+            .with_context(|| {
+                format!("{endpoint}: deployment {uuid}: environment.uuid is missing")
+            })?;
         // An environment deleted since is no longer listed: its uuid stands for its name (not a
         // production environment unless configured so).
         let unlisted = json!({"uuid": environment_uuid, "name": environment_uuid});

@@ -129,19 +129,12 @@ pub trait Lists {
     ) -> impl Future<Output = anyhow::Result<Vec<CloudEvent>>> + Send;
 }
 
-/// The name of a list's checkpoint:
-/// `backfill:<tool>:<api>/<repository>:<kind>:<since>..<until>`.
-pub fn checkpoint_name(
-    tool: &str,
-    client: &ApiClient,
-    repo: &str,
-    kind: &str,
-    window: &Window,
-) -> String {
+/// The name of a list's checkpoint without its window (`<since>..<until>`, added by
+/// [`backfill_list`]): `backfill:<tool>:<api>/<repository>:<kind>:`.
+pub fn list_prefix(tool: &str, client: &ApiClient, repo: &str, kind: &str) -> String {
     format!(
-        "backfill:{tool}:{}:{kind}:{}",
-        client.url(&format!("/{repo}")),
-        window.label()
+        "backfill:{tool}:{}:{kind}:",
+        client.url(&format!("/{repo}"))
     )
 }
 
@@ -185,8 +178,27 @@ where
     Ok(report)
 }
 
-/// One list of one repository, page by page from its checkpoint `name`.
+/// One list of one repository over `window`, page by page from its checkpoint (named
+/// `<prefix><window>`, [`list_prefix`]); the report and the checkpoint's name. Once the list is
+/// read to its end, the page validators of the same list over other windows are forgotten.
 pub async fn backfill_list<L: Lists>(
+    context: &L,
+    sink: &Sink,
+    kind: L::Kind,
+    prefix: &str,
+    window: &Window,
+    bar: &ProgressBar,
+) -> anyhow::Result<(KindReport, String)> {
+    let name = format!("{prefix}{}", window.label());
+    let report = read_list(context, sink, kind, &name, bar).await?;
+    if context.skips_unchanged(kind) {
+        sink.forget_other_page_validators(prefix, &name).await?;
+    }
+    Ok((report, name))
+}
+
+/// [`backfill_list`]'s pages, from the checkpoint `name`.
+async fn read_list<L: Lists>(
     context: &L,
     sink: &Sink,
     kind: L::Kind,
@@ -219,6 +231,9 @@ pub async fn backfill_list<L: Lists>(
         let next = match answer {
             Some(page) => {
                 let (events, older) = page_events(context, kind, &page.items, &mut report).await?;
+                // Not kept for the last page of a list: an ETag may not cover the paging
+                // headers, and a page added after it would go unseen.
+                let keep = conditional && page.next.is_some();
                 let next = page.next.filter(|_| !older && page_number < MAX_PAGES);
                 let position = if next.is_none() {
                     sink::DONE
@@ -229,7 +244,9 @@ pub async fn backfill_list<L: Lists>(
                 report.stored += written.stored;
                 report.duplicates += written.duplicates;
                 report.rejected += written.rejected;
-                if let Some(etag) = page.etag.filter(|_| conditional) {
+                // Nor for a page with refused events: a later run, under other limits, should
+                // read them again.
+                if let Some(etag) = page.etag.filter(|_| keep && written.rejected == 0) {
                     let validator = PageValidator {
                         etag,
                         next: next.clone(),

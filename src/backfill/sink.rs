@@ -98,6 +98,19 @@ impl Sink {
         Ok(())
     }
 
+    /// Forgets the page validators of the lists named `<prefix>...` but `name` (the same list
+    /// over the windows of earlier runs).
+    pub async fn forget_other_page_validators(
+        &self,
+        prefix: &str,
+        name: &str,
+    ) -> anyhow::Result<()> {
+        if let Sink::Store { store, .. } = self {
+            store.forget_other_page_validators(prefix, name).await?;
+        }
+        Ok(())
+    }
+
     /// Stores `events` and moves the checkpoint `name` to `position`, in one transaction.
     pub async fn write(
         &self,

@@ -174,7 +174,7 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
         return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
     }
     if let Some(days) = text.strip_suffix('d').and_then(|n| n.parse::<u32>().ok()) {
-        return Ok(days_ago(Utc::now(), days));
+        return days_ago(Utc::now(), days).ok_or_else(|| format!("{text:?} is too far back"));
     }
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
@@ -184,12 +184,17 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 /// The start of the UTC day `days` before `now`'s: `3d` read on any hour of a day is the same
 /// time, so scheduled runs of one day share their checkpoints and page `ETag`s (the window is
 /// part of their name).
-fn days_ago(now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
-    let day = now.date_naive() - chrono::Days::new(u64::from(days));
-    day.and_time(chrono::NaiveTime::MIN).and_utc()
+fn days_ago(now: DateTime<Utc>, days: u32) -> Option<DateTime<Utc>> {
+    let day = now
+        .date_naive()
+        .checked_sub_days(chrono::Days::new(u64::from(days)))?;
+    Some(day.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
 fn parse_until(text: &str) -> Result<DateTime<Utc>, String> {
+    if text.ends_with('d') {
+        return Err(format!("{text:?}: --until takes YYYY-MM-DD or RFC 3339"));
+    }
     let time = parse_time(text)?;
     if NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok() {
         return Ok(time + chrono::Duration::days(1) - chrono::Duration::seconds(1));
@@ -402,8 +407,16 @@ mod tests {
         let time = parse_time("2025-03-01T12:30:00+02:00").unwrap_or_default();
         assert_eq!(time.to_rfc3339(), "2025-03-01T10:30:00+00:00");
         let now: DateTime<Utc> = "2025-03-05T23:59:00Z".parse().unwrap_or_default();
-        assert_eq!(days_ago(now, 3).to_rfc3339(), "2025-03-02T00:00:00+00:00");
-        assert_eq!(days_ago(now, 0).to_rfc3339(), "2025-03-05T00:00:00+00:00");
+        let days_back = |days| {
+            days_ago(now, days)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default()
+        };
+        assert_eq!(days_back(3), "2025-03-02T00:00:00+00:00");
+        assert_eq!(days_back(0), "2025-03-05T00:00:00+00:00");
+        assert_eq!(days_ago(now, u32::MAX), None);
+        assert!(parse_time("4000000000d").is_err());
+        assert!(parse_until("1d").is_err() && parse_until("2025-03-01").is_ok());
         let error = parse_time("3 days").err().unwrap_or_default();
         assert!(error.contains("<N>d"), "{error}");
         assert!(parse_time("3d").is_ok() && parse_time("-3d").is_err());

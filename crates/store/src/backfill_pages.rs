@@ -29,6 +29,26 @@ impl Store {
             .await?))
     }
 
+    /// Forgets the validators of the lists named `<prefix>...` other than `list` (the same
+    /// list read over another window, by an earlier run).
+    pub async fn forget_other_page_validators(
+        &self,
+        prefix: &str,
+        list: &str,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "DELETE FROM backfill_pages WHERE {} AND list <> $2",
+            self.dialect().starts_with("list", 1)
+        );
+        with_pool!(self, pool => sqlx::query(&sql)
+            .bind(prefix)
+            .bind(list)
+            .execute(pool)
+            .await
+            .map(|_| ())?);
+        Ok(())
+    }
+
     /// Keeps `validator` for page `url` of `list` (after the page's events are stored).
     pub async fn keep_page_validator(
         &self,

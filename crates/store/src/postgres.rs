@@ -280,7 +280,7 @@ impl PostgresStore {
              SELECT tx, seq, TRUE FROM last
              UNION ALL
              (SELECT r.tx, r.seq, FALSE FROM cloudevents_raw r, h WHERE r.tx >= h.horizon
-              LIMIT $1)",
+              ORDER BY r.tx, r.seq LIMIT $1)",
         )
         .bind(TailStart::MAX_SEEN as i64)
         .fetch_all(&self.pool)

@@ -118,7 +118,8 @@ pub struct TailStart {
 }
 
 impl TailStart {
-    /// The most rows `seen` holds (past it, a few rows stored before the tail may show).
+    /// The most rows `seen` holds, the oldest (past it, the rows stored before the tail but
+    /// not held here show in it).
     pub const MAX_SEEN: usize = 10_000;
 
     pub fn at(after: Position) -> Self {

@@ -279,3 +279,49 @@ async fn a_tail_started_behind_a_running_transaction_knows_what_was_stored_befor
         store.close().await;
     }
 }
+
+/// The page validators of a backfill: kept per list and page, replaced, and those of the same
+/// list over other windows forgotten (not those of other lists).
+#[tokio::test]
+async fn page_validators_are_kept_replaced_and_forgotten_per_list() {
+    use dora_store::PageValidator;
+    for backend in Backend::all() {
+        let db = backend.fresh_database().await;
+        let store = Store::connect(&db.url).await.unwrap();
+        let validator = |etag: &str, next: Option<&str>| PageValidator {
+            etag: etag.into(),
+            next: next.map(str::to_owned),
+        };
+        let lists = [
+            "b:gh:acme/shop:pulls:2025..",
+            "b:gh:acme/shop:pulls:2026..",
+            "b:gh:acme/shop:commits:2025..",
+        ];
+        for list in lists {
+            store
+                .keep_page_validator(
+                    list,
+                    "https://api/p1",
+                    &validator("W/\"1\"", Some("https://api/p2")),
+                )
+                .await
+                .unwrap();
+        }
+        store
+            .keep_page_validator(lists[1], "https://api/p1", &validator("W/\"2\"", None))
+            .await
+            .unwrap();
+        let read = |list: &'static str| {
+            let store = store.clone();
+            async move { store.page_validator(list, "https://api/p1").await.unwrap() }
+        };
+        assert_eq!(read(lists[1]).await, Some(validator("W/\"2\"", None)));
+        store
+            .forget_other_page_validators("b:gh:acme/shop:pulls:", lists[1])
+            .await
+            .unwrap();
+        assert_eq!(read(lists[0]).await, None, "{backend:?}");
+        assert!(read(lists[1]).await.is_some() && read(lists[2]).await.is_some());
+        store.close().await;
+    }
+}

@@ -18,7 +18,7 @@ use indicatif::ProgressBar;
 use super::client::ApiClient;
 use super::sink::Sink;
 use super::{
-    backfill_list, checkpoint_name, is_path_segment, run_each, KindReport, ListKind, MAX_PAGES,
+    backfill_list, is_path_segment, list_prefix, run_each, KindReport, ListKind, MAX_PAGES,
 };
 use kinds::{Kind, RepoContext, Window};
 
@@ -114,8 +114,9 @@ async fn backfill_repo(
         if kind == Kind::Incidents && options.incident_label.trim().is_empty() {
             continue; // `[sources.github] incident_label = ""`: no issue is an incident
         }
-        let name = checkpoint_name("github", client, repo, kind.name(), &options.window);
-        let report = backfill_list(&context, sink, kind, &name, &bar).await?;
+        let prefix = list_prefix("github", client, repo, kind.name());
+        let (report, name) =
+            backfill_list(&context, sink, kind, &prefix, &options.window, &bar).await?;
         reports.insert(kind, report);
         names.push(name);
     }

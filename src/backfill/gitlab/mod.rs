@@ -22,7 +22,7 @@ use super::client::{secret, ApiClient, Dialect, Limits, Notice};
 use super::sink::Sink;
 use super::window::Window;
 use super::{
-    backfill_list, checkpoint_name, is_path_segment, read_all, run_each, KindReport, ListKind,
+    backfill_list, is_path_segment, list_prefix, read_all, run_each, KindReport, ListKind,
 };
 use kinds::{project_id, Kind, ProjectContext};
 use payloads::HookProject;
@@ -150,8 +150,9 @@ async fn backfill_project(
         if kind == Kind::IncidentLabel && options.incident_label.trim().is_empty() {
             continue; // `[sources.gitlab] incident_label = ""`: only GitLab's own incidents
         }
-        let name = checkpoint_name("gitlab", client, &path, kind.name(), &options.window);
-        let report = backfill_list(&context, sink, kind, &name, &bar).await?;
+        let prefix = list_prefix("gitlab", client, &path, kind.name());
+        let (report, name) =
+            backfill_list(&context, sink, kind, &prefix, &options.window, &bar).await?;
         reports.insert(kind, report);
         names.push(name);
     }

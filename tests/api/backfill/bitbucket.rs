@@ -117,20 +117,21 @@ async fn bitbucket_deployments_and_pushes_give_hand_checked_keys_and_count_once(
     let db = backend.fresh_database().await;
     let report = backfill_into(&fake, &db).await;
     let deployments = &report.repos[REPO][&Kind::Deployments];
-    // 8 listed in 3 pages; 7 completed in the window (the one in progress waits for a later
-    // run), one of them in an environment no longer listed.
+    // 10 listed in 4 pages; 8 completed in the window (the one in progress waits for a later
+    // run; #8 completed before it), one in an environment no longer listed, and #9, which
+    // started before `--since` and completed after it, listed after #8.
     assert_eq!(
         (deployments.pages, deployments.objects, deployments.stored),
-        (3, 7, 7)
+        (4, 8, 8)
     );
     let log = fake.take_log();
     assert!(
         log.iter()
-            .any(|r| r.contains("/deployments/?") && r.contains("page=3")),
+            .any(|r| r.contains("/deployments/?") && r.contains("page=4")),
         "{log:?}"
     );
     let stored = stored_of_type(&db, dora_sources::bitbucket::deployment::DEPLOYMENT_TYPE).await;
-    assert_eq!(stored.len(), 7);
+    assert_eq!(stored.len(), 8);
     assert!(stored.iter().all(|e| e["id"]
         .as_str()
         .unwrap()
@@ -138,7 +139,7 @@ async fn bitbucket_deployments_and_pushes_give_hand_checked_keys_and_count_once(
 
     let again = backfill_into(&fake, &db).await;
     let total = again.total(REPO);
-    assert_eq!((total.stored, total.duplicates), (0, 7));
+    assert_eq!((total.stored, total.duplicates), (0, 8));
 
     let mut settings = crate::helpers::test_settings(&db);
     settings.webhooks.bitbucket.secret = Some(SECRET.into());
@@ -201,7 +202,7 @@ async fn bitbucket_backfill_command_counts_and_names_what_it_cannot_read() {
     let (code, out, err) = dora_events(&[("BITBUCKET_TOKEN", BITBUCKET_TOKEN)], args(REPO)).await;
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("acme/shop: would send 7 events (deployments 7)"),
+        out.contains("acme/shop: would send 8 events (deployments 8)"),
         "{out}"
     );
     assert!(out.contains("requests to the Bitbucket API"), "{out}");
