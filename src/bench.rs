@@ -72,12 +72,7 @@ const MAX_PROCESSING_WAIT: Duration = Duration::from_secs(300);
 async fn wait_until_processed(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
-        let state: serde_json::Value = client
-            .get(format!("{base}/api/v1/pipeline"))
-            .send()
-            .await?
-            .json()
-            .await?;
+        let state = pipeline_state(client, base).await?;
         let lags = ["router_lag", "deployments_lag", "links_lag"];
         if lags.iter().all(|lag| state[*lag].as_i64() == Some(0)) {
             return Ok(());
@@ -163,13 +158,14 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
+/// `GET /api/v1/pipeline`: counts, cursors and the lag of each stage.
+async fn pipeline_state(client: &reqwest::Client, base: &str) -> anyhow::Result<serde_json::Value> {
+    let response = client.get(format!("{base}/api/v1/pipeline")).send().await?;
+    Ok(response.error_for_status()?.json().await?)
+}
+
 async fn stored_events(client: &reqwest::Client, base: &str) -> anyhow::Result<i64> {
-    let state: serde_json::Value = client
-        .get(format!("{base}/api/v1/pipeline"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let state = pipeline_state(client, base).await?;
     state["raw_events"]
         .as_i64()
         .context("pipeline state has no raw_events")

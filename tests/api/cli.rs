@@ -438,3 +438,42 @@ async fn demo_serves_a_generated_history_and_prints_where_to_look(
 }
 
 backend_tests!(demo_serves_a_generated_history_and_prints_where_to_look,);
+
+/// `bench` with the server it starts (all stages): every acknowledged event stored, then
+/// processed by every stage, no sooner than the load ended.
+#[test]
+fn bench_counts_what_was_stored_and_waits_until_every_stage_processed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let args = [
+        "bench",
+        "--database-url",
+        &database,
+        "--mode",
+        "cdevents",
+        "--clients",
+        "4",
+        "--events",
+        "300",
+    ];
+    let (code, out, err) = dora_events(&args);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["stored_events"], 300, "{report:#}");
+    let (load, processed) = (
+        report["seconds"].as_f64().unwrap(),
+        report["processed_seconds"].as_f64().unwrap(),
+    );
+    assert!(processed >= load, "{report:#}");
+    assert!(report["processed_events_per_second"].as_f64().unwrap() > 0.0);
+    // The server is gone: what it had processed by then is in the database.
+    let stats = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = dora_store::Store::connect(&database).await.unwrap();
+        let stats = store.stats().await.unwrap();
+        store.close().await;
+        stats
+    });
+    assert_eq!((stats.raw_events, stats.cdevents), (300, 300));
+    assert_eq!((stats.deployments, stats.router_lag), (300, 0));
+    assert_eq!(stats.links_cursor, stats.last_cdevent_seq);
+}
