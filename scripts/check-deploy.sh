@@ -123,6 +123,7 @@ refuse "postgres without a URL or bundled server" --set database.type=postgres
 refuse "knative with all-in-one" --set knative.enabled=true
 refuse "oidc without subjects or source" --set auth.oidc.enabled=true
 refuse "a KeptnConfig endpoint of its own" --set keptn.enabled=true --set keptn.spec.cloudEventsEndpoint=http://elsewhere
+refuse "a Bitbucket backfill on SQLite" --set backfillBitbucket.enabled=true --set 'backfillBitbucket.repos={acme/shop}' --set backfillBitbucket.tokenSecret.name=t
 
 step "Kubernetes schemas (kubernetes-validate $K8S_VERSION, strict)"
 kubernetes-validate --kubernetes-version "$K8S_VERSION" --strict "$RENDERED"/*.yaml >"$WORK/kubernetes-validate.log" 2>&1 ||

@@ -122,6 +122,19 @@ app.kubernetes.io/component: {{ $role }}
 {{- if and .Values.knative.enabled (ne .Values.mode "components") -}}
 {{- fail "knative.enabled applies to mode components (all-in-one keeps its SQLite volume and runs as a Deployment)" -}}
 {{- end -}}
+{{- with .Values.backfillBitbucket -}}
+{{- if .enabled -}}
+{{- if ne $.Values.database.type "postgres" -}}
+{{- fail "backfillBitbucket.enabled needs database.type postgres (its CronJob writes into the database the server's pod holds on SQLite)" -}}
+{{- end -}}
+{{- if not .repos -}}
+{{- fail "backfillBitbucket.enabled needs backfillBitbucket.repos (WORKSPACE/REPOSITORY, each)" -}}
+{{- end -}}
+{{- if not .tokenSecret.name -}}
+{{- fail "backfillBitbucket.enabled needs backfillBitbucket.tokenSecret.name (a Secret holding the Bitbucket token)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if .Values.auth.oidc.enabled -}}
 {{- if not .Values.auth.oidc.issuer -}}
 {{- fail "auth.oidc.enabled needs auth.oidc.issuer (kubectl get --raw /.well-known/openid-configuration)" -}}
@@ -297,6 +310,8 @@ checksum/config: {{ .Values.config.toml | sha256sum }}
 {{- $own := dict -}}
 {{- if eq $role "all" -}}
 {{- $own = $ctx.Values.allInOne.resources -}}
+{{- else if eq $role "backfill-bitbucket" -}}
+{{- $own = $ctx.Values.backfillBitbucket.resources -}}
 {{- else -}}
 {{- $own = (index $ctx.Values.components $role).resources -}}
 {{- end -}}

@@ -195,6 +195,9 @@ spec:
 {{/* A CronJob running one catch-up pass of a stage: (list $ role schedule) */}}
 {{- define "dora-events.cronjob" -}}
 {{- $ctx := index . 0 -}}{{- $role := index . 1 -}}{{- $schedule := index . 2 -}}
+{{- /* A stage's catch-up pass, unless a job ({args, env}) is given. */ -}}
+{{- $job := dict "args" (list "serve" "--role" $role "--once") "env" list -}}
+{{- if gt (len .) 3 }}{{ $job = index . 3 }}{{ end -}}
 {{- $cj := $ctx.Values.cronjob -}}
 apiVersion: batch/v1
 kind: CronJob
@@ -228,14 +231,14 @@ spec:
             - name: dora-events
               image: {{ include "dora-events.image" $ctx }}
               imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
-              # Routes (or computes) everything new, prints what it did as JSON, exits.
+              # One pass (a stage's catch-up, or a backfill), printed as JSON; then it exits.
               args:
-                - serve
-                - --role
-                - {{ $role }}
-                - --once
+                {{- toYaml $job.args | nindent 16 }}
               env:
                 {{- include "dora-events.env" (list $ctx $role) | nindent 16 }}
+                {{- with $job.env }}
+                {{- toYaml . | nindent 16 }}
+                {{- end }}
               resources:
                 {{- include "dora-events.resources" (list $ctx $role) | nindent 16 }}
               securityContext:
@@ -251,7 +254,7 @@ spec:
             {{- with (include "dora-events.configVolume" $ctx) }}{{ . | nindent 12 }}{{ end }}
 {{- if $ctx.Values.networkPolicy.enabled }}
 ---
-# The pass connects out to the database; nothing connects to it.
+# The pass connects out (to the database, a backfill to the tool's API); nothing connects to it.
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
