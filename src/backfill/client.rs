@@ -1,7 +1,7 @@
-//! The REST API client of `dora-events backfill` (GitHub and GitLab): one GET at a time, pages
-//! followed through the `Link` header (GitLab's `X-Next-Page`, Bitbucket's `next` in the body),
-//! rate limits waited out. What
-//! differs between the tools (authentication, header names, hints) is a [`Dialect`].
+//! The REST API client of `dora-events backfill` (GitHub, GitLab, Bitbucket): one GET at a
+//! time, pages followed through the `Link` header (GitLab's `X-Next-Page`, Bitbucket's `next` in
+//! the body), rate limits waited out. What differs between the tools (authentication, header
+//! names, hints) is a [`Dialect`].
 //!
 //! # Rate limits
 //!
