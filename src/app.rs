@@ -210,6 +210,7 @@ async fn route_pass(
     Ok(Progress {
         processed: report.events,
         pending: report.pending,
+        full: report.full,
     })
 }
 
@@ -239,10 +240,12 @@ fn spawn_metrics_stage(
             let (calculator, linker) = (calculator.clone(), linker.clone());
             async move {
                 // Facts first, then the links of what they changed.
-                let processed = calculator.run_pass().await? + linker.run_pass().await?;
+                let observed = calculator.run_pass().await?;
+                let linked = linker.run_pass().await?;
                 Ok(Progress {
-                    processed,
+                    processed: observed.cdevents + linked,
                     pending: false,
+                    full: observed.full,
                 })
             }
         },

@@ -32,6 +32,9 @@ pub struct Progress {
     pub processed: usize,
     /// Rows exist that could not be read yet; pass again shortly rather than sleep.
     pub pending: bool,
+    /// The pass read as many rows as one pass may (its batch size, or its text budget of large
+    /// events): more may be waiting, pass again at once however few rows that was.
+    pub full: bool,
 }
 
 /// How soon a stage passes again when rows are pending behind a running transaction.
@@ -59,7 +62,7 @@ pub async fn run_stage<F, Fut>(
                 // that never catches up under steady load would otherwise keep the 30 s pause
                 // of an earlier outage for the next one).
                 backoff = Duration::from_millis(100);
-                if progress.processed < SMALL_PASS {
+                if progress.processed < SMALL_PASS && !progress.full {
                     tokio::select! {
                         _ = tokio::time::sleep(SETTLE_UNDER_LOAD) => {}
                         _ = shutdown.changed() => return,
@@ -166,59 +169,87 @@ pub async fn run_function_stage(
 mod tests {
     use super::*;
     use std::sync::Mutex;
-    use std::time::Instant;
+    use tokio::time::Instant;
 
     fn unavailable() -> StoreError {
         StoreError::Database(sqlx::Error::PoolTimedOut)
     }
 
-    /// Three failed passes (pauses of 100, 200 and 400 ms), one that processed rows, then a
-    /// failure again: the pause after it is 100 ms again, not the 800 ms the backoff had reached.
-    #[tokio::test]
-    async fn a_pass_that_processed_rows_resets_the_backoff() {
+    /// Runs a stage whose `n`th pass (from 1) answers `answer(n)`; the pass `last` stops it.
+    /// Returns when each pass began.
+    async fn pass_times(
+        last: usize,
+        answer: impl Fn(usize) -> Result<Progress, StoreError> + Clone + Send + 'static,
+    ) -> Vec<Instant> {
         let calls: Arc<Mutex<Vec<Instant>>> = Arc::default();
         let (stop, shutdown) = watch::channel(false);
         let stop = Arc::new(stop);
         let pass = {
             let calls = calls.clone();
-            let stop = stop.clone();
             move || {
-                let calls = calls.clone();
-                let stop = stop.clone();
+                let (calls, stop, answer) = (calls.clone(), stop.clone(), answer.clone());
                 async move {
                     let n = {
                         let mut calls = calls.lock().unwrap_or_else(|e| e.into_inner());
                         calls.push(Instant::now());
                         calls.len()
                     };
-                    match n {
-                        4 => Ok(Progress {
-                            processed: 1,
-                            pending: false,
-                        }),
-                        6 => {
-                            let _ = stop.send(true);
-                            Ok(Progress::default())
-                        }
-                        _ => Err(unavailable()),
+                    if n == last {
+                        let _ = stop.send(true);
                     }
+                    answer(n)
                 }
             }
         };
-        tokio::time::timeout(
-            Duration::from_secs(10),
-            run_stage(
-                "test",
-                Arc::new(Notify::new()),
-                Duration::from_secs(60),
-                shutdown,
-                pass,
-            ),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("the stage did not stop"));
+        let stage = run_stage(
+            "test",
+            Arc::new(Notify::new()),
+            Duration::from_secs(60),
+            shutdown,
+            pass,
+        );
+        tokio::time::timeout(Duration::from_secs(10), stage)
+            .await
+            .unwrap_or_else(|_| panic!("the stage did not stop"));
         let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        assert_eq!(calls.len(), 6);
+        assert_eq!(calls.len(), last);
+        calls
+    }
+
+    /// A pass of few rows that filled its text budget (large events) is followed at once; one of
+    /// as few rows that did not waits [`SETTLE_UNDER_LOAD`] for more to gather.
+    #[tokio::test(start_paused = true)]
+    async fn a_small_pass_that_filled_its_budget_is_followed_at_once() {
+        for (full, expected) in [(true, Duration::ZERO), (false, SETTLE_UNDER_LOAD)] {
+            let calls = pass_times(3, move |n| {
+                Ok(match n {
+                    3 => Progress::default(),
+                    _ => Progress {
+                        processed: 16,
+                        pending: false,
+                        full,
+                    },
+                })
+            })
+            .await;
+            assert_eq!(calls[1] - calls[0], expected, "full: {full}");
+            assert_eq!(calls[2] - calls[1], expected, "full: {full}");
+        }
+    }
+
+    /// Three failed passes (pauses of 100, 200 and 400 ms), one that processed rows, then a
+    /// failure again: the pause after it is 100 ms again, not the 800 ms the backoff had reached.
+    #[tokio::test]
+    async fn a_pass_that_processed_rows_resets_the_backoff() {
+        let calls = pass_times(6, |n| match n {
+            4 => Ok(Progress {
+                processed: 1,
+                ..Progress::default()
+            }),
+            6 => Ok(Progress::default()),
+            _ => Err(unavailable()),
+        })
+        .await;
         // Before the fix: 800 ms.
         let pause = calls[5] - calls[4];
         assert!(

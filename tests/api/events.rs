@@ -255,8 +255,64 @@ async fn dimensions_list_what_the_facts_name(backend: Backend) {
     assert_eq!(dimensions["environments"], json!(["prod", "staging"]));
 }
 
+/// Large events: a page of the history holds at most 4 MiB of their text (always one event) and
+/// still says where the next page starts; the live feed sends them without their JSON.
+async fn large_events_fill_fewer_history_items_and_reach_the_feed_without_their_json(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
+    let mut feed = FeedReader::open(&app, "/api/v1/events/stream?kind=cloudevents").await;
+    let padding = "x".repeat(900 * 1024);
+    for n in 0..7 {
+        let mut event = cloudevent(&format!("large{n}"));
+        event["data"] = json!({ "padding": padding });
+        assert_eq!(app.post_structured("/events", &event).await.status(), 202);
+    }
+    // About 0.9 MiB each: the texts before the fifth add up to 3.6 MiB, before the sixth to 4.5.
+    let page = app.get_json("/api/v1/events?limit=50").await;
+    assert_eq!(
+        ids(&page),
+        ["large6", "large5", "large4", "large3", "large2"]
+    );
+    assert_eq!(
+        page["items"][0]["event"]["data"]["padding"]
+            .as_str()
+            .map(str::len),
+        Some(padding.len()),
+        "the history shows the whole event"
+    );
+    let before = page["next_before"].as_i64().expect("a next page");
+    let rest = app
+        .get_json(&format!("/api/v1/events?limit=50&before={before}"))
+        .await;
+    assert_eq!(ids(&rest), ["large1", "large0"]);
+    assert!(rest["next_before"].is_null());
+
+    let (name, item) = feed.next(Duration::from_secs(5)).await;
+    assert_eq!(name, "cloudevent");
+    assert_eq!(item["id"], "large0");
+    assert!(item["event"].is_null(), "{}", item["event"]);
+    assert!(item["event_bytes"].as_u64().unwrap() > 900 * 1024);
+    // A small event still comes whole.
+    assert_eq!(
+        app.post_structured("/events", &cloudevent("small"))
+            .await
+            .status(),
+        202
+    );
+    loop {
+        let (_, item) = feed.next(Duration::from_secs(5)).await;
+        if item["id"] == "small" {
+            assert_eq!(item["event"]["id"], "small");
+            assert!(item.get("event_bytes").is_none());
+            break;
+        }
+    }
+}
+
 backend_tests!(
     history_pages_newest_first_with_prefix_filters,
     live_feed_shows_new_events_and_their_cdevents_as_they_are_stored,
+    large_events_fill_fewer_history_items_and_reach_the_feed_without_their_json,
     dimensions_list_what_the_facts_name,
 );

@@ -559,7 +559,9 @@ function eventRow(item, first) {
     el("td", {}, item.source),
     el("td", {}, item.id, item.transformer ? el("small", {}, ` by ${item.transformer}`) : null,
       item.origin ? el("small", {}, ` from ${item.origin}`) : null),
-    el("td", {}, el("details", {}, el("summary", {}, "JSON"), el("pre", {}, JSON.stringify(item.event, null, 2)))));
+    el("td", {}, item.event_bytes
+      ? el("small", {}, `${item.event_bytes} bytes: too large for the live feed, the history shows it`)
+      : el("details", {}, el("summary", {}, "JSON"), el("pre", {}, JSON.stringify(item.event, null, 2)))));
 }
 
 function eventFilters() {

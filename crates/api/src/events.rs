@@ -29,8 +29,13 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 const TAIL_BATCH: i64 = 500;
 /// Events buffered for viewers; a viewer further behind skips ahead and is told.
 const FEED_CAPACITY: usize = 1024;
-/// Largest page of the history.
+/// Largest page of the history (with large events a page holds fewer: at most
+/// `dora_store::PAGE_TEXT_BYTES` of their text, and always one).
 const MAX_PAGE: i64 = 500;
+/// Events larger than this reach the live feed without their JSON (`event` null, and their size
+/// in `event_bytes`; the history shows them whole): the feed keeps its last [`FEED_CAPACITY`]
+/// items for viewers, and this bounds what they hold (64 MiB).
+const FEED_EVENT_BYTES: usize = 64 * 1024;
 
 /// One event as the browser shows it, in the history and in the live feed.
 #[derive(Serialize)]
@@ -49,6 +54,9 @@ struct Item<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     transformer: Option<&'a str>,
     event: &'a RawValue,
+    /// The size of an event the live feed leaves out (see [`FEED_EVENT_BYTES`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_bytes: Option<usize>,
 }
 
 fn kind_name(log: EventLog) -> &'static str {
@@ -58,11 +66,18 @@ fn kind_name(log: EventLog) -> &'static str {
     }
 }
 
-/// The JSON of a stored event. The stored content is JSON written by the pipeline; should a row
-/// ever hold something else, it is shown as a string rather than breaking the page.
-fn item_json(log: EventLog, row: &EventRow) -> String {
+/// The JSON of a stored event, whole, or without the event past `max_event_bytes`. The stored
+/// content is JSON written by the pipeline; should a row ever hold something else, it is shown
+/// as a string rather than breaking the page.
+fn item_json(log: EventLog, row: &EventRow, max_event_bytes: usize) -> String {
     let fallback;
-    let event = match serde_json::from_str::<&RawValue>(&row.content) {
+    let left_out = (row.content.len() > max_event_bytes).then_some(row.content.len());
+    let content = if left_out.is_some() {
+        "null"
+    } else {
+        &row.content
+    };
+    let event = match serde_json::from_str::<&RawValue>(content) {
         Ok(raw) => raw,
         Err(_) => {
             fallback = RawValue::from_string(
@@ -87,6 +102,7 @@ fn item_json(log: EventLog, row: &EventRow) -> String {
         origin: (log == EventLog::CloudEvents).then_some(row.origin.as_str()),
         transformer: (log == EventLog::CdEvents).then_some(row.origin.as_str()),
         event,
+        event_bytes: left_out,
     };
     serde_json::to_string(&item).unwrap_or_else(|_| "{}".into())
 }
@@ -161,13 +177,18 @@ pub async fn list_events(
         .list_events(&query)
         .await
         .map_err(store_problem)?;
+    let full = rows.len() as i64 == limit
+        || dora_store::fills_text_budget(
+            rows.iter().map(|row| row.content.as_str()),
+            dora_store::PAGE_TEXT_BYTES,
+        );
     let next_before = match rows.last() {
-        Some(last) if rows.len() as i64 == limit => Some(last.seq),
+        Some(last) if full => Some(last.seq),
         _ => None,
     };
     let items = rows
         .iter()
-        .filter_map(|row| RawValue::from_string(item_json(log, row)).ok())
+        .filter_map(|row| RawValue::from_string(item_json(log, row, usize::MAX)).ok())
         .collect();
     Ok(Json(EventPage { items, next_before }))
 }
@@ -247,7 +268,11 @@ impl EventFeed {
             for ((log, position), seen) in tails {
                 match self.store.tail_events(log, *position, TAIL_BATCH).await {
                     Ok(rows) => {
-                        full |= rows.len() as i64 == TAIL_BATCH;
+                        full |= rows.len() as i64 == TAIL_BATCH
+                            || dora_store::fills_text_budget(
+                                rows.iter().map(|(_, row)| row.content.as_str()),
+                                dora_store::PAGE_TEXT_BYTES,
+                            );
                         for (next, row) in rows {
                             *position = next;
                             if seen.remove(&row.seq) {
@@ -256,7 +281,7 @@ impl EventFeed {
                             let item = FeedItem {
                                 log,
                                 seq: row.seq,
-                                json: item_json(log, &row),
+                                json: item_json(log, &row, FEED_EVENT_BYTES),
                                 event_type: row.event_type,
                                 source: row.source,
                             };
@@ -308,7 +333,7 @@ impl FeedFilter {
     tag = "events",
     params(FeedParams),
     responses(
-        (status = 200, description = "Server-sent events `cloudevent` and `cdevent` (data: an item of the history) and `lagged` (data: events skipped)", content_type = "text/event-stream"),
+        (status = 200, description = "Server-sent events `cloudevent` and `cdevent` (data: an item of the history; an event over 64 KiB comes without its JSON: `event` null, its size in `event_bytes`) and `lagged` (data: events skipped)", content_type = "text/event-stream"),
         crate::params::QueryErrors
     )
 )]

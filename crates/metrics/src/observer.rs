@@ -264,6 +264,15 @@ fn incident_report(event: &CdEvent, predicate: &str) -> Option<Said> {
     })
 }
 
+/// What one pass of the [`Observer`] read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObserverPass {
+    /// CDEvents read (0: caught up).
+    pub cdevents: usize,
+    /// As many as one pass may read (its batch size, or its text budget): more may be waiting.
+    pub full: bool,
+}
+
 impl Observer {
     pub fn new(store: Store, batch_size: i64) -> Self {
         Self {
@@ -272,12 +281,20 @@ impl Observer {
         }
     }
 
-    /// Processes the next batch of CDEvents; returns how many were read (0: caught up).
-    pub async fn run_pass(&self) -> Result<usize, StoreError> {
+    /// Processes the next batch of CDEvents; says how many were read (0: caught up).
+    pub async fn run_pass(&self) -> Result<ObserverPass, StoreError> {
         let from = self.store.cursor(DEPLOYMENTS_CURSOR).await?.seq;
         let batch = self.store.cdevents_after(from, self.batch_size).await?;
         let Some(last) = batch.last() else {
-            return Ok(0);
+            return Ok(ObserverPass::default());
+        };
+        let read = ObserverPass {
+            cdevents: batch.len(),
+            full: batch.len() as i64 >= self.batch_size
+                || dora_store::fills_text_budget(
+                    batch.iter().map(|r| r.content.as_str()),
+                    dora_store::PASS_TEXT_BYTES,
+                ),
         };
         let mut output = FactsOutput::default();
         for record in &batch {
@@ -299,7 +316,7 @@ impl Observer {
             cursor = last.seq,
             "facts pass"
         );
-        Ok(batch.len())
+        Ok(read)
     }
 
     /// Commits a batch the database refused as a whole, one CDEvent per transaction, so that
@@ -354,6 +371,6 @@ impl Observer {
 
     /// Runs passes until caught up; returns the number of CDEvents read.
     pub async fn run_until_idle(&self) -> Result<usize, StoreError> {
-        crate::until_idle(|| self.run_pass()).await
+        crate::until_idle(|| async { Ok(self.run_pass().await?.cdevents) }).await
     }
 }

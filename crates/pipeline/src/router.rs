@@ -45,6 +45,9 @@ pub struct PassReport {
     /// Newer raw events exist that cannot be read in order yet (a transaction older than theirs
     /// is still running, PostgreSQL only): pass again shortly.
     pub pending: bool,
+    /// The pass read as many raw events as one pass may (its batch size, or its text budget):
+    /// more may be waiting, pass again at once.
+    pub full: bool,
 }
 
 /// The router over one store.
@@ -175,6 +178,11 @@ impl Router {
             failures: output.failures.len(),
             function_jobs: output.function_jobs.len(),
             pending,
+            full: batch.len() as i64 >= self.batch_size
+                || dora_store::fills_text_budget(
+                    batch.iter().map(|r| r.content.as_str()),
+                    dora_store::PASS_TEXT_BYTES,
+                ),
         };
         match self.store.commit_router_pass(from, to, &output).await {
             Ok(()) => {}

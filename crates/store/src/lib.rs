@@ -50,6 +50,10 @@ macro_rules! migrations {
                 6,
                 include_str!(concat!("../migrations/", $dir, "/0006_backfill_pages.sql")),
             ),
+            (
+                7,
+                include_str!(concat!("../migrations/", $dir, "/0007_content_bytes.sql")),
+            ),
         ]
     };
 }
@@ -91,6 +95,26 @@ pub const CDEVENTS_CHANNEL: &str = "dora_events_cdevents";
 pub const ROUTER_CURSOR: &str = "router";
 /// Cursor of the deployments calculator over `cdevents_raw`.
 pub const DEPLOYMENTS_CURSOR: &str = "calculator:deployments";
+
+/// The most event text one read of a stage's pass takes ([`Store::raw_after`],
+/// [`Store::cdevents_after`]), whatever its row limit: rows are taken while the text before them
+/// is under this, so a pass always takes at least one row. A backlog of large events (1 MiB
+/// each, after an outage) is then read 16 at a time, not a thousand: the pass's memory stays
+/// bounded. On PostgreSQL the measure is the text as received, and JSONB gives it back with a
+/// space after each `:` and `,`, so a pass may read up to about half as much again.
+pub const PASS_TEXT_BYTES: i64 = 16 * 1024 * 1024;
+
+/// The most event text one page of the event browser, or one poll of its live feed, reads
+/// (always at least one event): with large events a page holds fewer.
+pub const PAGE_TEXT_BYTES: i64 = 4 * 1024 * 1024;
+
+/// Whether rows whose texts are `texts` fill a text budget (`budget`: [`PASS_TEXT_BYTES`] or
+/// [`PAGE_TEXT_BYTES`]): a read that gave them stopped at the budget, and more rows may be
+/// waiting.
+pub fn fills_text_budget<'a>(texts: impl IntoIterator<Item = &'a str>, budget: i64) -> bool {
+    let read: usize = texts.into_iter().map(str::len).sum();
+    i64::try_from(read).unwrap_or(i64::MAX) >= budget
+}
 
 /// The store, over one of the supported backends.
 #[derive(Debug, Clone)]
@@ -154,7 +178,8 @@ impl Store {
         dispatch!(self, s => s.cursor(name).await)
     }
 
-    /// The next raw events after `after`, in reading order, at most `limit`.
+    /// The next raw events after `after`, in reading order, at most `limit` and, past the first,
+    /// at most [`PASS_TEXT_BYTES`] of text.
     pub async fn raw_after(&self, after: Position, limit: i64) -> Result<RawBatch, StoreError> {
         dispatch!(self, s => s.raw_after(after, limit).await)
     }

@@ -42,8 +42,8 @@ const MIGRATION_LOCK: i64 = 0x646f_7261_0001;
 /// overlapping events wait on each other's keys in one order and never deadlock.
 macro_rules! insert_raw_events {
     () => {
-        "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content)
-         SELECT id, source, type, time, received, origin, content::jsonb
+        "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content, content_bytes)
+         SELECT id, source, type, time, received, origin, content::jsonb, octet_length(content)
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
               AS e(id, source, type, time, received, origin, content)
          ON CONFLICT (event_source, event_id) DO NOTHING"
@@ -65,6 +65,11 @@ const APPEND_RAW_AND_NOTIFY: &str = concat!(
 );
 
 const CDEVENT_APPEND_LOCK: i64 = 0x646f_7261_0003;
+
+/// [`CDEVENT_COLUMNS`] and `content_bytes` (migration 0007, PostgreSQL only: SQLite reads a
+/// text's length from its row header, see [`crate::sql::positions_within_text_budget`]).
+const CDEVENT_COLUMNS_WITH_BYTES: &str = "cdevents_raw (cd_id, cd_source, cd_type, cd_subject_id, \
+     cd_subject_source, cd_timestamp, content, raw_seq, transformer, stored_at, content_bytes)";
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -249,7 +254,8 @@ impl PostgresStore {
             });
         }
         let select = "SELECT tx, seq, origin, content::text AS content FROM cloudevents_raw";
-        let records: Vec<RawRecord> = self.below_horizon(select, after, horizon, limit).await?;
+        let page = (after, horizon, limit, crate::PASS_TEXT_BYTES);
+        let records: Vec<RawRecord> = self.below_horizon(select, page).await?;
         let last = records.last().map_or(after, |r| r.position);
         let more_pending: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM cloudevents_raw WHERE (tx, seq) > ($1, $2))",
@@ -306,28 +312,36 @@ impl PostgresStore {
     ) -> Result<Vec<TailRow>, StoreError> {
         let horizon = self.snapshot_horizon().await?;
         let select = event_select(Dialect::Postgres, EventLog::CloudEvents, ", tx");
-        self.below_horizon(&select, after, horizon, limit).await
+        let page = (after, horizon, limit, crate::PAGE_TEXT_BYTES);
+        self.below_horizon(&select, page).await
     }
 
     /// The rows of `cloudevents_raw` that `select` names (with their `tx` and `seq`) after
-    /// `after` in (tx, seq) order, of transactions below `horizon`, at most `limit`.
+    /// `after` in (tx, seq) order, of transactions below `horizon`, at most `limit` and, past
+    /// the first, `text_budget` bytes of text.
     async fn below_horizon<R>(
         &self,
         select: &str,
-        after: Position,
-        horizon: i64,
-        limit: i64,
+        (after, horizon, limit, text_budget): (Position, i64, i64, i64),
     ) -> Result<Vec<R>, StoreError>
     where
         R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
     {
-        let sql =
-            format!("{select} WHERE (tx, seq) > ($1, $2) AND tx < $3 ORDER BY tx, seq LIMIT $4");
+        let positions = crate::sql::positions_within_text_budget(
+            Dialect::Postgres,
+            ("cloudevents_raw", BELOW_HORIZON, "tx, seq", "tx, seq"),
+            4,
+            5,
+        );
+        let sql = format!(
+            "{select} WHERE seq IN (SELECT p.seq FROM ({positions}) AS p) ORDER BY tx, seq"
+        );
         Ok(sqlx::query_as(&sql)
             .bind(after.tx)
             .bind(after.seq)
             .bind(horizon)
             .bind(limit)
+            .bind(text_budget)
             .fetch_all(&self.pool)
             .await?)
     }
@@ -428,8 +442,9 @@ async fn append_cdevents(
     }
     lock(tx, CDEVENT_APPEND_LOCK).await?;
     sqlx::query(&format!(
-        "INSERT INTO {CDEVENT_COLUMNS}
-         SELECT id, source, type, subject_id, subject_source, ts, content::jsonb, raw_seq, transformer, now()
+        "INSERT INTO {CDEVENT_COLUMNS_WITH_BYTES}
+         SELECT id, source, type, subject_id, subject_source, ts, content::jsonb, raw_seq, transformer, now(),
+                octet_length(content)
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
                      $8::bigint[], $9::text[])
               AS c(id, source, type, subject_id, subject_source, ts, content, raw_seq, transformer)
@@ -657,3 +672,7 @@ async fn move_cursor(
     }
     Ok(())
 }
+
+/// The rows of `cloudevents_raw` after `($1, $2)` in (tx, seq) order, of transactions below the
+/// horizon `$3`.
+const BELOW_HORIZON: &str = "(tx, seq) > ($1, $2) AND tx < $3";

@@ -75,7 +75,8 @@ impl Store {
     }
 
     /// Events of `log` after `after`, in the order they became visible (oldest first), at most
-    /// `limit`, each with its position for the next call. Like the router, a tail never skips an
+    /// `limit` and, past the first, [`crate::PAGE_TEXT_BYTES`] of text, each with its position
+    /// for the next call. Like the router, a tail never skips an
     /// event committed late by a slower transaction.
     pub async fn tail_events(
         &self,
@@ -89,13 +90,20 @@ impl Store {
             }
             // Visible in `seq` order, as in `tail_start`.
             _ => {
+                let positions = crate::sql::positions_within_text_budget(
+                    self.dialect(),
+                    (log.table(), "seq > $1", "seq", "seq"),
+                    2,
+                    3,
+                );
                 let sql = format!(
-                    "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    "{} WHERE seq IN ({positions}) ORDER BY seq",
                     event_select(self.dialect(), log, ", CAST(0 AS BIGINT) AS tx")
                 );
                 with_pool!(self, pool => sqlx::query_as(&sql)
                     .bind(after.seq)
                     .bind(limit)
+                    .bind(crate::PAGE_TEXT_BYTES)
                     .fetch_all(pool)
                     .await?)
             }
@@ -172,19 +180,28 @@ impl Store {
         Ok(with_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
     }
 
-    /// CDEvents with `seq > after`, oldest first, at most `limit`.
+    /// CDEvents with `seq > after`, oldest first, at most `limit` and, past the first, at most
+    /// [`crate::PASS_TEXT_BYTES`] of text.
     pub async fn cdevents_after(
         &self,
         after: i64,
         limit: i64,
     ) -> Result<Vec<CdEventRecord>, StoreError> {
+        let positions = crate::sql::positions_within_text_budget(
+            self.dialect(),
+            ("cdevents_raw", "seq > $1", "seq", "seq"),
+            2,
+            3,
+        );
         let sql = format!(
-            "SELECT seq, cd_type AS event_type, {} FROM cdevents_raw WHERE seq > $1 ORDER BY seq LIMIT $2",
-            self.dialect().json_text("content")
+            "SELECT c.seq, c.cd_type AS event_type, {} FROM ({positions}) AS p \
+             JOIN cdevents_raw c ON c.seq = p.seq ORDER BY c.seq",
+            self.dialect().json_text("c.content")
         );
         Ok(with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(after)
             .bind(limit)
+            .bind(crate::PASS_TEXT_BYTES)
             .fetch_all(pool)
             .await?))
     }
@@ -257,21 +274,31 @@ impl Store {
             .await?))
     }
 
-    /// A page of stored events for the event browser, newest first.
+    /// A page of stored events for the event browser, newest first: at most `query.limit` and,
+    /// past the first, [`crate::PAGE_TEXT_BYTES`] of text.
     pub async fn list_events(&self, query: &EventQuery) -> Result<Vec<EventRow>, StoreError> {
         let dialect = self.dialect();
-        let sql = format!(
-            "{} WHERE ($1 IS NULL OR seq < $1) AND ($2 IS NULL OR {}) AND ($3 IS NULL OR {})
-             ORDER BY seq DESC LIMIT $4",
-            event_select(dialect, query.log, ""),
+        let filter = format!(
+            "($1 IS NULL OR seq < $1) AND ($2 IS NULL OR {}) AND ($3 IS NULL OR {})",
             dialect.starts_with(query.log.type_column(), 2),
             dialect.starts_with(query.log.source_column(), 3),
+        );
+        let positions = crate::sql::positions_within_text_budget(
+            dialect,
+            (query.log.table(), &filter, "seq", "seq DESC"),
+            4,
+            5,
+        );
+        let sql = format!(
+            "{} WHERE seq IN ({positions}) ORDER BY seq DESC",
+            event_select(dialect, query.log, ""),
         );
         Ok(with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(query.before)
             .bind(query.type_prefix.as_deref())
             .bind(query.source_prefix.as_deref())
             .bind(query.limit)
+            .bind(crate::PAGE_TEXT_BYTES)
             .fetch_all(pool)
             .await?))
     }

@@ -24,6 +24,39 @@ pub(crate) enum Dialect {
     Postgres,
 }
 
+/// The positions (`key`: `seq`, or `tx, seq`, holding every column of `order`) of the next rows
+/// of `table` that `filter` selects in the order `order`, at most `$limit`, as long as the text of the rows before each is under
+/// `$budget` bytes: always the first row, then up to a budget of text (see
+/// [`crate::PASS_TEXT_BYTES`]). The text itself is not read. SQLite's `octet_length` reads a
+/// text's length from the row's header (a length column stored after the text would be behind
+/// its overflow pages); PostgreSQL keeps JSONB, whose stored size can be a hundredth of its
+/// text, so each row's `content_bytes` is written with it (rows stored before migration 0007
+/// are measured).
+pub(crate) fn positions_within_text_budget(
+    dialect: Dialect,
+    (table, filter, key, order): (&str, &str, &str, &str),
+    limit: u8,
+    budget: u8,
+) -> String {
+    let bytes = match dialect {
+        Dialect::Sqlite => "octet_length(content)",
+        Dialect::Postgres => "COALESCE(content_bytes, octet_length(content::text))",
+    };
+    // The window's order names the page's own columns: a bare `tx` missing from `key` would
+    // otherwise be read from the query this one is nested in, and the sum would run in another
+    // order (and once for every row of that query).
+    let page_order = order
+        .split(',')
+        .map(|term| format!("page.{}", term.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {key} FROM (SELECT {key}, page.bytes, SUM(page.bytes) OVER (ORDER BY {page_order} ROWS UNBOUNDED PRECEDING) AS through \
+         FROM (SELECT {key}, {bytes} AS bytes FROM {table} WHERE {filter} ORDER BY {order} LIMIT ${limit}) AS page) AS sized \
+         WHERE sized.through - sized.bytes < ${budget}"
+    )
+}
+
 impl Dialect {
     /// `column` is one of the values of the [`List`] parameter `$n`.
     pub(crate) fn in_list(self, column: &str, n: u8) -> String {

@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use crate::commits::pipeline_commits;
+use crate::sql::Dialect;
 use crate::writes::*;
 use crate::{
     NewCdEvent, NewDeployment, NewFactFailure, NewFailure, NewObservation, NewRawEvent, Position,
@@ -86,7 +87,12 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(30))
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // sqlx hands rows from its SQLite thread to the task one at a time through a bounded
+            // channel: at the default 50 a pass reading hundreds of rows parks and wakes that
+            // thread every 50 rows. The whole answer is collected in memory anyway
+            // (`fetch_all`), so a larger channel costs no memory, only wake-ups saved.
+            .row_buffer_size(1024);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -230,13 +236,22 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<RawBatch, StoreError> {
         // Writers are serialised, so rows become visible in `seq` order: nothing is ever pending.
-        let records = sqlx::query_as(
-            "SELECT 0 AS tx, seq, origin, content FROM cloudevents_raw WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(after.seq)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let positions = crate::sql::positions_within_text_budget(
+            Dialect::Sqlite,
+            ("cloudevents_raw", "seq > $1", "seq", "seq"),
+            2,
+            3,
+        );
+        let sql = format!(
+            "SELECT 0 AS tx, r.seq, r.origin, r.content FROM ({positions}) AS p \
+             JOIN cloudevents_raw r ON r.seq = p.seq ORDER BY r.seq"
+        );
+        let records = sqlx::query_as(&sql)
+            .bind(after.seq)
+            .bind(limit)
+            .bind(crate::PASS_TEXT_BYTES)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(RawBatch {
             records,
             more_pending: false,

@@ -141,6 +141,110 @@ async fn raw_events_are_read_in_order_after_a_position() {
     }
 }
 
+/// A raw event whose text is about `mib` MiB (a long string in `data`).
+fn large_raw(id: &str, mib: usize) -> NewRawEvent {
+    let mut event = raw("/large", id);
+    let data = "x".repeat(mib * 1024 * 1024);
+    event.content = format!(
+        r#"{{"specversion":"1.0","id":"{id}","source":"/large","type":"com.example.test","data":"{data}"}}"#
+    );
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_reads_large_events_a_text_budget_at_a_time() {
+    // Five events of 6 MiB against a budget of 16 MiB: the first read takes the rows whose text
+    // before them is under the budget (0, 6 and 12 MiB), the next read the other two.
+    assert_eq!(dora_store::PASS_TEXT_BYTES, 16 * 1024 * 1024);
+    for backend in Backend::all() {
+        let db = backend.fresh_database().await;
+        let store = Store::connect(&db.url).await.unwrap();
+        let events: Vec<NewRawEvent> = (0..5).map(|i| large_raw(&i.to_string(), 6)).collect();
+        store.append_raw(&events).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let first = loop {
+            let batch = store.raw_after(Position::START, 1000).await.unwrap();
+            if batch.records.len() >= 3 || std::time::Instant::now() > deadline {
+                break batch;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        let ids = |records: &[dora_store::RawRecord]| -> Vec<String> {
+            records
+                .iter()
+                .map(|r| {
+                    let event: serde_json::Value = serde_json::from_str(&r.content).unwrap();
+                    event["id"].as_str().unwrap().to_owned()
+                })
+                .collect()
+        };
+        assert_eq!(ids(&first.records), ["0", "1", "2"], "{backend:?}");
+        // A read cut short by the budget says so (its stage passes again at once).
+        assert!(dora_store::fills_text_budget(
+            first.records.iter().map(|r| r.content.as_str()),
+            dora_store::PASS_TEXT_BYTES
+        ));
+        let last = first.records[2].position;
+        let rest = store.raw_after(last, 1000).await.unwrap();
+        assert_eq!(ids(&rest.records), ["3", "4"], "{backend:?}");
+        assert!(!dora_store::fills_text_budget(
+            rest.records.iter().map(|r| r.content.as_str()),
+            dora_store::PASS_TEXT_BYTES
+        ));
+        // One event larger than the whole budget is still read, alone.
+        store
+            .append_raw(&[large_raw("5", 17), raw("/large", "6")])
+            .await
+            .unwrap();
+        let after = rest.records[1].position;
+        let alone = loop {
+            let batch = store.raw_after(after, 1000).await.unwrap();
+            if !batch.records.is_empty() || std::time::Instant::now() > deadline {
+                break batch;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        assert_eq!(ids(&alone.records), ["5"], "{backend:?}");
+        store.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calculators_read_large_cdevents_a_text_budget_at_a_time() {
+    for backend in Backend::all() {
+        let db = backend.fresh_database().await;
+        let store = Store::connect(&db.url).await.unwrap();
+        store.append_raw(&[raw("/s", "1")]).await.unwrap();
+        let row = read_all(&store).await[0].clone();
+        let data = "x".repeat(9 * 1024 * 1024);
+        let cdevent = |i: usize| dora_store::NewCdEvent {
+            id: format!("cd-{i}"),
+            source: "/large".into(),
+            event_type: "dev.cdevents.service.deployed.0.2.0".into(),
+            subject_id: "s".into(),
+            subject_source: None,
+            timestamp: Utc::now(),
+            content: format!(r#"{{"context":{{"id":"cd-{i}"}},"data":"{data}"}}"#),
+            transformer: "test".into(),
+        };
+        let output = RouterOutput {
+            cdevents: (0..3).map(|i| (row.seq(), cdevent(i))).collect(),
+            ..RouterOutput::default()
+        };
+        store
+            .commit_router_pass(Position::START, row.position, &output)
+            .await
+            .unwrap();
+        // 9 MiB each against 16 MiB: two rows start under the budget, the third does not.
+        let first = store.cdevents_after(0, 1000).await.unwrap();
+        assert_eq!(first.len(), 2, "{backend:?}");
+        let rest = store.cdevents_after(first[1].seq, 1000).await.unwrap();
+        assert_eq!(rest.len(), 1, "{backend:?}");
+        assert!(rest[0].content.contains("cd-2"), "{backend:?}");
+        store.close().await;
+    }
+}
+
 #[tokio::test]
 async fn several_instances_migrating_at_once_all_start() {
     for backend in Backend::all() {
