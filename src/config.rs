@@ -354,6 +354,17 @@ impl Settings {
             "ingest.max_batch_bytes must be at least ingest.max_event_bytes"
         );
         self.check_http()?;
+        for tool in WebhookSettings::default().unsigned() {
+            // An empty secret would be a key anybody can sign with, and would turn off the
+            // ingest-token check an unsigned webhook falls back to.
+            anyhow::ensure!(
+                self.webhooks
+                    .key(tool)
+                    .is_none_or(|key| !key.trim().is_empty()),
+                "webhooks.{tool}: its secret or token is empty; set it, or remove it to accept \
+                 unsigned deliveries (which need an ingest token when ingest is protected)"
+            );
+        }
         anyhow::ensure!(
             self.router.batch_size > 0,
             "router.batch_size must be positive"
@@ -438,6 +449,17 @@ transformers = ["cdevents"]
             Settings::load(Some(&path), &Overrides::default()).unwrap_err()
         );
         assert!(error.contains("names no transformer"), "{error}");
+        for section in [
+            "[webhooks.github]\nsecret = \"\"\n",
+            "[webhooks.argocd]\ntoken = \" \"\n",
+        ] {
+            std::fs::write(&path, section).unwrap();
+            let error = format!(
+                "{:#}",
+                Settings::load(Some(&path), &Overrides::default()).unwrap_err()
+            );
+            assert!(error.contains("secret or token is empty"), "{error}");
+        }
     }
 
     #[test]

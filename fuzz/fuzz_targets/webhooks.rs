@@ -18,7 +18,7 @@
 use std::sync::OnceLock;
 
 use dora_fuzz::{assert_stored_form_reads_back, split_line, split_request};
-use dora_ingest::webhook::{adapter_for, require_json};
+use dora_ingest::webhook::{require_json, webhook_for};
 use dora_sources::{SecretSetting, TokenSetting, WebhookSettings};
 use dora_pipeline::router::route_event;
 use dora_pipeline::routing::{default_routes, RoutingTable};
@@ -98,7 +98,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(tool) = words.next() else {
         return;
     };
-    let Some(adapter) = adapter_for(tool) else {
+    let Some(webhook) = webhook_for(tool) else {
         return;
     };
     let (mut headers, body) = split_request(rest.unwrap_or_default());
@@ -112,7 +112,7 @@ fuzz_target!(|data: &[u8]| {
         Some(_) => return,
     };
     let _ = require_json(&headers);
-    let events = match adapter(&headers, body, &settings) {
+    let events = match webhook.receive(&headers, body, &settings) {
         Ok(events) => events,
         Err(problem) => {
             assert!(

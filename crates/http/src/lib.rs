@@ -67,6 +67,16 @@ impl Problem {
         Self::new(StatusCode::BAD_REQUEST, slug, title, detail).with_field(field)
     }
 
+    /// A `404` for a path parameter, `field`, that names nothing the route knows.
+    pub fn unknown(
+        slug: &str,
+        title: &str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::new(StatusCode::NOT_FOUND, slug, title, detail).with_field(field)
+    }
+
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self

@@ -415,15 +415,10 @@ async fn post_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let adapter = webhook::adapter_for(&tool).ok_or_else(|| {
+    let tool_webhook = webhook::webhook_for(&tool).ok_or_else(|| {
         let known: Vec<&str> = webhook::tools().collect();
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "unknown-webhook",
-            "Unknown webhook",
-            format!("no webhook for {tool:?}; known: {}", known.join(", ")),
-        )
-        .with_field("tool")
+        let detail = format!("no webhook for {tool:?}; known: {}", known.join(", "));
+        Problem::unknown("unknown-webhook", "Unknown webhook", "tool", detail)
     })?;
     if state.webhooks.unsigned().contains(&tool.as_str()) {
         if let Err(refusal) = state.auth.check(&headers, Scope::Ingest).await {
@@ -433,7 +428,7 @@ async fn post_webhook(
     webhook::require_json(&headers)?;
     let limit = state.limits.max_batch_bytes;
     let (bytes, _budget) = state.read_body(&headers, body, limit).await?;
-    let events = adapter(&headers, &bytes, &state.webhooks)?;
+    let events = tool_webhook.receive(&headers, &bytes, &state.webhooks)?;
     drop(bytes);
     // The adapters build CloudEvents from the tool's payload: held to the same limits as any.
     for (i, event) in events.iter().enumerate() {

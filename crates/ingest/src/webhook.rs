@@ -1,18 +1,19 @@
 //! `POST /webhooks/{tool}`: the webhooks of tools that do not speak CloudEvents, one per source
 //! that has one (`dora_sources::Source::webhook`).
 //!
-//! The source's adapter checks the request's signature or token, then wraps the tool's payload
+//! The source's webhook checks the request's signature or token (its `Authentication`, when
+//! `[webhooks.<tool>]` sets a secret or token), then its adapter wraps the tool's payload
 //! into one or more CloudEvents, which are stored raw like any other event and routed to the
 //! source's transformer. A payload the tool could send but that dora-events does not map is
 //! still stored (and answered `202`); a bad signature is `401` and stores nothing.
 
 use axum::http::{HeaderMap, StatusCode};
 use dora_http::Problem;
-use dora_sources::webhook::Adapter;
+use dora_sources::webhook::Webhook;
 
-/// The adapter of a tool, by its path segment.
-pub fn adapter_for(tool: &str) -> Option<Adapter> {
-    dora_sources::source(tool).and_then(|source| source.webhook())
+/// The webhook of a tool, by its path segment.
+pub fn webhook_for(tool: &str) -> Option<Webhook> {
+    dora_sources::webhook_for(tool)
 }
 
 /// The tools that have a webhook, as `/webhooks/{tool}` names them.
@@ -49,15 +50,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_tool_has_an_adapter_and_unknown_ones_none() {
+    fn every_tool_has_a_webhook_and_unknown_ones_none() {
         // Which sources have a webhook is the registry's test; here: each is found by name.
         let with_webhook = dora_sources::WebhookSettings::default().unsigned();
         assert!(with_webhook.contains(&"github") && with_webhook.contains(&"flux"));
         for tool in &with_webhook {
-            assert!(adapter_for(tool).is_some(), "{tool}");
+            assert!(webhook_for(tool).is_some(), "{tool}");
         }
-        assert!(adapter_for("jenkins").is_none());
-        assert!(adapter_for("kubernetes").is_none());
+        assert!(webhook_for("jenkins").is_none());
+        assert!(webhook_for("kubernetes").is_none());
         assert_eq!(tools().collect::<Vec<_>>(), with_webhook);
     }
 }

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use common::{bearer, compare_input, deliver_twice, serve, stored, update_golden, TempStore};
 use dora_http::Problem;
 use dora_model::cloudevent::{CloudEvent, Data};
-use dora_sources::argocd::webhook::adapt;
+use dora_sources::argocd::webhook::WEBHOOK;
 use dora_sources::webhook::{TokenSetting, WebhookSettings};
 use serde_json::{json, Value};
 
@@ -62,14 +62,17 @@ fn with_token(token: &str) -> WebhookSettings {
 }
 
 fn accepted(headers: &HeaderMap, body: &[u8], settings: &WebhookSettings) -> CloudEvent {
-    let mut events = adapt(headers, body, settings)
+    let mut events = WEBHOOK
+        .receive(headers, body, settings)
         .unwrap_or_else(|p| panic!("refused: {}", serde_json::to_string(&p).unwrap()));
     assert_eq!(events.len(), 1, "one CloudEvent per notification");
     events.remove(0)
 }
 
 fn refused(body: &[u8]) -> Problem {
-    adapt(&HeaderMap::new(), body, &unsigned()).expect_err("the payload is refused")
+    WEBHOOK
+        .receive(&HeaderMap::new(), body, &unsigned())
+        .expect_err("the payload is refused")
 }
 
 fn assert_unauthorized(result: Result<Vec<CloudEvent>, Problem>) {
@@ -187,11 +190,11 @@ fn token_is_required_when_configured() {
         format!("Basic {TOKEN}"),
         "Bearer other".to_owned(),
     ] {
-        assert_unauthorized(adapt(&bearer(&wrong), &body, &settings));
+        assert_unauthorized(WEBHOOK.receive(&bearer(&wrong), &body, &settings));
     }
-    assert_unauthorized(adapt(&HeaderMap::new(), &body, &settings));
+    assert_unauthorized(WEBHOOK.receive(&HeaderMap::new(), &body, &settings));
     // The token is checked before the body: unauthenticated callers learn nothing else.
-    assert_unauthorized(adapt(&HeaderMap::new(), b"{nope", &settings));
+    assert_unauthorized(WEBHOOK.receive(&HeaderMap::new(), b"{nope", &settings));
     // Without a token, any Authorization header is ignored.
     accepted(&bearer("Bearer whatever"), &body, &unsigned());
 }

@@ -37,23 +37,25 @@ fn unsigned() -> WebhookSettings {
 }
 
 fn alertmanager(headers: &HeaderMap, body: &[u8], settings: &WebhookSettings) -> Vec<CloudEvent> {
-    dora_sources::alertmanager::webhook::adapt(headers, body, settings)
+    dora_sources::alertmanager::webhook::WEBHOOK
+        .receive(headers, body, settings)
         .unwrap_or_else(|p| panic!("refused: {}", serde_json::to_string(&p).unwrap()))
 }
 
 fn pagerduty(headers: &HeaderMap, body: &[u8], settings: &WebhookSettings) -> Vec<CloudEvent> {
-    dora_sources::pagerduty::webhook::adapt(headers, body, settings)
+    dora_sources::pagerduty::webhook::WEBHOOK
+        .receive(headers, body, settings)
         .unwrap_or_else(|p| panic!("refused: {}", serde_json::to_string(&p).unwrap()))
 }
 
 /// What a tool's adapter makes of `body`, without headers and with no secret or token set.
 fn adapt_unsigned(tool: &str, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
-    let adapter = match tool {
-        "alertmanager" => dora_sources::alertmanager::webhook::adapt,
-        "pagerduty" => dora_sources::pagerduty::webhook::adapt,
+    let webhook = match tool {
+        "alertmanager" => dora_sources::alertmanager::webhook::WEBHOOK,
+        "pagerduty" => dora_sources::pagerduty::webhook::WEBHOOK,
         _ => unreachable!("{tool}"),
     };
-    adapter(&HeaderMap::new(), body, &unsigned())
+    webhook.receive(&HeaderMap::new(), body, &unsigned())
 }
 
 fn adapt(tool: &str, body: &[u8]) -> Vec<CloudEvent> {
@@ -154,17 +156,21 @@ fn alertmanager_token_is_required_when_configured() {
         "s3cr3t-t0ken",
     ] {
         assert_unauthorized(
-            dora_sources::alertmanager::webhook::adapt(&bearer(wrong), &body, &settings),
+            dora_sources::alertmanager::webhook::WEBHOOK.receive(&bearer(wrong), &body, &settings),
             "Authorization",
         );
     }
     assert_unauthorized(
-        dora_sources::alertmanager::webhook::adapt(&HeaderMap::new(), &body, &settings),
+        dora_sources::alertmanager::webhook::WEBHOOK.receive(&HeaderMap::new(), &body, &settings),
         "Authorization",
     );
     // The token is checked before the body: a refused request reveals nothing about it.
     assert_unauthorized(
-        dora_sources::alertmanager::webhook::adapt(&HeaderMap::new(), b"{nope", &settings),
+        dora_sources::alertmanager::webhook::WEBHOOK.receive(
+            &HeaderMap::new(),
+            b"{nope",
+            &settings,
+        ),
         "Authorization",
     );
     // Without a configured token, any request is accepted.
@@ -456,12 +462,12 @@ fn pagerduty_signature_is_checked_when_configured() {
         ("".to_owned(), &body),
     ] {
         assert_unauthorized(
-            dora_sources::pagerduty::webhook::adapt(&signature(&header), body, &settings),
+            dora_sources::pagerduty::webhook::WEBHOOK.receive(&signature(&header), body, &settings),
             "X-PagerDuty-Signature",
         );
     }
     assert_unauthorized(
-        dora_sources::pagerduty::webhook::adapt(&HeaderMap::new(), &body, &settings),
+        dora_sources::pagerduty::webhook::WEBHOOK.receive(&HeaderMap::new(), &body, &settings),
         "X-PagerDuty-Signature",
     );
     // Without a configured secret, unsigned requests are accepted.

@@ -38,7 +38,7 @@ pub mod pagerduty;
 pub mod tekton;
 
 pub use registry::{
-    docs_table, source, DefaultRoute, Source, SourcesConfig, WebhookSettings, SOURCES,
+    docs_table, source, webhook_for, DefaultRoute, Source, SourcesConfig, WebhookSettings, SOURCES,
 };
 pub use transform::{CdEventDraft, Emitted, TransformError, Transformer};
 pub use webhook::{SecretSetting, TokenSetting};

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::transform::Transformer;
-use crate::webhook::{Adapter, SecretSetting, TokenSetting, WebhookAuth};
+use crate::webhook::{SecretSetting, TokenSetting, Webhook, WebhookAuth};
 
 /// One tool dora-events reads.
 pub trait Source: Sync {
@@ -20,8 +20,8 @@ pub trait Source: Sync {
     fn default_routes(&self) -> &'static [DefaultRoute];
     /// Its page, relative to `docs/integrations/`.
     fn docs_page(&self) -> &'static str;
-    /// Its `POST /webhooks/<name>` adapter, for tools that do not speak CloudEvents.
-    fn webhook(&self) -> Option<Adapter> {
+    /// Its `POST /webhooks/<name>`, for tools that do not speak CloudEvents.
+    fn webhook(&self) -> Option<Webhook> {
         None
     }
 }
@@ -55,6 +55,11 @@ impl DefaultRoute {
 /// The source of that name.
 pub fn source(name: &str) -> Option<&'static dyn Source> {
     SOURCES.iter().copied().find(|source| source.name() == name)
+}
+
+/// The webhook of the source of that name, if it has one.
+pub fn webhook_for(name: &str) -> Option<Webhook> {
+    source(name).and_then(|source| source.webhook())
 }
 
 /// The table of sources in `docs/integrations/README.md`, as the registry makes it (a test
@@ -93,7 +98,7 @@ pub fn docs_table() -> String {
 
 /// Declares a source: its unit struct and its [`Source`] impl. `transformer` makes its
 /// transformer from the `[sources.*]` settings (named by the closure's parameter); `webhook`,
-/// when given, is its `POST /webhooks/<name>` adapter.
+/// when given, is its `POST /webhooks/<name>` (a [`Webhook`] whose `tool` is `name`).
 macro_rules! declare_source {
     (
         $(#[doc = $doc:literal])*
@@ -103,7 +108,7 @@ macro_rules! declare_source {
             docs_page: $docs_page:literal,
             transformer: |$settings:ident| $transformer:expr,
             default_routes: $routes:expr,
-            $(webhook: $webhook:path,)?
+            $(webhook: $webhook:expr,)?
         }
     ) => {
         $(#[doc = $doc])*
@@ -135,7 +140,7 @@ macro_rules! declare_source {
             }
 
             $(
-                fn webhook(&self) -> Option<$crate::webhook::Adapter> {
+                fn webhook(&self) -> Option<$crate::webhook::Webhook> {
                     Some($webhook)
                 }
             )?
@@ -184,6 +189,14 @@ macro_rules! registry {
                     }
                 )?)*
                 unsigned
+            }
+
+            /// The secret or token `[webhooks.<tool>]` sets, if any.
+            pub fn key(&self, tool: &str) -> Option<&str> {
+                match tool {
+                    $($( stringify!($name) => <$auth as WebhookAuth>::key(&self.$name), )?)*
+                    _ => None,
+                }
             }
         }
     };
@@ -265,5 +278,35 @@ mod tests {
             .map(|s| s.name())
             .collect();
         assert_eq!(with_webhook, WebhookSettings::default().unsigned());
+    }
+
+    #[test]
+    fn each_webhook_is_named_after_its_source_and_reads_its_own_settings() {
+        let webhooks: Vec<Webhook> = SOURCES.iter().filter_map(|s| s.webhook()).collect();
+        for source in SOURCES {
+            if let Some(webhook) = source.webhook() {
+                assert_eq!(webhook.tool(), source.name());
+            }
+        }
+        for webhook in &webhooks {
+            let tool = webhook.tool();
+            // `[webhooks.<tool>]` with its secret, or its token, set to the tool's name.
+            let settings: WebhookSettings = ["secret", "token"]
+                .iter()
+                .find_map(|key| {
+                    serde_json::from_value(serde_json::json!({ tool: { *key: tool } })).ok()
+                })
+                .unwrap_or_else(|| panic!("[webhooks.{tool}] has neither secret nor token"));
+            for other in &webhooks {
+                let expected = (other.tool() == tool).then_some(tool);
+                assert_eq!(
+                    settings.key(other.tool()),
+                    expected,
+                    "{tool} {}",
+                    other.tool()
+                );
+            }
+        }
+        assert_eq!(WebhookSettings::default().key("bamboo"), None);
     }
 }

@@ -1,20 +1,22 @@
 //! What every webhook shares: the `[webhooks.<tool>]` secret or token, checking an HMAC
 //! signature or a bearer token in constant time, and `401` when it does not check out.
 //!
-//! A source's own webhook (`POST /webhooks/{tool}`, see [`crate::Source::webhook`]) checks the
-//! request with these, then wraps the tool's payload into CloudEvents that are stored raw and
-//! routed to the source's transformer.
+//! A source's own webhook (`POST /webhooks/{tool}`, a [`Webhook`], see
+//! [`crate::Source::webhook`]) names its [`Authentication`], which [`Webhook::receive`] checks
+//! first, and its [`Adapter`], which then wraps the tool's payload into CloudEvents that are
+//! stored raw and routed to the source's transformer.
 
 use chrono::{DateTime, Utc};
 use dora_http::Problem;
 use dora_model::cloudevent::CloudEvent;
+use dora_model::ids::derived_id;
 use dora_model::time::format_rfc3339;
-use hmac::digest::CtOutput;
+use hmac::digest::{CtOutput, KeyInit};
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 pub use crate::WebhookSettings;
 
@@ -34,24 +36,102 @@ pub struct TokenSetting {
 
 /// How a webhook is authenticated, as `[webhooks.<tool>]` sets it.
 pub trait WebhookAuth {
-    /// Whether a secret or token is set (without one, requests are accepted unsigned).
-    fn is_set(&self) -> bool;
+    /// The secret or token, when set (without one, requests are accepted unsigned).
+    fn key(&self) -> Option<&str>;
+
+    /// Whether a secret or token is set.
+    fn is_set(&self) -> bool {
+        self.key().is_some()
+    }
 }
 
 impl WebhookAuth for SecretSetting {
-    fn is_set(&self) -> bool {
-        self.secret.is_some()
+    fn key(&self) -> Option<&str> {
+        self.secret.as_deref()
     }
 }
 
 impl WebhookAuth for TokenSetting {
-    fn is_set(&self) -> bool {
-        self.token.is_some()
+    fn key(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 }
 
-/// Turns one webhook request into CloudEvents, after checking its signature.
-pub type Adapter = fn(&HeaderMap, &[u8], &WebhookSettings) -> Result<Vec<CloudEvent>, Problem>;
+/// Turns the payload of one webhook request, once authenticated, into CloudEvents.
+pub type Adapter = fn(&HeaderMap, &[u8]) -> Result<Vec<CloudEvent>, Problem>;
+
+/// How a tool proves that a webhook request comes from it, under the secret or token of
+/// `[webhooks.<tool>]`; a request that does not is `401` naming the header.
+#[derive(Debug, Clone, Copy)]
+pub enum Authentication {
+    /// `sha256=<hex HMAC-SHA256 of the body>` in `header` ([`check_sha256_signature`]).
+    Sha256Signature { header: &'static str },
+    /// `Authorization: Bearer <token>` ([`check_bearer`]); `hint` says where the sender sets it.
+    Bearer { hint: &'static str },
+    /// The tool's own check of the headers and the body under the secret or token.
+    Custom(fn(&HeaderMap, &[u8], &str) -> Result<(), Problem>),
+}
+
+impl Authentication {
+    /// Checks a request to the webhook of `tool` under `key`, its secret or token.
+    pub fn check(
+        self,
+        tool: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        key: &str,
+    ) -> Result<(), Problem> {
+        match self {
+            Self::Sha256Signature { header } => check_sha256_signature(headers, header, body, key),
+            Self::Bearer { hint } => check_bearer(headers, key, tool, hint),
+            Self::Custom(check) => check(headers, body, key),
+        }
+    }
+}
+
+/// A source's `POST /webhooks/<tool>`: how a request is authenticated, and how its payload
+/// becomes CloudEvents.
+#[derive(Debug, Clone, Copy)]
+pub struct Webhook {
+    /// The tool, as `/webhooks/<tool>` and `[webhooks.<tool>]` name it (the source's name).
+    tool: &'static str,
+    /// The check of every request when `[webhooks.<tool>]` sets a secret or token.
+    authentication: Authentication,
+    /// The payload's CloudEvents, for a request that passed the check: reached only through
+    /// [`Webhook::receive`], so that no caller skips the check.
+    adapt: Adapter,
+}
+
+impl Webhook {
+    /// The webhook of `tool` (its source's name), authenticated by `authentication`, whose
+    /// payloads `adapt` turns into CloudEvents.
+    pub const fn new(tool: &'static str, authentication: Authentication, adapt: Adapter) -> Self {
+        Self {
+            tool,
+            authentication,
+            adapt,
+        }
+    }
+
+    /// The tool, as `/webhooks/<tool>` and `[webhooks.<tool>]` name it.
+    pub fn tool(&self) -> &'static str {
+        self.tool
+    }
+
+    /// One request: authenticated when `settings` has a secret or token for the tool (else
+    /// accepted unsigned), then turned into CloudEvents.
+    pub fn receive(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        settings: &WebhookSettings,
+    ) -> Result<Vec<CloudEvent>, Problem> {
+        if let Some(key) = settings.key(self.tool) {
+            self.authentication.check(self.tool, headers, body, key)?;
+        }
+        (self.adapt)(headers, body)
+    }
+}
 
 /// `401` for a request whose signature or token does not check out.
 pub fn unauthorized(detail: impl Into<String>, header: &str) -> Problem {
@@ -67,14 +147,36 @@ pub fn unauthorized(detail: impl Into<String>, header: &str) -> Problem {
 /// Checks `signature_hex` (lowercase or uppercase hex) as the HMAC-SHA256 of `body` under
 /// `secret`, in constant time.
 pub fn hmac_sha256_matches(secret: &[u8], body: &[u8], signature_hex: &str) -> bool {
+    hmac_matches::<Hmac<Sha256>>(secret, body, signature_hex)
+}
+
+/// Checks `signature_hex` (lowercase or uppercase hex) as the HMAC `M` of `body` under
+/// `secret`, in constant time.
+pub fn hmac_matches<M: Mac + KeyInit>(secret: &[u8], body: &[u8], signature_hex: &str) -> bool {
     let Ok(expected) = hex::decode(signature_hex.trim()) else {
         return false;
     };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+    let Ok(mut mac) = <M as KeyInit>::new_from_slice(secret) else {
         return false;
     };
     mac.update(body);
     mac.verify_slice(&expected).is_ok()
+}
+
+/// The header `name` that carries a signature or a token, checked by `matches`: missing, `401`
+/// saying `missing`; not matching, `401` saying `mismatch`; both name the header.
+pub fn check_signature_header(
+    headers: &HeaderMap,
+    name: &str,
+    missing: impl Into<String>,
+    mismatch: impl Into<String>,
+    matches: impl FnOnce(&str) -> bool,
+) -> Result<(), Problem> {
+    match header(headers, name) {
+        None => Err(unauthorized(missing, name)),
+        Some(value) if matches(value) => Ok(()),
+        Some(_) => Err(unauthorized(mismatch, name)),
+    }
 }
 
 /// `sha256=<hex HMAC-SHA256 of body under secret>`: the header value GitHub, Bitbucket, Jira and
@@ -82,7 +184,7 @@ pub fn hmac_sha256_matches(secret: &[u8], body: &[u8], signature_hex: &str) -> b
 /// with it).
 pub fn sha256_signature(secret: &[u8], body: &[u8]) -> String {
     // HMAC takes a key of any length: the error case cannot happen and would sign nothing.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret) else {
         return String::new();
     };
     mac.update(body);
@@ -98,31 +200,102 @@ pub fn check_sha256_signature(
     body: &[u8],
     secret: &str,
 ) -> Result<(), Problem> {
-    let Some(value) = header(headers, header_name) else {
-        return Err(unauthorized(
-            format!("{header_name} is missing; a webhook secret is configured"),
-            header_name,
-        ));
-    };
-    let matches = value
-        .trim()
-        .strip_prefix("sha256=")
-        .is_some_and(|hex| hmac_sha256_matches(secret.as_bytes(), body, hex));
-    if matches {
-        Ok(())
-    } else {
-        Err(unauthorized(
-            format!(
-                "{header_name} is not sha256=<HMAC-SHA256 of the body under the configured secret>"
-            ),
-            header_name,
-        ))
-    }
+    check_signature_header(
+        headers,
+        header_name,
+        format!("{header_name} is missing; a webhook secret is configured"),
+        format!(
+            "{header_name} is not sha256=<HMAC-SHA256 of the body under the configured secret>"
+        ),
+        |value| {
+            value
+                .trim()
+                .strip_prefix("sha256=")
+                .is_some_and(|hex| hmac_sha256_matches(secret.as_bytes(), body, hex))
+        },
+    )
 }
 
 /// A header as text, if present and readable.
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A header as text without surrounding white space, if present, readable and not blank.
+pub fn present_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    header(headers, name)
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+}
+
+/// `400` about a header or the body of a code host's delivery (`type` `invalid-webhook`);
+/// `title` is the problem's (`Invalid GitHub webhook request`).
+pub fn invalid_request(
+    title: &str,
+    field: impl Into<String>,
+    detail: impl Into<String>,
+) -> Problem {
+    Problem::bad_request("invalid-webhook", title, field, detail)
+}
+
+/// The header `name`, required: missing or blank, [`invalid_request`] with `title` naming it.
+pub fn required_header<'a>(
+    headers: &'a HeaderMap,
+    name: &str,
+    title: &str,
+) -> Result<&'a str, Problem> {
+    present_header(headers, name)
+        .ok_or_else(|| invalid_request(title, name, format!("{name} is missing")))
+}
+
+/// The header `name`, required ([`required_header`]) and read by `read`; a value `read` does not
+/// take is [`invalid_request`] with `title` saying that it is not `what`
+/// (`a GitHub event name`).
+pub fn read_header<'a, T>(
+    headers: &'a HeaderMap,
+    name: &str,
+    title: &str,
+    what: &str,
+    read: impl FnOnce(&'a str) -> Option<T>,
+) -> Result<T, Problem> {
+    let value = required_header(headers, name, title)?;
+    read(value)
+        .ok_or_else(|| invalid_request(title, name, format!("{name} {value:?} is not {what}")))
+}
+
+/// A code host's body, which must be a JSON object; else [`invalid_request`] with `title` naming
+/// `body` (`hint` follows the JSON error: what the sender should set).
+pub fn request_object(body: &[u8], title: &str, hint: &str) -> Result<Value, Problem> {
+    let payload: Value = serde_json::from_slice(body)
+        .map_err(|e| invalid_request(title, "body", format!("the body is not JSON ({e}){hint}")))?;
+    if !payload.is_object() {
+        return Err(invalid_request(
+            title,
+            "body",
+            "the body is not a JSON object",
+        ));
+    }
+    Ok(payload)
+}
+
+/// The id of a delivery: the header `id_header` (the tool's delivery UUID) when sent, else
+/// [`body_id`] of `path`, `name` and `body`.
+pub fn delivery_id(
+    headers: &HeaderMap,
+    id_header: &str,
+    path: &str,
+    name: &str,
+    body: &[u8],
+) -> String {
+    present_header(headers, id_header).map_or_else(|| body_id(path, name, body), str::to_owned)
+}
+
+/// The id of a delivery without one of its own: a UUIDv5 of `path` (`webhooks/gitlab`), the
+/// event's `name` and the hex SHA-256 of the raw body. The same bytes sent again get the same id
+/// (and are stored once); any other delivery differs in its body.
+pub fn body_id(path: &str, name: &str, body: &[u8]) -> String {
+    let digest = hex::encode(Sha256::digest(body));
+    derived_id(&[path, name, &digest])
 }
 
 /// The scheme and host of a URL: `https://acme.pagerduty.com` for
@@ -264,9 +437,10 @@ pub fn check_bearer(
 
 /// Equality of two secrets in constant time: both are reduced to HMAC tags of the same length,
 /// compared by `CtOutput` (no early exit, and the lengths of the secrets do not show).
-fn tokens_match(presented: &[u8], expected: &[u8]) -> bool {
+pub fn tokens_match(presented: &[u8], expected: &[u8]) -> bool {
     let tag = |secret: &[u8]| -> Option<CtOutput<Hmac<Sha256>>> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"dora-events webhook token").ok()?;
+        let mut mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(b"dora-events webhook token").ok()?;
         mac.update(secret);
         Some(mac.finalize())
     };
@@ -299,6 +473,29 @@ mod tests {
         assert_eq!(url_origin("https:///x"), None);
     }
     use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(tokens_match(b"s3cret", b"s3cret"));
+        assert!(!tokens_match(b"s3cret", b"s3cre"));
+        assert!(!tokens_match(b"s3cret ", b"s3cret"));
+        assert!(!tokens_match(b"", b"s3cret"));
+        assert!(tokens_match(b"", b""));
+    }
+
+    #[test]
+    fn body_ids_are_deterministic_and_depend_on_path_event_and_body() {
+        let push = body_id("webhooks/gitlab", "push", b"{}");
+        assert_eq!(push, body_id("webhooks/gitlab", "push", b"{}"));
+        assert_eq!(push.len(), 36);
+        for (path, name, body) in [
+            ("webhooks/gitlab", "push", b"{ }".as_slice()),
+            ("webhooks/gitlab", "job", b"{}"),
+            ("webhooks/bitbucket", "push", b"{}"),
+        ] {
+            assert_ne!(push, body_id(path, name, body), "{path} {name}");
+        }
+    }
 
     #[test]
     fn hmac_matches_the_rfc_4231_test_vector_and_nothing_else() {

@@ -232,11 +232,7 @@ fn the_deploy_label_and_pipeline_defaults_name_the_deployment() {
     let out = tekton("pipelinerun-release-labelled-successful");
     let deployed = only(&out, SERVICE_DEPLOYED);
     // Service from the label app.kubernetes.io/name, environment from the pipeline's default.
-    assert_eq!(deployed["subject"]["id"], "payments");
-    assert_eq!(
-        deployed["subject"]["content"]["environment"]["id"],
-        "staging"
-    );
+    common::assert_deployed(deployed, "payments", "staging");
     // Revision from `git-revision`; no image: a generic purl of the service at that revision.
     assert_eq!(
         deployed["customData"]["dora"]["revision"],
@@ -268,11 +264,7 @@ fn tekton_settings_choose_service_environment_and_link() {
     .unwrap();
     let out = tekton_with(settings, &event);
     let deployed = only(&out, SERVICE_DEPLOYED);
-    assert_eq!(deployed["subject"]["id"], "shop");
-    assert_eq!(
-        deployed["subject"]["content"]["environment"]["id"],
-        "prod-eu"
-    );
+    common::assert_deployed(deployed, "shop", "prod-eu");
     assert_eq!(
         deployed["subject"]["content"]["artifactId"],
         "pkg:generic/shop@4f2d7c1a9b8e6d5c3a2f1e0d9c8b7a6f5e4d3c2b"
@@ -516,13 +508,14 @@ fn argocd_recovery_resolves_the_incident_of_the_degraded_rollout() {
 
 #[test]
 fn argocd_triggers_not_mapped_give_nothing() {
-    for case in [
-        "cdviz-007-on-sync-running-0",
-        "cdviz-000-on-sync-status-unknown-0",
-        "cdviz-022-on-deleted-0",
-    ] {
-        assert!(argocd(case).is_empty(), "{case}");
-    }
+    common::assert_give_nothing(
+        &[
+            "cdviz-007-on-sync-running-0",
+            "cdviz-000-on-sync-status-unknown-0",
+            "cdviz-022-on-deleted-0",
+        ],
+        argocd,
+    );
     // Foreign types too.
     let mut foreign = input("argocd", "cdviz-008-on-deployed-0");
     foreign["type"] = json!("com.example.on-deployed");
@@ -538,8 +531,7 @@ fn argocd_settings_choose_service_environment_and_triggers() {
     }))
     .unwrap();
     let deployed = argocd_with(settings, &event).remove(0);
-    assert_eq!(deployed["subject"]["id"], "cdviz");
-    assert_eq!(deployed["subject"]["content"]["environment"]["id"], "demo");
+    common::assert_deployed(&deployed, "cdviz", "demo");
     // Without on-deployed among the deployment triggers, the notification gives nothing.
     let settings: ArgocdSettings =
         serde_json::from_value(json!({"deployed_triggers": ["on-sync-succeeded"]})).unwrap();

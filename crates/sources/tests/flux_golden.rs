@@ -16,17 +16,12 @@ use common::single;
 use dora_sources::flux::{webhook, FluxSettings, FluxTransformer};
 use dora_sources::transform::{SERVICE_DEPLOYED, SERVICE_ROLLEDBACK};
 
-golden_webhook_tool!("flux", FluxSettings, FluxTransformer::new, webhook::adapt, golden_minimum: 10);
+golden_webhook_tool!("flux", FluxSettings, FluxTransformer::new, webhook::WEBHOOK, golden_minimum: 10);
 
 #[test]
 fn an_applied_kustomization_is_a_deployment_of_its_commit() {
     let deployed = one("kustomization-applied");
-    assert_eq!(deployed["context"]["type"], SERVICE_DEPLOYED);
-    assert_eq!(deployed["subject"]["id"], "webapp");
-    assert_eq!(
-        deployed["subject"]["content"]["environment"]["id"],
-        "production"
-    );
+    common::assert_deployed(&deployed, "webapp", "production");
     let dora = &deployed["customData"]["dora"];
     assert_eq!(dora["outcome"], "success");
     assert_eq!(dora["revision"], "731f7eaddfb6af01cb2173e18f0f75b0ba780ef1");
@@ -64,11 +59,7 @@ fn failed_health_checks_and_upgrades_are_failed_deployments() {
 #[test]
 fn a_helm_release_is_a_deployment_of_its_chart_version() {
     let deployed = one("helmrelease-upgrade-succeeded");
-    assert_eq!(deployed["subject"]["id"], "podinfo");
-    assert_eq!(
-        deployed["subject"]["content"]["environment"]["id"],
-        "staging"
-    );
+    common::assert_deployed(&deployed, "podinfo", "staging");
     assert_eq!(
         deployed["subject"]["content"]["artifactId"],
         "pkg:generic/podinfo@6.5.4"

@@ -183,11 +183,7 @@ fn alertmanager_labels_fall_back_in_the_configured_order() {
     // app (no service label) and namespace (no environment label).
     let payments = one("alertmanager", "project-mixed-group-1");
     assert_eq!(payments["context"]["type"], INCIDENT_RESOLVED);
-    assert_eq!(payments["subject"]["content"]["service"]["id"], "payments");
-    assert_eq!(
-        payments["subject"]["content"]["environment"]["id"],
-        "shop-staging"
-    );
+    common::assert_incident_in(&payments, "payments", "shop-staging");
     // annotations.description when there is no summary.
     assert_eq!(
         payments["subject"]["content"]["description"],
@@ -195,14 +191,7 @@ fn alertmanager_labels_fall_back_in_the_configured_order() {
     );
     // job; no environment label at all: the default environment.
     let msteams = one("alertmanager", "prometheus-msteams-firing-0");
-    assert_eq!(
-        msteams["subject"]["content"]["service"]["id"],
-        "docker_nodes"
-    );
-    assert_eq!(
-        msteams["subject"]["content"]["environment"]["id"],
-        "unknown"
-    );
+    common::assert_incident_in(&msteams, "docker_nodes", "unknown");
     assert_eq!(
         msteams["subject"]["content"]["description"],
         "Server High Memory usage"
@@ -222,11 +211,7 @@ fn alertmanager_labels_fall_back_in_the_configured_order() {
     });
     let event = parse(input("alertmanager", "alertmanager-bot-firing-0"));
     let document = transform_with(&custom, &event).remove(0);
-    assert_eq!(document["subject"]["content"]["service"]["id"], "Fire");
-    assert_eq!(
-        document["subject"]["content"]["environment"]["id"],
-        "production"
-    );
+    common::assert_incident_in(&document, "Fire", "production");
 }
 
 #[test]
@@ -309,8 +294,7 @@ fn pagerduty_unmapped_services_keep_their_name_and_ids_can_be_mapped() {
     });
     let event = parse(input("pagerduty", "zulip-triggered-v3-0"));
     let document = transform_with(&by_id, &event).remove(0);
-    assert_eq!(document["subject"]["content"]["service"]["id"], "pig");
-    assert_eq!(document["subject"]["content"]["environment"]["id"], "prod");
+    common::assert_incident_in(&document, "pig", "prod");
 }
 
 #[test]

@@ -12,40 +12,21 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{assert_golden, case_name, cases, input_event, single};
+use common::{case_name, input_event};
 use dora_sources::cdevents::PassThrough;
 use dora_sources::jenkins::{JenkinsSettings, JenkinsTransformer};
-use dora_sources::transform::{Transformer, SERVICE_DEPLOYED};
-use serde_json::Value;
+use dora_sources::transform::Transformer;
 
-const TOOL: &str = "jenkins";
-
-fn run_dir(dir: &Path) -> Vec<Value> {
-    let settings: JenkinsSettings = common::settings(dir);
-    common::checked(&JenkinsTransformer::new(settings), &input_event(dir))
-}
-
-fn run(case: &str) -> Vec<Value> {
-    run_dir(&common::fixtures(TOOL).join(case))
-}
-
-#[test]
-fn golden_cases() {
-    assert_golden(&cases(TOOL), 7, run_dir);
-}
+golden_tool!("jenkins", JenkinsSettings, JenkinsTransformer::new, golden_minimum: 7);
 
 #[test]
 fn a_deploy_job_build_is_a_deployment_of_the_service_its_parameters_name() {
-    let deployed = single(run("deploy-job-parameters"), "deploy-job-parameters");
-    assert_eq!(deployed["context"]["type"], SERVICE_DEPLOYED);
-    assert_eq!(deployed["subject"]["id"], "shop-web");
-    assert_eq!(deployed["subject"]["content"]["environment"]["id"], "prod");
+    let deployed = one("deploy-job-parameters");
+    common::assert_deployed(&deployed, "shop-web", "prod");
     let dora = &deployed["customData"]["dora"];
     assert_eq!(dora["outcome"], "success");
     assert_eq!(dora["revision"], "9fceb02d0ae598e95dc970b74767f19372d61af8");
-    let failed = single(run("deploy-job-failure"), "deploy-job-failure");
+    let failed = one("deploy-job-failure");
     assert_eq!(failed["customData"]["dora"]["outcome"], "failure");
     assert_eq!(failed["subject"]["id"], "shop-web", "parameters as a list");
     assert_ne!(failed["context"]["id"], deployed["context"]["id"]);
@@ -54,15 +35,8 @@ fn a_deploy_job_build_is_a_deployment_of_the_service_its_parameters_name() {
 #[test]
 fn the_plugins_own_finished_run_counts_once_its_job_is_a_deploy_job() {
     assert!(run("pipelinerun-finished").is_empty(), "not a deploy job");
-    let deployed = single(
-        run("pipelinerun-finished-deploy-job"),
-        "pipelinerun-finished-deploy-job",
-    );
-    assert_eq!(deployed["subject"]["id"], "PipelineCommit");
-    assert_eq!(
-        deployed["subject"]["content"]["environment"]["id"],
-        "production"
-    );
+    let deployed = one("pipelinerun-finished-deploy-job");
+    common::assert_deployed(&deployed, "PipelineCommit", "production");
     assert_eq!(
         deployed["context"]["timestamp"],
         "2023-04-06T20:56:06.898710400Z"
@@ -71,18 +45,19 @@ fn the_plugins_own_finished_run_counts_once_its_job_is_a_deploy_job() {
 
 #[test]
 fn aborted_builds_queued_runs_and_tasks_give_nothing() {
-    for case in [
-        "deploy-job-aborted",
-        "pipelinerun-queued",
-        "taskrun-finished",
-    ] {
-        assert!(run(case).is_empty(), "{case}");
-    }
+    common::assert_give_nothing(
+        &[
+            "deploy-job-aborted",
+            "pipelinerun-queued",
+            "taskrun-finished",
+        ],
+        run,
+    );
 }
 
 #[test]
 fn the_pass_through_leaves_the_v01_binding_alone() {
-    for dir in cases(TOOL) {
+    for dir in cases() {
         let event = input_event(&dir);
         assert!(
             PassThrough.transform(&event).unwrap().is_empty(),

@@ -20,7 +20,7 @@ use dora_sources::webhook::sha256_signature;
 use dora_sources::{SecretSetting, WebhookSettings};
 use http::{HeaderMap, HeaderValue};
 
-golden_webhook_tool!("jira", JiraSettings, JiraTransformer::new, webhook::adapt, golden_minimum: 7);
+golden_webhook_tool!("jira", JiraSettings, JiraTransformer::new, webhook::WEBHOOK, golden_minimum: 7);
 
 #[test]
 fn an_incident_is_detected_once_and_resolved_when_done() {
@@ -67,7 +67,8 @@ fn the_signature_is_checked_and_malformed_payloads_name_the_field() {
     let text = body("incident-created");
     let signature = sha256_signature(secret.as_bytes(), text.as_bytes());
     let outcome = |headers: &HeaderMap, text: &str| {
-        webhook::adapt(headers, text.as_bytes(), &settings)
+        webhook::WEBHOOK
+            .receive(headers, text.as_bytes(), &settings)
             .map(|events| events.len())
             .map_err(|problem| (problem.status, problem.field.clone()))
     };
@@ -95,7 +96,9 @@ fn the_signature_is_checked_and_malformed_payloads_name_the_field() {
             "/issue/id",
         ),
     ] {
-        let problem = webhook::adapt(&HeaderMap::new(), text.as_bytes(), &unsigned).unwrap_err();
+        let problem = webhook::WEBHOOK
+            .receive(&HeaderMap::new(), text.as_bytes(), &unsigned)
+            .unwrap_err();
         assert_eq!(
             (problem.status, problem.field.as_deref()),
             (400, Some(field)),

@@ -12,42 +12,15 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{assert_golden, case_name, cases, input_event, single};
+use common::{each_case_twice, id};
 use dora_sources::keptn::{KeptnSettings, KeptnTransformer};
 use dora_sources::transform::SERVICE_DEPLOYED;
-use serde_json::Value;
 
-const TOOL: &str = "keptn";
-
-fn run_dir(dir: &Path) -> Vec<Value> {
-    let settings: KeptnSettings = common::settings(dir);
-    common::checked(&KeptnTransformer::new(settings), &input_event(dir))
-}
-
-fn run(case: &str) -> Vec<Value> {
-    run_dir(&common::fixtures(TOOL).join(case))
-}
-
-fn one(case: &str) -> Value {
-    single(run(case), case)
-}
-
-fn id(document: &Value) -> &str {
-    common::id(document)
-}
-
-#[test]
-fn golden_cases() {
-    assert_golden(&cases(TOOL), 11, run_dir);
-}
+golden_tool!("keptn", KeptnSettings, KeptnTransformer::new, golden_minimum: 11);
 
 #[test]
 fn every_case_gives_the_same_output_twice() {
-    for dir in cases(TOOL) {
-        assert_eq!(run_dir(&dir), run_dir(&dir), "{}", case_name(&dir));
-    }
+    each_case_twice(&cases(), run_in, |_, _, _| ());
 }
 
 #[test]
@@ -59,10 +32,10 @@ fn a_completed_workload_version_is_a_successful_deployment_of_the_workload() {
         deployed["context"]["timestamp"],
         "2024-05-02T09:15:20.004311Z"
     );
-    assert_eq!(deployed["subject"]["id"], "podtato-head-podtato-head-entry");
-    assert_eq!(
-        deployed["subject"]["content"]["environment"]["id"],
-        "podtato-kubectl"
+    common::assert_deployed(
+        &deployed,
+        "podtato-head-podtato-head-entry",
+        "podtato-kubectl",
     );
     assert_eq!(
         deployed["subject"]["content"]["artifactId"],
@@ -103,14 +76,15 @@ fn every_verdict_of_one_workload_version_from_either_input_has_one_id() {
 
 #[test]
 fn outcomes_before_the_verdict_give_nothing() {
-    for case in [
-        "ce-workload-deployment-started",
-        "ce-workload-deployment-finished",
-        "ce-workload-completed-failed",
-        "ce-app-completed-finished",
-    ] {
-        assert!(run(case).is_empty(), "{case}");
-    }
+    common::assert_give_nothing(
+        &[
+            "ce-workload-deployment-started",
+            "ce-workload-deployment-finished",
+            "ce-workload-completed-failed",
+            "ce-app-completed-finished",
+        ],
+        run,
+    );
 }
 
 #[test]

@@ -181,12 +181,13 @@ fn deployment_deletion_is_one_removal_with_a_stable_id() {
 
 #[test]
 fn reference_mode_gives_only_removals() {
-    for case in [
-        "book-12-ref-mode-deployment-update",
-        "book-21-ref-mode-deployment-add",
-    ] {
-        assert!(run(case).is_empty(), "{case}");
-    }
+    common::assert_give_nothing(
+        &[
+            "book-12-ref-mode-deployment-update",
+            "book-21-ref-mode-deployment-add",
+        ],
+        run,
+    );
     let removed = one("removals/book-23-ref-mode-deployment-delete");
     assert_eq!(removed["context"]["type"], SERVICE_REMOVED);
     assert_eq!(removed["subject"]["id"], "nginx-deployment");
@@ -276,12 +277,13 @@ fn replica_set_rollouts_share_the_deployment_ids() {
         "nginx-deployment-66b6c48dd5"
     );
     // Not running (scaled down, listed at 0 replicas): nothing.
-    for case in [
-        "book-14-replicaset-old-scaled-to-0",
-        "book-15-replicaset-listed-with-0-replicas",
-    ] {
-        assert!(run(case).is_empty(), "{case}");
-    }
+    common::assert_give_nothing(
+        &[
+            "book-14-replicaset-old-scaled-to-0",
+            "book-15-replicaset-listed-with-0-replicas",
+        ],
+        run,
+    );
 }
 
 #[test]
@@ -317,14 +319,15 @@ fn every_namespace_is_an_environment() {
 
 #[test]
 fn pod_events_other_kinds_and_scale_downs_give_nothing() {
-    for case in [
-        "knative-docs-pod-event",
-        "knative-docs-kubevirt-vm-add",
-        "book-08-pod-event",
-        "book-11-event-scaled-down",
-    ] {
-        assert!(run(case).is_empty(), "{case}");
-    }
+    common::assert_give_nothing(
+        &[
+            "knative-docs-pod-event",
+            "knative-docs-kubevirt-vm-add",
+            "book-08-pod-event",
+            "book-11-event-scaled-down",
+        ],
+        run,
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@ use dora_sources::transform::{INCIDENT_DETECTED, INCIDENT_RESOLVED};
 use dora_sources::{TokenSetting, WebhookSettings};
 use http::{HeaderMap, HeaderValue};
 
-golden_webhook_tool!("opsgenie", OpsgenieSettings, OpsgenieTransformer::new, webhook::adapt, golden_minimum: 7);
+golden_webhook_tool!("opsgenie", OpsgenieSettings, OpsgenieTransformer::new, webhook::WEBHOOK, golden_minimum: 7);
 
 #[test]
 fn a_created_alert_is_detected_and_its_closing_resolves_it() {
@@ -92,13 +92,14 @@ fn settings_choose_the_keys_and_the_default_environment() {
 #[test]
 fn redeliveries_have_the_same_id_and_repeated_actions_do_not() {
     let adapt = |text: &str| {
-        webhook::adapt(
-            &HeaderMap::new(),
-            text.as_bytes(),
-            &WebhookSettings::default(),
-        )
-        .unwrap()
-        .remove(0)
+        webhook::WEBHOOK
+            .receive(
+                &HeaderMap::new(),
+                text.as_bytes(),
+                &WebhookSettings::default(),
+            )
+            .unwrap()
+            .remove(0)
     };
     let close = body("close");
     let later = close.replace("1420452374669001603", "1420452399000000000");
@@ -120,7 +121,8 @@ fn the_token_is_checked_and_malformed_payloads_name_the_field() {
     let created = body("create");
     let mut headers = HeaderMap::new();
     let status = |headers: &HeaderMap, text: &str| {
-        webhook::adapt(headers, text.as_bytes(), &settings)
+        webhook::WEBHOOK
+            .receive(headers, text.as_bytes(), &settings)
             .map(|events| events.len())
             .map_err(|problem| (problem.status, problem.field.clone()))
     };

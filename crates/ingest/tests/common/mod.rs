@@ -14,10 +14,40 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use dora_ingest::{IngestState, Limits};
 use dora_model::cloudevent::CloudEvent;
+use dora_sources::webhook::Webhook;
 use dora_sources::WebhookSettings;
 use dora_store::writer::RawWriter;
 use dora_store::{Position, Store};
 use serde_json::Value;
+
+/// A body that is not a JSON object (a form, nothing, an array, a string), sent to `webhook`
+/// with `headers` under `settings`, is `400` naming `body`.
+pub fn assert_bodies_not_json_objects_are_400(
+    webhook: &Webhook,
+    headers: &HeaderMap,
+    settings: &WebhookSettings,
+) {
+    for bad in [b"payload=%7B%7D".as_slice(), b"", b"[1, 2]", b"\"text\""] {
+        let problem = webhook.receive(headers, bad, settings).unwrap_err();
+        assert_eq!(problem.status, 400, "{}", String::from_utf8_lossy(bad));
+        assert_eq!(problem.field.as_deref(), Some("body"));
+    }
+}
+
+/// `webhook` makes exactly `expected` of the fixture `case`'s `body` sent with `request` (no
+/// secret or token set).
+pub fn assert_fixture_made(
+    webhook: &Webhook,
+    case: &str,
+    request: &HeaderMap,
+    body: &[u8],
+    expected: CloudEvent,
+) {
+    let made = webhook
+        .receive(request, body, &WebhookSettings::default())
+        .unwrap_or_else(|e| panic!("{case}: {}", e.detail));
+    assert_eq!(made, vec![expected], "{case}");
+}
 
 /// `tests/fixtures/<tool>` at the repository root.
 pub fn fixtures(tool: &str) -> PathBuf {

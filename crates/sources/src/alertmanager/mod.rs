@@ -20,6 +20,6 @@ crate::registry::declare_source! {
         docs_page: "alertmanager.md",
         transformer: |settings| AlertmanagerTransformer::new(settings.alertmanager.clone()),
         default_routes: DEFAULT_ROUTES,
-        webhook: webhook::adapt,
+        webhook: webhook::WEBHOOK,
     }
 }

@@ -38,8 +38,7 @@ use dora_model::time::parse_rfc3339;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::webhook::{check_bearer, invalid_payload, json_object_body};
-use crate::WebhookSettings;
+use crate::webhook::{invalid_payload, json_object_body, Authentication, Webhook};
 
 /// The title of its `400`s.
 const TITLE: &str = "Invalid Alertmanager payload";
@@ -49,20 +48,17 @@ pub const DEFAULT_SOURCE: &str = "alertmanager";
 /// The members of the notification copied into each alert's data.
 const GROUP_FIELDS: [&str; 4] = ["receiver", "groupKey", "commonLabels", "externalURL"];
 
-/// Checks the request and wraps its payload into CloudEvents.
-pub fn adapt(
-    headers: &HeaderMap,
-    body: &[u8],
-    settings: &WebhookSettings,
-) -> Result<Vec<CloudEvent>, Problem> {
-    if let Some(token) = settings.alertmanager.token.as_deref() {
-        check_bearer(
-            headers,
-            token,
-            "alertmanager",
-            "http_config.authorization in the Alertmanager receiver",
-        )?;
-    }
+/// `POST /webhooks/alertmanager`: a bearer token when `[webhooks.alertmanager] token` is set.
+pub const WEBHOOK: Webhook = Webhook::new(
+    "alertmanager",
+    Authentication::Bearer {
+        hint: "http_config.authorization in the Alertmanager receiver",
+    },
+    adapt,
+);
+
+/// Wraps the payload of an authenticated request into CloudEvents.
+fn adapt(_headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
     let group = json_object_body(body, "an Alertmanager notification", TITLE)?;
     let alerts = match group.get("alerts") {
         Some(Value::Array(alerts)) => alerts,

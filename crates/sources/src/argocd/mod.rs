@@ -22,6 +22,6 @@ crate::registry::declare_source! {
         docs_page: "argocd.md",
         transformer: |settings| ArgocdTransformer::new(settings.argocd.clone()),
         default_routes: DEFAULT_ROUTES,
-        webhook: webhook::adapt,
+        webhook: webhook::WEBHOOK,
     }
 }

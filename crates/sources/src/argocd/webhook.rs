@@ -34,23 +34,19 @@ use dora_model::time::format_rfc3339;
 use http::HeaderMap;
 use serde_json::Value;
 
-use crate::webhook::check_bearer;
-use crate::WebhookSettings;
+use crate::webhook::{invalid_payload, Authentication, Webhook};
 
-/// Checks the request and wraps its payload into CloudEvents.
-pub fn adapt(
-    headers: &HeaderMap,
-    body: &[u8],
-    settings: &WebhookSettings,
-) -> Result<Vec<CloudEvent>, Problem> {
-    if let Some(token) = settings.argocd.token.as_deref() {
-        check_bearer(
-            headers,
-            token,
-            "argocd",
-            "headers of the Argo CD webhook service",
-        )?;
-    }
+/// `POST /webhooks/argocd`: a bearer token when `[webhooks.argocd] token` is set.
+pub const WEBHOOK: Webhook = Webhook::new(
+    "argocd",
+    Authentication::Bearer {
+        hint: "headers of the Argo CD webhook service",
+    },
+    adapt,
+);
+
+/// Wraps the payload of an authenticated request into CloudEvents.
+fn adapt(_headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
     let payload: Value = serde_json::from_slice(body)
         .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
     let notification = parse(&payload).map_err(|e| {
@@ -74,12 +70,5 @@ pub fn adapt(
 
 /// `400` about one field of the payload.
 fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
-    let field = field.into();
-    let detail = format!("{field}: {}", detail.into());
-    Problem::bad_request(
-        "invalid-webhook-payload",
-        "Invalid Argo CD notification",
-        field,
-        detail,
-    )
+    invalid_payload("Invalid Argo CD notification", field, detail)
 }

@@ -24,6 +24,6 @@ crate::registry::declare_source! {
         docs_page: "bitbucket.md",
         transformer: |_settings| BitbucketTransformer,
         default_routes: DEFAULT_ROUTES,
-        webhook: webhook::adapt,
+        webhook: webhook::WEBHOOK,
     }
 }

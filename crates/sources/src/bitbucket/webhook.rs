@@ -28,16 +28,15 @@
 
 use dora_http::Problem;
 use dora_model::cloudevent::CloudEvent;
-use dora_model::ids::derived_id;
 use http::HeaderMap;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::payload::{PullRequestEvent, PushEvent};
 use super::transform::event_type;
 use crate::common::{is_http_url, read_fields, FieldFault};
-use crate::webhook::{check_sha256_signature, header};
-use crate::WebhookSettings;
+use crate::webhook::{
+    delivery_id, invalid_request, read_header, request_object, Authentication, Webhook,
+};
 
 /// The event key, e.g. `repo:push`.
 pub const EVENT_HEADER: &str = "X-Event-Key";
@@ -45,41 +44,29 @@ pub const EVENT_HEADER: &str = "X-Event-Key";
 pub const REQUEST_UUID_HEADER: &str = "X-Request-UUID";
 /// `sha256=<hex HMAC-SHA256 of the body>`.
 pub const SIGNATURE_HEADER: &str = "X-Hub-Signature";
+/// The title of its `400`s.
+const TITLE: &str = "Invalid Bitbucket webhook request";
+/// The first part of a [`body_id`].
+const BODY_ID_PATH: &str = "webhooks/bitbucket";
 
-/// Checks the request and wraps its payload into one CloudEvent.
-pub fn adapt(
-    headers: &HeaderMap,
-    body: &[u8],
-    settings: &WebhookSettings,
-) -> Result<Vec<CloudEvent>, Problem> {
-    if let Some(secret) = settings.bitbucket.secret.as_deref() {
-        check_sha256_signature(headers, SIGNATURE_HEADER, body, secret)?;
-    }
-    let Some(key) = header(headers, EVENT_HEADER)
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-    else {
-        return Err(invalid(EVENT_HEADER, format!("{EVENT_HEADER} is missing")));
-    };
-    if !is_event_key(key) {
-        return Err(invalid(
-            EVENT_HEADER,
-            format!("{EVENT_HEADER} {key:?} is not a Bitbucket event key (e.g. \"repo:push\")"),
-        ));
-    }
-    let payload: Value = serde_json::from_slice(body)
-        .map_err(|e| invalid("body", format!("the body is not JSON ({e})")))?;
-    if !payload.is_object() {
-        return Err(invalid("body", "the body is not a JSON object"));
-    }
+/// `POST /webhooks/bitbucket`: signed when `[webhooks.bitbucket] secret` is set.
+pub const WEBHOOK: Webhook = Webhook::new(
+    "bitbucket",
+    Authentication::Sha256Signature {
+        header: SIGNATURE_HEADER,
+    },
+    adapt,
+);
+
+/// Wraps the payload of an authenticated request into one CloudEvent.
+fn adapt(headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
+    let what = "a Bitbucket event key (e.g. \"repo:push\")";
+    let key = read_header(headers, EVENT_HEADER, TITLE, what, |key| {
+        is_event_key(key).then_some(key)
+    })?;
+    let payload = request_object(body, TITLE, "")?;
     check_members(key, &payload)?;
-    let id = match header(headers, REQUEST_UUID_HEADER)
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-    {
-        Some(uuid) => uuid.to_owned(),
-        None => body_id(key, body),
-    };
+    let id = delivery_id(headers, REQUEST_UUID_HEADER, BODY_ID_PATH, key, body);
     let source = source_of(&payload);
     Ok(vec![CloudEvent::json(id, source, event_type(key), payload)])
 }
@@ -114,11 +101,10 @@ fn member(fault: &FieldFault) -> Problem {
     )
 }
 
-/// The id of a delivery without `X-Request-UUID`: a UUIDv5 of `webhooks/bitbucket`, the event
-/// key and the hex SHA-256 of the raw body; the same bytes sent again are stored once.
+/// The id of a delivery without `X-Request-UUID`: [`crate::webhook::body_id`] of
+/// `webhooks/bitbucket`, the event key and the body.
 pub fn body_id(event_key: &str, body: &[u8]) -> String {
-    let digest = hex::encode(Sha256::digest(body));
-    derived_id(&["webhooks/bitbucket", event_key, &digest])
+    crate::webhook::body_id(BODY_ID_PATH, event_key, body)
 }
 
 /// The CloudEvent source: the repository's web URL, else `https://bitbucket.org/<full_name>`,
@@ -142,18 +128,14 @@ pub fn source_of(payload: &Value) -> String {
 
 /// `400` about a header, the body or one member of the payload.
 fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
-    Problem::bad_request(
-        "invalid-webhook",
-        "Invalid Bitbucket webhook request",
-        field.into(),
-        detail.into(),
-    )
+    invalid_request(TITLE, field, detail)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::WebhookSettings;
 
     /// The body and signature of bitbucket-branch-source-plugin's own test (MIT; see
     /// tests/fixtures/bitbucket/README.md).
@@ -180,7 +162,9 @@ mod tests {
     #[test]
     fn the_plugin_test_vector_checks_out() {
         let signed = headers(&[(EVENT_HEADER, "repo:push"), (SIGNATURE_HEADER, SIGNATURE)]);
-        let events = adapt(&signed, BODY.as_bytes(), &with_secret()).unwrap();
+        let events = WEBHOOK
+            .receive(&signed, BODY.as_bytes(), &with_secret())
+            .unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type, "org.bitbucket.cloud.repo.push");
         assert_eq!(events[0].id, body_id("repo:push", BODY.as_bytes()));
@@ -199,7 +183,9 @@ mod tests {
             if let Some(signature) = signature {
                 sent.insert(SIGNATURE_HEADER, signature.parse().unwrap());
             }
-            let refused = adapt(&sent, body.as_bytes(), &with_secret()).unwrap_err();
+            let refused = WEBHOOK
+                .receive(&sent, body.as_bytes(), &with_secret())
+                .unwrap_err();
             assert_eq!(refused.status, 401);
             assert_eq!(refused.field.as_deref(), Some(SIGNATURE_HEADER));
         }
@@ -229,13 +215,15 @@ mod tests {
                 Some(key) => headers(&[(EVENT_HEADER, key)]),
                 None => HeaderMap::new(),
             };
-            let refused = adapt(&sent, body.as_bytes(), &settings).unwrap_err();
+            let refused = WEBHOOK
+                .receive(&sent, body.as_bytes(), &settings)
+                .unwrap_err();
             assert_eq!(refused.status, 400, "{key:?} {body}");
             assert_eq!(refused.field.as_deref(), Some(field), "{key:?} {body}");
         }
         let other = headers(&[(EVENT_HEADER, "issue:created")]);
         assert!(
-            adapt(&other, b"{}", &settings).is_ok(),
+            WEBHOOK.receive(&other, b"{}", &settings).is_ok(),
             "not read: not checked"
         );
     }
@@ -246,7 +234,9 @@ mod tests {
             (EVENT_HEADER, "repo:push"),
             (REQUEST_UUID_HEADER, "4d0f2a3c-1b2e-4c5d-8e9f-0a1b2c3d4e5f"),
         ]);
-        let events = adapt(&sent, BODY.as_bytes(), &WebhookSettings::default()).unwrap();
+        let events = WEBHOOK
+            .receive(&sent, BODY.as_bytes(), &WebhookSettings::default())
+            .unwrap();
         assert_eq!(events[0].id, "4d0f2a3c-1b2e-4c5d-8e9f-0a1b2c3d4e5f");
         assert!(events[0].source.starts_with("https://bitbucket.org/"));
         assert_eq!(

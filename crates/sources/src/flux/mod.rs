@@ -27,6 +27,6 @@ crate::registry::declare_source! {
         docs_page: "flux.md",
         transformer: |settings| FluxTransformer::new(settings.flux.clone()),
         default_routes: DEFAULT_ROUTES,
-        webhook: webhook::adapt,
+        webhook: webhook::WEBHOOK,
     }
 }

@@ -23,8 +23,7 @@ use dora_http::Problem;
 use dora_model::cloudevent::CloudEvent;
 use dora_model::ids::derived_id;
 use dora_model::time::format_rfc3339;
-use hmac::digest::KeyInit;
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
 use http::HeaderMap;
 use serde_json::Value;
 use sha2::{Sha224, Sha256, Sha384, Sha512};
@@ -32,21 +31,16 @@ use sha2::{Sha224, Sha256, Sha384, Sha512};
 use super::payload::FluxEvent;
 use super::transform::{revision_of, TYPE_PREFIX};
 use crate::common::read_fields;
-use crate::webhook::{header, unauthorized};
-use crate::WebhookSettings;
+use crate::webhook::{check_signature_header, hmac_matches, Authentication, Webhook};
 
 /// The header of a `generic-hmac` Provider's signature.
 pub const SIGNATURE_HEADER: &str = "X-Signature";
 
-/// Checks the request and wraps its event into a CloudEvent.
-pub fn adapt(
-    headers: &HeaderMap,
-    body: &[u8],
-    settings: &WebhookSettings,
-) -> Result<Vec<CloudEvent>, Problem> {
-    if let Some(secret) = settings.flux.secret.as_deref() {
-        check_signature(headers, body, secret.as_bytes())?;
-    }
+/// `POST /webhooks/flux`: [`check_signature`] when `[webhooks.flux] secret` is set.
+pub const WEBHOOK: Webhook = Webhook::new("flux", Authentication::Custom(check_signature), adapt);
+
+/// Wraps the event of an authenticated request into a CloudEvent.
+fn adapt(_headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
     let payload: Value = serde_json::from_slice(body)
         .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
     if !payload.is_object() {
@@ -90,44 +84,27 @@ fn non_empty<'a>(text: &'a str, otherwise: &'a str) -> &'a str {
 }
 
 /// `X-Signature` must be `<hash>=<hex HMAC of body under secret>`.
-fn check_signature(headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Result<(), Problem> {
-    let Some(value) = header(headers, SIGNATURE_HEADER) else {
-        return Err(unauthorized(
-            format!("{SIGNATURE_HEADER} is missing; a webhook secret is configured"),
-            SIGNATURE_HEADER,
-        ));
-    };
-    let (hash, hex) = value.trim().split_once('=').unwrap_or(("", ""));
-    let matches = match hash {
-        "sha224" => hmac_matches::<Hmac<Sha224>>(secret, body, hex),
-        "sha256" => hmac_matches::<Hmac<Sha256>>(secret, body, hex),
-        "sha384" => hmac_matches::<Hmac<Sha384>>(secret, body, hex),
-        "sha512" => hmac_matches::<Hmac<Sha512>>(secret, body, hex),
-        _ => false,
-    };
-    if matches {
-        Ok(())
-    } else {
-        Err(unauthorized(
-            format!(
-                "{SIGNATURE_HEADER} is not <sha224|sha256|sha384|sha512>=<HMAC of the body under \
-                 the configured secret>"
-            ),
-            SIGNATURE_HEADER,
-        ))
-    }
-}
-
-/// Whether `hex` is the HMAC `M` of `body` under `secret`, compared in constant time.
-fn hmac_matches<M: Mac + KeyInit>(secret: &[u8], body: &[u8], hex: &str) -> bool {
-    let Ok(expected) = hex::decode(hex.trim()) else {
-        return false;
-    };
-    let Ok(mut mac) = <M as KeyInit>::new_from_slice(secret) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
+fn check_signature(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(), Problem> {
+    let secret = secret.as_bytes();
+    check_signature_header(
+        headers,
+        SIGNATURE_HEADER,
+        format!("{SIGNATURE_HEADER} is missing; a webhook secret is configured"),
+        format!(
+            "{SIGNATURE_HEADER} is not <sha224|sha256|sha384|sha512>=<HMAC of the body under the \
+             configured secret>"
+        ),
+        |value| {
+            let (hash, hex) = value.trim().split_once('=').unwrap_or(("", ""));
+            match hash {
+                "sha224" => hmac_matches::<Hmac<Sha224>>(secret, body, hex),
+                "sha256" => hmac_matches::<Hmac<Sha256>>(secret, body, hex),
+                "sha384" => hmac_matches::<Hmac<Sha384>>(secret, body, hex),
+                "sha512" => hmac_matches::<Hmac<Sha512>>(secret, body, hex),
+                _ => false,
+            }
+        },
+    )
 }
 
 /// `400` about one member of the event.
@@ -144,6 +121,9 @@ fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Problem {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::WebhookSettings;
+    use hmac::digest::KeyInit;
+    use hmac::Mac;
 
     /// The body and signature of notification-controller's own test
     /// (`internal/notifier/forwarder_test.go`, Apache-2.0; see tests/fixtures/flux/README.md).
@@ -167,7 +147,7 @@ mod tests {
 
     #[test]
     fn flux_own_test_vector_checks_out() {
-        let events = adapt(&signed(SIGNATURE), BODY.as_bytes(), &with_secret());
+        let events = WEBHOOK.receive(&signed(SIGNATURE), BODY.as_bytes(), &with_secret());
         let events = events.unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type, "io.fluxcd.gitrepository.info");
@@ -189,7 +169,9 @@ mod tests {
                 BODY,
             ),
         ] {
-            let refused = adapt(&headers, body.as_bytes(), &with_secret()).unwrap_err();
+            let refused = WEBHOOK
+                .receive(&headers, body.as_bytes(), &with_secret())
+                .unwrap_err();
             assert_eq!(refused.status, 401);
         }
     }
@@ -207,7 +189,9 @@ mod tests {
             format!("sha512={}", hex_of::<Hmac<Sha512>>(BODY)),
         ] {
             assert!(
-                adapt(&signed(&signature), BODY.as_bytes(), &with_secret()).is_ok(),
+                WEBHOOK
+                    .receive(&signed(&signature), BODY.as_bytes(), &with_secret())
+                    .is_ok(),
                 "{signature}"
             );
         }
@@ -232,7 +216,9 @@ mod tests {
                 "/timestamp",
             ),
         ] {
-            let refused = adapt(&HeaderMap::new(), body.as_bytes(), &settings).unwrap_err();
+            let refused = WEBHOOK
+                .receive(&HeaderMap::new(), body.as_bytes(), &settings)
+                .unwrap_err();
             assert_eq!(refused.status, 400, "{body}");
             assert_eq!(refused.field.as_deref(), Some(field), "{body}");
         }
@@ -241,11 +227,17 @@ mod tests {
     #[test]
     fn the_same_event_sent_again_has_the_same_id() {
         let settings = WebhookSettings::default();
-        let once = adapt(&HeaderMap::new(), BODY.as_bytes(), &settings).unwrap_or_default();
-        let again = adapt(&HeaderMap::new(), BODY.as_bytes(), &settings).unwrap_or_default();
+        let once = WEBHOOK
+            .receive(&HeaderMap::new(), BODY.as_bytes(), &settings)
+            .unwrap_or_default();
+        let again = WEBHOOK
+            .receive(&HeaderMap::new(), BODY.as_bytes(), &settings)
+            .unwrap_or_default();
         assert_eq!(once[0].id, again[0].id);
         let later = BODY.replace("06:40:29Z", "06:45:29Z");
-        let later = adapt(&HeaderMap::new(), later.as_bytes(), &settings).unwrap_or_default();
+        let later = WEBHOOK
+            .receive(&HeaderMap::new(), later.as_bytes(), &settings)
+            .unwrap_or_default();
         assert_ne!(once[0].id, later[0].id);
     }
 }

@@ -24,6 +24,6 @@ crate::registry::declare_source! {
             ..settings.github.clone()
         }),
         default_routes: DEFAULT_ROUTES,
-        webhook: webhook::adapt,
+        webhook: webhook::WEBHOOK,
     }
 }

@@ -35,8 +35,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use super::TYPE_PREFIX;
-use crate::webhook::{check_sha256_signature, header};
-use crate::WebhookSettings;
+use crate::webhook::{read_header, request_object, required_header, Authentication, Webhook};
 
 /// The event name.
 pub const EVENT_HEADER: &str = "X-GitHub-Event";
@@ -44,38 +43,34 @@ pub const EVENT_HEADER: &str = "X-GitHub-Event";
 pub const DELIVERY_HEADER: &str = "X-GitHub-Delivery";
 /// `sha256=<hex HMAC-SHA256 of the body>`.
 pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
+/// The title of its `400`s.
+const TITLE: &str = "Invalid GitHub webhook request";
 
-/// Checks the request and wraps its payload into one CloudEvent.
-pub fn adapt(
-    headers: &HeaderMap,
-    body: &[u8],
-    settings: &WebhookSettings,
-) -> Result<Vec<CloudEvent>, Problem> {
-    if let Some(secret) = settings.github.secret.as_deref() {
-        check_sha256_signature(headers, SIGNATURE_HEADER, body, secret)?;
-    }
-    let event_name = required_header(headers, EVENT_HEADER)?;
-    if !event_name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-    {
-        return Err(bad_request(
-            EVENT_HEADER,
-            format!("{EVENT_HEADER} {event_name:?} is not a GitHub event name"),
-        ));
-    }
-    let delivery = required_header(headers, DELIVERY_HEADER)?;
-    let payload: Value = serde_json::from_slice(body).map_err(|e| {
-        bad_request(
-            "body",
-            format!(
-                "the body is not JSON ({e}); set the webhook's content type to application/json"
-            ),
-        )
-    })?;
-    if !payload.is_object() {
-        return Err(bad_request("body", "the body is not a JSON object"));
-    }
+/// `POST /webhooks/github`: signed when `[webhooks.github] secret` is set.
+pub const WEBHOOK: Webhook = Webhook::new(
+    "github",
+    Authentication::Sha256Signature {
+        header: SIGNATURE_HEADER,
+    },
+    adapt,
+);
+
+/// Wraps the payload of an authenticated request into one CloudEvent.
+fn adapt(headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
+    let event_name = read_header(
+        headers,
+        EVENT_HEADER,
+        TITLE,
+        "a GitHub event name",
+        |name| {
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+                .then_some(name)
+        },
+    )?;
+    let delivery = required_header(headers, DELIVERY_HEADER, TITLE)?;
+    let hint = "; set the webhook's content type to application/json";
+    let payload = request_object(body, TITLE, hint)?;
     let (source, subject) = (source_of(&payload), subject_of(event_name, &payload));
     let event_type = format!("{TYPE_PREFIX}{event_name}");
     Ok(vec![CloudEvent::json(
@@ -85,23 +80,6 @@ pub fn adapt(
         payload,
     )
     .about(subject)])
-}
-
-/// A header that must be present and not blank.
-fn required_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, Problem> {
-    header(headers, name)
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-        .ok_or_else(|| bad_request(name, format!("{name} is missing")))
-}
-
-fn bad_request(field: &str, detail: impl Into<String>) -> Problem {
-    Problem::bad_request(
-        "invalid-webhook",
-        "Invalid GitHub webhook request",
-        field,
-        detail,
-    )
 }
 
 /// The CloudEvent source: the repository URL, else the organization's or the sender's.

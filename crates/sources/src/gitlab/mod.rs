@@ -26,6 +26,6 @@ crate::registry::declare_source! {
             ..settings.gitlab.clone()
         }),
         default_routes: DEFAULT_ROUTES,
-        webhook: webhook::adapt,
+        webhook: webhook::WEBHOOK,
     }
 }

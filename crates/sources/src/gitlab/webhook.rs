@@ -28,14 +28,14 @@
 
 use dora_http::Problem;
 use dora_model::cloudevent::CloudEvent;
-use dora_model::ids::derived_id;
 use http::HeaderMap;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::TYPE_PREFIX;
-use crate::webhook::{header, unauthorized};
-use crate::WebhookSettings;
+use crate::webhook::{
+    check_signature_header, delivery_id, header, read_header, request_object, tokens_match,
+    Authentication, Webhook,
+};
 
 /// The event name, e.g. `Push Hook`.
 pub const EVENT_HEADER: &str = "X-Gitlab-Event";
@@ -43,49 +43,26 @@ pub const EVENT_HEADER: &str = "X-Gitlab-Event";
 pub const EVENT_UUID_HEADER: &str = "X-Gitlab-Event-UUID";
 /// The webhook's secret token, verbatim.
 pub const TOKEN_HEADER: &str = "X-Gitlab-Token";
+/// The title of its `400`s.
+const TITLE: &str = "Invalid GitLab webhook request";
+/// The first part of a [`body_id`].
+const BODY_ID_PATH: &str = "webhooks/gitlab";
 /// The GitLab instance's URL (e.g. `https://gitlab.com`).
 pub const INSTANCE_HEADER: &str = "X-Gitlab-Instance";
 /// GitLabSource's extension attribute carrying `X-Gitlab-Event`.
 pub const EVENT_EXTENSION: &str = "comgitlabevent";
 
-/// Checks the request and wraps its payload into one CloudEvent.
-pub fn adapt(
-    headers: &HeaderMap,
-    body: &[u8],
-    settings: &WebhookSettings,
-) -> Result<Vec<CloudEvent>, Problem> {
-    if let Some(token) = settings.gitlab.token.as_deref() {
-        check_token(headers, token)?;
-    }
-    let Some(event_header) = header(headers, EVENT_HEADER)
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-    else {
-        return Err(bad_request(
-            EVENT_HEADER,
-            format!("{EVENT_HEADER} is missing"),
-        ));
-    };
-    let name = event_name(event_header).ok_or_else(|| {
-        bad_request(
-            EVENT_HEADER,
-            format!(
-                "{EVENT_HEADER} {event_header:?} is not a GitLab event name (e.g. \"Push Hook\")"
-            ),
-        )
+/// `POST /webhooks/gitlab`: [`check_token`] when `[webhooks.gitlab] token` is set.
+pub const WEBHOOK: Webhook = Webhook::new("gitlab", Authentication::Custom(check_token), adapt);
+
+/// Wraps the payload of an authenticated request into one CloudEvent.
+fn adapt(headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
+    let what = "a GitLab event name (e.g. \"Push Hook\")";
+    let (event_header, name) = read_header(headers, EVENT_HEADER, TITLE, what, |value| {
+        event_name(value).map(|name| (value, name))
     })?;
-    let payload: Value = serde_json::from_slice(body)
-        .map_err(|e| bad_request("body", format!("the body is not JSON ({e})")))?;
-    if !payload.is_object() {
-        return Err(bad_request("body", "the body is not a JSON object"));
-    }
-    let id = match header(headers, EVENT_UUID_HEADER)
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-    {
-        Some(uuid) => uuid.to_owned(),
-        None => body_id(&name, body),
-    };
+    let payload = request_object(body, TITLE, "")?;
+    let id = delivery_id(headers, EVENT_UUID_HEADER, BODY_ID_PATH, &name, body);
     let instance = header(headers, INSTANCE_HEADER);
     Ok(vec![delivery(id, event_header, &name, payload, instance)])
 }
@@ -113,34 +90,16 @@ pub fn delivery(
     }
 }
 
-/// `X-Gitlab-Token` must equal `token`; compared in constant time (as SHA-256 digests, so
-/// that neither the content nor the length of the token leaks through timing).
-fn check_token(headers: &HeaderMap, token: &str) -> Result<(), Problem> {
-    let Some(sent) = header(headers, TOKEN_HEADER) else {
-        return Err(unauthorized(
-            format!("{TOKEN_HEADER} is missing; a webhook token is configured"),
-            TOKEN_HEADER,
-        ));
-    };
-    if tokens_match(sent.as_bytes(), token.as_bytes()) {
-        Ok(())
-    } else {
-        Err(unauthorized(
-            format!("{TOKEN_HEADER} is not the configured webhook token"),
-            TOKEN_HEADER,
-        ))
-    }
-}
-
-/// Constant-time equality of two secrets: their SHA-256 digests are compared byte by byte
-/// without stopping at the first difference.
-fn tokens_match(sent: &[u8], expected: &[u8]) -> bool {
-    let sent = Sha256::digest(sent);
-    let expected = Sha256::digest(expected);
-    sent.iter()
-        .zip(expected.iter())
-        .fold(0u8, |difference, (a, b)| difference | (a ^ b))
-        == 0
+/// `X-Gitlab-Token` must equal `token`; compared in constant time ([`tokens_match`], so that
+/// neither the content nor the length of the token leaks through timing).
+fn check_token(headers: &HeaderMap, _body: &[u8], token: &str) -> Result<(), Problem> {
+    check_signature_header(
+        headers,
+        TOKEN_HEADER,
+        format!("{TOKEN_HEADER} is missing; a webhook token is configured"),
+        format!("{TOKEN_HEADER} is not the configured webhook token"),
+        |sent| tokens_match(sent.as_bytes(), token.as_bytes()),
+    )
 }
 
 /// GitLabSource's event name of an `X-Gitlab-Event` value: without the ` Hook` suffix, in
@@ -155,12 +114,10 @@ pub fn event_name(header_value: &str) -> Option<String> {
     valid.then(|| words.to_ascii_lowercase().replace(' ', "_"))
 }
 
-/// The id of a delivery without `X-Gitlab-Event-UUID`: a UUIDv5 of `webhooks/gitlab`, the event
-/// name and the hex SHA-256 of the raw body. The same bytes sent again get the same id (and are
-/// stored once); any other delivery differs in its body.
+/// The id of a delivery without `X-Gitlab-Event-UUID`: [`crate::webhook::body_id`] of
+/// `webhooks/gitlab`, the event name and the body.
 pub fn body_id(event_name: &str, body: &[u8]) -> String {
-    let digest = hex::encode(Sha256::digest(body));
-    derived_id(&["webhooks/gitlab", event_name, &digest])
+    crate::webhook::body_id(BODY_ID_PATH, event_name, body)
 }
 
 /// The CloudEvent source: the project URL, else the job hook's `repository.homepage`, else the
@@ -182,15 +139,6 @@ pub fn source_of(payload: &Value, instance: Option<&str>) -> String {
         .or_else(|| at(&["repository", "homepage"]))
         .or_else(|| instance.map(str::trim).and_then(url))
         .unwrap_or_else(|| "https://gitlab.com".to_owned())
-}
-
-fn bad_request(field: &str, detail: impl Into<String>) -> Problem {
-    Problem::bad_request(
-        "invalid-webhook",
-        "Invalid GitLab webhook request",
-        field,
-        detail,
-    )
 }
 
 #[cfg(test)]
@@ -224,15 +172,6 @@ mod tests {
         ] {
             assert_eq!(event_name(header).as_deref(), name, "{header:?}");
         }
-    }
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(tokens_match(b"s3cret", b"s3cret"));
-        assert!(!tokens_match(b"s3cret", b"s3cre"));
-        assert!(!tokens_match(b"s3cret ", b"s3cret"));
-        assert!(!tokens_match(b"", b"s3cret"));
-        assert!(tokens_match(b"", b""));
     }
 
     #[test]

@@ -20,6 +20,6 @@ crate::registry::declare_source! {
         docs_page: "jira.md",
         transformer: |settings| JiraTransformer::new(settings.jira.clone()),
         default_routes: DEFAULT_ROUTES,
-        webhook: webhook::adapt,
+        webhook: webhook::WEBHOOK,
     }
 }

@@ -32,10 +32,9 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use crate::webhook::{
-    check_sha256_signature, invalid_payload, json_object_body, payload_event_at, required_object,
-    required_text, url_origin,
+    invalid_payload, json_object_body, payload_event_at, required_object, required_text,
+    url_origin, Authentication, Webhook,
 };
-use crate::WebhookSettings;
 
 /// The header carrying the signature.
 const SIGNATURE: &str = "X-Hub-Signature";
@@ -44,15 +43,15 @@ pub const DEFAULT_SOURCE: &str = "jira";
 /// The title of its `400`s.
 const TITLE: &str = "Invalid Jira payload";
 
-/// Checks the request and wraps its payload into a CloudEvent.
-pub fn adapt(
-    headers: &HeaderMap,
-    body: &[u8],
-    settings: &WebhookSettings,
-) -> Result<Vec<CloudEvent>, Problem> {
-    if let Some(secret) = settings.jira.secret.as_deref() {
-        check_sha256_signature(headers, SIGNATURE, body, secret)?;
-    }
+/// `POST /webhooks/jira`: signed when `[webhooks.jira] secret` is set.
+pub const WEBHOOK: Webhook = Webhook::new(
+    "jira",
+    Authentication::Sha256Signature { header: SIGNATURE },
+    adapt,
+);
+
+/// Wraps the payload of an authenticated request into a CloudEvent.
+fn adapt(_headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
     let payload = json_object_body(body, "a Jira webhook payload", TITLE)?;
     let event = required_text(&payload, "", "webhookEvent", TITLE)?;
     let time = payload

@@ -20,6 +20,6 @@ crate::registry::declare_source! {
         docs_page: "opsgenie.md",
         transformer: |settings| OpsgenieTransformer::new(settings.opsgenie.clone()),
         default_routes: DEFAULT_ROUTES,
-        webhook: webhook::adapt,
+        webhook: webhook::WEBHOOK,
     }
 }

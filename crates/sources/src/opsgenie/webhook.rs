@@ -36,30 +36,26 @@ use http::HeaderMap;
 use serde_json::{Map, Value};
 
 use crate::webhook::{
-    check_bearer, invalid_payload, json_object_body, payload_event_at, required_object,
-    required_text,
+    invalid_payload, json_object_body, payload_event_at, required_object, required_text,
+    Authentication, Webhook,
 };
-use crate::WebhookSettings;
 
 /// The source of every Opsgenie CloudEvent.
 pub const DEFAULT_SOURCE: &str = "opsgenie";
 /// The title of its `400`s.
 const TITLE: &str = "Invalid Opsgenie payload";
 
-/// Checks the request and wraps its payload into a CloudEvent.
-pub fn adapt(
-    headers: &HeaderMap,
-    body: &[u8],
-    settings: &WebhookSettings,
-) -> Result<Vec<CloudEvent>, Problem> {
-    if let Some(token) = settings.opsgenie.token.as_deref() {
-        check_bearer(
-            headers,
-            token,
-            "opsgenie",
-            "a custom header of the Opsgenie Webhook integration",
-        )?;
-    }
+/// `POST /webhooks/opsgenie`: a bearer token when `[webhooks.opsgenie] token` is set.
+pub const WEBHOOK: Webhook = Webhook::new(
+    "opsgenie",
+    Authentication::Bearer {
+        hint: "a custom header of the Opsgenie Webhook integration",
+    },
+    adapt,
+);
+
+/// Wraps the payload of an authenticated request into a CloudEvent.
+fn adapt(_headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
     let payload = json_object_body(body, "an Opsgenie webhook payload", TITLE)?;
     let action = required_text(&payload, "", "action", TITLE)?.to_ascii_lowercase();
     let alert = required_object(&payload, "", "alert", TITLE)?;

@@ -20,6 +20,6 @@ crate::registry::declare_source! {
         docs_page: "pagerduty.md",
         transformer: |settings| PagerdutyTransformer::new(settings.pagerduty.clone()),
         default_routes: DEFAULT_ROUTES,
-        webhook: webhook::adapt,
+        webhook: webhook::WEBHOOK,
     }
 }

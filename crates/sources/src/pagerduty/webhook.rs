@@ -34,10 +34,9 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use crate::webhook::{
-    header, hmac_sha256_matches, invalid_payload, json_object_body, required_object, required_text,
-    unauthorized, url_origin,
+    check_signature_header, hmac_sha256_matches, invalid_payload, json_object_body,
+    required_object, required_text, url_origin, Authentication, Webhook,
 };
-use crate::WebhookSettings;
 
 /// The header carrying the signatures.
 const SIGNATURE: &str = "X-PagerDuty-Signature";
@@ -46,15 +45,12 @@ pub const DEFAULT_SOURCE: &str = "pagerduty";
 /// The title of its `400`s.
 const TITLE: &str = "Invalid PagerDuty payload";
 
-/// Checks the request and wraps its payload into CloudEvents.
-pub fn adapt(
-    headers: &HeaderMap,
-    body: &[u8],
-    settings: &WebhookSettings,
-) -> Result<Vec<CloudEvent>, Problem> {
-    if let Some(secret) = settings.pagerduty.secret.as_deref() {
-        check_signature(headers, body, secret)?;
-    }
+/// `POST /webhooks/pagerduty`: [`check_signature`] when `[webhooks.pagerduty] secret` is set.
+pub const WEBHOOK: Webhook =
+    Webhook::new("pagerduty", Authentication::Custom(check_signature), adapt);
+
+/// Wraps the payload of an authenticated request into CloudEvents.
+fn adapt(_headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
     let payload = json_object_body(body, "a PagerDuty webhook payload", TITLE)?;
     let event = required_object(&payload, "", "event", TITLE)?;
     let id = required_text(event, "/event", "id", TITLE)?;
@@ -87,26 +83,19 @@ pub fn adapt(
 
 /// Any `v1=<hex>` entry of `X-PagerDuty-Signature` that is the HMAC-SHA256 of the body.
 fn check_signature(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(), Problem> {
-    let Some(value) = header(headers, "x-pagerduty-signature") else {
-        return Err(unauthorized(
-            "the request has no X-PagerDuty-Signature header, but [webhooks.pagerduty] secret \
-             is set",
-            SIGNATURE,
-        ));
-    };
-    let matches = value
-        .split(',')
-        .filter_map(|entry| entry.trim().strip_prefix("v1="))
-        .any(|signature| hmac_sha256_matches(secret.as_bytes(), body, signature));
-    if matches {
-        Ok(())
-    } else {
-        Err(unauthorized(
-            "no v1 signature in X-PagerDuty-Signature matches the body under [webhooks.pagerduty] \
-             secret",
-            SIGNATURE,
-        ))
-    }
+    check_signature_header(
+        headers,
+        SIGNATURE,
+        "the request has no X-PagerDuty-Signature header, but [webhooks.pagerduty] secret is set",
+        "no v1 signature in X-PagerDuty-Signature matches the body under [webhooks.pagerduty] \
+         secret",
+        |value| {
+            value
+                .split(',')
+                .filter_map(|entry| entry.trim().strip_prefix("v1="))
+                .any(|signature| hmac_sha256_matches(secret.as_bytes(), body, signature))
+        },
+    )
 }
 
 /// `400` about one field of the payload.

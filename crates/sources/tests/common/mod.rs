@@ -11,7 +11,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use dora_model::cloudevent::CloudEvent;
-use dora_sources::webhook::Adapter;
+use dora_sources::transform::SERVICE_DEPLOYED;
+use dora_sources::webhook::Webhook;
 use dora_sources::{Transformer, WebhookSettings};
 use http::HeaderMap;
 use serde::de::DeserializeOwned;
@@ -131,10 +132,12 @@ pub fn checked(transformer: &dyn Transformer, event: &CloudEvent) -> Vec<Value> 
     out
 }
 
-/// A webhook body wrapped by the source's adapter (no secret or token configured), then
+/// A webhook body received by the source's webhook (no secret or token configured), then
 /// transformed, every CDEvent checked against the schemas.
-pub fn adapted(adapt: Adapter, transformer: &dyn Transformer, body: &[u8]) -> Vec<Value> {
-    let events = adapt(&HeaderMap::new(), body, &WebhookSettings::default()).unwrap();
+pub fn adapted(webhook: Webhook, transformer: &dyn Transformer, body: &[u8]) -> Vec<Value> {
+    let events = webhook
+        .receive(&HeaderMap::new(), body, &WebhookSettings::default())
+        .unwrap();
     events
         .iter()
         .flat_map(|event| checked(transformer, event))
@@ -201,6 +204,30 @@ pub fn assert_unmapped_types_give_nothing(
         event["type"] = Value::from(*event_type);
         assert!(transform(&parse(event)).is_empty(), "{event_type}");
     }
+}
+
+/// Asserts that each of `cases` gives no CDEvent (`run` gives a case's output).
+pub fn assert_give_nothing(cases: &[&str], run: impl Fn(&str) -> Vec<Value>) {
+    for case in cases {
+        assert!(run(case).is_empty(), "{case}");
+    }
+}
+
+/// Asserts that `document` is a `service.deployed` of `service` to `environment`.
+pub fn assert_deployed(document: &Value, service: &str, environment: &str) {
+    assert_eq!(event_type(document), SERVICE_DEPLOYED, "{document:#}");
+    assert_eq!(document["subject"]["id"], service);
+    assert_eq!(
+        document["subject"]["content"]["environment"]["id"],
+        environment
+    );
+}
+
+/// Asserts that `document` (an incident) is about `service` in `environment`.
+pub fn assert_incident_in(document: &Value, service: &str, environment: &str) {
+    let content = &document["subject"]["content"];
+    assert_eq!(content["service"]["id"], service, "{document:#}");
+    assert_eq!(content["environment"]["id"], environment, "{document:#}");
 }
 
 /// Asserts that at least `minimum` cases were found (`label` names them in the message).
@@ -273,12 +300,12 @@ pub fn each_case_twice(
 }
 
 /// The helpers of a webhook source's golden tests, whose cases hold the tool's own body: the
-/// golden test (at least `golden_minimum` cases), `run_body(body, settings)` (the body wrapped by
-/// `$adapt`, then transformed, every CDEvent checked), `run_dir(dir)`, `run(case)`, `one(case)`
+/// golden test (at least `golden_minimum` cases), `run_body(body, settings)` (the body received
+/// by `$webhook`, then transformed, every CDEvent checked), `run_dir(dir)`, `run(case)`, `one(case)`
 /// and `body(case)`.
 #[macro_export]
 macro_rules! golden_webhook_tool {
-    ($tool:expr, $settings:ty, $new:expr, $adapt:path, golden_minimum: $minimum:expr) => {
+    ($tool:expr, $settings:ty, $new:expr, $webhook:path, golden_minimum: $minimum:expr) => {
         const TOOL: &str = $tool;
 
         /// Every case gives its `expected.json`.
@@ -289,7 +316,7 @@ macro_rules! golden_webhook_tool {
 
         /// The body wrapped by the webhook, then transformed.
         fn run_body(body: &[u8], settings: $settings) -> Vec<serde_json::Value> {
-            common::adapted($adapt, &$new(settings), body)
+            common::adapted($webhook, &$new(settings), body)
         }
 
         fn run_dir(dir: &std::path::Path) -> Vec<serde_json::Value> {
@@ -331,6 +358,7 @@ macro_rules! golden_tool {
         }
 
         /// A case's input with the case's settings.
+        #[allow(dead_code)]
         fn run_in(
             dir: &std::path::Path,
             event: &dora_model::cloudevent::CloudEvent,
@@ -353,6 +381,7 @@ macro_rules! golden_tool {
         }
 
         /// The input CloudEvent of a case (by directory name).
+        #[allow(dead_code)]
         fn input(case: &str) -> serde_json::Value {
             common::input(TOOL, case)
         }
