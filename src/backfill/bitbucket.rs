@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use super::client::{secret, ApiClient, Dialect};
 use super::sink::Sink;
 use super::window::{time_of, Fit, Window};
-use super::{backfill_list, is_path_segment, list_prefix, run_each, KindReport, ListKind, Lists};
+use super::{backfill_kinds, is_path_segment, run_each, KindReport, ListKind, Lists};
 
 /// Environments read per repository at most (pages of 100).
 const MAX_ENVIRONMENT_PAGES: usize = 10;
@@ -147,10 +147,8 @@ async fn backfill_repo(
         environments,
         window,
     };
-    let kind = Kind::Deployments;
-    let prefix = list_prefix("bitbucket", client, repo, kind.name());
-    let (report, name) = backfill_list(&context, sink, kind, &prefix, &window, &bar).await?;
-    Ok((BTreeMap::from([(kind, report)]), vec![name]))
+    let kinds = [Kind::Deployments];
+    backfill_kinds("bitbucket", &context, sink, repo, kinds, &window, &bar).await
 }
 
 impl Lists for RepoContext<'_> {

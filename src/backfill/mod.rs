@@ -181,7 +181,7 @@ where
 /// One list of one repository over `window`, page by page from its checkpoint (named
 /// `<prefix><window>`, [`list_prefix`]); the report and the checkpoint's name. Once the list is
 /// read to its end, the page validators of the same list over other windows are forgotten.
-pub async fn backfill_list<L: Lists>(
+async fn backfill_list<L: Lists>(
     context: &L,
     sink: &Sink,
     kind: L::Kind,
@@ -195,6 +195,32 @@ pub async fn backfill_list<L: Lists>(
         sink.forget_other_page_validators(prefix, &name).await?;
     }
     Ok((report, name))
+}
+
+/// Each of `kinds` of the repository (or project) `repo` in turn, by [`backfill_list`] from its
+/// checkpoint under `tool`'s [`list_prefix`]: the reports, and the names of the checkpoints
+/// used.
+pub async fn backfill_kinds<L: Lists>(
+    tool: &str,
+    context: &L,
+    sink: &Sink,
+    repo: &str,
+    kinds: impl IntoIterator<Item = L::Kind>,
+    window: &Window,
+    bar: &ProgressBar,
+) -> anyhow::Result<(BTreeMap<L::Kind, KindReport>, Vec<String>)>
+where
+    L::Kind: Ord,
+{
+    let mut reports = BTreeMap::new();
+    let mut names = Vec::new();
+    for kind in kinds {
+        let prefix = list_prefix(tool, context.client(), repo, kind.name());
+        let (report, name) = backfill_list(context, sink, kind, &prefix, window, bar).await?;
+        reports.insert(kind, report);
+        names.push(name);
+    }
+    Ok((reports, names))
 }
 
 /// [`backfill_list`]'s pages, from the checkpoint `name`.

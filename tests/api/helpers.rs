@@ -165,6 +165,23 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// POSTs a webhook `payload` to `/webhooks/{tool}` as `application/json` with `headers` (the
+    /// event's name, its delivery's id, a signature or a token).
+    pub async fn deliver(
+        &self,
+        tool: &str,
+        headers: &[(&str, String)],
+        payload: &Value,
+    ) -> reqwest::Response {
+        let headers: Vec<(String, &str)> = headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.as_str()))
+            .collect();
+        let path = format!("/webhooks/{tool}");
+        self.post_with(&headers, &path, "application/json", payload.to_string())
+            .await
+    }
+
     /// POSTs a webhook `body` to `/webhooks/{tool}` with one header (the tool's signature or
     /// token); returns the status and the answer's JSON (`null` when it has none).
     pub async fn post_webhook(&self, tool: &str, header: (&str, &str), body: &str) -> (u16, Value) {

@@ -122,16 +122,11 @@ fn deployed(id: &str, service: &str, at: &str) -> Value {
 }
 
 async fn post_github(app: &TestApp, event: &str, delivery: &str, payload: &Value) {
-    let response = app
-        .client
-        .post(app.url("/webhooks/github"))
-        .header("content-type", "application/json")
-        .header("x-github-event", event)
-        .header("x-github-delivery", delivery)
-        .body(payload.to_string())
-        .send()
-        .await
-        .unwrap();
+    let headers = [
+        ("x-github-event", event.to_owned()),
+        ("x-github-delivery", delivery.to_owned()),
+    ];
+    let response = app.deliver("github", &headers, payload).await;
     assert_eq!(
         response.status().as_u16(),
         202,

@@ -4,7 +4,7 @@
 //! no sample).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use dora_http::Problem;
 use dora_metrics::dora::{Key, KeySeriesPoint};
@@ -42,13 +42,8 @@ pub async fn chart(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let key = file.strip_suffix(".svg").ok_or_else(|| {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "unknown-chart",
-            "Unknown chart",
-            format!("{file:?} is not a chart; charts are named {{key}}.svg"),
-        )
-        .with_field("key")
+        let detail = format!("{file:?} is not a chart; charts are named {{key}}.svg");
+        Problem::unknown("unknown-chart", "Unknown chart", "key", detail)
     })?;
     let answer = compute_series(&state, key, raw.as_deref()).await?;
     let svg = draw(&answer).map_err(|error| Problem::internal(&error))?;

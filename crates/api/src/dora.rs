@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use dora_http::Problem;
@@ -450,15 +449,14 @@ pub(crate) async fn compute_series(
     raw: Option<&str>,
 ) -> Result<SeriesAnswer, Problem> {
     let parsed_key = Key::from_path(key).ok_or_else(|| {
-        Problem::new(
-            StatusCode::NOT_FOUND,
+        Problem::unknown(
             "unknown-metric",
             "Unknown metric",
+            "key",
             format!(
                 "{key:?} is not a metric; use deployment-frequency, lead-time, change-failure-rate, recovery-time or rework-rate"
             ),
         )
-        .with_field("key")
     })?;
     let query = parse_query(raw, &["bucket"])?;
     let bucket = match query.extra.get("bucket") {

@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::Json;
 use dora_http::auth::{self, Authenticator, Scope};
 use dora_http::telemetry::{IngestTotals, Telemetry};
@@ -220,13 +219,8 @@ async fn deploy_frequency(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<FrequencyEntry>>, Problem> {
     let bucket = Bucket::parse(&bucket).ok_or_else(|| {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "unknown-bucket",
-            "Unknown bucket",
-            format!("{bucket:?} is not a bucket; use day, week, month or year"),
-        )
-        .with_field("bucket")
+        let detail = format!("{bucket:?} is not a bucket; use day, week, month or year");
+        Problem::unknown("unknown-bucket", "Unknown bucket", "bucket", detail)
     })?;
     only_params(&params, &["environment", "service"])?;
     let filter = FrequencyFilter {

@@ -17,9 +17,7 @@ use indicatif::ProgressBar;
 
 use super::client::ApiClient;
 use super::sink::Sink;
-use super::{
-    backfill_list, is_path_segment, list_prefix, run_each, KindReport, ListKind, MAX_PAGES,
-};
+use super::{backfill_kinds, is_path_segment, run_each, KindReport, MAX_PAGES};
 use kinds::{Kind, RepoContext, Window};
 
 /// What a GitHub backfill did, per repository and kind.
@@ -108,19 +106,11 @@ async fn backfill_repo(
             .iter()
             .any(|name| name.eq_ignore_ascii_case(repo)),
     };
-    let mut reports = BTreeMap::new();
-    let mut names = Vec::new();
-    for &kind in &options.kinds {
-        if kind == Kind::Incidents && options.incident_label.trim().is_empty() {
-            continue; // `[sources.github] incident_label = ""`: no issue is an incident
-        }
-        let prefix = list_prefix("github", client, repo, kind.name());
-        let (report, name) =
-            backfill_list(&context, sink, kind, &prefix, &options.window, &bar).await?;
-        reports.insert(kind, report);
-        names.push(name);
-    }
-    Ok((reports, names))
+    // `[sources.github] incident_label = ""`: no issue is an incident.
+    let no_label = options.incident_label.trim().is_empty();
+    let kinds = options.kinds.iter().copied();
+    let kinds = kinds.filter(|&kind| !(kind == Kind::Incidents && no_label));
+    backfill_kinds("github", &context, sink, repo, kinds, &options.window, &bar).await
 }
 
 /// `OWNER/NAME` of the characters GitHub allows (letters, digits, `-`, `_`, `.`).

@@ -21,9 +21,7 @@ use reqwest::header::HeaderMap;
 use super::client::{secret, ApiClient, Dialect, Limits, Notice};
 use super::sink::Sink;
 use super::window::Window;
-use super::{
-    backfill_list, is_path_segment, list_prefix, read_all, run_each, KindReport, ListKind,
-};
+use super::{backfill_kinds, is_path_segment, read_all, run_each, KindReport};
 use kinds::{project_id, Kind, ProjectContext};
 use payloads::HookProject;
 
@@ -144,19 +142,20 @@ async fn backfill_project(
             .iter()
             .any(|name| name.eq_ignore_ascii_case(&path)),
     };
-    let mut reports = BTreeMap::new();
-    let mut names = Vec::new();
-    for &kind in &options.kinds {
-        if kind == Kind::IncidentLabel && options.incident_label.trim().is_empty() {
-            continue; // `[sources.gitlab] incident_label = ""`: only GitLab's own incidents
-        }
-        let prefix = list_prefix("gitlab", client, &path, kind.name());
-        let (report, name) =
-            backfill_list(&context, sink, kind, &prefix, &options.window, &bar).await?;
-        reports.insert(kind, report);
-        names.push(name);
-    }
-    Ok((reports, names))
+    // `[sources.gitlab] incident_label = ""`: only GitLab's own incidents.
+    let no_label = options.incident_label.trim().is_empty();
+    let kinds = options.kinds.iter().copied();
+    let kinds = kinds.filter(|&kind| !(kind == Kind::IncidentLabel && no_label));
+    backfill_kinds(
+        "gitlab",
+        &context,
+        sink,
+        &path,
+        kinds,
+        &options.window,
+        &bar,
+    )
+    .await
 }
 
 /// `GROUP/NAME`, or with subgroups `GROUP/SUB/NAME`, of the characters GitLab allows in paths

@@ -157,6 +157,26 @@ struct ObjectHook<'a> {
     created_at: DateTime<Utc>,
 }
 
+/// The [`ObjectHook`] of `$rest`, a [`rest::MergeRequest`] or a [`rest::Issue`] (which have
+/// these fields alike), sent as `$header` with its `object_kind` and `event_type`.
+macro_rules! object_hook {
+    ($rest:expr, $header:expr, $object_kind:expr, $event_type:expr) => {
+        ObjectHook {
+            header: $header,
+            object_kind: $object_kind,
+            event_type: $event_type,
+            id: $rest.id,
+            iid: $rest.iid,
+            title: &$rest.title,
+            description: $rest.description.as_deref(),
+            url: &$rest.web_url,
+            labels: &$rest.labels,
+            author: $rest.author.as_ref(),
+            created_at: $rest.created_at,
+        }
+    };
+}
+
 impl ObjectHook<'_> {
     /// The `open` hook (as it was when opened), and the one of `end` (action, state, time)
     /// when given; `own(action)` are the object's own attributes.
@@ -217,19 +237,7 @@ impl ObjectHook<'_> {
 /// A merge request -> `open` (as it was when opened), then `merge` when merged or `close` when
 /// closed (as it was then: `updated_at` is that time).
 pub fn merge_request(project: &HookProject, rest: &rest::MergeRequest) -> Vec<CloudEvent> {
-    let hook = ObjectHook {
-        header: "Merge Request Hook",
-        object_kind: "merge_request",
-        event_type: "merge_request",
-        id: rest.id,
-        iid: rest.iid,
-        title: &rest.title,
-        description: rest.description.as_deref(),
-        url: &rest.web_url,
-        labels: &rest.labels,
-        author: rest.author.as_ref(),
-        created_at: rest.created_at,
-    };
+    let hook = object_hook!(rest, "Merge Request Hook", "merge_request", "merge_request");
     let end = match (rest.state.as_str(), rest.merged_at, rest.closed_at) {
         ("merged", Some(at), _) => Some(("merge", "merged", at)),
         ("closed", _, Some(at)) => Some(("close", "closed", at)),
@@ -299,19 +307,7 @@ pub fn incident(project: &HookProject, rest: &rest::Issue) -> Vec<CloudEvent> {
         true => ("Confidential Issue Hook", "confidential_issue"),
         false => ("Issue Hook", "issue"),
     };
-    let hook = ObjectHook {
-        header,
-        object_kind: "issue",
-        event_type,
-        id: rest.id,
-        iid: rest.iid,
-        title: &rest.title,
-        description: rest.description.as_deref(),
-        url: &rest.web_url,
-        labels: &rest.labels,
-        author: rest.author.as_ref(),
-        created_at: rest.created_at,
-    };
+    let hook = object_hook!(rest, header, "issue", event_type);
     let end = match (rest.state.as_str(), rest.closed_at) {
         ("closed", Some(at)) => Some(("close", "closed", at)),
         _ => None,

@@ -81,15 +81,14 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> ChangeFailureRate {
 mod tests {
     use super::*;
     use crate::dora::facts::{DoraConfig, DoraFacts};
-    use crate::dora::linking::Linked;
-    use crate::dora::testkit::{dep, incident, window};
+    use crate::dora::testkit::{dep, incident, january_window, linked_columns};
 
     fn run(facts: &DoraFacts, w: &Window) -> ChangeFailureRate {
         let config = DoraConfig {
             production_environments: vec!["prod".into()],
             ..DoraConfig::default()
         };
-        compute(&Linked::new(facts, &config).columns(), w)
+        compute(&linked_columns(facts, &config), w)
     }
 
     #[test]
@@ -120,10 +119,7 @@ mod tests {
             ],
             ..DoraFacts::default()
         };
-        let c = run(
-            &facts,
-            &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
-        );
+        let c = run(&facts, &january_window());
         assert_eq!(c.sample_size, 5);
         assert_eq!(c.failed_deployments, 3);
         assert_eq!(c.value, Some(0.6));
@@ -150,7 +146,7 @@ mod tests {
                 .deployments
                 .push(dep(id, "a", "prod", &format!("2024-01-{id:02}T00:00:00Z")));
         }
-        let w = window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z");
+        let w = january_window();
         assert_eq!(run(&facts, &w).value, Some(0.0));
         // On a later pass, an incident detected on Feb 3 names deployment 20 (Jan 20): now
         // 1/20 = 0.05 exactly -> still elite (<= 5 %), and it is counted as late.
@@ -187,10 +183,7 @@ mod tests {
             incidents: vec![incident("i", "a", "prod", "2024-01-02T00:00:00Z")],
             ..DoraFacts::default()
         };
-        let c = run(
-            &facts,
-            &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
-        );
+        let c = run(&facts, &january_window());
         assert_eq!(c.sample_size, 0);
         assert_eq!(c.value, None);
         assert_eq!(c.level, None);
@@ -208,10 +201,7 @@ mod tests {
             ],
             ..DoraFacts::default()
         };
-        let c = run(
-            &facts,
-            &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
-        );
+        let c = run(&facts, &january_window());
         assert_eq!(c.unattributed_incidents, 0);
         assert_eq!(c.sample_size, 0);
     }

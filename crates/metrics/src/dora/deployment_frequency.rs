@@ -99,11 +99,10 @@ pub fn per_bucket(columns: &KeyColumns, window: &Window, bucket: Bucket) -> Vec<
 mod tests {
     use super::*;
     use crate::dora::facts::{DoraConfig, DoraFacts};
-    use crate::dora::linking::Linked;
-    use crate::dora::testkit::{dep, t, window};
+    use crate::dora::testkit::{dep, linked_columns, t, window};
 
     fn run(facts: &DoraFacts, config: &DoraConfig, w: &Window) -> DeploymentFrequency {
-        compute(&Linked::new(facts, config).columns(), w)
+        compute(&linked_columns(facts, config), w)
     }
 
     /// Facts with a deployment of service `a` to `prod` at each of `times`, numbered from 1.
@@ -246,7 +245,7 @@ mod tests {
             "2023-12-31T23:59:59Z",
         ]);
         let config = DoraConfig::default();
-        let linked = Linked::new(&facts, &config).columns();
+        let linked = linked_columns(&facts, &config);
         let w = window("2024-01-01T00:00:00Z", "2024-01-22T00:00:00Z");
         let counts: Vec<u64> = per_bucket(&linked, &w, Bucket::Week)
             .iter()

@@ -60,11 +60,10 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> LeadTime {
 mod tests {
     use super::*;
     use crate::dora::facts::{DoraConfig, DoraFacts};
-    use crate::dora::linking::Linked;
-    use crate::dora::testkit::{change, dep, window};
+    use crate::dora::testkit::{change, dep, january_window, linked_columns, window};
 
     fn run(facts: &DoraFacts, config: &DoraConfig, w: &Window) -> LeadTime {
-        compute(&Linked::new(facts, config).columns(), w)
+        compute(&linked_columns(facts, config), w)
     }
 
     #[test]
@@ -83,7 +82,7 @@ mod tests {
             ],
             ..DoraFacts::default()
         };
-        let w = window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z");
+        let w = january_window();
         let l = run(&facts, &DoraConfig::default(), &w);
         assert_eq!(l.sample_size, 3);
         assert_eq!(l.value, Some(7_200.0));
@@ -114,7 +113,7 @@ mod tests {
             ],
             ..DoraFacts::default()
         };
-        let w = window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z");
+        let w = january_window();
         let l = run(&facts, &DoraConfig::default(), &w);
         assert_eq!(l.sample_size, 4);
         assert_eq!(l.value, Some(133_200.0));
@@ -144,7 +143,7 @@ mod tests {
             ],
             ..DoraFacts::default()
         };
-        let w = window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z");
+        let w = january_window();
         let l = run(&facts, &DoraConfig::default(), &w);
         assert_eq!(l.sample_size, 2);
         assert_eq!(l.value, Some(5_400.0));
@@ -173,11 +172,7 @@ mod tests {
             ..DoraFacts::default()
         };
         let config = DoraConfig::default();
-        let jan = run(
-            &facts,
-            &config,
-            &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
-        );
+        let jan = run(&facts, &config, &january_window());
         assert_eq!(jan.sample_size, 1);
         assert_eq!(jan.value, Some(86_400.0));
         assert_eq!(jan.level, Some(Level::High));
@@ -193,11 +188,7 @@ mod tests {
     #[test]
     fn no_sample_is_null() {
         let facts = DoraFacts::default();
-        let l = run(
-            &facts,
-            &DoraConfig::default(),
-            &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
-        );
+        let l = run(&facts, &DoraConfig::default(), &january_window());
         assert_eq!(l.sample_size, 0);
         assert_eq!(l.value, None);
         assert_eq!(l.p90, None);

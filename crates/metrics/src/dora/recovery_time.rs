@@ -64,8 +64,7 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> RecoveryTime {
 mod tests {
     use super::*;
     use crate::dora::facts::{DoraConfig, DoraFacts};
-    use crate::dora::linking::Linked;
-    use crate::dora::testkit::{dep, incident, window};
+    use crate::dora::testkit::{dep, incident, january_window, linked_columns};
 
     #[test]
     fn recoveries_by_incident_by_rollback_and_by_next_deployment() {
@@ -100,10 +99,7 @@ mod tests {
             ..DoraFacts::default()
         };
         let config = DoraConfig::default();
-        let r = compute(
-            &Linked::new(&facts, &config).columns(),
-            &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
-        );
+        let r = compute(&linked_columns(&facts, &config), &january_window());
         assert_eq!(r.failed_deployments, 6);
         assert_eq!(r.open, 2);
         assert_eq!(r.sample_size, 4);
@@ -130,10 +126,7 @@ mod tests {
             ..DoraFacts::default()
         };
         let config = DoraConfig::default();
-        let r = compute(
-            &Linked::new(&facts, &config).columns(),
-            &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
-        );
+        let r = compute(&linked_columns(&facts, &config), &january_window());
         assert_eq!(r.sample_size, 1);
         assert_eq!(r.value, Some(2_400.0));
         assert_eq!(r.level, Some(Level::Elite));

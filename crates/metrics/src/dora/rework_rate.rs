@@ -56,8 +56,7 @@ pub fn compute(columns: &KeyColumns, window: &Window) -> ReworkRate {
 mod tests {
     use super::*;
     use crate::dora::facts::{DoraConfig, DoraFacts};
-    use crate::dora::linking::Linked;
-    use crate::dora::testkit::{dep, incident, window};
+    use crate::dora::testkit::{dep, incident, january_window, linked_columns};
 
     fn facts() -> DoraFacts {
         // Service a, prod:
@@ -92,10 +91,7 @@ mod tests {
     fn rollbacks_and_fixes_during_incidents() {
         let facts = facts();
         let config = DoraConfig::default();
-        let r = compute(
-            &Linked::new(&facts, &config).columns(),
-            &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
-        );
+        let r = compute(&linked_columns(&facts, &config), &january_window());
         assert_eq!(r.sample_size, 7);
         assert_eq!(r.rework_deployments, 3);
         assert_eq!(r.rollbacks, 1);
@@ -119,10 +115,7 @@ mod tests {
             },
             ..DoraConfig::default()
         };
-        let r = compute(
-            &Linked::new(&facts, &config).columns(),
-            &window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"),
-        );
+        let r = compute(&linked_columns(&facts, &config), &january_window());
         // 3/7 = 0.43 <= 0.5 -> medium.
         assert_eq!(r.level, Some(Level::Medium));
     }

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::facts::{Change, Commit, Deployment, DeploymentKind, DoraFacts, Incident};
+use super::columns::KeyColumns;
+use super::facts::{Change, Commit, Deployment, DeploymentKind, DoraConfig, DoraFacts, Incident};
+use super::linking::Linked;
 use super::window::Window;
 
 pub fn t(s: &str) -> DateTime<Utc> {
@@ -16,6 +18,16 @@ pub fn t(s: &str) -> DateTime<Utc> {
 
 pub fn window(from: &str, to: &str) -> Window {
     Window::new(t(from), t(to)).unwrap()
+}
+
+/// January 2024, the window most scenarios are written for.
+pub fn january_window() -> Window {
+    window("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z")
+}
+
+/// The key columns of `facts` linked under `config`: what every metric computes on.
+pub fn linked_columns(facts: &DoraFacts, config: &DoraConfig) -> KeyColumns {
+    Linked::new(facts, config).columns()
 }
 
 /// A successful `deployed` rollout with no artifact or revision.

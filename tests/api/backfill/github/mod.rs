@@ -8,18 +8,19 @@ use dora_events::backfill::client::GithubClient;
 use dora_events::backfill::github::kinds::{Kind, Window};
 use dora_events::backfill::github::{self as backfill, Options, Report};
 use dora_events::backfill::sink::Sink;
+use serde_json::Value;
 
-use super::fake::{FakeApi as FakeGithub, Fault, FaultKind};
+use super::fake::{FakeApi, Fault, FaultKind};
 use super::{
-    assert_twice_stores_nothing_new, dora_events, kept_notices, process_and_serve, stored_of_type,
-    test_limits,
+    assert_all_found_again, assert_interrupted, dora_events, kept_notices, post_hooks,
+    process_and_serve, rate_limited_notices, stored_of_type, test_limits, with_store, Outcome,
+    Scenario,
 };
 use crate::helpers::{spawn_with, test_settings, Backend, TestApp, TestDb};
 
 /// CloudEvents of the scenario: 5 deployment statuses, 3 pull requests opened and closed, 3
 /// commits, one incident opened and closed, a workflow run, a release.
 const EVENTS: u64 = 5 + 6 + 3 + 2 + 1 + 1;
-const KEYS: &str = "/api/v1/dora?from=2025-03-01&to=2025-03-31";
 
 backend_tests!(
     backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_nothing,
@@ -33,9 +34,74 @@ backend_tests!(
     a_second_run_skips_the_pages_the_api_says_did_not_change,
 );
 
-async fn fake_github() -> FakeGithub {
-    let (objects, lists) = scenario::rest();
-    FakeGithub::start(objects, lists, 2).await
+/// The March scenario of `acme/shop` (`scenario::rest`, `scenario::webhooks`).
+struct Github;
+
+impl Scenario for Github {
+    type Kind = Kind;
+    const REPO: &'static str = scenario::REPO;
+    const EVENTS: u64 = EVENTS;
+    /// 5 statuses give 4 deployments (in_progress gives none); 3 + 3 pull request CDEvents; 3
+    /// pushes; detected + resolved; a pipeline run; a release.
+    const CDEVENTS: u64 = 4 + 6 + 3 + 2 + 1 + 1;
+    const TOOL: &'static str = "github";
+
+    async fn fake() -> FakeApi {
+        let (objects, lists) = scenario::rest();
+        FakeApi::start(objects, lists, 2).await
+    }
+
+    async fn backfill_to(fake: &FakeApi, sink: &Sink) -> Outcome<Kind> {
+        backfill_listing_files(fake, sink, &[], march()).await
+    }
+
+    fn assert_first_run(_report: &Report, log: &[String]) {
+        for page_two in ["/deployments?", "/pulls?", "/commits?"] {
+            assert!(
+                log.iter()
+                    .any(|r| r.contains(page_two) && r.contains("page=2")),
+                "{page_two} page 2 was followed: {log:?}"
+            );
+        }
+    }
+
+    async fn webhook_server(db: TestDb) -> TestApp {
+        let mut settings = test_settings(&db);
+        settings.dora.production_environments = vec!["production".into()];
+        spawn_with(settings, db).await
+    }
+
+    fn webhooks() -> Vec<(&'static str, Value)> {
+        scenario::webhooks()
+    }
+
+    fn delivery_headers(index: usize, event: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("x-github-event", event.to_owned()),
+            (
+                "x-github-delivery",
+                format!("6d2f0000-0000-4000-8000-{index:012}"),
+            ),
+        ]
+    }
+
+    fn assert_hand_checked(keys: &Value) {
+        // 4 production deployments on 4 days, one failed (102) with the incident attributed to
+        // it; lead times PR #1 09:00 -> 14:00 (5 h), c3 08:00 -> 10:00 (2 h), PR #2 03-04
+        // 10:00 -> its first production deployment.
+        assert_eq!(keys["deployment_frequency"]["value"], 4);
+        assert_eq!(keys["change_failure_rate"]["sample_size"], 4);
+        assert_eq!(keys["change_failure_rate"]["value"], 0.25);
+        assert_eq!(keys["lead_time"]["sample_size"], 3);
+        assert_eq!(keys["lead_time"]["value"], 18000.0);
+        // PR #2: 03-04 10:00 -> 03-05 12:00, the failed deployment 102 (26 h): the p90.
+        assert_eq!(keys["lead_time"]["p90"], 93600.0);
+        // 102 failed at 12:00, 103 succeeded at 15:00; 103 was made while the incident was
+        // open.
+        assert_eq!(keys["recovery_time"]["value"], 10800.0);
+        assert_eq!(keys["rework_rate"]["value"], 0.25);
+        assert_eq!(keys["deployment_frequency"]["deploy_days"], 3);
+    }
 }
 
 /// The window of the March scenario, and of the year.
@@ -54,39 +120,22 @@ fn window(since: &str, until: &str) -> Window {
     }
 }
 
-/// Backfills the scenario's repository from `fake` into `db`; the report and the waits announced.
-async fn backfill_into(fake: &FakeGithub, db: &TestDb) -> (anyhow::Result<Report>, Vec<String>) {
-    backfill_window_into(fake, db, march()).await
+/// Backfills the scenario's repository from `fake` into `db` over `window`.
+async fn backfill_window_into(fake: &FakeApi, db: &TestDb, window: Window) -> Outcome<Kind> {
+    with_store(db, 1 << 20, async |sink: &Sink| {
+        backfill_listing_files(fake, sink, &[], window).await
+    })
+    .await
 }
 
-/// The same over `window`.
-async fn backfill_window_into(
-    fake: &FakeGithub,
-    db: &TestDb,
-    window: Window,
-) -> (anyhow::Result<Report>, Vec<String>) {
-    let store = dora_store::Store::connect(&db.url).await.unwrap();
-    let sink = Sink::Store {
-        store: store.clone(),
-        max_event_bytes: 1 << 20,
-    };
-    let outcome = backfill_listing_files(fake, &sink, &[], window).await;
-    store.close().await;
-    outcome
-}
-
-/// Backfills the scenario's repository from `fake` into `sink`.
-async fn backfill_to(fake: &FakeGithub, sink: &Sink) -> (anyhow::Result<Report>, Vec<String>) {
-    backfill_listing_files(fake, sink, &[], march()).await
-}
-
-/// The same over `window`, reading the files of the commits of `file_lists_for`'s repositories.
+/// Backfills the scenario's repository from `fake` into `sink` over `window`, reading the files
+/// of the commits of `file_lists_for`'s repositories.
 async fn backfill_listing_files(
-    fake: &FakeGithub,
+    fake: &FakeApi,
     sink: &Sink,
     file_lists_for: &[String],
     window: Window,
-) -> (anyhow::Result<Report>, Vec<String>) {
+) -> Outcome<Kind> {
     let (notice, notices) = kept_notices();
     let client = GithubClient::new(&fake.url, Some("test-token"), test_limits(), notice).unwrap();
     let options = Options {
@@ -102,117 +151,19 @@ async fn backfill_listing_files(
     (report, notices)
 }
 
-/// Posts the scenario's webhook deliveries to `app` and waits until they are processed.
-async fn post_webhooks(app: &TestApp) {
-    post_hooks(app, scenario::webhooks()).await;
-}
-
-/// Posts `hooks` to `app` and waits until they are processed.
-async fn post_hooks(app: &TestApp, hooks: Vec<(&str, serde_json::Value)>) {
-    for (index, (event, payload)) in hooks.into_iter().enumerate() {
-        let response = app
-            .client
-            .post(app.url("/webhooks/github"))
-            .header("content-type", "application/json")
-            .header("x-github-event", event)
-            .header(
-                "x-github-delivery",
-                format!("6d2f0000-0000-4000-8000-{index:012}"),
-            )
-            .body(payload.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202, "{event} #{index}");
-    }
-    app.wait_until_processed().await;
-}
-
-fn totals(report: &Report) -> dora_events::backfill::KindReport {
-    report.total(scenario::REPO)
-}
-
 async fn backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_nothing(
     backend: Backend,
 ) {
-    let fake = fake_github().await;
-    let db = backend.fresh_database().await;
-    let (report, notices) = backfill_into(&fake, &db).await;
-    let report = report.unwrap();
-    assert!(notices.is_empty(), "{notices:?}");
-    let total = totals(&report);
-    assert_eq!(
-        (total.events, total.stored, total.duplicates),
-        (EVENTS, EVENTS, 0)
-    );
-    let log = fake.take_log();
-    for page_two in ["/deployments?", "/pulls?", "/commits?"] {
-        assert!(
-            log.iter()
-                .any(|r| r.contains(page_two) && r.contains("page=2")),
-            "{page_two} page 2 was followed: {log:?}"
-        );
-    }
-
-    let backfilled = process_and_serve(db).await;
-    let backfilled_keys = backfilled.get_json(KEYS).await;
-    let keys = &backfilled_keys["keys"];
-    // Hand-checked: 4 production deployments on 4 days, one failed (102) with the incident
-    // attributed to it; lead times PR #1 09:00 -> 14:00 (5 h), c3 08:00 -> 10:00 (2 h), PR #2
-    // 03-04 10:00 -> its first production deployment.
-    assert_eq!(keys["deployment_frequency"]["value"], 4);
-    assert_eq!(keys["change_failure_rate"]["sample_size"], 4);
-    assert_eq!(keys["change_failure_rate"]["value"], 0.25);
-    assert_eq!(keys["lead_time"]["sample_size"], 3);
-    assert_eq!(keys["lead_time"]["value"], 18000.0);
-    // PR #2: 03-04 10:00 -> 03-05 12:00, the failed deployment 102 (26 h): the p90.
-    assert_eq!(keys["lead_time"]["p90"], 93600.0);
-    // 102 failed at 12:00, 103 succeeded at 15:00; 103 was made while the incident was open.
-    assert_eq!(keys["recovery_time"]["value"], 10800.0);
-    assert_eq!(keys["rework_rate"]["value"], 0.25);
-    assert_eq!(keys["deployment_frequency"]["deploy_days"], 3);
-
-    let webhooks_db = backend.fresh_database().await;
-    let mut settings = test_settings(&webhooks_db);
-    settings.dora.production_environments = vec!["production".into()];
-    let hooked = spawn_with(settings, webhooks_db).await;
-    post_webhooks(&hooked).await;
-    let webhook_keys = hooked.get_json(KEYS).await;
-    assert_eq!(webhook_keys["keys"], backfilled_keys["keys"]);
-    let hooked_cdevents = hooked.pipeline().await["cdevents"].clone();
-    hooked.stop().await;
-
-    // The same objects, delivered afterwards by webhooks, add no CDEvent and change no number.
-    let before = backfilled.pipeline().await;
-    assert_eq!(before["cdevents"], hooked_cdevents);
-    // 5 statuses give 4 deployments (in_progress gives none); 3 + 3 pull request CDEvents; 3
-    // pushes; detected + resolved; a pipeline run; a release.
-    assert_eq!(before["cdevents"], 4 + 6 + 3 + 2 + 1 + 1, "{before}");
-    assert_eq!(before["failures"], 0, "{before}");
-    post_webhooks(&backfilled).await;
-    let after = backfilled.pipeline().await;
-    assert_eq!(after["cdevents"], before["cdevents"], "{after}");
-    assert_eq!(
-        after["raw_events"].as_i64().unwrap(),
-        before["raw_events"].as_i64().unwrap() + scenario::webhooks().len() as i64
-    );
-    assert_eq!(
-        backfilled.get_json(KEYS).await["keys"],
-        backfilled_keys["keys"]
-    );
-    backfilled.stop().await;
+    super::keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_nothing::<Github>(backend)
+        .await;
 }
 
 async fn backfill_twice_stores_nothing_new(backend: Backend) {
-    let fake = fake_github().await;
-    let db = backend.fresh_database().await;
-    let (fake_ref, db_ref) = (&fake, &db);
-    let once = move || async move { totals(&backfill_into(fake_ref, db_ref).await.0.unwrap()) };
-    assert_twice_stores_nothing_new(db.clone(), EVENTS, once).await;
+    super::twice_stores_nothing_new::<Github>(backend).await;
 }
 
 async fn backfill_waits_out_rate_limits(backend: Backend) {
-    let fake = fake_github().await;
+    let fake = Github::fake().await;
     fake.add_fault(Fault {
         path: "/pulls".into(),
         page: Some(2),
@@ -231,18 +182,10 @@ async fn backfill_waits_out_rate_limits(backend: Backend) {
         times: 1,
         kind: FaultKind::Secondary,
     });
-    let db = backend.fresh_database().await;
-    let (report, notices) = backfill_into(&fake, &db).await;
-    assert_eq!(totals(&report.unwrap()).stored, EVENTS);
-    assert_eq!(notices.len(), 4, "{notices:?}");
+    let notices = rate_limited_notices::<Github>(backend, &fake).await;
     assert!(notices[3].contains("/issues") && notices[3].contains("without Retry-After"));
     assert!(
         notices[0].contains("/repos/acme/shop/pulls") && notices[0].contains("X-RateLimit-Reset")
-    );
-    assert!(
-        notices[0].contains("waiting 50 ms"),
-        "bounded by max_wait: {}",
-        notices[0]
     );
     assert!(
         notices[1].contains("/repos/acme/shop/commits") && notices[1].contains("Retry-After 1 s")
@@ -250,7 +193,7 @@ async fn backfill_waits_out_rate_limits(backend: Backend) {
 }
 
 async fn backfill_resumes_after_an_interruption(backend: Backend) {
-    let fake = fake_github().await;
+    let fake = Github::fake().await;
     fake.add_fault(Fault {
         path: "/commits".into(),
         page: Some(2),
@@ -258,20 +201,15 @@ async fn backfill_resumes_after_an_interruption(backend: Backend) {
         kind: FaultKind::Status(500),
     });
     let db = backend.fresh_database().await;
-    let error = backfill_into(&fake, &db).await.0.unwrap_err();
-    let message = format!("{error:#}");
-    for part in [
+    let parts = [
         "acme/shop",
         "/repos/acme/shop/commits?",
         "page=2",
         "500 Internal Server Error",
-    ] {
-        assert!(message.contains(part), "{part:?} in {message}");
-    }
-    fake.clear_faults();
-    fake.take_log();
+    ];
+    assert_interrupted::<Github>(&fake, &db, &parts).await;
 
-    let resumed = backfill_into(&fake, &db).await.0.unwrap();
+    let resumed = Github::backfill_into(&fake, &db).await.0.unwrap();
     let log = fake.take_log();
     let lists: Vec<&String> = log.iter().filter(|r| !r.contains("/statuses")).collect();
     assert!(
@@ -288,12 +226,7 @@ async fn backfill_resumes_after_an_interruption(backend: Backend) {
     assert_eq!(commits_report.stored, 1);
 
     // Everything is there once, and the finished run left no checkpoint behind.
-    let again = backfill_into(&fake, &db).await.0.unwrap();
-    let total = totals(&again);
-    assert_eq!(
-        (total.events, total.stored, total.duplicates),
-        (EVENTS, 0, EVENTS)
-    );
+    assert_all_found_again::<Github>(&fake, &db).await;
     assert!(fake.take_log().iter().any(|r| r.contains("/deployments?")));
 }
 
@@ -301,7 +234,7 @@ const GITHUB_ENV: [(&str, &str); 1] = [("GITHUB_TOKEN", "test-token")];
 
 #[tokio::test]
 async fn backfill_command_dry_run_counts_then_stores() {
-    let fake = fake_github().await;
+    let fake = Github::fake().await;
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("dora.db");
     let args = |extra: &[&str]| -> Vec<String> {
@@ -361,30 +294,7 @@ async fn backfill_command_dry_run_counts_then_stores() {
 }
 
 async fn backfill_to_a_running_server_counts_the_same(backend: Backend) {
-    let fake = fake_github().await;
-    let db = backend.fresh_database().await;
-    let mut settings = test_settings(&db);
-    settings.dora.production_environments = vec!["production".into()];
-    let app = spawn_with(settings, db).await;
-    let sink = Sink::Server {
-        client: reqwest::Client::new(),
-        events_url: app.url("/events"),
-    };
-    let report = backfill_to(&fake, &sink).await.0.unwrap();
-    assert_eq!(
-        (totals(&report).stored, totals(&report).duplicates),
-        (EVENTS, 0)
-    );
-    app.wait_until_processed().await;
-    let keys = app.get_json(KEYS).await;
-    assert_eq!(keys["keys"]["deployment_frequency"]["value"], 4);
-    assert_eq!(keys["keys"]["lead_time"]["value"], 18000.0);
-    let again = backfill_to(&fake, &sink).await.0.unwrap();
-    assert_eq!(
-        (totals(&again).stored, totals(&again).duplicates),
-        (0, EVENTS)
-    );
-    app.stop().await;
+    super::to_a_running_server_counts_the_same::<Github>(backend).await;
 }
 
 async fn backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in(backend: Backend) {
@@ -420,9 +330,9 @@ async fn backfill_sends_a_merge_commit_as_the_push_of_what_it_brought_in(backend
         compare,
         serde_json::json!({"status": "ahead", "commits": brought_in}),
     );
-    let fake = FakeGithub::start(objects, lists, 2).await;
+    let fake = FakeApi::start(objects, lists, 2).await;
     let db = backend.fresh_database().await;
-    backfill_into(&fake, &db).await.0.unwrap();
+    Github::backfill_into(&fake, &db).await.0.unwrap();
 
     let pushes = stored_of_type(&db, GITHUB_PUSH).await;
     assert_eq!(pushes.len(), 1);
@@ -456,22 +366,18 @@ async fn backfill_lists_the_files_of_a_monorepo_s_commits_as_its_pushes_do(backe
         detail["files"] = files[sha.trim_start_matches('0')].clone();
         objects.insert(format!("/repos/{}/commits/{sha}", scenario::REPO), detail);
     }
-    let fake = FakeGithub::start(objects, lists, 2).await;
+    let fake = FakeApi::start(objects, lists, 2).await;
     let detail_requests =
         |log: Vec<String>| log.iter().filter(|path| path.contains("/commits/")).count();
 
     let db = backend.fresh_database().await;
-    let store = dora_store::Store::connect(&db.url).await.unwrap();
-    let sink = Sink::Store {
-        store: store.clone(),
-        max_event_bytes: 1 << 20,
-    };
     let monorepo = [scenario::REPO.to_uppercase()];
-    backfill_listing_files(&fake, &sink, &monorepo, march())
-        .await
-        .0
-        .unwrap();
-    store.close().await;
+    with_store(&db, 1 << 20, async |sink: &Sink| {
+        backfill_listing_files(&fake, sink, &monorepo, march()).await
+    })
+    .await
+    .0
+    .unwrap();
     assert_eq!(detail_requests(fake.take_log()), 3);
     let mut seen = std::collections::BTreeMap::new();
     for push in stored_of_type(&db, GITHUB_PUSH).await {
@@ -494,7 +400,7 @@ async fn backfill_lists_the_files_of_a_monorepo_s_commits_as_its_pushes_do(backe
     );
 
     let plain = backend.fresh_database().await;
-    backfill_into(&fake, &plain).await.0.unwrap();
+    Github::backfill_into(&fake, &plain).await.0.unwrap();
     assert_eq!(detail_requests(fake.take_log()), 0);
     let pushes = stored_of_type(&plain, GITHUB_PUSH).await;
     assert_eq!(pushes.len(), 3);
@@ -514,16 +420,16 @@ async fn a_year_backfilled_has_hand_checked_keys_and_counts_nothing_twice(backen
     // 91 statuses, 52 requests opened and closed, 78 commits, 13 incidents opened and closed.
     assert_eq!(events, 91 + 104 + 78 + 26);
     let (objects, lists) = history.rest();
-    let fake = FakeGithub::start(objects, lists, 30).await;
+    let fake = FakeApi::start(objects, lists, 30).await;
     let db = backend.fresh_database().await;
-    let first = totals(
+    let first = Github::totals(
         &backfill_window_into(&fake, &db, year_2024())
             .await
             .0
             .unwrap(),
     );
     assert_eq!((first.events, first.stored), (events, events));
-    let again = totals(
+    let again = Github::totals(
         &backfill_window_into(&fake, &db, year_2024())
             .await
             .0
@@ -564,18 +470,21 @@ async fn a_year_backfilled_has_hand_checked_keys_and_counts_nothing_twice(backen
     assert_eq!(keys["rework_rate"]["during_incident"], 13);
 
     let before = app.pipeline().await;
-    post_hooks(&app, history.webhooks()).await;
+    post_hooks(&app, "github", history.webhooks(), Github::delivery_headers).await;
     let after = app.pipeline().await;
     assert_eq!(after["cdevents"], before["cdevents"], "{after}");
     assert_eq!(after["failures"], 0, "{after}");
     assert_eq!(app.get_json(YEAR).await["keys"], keys);
     app.stop().await;
 
-    let webhooks_db = backend.fresh_database().await;
-    let mut settings = test_settings(&webhooks_db);
-    settings.dora.production_environments = vec!["production".into()];
-    let hooked = spawn_with(settings, webhooks_db).await;
-    post_hooks(&hooked, history.webhooks()).await;
+    let hooked = Github::webhook_server(backend.fresh_database().await).await;
+    post_hooks(
+        &hooked,
+        "github",
+        history.webhooks(),
+        Github::delivery_headers,
+    )
+    .await;
     assert_eq!(hooked.get_json(YEAR).await["keys"], keys);
     assert_eq!(hooked.pipeline().await["cdevents"], before["cdevents"]);
     hooked.stop().await;
@@ -586,10 +495,10 @@ async fn a_year_backfilled_has_hand_checked_keys_and_counts_nothing_twice(backen
 /// the last page of each list; a page that changed is read again, and what is new on it
 /// stored. A page whose events were refused keeps no `ETag`: a later run reads it again.
 async fn a_second_run_skips_the_pages_the_api_says_did_not_change(backend: Backend) {
-    let fake = fake_github().await;
+    let fake = Github::fake().await;
     fake.serve_etags();
     let db = backend.fresh_database().await;
-    let first = totals(&backfill_into(&fake, &db).await.0.unwrap());
+    let first = Github::totals(&Github::backfill_into(&fake, &db).await.0.unwrap());
     assert_eq!((first.stored, first.unchanged_pages), (EVENTS, 0));
     assert_eq!(fake.not_modified(), 0);
 
@@ -597,8 +506,8 @@ async fn a_second_run_skips_the_pages_the_api_says_did_not_change(backend: Backe
     // read again (an ETag need not cover the paging headers: a page added after it would go
     // unseen), so are the one-page lists (issues, runs, releases) and deployments (2 pages, 5
     // statuses): 5 + 2 + 1 + 2 + 1 + 1 events, all duplicates.
-    let second = backfill_into(&fake, &db).await.0.unwrap();
-    let total = totals(&second);
+    let second = Github::backfill_into(&fake, &db).await.0.unwrap();
+    let total = Github::totals(&second);
     assert_eq!(fake.not_modified(), 2);
     assert_eq!(total.unchanged_pages, 2);
     assert_eq!((total.events, total.stored, total.duplicates), (12, 0, 12));
@@ -631,7 +540,7 @@ async fn a_second_run_skips_the_pages_the_api_says_did_not_change(backend: Backe
     }
     pulls.insert(0, newest);
     fake.set_list(&pulls_path, pulls);
-    let third = backfill_into(&fake, &db).await.0.unwrap();
+    let third = Github::backfill_into(&fake, &db).await.0.unwrap();
     let pull_report = &third.repos[scenario::REPO][&Kind::PullRequests];
     assert_eq!(
         (
@@ -641,22 +550,20 @@ async fn a_second_run_skips_the_pages_the_api_says_did_not_change(backend: Backe
         ),
         (0, 4, 2)
     );
-    assert_eq!(totals(&third).unchanged_pages, 1); // the first page of commits
-    assert_eq!(totals(&third).stored, 2);
+    assert_eq!(Github::totals(&third).unchanged_pages, 1); // the first page of commits
+    assert_eq!(Github::totals(&third).stored, 2);
 
     // Refused events (over a limit of 100 bytes) leave no ETag: under the usual limit, the next
     // run reads every page again and stores them.
     let strict = backend.fresh_database().await;
-    let store = dora_store::Store::connect(&strict.url).await.unwrap();
-    let tiny = Sink::Store {
-        store: store.clone(),
-        max_event_bytes: 100,
-    };
-    let refused = totals(&backfill_to(&fake, &tiny).await.0.unwrap());
-    store.close().await;
+    let tiny = with_store(&strict, 100, async |tiny: &Sink| {
+        Github::backfill_to(&fake, tiny).await
+    })
+    .await;
+    let refused = Github::totals(&tiny.0.unwrap());
     assert_eq!((refused.stored, refused.rejected), (0, EVENTS + 2));
     let before = fake.not_modified();
-    let stored = totals(&backfill_into(&fake, &strict).await.0.unwrap());
+    let stored = Github::totals(&Github::backfill_into(&fake, &strict).await.0.unwrap());
     assert_eq!((stored.stored, stored.unchanged_pages), (EVENTS + 2, 0));
     assert_eq!(fake.not_modified(), before);
 }

@@ -9,12 +9,11 @@ use dora_events::backfill::gitlab::kinds::Kind;
 use dora_events::backfill::gitlab::{self, Options, Report};
 use dora_events::backfill::sink::Sink;
 use dora_events::backfill::window::Window;
-use dora_events::backfill::KindReport;
 
 use super::fake::{FakeApi, Fault, FaultKind, Style, GITLAB_TOKEN};
 use super::{
-    assert_twice_stores_nothing_new, dora_events, kept_notices, process_and_serve, stored_of_type,
-    test_limits,
+    assert_all_found_again, assert_interrupted, dora_events, kept_notices, rate_limited_notices,
+    stored_of_type, test_limits, with_store, Outcome, Scenario,
 };
 use crate::helpers::{spawn_with, test_settings, Backend, TestApp, TestDb};
 use serde_json::Value;
@@ -23,7 +22,6 @@ use serde_json::Value;
 /// closed (8) and the 3 pushes that landed the merged ones; 2 incidents opened and closed (4);
 /// a pipeline.
 const EVENTS: u64 = 4 + 8 + 3 + 4 + 1;
-const KEYS: &str = "/api/v1/dora?from=2025-03-01&to=2025-03-31";
 const WEBHOOK_TOKEN: &str = "gitlab-webhook-secret";
 
 backend_tests!(
@@ -35,34 +33,121 @@ backend_tests!(
     gitlab_backfill_lists_the_files_of_a_monorepo_s_landing_pushes,
 );
 
-async fn fake_gitlab() -> FakeApi {
-    let (objects, lists) = scenario::rest();
-    FakeApi::start_as(Style::Gitlab, objects, lists, 2).await
+/// The March scenario of `acme/web/shop` (`scenario::rest`, `scenario::webhooks`).
+struct Gitlab;
+
+impl Scenario for Gitlab {
+    type Kind = Kind;
+    const REPO: &'static str = scenario::PROJECT;
+    const EVENTS: u64 = EVENTS;
+    /// 4 deployments; 4 created + 3 merged + 1 abandoned; 3 pushes; 2 detected + 2 resolved; a
+    /// pipeline run.
+    const CDEVENTS: u64 = 4 + 8 + 3 + 4 + 1;
+    const TOOL: &'static str = "gitlab";
+
+    async fn fake() -> FakeApi {
+        let (objects, lists) = scenario::rest();
+        FakeApi::start_as(Style::Gitlab, objects, lists, 2).await
+    }
+
+    async fn backfill_to(fake: &FakeApi, sink: &Sink) -> Outcome<Kind> {
+        backfill_listing_files(fake, sink, &[]).await
+    }
+
+    /// Every object once, pages followed by `Link` and by `X-Next-Page` alone, the window asked
+    /// of the API.
+    fn assert_first_run(report: &Report, log: &[String]) {
+        let kinds = &report.repos[scenario::PROJECT];
+        // 5 deployments on 3 pages (105 canceled: not an object of the window); the merge
+        // requests' third page holds !0, older than the window, which ends the list; #10 is
+        // read once.
+        assert_eq!(
+            (
+                kinds[&Kind::Deployments].pages,
+                kinds[&Kind::Deployments].objects
+            ),
+            (3, 4)
+        );
+        assert_eq!(
+            (
+                kinds[&Kind::MergeRequests].pages,
+                kinds[&Kind::MergeRequests].objects
+            ),
+            (3, 4)
+        );
+        assert_eq!(kinds[&Kind::Incidents].objects, 1);
+        assert_eq!(kinds[&Kind::IncidentLabel].objects, 1);
+        assert_eq!(kinds[&Kind::Pipelines].objects, 1);
+        let id = scenario::PROJECT_ID;
+        for page_three in [
+            format!("/api/v4/projects/{id}/deployments?"),
+            format!("/api/v4/projects/{id}/merge_requests?"),
+        ] {
+            assert!(
+                log.iter()
+                    .any(|r| r.starts_with(&page_three) && r.contains("page=3")),
+                "{page_three} page 3 was followed (merge requests: by X-Next-Page alone): {log:?}"
+            );
+        }
+        assert!(
+            log.iter().any(|r| r.contains("/deployments?")
+                && r.contains("updated_after=2025%2D03%2D01T00%3A00%3A00Z")),
+            "{log:?}"
+        );
+    }
+
+    /// A server over `db` whose `POST /webhooks/gitlab` asks for [`WEBHOOK_TOKEN`].
+    async fn webhook_server(db: TestDb) -> TestApp {
+        let mut settings = test_settings(&db);
+        settings.dora.production_environments = vec!["production".into()];
+        settings.webhooks.gitlab.token = Some(WEBHOOK_TOKEN.into());
+        spawn_with(settings, db).await
+    }
+
+    fn webhooks() -> Vec<(&'static str, Value)> {
+        scenario::webhooks()
+    }
+
+    fn delivery_headers(index: usize, event: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("x-gitlab-event", event.to_owned()),
+            ("x-gitlab-token", WEBHOOK_TOKEN.to_owned()),
+            (
+                "x-gitlab-event-uuid",
+                format!("0e7f0000-0000-4000-8000-{index:012}"),
+            ),
+        ]
+    }
+
+    fn assert_hand_checked(keys: &Value) {
+        // 4 production deployments (101, 102, 103, 104) on 3 days.
+        assert_eq!(keys["deployment_frequency"]["value"], 4);
+        assert_eq!(keys["deployment_frequency"]["deploy_days"], 3);
+        // 102 failed (and #10 at 12:30 is attributed to it), #11 at 03-06 10:30 to 104: 2 of 4.
+        assert_eq!(keys["change_failure_rate"]["sample_size"], 4);
+        assert_eq!(keys["change_failure_rate"]["value"], 0.5);
+        // Lead times: !1 from b1 (08:00, before it was opened at 09:00) to 101 at 14:00: 6 h;
+        // !2 from its opening 03-04 10:00 (its squash commit c2 is younger) to 102 03-05 12:00:
+        // 26 h; !3 from e3 (07:00) to 104 at 10:00: 3 h. Median 6 h, p90 (nearest rank 3 of 3)
+        // 26 h.
+        assert_eq!(keys["lead_time"]["sample_size"], 3);
+        assert_eq!(keys["lead_time"]["value"], 21600.0);
+        assert_eq!(keys["lead_time"]["p90"], 93600.0);
+        // Recovery: 102, #10 12:30 -> 15:30 (3 h); 104, #11 10:30 -> 11:30 (1 h): median 2 h.
+        assert_eq!(keys["recovery_time"]["sample_size"], 2);
+        assert_eq!(keys["recovery_time"]["value"], 7200.0);
+        // 103 (03-05 15:00) was made while #10 (of 102) was open: 1 of 4.
+        assert_eq!(keys["rework_rate"]["value"], 0.25);
+    }
 }
 
-/// Backfills the scenario's project from `fake` into `db`; the report and the waits announced.
-async fn backfill_into(fake: &FakeApi, db: &TestDb) -> (anyhow::Result<Report>, Vec<String>) {
-    let store = dora_store::Store::connect(&db.url).await.unwrap();
-    let sink = Sink::Store {
-        store: store.clone(),
-        max_event_bytes: 1 << 20,
-    };
-    let outcome = backfill_to(fake, &sink).await;
-    store.close().await;
-    outcome
-}
-
-/// Backfills the scenario's project from `fake` into `sink`.
-async fn backfill_to(fake: &FakeApi, sink: &Sink) -> (anyhow::Result<Report>, Vec<String>) {
-    backfill_listing_files(fake, sink, &[]).await
-}
-
-/// The same, reading the files of the commits of `file_lists_for`'s projects.
+/// Backfills the scenario's project from `fake` into `sink`, reading the files of the commits
+/// of `file_lists_for`'s projects.
 async fn backfill_listing_files(
     fake: &FakeApi,
     sink: &Sink,
     file_lists_for: &[String],
-) -> (anyhow::Result<Report>, Vec<String>) {
+) -> Outcome<Kind> {
     let (notice, notices) = kept_notices();
     let client = gitlab::client(&fake.url, Some(GITLAB_TOKEN), test_limits(), notice).unwrap();
     let options = Options {
@@ -81,159 +166,19 @@ async fn backfill_listing_files(
     (report, notices)
 }
 
-fn totals(report: &Report) -> KindReport {
-    report.total(scenario::PROJECT)
-}
-
-/// A server over `db` whose `POST /webhooks/gitlab` asks for [`WEBHOOK_TOKEN`].
-async fn webhook_server(db: TestDb) -> TestApp {
-    let mut settings = test_settings(&db);
-    settings.dora.production_environments = vec!["production".into()];
-    settings.webhooks.gitlab.token = Some(WEBHOOK_TOKEN.into());
-    spawn_with(settings, db).await
-}
-
-/// Posts the scenario's webhook deliveries to `app` and waits until they are processed.
-async fn post_webhooks(app: &TestApp) {
-    for (index, (event, payload)) in scenario::webhooks().into_iter().enumerate() {
-        let response = app
-            .client
-            .post(app.url("/webhooks/gitlab"))
-            .header("content-type", "application/json")
-            .header("x-gitlab-event", event)
-            .header("x-gitlab-token", WEBHOOK_TOKEN)
-            .header(
-                "x-gitlab-event-uuid",
-                format!("0e7f0000-0000-4000-8000-{index:012}"),
-            )
-            .body(payload.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202, "{event} #{index}");
-    }
-    app.wait_until_processed().await;
-}
-
-/// Backfills the scenario from a fresh fake into `db`: every object once, pages followed by
-/// `Link` and by `X-Next-Page` alone, the window asked of the API.
-async fn backfill_scenario(db: &TestDb) {
-    let fake = fake_gitlab().await;
-    let (report, notices) = backfill_into(&fake, db).await;
-    let report = report.unwrap();
-    assert!(notices.is_empty(), "{notices:?}");
-    let total = totals(&report);
-    assert_eq!(
-        (total.events, total.stored, total.duplicates, total.rejected),
-        (EVENTS, EVENTS, 0, 0)
-    );
-    let kinds = &report.repos[scenario::PROJECT];
-    // 5 deployments on 3 pages (105 canceled: not an object of the window); the merge requests'
-    // third page holds !0, older than the window, which ends the list; #10 is read once.
-    assert_eq!(
-        (
-            kinds[&Kind::Deployments].pages,
-            kinds[&Kind::Deployments].objects
-        ),
-        (3, 4)
-    );
-    assert_eq!(
-        (
-            kinds[&Kind::MergeRequests].pages,
-            kinds[&Kind::MergeRequests].objects
-        ),
-        (3, 4)
-    );
-    assert_eq!(kinds[&Kind::Incidents].objects, 1);
-    assert_eq!(kinds[&Kind::IncidentLabel].objects, 1);
-    assert_eq!(kinds[&Kind::Pipelines].objects, 1);
-    let log = fake.take_log();
-    let id = scenario::PROJECT_ID;
-    for page_three in [
-        format!("/api/v4/projects/{id}/deployments?"),
-        format!("/api/v4/projects/{id}/merge_requests?"),
-    ] {
-        assert!(
-            log.iter()
-                .any(|r| r.starts_with(&page_three) && r.contains("page=3")),
-            "{page_three} page 3 was followed (merge requests: by X-Next-Page alone): {log:?}"
-        );
-    }
-    assert!(
-        log.iter().any(|r| r.contains("/deployments?")
-            && r.contains("updated_after=2025%2D03%2D01T00%3A00%3A00Z")),
-        "{log:?}"
-    );
-}
-
-/// The keys of the scenario, checked by hand.
-fn assert_hand_checked(keys: &Value) {
-    // 4 production deployments (101, 102, 103, 104) on 3 days.
-    assert_eq!(keys["deployment_frequency"]["value"], 4);
-    assert_eq!(keys["deployment_frequency"]["deploy_days"], 3);
-    // 102 failed (and #10 at 12:30 is attributed to it), #11 at 03-06 10:30 to 104: 2 of 4.
-    assert_eq!(keys["change_failure_rate"]["sample_size"], 4);
-    assert_eq!(keys["change_failure_rate"]["value"], 0.5);
-    // Lead times: !1 from b1 (08:00, before it was opened at 09:00) to 101 at 14:00: 6 h; !2
-    // from its opening 03-04 10:00 (its squash commit c2 is younger) to 102 03-05 12:00: 26 h;
-    // !3 from e3 (07:00) to 104 at 10:00: 3 h. Median 6 h, p90 (nearest rank 3 of 3) 26 h.
-    assert_eq!(keys["lead_time"]["sample_size"], 3);
-    assert_eq!(keys["lead_time"]["value"], 21600.0);
-    assert_eq!(keys["lead_time"]["p90"], 93600.0);
-    // Recovery: 102, #10 12:30 -> 15:30 (3 h); 104, #11 10:30 -> 11:30 (1 h): median 2 h.
-    assert_eq!(keys["recovery_time"]["sample_size"], 2);
-    assert_eq!(keys["recovery_time"]["value"], 7200.0);
-    // 103 (03-05 15:00) was made while #10 (of 102) was open: 1 of 4.
-    assert_eq!(keys["rework_rate"]["value"], 0.25);
-}
-
 async fn gitlab_backfill_keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_nothing(
     backend: Backend,
 ) {
-    let db = backend.fresh_database().await;
-    backfill_scenario(&db).await;
-
-    let backfilled = process_and_serve(db).await;
-    let backfilled_keys = backfilled.get_json(KEYS).await;
-    let keys = &backfilled_keys["keys"];
-    assert_hand_checked(keys);
-
-    let hooked = webhook_server(backend.fresh_database().await).await;
-    post_webhooks(&hooked).await;
-    let webhook_keys = hooked.get_json(KEYS).await;
-    assert_eq!(webhook_keys["keys"], backfilled_keys["keys"]);
-    let hooked_cdevents = hooked.pipeline().await["cdevents"].clone();
-    hooked.stop().await;
-
-    // The same objects, delivered afterwards by webhooks, add no CDEvent and change no number.
-    let before = backfilled.pipeline().await;
-    assert_eq!(before["cdevents"], hooked_cdevents);
-    // 4 deployments; 4 created + 3 merged + 1 abandoned; 3 pushes; 2 detected + 2 resolved; a
-    // pipeline run.
-    assert_eq!(before["cdevents"], 4 + 8 + 3 + 4 + 1, "{before}");
-    assert_eq!(before["failures"], 0, "{before}");
-    let again = webhook_server(backfilled.stop().await).await;
-    post_webhooks(&again).await;
-    let after = again.pipeline().await;
-    assert_eq!(after["cdevents"], before["cdevents"], "{after}");
-    assert_eq!(
-        after["raw_events"].as_i64().unwrap(),
-        before["raw_events"].as_i64().unwrap() + scenario::webhooks().len() as i64
-    );
-    assert_eq!(again.get_json(KEYS).await["keys"], backfilled_keys["keys"]);
-    again.stop().await;
+    super::keys_equal_webhook_keys_and_webhooks_after_a_backfill_add_nothing::<Gitlab>(backend)
+        .await;
 }
 
 async fn gitlab_backfill_twice_stores_nothing_new(backend: Backend) {
-    let fake = fake_gitlab().await;
-    let db = backend.fresh_database().await;
-    let (fake_ref, db_ref) = (&fake, &db);
-    let once = move || async move { totals(&backfill_into(fake_ref, db_ref).await.0.unwrap()) };
-    assert_twice_stores_nothing_new(db.clone(), EVENTS, once).await;
+    super::twice_stores_nothing_new::<Gitlab>(backend).await;
 }
 
 async fn gitlab_backfill_waits_out_rate_limits(backend: Backend) {
-    let fake = fake_gitlab().await;
+    let fake = Gitlab::fake().await;
     for (path, page, times, kind) in [
         ("/deployments", Some(2), 1, FaultKind::GitlabRateLimit),
         ("/pipelines", None, 1, FaultKind::RetryAfter),
@@ -246,21 +191,13 @@ async fn gitlab_backfill_waits_out_rate_limits(backend: Backend) {
             kind,
         });
     }
-    let db = backend.fresh_database().await;
-    let (report, notices) = backfill_into(&fake, &db).await;
-    assert_eq!(totals(&report.unwrap()).stored, EVENTS);
-    assert_eq!(notices.len(), 4, "{notices:?}");
+    let notices = rate_limited_notices::<Gitlab>(backend, &fake).await;
     let id = scenario::PROJECT_ID;
     assert!(
         notices[0].contains(&format!("/api/v4/projects/{id}/deployments?"))
             && notices[0].contains("429")
             && notices[0].contains("RateLimit-Reset"),
         "{}",
-        notices[0]
-    );
-    assert!(
-        notices[0].contains("waiting 50 ms"),
-        "bounded by max_wait: {}",
         notices[0]
     );
     // The gateway errors: 10 ms, then 20 ms.
@@ -274,7 +211,7 @@ async fn gitlab_backfill_waits_out_rate_limits(backend: Backend) {
 }
 
 async fn gitlab_backfill_resumes_after_an_interruption(backend: Backend) {
-    let fake = fake_gitlab().await;
+    let fake = Gitlab::fake().await;
     fake.add_fault(Fault {
         path: "/merge_requests".into(),
         page: Some(2),
@@ -282,20 +219,16 @@ async fn gitlab_backfill_resumes_after_an_interruption(backend: Backend) {
         kind: FaultKind::Status(500),
     });
     let db = backend.fresh_database().await;
-    let error = backfill_into(&fake, &db).await.0.unwrap_err();
-    let message = format!("{error:#}");
-    for part in [
+    let merge_requests = format!("/api/v4/projects/{}/merge_requests?", scenario::PROJECT_ID);
+    let parts = [
         "acme/web/shop",
-        &format!("/api/v4/projects/{}/merge_requests?", scenario::PROJECT_ID),
+        &merge_requests,
         "page=2",
         "GitLab answered 500 Internal Server Error",
-    ] {
-        assert!(message.contains(part), "{part:?} in {message}");
-    }
-    fake.clear_faults();
-    fake.take_log();
+    ];
+    assert_interrupted::<Gitlab>(&fake, &db, &parts).await;
 
-    let resumed = backfill_into(&fake, &db).await.0.unwrap();
+    let resumed = Gitlab::backfill_into(&fake, &db).await.0.unwrap();
     let log = fake.take_log();
     assert!(
         !log.iter().any(|r| r.contains("/deployments?")),
@@ -312,34 +245,11 @@ async fn gitlab_backfill_resumes_after_an_interruption(backend: Backend) {
     // Page 2: !3 and !1, each opened, merged and its push; page 3: !0, older than the window.
     assert_eq!(merges_report.stored, 3 + 3);
 
-    let again = backfill_into(&fake, &db).await.0.unwrap();
-    let total = totals(&again);
-    assert_eq!(
-        (total.events, total.stored, total.duplicates),
-        (EVENTS, 0, EVENTS)
-    );
+    assert_all_found_again::<Gitlab>(&fake, &db).await;
 }
 
 async fn gitlab_backfill_to_a_running_server_counts_the_same(backend: Backend) {
-    let fake = fake_gitlab().await;
-    let app = webhook_server(backend.fresh_database().await).await;
-    let sink = Sink::Server {
-        client: reqwest::Client::new(),
-        events_url: app.url("/events"),
-    };
-    let report = backfill_to(&fake, &sink).await.0.unwrap();
-    assert_eq!(
-        (totals(&report).stored, totals(&report).duplicates),
-        (EVENTS, 0)
-    );
-    app.wait_until_processed().await;
-    assert_hand_checked(&app.get_json(KEYS).await["keys"]);
-    let again = backfill_to(&fake, &sink).await.0.unwrap();
-    assert_eq!(
-        (totals(&again).stored, totals(&again).duplicates),
-        (0, EVENTS)
-    );
-    app.stop().await;
+    super::to_a_running_server_counts_the_same::<Gitlab>(backend).await;
 }
 
 const GITLAB_ENV: [(&str, &str); 1] = [("GITLAB_TOKEN", GITLAB_TOKEN)];
@@ -451,17 +361,13 @@ async fn gitlab_backfill_lists_the_files_of_a_monorepo_s_landing_pushes(backend:
     const PUSH: &str = "dev.knative.sources.gitlab.push";
 
     let db = backend.fresh_database().await;
-    let store = dora_store::Store::connect(&db.url).await.unwrap();
-    let sink = Sink::Store {
-        store: store.clone(),
-        max_event_bytes: 1 << 20,
-    };
     let monorepo = [scenario::PROJECT.to_owned()];
-    backfill_listing_files(&fake, &sink, &monorepo)
-        .await
-        .0
-        .unwrap();
-    store.close().await;
+    with_store(&db, 1 << 20, async |sink: &Sink| {
+        backfill_listing_files(&fake, sink, &monorepo).await
+    })
+    .await
+    .0
+    .unwrap();
     let pushes = stored_of_type(&db, PUSH).await;
     let listed: Vec<&Value> = pushes
         .iter()
@@ -478,7 +384,7 @@ async fn gitlab_backfill_lists_the_files_of_a_monorepo_s_landing_pushes(backend:
     }
 
     let plain = backend.fresh_database().await;
-    backfill_into(&fake, &plain).await.0.unwrap();
+    Gitlab::backfill_into(&fake, &plain).await.0.unwrap();
     assert_eq!(diff_requests(fake.take_log()), 0);
     let pushes = stored_of_type(&plain, PUSH).await;
     assert!(!pushes.is_empty());
