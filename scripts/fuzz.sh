@@ -31,6 +31,13 @@ fi
 echo "== seeding fuzz/corpus from the fixtures"
 bash seed.sh
 
+# The committed lock file must be current, as the workspace's is: a dependency added to a crate the
+# targets link would otherwise drift in unnoticed.
+if ! cargo metadata --locked --format-version 1 >/dev/null; then
+  echo "fuzz/Cargo.lock is out of date: run \`cargo metadata --format-version 1 >/dev/null\` in fuzz/ and commit it" >&2
+  exit 1
+fi
+
 echo "== building the fuzz targets (AddressSanitizer, debug assertions)"
 start=$(date +%s)
 cargo fuzz build "${BUILD_FLAGS[@]}"
