@@ -396,49 +396,79 @@ async fn at_the_connection_cap_new_connections_wait_until_others_close() {
 #[tokio::test]
 async fn a_client_that_writes_a_2_mib_body_before_reading_gets_the_413() {
     let app = crate::helpers::spawn_app(&Backend::Sqlite).await;
-    let body = vec![b'x'; 2 * 1024 * 1024];
     for chunked in [false, true] {
-        let mut stream = connect(&app).await;
-        let framing = if chunked {
-            "Transfer-Encoding: chunked".to_owned()
-        } else {
-            format!("Content-Length: {}", body.len())
-        };
-        stream
-            .write_all(
-                format!("POST /events HTTP/1.1\r\nHost: test\r\nContent-Type: application/cloudevents+json\r\n{framing}\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await
-            .unwrap();
-        // Give the server time to answer (and, were it to close at once, to close) before the
-        // body: the client does not look until it has written everything.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if chunked {
-            for piece in body.chunks(64 * 1024) {
-                stream
-                    .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
-                    .await
-                    .expect("the body is written");
-                stream.write_all(piece).await.expect("the body is written");
-                stream
-                    .write_all(b"\r\n")
-                    .await
-                    .expect("the body is written");
-            }
-            stream
-                .write_all(b"0\r\n\r\n")
-                .await
-                .expect("the body is written");
-        } else {
-            stream.write_all(&body).await.expect("the body is written");
-        }
-        let response = read_to_close(&mut stream, Duration::from_secs(10)).await;
+        let head =
+            "POST /events HTTP/1.1\r\nHost: test\r\nContent-Type: application/cloudevents+json\r\n";
+        let response = write_whole_body_then_read(&app, head, 2 * 1024 * 1024, chunked).await;
         assert!(response.starts_with("HTTP/1.1 413"), "{response}");
         assert!(response.contains("application/problem+json"), "{response}");
         assert!(response.contains("payload-too-large"), "{response}");
     }
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_webhook_client_with_a_wrong_token_that_writes_its_whole_body_gets_the_401() {
+    // The token is refused from the headers, before the body is read: a sender that writes
+    // its whole (here oversize) body first still reads the answer.
+    let app = spawn_configured(&Backend::Sqlite, |settings| {
+        settings.webhooks.gitlab.token = Some("slow-clients-token".into());
+    })
+    .await;
+    for chunked in [false, true] {
+        let head =
+            "POST /webhooks/gitlab HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+                    X-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: not-the-token\r\n";
+        let response = write_whole_body_then_read(&app, head, 12 * 1024 * 1024, chunked).await;
+        assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+        assert!(response.contains("X-Gitlab-Token"), "{response}");
+    }
+    app.stop().await;
+}
+
+/// Sends the request `head` (its lines, without the framing header), then, after giving the
+/// server time to answer, a body of `length` bytes (declared or chunked) before reading; the
+/// whole response.
+async fn write_whole_body_then_read(
+    app: &TestApp,
+    head: &str,
+    length: usize,
+    chunked: bool,
+) -> String {
+    let body = vec![b'x'; length];
+    let mut stream = connect(app).await;
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_owned()
+    } else {
+        format!("Content-Length: {}", body.len())
+    };
+    stream
+        .write_all(format!("{head}{framing}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // Give the server time to answer (and, were it to close at once, to close) before the
+    // body: the client does not look until it has written everything.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    if chunked {
+        for piece in body.chunks(64 * 1024) {
+            stream
+                .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+                .await
+                .expect("the body is written");
+            stream.write_all(piece).await.expect("the body is written");
+            stream
+                .write_all(b"\r\n")
+                .await
+                .expect("the body is written");
+        }
+        stream
+            .write_all(b"0\r\n\r\n")
+            .await
+            .expect("the body is written");
+    } else {
+        stream.write_all(&body).await.expect("the body is written");
+    }
+    read_to_close(&mut stream, Duration::from_secs(10)).await
 }
 
 backend_tests!(slow_uploads_hold_only_what_they_sent_while_others_get_202);

@@ -425,6 +425,11 @@ async fn post_webhook(
             return Ok(auth::refusal_response(refusal, Scope::Ingest));
         }
     }
+    // A token, or a signature's presence, is known from the headers: no body is read for a
+    // request without them.
+    tool_webhook
+        .check_headers(&headers, &state.webhooks)
+        .map_err(Problem::closing_connection)?;
     webhook::require_json(&headers)?;
     let limit = state.limits.max_batch_bytes;
     let (bytes, _budget) = state.read_body(&headers, body, limit).await?;

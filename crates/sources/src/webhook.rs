@@ -68,8 +68,13 @@ pub enum Authentication {
     Sha256Signature { header: &'static str },
     /// `Authorization: Bearer <token>` ([`check_bearer`]); `hint` says where the sender sets it.
     Bearer { hint: &'static str },
-    /// The tool's own check of the headers and the body under the secret or token.
-    Custom(fn(&HeaderMap, &[u8], &str) -> Result<(), Problem>),
+    /// A token in a header of the tool's own, checked by the tool's function under the token.
+    HeaderToken(fn(&HeaderMap, &str) -> Result<(), Problem>),
+    /// A signature of the body in `header`, checked by the tool's function under the secret.
+    BodySignature {
+        header: &'static str,
+        check: fn(&HeaderMap, &[u8], &str) -> Result<(), Problem>,
+    },
 }
 
 impl Authentication {
@@ -83,10 +88,30 @@ impl Authentication {
     ) -> Result<(), Problem> {
         match self {
             Self::Sha256Signature { header } => check_sha256_signature(headers, header, body, key),
-            Self::Bearer { hint } => check_bearer(headers, key, tool, hint),
-            Self::Custom(check) => check(headers, body, key),
+            Self::BodySignature { check, .. } => check(headers, body, key),
+            Self::Bearer { .. } | Self::HeaderToken(_) => self.check_headers(tool, headers, key),
         }
     }
+
+    /// What the headers alone decide, before the body is read: the whole check of a token; the
+    /// presence of a signature, which the body's check then verifies.
+    fn check_headers(self, tool: &str, headers: &HeaderMap, key: &str) -> Result<(), Problem> {
+        match self {
+            Self::Bearer { hint } => check_bearer(headers, key, tool, hint),
+            Self::HeaderToken(check) => check(headers, key),
+            Self::Sha256Signature { header: name } | Self::BodySignature { header: name, .. } => {
+                match header(headers, name) {
+                    Some(_) => Ok(()),
+                    None => Err(unauthorized(missing_signature(name), name)),
+                }
+            }
+        }
+    }
+}
+
+/// The detail of a `401` for a request without its signature header `name`.
+pub fn missing_signature(name: &str) -> String {
+    format!("{name} is missing; a webhook secret is configured")
 }
 
 /// A source's `POST /webhooks/<tool>`: how a request is authenticated, and how its payload
@@ -116,6 +141,21 @@ impl Webhook {
     /// The tool, as `/webhooks/<tool>` and `[webhooks.<tool>]` name it.
     pub fn tool(&self) -> &'static str {
         self.tool
+    }
+
+    /// What the headers of a request decide of its authentication when `settings` has a secret
+    /// or token for the tool: a token's whole check, a signature's presence. Run before the body
+    /// is read, so that a request without them costs no body; [`Webhook::receive`] checks all
+    /// again.
+    pub fn check_headers(
+        &self,
+        headers: &HeaderMap,
+        settings: &WebhookSettings,
+    ) -> Result<(), Problem> {
+        match settings.key(self.tool) {
+            Some(key) => self.authentication.check_headers(self.tool, headers, key),
+            None => Ok(()),
+        }
     }
 
     /// One request: authenticated when `settings` has a secret or token for the tool (else
@@ -203,7 +243,7 @@ pub fn check_sha256_signature(
     check_signature_header(
         headers,
         header_name,
-        format!("{header_name} is missing; a webhook secret is configured"),
+        missing_signature(header_name),
         format!(
             "{header_name} is not sha256=<HMAC-SHA256 of the body under the configured secret>"
         ),

@@ -31,13 +31,22 @@ use sha2::{Sha224, Sha256, Sha384, Sha512};
 use super::payload::FluxEvent;
 use super::transform::{revision_of, TYPE_PREFIX};
 use crate::common::read_fields;
-use crate::webhook::{check_signature_header, hmac_matches, Authentication, Webhook};
+use crate::webhook::{
+    check_signature_header, hmac_matches, missing_signature, Authentication, Webhook,
+};
 
 /// The header of a `generic-hmac` Provider's signature.
 pub const SIGNATURE_HEADER: &str = "X-Signature";
 
 /// `POST /webhooks/flux`: [`check_signature`] when `[webhooks.flux] secret` is set.
-pub const WEBHOOK: Webhook = Webhook::new("flux", Authentication::Custom(check_signature), adapt);
+pub const WEBHOOK: Webhook = Webhook::new(
+    "flux",
+    Authentication::BodySignature {
+        header: SIGNATURE_HEADER,
+        check: check_signature,
+    },
+    adapt,
+);
 
 /// Wraps the event of an authenticated request into a CloudEvent.
 fn adapt(_headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
@@ -89,7 +98,7 @@ fn check_signature(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(),
     check_signature_header(
         headers,
         SIGNATURE_HEADER,
-        format!("{SIGNATURE_HEADER} is missing; a webhook secret is configured"),
+        missing_signature(SIGNATURE_HEADER),
         format!(
             "{SIGNATURE_HEADER} is not <sha224|sha256|sha384|sha512>=<HMAC of the body under the \
              configured secret>"

@@ -53,7 +53,8 @@ pub const INSTANCE_HEADER: &str = "X-Gitlab-Instance";
 pub const EVENT_EXTENSION: &str = "comgitlabevent";
 
 /// `POST /webhooks/gitlab`: [`check_token`] when `[webhooks.gitlab] token` is set.
-pub const WEBHOOK: Webhook = Webhook::new("gitlab", Authentication::Custom(check_token), adapt);
+pub const WEBHOOK: Webhook =
+    Webhook::new("gitlab", Authentication::HeaderToken(check_token), adapt);
 
 /// Wraps the payload of an authenticated request into one CloudEvent.
 fn adapt(headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
@@ -92,7 +93,7 @@ pub fn delivery(
 
 /// `X-Gitlab-Token` must equal `token`; compared in constant time ([`tokens_match`], so that
 /// neither the content nor the length of the token leaks through timing).
-fn check_token(headers: &HeaderMap, _body: &[u8], token: &str) -> Result<(), Problem> {
+fn check_token(headers: &HeaderMap, token: &str) -> Result<(), Problem> {
     check_signature_header(
         headers,
         TOKEN_HEADER,

@@ -46,8 +46,14 @@ pub const DEFAULT_SOURCE: &str = "pagerduty";
 const TITLE: &str = "Invalid PagerDuty payload";
 
 /// `POST /webhooks/pagerduty`: [`check_signature`] when `[webhooks.pagerduty] secret` is set.
-pub const WEBHOOK: Webhook =
-    Webhook::new("pagerduty", Authentication::Custom(check_signature), adapt);
+pub const WEBHOOK: Webhook = Webhook::new(
+    "pagerduty",
+    Authentication::BodySignature {
+        header: SIGNATURE,
+        check: check_signature,
+    },
+    adapt,
+);
 
 /// Wraps the payload of an authenticated request into CloudEvents.
 fn adapt(_headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, Problem> {
