@@ -100,8 +100,8 @@ pub const DEPLOYMENTS_CURSOR: &str = "calculator:deployments";
 /// [`Store::cdevents_after`]), whatever its row limit: rows are taken while the text before them
 /// is under this, so a pass always takes at least one row. A backlog of large events (1 MiB
 /// each, after an outage) is then read 16 at a time, not a thousand: the pass's memory stays
-/// bounded. On PostgreSQL the measure is the text as received, and JSONB gives it back with a
-/// space after each `:` and `,`, so a pass may read up to about half as much again.
+/// bounded, at this and one event. The measure is the text a read returns: on PostgreSQL, the
+/// text of the JSONB (with its spacing and its numbers written out), measured when stored.
 pub const PASS_TEXT_BYTES: i64 = 16 * 1024 * 1024;
 
 /// The most event text one page of the event browser, or one poll of its live feed, reads
@@ -178,8 +178,8 @@ impl Store {
         dispatch!(self, s => s.cursor(name).await)
     }
 
-    /// The next raw events after `after`, in reading order, at most `limit` and, past the first,
-    /// at most [`PASS_TEXT_BYTES`] of text.
+    /// The next raw events after `after`, in reading order, at most `limit`, and while the text
+    /// before each is under [`PASS_TEXT_BYTES`] (always the first).
     pub async fn raw_after(&self, after: Position, limit: i64) -> Result<RawBatch, StoreError> {
         dispatch!(self, s => s.raw_after(after, limit).await)
     }

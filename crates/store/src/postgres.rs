@@ -40,12 +40,16 @@ const MIGRATION_LOCK: i64 = 0x646f_7261_0001;
 /// they run concurrently, and readers order rows by the appending transaction (see
 /// [`PostgresStore::raw_after`]). Rows go in in (source, id) order, so concurrent appends of
 /// overlapping events wait on each other's keys in one order and never deadlock.
+/// `content_bytes` is the length of the text PostgreSQL gives back for the JSONB (its spacing,
+/// numbers without exponents), which is what a read of the row returns, not of the text sent.
 macro_rules! insert_raw_events {
     () => {
         "INSERT INTO cloudevents_raw (event_id, event_source, event_type, event_time, received_at, origin, content, content_bytes)
-         SELECT id, source, type, time, received, origin, content::jsonb, octet_length(content)
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
-              AS e(id, source, type, time, received, origin, content)
+         SELECT id, source, type, time, received, origin, content, octet_length(content::text)
+         FROM (SELECT id, source, type, time, received, origin, content::jsonb AS content
+               FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
+                    AS e(id, source, type, time, received, origin, content)
+               OFFSET 0) AS e
          ON CONFLICT (event_source, event_id) DO NOTHING"
     };
 }
@@ -443,11 +447,13 @@ async fn append_cdevents(
     lock(tx, CDEVENT_APPEND_LOCK).await?;
     sqlx::query(&format!(
         "INSERT INTO {CDEVENT_COLUMNS_WITH_BYTES}
-         SELECT id, source, type, subject_id, subject_source, ts, content::jsonb, raw_seq, transformer, now(),
-                octet_length(content)
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-                     $8::bigint[], $9::text[])
-              AS c(id, source, type, subject_id, subject_source, ts, content, raw_seq, transformer)
+         SELECT id, source, type, subject_id, subject_source, ts, content, raw_seq, transformer, now(),
+                octet_length(content::text)
+         FROM (SELECT id, source, type, subject_id, subject_source, ts, content::jsonb AS content, raw_seq, transformer
+               FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
+                           $8::bigint[], $9::text[])
+                    AS c(id, source, type, subject_id, subject_source, ts, content, raw_seq, transformer)
+               OFFSET 0) AS c
          {CDEVENT_CONFLICT}"
     ))
     .bind(column(cdevents, |(_, c)| c.id.as_str()))

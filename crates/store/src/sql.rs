@@ -30,8 +30,8 @@ pub(crate) enum Dialect {
 /// [`crate::PASS_TEXT_BYTES`]). The text itself is not read. SQLite's `octet_length` reads a
 /// text's length from the row's header (a length column stored after the text would be behind
 /// its overflow pages); PostgreSQL keeps JSONB, whose stored size can be a hundredth of its
-/// text, so each row's `content_bytes` is written with it (rows stored before migration 0007
-/// are measured).
+/// text, so each row's `content_bytes`, the length of the JSONB's text that a read returns, is
+/// written with it (rows stored before migration 0007 are measured).
 pub(crate) fn positions_within_text_budget(
     dialect: Dialect,
     (table, filter, key, order): (&str, &str, &str, &str),

@@ -209,6 +209,73 @@ async fn a_pass_reads_large_events_a_text_budget_at_a_time() {
     }
 }
 
+/// A raw event `received_mib` MiB long as sent, whose text as a store gives it back differs:
+/// `data` an array of `1e20`, which PostgreSQL's JSONB gives back as 21 digits and a space
+/// (`expanding`), or of `1` padded with spaces, which it drops.
+fn reshaped_raw(id: &str, received_mib: usize, expanding: bool) -> NewRawEvent {
+    let mut event = raw("/reshaped", id);
+    let (item, count) = if expanding {
+        ("1e20,", received_mib * 1024 * 1024 / 5)
+    } else {
+        (
+            "1,                                                              ",
+            received_mib * 16 * 1024,
+        )
+    };
+    let items = item.repeat(count);
+    event.content = format!(
+        r#"{{"specversion":"1.0","id":"{id}","source":"/reshaped","type":"com.example.test","data":[{items}0]}}"#
+    );
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_text_budget_counts_the_text_a_read_returns() {
+    // Four events of 6 MiB as sent that read back small on PostgreSQL, then eight of 1 MiB
+    // that read back near 5 MiB: each read holds at most the budget and one event of the text
+    // it returns, and a read that left rows behind says it filled its budget.
+    let budget = dora_store::PASS_TEXT_BYTES;
+    for backend in Backend::all() {
+        let db = backend.fresh_database().await;
+        let store = Store::connect(&db.url).await.unwrap();
+        let events: Vec<NewRawEvent> = (0..12)
+            .map(|i| reshaped_raw(&format!("{i:02}"), if i < 4 { 6 } else { 1 }, i >= 4))
+            .collect();
+        store.append_raw(&events).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let (mut position, mut ids, mut reads) = (Position::START, Vec::new(), Vec::new());
+        while ids.len() < events.len() && std::time::Instant::now() < deadline {
+            let batch = store.raw_after(position, 1000).await.unwrap();
+            let Some(last) = batch.records.last() else {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            };
+            position = last.position;
+            let lengths: Vec<usize> = batch.records.iter().map(|r| r.content.len()).collect();
+            let before_last: usize = lengths[..lengths.len() - 1].iter().sum();
+            assert!((before_last as i64) < budget, "{backend:?}: {lengths:?}");
+            let full = dora_store::fills_text_budget(
+                batch.records.iter().map(|r| r.content.as_str()),
+                budget,
+            );
+            for record in &batch.records {
+                let event: serde_json::Value = serde_json::from_str(&record.content).unwrap();
+                ids.push(event["id"].as_str().unwrap().to_owned());
+            }
+            reads.push((lengths, full));
+        }
+        let expected: Vec<String> = (0..12).map(|i| format!("{i:02}")).collect();
+        assert_eq!(ids, expected, "{backend:?}");
+        for (lengths, full) in &reads[..reads.len() - 1] {
+            assert!(
+                full,
+                "{backend:?}: a read of {lengths:?} left rows behind unsaid"
+            );
+        }
+        store.close().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_calculators_read_large_cdevents_a_text_budget_at_a_time() {
     for backend in Backend::all() {
