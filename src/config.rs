@@ -65,7 +65,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// `[dora]`: production environments, teams, attribution horizon.
     pub dora: DoraSettings,
-    /// `[auth]`: ingest and read tokens (docs/security.md).
+    /// `[auth]`: ingest and read tokens (SECURITY.md).
     pub auth: AuthSettings,
 }
 

@@ -86,7 +86,7 @@ enum Command {
     ///
     /// Objects make the event ids, so running it twice, or over history that webhooks also
     /// delivered, counts nothing twice; an interrupted run resumes after its last stored page.
-    /// Tools: github, gitlab. Example: dora-events backfill github --repo acme/shop --since 2025-01-01
+    /// Tools: github, gitlab, bitbucket. Example: dora-events backfill github --repo acme/shop --since 2025-01-01
     /// (with GITHUB_TOKEN set); dora-events backfill gitlab --project acme/shop (with GITLAB_TOKEN set)
     Backfill(commands::backfill::Args),
     /// Print the five DORA keys as a table (or JSON), from a server or straight from a database.
