@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use axum::http::StatusCode;
-use common::{serve, TempStore};
+use common::{read_response, serve, TempStore};
 use dora_ingest::webhook::tools;
 use dora_sources::WebhookSettings;
 use serde_json::{json, Value};
@@ -38,17 +38,7 @@ fn post_head(address: std::net::SocketAddr, tool: &str) -> (StatusCode, Value) {
          Content-Type: application/json\r\nContent-Length: {DECLARED_LENGTH}\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8(response).unwrap();
-    let status: u16 = text.split(' ').nth(1).unwrap().parse().unwrap();
-    let problem = text
-        .find('{')
-        .zip(text.rfind('}'))
-        .map_or(Value::Null, |(start, end)| {
-            serde_json::from_str(&text[start..=end]).unwrap()
-        });
-    (StatusCode::from_u16(status).unwrap(), problem)
+    read_response(&mut stream)
 }
 
 #[tokio::test]

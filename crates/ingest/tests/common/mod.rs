@@ -231,26 +231,32 @@ pub async fn post(
         request.push_str("\r\n");
         stream.write_all(request.as_bytes()).unwrap();
         stream.write_all(&body).unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).unwrap();
-        let text = String::from_utf8(response).unwrap();
-        let status: u16 = text
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .expect("a status line");
-        let (_, body) = text.split_once("\r\n\r\n").expect("headers end");
-        // The body may be chunked: keep the JSON object.
-        let json = body
-            .find('{')
-            .zip(body.rfind('}'))
-            .map_or(Value::Null, |(start, end)| {
-                serde_json::from_str(&body[start..=end]).unwrap()
-            });
-        (StatusCode::from_u16(status).unwrap(), json)
+        read_response(&mut stream)
     })
     .await
     .unwrap()
+}
+
+/// Reads a whole HTTP/1.1 response from `stream` (which the server closes): its status and its
+/// JSON body (`null` without one).
+pub fn read_response(stream: &mut std::net::TcpStream) -> (StatusCode, Value) {
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let status: u16 = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let (_, body) = text.split_once("\r\n\r\n").expect("headers end");
+    // The body may be chunked: keep the JSON object.
+    let json = body
+        .find('{')
+        .zip(body.rfind('}'))
+        .map_or(Value::Null, |(start, end)| {
+            serde_json::from_str(&body[start..=end]).unwrap()
+        });
+    (StatusCode::from_u16(status).unwrap(), json)
 }
 
 /// POSTs one delivery twice to `path`: the first is accepted, the second (a redelivery) is a
