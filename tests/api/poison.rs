@@ -112,6 +112,28 @@ async fn poison_events_are_refused_at_the_door_naming_the_field(backend: Backend
             "/subject/content/environment/id",
         ),
         (
+            "CDEvent with a 3,000-character revision (PostgreSQL indexes it)",
+            "/cdevents",
+            "application/json",
+            {
+                let mut event = deployed("d-3", "svc");
+                event["customData"] = json!({"dora": {"revision": long}});
+                event.to_string()
+            },
+            "/customData/dora/revision",
+        ),
+        (
+            "CDEvent with a 3,000-character artifact id",
+            "/cdevents",
+            "application/json",
+            {
+                let mut event = deployed("d-4", "svc");
+                event["subject"]["content"]["artifactId"] = json!(long);
+                event.to_string()
+            },
+            "/subject/content/artifactId",
+        ),
+        (
             "CDEvent with a 3,000-character id inside a CloudEvent, to /events",
             "/events",
             "application/cloudevents+json",
@@ -124,6 +146,23 @@ async fn poison_events_are_refused_at_the_door_naming_the_field(backend: Backend
             "application/cloudevents+json",
             carrying(&deployed(&long, "svc"), "ce-1").to_string(),
             "/data/context/id",
+        ),
+        (
+            "a number PostgreSQL would give back as 309 digits no reader parses",
+            "/events",
+            "application/cloudevents+json",
+            r#"{"specversion": "1.0", "id": "n-1", "source": "/s", "type": "t", "data": {"x": 1.7976931348623157e308}}"#.to_owned(),
+            "/data/x",
+        ),
+        (
+            "numbers that PostgreSQL would write out past 64 KiB of digits (52 each)",
+            "/events",
+            "application/cloudevents+json",
+            format!(
+                r#"{{"specversion": "1.0", "id": "n-2", "source": "/s", "type": "t", "data": {{"many": [{}]}}}}"#,
+                vec!["3e50"; 2000].join(",")
+            ),
+            "/data/many/1260",
         ),
         (
             "CloudEvent id over 1,024 bytes",

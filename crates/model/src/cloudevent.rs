@@ -40,22 +40,31 @@ fn upgrade_from_0_3(map: &mut Map<String, Value>) -> Result<(), AttributeError> 
     }
 }
 
-/// The JSON pointer (from `value`) of the first string or key that holds U+0000, if any.
-fn nul_pointer(value: &Value) -> Option<String> {
+const NUL: &str = "contains U+0000 (NUL), which cannot be stored";
+
+/// The JSON pointer (from `value`) of the first string or key that holds U+0000, or number that
+/// `numbers` refuses ([`limits::NumberCheck`]), with the reason; `None` when every one is
+/// storable.
+fn unstorable_pointer(
+    value: &Value,
+    numbers: &mut limits::NumberCheck,
+) -> Option<(String, String)> {
     let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
     match value {
-        Value::String(s) => s.contains('\0').then(String::new),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, item)| Some(format!("/{i}{}", nul_pointer(item)?))),
+        Value::String(s) => s.contains('\0').then(|| (String::new(), NUL.to_owned())),
+        Value::Number(number) => numbers.check(number).err().map(|why| (String::new(), why)),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let (below, why) = unstorable_pointer(item, numbers)?;
+            Some((format!("/{i}{below}"), why))
+        }),
         Value::Object(map) => map.iter().find_map(|(k, v)| {
             if k.contains('\0') {
-                return Some(format!("/{}", escape(&k.replace('\0', "\\u0000"))));
+                let key = escape(&k.replace('\0', "\\u0000"));
+                return Some((format!("/{key}"), NUL.to_owned()));
             }
-            // The value first: the key is escaped (allocated) only on the path to a NUL.
-            let below = nul_pointer(v)?;
-            Some(format!("/{}{below}", escape(k)))
+            // The value first: the key is escaped (allocated) only on the path to a refusal.
+            let (below, why) = unstorable_pointer(v, numbers)?;
+            Some((format!("/{}{below}", escape(k)), why))
         }),
         _ => None,
     }
@@ -341,12 +350,12 @@ impl CloudEvent {
     }
 
     /// Refuses what the store cannot keep: U+0000 anywhere in the event (neither PostgreSQL text
-    /// nor JSONB can store it), and an `id`, `source`, `type` or `subject` over its limit
-    /// ([`crate::limits`]: they are indexed). The same event must be valid on every store.
+    /// nor JSONB can store it), an `id`, `source`, `type` or `subject` over its limit
+    /// ([`crate::limits`]: they are indexed), and JSON numbers JSONB would give back unreadable
+    /// or many times longer ([`limits::NumberCheck`]). The same event must be valid on every
+    /// store.
     pub fn check_storable(&self) -> Result<(), AttributeError> {
-        let nul = |attribute: &str| {
-            AttributeError::new(attribute, "contains U+0000 (NUL), which cannot be stored")
-        };
+        let nul = |attribute: &str| AttributeError::new(attribute, NUL);
         for (name, value, limit) in [
             ("id", Some(&self.id), limits::MAX_ID_BYTES),
             ("source", Some(&self.source), limits::MAX_SOURCE_BYTES),
@@ -366,16 +375,17 @@ impl CloudEvent {
                 return Err(nul(name));
             }
         }
+        let mut numbers = limits::NumberCheck::default();
         for (name, value) in &self.extensions {
-            if nul_pointer(value).is_some() {
-                return Err(nul(name));
+            if let Some((_, why)) = unstorable_pointer(value, &mut numbers) {
+                return Err(AttributeError::new(name, why));
             }
         }
         // Inside JSON data, the field is named by its JSON pointer from the event
         // (`/data/commits/0/message`), as `POST /cdevents` names CDEvent fields.
         match &self.data {
-            Some(Data::Json(value)) => match nul_pointer(value) {
-                Some(pointer) => Err(nul(&format!("/data{pointer}"))),
+            Some(Data::Json(value)) => match unstorable_pointer(value, &mut numbers) {
+                Some((pointer, why)) => Err(AttributeError::new(format!("/data{pointer}"), why)),
                 None => Ok(()),
             },
             Some(Data::Text(text)) if text.contains('\0') => Err(nul("data")),

@@ -209,6 +209,43 @@ async fn a_pass_reads_large_events_a_text_budget_at_a_time() {
     }
 }
 
+#[tokio::test]
+async fn numbers_at_the_edges_the_door_allows_read_back_as_json() {
+    // `dora_model::limits::NUMBER_MAGNITUDES`: PostgreSQL gives these back written out in full,
+    // and what it gives back must still parse.
+    for backend in Backend::all() {
+        let db = backend.fresh_database().await;
+        let store = Store::connect(&db.url).await.unwrap();
+        let mut event = raw("/edges", "1");
+        event.content = r#"{"specversion":"1.0","id":"1","source":"/edges","type":"t","data":[9.99e100,-1e-100,1.7976931348623157e100,2.2250738585072014e-100]}"#.to_owned();
+        store.append_raw(&[event]).await.unwrap();
+        let all = read_all(&store).await;
+        let read: serde_json::Value = serde_json::from_str(&all[0].content)
+            .unwrap_or_else(|e| panic!("{backend:?}: {e}: {}", all[0].content));
+        let numbers: Vec<f64> = read["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_f64().unwrap())
+            .collect();
+        let sent = [
+            9.99e100,
+            -1e-100,
+            1.7976931348623157e100,
+            2.2250738585072014e-100,
+        ];
+        assert_eq!(numbers.len(), sent.len(), "{backend:?}");
+        for (read, sent) in numbers.iter().zip(sent) {
+            // serde_json reads long decimals to within an ulp or two.
+            assert!(
+                ((read - sent) / sent).abs() < 1e-12,
+                "{backend:?}: {read} for {sent}"
+            );
+        }
+        store.close().await;
+    }
+}
+
 /// A raw event `received_mib` MiB long as sent, whose text as a store gives it back differs:
 /// `data` an array of `1e20`, which PostgreSQL's JSONB gives back as 21 digits and a space
 /// (`expanding`), or of `1` padded with spaces, which it drops.

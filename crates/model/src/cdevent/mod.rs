@@ -110,13 +110,21 @@ fn field_str<'a>(value: &'a Value, pointer: &str) -> Result<&'a str, CdEventErro
 
 /// Where a CDEvent carries text the facts calculator stores in indexed columns, besides its
 /// context and subject ids, with the limit of each: environment, service and team names, the
-/// changes it names and the commits it lists (a change id is `<service>@<sha>`).
-const INDEXED_NAMES: [(&str, usize); 6] = [
+/// changes it names and the commits it lists (a change id is `<service>@<sha>`), the revision
+/// and merge commit (SHAs), the artifact and the deployment it names (ids). `DoraData`'s
+/// snake_case spellings of stored history are checked too.
+const INDEXED_NAMES: [(&str, usize); 12] = [
     ("/subject/content/environment/id", limits::MAX_NAME_BYTES),
     ("/subject/content/service/id", limits::MAX_NAME_BYTES),
     ("/subject/content/change/id", limits::MAX_ID_BYTES),
+    ("/subject/content/artifactId", limits::MAX_ID_BYTES),
     ("/customData/dora/service", limits::MAX_NAME_BYTES),
     ("/customData/dora/team", limits::MAX_NAME_BYTES),
+    ("/customData/dora/revision", limits::MAX_NAME_BYTES),
+    ("/customData/dora/mergeSha", limits::MAX_NAME_BYTES),
+    ("/customData/dora/merge_sha", limits::MAX_NAME_BYTES),
+    ("/customData/dora/artifact", limits::MAX_ID_BYTES),
+    ("/customData/dora/deployment", limits::MAX_ID_BYTES),
     (
         "/customData/kubernetes/labels/app.kubernetes.io~1part-of",
         limits::MAX_NAME_BYTES,
