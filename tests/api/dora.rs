@@ -244,6 +244,26 @@ async fn bad_dora_parameters_are_named(backend: Backend) {
             "{query}"
         );
     }
+    // U+0000 matches no stored text and PostgreSQL refuses it as a parameter: a 400, never a
+    // 500, on every read route that filters.
+    for path in [
+        "/api/v1/dora?service=%00",
+        "/api/v1/dora?environment=a%00b",
+        "/api/v1/deployments?team=%00",
+        "/api/v1/metrics/lead-time?service=%00",
+        "/api/v1/charts/lead-time.svg?service=%00",
+        "/deploy-frequency/day?service=%00",
+        "/api/v1/events?type=%00",
+        "/api/v1/events?source=x%00",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 400, "{path}");
+        let problem = response.json::<Value>().await.unwrap();
+        assert_eq!(
+            problem["type"], "urn:dora-events:problem:invalid-parameter",
+            "{path}"
+        );
+    }
     let response = app.get("/api/v1/metrics/happiness").await;
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.unwrap();

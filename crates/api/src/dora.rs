@@ -219,6 +219,7 @@ fn parse_query(raw: Option<&str>, extra_names: &[&str]) -> Result<DoraQuery, Pro
         if value.is_empty() {
             return Err(bad(&key, format!("{key} must not be empty")));
         }
+        crate::no_nul(&key, &value)?;
         let once = |seen: bool| {
             if seen {
                 Err(bad(&key, format!("{key} may be given once")))

@@ -137,9 +137,10 @@ pub(crate) struct FeedParams {
     #[param(inline)]
     kind: Option<crate::params::EventKind>,
     /// Only types starting with this
-    #[param(rename = "type")]
+    #[param(rename = "type", pattern = r"^[^\x00]*$")]
     event_type: Option<String>,
     /// Only sources starting with this
+    #[param(pattern = r"^[^\x00]*$")]
     source: Option<String>,
 }
 

@@ -136,6 +136,9 @@ pub(crate) fn store_problem(error: impl std::borrow::Borrow<StoreError>) -> Prob
 
 /// Checks that only known query parameters were given; a typo is a `400`, not a silent default.
 fn only_params(params: &HashMap<String, String>, known: &[&str]) -> Result<(), Problem> {
+    for (name, value) in params {
+        no_nul(name, value)?;
+    }
     match params.keys().find(|k| !known.contains(&k.as_str())) {
         Some(unknown) => Err(Problem::bad_request(
             "unknown-parameter",
@@ -148,6 +151,20 @@ fn only_params(params: &HashMap<String, String>, known: &[&str]) -> Result<(), P
         )),
         None => Ok(()),
     }
+}
+
+/// Refuses a query parameter holding U+0000, which no stored text can match (and PostgreSQL
+/// refuses as a parameter): a `400` naming it.
+pub(crate) fn no_nul(name: &str, value: &str) -> Result<(), Problem> {
+    if !name.contains('\0') && !value.contains('\0') {
+        return Ok(());
+    }
+    Err(Problem::bad_request(
+        "invalid-parameter",
+        "Invalid query parameter",
+        name.replace('\0', "\\u0000"),
+        "a query parameter must not contain U+0000 (NUL)",
+    ))
 }
 
 /// The query parameter `name`, given as `text`, as a whole number in `range`; anything else is

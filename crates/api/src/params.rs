@@ -8,12 +8,13 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{KnownFormat, RefOr};
 
-/// A non-empty text of at most `max` characters.
+/// A non-empty text of at most `max` characters, without U+0000.
 pub fn text(max: usize) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .min_length(Some(1))
         .max_length(Some(max))
+        .pattern(Some("^[^\\x00]*$"))
 }
 
 /// `from` and `to`: an RFC 3339 time or a date.
