@@ -310,6 +310,29 @@ async fn large_events_fill_fewer_history_items_and_reach_the_feed_without_their_
     }
 }
 
+/// The live feed takes `MAX_FEED_VIEWERS` viewers at once; the next is `503` with
+/// `Retry-After`, so viewers cannot take every connection the server accepts.
+#[tokio::test]
+async fn the_live_feed_turns_away_viewers_past_its_cap() {
+    let app = spawn_app(&Backend::Sqlite).await;
+    let mut viewers = Vec::new();
+    for _ in 0..dora_api::events::MAX_FEED_VIEWERS {
+        viewers.push(FeedReader::open(&app, "/api/v1/events/stream").await);
+    }
+    let response = app.get("/api/v1/events/stream?kind=cdevents").await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let problem: Value = response.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("viewers"),
+        "{problem}"
+    );
+    // The rest of the API still answers.
+    assert_eq!(app.get("/api/v1/events?limit=1").await.status(), 200);
+    drop(viewers);
+    app.stop().await;
+}
+
 backend_tests!(
     history_pages_newest_first_with_prefix_filters,
     live_feed_shows_new_events_and_their_cdevents_as_they_are_stored,

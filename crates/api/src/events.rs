@@ -19,7 +19,7 @@ use dora_store::{EventLog, EventQuery, EventRow, Store, TailStart};
 use futures_util::Stream;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::{broadcast, Mutex};
+use tokio::sync::{broadcast, Mutex, OwnedSemaphorePermit, Semaphore};
 
 use crate::{only_params, store_problem, whole_number, ApiState};
 
@@ -36,6 +36,12 @@ const MAX_PAGE: i64 = 500;
 /// in `event_bytes`; the history shows them whole): the feed keeps its last [`FEED_CAPACITY`]
 /// items for viewers, and this bounds what they hold (64 MiB).
 const FEED_EVENT_BYTES: usize = 64 * 1024;
+/// Viewers of the live feed at once, a process. A stream never idles (it sends a keep-alive
+/// comment every 15 s), so without a cap viewers could take every connection the server
+/// accepts; past it a viewer is answered `503` with `Retry-After`.
+pub const MAX_FEED_VIEWERS: usize = 64;
+/// Seconds a viewer turned away is asked to wait.
+const FEED_RETRY_SECONDS: u64 = 5;
 
 /// One event as the browser shows it, in the history and in the live feed.
 #[derive(Serialize)]
@@ -211,6 +217,14 @@ pub struct EventFeed {
     /// Whether a tailer task runs; taken together with subscribing, so that a viewer never
     /// joins a tailer that has just decided to stop.
     running: Mutex<bool>,
+    /// A permit per viewer ([`MAX_FEED_VIEWERS`]), held by its stream.
+    viewers: Arc<Semaphore>,
+}
+
+/// A viewer's place in the feed: what reaches it, and its permit.
+struct Viewer {
+    receiver: broadcast::Receiver<Arc<FeedItem>>,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl EventFeed {
@@ -220,11 +234,18 @@ impl EventFeed {
             store,
             sender,
             running: Mutex::new(false),
+            viewers: Arc::new(Semaphore::new(MAX_FEED_VIEWERS)),
         })
     }
 
     /// Joins the feed: every event stored from now on reaches the receiver.
-    async fn subscribe(self: &Arc<Self>) -> Result<broadcast::Receiver<Arc<FeedItem>>, Problem> {
+    async fn subscribe(self: &Arc<Self>) -> Result<Viewer, Problem> {
+        let permit = Arc::clone(&self.viewers).try_acquire_owned().map_err(|_| {
+            Problem::unavailable(
+                format!("the live feed has {MAX_FEED_VIEWERS} viewers, as many as it takes"),
+                FEED_RETRY_SECONDS,
+            )
+        })?;
         let mut running = self.running.lock().await;
         let receiver = self.sender.subscribe();
         if !*running {
@@ -241,7 +262,10 @@ impl EventFeed {
             *running = true;
             tokio::spawn(Arc::clone(self).tail(start));
         }
-        Ok(receiver)
+        Ok(Viewer {
+            receiver,
+            _permit: permit,
+        })
     }
 
     /// Polls both logs and broadcasts what is new, until nobody watches.
@@ -335,7 +359,8 @@ impl FeedFilter {
     params(FeedParams),
     responses(
         (status = 200, description = "Server-sent events `cloudevent` and `cdevent` (data: an item of the history; an event over 64 KiB comes without its JSON: `event` null, its size in `event_bytes`) and `lagged` (data: events skipped)", content_type = "text/event-stream"),
-        crate::params::QueryErrors
+        (status = 400, description = "A parameter is unknown, repeated or invalid (named in `field`)", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable, or the live feed has as many viewers as it takes (64 a process); retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
     )
 )]
 pub async fn stream_events(
@@ -348,11 +373,11 @@ pub async fn stream_events(
         type_prefix: params.get("type").filter(|t| !t.is_empty()).cloned(),
         source_prefix: params.get("source").filter(|s| !s.is_empty()).cloned(),
     };
-    let receiver = state.feed.subscribe().await?;
+    let viewer = state.feed.subscribe().await?;
     let stream =
-        futures_util::stream::unfold((receiver, filter), |(mut receiver, filter)| async move {
+        futures_util::stream::unfold((viewer, filter), |(mut viewer, filter)| async move {
             loop {
-                let event = match receiver.recv().await {
+                let event = match viewer.receiver.recv().await {
                     Ok(item) if filter.admits(&item) => Event::default()
                         .event(kind_name(item.log))
                         .id(item.seq.to_string())
@@ -363,7 +388,7 @@ pub async fn stream_events(
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 };
-                return Some((Ok(event), (receiver, filter)));
+                return Some((Ok(event), (viewer, filter)));
             }
         });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
