@@ -11,9 +11,11 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::Json;
+use axum::response::{IntoResponse, Response};
 use dora_http::Problem;
 use dora_store::{EventLog, EventQuery, EventRow, Store, TailStart};
 use futures_util::Stream;
@@ -42,6 +44,12 @@ const FEED_EVENT_BYTES: usize = 64 * 1024;
 pub const MAX_FEED_VIEWERS: usize = 64;
 /// Seconds a viewer turned away is asked to wait.
 const FEED_RETRY_SECONDS: u64 = 5;
+/// History pages' bytes a process holds at once, from reading a page until its last bytes are
+/// handed to the connection (a slow reader holds its page that long): past it a page is `503`
+/// with `Retry-After`. Counted in KiB.
+pub const PAGE_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
+/// The pieces a page is written in, so that its permit lasts until the last is taken.
+const PAGE_PIECE_BYTES: usize = 64 * 1024;
 
 /// One event as the browser shows it, in the history and in the live feed.
 #[derive(Serialize)]
@@ -168,7 +176,7 @@ pub(crate) struct FeedParams {
 pub async fn list_events(
     State(state): State<ApiState>,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<EventPage>, Problem> {
+) -> Result<Response, Problem> {
     only_params(&params, &["kind", "limit", "before", "type", "source"])?;
     let log = parse_log(&params)?.unwrap_or_default();
     let limit = whole_number("limit", params.get("limit"), 1..=MAX_PAGE)?.unwrap_or(50);
@@ -197,7 +205,45 @@ pub async fn list_events(
         .iter()
         .filter_map(|row| RawValue::from_string(item_json(log, row, usize::MAX)).ok())
         .collect();
-    Ok(Json(EventPage { items, next_before }))
+    drop(rows);
+    let body =
+        serde_json::to_vec(&EventPage { items, next_before }).map_err(|e| Problem::internal(&e))?;
+    let permit = state.feed.hold_page(body.len())?;
+    Ok(held_json(body, permit))
+}
+
+/// Holds `bytes` (rounded up to KiB, at most the whole budget) of `budget`, a permit per KiB.
+fn hold_kib(budget: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit, Problem> {
+    let kib = bytes.div_ceil(1024).clamp(1, PAGE_BYTES_IN_FLIGHT / 1024);
+    let kib = u32::try_from(kib).unwrap_or(u32::MAX);
+    Arc::clone(budget).try_acquire_many_owned(kib).map_err(|_| {
+        Problem::unavailable(
+            "the event browser is answering as many pages as it holds at once",
+            1,
+        )
+    })
+}
+
+/// A JSON answer written in pieces, holding `permit` until the last piece is taken (hyper takes
+/// the next piece once the previous is written or buffered).
+fn held_json(body: Vec<u8>, permit: OwnedSemaphorePermit) -> Response {
+    let body = Bytes::from(body);
+    let pieces: Vec<Bytes> = (0..body.len())
+        .step_by(PAGE_PIECE_BYTES)
+        .map(|start| body.slice(start..(start + PAGE_PIECE_BYTES).min(body.len())))
+        .collect();
+    let stream = futures_util::stream::unfold(
+        (pieces.into_iter(), permit),
+        |(mut pieces, permit)| async move {
+            let piece = pieces.next()?;
+            Some((Ok::<_, Infallible>(piece), (pieces, permit)))
+        },
+    );
+    (
+        [(CONTENT_TYPE, "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 /// An event on its way to the viewers, serialised once for all of them.
@@ -219,6 +265,8 @@ pub struct EventFeed {
     running: Mutex<bool>,
     /// A permit per viewer ([`MAX_FEED_VIEWERS`]), held by its stream.
     viewers: Arc<Semaphore>,
+    /// A permit per KiB of history pages being answered ([`PAGE_BYTES_IN_FLIGHT`]).
+    pages: Arc<Semaphore>,
 }
 
 /// A viewer's place in the feed: what reaches it, and its permit.
@@ -235,7 +283,14 @@ impl EventFeed {
             sender,
             running: Mutex::new(false),
             viewers: Arc::new(Semaphore::new(MAX_FEED_VIEWERS)),
+            pages: Arc::new(Semaphore::new(PAGE_BYTES_IN_FLIGHT / 1024)),
         })
+    }
+
+    /// Holds `bytes` of a history page against [`PAGE_BYTES_IN_FLIGHT`] until the permit drops;
+    /// `503` when the budget is spent.
+    fn hold_page(&self, bytes: usize) -> Result<OwnedSemaphorePermit, Problem> {
+        hold_kib(&self.pages, bytes)
     }
 
     /// Joins the feed: every event stored from now on reaches the receiver.
@@ -392,4 +447,46 @@ pub async fn stream_events(
             }
         });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_in_flight_are_held_to_the_budget_until_their_permits_drop() {
+        let budget = Arc::new(Semaphore::new(PAGE_BYTES_IN_FLIGHT / 1024));
+        let page = 4 * 1024 * 1024 + 1;
+        let held: Vec<_> = (0..15).map(|_| hold_kib(&budget, page).unwrap()).collect();
+        // 15 pages of 4 MiB and a KiB: what is left is less than another.
+        let refused = hold_kib(&budget, page).unwrap_err();
+        assert_eq!(refused.status, 503);
+        assert_eq!(refused.retry_after, Some(1));
+        assert!(hold_kib(&budget, 1).is_ok(), "small pages still fit");
+        drop(held);
+        assert!(hold_kib(&budget, page).is_ok());
+        // A page larger than the whole budget waits for all of it rather than never fitting.
+        assert!(hold_kib(&budget, 2 * PAGE_BYTES_IN_FLIGHT).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_held_page_keeps_its_permit_until_its_last_piece_is_taken() {
+        use futures_util::StreamExt;
+        let budget = Arc::new(Semaphore::new(PAGE_BYTES_IN_FLIGHT / 1024));
+        let body = vec![b'x'; 3 * PAGE_PIECE_BYTES + 10];
+        let response = held_json(body, hold_kib(&budget, 3 * PAGE_PIECE_BYTES + 10).unwrap());
+        let free = |budget: &Arc<Semaphore>| budget.available_permits();
+        assert_eq!(free(&budget), PAGE_BYTES_IN_FLIGHT / 1024 - 193);
+        let mut stream = response.into_body().into_data_stream();
+        let mut taken = 0;
+        while let Some(piece) = stream.next().await {
+            taken += piece.unwrap().len();
+            if taken < 3 * PAGE_PIECE_BYTES + 10 {
+                assert_eq!(free(&budget), PAGE_BYTES_IN_FLIGHT / 1024 - 193);
+            }
+        }
+        assert_eq!(taken, 3 * PAGE_PIECE_BYTES + 10);
+        assert_eq!(free(&budget), PAGE_BYTES_IN_FLIGHT / 1024);
+    }
 }
