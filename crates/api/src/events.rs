@@ -48,6 +48,9 @@ const FEED_RETRY_SECONDS: u64 = 5;
 /// handed to the connection (a slow reader holds its page that long): past it a page is `503`
 /// with `Retry-After`. Counted in KiB.
 pub const PAGE_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
+/// What a page is held for before it is read: its text budget, the one event past it, and the
+/// items' own fields.
+const PAGE_RESERVE_BYTES: usize = 6 * 1024 * 1024;
 /// The pieces a page is written in, so that its permit lasts until the last is taken.
 const PAGE_PIECE_BYTES: usize = 64 * 1024;
 
@@ -187,6 +190,9 @@ pub async fn list_events(
         source_prefix: params.get("source").filter(|s| !s.is_empty()).cloned(),
         limit,
     };
+    // What a page may take is held before it is read, so a page turned away costs no read;
+    // what it did not take is given back once it is written out below.
+    let held = state.feed.hold_page(PAGE_RESERVE_BYTES)?;
     let rows = state
         .store
         .list_events(&query)
@@ -208,20 +214,40 @@ pub async fn list_events(
     drop(rows);
     let body =
         serde_json::to_vec(&EventPage { items, next_before }).map_err(|e| Problem::internal(&e))?;
-    let permit = state.feed.hold_page(body.len())?;
+    let permit = state.feed.fit_page(held, body.len())?;
     Ok(held_json(body, permit))
 }
 
 /// Holds `bytes` (rounded up to KiB, at most the whole budget) of `budget`, a permit per KiB.
 fn hold_kib(budget: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit, Problem> {
-    let kib = bytes.div_ceil(1024).clamp(1, PAGE_BYTES_IN_FLIGHT / 1024);
-    let kib = u32::try_from(kib).unwrap_or(u32::MAX);
+    let kib = u32::try_from(kib_of(bytes)).unwrap_or(u32::MAX);
     Arc::clone(budget).try_acquire_many_owned(kib).map_err(|_| {
         Problem::unavailable(
             "the event browser is answering as many pages as it holds at once",
             1,
         )
     })
+}
+
+/// `held` of `budget`, made to cover `bytes` ([`EventFeed::fit_page`]).
+fn fit_kib(
+    budget: &Arc<Semaphore>,
+    mut held: OwnedSemaphorePermit,
+    bytes: usize,
+) -> Result<OwnedSemaphorePermit, Problem> {
+    let needed = kib_of(bytes);
+    let holds = held.num_permits();
+    if needed < holds {
+        drop(held.split(holds - needed));
+    } else if needed > holds {
+        held.merge(hold_kib(budget, (needed - holds) * 1024)?);
+    }
+    Ok(held)
+}
+
+/// `bytes` in KiB of [`PAGE_BYTES_IN_FLIGHT`]: rounded up, at least one, at most all.
+fn kib_of(bytes: usize) -> usize {
+    bytes.div_ceil(1024).clamp(1, PAGE_BYTES_IN_FLIGHT / 1024)
 }
 
 /// A JSON answer written in pieces, holding `permit` until the last piece is taken (hyper takes
@@ -291,6 +317,16 @@ impl EventFeed {
     /// `503` when the budget is spent.
     fn hold_page(&self, bytes: usize) -> Result<OwnedSemaphorePermit, Problem> {
         hold_kib(&self.pages, bytes)
+    }
+
+    /// `held`, made to cover `bytes`: what it holds beyond them given back, what it lacks taken
+    /// (`503` when the budget is spent).
+    fn fit_page(
+        &self,
+        held: OwnedSemaphorePermit,
+        bytes: usize,
+    ) -> Result<OwnedSemaphorePermit, Problem> {
+        fit_kib(&self.pages, held, bytes)
     }
 
     /// Joins the feed: every event stored from now on reaches the receiver.
@@ -468,6 +504,24 @@ mod tests {
         assert!(hold_kib(&budget, page).is_ok());
         // A page larger than the whole budget waits for all of it rather than never fitting.
         assert!(hold_kib(&budget, 2 * PAGE_BYTES_IN_FLIGHT).is_ok());
+    }
+
+    #[test]
+    fn a_page_held_before_its_read_keeps_only_what_it_takes() {
+        let all = PAGE_BYTES_IN_FLIGHT / 1024;
+        let budget = Arc::new(Semaphore::new(all));
+        let held = hold_kib(&budget, PAGE_RESERVE_BYTES).unwrap();
+        assert_eq!(budget.available_permits(), all - PAGE_RESERVE_BYTES / 1024);
+        let small = fit_kib(&budget, held, 3000).unwrap();
+        assert_eq!(
+            (small.num_permits(), budget.available_permits()),
+            (3, all - 3)
+        );
+        let large = fit_kib(&budget, small, 7 * 1024 * 1024).unwrap();
+        assert_eq!(large.num_permits(), 7 * 1024);
+        let _rest = hold_kib(&budget, (all - 7 * 1024) * 1024).unwrap();
+        let refused = fit_kib(&budget, large, 8 * 1024 * 1024).unwrap_err();
+        assert_eq!(refused.status, 503);
     }
 
     #[tokio::test]
