@@ -21,6 +21,38 @@ use tokio::time::Instant;
 /// budget; with 6 it grows by about 1.
 pub const MEMORY_PER_BODY_BYTE: usize = 6;
 
+/// Budget charged per JSON value of a body once it has arrived, for a body whose values are so
+/// dense (`[0,0,0,…]`: two bytes a value) that parsing it takes more than
+/// [`MEMORY_PER_BODY_BYTE`] covers: a parsed value is 32 bytes, and the arrays and maps holding
+/// them up to twice that.
+pub const MEMORY_PER_JSON_VALUE: usize = 64;
+/// What the body itself and the text stored for it take besides its values, per body byte.
+const MEMORY_PER_DENSE_BODY_BYTE: usize = 2;
+
+/// About how many JSON values `body` holds: its `,`, `[` and `{` outside strings (every value
+/// but a container's first follows a comma; every container opens one). Not JSON, or partly:
+/// counted all the same (a charge, not a parse).
+pub fn json_values(body: &[u8]) -> usize {
+    let (mut values, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in body {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match byte {
+                b'"' => in_string = true,
+                b',' | b'[' | b'{' => values += 1,
+                _ => {}
+            }
+        }
+    }
+    values
+}
+
 /// Smallest buffer grown for a body, so that a trickle of tiny frames does not reallocate for each.
 const INITIAL_BUFFER: usize = 8 * 1024;
 
@@ -61,7 +93,35 @@ impl Charge {
 
     /// Extends the charge to cover `body_bytes` received; `Err` when the budget has no room.
     fn cover(&mut self, body_bytes: usize) -> Result<(), Problem> {
-        let memory = body_bytes.saturating_mul(MEMORY_PER_BODY_BYTE);
+        self.cover_memory(body_bytes.saturating_mul(MEMORY_PER_BODY_BYTE))
+    }
+
+    /// Extends the charge to cover the parse of the whole `body` when its values are dense
+    /// ([`MEMORY_PER_JSON_VALUE`]): `503` when the budget has no room now, `413` when a budget
+    /// of `capacity_kib` never would.
+    pub fn cover_parse(&mut self, body: &[u8], capacity_kib: usize) -> Result<(), Problem> {
+        let values = json_values(body);
+        let parsed = values
+            .saturating_mul(MEMORY_PER_JSON_VALUE)
+            .saturating_add(body.len().saturating_mul(MEMORY_PER_DENSE_BODY_BYTE));
+        if parsed.div_ceil(1024) > capacity_kib {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+                format!(
+                    "this body's {values} JSON values would take {} MiB to parse, more than \
+                     ingest.max_in_flight_bytes; send fewer at a time",
+                    parsed.div_ceil(1024 * 1024)
+                ),
+            )
+            .with_field("body"));
+        }
+        self.cover_memory(parsed)
+    }
+
+    /// Extends the charge to `memory` bytes (never shrinks it).
+    fn cover_memory(&mut self, memory: usize) -> Result<(), Problem> {
         let kib = u32::try_from(memory.div_ceil(1024)).unwrap_or(u32::MAX);
         let more = kib.saturating_sub(self.charged_kib);
         if more == 0 {
@@ -230,6 +290,42 @@ mod tests {
 
     fn budget(kib: usize) -> Arc<Semaphore> {
         Arc::new(Semaphore::new(kib))
+    }
+
+    #[test]
+    fn json_values_are_counted_outside_strings() {
+        assert_eq!(json_values(b"{}"), 1);
+        assert_eq!(json_values(b"[0,0,0]"), 3);
+        assert_eq!(json_values(br#"{"a": [1, {"b": "x,[{"}], "c": "\"{,"}"#), 5);
+        assert_eq!(json_values(b"plain text, with a comma"), 1);
+    }
+
+    #[test]
+    fn dense_bodies_are_charged_for_their_values_and_refused_when_no_budget_could_hold_them() {
+        let budget = budget(64 * 1024);
+        // 1 MiB of zeros: 524,288 values of 64 bytes and 2 bytes a byte, 34 MiB; 6 MiB by size.
+        let zeros = format!("[{}0]", "0,".repeat(512 * 1024 - 1));
+        let mut charge = Charge::new(Arc::clone(&budget));
+        charge.cover(zeros.len()).unwrap();
+        let kib = |bytes: usize| u32::try_from(bytes.div_ceil(1024)).unwrap();
+        assert_eq!(charge.kib(), kib(6 * zeros.len()));
+        charge.cover_parse(zeros.as_bytes(), 64 * 1024).unwrap();
+        assert_eq!(charge.kib(), kib(524_288 * 64 + 2 * zeros.len()));
+        assert_eq!(budget.available_permits(), 64 * 1024 - 34 * 1024 - 1);
+        // A sparse body keeps its charge by size.
+        let text = format!(r#"{{"data": "{}"}}"#, "x".repeat(1024 * 1024));
+        let mut sparse = Charge::new(Arc::clone(&budget));
+        sparse.cover(text.len()).unwrap();
+        let by_size = sparse.kib();
+        sparse.cover_parse(text.as_bytes(), 64 * 1024).unwrap();
+        assert_eq!(sparse.kib(), by_size);
+        // No budget of 16 MiB could parse the zeros: 413, not a 503 to retry forever.
+        let mut too_dense = Charge::new(budget);
+        let refused = too_dense
+            .cover_parse(zeros.as_bytes(), 16 * 1024)
+            .unwrap_err();
+        assert_eq!(refused.status, 413);
+        assert_eq!(refused.field.as_deref(), Some("body"));
     }
 
     /// Why reading `body` (default timeouts) failed.

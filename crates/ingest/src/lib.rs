@@ -64,8 +64,11 @@ pub struct IngestState {
     pub writer: RawWriter,
     pub limits: Limits,
     /// Memory for request bodies being read and parsed, in KiB permits, charged as bytes
-    /// arrive ([`body::MEMORY_PER_BODY_BYTE`] per body byte).
+    /// arrive ([`body::MEMORY_PER_BODY_BYTE`] per body byte), then for their JSON values
+    /// ([`body::MEMORY_PER_JSON_VALUE`]) where those take more.
     pub in_flight: Arc<Semaphore>,
+    /// The permits of `in_flight`.
+    in_flight_kib: usize,
     pub webhooks: Arc<WebhookSettings>,
     /// Who may send events (ingest tokens; open unless configured).
     pub auth: Authenticator,
@@ -84,11 +87,13 @@ impl IngestState {
     ) -> Self {
         let kib = max_in_flight_bytes
             .div_ceil(1024)
-            .max((limits.max_batch_bytes * MEMORY_PER_BODY_BYTE).div_ceil(1024));
+            .max((limits.max_batch_bytes * MEMORY_PER_BODY_BYTE).div_ceil(1024))
+            .min(Semaphore::MAX_PERMITS);
         Self {
             writer,
             limits,
-            in_flight: Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS))),
+            in_flight: Arc::new(Semaphore::new(kib)),
+            in_flight_kib: kib,
             webhooks: Arc::new(webhooks),
             auth: Authenticator::open(),
             body_timeouts: BodyTimeouts::default(),
@@ -108,14 +113,18 @@ impl IngestState {
         self
     }
 
-    /// Reads a request's body within `limit` and the budget (see [`body::read_body`]).
+    /// Reads a request's body within `limit` and the budget (see [`body::read_body`]), and
+    /// charges what parsing it will take.
     async fn read_body(
         &self,
         headers: &HeaderMap,
         body: Body,
         limit: usize,
     ) -> Result<(axum::body::Bytes, body::Charge), Problem> {
-        read_body(&self.in_flight, self.body_timeouts, headers, body, limit).await
+        let (bytes, mut charge) =
+            read_body(&self.in_flight, self.body_timeouts, headers, body, limit).await?;
+        charge.cover_parse(&bytes, self.in_flight_kib)?;
+        Ok((bytes, charge))
     }
 }
 
