@@ -241,7 +241,8 @@ macro_rules! ingest_route {
             responses(
                 (status = 202, description = "Stored durably (or already stored: duplicates)", body = Accepted),
                 (status = 400, description = "An event is invalid (the attribute in `field`, the batch position in `index`); nothing of the request is stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-                (status = 413, description = "The body is too large", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+                (status = 408, description = "The body stopped arriving, or arrived slower than `http.body_min_bytes_per_second`; the connection is closed", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+                (status = 413, description = "The body is too large, or holds more JSON values than the ingest memory budget could parse", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
                 (status = 415, description = "Unsupported content type", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
                 (status = 503, description = "Overloaded or the database is unavailable; retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
             )
@@ -413,7 +414,8 @@ async fn receive_cdevents(
         (status = 401, description = "Signature or token missing or wrong (the tool's own when `[webhooks.<tool>]` sets one, else an ingest bearer token when ingest is protected); nothing stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "Unknown tool", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
         (status = 400, description = "An event is invalid (the attribute in `field`, the batch position in `index`); nothing of the request is stored", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 408, description = "The body stopped arriving, or arrived slower than `http.body_min_bytes_per_second`; the connection is closed", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large, or holds more JSON values than the ingest memory budget could parse", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json`", body = dora_http::ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Overloaded or the database is unavailable; retry after `Retry-After`", body = dora_http::ProblemDetails, content_type = "application/problem+json")
     )
