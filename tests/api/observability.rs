@@ -142,6 +142,7 @@ async fn metrics_count_ingest_and_report_the_keys_per_service(backend: Backend) 
         has(&samples, "dora_stage_lag_events{stage=\"router\"} 0"),
         "{samples:#?}"
     );
+    assert!(has(&samples, "dora_series_omitted 0"), "{samples:#?}");
     let labels = "service=\"web\",environment=\"production\",team=\"storefront\",window=\"30d\"";
     assert!(
         has(&samples, &format!("dora_deployments{{{labels}}} 1")),

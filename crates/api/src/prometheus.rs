@@ -6,7 +6,7 @@
 //! The DORA gauges are computed from every stored fact, like `GET /api/v1/dora`; they are kept
 //! for [`DORA_GAUGES_TTL`] so that frequent scrapes cost one computation.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,11 @@ use crate::ApiState;
 pub const DORA_GAUGES_WINDOW_DAYS: i64 = 30;
 /// How long computed DORA gauges are reused.
 pub const DORA_GAUGES_TTL: Duration = Duration::from_secs(60);
+/// Series (service, environment, team) the DORA gauges have at most: those with the most
+/// production deployments in the window (ties by name). Whoever can ingest names services, and
+/// every series costs a computation and about 2 KB of every scrape; `dora_series_omitted` says
+/// how many were left out.
+pub const MAX_DORA_SERIES: usize = 500;
 
 /// The DORA gauges last computed, and when.
 #[derive(Default)]
@@ -144,17 +149,25 @@ async fn dora_gauges(state: &ApiState) -> Result<Arc<String>, dora_http::Problem
         .deployments_between(window.from, window.to)
         .await
         .map_err(crate::store_problem)?;
-    let series: BTreeSet<(String, String, String)> = deployments
-        .into_iter()
-        .filter(|d| {
-            config.production_environments.is_empty()
-                || config.production_environments.contains(&d.environment)
-        })
-        .map(|d| {
-            let team = state.dora.teams.get(&d.service).cloned().or(d.team);
-            (d.service, d.environment, team.unwrap_or_default())
-        })
-        .collect();
+    let mut counted: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    for deployment in deployments.into_iter().filter(|d| {
+        config.production_environments.is_empty()
+            || config.production_environments.contains(&d.environment)
+    }) {
+        let team = state
+            .dora
+            .teams
+            .get(&deployment.service)
+            .cloned()
+            .or(deployment.team);
+        let key = (
+            deployment.service,
+            deployment.environment,
+            team.unwrap_or_default(),
+        );
+        *counted.entry(key).or_default() += 1;
+    }
+    let (series, omitted) = busiest(counted, MAX_DORA_SERIES);
     let keys_config = crate::dora::keys_config(state);
     let mut reports = Vec::with_capacity(series.len());
     for (service, environment, team) in series {
@@ -171,9 +184,37 @@ async fn dora_gauges(state: &ApiState) -> Result<Arc<String>, dora_http::Problem
             .map_err(crate::store_problem)?;
         reports.push(([service, environment, team], columns.report(&window)));
     }
-    let text = Arc::new(write_dora(&reports));
+    let mut text = write_dora(&reports);
+    write_omitted(&mut text, omitted);
+    let text = Arc::new(text);
     *cached = Some((Instant::now(), Arc::clone(&text)));
     Ok(text)
+}
+
+/// The `most` series with the most deployments (ties in name order), in name order, and how many
+/// were left out.
+fn busiest(
+    counted: BTreeMap<(String, String, String), usize>,
+    most: usize,
+) -> (BTreeSet<(String, String, String)>, usize) {
+    let total = counted.len();
+    let mut ranked: Vec<_> = counted.into_iter().collect();
+    // Stable: equal counts keep their name order.
+    ranked.sort_by(|a, b| b.1.cmp(&a.1));
+    let kept: BTreeSet<_> = ranked.into_iter().take(most).map(|(key, _)| key).collect();
+    let omitted = total - kept.len();
+    (kept, omitted)
+}
+
+/// `dora_series_omitted`: series past [`MAX_DORA_SERIES`], left out of the DORA gauges.
+fn write_omitted(out: &mut String, omitted: usize) {
+    family(
+        out,
+        "dora_series_omitted",
+        "gauge",
+        "Series (service, environment, team) with production deployments in the window left out of the DORA gauges, which have the 500 with the most.",
+    );
+    sample(out, "dora_series_omitted", &[], omitted as f64);
 }
 
 /// The number Grafana can colour a level by: elite 4, high 3, medium 2, low 1.
@@ -315,4 +356,27 @@ fn series_sample(
     ];
     labels.extend(key.map(|key| ("key", key)));
     sample(out, name, &labels, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_busiest_series_are_kept_and_the_rest_counted() {
+        let key = |name: &str| (name.to_owned(), "production".to_owned(), String::new());
+        let counted = BTreeMap::from([
+            (key("a"), 1),
+            (key("b"), 5),
+            (key("c"), 2),
+            (key("d"), 5),
+            (key("e"), 2),
+        ]);
+        let (kept, omitted) = busiest(counted, 3);
+        // b and d (5 each), then c before e (2 each, name order).
+        assert_eq!(kept, BTreeSet::from([key("b"), key("c"), key("d")]));
+        assert_eq!(omitted, 2);
+        let (all, none) = busiest(BTreeMap::from([(key("a"), 1)]), MAX_DORA_SERIES);
+        assert_eq!((all.len(), none), (1, 0));
+    }
 }
