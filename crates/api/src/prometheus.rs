@@ -200,7 +200,7 @@ fn busiest(
     let total = counted.len();
     let mut ranked: Vec<_> = counted.into_iter().collect();
     // Stable: equal counts keep their name order.
-    ranked.sort_by(|a, b| b.1.cmp(&a.1));
+    ranked.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     let kept: BTreeSet<_> = ranked.into_iter().take(most).map(|(key, _)| key).collect();
     let omitted = total - kept.len();
     (kept, omitted)
