@@ -46,7 +46,7 @@ pub const MAX_FEED_VIEWERS: usize = 64;
 const FEED_RETRY_SECONDS: u64 = 5;
 /// History pages' bytes a process holds at once, from reading a page until its last bytes are
 /// handed to the connection (a slow reader holds its page that long): past it a page is `503`
-/// with `Retry-After`. Counted in KiB.
+/// with `Retry-After`. Held a permit per KiB.
 pub const PAGE_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
 /// What a page is held for before it is read: its text budget, the one event past it, and the
 /// items' own fields.

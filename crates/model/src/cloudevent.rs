@@ -40,8 +40,6 @@ fn upgrade_from_0_3(map: &mut Map<String, Value>) -> Result<(), AttributeError> 
     }
 }
 
-const NUL: &str = "contains U+0000 (NUL), which cannot be stored";
-
 /// The JSON pointer (from `value`) of the first string or key that holds U+0000, or number that
 /// `numbers` refuses ([`limits::NumberCheck`]), with the reason; `None` when every one is
 /// storable.
@@ -51,7 +49,9 @@ fn unstorable_pointer(
 ) -> Option<(String, String)> {
     let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
     match value {
-        Value::String(s) => s.contains('\0').then(|| (String::new(), NUL.to_owned())),
+        Value::String(s) => s
+            .contains('\0')
+            .then(|| (String::new(), limits::Unstorable::Nul.to_string())),
         Value::Number(number) => numbers.check(number).err().map(|why| (String::new(), why)),
         Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
             let (below, why) = unstorable_pointer(item, numbers)?;
@@ -60,7 +60,7 @@ fn unstorable_pointer(
         Value::Object(map) => map.iter().find_map(|(k, v)| {
             if k.contains('\0') {
                 let key = escape(&k.replace('\0', "\\u0000"));
-                return Some((format!("/{key}"), NUL.to_owned()));
+                return Some((format!("/{key}"), limits::Unstorable::Nul.to_string()));
             }
             // The value first: the key is escaped (allocated) only on the path to a refusal.
             let (below, why) = unstorable_pointer(v, numbers)?;
@@ -355,7 +355,8 @@ impl CloudEvent {
     /// or many times longer ([`limits::NumberCheck`]). The same event must be valid on every
     /// store.
     pub fn check_storable(&self) -> Result<(), AttributeError> {
-        let nul = |attribute: &str| AttributeError::new(attribute, NUL);
+        let nul =
+            |attribute: &str| AttributeError::new(attribute, limits::Unstorable::Nul.to_string());
         for (name, value, limit) in [
             ("id", Some(&self.id), limits::MAX_ID_BYTES),
             ("source", Some(&self.source), limits::MAX_SOURCE_BYTES),

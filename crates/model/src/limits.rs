@@ -33,7 +33,7 @@ pub const MAX_WRITTEN_OUT_DIGITS: usize = 64 * 1024;
 /// Exponents up to this are written out about as long as they are sent, and not counted.
 const UNCOUNTED_EXPONENT: i32 = 20;
 
-/// The running check of an event's JSON numbers against [`MAX_DECIMAL_EXPONENT`] and
+/// The running check of an event's JSON numbers against [`NUMBER_MAGNITUDES`] and
 /// [`MAX_WRITTEN_OUT_DIGITS`].
 #[derive(Debug, Default)]
 pub struct NumberCheck {
